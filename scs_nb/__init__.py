@@ -1,0 +1,9 @@
+"""scs_nb: the SCS ToolBox as a Jupyter-native notebook toolkit.
+
+``import scs_nb as tb`` gives the ToolBox-compatible flat API (same names,
+parameters and return types as ``toolbox_scs``).
+"""
+__version__ = "0.1.0"
+
+from .errors import (ToolBoxError, ToolBoxFileError, ToolBoxPathError,  # noqa: F401
+                     ToolBoxTypeError, ToolBoxValueError)

@@ -1,0 +1,55 @@
+"""The ``scs-nb`` command line.
+
+Each area of the package contributes its sub-commands through a module with a
+``register(subparsers)`` function that adds parsers and sets ``func`` on them;
+``func(args)`` returns the process exit code.
+"""
+import argparse
+import importlib
+import sys
+
+from .errors import ToolBoxError
+
+# modules that add sub-commands; each owns its own commands
+COMMAND_MODULES = (
+    "scs_nb.sim.cli",        # simulate, demo
+    "scs_nb.load_cli",       # find-proposal
+    "scs_nb.batch.cli",      # templates, run, batch, submit
+)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="scs-nb",
+        description="SCS notebook toolkit: simulate runs, run templates headless, batch and SLURM.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:  # an area not installed in this checkout
+            if exc.name != name:
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except ToolBoxError as exc:
+        print(f"scs-nb: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("scs-nb: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""Bunch arrival monitors.
+
+``data.absoluteTD`` holds one value per electron bunch at index 2 x slot
+(two entries per 4.5 MHz slot), in fs; entries without a bunch are 0.
+Arrival times: a slow drift over the run plus per-bunch jitter.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .writer import ControlSource, instrument_from_arrays
+
+BAMS = {
+    "BAM414": "SCS_ILH_LAS/DOOCS/BAM_414_B2",
+    "BAM1932M": "SCS_ILH_LAS/DOOCS/BAM_1932M_TL",
+    "BAM1932S": "SCS_ILH_LAS/DOOCS/BAM_1932S_TL",
+}
+NBAM = 7200          # >= 2 x 2700 entries, as newer tables
+
+
+def add_bam(run, name="BAM1932S", drift_fs=150.0, jitter_fs=20.0, offset_fs=0.0):
+    dev = BAMS[name]
+    rng = run.rng_for(dev)
+    pat = run.pattern
+    n = run.ntrains
+    drift = offset_fs + drift_fs * np.sin(np.linspace(0, np.pi, n))
+    data = np.zeros((n, NBAM), np.float32)
+    sa3 = []
+    for i in range(n):
+        slots = np.unique(np.concatenate([pat.sase3[i], pat.sase1[i]]))
+        vals = drift[i] + jitter_fs * rng.standard_normal(len(slots))
+        data[i, 2 * slots] = vals
+        sa3.append(data[i, 2 * pat.sase3[i]].tolist())
+    run.add(instrument_from_arrays(dev + ":output", "DoocsBAM",
+                                   {"data": {"data.absoluteTD": data}}, {"data": np.ones(n)},
+                                   units={"data.absoluteTD": ("s", "f")}))
+    run.add(ControlSource(dev, "DoocsBAM", {
+        "bamStatus1": np.full(n, 1, np.int32), "bamStatus2": np.full(n, 1, np.int32),
+        "bamStatus3": np.full(n, 0, np.int32), "bamError": np.zeros(n, np.int32)}))
+    run.truth.setdefault("bam", {})[name] = {"source": dev, "sa3_arrival_fs": sa3,
+                                             "drift_fs": drift.tolist()}

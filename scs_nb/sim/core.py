@@ -1,0 +1,322 @@
+"""The simulated run: train ids, pulse pattern, sources and ground truth.
+
+A scenario is a function ``f(run: SimRun, **options)`` registered with
+``@scenario``; it adds device models (each a function in its own module of
+``scs_nb.sim``) and records what it injected in ``run.truth``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ToolBoxPathError, ToolBoxValueError
+from .writer import ControlSource, InstrumentSource, RunWriter
+
+DEFAULT_CYCLE = "202622"
+DEFAULT_PROPOSAL = 900001          # the demo proposal used by templates
+_SCENARIOS: dict = {}
+
+
+@dataclass
+class Scenario:
+    name: str
+    func: object
+    help: str
+    trains: int          # default number of trains (small: for tests)
+    large_trains: int    # number of trains with size='large'
+
+
+def scenario(name, help, trains=100, large_trains=2000):
+    """Register a scenario function under ``name``."""
+    def deco(func):
+        _SCENARIOS[name] = Scenario(name, func, help.strip(), trains, large_trains)
+        return func
+    return deco
+
+
+def list_scenarios():
+    """Names of the registered scenarios, sorted."""
+    _load_all()
+    return sorted(_SCENARIOS)
+
+
+def get_scenario(name) -> Scenario:
+    _load_all()
+    try:
+        return _SCENARIOS[name]
+    except KeyError:
+        raise ToolBoxValueError(
+            f"unknown scenario {name!r}; available: {', '.join(sorted(_SCENARIOS))}. "
+            "Pass one of these (see `scs-nb simulate --list`).") from None
+
+
+def _load_all():
+    # scenario modules register themselves on import
+    from . import scenarios  # noqa: F401
+
+
+# -- data root and paths ---------------------------------------------------
+def default_data_root() -> Path:
+    """The data root extra_data searches: $EXTRA_DATA_DATA_ROOT, else a
+    per-user cache folder used for simulated proposals."""
+    env = os.environ.get("EXTRA_DATA_DATA_ROOT")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "scs_nb" / "exp"
+
+
+def validate_proposal(proposal) -> int:
+    try:
+        p = int(str(proposal).lstrip("p"))
+    except (TypeError, ValueError):
+        raise ToolBoxValueError(f"proposal must be a number such as 2780 or 'p002780', "
+                                f"got {proposal!r}") from None
+    if not 0 < p < 1_000_000:
+        raise ToolBoxValueError(f"proposal must be between 1 and 999999, got {p}")
+    return p
+
+
+def validate_run(run) -> int:
+    try:
+        r = int(run)
+    except (TypeError, ValueError):
+        raise ToolBoxValueError(f"run must be a number, got {run!r}") from None
+    if not 0 < r < 10_000:
+        raise ToolBoxValueError(f"run must be between 1 and 9999, got {r}")
+    return r
+
+
+def proposal_dir(proposal, data_root=None, cycle=DEFAULT_CYCLE) -> Path:
+    """Folder of a (simulated) proposal; an existing one is found in any cycle."""
+    p = validate_proposal(proposal)
+    root = Path(data_root) if data_root else default_data_root()
+    found = sorted(root.glob(f"*/*/p{p:06d}"))
+    if found:
+        return found[0]
+    return root / "SCS" / cycle / f"p{p:06d}"
+
+
+def truth_path(proposal, run, data_root=None) -> Path:
+    """Where the ground truth of a simulated run lives: beside the run folder,
+    outside raw/ so extra_data never sees it."""
+    return (proposal_dir(proposal, data_root) / "usr" / "simulation"
+            / f"r{validate_run(run):04d}" / "ground_truth.json")
+
+
+def ground_truth(proposal, run, data_root=None) -> dict:
+    """The injected quantities of a simulated run."""
+    path = truth_path(proposal, run, data_root)
+    if not path.is_file():
+        raise ToolBoxPathError(f"no ground truth for proposal {proposal} run {run}: "
+                               f"{path} does not exist (was the run simulated?)")
+    with open(path) as f:
+        return json.load(f)
+
+
+# -- the run being built ---------------------------------------------------
+class SimRun:
+    """State shared by the device models of one simulated run."""
+
+    def __init__(self, proposal, run, ntrains, seed=0, first_train=None,
+                 missing_trains=0.0, scenario_name=""):
+        self.proposal = validate_proposal(proposal)
+        self.run = validate_run(run)
+        self.seed = int(seed)
+        ntrains = int(ntrains)
+        if ntrains < 2:
+            raise ToolBoxValueError(f"trains must be at least 2, got {ntrains}")
+        self.rng = np.random.default_rng([self.seed, self.run])
+        first = first_train if first_train is not None else 1_500_000_000 + self.run * 100_000
+        all_ids = np.arange(first, first + ntrains, dtype=np.uint64)
+        missing = np.zeros(ntrains, bool)
+        if missing_trains:
+            nmiss = int(round(float(missing_trains) * ntrains))
+            if nmiss:
+                # never the first or last train, so the run's extent is known
+                idx = self.rng.choice(np.arange(1, ntrains - 1), size=nmiss, replace=False)
+                missing[idx] = True
+        self.train_ids = all_ids[~missing]
+        self.sources: list = []
+        self.pattern = None        # set by timing.add_timing()
+        self.absent: dict = {}     # source name -> boolean mask of trains without data
+        self.truth = {
+            "scenario": scenario_name,
+            "proposal": self.proposal,
+            "run": self.run,
+            "seed": self.seed,
+            "train_ids": self.train_ids.tolist(),
+            "missing_train_ids": all_ids[missing].tolist(),
+            "sources": {},
+        }
+
+    @property
+    def ntrains(self) -> int:
+        return len(self.train_ids)
+
+    def rng_for(self, name) -> np.random.Generator:
+        """An independent, reproducible generator for one device."""
+        return np.random.default_rng([self.seed, self.run, zlib.crc32(name.encode())])
+
+    def add(self, source):
+        self.sources.append(source)
+        return source
+
+    def source(self, name):
+        for s in self.sources:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+    def make_absent(self, pattern, fraction=(1 / 3, 2 / 3)):
+        """Sources whose name contains ``pattern`` record no data in a part of
+        the run (the middle third by default)."""
+        lo, hi = (int(f * self.ntrains) for f in fraction)
+        mask = np.zeros(self.ntrains, bool)
+        mask[lo:hi] = True
+        hit = [s for s in self.sources if pattern in s.name]
+        if not hit:
+            raise ToolBoxValueError(
+                f"no simulated source matches {pattern!r}; sources: "
+                f"{', '.join(s.name for s in self.sources)}")
+        for s in hit:
+            if isinstance(s, ControlSource):
+                present = np.ones(self.ntrains, bool) if s.present is None else s.present
+                s.present = present & ~mask
+            else:
+                s.counts = {g: np.where(mask, 0, c) for g, c in s.counts.items()}
+            self.absent[s.name] = mask
+        self.truth["absent"] = {s.name: self.train_ids[mask].tolist() for s in hit}
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    return obj
+
+
+def atomic_write_text(path: Path, text: str):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name, suffix=".part")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+@dataclass
+class SimResult:
+    run_dir: Path
+    truth_file: Path
+    truth: dict
+    files: list
+
+
+def simulate(scenario_name, proposal=DEFAULT_PROPOSAL, run=1, trains=None, seed=0,
+             data_root=None, size="small", missing_trains=0.0, absent=None,
+             overwrite=False, trains_per_file=None, progress=False, **options) -> SimResult:
+    """Simulate one SCS run in the EuXFEL file format.
+
+    Parameters
+    ----------
+    scenario_name: str
+        one of ``list_scenarios()``.
+    proposal, run: int
+        where to write: ``<data root>/SCS/<cycle>/p<proposal>/raw/r<run>``.
+    trains: int
+        number of trains; default depends on the scenario and ``size``.
+    seed: int
+        the random seed; the same seed gives the same files and truth.
+    data_root: path
+        default ``default_data_root()`` ($EXTRA_DATA_DATA_ROOT).
+    size: 'small' | 'large'
+    missing_trains: float
+        fraction of trains the DAQ dropped (gaps in train ids).
+    absent: str
+        a source name (or part of it) that records no data in the middle
+        third of the run.
+    overwrite: bool
+        replace an existing run; otherwise an existing run is an error.
+    options:
+        passed to the scenario function.
+    """
+    sc = get_scenario(scenario_name)
+    if size not in ("small", "large"):
+        raise ToolBoxValueError(f"size must be 'small' or 'large', got {size!r}")
+    ntrains = trains or (sc.large_trains if size == "large" else sc.trains)
+    root = Path(data_root) if data_root else default_data_root()
+    pdir = proposal_dir(proposal, root)
+    run_dir = pdir / "raw" / f"r{validate_run(run):04d}"
+    if run_dir.exists() and not overwrite:
+        raise ToolBoxPathError(
+            f"{run_dir} already exists; pass overwrite=True (--overwrite) to replace it, "
+            "or choose another run number")
+    sim = SimRun(proposal, run, ntrains, seed, missing_trains=missing_trains,
+                 scenario_name=scenario_name)
+    sim.truth["options"] = _jsonable(options)
+    sc.func(sim, **options)
+    if absent:
+        sim.make_absent(absent)
+    # write into a temporary folder, then rename: never a half-written run
+    tmp_dir = run_dir.with_name(run_dir.name + ".part")
+    if tmp_dir.exists():
+        shutil.rmtree(tmp_dir)
+    writer = RunWriter(tmp_dir, sim.proposal, sim.run, sim.train_ids,
+                       trains_per_file=trains_per_file or 500)
+    for s in sim.sources:
+        writer.add(s)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(desc=f"simulating r{sim.run:04d}", unit="file")
+    files = writer.write(progress=(lambda f: bar.update(1)) if bar else None)
+    if bar:
+        bar.close()
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    os.replace(tmp_dir, run_dir)
+    sim.truth["sources"].update({s.name: type(s).__name__ for s in sim.sources})
+    tpath = truth_path(sim.proposal, sim.run, root)
+    atomic_write_text(tpath, json.dumps(_jsonable(sim.truth)))
+    return SimResult(run_dir, tpath, sim.truth,
+                     [run_dir / f.name for f in files])
+
+
+def ensure_run(proposal=DEFAULT_PROPOSAL, run=1, scenario=None, data_root=None, **kwargs):
+    """Make sure a run exists, simulating ``scenario`` if it does not.
+
+    This is how templates run anywhere: with real data the run is found and
+    nothing is simulated; on a laptop the scenario is written into the local
+    data root, and ``EXTRA_DATA_DATA_ROOT`` points there for this process.
+    Returns the run folder.
+    """
+    root = Path(data_root) if data_root else default_data_root()
+    p, r = validate_proposal(proposal), validate_run(run)
+    found = sorted(root.glob(f"*/*/p{p:06d}/raw/r{r:04d}"))
+    if not found:
+        if not scenario:
+            raise ToolBoxPathError(
+                f"run {r} of proposal {p} not found under {root}; set EXTRA_DATA_DATA_ROOT "
+                "or pass a scenario to simulate it")
+        found = [simulate(scenario, p, r, data_root=root, **kwargs).run_dir]
+    os.environ["EXTRA_DATA_DATA_ROOT"] = str(root)
+    return found[0]
+
+
+def name_ok(name: str) -> bool:
+    return bool(re.fullmatch(r"[A-Za-z0-9_]+", name))

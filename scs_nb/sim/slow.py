@@ -1,0 +1,92 @@
+"""Slow (CONTROL) devices: monochromator, undulator, delay line, phase
+shifter, scanner motors, magnet supply.
+
+Each takes a set-point per train (a scan) and writes the readback with a small
+encoder noise; the set-points are the ground truth of the scan.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .writer import ControlSource
+
+MONO = "SA3_XTD10_MONO/MDL/PHOTON_ENERGY"
+UNDULATOR = "SA3_XTD10_UND/DOOCS/PHOTON_ENERGY"
+DELAY_LINE = "SCS_ILH_LAS/MOTOR/LT3"
+PHASE_SHIFTER = "SCS_ILH_LAS/DOOCS/PP800_PHASESHIFTER"
+SCANNER_X = "SCS_CDIFFT_SAM/LMOTOR/SCANNERX"
+SCANNER_Y = "SCS_CDIFFT_SAM/MOTOR/SCANNERY"
+MAGNET = "SCS_CDIFFT_MAG/SUPPLY/CURRENT"
+
+
+def steps(ntrains, values):
+    """Set-points held for equal numbers of trains: a step scan."""
+    values = np.asarray(values, float)
+    idx = np.minimum((np.arange(ntrains) * len(values)) // ntrains, len(values) - 1)
+    return values[idx]
+
+
+def _per_train(run, value):
+    v = np.asarray(value, float)
+    return np.full(run.ntrains, float(v)) if v.ndim == 0 else v
+
+
+def _readback(run, name, setpoint, noise):
+    return setpoint + noise * run.rng_for(name).standard_normal(run.ntrains)
+
+
+def add_mono(run, energy_ev=930.0, noise=0.01):
+    target = _per_train(run, energy_ev)
+    actual = _readback(run, MONO, target, noise)
+    run.add(ControlSource(MONO, "SoftMonoPhotonEnergy",
+                          {"actualEnergy": actual.astype(np.float32),
+                           "targetEnergy": target.astype(np.float32)},
+                          units={"actualEnergy": ("eV", ""), "targetEnergy": ("eV", "")}))
+    run.truth["nrj_eV"] = target.tolist()
+    return actual
+
+
+def add_undulator(run, energy_ev=930.0, noise=0.05):
+    target = _per_train(run, energy_ev)
+    run.add(ControlSource(UNDULATOR, "UndulatorPhotonEnergy",
+                          {"actualPosition": _readback(run, UNDULATOR, target, noise)
+                           .astype(np.float32)},
+                          units={"actualPosition": ("eV", "")}))
+    run.truth["undulator_eV"] = target.tolist()
+
+
+def add_delay_line(run, position_mm=0.0, noise=1e-4):
+    target = _per_train(run, position_mm)
+    run.add(ControlSource(DELAY_LINE, "DelayLine",
+                          {"AActualPosition": _readback(run, DELAY_LINE, target, noise),
+                           "ATargetPosition": target},
+                          units={"AActualPosition": ("m", "m")}))
+    run.truth["delay_line_mm"] = target.tolist()
+    return target
+
+
+def add_phase_shifter(run, position_ps=0.0, noise=1e-4):
+    target = _per_train(run, position_ps)
+    run.add(ControlSource(PHASE_SHIFTER, "DoocsPhaseShifter",
+                          {"actualPosition": _readback(run, PHASE_SHIFTER, target, noise)},
+                          units={"actualPosition": ("s", "p")}))
+    run.truth["phase_shifter_ps"] = target.tolist()
+
+
+def add_scanner(run, x_mm=0.0, y_mm=0.0, noise=1e-4):
+    for dev, cls, value, key in ((SCANNER_X, "LinearMotor", x_mm, "scannerX_mm"),
+                                 (SCANNER_Y, "Motor", y_mm, "scannerY_mm")):
+        target = _per_train(run, value)
+        run.add(ControlSource(dev, cls, {"actualPosition": _readback(run, dev, target, noise),
+                                         "targetPosition": target},
+                              units={"actualPosition": ("m", "m")}))
+        run.truth[key] = target.tolist()
+
+
+def add_magnet(run, current_a=0.0, noise=1e-3):
+    target = _per_train(run, current_a)
+    run.add(ControlSource(MAGNET, "PowerSupply",
+                          {"actualCurrent": _readback(run, MAGNET, target, noise)
+                           .astype(np.float32)},
+                          units={"actualCurrent": ("A", "")}))
+    run.truth["magnet_A"] = target.tolist()
