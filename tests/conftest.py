@@ -1,0 +1,47 @@
+"""Shared fixtures: a private data root and simulated runs with ground truth.
+
+Runs are simulated once per test session (per xdist worker) and per set of
+arguments; they are small (tens to a few hundred trains) so the suite stays fast.
+"""
+import os
+
+import pytest
+
+from scs_nb import sim
+
+PROPOSAL = 900002  # tests' proposal, distinct from the demo's
+
+
+@pytest.fixture(scope="session")
+def data_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("exp")
+    old = os.environ.get("EXTRA_DATA_DATA_ROOT")
+    os.environ["EXTRA_DATA_DATA_ROOT"] = str(root)
+    yield root
+    if old is None:
+        os.environ.pop("EXTRA_DATA_DATA_ROOT", None)
+    else:
+        os.environ["EXTRA_DATA_DATA_ROOT"] = old
+
+
+@pytest.fixture(scope="session")
+def simulated(data_root):
+    """Factory: ``simulated('delay_scan', trains=50, seed=2)`` -> SimResult.
+
+    Each distinct call gets its own run number in proposal PROPOSAL; the same
+    arguments return the cached run. ``result.truth`` is the ground truth,
+    ``result.run_dir`` the run folder; ``result.proposal``/``result.run`` the
+    numbers to pass to ``tb.open_run``.
+    """
+    cache = {}
+
+    def make(scenario, run=None, proposal=PROPOSAL, **kwargs):
+        key = (scenario, run, proposal, tuple(sorted(kwargs.items())))
+        if key not in cache:
+            number = run or (len(cache) + 1)
+            res = sim.simulate(scenario, proposal, number, data_root=data_root,
+                               overwrite=True, **kwargs)
+            res.proposal, res.run = proposal, number
+            cache[key] = res
+        return cache[key]
+    return make
