@@ -7,3 +7,7 @@ __version__ = "0.1.0"
 
 from .errors import (ToolBoxError, ToolBoxFileError, ToolBoxPathError,  # noqa: F401
                      ToolBoxTypeError, ToolBoxValueError)
+
+# --- mnemonics (issue 2) ---
+from .mnemonics import mnemonics, mnemonics_for_run  # noqa: E402,F401
+from . import sim  # noqa: E402,F401
