@@ -38,7 +38,7 @@ def simulated(data_root):
     def make(scenario, run=None, proposal=PROPOSAL, **kwargs):
         key = (scenario, run, proposal, tuple(sorted(kwargs.items())))
         if key not in cache:
-            number = run or (len(cache) + 1)
+            number = run or (100 + len(cache))
             res = sim.simulate(scenario, proposal, number, data_root=data_root,
                                overwrite=True, **kwargs)
             res.proposal, res.run = proposal, number
