@@ -2,7 +2,8 @@
 shifter, scanner motors, magnet supply.
 
 Each takes a set-point per train (a scan) and writes the readback with a small
-encoder noise; the set-points are the ground truth of the scan.
+encoder noise; the set-points are the ground truth of the scan, and the values
+written (readbacks) are kept in ``truth['readback'][mnemonic]``.
 """
 from __future__ import annotations
 
@@ -35,12 +36,21 @@ def _readback(run, name, setpoint, noise):
     return setpoint + noise * run.rng_for(name).standard_normal(run.ntrains)
 
 
+def _record(run, mnemonic, values):
+    """Store the values written for ``mnemonic`` (as written, after the cast
+    to the file dtype) in ``truth['readback']``, so loading can be checked
+    exactly."""
+    run.truth.setdefault("readback", {})[mnemonic] = np.asarray(values).tolist()
+    return values
+
+
 def add_mono(run, energy_ev=930.0, noise=0.01):
     target = _per_train(run, energy_ev)
     actual = _readback(run, MONO, target, noise)
     run.add(ControlSource(MONO, "SoftMonoPhotonEnergy",
-                          {"actualEnergy": actual.astype(np.float32),
-                           "targetEnergy": target.astype(np.float32)},
+                          {"actualEnergy": _record(run, "nrj", actual.astype(np.float32)),
+                           "targetEnergy": _record(run, "nrj_target",
+                                                   target.astype(np.float32))},
                           units={"actualEnergy": ("eV", ""), "targetEnergy": ("eV", "")}))
     run.truth["nrj_eV"] = target.tolist()
     return actual
@@ -49,8 +59,9 @@ def add_mono(run, energy_ev=930.0, noise=0.01):
 def add_undulator(run, energy_ev=930.0, noise=0.05):
     target = _per_train(run, energy_ev)
     run.add(ControlSource(UNDULATOR, "UndulatorPhotonEnergy",
-                          {"actualPosition": _readback(run, UNDULATOR, target, noise)
-                           .astype(np.float32)},
+                          {"actualPosition": _record(
+                              run, "UND",
+                              _readback(run, UNDULATOR, target, noise).astype(np.float32))},
                           units={"actualPosition": ("eV", "")}))
     run.truth["undulator_eV"] = target.tolist()
 
@@ -58,7 +69,8 @@ def add_undulator(run, energy_ev=930.0, noise=0.05):
 def add_delay_line(run, position_mm=0.0, noise=1e-4):
     target = _per_train(run, position_mm)
     run.add(ControlSource(DELAY_LINE, "DelayLine",
-                          {"AActualPosition": _readback(run, DELAY_LINE, target, noise),
+                          {"AActualPosition": _record(
+                              run, "PP800_DelayLine", _readback(run, DELAY_LINE, target, noise)),
                            "ATargetPosition": target},
                           units={"AActualPosition": ("m", "m")}))
     run.truth["delay_line_mm"] = target.tolist()
@@ -68,7 +80,9 @@ def add_delay_line(run, position_mm=0.0, noise=1e-4):
 def add_phase_shifter(run, position_ps=0.0, noise=1e-4):
     target = _per_train(run, position_ps)
     run.add(ControlSource(PHASE_SHIFTER, "DoocsPhaseShifter",
-                          {"actualPosition": _readback(run, PHASE_SHIFTER, target, noise)},
+                          {"actualPosition": _record(
+                              run, "PP800_PhaseShifter",
+                              _readback(run, PHASE_SHIFTER, target, noise))},
                           units={"actualPosition": ("s", "p")}))
     run.truth["phase_shifter_ps"] = target.tolist()
 
@@ -77,7 +91,8 @@ def add_scanner(run, x_mm=0.0, y_mm=0.0, noise=1e-4):
     for dev, cls, value, key in ((SCANNER_X, "LinearMotor", x_mm, "scannerX_mm"),
                                  (SCANNER_Y, "Motor", y_mm, "scannerY_mm")):
         target = _per_train(run, value)
-        run.add(ControlSource(dev, cls, {"actualPosition": _readback(run, dev, target, noise),
+        actual = _record(run, key[:-3], _readback(run, dev, target, noise))
+        run.add(ControlSource(dev, cls, {"actualPosition": actual,
                                          "targetPosition": target},
                               units={"actualPosition": ("m", "m")}))
         run.truth[key] = target.tolist()
@@ -86,7 +101,8 @@ def add_scanner(run, x_mm=0.0, y_mm=0.0, noise=1e-4):
 def add_magnet(run, current_a=0.0, noise=1e-3):
     target = _per_train(run, current_a)
     run.add(ControlSource(MAGNET, "PowerSupply",
-                          {"actualCurrent": _readback(run, MAGNET, target, noise)
-                           .astype(np.float32)},
+                          {"actualCurrent": _record(
+                              run, "magnet",
+                              _readback(run, MAGNET, target, noise).astype(np.float32))},
                           units={"actualCurrent": ("A", "")}))
     run.truth["magnet_A"] = target.tolist()
