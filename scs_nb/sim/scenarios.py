@@ -16,8 +16,13 @@ from . import bam, slow, timing, xgm
 
 def add_beamline(run, pattern=None, nrj=930.0, delay_mm=0.0, xgm_mean_uj=500.0,
                  xgm_calibration=1.0, bams=("BAM414", "BAM1932M", "BAM1932S"),
-                 scanner_x=0.0, scanner_y=0.0, magnet=0.0, table_pipeline=True):
-    """The devices every SCS run records. Returns the SCS XGM SASE3 energies."""
+                 scanner_x=0.0, scanner_y=0.0, magnet=0.0, table_pipeline=True,
+                 digitizers=True):
+    """The devices every SCS run records. Returns the SCS XGM SASE3 energies.
+
+    digitizers: True (ADQ412 MCPs, FastADC photodiodes, see ``sim.digitizers``),
+    False, or a dict of options for ``digitizers.add_digitizers``.
+    """
     if pattern is None:
         pattern = timing.PulsePattern.constant(run.ntrains)
     timing.add_timing(run, pattern, pipeline=table_pipeline)
@@ -33,6 +38,9 @@ def add_beamline(run, pattern=None, nrj=930.0, delay_mm=0.0, xgm_mean_uj=500.0,
     slow.add_magnet(run, magnet)
     for name in bams:
         bam.add_bam(run, name)
+    if digitizers:
+        from . import digitizers as dig
+        dig.add_digitizers(run, energies, **(digitizers if isinstance(digitizers, dict) else {}))
     return measured
 
 
