@@ -82,3 +82,4 @@ def pattern_change(run, before=20, after=10, empty_every=17):
           "relative to the slow photon flux.")
 def xgm_calibration(run, factor=2.5):
     add_beamline(run, xgm_calibration=float(factor))
+from . import dssc  # noqa: E402,F401  (DSSC scenarios, issue 4)
