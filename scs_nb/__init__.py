@@ -11,3 +11,7 @@ from .errors import (ToolBoxError, ToolBoxFileError, ToolBoxPathError,  # noqa: 
 # --- mnemonics (issue 2) ---
 from .mnemonics import mnemonics, mnemonics_for_run  # noqa: E402,F401
 from . import sim  # noqa: E402,F401
+
+# --- loading (issue 2) ---
+from .load import (check_data_rate, concatenateRuns, find_proposal,  # noqa: E402,F401
+                   find_run_path, get_array, load, load_run_values, open_run, run_by_path)
