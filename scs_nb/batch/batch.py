@@ -1,0 +1,236 @@
+"""Run one template over many runs: one output per run, a status file, retries.
+
+Each run is executed by ``scs-nb run`` in a child process (argument lists, no shell),
+``jobs`` at a time. A JSON status file per batch, ``<out>/<template>_batch.json``,
+records every run's state (done / failed) and message; it is rewritten atomically
+after each run so an interrupted batch can be resumed.
+"""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from threading import Lock
+
+from ..errors import ToolBoxValueError
+from .params import ParameterError, format_value, validate_parameters
+from .runner import (default_output_dir, failed_paths, output_paths, resolve_kernel,
+                     write_atomic)
+from .templates import Template, find_template, safe_name
+
+__all__ = ["parse_runs", "BatchPlan", "plan_batch", "run_batch", "status_table",
+           "status_path", "load_status", "failed_runs"]
+
+MAX_RUNS = 10_000
+
+
+def parse_runs(text) -> list:
+    """``'10-20,25'`` -> ``[10, 11, ..., 20, 25]`` (sorted, unique)."""
+    if isinstance(text, (list, tuple, set)):
+        items = [str(t) for t in text]
+    else:
+        items = str(text).replace(" ", "").split(",")
+    runs = set()
+    for item in items:
+        if not item:
+            continue
+        m = re.fullmatch(r"(\d+)(?:-(\d+))?(?::(\d+))?", item)
+        if not m:
+            raise ToolBoxValueError(f"--runs expects numbers and ranges such as "
+                                    f"'10-20,25' (or '10-20:2' for every 2nd), got {item!r}")
+        a = int(m.group(1))
+        b = int(m.group(2)) if m.group(2) else a
+        step = int(m.group(3) or 1)
+        if b < a or step < 1:
+            raise ToolBoxValueError(f"range {item!r} is empty; write FIRST-LAST with "
+                                    "FIRST <= LAST")
+        if (b - a) // step + 1 + len(runs) > MAX_RUNS:
+            raise ToolBoxValueError(f"--runs {text!r} gives more than {MAX_RUNS} runs")
+        runs.update(range(a, b + 1, step))
+    if not runs:
+        raise ToolBoxValueError(f"--runs {text!r} selects no run")
+    return sorted(runs)
+
+
+@dataclass
+class BatchPlan:
+    template: Template
+    run_param: str
+    runs: list
+    values: dict            # run -> validated parameter dict
+    base: Path              # batch output folder
+    kernel: str
+    given: dict             # parameters common to every run (as given)
+
+    def out_dir(self, run) -> Path:
+        return self.base / f"r{run:04d}"
+
+    def paths(self, run):
+        return output_paths(self.out_dir(run), self.template.name, self.values[run])
+
+
+def status_path(base, template_name) -> Path:
+    return Path(base) / f"{safe_name(template_name)}_batch.json"
+
+
+def load_status(path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        return {"runs": {}}
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except (OSError, json.JSONDecodeError):
+        return {"runs": {}}
+    data.setdefault("runs", {})
+    return data
+
+
+def plan_batch(template, runs, parameters=None, param_file=None, kernel=None, out=None,
+               run_param="run") -> BatchPlan:
+    """Validate everything for every run before anything executes."""
+    from .params import load_parameter_file
+    tpl = template if isinstance(template, Template) else find_template(template)
+    nb = tpl.notebook()
+    spec = tpl.parameters(nb)
+    if run_param not in spec:
+        raise ParameterError(
+            f"template {tpl.name} has no parameter {run_param!r} to vary over runs; its "
+            f"parameters are {', '.join(spec)} (choose one with --run-param)")
+    given = {}
+    if param_file:
+        given.update(load_parameter_file(param_file))
+    given.update(parameters or {})
+    if run_param in given:
+        raise ParameterError(f"parameter {run_param!r} is set by --runs; do not pass it "
+                             "with -p or in the parameter file")
+    run_list = parse_runs(runs)
+    values = {r: validate_parameters(spec, {**given, run_param: r}, template=tpl.name)
+              for r in run_list}
+    first = values[run_list[0]]
+    kname = resolve_kernel(kernel, nb, first)
+    if out:
+        base = Path(out).absolute()
+    else:
+        base = default_output_dir(tpl.name, {})
+    return BatchPlan(tpl, run_param, run_list, values, base, kname, given)
+
+
+def _child_command(plan: BatchPlan, run, overwrite) -> list:
+    cmd = [sys.executable, "-m", "scs_nb.cli", "run", str(plan.template.path),
+           "--kernel", plan.kernel, "--out", str(plan.out_dir(run)), "--no-progress"]
+    spec = plan.template.parameters()
+    for name, value in plan.values[run].items():
+        if name in plan.given or name == plan.run_param:
+            cmd += ["-p", f"{name}={format_value(spec[name], value)}"]
+    if overwrite:
+        cmd.append("--overwrite")
+    return cmd
+
+
+def _complete(plan, run) -> bool:
+    return plan.paths(run)[0].is_file()
+
+
+def run_batch(plan: BatchPlan, jobs=1, overwrite=False, retry_failed=False,
+              progress=None, echo=None) -> dict:
+    """Execute the plan; returns ``{run: {'status': done|failed|skipped, ...}}``."""
+    spath = status_path(plan.base, plan.template.name)
+    previous = load_status(spath)
+    state = previous
+    state.update({"template": str(plan.template.path), "kernel": plan.kernel,
+                  "run_param": plan.run_param})
+    lock = Lock()
+    results = {}
+    todo = []
+    for run in plan.runs:
+        old = state["runs"].get(str(run), {})
+        if retry_failed and old.get("status") != "failed":
+            results[run] = {"status": "skipped", "message": "not a failed run "
+                            f"(was {old.get('status', 'never run')})"}
+        elif _complete(plan, run) and not overwrite:
+            results[run] = {"status": "skipped", "message": "complete output exists "
+                            "(--overwrite to redo)", "notebook": str(plan.paths(run)[0])}
+            state["runs"].setdefault(str(run), {"status": "done",
+                                                "notebook": str(plan.paths(run)[0])})
+        else:
+            todo.append(run)
+    plan.base.mkdir(parents=True, exist_ok=True)
+
+    bar = None
+    if progress is None:
+        progress = sys.stderr.isatty()
+    if progress and todo:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=len(todo), desc=f"{plan.template.name}", unit="run")
+
+    def one(run):
+        t0 = time.time()
+        cmd = _child_command(plan, run, overwrite=True)
+        # the child process inherits the environment; output captured per run
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              check=False)
+        log = plan.out_dir(run) / "scs-nb-run.log"
+        try:
+            write_atomic(log, f"$ {' '.join(cmd)}\n--- stdout\n{proc.stdout}\n--- stderr\n"
+                         f"{proc.stderr}")
+        except OSError:
+            pass
+        errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("scs-nb: error")]
+        if proc.returncode == 0:
+            entry = {"status": "done", "notebook": str(plan.paths(run)[0])}
+        else:
+            tail = "\n".join(errors) or proc.stderr.strip()[-500:]
+            entry = {"status": "failed", "returncode": proc.returncode,
+                     "message": tail, "log": str(log),
+                     "notebook": str(failed_paths(plan.paths(run)[0])[0])}
+        entry.update(started=time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(t0)),
+                     seconds=round(time.time() - t0, 1))
+        with lock:
+            results[run] = entry
+            state["runs"][str(run)] = entry
+            write_atomic(spath, json.dumps(state, indent=1, sort_keys=True))
+            if bar:
+                bar.update(1)
+            if echo:
+                echo(f"run {run}: {entry['status']}")
+        return entry
+
+    jobs = max(1, int(jobs or 1))
+    if todo:
+        with ThreadPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
+            list(pool.map(one, todo))
+    if bar:
+        bar.close()
+    write_atomic(spath, json.dumps(state, indent=1, sort_keys=True))
+    return dict(sorted(results.items()))
+
+
+def status_table(results: dict, run_param="run") -> str:
+    """A text table: run, status, detail; and a summary line."""
+    rows = [(run_param.upper(), "STATUS", "DETAIL")]
+    for run, entry in results.items():
+        detail = entry.get("message") or entry.get("notebook", "")
+        detail = detail.splitlines()[0] if detail else ""
+        rows.append((str(run), entry["status"], detail))
+    w0 = max(len(r[0]) for r in rows)
+    w1 = max(len(r[1]) for r in rows)
+    lines = [f"{r[0].rjust(w0)}  {r[1].ljust(w1)}  {r[2]}" for r in rows]
+    counts = {s: sum(1 for e in results.values() if e["status"] == s)
+              for s in ("done", "failed", "skipped")}
+    lines.append(f"{counts['done']} done, {counts['failed']} failed, "
+                 f"{counts['skipped']} skipped")
+    return "\n".join(lines)
+
+
+def failed_runs(template, out=None) -> list:
+    """Runs recorded as failed in a batch's status file."""
+    tpl = template if isinstance(template, Template) else find_template(template)
+    base = Path(out).absolute() if out else default_output_dir(tpl.name, {})
+    state = load_status(status_path(base, tpl.name))
+    return sorted(int(r) for r, e in state["runs"].items() if e.get("status") == "failed")

@@ -1,0 +1,226 @@
+"""``scs-nb templates | run | batch | submit``."""
+from __future__ import annotations
+
+import sys
+
+from ..errors import ToolBoxError
+
+EPILOG_PARAMS = ("Parameters: -p NAME=VALUE (repeatable) is parsed by the parameter's "
+                 "annotated type (int, float, str, bool, list as 1,2,3 or [1, 2, 3]); "
+                 "-f FILE reads a YAML mapping, overridden by -p.")
+
+
+def _add_common(p, out_help):
+    p.add_argument("template", nargs="?", help="template name (see `scs-nb templates`) or "
+                   "path to an .ipynb")
+    p.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="set a template parameter (repeatable)")
+    p.add_argument("-f", "--param-file", metavar="FILE", help="YAML file of parameters")
+    p.add_argument("--kernel", metavar="NAME", help="Jupyter kernel (default: toolbox_p00NNNN "
+                   "if installed, else the template's kernel)")
+    p.add_argument("--out", metavar="DIR", help=out_help)
+    p.add_argument("-h", "--help", action="store_true",
+                   help="show this help, and the template's parameters when TEMPLATE is given")
+
+
+def register(sub):
+    p = sub.add_parser("templates", help="list the notebook templates",
+                       description="List the shipped templates with a one-line description.")
+    p.add_argument("--check", action="store_true",
+                   help="also check each template's parameters cell (exit 1 if one is broken)")
+    p.add_argument("--paths", action="store_true", help="show each template's file")
+    p.set_defaults(func=cmd_templates)
+
+    p = sub.add_parser("run", add_help=False, epilog=EPILOG_PARAMS,
+                       help="run a template headless: executed notebook + HTML report",
+                       description="Validate parameters, execute the template with papermill, "
+                       "write the executed notebook and an HTML report (code hidden).")
+    _add_common(p, "output folder (default ./processed_runs/TEMPLATE/rNNNN)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument("--no-html", action="store_true", help="skip the HTML report")
+    p.add_argument("--log-output", action="store_true", help="print cell outputs as they come")
+    p.add_argument("--timeout", type=float, metavar="S", help="time limit per cell in seconds")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_run, _parser=p)
+
+    p = sub.add_parser("batch", add_help=False, epilog=EPILOG_PARAMS,
+                       help="run a template over many runs, with a status table",
+                       description="Run a template once per run (--runs 10-20,25), JOBS at a "
+                       "time; complete outputs are skipped unless --overwrite.")
+    _add_common(p, "batch folder; one subfolder rNNNN per run "
+                "(default ./processed_runs/TEMPLATE)")
+    p.add_argument("--runs", metavar="SPEC", help="runs, e.g. 10-20,25 or 10-20:2")
+    p.add_argument("--run-param", default="run", metavar="NAME",
+                   help="the template parameter that takes the run number (default: run)")
+    p.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
+                   help="runs executed at the same time (default 1)")
+    p.add_argument("--retry-failed", action="store_true",
+                   help="rerun only the runs that failed in the previous batch")
+    p.add_argument("--overwrite", action="store_true", help="redo complete runs too")
+    p.set_defaults(func=cmd_batch, _parser=p)
+
+    p = sub.add_parser("submit", add_help=False, epilog=EPILOG_PARAMS,
+                       help="run a template on SLURM (sbatch job arrays)",
+                       description="Write sbatch job-array scripts that run the template once "
+                       "per run (or per value of --over) and submit them; --dry-run prints them.")
+    _add_common(p, "output folder; one subfolder per task (default ./processed_runs/TEMPLATE)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--runs", metavar="SPEC", help="one array task per run, e.g. 10-20,25")
+    g.add_argument("--over", metavar="NAME=VALUES",
+                   help="one array task per value of another parameter, e.g. module_group=0-3")
+    p.add_argument("--run-param", default="run", metavar="NAME",
+                   help="the parameter --runs sets (default: run)")
+    p.add_argument("--partition", metavar="P", help="SLURM partition (default exfel unless "
+                   "--reservation is given)")
+    p.add_argument("--reservation", metavar="upex_00NNNN",
+                   help="beamtime reservation, upex_00NNNN; 'auto' = from the proposal parameter")
+    p.add_argument("--time", default="02:00:00", help="time limit per task (default 02:00:00)")
+    p.add_argument("--mail-type", default="END,FAIL", help="SLURM mail types (default END,FAIL;"
+                   " NONE for no mail)")
+    p.add_argument("--mail-user", metavar="ADDRESS", help="where SLURM sends mail")
+    p.add_argument("--constraint", help="node feature, e.g. V100")
+    p.add_argument("--nodes", type=int, default=1, help="nodes per task (default 1)")
+    p.add_argument("--mem", help="memory per node, e.g. 64G")
+    p.add_argument("--max-concurrent", type=int, default=32, metavar="N",
+                   help="array tasks running at once (%%N; default 32)")
+    p.add_argument("--array-size", type=int, default=1000, metavar="N",
+                   help="tasks per job array script (at most 1000)")
+    p.add_argument("--job-name", help="SLURM job name (default: the template name)")
+    p.add_argument("--logs", metavar="DIR", help="folder of the per-task logs "
+                   "(default OUT/logs; files %%A_%%a-%%x.out)")
+    p.add_argument("--dry-run", action="store_true", help="print the script(s), submit nothing")
+    p.set_defaults(func=cmd_submit, _parser=p)
+
+
+def _help(args, extra=None) -> int:
+    args._parser.print_help()
+    if args.template:
+        from .params import parameters_table
+        from .templates import find_template
+        tpl = find_template(args.template)
+        nb = tpl.notebook()
+        print(f"\ntemplate {tpl.name}: {tpl.description(nb)}\n  {tpl.path}\n\nparameters:")
+        print(parameters_table(tpl.parameters(nb)))
+        print("\nA parameter shown as (required) must be given; '| None' ones may be None.")
+    return 0
+
+
+def _need_template(args):
+    if not args.template:
+        args._parser.print_usage(sys.stderr)
+        raise ToolBoxError("a TEMPLATE is required (see `scs-nb templates`)")
+
+
+def _given(args) -> dict:
+    from .params import parse_assignments
+    return parse_assignments(args.param)
+
+
+def cmd_templates(args) -> int:
+    from .templates import list_templates, templates_dir
+    items = list_templates()
+    if not items:
+        print(f"no templates in {templates_dir()}")
+        return 0
+    width = max(len(t.name) for t in items)
+    broken = 0
+    for t in items:
+        try:
+            nb = t.notebook()
+            line = f"{t.name.ljust(width)}  {t.description(nb)}"
+            if args.check:
+                try:
+                    spec = t.parameters(nb)
+                    line += f"  [ok: {len(spec)} parameters]"
+                except ToolBoxError as exc:
+                    broken += 1
+                    line += f"\n{' ' * width}  BROKEN: {exc}"
+        except ToolBoxError as exc:
+            broken += 1
+            line = f"{t.name.ljust(width)}  BROKEN: {exc}"
+        if args.paths:
+            line += f"\n{' ' * width}  {t.path}"
+        print(line)
+    return 1 if broken and args.check else 0
+
+
+def cmd_run(args) -> int:
+    if args.help:
+        return _help(args)
+    _need_template(args)
+    from .runner import execute, prepare
+    prep = prepare(args.template, _given(args), args.param_file, args.kernel, args.out,
+                   overwrite=args.overwrite)
+    print(f"scs-nb: running {prep.template.name} with kernel {prep.kernel} "
+          f"-> {prep.out_dir}", file=sys.stderr)
+    res = execute(prep, html=not args.no_html, log_output=args.log_output,
+                  progress=False if args.no_progress else None, timeout=args.timeout)
+    if res.ok:
+        print(f"notebook: {res.notebook}")
+        if res.html:
+            print(f"report:   {res.html}")
+        return 0
+    print(f"scs-nb: error: {res.message}", file=sys.stderr)
+    return 1
+
+
+def cmd_batch(args) -> int:
+    if args.help:
+        return _help(args)
+    _need_template(args)
+    from .batch import failed_runs, plan_batch, run_batch, status_table
+    runs = args.runs
+    if runs is None:
+        if not args.retry_failed:
+            raise ToolBoxError("--runs is required (e.g. --runs 10-20,25), or --retry-failed "
+                               "to rerun the failures of the previous batch")
+        runs = failed_runs(args.template, args.out)
+        if not runs:
+            print("no failed runs to retry")
+            return 0
+    plan = plan_batch(args.template, runs, _given(args), args.param_file, args.kernel,
+                      args.out, run_param=args.run_param)
+    print(f"scs-nb: {plan.template.name} over {len(plan.runs)} run(s), kernel {plan.kernel}, "
+          f"{args.jobs} at a time -> {plan.base}", file=sys.stderr)
+    results = run_batch(plan, jobs=args.jobs, overwrite=args.overwrite,
+                        retry_failed=args.retry_failed)
+    print(status_table(results, plan.run_param))
+    failed = [r for r, e in results.items() if e["status"] == "failed"]
+    if failed:
+        print(f"scs-nb: {len(failed)} run(s) failed; rerun them with --retry-failed",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_submit(args) -> int:
+    if args.help:
+        return _help(args)
+    _need_template(args)
+    from .slurm import SlurmOptions, build_scripts, submit_scripts
+    over = None
+    if args.runs is not None:
+        over = (args.run_param, args.runs)
+    elif args.over is not None:
+        name, sep, values = args.over.partition("=")
+        if not sep or not name.isidentifier():
+            raise ToolBoxError(f"--over expects NAME=VALUES such as module_group=0-3, "
+                               f"got {args.over!r}")
+        over = (name, values)
+    opts = SlurmOptions(partition=args.partition, reservation=args.reservation,
+                        time=args.time,
+                        mail_type=None if args.mail_type == "NONE" else args.mail_type,
+                        mail_user=args.mail_user, constraint=args.constraint,
+                        nodes=args.nodes, mem=args.mem, max_concurrent=args.max_concurrent,
+                        job_name=args.job_name, logs=args.logs, array_size=args.array_size)
+    scripts = build_scripts(args.template, _given(args), args.param_file, over, args.kernel,
+                            args.out, opts)
+    if args.dry_run:
+        for i, s in enumerate(scripts):
+            if len(scripts) > 1:
+                print(f"# ---- script {i + 1} of {len(scripts)} ----")
+            print(s.text)
+        return 0
+    submit_scripts(scripts)
+    return 0
+

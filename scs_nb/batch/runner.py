@@ -1,0 +1,274 @@
+"""Run one template headless: validate, execute with papermill, write notebook + HTML.
+
+Everything that can be checked is checked before a kernel starts: the template's
+parameter cell, every given value, the kernel name and the output location.
+Outputs are written to a temporary name and renamed, so an ``.ipynb`` or ``.html``
+with the final name is always complete. A failing cell leaves
+``<name>.failed.ipynb``/``.failed.html`` beside them and a message naming the cell.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import ToolBoxPathError, ToolBoxValueError
+from .params import load_parameter_file, validate_parameters
+from .templates import Template, find_template, safe_name
+
+__all__ = ["Prepared", "RunResult", "prepare", "run_template", "resolve_kernel",
+           "default_output_dir", "output_paths", "available_kernels", "write_atomic"]
+
+
+@dataclass
+class Prepared:
+    """A template with validated parameters, ready to execute."""
+    template: Template
+    nb: object
+    spec: dict
+    values: dict
+    kernel: str
+    out_dir: Path
+    notebook_path: Path
+    html_path: Path
+
+
+@dataclass
+class RunResult:
+    ok: bool
+    notebook: Path | None
+    html: Path | None
+    kernel: str
+    message: str = ""
+    failed_cell: int | None = None
+    duration: float = 0.0
+    parameters: dict = field(default_factory=dict)
+
+
+def available_kernels() -> dict:
+    """``{name: resource_dir}`` of the installed Jupyter kernels."""
+    from jupyter_client.kernelspec import KernelSpecManager
+    return KernelSpecManager().find_kernel_specs()
+
+
+def resolve_kernel(requested, nb=None, values=None) -> str:
+    """The kernel to use; raises ToolBoxValueError if it is not installed.
+
+    Without ``requested``: the proposal's toolbox kernel ``toolbox_p00NNNN`` when the
+    template has a ``proposal`` parameter and that kernel is installed, else the
+    template's own kernelspec, else ``python3``.
+    """
+    kernels = available_kernels()
+    if requested:
+        if requested not in kernels:
+            raise ToolBoxValueError(
+                f"kernel {requested!r} is not installed; installed kernels: "
+                f"{', '.join(sorted(kernels)) or '(none)'}. Register a proposal kernel with "
+                "`scs-activate-toolbox-kernel --proposal N` or pass --kernel NAME.")
+        return requested
+    candidates = []
+    proposal = (values or {}).get("proposal")
+    if isinstance(proposal, int) and not isinstance(proposal, bool):
+        candidates.append(f"toolbox_p{proposal:06d}")
+    if nb is not None:
+        name = nb.metadata.get("kernelspec", {}).get("name")
+        if name:
+            candidates.append(name)
+    candidates.append("python3")
+    for name in candidates:
+        if name in kernels:
+            return name
+    raise ToolBoxValueError(
+        f"none of the kernels {', '.join(candidates)} is installed (installed: "
+        f"{', '.join(sorted(kernels)) or 'none'}); pass --kernel NAME")
+
+
+def default_output_dir(template_name, values, base=None) -> Path:
+    """``<base>/<template>/r<run:04d>`` (or ``<base>/<template>`` without a run);
+    ``base`` defaults to ``./processed_runs``."""
+    base = Path(base) if base else Path.cwd() / "processed_runs"
+    out = base / safe_name(template_name)
+    run = values.get("run")
+    if isinstance(run, int) and not isinstance(run, bool):
+        out = out / f"r{run:04d}"
+    return out.absolute()
+
+
+def output_paths(out_dir, template_name, values):
+    stem = safe_name(template_name)
+    run = values.get("run")
+    if isinstance(run, int) and not isinstance(run, bool):
+        stem += f"_r{run:04d}"
+    out_dir = Path(out_dir)
+    return out_dir / f"{stem}.ipynb", out_dir / f"{stem}.html"
+
+
+def failed_paths(notebook_path):
+    p = Path(notebook_path)
+    return p.with_suffix(".failed.ipynb"), p.with_suffix(".failed.html")
+
+
+def prepare(template, parameters=None, param_file=None, kernel=None, out=None,
+            overwrite=False) -> Prepared:
+    """Find the template, validate parameters, kernel and output location.
+
+    ``parameters``: dict of values (strings from ``-p`` are parsed by type);
+    ``param_file``: YAML file whose values are overridden by ``parameters``.
+    Raises a ToolBoxError subclass for anything wrong; starts no kernel.
+    """
+    tpl = template if isinstance(template, Template) else find_template(template)
+    nb = tpl.notebook()
+    spec = tpl.parameters(nb)
+    given = {}
+    if param_file:
+        given.update(load_parameter_file(param_file))
+    given.update(parameters or {})
+    values = validate_parameters(spec, given, template=tpl.name)
+    kname = resolve_kernel(kernel, nb, values)
+    out_dir = Path(out).absolute() if out else default_output_dir(tpl.name, values)
+    nb_path, html_path = output_paths(out_dir, tpl.name, values)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ToolBoxPathError(f"output location {str(out_dir)!r} exists and is not a folder")
+    if not overwrite:
+        existing = [p for p in (nb_path, html_path) if p.exists()]
+        if existing:
+            raise ToolBoxPathError(
+                f"{existing[0]} already exists; pass --overwrite to replace it, "
+                "or choose another --out folder")
+    return Prepared(tpl, nb, spec, values, kname, out_dir, nb_path, html_path)
+
+
+def write_atomic(path: Path, data, mode="w"):
+    """Write text/bytes to ``path`` via a temporary file in the same folder."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name, suffix=".part")
+    try:
+        with os.fdopen(fd, mode) as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _set_kernelspec(nb, kernel):
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+    try:
+        spec = KernelSpecManager().get_kernel_spec(kernel)
+        display, language = spec.display_name, spec.language
+    except NoSuchKernel:  # pragma: no cover - checked before execution
+        display, language = kernel, "python"
+    nb.metadata["kernelspec"] = {"name": kernel, "display_name": display,
+                                 "language": language}
+
+
+def _html(nb) -> str:
+    from nbconvert import HTMLExporter
+    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True,
+                            exclude_output_prompt=True)
+    body, _ = exporter.from_notebook_node(nb)
+    return body
+
+
+def _finish(nb, prep: Prepared, nb_path, html_path, html):
+    import nbformat
+    from .. import __version__
+    _set_kernelspec(nb, prep.kernel)
+    nb.metadata["scs_nb"] = {"template": prep.template.name,
+                             "template_path": str(prep.template.path),
+                             "parameters": prep.values, "kernel": prep.kernel,
+                             "version": __version__}
+    # the HTML first: the .ipynb is the marker of a complete output
+    if html:
+        write_atomic(html_path, _html(nb))
+    write_atomic(nb_path, nbformat.writes(nb))
+
+
+def _failed_cell_message(exc, nb, template_name):
+    """Text naming the failing cell of a PapermillExecutionError."""
+    index = getattr(exc, "cell_index", None)
+    count = getattr(exc, "exec_count", None)
+    source = (getattr(exc, "source", "") or "").strip().splitlines()
+    first = source[0] if source else ""
+    # papermill's index counts the injected-parameters cell; report the template's cell
+    tpl_index = index
+    if index is not None:
+        injected = [i for i, c in enumerate(nb.cells)
+                    if "injected-parameters" in c.get("metadata", {}).get("tags", [])
+                    or "papermill-error-cell-tag" in c.get("metadata", {}).get("tags", [])]
+        tpl_index = index - sum(1 for i in injected if i < index)
+    where = f"cell {tpl_index + 1} of {template_name}" if tpl_index is not None else "a cell"
+    if count is not None:
+        where += f" (In [{count}])"
+    return (f"{where} failed: {exc.ename}: {exc.evalue}"
+            + (f"\n    first line: {first}" if first else ""))
+
+
+def execute(prep: Prepared, html=True, log_output=False, progress=None, timeout=None,
+            start_timeout=120) -> RunResult:
+    """Execute a prepared template; never raises for a failing cell (see RunResult)."""
+    import nbformat
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    prep.out_dir.mkdir(parents=True, exist_ok=True)
+    stem = prep.notebook_path.stem
+    fd, tmp = tempfile.mkstemp(dir=prep.out_dir, prefix=f".{stem}.", suffix=".part.ipynb")
+    os.close(fd)
+    if progress is None:
+        progress = sys.stderr.isatty()
+    t0 = time.monotonic()
+    error, failed_cell = None, None
+    try:
+        pm.execute_notebook(str(prep.template.path), tmp, parameters=prep.values,
+                            kernel_name=prep.kernel, cwd=str(prep.out_dir),
+                            log_output=log_output, progress_bar=progress,
+                            execution_timeout=timeout, start_timeout=start_timeout)
+    except PapermillExecutionError as exc:
+        error = exc
+        failed_cell = exc.cell_index
+    except Exception as exc:  # dead kernel, timeout, ...
+        error = exc
+    duration = time.monotonic() - t0
+    try:
+        nb = nbformat.read(tmp, as_version=4) if os.path.getsize(tmp) else None
+        if error is None:
+            _finish(nb, prep, prep.notebook_path, prep.html_path, html)
+            for stale in failed_paths(prep.notebook_path):
+                if stale.exists():
+                    stale.unlink()
+            return RunResult(True, prep.notebook_path, prep.html_path if html else None,
+                             prep.kernel, f"wrote {prep.notebook_path}", None, duration,
+                             prep.values)
+        fnb, fhtml = failed_paths(prep.notebook_path)
+        if isinstance(error, PapermillExecutionError):
+            msg = _failed_cell_message(error, nb, prep.template.name)
+        else:
+            msg = f"execution failed: {type(error).__name__}: {error}"
+        if nb is not None:
+            _finish(nb, prep, fnb, fhtml, html)
+            msg += f"\n    executed notebook with the error: {fnb}"
+        return RunResult(False, fnb if nb is not None else None,
+                         fhtml if (nb is not None and html) else None, prep.kernel, msg,
+                         failed_cell, duration, prep.values)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def run_template(template, parameters=None, param_file=None, kernel=None, out=None,
+                 overwrite=False, html=True, log_output=False, progress=None,
+                 timeout=None) -> RunResult:
+    """Validate and run one template; returns a RunResult (``ok`` False for a failing cell).
+
+    Invalid parameters, an unknown kernel or an existing output raise a ToolBoxError
+    before any kernel is started.
+    """
+    prep = prepare(template, parameters, param_file, kernel, out, overwrite)
+    return execute(prep, html=html, log_output=log_output, progress=progress,
+                   timeout=timeout)

@@ -1,0 +1,95 @@
+"""Finding templates: by name in the ``scs_nb.templates`` package, or by path."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ToolBoxPathError
+
+__all__ = ["Template", "templates_dir", "list_templates", "find_template"]
+
+
+def templates_dir() -> Path:
+    """The folder of the shipped templates (package ``scs_nb.templates``)."""
+    try:
+        import importlib.resources as res
+        import scs_nb.templates as pkg  # noqa: F401
+        path = Path(str(res.files("scs_nb.templates")))
+        if path.is_dir():
+            return path
+    except (ImportError, TypeError):
+        pass
+    # a source checkout where templates/ is not (yet) mapped as a package
+    return Path(__file__).resolve().parents[2] / "templates"
+
+
+@dataclass
+class Template:
+    """A notebook template: its name, path and a lazily read notebook."""
+    name: str
+    path: Path
+
+    def notebook(self):
+        import nbformat
+        try:
+            return nbformat.read(str(self.path), as_version=4)
+        except Exception as exc:  # nbformat raises several kinds
+            raise ToolBoxPathError(f"template {str(self.path)!r} is not a readable "
+                                   f"notebook: {exc}") from None
+
+    def description(self, nb=None) -> str:
+        """First line of the first markdown cell, without leading '#'."""
+        nb = nb or self.notebook()
+        for cell in nb.cells:
+            if cell.cell_type == "markdown":
+                for line in cell.source.splitlines():
+                    line = line.strip().lstrip("#").strip()
+                    if line:
+                        return line
+                break
+        return ""
+
+    def parameters(self, nb=None) -> dict:
+        from .params import notebook_parameters
+        return notebook_parameters(nb or self.notebook(), where=f"template {self.name!r}")
+
+    def kernel_name(self, nb=None):
+        nb = nb or self.notebook()
+        return nb.metadata.get("kernelspec", {}).get("name")
+
+
+def list_templates(folder=None) -> list:
+    """The templates shipped with the package (or in ``folder``), sorted by name."""
+    folder = Path(folder) if folder else templates_dir()
+    if not folder.is_dir():
+        return []
+    return [Template(p.stem, p) for p in sorted(folder.glob("*.ipynb"))
+            if not p.name.startswith(".") and ".ipynb_checkpoints" not in p.parts]
+
+
+def find_template(name_or_path) -> Template:
+    """A template by name (``scs-nb templates``) or by path to an ``.ipynb`` file."""
+    text = str(name_or_path)
+    path = Path(text).expanduser()
+    if text.endswith(".ipynb") or "/" in text or path.is_file():
+        if not path.is_file():
+            raise ToolBoxPathError(f"template file {text!r} does not exist")
+        if path.suffix != ".ipynb":
+            raise ToolBoxPathError(f"template {text!r} is not an .ipynb notebook")
+        return Template(path.stem, path.resolve())
+    available = list_templates()
+    names = {t.name: t for t in available}
+    if text in names:
+        return names[text]
+    import difflib
+    close = difflib.get_close_matches(text, list(names), n=3)
+    hint = f" Did you mean {', '.join(close)}?" if close else ""
+    raise ToolBoxPathError(
+        f"no template named {text!r}.{hint} Available: {', '.join(names) or '(none)'} "
+        "(`scs-nb templates`), or pass a path to an .ipynb file.")
+
+
+def safe_name(name: str) -> str:
+    """A file-name-safe version of a template name."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "notebook"
