@@ -1,0 +1,279 @@
+"""PeakWindowTuner: pulse and baseline windows on an average digitizer trace."""
+from __future__ import annotations
+
+import numpy as np
+
+from ._base import Tool, as_dataarray, make_figure
+
+KEYS = ("pulseStart", "pulseStop", "baseStart", "baseStop", "period", "npulses")
+
+
+def guess_integ_params(trace) -> dict:
+    """Rough integration parameters from an average trace: pulses are the
+    excursions beyond half the largest deviation from the median."""
+    y = np.asarray(trace, dtype=float)
+    n = y.size
+    dev = y - np.median(y)
+    sign = 1.0 if dev.max() >= -dev.min() else -1.0
+    dev = sign * dev
+    above = dev > 0.5 * dev.max()
+    edges = np.flatnonzero(above[1:] & ~above[:-1]) + 1
+    if above[0]:
+        edges = np.r_[0, edges]
+    ends = np.flatnonzero(~above[1:] & above[:-1]) + 1
+    if edges.size == 0:
+        return {"pulseStart": 0, "pulseStop": max(n // 10, 1), "baseStart": 0,
+                "baseStop": 0, "period": n, "npulses": 1}
+    period = int(np.median(np.diff(edges))) if edges.size > 1 else n
+    # widen the first pulse to where it rises above 5 % of the largest deviation
+    low = dev > 0.05 * dev.max()
+    start = int(edges[0])
+    while start > 0 and low[start - 1]:
+        start -= 1
+    stop = int(ends[ends > edges[0]][0]) if np.any(ends > edges[0]) else n
+    while stop < n and low[stop]:
+        stop += 1
+    margin = max((stop - start) // 8, 1)
+    start, stop = max(start - margin, 0), min(stop + margin, n)
+    blen = max(min(stop - start, start), 0)
+    base_stop = start
+    base_start = max(base_stop - blen, 0)
+    return {"pulseStart": start, "pulseStop": stop, "baseStart": base_start,
+            "baseStop": base_stop, "period": max(period, 1), "npulses": int(edges.size)}
+
+
+def integrate_trace(trace, params) -> np.ndarray:
+    """Pulse integrals of one trace with ``integParams`` (baseline-subtracted
+    sums over the pulse window, one per pulse; NaN past the trace's end)."""
+    y = np.asarray(trace, dtype=float)
+    p = {k: int(params[k]) for k in KEYS}
+    out = np.full(p["npulses"], np.nan)
+    for k in range(p["npulses"]):
+        off = k * p["period"]
+        a, b = p["pulseStart"] + off, p["pulseStop"] + off
+        if b > y.size:
+            break
+        base = (y[p["baseStart"] + off:p["baseStop"] + off].mean()
+                if p["baseStop"] > p["baseStart"] else 0.0)
+        out[k] = (y[a:b] - base).sum()
+    return out
+
+
+class PeakWindowTuner(Tool):
+    """An average digitizer trace with the pulse and baseline windows.
+
+    Windows are set with the range sliders, by dragging spans on the trace
+    (the toggle chooses which window a drag sets), or from Python with
+    ``set_params``. ``period`` and ``npulses`` repeat the windows; the lower
+    panel shows the integral of the average trace per pulse, a preview of
+    what ``get_peaks(..., integParams=tuner.value)`` extracts.
+
+    ``value`` is the ``integParams`` dict: pulseStart, pulseStop, baseStart,
+    baseStop, period, npulses (samples).
+    """
+
+    title = "Peak integration windows"
+
+    def __init__(self, trace, integParams=None, label=None, interactive=None):
+        super().__init__(interactive)
+        import ipywidgets as w
+        self.trace = as_dataarray(trace, name=label or "trace")
+        if self.trace.ndim != 1:
+            from scs_nb.errors import ToolBoxValueError
+            raise ToolBoxValueError(f"PeakWindowTuner needs one average trace (1D), got dims "
+                                    f"{self.trace.dims}; average over trains first, e.g. "
+                                    "scs_nb.get_dig_avg_trace(run, mnemonic)")
+        self.label = label or self.trace.name or "trace"
+        self.title = f"Peak integration windows: {self.label}"
+        self._y = np.asarray(self.trace.values, dtype=float)
+        n = self._y.size
+        params = dict(guess_integ_params(self._y))
+        params.update({k: int(v) for k, v in (integParams or {}).items() if k in KEYS})
+        self._params = params
+        self.pulse_slider = w.IntRangeSlider(value=(params["pulseStart"], params["pulseStop"]),
+                                             min=0, max=n, description="pulse",
+                                             continuous_update=False,
+                                             layout=w.Layout(width="70%"))
+        self.base_slider = w.IntRangeSlider(value=(params["baseStart"], params["baseStop"]),
+                                            min=0, max=n, description="baseline",
+                                            continuous_update=False,
+                                            layout=w.Layout(width="70%"))
+        self.period_box = w.BoundedIntText(value=params["period"], min=1, max=max(n, 1),
+                                           description="period", layout=w.Layout(width="12em"))
+        self.npulses_box = w.BoundedIntText(value=params["npulses"], min=1, max=10000,
+                                            description="npulses", layout=w.Layout(width="12em"))
+        self.drag_mode = w.ToggleButtons(options=["pulse", "baseline"], value="pulse",
+                                         description="drag sets", style={"button_width": "6em"})
+        self.status = w.HTML()
+        self._syncing = False
+
+        self.fig, (self.ax, self.ax_peaks), self.canvas = make_figure(
+            self.interactive, figsize=(8, 4.5), nrows=2)
+        self._plot_static()
+        from matplotlib.widgets import SpanSelector
+        self.pulse_span = SpanSelector(self.ax, self.guard(self._on_pulse_span), "horizontal",
+                                       useblit=False, interactive=True,
+                                       props=dict(alpha=0.2, facecolor="C1"))
+        self.base_span = SpanSelector(self.ax, self.guard(self._on_base_span), "horizontal",
+                                      useblit=False, interactive=True,
+                                      props=dict(alpha=0.2, facecolor="C2"))
+        self.base_span.set_active(False)
+        for widget in (self.pulse_slider, self.base_slider, self.period_box, self.npulses_box):
+            widget.observe(self.guard(self._on_controls), names="value")
+        self.drag_mode.observe(self.guard(self._on_mode), names="value")
+        self._apply(params, notify=False)
+
+    # -- constructors ------------------------------------------------------
+    @classmethod
+    def from_run(cls, run, mnemonic, ntrains=200, integParams=None, **kwargs):
+        """The average raw trace of ``mnemonic`` (e.g. 'MCP2raw', 'FastADC4raw')
+        over ``ntrains`` trains spread over the run (``get_dig_avg_trace``)."""
+        import scs_nb as tb
+        if hasattr(tb, "get_dig_avg_trace"):
+            trace = tb.get_dig_avg_trace(run, mnemonic, ntrains=ntrains)
+        else:
+            trace = _average_trace(run, mnemonic, ntrains)
+        return cls(trace, integParams=integParams, label=mnemonic, **kwargs)
+
+    # -- the result --------------------------------------------------------
+    @property
+    def value(self) -> dict:
+        """``integParams`` for ``get_peaks`` / ``get_digitizer_peaks``."""
+        return {k: int(self._params[k]) for k in KEYS}
+
+    integParams = value
+
+    @property
+    def preview(self) -> np.ndarray:
+        """Integral of the average trace per pulse with the current windows."""
+        return integrate_trace(self._y, self._params)
+
+    def set_params(self, **params):
+        """Set any of the integParams keys from Python (as the controls would)."""
+        unknown = set(params) - set(KEYS)
+        if unknown:
+            from scs_nb.errors import ToolBoxValueError
+            raise ToolBoxValueError(f"unknown integParams {sorted(unknown)}; "
+                                    f"known: {', '.join(KEYS)}")
+        new = dict(self._params)
+        new.update({k: int(v) for k, v in params.items()})
+        self._apply(new)
+
+    def summary(self):
+        return f"integParams = {self.value!r}"
+
+    # -- internals ---------------------------------------------------------
+    def _control_rows(self):
+        import ipywidgets as w
+        return [self.pulse_slider, self.base_slider,
+                w.HBox([self.period_box, self.npulses_box, self.drag_mode]), self.status]
+
+    def _plot_static(self):
+        x = np.arange(self._y.size)
+        self.ax.plot(x, self._y, lw=0.8, color="k", label=str(self.label))
+        self.ax.set_xlabel("sample")
+        self.ax.set_ylabel("average trace")
+        p = self._params
+        self.ax.set_xlim(0, min(self._y.size, max(p["pulseStop"], p["baseStop"])
+                                + 2 * p["period"]))
+        self._patches = []
+        (self._peak_line,) = self.ax_peaks.plot([], [], "o-", ms=3, color="C1")
+        self.ax_peaks.set_xlabel("pulse index")
+        self.ax_peaks.set_ylabel("integral")
+
+    def _on_pulse_span(self, vmin, vmax):
+        if vmax > vmin:
+            self.set_params(pulseStart=int(round(vmin)), pulseStop=int(round(vmax)))
+
+    def _on_base_span(self, vmin, vmax):
+        if vmax > vmin:
+            self.set_params(baseStart=int(round(vmin)), baseStop=int(round(vmax)))
+
+    def _on_mode(self, change):
+        self.pulse_span.set_active(change["new"] == "pulse")
+        self.base_span.set_active(change["new"] == "baseline")
+
+    def _on_controls(self, change):
+        if self._syncing:
+            return
+        new = dict(self._params)
+        new["pulseStart"], new["pulseStop"] = self.pulse_slider.value
+        new["baseStart"], new["baseStop"] = self.base_slider.value
+        new["period"], new["npulses"] = self.period_box.value, self.npulses_box.value
+        self._apply(new)
+
+    def _check(self, p):
+        from scs_nb.errors import ToolBoxValueError
+        n = self._y.size
+        if not 0 <= p["pulseStart"] < p["pulseStop"] <= n:
+            raise ToolBoxValueError(f"pulse window {p['pulseStart']}..{p['pulseStop']} must "
+                                    f"satisfy 0 <= pulseStart < pulseStop <= {n}")
+        if not 0 <= p["baseStart"] <= p["baseStop"] <= n:
+            raise ToolBoxValueError(f"baseline window {p['baseStart']}..{p['baseStop']} must "
+                                    f"satisfy 0 <= baseStart <= baseStop <= {n}")
+        if p["period"] < 1 or p["npulses"] < 1:
+            raise ToolBoxValueError("period and npulses must be at least 1")
+
+    def _apply(self, params, notify=True):
+        params = {k: int(params[k]) for k in KEYS}
+        self._check(params)
+        self._params = params
+        self._syncing = True
+        try:
+            self.pulse_slider.value = (params["pulseStart"], params["pulseStop"])
+            self.base_slider.value = (params["baseStart"], params["baseStop"])
+            self.period_box.value = params["period"]
+            self.npulses_box.value = params["npulses"]
+            self.pulse_span.extents = (params["pulseStart"], params["pulseStop"])
+            if params["baseStop"] > params["baseStart"]:
+                self.base_span.extents = (params["baseStart"], params["baseStop"])
+        finally:
+            self._syncing = False
+        self._update_plot()
+        if notify:
+            self._notify()
+
+    def _update_plot(self):
+        p = self._params
+        for patch in self._patches:
+            patch.remove()
+        self._patches = []
+        n = self._y.size
+        beyond = 0
+        for k in range(p["npulses"]):
+            off = k * p["period"]
+            if p["pulseStop"] + off > n:
+                beyond = p["npulses"] - k
+                break
+            if k == 0:
+                continue      # the first pulse's windows are the span selectors
+            self._patches.append(self.ax.axvspan(p["pulseStart"] + off, p["pulseStop"] + off,
+                                                 color="C1", alpha=0.12, lw=0))
+            if p["baseStop"] > p["baseStart"]:
+                self._patches.append(self.ax.axvspan(p["baseStart"] + off, p["baseStop"] + off,
+                                                     color="C2", alpha=0.12, lw=0))
+        peaks = self.preview
+        self._peak_line.set_data(np.arange(peaks.size), peaks)
+        self.ax_peaks.relim()
+        self.ax_peaks.autoscale_view()
+        msg = f"{p['npulses']} pulses every {p['period']} samples"
+        if beyond:
+            msg += f"; <b style='color:#b00'>{beyond} pulse windows run past the trace</b>"
+        self.status.value = msg
+        self._draw()
+
+
+def _average_trace(run, mnemonic, ntrains):
+    """Mean raw trace over ``ntrains`` evenly spaced trains (fallback while
+    ``scs_nb.get_dig_avg_trace`` is not available)."""
+    import xarray as xr
+    from extra_data import by_index
+    import scs_nb as tb
+    alt = tb.mnemonics_for_run(run)[mnemonic]
+    kd = run[alt["source"], alt["key"]]
+    n = len(kd.train_ids)
+    if ntrains and n > ntrains:
+        idx = np.unique(np.linspace(0, n - 1, int(ntrains)).astype(int))
+        kd = kd.select_trains(by_index[idx])
+    arr = kd.ndarray().astype(float)
+    return xr.DataArray(arr.mean(axis=0), dims=["samples"], name=mnemonic)
