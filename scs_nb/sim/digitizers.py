@@ -45,7 +45,7 @@ ADQ = "SCS_UTC1_ADQ/ADC/1"
 ADQ_CHANNELS = {1: "D", 2: "C", 3: "B", 4: "A"}
 FADC = "SCS_UTC1_MCP/ADC/1"
 SPS = {"ADQ412": 440, "FastADC": 24}        # samples per 4.5 MHz slot
-LEAD = {"ADQ412": 200, "FastADC": 6}        # samples before the first pulse's kernel
+LEAD = {"ADQ412": 200, "FastADC": 10}       # samples before the first pulse's kernel
 NOISE = {"ADQ412": 3.0, "FastADC": 4.0}     # electronic noise (counts rms)
 BASELINE = {"ADQ412": 2000.0, "FastADC": 1000.0}
 # pulse shape: (kernel length, centre index, rise sigma, fall sigma) in samples
@@ -189,7 +189,7 @@ def _make_fill(run, kind, source, chans, s0, length, k):
 
 
 def add_digitizers(run, energies=None, transmission=1.0, mcp_gain=(20.0, 22.0, 18.0, 25.0),
-                   mcp_raw=("MCP2",), fel_pd_channel=4, fel_pd_gain=10.0, ppl_channel=5,
+                   mcp_raw=("MCP2",), fel_pd_channel=4, fel_pd_gain=20.0, ppl_channel=5,
                    ppl_amplitude=6000.0, ppl_jitter=0.02, fadc_raw=True):
     """ADQ412 MCP channels on SASE3 pulses, FastADC FEL and PPL photodiodes.
 

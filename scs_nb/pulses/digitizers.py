@@ -1,0 +1,716 @@
+"""Digitizers: integrated peaks of the ADQ412 (TIM / MCP) and FastADC channels.
+
+Peaks come either from the raw traces, integrated here, or from the
+digitizer's on-board integration (``apd.pulseIntegral`` / ``data.peaks``).
+
+Raw integration, for pulse k of a trace ``x``::
+
+    peak_k = polarity * (sum(x[pulseStart + o_k : pulseStop + o_k])
+                         - mean(x[baseStart + o_k : baseStop + o_k]) * (pulseStop - pulseStart))
+
+Stops are exclusive. ``o_k`` is the sample offset of pulse k relative to the
+first pulse: with a bunch pattern ``(pId_k - pId_0) * samples_per_slot`` (440
+for the ADQ412, 24 for the FastADC), else ``k * period``. ``polarity`` is -1
+for negative-going pulses (MCPs on the ADQ412), so that peaks are positive.
+The integration is vectorised: one fancy-indexed gather of the windows of all
+trains of a chunk, no Python loop over trains or pulses.
+"""
+from __future__ import annotations
+
+import re
+import warnings
+
+import numpy as np
+import xarray as xr
+
+from ..errors import ToolBoxValueError
+from ..mnemonics import mnemonics_for_run
+from . import bunch_pattern as bp
+from ._data import keydata, load_array, merge_on_trains, resolve
+
+__all__ = ["get_peaks", "get_dig_avg_trace", "check_peak_params", "get_tim_peaks",
+           "get_laser_peaks", "get_digitizer_peaks", "digitizer_signal_description",
+           "find_integ_params", "peaks_from_raw_trace"]
+
+SAMPLES_PER_SLOT = {"ADQ412": 440, "FastADC": 24}
+DEFAULT_POLARITY = {"ADQ412": -1, "FastADC": 1}
+PARAM_KEYS = ("pulseStart", "pulseStop", "baseStart", "baseStop", "period", "npulses")
+DIGITIZER_DEVICES = {"FastADC": "SCS_UTC1_MCP/ADC/1", "FastADC2": "SCS_UTC2_FADC/ADC/1",
+                     "ADQ412": "SCS_UTC1_ADQ/ADC/1", "ADQ412_2": "SCS_UTC2_ADQ/ADC/1"}
+_ADQ_LETTER_TO_MCP = {"D": 1, "C": 2, "B": 3, "A": 4}
+_CHUNK_BYTES = 256 * 2 ** 20
+
+
+# -- what a mnemonic is ------------------------------------------------------
+def digitizer_kind(alt) -> str:
+    src = alt["source"]
+    if "ADQ" in src or ".raw.samples" in alt["key"] or ".apd." in alt["key"]:
+        return "ADQ412"
+    if "rawData" in alt["key"] or "data.peaks" in alt["key"] or "ADC" in src:
+        return "FastADC"
+    raise ToolBoxValueError(f"{alt['source']} {alt['key']} is not a digitizer channel "
+                            "(ADQ412 or FastADC)")
+
+
+def _is_raw(alt) -> bool:
+    return alt["key"].endswith("raw.samples") or alt["key"].endswith("rawData")
+
+
+def peaks_name(name: str) -> str:
+    """'MCP2raw', 'MCP2apd' -> 'MCP2peaks'; 'FastADC5raw' -> 'FastADC5peaks'."""
+    return re.sub(r"(raw|apd|peaks)$", "", name) + "peaks"
+
+
+def _counterpart(name, raw):
+    base = re.sub(r"(raw|apd|peaks)$", "", name)
+    if raw:
+        return base + "raw"
+    return base + ("apd" if base.startswith("MCP") else "peaks")
+
+
+def _resolve_digitizer(run, mnemonic):
+    try:
+        name, alt = resolve(run, mnemonic)
+    except ToolBoxValueError as err:
+        raise ToolBoxValueError(
+            f"digitizer channel {mnemonic!r} is not available: {err} Channels in this run: "
+            f"{', '.join(_digitizer_mnemonics(run)) or 'none'}") from None
+    try:
+        kind = digitizer_kind(alt)
+    except ToolBoxValueError:
+        raise ToolBoxValueError(
+            f"{name!r} is not a pulse-resolved digitizer channel; pass one of "
+            f"{', '.join(_digitizer_mnemonics(run)) or 'MCP1apd..MCP4apd, FastADC0peaks..'}"
+        ) from None
+    return name, alt, kind
+
+
+def _digitizer_mnemonics(run):
+    return sorted(m for m in mnemonics_for_run(run)
+                  if re.fullmatch(r"(MCP\d(raw|apd)|FastADC2?_?\d(raw|peaks))", m))
+
+
+# -- traces ------------------------------------------------------------------
+def _iter_raw(run, alt, trains_bytes=_CHUNK_BYTES, kd=None):
+    """(train ids, traces) chunks of a raw channel, bounded memory."""
+    kd = keydata(run, alt) if kd is None else kd
+    per_train = max(1, int(np.prod(kd.entry_shape)) * kd.dtype.itemsize)
+    n = max(1, trains_bytes // per_train)
+    for part in kd.split_trains(trains_per_part=n):
+        yield np.asarray(part.train_id_coordinates()), part.ndarray()
+
+
+def get_dig_avg_trace(run, mnemonic, ntrains=None):
+    """Compute the average over ntrains evenly spaced across all trains of a
+    digitizer trace.
+
+    Parameters
+    ----------
+    run: extra_data.DataCollection
+    mnemonic: str
+        ToolBox mnemonic of the digitizer data, e.g. 'MCP2apd' (its raw trace
+        'MCP2raw' is averaged).
+    ntrains: int
+        Number of trains used to calculate the average raw trace. If None,
+        all trains are used.
+
+    Returns
+    -------
+    trace: DataArray, the average digitizer trace
+    """
+    name, alt, kind = _resolve_digitizer(run, mnemonic)
+    if not _is_raw(alt):
+        name, alt, kind = _resolve_digitizer(run, _counterpart(name, True))
+    kd = keydata(run, alt)
+    dim = (alt.get("dim") or ["samplesId"])[0]
+    total = None
+    count = 0
+    if ntrains is not None and ntrains < len(kd.train_ids):
+        from extra_data import by_index
+        idx = np.unique(np.linspace(0, len(kd.train_ids) - 1, int(max(ntrains, 1))).astype(int))
+        kd = kd.select_trains(by_index[idx])
+    for _, arr in _iter_raw(run, alt, kd=kd):
+        s = arr.sum(0, dtype=np.float64)
+        total = s if total is None else total + s
+        count += len(arr)
+    if not count:
+        raise ToolBoxValueError(f"{name}: no trains with data")
+    return xr.DataArray(total / count, dims=(dim,), name=name,
+                        attrs={"ntrains": count, "digitizer": kind})
+
+
+# -- finding the windows -----------------------------------------------------
+def find_integ_params(trace, samples_per_slot=None, min_distance=None):
+    """Integration parameters from an average trace: the first pulse's
+    window, a baseline window just before it, the period and the number of
+    pulses seen. Also returns the polarity (+1/-1) as a second value.
+    """
+    x = np.asarray(trace, float)
+    base = np.median(x)
+    s = x - base
+    polarity = -1 if abs(s.min()) > abs(s.max()) else 1
+    s = polarity * s
+    noise = 1.4826 * np.median(np.abs(s - np.median(s)))
+    top = s.max()
+    thr = max(0.1 * top, 6 * noise)
+    if top <= 0 or top < 6 * noise:
+        raise ToolBoxValueError(
+            "no pulse found in the average trace (signal below 6 x noise); pass "
+            "integParams={'pulseStart', 'pulseStop', 'baseStart', 'baseStop', 'period', "
+            "'npulses'} explicitly")
+    from scipy.signal import find_peaks
+    dist = min_distance or (max(1, samples_per_slot // 2) if samples_per_slot else 1)
+    peaks, _ = find_peaks(s, height=thr, distance=dist)
+    p = int(peaks[0])
+    half = s[p] / 2
+
+    def crossing(direction):
+        i = p
+        while 0 < i < len(s) - 1 and s[i] > half:
+            i += direction
+        # linear interpolation between i and the previous sample
+        a, b = s[i], s[i - direction]
+        frac = (b - half) / (b - a) if b != a else 0.0
+        return abs((i - direction) + direction * frac - p)
+    hw_left, hw_right = crossing(-1), crossing(1)
+    start = int(np.floor(p - 4 * hw_left))
+    stop = int(np.ceil(p + 4 * hw_right)) + 1
+    if len(peaks) > 1:
+        period = int(np.round(np.median(np.diff(peaks))))
+        if samples_per_slot:
+            period = max(samples_per_slot,
+                         int(np.round(period / samples_per_slot)) * samples_per_slot)
+    else:
+        period = samples_per_slot or (stop - start) * 2
+    width = stop - start
+    room = period - width - 2
+    blen = int(max(1, min(max(1, (samples_per_slot or period) // 4), room)))
+    base_stop = start - 1
+    base_start = max(0, base_stop - blen)
+    params = {"pulseStart": max(start, 0), "pulseStop": stop, "baseStart": base_start,
+              "baseStop": base_stop, "period": int(period), "npulses": int(len(peaks))}
+    return params, polarity
+
+
+def _onboard_settings(run, alt):
+    """The digitizer's own integration settings (run values), seed keys."""
+    dev, chan = alt["source"].split(":")
+    if digitizer_kind(alt) == "ADQ412":
+        m = re.search(r"channel_(\d)_([A-D])", alt["key"])
+        prefix = f"board1.apd.channel_{m.group(1)}_{m.group(2)}" if m else None
+    else:
+        m = re.search(r"(channel_\d+)", chan)
+        prefix = m.group(1) if m else None
+    if prefix is None or dev not in run.control_sources:
+        return None
+    try:
+        v = {k: int(run.get_run_value(dev, f"{prefix}.{k}")) for k in (
+            "initialDelay", "peakSamples", "baseStart", "baseStop", "pulsePeriod",
+            "numPulses")}
+    except Exception:
+        return None
+    return {"pulseStart": v["initialDelay"], "pulseStop": v["initialDelay"] + v["peakSamples"],
+            "baseStart": v["baseStart"], "baseStop": v["baseStop"],
+            "period": v["pulsePeriod"], "npulses": v["numPulses"]}
+
+
+def _check_params(params, need=PARAM_KEYS):
+    if not isinstance(params, dict):
+        raise ToolBoxValueError(f"integParams must be a dict with keys {PARAM_KEYS}, "
+                                f"got {type(params).__name__}")
+    lower = {k.lower(): k for k in params}
+    out = {}
+    for k in need:
+        if k in params:
+            out[k] = params[k]
+        elif k.lower() in lower:             # tolerate 'pulsestop' spelling
+            out[k] = params[lower[k.lower()]]
+    missing = [k for k in need if k not in out]
+    if missing:
+        raise ToolBoxValueError(f"integParams lacks {missing}; give all of {list(need)} "
+                                "(sample indices, stops exclusive) or use autoFind=True")
+    for k in ("pulseStart", "pulseStop", "baseStart", "baseStop"):
+        if k in out:
+            out[k] = int(out[k])
+    if out.get("pulseStop", 1) <= out.get("pulseStart", 0) or \
+            out.get("baseStop", 1) <= out.get("baseStart", 0):
+        raise ToolBoxValueError(f"empty integration window in {out}: each Stop must be "
+                                "larger than its Start")
+    if "polarity" in params:
+        p = params["polarity"]
+        out["polarity"] = -1 if p in (-1, "negative", "neg") else 1
+    return out
+
+
+# -- integration -------------------------------------------------------------
+def peaks_from_raw_trace(traces, pulseStart, pulseStop, baseStart, baseStop, offsets,
+                         polarity=1):
+    """Integrated peaks (ntrains, len(offsets)) of traces (ntrains, nsamples),
+    one window set per sample offset. Vectorised over trains and pulses.
+    """
+    traces = np.asarray(traces)
+    offsets = np.asarray(offsets, np.int64)
+    pw = np.arange(pulseStart, pulseStop)
+    bw = np.arange(baseStart, baseStop)
+    pidx = offsets[:, None] + pw
+    bidx = offsets[:, None] + bw
+    lo = min(pidx.min(initial=0), bidx.min(initial=0))
+    hi = max(pidx.max(initial=0), bidx.max(initial=0))
+    if lo < 0 or hi >= traces.shape[-1]:
+        raise ToolBoxValueError(
+            f"integration windows span samples {lo}..{hi} but the trace has "
+            f"{traces.shape[-1]} samples (pulseStart={pulseStart}, pulseStop={pulseStop}, "
+            f"baseStart={baseStart}, baseStop={baseStop}, {len(offsets)} pulses up to offset "
+            f"{offsets.max(initial=0)}); pass windows inside the trace (check_peak_params "
+            "shows them) or fewer pulses")
+    acc = np.int64 if traces.dtype.kind in "iu" else np.float64
+    psum = traces[:, pidx].sum(-1, dtype=acc).astype(np.float64)
+    bmean = traces[:, bidx].sum(-1, dtype=acc).astype(np.float64) / len(bw)
+    return polarity * (psum - bmean * len(pw))
+
+
+def _raw_peaks(run, alt, data, params, offsets, polarity):
+    """Peaks from traces in memory (data) or read chunk by chunk from run."""
+    args = (params["pulseStart"], params["pulseStop"], params["baseStart"],
+            params["baseStop"], offsets, polarity)
+    if data is not None:
+        tids = np.asarray(data["trainId"].values)
+        return tids, peaks_from_raw_trace(np.asarray(data.values), *args)
+    tids, out = [], []
+    for t, arr in _iter_raw(run, alt):
+        tids.append(t)
+        out.append(peaks_from_raw_trace(arr, *args))
+    if not tids:
+        return np.zeros(0, np.uint64), np.zeros((0, len(offsets)))
+    return np.concatenate(tids), np.concatenate(out)
+
+
+def _pattern(run, bunchPattern, bpt, merge_with):
+    if bunchPattern is None or str(bunchPattern) == "None":
+        return None
+    loc = bp.location(bunchPattern)
+    return bp.pulse_ids(run, loc, bpt=bpt, merge_with=merge_with, required=False)
+
+
+def get_peaks(run, data, mnemonic, useRaw=True, autoFind=True, integParams=None,
+              bunchPattern="sase3", bpt=None, extra_dim=None, indices=None,
+              keepAllSase=True):
+    """Extract peaks from one source (channel) of a digitizer.
+
+    Parameters
+    ----------
+    run: extra_data.DataCollection
+        DataCollection containing the digitizer data
+    data: xarray DataArray or str
+        array containing the raw traces or peak-integrated values from the
+        digitizer. If str, must be one of the ToolBox mnemonics. If None, the
+        data is loaded via the mnemonic (raw traces are read in chunks).
+    mnemonic: str or dict
+        ToolBox mnemonic or dict with source and key as in {'source':
+        'SCS_UTC1_ADQ/ADC/1:network', 'key': 'digitizers.channel_1_A.raw.samples'}
+    useRaw: bool
+        If True, extract peaks from raw traces. If False, uses the APD (or
+        peaks) data from the digitizer.
+    autoFind: bool
+        If True, finds integration parameters by inspecting the average raw
+        trace. Only valid if useRaw is True.
+    integParams: dict
+        integration parameters for raw traces: 'pulseStart', 'pulseStop',
+        'baseStart', 'baseStop', 'period', 'npulses' (sample indices of the
+        first pulse; stops exclusive). Not used if autoFind is True. All keys
+        are required when the bunch pattern is missing. Optional 'polarity'
+        (-1 for negative-going pulses; default: -1 for ADQ412, +1 for FastADC).
+    bunchPattern: str
+        match the peaks to the bunch pattern: 'sase1', 'sase3', 'scs_ppl', or
+        None. This dictates the name of the pulse ID coordinates: 'sa1_pId',
+        'sa3_pId' or 'ol_pId'.
+    bpt: xarray DataArray
+        bunch pattern table
+    extra_dim: str
+        Name given to the dimension along the peaks. If None, the name is
+        given according to the bunchPattern.
+    indices: array, slice
+        indices from the peak-integrated data to retrieve. Only required when
+        bunch pattern is missing and useRaw is False.
+    keepAllSase: bool
+        keep trains without pulses at bunchPattern (all NaN).
+
+    Returns
+    -------
+    xarray.DataArray containing digitizer peaks with pulse coordinates
+    """
+    if isinstance(data, str):
+        mnemonic = data if mnemonic is None else mnemonic
+        data = None
+    name, alt, kind = _resolve_digitizer(run, mnemonic)
+    if _is_raw(alt) != bool(useRaw) and data is None:
+        name, alt, kind = _resolve_digitizer(run, _counterpart(name, useRaw))
+    sps = SAMPLES_PER_SLOT[kind]
+    pids = _pattern(run, bunchPattern, bpt, None)
+    if bunchPattern not in (None, "None") and pids is None and indices is None and \
+            (not useRaw or (autoFind is False and integParams is None)):
+        raise ToolBoxValueError(
+            f"{name}: the run has no bunch pattern (table or decoder) to align the peaks on; "
+            "pass `indices` (peak indices to keep) or bunchPattern=None with full integParams")
+    out_name = peaks_name(name)
+    if useRaw:
+        polarity = DEFAULT_POLARITY[kind]
+        if autoFind:
+            avg = (data.mean("trainId") if data is not None
+                   else get_dig_avg_trace(run, alt, ntrains=200))
+            params, polarity = find_integ_params(avg.values, sps)
+        else:
+            if integParams is None:
+                raise ToolBoxValueError("autoFind=False needs integParams, a dict with "
+                                        f"{list(PARAM_KEYS)}")
+            need = PARAM_KEYS if pids is None else PARAM_KEYS[:4]
+            params = _check_params(integParams, need)
+            polarity = params.pop("polarity", polarity)
+        if pids is not None and len(pids.pids):
+            offsets = (pids.pids - pids.pids[0]) * sps
+        else:
+            offsets = np.arange(int(params["npulses"])) * int(params["period"])
+        tids, values = _raw_peaks(run, alt, data, params, offsets, polarity)
+    else:
+        if data is None:
+            data = load_array(run, alt, name=name)
+        tids = np.asarray(data["trainId"].values)
+        values = np.asarray(data.values, float)
+        params = _check_params(integParams, ("period",)) if integParams else \
+            _onboard_settings(run, alt)
+        if pids is not None and len(pids.pids):
+            period = int(params["period"]) if params else sps * int(
+                np.min(np.diff(pids.pids)) if len(pids.pids) > 1 else 1)
+            rel = (pids.pids - pids.pids[0]) * sps
+            if np.any(rel % period):
+                warnings.warn(f"{name}: the on-board integration period ({period} samples) "
+                              "does not match the bunch pattern; pulses between windows are "
+                              "NaN", stacklevel=2)
+            cols = rel // period
+            nwin = int(params["npulses"]) if params and "npulses" in params else \
+                values.shape[1]
+            good = (rel % period == 0) & (cols < min(nwin, values.shape[1]))
+            values = np.where(good[None], values[:, np.clip(cols, 0, values.shape[1] - 1)],
+                              np.nan)
+        else:
+            sel = np.arange(values.shape[1])[indices if indices is not None else slice(None)]
+            values = values[:, sel]
+            offsets = sel
+    if pids is not None and len(pids.pids):
+        da = bp.align_slots(values, tids, pids, out_name, np.arange(len(pids.pids)),
+                            keep_empty=keepAllSase)
+        if extra_dim:
+            da = da.rename({pids.dim: extra_dim})
+    else:
+        dim = extra_dim or (bp.pulse_dim(bunchPattern) if bunchPattern not in (None, "None")
+                            else "pulseId")
+        coord = np.arange(values.shape[1]) if useRaw else offsets
+        da = xr.DataArray(values, dims=("trainId", dim), coords={"trainId": tids, dim: coord},
+                          name=out_name)
+    da.attrs.update({k: int(v) for k, v in (params or {}).items() if k in PARAM_KEYS})
+    da.attrs["digitizer"] = kind
+    da.attrs["source"] = "raw traces" if useRaw else "on-board integration"
+    return da
+
+
+# -- plots and checks --------------------------------------------------------
+def check_peak_params(run, mnemonic, raw_trace=None, ntrains=200, params=None, plot=True,
+                      show_all=False, bunchPattern="sase3"):
+    """Checks and plots the peak parameters (pulse window and baseline window
+    of a raw digitizer trace) used to compute the peak integration. These
+    parameters are either set by the digitizer peak-integration settings
+    (mnemonic of on-board peaks such as 'MCP2apd'), or determined by the peak
+    finding algorithm (raw mnemonic such as 'MCP2raw'), or given in params.
+
+    Parameters
+    ----------
+    run: extra_data.DataCollection
+    mnemonic: str
+        ToolBox mnemonic of the digitizer data, e.g. 'MCP2apd'.
+    raw_trace: optional, 1D numpy array or xarray DataArray
+        Raw trace to display. If None, the average raw trace over ntrains of
+        the corresponding channel is loaded.
+    ntrains: optional, int
+        Number of trains for the average raw trace.
+    params: dict
+        integration parameters to inspect instead.
+    plot: bool
+        If True, displays the raw trace and peak integration regions.
+    show_all: bool
+        If True, displays the entire raw trace and all integration regions;
+        else the first and last pulse according to the bunchPattern.
+    bunchPattern: optional, str
+        Checks the bunch pattern against the digitizer peak parameters and
+        shows potential mismatch.
+
+    Returns
+    -------
+    dict of peak integration parameters
+    """
+    name, alt, kind = _resolve_digitizer(run, mnemonic)
+    sps = SAMPLES_PER_SLOT[kind]
+    trace = None
+    if raw_trace is not None:
+        trace = np.asarray(raw_trace, float)
+    elif plot or (params is None and _is_raw(alt)):
+        try:
+            trace = get_dig_avg_trace(run, name, ntrains).values
+        except ToolBoxValueError:
+            trace = None
+    if params is None:
+        if _is_raw(alt):
+            params, _ = find_integ_params(trace, sps)
+            origin = "found in the average trace"
+        else:
+            params = _onboard_settings(run, alt)
+            origin = "digitizer settings"
+            if params is None:
+                raise ToolBoxValueError(f"{name}: no on-board integration settings in the "
+                                        "run; pass params or a raw mnemonic")
+    else:
+        params = _check_params(params)
+        origin = "given"
+    pids = _pattern(run, bunchPattern, None, None)
+    msg = [f"{name} integration parameters ({origin}): {params}"]
+    if pids is not None and len(pids.pids):
+        n_bp = len(pids.pids)
+        period_bp = int(np.min(np.diff(pids.pids)) * sps) if n_bp > 1 else params["period"]
+        if n_bp > 1 and period_bp != params["period"]:
+            msg.append(f"mismatch: the {bunchPattern} pattern has a period of {period_bp} "
+                       f"samples, the parameters {params['period']}")
+        if params["npulses"] != n_bp:
+            msg.append(f"mismatch: the {bunchPattern} pattern has {n_bp} pulses, the "
+                       f"parameters {params['npulses']}")
+        offsets = (pids.pids - pids.pids[0]) * sps
+    else:
+        offsets = np.arange(params["npulses"]) * params["period"]
+    print("\n".join(msg))
+    if plot and trace is not None:
+        import matplotlib.pyplot as plt
+        views = [(0, len(trace))] if show_all or len(offsets) < 2 else [
+            (max(0, offsets[i] + params["baseStart"] - params["period"] // 4),
+             min(len(trace), offsets[i] + params["pulseStop"] + params["period"] // 4))
+            for i in (0, -1)]
+        fig, axes = plt.subplots(1, len(views), figsize=(4.5 * len(views), 3.2), squeeze=False)
+        for ax, (lo, hi), title in zip(axes[0], views, ("first pulse", "last pulse")):
+            x = np.arange(lo, hi)
+            ax.plot(x, trace[lo:hi], color="k", lw=0.8)
+            for o in offsets:
+                if o + params["pulseStop"] < lo or o + params["baseStart"] > hi:
+                    continue
+                ax.axvspan(o + params["pulseStart"], o + params["pulseStop"], color="C0",
+                           alpha=0.3)
+                ax.axvspan(o + params["baseStart"], o + params["baseStop"], color="C1",
+                           alpha=0.3)
+            ax.set_xlabel("sample")
+            ax.set_title(f"{name}: " + (title if len(views) > 1 else "all pulses"))
+        axes[0][0].set_ylabel("ADC counts (average)")
+        from matplotlib.patches import Patch
+        axes[0][-1].legend([Patch(color="C0", alpha=0.3), Patch(color="C1", alpha=0.3)],
+                           ["pulse window", "baseline window"], fontsize="small")
+    return params
+
+
+# -- dataset-level API -------------------------------------------------------
+def _bp_for(bunchPattern, name):
+    if isinstance(bunchPattern, dict):
+        for key in (name, peaks_name(name), re.sub(r"(raw|apd|peaks)$", "", name)):
+            if key in bunchPattern:
+                return bunchPattern[key]
+        return "sase3"
+    return bunchPattern
+
+
+def _digitizer_vars(ds, prefix_re):
+    if ds is None:
+        return []
+    return [v for v in ds.data_vars if re.fullmatch(prefix_re, v)
+            and any(d in ds[v].dims for d in ("samplesId", "fadc_samplesId", "apdId",
+                                             "peakId"))]
+
+
+def get_digitizer_peaks(run, mnemonic, merge_with=None, bunchPattern="sase3",
+                        integParams=None, keepAllSase=False):
+    """Automatically computes digitizer peaks. A source can be loaded on the
+    fly via the mnemonic argument, or processed from an existing data set
+    (merge_with). The bunch pattern table is used to assign the pulse id
+    coordinates.
+
+    Parameters
+    ----------
+    run: extra_data.DataCollection
+    mnemonic: str or list of str
+        mnemonic for FastADC or ADQ412, e.g. "FastADC5raw" or "MCP3apd". The
+        data is either loaded from the DataCollection or taken from merge_with.
+    merge_with: xarray Dataset
+        If provided, the resulting Dataset will be merged with this one.
+    bunchPattern: str or dict
+        'sase1' or 'sase3' or 'scs_ppl', 'None', or {mnemonic: pattern}.
+    integParams: dict
+        raw trace integration parameters (see get_peaks). If None, computed
+        automatically.
+    keepAllSase: bool
+        Only relevant in case of sase-dedicated trains. If True, all trains
+        are kept, else only those with pulses of the bunchPattern.
+
+    Returns
+    -------
+    xarray Dataset with digitizer peak variables. Raw variables are
+    substituted by the peak calculated values (e.g. "FastADC2raw" becomes
+    "FastADC2peaks").
+    """
+    names = [mnemonic] if isinstance(mnemonic, (str, dict)) else list(mnemonic or [])
+    out = {}
+    drop = []
+    for m in names:
+        name = m if isinstance(m, str) else resolve(run, m)[0]
+        data = merge_with[name] if merge_with is not None and isinstance(m, str) and \
+            name in merge_with else None
+        _, alt, _ = _resolve_digitizer(run, m) if data is None or run is not None else \
+            (name, None, None)
+        raw = _is_raw(alt) if alt is not None else name.endswith("raw")
+        pattern = _bp_for(bunchPattern, name)
+        da = get_peaks(run, data, m, useRaw=raw, autoFind=integParams is None,
+                       integParams=integParams, bunchPattern=pattern,
+                       bpt=bp.load_bpt(run, merge_with) if pattern not in (None, "None")
+                       else None, keepAllSase=keepAllSase)
+        out[da.name] = da
+        if data is not None:
+            drop.append(name)
+    ds = xr.Dataset(out) if len(out) == 1 else _merge_peaks(out)
+    return merge_on_trains(merge_with, ds, drop=drop)
+
+
+def _merge_peaks(arrays):
+    return xr.merge(list(arrays.values()), join="outer")
+
+
+def get_tim_peaks(run, mnemonic=None, merge_with=None, bunchPattern="sase3",
+                  integParams=None, keepAllSase=False):
+    """Automatically computes TIM peaks. Sources can be loaded on the fly via
+    the mnemonics argument, or processed from an existing data set
+    (merge_with). The bunch pattern table is used to assign the pulse id
+    coordinates.
+
+    Parameters
+    ----------
+    run: extra_data.DataCollection
+    mnemonic: str or list of str
+        mnemonics for TIM, e.g. "MCP2apd" or "MCP2raw". If None, the TIM
+        variables of merge_with, else "MCP2apd".
+    merge_with: xarray Dataset
+        the TIM variables of merge_with (if any) are also computed and merged.
+    bunchPattern: str
+        'sase1' or 'sase3' or 'scs_ppl'; pulse dim 'sa1_pId', 'sa3_pId', 'ol_pId'.
+    integParams: dict
+        raw trace integration parameters; if None, found automatically.
+    keepAllSase: bool
+        If True, all trains are kept, else only those with pulses of the
+        bunchPattern.
+
+    Returns
+    -------
+    xarray Dataset with TIM variables substituted by the peak calculated
+    values (e.g. "MCP2raw" becomes "MCP2peaks"), merged with merge_with.
+    """
+    names = [mnemonic] if isinstance(mnemonic, str) else list(mnemonic or [])
+    names += _digitizer_vars(merge_with, r"MCP\d(raw|apd)")
+    if not names:
+        names = ["MCP2apd"]
+    return get_digitizer_peaks(run, list(dict.fromkeys(names)), merge_with, bunchPattern,
+                               integParams, keepAllSase)
+
+
+def get_laser_peaks(run, mnemonic=None, merge_with=None, bunchPattern="scs_ppl",
+                    integParams=None):
+    """Extracts laser photodiode signal (peak intensity) from Fast ADC
+    digitizer. Sources can be loaded on the fly via the mnemonics argument,
+    and/or processed from an existing data set (merge_with). The PP laser
+    bunch pattern is used to assign the pulse id coordinates.
+
+    Parameters
+    ----------
+    run: extra_data.DataCollection
+    mnemonic: str
+        mnemonic for FastADC corresponding to laser signal, e.g.
+        "FastADC5peaks" or "FastADC5raw". If None, the FastADC variables of
+        merge_with, else the FastADC channel whose signal description names
+        the PP laser.
+    merge_with: xarray Dataset
+    bunchPattern: str
+        'sase1' or 'sase3' or 'scs_ppl'.
+    integParams: dict
+        raw trace integration parameters; if None, found automatically.
+
+    Returns
+    -------
+    xarray Dataset with the Fast ADC variables substituted by the peak
+    calculated values (e.g. "FastADC5raw" becomes "FastADC5peaks").
+    """
+    names = [mnemonic] if isinstance(mnemonic, str) else list(mnemonic or [])
+    names += _digitizer_vars(merge_with, r"FastADC2?_?\d(raw|peaks)")
+    if not names:
+        desc = digitizer_signal_description(run)
+        for dig, chans in desc.items():
+            for ch, text in chans.items():
+                if dig.startswith("FastADC") and "laser" in str(text).lower():
+                    names.append(f"{ch}raw" if f"{ch}raw" in mnemonics_for_run(run)
+                                 else f"{ch}peaks")
+        if not names:
+            raise ToolBoxValueError(
+                "no FastADC channel is described as a laser photodiode in this run; pass "
+                f"mnemonic=, one of {', '.join(_digitizer_mnemonics(run)) or 'none'}")
+    return get_digitizer_peaks(run, list(dict.fromkeys(names)), merge_with, bunchPattern,
+                               integParams, keepAllSase=True)
+
+
+def digitizer_signal_description(run, digitizer=None):
+    """Check for the existence of signal description and return all
+    corresponding channels in a dictionary.
+
+    Parameters
+    ----------
+    run: extra_data.DataCollection
+    digitizer: str or list of str (default=None)
+        Name of the digitizer: one in ['FastADC', 'FastADC2', 'ADQ412',
+        'ADQ412_2']. If None, all digitizers are used.
+
+    Returns
+    -------
+    dict: {digitizer: {channel: description}}, channels named as their
+    mnemonics without suffix ('FastADC5', 'FastADC2_3', 'MCP2').
+    """
+    if digitizer is None or digitizer == "all":
+        digitizer = list(DIGITIZER_DEVICES)
+    if isinstance(digitizer, str):
+        digitizer = [digitizer]
+    bad = [d for d in digitizer if d not in DIGITIZER_DEVICES]
+    if bad:
+        raise ToolBoxValueError(f"unknown digitizer(s) {bad}; pass one of "
+                                f"{list(DIGITIZER_DEVICES)}")
+    out = {}
+    for dig in digitizer:
+        dev = DIGITIZER_DEVICES[dig]
+        if dev not in run.control_sources:
+            continue
+        chans = {}
+        for key, text in run.get_run_values(dev).items():
+            if not key.endswith("description.value"):
+                continue
+            k = key[:-len(".value")]
+            text = text.decode() if isinstance(text, bytes) else str(text)
+            if not text:
+                continue
+            m = re.search(r"channel_(\d)_([A-D])", k)
+            if m and dig.startswith("ADQ"):
+                ch = f"MCP{_ADQ_LETTER_TO_MCP[m.group(2)]}" if dig == "ADQ412" else \
+                    f"ADQ412_2_{m.group(1)}{m.group(2)}"
+            else:
+                n = re.search(r"channel_(\d+)", k)
+                if not n:
+                    continue
+                ch = f"FastADC{n.group(1)}" if dig == "FastADC" else f"FastADC2_{n.group(1)}"
+            chans[ch] = text
+        if chans:
+            out[dig] = chans
+    return out
