@@ -1,0 +1,1 @@
+"""Detectors: DSSC (dssc/), hRIXS, Viking, PES, FastCCD."""

@@ -1,0 +1,223 @@
+"""DSSC module binning, the main path (the ToolBox's "Dask DSSC module binning").
+
+Bin all (or a group of) DSSC modules of a run against photon energy
+(``xaxis='nrj'``), the BAM-corrected pump-probe delay in ps (``'delay'``) or any
+slow mnemonic, with a repeated pulse pattern such as ``['pumped', 'unpumped']``;
+dark-subtracted (a dark run) and optionally XGM-normalised; XGM binned alike.
+One file per module, ``run_<run>_module<m>.h5``, combined with::
+
+    xr.open_mfdataset(path + '/*.h5', parallel=True, join='inner')
+
+Each module is one dask task (a local cluster by default, SLURM through
+``scs_nb.batch.cluster``); a complete module file is skipped on rerun unless
+``overwrite=True``.
+
+Example::
+
+    import scs_nb as tb
+    files = tb.bin_dssc(900001, 2, modules=[0, 1, 2, 3], dark_run=1, xaxis='delay',
+                        bin_width=0.1, pattern=['pumped', 'unpumped'], path='binned')
+    data = tb.open_binned_dssc('binned')
+"""
+from __future__ import annotations
+
+import os
+import warnings
+
+import numpy as np
+import xarray as xr
+
+from ...errors import ToolBoxPathError, ToolBoxValueError
+from . import core, engine
+from .misc import create_dssc_bins, get_xgm_formatted
+from .processing import process_modules, process_to_file
+
+__all__ = ["bin_dssc", "dssc_xaxis", "dssc_dark", "module_group", "open_binned_dssc",
+           "default_output_path"]
+
+C_MM_PER_PS = 0.299792458
+
+
+def module_group(group, per_group=4):
+    """Modules of a module group: group g holds modules per_group*g .. +per_group-1
+    (4 groups of 4 modules, as the SLURM jobs of the ToolBox)."""
+    g = int(group)
+    n = 16 // per_group
+    if not 0 <= g < n:
+        raise ToolBoxValueError(f"module group must be 0..{n - 1} ({per_group} modules each), "
+                                f"got {group}")
+    return list(range(per_group * g, per_group * (g + 1)))
+
+
+def default_output_path(proposal, run):
+    """``<proposal>/usr/processed_runs/r<run>`` as the ToolBox SLURM script."""
+    run_dir = engine.run_directory(proposal, run)
+    prop_dir = os.path.dirname(os.path.dirname(os.path.abspath(run_dir)))
+    return os.path.join(prop_dir, "usr", "processed_runs", f"r{int(run):04d}")
+
+
+def _train_mean_nonzero(arr):
+    v = np.asarray(arr.values, float)
+    v = np.where(v == 0, np.nan, v)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(v, axis=1) if v.ndim == 2 else v
+
+
+def dssc_xaxis(run, xaxis="delay", bam="BAM1932M", delay_origin=0.0, invert=True,
+               reflections=1):
+    """The per-train coordinate to bin against, as a DataArray along trainId.
+
+    'delay': delay line (PP800_DelayLine, mm) -> ps (positionToDelay) minus
+    the train-averaged BAM arrival time (ps; ``bam=None`` for no correction);
+    'nrj': mono photon energy (eV); any other name: that mnemonic.
+    """
+    from ...load import get_array
+    if xaxis == "delay":
+        pos = get_array(run, "PP800_DelayLine")
+        delay = (pos - delay_origin) * 2 * reflections / C_MM_PER_PS
+        if invert:
+            delay = -delay
+        if bam:
+            try:
+                b = get_array(run, bam)
+            except Exception as exc:  # noqa: BLE001
+                raise ToolBoxValueError(f"cannot load BAM {bam!r} to correct the delay ({exc});"
+                                        " pass bam=None for no correction") from None
+            bam_ps = xr.DataArray(_train_mean_nonzero(b) * 1e-3, dims="trainId",
+                                  coords={"trainId": b.trainId})
+            delay, bam_ps = xr.align(delay, bam_ps, join="inner")
+            delay = delay - bam_ps.fillna(0)
+        return delay.rename("delay").assign_attrs(units="ps")
+    try:
+        arr = get_array(run, xaxis)
+    except Exception as exc:  # noqa: BLE001
+        raise ToolBoxValueError(f"cannot load xaxis {xaxis!r}: {exc}. Use 'delay', 'nrj' or a "
+                                "mnemonic of a slow channel") from None
+    if arr.ndim != 1:
+        raise ToolBoxValueError(f"xaxis {xaxis!r} has dims {arr.dims}; a slow (one value per "
+                                "train) channel is needed")
+    return arr.rename(xaxis)
+
+
+def _round_bins(values, bin_width):
+    if bin_width is None or bin_width <= 0:
+        raise ToolBoxValueError(f"bin_width must be > 0, got {bin_width}")
+    b = np.round(np.asarray(values, float) / bin_width) * bin_width
+    ndig = max(0, int(np.ceil(-np.log10(bin_width))) + 3)
+    return np.round(b, ndig) + 0.0          # no -0.0 label
+
+
+def dssc_dark(proposal, dark_run, module, chunksize=None, progress=False):
+    """Mean dark of one module per memory cell: (frames, 128, 512) float32."""
+    run_dir = engine.run_directory(proposal, dark_run)
+    idx = engine.index_module(run_dir, module)
+    fpt = idx.frames_per_train
+    fb = np.tile(np.arange(fpt), (len(idx.train_ids), 1))
+    res = engine.bin_module(idx, fb, None, fpt, chunk_trains=chunksize, progress=progress)
+    return res.means().reshape(fpt, *engine.MODULE_SHAPE).astype(np.float32)
+
+
+def _module_task(proposal, run_nr, module, dark_run, **kwargs):
+    """One dask task: dark of the module (if any), then the binning to file."""
+    dark = None
+    if dark_run is not None:
+        dark = dssc_dark(proposal, dark_run, module, chunksize=kwargs.get("chunksize"))
+        fpt = engine.index_module(engine.run_directory(proposal, run_nr), module).frames_per_train
+        if dark.shape[0] != fpt:
+            raise ToolBoxValueError(
+                f"dark run {dark_run} records {dark.shape[0]} frames per train but run "
+                f"{run_nr} records {fpt} (DSSC module {module}); take a dark with the same "
+                "DSSC settings")
+    return process_to_file(proposal=proposal, run_nr=run_nr, module=module, dark_image=dark,
+                           **kwargs)
+
+
+def bin_dssc(proposal, run, modules=None, xaxis="delay", bin_width=0.1,
+             pattern=("pumped", "unpumped"), dark_run=None, path=None,
+             xgm_normalization=True, xgm_name="SCS_SA3", dssc_coords_stride=1, normevery=1,
+             bam="BAM1932M", delay_origin=0.0, chunksize=None, overwrite=False,
+             backend="dask", n_workers=None, cluster=None, client=None, progress=False):
+    """Bin DSSC modules of a run; returns the list of module files.
+
+    Parameters
+    ----------
+    proposal, run: int
+    modules: list of int
+        default: all modules of the run. ``module_group(g)`` gives a group.
+    xaxis: str
+        'delay' (ps, BAM corrected), 'nrj' (eV) or a slow mnemonic.
+    bin_width: float
+        width of the xaxis bins (values rounded to multiples of it).
+    pattern: list of str
+        pulse pattern repeated over the DSSC frames of a train, e.g.
+        ['pumped', 'unpumped'] or ['pumped', 'intra_dark', 'unpumped',
+        'intra_dark']; frames labelled '' are dropped.
+    dark_run: int
+        dark run subtracted per memory cell; None: no dark subtraction.
+    path: str
+        output folder (default ``<proposal>/usr/processed_runs/r<run>``).
+    xgm_normalization: bool
+        divide each X-ray frame by its XGM pulse energy (µJ).
+    dssc_coords_stride: int
+        XGM pulse j is DSSC frame j*stride (2 with intra-darks).
+    backend: 'dask' (one task per module), 'sequential' (this process).
+    n_workers, cluster, client: where the dask tasks run (default: a local
+        cluster from ``scs_nb.batch.cluster.make_cluster``).
+    overwrite: bool
+        redo complete module files.
+    """
+    from ...load import open_run
+    run_dir = engine.run_directory(proposal, run)
+    present = engine.present_modules(run_dir)
+    modules = present if modules is None else [engine.check_module(m) for m in modules]
+    missing = [m for m in modules if m not in present]
+    if missing:
+        raise ToolBoxPathError(
+            f"DSSC modules {missing} have no files in {run_dir} (run {run}); modules present: "
+            f"{present or 'none'}. Pass modules=... from those.")
+    if dark_run is not None:
+        dark_dir = engine.run_directory(proposal, dark_run)
+        dmiss = [m for m in modules if not engine.module_files(dark_dir, m)]
+        if dmiss:
+            raise ToolBoxPathError(f"dark run {dark_run} has no files for DSSC modules {dmiss}")
+    path = path or default_output_path(proposal, run)
+    os.makedirs(path, exist_ok=True)
+    data = open_run(proposal, run, include="*DA*")
+    idx0 = engine.index_module(run_dir, modules[0])
+    fpt = idx0.frames_per_train
+    x = dssc_xaxis(data, xaxis, bam=bam, delay_origin=delay_origin)
+    xb = _round_bins(x.values, bin_width)
+    binners = {"trainId": create_dssc_bins("trainId", x.trainId.values, xb),
+               "pulse": core.pattern_binner(pattern, fpt)}
+    xgm = None
+    try:
+        xgm = get_xgm_formatted(data, xgm_name, dssc_coords_stride)
+    except Exception as exc:  # noqa: BLE001
+        if xgm_normalization:
+            raise ToolBoxValueError(f"XGM {xgm_name!r} needed for xgm_normalization: {exc}") \
+                from None
+        warnings.warn(f"no XGM {xgm_name!r} ({exc}); the binned data has no xgm", stacklevel=2)
+    attrs = {"xaxis": xaxis, "bin_width": float(bin_width), "pattern": ",".join(pattern),
+             "dark_run": -1 if dark_run is None else int(dark_run), "bam": bam or "",
+             "xgm_name": xgm_name, "dssc_coords_stride": int(dssc_coords_stride)}
+
+    def kwargs_of(m):
+        return dict(proposal=proposal, run_nr=run, module=m, dark_run=dark_run,
+                    chunksize=chunksize, info=None, dssc_binners=binners, path=path,
+                    xgm_mnemonic=xgm_name, xgm_normalization=xgm_normalization,
+                    normevery=normevery, xgm=xgm, overwrite=overwrite, train_dim=xaxis,
+                    attrs=attrs, progress=progress)
+    return process_modules(_module_task, modules, kwargs_of, backend=backend,
+                           n_jobs=n_workers, cluster=cluster, client=client)
+
+
+def open_binned_dssc(path, parallel=True):
+    """Combine the module files of a folder:
+    ``xr.open_mfdataset(path + '/*.h5', parallel=True, join='inner')``."""
+    if not os.path.isdir(path):
+        raise ToolBoxPathError(f"{path} is not a folder of binned DSSC module files")
+    if not any(f.endswith(".h5") for f in os.listdir(path)):
+        raise ToolBoxPathError(f"{path} has no binned module files (*.h5)")
+    return xr.open_mfdataset(os.path.join(str(path), "*.h5"), parallel=parallel, join="inner",
+                             engine="h5netcdf")

@@ -1,0 +1,151 @@
+"""Storing and combining binned DSSC data (ToolBox ``dssc_data``)."""
+from __future__ import annotations
+
+import glob
+import json
+import os
+
+import h5py
+import numpy as np
+import xarray as xr
+
+from ...errors import ToolBoxFileError, ToolBoxPathError, ToolBoxValueError
+
+__all__ = ["save_xarray", "save_attributes_h5", "load_xarray", "get_data_formatted"]
+
+
+def _groups(fname):
+    try:
+        with h5py.File(fname, "r") as f:
+            return set(f.keys())
+    except OSError:
+        return set()
+
+
+def save_xarray(fname, data, group="data", mode="a"):
+    """Store xarray Dataset in the specified location
+
+    Parameters
+    ----------
+    data: xarray.DataSet
+        The data to be stored
+    fname: str, int
+        filename
+    group: str
+        group in the HDF5 file
+    mode: str
+        'a' adds the group to an existing file (an existing group is an
+        error), 'w' replaces the file.
+
+    Raises
+    ------
+    ToolBoxFileError: Exception: File existed, but overwrite was set to False.
+    """
+    fname = str(fname)
+    if mode not in ("a", "w"):
+        raise ToolBoxValueError(f"mode must be 'a' (add a group) or 'w' (new file), got {mode!r}")
+    if mode == "a" and os.path.exists(fname) and group in _groups(fname):
+        raise ToolBoxFileError(f"{fname} already has a group {group!r}; use another group or "
+                               "mode='w' to replace the file")
+    if isinstance(data, xr.DataArray):
+        data = data.to_dataset(name=data.name or "data")
+    if mode == "a" and not os.path.exists(fname):
+        mode = "w"
+    if mode == "w":
+        folder = os.path.dirname(os.path.abspath(fname))
+        os.makedirs(folder, exist_ok=True)
+        tmp = fname + ".part"
+        data.to_netcdf(tmp, group=group, mode="w", engine="h5netcdf")
+        os.replace(tmp, fname)
+    else:
+        data.to_netcdf(fname, group=group, mode="a", engine="h5netcdf")
+
+
+def save_attributes_h5(fname, data={}):
+    """Adding attributes to a hdf5 file. This function is intended to be used to
+    attach metadata to a processed run.
+
+    Parameters
+    ----------
+    fname: str
+        filename as string
+    data: dictionary
+        the data that should be added to the file in form of a dictionary.
+    """
+    if not os.path.exists(fname):
+        raise ToolBoxPathError(f"{fname} does not exist; write the data first (save_xarray)")
+    with h5py.File(fname, "a") as f:
+        for key, value in dict(data).items():
+            if isinstance(value, (dict, list, tuple)) and not _numeric_seq(value):
+                value = json.dumps(value, default=str)
+            elif value is None:
+                value = "None"
+            f.attrs[str(key)] = value
+
+
+def _numeric_seq(v):
+    try:
+        a = np.asarray(v)
+    except Exception:  # noqa: BLE001
+        return False
+    return a.dtype.kind in "biuf"
+
+
+def load_xarray(fname, group="data", form="dataset"):
+    """Load stored xarray Dataset.
+
+    Parameters
+    ----------
+    fname: str
+        filename as string
+    group: str
+        the name of the xarray dataset (group in h5 file).
+    form: str
+        specify whether the data to be loaded is a 'dataset' or a 'array'.
+    """
+    if not os.path.exists(fname):
+        raise ToolBoxPathError(f"{fname} does not exist")
+    if form not in ("dataset", "array"):
+        raise ToolBoxValueError(f"form must be 'dataset' or 'array', got {form!r}")
+    if group and group not in ("/",) and group not in _groups(fname) and group != "data":
+        raise ToolBoxFileError(f"{fname} has no group {group!r}; groups: "
+                               f"{sorted(_groups(fname))}")
+    grp = group if group in _groups(fname) else None
+    if form == "dataset":
+        return xr.load_dataset(fname, group=grp, engine="h5netcdf")
+    return xr.load_dataarray(fname, group=grp, engine="h5netcdf")
+
+
+def get_data_formatted(filenames=[], data_list=[]):
+    """Combines the given data into one dataset. For any of extra_data's data
+    types, an xarray.Dataset is returned. The data is sorted along the 'module'
+    dimension. The array dimension have the order 'trainId', 'pulse', 'module',
+    'x', 'y'. This order is required by the extra_geometry package.
+
+    Parameters
+    ----------
+    filenames: list of str
+        files to be combined as a list of names.
+    data_list: list
+        list containing the already loaded data
+
+    Returns
+    -------
+    data: xarray.Dataset
+        A xarray.Dataset containing the combined data.
+    """
+    if isinstance(filenames, str):
+        filenames = sorted(glob.glob(os.path.join(filenames, "*.h5"))) \
+            if os.path.isdir(filenames) else [filenames]
+    datasets = [load_xarray(f) for f in filenames] + list(data_list)
+    if not datasets:
+        raise ToolBoxValueError("get_data_formatted: no files and no data given")
+    datasets = [d.expand_dims(module=[d.attrs["module"]])
+                if "module" not in d.dims and "module" in d.attrs else d for d in datasets]
+    data = xr.concat(datasets, dim="module", data_vars="minimal", coords="minimal",
+                     join="inner", combine_attrs="drop_conflicts").sortby("module")
+    if "data" in data:
+        first = [d for d in data["data"].dims if d not in ("pulse", "module", "x", "y")]
+        order = first + [d for d in ("pulse", "module", "x", "y") if d in data["data"].dims]
+        data["data"] = data["data"].transpose(*order)
+    return data

@@ -1,0 +1,333 @@
+"""The DSSC binning engine: one module, read at memory bandwidth.
+
+``image.data`` of one module is read with h5py ``read_direct`` into two
+preallocated buffers (a reader thread fills one while the numba kernel
+reduces the other), so memory stays bounded whatever the run length. Each
+frame gets a bin index (train bin x pulse bin, -1 = dropped) and a weight
+(1 / XGM for normalised frames, else 1); the kernel accumulates
+``weight * raw`` into float32 rows per chunk, added into float64 totals after
+each chunk. Dark subtraction is exact and costs nothing per frame: the
+per-bin, per-memory-cell sums of weights are kept and
+``sum_k w_k (raw_k - dark_f(k)) = sum_k w_k raw_k - sum_f W[b, f] dark_f``.
+"""
+from __future__ import annotations
+
+import glob
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import h5py
+import numpy as np
+from numba import njit
+
+from ...errors import ToolBoxFileError, ToolBoxPathError, ToolBoxValueError
+
+SOURCE = "SCS_DET_DSSC1M-1/DET/{}CH0:xtdf"
+NMODULES = 16
+MODULE_SHAPE = (128, 512)
+NPIX = MODULE_SHAPE[0] * MODULE_SHAPE[1]
+FRAME_BYTES = NPIX * 2
+DEFAULT_BUFFER_MB = 128
+
+
+def module_source(module: int) -> str:
+    return SOURCE.format(int(module))
+
+
+def check_module(module) -> int:
+    try:
+        m = int(module)
+    except (TypeError, ValueError):
+        raise ToolBoxValueError(f"DSSC module must be an integer 0..15, got {module!r}") from None
+    if not 0 <= m < NMODULES:
+        raise ToolBoxValueError(f"DSSC module must be 0..15, got {m}")
+    return m
+
+
+# -- locating the data of one module ------------------------------------------
+def run_directory(proposal, run) -> str:
+    """The raw folder of a run (proposal/run numbers, or a folder path)."""
+    if proposal is None and os.path.isdir(str(run)):
+        return str(run)
+    from ...load import find_run_path
+    return find_run_path(proposal, run)
+
+
+@dataclass
+class ModuleIndex:
+    """Where the frames of one module are: per train (sorted by train id)
+    the file, first frame and frame count."""
+    module: int
+    source: str
+    files: list            # file paths
+    train_ids: np.ndarray  # (ntrains,) uint64, trains with at least one frame
+    file_of: np.ndarray    # (ntrains,) int
+    first: np.ndarray      # (ntrains,) int64, first frame in its file
+    count: np.ndarray      # (ntrains,) int64
+    frame_shape: tuple
+
+    @property
+    def frames_per_train(self) -> int:
+        return int(self.count.max()) if len(self.count) else 0
+
+    @property
+    def total_frames(self) -> int:
+        return int(self.count.sum())
+
+    @property
+    def nbytes(self) -> int:
+        return self.total_frames * int(np.prod(self.frame_shape)) * 2
+
+
+def module_files(run_dir, module) -> list:
+    module = check_module(module)
+    files = sorted(glob.glob(os.path.join(str(run_dir), f"RAW-R*-DSSC{module:02d}-S*.h5")))
+    return files
+
+
+def present_modules(run_dir) -> list:
+    found = set()
+    for f in glob.glob(os.path.join(str(run_dir), "RAW-R*-DSSC*-S*.h5")):
+        try:
+            found.add(int(os.path.basename(f).split("-DSSC")[1][:2]))
+        except ValueError:
+            pass
+    return sorted(found)
+
+
+def index_module(run_dir, module) -> ModuleIndex:
+    """Read the INDEX of one module's files (no image data)."""
+    module = check_module(module)
+    src = module_source(module)
+    files = module_files(run_dir, module)
+    if not files:
+        have = present_modules(run_dir)
+        raise ToolBoxPathError(
+            f"no files for DSSC module {module} (RAW-R####-DSSC{module:02d}-S#####.h5) in "
+            f"{run_dir}; modules present: {have or 'none'}. Pass modules from this list.")
+    tids, fidx, firsts, counts = [], [], [], []
+    shape = None
+    for i, path in enumerate(files):
+        try:
+            with h5py.File(path, "r") as f:
+                grp = f"INSTRUMENT/{src}/image/data"
+                if grp not in f:
+                    raise ToolBoxFileError(f"{path} has no {src} image.data")
+                shape = f[grp].shape[1:]
+                t = f["INDEX/trainId"][:]
+                first = f[f"INDEX/{src}/image/first"][:].astype(np.int64)
+                count = f[f"INDEX/{src}/image/count"][:].astype(np.int64)
+        except OSError as exc:
+            raise ToolBoxFileError(f"cannot read DSSC module {module} file {path}: {exc}") \
+                from None
+        keep = count > 0
+        tids.append(t[keep]); firsts.append(first[keep]); counts.append(count[keep])
+        fidx.append(np.full(int(keep.sum()), i))
+    tid = np.concatenate(tids).astype(np.uint64)
+    order = np.argsort(tid, kind="stable")
+    tid = tid[order]
+    uniq = np.concatenate([[True], np.diff(tid.astype(np.int64)) > 0]) if len(tid) else \
+        np.zeros(0, bool)
+    sel = order[uniq]
+    if shape is None or tuple(shape[-2:]) != MODULE_SHAPE:
+        raise ToolBoxFileError(f"DSSC module {module}: image.data frames have shape {shape}, "
+                               f"expected (1, 128, 512)")
+    return ModuleIndex(module, src, files, tid[uniq], np.concatenate(fidx)[sel],
+                       np.concatenate(firsts)[sel], np.concatenate(counts)[sel], tuple(shape))
+
+
+# -- the kernel ---------------------------------------------------------------
+@njit(cache=True, nogil=True)
+def _accumulate(frames, bins, weights, acc32, touched, total):
+    """total[b] += sum_k weights[k] * frames[k] over frames with bins[k] == b.
+
+    frames: (n, npix) uint16; bins: (n,) int64 (-1 = skip); weights (n,) f4;
+    acc32: (nbins, npix) float32 scratch; touched: (nbins,) bool scratch;
+    total: (nbins, npix) float64.
+    """
+    n, npix = frames.shape
+    nb = total.shape[0]
+    for b in range(nb):
+        touched[b] = False
+    for k in range(n):
+        b = bins[k]
+        if b < 0:
+            continue
+        w = weights[k]
+        row = acc32[b]
+        fr = frames[k]
+        if touched[b]:
+            for p in range(npix):
+                row[p] += fr[p] * w
+        else:
+            touched[b] = True
+            for p in range(npix):
+                row[p] = fr[p] * w
+    for b in range(nb):
+        if touched[b]:
+            t = total[b]
+            a = acc32[b]
+            for p in range(npix):
+                t[p] += a[p]
+
+
+def warm_up():
+    """Compile (or load the cached) kernel."""
+    _accumulate(np.zeros((1, 4), np.uint16), np.zeros(1, np.int64), np.ones(1, np.float32),
+                np.zeros((1, 4), np.float32), np.zeros(1, np.bool_), np.zeros((1, 4)))
+
+
+@dataclass
+class BinResult:
+    """Weighted sums of one module: sums[b] = sum_k w_k raw_k (float64, npix);
+    wsum[b, f] = sum of weights of frames of memory cell f in bin b; counts[b]."""
+    sums: np.ndarray
+    wsum: np.ndarray
+    counts: np.ndarray
+    nbytes: int
+
+    def means(self, dark=None):
+        """Mean of w * (raw - dark) per bin: (nbins, npix) float64 (NaN if empty)."""
+        s = self.sums.copy()
+        if dark is not None:
+            d = np.asarray(dark, np.float64).reshape(-1, NPIX)
+            if d.shape[0] == 1:
+                s -= self.wsum.sum(axis=1)[:, None] * d[0]
+            else:
+                s -= self.wsum @ d
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return s / np.where(self.counts > 0, self.counts, np.nan)[:, None]
+
+
+def _chunks(idx: ModuleIndex, chunk_trains):
+    """Consecutive trains of the same file, contiguous frames, at most
+    chunk_trains trains: (file, train slice, frame start, frame stop)."""
+    n = len(idx.train_ids)
+    i = 0
+    while i < n:
+        f = idx.file_of[i]
+        j = i + 1
+        while (j < n and j - i < chunk_trains and idx.file_of[j] == f
+               and idx.first[j] == idx.first[j - 1] + idx.count[j - 1]):
+            j += 1
+        yield f, slice(i, j), int(idx.first[i]), int(idx.first[j - 1] + idx.count[j - 1])
+        i = j
+
+
+def bin_module(idx: ModuleIndex, frame_bins, frame_weights, nbins, chunk_trains=None,
+               buffer_mb=DEFAULT_BUFFER_MB, prefetch=True, progress=False,
+               _interrupt_after=None):
+    """Accumulate one module.
+
+    frame_bins: (ntrains, frames_per_train) int64, the bin of each frame of
+        each train of ``idx`` (-1 = drop); frames beyond a train's count are
+        ignored.
+    frame_weights: same shape, float32 (or None: all 1).
+    nbins: number of bins.
+    chunk_trains: trains per read (default: as many as fit in buffer_mb).
+    prefetch: read the next chunk in a thread while the kernel runs.
+    """
+    fpt = idx.frames_per_train
+    ntr = len(idx.train_ids)
+    frame_bins = np.asarray(frame_bins, np.int64)
+    if frame_bins.shape != (ntr, fpt):
+        raise ToolBoxValueError(f"frame_bins has shape {frame_bins.shape}, expected "
+                                f"{(ntr, fpt)} (trains, frames per train) for module "
+                                f"{idx.module}")
+    if frame_weights is None:
+        frame_weights = np.ones((ntr, fpt), np.float32)
+    frame_weights = np.asarray(frame_weights, np.float32)
+    max_frames = max(fpt, int(buffer_mb * 2**20) // FRAME_BYTES)
+    ct = max(1, max_frames // max(fpt, 1))
+    if chunk_trains:
+        ct = max(1, min(ct, int(chunk_trains)))
+    buf_frames = ct * fpt
+    nbuf = 2 if prefetch else 1
+    buffers = [np.empty((buf_frames,) + idx.frame_shape, np.uint16) for _ in range(nbuf)]
+    total = np.zeros((nbins, NPIX), np.float64)
+    acc32 = np.empty((nbins, NPIX), np.float32)
+    touched = np.zeros(nbins, np.bool_)
+    wsum = np.zeros((nbins, fpt), np.float64)
+    counts = np.zeros(nbins, np.int64)
+    handles = {}
+    lock = threading.Lock()
+
+    def read(job, buf):
+        f, tsl, start, stop = job
+        with lock:
+            if f not in handles:
+                handles[f] = h5py.File(idx.files[f], "r")
+            d = handles[f][f"INSTRUMENT/{idx.source}/image/data"]
+            try:
+                d.read_direct(buf, np.s_[start:stop], np.s_[0:stop - start])
+            except OSError as exc:
+                raise ToolBoxFileError(f"DSSC module {idx.module}: reading frames "
+                                       f"{start}:{stop} of {idx.files[f]} failed: {exc}") \
+                    from None
+        return job
+
+    jobs = list(_chunks(idx, ct))
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=len(jobs), desc=f"DSSC module {idx.module}", unit="chunk")
+    pool = ThreadPoolExecutor(1) if prefetch else None
+    try:
+        pending = pool.submit(read, jobs[0], buffers[0]) if (pool and jobs) else None
+        for n, job in enumerate(jobs):
+            if pool:
+                pending.result()
+                buf = buffers[n % 2]
+                if n + 1 < len(jobs):
+                    pending = pool.submit(read, jobs[n + 1], buffers[(n + 1) % 2])
+            else:
+                buf = buffers[0]
+                read(job, buf)
+            f, tsl, start, stop = job
+            nf = stop - start
+            # frame -> (train, cell) within this chunk
+            cnt = idx.count[tsl]
+            offs = idx.first[tsl] - start
+            tr = np.repeat(np.arange(tsl.start, tsl.stop), cnt)
+            cell = np.arange(nf) - np.repeat(offs, cnt)
+            bins = frame_bins[tr, cell]
+            w = frame_weights[tr, cell]
+            _accumulate(buf[:nf].reshape(nf, NPIX), bins, w, acc32, touched, total)
+            ok = bins >= 0
+            np.add.at(wsum, (bins[ok], cell[ok]), w[ok])
+            counts += np.bincount(bins[ok], minlength=nbins)
+            if bar:
+                bar.update(1)
+            if _interrupt_after is not None and n + 1 >= _interrupt_after:
+                raise KeyboardInterrupt(f"interrupted after {n + 1} chunks (test hook)")
+    finally:
+        if pool:
+            pool.shutdown(wait=True)
+        for h in handles.values():
+            h.close()
+        if bar:
+            bar.close()
+    return BinResult(total, wsum, counts, idx.nbytes)
+
+
+def read_all(idx: ModuleIndex, buffer_mb=DEFAULT_BUFFER_MB):
+    """Plain ``read_direct`` of all frames of a module into one reused buffer
+    (the reference speed of the benchmark). Returns the bytes read."""
+    fpt = idx.frames_per_train
+    ct = max(1, max(fpt, int(buffer_mb * 2**20) // FRAME_BYTES) // max(fpt, 1))
+    buf = np.empty((ct * fpt,) + idx.frame_shape, np.uint16)
+    nbytes = 0
+    handles = {}
+    try:
+        for f, tsl, start, stop in _chunks(idx, ct):
+            if f not in handles:
+                handles[f] = h5py.File(idx.files[f], "r")
+            handles[f][f"INSTRUMENT/{idx.source}/image/data"].read_direct(
+                buf, np.s_[start:stop], np.s_[0:stop - start])
+            nbytes += (stop - start) * FRAME_BYTES
+    finally:
+        for h in handles.values():
+            h.close()
+    return nbytes

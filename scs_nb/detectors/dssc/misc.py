@@ -1,0 +1,233 @@
+"""DSSC sub-routines (ToolBox ``dssc_misc``): run info, binners, XGM per
+DSSC frame, ASIC masks."""
+from __future__ import annotations
+
+import os
+import warnings
+
+import numpy as np
+import xarray as xr
+
+from ...errors import ToolBoxFileError, ToolBoxPathError, ToolBoxValueError
+from . import engine
+
+__all__ = ["load_dssc_info", "create_dssc_bins", "get_xgm_formatted", "quickmask_DSSC_ASIC",
+           "load_mask", "load_xgm_pulses"]
+
+
+def load_dssc_info(proposal, run_nr):
+    """Loads the first data file for DSSC module 0 (this is hardcoded) and
+    returns the detector_info dictionary.
+
+    If module 0 was not recorded, the first module present is used (with a
+    warning).
+
+    Parameters
+    ----------
+    proposal: str, int
+        number of proposal
+    run_nr: str, int
+        number of run
+
+    Returns
+    -------
+    info : dictionary
+        {'dims': tuple, 'frames_per_train': int, 'total_frames': int,
+        'trainIds': numpy.ndarray, 'number_of_trains': int}
+    """
+    run_dir = engine.run_directory(proposal, run_nr)
+    modules = engine.present_modules(run_dir)
+    if not modules:
+        raise ToolBoxPathError(f"run {run_nr} of proposal {proposal} ({run_dir}) has no DSSC "
+                               "files (RAW-R####-DSSC##-S#####.h5)")
+    module = 0 if 0 in modules else modules[0]
+    if module != 0:
+        warnings.warn(f"DSSC module 0 is not in the run; info taken from module {module}",
+                      stacklevel=2)
+    idx = engine.index_module(run_dir, module)
+    return {"dims": tuple(engine.MODULE_SHAPE),
+            "frames_per_train": idx.frames_per_train,
+            "total_frames": idx.total_frames,
+            "trainIds": idx.train_ids,
+            "number_of_trains": len(idx.train_ids),
+            "modules": modules}
+
+
+def create_dssc_bins(name, coordinates, bins):
+    """Creates a single entry for the dssc binner dictionary. The produced
+    xarray data-array will later be used to perform grouping operations
+    according to the given bins.
+
+    Parameters
+    ----------
+    name: str
+        name of the coordinate to be binned ('trainId', 'pulse', 'x', 'y').
+    coordinates: numpy.ndarray
+        the original coordinate values (1D)
+    bins: numpy.ndarray
+        the bins according to which the corresponding dimension should
+        be grouped.
+
+    Returns
+    -------
+    da: xarray.DataArray
+        A pre-formatted xarray.DataArray relating the specified dimension with
+        its bins.
+
+    Examples
+    --------
+    >>> import scs_nb as tb
+    >>> run = tb.open_run(2212, 235, include='*DA*')
+
+    1.) binner along 'pulse' dimension. Group data into two bins.
+    >>> bins_pulse = ['pumped', 'unpumped'] * 10
+    >>> binner_pulse = tb.create_dssc_bins("pulse",
+                                np.linspace(0,19,20, dtype=int),
+                                bins_pulse)
+
+    2.) binner along 'train' dimension. Group data into bins corresponding
+        to the positions of a delay stage for instance.
+    >>> bins_trainId = tb.get_array(run, 'PP800_PhaseShifter', 0.04)
+    >>> binner_train = tb.create_dssc_bins("trainId",
+                                run.trainIds,
+                                bins_trainId.values)
+    """
+    from .core import BINNER_NAMES
+    if name not in BINNER_NAMES:
+        raise ToolBoxValueError(f"binner name {name!r} is not one of {BINNER_NAMES}")
+    coordinates = np.asarray(coordinates)
+    bins = np.asarray(bins)
+    if coordinates.ndim != 1 or bins.shape != coordinates.shape:
+        raise ToolBoxValueError(
+            f"create_dssc_bins({name!r}): coordinates and bins must be 1D of the same length, "
+            f"got {coordinates.shape} and {bins.shape}")
+    if name == "trainId":
+        coordinates = coordinates.astype(np.uint64)
+    return xr.DataArray(bins, dims=[name], coords={name: coordinates}, name=name)
+
+
+def _npulses(run):
+    from ...load import get_array
+    try:
+        n = get_array(run, "npulses_sase3").values
+        n = int(np.max(n)) if n.size else 0
+        if n > 0:
+            return n
+    except Exception:  # noqa: BLE001 - decoder absent: fall back on the XGM itself
+        pass
+    return None
+
+
+def load_xgm_pulses(run, xgm_name="SCS_SA3"):
+    """Pulse-resolved XGM (trainId, pulse) with pulse = 0..npulses-1.
+
+    Uses ``scs_nb.get_xgm`` (bunch-pattern aligned) when available, else the
+    fast XGM array cut to the number of SASE3 pulses of the bunch decoder.
+    """
+    try:
+        from ...pulses.xgm import get_xgm
+        ds = get_xgm(run, xgm_name)
+        arr = ds[xgm_name]
+        pdim = [d for d in arr.dims if d != "trainId"][0]
+        arr = arr.rename({pdim: "pulse"})
+        return arr.assign_coords(pulse=np.arange(arr.sizes["pulse"])).dropna(
+            "trainId", how="all")
+    except ImportError:
+        pass
+    from ...load import get_array
+    arr = get_array(run, xgm_name)
+    pdim = [d for d in arr.dims if d != "trainId"][0]
+    n = _npulses(run)
+    if n is None:
+        v = arr.values
+        n = int((~np.isclose(v, 1.0)).sum(axis=1).max())
+    arr = arr.isel({pdim: slice(0, n)}).rename({pdim: "pulse"})
+    return arr.assign_coords(pulse=np.arange(n))
+
+
+def get_xgm_formatted(run_obj, xgm_name, dssc_frame_coords):
+    """Load the xgm data and define coordinates along the pulse dimension.
+
+    Parameters
+    ----------
+    run_obj: extra_data.DataCollection
+        DataCollection object providing access to the xgm data to be loaded
+    xgm_name: str
+        valid mnemonic of a xgm source
+    dssc_frame_coords: int, list
+        defines which dssc frames should be normalized using data from the
+        xgm: an int is a stride (pulse j -> frame j * stride; 2 with
+        intra-darks), a list gives the frame of each XGM pulse.
+
+    Returns
+    -------
+    xgm: xarray.DataArray
+        xgm data with coordinate 'pulse' (the DSSC frame numbers).
+    """
+    xgm = load_xgm_pulses(run_obj, xgm_name)
+    n = xgm.sizes["pulse"]
+    if isinstance(dssc_frame_coords, (int, np.integer)):
+        frames = np.arange(n, dtype=np.int64) * int(dssc_frame_coords)
+    else:
+        frames = np.asarray(dssc_frame_coords, np.int64)
+        if len(frames) < n:
+            xgm = xgm.isel(pulse=slice(0, len(frames)))
+        frames = frames[:xgm.sizes["pulse"]]
+    return xgm.assign_coords(pulse=frames).rename(xgm_name)
+
+
+def quickmask_DSSC_ASIC(poslist):
+    """Returns a mask for the given DSSC geometry with ASICs given in poslist
+    blanked. poslist is a list of (module, row, column) tuples. Each module
+    consists of 2 rows and 8 columns of individual ASICS.
+
+    Returns a (16, 128, 512) float array: 1 for good pixels, 0 for blanked.
+    """
+    mask = np.ones((engine.NMODULES,) + engine.MODULE_SHAPE)
+    for item in poslist:
+        try:
+            module, row, col = (int(v) for v in item)
+        except (TypeError, ValueError):
+            raise ToolBoxValueError(f"poslist entries are (module, row, column), got {item!r}") \
+                from None
+        if not (0 <= module < 16 and 0 <= row < 2 and 0 <= col < 8):
+            raise ToolBoxValueError(f"ASIC {item}: module 0..15, row 0..1, column 0..7")
+        mask[module, 64 * row:64 * (row + 1), 64 * col:64 * (col + 1)] = 0
+    return mask
+
+
+def load_mask(fname, dssc_mask):
+    """Load a DSSC mask file.
+
+    The file is either a text file of ASICs to blank, one ``module row column``
+    per line (``#`` comments allowed), or a ``.npy`` array (16, 128, 512) with
+    0/False for bad pixels. The result is ``dssc_mask`` with those pixels set
+    to 0.
+
+    Parameters
+    ----------
+    fname: str
+        string of the filename of the mask file
+    dssc_mask: numpy.ndarray (16, 128, 512)
+
+    Returns
+    -------
+    dssc_mask
+    """
+    if not os.path.isfile(fname):
+        raise ToolBoxPathError(f"mask file {fname} does not exist")
+    mask = np.array(dssc_mask, dtype=float, copy=True)
+    if str(fname).endswith(".npy"):
+        m = np.load(fname)
+        if m.shape != mask.shape:
+            raise ToolBoxFileError(f"mask {fname} has shape {m.shape}, expected {mask.shape}")
+        mask[~m.astype(bool)] = 0
+        return mask
+    try:
+        rows = np.loadtxt(fname, dtype=int, comments="#", ndmin=2)
+    except ValueError as exc:
+        raise ToolBoxFileError(f"mask file {fname}: expected lines 'module row column' "
+                               f"({exc})") from None
+    if rows.size == 0:
+        return mask
+    return mask * quickmask_DSSC_ASIC([tuple(r) for r in rows])

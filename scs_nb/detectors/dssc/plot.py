@@ -1,0 +1,148 @@
+"""DSSC visualization routines (ToolBox ``dssc_plot``), plus the figures of
+the binning templates: binned module images and pump-probe differences.
+matplotlib is imported inside the functions."""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["plot_xgm_threshold", "plot_binner", "plot_binner_hist", "plot_hist_processed",
+           "plot_binned_modules", "plot_pump_probe"]
+
+
+def _plt():
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def plot_xgm_threshold(xgm, xgm_min=None, xgm_max=None, run_nr="", safe_fig=False):
+    """XGM pulse energies per pulse and their histogram with the thresholds of
+    a pulse mask. Returns the figure (saved as ``xgm_threshold_<run>.png`` when
+    safe_fig)."""
+    plt = _plt()
+    v = np.asarray(xgm).ravel()
+    fig, (a0, a1) = plt.subplots(1, 2, figsize=(9, 3.5))
+    a0.plot(v, ".", ms=1)
+    a0.set_xlabel("pulse (trains x pulses)")
+    a0.set_ylabel("XGM (µJ)")
+    a1.hist(v[np.isfinite(v)], bins=100)
+    a1.set_xlabel("XGM (µJ)")
+    for ax in (a0, a1):
+        for lim in (xgm_min, xgm_max):
+            if lim is not None:
+                (ax.axhline if ax is a0 else ax.axvline)(lim, color="r", ls="--")
+    fig.suptitle(f"run {run_nr} XGM")
+    if safe_fig:
+        fig.savefig(f"xgm_threshold_{run_nr}.png", dpi=100)
+    return fig
+
+
+def plot_binner(binner, yname="data", xname="data", run_nr=""):
+    """Bin labels of a binner against its coordinate."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    dim = binner.dims[0]
+    vals = binner.values
+    if vals.dtype.kind not in "biuf":
+        labels = list(dict.fromkeys(vals.tolist()))
+        vals = np.array([labels.index(v) for v in vals.tolist()])
+        ax.set_yticks(range(len(labels)), labels)
+    ax.plot(binner.coords[dim].values, vals, ".")
+    ax.set_xlabel(dim if xname == "data" else xname)
+    ax.set_ylabel(f"{dim} bin" if yname == "data" else yname)
+    ax.set_title(f"run {run_nr} binner {dim}")
+    return fig
+
+
+def plot_binner_hist(binner, dname="data", run_nr=""):
+    """How many entries (trains, pulses) fall into each bin."""
+    plt = _plt()
+    labels, counts = np.unique(np.asarray(binner.values).astype(str), return_counts=True)
+    if np.asarray(binner.values).dtype.kind in "biuf":
+        u, counts = np.unique(binner.values, return_counts=True)
+        labels = u
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    if np.asarray(labels).dtype.kind in "biuf":
+        ax.bar(labels, counts, width=np.min(np.diff(labels)) * 0.8 if len(labels) > 1 else 1)
+    else:
+        ax.bar(range(len(labels)), counts, tick_label=list(labels))
+    ax.set_xlabel(binner.dims[0] if dname == "data" else dname)
+    ax.set_ylabel("entries")
+    ax.set_title(f"run {run_nr} bins of {binner.dims[0]}")
+    return fig
+
+
+def plot_hist_processed(hist_data):
+    """Frames per bin of processed data (the ``hist`` variable)."""
+    plt = _plt()
+    h = hist_data["hist"] if hasattr(hist_data, "data_vars") else hist_data
+    if "module" in h.dims:
+        h = h.isel(module=0)
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    xdim = [d for d in h.dims if d != "pulse"][0]
+    for p in h.pulse.values:
+        ax.plot(h[xdim].values, h.sel(pulse=p).values, "o-", label=str(p))
+    ax.set_xlabel(xdim)
+    ax.set_ylabel("frames per bin")
+    ax.legend()
+    return fig
+
+
+def _assemble(data, modules):
+    """(16, 128, 512) array with NaN for modules not binned."""
+    full = np.full((16, 128, 512), np.nan, np.float32)
+    for i, m in enumerate(modules):
+        full[int(m)] = data[i]
+    return full
+
+
+def plot_binned_modules(ds, pulse=None, bin_index=None, geom=None, ax=None, vmax=None):
+    """The binned image of all modules, assembled with the DSSC geometry
+    (extra_geom), for one xaxis bin (default: average of all) and one pulse
+    label (default: the first)."""
+    plt = _plt()
+    from extra_geom import DSSC_1MGeometry
+    from ...sim.dssc import QUAD_POS
+    geom = geom or DSSC_1MGeometry.from_quad_positions(QUAD_POS)
+    data = ds["data"]
+    xdim = [d for d in data.dims if d not in ("pulse", "module", "x", "y")][0]
+    pulse = data.pulse.values[0] if pulse is None else pulse
+    d = data.sel(pulse=pulse)
+    d = d.isel({xdim: bin_index}) if bin_index is not None else d.mean(xdim)
+    img = _assemble(np.asarray(d.transpose("module", "x", "y").values),
+                    data.module.values)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6, 6))
+    finite = img[np.isfinite(img)]
+    vmax = vmax or (np.percentile(finite, 99.5) if finite.size else 1)
+    geom.plot_data_fast(img, ax=ax, vmin=0, vmax=vmax)
+    ax.set_title(f"{pulse}, {xdim} " + ("mean" if bin_index is None
+                                         else f"{d[xdim].values:g}"))
+    return ax
+
+
+def plot_pump_probe(ds, pumped="pumped", unpumped="unpumped", roi=None, ax=None):
+    """Module-averaged pumped, unpumped and pumped-unpumped signal vs the xaxis.
+
+    roi: optional boolean (module, x, y) mask of pixels to average (e.g. a ring).
+    Returns the pumped-unpumped DataArray (xaxis).
+    """
+    plt = _plt()
+    data = ds["data"]
+    xdim = [d for d in data.dims if d not in ("pulse", "module", "x", "y")][0]
+    if roi is not None:
+        data = data.where(roi)
+    mean = data.mean(("module", "x", "y"))
+    pp, up = mean.sel(pulse=pumped), mean.sel(pulse=unpumped)
+    diff = (pp - up).rename("pumped - unpumped")
+    if ax is None:
+        fig, ax = plt.subplots(1, 2, figsize=(10, 3.5))
+    ax[0].plot(mean[xdim], pp, "o-", label=pumped)
+    ax[0].plot(mean[xdim], up, "s-", label=unpumped)
+    ax[0].set_xlabel(xdim)
+    ax[0].set_ylabel("mean signal")
+    ax[0].legend()
+    ax[1].plot(mean[xdim], diff, "o-")
+    ax[1].axhline(0, color="k", lw=0.5)
+    ax[1].set_xlabel(xdim)
+    ax[1].set_ylabel(f"{pumped} - {unpumped}")
+    return diff
