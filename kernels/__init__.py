@@ -1,0 +1,13 @@
+"""Per-proposal Jupyter kernels and environments (``scs_nb.kernels``).
+
+* ``scs-activate-toolbox-kernel --proposal N`` registers the kernel
+  ``toolbox_p00NNNN`` ("SCS Toolbox (p00NNNN)") that runs the proposal's environment;
+* ``scs-create-toolbox-env --proposal N`` creates that environment:
+  ``<proposal>/scratch/checkouts/toolbox_<ID>`` (a git checkout of scs_nb) and
+  ``<proposal>/scratch/envs/toolbox_<ID>`` (a venv with the checkout installed in
+  development mode, ipykernel and ipympl), then registers the kernel.
+"""
+from .proposal import (EnvPaths, default_identifier, env_paths, find_proposal,  # noqa: F401
+                       validate_identifier)
+from .activate import install_kernel, kernel_name, kernel_spec, remove_kernel  # noqa: F401
+from .create_env import create_env, validate_version  # noqa: F401

@@ -1,0 +1,154 @@
+"""``scs-activate-toolbox-kernel``: register the Jupyter kernel of a proposal environment.
+
+    scs-activate-toolbox-kernel --proposal 2780            # kernel toolbox_p002780
+    scs-activate-toolbox-kernel --proposal 2780 --identifier beamtime2
+    scs-activate-toolbox-kernel --proposal 2780 --remove
+
+The kernel runs ``<proposal>/scratch/envs/toolbox_<ID>/bin/python -m ipykernel_launcher``
+with IPython's history database disabled (it locks on shared file systems). It is
+installed through jupyter_client's KernelSpecManager: for this user by default,
+``--system`` for every user of this Jupyter installation, or ``--prefix DIR`` (e.g. a
+folder on the proposal's JUPYTER_PATH, so every proposal member sees it).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from scs_nb.errors import ToolBoxError, ToolBoxPathError
+
+from .proposal import _number, default_identifier, env_paths, validate_identifier
+
+__all__ = ["kernel_name", "display_name", "kernel_spec", "install_kernel", "remove_kernel",
+           "main"]
+
+
+def kernel_name(proposal, identifier=None) -> str:
+    """``toolbox_p002780`` (or ``toolbox_<identifier>``)."""
+    return "toolbox_" + (validate_identifier(identifier) if identifier
+                         else default_identifier(proposal))
+
+
+def display_name(proposal, identifier=None) -> str:
+    """``SCS Toolbox (p002780)`` (``SCS Toolbox (p002780, <identifier>)`` with an identifier)."""
+    base = default_identifier(proposal)
+    if identifier and identifier != base:
+        return f"SCS Toolbox ({base}, {validate_identifier(identifier)})"
+    return f"SCS Toolbox ({base})"
+
+
+def kernel_spec(python, proposal, identifier=None) -> dict:
+    """The kernel.json content for the environment whose interpreter is ``python``."""
+    python = os.path.abspath(str(python))   # absolute, but keep the venv's symlink
+    return {
+        "argv": [python, "-m", "ipykernel_launcher", "-f", "{connection_file}",
+                 "--HistoryManager.enabled=False"],
+        "display_name": display_name(proposal, identifier),
+        "language": "python",
+        "interrupt_mode": "signal",
+        "env": {},
+        "metadata": {"debugger": True,
+                     "scs_nb": {"proposal": _number(proposal),
+                                "identifier": identifier or default_identifier(proposal),
+                                "env": os.path.dirname(os.path.dirname(python))}},
+    }
+
+
+def _manager():
+    from jupyter_client.kernelspec import KernelSpecManager
+    return KernelSpecManager()
+
+
+def install_kernel(proposal, identifier=None, python=None, user=True, prefix=None,
+                   proposal_dir=None) -> Path:
+    """Register the kernel of a proposal environment; returns the kernelspec folder.
+
+    python: the environment's interpreter (default
+        ``<proposal>/scratch/envs/toolbox_<ID>/bin/python``, which must exist).
+    user: install for this user (default); False = system-wide.
+    prefix: install under ``<prefix>/share/jupyter/kernels`` instead.
+    """
+    name = kernel_name(proposal, identifier)
+    if python is None:
+        paths = env_paths(proposal, identifier, proposal_dir)
+        python = paths.python
+        if not os.path.exists(python):
+            raise ToolBoxPathError(
+                f"no environment at {paths.env} ({python} missing); create it with "
+                f"`scs-create-toolbox-env --proposal {paths.proposal}"
+                + (f" --identifier {identifier}" if identifier else "") + "`")
+    spec = kernel_spec(python, proposal, identifier)
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / name
+        src.mkdir()
+        (src / "kernel.json").write_text(json.dumps(spec, indent=1))
+        try:   # the usual Python logos, if ipykernel ships them
+            from ipykernel.kernelspec import RESOURCES
+            for logo in ("logo-32x32.png", "logo-64x64.png", "logo-svg.svg"):
+                if os.path.exists(os.path.join(RESOURCES, logo)):
+                    shutil.copy(os.path.join(RESOURCES, logo), src / logo)
+        except ImportError:
+            pass
+        try:
+            dest = _manager().install_kernel_spec(str(src), name, user=bool(user and not prefix),
+                                                  prefix=str(prefix) if prefix else None)
+        except PermissionError as exc:
+            raise ToolBoxPathError(
+                f"cannot write the kernel spec ({exc}); install it for yourself (default) "
+                "or choose a writable --prefix") from None
+    return Path(dest)
+
+
+def remove_kernel(proposal, identifier=None) -> Path:
+    """Remove the kernel ``toolbox_<ID>``; returns the removed folder."""
+    from jupyter_client.kernelspec import NoSuchKernel
+    name = kernel_name(proposal, identifier)
+    try:
+        return Path(_manager().remove_kernel_spec(name))
+    except NoSuchKernel:
+        raise ToolBoxPathError(f"no kernel named {name} is installed") from None
+
+
+def build_parser():
+    p = argparse.ArgumentParser(
+        prog="scs-activate-toolbox-kernel",
+        description="Register (or remove) the Jupyter kernel 'SCS Toolbox (p00NNNN)' that runs "
+                    "the proposal's toolbox environment <proposal>/scratch/envs/toolbox_<ID>.")
+    p.add_argument("--proposal", required=True, help="proposal number, e.g. 2780")
+    p.add_argument("--identifier", help="environment identifier (default p00NNNN)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--user", action="store_true", default=True,
+                       help="install for this user (default)")
+    where.add_argument("--system", action="store_true",
+                       help="install for every user of this Jupyter installation")
+    where.add_argument("--prefix", metavar="DIR",
+                       help="install under DIR/share/jupyter/kernels (a shared location on "
+                            "the proposal members' JUPYTER_PATH)")
+    p.add_argument("--remove", action="store_true", help="remove the kernel instead")
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.remove:
+            path = remove_kernel(args.proposal, args.identifier)
+            print(f"removed kernel {kernel_name(args.proposal, args.identifier)} ({path})")
+            return 0
+        path = install_kernel(args.proposal, args.identifier, user=not args.system, prefix=args.prefix)
+        print(f"installed kernel {kernel_name(args.proposal, args.identifier)} "
+              f"'{display_name(args.proposal, args.identifier)}' in {path}\n"
+              "refresh the Jupyter page to see it")
+        return 0
+    except ToolBoxError as exc:
+        print(f"scs-activate-toolbox-kernel: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""Proposal folders and the per-proposal environment paths.
+
+``find_proposal`` is the ToolBox's ``findxfel``: the folder
+``<data root>/<instrument>/<cycle>/p<proposal>`` under ``$EXTRA_DATA_DATA_ROOT``.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from scs_nb.errors import ToolBoxPathError, ToolBoxValueError
+
+__all__ = ["find_proposal", "validate_identifier", "default_identifier", "env_paths",
+           "EnvPaths"]
+
+_IDENTIFIER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,63}")
+
+
+def find_proposal(proposal) -> Path:
+    """The folder of ``proposal`` (number or 'p002780'), as ``findxfel`` prints it."""
+    from scs_nb.load import find_proposal as _find
+    return Path(_find(proposal))
+
+
+def _number(proposal) -> int:
+    from scs_nb.sim.core import validate_proposal
+    if isinstance(proposal, bool):
+        raise ToolBoxValueError(f"proposal must be a number such as 2780, got {proposal!r}")
+    if isinstance(proposal, str) and not re.fullmatch(r"p?\d{1,6}", proposal.strip()):
+        raise ToolBoxValueError(f"proposal must be a number such as 2780 or 'p002780', "
+                                f"got {proposal!r}")
+    return validate_proposal(proposal)
+
+
+def default_identifier(proposal) -> str:
+    """``p002780`` for proposal 2780: environments and kernels are named toolbox_p002780."""
+    return f"p{_number(proposal):06d}"
+
+
+def validate_identifier(identifier) -> str:
+    """An environment identifier: letters, digits, '_' and '-', not starting with '-'."""
+    if not isinstance(identifier, str) or not _IDENTIFIER.fullmatch(identifier) \
+            or ".." in identifier:
+        raise ToolBoxValueError(
+            f"identifier must be 1-64 letters, digits, '_' or '-' (not starting with '-'), "
+            f"e.g. 'p002780' or 'beamtime2'; got {identifier!r}")
+    return identifier
+
+
+@dataclass
+class EnvPaths:
+    proposal: int
+    identifier: str
+    proposal_dir: Path
+    checkout: Path          # <proposal>/scratch/checkouts/toolbox_<ID>
+    env: Path               # <proposal>/scratch/envs/toolbox_<ID>
+
+    @property
+    def python(self) -> Path:
+        return self.env / "bin" / "python"
+
+    @property
+    def name(self) -> str:
+        return f"toolbox_{self.identifier}"
+
+
+def env_paths(proposal, identifier=None, proposal_dir=None) -> EnvPaths:
+    """Where the checkout and the environment of a proposal live.
+
+    The proposal folder is found with ``find_proposal`` unless ``proposal_dir`` is given.
+    """
+    p = _number(proposal)
+    ident = validate_identifier(identifier) if identifier else default_identifier(p)
+    pdir = Path(proposal_dir) if proposal_dir else find_proposal(p)
+    if not pdir.is_dir():
+        raise ToolBoxPathError(f"proposal folder {pdir} does not exist")
+    pdir = Path(pdir).absolute()
+    scratch = pdir / "scratch"
+    paths = EnvPaths(p, ident, pdir, scratch / "checkouts" / f"toolbox_{ident}",
+                     scratch / "envs" / f"toolbox_{ident}")
+    for path in (paths.checkout, paths.env):   # defence in depth: stay in the proposal
+        if not path.resolve().is_relative_to(scratch.resolve()):
+            raise ToolBoxPathError(f"{path} is outside {scratch}")
+    return paths
