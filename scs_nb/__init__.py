@@ -15,3 +15,13 @@ from . import sim  # noqa: E402,F401
 # --- loading (issue 2) ---
 from .load import (check_data_rate, concatenateRuns, find_proposal,  # noqa: E402,F401
                    find_run_path, get_array, load, load_run_values, open_run, run_by_path)
+
+# --- pulses: bunch pattern, XGM, digitizers, BAM, laser, undulator (issue 3) ---
+from .pulses import (calibrate_xgm, check_peak_params, digitizer_signal_description,  # noqa: E402,F401,E501
+                     extractBunchPattern, get_bam, get_bam_params, get_dig_avg_trace,
+                     get_digitizer_peaks, get_laser_peaks, get_peaks, get_sase_pId,
+                     get_tim_peaks, get_xgm, is_ppl, is_pulse_at, is_sase_1, is_sase_3,
+                     npulses_has_changed, pulsePatternInfo, repRate)
+from .routines.laser import (align_ol_to_fel_pId, degToRelPower,  # noqa: E402,F401
+                             delayToPosition, fluenceCalibration, positionToDelay)
+from .routines.undulator import get_undulator_config  # noqa: E402,F401

@@ -83,3 +83,4 @@ def pattern_change(run, before=20, after=10, empty_every=17):
 def xgm_calibration(run, factor=2.5):
     add_beamline(run, xgm_calibration=float(factor))
 from . import dssc  # noqa: E402,F401  (DSSC scenarios, issue 4)
+from . import pulse_scenarios  # noqa: E402,F401

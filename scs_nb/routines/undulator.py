@@ -1,0 +1,95 @@
+"""SASE3 undulator configuration (seed ``toolbox_scs.misc.undulator``).
+
+Reads the per-cell gap and K value, the magnetic chicane delays and the
+electron energy (layout in ``scs_nb.sim.undulator_cells``, **inferred**) and
+groups the closed cells into colours.
+"""
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from ..errors import ToolBoxValueError
+
+__all__ = ["get_undulator_config"]
+
+
+def get_undulator_config(run, park_pos=62.0, plot=True):
+    """Extract the undulator cells configuration from a given run. The gap
+    size and K factor as well as the magnetic chicane delay and photon
+    energy of colors 1, 2 and 3 are compiled into an xarray Dataset.
+
+    Note: this function looks at run control values, it does not reflect any
+    change of values during the run. Do not use to extract configuration
+    when scanning the undulator.
+
+    Parameters
+    ----------
+    run: extra_data DataCollection
+        The run containing the undulator information
+    park_pos: float, optional
+        The parked position of a cell (i.e. when fully opened)
+    plot: bool, optional
+        If True, plot the undulator cells configuration
+
+    Returns
+    -------
+    cells: xarray Dataset
+        ``gap`` (mm), ``K`` and ``cell_color`` (0 = parked) on dim ``cell``;
+        ``photon_energy`` (eV), ``chicane_delay`` (fs, the chicane before
+        the colour; NaN for colour 1) and ``ncells`` on dim ``color``.
+    """
+    from ..sim.undulator_cells import (CELL, CHICANE, ELECTRON, NCELLS,  # layout
+                                       photon_energy)
+    cells = [c for c in range(1, 100) if CELL.format(c) in run.control_sources]
+    if not cells:
+        raise ToolBoxValueError(
+            "no undulator cell devices in this run (looked for "
+            f"{CELL.format(1)} .. {CELL.format(NCELLS)}); undulator sources: "
+            f"{', '.join(s for s in sorted(run.control_sources) if 'UND' in s) or 'none'}")
+    gap = np.array([float(run.get_run_value(CELL.format(c), "actualGap")) for c in cells])
+    k = np.array([float(run.get_run_value(CELL.format(c), "Kvalue")) for c in cells])
+    closed = gap < park_pos - 1e-3
+    color = np.zeros(len(cells), int)
+    groups = []
+    # colours: closed cells with the same K (to 1e-4), numbered in beam order
+    for i in np.flatnonzero(closed):
+        for g in groups:
+            if abs(k[i] - k[g[0]]) <= 1e-4 * k[i]:
+                g.append(i)
+                break
+        else:
+            groups.append([i])
+    for c, g in enumerate(groups, start=1):
+        color[g] = c
+    electron = float(run.get_run_value(ELECTRON, "actualEnergy")) \
+        if ELECTRON in run.control_sources else np.nan
+    ncol = len(groups)
+    chicane = np.full(ncol, np.nan)
+    for j in range(1, ncol):
+        src = CHICANE.format(j)
+        if src in run.control_sources:
+            chicane[j] = float(run.get_run_value(src, "actualDelay"))
+    kcol = np.array([np.mean(k[g]) for g in groups])
+    ds = xr.Dataset(
+        {"gap": ("cell", gap, {"units": "mm"}), "K": ("cell", k),
+         "cell_color": ("cell", color),
+         "photon_energy": ("color", photon_energy(kcol, electron) if ncol else np.zeros(0),
+                           {"units": "eV"}),
+         "chicane_delay": ("color", chicane, {"units": "fs"}),
+         "ncells": ("color", np.array([len(g) for g in groups], int))},
+        coords={"cell": cells, "color": np.arange(1, ncol + 1)},
+        attrs={"electron_energy_GeV": electron, "park_pos": park_pos})
+    if plot:
+        import matplotlib.pyplot as plt
+        fig, ax = plt.subplots(figsize=(7, 3))
+        cols = [("lightgrey" if c == 0 else f"C{c - 1}") for c in color]
+        ax.bar(cells, gap, color=cols)
+        ax.axhline(park_pos, color="k", ls=":", lw=0.8)
+        for c in range(ncol):
+            ax.bar([], [], color=f"C{c}",
+                   label=f"color {c + 1}: {float(ds.photon_energy[c]):.1f} eV")
+        ax.set_xlabel("undulator cell")
+        ax.set_ylabel("gap [mm]")
+        ax.legend(fontsize="small")
+    return ds

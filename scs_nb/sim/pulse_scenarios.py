@@ -1,0 +1,48 @@
+"""Scenarios of the pulse-resolved how-tos: pump-probe with PP-laser
+photodiodes, knife-edge scan, TIM peak extraction (small and benchmark size).
+
+Registered on import (see the end of ``scenarios.py``).
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import erfc
+
+from .core import scenario
+from . import slow, timing, undulator_cells
+from .scenarios import add_beamline
+
+
+@scenario("pump_probe", help="SASE3 (20 pulses, slot 1000, step 24) and PP laser on every "
+          "other FEL pulse (10 pulses, step 48); delay line stepped over 5 positions; "
+          "ADQ412 MCPs, FastADC FEL and PPL photodiodes, two-colour undulator cells.")
+def pump_probe(run, nsase3=20, nppl=10, start=-0.5, stop=0.5, nsteps=5):
+    pat = timing.PulsePattern.constant(run.ntrains, sase3=(nsase3, 1000, 24),
+                                       ppl=(nppl, 1000, 48))
+    pos = np.linspace(start, stop, int(nsteps))
+    add_beamline(run, pat, delay_mm=slow.steps(run.ntrains, pos))
+    undulator_cells.add_undulator_cells(run)
+    run.truth["scan"] = {"mnemonic": "PP800_DelayLine", "setpoints": pos.tolist()}
+
+
+@scenario("knife_edge", help="Knife edge on scannerX stepped across a Gaussian FEL beam "
+          "(w0 = 50 µm at 1/e², centre 0.02 mm); downstream MCPs and the FastADC4 "
+          "photodiode see the transmitted fraction 0.5 erfc(sqrt(2)(x - x0)/w0).",
+          trains=200)
+def knife_edge(run, w0_mm=0.05, x0_mm=0.02, start=-0.15, stop=0.15, nsteps=31):
+    pos = slow.steps(run.ntrains, np.linspace(start, stop, int(nsteps)))
+    trans = 0.5 * erfc(np.sqrt(2) * (pos - x0_mm) / w0_mm)
+    add_beamline(run, timing.PulsePattern.constant(run.ntrains, sase3=(10, 1000, 24)),
+                 scanner_x=pos, digitizers={"transmission": trans})
+    run.truth["knife_edge"] = {"axis": "scannerX", "signal": "FastADC4peaks",
+                               "w0_mm": w0_mm, "x0_mm": x0_mm, "transmission": trans.tolist(),
+                               "model": "a * erfc(sqrt(2) * (x - x0) / w0) + b"}
+
+
+@scenario("tim_peaks", help="TIM peak extraction: 20 SASE3 pulses at 1.1 MHz (step 4), "
+          "MCP2 raw traces (440 samples per slot) and apd integrals on all MCPs. "
+          "size='large' gives 2000 trains for benchmarks/peaks.py.", trains=100,
+          large_trains=2000)
+def tim_peaks(run, npulses=20, step=4):
+    add_beamline(run, timing.PulsePattern.constant(run.ntrains, sase3=(npulses, 1000, step)),
+                 bams=(), digitizers={"mcp_raw": ("MCP2",), "fadc_raw": False})
