@@ -236,6 +236,12 @@ def _no_readable_files(folder: Path, exc=None):
     return ToolBoxPathError(f"{folder} contains no HDF5 (.h5) run files")
 
 
+def _is_unreadable(exc) -> bool:
+    """extra_data's errors for files it cannot use (h5py OSError, or a bare
+    Exception 'All HDF5 files specified are unusable')."""
+    return isinstance(exc, (OSError, ValueError)) or "unusable" in str(exc)
+
+
 def _select(run, subset):
     if subset is None:
         return run
@@ -312,8 +318,10 @@ def open_run(proposalNB, runNB, subset=None, **kwargs):
                 run = ed.open_run(str(prop_dir), _run_number(runNB), data=arg, **kwargs)
     except FileNotFoundError as exc:
         raise _no_readable_files(first) from exc
-    except (OSError, ValueError) as exc:
-        raise _no_readable_files(first, exc) from exc
+    except Exception as exc:
+        if _is_unreadable(exc):
+            raise _no_readable_files(first, exc) from exc
+        raise
     if not run.files:
         raise _no_readable_files(first)
     return _select(run, subset)
@@ -354,8 +362,10 @@ def run_by_path(path):
             run = ed.RunDirectory(str(folder))
     except FileNotFoundError as exc:
         raise _no_readable_files(folder) from exc
-    except (OSError, ValueError) as exc:
-        raise _no_readable_files(folder, exc) from exc
+    except Exception as exc:
+        if _is_unreadable(exc):
+            raise _no_readable_files(folder, exc) from exc
+        raise
     if not run.files:
         raise _no_readable_files(folder)
     return run
@@ -407,10 +417,16 @@ def _resolve(run, name, spec):
     if key not in keys:
         if src in run.control_sources and key + ".value" in keys:
             return {"source": src, "key": key + ".value", "dim": spec.get("dim")}
-        close = sorted(k for k in keys if key.split(".")[0].lower() in k.lower())[:20]
+        import difflib
+
+        keys = sorted(k for k in keys if not k.endswith(".timestamp"))
+        if len(keys) <= 30:
+            hint = f"Keys of this source: {', '.join(keys)}. "
+        else:
+            close = difflib.get_close_matches(key, keys, n=10, cutoff=0.5)
+            hint = f"Similar keys: {', '.join(close)}. " if close else ""
         raise ToolBoxValueError(
-            f"field {name!r}: key {key!r} is not in source {src!r}. "
-            + (f"Similar keys: {', '.join(close)}. " if close else "")
+            f"field {name!r}: key {key!r} is not in source {src!r}. " + hint
             + f"See run[{src!r}].keys() for all keys.")
     return dict(spec)
 
@@ -427,6 +443,8 @@ def _read(run, name, alt, roi=None, dim=None):
     src, key = alt["source"], alt["key"]
     dims = dim if dim is not None else alt.get("dim")
     kd = run[src, key]
+    if dims:
+        _check_dims(name, alt, kd.entry_shape, list(dims), roi)
     kw = {}
     if roi is not None:
         from extra_data import by_index
@@ -446,6 +464,23 @@ def _read(run, name, alt, roi=None, dim=None):
             f"{name!r} ({src} {key}) has several entries per train; load it with its detector "
             "routine or with extra_data (run[source, key].xarray()) instead")
     return arr
+
+
+def _check_dims(name, alt, entry_shape, dims, roi):
+    shape = tuple(entry_shape)
+    if roi is not None:
+        try:
+            from extra_data import by_index
+            from extra_data.read_machinery import roi_shape
+            r = roi.value if isinstance(roi, by_index) else roi
+            shape = roi_shape(shape, r if isinstance(r, tuple) else (r,))
+        except Exception:  # pragma: no cover - let extra_data report it
+            return
+    if len(dims) != len(shape):
+        raise ToolBoxValueError(
+            f"{name!r} ({alt['source']} {alt['key']}): dim={dims!r} names {len(dims)} "
+            f"dimension(s) but each entry has shape {shape}; pass {len(shape)} dimension "
+            "name(s)")
 
 
 # pulse-resolved mnemonics that load() hands to the pulse extraction functions
@@ -496,7 +531,7 @@ def _warn_missing(run, ds, arrays, where):
     gaps = span - len(run_tids)
     if gaps:
         parts.append(f"{gaps} train ids between the first and last train are absent from the "
-                     "run files (trains dropped by the DAQ)")
+                     "run files (trains dropped by the DAQ, or in files that could not be read)")
     for name, arr in arrays.items():
         n = len(np.intersect1d(np.asarray(arr.trainId, dtype=np.uint64), run_tids))
         if n < len(run_tids):
