@@ -25,3 +25,13 @@ from .pulses import (calibrate_xgm, check_peak_params, digitizer_signal_descript
 from .routines.laser import (align_ol_to_fel_pId, degToRelPower,  # noqa: E402,F401
                              delayToPosition, fluenceCalibration, positionToDelay)
 from .routines.undulator import get_undulator_config  # noqa: E402,F401
+
+# --- DSSC (issue 4) ---
+from . import detectors  # noqa: E402,F401
+from .detectors.dssc import (DSSCBinner, DSSCFormatter, bin_dssc,  # noqa: E402,F401
+                             create_dssc_bins, dssc_dark, dssc_xaxis, get_data_formatted,
+                             get_xgm_formatted, load_dssc_info, load_mask, load_xarray,
+                             module_group, open_binned_dssc, plot_binned_modules, plot_binner,
+                             plot_binner_hist, plot_hist_processed, plot_pump_probe,
+                             plot_xgm_threshold, process_dssc_data, quickmask_DSSC_ASIC,
+                             save_attributes_h5, save_xarray)

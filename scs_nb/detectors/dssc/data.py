@@ -17,7 +17,7 @@ __all__ = ["save_xarray", "save_attributes_h5", "load_xarray", "get_data_formatt
 def _groups(fname):
     try:
         with h5py.File(fname, "r") as f:
-            return set(f.keys())
+            return {k for k, v in f.items() if isinstance(v, h5py.Group)}
     except OSError:
         return set()
 

@@ -139,7 +139,9 @@ def get_client(n_workers=None, cluster=None, **cluster_kw):
     n = max(1, int(n_workers or min(os.cpu_count() or 1, 4)))
     try:
         from ...batch.cluster import make_cluster
-        cl = make_cluster(n_workers=n, **cluster_kw)
+        cluster_kw.setdefault("cores", n)
+        cluster_kw.setdefault("dashboard_address", None)
+        cl = make_cluster(**cluster_kw)
     except ImportError:
         from distributed import LocalCluster
         cl = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
