@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._base import Tool, as_dataarray, make_figure
+from ._base import Tool, as_dataarray, make_figure, toolbox
 
 KEYS = ("pulseStart", "pulseStop", "baseStart", "baseStop", "period", "npulses")
 
@@ -42,9 +42,37 @@ def guess_integ_params(trace) -> dict:
             "baseStop": base_stop, "period": max(period, 1), "npulses": int(edges.size)}
 
 
-def integrate_trace(trace, params) -> np.ndarray:
-    """Pulse integrals of one trace with ``integParams`` (baseline-subtracted
-    sums over the pulse window, one per pulse; NaN past the trace's end)."""
+def polarity_of(trace) -> int:
+    """-1 for negative-going pulses (MCP), +1 for positive ones (photodiodes)."""
+    y = np.asarray(trace, dtype=float)
+    dev = y - np.median(y)
+    return -1 if -dev.min() > dev.max() else 1
+
+
+def auto_params(trace, kind=None) -> dict:
+    """Integration parameters found on the average trace: the pulses area's
+    ``find_integ_params`` (with the digitizer's samples per slot) when it is
+    installed, else a simple threshold guess."""
+    find = toolbox("find_integ_params")
+    if find is not None:
+        sps = None
+        try:
+            from scs_nb.pulses.digitizers import SAMPLES_PER_SLOT
+            sps = SAMPLES_PER_SLOT.get(kind)
+        except ImportError:
+            pass
+        try:
+            params, _ = find(np.asarray(trace, dtype=float), sps)
+            return {k: int(params[k]) for k in KEYS}
+        except Exception:  # noqa: BLE001 - no clear pulse: fall back to the guess
+            pass
+    return guess_integ_params(trace)
+
+
+def integrate_trace(trace, params, polarity=1) -> np.ndarray:
+    """Pulse integrals of one trace with ``integParams``: ``polarity`` x the
+    baseline-subtracted sum over the pulse window (as ``get_peaks``), one per
+    pulse; NaN past the trace's end."""
     y = np.asarray(trace, dtype=float)
     p = {k: int(params[k]) for k in KEYS}
     out = np.full(p["npulses"], np.nan)
@@ -55,7 +83,7 @@ def integrate_trace(trace, params) -> np.ndarray:
             break
         base = (y[p["baseStart"] + off:p["baseStop"] + off].mean()
                 if p["baseStop"] > p["baseStart"] else 0.0)
-        out[k] = (y[a:b] - base).sum()
+        out[k] = polarity * (y[a:b] - base).sum()
     return out
 
 
@@ -74,7 +102,7 @@ class PeakWindowTuner(Tool):
 
     title = "Peak integration windows"
 
-    def __init__(self, trace, integParams=None, label=None, interactive=None):
+    def __init__(self, trace, integParams=None, label=None, polarity=None, interactive=None):
         super().__init__(interactive)
         import ipywidgets as w
         self.trace = as_dataarray(trace, name=label or "trace")
@@ -87,7 +115,8 @@ class PeakWindowTuner(Tool):
         self.title = f"Peak integration windows: {self.label}"
         self._y = np.asarray(self.trace.values, dtype=float)
         n = self._y.size
-        params = dict(guess_integ_params(self._y))
+        self.polarity = int(polarity) if polarity else polarity_of(self._y)
+        params = dict(auto_params(self._y, self.trace.attrs.get("digitizer")))
         params.update({k: int(v) for k, v in (integParams or {}).items() if k in KEYS})
         self._params = params
         self.pulse_slider = w.IntRangeSlider(value=(params["pulseStart"], params["pulseStop"]),
@@ -128,9 +157,9 @@ class PeakWindowTuner(Tool):
     def from_run(cls, run, mnemonic, ntrains=200, integParams=None, **kwargs):
         """The average raw trace of ``mnemonic`` (e.g. 'MCP2raw', 'FastADC4raw')
         over ``ntrains`` trains spread over the run (``get_dig_avg_trace``)."""
-        import scs_nb as tb
-        if hasattr(tb, "get_dig_avg_trace"):
-            trace = tb.get_dig_avg_trace(run, mnemonic, ntrains=ntrains)
+        get_dig_avg_trace = toolbox("get_dig_avg_trace")
+        if get_dig_avg_trace is not None:
+            trace = get_dig_avg_trace(run, mnemonic, ntrains=ntrains)
         else:
             trace = _average_trace(run, mnemonic, ntrains)
         return cls(trace, integParams=integParams, label=mnemonic, **kwargs)
@@ -146,7 +175,7 @@ class PeakWindowTuner(Tool):
     @property
     def preview(self) -> np.ndarray:
         """Integral of the average trace per pulse with the current windows."""
-        return integrate_trace(self._y, self._params)
+        return integrate_trace(self._y, self._params, self.polarity)
 
     def set_params(self, **params):
         """Set any of the integParams keys from Python (as the controls would)."""
@@ -268,8 +297,7 @@ def _average_trace(run, mnemonic, ntrains):
     ``scs_nb.get_dig_avg_trace`` is not available)."""
     import xarray as xr
     from extra_data import by_index
-    import scs_nb as tb
-    alt = tb.mnemonics_for_run(run)[mnemonic]
+    alt = _lookup(run, mnemonic)
     kd = run[alt["source"], alt["key"]]
     n = len(kd.train_ids)
     if ntrains and n > ntrains:
@@ -277,3 +305,15 @@ def _average_trace(run, mnemonic, ntrains):
         kd = kd.select_trains(by_index[idx])
     arr = kd.ndarray().astype(float)
     return xr.DataArray(arr.mean(axis=0), dims=["samples"], name=mnemonic)
+
+
+def _lookup(run, mnemonic):
+    """The (source, key) of a mnemonic in ``run``, or a ToolBoxValueError
+    listing the run's mnemonics."""
+    from scs_nb.mnemonics import mnemonics_for_run
+    found = mnemonics_for_run(run)
+    if mnemonic not in found:
+        from scs_nb.errors import ToolBoxValueError
+        raise ToolBoxValueError(f"mnemonic {mnemonic!r} is not in this run; available: "
+                                f"{', '.join(sorted(found))}")
+    return found[mnemonic]

@@ -105,9 +105,9 @@ class ROISelector(Tool):
     @classmethod
     def from_run(cls, run, mnemonic, ntrains=20, **kwargs):
         """The average of ``ntrains`` images of a camera mnemonic (e.g. 'fastccd')."""
-        import scs_nb as tb
         from extra_data import by_index
-        alt = tb.mnemonics_for_run(run)[mnemonic] if hasattr(tb, "mnemonics_for_run") else None
+        from .peaks import _lookup
+        alt = _lookup(run, mnemonic)
         kd = run[alt["source"], alt["key"]]
         n = len(kd.train_ids)
         if ntrains and n > ntrains:

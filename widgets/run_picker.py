@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._base import Tool
+from ._base import Tool, toolbox
 
 TRAIN_RATE_HZ = 10.0
 
@@ -56,8 +56,9 @@ def data_rates(run, fields) -> dict:
     """Fraction of the run's trains holding data, per mnemonic
     (``scs_nb.check_data_rate``, or the same computed here while it is absent)."""
     import scs_nb as tb
-    if hasattr(tb, "check_data_rate"):
-        return {k: float(v) for k, v in tb.check_data_rate(run, fields=fields).items()}
+    check_data_rate = toolbox("check_data_rate")
+    if check_data_rate is not None:
+        return {k: float(v) for k, v in check_data_rate(run, fields=fields).items()}
     mnems = tb.mnemonics_for_run(run)
     ntrains = max(len(run.train_ids), 1)
     out = {}
@@ -217,9 +218,9 @@ class RunPicker(Tool):
             self._load()
 
     def _open(self, proposal, run):
-        import scs_nb as tb
-        if hasattr(tb, "open_run"):
-            return tb.open_run(proposal, run)
+        open_run = toolbox("open_run")
+        if open_run is not None:
+            return open_run(proposal, run)
         from extra_data import RunDirectory
         return RunDirectory(str(self._proposals[proposal] / "raw" / f"r{run:04d}"))
 

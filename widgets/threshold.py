@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._base import Tool, as_dataarray, make_figure
+from ._base import Tool, as_dataarray, make_figure, toolbox
 
 
 class ThresholdTuner(Tool):
@@ -73,14 +73,14 @@ class ThresholdTuner(Tool):
     def from_run(cls, run, mnemonic="SCS_SA3", low=None, high=None, **kwargs):
         """Load ``mnemonic`` (pulse-resolved XGM by default) of ``run`` with
         ``scs_nb.get_xgm`` (or ``scs_nb.get_array`` for other mnemonics)."""
-        import scs_nb as tb
         xgm_like = "XGM" in mnemonic.upper() or mnemonic.endswith(("_SA3", "_SA1"))
-        if xgm_like and hasattr(tb, "get_xgm"):
-            data = tb.get_xgm(run, mnemonic)
+        get_xgm = toolbox("get_xgm")
+        if xgm_like and get_xgm is not None:
+            data = get_xgm(run, mnemonic)
             if hasattr(data, "data_vars"):
                 data = data[mnemonic]
         else:
-            data = tb.get_array(run, mnemonic)
+            data = toolbox("get_array")(run, mnemonic)
         return cls(data, low=low, high=high, label=mnemonic, **kwargs)
 
     # -- the result --------------------------------------------------------
