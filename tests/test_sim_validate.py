@@ -1,7 +1,7 @@
 """Every simulated scenario is a valid EuXFEL run, and its ground truth is what
 the files hold.
 
-Each registered scenario is written with 3 trains into a private folder and
+Each registered scenario is written with 2 trains into a private folder and
 checked with the ``extra-data-validate`` command (0 problems, exit code 0),
 then opened with ``extra_data``.
 """
@@ -22,7 +22,7 @@ VALIDATE = Path(sys.executable).with_name("extra-data-validate")
 def test_scenario_passes_extra_data_validate(scenario, tmp_path):
     import extra_data as ed
 
-    res = sim.simulate(scenario, 900999, 1, trains=3, data_root=tmp_path, seed=3)
+    res = sim.simulate(scenario, 900999, 1, trains=2, data_root=tmp_path, seed=3)
     try:
         assert res.run_dir.is_dir() and res.files
         # the truth lies beside the run folder, never inside raw/
