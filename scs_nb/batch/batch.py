@@ -1,7 +1,6 @@
 """Run one template over many runs: one output per run, a status file, retries.
 
-Each run is executed by ``scs-nb run`` in a child process (argument lists, no shell),
-``jobs`` at a time. A JSON status file per batch, ``<out>/<template>_batch.json``,
+Runs are executed ``jobs`` at a time (threads, each driving its own kernel process). A JSON status file per batch, ``<out>/<template>_batch.json``,
 records every run's state (done / failed) and message; it is rewritten atomically
 after each run so an interrupted batch can be resumed.
 """
@@ -9,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -18,9 +16,9 @@ from pathlib import Path
 from threading import Lock
 
 from ..errors import ToolBoxValueError
-from .params import ParameterError, format_value, validate_parameters
-from .runner import (default_output_dir, failed_paths, output_paths, resolve_kernel,
-                     write_atomic)
+from .params import ParameterError, validate_parameters
+from .runner import (Prepared, default_output_dir, execute, failed_paths, output_paths,
+                     resolve_kernel, write_atomic)
 from .templates import Template, find_template, safe_name
 
 __all__ = ["parse_runs", "BatchPlan", "plan_batch", "run_batch", "status_table",
@@ -66,6 +64,7 @@ class BatchPlan:
     base: Path              # batch output folder
     kernel: str
     given: dict             # parameters common to every run (as given)
+    spec: dict              # the template's parameters
 
     def out_dir(self, run) -> Path:
         return self.base / f"r{run:04d}"
@@ -118,19 +117,7 @@ def plan_batch(template, runs, parameters=None, param_file=None, kernel=None, ou
         base = Path(out).absolute()
     else:
         base = default_output_dir(tpl.name, {})
-    return BatchPlan(tpl, run_param, run_list, values, base, kname, given)
-
-
-def _child_command(plan: BatchPlan, run, overwrite) -> list:
-    cmd = [sys.executable, "-m", "scs_nb.cli", "run", str(plan.template.path),
-           "--kernel", plan.kernel, "--out", str(plan.out_dir(run)), "--no-progress"]
-    spec = plan.template.parameters()
-    for name, value in plan.values[run].items():
-        if name in plan.given or name == plan.run_param:
-            cmd += ["-p", f"{name}={format_value(spec[name], value)}"]
-    if overwrite:
-        cmd.append("--overwrite")
-    return cmd
+    return BatchPlan(tpl, run_param, run_list, values, base, kname, given, spec)
 
 
 def _complete(plan, run) -> bool:
@@ -171,24 +158,19 @@ def run_batch(plan: BatchPlan, jobs=1, overwrite=False, retry_failed=False,
 
     def one(run):
         t0 = time.time()
-        cmd = _child_command(plan, run, overwrite=True)
-        # the child process inherits the environment; output captured per run
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              check=False)
-        log = plan.out_dir(run) / "scs-nb-run.log"
+        nb_path, html_path = plan.paths(run)
+        prep = Prepared(plan.template, None, plan.spec, plan.values[run], plan.kernel,
+                        plan.out_dir(run), nb_path, html_path)
         try:
-            write_atomic(log, f"$ {' '.join(cmd)}\n--- stdout\n{proc.stdout}\n--- stderr\n"
-                         f"{proc.stderr}")
-        except OSError:
-            pass
-        errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("scs-nb: error")]
-        if proc.returncode == 0:
-            entry = {"status": "done", "notebook": str(plan.paths(run)[0])}
+            res = execute(prep, html=True, progress=False)
+            ok, message = res.ok, res.message
+        except Exception as exc:  # an output that cannot be written, ...
+            ok, message = False, f"{type(exc).__name__}: {exc}"
+        if ok:
+            entry = {"status": "done", "notebook": str(nb_path)}
         else:
-            tail = "\n".join(errors) or proc.stderr.strip()[-500:]
-            entry = {"status": "failed", "returncode": proc.returncode,
-                     "message": tail, "log": str(log),
-                     "notebook": str(failed_paths(plan.paths(run)[0])[0])}
+            entry = {"status": "failed", "message": message,
+                     "notebook": str(failed_paths(nb_path)[0])}
         entry.update(started=time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(t0)),
                      seconds=round(time.time() - t0, 1))
         with lock:

@@ -225,10 +225,13 @@ def execute(prep: Prepared, html=True, log_output=False, progress=None, timeout=
     t0 = time.monotonic()
     error, failed_cell = None, None
     try:
+        # the kernel starts in the output folder; papermill's cwd= would chdir this
+        # whole process, which threads of a batch must not do
         pm.execute_notebook(str(prep.template.path), tmp, parameters=prep.values,
-                            kernel_name=prep.kernel, cwd=str(prep.out_dir),
-                            log_output=log_output, progress_bar=progress,
-                            execution_timeout=timeout, start_timeout=start_timeout)
+                            kernel_name=prep.kernel, log_output=log_output,
+                            progress_bar=progress, execution_timeout=timeout,
+                            start_timeout=start_timeout,
+                            resources={"metadata": {"path": str(prep.out_dir)}})
     except PapermillExecutionError as exc:
         error = exc
         failed_cell = exc.cell_index
