@@ -217,3 +217,48 @@ def test_check_data_rate(simulated):
     custom = tb.check_data_rate(run, {"extra": {"source": "SCS_CDIFFT_MAG/SUPPLY/CURRENT",
                                                 "key": "actualCurrent.value"}})
     assert custom == {"extra": 1.0}
+
+
+def test_load_hands_pulse_fields_to_the_pulses_area(simulated, monkeypatch):
+    """With extract_* True, load calls get_xgm / get_bam / get_digitizer_peaks with
+    merge_with=<the raw dataset>, as the ToolBox load does; with False it does not."""
+    import importlib
+    load_mod = importlib.import_module("scs_nb.load")   # tb.load is the function
+
+    res = simulated("basic", trains=10, seed=12)
+    calls = []
+
+    def recorder(fname):
+        def f(run, *args, **kwargs):
+            calls.append((fname, args, {k: v for k, v in kwargs.items() if k != "merge_with"},
+                          sorted(kwargs["merge_with"].data_vars)))
+            return kwargs["merge_with"]
+        return f
+
+    monkeypatch.setattr(load_mod, "_pulse_function", recorder)
+    fields = ["nrj", "SCS_SA3", "XTD10_XGM", "BAM1932S", "MCP2apd", "FastADC4peaks"]
+    run, ds = tb.load(res.proposal, res.run, fields,
+                      bunchPattern={"MCP2apd": "sase3", "FastADC4peaks": "scs_ppl"})
+    names = [c[0] for c in calls]
+    assert names == ["get_digitizer_peaks", "get_digitizer_peaks", "get_xgm", "get_bam"]
+    assert calls[0][2] == {"mnemonic": "MCP2apd", "bunchPattern": "sase3"}
+    assert calls[1][2] == {"mnemonic": "FastADC4peaks", "bunchPattern": "scs_ppl"}
+    assert calls[2][2] == {"mnemonics": ["SCS_SA3", "XTD10_XGM"]}
+    assert calls[3][2] == {"mnemonics": ["BAM1932S"]}
+    assert set(calls[2][3]) == set(fields)          # merge_with holds the raw fields
+    calls.clear()
+    tb.load(res.proposal, res.run, fields, extract_digitizers=False, extract_xgm=False,
+            extract_bam=False)
+    assert calls == []
+
+
+def test_load_extracts_xgm_pulses_on_the_bunch_pattern(simulated):
+    """Default load: the XGM SASE3 array aligned on sa3_pId equals the injected
+    (uncalibrated) pulse energies, one per SASE3 pulse."""
+    res = simulated("xgm_calibration", trains=20, seed=4)
+    run, ds = tb.load(res.proposal, res.run, ["SCS_SA3", "nrj"])
+    assert ds["SCS_SA3"].dims == ("trainId", "sa3_pId")
+    raw = np.float32(res.truth["xgm"]["SCS"]["sa3_fast_raw"])
+    np.testing.assert_array_equal(ds["SCS_SA3"].values, raw)
+    np.testing.assert_array_equal(ds["sa3_pId"], res.truth["pattern"]["sase3_pulse_ids"][0])
+    assert ds.attrs["runNB"] == res.run
