@@ -213,3 +213,16 @@ def test_run_without_readable_file_is_a_file_error(data_root, tmp_path):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             tb.run_by_path(copy)
+
+
+def test_load_validate_reports_problems(truncated_run, basic):
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        tb.load(truncated_run.proposal, truncated_run.run, ["nrj"], validate=True)
+    messages = [str(w.message) for w in rec]
+    assert any("extra-data-validate found" in m and truncated_run.bad.name in m
+               for m in messages), messages
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        run, ds = tb.load(basic.proposal, basic.run, ["nrj"], validate=True)
+    assert ds.sizes["trainId"] == 30
