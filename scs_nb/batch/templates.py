@@ -1,6 +1,7 @@
 """Finding templates: by name in the ``scs_nb.templates`` package, or by path."""
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,24 @@ def templates_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "templates"
 
 
+class _Node(dict):
+    """A dict with attribute access, like nbformat's NotebookNode."""
+
+    def __getattr__(self, key):
+        try:
+            return self[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+    @classmethod
+    def wrap(cls, obj):
+        if isinstance(obj, dict):
+            return cls({k: cls.wrap(v) for k, v in obj.items()})
+        if isinstance(obj, list):
+            return [cls.wrap(v) for v in obj]
+        return obj
+
+
 @dataclass
 class Template:
     """A notebook template: its name, path and a lazily read notebook."""
@@ -31,12 +50,26 @@ class Template:
     path: Path
 
     def notebook(self):
-        import nbformat
+        """The notebook as attribute-access dicts (read as JSON: importing nbformat
+        costs seconds, and listing or validating needs none of it)."""
         try:
-            return nbformat.read(str(self.path), as_version=4)
-        except Exception as exc:  # nbformat raises several kinds
+            with open(self.path, encoding="utf-8") as f:
+                data = json.load(f)
+            if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
+                raise ValueError("no 'cells' list")
+            if data.get("nbformat", 4) < 4:
+                raise ValueError(f"nbformat {data.get('nbformat')} is too old; "
+                                 "save it with a current Jupyter")
+        except (OSError, ValueError) as exc:
             raise ToolBoxPathError(f"template {str(self.path)!r} is not a readable "
                                    f"notebook: {exc}") from None
+        nb = _Node.wrap(data)
+        nb.setdefault("metadata", _Node())
+        for cell in nb.cells:
+            src = cell.get("source", "")
+            cell["source"] = "".join(src) if isinstance(src, list) else src
+            cell.setdefault("metadata", _Node())
+        return nb
 
     def description(self, nb=None) -> str:
         """First line of the first markdown cell, without leading '#'."""

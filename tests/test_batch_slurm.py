@@ -1,0 +1,159 @@
+"""`scs-nb submit`: sbatch scripts for reserved and ordinary partitions, job arrays,
+quoting, and injection attempts rejected before anything is written."""
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from scs_nb import cli
+from scs_nb.batch.slurm import SlurmOptions, build_scripts
+
+TINY = Path(__file__).parent / "data" / "tiny_template.ipynb"
+
+
+def dry(capsys, *args):
+    code = cli.main(["submit", str(TINY), "--dry-run", *args])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_ordinary_partition_script(capsys, tmp_path):
+    code, out, _ = dry(capsys, "--runs", "10-12,20", "-p", "scale=2", "--out", str(tmp_path),
+                       "--partition", "upex", "--time", "12:00:00", "--mail-user",
+                       "someone@xfel.eu", "--max-concurrent", "4", "--constraint", "V100")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "#!/bin/bash"
+    for directive in ("--partition=upex", "--time=12:00:00", "--mail-type=END,FAIL",
+                      "--mail-user=someone@xfel.eu", "--constraint=V100", "--nodes=1",
+                      "--job-name=tiny_template", f"--output={tmp_path}/logs/%A_%a-%x.out",
+                      "--array=0-3%4"):
+        assert f"#SBATCH {directive}" in lines
+    assert not any("--reservation" in ln for ln in lines)
+    assert f"  3) TASK=(-p run=20 --out {tmp_path}/r0020) ;;" in lines
+    assert not any(tmp_path.iterdir())        # a dry run writes nothing
+    exec_line = [ln for ln in lines if ln.startswith("exec ")][0]
+    words = shlex.split(exec_line)
+    assert words[1:6] == [sys.executable, "-m", "scs_nb.cli", "run", str(TINY)]
+    assert ["-p", "scale=2.0"] == words[words.index("-p"):words.index("-p") + 2]
+    # bash accepts it
+    script = tmp_path / "s.sh"
+    script.write_text(out)
+    subprocess.run(["bash", "-n", str(script)], check=True)
+
+
+def test_reservation_script(capsys, tmp_path):
+    code, out, _ = dry(capsys, "--runs", "5", "--reservation", "upex_002780",
+                       "--out", str(tmp_path))
+    assert code == 0
+    assert "#SBATCH --reservation=upex_002780" in out.splitlines()
+    assert "--partition" not in out             # the reservation replaces the partition
+    code, out, _ = dry(capsys, "--runs", "5", "-p", "proposal=3333", "--reservation", "auto")
+    assert code == 0 and "#SBATCH --reservation=upex_003333" in out
+
+
+def test_arrays_split_at_1000(tmp_path):
+    scripts = build_scripts(str(TINY), over=("run", "1-2500"), out=str(tmp_path),
+                            options=SlurmOptions(max_concurrent=50))
+    assert [len(s.tasks) for s in scripts] == [1000, 1000, 500]
+    assert "#SBATCH --array=0-999%50" in scripts[0].text
+    assert "#SBATCH --array=0-499%50" in scripts[2].text
+    assert "  0) TASK=(-p run=2001 " in scripts[2].text
+
+
+def test_script_passes_values_verbatim(tmp_path):
+    """Run the script's command with a stand-in python that prints its arguments."""
+    fake = tmp_path / "python"
+    fake.write_text('#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a"; done\n')
+    fake.chmod(0o755)
+    scripts = build_scripts(str(TINY), {"label": "two words 'quoted' \"too\"",
+                                        "fail_runs": "1, 2"},
+                            over=("run", "7-8"), out=str(tmp_path / "o"), python=str(fake))
+    path = tmp_path / "job.sh"
+    path.write_text(scripts[0].text)
+    env = dict(os.environ, SLURM_ARRAY_TASK_ID="1")
+    proc = subprocess.run(["bash", str(path)], env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    args = proc.stdout.splitlines()[1:]      # after the "array task" line
+    assert args[:4] == ["-m", "scs_nb.cli", "run", str(TINY)]
+    assert "label=two words 'quoted' \"too\"" in args
+    assert "fail_runs=[1, 2]" in args
+    assert args[-4:] == ["-p", "run=8", "--out", str(tmp_path / "o" / "r0008")]
+    env["SLURM_ARRAY_TASK_ID"] = "5"
+    assert subprocess.run(["bash", str(path)], env=env, capture_output=True).returncode == 1
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--runs", "1", "-p", "label=a; rm -rf ~"], ["'label'", "';'"]),
+    (["--runs", "1", "-p", "label=$(reboot)"], ["'label'", "'$'"]),
+    (["--runs", "1", "-p", "label=`id`"], ["'label'", "'`'"]),
+    (["--runs", "1;2"], ["--runs"]),
+    (["--runs", "1", "--reservation", "upex_2780"], ["upex_00NNNN"]),
+    (["--runs", "1", "--reservation", "upex_002780\n#SBATCH -A x"], ["upex_00NNNN"]),
+    (["--runs", "1", "--partition", "exfel --wrap=x"], ["--partition"]),
+    (["--runs", "1", "--time", "2h; id"], ["--time"]),
+    (["--runs", "1", "--mail-type", "END,$(id)"], ["--mail-type"]),
+    (["--runs", "1", "--mail-user", "a b@c.de"], ["--mail-user"]),
+    (["--runs", "1", "--job-name", "x y"], ["--job-name"]),
+    (["--runs", "1", "--out", "/tmp/a b"], ["folder", "/tmp/a b"]),
+    (["--runs", "1", "--logs", "/tmp/%x"], ["log folder"]),
+    (["--runs", "1", "--array-size", "1001"], ["--array-size"]),
+    (["--runs", "1", "-p", "run=3"], ["'run'", "-p"]),
+    (["--runs", "1", "-p", "trains=1e3"], ["'trains'", "int"]),
+    (["--over", "nope=1-3"], ["'nope'"]),
+    ([], ["'run'", "required"]),
+])
+def test_injection_and_bad_values_rejected(capsys, tmp_path, args, words, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = dry(capsys, *args)
+    assert code == 2 and out == ""
+    for w in words:
+        assert w in err
+    assert not any(tmp_path.iterdir())
+
+
+def test_submit_calls_sbatch_with_a_list(tmp_path, capsys, monkeypatch):
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    record = tmp_path / "calls"
+    sbatch = bindir / "sbatch"
+    sbatch.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" >> {record}\n'
+                      'echo "Submitted batch job 4242"\n')
+    sbatch.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
+    out = tmp_path / "o"
+    assert cli.main(["submit", str(TINY), "--runs", "1-2", "--out", str(out)]) == 0
+    assert "job 4242" in capsys.readouterr().out
+    scripts = sorted((out / "slurm").glob("*.sh"))
+    assert len(scripts) == 1 and record.read_text().splitlines() == [str(scripts[0])]
+    assert (out / "logs").is_dir()                    # SLURM does not create it
+
+
+def test_submit_without_sbatch_says_where_scripts_are(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert cli.main(["submit", str(TINY), "--runs", "1", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "sbatch is not available" in err and str(tmp_path / "o" / "slurm") in err
+
+
+def test_make_cluster(capsys):
+    from scs_nb.batch.cluster import make_cluster
+    from scs_nb.errors import ToolBoxValueError
+    cluster = make_cluster("slurm", partition="upex", reservation="upex_002780",
+                           walltime="02:00:00", cores=4, memory="8GB", print_script=True)
+    try:
+        script = capsys.readouterr().out
+        assert "#SBATCH -p upex" in script and "#SBATCH --reservation=upex_002780" in script
+        assert "#SBATCH -t 02:00:00" in script
+    finally:
+        cluster.close()
+    with pytest.raises(ToolBoxValueError):
+        make_cluster("slurm", reservation="upex_1")
+    with pytest.raises(ToolBoxValueError):
+        make_cluster("cloud")
+    from distributed import Client
+    with make_cluster("local", cores=1, processes=False) as local, Client(local) as client:
+        assert client.submit(lambda x: x + 1, 1).result() == 2
