@@ -154,7 +154,14 @@ def _from_table(bpt, loc) -> PulseIds:
         values = values[None]
     tids = (np.asarray(bpt["trainId"].values) if hasattr(bpt, "coords") and "trainId" in
             bpt.coords else np.arange(len(values)))
-    matched = np.asarray(is_pulse_at(values, loc))
+    # decode each distinct pattern once: consecutive trains mostly repeat it
+    if len(values) > 1:
+        new_row = np.concatenate([[True], np.any(values[1:] != values[:-1], axis=1)])
+        starts = np.flatnonzero(new_row)
+        which = np.cumsum(new_row) - 1
+        matched = np.asarray(is_pulse_at(values[starts], loc))[which]
+    else:
+        matched = np.asarray(is_pulse_at(values, loc))
     pids = np.flatnonzero(matched.any(0))
     return PulseIds(tids, pids, matched[:, pids], PULSE_DIMS[loc], loc, "bunchPatternTable")
 

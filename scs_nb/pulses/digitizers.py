@@ -12,14 +12,15 @@ Stops are exclusive. ``o_k`` is the sample offset of pulse k relative to the
 first pulse: with a bunch pattern ``(pId_k - pId_0) * samples_per_slot`` (440
 for the ADQ412, 24 for the FastADC), else ``k * period``. ``polarity`` is -1
 for negative-going pulses (MCPs on the ADQ412), so that peaks are positive.
-The integration is vectorised: one fancy-indexed gather of the windows of all
-trains of a chunk, no Python loop over trains or pulses.
+The integration is a numba kernel that reads only the windows of every
+(train, pulse) of a chunk of traces; no Python loop over trains or pulses.
 """
 from __future__ import annotations
 
 import re
 import warnings
 
+import numba
 import numpy as np
 import xarray as xr
 
@@ -263,10 +264,30 @@ def peaks_from_raw_trace(traces, pulseStart, pulseStop, baseStart, baseStop, off
             f"baseStart={baseStart}, baseStop={baseStop}, {len(offsets)} pulses up to offset "
             f"{offsets.max(initial=0)}); pass windows inside the trace (check_peak_params "
             "shows them) or fewer pulses")
-    acc = np.int64 if traces.dtype.kind in "iu" else np.float64
-    psum = traces[:, pidx].sum(-1, dtype=acc).astype(np.float64)
-    bmean = traces[:, bidx].sum(-1, dtype=acc).astype(np.float64) / len(bw)
-    return polarity * (psum - bmean * len(pw))
+    out = np.empty((traces.shape[0], len(offsets)), np.float64)
+    if traces.dtype.kind not in "iuf":
+        traces = traces.astype(np.float64)
+    _integrate(np.ascontiguousarray(traces), offsets, int(pulseStart), int(pulseStop),
+               int(baseStart), int(baseStop), float(polarity), out)
+    return out
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def _integrate(traces, offsets, ps, pe, bs, be, polarity, out):
+    """Window sums of every (train, pulse): reads only the windows."""
+    width = pe - ps
+    blen = be - bs
+    for t in range(traces.shape[0]):
+        row = traces[t]
+        for k in range(offsets.shape[0]):
+            o = offsets[k]
+            s = row[0] * 0          # integer accumulation for integer traces
+            for i in range(ps + o, pe + o):
+                s += row[i]
+            b = row[0] * 0
+            for i in range(bs + o, be + o):
+                b += row[i]
+            out[t, k] = polarity * (s - b / blen * width)
 
 
 def _raw_peaks(run, alt, data, params, offsets, polarity):
