@@ -10,4 +10,4 @@
 from .proposal import (EnvPaths, default_identifier, env_paths, find_proposal,  # noqa: F401
                        validate_identifier)
 from .activate import install_kernel, kernel_name, kernel_spec, remove_kernel  # noqa: F401
-from .create_env import create_env, validate_version  # noqa: F401
+from .create_env import create_env as create_toolbox_env, validate_version  # noqa: F401

@@ -106,11 +106,10 @@ def install_kernel(proposal, identifier=None, python=None, user=True, prefix=Non
 
 def remove_kernel(proposal, identifier=None) -> Path:
     """Remove the kernel ``toolbox_<ID>``; returns the removed folder."""
-    from jupyter_client.kernelspec import NoSuchKernel
     name = kernel_name(proposal, identifier)
     try:
         return Path(_manager().remove_kernel_spec(name))
-    except NoSuchKernel:
+    except KeyError:   # jupyter_client's NoSuchKernel is a KeyError, and so is its own
         raise ToolBoxPathError(f"no kernel named {name} is installed") from None
 
 
