@@ -292,7 +292,7 @@ def open_run(proposalNB, runNB, subset=None, **kwargs):
 
     data = kwargs.pop("data", "raw")
     if isinstance(data, str):
-        if data == "all":
+        if data in ("all", "default"):  # raw, with proc sources preferred when present
             raw = _run_dir(proposalNB, runNB, "raw")
             proc = raw.parent.parent / "proc" / raw.name
             locations = ["raw", "proc"] if proc.is_dir() and _h5_files(proc) else ["raw"]

@@ -47,6 +47,12 @@ def test_find_run_path_and_open_run(delay_run):
     assert len(sub.train_ids) == 10
 
 
+def test_mnemonics_for_run_by_numbers(delay_run):
+    names = tb.mnemonics_for_run(delay_run.proposal, delay_run.run)
+    assert {"nrj", "PP800_DelayLine", "SCS_SA3", "bunchPatternTable"} <= set(names)
+    assert "newton" not in names
+
+
 def test_run_by_path_on_a_folder(delay_run):
     run = tb.run_by_path(delay_run.run_dir)
     np.testing.assert_array_equal(run.train_ids, delay_run.truth["train_ids"])
