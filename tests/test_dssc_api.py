@@ -136,7 +136,7 @@ def test_killed_worker_rerun_identical(run, dark, tmp_path):
         from scs_nb.detectors.dssc import engine
         slow = engine._accumulate
         def slowly(*a):
-            time.sleep(0.5)
+            time.sleep(0.15)
             return slow(*a)
         engine._accumulate = slowly
         tb.bin_dssc({run.proposal}, {run.run}, dark_run={dark.run}, path={str(out)!r},
