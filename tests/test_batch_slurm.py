@@ -64,6 +64,14 @@ def test_arrays_split_at_1000(tmp_path):
     assert "  0) TASK=(-p run=2001 " in scripts[2].text
 
 
+def test_over_another_parameter(tmp_path):
+    """The seed's DSSC job: one task per module group of one run."""
+    (script,) = build_scripts(str(TINY), {"run": "179"}, over=("trains", "10,20"),
+                              out=str(tmp_path))
+    assert f"  1) TASK=(-p trains=20 --out {tmp_path}/r0179/trains_20) ;;" in script.text
+    assert "-p run=179" in [ln for ln in script.text.splitlines() if ln.startswith("exec ")][0]
+
+
 def test_script_passes_values_verbatim(tmp_path):
     """Run the script's command with a stand-in python that prints its arguments."""
     fake = tmp_path / "python"

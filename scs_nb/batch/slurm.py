@@ -167,7 +167,11 @@ def build_scripts(template, parameters=None, param_file=None, over=None, kernel=
         v = values[name]
         if name == "run" and isinstance(v, int):
             return base / f"r{v:04d}"
-        return base / safe_name(f"{name}_{format_value(spec[name], v)}")
+        sub = base
+        run = values.get("run")
+        if isinstance(run, int) and not isinstance(run, bool):
+            sub = sub / f"r{run:04d}"
+        return sub / safe_name(f"{name}_{format_value(spec[name], v)}")
 
     # SLURM options
     if opt.partition:
