@@ -190,15 +190,37 @@ def find_run_path(proposalNB, runNB, data="raw"):
     return str(_run_dir(proposalNB, runNB, "raw" if data == "all" else data))
 
 
+# -- warnings point at the user's code ---------------------------------------
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+_SKIP_DIRS = (_PACKAGE_DIR, os.path.dirname(contextlib.__file__))
+
+
+def _user_stacklevel() -> int:
+    """stacklevel for warnings.warn (called by the caller of this function) that
+    points at the first frame outside scs_nb (and contextlib)."""
+    frame = sys._getframe(1)  # the function calling warnings.warn: stacklevel 1
+    level = 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(
+            _SKIP_DIRS):
+        frame = frame.f_back
+        level += 1
+    return level
+
+
 # -- opening runs ----------------------------------------------------------
 @contextlib.contextmanager
 def _report_skipped_files(where):
     """extra_data prints 'Skipping file X (error was: ...)' on stderr for files
     it cannot open; turn those lines into warnings naming the file."""
     buf = io.StringIO()
-    with contextlib.redirect_stderr(buf):
-        yield
-    text = buf.getvalue()
+    try:
+        with contextlib.redirect_stderr(buf):
+            yield
+    finally:
+        _reemit(buf.getvalue(), where)
+
+
+def _reemit(text, where):
     other = []
     lines = text.splitlines()
     i = 0
@@ -212,9 +234,9 @@ def _report_skipped_files(where):
                 err = err[:-1] if err.endswith(")") else err
                 i += 1
             warnings.warn(
-                f"unreadable file {os.path.join(str(where), m.group(1).strip())} skipped "
+                f"unreadable file {m.group(1).strip()} in {where} skipped "
                 f"(truncated or corrupt HDF5: {err}); its trains are missing from the run",
-                UserWarning, stacklevel=4)
+                UserWarning, stacklevel=_user_stacklevel())
         else:
             other.append(line)
         i += 1
@@ -239,7 +261,7 @@ def _no_readable_files(folder: Path, exc=None):
 def _is_unreadable(exc) -> bool:
     """extra_data's errors for files it cannot use (h5py OSError, or a bare
     Exception 'All HDF5 files specified are unusable')."""
-    return isinstance(exc, (OSError, ValueError)) or "unusable" in str(exc)
+    return isinstance(exc, OSError) or "unusable" in str(exc)
 
 
 def _select(run, subset):
@@ -309,8 +331,9 @@ def open_run(proposalNB, runNB, subset=None, **kwargs):
     prop_dir = first.parent.parent
     arg = locations[0] if len(locations) == 1 else locations
     kwargs.setdefault("aliases", None)
+    where = " or ".join(str(_run_dir(proposalNB, runNB, loc)) for loc in locations)
     try:
-        with _report_skipped_files(first):
+        with _report_skipped_files(where):
             try:
                 run = ed.open_run(str(prop_dir), _run_number(runNB), data=arg, **kwargs)
             except TypeError:  # an extra_data without the aliases argument
@@ -508,7 +531,7 @@ def _pulse_function(name):
     func = getattr(module, name, None)
     if func is None and getattr(module, "__file__", None) is not None:
         warnings.warn(f"{modname} has no {name}(); the matching fields are loaded raw "
-                      "(not pulse-aligned)", UserWarning, stacklevel=3)
+                      "(not pulse-aligned)", UserWarning, stacklevel=_user_stacklevel())
     return func
 
 
@@ -543,7 +566,7 @@ def _warn_missing(run, ds, arrays, where):
         "the loaded data: " + "; ".join(parts)
         + ". Only trains with data for every field are kept; use check_data_rate(run, fields) "
         "for the rate of each field, or load the sparse fields separately.",
-        UserWarning, stacklevel=3)
+        UserWarning, stacklevel=_user_stacklevel())
 
 
 def load(proposalNB=None, runNB=None, fields=None, data="all", display=False,
@@ -722,7 +745,8 @@ def _validate(run_folder):
         lines = [p.get("msg", str(p)) + (f" ({p['file']})" if "file" in p else "")
                  for p in validator.problems[:10]]
         warnings.warn(f"extra-data-validate found {len(validator.problems)} problem(s) in "
-                      f"{run_folder}: " + "; ".join(lines), UserWarning, stacklevel=3)
+                      f"{run_folder}: " + "; ".join(lines), UserWarning,
+                      stacklevel=_user_stacklevel())
 
 
 def _run_from(run, proposalNB, runNB, subset, data):

@@ -184,7 +184,9 @@ def test_truncated_file_is_skipped_with_a_warning(truncated_run):
         warnings.simplefilter("always")
         run, ds = tb.load(res.proposal, res.run, ["nrj"])
     messages = [str(w.message) for w in rec]
-    assert any(str(res.bad) in m and "truncated" in m for m in messages), messages
+    assert any(res.bad.name in m and str(res.run_dir) in m and "truncated" in m
+               for m in messages), messages
+    assert all(w.filename == __file__ for w in rec), [w.filename for w in rec]
     # and the trains of the skipped file are reported missing
     assert any("10 of 30 trains" in m for m in messages), messages
     tids = np.asarray(res.truth["train_ids"])
@@ -192,9 +194,10 @@ def test_truncated_file_is_skipped_with_a_warning(truncated_run):
     np.testing.assert_array_equal(ds.trainId, expected)
     rb = np.float32(res.truth["readback"]["nrj"])
     np.testing.assert_array_equal(ds["nrj"], np.concatenate([rb[:10], rb[20:]]))
-    with pytest.warns(UserWarning, match=str(res.bad.name)):
+    with pytest.warns(UserWarning, match=str(res.bad.name)) as rec:
         run = tb.run_by_path(res.run_dir)
     assert len(run.files) == 2
+    assert rec[0].filename == __file__
 
 
 def test_run_without_readable_file_is_a_file_error(data_root, tmp_path):
