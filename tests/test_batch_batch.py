@@ -10,7 +10,7 @@ TINY = Path(__file__).parent / "data" / "tiny_template.ipynb"
 def test_batch_with_failure_and_retry(data_root, tmp_path, capsys):
     out = tmp_path / "batch"
     common = ["batch", str(TINY), "--out", str(out), "-p", "trains=10"]
-    code = cli.main(common + ["--runs", "51-53", "-p", "fail_runs=52", "--jobs", "2"])
+    code = cli.main(common + ["--runs", "9051-9053", "-p", "fail_runs=9052", "--jobs", "2"])
     assert code == 1
     captured = capsys.readouterr()
     table = captured.out
@@ -18,22 +18,22 @@ def test_batch_with_failure_and_retry(data_root, tmp_path, capsys):
     assert "--retry-failed" in captured.err
     status = json.loads((out / "tiny_template_batch.json").read_text())
     assert {r: e["status"] for r, e in status["runs"].items()} == {
-        "51": "done", "52": "failed", "53": "done"}
-    assert "run 52 fails on purpose" in status["runs"]["52"]["message"]
-    for run in (51, 53):
+        "9051": "done", "9052": "failed", "9053": "done"}
+    assert "run 9052 fails on purpose" in status["runs"]["9052"]["message"]
+    for run in (9051, 9053):
         assert (out / f"r{run:04d}" / f"tiny_template_r{run:04d}.ipynb").is_file()
 
     # retry only the failure (now without the parameter that made it fail)
     assert cli.main(common + ["--retry-failed"]) == 0
     table = capsys.readouterr().out
     assert "1 done, 0 failed, 0 skipped" in table
-    assert (out / "r0052" / "tiny_template_r0052.ipynb").is_file()
-    assert not (out / "r0052" / "tiny_template_r0052.failed.ipynb").exists()
+    assert (out / "r9052" / "tiny_template_r9052.ipynb").is_file()
+    assert not (out / "r9052" / "tiny_template_r9052.failed.ipynb").exists()
     status = json.loads((out / "tiny_template_batch.json").read_text())
     assert all(e["status"] == "done" for e in status["runs"].values())
 
     # complete outputs are skipped unless --overwrite
-    assert cli.main(common + ["--runs", "51-53"]) == 0
+    assert cli.main(common + ["--runs", "9051-9053"]) == 0
     assert "0 done, 0 failed, 3 skipped" in capsys.readouterr().out
     assert cli.main(common + ["--retry-failed"]) == 0
     assert "no failed runs" in capsys.readouterr().out
