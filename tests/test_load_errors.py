@@ -229,3 +229,19 @@ def test_load_validate_reports_problems(truncated_run, basic):
         warnings.simplefilter("error")
         run, ds = tb.load(basic.proposal, basic.run, ["nrj"], validate=True)
     assert ds.sizes["trainId"] == 30
+
+
+def test_damaged_data_is_a_file_error_naming_the_files(basic, monkeypatch):
+    """A file that opens but whose data cannot be read (h5py OSError, e.g. a
+    corrupt compressed chunk) gives a ToolBoxFileError naming source and files."""
+    from extra_data.keydata import KeyData
+
+    def broken(self, *args, **kwargs):
+        raise OSError("Can't synchronously read data (inflate() failed)")
+
+    monkeypatch.setattr(KeyData, "xarray", broken)
+    with pytest.raises(tb.ToolBoxFileError) as err:
+        tb.load(basic.proposal, basic.run, ["nrj"])
+    msg = str(err.value)
+    assert "SA3_XTD10_MONO/MDL/PHOTON_ENERGY" in msg and basic.files[0].name in msg
+    assert "inflate() failed" in msg
