@@ -23,6 +23,7 @@ CELL = textwrap.dedent('''\
     tags: list = ["a"]  # free list
     plot: bool = True  # make figures
     name: str = "x"  # a label
+    note: str | None = None  # optional note
     extra: dict = {"a": 1}  # options
 ''')
 
@@ -44,7 +45,7 @@ def no_kernel(monkeypatch):
 
 def test_parse_cell(spec):
     assert list(spec) == ["proposal", "run", "dark_run", "xaxis", "bin_width", "modules",
-                          "tags", "plot", "name", "extra"]
+                          "tags", "plot", "name", "note", "extra"]
     assert spec["run"].required and spec["run"].type == "int"
     assert spec["run"].help == "run number (required)"
     assert not spec["dark_run"].required and spec["dark_run"].nullable
@@ -63,6 +64,8 @@ def test_values_parsed_by_type(spec):
     assert v["name"] == "a b=c" and v["dark_run"] is None and v["tags"] == [1, "x"]
     assert v["extra"] == {"k": [1, 2]} and v["proposal"] == 900001
     assert P.validate_parameters(spec, {"run": 1, "modules": "[5]"})["modules"] == [5]
+    v = P.validate_parameters(spec, {"run": 1, "name": "None", "note": "None"})
+    assert v["name"] == "None" and v["note"] is None
 
 
 @pytest.mark.parametrize("given, words", [

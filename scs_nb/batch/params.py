@@ -80,8 +80,9 @@ class Parameter:
 
         Strings are parsed (command line); other objects are type-checked (YAML, Python).
         """
+        # the text None stands for None, except for a str that cannot be None
         if value is None or (isinstance(value, str) and value.strip() in ("None", "null")
-                             and self.type != "str"):
+                             and (self.type != "str" or self.nullable)):
             if self.nullable:
                 return None
             raise ParameterError(f"parameter {self.name!r} is required: pass "
