@@ -168,7 +168,9 @@ class Tool:
         if self.canvas is not None:
             parts.append(self.canvas)
         parts.append(self.errors)
-        return w.VBox(parts)
+        box = w.VBox(parts)
+        box.add_class(f"scs-{type(self).__name__.lower()}")
+        return box
 
     def _control_rows(self):
         return []

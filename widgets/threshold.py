@@ -55,6 +55,11 @@ class ThresholdTuner(Tool):
                                     continuous_update=False)
         self.log_box = w.Checkbox(value=bool(log), description="log counts", indent=False)
         self.status = w.HTML()
+        for widget, css in ((self.low_box, "scs-threshold-low"),
+                            (self.high_box, "scs-threshold-high"),
+                            (self.slider, "scs-threshold-range"),
+                            (self.status, "scs-threshold-status-box")):
+            widget.add_class(css)
         self._low, self._high = low, high
         self._syncing = False
 
