@@ -131,7 +131,8 @@ def get_bam_params(run, mnemo_or_source="BAM1932S"):
     params = {}
     for key in ("bamStatus1", "bamStatus2", "bamStatus3", "bamError"):
         try:
-            params[key] = run.get_run_value(src, key)
+            v = run.get_run_value(src, key)
+            params[key] = v.item() if hasattr(v, "item") else v
         except Exception:
             continue
     return params
