@@ -68,29 +68,23 @@ def run_demo(out="demo", templates=True, jobs=1, progress=print):
 
 
 def _run_templates(out, plan, jobs, progress):
-    try:
-        from ..batch import templates as tmpl
-        from ..batch import runner
-    except ImportError:  # pragma: no cover - batch area not installed
-        progress("(template runner not available; skipping templates)")
-        return 0
+    from ..batch import runner
+    from ..batch.templates import list_templates
     reports = out / "reports"
     failed = 0
     progress(f"\nRunning templates headless (reports in {reports}):")
-    for t in tmpl.list_templates():
-        params = tmpl.template_parameters(t)
+    for t in list_templates():
+        params = t.parameters()
         values = {}
         scenario = params["scenario"].default if "scenario" in params else None
         if "proposal" in params:
             values["proposal"] = DEMO_PROPOSAL
-        if scenario and scenario in plan and "run" in params:
+        if scenario in plan and "run" in params:
             values["run"] = plan[scenario]
-        t0 = time.perf_counter()
-        try:
-            result = runner.run_template(t, values, out_dir=reports, overwrite=True)
-            progress(f"  {t.name:32s} ok      {time.perf_counter() - t0:6.1f} s  "
-                     f"{result.html}")
-        except Exception as exc:  # report and go on: the table shows what failed
+        result = runner.run_template(t.path, values, out=reports / t.name, overwrite=True)
+        if result.ok:
+            progress(f"  {t.name:28s} ok      {result.duration:6.1f} s  {result.html}")
+        else:
             failed += 1
-            progress(f"  {t.name:32s} FAILED  {str(exc).splitlines()[0][:100]}")
+            progress(f"  {t.name:28s} FAILED  {result.message.splitlines()[0][:120]}")
     return failed
