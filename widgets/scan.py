@@ -168,7 +168,8 @@ class ScanExplorer(Tool):
         fields = [f for f in (signal, scan, norm, scan2) if f]
         proposal, number = _run_numbers(run)
         _, ds = tb.load(proposal, number, fields)
-        return cls(ds, signal, scan, norm=norm, scan2=scan2, **kwargs)
+        names = [_loaded_name(ds, f) if f else None for f in (signal, scan, norm, scan2)]
+        return cls(ds, names[0], names[1], norm=names[2], scan2=names[3], **kwargs)
 
     # -- the result --------------------------------------------------------
     @property
@@ -279,6 +280,19 @@ class ScanExplorer(Tool):
             ax.set_ylabel(p["scan"])
             self._cbar = self.fig.colorbar(mesh, ax=ax, label=label)
         self._draw()
+
+
+def _loaded_name(ds, field):
+    """The variable ``load`` made of ``field`` (digitizer 'MCP2apd' and
+    'MCP2raw' become 'MCP2peaks', as in the ToolBox)."""
+    if field in ds.variables:
+        return field
+    try:
+        from scs_nb.pulses.digitizers import peaks_name
+        alt = peaks_name(field)
+    except ImportError:
+        alt = None
+    return alt if alt in ds.variables else field
 
 
 def _run_numbers(run):
