@@ -8,6 +8,7 @@ with the final name is always complete. A failing cell leaves
 """
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import tempfile
@@ -21,6 +22,19 @@ from .templates import Template, find_template, safe_name
 
 __all__ = ["Prepared", "RunResult", "prepare", "run_template", "resolve_kernel",
            "default_output_dir", "output_paths", "available_kernels", "write_atomic"]
+
+
+class _KnownParameters(logging.Filter):
+    """papermill's own parameter guess misreads annotations such as ``float | None``
+    and warns about "unknown" parameters that scs_nb has already validated."""
+
+    def filter(self, record):
+        return not str(record.getMessage()).startswith(("Passed unknown parameter",
+                                                        "Unable to parse line"))
+
+
+for _name in ("papermill", "papermill.translators"):
+    logging.getLogger(_name).addFilter(_KnownParameters())
 
 
 @dataclass
@@ -141,14 +155,25 @@ def prepare(template, parameters=None, param_file=None, kernel=None, out=None,
     return Prepared(tpl, nb, spec, values, kname, out_dir, nb_path, html_path)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()
+
+
 def write_atomic(path: Path, data, mode="w"):
-    """Write text/bytes to ``path`` via a temporary file in the same folder."""
+    """Write text/bytes to ``path`` via a temporary file in the same folder; the file
+    gets the usual permissions (0666 less the umask: proposal members can read it)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name, suffix=".part")
     try:
         with os.fdopen(fd, mode) as f:
             f.write(data)
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
