@@ -174,3 +174,19 @@ def test_cli_run_rejects_before_kernel(capsys, tmp_path, args, words):
     for w in words:
         assert w in err
     assert not any(tmp_path.iterdir())
+
+
+def test_cli_templates_check(tmp_path, capsys, monkeypatch):
+    from scs_nb.batch import templates
+    nb = nbformat.read(str(TINY), as_version=4)
+    nbformat.write(nb, str(tmp_path / "good.ipynb"))
+    nb.cells[1].metadata["tags"] = []
+    nb.cells.insert(1, nbformat.v4.new_code_cell("x: int = 1  # x",
+                                                 metadata={"tags": ["parameters"]}))
+    nbformat.write(nb, str(tmp_path / "bad.ipynb"))
+    monkeypatch.setattr(templates, "templates_dir", lambda: tmp_path)
+    assert cli.main(["templates"]) == 0
+    assert cli.main(["templates", "--check"]) == 1
+    out = capsys.readouterr().out
+    assert "good" in out and "[ok: 7 parameters]" in out
+    assert "BROKEN: the first code cell" in out

@@ -131,6 +131,10 @@ def cmd_templates(args) -> int:
             if args.check:
                 try:
                     spec = t.parameters(nb)
+                    first = next(c for c in nb.cells if c.cell_type == "code")
+                    if "parameters" not in first.metadata.get("tags", []):
+                        raise ToolBoxError("the first code cell must be the one tagged "
+                                           "'parameters'")
                     line += f"  [ok: {len(spec)} parameters]"
                 except ToolBoxError as exc:
                     broken += 1
