@@ -20,7 +20,6 @@ from __future__ import annotations
 import re
 import warnings
 
-import numba
 import numpy as np
 import xarray as xr
 
@@ -267,12 +266,24 @@ def peaks_from_raw_trace(traces, pulseStart, pulseStop, baseStart, baseStop, off
     out = np.empty((traces.shape[0], len(offsets)), np.float64)
     if traces.dtype.kind not in "iuf":
         traces = traces.astype(np.float64)
-    _integrate(np.ascontiguousarray(traces), offsets, int(pulseStart), int(pulseStop),
+    _kernel()(np.ascontiguousarray(traces), offsets, int(pulseStart), int(pulseStop),
                int(baseStart), int(baseStop), float(polarity), out)
     return out
 
 
-@numba.njit(cache=True, nogil=True, fastmath=True)
+_KERNEL = None
+
+
+def _kernel():
+    """The numba integration kernel, compiled (or loaded from cache) on first
+    use so that ``import scs_nb`` does not import numba."""
+    global _KERNEL
+    if _KERNEL is None:
+        import numba
+        _KERNEL = numba.njit(cache=True, nogil=True, fastmath=True)(_integrate)
+    return _KERNEL
+
+
 def _integrate(traces, offsets, ps, pe, bs, be, polarity, out):
     """Window sums of every (train, pulse): reads only the windows."""
     width = pe - ps

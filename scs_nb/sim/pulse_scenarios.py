@@ -13,9 +13,10 @@ from . import slow, timing, undulator_cells
 from .scenarios import add_beamline
 
 
-@scenario("pump_probe", help="SASE1 (10 pulses from slot 200, step 4), SASE3 (20 pulses, slot 1000, step 24) and PP laser on every "
-          "other FEL pulse (10 pulses, step 48); delay line stepped over 5 positions; "
-          "ADQ412 MCPs, FastADC FEL and PPL photodiodes, two-colour undulator cells.")
+@scenario("pump_probe", help="SASE1 (10 pulses from slot 200, step 4), SASE3 (20 pulses, "
+          "slot 1000, step 24) and PP laser on every other FEL pulse (10 pulses, step 48); "
+          "delay line stepped over 5 positions; ADQ412 MCPs, FastADC FEL and PPL "
+          "photodiodes, two-colour undulator cells.")
 def pump_probe(run, nsase3=20, nppl=10, start=-0.5, stop=0.5, nsteps=5):
     pat = timing.PulsePattern.constant(run.ntrains, sase3=(nsase3, 1000, 24),
                                        sase1=(10, 200, 4), ppl=(nppl, 1000, 48))
