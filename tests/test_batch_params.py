@@ -180,9 +180,7 @@ def test_cli_templates_check(tmp_path, capsys, monkeypatch):
     from scs_nb.batch import templates
     nb = nbformat.read(str(TINY), as_version=4)
     nbformat.write(nb, str(tmp_path / "good.ipynb"))
-    nb.cells[1].metadata["tags"] = []
-    nb.cells.insert(1, nbformat.v4.new_code_cell("x: int = 1  # x",
-                                                 metadata={"tags": ["parameters"]}))
+    nb.cells.insert(1, nbformat.v4.new_code_cell("import os"))
     nbformat.write(nb, str(tmp_path / "bad.ipynb"))
     monkeypatch.setattr(templates, "templates_dir", lambda: tmp_path)
     assert cli.main(["templates"]) == 0
