@@ -186,7 +186,7 @@ def _render_bank(out, pix_dark, cell_dark, coef, profiles, bank, bank_rows, gain
 def add_dssc(run, modules=None, frames_per_pulse=1, energies_uj=None, delay_ps=None,
              pumped=None, energy_ev=930.0, rings=DEFAULT_RINGS, t0_ps=0.0,
              photons_per_uJ=0.04, background=0.1, gain=2.0, noise=1.5, distance_m=0.5,
-             dark_seed=1234, dark_only=False, exact_limit=200_000, bank_size=32,
+             dark_seed=1234, dark_only=False, exact_limit=2000, bank_size=32,
              trains_per_file=250, resonance_params=None):
     """Add DSSC modules to a simulated run.
 
@@ -319,6 +319,15 @@ def _modules_opt(modules):
     return [int(m) for m in modules]
 
 
+def _sase3_slots(npulses):
+    """(first slot, step) of npulses SASE3 pulses that fit in a train (24 slots =
+    188 kHz when they fit after slot 1000)."""
+    n = int(npulses)
+    if 1000 + 24 * n < 2700:
+        return 1000, 24
+    return 200, max(1, (2690 - 200) // max(n, 1))
+
+
 def _true_energies(run):
     return [np.asarray(e, float) for e in run.truth["xgm"]["SCS"]["true_sa3_energy_uJ"]]
 
@@ -334,8 +343,9 @@ def dssc_delay_scan(run, modules="all", npulses=10, intra_darks=False, start=-1.
                     nsteps=11, bam="BAM1932M", **dssc):
     from .scenarios import add_beamline
     npulses = int(npulses)
-    pat = timing.PulsePattern.constant(run.ntrains, sase3=(npulses, 1000, 24),
-                                       ppl=((npulses + 1) // 2, 1000, 48))
+    first, step = _sase3_slots(npulses)
+    pat = timing.PulsePattern.constant(run.ntrains, sase3=(npulses, first, step),
+                                       ppl=((npulses + 1) // 2, first, 2 * step))
     nominal = np.linspace(start, stop, int(nsteps))
     pos = delay_to_position(nominal)
     add_beamline(run, pat, delay_mm=slow.steps(run.ntrains, pos))
@@ -359,7 +369,7 @@ def dssc_delay_scan(run, modules="all", npulses=10, intra_darks=False, start=-1.
 def dssc_energy_scan(run, modules="all", npulses=10, start=925.0, stop=935.0, nsteps=11,
                      **dssc):
     from .scenarios import add_beamline
-    pat = timing.PulsePattern.constant(run.ntrains, sase3=(int(npulses), 1000, 24))
+    pat = timing.PulsePattern.constant(run.ntrains, sase3=(int(npulses),) + _sase3_slots(npulses))
     setpoints = np.linspace(start, stop, int(nsteps))
     nrj = slow.steps(run.ntrains, setpoints)
     add_beamline(run, pat, nrj=nrj)
@@ -375,6 +385,6 @@ def dssc_energy_scan(run, modules="all", npulses=10, start=925.0, stop=935.0, ns
                "Options: modules, npulses, intra_darks.")
 def dssc_dark(run, modules="all", npulses=10, intra_darks=False, **dssc):
     from .scenarios import add_beamline
-    pat = timing.PulsePattern.constant(run.ntrains, sase3=(int(npulses), 1000, 24))
+    pat = timing.PulsePattern.constant(run.ntrains, sase3=(int(npulses),) + _sase3_slots(npulses))
     add_beamline(run, pat)
     add_dssc(run, _modules_opt(modules), 2 if intra_darks else 1, dark_only=True, **dssc)
