@@ -157,6 +157,13 @@ def cmd_run(args) -> int:
                    overwrite=args.overwrite)
     print(f"scs-nb: running {prep.template.name} with kernel {prep.kernel} "
           f"-> {prep.out_dir}", file=sys.stderr)
+    if args.log_output:   # papermill logs cell outputs at INFO level
+        import logging
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        log = logging.getLogger("papermill")
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
     res = execute(prep, html=not args.no_html, log_output=args.log_output,
                   progress=False if args.no_progress else None, timeout=args.timeout)
     if res.ok:
@@ -186,8 +193,9 @@ def cmd_batch(args) -> int:
                       args.out, run_param=args.run_param)
     print(f"scs-nb: {plan.template.name} over {len(plan.runs)} run(s), kernel {plan.kernel}, "
           f"{args.jobs} at a time -> {plan.base}", file=sys.stderr)
+    echo = None if sys.stderr.isatty() else (lambda msg: print(msg, file=sys.stderr))
     results = run_batch(plan, jobs=args.jobs, overwrite=args.overwrite,
-                        retry_failed=args.retry_failed)
+                        retry_failed=args.retry_failed, echo=echo)
     print(status_table(results, plan.run_param))
     failed = [r for r, e in results.items() if e["status"] == "failed"]
     if failed:
