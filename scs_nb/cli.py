@@ -15,6 +15,7 @@ COMMAND_MODULES = (
     "scs_nb.sim.cli",        # simulate, demo
     "scs_nb.load_cli",       # find-proposal
     "scs_nb.batch.cli",      # templates, run, batch, submit
+    "scs_nb.detectors.dssc.submit",  # submit-dssc (DSSC binning per module group on SLURM)
 )
 
 

@@ -1,0 +1,116 @@
+"""``scs-nb submit-dssc``: DSSC binning on SLURM with the seed script's named options.
+
+    scs-nb submit-dssc --proposal 2719 --dark 180 --run 179 --module-group 0-3 \\
+        --xaxis delay --bin-width 0.1 [--reservation upex_002719] [--kernel K] [--dry-run]
+
+is the ToolBox's ``sbatch bin_dssc_module_job.sh -p 2719 -d 180 -r 179 -m 0 -x delay -b 0.1``
+(once per module group) as one job array: a thin layer over the generic
+``scs-nb submit dssc_binning -p ... --over module_group=...``. Every value is
+validated (numbers, template parameter types, SLURM option patterns) and
+quoted by ``scs_nb.batch.slurm``; sbatch is called with an argument list.
+The job name starts with the run (``r0179-dssc-binning``); logs go to
+``<out>/logs``, one per array task; the module files of all groups go to one
+folder (``<proposal>/usr/processed_runs/r<run>`` by default) that
+``xr.open_mfdataset(path + '/*.h5', parallel=True, join='inner')`` combines.
+"""
+from __future__ import annotations
+
+import os
+
+from ...errors import ToolBoxValueError
+
+TEMPLATE = "dssc_binning"
+
+
+def register(sub):
+    p = sub.add_parser(
+        "submit-dssc", help="DSSC binning on SLURM: one array task per module group",
+        description="Write (and submit, unless --dry-run) the sbatch job array that runs the "
+        "'DSSC binning' template for each module group of a run.")
+    p.add_argument("--proposal", "-p", required=True, help="proposal number")
+    p.add_argument("--run", "-r", type=int, required=True, help="run number")
+    p.add_argument("--dark", "-d", type=int, help="dark run (default: no dark subtraction)")
+    p.add_argument("--module-group", "-m", default="0-3",
+                   help="module group(s) 0..3, e.g. 2 or 0-3 (default 0-3: all 16 modules)")
+    p.add_argument("--xaxis", "-x", default="delay",
+                   help="delay (ps, BAM corrected), nrj (eV) or a slow mnemonic")
+    p.add_argument("--bin-width", "-b", type=float, default=0.1, help="bin width (xaxis units)")
+    p.add_argument("--pattern", help="comma list of frame labels (default pumped,unpumped)")
+    p.add_argument("--no-xgm-normalization", action="store_true",
+                   help="do not divide by the XGM pulse energy")
+    p.add_argument("--kernel", "-k", help="Jupyter kernel (default toolbox_p00NNNN if installed)")
+    p.add_argument("--reservation", metavar="upex_00NNNN", help="beamtime reservation")
+    p.add_argument("--partition", help="SLURM partition (default exfel)")
+    p.add_argument("--time", default="12:00:00", help="time limit per task (default 12:00:00)")
+    p.add_argument("--mail-type", default="END,FAIL", help="SLURM mail types (NONE for none)")
+    p.add_argument("--out", metavar="DIR", help="folder of the module files (default "
+                   "<proposal>/usr/processed_runs/r<run>); notebooks and logs go below it")
+    p.add_argument("--dry-run", action="store_true", help="print the script, submit nothing")
+    p.set_defaults(func=cmd_submit_dssc)
+
+
+def dssc_submit_parameters(proposal, run, dark=None, xaxis="delay", bin_width=0.1, path="",
+                           pattern=None, xgm_normalization=True) -> dict:
+    """Template parameters of one submission (the module group varies per task)."""
+    try:
+        bw = float(bin_width)
+    except (TypeError, ValueError):
+        raise ToolBoxValueError(f"--bin-width must be a number, got {bin_width!r}") from None
+    if not bw > 0:
+        raise ToolBoxValueError(f"--bin-width must be > 0, got {bin_width}")
+    params = {"proposal": int(str(proposal).lstrip("p")), "run": int(run), "xaxis": str(xaxis),
+              "bin_width": bw, "dark_run": None if dark is None else int(dark),
+              "scenario": "", "n_workers": 4, "xgm_normalization": bool(xgm_normalization)}
+    if path:
+        params["path"] = str(path)
+    if pattern:
+        params["pattern"] = [p for p in str(pattern).split(",") if p]
+    return params
+
+
+def module_groups(text) -> list:
+    """'0-3' / '2' / '0,2' -> module groups, each 0..3."""
+    from ...batch.batch import parse_runs
+    try:
+        groups = parse_runs(str(text))
+    except Exception:  # noqa: BLE001
+        groups = None
+    if not groups or any(not 0 <= g <= 3 for g in groups):
+        raise ToolBoxValueError(f"--module-group takes groups 0..3 (4 modules each) such as 2, "
+                                f"0-3 or 0,2; got {text!r}")
+    return groups
+
+
+def build_dssc_scripts(args):
+    from ...batch.slurm import SlurmOptions, build_scripts
+    groups = module_groups(args.module_group)
+    out = args.out
+    if not out:
+        try:
+            from .binning import default_output_path
+            out = default_output_path(args.proposal, args.run)
+        except Exception:  # noqa: BLE001 - run not visible here (e.g. a dry run elsewhere)
+            out = os.path.join("processed_runs", f"r{int(args.run):04d}")
+    out = os.path.abspath(out)
+    params = dssc_submit_parameters(args.proposal, args.run, args.dark, args.xaxis,
+                                    args.bin_width, out, args.pattern,
+                                    not args.no_xgm_normalization)
+    opts = SlurmOptions(partition=args.partition, reservation=args.reservation,
+                        time=args.time,
+                        mail_type=None if args.mail_type == "NONE" else args.mail_type,
+                        job_name=f"r{int(args.run):04d}-dssc-binning",
+                        logs=os.path.join(out, "logs"))
+    return build_scripts(TEMPLATE, params, None,
+                         ("module_group", ",".join(str(g) for g in groups)),
+                         args.kernel, os.path.join(out, "notebooks"), opts)
+
+
+def cmd_submit_dssc(args) -> int:
+    scripts = build_dssc_scripts(args)
+    if args.dry_run:
+        for s in scripts:
+            print(s.text)
+        return 0
+    from ...batch.slurm import submit_scripts
+    submit_scripts(scripts)
+    return 0
