@@ -202,13 +202,21 @@ class PeakWindowTuner(Tool):
         self.ax.plot(x, self._y, lw=0.8, color="k", label=str(self.label))
         self.ax.set_xlabel("sample")
         self.ax.set_ylabel("average trace")
-        p = self._params
-        self.ax.set_xlim(0, min(self._y.size, max(p["pulseStop"], p["baseStop"])
-                                + 2 * p["period"]))
+        self._zoom_first_pulse()
         self._patches = []
         (self._peak_line,) = self.ax_peaks.plot([], [], "o-", ms=3, color="C1")
         self.ax_peaks.set_xlabel("pulse index")
         self.ax_peaks.set_ylabel("integral")
+
+    def _zoom_first_pulse(self):
+        """Show the first pulse with its windows (pan/zoom for the others)."""
+        p = self._params
+        lo = min(p["pulseStart"], p["baseStart"] if p["baseStop"] > p["baseStart"] else
+                 p["pulseStart"])
+        hi = max(p["pulseStop"], p["baseStop"])
+        margin = max((hi - lo) // 2, 5)
+        self.ax.set_xlim(max(lo - margin, 0), min(hi + margin, self._y.size))
+        self.ax.set_title("first pulse (pan/zoom for the others)", fontsize=9)
 
     def _on_pulse_span(self, vmin, vmax):
         if vmax > vmin:
