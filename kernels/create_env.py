@@ -71,7 +71,13 @@ def project_source():
     """The git repository this scs_nb runs from, or None (installed from a wheel)."""
     import scs_nb
     root = Path(scs_nb.__file__).resolve().parents[1]
-    return str(root) if (root / ".git").exists() else None
+    if not (root / ".git").exists():
+        return None
+    try:
+        _git(["-C", str(root), "rev-parse", "--verify", "HEAD"])
+    except (ToolBoxError, OSError):   # no commit yet, no git, or not a trusted owner
+        return None
+    return str(root)
 
 
 def _git(args, cwd=None, echo=None) -> str:
