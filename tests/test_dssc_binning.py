@@ -158,3 +158,26 @@ def test_bin_dssc_with_dask_workers(runs, binned, tmp_path):
     a = tb.open_binned_dssc(str(tmp_path)).load()
     b = tb.open_binned_dssc(str(out)).load()
     xr.testing.assert_identical(a["data"], b["data"])
+
+
+def test_intra_darks(simulated, tmp_path):
+    """Every second frame dark: with stride 2 the XGM of pulse j normalises frame
+    2j; the intra-dark frames hold no signal after dark subtraction."""
+    data = simulated("dssc_delay_scan", modules="0", trains=8, npulses=4, nsteps=2,
+                     intra_darks=True)
+    dark = simulated("dssc_dark", modules="0", trains=4, npulses=4, intra_darks=True)
+    assert data.truth["dssc"]["frame_pattern"] == ["pumped", "intra_dark", "unpumped",
+                                                   "intra_dark"] * 2
+    tb.bin_dssc(data.proposal, data.run, dark_run=dark.run, bin_width=10.0,
+                pattern=["pumped", "intra_dark", "unpumped", "intra_dark"],
+                dssc_coords_stride=2, path=str(tmp_path), backend="sequential")
+    ds = tb.open_binned_dssc(str(tmp_path)).load()
+    assert list(ds.pulse.values) == ["pumped", "intra_dark", "unpumped"]
+    assert int(ds["hist"].sel(pulse="intra_dark").sum()) == 8 * 4
+    mean = ds["data"].mean(("module", "x", "y"))
+    # intra-darks: raw ADU minus dark, zero within the dark estimate noise
+    assert abs(float(mean.sel(pulse="intra_dark").mean())) < 0.05
+    t = data.truth["dssc"]
+    exp_u = simdssc.expected_module_mean(t, 0, 0.0, False) * t["gain_adu_per_photon"]
+    np.testing.assert_allclose(float(mean.sel(pulse="unpumped").mean()), exp_u, rtol=0.02)
+    assert np.all(np.isnan(ds["xgm"].sel(pulse="intra_dark")))
