@@ -188,3 +188,14 @@ def test_cli_templates_check(tmp_path, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "good" in out and "[ok: 7 parameters]" in out
     assert "BROKEN: the first code cell" in out
+
+
+def test_cli_param_file(tmp_path, capsys):
+    f = tmp_path / "p.yaml"
+    f.write_text("run: 3\nscale: fast\n")
+    assert cli.main(["run", str(TINY), "-f", str(f), "--out", str(tmp_path / "o")]) == 2
+    assert "'scale' expects a float, got 'fast'" in capsys.readouterr().err
+    # -p overrides the file; still nothing runs for an unknown name in the file
+    f.write_text("run: 3\nscael: 2\n")
+    assert cli.main(["run", str(TINY), "-f", str(f), "-p", "scale=2"]) == 2
+    assert "unknown parameter 'scael'" in capsys.readouterr().err
