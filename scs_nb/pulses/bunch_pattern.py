@@ -157,13 +157,14 @@ def _from_table(bpt, loc) -> PulseIds:
     # decode each distinct pattern once: consecutive trains mostly repeat it
     if len(values) > 1:
         new_row = np.concatenate([[True], np.any(values[1:] != values[:-1], axis=1)])
-        starts = np.flatnonzero(new_row)
         which = np.cumsum(new_row) - 1
-        matched = np.asarray(is_pulse_at(values[starts], loc))[which]
+        distinct = np.asarray(is_pulse_at(values[new_row], loc))
     else:
-        matched = np.asarray(is_pulse_at(values, loc))
-    pids = np.flatnonzero(matched.any(0))
-    return PulseIds(tids, pids, matched[:, pids], PULSE_DIMS[loc], loc, "bunchPatternTable")
+        which = np.zeros(len(values), int)
+        distinct = np.asarray(is_pulse_at(values, loc)).reshape(len(values), -1)
+    pids = np.flatnonzero(distinct.any(0))
+    return PulseIds(tids, pids, distinct[:, pids][which], PULSE_DIMS[loc], loc,
+                    "bunchPatternTable")
 
 
 def _from_decoder(run, loc, mn) -> PulseIds | None:
