@@ -24,7 +24,7 @@ def interactive_available() -> bool:
     1. ``$SCS_NB_INTERACTIVE`` = ``1``/``0`` forces the answer (the batch runner
        and tests may set it);
     2. outside an IPython kernel (plain Python, pytest, IPython terminal): False;
-    3. a notebook front end (JupyterLab, Notebook 7, VS Code) sends cell metadata
+    3. a notebook front end (JupyterLab, Notebook 7) sends cell metadata
        (``cellId``) with each execute request; papermill and nbconvert send
        none: True when there is such metadata;
     4. Voila executes without metadata but sets ``SERVER_SOFTWARE=voila/...``
