@@ -90,3 +90,15 @@ def test_bam_arrival_times(simulated):
     assert params == {"bamStatus1": 1, "bamStatus2": 1, "bamStatus3": 0, "bamError": 0}
     with pytest.raises(ToolBoxValueError, match="BAM"):
         tb.get_bam(run, "SCS_SA3")
+
+
+def test_xgm_all_pulses_on_union_of_sase1_and_sase3(simulated):
+    res = simulated("pump_probe", trains=40)
+    run = RunDirectory(str(res.run_dir))
+    ds = tb.get_xgm(run, ["SCS_XGM", "SCS_SA1", "SCS_SA3"])
+    pat = res.truth["pattern"]
+    assert ds["SCS_XGM"].dims == ("trainId", "pId")
+    assert np.array_equal(ds["pId"].values, np.union1d(pat["sase1_pulse_ids"][0],
+                                                       pat["sase3_pulse_ids"][0]))
+    both = np.concatenate([ds["SCS_SA1"].values, ds["SCS_SA3"].values], axis=1)
+    np.testing.assert_allclose(ds["SCS_XGM"].values, both)     # SASE1 pulses come first
