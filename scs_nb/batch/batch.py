@@ -185,8 +185,15 @@ def run_batch(plan: BatchPlan, jobs=1, overwrite=False, retry_failed=False,
 
     jobs = max(1, int(jobs or 1))
     if todo:
-        with ThreadPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
-            list(pool.map(one, todo))
+        pool = ThreadPoolExecutor(max_workers=min(jobs, len(todo)))
+        try:
+            for future in [pool.submit(one, run) for run in todo]:
+                future.result()
+        except KeyboardInterrupt:
+            # runs not started are dropped; the status file keeps the finished ones
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
     if bar:
         bar.close()
     write_atomic(spath, json.dumps(state, indent=1, sort_keys=True))
