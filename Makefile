@@ -23,6 +23,11 @@ demo: install
 test: install
 	$(PY) -m pytest -n $(JOBS) -q --timeout 600
 
+# the browser test alone: Debian's chromium must be installed (apt-get install chromium)
+test-browser: install
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(PY) -m pip install -q -e '.[test,browser]'
+	SCS_NB_REQUIRE_BROWSER=1 $(PY) -m pytest -q -m browser
+
 bench: install
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
