@@ -119,16 +119,20 @@ def dssc_dark(proposal, dark_run, module, chunksize=None, progress=False):
 
 
 def _module_task(proposal, run_nr, module, dark_run, **kwargs):
-    """One dask task: dark of the module (if any), then the binning to file."""
+    """One dask task: the binning of one module to its file, with the dark of
+    the module (computed only if the module is binned)."""
     dark = None
     if dark_run is not None:
-        dark = dssc_dark(proposal, dark_run, module, chunksize=kwargs.get("chunksize"))
-        fpt = engine.index_module(engine.run_directory(proposal, run_nr), module).frames_per_train
-        if dark.shape[0] != fpt:
-            raise ToolBoxValueError(
-                f"dark run {dark_run} records {dark.shape[0]} frames per train but run "
-                f"{run_nr} records {fpt} (DSSC module {module}); take a dark with the same "
-                "DSSC settings")
+        def dark():
+            d = dssc_dark(proposal, dark_run, module, chunksize=kwargs.get("chunksize"))
+            fpt = engine.index_module(engine.run_directory(proposal, run_nr),
+                                      module).frames_per_train
+            if d.shape[0] != fpt:
+                raise ToolBoxValueError(
+                    f"dark run {dark_run} records {d.shape[0]} frames per train but run "
+                    f"{run_nr} records {fpt} (DSSC module {module}); take a dark with the same "
+                    "DSSC settings")
+            return d
     return process_to_file(proposal=proposal, run_nr=run_nr, module=module, dark_image=dark,
                            **kwargs)
 

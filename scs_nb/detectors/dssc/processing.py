@@ -43,7 +43,8 @@ def process_dssc_data(proposal, run_nr, module, chunksize, info, dssc_binners, p
     dark_image: xarray.DataArray
         an xarray dataarray with matching coordinates with the loaded data. If
         dark_image is not None it will be subtracted from each individual dssc
-        frame.
+        frame. A callable returning it is called only if the module is binned
+        (not when a complete file is reused).
     xgm_normalization: bool
         true if the data should be divided by the corresponding xgm value.
     xgm_mnemonic: str
@@ -77,7 +78,11 @@ def process_dssc_data(proposal, run_nr, module, chunksize, info, dssc_binners, p
     params = {"proposal": str(proposal), "run": int(run_nr), "module": module,
               "binners": {k: (v.values.tolist(), v.coords[k].values.tolist())
                           for k, v in dssc_binners.items()},
-              "dark": None if dark_image is None else _dark_digest(dark_image, module),
+              "dark": (None if dark_image is None else
+                       f"run {attrs['dark_run']}" if callable(dark_image) and attrs
+                       and "dark_run" in attrs else
+                       _dark_digest(dark_image, module) if not callable(dark_image)
+                       else "callable"),
               "xgm_normalization": bool(xgm_normalization), "normevery": int(normevery),
               "xgm_mnemonic": xgm_mnemonic, "pulsemask": None if pulsemask is None else
               int(pulsemask.values.sum()), **(attrs or {})}
@@ -91,6 +96,8 @@ def process_dssc_data(proposal, run_nr, module, chunksize, info, dssc_binners, p
             from .data import load_xarray
             return load_xarray(fname)
         core.clean_stale_parts(str(path), fname)
+    if callable(dark_image):            # computed only when the module is (re)binned
+        dark_image = dark_image()
     ds = core.bin_module_dataset(
         run_dir, module, dssc_binners, dark_image=dark_image, xgm=xgm,
         xgm_normalization=xgm_normalization, normevery=normevery, pulsemask=pulsemask,
@@ -159,14 +166,13 @@ def process_modules(task, modules, kwargs_of, backend="dask", n_jobs=None, clust
     threads ('threading') or one after the other ('sequential').
     Returns the results in module order."""
     modules = list(modules)
-    if backend == "sequential" or (len(modules) == 1 and client is None and cluster is None
-                                   and backend != "dask!"):
+    if backend == "sequential" or (len(modules) == 1 and client is None and cluster is None):
         return [task(**kwargs_of(m)) for m in modules]
     if backend == "threading":
         from concurrent.futures import ThreadPoolExecutor
         with ThreadPoolExecutor(max(1, int(n_jobs or 2))) as pool:
             return list(pool.map(lambda m: task(**kwargs_of(m)), modules))
-    if backend not in ("dask", "dask!", "loky", "multiprocessing"):
+    if backend not in ("dask", "loky", "multiprocessing"):
         raise ToolBoxValueError(f"backend must be 'dask', 'sequential' or 'threading', "
                                 f"got {backend!r}")
     owned = False
