@@ -69,7 +69,8 @@ def main(argv=None):
         t0 = time.perf_counter()
         data = sim.simulate("dssc_delay_scan", PROPOSAL, RUN, trains=trains, data_root=root,
                             overwrite=True, modules=[0, 1], npulses=args.frames,
-                            nsteps=NBINS, start=-2.0, stop=8.0, progress=False)
+                            nsteps=NBINS, start=-2.0, stop=-2.0 + 0.5 * (NBINS - 1),
+                            progress=False)
         sim.simulate("dssc_dark", PROPOSAL, DARK, trains=10, data_root=root, overwrite=True,
                      modules=[0, 1], npulses=args.frames)
         tsim = time.perf_counter() - t0
@@ -81,7 +82,7 @@ def main(argv=None):
         # inputs of the binning, prepared once (not timed): binners, XGM, dark
         run = open_run(PROPOSAL, RUN, include="*DA*")
         x = binning.dssc_xaxis(run, "delay")
-        width = 10.0 / NBINS
+        width = 0.5
         binners = {"trainId": create_dssc_bins("trainId", x.trainId.values,
                                                binning._round_bins(x.values, width)),
                    "pulse": core.pattern_binner(["pumped", "unpumped"], args.frames)}
@@ -128,29 +129,35 @@ def main(argv=None):
 
         if not args.skip_workers:
             out = os.path.join(root, "binned")
-            rates = {}
-            for n in (1, 2):
-                client, owned = processing.get_client(n)
-                try:
-                    client.run(engine.warm_up)
+            for prefetch in (False, True):
+                rates = {}
+                for n in (1, 2):
+                    client, owned = processing.get_client(n)
+                    try:
+                        client.run(engine.warm_up)
+                        dark_f = client.scatter(dark, broadcast=True)
 
-                    def kwargs_of(m):
-                        return dict(proposal=PROPOSAL, run_nr=RUN, module=m, chunksize=None,
-                                    info=None, dssc_binners=binners, path=out,
-                                    dark_image=dark, xgm=xgm, xgm_normalization=True,
-                                    overwrite=True, train_dim="delay")
-                    t, _ = _best(lambda: processing.process_modules(
-                        processing.process_to_file, [0, 1], kwargs_of, client=client),
-                        args.repeat)
-                finally:
-                    cl = client.cluster
-                    client.close()
-                    if owned and cl is not None:
-                        cl.close()
-                rates[n] = 2 * nbytes / t / 1e9
-                print(f"2 modules with {n} dask worker(s): {rates[n]:6.2f} GB/s ({t:.2f} s)")
-            print(f"throughput 2 workers / 1 worker = {rates[2] / rates[1]:.2f}  (goal >= 1.7;"
-                  f" {os.cpu_count()} CPUs on this machine)")
+                        def kwargs_of(m):
+                            return dict(proposal=PROPOSAL, run_nr=RUN, module=m,
+                                        chunksize=None, info=None, dssc_binners=binners,
+                                        path=out, dark_image=dark_f, xgm=xgm,
+                                        xgm_normalization=True, overwrite=True,
+                                        train_dim="delay", prefetch=prefetch)
+                        t, _ = _best(lambda: processing.process_modules(
+                            processing.process_to_file, [0, 1], kwargs_of, client=client),
+                            args.repeat)
+                    finally:
+                        cl = client.cluster
+                        client.close()
+                        if owned and cl is not None:
+                            cl.close()
+                    rates[n] = 2 * nbytes / t / 1e9
+                    print(f"2 modules, {n} dask worker(s), "
+                          f"{'reader thread' if prefetch else 'one core per task'}: "
+                          f"{rates[n]:6.2f} GB/s ({t:.2f} s)")
+                print(f"throughput 2 workers / 1 worker "
+                      f"({'reader thread' if prefetch else 'one core per task'}) = "
+                      f"{rates[2] / rates[1]:.2f}  (goal >= 1.7; {os.cpu_count()} CPUs here)")
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)

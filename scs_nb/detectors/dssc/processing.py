@@ -14,7 +14,7 @@ def process_dssc_data(proposal, run_nr, module, chunksize, info, dssc_binners, p
                       pulsemask=None, dark_image=None, xgm_mnemonic="SCS_SA3",
                       xgm_normalization=False, normevery=1, *, xgm=None,
                       dssc_coords_stride=1, overwrite=False, train_dim="trainId",
-                      attrs=None, progress=False, _interrupt_after=None):
+                      attrs=None, progress=False, prefetch=True, _interrupt_after=None):
     """Collects and reduces DSSC data for a single module.
 
     Parameters
@@ -53,6 +53,9 @@ def process_dssc_data(proposal, run_nr, module, chunksize, info, dssc_binners, p
         One out of normevery dssc frames will be normalized.
     xgm: xarray.DataArray
         (keyword) preloaded XGM from get_xgm_formatted; else loaded here.
+    prefetch: bool
+        (keyword) read the next chunk in a thread while the kernel runs (two
+        cores per module); False keeps a module on one core.
     overwrite: bool
         (keyword) replace an existing module file; otherwise a complete file
         made with the same parameters is reused and one made with other
@@ -101,7 +104,7 @@ def process_dssc_data(proposal, run_nr, module, chunksize, info, dssc_binners, p
     ds = core.bin_module_dataset(
         run_dir, module, dssc_binners, dark_image=dark_image, xgm=xgm,
         xgm_normalization=xgm_normalization, normevery=normevery, pulsemask=pulsemask,
-        train_dim=train_dim, chunksize=chunksize, progress=progress,
+        train_dim=train_dim, chunksize=chunksize, progress=progress, prefetch=prefetch,
         attrs={"proposal": str(proposal), "run": int(run_nr), "params_hash": phash,
                **{k: v for k, v in (attrs or {}).items()
                   if isinstance(v, (str, int, float))}},
