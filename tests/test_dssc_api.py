@@ -78,15 +78,18 @@ def test_dsscbinner_and_formatter(run, dark, tmp_path):
 
 
 def test_tim_binned(run):
+    """TIM (MCP peaks) binned like the frames: pumped and unpumped pulses see the
+    same mean intensity, proportional to the XGM."""
     info = tb.load_dssc_info(run.proposal, run.run)
     b = tb.DSSCBinner(run.proposal, run.run, binners=_binners(info), dssc_coords_stride=1,
-                      tim_names=["MCP2apd"])
-    try:
-        tim = b.get_tim_binned()
-    except tb.ToolBoxError as exc:          # no digitizer in this run: a clear message
-        assert "MCP2apd" in str(exc)
-    else:
-        assert tim["tim"].shape == (3, 2)
+                      tim_names=["MCP2apd", "MCP3apd"])
+    tim = b.get_tim_binned()["tim"]
+    xgm = b.get_xgm_binned()["xgm"]
+    assert tim.shape == (3, 2) and np.all(np.isfinite(tim))
+    r = np.corrcoef(np.abs(tim.values).ravel(), xgm.values.ravel())[0, 1]
+    assert r > 0.5
+    with pytest.raises(tb.ToolBoxValueError, match="MCP9apd"):
+        tb.DSSCBinner(run.proposal, run.run, tim_names=["MCP9apd"]).load_tim()
 
 
 def test_resume_skips_complete_and_interrupt_reruns_identically(run, dark, tmp_path,

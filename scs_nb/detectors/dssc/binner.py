@@ -96,15 +96,20 @@ class DSSCBinner:
 
     def load_tim(self):
         """load tim data and construct coordinate array according to
-        corresponding dssc frame number (mean of the ``tim_names`` MCPs)."""
-        from .misc import load_xgm_pulses
+        corresponding dssc frame number (mean of the ``tim_names`` MCPs, their
+        peaks aligned on the SASE3 pulses by ``get_tim_peaks``)."""
+        from ...pulses import get_tim_peaks
+        try:
+            ds = get_tim_peaks(self.run, self.tim_names)
+        except Exception as exc:  # noqa: BLE001
+            raise ToolBoxValueError(f"cannot load TIM {self.tim_names} for run {self.runnr}: "
+                                    f"{exc}") from None
         arrays = []
-        for name in self.tim_names:
-            try:
-                arrays.append(load_xgm_pulses(self.run, name))
-            except Exception as exc:  # noqa: BLE001
-                raise ToolBoxValueError(f"cannot load TIM {name!r} for this run: {exc}") \
-                    from None
+        for var in ds.data_vars:
+            a = ds[var]
+            pdim = [d for d in a.dims if d != "trainId"][0]
+            arrays.append(a.rename({pdim: "pulse"}).assign_coords(
+                pulse=np.arange(a.sizes[pdim])))
         tim = xr.concat(arrays, dim="mcp", join="inner").mean("mcp")
         n = tim.sizes["pulse"]
         stride = self.dssc_coords_stride
