@@ -182,7 +182,19 @@ def process_modules(task, modules, kwargs_of, backend="dask", n_jobs=None, clust
     if client is None:
         client, owned = get_client(n_jobs, cluster, **cluster_kw)
     try:
-        futures = [client.submit(task, pure=False, **kwargs_of(m)) for m in modules]
+        scattered = {}
+
+        def ship(value):
+            # large arrays (darks) travel once to the workers, not inside each task
+            nbytes = getattr(value, "nbytes", 0)
+            if nbytes > 2**20 and not callable(value):
+                if id(value) not in scattered:
+                    scattered[id(value)] = (value, client.scatter(value, broadcast=True))
+                return scattered[id(value)][1]
+            return value
+        futures = [client.submit(task, pure=False,
+                                 **{k: ship(v) for k, v in kwargs_of(m).items()})
+                   for m in modules]
         return client.gather(futures)
     finally:
         if owned:
