@@ -1,5 +1,4 @@
 """The numba kernel of the DSSC binning engine (imported on first use)."""
-import numpy as np
 from numba import njit
 
 

@@ -121,9 +121,9 @@ def dssc_dark(proposal, dark_run, module, chunksize=None, progress=False):
 def _module_task(proposal, run_nr, module, dark_run, **kwargs):
     """One dask task: the binning of one module to its file, with the dark of
     the module (computed only if the module is binned)."""
-    dark = None
+    load_dark = None
     if dark_run is not None:
-        def dark():
+        def load_dark():
             d = dssc_dark(proposal, dark_run, module, chunksize=kwargs.get("chunksize"))
             fpt = engine.index_module(engine.run_directory(proposal, run_nr),
                                       module).frames_per_train
@@ -133,8 +133,8 @@ def _module_task(proposal, run_nr, module, dark_run, **kwargs):
                     f"{run_nr} records {fpt} (DSSC module {module}); take a dark with the same "
                     "DSSC settings")
             return d
-    return process_to_file(proposal=proposal, run_nr=run_nr, module=module, dark_image=dark,
-                           **kwargs)
+    return process_to_file(proposal=proposal, run_nr=run_nr, module=module,
+                           dark_image=load_dark, **kwargs)
 
 
 def bin_dssc(proposal, run, modules=None, xaxis="delay", bin_width=0.1,
