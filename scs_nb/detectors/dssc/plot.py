@@ -26,9 +26,13 @@ def plot_xgm_threshold(xgm, xgm_min=None, xgm_max=None, run_nr="", safe_fig=Fals
     a0.set_ylabel("XGM (µJ)")
     a1.hist(v[np.isfinite(v)], bins=100)
     a1.set_xlabel("XGM (µJ)")
+    fin = v[np.isfinite(v)]
+    lo, hi = (fin.min(), fin.max()) if fin.size else (0.0, 1.0)
+    span = max(hi - lo, 1e-9)
     for ax in (a0, a1):
         for lim in (xgm_min, xgm_max):
-            if lim is not None:
+            # thresholds far outside the data would only squash the plot
+            if lim is not None and np.isfinite(lim) and lo - span <= lim <= hi + span:
                 (ax.axhline if ax is a0 else ax.axvline)(lim, color="r", ls="--")
     fig.suptitle(f"run {run_nr} XGM")
     if safe_fig:
