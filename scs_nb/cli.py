@@ -15,8 +15,14 @@ COMMAND_MODULES = (
     "scs_nb.sim.cli",        # simulate, demo
     "scs_nb.load_cli",       # find-proposal
     "scs_nb.batch.cli",      # templates, run, batch, submit
-    "scs_nb.detectors.dssc.submit",  # submit-dssc (DSSC binning per module group on SLURM)
 )
+
+# ``scs-nb submit NAME ...`` with named options of its own: the seed's job scripts.
+# Each module has ``build_parser(prog)``; other names go to the generic
+# ``scs-nb submit TEMPLATE -p NAME=VALUE``.
+SUBMIT_PROFILES = {
+    "dssc-binning": "scs_nb.detectors.dssc.submit",   # bin_dssc_module_job.sh
+}
 
 
 def build_parser():
@@ -37,7 +43,13 @@ def build_parser():
 
 
 def main(argv=None):
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if len(argv) >= 2 and argv[0] == "submit" and argv[1] in SUBMIT_PROFILES:
+        module = importlib.import_module(SUBMIT_PROFILES[argv[1]])
+        parser = module.build_parser(prog=f"scs-nb submit {argv[1]}")
+        argv = argv[2:]
+    else:
+        parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

@@ -1,4 +1,4 @@
-"""``scs-nb submit-dssc``: the seed's SLURM job with named options, validated and quoted."""
+"""``scs-nb submit dssc-binning``: the seed's SLURM job with named options, validated and quoted."""
 import shlex
 
 import pytest
@@ -7,7 +7,7 @@ from scs_nb import cli
 
 
 def test_submit_dssc_dry_run(capsys, tmp_path):
-    rc = cli.main(["submit-dssc", "--proposal", "2719", "--dark", "180", "--run", "179",
+    rc = cli.main(["submit", "dssc-binning", "--proposal", "2719", "--dark", "180", "--run", "179",
                    "--module-group", "0-3", "--xaxis", "delay", "--bin-width", "0.1",
                    "--reservation", "upex_002719", "--kernel", "python3",
                    "--out", str(tmp_path), "--dry-run"])
@@ -32,7 +32,7 @@ def test_submit_dssc_dry_run(capsys, tmp_path):
     ["--module-group", "7"],
 ])
 def test_submit_dssc_rejects_bad_values(bad, capsys, tmp_path):
-    args = ["submit-dssc", "--proposal", "2719", "--run", "179", "--out", str(tmp_path),
+    args = ["submit", "dssc-binning", "--proposal", "2719", "--run", "179", "--out", str(tmp_path),
             "--dry-run"]
     rc = cli.main(args + bad)
     assert rc == 2

@@ -62,7 +62,9 @@ def register(sub):
     p = sub.add_parser("submit", add_help=False, epilog=EPILOG_PARAMS,
                        help="run a template on SLURM (sbatch job arrays)",
                        description="Write sbatch job-array scripts that run the template once "
-                       "per run (or per value of --over) and submit them; --dry-run prints them.")
+                       "per run (or per value of --over) and submit them; --dry-run prints them. "
+                       "The ToolBox's job scripts with their named options: "
+                       "`scs-nb submit dssc-binning --help`.")
     _add_common(p, "output folder; one subfolder per task (default ./processed_runs/TEMPLATE)")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--runs", metavar="SPEC", help="one array task per run, e.g. 10-20,25")

@@ -1,6 +1,6 @@
-"""``scs-nb submit-dssc``: DSSC binning on SLURM with the seed script's named options.
+"""``scs-nb submit dssc-binning``: DSSC binning on SLURM with the seed script's named options.
 
-    scs-nb submit-dssc --proposal 2719 --dark 180 --run 179 --module-group 0-3 \\
+    scs-nb submit dssc-binning --proposal 2719 --dark 180 --run 179 --module-group 0-3 \\
         --xaxis delay --bin-width 0.1 [--reservation upex_002719] [--kernel K] [--dry-run]
 
 is the ToolBox's ``sbatch bin_dssc_module_job.sh -p 2719 -d 180 -r 179 -m 0 -x delay -b 0.1``
@@ -15,6 +15,7 @@ folder (``<proposal>/usr/processed_runs/r<run>`` by default) that
 """
 from __future__ import annotations
 
+import argparse
 import os
 
 from ...errors import ToolBoxValueError
@@ -22,9 +23,10 @@ from ...errors import ToolBoxValueError
 TEMPLATE = "dssc_binning"
 
 
-def register(sub):
-    p = sub.add_parser(
-        "submit-dssc", help="DSSC binning on SLURM: one array task per module group",
+def build_parser(prog="scs-nb submit dssc-binning"):
+    """The options of ``scs-nb submit dssc-binning`` (see scs_nb.cli.SUBMIT_PROFILES)."""
+    p = argparse.ArgumentParser(
+        prog=prog, allow_abbrev=False,
         description="Write (and submit, unless --dry-run) the sbatch job array that runs the "
         "'DSSC binning' template for each module group of a run.")
     p.add_argument("--proposal", "-p", required=True, help="proposal number")
@@ -47,6 +49,7 @@ def register(sub):
                    "<proposal>/usr/processed_runs/r<run>); notebooks and logs go below it")
     p.add_argument("--dry-run", action="store_true", help="print the script, submit nothing")
     p.set_defaults(func=cmd_submit_dssc)
+    return p
 
 
 def dssc_submit_parameters(proposal, run, dark=None, xaxis="delay", bin_width=0.1, path="",
