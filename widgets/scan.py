@@ -28,6 +28,14 @@ def auto_bin_width(x) -> float:
     return span / 50
 
 
+def _centres(v, width, origin=None):
+    """Bin centres of ``v``: ``origin + round((v - origin) / width) * width``, the
+    origin being the lowest value unless given, so a step scan whose set points
+    are not multiples of its step still gets one bin per set point."""
+    o = float(np.min(v)) if origin is None else float(origin)
+    return o + np.round((v - o) / width) * width
+
+
 def bin_scan(signal, x, width, norm=None, mode="per shot", y=None, width_y=None):
     """Mean of ``signal`` (optionally normalised by ``norm``) in bins of ``x``
     (and ``y``). All inputs are broadcast against each other first, so a
@@ -35,7 +43,7 @@ def bin_scan(signal, x, width, norm=None, mode="per shot", y=None, width_y=None)
 
     Returns an xarray Dataset with ``signal`` (the mean), ``error`` (standard
     error of the mean), ``counts``; dims ``<x name>`` (and ``<y name>``) with
-    bin centres ``round(x / width) * width``.
+    bin centres ``x0 + round((x - x0) / width) * width``, ``x0`` the lowest x.
     """
     import xarray as xr
     from scs_nb.errors import ToolBoxValueError
@@ -60,10 +68,10 @@ def bin_scan(signal, x, width, norm=None, mode="per shot", y=None, width_y=None)
     flat = {k: v[ok] for k, v in flat.items()}
     if ok.sum() == 0:
         raise ToolBoxValueError("no finite (signal, scan) pairs to bin; check the data")
-    keys = [np.round(flat["x"] / width) * width]
+    keys = [_centres(flat["x"], width)]
     names = [xname]
     if ys is not None:
-        keys.append(np.round(flat["y"] / width_y) * width_y)
+        keys.append(_centres(flat["y"], width_y))
         names.append(str(y.name or "y"))
     centres = [np.unique(k) for k in keys]
     index = [np.searchsorted(c, k) for c, k in zip(centres, keys)]
