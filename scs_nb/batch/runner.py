@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ToolBoxPathError, ToolBoxValueError
-from .params import load_parameter_file, validate_parameters
-from .templates import Template, find_template, safe_name
+from .params import validate_parameters
+from .templates import Template, safe_name, template_inputs
 
 __all__ = ["Prepared", "RunResult", "prepare", "run_template", "resolve_kernel",
            "default_output_dir", "output_paths", "available_kernels", "write_atomic"]
@@ -133,13 +133,7 @@ def prepare(template, parameters=None, param_file=None, kernel=None, out=None,
     ``param_file``: YAML file whose values are overridden by ``parameters``.
     Raises a ToolBoxError subclass for anything wrong; starts no kernel.
     """
-    tpl = template if isinstance(template, Template) else find_template(template)
-    nb = tpl.notebook()
-    spec = tpl.parameters(nb)
-    given = {}
-    if param_file:
-        given.update(load_parameter_file(param_file))
-    given.update(parameters or {})
+    tpl, nb, spec, given = template_inputs(template, parameters, param_file)
     values = validate_parameters(spec, given, template=tpl.name)
     kname = resolve_kernel(kernel, nb, values)
     out_dir = Path(out).absolute() if out else default_output_dir(tpl.name, values)

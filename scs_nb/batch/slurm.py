@@ -18,9 +18,9 @@ from pathlib import Path
 
 from ..errors import ToolBoxError, ToolBoxValueError
 from .batch import parse_runs
-from .params import ParameterError, format_value, load_parameter_file, validate_parameters
+from .params import ParameterError, format_value, validate_parameters
 from .runner import default_output_dir, resolve_kernel, write_atomic
-from .templates import Template, find_template, safe_name
+from .templates import safe_name, template_inputs
 
 __all__ = ["SlurmOptions", "SbatchScript", "build_scripts", "submit_scripts",
            "validate_reservation", "MAX_ARRAY"]
@@ -132,13 +132,7 @@ def build_scripts(template, parameters=None, param_file=None, over=None, kernel=
     (``('run', '10-20,25')``), or None for a single task.
     """
     opt = options or SlurmOptions()
-    tpl = template if isinstance(template, Template) else find_template(template)
-    nb = tpl.notebook()
-    spec = tpl.parameters(nb)
-    given = {}
-    if param_file:
-        given.update(load_parameter_file(param_file))
-    given.update(parameters or {})
+    tpl, nb, spec, given = template_inputs(template, parameters, param_file)
 
     if over:
         name, text = over

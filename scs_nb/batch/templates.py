@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..errors import ToolBoxPathError
 
-__all__ = ["Template", "templates_dir", "list_templates", "find_template"]
+__all__ = ["Template", "templates_dir", "list_templates", "find_template", "template_inputs"]
 
 
 def templates_dir() -> Path:
@@ -126,3 +126,14 @@ def find_template(name_or_path) -> Template:
 def safe_name(name: str) -> str:
     """A file-name-safe version of a template name."""
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "notebook"
+
+
+def template_inputs(template, parameters=None, param_file=None):
+    """The template, its notebook, its parameter spec and the values given for it:
+    those of the YAML ``param_file`` overridden by ``parameters`` (not yet validated)."""
+    from .params import load_parameter_file
+    tpl = template if isinstance(template, Template) else find_template(template)
+    nb = tpl.notebook()
+    given = dict(load_parameter_file(param_file)) if param_file else {}
+    given.update(parameters or {})
+    return tpl, nb, tpl.parameters(nb), given
