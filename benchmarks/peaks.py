@@ -7,7 +7,9 @@ root, loads the raw traces once, then times on the same in-memory traces:
 * ``tb.get_peaks`` (vectorised window gather, pulse ids from the bunch pattern)
 * a reference: a Python loop over trains and pulses, slicing each window
 
-and prints trains/s of each and their ratio (goal >= 20x). It also times
+and prints trains/s of each and their ratio (goal >= 20x). The numba kernel
+behind get_peaks shares the trains among the cores (prange); the reference
+is one Python thread, as a per-train notebook loop would be. It also times
 ``tb.get_digitizer_peaks`` end to end (reading the files included).
 
     .venv/bin/python benchmarks/peaks.py [--trains N]

@@ -272,15 +272,19 @@ def peaks_from_raw_trace(traces, pulseStart, pulseStop, baseStart, baseStop, off
 
 
 _KERNEL = None
+prange = range      # numba.prange once the kernel is compiled
 
 
 def _kernel():
     """The numba integration kernel, compiled (or loaded from cache) on first
-    use so that ``import scs_nb`` does not import numba."""
-    global _KERNEL
+    use so that ``import scs_nb`` does not import numba. Trains are shared
+    among the cores (``prange``): the loop is bound by memory latency, one
+    window of a long trace after another."""
+    global _KERNEL, prange
     if _KERNEL is None:
         import numba
-        _KERNEL = numba.njit(cache=True, nogil=True, fastmath=True)(_integrate)
+        prange = numba.prange
+        _KERNEL = numba.njit(cache=True, nogil=True, fastmath=True, parallel=True)(_integrate)
     return _KERNEL
 
 
@@ -288,16 +292,15 @@ def _integrate(traces, offsets, ps, pe, bs, be, polarity, out):
     """Window sums of every (train, pulse): reads only the windows."""
     width = pe - ps
     blen = be - bs
-    for t in range(traces.shape[0]):
-        row = traces[t]
+    for t in prange(traces.shape[0]):
         for k in range(offsets.shape[0]):
             o = offsets[k]
-            s = row[0] * 0          # integer accumulation for integer traces
+            s = traces[t, 0] * 0        # integer accumulation for integer traces
             for i in range(ps + o, pe + o):
-                s += row[i]
-            b = row[0] * 0
+                s += traces[t, i]
+            b = traces[t, 0] * 0
             for i in range(bs + o, be + o):
-                b += row[i]
+                b += traces[t, i]
             out[t, k] = polarity * (s - b / blen * width)
 
 
