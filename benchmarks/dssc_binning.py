@@ -52,7 +52,7 @@ def main(argv=None):
     ap.add_argument("--frames", type=int, default=100, help="DSSC frames per train")
     ap.add_argument("--dir", help="where to simulate (default: a temporary folder)")
     ap.add_argument("--keep", action="store_true", help="keep the simulated files")
-    ap.add_argument("--repeat", type=int, default=2, help="timing repeats (best is kept)")
+    ap.add_argument("--repeat", type=int, default=3, help="timing repeats (best is kept)")
     ap.add_argument("--skip-workers", action="store_true", help="skip the dask comparison")
     args = ap.parse_args(argv)
 
