@@ -2,7 +2,7 @@
 from numba import njit
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath=True)
 def accumulate(frames, bins, weights, acc32, touched, total):
     """total[b] += sum_k weights[k] * frames[k] over frames with bins[k] == b.
 
