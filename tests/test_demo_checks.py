@@ -8,10 +8,18 @@ from scs_nb.sim import checks, demo
 SCENARIOS = sorted({name for name, _ in checks._CHECKS})
 
 
+# companion runs a check needs (a dark for DSSC), with options matching the data run
+COMPANIONS = {"dssc_energy_scan": {"dssc_dark": dict(modules="0", trains=6)}}
+OPTIONS = {"dssc_energy_scan": dict(modules="0", trains=22)}
+
+
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_checks_recover_truth(simulated, data_root, scenario):
-    res = simulated(scenario, seed=7, trains=60)
-    rows = checks.run_checks(res.proposal, {scenario: res.run}, data_root)
+    res = simulated(scenario, seed=7, **OPTIONS.get(scenario, dict(trains=60)))
+    plan = {scenario: res.run}
+    for name, kw in COMPANIONS.get(scenario, {}).items():
+        plan[name] = simulated(name, seed=7, **kw).run
+    rows = checks.run_checks(res.proposal, plan, data_root)
     assert rows, f"no check ran for {scenario}"
     bad = [r for r in rows if r[-1] != "yes"]
     assert not bad, demo.format_table(bad)

@@ -1,6 +1,8 @@
 """Checks: analyse a simulated run with scs_nb and compare with its truth.
 
-Each check is registered for one scenario and returns rows
+Each check is registered for one scenario, is called as
+``f(proposal, run, truth, plan)`` (``plan``: scenario name -> run number, for
+checks that need a companion run such as a dark) and returns rows
 ``(quantity, injected, recovered, tolerance)``; a row is within tolerance when
 ``|recovered - injected| <= tolerance``. The demo prints them as a table, and
 the tests run them too, so the demo's claims are tested claims.
@@ -36,7 +38,7 @@ def run_checks(proposal, plan, data_root=None, scenarios=None):
         run = plan[scenario]
         truth = core.ground_truth(proposal, run, data_root)
         try:
-            results = func(proposal, run, truth)
+            results = func(proposal, run, truth, plan)
         except Exception as exc:  # shown in the table, counted as not recovered
             rows.append((scenario, run, func.__name__, "-", f"error: {exc}"[:60], "-", "NO"))
             continue
@@ -50,7 +52,7 @@ def run_checks(proposal, plan, data_root=None, scenarios=None):
 
 # -- checks of the foundation: loading slow and train-resolved data ---------
 @check("basic")
-def basic_trains(proposal, run, truth):
+def basic_trains(proposal, run, truth, plan=None):
     import scs_nb as tb
     r = tb.open_run(proposal, run)
     _, ds = tb.load(proposal, run, ["nrj"], extract_xgm=False, extract_digitizers=False,
@@ -60,7 +62,7 @@ def basic_trains(proposal, run, truth):
 
 
 @check("energy_scan")
-def energy_steps(proposal, run, truth):
+def energy_steps(proposal, run, truth, plan=None):
     import scs_nb as tb
     nrj = tb.get_array(tb.open_run(proposal, run), "nrj", stepsize=0.5)
     steps = np.unique(nrj.values)
@@ -70,7 +72,7 @@ def energy_steps(proposal, run, truth):
 
 
 @check("delay_scan")
-def delay_positions(proposal, run, truth):
+def delay_positions(proposal, run, truth, plan=None):
     import scs_nb as tb
     pos = tb.get_array(tb.open_run(proposal, run), "PP800_DelayLine", stepsize=0.01)
     inj = np.asarray(truth["scan"]["setpoints"])
@@ -80,7 +82,7 @@ def delay_positions(proposal, run, truth):
 
 
 @check("pattern_change")
-def missing_and_pattern(proposal, run, truth):
+def missing_and_pattern(proposal, run, truth, plan=None):
     import scs_nb as tb
     n = tb.get_array(tb.open_run(proposal, run), "npulses_sase3")
     inj = np.asarray(truth["pattern"]["npulses_sase3"])
@@ -90,7 +92,7 @@ def missing_and_pattern(proposal, run, truth):
 
 
 @check("xgm_calibration")
-def xgm_flux(proposal, run, truth):
+def xgm_flux(proposal, run, truth, plan=None):
     import scs_nb as tb
     flux = tb.get_array(tb.open_run(proposal, run), "SCS_photonFlux")
     inj = np.mean(truth["xgm"]["SCS"]["photonFlux_uJ"])
@@ -104,7 +106,7 @@ def _nanmean_of_lists(lists):
 
 
 @check("basic")
-def xgm_and_bam(proposal, run, truth):
+def xgm_and_bam(proposal, run, truth, plan=None):
     import scs_nb as tb
     r = tb.open_run(proposal, run)
     xgm = tb.get_xgm(r, "SCS_SA3")["SCS_SA3"]
@@ -118,7 +120,7 @@ def xgm_and_bam(proposal, run, truth):
 
 
 @check("xgm_calibration")
-def xgm_factor(proposal, run, truth):
+def xgm_factor(proposal, run, truth, plan=None):
     import scs_nb as tb
     r = tb.open_run(proposal, run)
     factor = tb.calibrate_xgm(r, tb.get_xgm(r, "SCS_SA3"), xgm="SCS")
@@ -127,7 +129,7 @@ def xgm_factor(proposal, run, truth):
 
 
 @check("pump_probe")
-def mcp_and_photodiode_peaks(proposal, run, truth):
+def mcp_and_photodiode_peaks(proposal, run, truth, plan=None):
     import scs_nb as tb
     r = tb.open_run(proposal, run)
     rows = []
@@ -143,10 +145,35 @@ def mcp_and_photodiode_peaks(proposal, run, truth):
 
 
 @check("pattern_change")
-def pulse_ids_across_change(proposal, run, truth):
+def pulse_ids_across_change(proposal, run, truth, plan=None):
     import scs_nb as tb
     pid = tb.get_sase_pId(tb.open_run(proposal, run), "sase3")
     inj = sorted({p for row in truth["pattern"]["sase3_pulse_ids"] for p in row})
     same = int(np.array_equal(np.asarray(pid), inj))
     return [("union of SASE3 pulse ids (count)", len(inj), len(pid), 0),
             ("pulse ids equal injected", 1, same, 0)]
+
+
+# -- DSSC --------------------------------------------------------------------
+@check("dssc_energy_scan")
+def dssc_resonance(proposal, run, truth, plan=None):
+    """Bin module 0 against the mono energy, dark-subtracted and XGM-normalised."""
+    import tempfile
+    import scs_nb as tb
+    from . import dssc as simdssc
+    t = truth["dssc"]
+    dark = (plan or {}).get("dssc_dark")
+    with tempfile.TemporaryDirectory(prefix="scs_nb_check_") as out:
+        tb.bin_dssc(proposal, run, modules=[0], xaxis="nrj", bin_width=1.0, pattern=["x"],
+                    dark_run=dark, path=out, backend="sequential")
+        got = tb.open_binned_dssc(out)["data"].sel(module=0, pulse="x") \
+            .mean(("x", "y")).load()
+    exp = np.array([simdssc.expected_module_mean(t, 0, energy_ev=e)
+                    for e in got.nrj.values]) * t["gain_adu_per_photon"]
+    peak = int(np.argmax(exp))
+    return [("DSSC resonance energy (eV)", float(got.nrj[peak]),
+             float(got.nrj[int(np.argmax(got.values))]), 0),
+            ("DSSC mean signal at resonance (ADU/uJ)", exp[peak], float(got.values[peak]),
+             0.02 * exp[peak]),
+            ("DSSC mean signal off resonance (ADU/uJ)", exp[0], float(got.values[0]),
+             0.02 * exp[0])]
