@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import html
-import os
-import tempfile
 import threading
 from pathlib import Path
 
@@ -109,12 +107,8 @@ class ParameterForm(Tool):
         if path.exists() and not overwrite:
             raise ToolBoxPathError(f"{path} already exists; tick 'overwrite' (overwrite=True) "
                                    "or choose another file name")
-        text = self.to_yaml()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
+        from scs_nb.batch.runner import write_atomic
+        write_atomic(path, self.to_yaml())
         self.validity.value = f"wrote <code>{html.escape(str(path))}</code>"
         return path
 
