@@ -274,16 +274,17 @@ def _bin_pixels(ds, name, binner):
 
 
 # -- files -------------------------------------------------------------------------
-def write_atomic(ds: xr.Dataset, fname: str):
-    """Write a dataset with h5netcdf to a temporary name in the same folder
-    (not matching *.h5), then rename: never a half-written module file."""
+def write_atomic(ds: xr.Dataset, fname: str, group=None):
+    """Write a dataset with h5netcdf (into ``group``, default the root) to a
+    temporary name in the same folder (not matching *.h5), then rename: never a
+    half-written module file."""
     folder = os.path.dirname(os.path.abspath(fname))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(fname) + ".",
                                suffix=".part")
     os.close(fd)
     try:
-        ds.to_netcdf(tmp, engine="h5netcdf", mode="w")
+        ds.to_netcdf(tmp, group=group, engine="h5netcdf", mode="w")
         os.replace(tmp, fname)
     except BaseException:
         if os.path.exists(tmp):

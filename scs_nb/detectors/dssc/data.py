@@ -10,6 +10,7 @@ import numpy as np
 import xarray as xr
 
 from ...errors import ToolBoxFileError, ToolBoxPathError, ToolBoxValueError
+from .core import write_atomic
 
 __all__ = ["save_xarray", "save_attributes_h5", "load_xarray", "get_data_formatted"]
 
@@ -52,11 +53,7 @@ def save_xarray(fname, data, group="data", mode="a"):
     if mode == "a" and not os.path.exists(fname):
         mode = "w"
     if mode == "w":
-        folder = os.path.dirname(os.path.abspath(fname))
-        os.makedirs(folder, exist_ok=True)
-        tmp = fname + ".part"
-        data.to_netcdf(tmp, group=group, mode="w", engine="h5netcdf")
-        os.replace(tmp, fname)
+        write_atomic(data, fname, group=group)
     else:
         data.to_netcdf(fname, group=group, mode="a", engine="h5netcdf")
 
