@@ -19,7 +19,7 @@ from ..errors import ToolBoxValueError
 from .params import ParameterError, validate_parameters
 from .runner import (Prepared, default_output_dir, execute, failed_paths, output_paths,
                      resolve_kernel, write_atomic)
-from .templates import Template, find_template, safe_name
+from .templates import Template, find_template, safe_name, template_inputs
 
 __all__ = ["parse_runs", "BatchPlan", "plan_batch", "run_batch", "status_table",
            "status_path", "load_status", "failed_runs"]
@@ -93,18 +93,11 @@ def load_status(path) -> dict:
 def plan_batch(template, runs, parameters=None, param_file=None, kernel=None, out=None,
                run_param="run") -> BatchPlan:
     """Validate everything for every run before anything executes."""
-    from .params import load_parameter_file
-    tpl = template if isinstance(template, Template) else find_template(template)
-    nb = tpl.notebook()
-    spec = tpl.parameters(nb)
+    tpl, nb, spec, given = template_inputs(template, parameters, param_file)
     if run_param not in spec:
         raise ParameterError(
             f"template {tpl.name} has no parameter {run_param!r} to vary over runs; its "
             f"parameters are {', '.join(spec)} (choose one with --run-param)")
-    given = {}
-    if param_file:
-        given.update(load_parameter_file(param_file))
-    given.update(parameters or {})
     if run_param in given:
         raise ParameterError(f"parameter {run_param!r} is set by --runs; do not pass it "
                              "with -p or in the parameter file")
@@ -113,10 +106,7 @@ def plan_batch(template, runs, parameters=None, param_file=None, kernel=None, ou
               for r in run_list}
     first = values[run_list[0]]
     kname = resolve_kernel(kernel, nb, first)
-    if out:
-        base = Path(out).absolute()
-    else:
-        base = default_output_dir(tpl.name, {})
+    base = Path(out).absolute() if out else default_output_dir(tpl.name, {})
     return BatchPlan(tpl, run_param, run_list, values, base, kname, given, spec)
 
 
@@ -128,8 +118,7 @@ def run_batch(plan: BatchPlan, jobs=1, overwrite=False, retry_failed=False,
               progress=None, echo=None) -> dict:
     """Execute the plan; returns ``{run: {'status': done|failed|skipped, ...}}``."""
     spath = status_path(plan.base, plan.template.name)
-    previous = load_status(spath)
-    state = previous
+    state = load_status(spath)
     state.update({"template": str(plan.template.path), "kernel": plan.kernel,
                   "run_param": plan.run_param})
     lock = Lock()
@@ -141,10 +130,10 @@ def run_batch(plan: BatchPlan, jobs=1, overwrite=False, retry_failed=False,
             results[run] = {"status": "skipped", "message": "not a failed run "
                             f"(was {old.get('status', 'never run')})"}
         elif _complete(plan, run) and not overwrite:
+            notebook = str(plan.paths(run)[0])
             results[run] = {"status": "skipped", "message": "complete output exists "
-                            "(--overwrite to redo)", "notebook": str(plan.paths(run)[0])}
-            state["runs"].setdefault(str(run), {"status": "done",
-                                                "notebook": str(plan.paths(run)[0])})
+                            "(--overwrite to redo)", "notebook": notebook}
+            state["runs"].setdefault(str(run), {"status": "done", "notebook": notebook})
         else:
             todo.append(run)
     plan.base.mkdir(parents=True, exist_ok=True)
