@@ -325,29 +325,38 @@ def open_run(proposalNB, runNB, subset=None, **kwargs):
     else:
         raise ToolBoxValueError(f"data must be 'raw', 'proc', 'all' or a list of locations, "
                                 f"got {data!r}")
-    first = _run_dir(proposalNB, runNB, locations[0])
-    for loc in locations[1:]:
-        _run_dir(proposalNB, runNB, loc)
+    run_dirs = [_run_dir(proposalNB, runNB, loc) for loc in locations]
+    first = run_dirs[0]
     prop_dir = first.parent.parent
     arg = locations[0] if len(locations) == 1 else locations
     kwargs.setdefault("aliases", None)
-    where = " or ".join(str(_run_dir(proposalNB, runNB, loc)) for loc in locations)
+
+    def opener():
+        try:
+            return ed.open_run(str(prop_dir), _run_number(runNB), data=arg, **kwargs)
+        except TypeError:  # an extra_data without the aliases argument
+            kwargs.pop("aliases", None)
+            return ed.open_run(str(prop_dir), _run_number(runNB), data=arg, **kwargs)
+
+    run = _open_files(opener, first, " or ".join(str(d) for d in run_dirs))
+    return _select(run, subset)
+
+
+def _open_files(opener, folder: Path, where):
+    """``opener()`` with unreadable files skipped (warned, naming ``where``);
+    ToolBoxFileError / ToolBoxPathError for ``folder`` when no file can be read."""
     try:
         with _report_skipped_files(where):
-            try:
-                run = ed.open_run(str(prop_dir), _run_number(runNB), data=arg, **kwargs)
-            except TypeError:  # an extra_data without the aliases argument
-                kwargs.pop("aliases", None)
-                run = ed.open_run(str(prop_dir), _run_number(runNB), data=arg, **kwargs)
+            run = opener()
     except FileNotFoundError as exc:
-        raise _no_readable_files(first) from exc
+        raise _no_readable_files(folder) from exc
     except Exception as exc:
         if _is_unreadable(exc):
-            raise _no_readable_files(first, exc) from exc
+            raise _no_readable_files(folder, exc) from exc
         raise
     if not run.files:
-        raise _no_readable_files(first)
-    return _select(run, subset)
+        raise _no_readable_files(folder)
+    return run
 
 
 def run_by_path(path):
@@ -380,18 +389,7 @@ def run_by_path(path):
         raise ToolBoxPathError(
             f"run folder {folder} does not exist or is not a folder; pass the path of a run "
             "folder such as <proposal>/raw/r0017, or use open_run(proposal, run)")
-    try:
-        with _report_skipped_files(folder):
-            run = ed.RunDirectory(str(folder))
-    except FileNotFoundError as exc:
-        raise _no_readable_files(folder) from exc
-    except Exception as exc:
-        if _is_unreadable(exc):
-            raise _no_readable_files(folder, exc) from exc
-        raise
-    if not run.files:
-        raise _no_readable_files(folder)
-    return run
+    return _open_files(lambda: ed.RunDirectory(str(folder)), folder, folder)
 
 
 # -- fields ----------------------------------------------------------------
