@@ -405,25 +405,17 @@ def repRate(data=None, runNB=None, proposalNB=None, key="sase3"):
     if data is None:
         if runNB is None or proposalNB is None:
             raise ToolBoxValueError("repRate needs data, or runNB and proposalNB")
-        from ._data import load_array as _la
-        run = _open_run(proposalNB, runNB)
+        from ..load import open_run
+        run = open_run(proposalNB, runNB)
         bpt = load_bpt(run)
+        name = _DECODER_NAMES[location(key)]
         data = xr.Dataset({"bunchPatternTable": bpt}) if bpt is not None else xr.Dataset(
-            {k: _la(run, k) for k in (_DECODER_NAMES[location(key)],
-                                      f"npulses_{_DECODER_NAMES[location(key)]}")})
+            {k: load_array(run, k) for k in (name, f"npulses_{name}")})
     diffs = [np.diff(ids) for ids in _ids_per_train(data, key) if len(ids) > 1]
     if not diffs:
         return 0.0
     step = np.median(np.concatenate(diffs))
     return float(SLOT_KHZ / step)
-
-
-def _open_run(proposal, run):
-    try:
-        from ..load import open_run
-    except ImportError:  # pragma: no cover - before load.py exists
-        from extra_data import open_run
-    return open_run(proposal, run)
 
 
 def pulsePatternInfo(data, plot=False):

@@ -597,6 +597,8 @@ def get_digitizer_peaks(run, mnemonic, merge_with=None, bunchPattern="sase3",
     names = [mnemonic] if isinstance(mnemonic, (str, dict)) else list(mnemonic or [])
     out = {}
     drop = []
+    bpt = None
+    bpt_loaded = False     # the table is read once, for the first channel that needs it
     for m in names:
         name = m if isinstance(m, str) else resolve(run, m)[0]
         data = merge_with[name] if merge_with is not None and isinstance(m, str) and \
@@ -605,10 +607,12 @@ def get_digitizer_peaks(run, mnemonic, merge_with=None, bunchPattern="sase3",
             (name, None, None)
         raw = _is_raw(alt) if alt is not None else name.endswith("raw")
         pattern = _bp_for(bunchPattern, name)
+        if pattern not in (None, "None") and not bpt_loaded:
+            bpt, bpt_loaded = bp.load_bpt(run, merge_with), True
         da = get_peaks(run, data, m, useRaw=raw, autoFind=integParams is None,
                        integParams=integParams, bunchPattern=pattern,
-                       bpt=bp.load_bpt(run, merge_with) if pattern not in (None, "None")
-                       else None, keepAllSase=keepAllSase)
+                       bpt=bpt if pattern not in (None, "None") else None,
+                       keepAllSase=keepAllSase)
         out[da.name] = da
         if data is not None:
             drop.append(name)
@@ -686,11 +690,12 @@ def get_laser_peaks(run, mnemonic=None, merge_with=None, bunchPattern="scs_ppl",
     names += _digitizer_vars(merge_with, r"FastADC2?_?\d(raw|peaks)")
     if not names:
         desc = digitizer_signal_description(run)
+        mn = None
         for dig, chans in desc.items():
             for ch, text in chans.items():
                 if dig.startswith("FastADC") and "laser" in str(text).lower():
-                    names.append(f"{ch}raw" if f"{ch}raw" in mnemonics_for_run(run)
-                                 else f"{ch}peaks")
+                    mn = mnemonics_for_run(run) if mn is None else mn
+                    names.append(f"{ch}raw" if f"{ch}raw" in mn else f"{ch}peaks")
         if not names:
             raise ToolBoxValueError(
                 "no FastADC channel is described as a laser photodiode in this run; pass "

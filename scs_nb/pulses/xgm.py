@@ -34,8 +34,7 @@ def _pids_for(run, loc, bpt, mn):
     if loc != "all":
         return bp.pulse_ids(run, loc, bpt=bpt, run_mnemonics=mn, required=False)
     p1 = bp.pulse_ids(run, "sase1", bpt=bpt, run_mnemonics=mn, required=False)
-    p3 = bp.pulse_ids(run, "sase3", bpt=bp.load_bpt(run, None, mn) if bpt is None else bpt,
-                      run_mnemonics=mn, required=False)
+    p3 = bp.pulse_ids(run, "sase3", bpt=bpt, run_mnemonics=mn, required=False)
     if p1 is None or p3 is None:
         return None
     tids, i1, i3 = np.intersect1d(p1.trainId, p3.trainId, return_indices=True)
@@ -77,19 +76,17 @@ def get_xgm(run, mnemonics=None, merge_with=None, indices=slice(0, None)):
     """
     if isinstance(mnemonics, str):
         mnemonics = [mnemonics]
+    # the raw XGM variables already in merge_with are processed too
+    raw_in_ds = [] if merge_with is None else [
+        m for m in XGM_MNEMONICS if m in merge_with and "XGMbunchId" in merge_with[m].dims]
     if mnemonics is None:
-        in_ds = [] if merge_with is None else [m for m in XGM_MNEMONICS
-                                               if m in merge_with
-                                               and "XGMbunchId" in merge_with[m].dims]
-        mnemonics = in_ds or (["SCS_SA3"] if merge_with is None else [])
-    if merge_with is not None:
-        # also process the raw XGM variables already in merge_with
-        mnemonics = list(dict.fromkeys(list(mnemonics) + [
-            m for m in XGM_MNEMONICS if m in merge_with and "XGMbunchId" in merge_with[m].dims]))
+        mnemonics = raw_in_ds or (["SCS_SA3"] if merge_with is None else [])
+    mnemonics = list(dict.fromkeys(list(mnemonics) + raw_in_ds))
     if not mnemonics:
         return merge_with
     mn = mnemonics_for_run(run) if run is not None else {}
     bpt = bp.load_bpt(run, merge_with, mn)
+    pids_by_loc = {}     # pulse ids of each location, found once for all mnemonics
     out = {}
     for m in mnemonics:
         if m not in XGM_MNEMONICS:
@@ -108,7 +105,9 @@ def get_xgm(run, mnemonics=None, merge_with=None, indices=slice(0, None)):
         values = np.where(values == 1.0, np.nan, values)     # unused entries hold 1.0
         tids = np.asarray(arr["trainId"].values)
         loc = _xgm_location(m)
-        pids = _pids_for(run, loc, bpt, mn)
+        if loc not in pids_by_loc:
+            pids_by_loc[loc] = _pids_for(run, loc, bpt, mn)
+        pids = pids_by_loc[loc]
         if pids is None:
             sel = np.arange(values.shape[1])[indices]
             dim = "pId" if loc == "all" else bp.pulse_dim(loc)
