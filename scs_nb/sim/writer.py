@@ -208,8 +208,8 @@ class RunWriter:
                 dsets[key] = d
             tid = base.create_dataset(f"{group}/trainId", shape=(total,), dtype="u8")
             pos = 0
+            cur = np.asarray(s.counts[group], dtype=np.int64)
             for c0 in range(0, len(tix), s.chunk_trains):
-                cur = np.asarray(s.counts[group], dtype=np.int64)
                 sub = tix[c0:c0 + s.chunk_trains]
                 sub = sub[cur[sub] > 0]      # fill is only asked for trains with data
                 n = int(cur[sub].sum())
