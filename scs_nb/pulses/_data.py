@@ -53,13 +53,6 @@ def load_array(run, mnemonic, name=None) -> xr.DataArray:
     return arr.rename(name or mname)
 
 
-def train_index(a, b):
-    """Common train ids of two sorted id arrays and their positions in each."""
-    common, ia, ib = np.intersect1d(np.asarray(a), np.asarray(b), assume_unique=True,
-                                    return_indices=True)
-    return common, ia, ib
-
-
 def merge_on_trains(merge_with, new, drop=()):
     """Merge ``new`` into ``merge_with`` on their common trains; other
     dimensions (pulse ids) are joined as a union. Variables in ``drop`` (the

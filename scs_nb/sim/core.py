@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ToolBoxPathError, ToolBoxValueError
-from .writer import ControlSource, InstrumentSource, RunWriter
+from .writer import ControlSource, RunWriter
 
 DEFAULT_CYCLE = "202622"
 DEFAULT_PROPOSAL = 900001          # the demo proposal used by templates
