@@ -199,25 +199,6 @@ class Tool:
             self.fig.canvas.draw_idle()
 
 
-_API_MODULES = ("scs_nb", "scs_nb.load", "scs_nb.pulses.xgm", "scs_nb.pulses.digitizers",
-                "scs_nb.pulses.bam", "scs_nb.mnemonics")
-
-
-def toolbox(name):
-    """The scs_nb function ``name`` (flat API first, then its area module),
-    or None when that part of the toolbox is not installed."""
-    import importlib
-    for mod in _API_MODULES:
-        try:
-            module = importlib.import_module(mod)
-        except ImportError:
-            continue
-        func = getattr(module, name, None)
-        if func is not None:
-            return func
-    return None
-
-
 def _is_toolbox_error(exc) -> bool:
     from scs_nb.errors import ToolBoxError
     return isinstance(exc, ToolBoxError)

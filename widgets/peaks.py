@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._base import Tool, as_dataarray, make_figure, toolbox
+from ._base import Tool, as_dataarray, make_figure
 
 KEYS = ("pulseStart", "pulseStop", "baseStart", "baseStop", "period", "npulses")
 
@@ -51,22 +51,15 @@ def polarity_of(trace) -> int:
 
 def auto_params(trace, kind=None) -> dict:
     """Integration parameters found on the average trace: the pulses area's
-    ``find_integ_params`` (with the digitizer's samples per slot) when it is
-    installed, else a simple threshold guess."""
-    find = toolbox("find_integ_params")
-    if find is not None:
-        sps = None
-        try:
-            from scs_nb.pulses.digitizers import SAMPLES_PER_SLOT
-            sps = SAMPLES_PER_SLOT.get(kind)
-        except ImportError:
-            pass
-        try:
-            params, _ = find(np.asarray(trace, dtype=float), sps)
-            return {k: int(params[k]) for k in KEYS}
-        except Exception:  # noqa: BLE001 - no clear pulse: fall back to the guess
-            pass
-    return guess_integ_params(trace)
+    ``find_integ_params`` (with the digitizer's samples per slot), or a simple
+    threshold guess where it finds no clear pulse."""
+    from scs_nb.pulses.digitizers import SAMPLES_PER_SLOT, find_integ_params
+    try:
+        params, _ = find_integ_params(np.asarray(trace, dtype=float),
+                                      SAMPLES_PER_SLOT.get(kind))
+        return {k: int(params[k]) for k in KEYS}
+    except Exception:  # noqa: BLE001 - no clear pulse: fall back to the guess
+        return guess_integ_params(trace)
 
 
 def integrate_trace(trace, params, polarity=1) -> np.ndarray:
@@ -157,11 +150,8 @@ class PeakWindowTuner(Tool):
     def from_run(cls, run, mnemonic, ntrains=200, integParams=None, **kwargs):
         """The average raw trace of ``mnemonic`` (e.g. 'MCP2raw', 'FastADC4raw')
         over ``ntrains`` trains spread over the run (``get_dig_avg_trace``)."""
-        get_dig_avg_trace = toolbox("get_dig_avg_trace")
-        if get_dig_avg_trace is not None:
-            trace = get_dig_avg_trace(run, mnemonic, ntrains=ntrains)
-        else:
-            trace = _average_trace(run, mnemonic, ntrains)
+        from scs_nb.pulses.digitizers import get_dig_avg_trace
+        trace = get_dig_avg_trace(run, mnemonic, ntrains=ntrains)
         return cls(trace, integParams=integParams, label=mnemonic, **kwargs)
 
     # -- the result --------------------------------------------------------
@@ -298,21 +288,6 @@ class PeakWindowTuner(Tool):
             msg += f"; <b style='color:#b00'>{beyond} pulse windows run past the trace</b>"
         self.status.value = msg
         self._draw()
-
-
-def _average_trace(run, mnemonic, ntrains):
-    """Mean raw trace over ``ntrains`` evenly spaced trains (fallback while
-    ``scs_nb.get_dig_avg_trace`` is not available)."""
-    import xarray as xr
-    from extra_data import by_index
-    alt = _lookup(run, mnemonic)
-    kd = run[alt["source"], alt["key"]]
-    n = len(kd.train_ids)
-    if ntrains and n > ntrains:
-        idx = np.unique(np.linspace(0, n - 1, int(ntrains)).astype(int))
-        kd = kd.select_trains(by_index[idx])
-    arr = kd.ndarray().astype(float)
-    return xr.DataArray(arr.mean(axis=0), dims=["samples"], name=mnemonic)
 
 
 def _lookup(run, mnemonic):

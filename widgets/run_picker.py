@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._base import Tool, toolbox
+from ._base import Tool
 
 TRAIN_RATE_HZ = 10.0
 
@@ -54,19 +54,9 @@ def run_info(run, rates=True) -> dict:
 
 def data_rates(run, fields) -> dict:
     """Fraction of the run's trains holding data, per mnemonic
-    (``scs_nb.check_data_rate``, or the same computed here while it is absent)."""
+    (``scs_nb.check_data_rate``)."""
     import scs_nb as tb
-    check_data_rate = toolbox("check_data_rate")
-    if check_data_rate is not None:
-        return {k: float(v) for k, v in check_data_rate(run, fields=fields).items()}
-    mnems = tb.mnemonics_for_run(run)
-    ntrains = max(len(run.train_ids), 1)
-    out = {}
-    for name in fields:
-        m = mnems[name]
-        counts = run[m["source"], m["key"]].data_counts(labelled=False)
-        out[name] = float(np.count_nonzero(counts) / ntrains)
-    return out
+    return {k: float(v) for k, v in tb.check_data_rate(run, fields=fields).items()}
 
 
 class RunPicker(Tool):
@@ -218,11 +208,8 @@ class RunPicker(Tool):
             self._load()
 
     def _open(self, proposal, run):
-        open_run = toolbox("open_run")
-        if open_run is not None:
-            return open_run(proposal, run)
-        from extra_data import RunDirectory
-        return RunDirectory(str(self._proposals[proposal] / "raw" / f"r{run:04d}"))
+        import scs_nb as tb
+        return tb.open_run(proposal, run)
 
     def _load(self):
         p, r = self.proposal_dd.value, self.run_dd.value

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._base import Tool, as_dataarray, make_figure, toolbox
+from ._base import Tool, as_dataarray, make_figure
 
 
 class ThresholdTuner(Tool):
@@ -79,13 +79,13 @@ class ThresholdTuner(Tool):
         """Load ``mnemonic`` (pulse-resolved XGM by default) of ``run`` with
         ``scs_nb.get_xgm`` (or ``scs_nb.get_array`` for other mnemonics)."""
         xgm_like = "XGM" in mnemonic.upper() or mnemonic.endswith(("_SA3", "_SA1"))
-        get_xgm = toolbox("get_xgm")
-        if xgm_like and get_xgm is not None:
-            data = get_xgm(run, mnemonic)
+        import scs_nb as tb
+        if xgm_like:
+            data = tb.get_xgm(run, mnemonic)
             if hasattr(data, "data_vars"):
                 data = data[mnemonic]
         else:
-            data = toolbox("get_array")(run, mnemonic)
+            data = tb.get_array(run, mnemonic)
         return cls(data, low=low, high=high, label=mnemonic, **kwargs)
 
     # -- the result --------------------------------------------------------
