@@ -5,7 +5,7 @@ import numpy as np
 import xarray as xr
 
 from ..errors import ToolBoxTypeError, ToolBoxValueError
-from ..mnemonics import mnemonic_alternative, mnemonics
+from ..mnemonics import _alternatives, mnemonic_alternative, mnemonics
 
 
 def resolve(run, mnemonic):
@@ -29,9 +29,8 @@ def resolve(run, mnemonic):
 
 
 def _name_of(alt):
-    for name, alts in mnemonics.items():
-        alts = (alts,) if isinstance(alts, dict) else alts
-        for a in alts:
+    for name in mnemonics:
+        for a in _alternatives(name):
             if a["source"] == alt["source"] and a["key"] == alt["key"]:
                 return name
     return None
