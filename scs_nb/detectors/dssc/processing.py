@@ -68,9 +68,7 @@ def process_dssc_data(proposal, run_nr, module, chunksize, info, dssc_binners, p
     """
     from .misc import get_xgm_formatted
     run_dir = engine.run_directory(proposal, run_nr)
-    module = engine.check_module(module)
-    if info is not None and "frames_per_train" in info:
-        pass  # the module's own INDEX is authoritative; info is informative
+    module = engine.check_module(module)   # (info is informative: the module's INDEX rules)
     if xgm is None and xgm_normalization:
         from ...load import open_run
         run = open_run(proposal, run_nr, include="*DA*")
@@ -93,9 +91,7 @@ def process_dssc_data(proposal, run_nr, module, chunksize, info, dssc_binners, p
     fname = None
     if path is not None:
         fname = os.path.join(str(path), core.module_filename(run_nr, module))
-        if overwrite:
-            core.clean_stale_parts(str(path), fname)
-        elif core.complete_file(fname, phash):
+        if not overwrite and core.complete_file(fname, phash):
             from .data import load_xarray
             return load_xarray(fname)
         core.clean_stale_parts(str(path), fname)
@@ -141,25 +137,16 @@ def _frames_of(dark):
 def get_client(n_workers=None, cluster=None, **cluster_kw):
     """A dask distributed Client: on ``cluster`` if given, else on a new cluster
     from ``scs_nb.batch.cluster.make_cluster`` (local by default; SLURM when
-    asked) or a LocalCluster. Returns (client, owned) where owned tells the
+    asked). Returns (client, owned) where owned tells the
     caller to close the cluster it started."""
     from distributed import Client
     if cluster is not None:
         return Client(cluster), False
+    from ...batch.cluster import make_cluster
     n = max(1, int(n_workers or min(os.cpu_count() or 1, 4)))
-    try:
-        from ...batch.cluster import make_cluster
-    except Exception:  # noqa: BLE001 - the batch area not installed/importable
-        make_cluster = None
-    if make_cluster is not None:
-        cluster_kw.setdefault("cores", n)
-        cluster_kw.setdefault("dashboard_address", None)
-        cl = make_cluster(**cluster_kw)
-    else:
-        from distributed import LocalCluster
-        cl = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                          dashboard_address=None)
-    return Client(cl), True
+    cluster_kw.setdefault("cores", n)
+    cluster_kw.setdefault("dashboard_address", None)
+    return Client(make_cluster(**cluster_kw)), True
 
 
 def process_modules(task, modules, kwargs_of, backend="dask", n_jobs=None, cluster=None,
