@@ -122,7 +122,8 @@ class RunPicker(Tool):
     def select(self, proposal=None, run=None):
         """Select a proposal and/or run from Python (as the dropdowns would)."""
         if proposal is not None:
-            proposal = int(str(proposal).lstrip("p"))
+            from scs_nb.sim.core import validate_proposal
+            proposal = validate_proposal(proposal)
             if proposal not in self._proposals:
                 self._scan(self.proposal_dd.value, self.run_dd.value)
             self._check_choice("proposal", proposal, list(self._proposals))
