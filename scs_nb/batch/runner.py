@@ -100,21 +100,27 @@ def resolve_kernel(requested, nb=None, values=None) -> str:
         f"{', '.join(sorted(kernels)) or 'none'}); pass --kernel NAME")
 
 
+def _run_number(values):
+    """The integer ``run`` of a parameter dict, or None."""
+    run = values.get("run")
+    return run if isinstance(run, int) and not isinstance(run, bool) else None
+
+
 def default_output_dir(template_name, values, base=None) -> Path:
     """``<base>/<template>/r<run:04d>`` (or ``<base>/<template>`` without a run);
     ``base`` defaults to ``./processed_runs``."""
     base = Path(base) if base else Path.cwd() / "processed_runs"
     out = base / safe_name(template_name)
-    run = values.get("run")
-    if isinstance(run, int) and not isinstance(run, bool):
+    run = _run_number(values)
+    if run is not None:
         out = out / f"r{run:04d}"
     return out.absolute()
 
 
 def output_paths(out_dir, template_name, values):
     stem = safe_name(template_name)
-    run = values.get("run")
-    if isinstance(run, int) and not isinstance(run, bool):
+    run = _run_number(values)
+    if run is not None:
         stem += f"_r{run:04d}"
     out_dir = Path(out_dir)
     return out_dir / f"{stem}.ipynb", out_dir / f"{stem}.html"

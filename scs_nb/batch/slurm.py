@@ -19,7 +19,7 @@ from pathlib import Path
 from ..errors import ToolBoxError, ToolBoxValueError
 from .batch import parse_runs
 from .params import ParameterError, format_value, validate_parameters
-from .runner import default_output_dir, resolve_kernel, write_atomic
+from .runner import _run_number, default_output_dir, resolve_kernel, write_atomic
 from .templates import safe_name, template_inputs
 
 __all__ = ["SlurmOptions", "SbatchScript", "build_scripts", "submit_scripts",
@@ -162,8 +162,8 @@ def build_scripts(template, parameters=None, param_file=None, over=None, kernel=
         if name == "run" and isinstance(v, int):
             return base / f"r{v:04d}"
         sub = base
-        run = values.get("run")
-        if isinstance(run, int) and not isinstance(run, bool):
+        run = _run_number(values)
+        if run is not None:
             sub = sub / f"r{run:04d}"
         return sub / safe_name(f"{name}_{format_value(spec[name], v)}")
 
