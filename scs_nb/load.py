@@ -27,7 +27,7 @@ import numpy as np
 import xarray as xr
 
 from .errors import ToolBoxFileError, ToolBoxPathError, ToolBoxTypeError, ToolBoxValueError
-from .mnemonics import mnemonic_alternative, mnemonics_for_run
+from .mnemonics import _PULSE_BAMS, _PULSE_XGMS, mnemonic_alternative, mnemonics_for_run
 
 __all__ = ["find_proposal", "find_run_path", "open_run", "run_by_path", "load", "get_array",
            "load_run_values", "concatenateRuns", "check_data_rate"]
@@ -505,8 +505,8 @@ def _check_dims(name, alt, entry_shape, dims, roi):
 
 
 # pulse-resolved mnemonics that load() hands to the pulse extraction functions
-_XGM_NAMES = {f"{w}_{k}" for w in ("SCS", "XTD10") for k in ("XGM", "SA3", "SA1")}
-_BAM_NAMES = {"BAM414", "BAM1932M", "BAM1932S"}
+_XGM_NAMES = set(_PULSE_XGMS)
+_BAM_NAMES = set(_PULSE_BAMS)
 _DIGITIZER_RE = re.compile(r"MCP\d(apd|raw)|FastADC\d(raw|peaks)|FastADC2_\d(raw|peaks)"
                            r"|I0_ILH(raw|peaks)|FFT_PD2(raw|peaks)")
 

@@ -27,6 +27,10 @@ _BAMS = {"BAM414": "SCS_ILH_LAS/DOOCS/BAM_414_B2",
          "BAM1932M": "SCS_ILH_LAS/DOOCS/BAM_1932M_TL",
          "BAM1932S": "SCS_ILH_LAS/DOOCS/BAM_1932S_TL"}
 _DECODER = "SCS_RR_UTC/MDL/BUNCH_DECODER"
+# pulse-resolved mnemonics that scs_nb.pulses aligns on the bunch pattern
+# (the fast XGM channels and the BAMs of the table below)
+_PULSE_XGMS = tuple(f"{w}_{k}" for w in _XGMS for k in ("XGM", "SA3", "SA1"))
+_PULSE_BAMS = tuple(_BAMS)
 
 
 def _build_table() -> dict:

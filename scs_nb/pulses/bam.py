@@ -10,13 +10,13 @@ import numpy as np
 import xarray as xr
 
 from ..errors import ToolBoxValueError
-from ..mnemonics import mnemonics_for_run
+from ..mnemonics import _PULSE_BAMS, mnemonics_for_run
 from . import bunch_pattern as bp
 from ._data import keydata, load_array, merge_on_trains, resolve
 
 __all__ = ["get_bam", "get_bam_params"]
 
-BAM_MNEMONICS = ["BAM414", "BAM1932M", "BAM1932S"]
+BAM_MNEMONICS = list(_PULSE_BAMS)
 
 
 def _to_ps_factor(run, name):

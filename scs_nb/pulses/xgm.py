@@ -13,13 +13,13 @@ import numpy as np
 import xarray as xr
 
 from ..errors import ToolBoxValueError
-from ..mnemonics import mnemonics_for_run
+from ..mnemonics import _PULSE_XGMS, mnemonics_for_run
 from . import bunch_pattern as bp
 from ._data import load_array, merge_on_trains
 
 __all__ = ["get_xgm", "calibrate_xgm"]
 
-XGM_MNEMONICS = [f"{d}_{k}" for d in ("SCS", "XTD10") for k in ("XGM", "SA3", "SA1")]
+XGM_MNEMONICS = list(_PULSE_XGMS)
 
 
 def _xgm_location(name):
