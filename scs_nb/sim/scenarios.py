@@ -53,9 +53,9 @@ def basic(run, npulses=20, nrj=930.0):
 
 @scenario("energy_scan", help="Mono energy stepped from 920 to 940 eV in 11 steps.")
 def energy_scan(run, start=920.0, stop=940.0, nsteps=11):
-    add_beamline(run, nrj=slow.steps(run.ntrains, np.linspace(start, stop, int(nsteps))))
-    run.truth["scan"] = {"mnemonic": "nrj", "setpoints": np.linspace(start, stop,
-                                                                      int(nsteps)).tolist()}
+    setpoints = np.linspace(start, stop, int(nsteps))
+    add_beamline(run, nrj=slow.steps(run.ntrains, setpoints))
+    run.truth["scan"] = {"mnemonic": "nrj", "setpoints": setpoints.tolist()}
 
 
 @scenario("delay_scan", help="Delay line stepped over 10 positions (mm), SASE3 + PPL pulses.")

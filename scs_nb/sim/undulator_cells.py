@@ -60,9 +60,9 @@ def add_undulator_cells(run, colors=((930.0, range(1, 11)), (935.0, range(12, 19
     gaps = np.full(NCELLS, park_pos)
     color_of = np.zeros(NCELLS, int)
     for c, (energy, cells) in enumerate(colors, start=1):
-        k = k_for_energy(energy, electron_gev)
+        gap = gap_from_k(k_for_energy(energy, electron_gev))
         for cell in cells:
-            gaps[cell - 1] = gap_from_k(k)
+            gaps[cell - 1] = gap
             color_of[cell - 1] = c
     ks = k_from_gap(gaps)
     for i in range(NCELLS):
