@@ -44,6 +44,17 @@ def test_run_picker_info_and_data_rate(simulated, data_root):
         picker.select(run=9998)
 
 
+def test_run_picker_reads_its_own_data_root(tmp_path, monkeypatch):
+    """A picker on another data root than $EXTRA_DATA_DATA_ROOT opens runs there."""
+    from scs_nb import sim
+    res = sim.simulate("basic", 900003, 5, trains=12, seed=3, data_root=tmp_path / "other")
+    monkeypatch.setenv("EXTRA_DATA_DATA_ROOT", str(tmp_path / "empty"))
+    picker = RunPicker(data_root=tmp_path / "other", interactive=False)
+    picker.select(900003, 5)
+    assert picker.info["trains"] == len(res.truth["train_ids"]) == 12
+    assert list(picker.run.train_ids) == res.truth["train_ids"]
+
+
 def test_run_picker_empty_root(tmp_path):
     picker = RunPicker(data_root=tmp_path, interactive=False)
     assert picker.value == {"proposal": None, "run": None}

@@ -209,8 +209,10 @@ class RunPicker(Tool):
             self._load()
 
     def _open(self, proposal, run):
+        """Open the run in this picker's data root (which may differ from
+        $EXTRA_DATA_DATA_ROOT, where ``tb.open_run`` looks)."""
         import scs_nb as tb
-        return tb.open_run(proposal, run)
+        return tb.run_by_path(str(Path(self._proposals[proposal]) / "raw" / f"r{run:04d}"))
 
     def _load(self):
         p, r = self.proposal_dd.value, self.run_dd.value
