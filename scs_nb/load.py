@@ -512,25 +512,10 @@ _DIGITIZER_RE = re.compile(r"MCP\d(apd|raw)|FastADC\d(raw|peaks)|FastADC2_\d(raw
 
 
 def _pulse_function(name):
-    """``scs_nb.pulses.<name>``, or None while the pulses area does not exist.
+    """``scs_nb.pulses.<name>``, imported when load() first needs it."""
+    from . import pulses
 
-    Only the absence of the module is tolerated; an error raised while
-    importing an existing module propagates.
-    """
-    import importlib
-
-    modname = f"{__package__}.pulses"
-    try:
-        module = importlib.import_module(modname)
-    except ModuleNotFoundError as exc:
-        if exc.name == modname:
-            return None
-        raise
-    func = getattr(module, name, None)
-    if func is None and getattr(module, "__file__", None) is not None:
-        warnings.warn(f"{modname} has no {name}(); the matching fields are loaded raw "
-                      "(not pulse-aligned)", UserWarning, stacklevel=_user_stacklevel())
-    return func
+    return getattr(pulses, name)
 
 
 def _train_span(train_ids) -> int:
@@ -707,27 +692,22 @@ def _extract_pulses(run, ds, resolved, extract_digitizers, extract_xgm, extract_
     """Hand pulse-resolved fields to scs_nb.pulses, as the ToolBox load does."""
     attrs = dict(ds.attrs)
     names = [n for n in resolved if n in ds]
-    if extract_digitizers:
-        digi = [n for n in names if _DIGITIZER_RE.fullmatch(n)]
-        func = _pulse_function("get_digitizer_peaks") if digi else None
-        if func is not None:
-            for name in digi:
-                bp = bunchPattern
-                if isinstance(bunchPattern, dict):
-                    bp = bunchPattern.get(name)
-                    if bp is None:
-                        continue
-                ds = func(run, mnemonic=name, merge_with=ds, bunchPattern=bp)
-    if extract_xgm:
-        xgms = [n for n in names if n in _XGM_NAMES]
-        func = _pulse_function("get_xgm") if xgms else None
-        if func is not None:
-            ds = func(run, mnemonics=xgms, merge_with=ds)
-    if extract_bam:
-        bams = [n for n in names if n in _BAM_NAMES]
-        func = _pulse_function("get_bam") if bams else None
-        if func is not None:
-            ds = func(run, mnemonics=bams, merge_with=ds)
+    digi = [n for n in names if _DIGITIZER_RE.fullmatch(n)] if extract_digitizers else []
+    if digi:
+        func = _pulse_function("get_digitizer_peaks")
+        for name in digi:
+            bp = bunchPattern
+            if isinstance(bunchPattern, dict):
+                bp = bunchPattern.get(name)
+                if bp is None:
+                    continue
+            ds = func(run, mnemonic=name, merge_with=ds, bunchPattern=bp)
+    xgms = [n for n in names if n in _XGM_NAMES] if extract_xgm else []
+    if xgms:
+        ds = _pulse_function("get_xgm")(run, mnemonics=xgms, merge_with=ds)
+    bams = [n for n in names if n in _BAM_NAMES] if extract_bam else []
+    if bams:
+        ds = _pulse_function("get_bam")(run, mnemonics=bams, merge_with=ds)
     for k, v in attrs.items():
         ds.attrs.setdefault(k, v)
     return ds
