@@ -45,7 +45,6 @@ def register(sub):
     d.add_argument("--out", default="demo", help="output folder (data root and reports)")
     d.add_argument("--no-templates", action="store_true",
                    help="only simulate and check the library, do not run templates")
-    d.add_argument("--jobs", type=int, default=1, help="templates run in parallel")
     d.set_defaults(func=_demo)
 
 
@@ -79,4 +78,4 @@ def _simulate(args):
 
 def _demo(args):
     from .demo import run_demo
-    return run_demo(args.out, templates=not args.no_templates, jobs=args.jobs)
+    return run_demo(args.out, templates=not args.no_templates)

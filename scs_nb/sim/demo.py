@@ -45,7 +45,7 @@ def format_table(rows):
     return "\n".join(lines)
 
 
-def run_demo(out="demo", templates=True, jobs=1, progress=print):
+def run_demo(out="demo", templates=True, progress=print):
     out = Path(out).resolve()
     data_root = out / "exp"
     data_root.mkdir(parents=True, exist_ok=True)
@@ -58,7 +58,7 @@ def run_demo(out="demo", templates=True, jobs=1, progress=print):
     rows = run_checks(DEMO_PROPOSAL, plan, data_root)
     failed_templates = 0
     if templates:
-        failed_templates = _run_templates(out, plan, jobs, progress)
+        failed_templates = _run_templates(out, plan, progress)
     progress("\nRecovered vs injected values:")
     progress(format_table(rows))
     bad = [r for r in rows if r[-1] != "yes"]
@@ -67,7 +67,7 @@ def run_demo(out="demo", templates=True, jobs=1, progress=print):
     return 1 if bad or failed_templates else 0
 
 
-def _run_templates(out, plan, jobs, progress):
+def _run_templates(out, plan, progress):
     from ..batch import runner
     from ..batch.templates import list_templates
     reports = out / "reports"

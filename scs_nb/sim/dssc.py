@@ -30,7 +30,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
 
 from .core import scenario
 from .writer import InstrumentSource
@@ -158,7 +157,19 @@ def dark_offsets(seed: int, module: int, frames: int, base=40.0, pixel_sigma=4.0
 
 
 # -- frame rendering ---------------------------------------------------------
-@njit(cache=True, nogil=True)
+_RENDER = None
+
+
+def _render_kernel():
+    """``_render_bank`` compiled with numba (or loaded from its cache) on first
+    use, so that importing the simulator does not import numba."""
+    global _RENDER
+    if _RENDER is None:
+        from numba import njit
+        _RENDER = njit(cache=True, nogil=True)(_render_bank)
+    return _RENDER
+
+
 def _render_bank(out, pix_dark, cell_dark, coef, profiles, bank, bank_rows, gain,
                  noise_var):
     """out[k] = clip(round(dark + gain*mu + sqrt(gain^2 mu + noise^2) z)),
@@ -271,7 +282,7 @@ def add_dssc(run, modules=None, frames_per_pulse=1, energies_uj=None, delay_ps=N
                 sl = slice(j * frames, (j + 1) * frames)
                 if use_bank:
                     rows = (np.arange(frames) * 7 + int(i) * 13) % bank_size
-                    _render_bank(out[sl], pix_flat, cell, c.astype(np.float64), prof, bank,
+                    _render_kernel()(out[sl], pix_flat, cell, c.astype(np.float64), prof, bank,
                                  rows, float(gain), float(noise) ** 2)
                 else:
                     mu = c[:, :1] + c[:, 1:] @ prof                       # (frames, npix)

@@ -65,6 +65,7 @@ class InstrumentSource:
     units: dict = field(default_factory=dict)
     aggregator: str = "DA01"
     chunk_trains: int = 64
+    trains_per_file: int | None = None   # sequence file length (default: the run's)
 
 
 def array_fill(arrays: dict) -> Callable:
@@ -103,8 +104,7 @@ def _set_units(ds, units, key):
 class RunWriter:
     """Writes the files of one run into ``run_dir``."""
 
-    def __init__(self, run_dir, proposal: int, run: int, train_ids, trains_per_file=500,
-                 train_flags=None):
+    def __init__(self, run_dir, proposal: int, run: int, train_ids, trains_per_file=500):
         self.run_dir = Path(run_dir)
         self.proposal = int(proposal)
         self.run = int(run)
