@@ -5,47 +5,29 @@
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from scs_nb.errors import ToolBoxPathError, ToolBoxValueError
+from scs_nb.errors import ToolBoxPathError
+from scs_nb.facility import validate_identifier, validate_proposal
 
 __all__ = ["find_proposal", "validate_identifier", "default_identifier", "env_paths",
            "EnvPaths"]
 
-_IDENTIFIER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,63}")
-
 
 def find_proposal(proposal) -> Path:
     """The folder of ``proposal`` (number or 'p002780'), as ``findxfel`` prints it."""
-    from scs_nb.load import find_proposal as _find
+    from scs_nb.facility import find_proposal as _find
     return Path(_find(proposal))
 
 
 def _number(proposal) -> int:
-    from scs_nb.sim.core import validate_proposal
-    if isinstance(proposal, bool):
-        raise ToolBoxValueError(f"proposal must be a number such as 2780, got {proposal!r}")
-    if isinstance(proposal, str) and not re.fullmatch(r"p?\d{1,6}", proposal.strip()):
-        raise ToolBoxValueError(f"proposal must be a number such as 2780 or 'p002780', "
-                                f"got {proposal!r}")
     return validate_proposal(proposal)
 
 
 def default_identifier(proposal) -> str:
     """``p002780`` for proposal 2780: environments and kernels are named toolbox_p002780."""
     return f"p{_number(proposal):06d}"
-
-
-def validate_identifier(identifier) -> str:
-    """An environment identifier: letters, digits, '_' and '-', not starting with '-'."""
-    if not isinstance(identifier, str) or not _IDENTIFIER.fullmatch(identifier) \
-            or ".." in identifier:
-        raise ToolBoxValueError(
-            f"identifier must be 1-64 letters, digits, '_' or '-' (not starting with '-'), "
-            f"e.g. 'p002780' or 'beamtime2'; got {identifier!r}")
-    return identifier
 
 
 @dataclass

@@ -27,7 +27,12 @@ import numpy as np
 import xarray as xr
 
 from .errors import ToolBoxFileError, ToolBoxPathError, ToolBoxTypeError, ToolBoxValueError
-from .mnemonics import _PULSE_BAMS, _PULSE_XGMS, mnemonic_alternative, mnemonics_for_run
+from .facility import find_proposal, run_ranges
+from .facility import validate_proposal as _proposal_number
+from .facility import validate_run as _run_number
+from .mnemonics import kind_of, mnemonics_for_run
+from .reader import field_list as _as_field_list
+from .reader import lookup, read
 
 __all__ = ["find_proposal", "find_run_path", "open_run", "run_by_path", "load", "get_array",
            "load_run_values", "concatenateRuns", "check_data_rate"]
@@ -38,78 +43,7 @@ MISSING_TRAINS_WARN = 0.05
 _LOCATION_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
 
-# -- proposal and run numbers ----------------------------------------------
-def _proposal_number(proposalNB) -> int:
-    """2252, '2252', 'p002252' -> 2252; anything else is a ToolBoxValueError."""
-    if isinstance(proposalNB, (bool, np.bool_)):
-        raise ToolBoxTypeError(f"proposal must be a number such as 2252 or 'p002252', "
-                               f"got {proposalNB!r}")
-    if isinstance(proposalNB, (int, np.integer)):
-        p = int(proposalNB)
-    elif isinstance(proposalNB, str) and re.fullmatch(r"p?\d{1,6}", proposalNB.strip()):
-        p = int(proposalNB.strip().lstrip("p"))
-    else:
-        raise ToolBoxValueError(f"proposal must be a number such as 2252 or 'p002252', "
-                                f"got {proposalNB!r}")
-    if not 0 < p < 1_000_000:
-        raise ToolBoxValueError(f"proposal must be between 1 and 999999, got {p}")
-    return p
-
-
-def _run_number(runNB) -> int:
-    """17, '17', 'r0017' -> 17; anything else is a ToolBoxValueError."""
-    if isinstance(runNB, (bool, np.bool_)):
-        raise ToolBoxTypeError(f"run must be a number such as 17 or 'r0017', got {runNB!r}")
-    if isinstance(runNB, (int, np.integer)):
-        r = int(runNB)
-    elif isinstance(runNB, str) and re.fullmatch(r"r?\d{1,4}", runNB.strip()):
-        r = int(runNB.strip().lstrip("r"))
-    else:
-        raise ToolBoxValueError(f"run must be a number such as 17 or 'r0017', got {runNB!r}")
-    if not 0 < r < 10_000:
-        raise ToolBoxValueError(f"run must be between 1 and 9999, got {r}")
-    return r
-
-
-def _data_root() -> Path:
-    """extra_data's data root, read now from EXTRA_DATA_DATA_ROOT."""
-    try:
-        from extra_data.read_machinery import data_root_dir
-        return Path(data_root_dir())
-    except ImportError:  # pragma: no cover - older extra_data
-        return Path(os.environ.get("EXTRA_DATA_DATA_ROOT", "/gpfs/exfel/exp"))
-
-
-def find_proposal(proposal) -> str:
-    """The folder of a proposal: ``<data root>/<instrument>/<cycle>/p<proposal>``.
-
-    Parameters
-    ----------
-    proposal: str, int
-        proposal number e.g. 'p002252' or 2252.
-
-    Returns
-    -------
-    path: str
-
-    Raises
-    ------
-    ToolBoxPathError: no such proposal under the data root (the message names
-        the data root and the pattern searched).
-    """
-    p = _proposal_number(proposal)
-    root = _data_root()
-    pattern = f"*/*/p{p:06d}"
-    found = sorted(d for d in root.glob(pattern) if d.is_dir())
-    if not found:
-        raise ToolBoxPathError(
-            f"proposal {p} not found: no folder matches {root / pattern} (data root {root}). "
-            "Set EXTRA_DATA_DATA_ROOT to the folder holding <instrument>/<cycle>/p<proposal> "
-            "folders, or simulate a run with `scs-nb simulate SCENARIO --proposal "
-            f"{p} --run 1`.")
-    return str(found[0])
-
-
+# -- proposal and run folders ----------------------------------------------
 def _available_runs(prop_dir: Path, location="raw") -> list:
     folder = prop_dir / location
     if not folder.is_dir():
@@ -138,29 +72,13 @@ def _run_dir(proposalNB, runNB, location="raw") -> Path:
     if not path.is_dir():
         runs = _available_runs(prop_dir, location)
         if runs:
-            what = f"runs available in {prop_dir / location}: " + _ranges(runs)
+            what = f"runs available in {prop_dir / location}: " + run_ranges(runs)
         else:
             what = f"{prop_dir / location} holds no runs"
         raise ToolBoxPathError(
             f"run {r} of proposal {_proposal_number(proposalNB)} not found: {path} does not "
             f"exist; {what}. Pass one of these run numbers.")
     return path
-
-
-def _ranges(numbers) -> str:
-    """[1, 2, 3, 7] -> '1-3, 7'"""
-    out, start, prev = [], None, None
-    for n in numbers:
-        if start is None:
-            start = prev = n
-        elif n == prev + 1:
-            prev = n
-        else:
-            out.append(f"{start}-{prev}" if prev != start else f"{start}")
-            start = prev = n
-    if start is not None:
-        out.append(f"{start}-{prev}" if prev != start else f"{start}")
-    return ", ".join(out)
 
 
 def find_run_path(proposalNB, runNB, data="raw"):
@@ -392,125 +310,6 @@ def run_by_path(path):
     return _open_files(lambda: ed.RunDirectory(str(folder)), folder, folder)
 
 
-# -- fields ----------------------------------------------------------------
-def _as_field_list(fields):
-    """fields (str, dict, list of str/dict) -> list of (name, alternative or None)."""
-    if fields is None:
-        return []
-    if isinstance(fields, (str, dict)):
-        fields = [fields]
-    if not isinstance(fields, (list, tuple, set)):
-        raise ToolBoxTypeError(
-            f"fields must be a mnemonic, a list of mnemonics or a dict "
-            f"{{'name': {{'source': ..., 'key': ..., 'dim': ...}}}}, got {type(fields).__name__}")
-    out = []
-    for f in fields:
-        if isinstance(f, str):
-            out.append((f, None))
-        elif isinstance(f, dict):
-            for name, spec in f.items():
-                out.append((str(name), _custom_spec(name, spec)))
-        else:
-            raise ToolBoxTypeError(f"a field must be a mnemonic (str) or a dict, got {f!r}")
-    return out
-
-
-def _custom_spec(name, spec):
-    if isinstance(spec, (list, tuple)) and spec and isinstance(spec[0], dict):
-        spec = spec[0]
-    if not isinstance(spec, dict) or "source" not in spec or "key" not in spec:
-        raise ToolBoxValueError(
-            f"custom field {name!r} must be a dict {{'source': ..., 'key': ..., 'dim': ...}}, "
-            f"got {spec!r}")
-    return {"source": spec["source"], "key": spec["key"], "dim": spec.get("dim")}
-
-
-def _resolve(run, name, spec):
-    """The {'source', 'key', 'dim'} of one field in this run, or a ToolBoxValueError."""
-    if spec is None:
-        return mnemonic_alternative(run, name)
-    src, key = spec["source"], spec["key"]
-    if src not in run.all_sources:
-        raise ToolBoxValueError(
-            f"field {name!r}: source {src!r} is missing from this run. "
-            "See run.all_sources for what the run contains.")
-    keys = run[src].keys()
-    if key not in keys:
-        if src in run.control_sources and key + ".value" in keys:
-            return {"source": src, "key": key + ".value", "dim": spec.get("dim")}
-        import difflib
-
-        keys = sorted(k for k in keys if not k.endswith(".timestamp"))
-        if len(keys) <= 30:
-            hint = f"Keys of this source: {', '.join(keys)}. "
-        else:
-            close = difflib.get_close_matches(key, keys, n=10, cutoff=0.5)
-            hint = f"Similar keys: {', '.join(close)}. " if close else ""
-        raise ToolBoxValueError(
-            f"field {name!r}: key {key!r} is not in source {src!r}. " + hint
-            + f"See run[{src!r}].keys() for all keys.")
-    return dict(spec)
-
-
-def _files_of(run, source):
-    try:
-        return ", ".join(sorted({os.path.basename(f.filename) for f in run[source].files}))
-    except Exception:  # pragma: no cover
-        return "?"
-
-
-def _read(run, name, alt, roi=None, dim=None):
-    """One field as a DataArray over trainId (errors as ToolBox errors)."""
-    src, key = alt["source"], alt["key"]
-    dims = dim if dim is not None else alt.get("dim")
-    kd = run[src, key]
-    if dims:
-        _check_dims(name, alt, kd.entry_shape, list(dims), roi)
-    kw = {}
-    if roi is not None:
-        from extra_data import by_index
-        kw["roi"] = roi.value if isinstance(roi, by_index) else roi
-    try:
-        arr = kd.xarray(extra_dims=list(dims) if dims else None, name=name, **kw)
-    except (OSError, RuntimeError) as exc:  # h5py read failure: a damaged file
-        raise ToolBoxFileError(
-            f"cannot read {name!r} ({src} {key}) from file(s) {_files_of(run, src)}: {exc}. "
-            "The file is probably truncated or corrupt.") from exc
-    except ValueError as exc:
-        raise ToolBoxValueError(
-            f"cannot load {name!r} ({src} {key}, entry shape {kd.entry_shape}) with "
-            f"dim={dims!r}{' and roi=' + repr(roi) if roi is not None else ''}: {exc}") from exc
-    if arr.sizes["trainId"] and not arr.indexes["trainId"].is_unique:
-        raise ToolBoxValueError(
-            f"{name!r} ({src} {key}) has several entries per train; load it with its detector "
-            "routine or with extra_data (run[source, key].xarray()) instead")
-    return arr
-
-
-def _check_dims(name, alt, entry_shape, dims, roi):
-    shape = tuple(entry_shape)
-    if roi is not None:
-        try:
-            from extra_data import by_index
-            from extra_data.read_machinery import roi_shape
-            r = roi.value if isinstance(roi, by_index) else roi
-            shape = roi_shape(shape, r if isinstance(r, tuple) else (r,))
-        except Exception:  # pragma: no cover - let extra_data report it
-            return
-    if len(dims) != len(shape):
-        raise ToolBoxValueError(
-            f"{name!r} ({alt['source']} {alt['key']}): dim={dims!r} names {len(dims)} "
-            f"dimension(s) but each entry has shape {shape}; pass {len(shape)} dimension "
-            "name(s)")
-
-
-# pulse-resolved mnemonics that load() hands to the pulse extraction functions
-_XGM_NAMES = set(_PULSE_XGMS)
-_BAM_NAMES = set(_PULSE_BAMS)
-_DIGITIZER_RE = re.compile(r"MCP\d(apd|raw)|FastADC\d(raw|peaks)|FastADC2_\d(raw|peaks)"
-                           r"|I0_ILH(raw|peaks)|FFT_PD2(raw|peaks)")
-
-
 def _pulse_function(name):
     """``scs_nb.pulses.<name>``, imported when load() first needs it."""
     from . import pulses
@@ -554,13 +353,14 @@ def _warn_missing(run, ds, arrays, where):
 
 def load(proposalNB=None, runNB=None, fields=None, data="all", display=False,
          validate=False, subset=None, rois={}, extract_digitizers=True, extract_xgm=True,
-         extract_bam=True, bunchPattern="sase3", parallelize=True):
+         extract_bam=True, bunchPattern="sase3", parallelize=True, **kwargs):
     """Load a run and extract the data. Output is an xarray with aligned trainIds.
 
     Parameters
     ----------
-    proposalNB: str, int
-        proposal number e.g. 'p002252' or 2252
+    proposalNB: str, int or extra_data DataCollection
+        proposal number e.g. 'p002252' or 2252, or a run already opened
+        (then runNB is not needed)
     runNB: str, int
         run number as integer
     fields: str, list of str, list of dict
@@ -603,6 +403,11 @@ def load(proposalNB=None, runNB=None, fields=None, data="all", display=False,
         extract_digitizers=False.
     parallelize: bool
         from EXtra-Data: enable or disable opening files in parallel.
+    **kwargs:
+        the ToolBox's per-detector switches ``extract_adq412``,
+        ``extract_fadc``, ``extract_fadc2``, ``extract_tim`` (ADQ412 MCPs) and
+        ``extract_laser`` (FastADC photodiodes): False leaves that board's
+        mnemonics raw. Any other keyword is a ToolBoxValueError naming these.
 
     Returns
     -------
@@ -627,25 +432,37 @@ def load(proposalNB=None, runNB=None, fields=None, data="all", display=False,
     >>> import scs_nb as tb
     >>> run, data = tb.load(2212, 208, ['SCS_SA3', 'MCP2apd', 'nrj'])
     """
-    if proposalNB is None or runNB is None:
-        raise ToolBoxValueError("load(proposalNB, runNB, fields): proposalNB and runNB are "
-                                "required, e.g. load(2212, 208, ['nrj'])")
-    run = open_run(proposalNB, runNB, subset=subset, data=data, parallelize=parallelize)
-    run_folder = find_run_path(proposalNB, runNB)
-    if validate:
-        _validate(run_folder)
+    switches = _digitizer_switches(kwargs)
+    if hasattr(proposalNB, "all_sources"):      # an open DataCollection
+        if fields is None and runNB is not None and not isinstance(runNB, (int, np.integer)):
+            fields, runNB = runNB, None        # load(run, ['nrj'])
+        run = _select(proposalNB, subset)
+        meta = _run_metadata(run)
+        proposal, run_nb, run_folder = meta["proposal"], meta["runNB"], meta["runFolder"]
+        if validate and run_folder:
+            _validate(run_folder)
+    else:
+        if proposalNB is None or runNB is None:
+            raise ToolBoxValueError("load(proposalNB, runNB, fields): proposalNB and runNB "
+                                    "are required, e.g. load(2212, 208, ['nrj']), or pass "
+                                    "an open run: load(run, fields=['nrj'])")
+        run = open_run(proposalNB, runNB, subset=subset, data=data, parallelize=parallelize)
+        run_folder = find_run_path(proposalNB, runNB)
+        proposal, run_nb = _proposal_number(proposalNB), _run_number(runNB)
+        if validate:
+            _validate(run_folder)
     if display:
         run.info()
-    field_list = _as_field_list(fields)
+    fields_ = _as_field_list(fields)
     if not isinstance(rois, dict):
         raise ToolBoxTypeError(f"rois must be a dict {{mnemonic: {{name: {{'roi': ..., "
                                f"'dim': [...]}}}}}}, got {rois!r}")
     arrays = {}
     resolved = {}
-    for name, spec in field_list:
+    for name, spec in fields_:
         if name in arrays or name in resolved:
             continue
-        alt = _resolve(run, name, spec)
+        name, alt = lookup(run, name, spec)
         resolved[name] = alt
         if display:
             print(f"Loading {name}")
@@ -658,17 +475,14 @@ def load(proposalNB=None, runNB=None, fields=None, data="all", display=False,
                     raise ToolBoxValueError(
                         f"rois[{name!r}][{roi_name!r}] must be {{'roi': by_index[...], "
                         f"'dim': [...]}}, got {r!r}")
-                arr = _read(run, roi_name, alt, roi=r["roi"], dim=r.get("dim"))
-                arr.attrs.update(source=alt["source"], key=alt["key"])
-                arrays[roi_name] = arr
+                arrays[roi_name] = read(run, roi_name, alt=alt, roi=r["roi"],
+                                        dim=r.get("dim"))
         else:
-            arr = _read(run, name, alt)
-            arr.attrs.update(source=alt["source"], key=alt["key"])
-            arrays[name] = arr
-    unknown_rois = set(rois) - {n for n, _ in field_list}
+            arrays[name] = read(run, name, alt=alt)
+    unknown_rois = set(rois) - {n for n, _ in fields_}
     if unknown_rois:
         raise ToolBoxValueError(f"rois given for {sorted(unknown_rois)}, which are not in "
-                                f"fields {[n for n, _ in field_list]}; add them to fields")
+                                f"fields {[n for n, _ in fields_]}; add them to fields")
     if arrays:
         ds = xr.merge(list(arrays.values()), join="inner")
         ds.attrs = {}  # merge copies the first variable's attributes
@@ -676,23 +490,65 @@ def load(proposalNB=None, runNB=None, fields=None, data="all", display=False,
         ds = xr.Dataset(coords={"trainId": np.asarray(run.train_ids, dtype=np.uint64)})
     ds = ds.assign_coords(trainId=np.asarray(ds["trainId"].values, dtype=np.uint64))
     if arrays:
-        _warn_missing(run, ds, arrays,
-                      f"load(proposal {_proposal_number(proposalNB)}, run "
-                      f"{_run_number(runNB)})")
+        _warn_missing(run, ds, arrays, f"load(proposal {proposal}, run {run_nb})")
     ds.attrs["runFolder"] = run_folder
-    ds.attrs["proposal"] = _proposal_number(proposalNB)
-    ds.attrs["runNB"] = _run_number(runNB)
-    ds = _extract_pulses(run, ds, resolved, extract_digitizers, extract_xgm, extract_bam,
-                         bunchPattern)
+    ds.attrs["proposal"] = proposal
+    ds.attrs["runNB"] = run_nb
+    ds = _extract_pulses(run, ds, resolved, extract_digitizers and switches, extract_xgm,
+                         extract_bam, bunchPattern)
     return run, ds
 
 
-def _extract_pulses(run, ds, resolved, extract_digitizers, extract_xgm, extract_bam,
-                    bunchPattern):
-    """Hand pulse-resolved fields to scs_nb.pulses, as the ToolBox load does."""
+#: the ToolBox's per-board switches of load() and the boards each one covers
+_BOARD_SWITCHES = {"extract_adq412": ("ADQ412",), "extract_tim": ("ADQ412",),
+                   "extract_fadc": ("FastADC",), "extract_fadc2": ("FastADC2",),
+                   "extract_laser": ("FastADC", "FastADC2")}
+
+
+def _digitizer_switches(kwargs) -> dict:
+    """{board: extract?} from load()'s extra keywords (unknown ones are an error)."""
+    unknown = sorted(set(kwargs) - set(_BOARD_SWITCHES))
+    if unknown:
+        import inspect
+        valid = [p for p in inspect.signature(load).parameters if p != "kwargs"]
+        raise ToolBoxValueError(
+            f"load() got unknown keyword(s) {', '.join(unknown)}. Valid keywords: "
+            f"{', '.join(valid + sorted(_BOARD_SWITCHES))}.")
+    boards = {"ADQ412": True, "FastADC": True, "FastADC2": True}
+    for switch, value in kwargs.items():
+        if not value:
+            for b in _BOARD_SWITCHES[switch]:
+                boards[b] = False
+    return boards
+
+
+def _board(alt) -> str:
+    from .facility import sources
+    if alt["source"].startswith(sources.FASTADC2):
+        return "FastADC2"
+    return "FastADC" if alt.get("digitizer") == "FastADC" else "ADQ412"
+
+
+def _run_metadata(run) -> dict:
+    """proposal, run number and run folder of an open DataCollection."""
+    meta = {}
+    try:
+        meta = run.run_metadata()
+    except Exception:  # pragma: no cover - several runs, or no METADATA
+        pass
+    folders = sorted({os.path.dirname(f.filename) for f in run.files})
+    return {"proposal": meta.get("proposalNumber"), "runNB": meta.get("runNumber"),
+            "runFolder": folders[0] if len(folders) == 1 else folders}
+
+
+def _extract_pulses(run, ds, resolved, boards, extract_xgm, extract_bam, bunchPattern):
+    """Hand pulse-resolved fields to scs_nb.pulses, as the ToolBox load does.
+    ``boards``: {board: extract?}, or False for no digitizer at all."""
     attrs = dict(ds.attrs)
     names = [n for n in resolved if n in ds]
-    digi = [n for n in names if _DIGITIZER_RE.fullmatch(n)] if extract_digitizers else []
+    kinds = {n: kind_of(resolved[n]) for n in names}
+    digi = [n for n in names if kinds[n] in ("digitizer_raw", "digitizer_peaks")
+            and boards and boards[_board(resolved[n])]]
     if digi:
         func = _pulse_function("get_digitizer_peaks")
         for name in digi:
@@ -702,10 +558,10 @@ def _extract_pulses(run, ds, resolved, extract_digitizers, extract_xgm, extract_
                 if bp is None:
                     continue
             ds = func(run, mnemonic=name, merge_with=ds, bunchPattern=bp)
-    xgms = [n for n in names if n in _XGM_NAMES] if extract_xgm else []
+    xgms = [n for n in names if kinds[n] == "xgm"] if extract_xgm else []
     if xgms:
         ds = _pulse_function("get_xgm")(run, mnemonics=xgms, merge_with=ds)
-    bams = [n for n in names if n in _BAM_NAMES] if extract_bam else []
+    bams = [n for n in names if kinds[n] == "bam"] if extract_bam else []
     if bams:
         ds = _pulse_function("get_bam")(run, mnemonics=bams, merge_with=ds)
     for k, v in attrs.items():
@@ -803,8 +659,8 @@ def get_array(run=None, mnemonic=None, stepsize=None, subset=None, data="raw",
         raise ToolBoxValueError(f"get_array loads one mnemonic, got {mnemonic!r}; use load() "
                                 "for several")
     name, spec = fields[0]
-    alt = _resolve(run, name, spec)
-    arr = _read(run, name, alt)
+    name, alt = lookup(run, name, spec)
+    arr = read(run, name, alt=alt)
     arr = arr.assign_coords(trainId=np.asarray(arr["trainId"].values, dtype=np.uint64))
     if stepsize is not None:
         arr = stepsize * np.round(arr / stepsize)
@@ -917,7 +773,7 @@ def check_data_rate(run, fields=None):
     if fields is None:
         items = list(mnemonics_for_run(run).items())
     else:
-        items = [(name, _resolve(run, name, spec)) for name, spec in _as_field_list(fields)]
+        items = [lookup(run, name, spec) for name, spec in _as_field_list(fields)]
     ntrains = len(run.train_ids)
     ret = {}
     for name, alt in items:

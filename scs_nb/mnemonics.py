@@ -1,100 +1,219 @@
 """Mnemonics: short names for (source, key) pairs of SCS devices.
 
-``mnemonics`` is plain data: each name maps to a tuple of alternatives
-``{'source', 'key', 'dim'}``; the first alternative present in a run wins
-(devices are renamed over the years). Users add or override entries::
+``mnemonics`` is plain data, as in the ToolBox: each name maps to a tuple of
+alternatives, dicts with ``source``, ``key`` and ``dim``; the first alternative
+present in a run wins (devices are renamed over the years). Each alternative
+also says
+
+* ``kind``: what the data is, so that no code guesses it from the name:
+  ``'timing'`` (bunch pattern table, bunch decoder), ``'slow'`` (a CONTROL
+  value per train), ``'xgm'`` and ``'bam'`` (pulse-resolved, aligned on the
+  bunch pattern by ``get_xgm`` / ``get_bam``), ``'digitizer_raw'`` and
+  ``'digitizer_peaks'`` (ADQ412 / FastADC traces and on-board integrals, with
+  ``digitizer``: ``'ADQ412'`` or ``'FastADC'``; integrated by
+  ``get_digitizer_peaks``), ``'pes_raw'`` (PES time-of-flight traces, read by
+  ``get_pes_tof``), ``'camera'`` (images), ``'detector'`` (other
+  per-train detector arrays) and ``'fast'`` (other instrument data);
+* ``inferred``: True where the source or key has no public reference (it is
+  written as SCS names its devices, and the simulator writes it so); the
+  README lists them.
+
+Users add or override entries in a session (``kind`` defaults to ``'slow'``
+for CONTROL sources and ``'fast'`` otherwise)::
 
     import scs_nb as tb
     tb.mnemonics['myMotor'] = ({'source': 'SCS_X/MOTOR/Y', 'key': 'actualPosition.value',
                                 'dim': None},)
 
 ``mnemonics_for_run(run)`` returns, for one run, the single alternative of each
-mnemonic that the run contains.
+mnemonic that the run contains; ``resolve`` and ``read`` (``scs_nb.reader``)
+are the one way from a mnemonic to data.
 """
 from __future__ import annotations
 
 from .errors import ToolBoxValueError
+from .facility import sources as S
+
+KINDS = ("timing", "slow", "xgm", "bam", "digitizer_raw", "digitizer_peaks", "pes_raw",
+         "camera", "detector", "fast")
 
 
-def _m(*alternatives):
-    return tuple({"source": s, "key": k, "dim": d} for s, k, d in alternatives)
+def _m(kind, *alternatives, inferred=None, **extra):
+    """Alternatives ``(source, key, dim)`` of one mnemonic of ``kind``.
+    ``inferred`` defaults to whether the source is in facility.sources.INFERRED."""
+    out = []
+    for src, key, dim in alternatives:
+        base = src.split(":")[0]
+        inf = inferred if inferred is not None else (
+            src in S.INFERRED or base in S.INFERRED)
+        out.append({"source": src, "key": key, "dim": dim, "kind": kind,
+                    "inferred": bool(inf), **extra})
+    return tuple(out)
 
 
-_XGMS = {"SCS": "SCS_BLU_XGM/XGM/DOOCS", "XTD10": "SA3_XTD10_XGM/XGM/DOOCS"}
-_ADQ = "SCS_UTC1_ADQ/ADC/1:network"
-_ADQ_CHANNELS = {1: "D", 2: "C", 3: "B", 4: "A"}
-_BAMS = {"BAM414": "SCS_ILH_LAS/DOOCS/BAM_414_B2",
-         "BAM1932M": "SCS_ILH_LAS/DOOCS/BAM_1932M_TL",
-         "BAM1932S": "SCS_ILH_LAS/DOOCS/BAM_1932S_TL"}
-_DECODER = "SCS_RR_UTC/MDL/BUNCH_DECODER"
-# pulse-resolved mnemonics that scs_nb.pulses aligns on the bunch pattern
-# (the fast XGM channels and the BAMs of the table below)
-_PULSE_XGMS = tuple(f"{w}_{k}" for w in _XGMS for k in ("XGM", "SA3", "SA1"))
-_PULSE_BAMS = tuple(_BAMS)
+def _slow(src, key="actualPosition.value", inferred=True):
+    return _m("slow", (src, key, None), inferred=inferred)
+
+
+def _camera(src, key="data.image.pixels", dim=("x", "y"), inferred=True):
+    return _m("camera", (src, key, list(dim)), inferred=inferred)
 
 
 def _build_table() -> dict:
+    D = S.BUNCH_DECODER
     t = {
-        # timing
+        # -- timing ----------------------------------------------------------------
         "bunchPatternTable": _m(
-            ("SCS_RR_UTC/TSYS/TIMESERVER:outputBunchPattern", "data.bunchPatternTable",
-             ["pulse_slot"]),
-            ("SCS_RR_UTC/TSYS/TIMESERVER", "bunchPatternTable.value", ["pulse_slot"])),
-        "sase1": _m((_DECODER, "sase1.pulseIds.value", ["bunchId"])),
-        "sase3": _m((_DECODER, "sase3.pulseIds.value", ["bunchId"])),
-        "laser": _m((_DECODER, "laser.pulseIds.value", ["bunchId"])),
-        "npulses_sase1": _m((_DECODER, "sase1.nPulses.value", None)),
-        "npulses_sase3": _m((_DECODER, "sase3.nPulses.value", None)),
-        "npulses_laser": _m((_DECODER, "laser.nPulses.value", None)),
-        # photon energy, undulator
-        "nrj": _m(("SA3_XTD10_MONO/MDL/PHOTON_ENERGY", "actualEnergy.value", None)),
-        "nrj_target": _m(("SA3_XTD10_MONO/MDL/PHOTON_ENERGY", "targetEnergy.value", None)),
-        "UND": _m(("SA3_XTD10_UND/DOOCS/PHOTON_ENERGY", "actualPosition.value", None)),
-        # laser
-        "PP800_DelayLine": _m(("SCS_ILH_LAS/MOTOR/LT3", "AActualPosition.value", None)),
-        "PP800_PhaseShifter": _m(("SCS_ILH_LAS/DOOCS/PP800_PHASESHIFTER",
-                                  "actualPosition.value", None)),
-        # sample environment
-        "scannerX": _m(("SCS_CDIFFT_SAM/LMOTOR/SCANNERX", "actualPosition.value", None)),
-        "scannerY": _m(("SCS_CDIFFT_SAM/MOTOR/SCANNERY", "actualPosition.value", None)),
-        "magnet": _m(("SCS_CDIFFT_MAG/SUPPLY/CURRENT", "actualCurrent.value", None)),
-        # detectors read by camera-like devices
-        "fastccd": _m(("SCS_CDIDET_FCCD2M/DAQ/FCCD:daqOutput", "data.image.pixels",
-                       ["x", "y"])),
-        "hRIXS_det": _m(("SCS_HRIXS_DET/CAM/CAMERA:daqOutput", "data.image.pixels",
-                         ["x", "y"])),
-        "MaranaX": _m(("SCS_HRIXS_DET/CAM/CAMERA:daqOutput", "data.image.pixels",
-                       ["x", "y"])),
-        "newton": _m(("SCS_EXP_NEWTON/CAM/CAMERA:daqOutput", "data.image.pixels",
-                      ["newt_y", "newt_x"])),
+            "timing",
+            (S.TIMESERVER_PIPELINE, "data.bunchPatternTable", ["pulse_slot"]),
+            (S.TIMESERVER, "bunchPatternTable.value", ["pulse_slot"])),
+        "bunchpattern": _m("timing", (S.TIMESERVER, "readBunchPatternTable.value", None),
+                           inferred=True),
+        # -- photon energy, mono, undulator, chicane --------------------------------
+        "nrj": _m("slow", (S.MONO, "actualEnergy.value", None)),
+        "nrj_target": _m("slow", (S.MONO, "targetEnergy.value", None)),
+        "mono_order": _m("slow", (S.MONO, "order.value", None)),
+        "M2BEND": _slow("SA3_XTD10_MIRR-2/MOTOR/BENDER", "encoderPosition.value"),
+        "UND": _m("slow", (S.UND, "actualPosition.value", None)),
+        "UND2": _m("slow", (S.UND_COLOR.format(2), "actualPosition.value", None)),
+        "UND3": _m("slow", (S.UND_COLOR.format(3), "actualPosition.value", None)),
+        "MAG_CHICANE_DELAY": _m("slow", (S.UND_CHICANE.format(1), "actualDelay.value", None)),
+        "AppleX": _m("slow", (S.APPLE_X, "polarization.value", None)),
+        # -- attenuators, slits ---------------------------------------------------
+        "transmission": _slow("SA3_XTD10_GATT/MDL/GATT_TRANSMISSION_MONITOR",
+                              "Estimated_Tr.value"),
+        "transmission_setpoint": _slow("SA3_XTD10_GATT/MDL/GATT_TRANSMISSION_MONITOR",
+                                       "Set_Tr.value"),
+        "transmission_col2": _slow("SA3_XTD10_GATT/MDL/GATT_TRANSMISSION_MONITOR",
+                                   "Estimated_Tr_col2.value"),
+        "GATT_pressure": _slow("SA3_XTD10_GATT/GAUGE/G30510C", "value.value"),
+        "VSLIT": _slow("SA3_XTD10_VSLIT/MDL/BLADE", "actualGap.value"),
+        "HSLIT": _slow("SCS_XTD10_HSLIT/MDL/BLADE", "actualGap.value"),
+        "ESLIT": _slow("SCS_XTD10_ESLIT/MDL/MAIN", "actualGap.value"),
+        # -- KB benders, horizontal FDM ---------------------------------------------
+        "VFM_BENDERB": _slow("SCS_KBS_VFM/ASENS/VFM_BENDERB", "encoderPosition.value"),
+        "VFM_BENDERF": _slow("SCS_KBS_VFM/ASENS/VFM_BENDERF", "encoderPosition.value"),
+        "HFM_BENDERB": _slow("SCS_KBS_HFM/ASENS/HFM_BENDERB", "encoderPosition.value"),
+        "HFM_BENDERF": _slow("SCS_KBS_HFM/ASENS/HFM_BENDERF", "encoderPosition.value"),
+        "HFDM": _slow("SCS_BLU_FDM/MOTOR/HFDM_X"),
+        # -- pump-probe laser ---------------------------------------------------------
+        "PP800_DelayLine": _m("slow", (S.DELAY_LINE, "AActualPosition.value", None),
+                              inferred=False),
+        "PP800_PhaseShifter": _m("slow", (S.PHASE_SHIFTER, "actualPosition.value", None),
+                                 inferred=False),
+        "PP800_SynchDelayLine": _slow("SCS_ILH_LAS/DOOCS/PPL_OPT_DELAY"),
+        "PP800_HalfWP": _slow("SCS_ILH_LAS/MOTOR/ROT8WP1"),
+        "PP800_FocusLens": _slow("SCS_ILH_LAS/MOTOR/LT_SPARE1"),
+        "PP800_HWP_POWER": _slow("SCS_ILH_LAS/MDL/THOR_HWP_POWER", "actualPower.value"),
+        "AFS_DelayLine": _slow("SCS_ILH_LAS/MOTOR/LT2"),
+        "AFS_FocusLens": _slow("SCS_ILH_LAS/MOTOR/LT_SPARE2"),
+        "LIN_FocusLens": _slow("SCS_ILH_LAS/MOTOR/LT_SPARE3"),
+        "hRIXS_delay": _slow("SCS_ILH_LAS/MDL/OPTICALDELAY_PP800"),
+        # -- sample environment ----------------------------------------------------
+        "scannerX": _slow("SCS_CDIFFT_SAM/LMOTOR/SCANNERX"),
+        "scannerY": _slow("SCS_CDIFFT_SAM/MOTOR/SCANNERY"),
+        "magnet": _m("slow", ("SCS_CDIFFT_MAG/SUPPLY/CURRENT", "actualCurrent.value", None),
+                     inferred=False),
+        "magnet_current": _slow("SCS_CDIFFT_MAG/ASENS/CURRENT", "value.value"),
+        "FFT_SAM_Z": _slow("SCS_CDIFFT_MOV/MOTOR/SAM_Z"),
+        "FFT_SAM_Z_ENC": _slow("SCS_CDIFFT_MOV/ENC/SAM_Z", "value.value"),
+        "FFT_SAM_X": _slow("SCS_CDIFFT_MOV/MOTOR/SAM_X"),
+        "FFT_SAM_Y": _slow("SCS_CDIFFT_MOV/MOTOR/SAM_Y"),
+        "FFT_focus_lens": _slow("SCS_CDIFFT_FOC/MOTOR/FOCUS_LENS"),
+        "CHEM_X": _slow("SCS_CHEM_DIAG/MOTOR/X"),
+        "CHEM_Y": _slow("SCS_CHEM_DIAG/MOTOR/Y"),
+        "CHEM_Z": _slow("SCS_CHEM_DIAG/MOTOR/Z"),
+        # -- cameras and detectors ----------------------------------------------
+        "fastccd": _camera(S.FASTCCD, inferred=False),
+        "MaranaX": _camera(S.MARANAX + ":daqOutput"),
+        "hRIXS_det": _camera(S.MARANAX + ":daqOutput"),
+        "hRIXS_exposure": _slow(S.MARANAX, "exposureTime.value"),
+        "hRIXS_norm": _slow(S.XGM["SCS"], "pulseEnergy.photonFlux.value"),
+        "newton": _camera(S.NEWTON + ":daqOutput", dim=("newt_y", "newt_x")),
+        "MTE3": _camera("SCS_CDIDET_MTE3/CAM/CAMERA:daqOutput"),
+        "LLC_webcam1": _camera("SCS_LLC_CAM/CAM/WEBCAM1:output"),
+        "CHEM_cam": _camera("SCS_CHEM_DIAG/CAM/CAMERA:daqOutput"),
+        "GH2_1": _m("detector", ("SCS_PAM_XOX/DET/GOTTHARD_RECEIVER1:daqOutput",
+                                 "data.adc", ["gh2_pId", "gh2_pixel"]), inferred=True),
+        "GH2_2": _m("detector", ("SCS_PAM_XOX/DET/GOTTHARD_RECEIVER2:daqOutput",
+                                 "data.adc", ["gh2_pId", "gh2_pixel"]), inferred=True),
+        # -- Viking spectrometer (Andor Newton) ------------------------------------
+        "VIKING_preampGain": _slow(S.NEWTON, "preampGain.value"),
+        "VIKING_HighCapacity": _slow(S.NEWTON, "HighCapacity.value"),
+        "VIKING_exposure": _slow(S.NEWTON, "exposureTime.value"),
+        "VIKING_temperature": _slow(S.NEWTON, "temperature.value"),
+        # -- PES ---------------------------------------------------------------------
+        "PES_RV": _slow(S.PES_MPOD, "channels.U0.voltage.value"),
+        "PES_gas_pressure": _slow("SA3_XTD10_PES/GAUGE/G30310F", "value.value"),
     }
-    for name, dev in _XGMS.items():
-        t[f"{name}_XGM"] = _m((dev + ":output", "data.intensityTD", ["XGMbunchId"]))
-        t[f"{name}_SA3"] = _m((dev + ":output", "data.intensitySa3TD", ["XGMbunchId"]))
-        t[f"{name}_SA1"] = _m((dev + ":output", "data.intensitySa1TD", ["XGMbunchId"]))
-        t[f"{name}_photonFlux"] = _m((dev, "pulseEnergy.photonFlux.value", None))
-        t[f"{name}_nSa3Bunches"] = _m((dev, "pulseEnergy.numberOfSa3BunchesActual.value",
-                                       None))
-        t[f"{name}_nSa1Bunches"] = _m((dev, "pulseEnergy.numberOfSa1BunchesActual.value",
-                                       None))
-    for n, ch in _ADQ_CHANNELS.items():
-        t[f"MCP{n}apd"] = _m((_ADQ, f"digitizers.channel_1_{ch}.apd.pulseIntegral",
-                              ["apdId"]))
-        t[f"MCP{n}raw"] = _m((_ADQ, f"digitizers.channel_1_{ch}.raw.samples",
-                              ["samplesId"]))
+    # bunch decoder: pulse ids and counts per location
+    for loc in ("sase1", "sase2", "sase3", "laser", "maindump", "tpi"):
+        inf = loc in ("sase2", "maindump", "tpi")
+        t[loc] = _m("timing", (D, f"{loc}.pulseIds.value", ["bunchId"]), inferred=inf)
+        t[f"npulses_{loc}"] = _m("timing", (D, f"{loc}.nPulses.value", None), inferred=inf)
+    # XGMs
+    for name, dev in S.XGM.items():
+        for suffix, key, loc in (("XGM", "intensityTD", "all"),
+                                 ("SA3", "intensitySa3TD", "sase3"),
+                                 ("SA1", "intensitySa1TD", "sase1")):
+            t[f"{name}_{suffix}"] = _m("xgm", (dev + ":output", f"data.{key}",
+                                              ["XGMbunchId"]), inferred=False, location=loc)
+        for suffix, key in (("photonFlux", "photonFlux"),
+                            ("photonFlux_sigma", "photonFluxSigma"),
+                            ("nSa3Bunches", "numberOfSa3BunchesActual"),
+                            ("nSa1Bunches", "numberOfSa1BunchesActual"),
+                            ("slowTrain", "slowTrain"), ("slowTrainSA3", "slowTrainSa3"),
+                            ("slowTrainSA1", "slowTrainSa1")):
+            t[f"{name}_{suffix}"] = _m("slow", (dev, f"pulseEnergy.{key}.value", None),
+                                       inferred=key not in ("photonFlux",
+                                                            "numberOfSa3BunchesActual",
+                                                            "numberOfSa1BunchesActual"))
+    # ADQ412 (TIM / MCP), XTD10 MCP
+    for n, ch in S.MCP_ADQ_LETTER.items():
+        net = S.ADQ412 + ":network"
+        t[f"MCP{n}apd"] = _m("digitizer_peaks",
+                             (net, f"digitizers.channel_1_{ch}.apd.pulseIntegral", ["apdId"]),
+                             inferred=False, digitizer="ADQ412")
+        t[f"MCP{n}raw"] = _m("digitizer_raw",
+                             (net, f"digitizers.channel_1_{ch}.raw.samples", ["samplesId"]),
+                             inferred=False, digitizer="ADQ412")
+    for n, ch in ((1, "D"), (2, "C"), (3, "B"), (5, "A")):
+        net = S.XTD10_MCP_ADQ + ":network"
+        t[f"XTD10_MCP{n}apd"] = _m(
+            "digitizer_peaks", (net, f"digitizers.channel_1_{ch}.apd.pulseIntegral",
+                                ["apdId"]), digitizer="ADQ412")
+        t[f"XTD10_MCP{n}raw"] = _m(
+            "digitizer_raw", (net, f"digitizers.channel_1_{ch}.raw.samples", ["samplesId"]),
+            digitizer="ADQ412")
+    # FastADC 1 and 2, every channel; named photodiodes on FastADC channels
     for n in range(10):
-        for prefix, dev in (("FastADC", "SCS_UTC1_MCP/ADC/1"),
-                            ("FastADC2_", "SCS_UTC2_FADC/ADC/1")):
+        for prefix, dev in (("FastADC", S.FASTADC), ("FastADC2_", S.FASTADC2)):
             src = f"{dev}:channel_{n}.output"
-            t[f"{prefix}{n}raw"] = _m((src, "data.rawData", ["fadc_samplesId"]))
-            t[f"{prefix}{n}peaks"] = _m((src, "data.peaks", ["peakId"]))
-    for name, dev in _BAMS.items():
-        t[name] = _m((dev + ":output", "data.absoluteTD", ["BAMbunchId"]))
+            t[f"{prefix}{n}raw"] = _m("digitizer_raw", (src, "data.rawData",
+                                                        ["fadc_samplesId"]),
+                                      digitizer="FastADC")
+            t[f"{prefix}{n}peaks"] = _m("digitizer_peaks", (src, "data.peaks", ["peakId"]),
+                                        digitizer="FastADC")
+    for name, (dev, n) in {"I0_ILH": (S.FASTADC, 5), "ILH_I0": (S.FASTADC, 5),
+                           "FFT_PD2": (S.FASTADC, 2), "FFT_MCP": (S.FASTADC, 3),
+                           "FFT_REFL": (S.FASTADC, 6), "ILH_8CAM5": (S.FASTADC2, 1)}.items():
+        src = f"{dev}:channel_{n}.output"
+        t[f"{name}raw"] = _m("digitizer_raw", (src, "data.rawData", ["fadc_samplesId"]),
+                             digitizer="FastADC")
+        t[f"{name}peaks"] = _m("digitizer_peaks", (src, "data.peaks", ["peakId"]),
+                               digitizer="FastADC")
+    # BAMs: pulse-resolved arrival time, train averages, feedback corrections
+    for name, dev in S.BAM.items():
+        t[name] = _m("bam", (dev + ":output", "data.absoluteTD", ["BAMbunchId"]))
+        t[f"{name}_avg"] = _m("slow", (dev, "arrivalTime.average.value", None))
+        t[f"{name}_feedback"] = _m("slow", (dev, "feedback.correction.value", None))
+    # PES digitizer channels
     for ch in range(1, 5):
         for letter in "ABCD":
-            t[f"PES_{ch}{letter}raw"] = _m((
-                "SA3_XTD10_PES/ADC/1:network",
-                f"digitizers.channel_{ch}_{letter}.raw.samples", ["PESsampleId"]))
+            t[f"PES_{ch}{letter}raw"] = _m(
+                "pes_raw", (S.PES_ADQ + ":network",
+                            f"digitizers.channel_{ch}_{letter}.raw.samples", ["PESsampleId"]),
+                inferred=False, digitizer="ADQ412")
     return t
 
 
@@ -107,6 +226,20 @@ def _alternatives(name):
     if isinstance(alts, dict):  # a single alternative given as a dict
         alts = (alts,)
     return alts
+
+
+def names_of_kind(*kinds) -> list:
+    """Mnemonics of the table whose (first) alternative is of one of ``kinds``."""
+    return [n for n in mnemonics if kind_of(_alternatives(n)[0]) in kinds]
+
+
+def kind_of(alt) -> str:
+    """The kind of an alternative; user entries without one: 'slow' for a
+    CONTROL source (no ':' in the name), 'fast' otherwise."""
+    k = alt.get("kind")
+    if k:
+        return k
+    return "fast" if ":" in alt["source"] else "slow"
 
 
 def _has(run, source, key) -> bool:
@@ -126,9 +259,13 @@ def mnemonic_alternative(run, name):
     Raises ToolBoxValueError naming the sources that were looked for.
     """
     if name not in mnemonics:
+        import difflib
+
         available = sorted(mnemonics_for_run(run))
+        close = difflib.get_close_matches(name, list(mnemonics), n=3, cutoff=0.6)
+        hint = f"Did you mean {', '.join(close)}? " if close else ""
         raise ToolBoxValueError(
-            f"unknown mnemonic {name!r}. Mnemonics available in this run: "
+            f"unknown mnemonic {name!r}. {hint}Mnemonics available in this run: "
             f"{', '.join(available)}. Pass one of these, or a dict "
             "{'source': ..., 'key': ..., 'dim': ...} for other data.")
     for alt in _alternatives(name):
@@ -152,7 +289,7 @@ def mnemonics_for_run(prop_or_run, runNB=None):
 
     Returns
     -------
-    dict: mnemonic name -> {'source', 'key', 'dim'}
+    dict: mnemonic name -> {'source', 'key', 'dim', ...}
     """
     if isinstance(prop_or_run, (int, str)) and not hasattr(prop_or_run, "all_sources"):
         if runNB is None:

@@ -6,11 +6,9 @@ import re
 
 import numpy as np
 
-from ._base import Tool, as_dataarray, make_figure
+from scs_nb.facility import DSSC_MODULE_SHAPE, DSSC_NMODULES, DSSC_QUAD_POS, dssc_geometry
 
-# DSSC 1M quadrant positions (mm) of the extra_geom documentation example: a
-# plausible layout for simulated data when no geometry is given.
-DSSC_QUAD_POS = [(-124.100, 3.112), (-133.068, -110.604), (0.988, -125.236), (4.528, 13.130)]
+from ._base import Tool, as_dataarray, make_figure
 
 
 def _pixel_slice(lo, hi, size):
@@ -87,16 +85,16 @@ class ROISelector(Tool):
     @classmethod
     def from_dssc(cls, modules, geom=None, **kwargs):
         """Assemble a (16, 128, 512) DSSC module stack with extra_geom (default
-        geometry: ``DSSC_1MGeometry.from_quad_positions(DSSC_QUAD_POS)``);
-        ROIs are in assembled-image pixels."""
+        geometry: ``scs_nb.facility.dssc_geometry()``, quadrants at
+        ``DSSC_QUAD_POS``); ROIs are in assembled-image pixels."""
         arr = np.asarray(getattr(modules, "values", modules), dtype=float)
-        if arr.shape[-3:] != (16, 128, 512) and arr.shape[-2:] == (128, 512):
-            full = np.full((16, 128, 512), np.nan)
+        full_shape = (DSSC_NMODULES,) + DSSC_MODULE_SHAPE
+        if arr.shape[-3:] != full_shape and arr.shape[-2:] == DSSC_MODULE_SHAPE:
+            full = np.full(full_shape, np.nan)
             full[: arr.shape[0]] = arr
             arr = full
         if geom is None:
-            from extra_geom import DSSC_1MGeometry
-            geom = DSSC_1MGeometry.from_quad_positions(DSSC_QUAD_POS)
+            geom = dssc_geometry()
         img, centre = geom.position_modules(arr)
         sel = cls(img, **kwargs)
         sel.geometry, sel.centre = geom, centre

@@ -63,7 +63,7 @@ class RunPicker(Tool):
     """Proposal and run selection from the data root, with run information.
 
     The data root is ``data_root``, else ``$EXTRA_DATA_DATA_ROOT``, else the
-    simulator's default (``scs_nb.sim.default_data_root()``). Selecting a run
+    simulator's default (``scs_nb.facility.data_root()``). Selecting a run
     shows its trains, duration, sources and the mnemonics it holds with the
     fraction of trains that have data (data rate).
 
@@ -77,7 +77,7 @@ class RunPicker(Tool):
     def __init__(self, proposal=None, run=None, data_root=None, rates=True, interactive=None):
         super().__init__(interactive)
         import ipywidgets as w
-        from scs_nb.sim import default_data_root
+        from scs_nb.facility import data_root as default_data_root
         self.data_root = Path(data_root) if data_root else default_data_root()
         self.rates = rates
         self._run = None
@@ -122,7 +122,7 @@ class RunPicker(Tool):
     def select(self, proposal=None, run=None):
         """Select a proposal and/or run from Python (as the dropdowns would)."""
         if proposal is not None:
-            from scs_nb.sim.core import validate_proposal
+            from scs_nb.facility import validate_proposal
             proposal = validate_proposal(proposal)
             if proposal not in self._proposals:
                 self._scan(self.proposal_dd.value, self.run_dd.value)

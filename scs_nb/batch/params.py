@@ -191,7 +191,7 @@ def _scalar(kind, text, param):
 def _range_check(name, value):
     if isinstance(value, bool) or not isinstance(value, int):
         return
-    from ..sim.core import validate_proposal, validate_run
+    from ..facility import validate_proposal, validate_run
     try:
         if name == "proposal":
             validate_proposal(value)

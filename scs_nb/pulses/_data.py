@@ -4,36 +4,12 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from ..errors import ToolBoxTypeError, ToolBoxValueError
-from ..mnemonics import _alternatives, mnemonic_alternative, mnemonics
+from .. import reader
 
 
 def resolve(run, mnemonic):
-    """(name, {'source', 'key', 'dim'}) of a mnemonic name or dict present in run."""
-    if isinstance(mnemonic, dict):
-        if not {"source", "key"} <= set(mnemonic):
-            raise ToolBoxValueError(
-                f"a custom mnemonic needs 'source' and 'key', got {sorted(mnemonic)}; pass "
-                "e.g. {'source': 'SCS_UTC1_ADQ/ADC/1:network', "
-                "'key': 'digitizers.channel_1_A.raw.samples', 'dim': ['samplesId']}")
-        alt = dict(mnemonic)
-        alt.setdefault("dim", None)
-        name = alt.get("name") or _name_of(alt) or alt["key"].replace(".", "_")
-        if alt["source"] not in run.all_sources:
-            raise ToolBoxValueError(f"source {alt['source']!r} is not in this run; see "
-                                    "run.all_sources for what it contains")
-        return name, alt
-    if not isinstance(mnemonic, str):
-        raise ToolBoxTypeError(f"a mnemonic must be a str or a dict, got {type(mnemonic)}")
-    return mnemonic, mnemonic_alternative(run, mnemonic)
-
-
-def _name_of(alt):
-    for name in mnemonics:
-        for a in _alternatives(name):
-            if a["source"] == alt["source"] and a["key"] == alt["key"]:
-                return name
-    return None
+    """(name, {'source', 'key', 'dim', ...}) of a mnemonic name or dict present in run."""
+    return reader.lookup(run, mnemonic)
 
 
 def keydata(run, alt):
@@ -41,15 +17,10 @@ def keydata(run, alt):
 
 
 def load_array(run, mnemonic, name=None) -> xr.DataArray:
-    """A mnemonic as a DataArray (trainId, <mnemonic dims>)."""
-    mname, alt = resolve(run, mnemonic)
-    kd = keydata(run, alt)
-    arr = kd.xarray()
-    dims = alt.get("dim") or []
-    if arr.ndim - 1 != len(dims):
-        dims = [f"{mname}_dim_{i}" for i in range(arr.ndim - 1)]
-    arr = arr.rename({old: new for old, new in zip(arr.dims[1:], dims)})
-    return arr.rename(name or mname)
+    """A mnemonic as a DataArray (trainId, <mnemonic dims>); entry dimensions
+    that the table does not name are called ``<name>_dim_<i>``."""
+    mname, alt = reader.lookup(run, mnemonic)
+    return reader.read(run, mname, name=name or mname, alt=alt, strict_dims=False)
 
 
 def merge_on_trains(merge_with, new, drop=()):

@@ -10,13 +10,13 @@ import numpy as np
 import xarray as xr
 
 from ..errors import ToolBoxValueError
-from ..mnemonics import _PULSE_BAMS, mnemonics_for_run
+from ..mnemonics import mnemonics_for_run, names_of_kind
 from . import bunch_pattern as bp
 from ._data import keydata, load_array, merge_on_trains, resolve
 
 __all__ = ["get_bam", "get_bam_params"]
 
-BAM_MNEMONICS = list(_PULSE_BAMS)
+BAM_MNEMONICS = names_of_kind("bam")
 
 
 def _to_ps_factor(run, name):

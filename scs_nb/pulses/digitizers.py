@@ -24,7 +24,7 @@ import numpy as np
 import xarray as xr
 
 from ..errors import ToolBoxValueError
-from ..mnemonics import mnemonics_for_run
+from ..mnemonics import _alternatives, kind_of, mnemonics, mnemonics_for_run
 from . import bunch_pattern as bp
 from ._data import keydata, load_array, merge_on_trains, resolve
 
@@ -43,6 +43,10 @@ _CHUNK_BYTES = 256 * 2 ** 20
 
 # -- what a mnemonic is ------------------------------------------------------
 def digitizer_kind(alt) -> str:
+    """'ADQ412' or 'FastADC': the table's ``digitizer`` of the mnemonic; for a
+    custom dict, from its key (``*.raw.samples`` / ``.apd.``: ADQ412)."""
+    if alt.get("digitizer"):
+        return alt["digitizer"]
     src = alt["source"]
     if "ADQ" in src or ".raw.samples" in alt["key"] or ".apd." in alt["key"]:
         return "ADQ412"
@@ -65,7 +69,7 @@ def _counterpart(name, raw):
     base = re.sub(r"(raw|apd|peaks)$", "", name)
     if raw:
         return base + "raw"
-    return base + ("apd" if base.startswith("MCP") else "peaks")
+    return base + ("apd" if base + "apd" in mnemonics else "peaks")
 
 
 def _resolve_digitizer(run, mnemonic):
@@ -86,8 +90,8 @@ def _resolve_digitizer(run, mnemonic):
 
 
 def _digitizer_mnemonics(run):
-    return sorted(m for m in mnemonics_for_run(run)
-                  if re.fullmatch(r"(MCP\d(raw|apd)|FastADC2?_?\d(raw|peaks))", m))
+    return sorted(m for m, alt in mnemonics_for_run(run).items()
+                  if kind_of(alt) in ("digitizer_raw", "digitizer_peaks"))
 
 
 # -- traces ------------------------------------------------------------------
@@ -556,10 +560,20 @@ def _bp_for(bunchPattern, name):
     return bunchPattern
 
 
-def _digitizer_vars(ds, prefix_re):
+def _digitizer_vars(ds, digitizer):
+    """Raw or on-board digitizer variables of ``ds`` (by the table) of one
+    digitizer model ('ADQ412' for the MCPs, 'FastADC' for the photodiodes)."""
     if ds is None:
         return []
-    return [v for v in ds.data_vars if re.fullmatch(prefix_re, v)
+
+    def of_model(v):
+        if v not in mnemonics:
+            return False
+        alt = _alternatives(v)[0]
+        return kind_of(alt) in ("digitizer_raw", "digitizer_peaks") \
+            and digitizer_kind(alt) == digitizer
+
+    return [v for v in ds.data_vars if of_model(v)
             and any(d in ds[v].dims for d in ("samplesId", "fadc_samplesId", "apdId",
                                              "peakId"))]
 
@@ -653,7 +667,7 @@ def get_tim_peaks(run, mnemonic=None, merge_with=None, bunchPattern="sase3",
     values (e.g. "MCP2raw" becomes "MCP2peaks"), merged with merge_with.
     """
     names = [mnemonic] if isinstance(mnemonic, str) else list(mnemonic or [])
-    names += _digitizer_vars(merge_with, r"MCP\d(raw|apd)")
+    names += _digitizer_vars(merge_with, "ADQ412")
     if not names:
         names = ["MCP2apd"]
     return get_digitizer_peaks(run, list(dict.fromkeys(names)), merge_with, bunchPattern,
@@ -687,7 +701,7 @@ def get_laser_peaks(run, mnemonic=None, merge_with=None, bunchPattern="scs_ppl",
     calculated values (e.g. "FastADC5raw" becomes "FastADC5peaks").
     """
     names = [mnemonic] if isinstance(mnemonic, str) else list(mnemonic or [])
-    names += _digitizer_vars(merge_with, r"FastADC2?_?\d(raw|peaks)")
+    names += _digitizer_vars(merge_with, "FastADC")
     if not names:
         desc = digitizer_signal_description(run)
         mn = None

@@ -13,21 +13,40 @@ import numpy as np
 import xarray as xr
 
 from ..errors import ToolBoxValueError
-from ..mnemonics import _PULSE_XGMS, mnemonics_for_run
+from ..mnemonics import _alternatives, mnemonics, mnemonics_for_run, names_of_kind
 from . import bunch_pattern as bp
 from ._data import load_array, merge_on_trains
 
 __all__ = ["get_xgm", "calibrate_xgm"]
 
-XGM_MNEMONICS = list(_PULSE_XGMS)
+XGM_MNEMONICS = names_of_kind("xgm")
 
 
 def _xgm_location(name):
-    if name.endswith("SA3"):
-        return "sase3"
-    if name.endswith("SA1"):
-        return "sase1"
-    return "all"
+    """'sase3', 'sase1' or 'all' (every pulse): the table's location of an XGM mnemonic."""
+    return _alternatives(name)[0].get("location", "all")
+
+
+def _split_locations(name, da, pids_of):
+    """From an all-pulses XGM array (on ``pId``), the SASE3 and SASE1 arrays
+    (``<XGM>_SA3`` on sa3_pId, ``<XGM>_SA1`` on sa1_pId) the ToolBox also gives;
+    a location without pulses in the run is left out."""
+    prefix = name.rsplit("_", 1)[0]
+    out = {}
+    for loc, suffix in (("sase3", "SA3"), ("sase1", "SA1")):
+        target = f"{prefix}_{suffix}"
+        p = pids_of(loc)
+        if target not in mnemonics or p is None or not p.mask.any():
+            continue
+        dim = bp.pulse_dim(loc)
+        sub = da.sel(pId=p.pids).rename(pId=dim)
+        mask = xr.DataArray(p.mask, dims=("trainId", dim),
+                            coords={"trainId": p.trainId, dim: p.pids})
+        sub = sub.where(mask.reindex_like(sub, fill_value=False))
+        sub.name = target
+        sub.attrs.update(da.attrs, derived_from=name)
+        out[target] = sub
+    return out
 
 
 def _pids_for(run, loc, bpt, mn):
@@ -87,6 +106,12 @@ def get_xgm(run, mnemonics=None, merge_with=None, indices=slice(0, None)):
     mn = mnemonics_for_run(run) if run is not None else {}
     bpt = bp.load_bpt(run, merge_with, mn)
     pids_by_loc = {}     # pulse ids of each location, found once for all mnemonics
+
+    def pids_of(loc):
+        if loc not in pids_by_loc:
+            pids_by_loc[loc] = _pids_for(run, loc, bpt, mn)
+        return pids_by_loc[loc]
+
     out = {}
     for m in mnemonics:
         if m not in XGM_MNEMONICS:
@@ -105,9 +130,7 @@ def get_xgm(run, mnemonics=None, merge_with=None, indices=slice(0, None)):
         values = np.where(values == 1.0, np.nan, values)     # unused entries hold 1.0
         tids = np.asarray(arr["trainId"].values)
         loc = _xgm_location(m)
-        if loc not in pids_by_loc:
-            pids_by_loc[loc] = _pids_for(run, loc, bpt, mn)
-        pids = pids_by_loc[loc]
+        pids = pids_of(loc)
         if pids is None:
             sel = np.arange(values.shape[1])[indices]
             dim = "pId" if loc == "all" else bp.pulse_dim(loc)
@@ -117,6 +140,10 @@ def get_xgm(run, mnemonics=None, merge_with=None, indices=slice(0, None)):
         da = bp.align_packed(values, tids, pids, m, keep_empty=True, check_count=True)
         da.attrs.update(units="uJ", pulse_ids_from=pids.source)
         out[m] = da
+    for m in list(out):
+        if _xgm_location(m) == "all" and "pId" in out[m].dims:
+            for name, da in _split_locations(m, out[m], pids_of).items():
+                out.setdefault(name, da)
     ds = xr.Dataset(out)
     return merge_on_trains(merge_with, ds, drop=list(out))
 

@@ -7,11 +7,22 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ToolBoxValueError
+from ..facility import C_MM_PER_PS
 
 __all__ = ["positionToDelay", "delayToPosition", "degToRelPower", "fluenceCalibration",
            "align_ol_to_fel_pId"]
 
-C_MM_PER_PS = 299792458e-9          # speed of light in mm/ps
+
+
+def _keep_type(x, values):
+    """``values`` as the type of ``x``: a DataArray stays a DataArray (same
+    coordinates, dims, name), a scalar a float, anything else an ndarray."""
+    import xarray as xr
+    if isinstance(x, xr.DataArray):
+        return x.copy(data=np.asarray(values))
+    if np.ndim(values) == 0:
+        return float(values)
+    return np.asarray(values)
 
 
 def positionToDelay(pos, origin=0, invert=True, reflections=1):
@@ -25,10 +36,12 @@ def positionToDelay(pos, origin=0, invert=True, reflections=1):
 
     Output:
         delay in picosecond: ``2 * reflections * (pos - origin) / c``, negated
-        when invert is True.
+        when invert is True; a DataArray for a DataArray (coordinates kept),
+        a float for a scalar, else an ndarray.
     """
     sign = -1 if invert else 1
-    return sign * 2 * reflections * (np.asarray(pos) - origin) / C_MM_PER_PS
+    return _keep_type(pos, sign * 2 * reflections * (np.asarray(pos, float) - origin)
+                      / C_MM_PER_PS)
 
 
 def delayToPosition(delay, origin=0, invert=True, reflections=1):
@@ -45,7 +58,8 @@ def delayToPosition(delay, origin=0, invert=True, reflections=1):
         motor position in mm
     """
     sign = -1 if invert else 1
-    return origin + sign * np.asarray(delay) * C_MM_PER_PS / (2 * reflections)
+    return _keep_type(delay, origin + sign * np.asarray(delay, float) * C_MM_PER_PS
+                      / (2 * reflections))
 
 
 def degToRelPower(x, theta0=0):
@@ -60,7 +74,7 @@ def degToRelPower(x, theta0=0):
     Output:
         array-like relative power
     """
-    return np.sin(2 * np.deg2rad(np.asarray(x) - theta0)) ** 2
+    return _keep_type(x, np.sin(2 * np.deg2rad(np.asarray(x, float) - theta0)) ** 2)
 
 
 def fluenceCalibration(hwp, power_mW, npulses, w0x, w0y=None, train_rep_rate=10,

@@ -1,7 +1,7 @@
 """SASE3 undulator configuration (seed ``toolbox_scs.misc.undulator``).
 
 Reads the per-cell gap and K value, the magnetic chicane delays and the
-electron energy (layout in ``scs_nb.sim.undulator_cells``, **inferred**) and
+electron energy (sources in ``scs_nb.facility.sources``, **inferred**) and
 groups the closed cells into colours.
 """
 from __future__ import annotations
@@ -10,11 +10,46 @@ import numpy as np
 import xarray as xr
 
 from ..errors import ToolBoxValueError
+from ..facility import UND_NCELLS as NCELLS
+from ..facility import UND_PARK_GAP_MM, UND_PERIOD_M as PERIOD_M
+from ..facility.sources import UND_CELL as CELL, UND_CHICANE as CHICANE, UND_ELECTRON as ELECTRON
 
 __all__ = ["get_undulator_config"]
 
+HC_EVM = 1.23984198e-6
+ME_GEV = 0.51099895e-3
 
-def get_undulator_config(run, park_pos=62.0, plot=True):
+
+# -- planar hybrid undulator physics -----------------------------------------
+# photon energy E = 2 h c gamma^2 / (lambda_u (1 + K^2 / 2)); peak field
+# B = 3.44 exp(-g/lu (5.08 - 1.54 g/lu)) T; K = 0.934 lambda_u[cm] B[T]
+def k_from_gap(gap_mm):
+    """K of a cell at gap ``gap_mm``."""
+    r = np.asarray(gap_mm) / (PERIOD_M * 1e3)
+    b = 3.44 * np.exp(-r * (5.08 - 1.54 * r))
+    return 0.934 * PERIOD_M * 100 * b
+
+
+def gap_from_k(k):
+    """The gap (mm) of a cell with K = ``k``."""
+    gaps = np.linspace(5, 80, 20001)
+    ks = k_from_gap(gaps)             # decreasing with the gap
+    return float(np.interp(-k, -ks, gaps))
+
+
+def photon_energy(k, electron_gev):
+    """Photon energy (eV) of the first harmonic."""
+    gamma = electron_gev / ME_GEV
+    return 2 * HC_EVM * gamma ** 2 / (PERIOD_M * (1 + np.asarray(k) ** 2 / 2))
+
+
+def k_for_energy(energy_ev, electron_gev):
+    """K giving photon energy ``energy_ev``."""
+    gamma = electron_gev / ME_GEV
+    return float(np.sqrt(2 * (2 * HC_EVM * gamma ** 2 / (PERIOD_M * energy_ev) - 1)))
+
+
+def get_undulator_config(run, park_pos=UND_PARK_GAP_MM, plot=True):
     """Extract the undulator cells configuration from a given run. The gap
     size and K factor as well as the magnetic chicane delay and photon
     energy of colors 1, 2 and 3 are compiled into an xarray Dataset.
@@ -39,8 +74,6 @@ def get_undulator_config(run, park_pos=62.0, plot=True):
         ``photon_energy`` (eV), ``chicane_delay`` (fs, the chicane before
         the colour; NaN for colour 1) and ``ncells`` on dim ``color``.
     """
-    from ..sim.undulator_cells import (CELL, CHICANE, ELECTRON, NCELLS,  # layout
-                                       photon_energy)
     cells = [c for c in range(1, 100) if CELL.format(c) in run.control_sources]
     if not cells:
         raise ToolBoxValueError(

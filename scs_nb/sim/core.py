@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ToolBoxPathError, ToolBoxValueError
+from ..facility import DEFAULT_CYCLE, data_root, proposal_folder, validate_proposal, validate_run
 from .writer import ControlSource, RunWriter
 
-DEFAULT_CYCLE = "202622"
 DEFAULT_PROPOSAL = 900001          # the demo proposal used by templates
 _SCENARIOS: dict = {}
 
@@ -65,44 +65,13 @@ def _load_all():
 
 # -- data root and paths ---------------------------------------------------
 def default_data_root() -> Path:
-    """The data root extra_data searches: $EXTRA_DATA_DATA_ROOT, else a
-    per-user cache folder used for simulated proposals."""
-    env = os.environ.get("EXTRA_DATA_DATA_ROOT")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "scs_nb" / "exp"
-
-
-def validate_proposal(proposal) -> int:
-    try:
-        p = int(str(proposal).lstrip("p"))
-    except (TypeError, ValueError):
-        raise ToolBoxValueError(f"proposal must be a number such as 2780 or 'p002780', "
-                                f"got {proposal!r}") from None
-    if not 0 < p < 1_000_000:
-        raise ToolBoxValueError(f"proposal must be between 1 and 999999, got {p}")
-    return p
-
-
-def validate_run(run) -> int:
-    try:
-        r = int(run)
-    except (TypeError, ValueError):
-        raise ToolBoxValueError(f"run must be a number, got {run!r}") from None
-    if not 0 < r < 10_000:
-        raise ToolBoxValueError(f"run must be between 1 and 9999, got {r}")
-    return r
+    """The data root the simulator writes into: ``scs_nb.facility.data_root()``."""
+    return data_root()
 
 
 def proposal_dir(proposal, data_root=None, cycle=DEFAULT_CYCLE) -> Path:
     """Folder of a (simulated) proposal; an existing one is found in any cycle."""
-    p = validate_proposal(proposal)
-    root = Path(data_root) if data_root else default_data_root()
-    found = sorted(root.glob(f"*/*/p{p:06d}"))
-    if found:
-        return found[0]
-    return root / "SCS" / cycle / f"p{p:06d}"
+    return proposal_folder(proposal, data_root, cycle)
 
 
 def truth_path(proposal, run, data_root=None) -> Path:

@@ -31,19 +31,19 @@ import math
 
 import numpy as np
 
+from ..facility import DSSC_ADC_MAX as ADC_MAX
+from ..facility import DSSC_MODULE_SHAPE as MODULE_SHAPE
+from ..facility import DSSC_NMODULES as NMODULES
+from ..facility import DSSC_QUAD_POS as QUAD_POS
+from ..facility import HC_EV_NM, dssc_geometry
+from ..facility.sources import DSSC_MODULE
+from ..facility.sources import dssc_module_source as module_source
+from ..routines.laser import delayToPosition, positionToDelay
 from .core import scenario
 from .writer import InstrumentSource
 from . import slow, timing
 
-SOURCE = "SCS_DET_DSSC1M-1/DET/{}CH0:xtdf"
-NMODULES = 16
-MODULE_SHAPE = (128, 512)
 NPIX = MODULE_SHAPE[0] * MODULE_SHAPE[1]
-ADC_MAX = 511                      # 9-bit ADC
-# quadrant positions (mm) of a typical SCS DSSC geometry
-QUAD_POS = [(-124.100, 3.112), (-133.068, -110.604), (0.988, -125.236), (4.528, 13.141)]
-C_MM_PER_PS = 0.299792458
-HC_EV_NM = 1239.84193
 
 DEFAULT_RINGS = (
     {"q_nm": 0.38, "sigma_q_nm": 0.03, "amplitude": 1.0, "depth": 0.4, "tau_ps": 1.5},
@@ -51,19 +51,6 @@ DEFAULT_RINGS = (
 )
 
 
-def module_source(module: int) -> str:
-    return SOURCE.format(int(module))
-
-
-def position_to_delay(pos_mm, origin=0.0, invert=True, reflections=1):
-    """Delay line position (mm) -> optical delay (ps), as ToolBox positionToDelay."""
-    d = (np.asarray(pos_mm, float) - origin) * 2 * reflections / C_MM_PER_PS
-    return -d if invert else d
-
-
-def delay_to_position(delay_ps, origin=0.0, invert=True, reflections=1):
-    d = np.asarray(delay_ps, float) * C_MM_PER_PS / (2 * reflections)
-    return origin + (-d if invert else d)
 
 
 # -- geometry and the scattering pattern -------------------------------------
@@ -74,8 +61,7 @@ def pixel_radius(quad_pos=None):
     """Distance (m) of every pixel centre from the beam, shape (16, 128, 512)."""
     key = tuple(map(tuple, quad_pos or QUAD_POS))
     if key not in _GEOM_CACHE:
-        from extra_geom import DSSC_1MGeometry
-        geom = DSSC_1MGeometry.from_quad_positions(list(key))
+        geom = dssc_geometry(key)
         pos = geom.get_pixel_positions()
         _GEOM_CACHE.clear()
         _GEOM_CACHE[key] = np.hypot(pos[..., 0], pos[..., 1]).astype(np.float32)
@@ -228,7 +214,7 @@ def add_dssc(run, modules=None, frames_per_pulse=1, energies_uj=None, delay_ps=N
     uniq_e = sorted(set(np.round(nrj, 6).tolist()))
     e_index = np.array([uniq_e.index(v) for v in np.round(nrj, 6).tolist()])
     truth = {
-        "source": SOURCE, "modules": modules, "frames_per_train": frames,
+        "source": DSSC_MODULE, "modules": modules, "frames_per_train": frames,
         "npulses": npulse, "intra_darks": frames_per_pulse == 2,
         "frame_pattern": _frame_labels(pump[0], frames_per_pulse) if not dark_only else
         ["dark"] * frames,
@@ -358,9 +344,9 @@ def dssc_delay_scan(run, modules="all", npulses=10, intra_darks=False, start=-1.
     pat = timing.PulsePattern.constant(run.ntrains, sase3=(npulses, first, step),
                                        ppl=((npulses + 1) // 2, first, 2 * step))
     nominal = np.linspace(start, stop, int(nsteps))
-    pos = delay_to_position(nominal)
+    pos = delayToPosition(nominal)
     add_beamline(run, pat, delay_mm=slow.steps(run.ntrains, pos))
-    nominal_ps = position_to_delay(np.asarray(run.truth["delay_line_mm"]))
+    nominal_ps = positionToDelay(np.asarray(run.truth["delay_line_mm"]))
     bam_ps = np.asarray(run.truth["bam"][bam]["drift_fs"]) * 1e-3
     true_delay = nominal_ps - bam_ps
     pumped = [np.isin(s, p) for s, p in zip(pat.sase3, pat.ppl)]

@@ -1,7 +1,7 @@
 """SASE3 undulator cells: gap and K per cell, magnetic chicanes, electron energy.
 
-Inferred layout (no public source; keep it in sync with
-``scs_nb.routines.undulator``):
+Inferred layout (no public source; the sources are in ``scs_nb.facility.sources``,
+the physics in ``scs_nb.routines.undulator``):
 
 * 21 cells ``SA3_XTD10_UND/DOOCS/U68_{01..21}``, CONTROL keys ``actualGap``
   (mm) and ``Kvalue``; undulator period 68 mm. A parked cell is fully open
@@ -21,39 +21,13 @@ import numpy as np
 
 from .writer import ControlSource
 
-NCELLS = 21
-PERIOD_M = 0.068
-CELL = "SA3_XTD10_UND/DOOCS/U68_{:02d}"
-CHICANE = "SA3_XTD10_UND/DOOCS/MCHICANE_{}"
-ELECTRON = "SA3_XTD10_UND/DOOCS/ELECTRON_ENERGY"
-HC_EVM = 1.23984198e-6
-ME_GEV = 0.51099895e-3
-
-
-def k_from_gap(gap_mm):
-    r = np.asarray(gap_mm) / (PERIOD_M * 1e3)
-    b = 3.44 * np.exp(-r * (5.08 - 1.54 * r))
-    return 0.934 * PERIOD_M * 100 * b
-
-
-def gap_from_k(k):
-    gaps = np.linspace(5, 80, 20001)
-    ks = k_from_gap(gaps)             # decreasing with the gap
-    return float(np.interp(-k, -ks, gaps))
-
-
-def photon_energy(k, electron_gev):
-    gamma = electron_gev / ME_GEV
-    return 2 * HC_EVM * gamma ** 2 / (PERIOD_M * (1 + np.asarray(k) ** 2 / 2))
-
-
-def k_for_energy(energy_ev, electron_gev):
-    gamma = electron_gev / ME_GEV
-    return float(np.sqrt(2 * (2 * HC_EVM * gamma ** 2 / (PERIOD_M * energy_ev) - 1)))
+from ..facility import UND_NCELLS as NCELLS, UND_PARK_GAP_MM
+from ..facility.sources import UND_CELL as CELL, UND_CHICANE as CHICANE, UND_ELECTRON as ELECTRON
+from ..routines.undulator import gap_from_k, k_for_energy, k_from_gap
 
 
 def add_undulator_cells(run, colors=((930.0, range(1, 11)), (935.0, range(12, 19))),
-                        electron_gev=14.0, chicane_fs=(50.0, 0.0), park_pos=62.0):
+                        electron_gev=14.0, chicane_fs=(50.0, 0.0), park_pos=UND_PARK_GAP_MM):
     """Cells per colour: ``colors`` = ((photon energy eV, cells), ...); other
     cells are parked. Truth: ``truth['undulator_cells']``."""
     n = run.ntrains

@@ -28,15 +28,13 @@ import numpy as np
 import xarray as xr
 
 from ...errors import ToolBoxPathError, ToolBoxValueError
+from ...facility import C_MM_PER_PS, DSSC_NMODULES
 from . import core, engine
 from .misc import create_dssc_bins, get_xgm_formatted
 from .processing import process_modules, process_to_file
 
 __all__ = ["bin_dssc", "dssc_xaxis", "dssc_dark", "module_group", "open_binned_dssc",
            "default_output_path"]
-
-C_MM_PER_PS = 0.299792458
-
 
 def module_group(group, per_group=4):
     """Modules of a module group: group g holds modules per_group*g .. +per_group-1

@@ -22,17 +22,14 @@ import h5py
 import numpy as np
 
 from ...errors import ToolBoxFileError, ToolBoxPathError, ToolBoxValueError
+from ...facility import DSSC_MODULE_SHAPE as MODULE_SHAPE
+from ...facility import DSSC_NMODULES as NMODULES
+from ...facility.sources import DSSC_MODULE as SOURCE
+from ...facility.sources import dssc_module_source as module_source
 
-SOURCE = "SCS_DET_DSSC1M-1/DET/{}CH0:xtdf"
-NMODULES = 16
-MODULE_SHAPE = (128, 512)
 NPIX = MODULE_SHAPE[0] * MODULE_SHAPE[1]
 FRAME_BYTES = NPIX * 2
 DEFAULT_BUFFER_MB = 128
-
-
-def module_source(module: int) -> str:
-    return SOURCE.format(int(module))
 
 
 def check_module(module) -> int:

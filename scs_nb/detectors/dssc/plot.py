@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...facility import DSSC_MODULE_SHAPE, DSSC_NMODULES
+
 __all__ = ["plot_xgm_threshold", "plot_binner", "plot_binner_hist", "plot_hist_processed",
            "plot_binned_modules", "plot_pump_probe"]
 
@@ -93,7 +95,7 @@ def plot_hist_processed(hist_data):
 
 def _assemble(data, modules):
     """(16, 128, 512) array with NaN for modules not binned."""
-    full = np.full((16, 128, 512), np.nan, np.float32)
+    full = np.full((DSSC_NMODULES,) + DSSC_MODULE_SHAPE, np.nan, np.float32)
     for i, m in enumerate(modules):
         full[int(m)] = data[i]
     return full
@@ -104,9 +106,8 @@ def plot_binned_modules(ds, pulse=None, bin_index=None, geom=None, ax=None, vmax
     (extra_geom), for one xaxis bin (default: average of all) and one pulse
     label (default: the first)."""
     plt = _plt()
-    from extra_geom import DSSC_1MGeometry
-    from ...sim.dssc import QUAD_POS
-    geom = geom or DSSC_1MGeometry.from_quad_positions(QUAD_POS)
+    from ...facility import dssc_geometry
+    geom = geom or dssc_geometry()
     data = ds["data"]
     xdim = [d for d in data.dims if d not in ("pulse", "module", "x", "y")][0]
     pulse = data.pulse.values[0] if pulse is None else pulse

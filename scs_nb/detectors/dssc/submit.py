@@ -18,6 +18,8 @@ from __future__ import annotations
 import argparse
 import os
 
+from ...facility import validate_proposal
+
 from ...errors import ToolBoxValueError
 
 TEMPLATE = "dssc_binning"
@@ -61,7 +63,6 @@ def dssc_submit_parameters(proposal, run, dark=None, xaxis="delay", bin_width=0.
         raise ToolBoxValueError(f"--bin-width must be a number, got {bin_width!r}") from None
     if not bw > 0:
         raise ToolBoxValueError(f"--bin-width must be > 0, got {bin_width}")
-    from ...sim.core import validate_proposal
     params = {"proposal": validate_proposal(proposal), "run": int(run), "xaxis": str(xaxis),
               "bin_width": bw, "dark_run": None if dark is None else int(dark),
               "scenario": "", "n_workers": 4, "xgm_normalization": bool(xgm_normalization)}

@@ -1,0 +1,121 @@
+"""Proposal and run numbers, identifiers, the data root and proposal folders.
+
+The data root is where proposals live, ``<root>/<instrument>/<cycle>/p<proposal:06d>``:
+``$EXTRA_DATA_DATA_ROOT`` when set (read at each call, not at import), else the
+facility's ``/gpfs/exfel/exp`` where it exists, else a per-user folder
+(``$XDG_CACHE_HOME/scs_nb/exp``, default ``~/.cache/scs_nb/exp``) into which the
+simulator writes runs on a laptop. Every reader and the simulator use this one
+function, so a simulated run is found where it was written.
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ToolBoxPathError, ToolBoxTypeError, ToolBoxValueError
+
+FACILITY_DATA_ROOT = "/gpfs/exfel/exp"
+DEFAULT_CYCLE = "202622"            # cycle folder of simulated proposals
+
+_IDENTIFIER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,63}")
+
+
+def validate_proposal(proposal) -> int:
+    """2252, '2252', 'p002252' -> 2252; anything else is a ToolBoxValueError."""
+    if isinstance(proposal, (bool, np.bool_)):
+        raise ToolBoxTypeError(f"proposal must be a number such as 2252 or 'p002252', "
+                               f"got {proposal!r}")
+    if isinstance(proposal, (int, np.integer)):
+        p = int(proposal)
+    elif isinstance(proposal, str) and re.fullmatch(r"p?\d{1,6}", proposal.strip()):
+        p = int(proposal.strip().lstrip("p"))
+    else:
+        raise ToolBoxValueError(f"proposal must be a number such as 2252 or 'p002252', "
+                                f"got {proposal!r}")
+    if not 0 < p < 1_000_000:
+        raise ToolBoxValueError(f"proposal must be between 1 and 999999, got {p}")
+    return p
+
+
+def validate_run(run) -> int:
+    """17, '17', 'r0017' -> 17; anything else is a ToolBoxValueError."""
+    if isinstance(run, (bool, np.bool_)):
+        raise ToolBoxTypeError(f"run must be a number such as 17 or 'r0017', got {run!r}")
+    if isinstance(run, (int, np.integer)):
+        r = int(run)
+    elif isinstance(run, str) and re.fullmatch(r"r?\d{1,4}", run.strip()):
+        r = int(run.strip().lstrip("r"))
+    else:
+        raise ToolBoxValueError(f"run must be a number such as 17 or 'r0017', got {run!r}")
+    if not 0 < r < 10_000:
+        raise ToolBoxValueError(f"run must be between 1 and 9999, got {r}")
+    return r
+
+
+def validate_identifier(identifier) -> str:
+    """An environment identifier: letters, digits, '_' and '-', not starting with '-'."""
+    if not isinstance(identifier, str) or not _IDENTIFIER.fullmatch(identifier) \
+            or ".." in identifier:
+        raise ToolBoxValueError(
+            f"identifier must be 1-64 letters, digits, '_' or '-' (not starting with '-'), "
+            f"e.g. 'p002780' or 'beamtime2'; got {identifier!r}")
+    return identifier
+
+
+def data_root() -> Path:
+    """The data root, read now (see the module documentation)."""
+    env = os.environ.get("EXTRA_DATA_DATA_ROOT")
+    if env:
+        return Path(env)
+    if os.path.isdir(FACILITY_DATA_ROOT):
+        return Path(FACILITY_DATA_ROOT)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "scs_nb" / "exp"
+
+
+def find_proposal(proposal, root=None) -> str:
+    """The folder of a proposal: ``<data root>/<instrument>/<cycle>/p<proposal>``.
+
+    Raises ToolBoxPathError naming the data root and the pattern searched.
+    """
+    p = validate_proposal(proposal)
+    root = Path(root) if root else data_root()
+    pattern = f"*/*/p{p:06d}"
+    found = sorted(d for d in root.glob(pattern) if d.is_dir())
+    if not found:
+        raise ToolBoxPathError(
+            f"proposal {p} not found: no folder matches {root / pattern} (data root {root}). "
+            "Set EXTRA_DATA_DATA_ROOT to the folder holding <instrument>/<cycle>/p<proposal> "
+            "folders, or simulate a run with `scs-nb simulate SCENARIO --proposal "
+            f"{p} --run 1`.")
+    return str(found[0])
+
+
+def proposal_folder(proposal, root=None, cycle=DEFAULT_CYCLE) -> Path:
+    """The folder of a proposal: the existing one (any cycle), else where a
+    simulated one is created (``<root>/SCS/<cycle>/p<proposal:06d>``)."""
+    p = validate_proposal(proposal)
+    root = Path(root) if root else data_root()
+    found = sorted(root.glob(f"*/*/p{p:06d}"))
+    if found:
+        return found[0]
+    return root / "SCS" / cycle / f"p{p:06d}"
+
+
+def run_ranges(numbers) -> str:
+    """[1, 2, 3, 7] -> '1-3, 7'"""
+    out, start, prev = [], None, None
+    for n in numbers:
+        if start is None:
+            start = prev = n
+        elif n == prev + 1:
+            prev = n
+        else:
+            out.append(f"{start}-{prev}" if prev != start else f"{start}")
+            start = prev = n
+    if start is not None:
+        out.append(f"{start}-{prev}" if prev != start else f"{start}")
+    return ", ".join(out)

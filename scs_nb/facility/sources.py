@@ -1,0 +1,60 @@
+"""Device sources of SCS run files (see devices.md). ``INFERRED`` lists the
+sources that have no public reference: they are written as SCS names them, the
+simulator writes them so, and the mnemonic table marks them ``inferred``.
+"""
+from __future__ import annotations
+
+# timing
+TIMESERVER = "SCS_RR_UTC/TSYS/TIMESERVER"
+TIMESERVER_PIPELINE = TIMESERVER + ":outputBunchPattern"
+BUNCH_DECODER = "SCS_RR_UTC/MDL/BUNCH_DECODER"
+PPL_PULSES = "SCS_ILH_LAS/MDL/PPL_PULSES"          # laserSource run value (EXtra)
+
+# XGMs: CONTROL device and its ':output' pipeline
+XGM = {"SCS": "SCS_BLU_XGM/XGM/DOOCS", "XTD10": "SA3_XTD10_XGM/XGM/DOOCS"}
+
+# digitizers: device -> pipeline ':network' (ADQ412) or ':channel_N.output' (FastADC)
+ADQ412 = "SCS_UTC1_ADQ/ADC/1"
+ADQ412_2 = "SCS_UTC2_ADQ/ADC/1"
+XTD10_MCP_ADQ = "SA3_XTD10_MCP/ADC/1"
+PES_ADQ = "SA3_XTD10_PES/ADC/1"
+FASTADC = "SCS_UTC1_MCP/ADC/1"
+FASTADC2 = "SCS_UTC2_FADC/ADC/1"
+DIGITIZERS = {"FastADC": FASTADC, "FastADC2": FASTADC2, "ADQ412": ADQ412,
+              "ADQ412_2": ADQ412_2}
+#: ADQ412 channel letter of each MCP (MCP1 -> D, ..., MCP4 -> A)
+MCP_ADQ_LETTER = {1: "D", 2: "C", 3: "B", 4: "A"}
+
+# BAMs: CONTROL device and ':output'
+BAM = {"BAM414": "SCS_ILH_LAS/DOOCS/BAM_414_B2",
+       "BAM1932M": "SCS_ILH_LAS/DOOCS/BAM_1932M_TL",
+       "BAM1932S": "SCS_ILH_LAS/DOOCS/BAM_1932S_TL"}
+
+# photon energy, undulator
+MONO = "SA3_XTD10_MONO/MDL/PHOTON_ENERGY"
+UND = "SA3_XTD10_UND/DOOCS/PHOTON_ENERGY"
+UND_COLOR = "SA3_XTD10_UND/DOOCS/PHOTON_ENERGY_COLOR{}"
+UND_CELL = "SA3_XTD10_UND/DOOCS/U68_{:02d}"
+UND_CHICANE = "SA3_XTD10_UND/DOOCS/MCHICANE_{}"
+UND_ELECTRON = "SA3_XTD10_UND/DOOCS/ELECTRON_ENERGY"
+APPLE_X = "SA3_XTD10_UND/DOOCS/APPLE_X"
+
+# laser
+DELAY_LINE = "SCS_ILH_LAS/MOTOR/LT3"
+PHASE_SHIFTER = "SCS_ILH_LAS/DOOCS/PP800_PHASESHIFTER"
+
+# detectors
+DSSC_MODULE = "SCS_DET_DSSC1M-1/DET/{}CH0:xtdf"
+FASTCCD = "SCS_CDIDET_FCCD2M/DAQ/FCCD:daqOutput"
+MARANAX = "SCS_HRIXS_DET/CAM/CAMERA"
+NEWTON = "SCS_EXP_NEWTON/CAM/CAMERA"
+PES_MPOD = "SA3_XTD10_PES/MCPS/MPOD"
+
+#: sources without a public reference (devices.md marks them so)
+INFERRED = {TIMESERVER_PIPELINE, FASTADC, FASTADC2, ADQ412_2, XTD10_MCP_ADQ, *BAM.values(),
+            MONO, UND, UND_COLOR, UND_CELL, UND_CHICANE, UND_ELECTRON, APPLE_X, MARANAX,
+            NEWTON, PES_MPOD, PPL_PULSES}
+
+
+def dssc_module_source(module: int) -> str:
+    return DSSC_MODULE.format(int(module))
