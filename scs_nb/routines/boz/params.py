@@ -1,0 +1,230 @@
+"""The ``parameters`` class: every input of the BOZ corrections, saved as JSON."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+import numpy as np
+
+from ...errors import ToolBoxPathError, ToolBoxValueError
+from ...facility import DSSC_MODULE_SHAPE
+
+#: what save() writes and load() reads back (everything needed to reproduce)
+_FIELDS = ("proposal", "darkrun", "run", "module", "gain", "drop_intra_darks", "mask",
+           "rois", "rois_th", "ff_type", "ff_prod_th", "ff_ratio_th", "flat_field",
+           "plane_guess_fit", "use_hex", "force_mirror", "ff_alpha", "ff_max_iter", "Fnl",
+           "nl_alpha", "sat_level", "nl_max_iter", "nl_domain", "dark_data_size_Gb",
+           "data_size_Gb")
+
+
+class parameters:
+    """Parameters contains all input parameters for the BOZ corrections.
+
+    This is used in beam splitting off-axis zone plate spectroscopy analysis as
+    well as during the determination of correction parameters themselves to
+    ensure they can be reproduced.
+
+    Inputs: proposal (int), darkrun (int), run (int), module (int, DSSC module),
+    gain (float, photons per ADU bin), drop_intra_darks (drop every second frame).
+    """
+
+    def __init__(self, proposal, darkrun, run, module, gain, drop_intra_darks=True):
+        self.proposal = int(proposal)
+        self.darkrun = int(darkrun)
+        self.run = int(run)
+        self.module = int(module)
+        self.gain = float(gain)
+        self.drop_intra_darks = bool(drop_intra_darks)
+        self.mask_idx = None
+        self.mask = None
+        self.rois = None
+        self.rois_th = None
+        self.ff_type = "plane"
+        self.ff_prod_th = None
+        self.ff_ratio_th = None
+        self.flat_field = None
+        self.plane_guess_fit = None
+        self.use_hex = False
+        self.force_mirror = True
+        self.ff_alpha = None
+        self.ff_max_iter = None
+        self.Fnl = None
+        self.nl_alpha = None
+        self.sat_level = None
+        self.nl_max_iter = None
+        self.nl_domain = None
+        self.dark_data_size_Gb = None
+        self.data_size_Gb = None
+        self.arr_dark = None
+        self.tid_dark = None
+        self.arr = None
+        self.tid = None
+        self.gpu = False
+
+    # -- data ------------------------------------------------------------------
+    def dask_load_persistently(self, dark_data_size_Gb=None, data_size_Gb=None):
+        """Load the dark and data run of the module in memory (optionally only
+        the first dark_data_size_Gb / data_size_Gb gigabytes)."""
+        from .core import load_dssc_module
+        self.dark_data_size_Gb, self.data_size_Gb = dark_data_size_Gb, data_size_Gb
+        self.arr_dark, self.tid_dark = load_dssc_module(
+            self.proposal, self.darkrun, self.module, drop_intra_darks=self.drop_intra_darks,
+            persist=True, data_size_Gb=dark_data_size_Gb)
+        self.arr, self.tid = load_dssc_module(
+            self.proposal, self.run, self.module, drop_intra_darks=self.drop_intra_darks,
+            persist=True, data_size_Gb=data_size_Gb)
+
+    def use_gpu(self):
+        """Use cupy where available; the CPU path (histogram reductions) is used
+        otherwise, and is fast enough for the whole determination."""
+        try:
+            import cupy  # noqa: F401
+            self.gpu = True
+        except ImportError:
+            print("cupy is not available: using the CPU path (histogram reductions, numba)")
+            self.gpu = False
+        return self.gpu
+
+    # -- mask --------------------------------------------------------------------
+    def set_mask(self, arr):
+        """Set the mask of bad pixels: a boolean module image (True = good pixel) or a
+        list of bad pixel indices [[y, x], ...]."""
+        if isinstance(arr, (list, tuple)):
+            idx = [list(map(int, k)) for k in arr]
+            mask = np.ones(DSSC_MODULE_SHAPE, bool)
+            for y, x in idx:
+                mask[y, x] = False
+        else:
+            mask = np.asarray(arr, bool)
+            if mask.shape != DSSC_MODULE_SHAPE:
+                raise ToolBoxValueError(f"set_mask: a module mask has shape {DSSC_MODULE_SHAPE}, "
+                                        f"got {mask.shape}; or pass a list of [y, x] indices")
+            idx = np.argwhere(~mask).tolist()
+        self.mask, self.mask_idx = mask, idx
+
+    def get_mask(self):
+        """The boolean bad pixel array of the module (True = good pixel)."""
+        if self.mask is None:
+            return np.ones(DSSC_MODULE_SHAPE, bool)
+        return self.mask
+
+    def get_mask_idx(self):
+        """The list of bad pixel indices."""
+        return [] if self.mask_idx is None else self.mask_idx
+
+    # -- flat field ------------------------------------------------------------
+    def flat_field_guess(self, guess=None):
+        """Set the flat-field guess for the fit and return it: 4 floats (plane
+        a x + b y + c z + d = 0 of 'n', mirrored for 'p') or 8 when mirror
+        symmetry is disabled (the last 4 for 'p')."""
+        if guess is None:
+            guess = [0.0, 0.0, -1.0, 1.0] if self.force_mirror else [0.0, 0.0, -1.0, 1.0] * 2
+        guess = [float(g) for g in guess]
+        if len(guess) != (4 if self.force_mirror else 8):
+            raise ToolBoxValueError(f"flat_field_guess: {4 if self.force_mirror else 8} values "
+                                    f"expected (force_mirror={self.force_mirror}), got {guess}")
+        self.plane_guess_fit = guess
+        return guess
+
+    def set_flat_field(self, ff_params, ff_type="plane", prod_th=None, ratio_th=None):
+        """Set the flat-field definition (plane parameters, or polylines for
+        ff_type='polyline')."""
+        if ff_type not in ("plane", "polyline"):
+            raise ToolBoxValueError(f"ff_type must be 'plane' or 'polyline', got {ff_type!r}")
+        self.ff_type = ff_type
+        if ff_type == "plane":
+            ff_params = [float(v) for v in np.asarray(ff_params, float).ravel()]
+        self.flat_field = ff_params
+        if prod_th is not None:
+            self.ff_prod_th = [float(v) for v in prod_th]
+        if ratio_th is not None:
+            self.ff_ratio_th = [float(v) for v in ratio_th]
+
+    def get_flat_field(self):
+        """The flat-field definition."""
+        return self.flat_field
+
+    def set_Fnl(self, Fnl):
+        """Set the non-linear correction lookup table (512 values)."""
+        Fnl = np.asarray(Fnl, float)
+        if Fnl.shape != (512,):
+            raise ToolBoxValueError(f"set_Fnl: a lookup table of 512 values expected, got shape "
+                                    f"{Fnl.shape}")
+        self.Fnl = Fnl
+
+    def get_Fnl(self):
+        """The non-linear correction lookup table (identity if not set)."""
+        return np.arange(512, dtype=float) if self.Fnl is None else np.asarray(self.Fnl)
+
+    # -- JSON ----------------------------------------------------------------
+    def filename(self):
+        return f"parameters_p{self.proposal}_d{self.darkrun}_r{self.run}.json"
+
+    def to_dict(self):
+        out = {}
+        for k in _FIELDS:
+            v = self.mask_idx if k == "mask" else getattr(self, k)
+            if isinstance(v, np.ndarray):
+                v = v.tolist()
+            out[k] = v
+        return out
+
+    def save(self, path="./"):
+        """Save the parameters as a JSON file ``parameters_p<P>_d<D>_r<R>.json`` in
+        path (written atomically; an existing file of the same correction is
+        replaced, and said so). Returns the file name."""
+        os.makedirs(path, exist_ok=True)
+        fname = os.path.join(path, self.filename())
+        if os.path.exists(fname):
+            print(f"updating {fname}")
+        fd, tmp = tempfile.mkstemp(dir=path, prefix=".tmp-", suffix=".json")
+        with os.fdopen(fd, "w") as f:
+            json.dump(self.to_dict(), f, indent=1, default=_json_default)
+        os.replace(tmp, fname)
+        return fname
+
+    @classmethod
+    def load(cls, fname):
+        """Load parameters from a JSON file."""
+        if not os.path.exists(fname):
+            raise ToolBoxPathError(f"no BOZ parameters file {fname!r}; save one with "
+                                   "params.save(path) first")
+        with open(fname) as f:
+            d = json.load(f)
+        missing = [k for k in ("proposal", "darkrun", "run", "module", "gain") if k not in d]
+        if missing:
+            raise ToolBoxValueError(f"{fname} is not a BOZ parameters file: missing {missing}")
+        p = cls(d["proposal"], d["darkrun"], d["run"], d["module"], d["gain"],
+                d.get("drop_intra_darks", True))
+        for k in _FIELDS:
+            if k in d and k not in ("proposal", "darkrun", "run", "module", "gain",
+                                    "drop_intra_darks"):
+                setattr(p, k, d[k])
+        if d.get("mask") is not None:
+            p.set_mask(d["mask"])
+        if d.get("Fnl") is not None:
+            p.set_Fnl(d["Fnl"])
+        if p.nl_domain is not None:
+            p.nl_domain = np.asarray(p.nl_domain, int)
+        return p
+
+    def __str__(self):
+        f = "none" if self.Fnl is None else "set"
+        return (f"BOZ parameters: proposal {self.proposal}, dark run {self.darkrun}, run "
+                f"{self.run}, module {self.module}, gain {self.gain} ph/bin, drop intra-darks "
+                f"{self.drop_intra_darks}\n  mask: {len(self.get_mask_idx())} bad pixels\n"
+                f"  rois (threshold {self.rois_th}): {self.rois}\n"
+                f"  flat field ({self.ff_type}, prod_th {self.ff_prod_th}, ratio_th "
+                f"{self.ff_ratio_th}): {self.flat_field}\n"
+                f"  refinement alpha {self.ff_alpha}, max iter {self.ff_max_iter}\n"
+                f"  non-linearity: {f} (alpha {self.nl_alpha}, sat level {self.sat_level}, "
+                f"max iter {self.nl_max_iter})")
+
+
+def _json_default(o):
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, np.generic):
+        return o.item()
+    raise TypeError(f"cannot write {type(o).__name__} to JSON")

@@ -1,0 +1,277 @@
+"""BOZ: one DSSC module seeing the three beams of a beam-splitting off-axis zone plate.
+
+The zone plate splits the SASE3 beam into its -1st (``n``), 0th (``0``) and +1st
+(``p``) orders, which cross three membranes and land side by side on one DSSC
+module (written with the file layout and dark model of ``sim.dssc``). Per frame
+(pulse energy ``E`` µJ, pointing jitter ``(dx, dy)`` pixels)::
+
+    phot_b(x, y) ~ Poisson(E * photons_per_uJ * B(x - x_b - dx, y - y_b - dy) * z_b(x, y) * T_b)
+    s            = dark(x, y, cell) + phot / gain + N(0, noise)       (linear ADU; gain in ph/ADU)
+    raw          = clip(round(N(s)), 0, 511)                          (9-bit ADC, non-linear)
+
+``B`` is a Gaussian footprint, the same for the three beams; ``z_0 = 1`` and
+``z_n``, ``z_p`` are the flat-field planes ``z = -(a x + b y + d) / c`` in pixel
+coordinates relative to the ROI centre (x along the 512 axis, in mm: column
+offset * 0.236, y: row offset * 0.204), mirror images of each other
+(``x -> -x``). ``N`` is the inverse of the injected non-linearity lookup table
+``F_true[v] = v + dev(v)`` (the correction: raw value -> linear ADU), so a perfect
+correction is ``F_true``. Intra-darks: frame 2k sees pulse k, frame 2k+1 is dark.
+``T_b`` is 1 for the empty membranes; for the sample runs ``T_0 = 1`` (the
+reference membrane) while ``n`` crosses the unpumped and ``p`` the pumped sample:
+``T = exp(-mu(E_ph - shift * r(t)))``, ``mu(E) = pre + jump * (1/2 + atan((E - e0)/w)/pi)``,
+``r(t) = H(t) exp(-t / tau)`` (t: true delay in ps).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..facility import DSSC_ADC_MAX as ADC_MAX
+from ..facility import DSSC_MODULE_SHAPE as MODULE_SHAPE
+from ..facility import DSSC_PIXEL_SIZE_M
+from ..facility.sources import dssc_module_source as module_source
+from ..routines.laser import delayToPosition
+from .core import scenario
+from .dssc import _frame_labels, _sase3_slots, _true_energies, dark_offsets
+from .writer import InstrumentSource
+from . import slow, timing
+
+PIX_MM = (DSSC_PIXEL_SIZE_M[0] * 1e3, DSSC_PIXEL_SIZE_M[1] * 1e3)   # (x, y) pitch, mm
+
+#: beams: centre column, centre row (module pixels)
+BEAM_X = {"n": 100, "0": 256, "p": 412}
+BEAM_Y = 64
+#: footprint sigma (pixels, x along the 512 axis, y along the 128 axis)
+SIGMA_PX = (14.0, 11.0)
+#: flat-field plane of 'n' as [a, b, c, d] (a x + b y + c z + d = 0, x/y in mm)
+PLANE_N = [0.012, -0.008, -1.0, 0.85]
+#: the non-linearity: dev(v) = A1 sin(2 pi v / 512) + A2 sin(6 pi v / 512 + 0.7), ADU
+NL_AMPLITUDES = (9.0, 3.0)
+
+EDGE = {"e0_eV": 707.0, "width_eV": 1.0, "pre": 0.2, "jump": 0.8, "shift_eV": 0.6,
+        "tau_ps": 2.0, "t0_ps": 0.0}
+
+
+def plane_z(plane, x_mm, y_mm, mirror=False):
+    a, b, c, d = plane
+    x = -np.asarray(x_mm) if mirror else np.asarray(x_mm)
+    return -(a * x + b * np.asarray(y_mm) + d) / c
+
+
+def true_lut(amplitudes=NL_AMPLITUDES):
+    """F_true[v] = v + dev(v), v = 0..511: the correction of the injected non-linearity."""
+    v = np.arange(ADC_MAX + 1, dtype=float)
+    a1, a2 = amplitudes
+    return v + a1 * np.sin(2 * np.pi * v / 512) + a2 * np.sin(6 * np.pi * v / 512 + 0.7)
+
+
+_ADC_RES = 64          # table steps per ADU of the inverse lookup
+_ADC_LO = -64.0
+
+
+def adc_table(lut):
+    """Raw value of the linear signal ``_ADC_LO + i / _ADC_RES``: the rounded
+    inverse of the lookup table, tabulated (an exact inverse to 1/64 ADU)."""
+    s = _ADC_LO + np.arange(int((lut[-1] + 64 - _ADC_LO) * _ADC_RES)) / _ADC_RES
+    v = np.interp(s, lut, np.arange(lut.size, dtype=float))
+    return np.clip(np.floor(v + 0.5), 0, ADC_MAX).astype(np.uint16)
+
+
+def _adc(s, table):
+    """Raw 9-bit values of linear signals s (through ``adc_table``)."""
+    i = ((s - _ADC_LO) * _ADC_RES).astype(np.int32)
+    np.clip(i, 0, table.size - 1, out=i)
+    return table[i]
+
+
+def mu_edge(energy_ev, edge=EDGE):
+    e = np.asarray(energy_ev, float)
+    return edge["pre"] + edge["jump"] * (0.5 + np.arctan((e - edge["e0_eV"])
+                                                          / edge["width_eV"]) / np.pi)
+
+
+def pump_response(delay_ps, edge=EDGE):
+    t = np.asarray(delay_ps, float) - edge["t0_ps"]
+    return np.where(t >= 0, np.exp(-np.clip(t, 0, None) / edge["tau_ps"]), 0.0)
+
+
+def transmissions(energy_ev, delay_ps, edge=EDGE):
+    """(T_n unpumped, T_p pumped) of the sample at photon energy and true delay."""
+    tn = np.exp(-mu_edge(energy_ev, edge))
+    tp = np.exp(-mu_edge(np.asarray(energy_ev, float)
+                         - edge["shift_eV"] * pump_response(delay_ps, edge), edge))
+    return tn, tp
+
+
+def rois_truth(nsig=3.0):
+    """The beams' extent (ROI dicts xl/xh/yl/yh) at nsig sigma of the footprint."""
+    hx, hy = int(np.ceil(nsig * SIGMA_PX[0])), int(np.ceil(nsig * SIGMA_PX[1]))
+    return {b: {"xl": x - hx, "xh": x + hx + 1, "yl": BEAM_Y - hy, "yh": BEAM_Y + hy + 1}
+            for b, x in BEAM_X.items()}
+
+
+def add_boz(run, module=15, intra_darks=True, energies_uj=None, transmission=None,
+            dark_only=False, photons_per_uJ=1.9, gain=3.0, noise=0.7, jitter_px=2.0,
+            plane=PLANE_N, nl_amplitudes=NL_AMPLITUDES, dark_seed=1234, nbad=25,
+            trains_per_file=250):
+    """Add one DSSC module with the three BOZ beams to a simulated run.
+
+    transmission: None (empty membranes, T = 1) or a pair of per-train arrays
+    (T_n, T_p). photons_per_uJ: photons of the footprint peak of the 0th order
+    per µJ of pulse energy. gain: photons per ADU bin. Records ``run.truth['boz']``.
+    """
+    pat = run.pattern
+    n = run.ntrains
+    npulse = len(pat.sase3[0])
+    fpp = 2 if intra_darks else 1
+    frames = npulse * fpp
+    energies = np.asarray([np.asarray(e, float) for e in energies_uj]) if energies_uj \
+        is not None else np.full((n, npulse), 500.0)
+    tn, tp = (np.ones(n), np.ones(n)) if transmission is None else \
+        (np.asarray(transmission[0], float), np.asarray(transmission[1], float))
+    lut = true_lut(nl_amplitudes)
+    table = adc_table(lut)
+    rng_j = run.rng_for("BOZ pointing")
+    jitter = rng_j.normal(0, jitter_px, (n, npulse, 2))
+    pix, cell = dark_offsets(dark_seed, module, frames)
+    # bad pixels (noisy, from the same seed as the dark: the same in every run)
+    rng_b = np.random.default_rng([int(dark_seed), 4241, int(module)])
+    bad = rng_b.choice(MODULE_SHAPE[0] * MODULE_SHAPE[1], int(nbad), replace=False)
+    noise_map = np.full(MODULE_SHAPE[0] * MODULE_SHAPE[1], float(noise), np.float32)
+    noise_map[bad] = 25.0
+    yy, xx = np.mgrid[0:MODULE_SHAPE[0], 0:MODULE_SHAPE[1]]
+    rois = rois_truth()
+    # flat field per pixel (1 outside n/p), pixel coordinates relative to the ROI centres
+    zmap = np.ones(MODULE_SHAPE)
+    for b, mirror in (("n", False), ("p", True)):
+        r = rois[b]
+        sl = (slice(r["yl"], r["yh"]), slice(r["xl"], r["xh"]))
+        xmm = (xx[sl] - BEAM_X[b]) * PIX_MM[0]
+        ymm = (yy[sl] - BEAM_Y) * PIX_MM[1]
+        zmap[sl] = plane_z(plane, xmm, ymm, mirror)
+    truth = {
+        "module": int(module), "source": module_source(module), "frames_per_train": frames,
+        "npulses": npulse, "intra_darks": bool(intra_darks), "dark_only": bool(dark_only),
+        "frame_pattern": ["dark"] * frames if dark_only else
+        _frame_labels(np.zeros(npulse, bool), fpp),
+        "gain_ph_per_adu": float(gain), "photons_per_uJ": float(photons_per_uJ),
+        "noise_adu": float(noise), "jitter_px": float(jitter_px),
+        "sigma_px": list(SIGMA_PX), "beam_x": BEAM_X, "beam_y": BEAM_Y, "rois": rois,
+        "plane_n": list(plane), "plane_p_mirror": True, "pixel_mm": list(PIX_MM),
+        "lut": lut.tolist(), "nl_amplitudes": list(nl_amplitudes), "adc_max": ADC_MAX,
+        "dark_seed": dark_seed, "dark_mean_adu": (float(pix.mean()) + cell).tolist(),
+        "T_n": tn.tolist(), "T_p": tp.tolist(),
+        "bad_pixels": np.stack(np.unravel_index(np.sort(bad), MODULE_SHAPE), 1).tolist(),
+    }
+    run.truth["boz"] = truth
+    footprint_norm = 2 * np.pi * SIGMA_PX[0] * SIGMA_PX[1]
+    truth["photons_per_uJ_beam0"] = float(photons_per_uJ * footprint_norm)
+    bx = np.array([BEAM_X["n"], BEAM_X["0"], BEAM_X["p"]], float)
+    # pixels near the beams (rendered with photons); the rest sees the dark only
+    near = np.zeros(MODULE_SHAPE, bool)
+    for r in rois.values():
+        near[max(r["yl"] - 8, 0):r["yh"] + 8, max(r["xl"] - 8, 0):r["xh"] + 8] = True
+    near_idx = np.flatnonzero(near)
+    xn, yn = xx.ravel()[near_idx].astype(float), yy.ravel()[near_idx].astype(float)
+    zn = zmap.ravel()[near_idx]
+    owner = np.argmin(np.abs(xn[:, None] - bx[None]), axis=1)        # beam of each pixel
+    pix_flat = pix.reshape(-1).astype(np.float32)
+    rng = run.rng_for(f"BOZ DSSC module {module}")
+
+    def fill(group, tix):
+        nf = len(tix) * frames
+        out = np.empty((nf, MODULE_SHAPE[0] * MODULE_SHAPE[1]), np.uint16)
+        for j, i in enumerate(tix):
+            s = rng.standard_normal((frames, pix_flat.size), dtype=np.float32)
+            s *= noise_map[None]
+            s += pix_flat[None]
+            s += cell[:, None]
+            if not dark_only:
+                tb = np.array([tn[i], 1.0, tp[i]])[owner]
+                for k in range(npulse):
+                    dx, dy = jitter[i, k]
+                    u = ((xn - bx[owner] - dx) / SIGMA_PX[0]) ** 2 \
+                        + ((yn - BEAM_Y - dy) / SIGMA_PX[1]) ** 2
+                    mu = energies[i, k] * photons_per_uJ * np.exp(-0.5 * u) * zn * tb
+                    s[k * fpp, near_idx] += rng.poisson(mu) * np.float32(1 / gain)
+            out[j * frames:(j + 1) * frames] = _adc(s, table)
+        ids = np.tile(np.arange(frames), len(tix)).astype(np.uint64)[:, None]
+        return {"image.data": out.reshape(nf, 1, *MODULE_SHAPE), "image.pulseId": ids,
+                "image.cellId": ids.astype(np.uint16)}
+
+    src = InstrumentSource(
+        module_source(module), "DsscDetector",
+        groups={"image": {"image.data": ((1,) + MODULE_SHAPE, np.uint16),
+                          "image.pulseId": ((1,), np.uint64),
+                          "image.cellId": ((1,), np.uint16)}},
+        counts={"image": np.full(n, frames, np.uint64)}, fill=fill,
+        aggregator=f"DSSC{module:02d}", chunk_trains=max(1, 128 // frames))
+    src.trains_per_file = trains_per_file
+    run.add(src)
+    return truth
+
+
+def _pattern(run, npulses):
+    npulses = int(npulses)
+    first, step = _sase3_slots(npulses)
+    return timing.PulsePattern.constant(run.ntrains, sase3=(npulses, first, step),
+                                        ppl=(npulses, first, step))
+
+
+# -- scenarios ---------------------------------------------------------------
+@scenario("boz_dark", trains=20, large_trains=300,
+          help="BOZ dark run: one DSSC module (15), X-rays off, intra-darks (every second "
+               "frame), the dark offsets of the BOZ membrane and sample runs. Options: module, "
+               "npulses, intra_darks.")
+def boz_dark(run, module=15, npulses=20, intra_darks=True, **kw):
+    from .scenarios import add_beamline
+    add_beamline(run, _pattern(run, npulses), digitizers=False)
+    add_boz(run, int(module), bool(intra_darks), dark_only=True, **kw)
+
+
+@scenario("boz_membranes", trains=60, large_trains=1000,
+          help="BOZ on three empty membranes (T = 1): the n, 0, p beams on one DSSC module with "
+               "known flat-field planes, 9-bit non-linearity, gain 3 ph/ADU, pointing jitter, "
+               "shot noise, intra-darks. Options: module, npulses, intra_darks, gain.")
+def boz_membranes(run, module=15, npulses=20, intra_darks=True, **kw):
+    from .scenarios import add_beamline
+    add_beamline(run, _pattern(run, npulses), digitizers=False)
+    add_boz(run, int(module), bool(intra_darks), _true_energies(run), **kw)
+
+
+@scenario("boz_energy_scan", trains=60, large_trains=600,
+          help="BOZ sample energy scan across an absorption edge (e0 = 707 eV, 700..714 eV in 15 "
+               "steps) at a fixed pump-probe delay (1 ps): n crosses the unpumped sample, p the "
+               "pumped one (edge shifted by 0.6 eV * exp(-t/2 ps)), 0 the reference membrane. "
+               "Options: module, npulses, start/stop/nsteps (eV), delay (ps).")
+def boz_energy_scan(run, module=15, npulses=20, start=700.0, stop=714.0, nsteps=15,
+                    delay=1.0, **kw):
+    from .scenarios import add_beamline
+    setpoints = np.linspace(start, stop, int(nsteps))
+    nrj = slow.steps(run.ntrains, setpoints)
+    add_beamline(run, _pattern(run, npulses), nrj=nrj,
+                 delay_mm=float(delayToPosition(float(delay))), digitizers=False)
+    e = np.asarray(run.truth["nrj_eV"], float)
+    t = np.full(run.ntrains, float(delay))
+    truth = add_boz(run, int(module), True, _true_energies(run), transmissions(e, t), **kw)
+    truth.update(edge=EDGE, energy_eV=e.tolist(), delay_ps=t.tolist())
+    run.truth["scan"] = {"mnemonic": "nrj", "setpoints": setpoints.tolist()}
+
+
+@scenario("boz_delay_scan", trains=60, large_trains=600,
+          help="BOZ sample delay scan at the edge (707 eV): delays -1..5 ps in 7 steps; p "
+               "crosses the pumped sample (edge shift 0.6 eV, recovery 2 ps), n the unpumped "
+               "one. Options: module, npulses, start/stop/nsteps (ps), energy (eV).")
+def boz_delay_scan(run, module=15, npulses=20, start=-1.0, stop=5.0, nsteps=7, energy=707.0,
+                   **kw):
+    from .scenarios import add_beamline
+    setpoints = np.linspace(start, stop, int(nsteps))
+    pos = delayToPosition(setpoints)
+    add_beamline(run, _pattern(run, npulses), nrj=float(energy),
+                 delay_mm=slow.steps(run.ntrains, pos), digitizers=False)
+    from ..routines.laser import positionToDelay
+    t = positionToDelay(np.asarray(run.truth["delay_line_mm"], float))
+    e = np.asarray(run.truth["nrj_eV"], float)
+    truth = add_boz(run, int(module), True, _true_energies(run), transmissions(e, t), **kw)
+    truth.update(edge=EDGE, energy_eV=e.tolist(), delay_ps=np.asarray(t).tolist())
+    run.truth["scan"] = {"mnemonic": "PP800_DelayLine", "setpoints": pos.tolist(),
+                         "delay_ps": setpoints.tolist()}
