@@ -9,7 +9,8 @@ module (written with the file layout and dark model of ``sim.dssc``). Per frame
     s            = dark(x, y, cell) + phot / gain + N(0, noise)       (linear ADU; gain in ph/ADU)
     raw          = clip(round(N(s)), 0, 511)                          (9-bit ADC, non-linear)
 
-``B`` is a Gaussian footprint, the same for the three beams; ``z_0 = 1`` and
+``B = exp(-((x/Rx)^2 + (y/Ry)^2)^2 / 2)`` is the footprint (a super-Gaussian: the
+image of the zone plate aperture, with steep edges), the same for the three beams; ``z_0 = 1`` and
 ``z_n``, ``z_p`` are the flat-field planes ``z = -(a x + b y + d) / c`` in pixel
 coordinates relative to the ROI centre (x along the 512 axis, in mm: column
 offset * 0.236, y: row offset * 0.204), mirror images of each other
@@ -19,7 +20,10 @@ correction is ``F_true``. Intra-darks: frame 2k sees pulse k, frame 2k+1 is dark
 ``T_b`` is 1 for the empty membranes; for the sample runs ``T_0 = 1`` (the
 reference membrane) while ``n`` crosses the unpumped and ``p`` the pumped sample:
 ``T = exp(-mu(E_ph - shift * r(t)))``, ``mu(E) = pre + jump * (1/2 + atan((E - e0)/w)/pi)``,
-``r(t) = H(t) exp(-t / tau)`` (t: true delay in ps).
+``r(t) = H(t) exp(-t / tau)`` (t: true delay in ps). Pixels more than 8 pixels away
+from the beams' ROIs see the dark only and are drawn from a bank of 8 pre-rendered
+dark frames per memory cell (the ROI pixels get fresh noise in every frame).
+A few bad pixels (noise 25 ADU, same in every run) are listed in the truth.
 """
 from __future__ import annotations
 
@@ -40,8 +44,8 @@ PIX_MM = (DSSC_PIXEL_SIZE_M[0] * 1e3, DSSC_PIXEL_SIZE_M[1] * 1e3)   # (x, y) pit
 #: beams: centre column, centre row (module pixels)
 BEAM_X = {"n": 100, "0": 256, "p": 412}
 BEAM_Y = 64
-#: footprint sigma (pixels, x along the 512 axis, y along the 128 axis)
-SIGMA_PX = (14.0, 11.0)
+#: footprint radii (pixels, x along the 512 axis, y along the 128 axis)
+RADIUS_PX = (20.0, 16.0)
 #: flat-field plane of 'n' as [a, b, c, d] (a x + b y + c z + d = 0, x/y in mm)
 PLANE_N = [0.012, -0.008, -1.0, 0.85]
 #: the non-linearity: dev(v) = A1 sin(2 pi v / 512) + A2 sin(6 pi v / 512 + 0.7), ADU
@@ -102,9 +106,15 @@ def transmissions(energy_ev, delay_ps, edge=EDGE):
     return tn, tp
 
 
-def rois_truth(nsig=3.0):
-    """The beams' extent (ROI dicts xl/xh/yl/yh) at nsig sigma of the footprint."""
-    hx, hy = int(np.ceil(nsig * SIGMA_PX[0])), int(np.ceil(nsig * SIGMA_PX[1]))
+def footprint(dx, dy):
+    """The beam footprint (1 at the centre) at pixel offsets dx, dy."""
+    u = (np.asarray(dx) / RADIUS_PX[0]) ** 2 + (np.asarray(dy) / RADIUS_PX[1]) ** 2
+    return np.exp(-0.5 * u * u)
+
+
+def rois_truth(extent=2.0):
+    """The beams' extent (ROI dicts xl/xh/yl/yh) at extent radii (footprint e^-8)."""
+    hx, hy = int(np.ceil(extent * RADIUS_PX[0])), int(np.ceil(extent * RADIUS_PX[1]))
     return {b: {"xl": x - hx, "xh": x + hx + 1, "yl": BEAM_Y - hy, "yh": BEAM_Y + hy + 1}
             for b, x in BEAM_X.items()}
 
@@ -155,7 +165,7 @@ def add_boz(run, module=15, intra_darks=True, energies_uj=None, transmission=Non
         _frame_labels(np.zeros(npulse, bool), fpp),
         "gain_ph_per_adu": float(gain), "photons_per_uJ": float(photons_per_uJ),
         "noise_adu": float(noise), "jitter_px": float(jitter_px),
-        "sigma_px": list(SIGMA_PX), "beam_x": BEAM_X, "beam_y": BEAM_Y, "rois": rois,
+        "radius_px": list(RADIUS_PX), "beam_x": BEAM_X, "beam_y": BEAM_Y, "rois": rois,
         "plane_n": list(plane), "plane_p_mirror": True, "pixel_mm": list(PIX_MM),
         "lut": lut.tolist(), "nl_amplitudes": list(nl_amplitudes), "adc_max": ADC_MAX,
         "dark_seed": dark_seed, "dark_mean_adu": (float(pix.mean()) + cell).tolist(),
@@ -163,7 +173,7 @@ def add_boz(run, module=15, intra_darks=True, energies_uj=None, transmission=Non
         "bad_pixels": np.stack(np.unravel_index(np.sort(bad), MODULE_SHAPE), 1).tolist(),
     }
     run.truth["boz"] = truth
-    footprint_norm = 2 * np.pi * SIGMA_PX[0] * SIGMA_PX[1]
+    footprint_norm = float(footprint(*np.mgrid[-100:101, -100:101][::-1]).sum())
     truth["photons_per_uJ_beam0"] = float(photons_per_uJ * footprint_norm)
     bx = np.array([BEAM_X["n"], BEAM_X["0"], BEAM_X["p"]], float)
     # pixels near the beams (rendered with photons); the rest sees the dark only
@@ -177,23 +187,34 @@ def add_boz(run, module=15, intra_darks=True, energies_uj=None, transmission=Non
     pix_flat = pix.reshape(-1).astype(np.float32)
     rng = run.rng_for(f"BOZ DSSC module {module}")
 
+    # pixels far from the beams: a bank of pre-rendered dark frames per memory cell
+    far_idx = np.flatnonzero(~near.ravel())
+    nbank = 8
+    bank = np.empty((frames, nbank, far_idx.size), np.uint16)
+    for c in range(frames):
+        z = rng.standard_normal((nbank, far_idx.size), dtype=np.float32)
+        bank[c] = _adc(pix_flat[far_idx] + cell[c] + noise_map[far_idx] * z, table)
+    pix_near = pix_flat[near_idx]
+    noise_near = noise_map[near_idx]
+
     def fill(group, tix):
         nf = len(tix) * frames
         out = np.empty((nf, MODULE_SHAPE[0] * MODULE_SHAPE[1]), np.uint16)
         for j, i in enumerate(tix):
-            s = rng.standard_normal((frames, pix_flat.size), dtype=np.float32)
-            s *= noise_map[None]
-            s += pix_flat[None]
+            s = rng.standard_normal((frames, near_idx.size), dtype=np.float32)
+            s *= noise_near[None]
+            s += pix_near[None]
             s += cell[:, None]
             if not dark_only:
                 tb = np.array([tn[i], 1.0, tp[i]])[owner]
                 for k in range(npulse):
                     dx, dy = jitter[i, k]
-                    u = ((xn - bx[owner] - dx) / SIGMA_PX[0]) ** 2 \
-                        + ((yn - BEAM_Y - dy) / SIGMA_PX[1]) ** 2
-                    mu = energies[i, k] * photons_per_uJ * np.exp(-0.5 * u) * zn * tb
-                    s[k * fpp, near_idx] += rng.poisson(mu) * np.float32(1 / gain)
-            out[j * frames:(j + 1) * frames] = _adc(s, table)
+                    mu = energies[i, k] * photons_per_uJ * zn * tb \
+                        * footprint(xn - bx[owner] - dx, yn - BEAM_Y - dy)
+                    s[k * fpp] += rng.poisson(mu) * np.float32(1 / gain)
+            blk = out[j * frames:(j + 1) * frames]
+            blk[:, near_idx] = _adc(s, table)
+            blk[:, far_idx] = bank[np.arange(frames), rng.integers(0, nbank, frames)]
         ids = np.tile(np.arange(frames), len(tix)).astype(np.uint64)[:, None]
         return {"image.data": out.reshape(nf, 1, *MODULE_SHAPE), "image.pulseId": ids,
                 "image.cellId": ids.astype(np.uint16)}
@@ -228,7 +249,7 @@ def boz_dark(run, module=15, npulses=20, intra_darks=True, **kw):
     add_boz(run, int(module), bool(intra_darks), dark_only=True, **kw)
 
 
-@scenario("boz_membranes", trains=60, large_trains=1000,
+@scenario("boz_membranes", trains=50, large_trains=1000,
           help="BOZ on three empty membranes (T = 1): the n, 0, p beams on one DSSC module with "
                "known flat-field planes, 9-bit non-linearity, gain 3 ph/ADU, pointing jitter, "
                "shot noise, intra-darks. Options: module, npulses, intra_darks, gain.")
@@ -238,7 +259,7 @@ def boz_membranes(run, module=15, npulses=20, intra_darks=True, **kw):
     add_boz(run, int(module), bool(intra_darks), _true_energies(run), **kw)
 
 
-@scenario("boz_energy_scan", trains=60, large_trains=600,
+@scenario("boz_energy_scan", trains=45, large_trains=600,
           help="BOZ sample energy scan across an absorption edge (e0 = 707 eV, 700..714 eV in 15 "
                "steps) at a fixed pump-probe delay (1 ps): n crosses the unpumped sample, p the "
                "pumped one (edge shifted by 0.6 eV * exp(-t/2 ps)), 0 the reference membrane. "
@@ -257,7 +278,7 @@ def boz_energy_scan(run, module=15, npulses=20, start=700.0, stop=714.0, nsteps=
     run.truth["scan"] = {"mnemonic": "nrj", "setpoints": setpoints.tolist()}
 
 
-@scenario("boz_delay_scan", trains=60, large_trains=600,
+@scenario("boz_delay_scan", trains=42, large_trains=600,
           help="BOZ sample delay scan at the edge (707 eV): delays -1..5 ps in 7 steps; p "
                "crosses the pumped sample (edge shift 0.6 eV, recovery 2 ps), n the unpumped "
                "one. Options: module, npulses, start/stop/nsteps (ps), energy (eV).")

@@ -189,7 +189,7 @@ def find_rois(data_mean, threshold, extended=False):
     rois = {}
     for name, (a, b) in zip(BEAMS, segs):
         c = 0.5 * (_crossing(px, a - 1, a, threshold) + _crossing(px, b - 1, b, threshold))
-        xl = int(np.clip(int(np.floor(c - w / 2 + 0.5)), 0, img.shape[1] - w))
+        xl = int(np.clip(int(np.floor(c - (w - 1) / 2 + 0.5)), 0, img.shape[1] - w))
         rois[name] = {"xl": xl, "xh": xl + w, "yl": int(yl), "yh": int(yh)}
     rois["sat"] = {"xl": rois["n"]["xl"], "xh": rois["p"]["xh"], "yl": int(yl), "yh": int(yh)}
     if extended:

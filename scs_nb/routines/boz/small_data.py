@@ -1,0 +1,96 @@
+"""BOZ II.1 / II.2: ROI intensities of a run with the saved corrections, aligned to
+the photon energy and the pump-probe delay, and their binning into XAS / ΔXAS.
+
+Not ToolBox functions (the seed's notebooks do this inline); used by the
+boz_II1 / boz_II2 templates.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+
+import numpy as np
+import xarray as xr
+
+from ...errors import ToolBoxValueError
+from .core import (_compute, average_module, compute_flat_field_correction, load_dssc_module,
+                   process_module)
+
+
+def small_data(params, run, darkrun=None, sat_level=None):
+    """ROI sums of every frame of ``run`` corrected with params (flat field,
+    non-linearity, mask), with per-train 'nrj' (eV) and 'delay' (ps, from the
+    delay line; 0 when the run has none). Returns an xarray Dataset."""
+    from ...load import get_array, open_run
+    from ..laser import positionToDelay
+    darkrun = params.darkrun if darkrun is None else int(darkrun)
+    sat = (params.sat_level or 511) if sat_level is None else int(sat_level)
+    F = params.get_Fnl()
+    ff = compute_flat_field_correction(params.rois, params)
+    arr_dark, _ = load_dssc_module(params.proposal, darkrun, params.module,
+                                   drop_intra_darks=params.drop_intra_darks)
+    arr, tid = load_dssc_module(params.proposal, run, params.module,
+                                drop_intra_darks=params.drop_intra_darks)
+    dark = _compute(average_module(arr_dark, F_INL=F))
+    rois = {k: v for k, v in params.rois.items() if k in ("n", "0", "p", "sat")}
+    ds = process_module(arr, tid, dark, rois, params.get_mask(), sat, ff, F)
+    r = open_run(params.proposal, run)
+    for name, mnemo in (("nrj", "nrj"), ("delay", "PP800_DelayLine")):
+        try:
+            v = get_array(r, mnemo).sel(trainId=ds.trainId)
+        except Exception:  # noqa: BLE001 - a run without that motor
+            v = xr.DataArray(np.zeros(ds.sizes["trainId"]), dims="trainId",
+                             coords={"trainId": ds.trainId})
+        ds[name] = ("trainId", np.asarray(v.values, float)
+                    if name == "nrj" else np.asarray(positionToDelay(v.values), float))
+    ds["nrj"].attrs["units"] = "eV"
+    ds["delay"].attrs["units"] = "ps"
+    ds.attrs.update(proposal=params.proposal, run=int(run), darkrun=darkrun,
+                    module=params.module, gain=params.gain, sat_level=sat)
+    return ds
+
+
+def save_small_data(ds, fname, overwrite=False):
+    """Write ds to fname (HDF5, h5netcdf) atomically; an existing file is an error
+    unless overwrite."""
+    if os.path.exists(fname) and not overwrite:
+        raise ToolBoxValueError(f"{fname} exists; pass overwrite=True to replace it")
+    d = os.path.dirname(os.path.abspath(fname))
+    os.makedirs(d, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=".h5")
+    os.close(fd)
+    ds.to_netcdf(tmp, engine="h5netcdf")
+    os.replace(tmp, fname)
+    return fname
+
+
+def xas(ds, xaxis="nrj", bin_width=None, drop_saturated=True, gain=None):
+    """Bin the small data along 'nrj' or 'delay': per bin, the absorption
+    -log(sum n / sum 0) and -log(sum p / sum 0) (the weighted mean transmission),
+    their shot-noise error, ΔXAS = xas_p - xas_n and the frame count."""
+    if xaxis not in ds:
+        raise ToolBoxValueError(f"xas: no {xaxis!r} in the data; have {list(ds.data_vars)}")
+    gain = float(ds.attrs.get("gain", 1.0)) if gain is None else float(gain)
+    x = np.broadcast_to(ds[xaxis].values[:, None], ds["n"].shape).ravel()
+    ok = np.ones(x.size, bool)
+    if drop_saturated and "sat_sat" in ds:
+        ok = ~ds["sat_sat"].values.ravel()
+    n, z, p = (ds[k].values.ravel()[ok] for k in ("n", "0", "p"))
+    x = x[ok]
+    if bin_width:
+        xb = np.round(x / bin_width) * bin_width
+    else:
+        xb = x
+    ub, idx = np.unique(np.round(xb, 9), return_inverse=True)
+    sn, sz, sp = (np.bincount(idx, v, minlength=ub.size) for v in (n, z, p))
+    cnt = np.bincount(idx, minlength=ub.size)
+    out = xr.Dataset(coords={xaxis: ub})
+    out["xas_n"] = (xaxis, -np.log(sn / sz))
+    out["xas_p"] = (xaxis, -np.log(sp / sz))
+    out["dxas"] = out["xas_p"] - out["xas_n"]
+    # shot noise of -log(S/R) with S, R in photons (each ROI sum x gain)
+    out["xas_n_err"] = (xaxis, np.sqrt(1 / (sn * gain) + 1 / (sz * gain)))
+    out["xas_p_err"] = (xaxis, np.sqrt(1 / (sp * gain) + 1 / (sz * gain)))
+    out["dxas_err"] = (xaxis, np.sqrt(1 / (sn * gain) + 1 / (sp * gain)))
+    out["counts"] = (xaxis, cnt)
+    return out
