@@ -223,3 +223,23 @@ def weighted_var_grad(a, b):
     da = 2 * (r - mu) / w
     db = ((r - mu) ** 2 - 2 * r * (r - mu) - s2) / w
     return float(s2), da, db
+
+
+# -- the reference: a straightforward numpy evaluation of nl_crit ------------------
+def nl_crit_reference(p, domain, alpha, arr_dark, arr, rois, mask, flat_field, sat_level=511):
+    """nl_crit computed the plain way (per-pixel lookup, dark, mask, flat field, ROI
+    sums over every frame): the reference of the tests and of benchmarks/boz.py."""
+    from .fit import nl_lut
+    F = nl_lut(domain, p)
+    d = np.asarray(arr_dark)
+    dark = F[d].mean(axis=0)
+    w = np.asarray(mask, float) / np.asarray(flat_field, float)
+    a = np.asarray(arr)
+    corr = (F[a] - dark[None]) * w
+    sums = {r: corr[:, :, rois[r]["yl"]:rois[r]["yh"], rois[r]["xl"]:rois[r]["xh"]].sum(axis=(2, 3))
+            for r in ("n", "0", "p")}
+    sr = rois["sat"]
+    ok = ~(a[:, :, sr["yl"]:sr["yh"], sr["xl"]:sr["xh"]] >= sat_level).any(axis=(2, 3))
+    n, z, q = (sums[r][ok] for r in ("n", "0", "p"))
+    err = 0.5 * 1e8 * (weighted_var(n, z) + weighted_var(q, z))
+    return (1.0 - alpha) * err + alpha * float(np.sum((F - np.arange(512)) ** 2))
