@@ -47,6 +47,8 @@ def chain(runs):
     p.nl_alpha, p.nl_max_iter = 0.0, 300
     res, fitres = boz.nl_fit(p, domain)
     p.set_Fnl(boz.nl_lut(domain, res.x))
+    p.set_flat_field(boz.normalize_flat_field(p))
+    ff = boz.compute_flat_field_correction(p.rois, p)
     return dict(p=p, plane=plane.x, refined=refined.x, ff=ff, domain=domain, res=res,
                 fitres=fitres, truth=mem.truth["boz"])
 

@@ -14,7 +14,7 @@ from .core import (average_module, bad_pixel_map, compute_flat_field_correction,
                    load_dssc_module, plane_fitting, plane_fitting_domain, process,
                    process_module, snr)
 from .fit import (ff_refine_crit, ff_refine_fit, nl_crit, nl_crit_sk, nl_domain,  # noqa: F401
-                  nl_fit, nl_lut)
+                  nl_fit, nl_lut, normalize_flat_field)
 from .inspect import (inspect_correction, inspect_correction_sk, inspect_dark,  # noqa: F401
                       inspect_flat_field_domain, inspect_Fnl, inspect_histogram,
                       inspect_nl_fit, inspect_plane_fitting, inspect_rois, inspect_saturation)
@@ -28,3 +28,4 @@ __all__ = [
     "nl_crit_sk", "nl_fit", "inspect_nl_fit", "snr", "inspect_Fnl", "inspect_correction",
     "inspect_correction_sk", "process_module", "process", "inspect_saturation",
 ]
+from . import pipeline, small_data  # noqa: E402,F401

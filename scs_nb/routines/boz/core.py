@@ -378,7 +378,7 @@ def _cache_get(key, make):
             return v
     v = make()
     _CACHE.append((key, v))
-    del _CACHE[:-3]
+    del _CACHE[:-6]
     return v
 
 
@@ -414,9 +414,27 @@ class _Hist:
         return {r: fast.matvec(self.hc[r].reshape(-1, fast.NBINS), F) for r in BEAMS}
 
 
+_FP: dict = {}
+
+
+def _fingerprint(a, dtype):
+    """A content key of an image, computed once per array object (arrays passed to
+    the fits are not modified in place)."""
+    if a is None:
+        return None
+    hit = _FP.get(id(a))
+    if hit is not None and hit[0] is a:
+        return hit[1]
+    key = hash(np.asarray(a, dtype).tobytes())
+    if len(_FP) > 16:
+        _FP.clear()
+    _FP[id(a)] = (a, key)
+    return key
+
+
 def _hist(arr_dark, arr, rois, mask, flat_field, sat_level):
-    ffk = None if flat_field is None else hash(np.asarray(flat_field, np.float64).tobytes())
-    mk = None if mask is None else hash(np.asarray(mask, bool).tobytes())
+    ffk = _fingerprint(flat_field, np.float64)
+    mk = _fingerprint(mask, bool)
     key = ("hist", _arr_key(arr_dark), _arr_key(arr), _roi_key(rois), mk, ffk, int(sat_level))
     return _cache_get(key, lambda: _Hist(arr_dark, arr, rois, mask, flat_field, sat_level))
 

@@ -69,7 +69,8 @@ class _Moments:
 
 
 def _moments(arr_dark, arr, rois, mask, planes, mirror, sat_level, params, center=None):
-    mk = None if mask is None else hash(np.asarray(mask, bool).tobytes())
+    from .core import _fingerprint
+    mk = _fingerprint(mask, bool)
     base = ("moments", _arr_key(arr_dark), _arr_key(arr), _roi_key(rois), mk, int(sat_level),
             bool(mirror), bool(getattr(params, "use_hex", False)))
     store = _cache_get(base, dict)
@@ -137,7 +138,8 @@ def ff_refine_fit(params, crit=ff_refine_crit):
     bar = tqdm(total=maxiter, desc="flat-field refinement", leave=False)
 
     def cb(x, *a):
-        fitrres.append([crit(x, 0.0, *args), crit(x, alpha, *args), crit(x, 1.0, *args)])
+        c0, c1 = crit(x, 0.0, *args), crit(x, 1.0, *args)   # the criterion is linear in alpha
+        fitrres.append([c0, (1 - alpha) * c0 + alpha * c1, c1])
         bar.update(1)
 
     res = minimize(crit, x0, args=(alpha,) + args, method="Nelder-Mead", callback=cb,
@@ -164,10 +166,21 @@ def nl_domain(N, low, high):
     return dom
 
 
+_LUT_CACHE: dict = {}
+
+
 def _lut_matrix(domain):
     """L (512, N) with F = x + L @ dy: dy at the segment centres, linear in
     between, 0 at the domain ends."""
     domain = np.asarray(domain, int)
+    key = domain.tobytes()
+    if key not in _LUT_CACHE:
+        _LUT_CACHE.clear()
+        _LUT_CACHE[key] = _lut_matrix_make(domain)
+    return _LUT_CACHE[key]
+
+
+def _lut_matrix_make(domain):
     N = int(domain.max())
     nz = np.flatnonzero(domain)
     if N < 1 or nz.size == 0:
@@ -216,13 +229,16 @@ def _nl_terms(F, h, sk=False):
 
 
 def _nl_value(p, domain, alpha, arr_dark, arr, rois, mask, flat_field, sat_level, sk,
-              grad=False):
+              grad=False, parts=None):
     L = _lut_matrix(domain)
     F = np.arange(512.0) + L @ np.asarray(p, float)
     h = _hist(arr_dark, arr, rois, mask, flat_field, sat_level)
     err, g = _nl_terms(F, h, sk)
     dev = F - np.arange(512.0)
-    val = (1.0 - alpha) * err + alpha * float(np.sum(dev ** 2))
+    reg = float(np.sum(dev ** 2))
+    if parts is not None:
+        parts[:] = [err, reg]
+    val = (1.0 - alpha) * err + alpha * reg
     if not grad:
         return val
     return val, L.T @ ((1.0 - alpha) * g + alpha * 2 * dev)
@@ -277,11 +293,23 @@ def nl_fit(params, domain, ff=None, crit=None):
     if crit in (nl_crit, nl_crit_sk):
         sk = crit is nl_crit_sk
 
+        last = {}
+
         def fun(x):
-            return _nl_value(x, domain, alpha, *args[1:], sk, grad=True)
+            parts = []
+            out = _nl_value(x, domain, alpha, *args[1:], sk, grad=True, parts=parts)
+            last[x.tobytes()] = parts
+            if len(last) > 50:
+                last.pop(next(iter(last)))
+            return out
 
         def cb(x, *a):
-            fitrres.append([_nl_value(x, domain, a_, *args[1:], sk) for a_ in (0.0, alpha, 1.0)])
+            parts = last.get(np.asarray(x, float).tobytes())
+            if parts is None:
+                parts = []
+                _nl_value(x, domain, 0.0, *args[1:], sk, parts=parts)
+            c0, c1 = parts
+            fitrres.append([c0, (1 - alpha) * c0 + alpha * c1, c1])
             bar.update(1)
 
         res = minimize(fun, np.zeros(N), jac=True, method="L-BFGS-B", callback=cb,
@@ -298,3 +326,27 @@ def nl_fit(params, domain, ff=None, crit=None):
                        options={"maxiter": maxiter})
     bar.close()
     return res, np.array(fitrres).reshape(-1, 3)
+
+
+def normalize_flat_field(params, Fnl=None):
+    """The flat-field plane rescaled so that the mean 'n'/'0' and 'p'/'0' of the
+    data (params.arr, non-saturated frames) are 1 with the non-linearity Fnl
+    (default params.get_Fnl()): the last step of the determination, since the
+    lookup table changes the mean ratio slightly. Returns the new plane
+    parameters (mirror: one factor for both beams; 8 parameters: one each)."""
+    from .core import process
+    F = params.get_Fnl() if Fnl is None else np.asarray(Fnl, float)
+    ff = compute_flat_field_correction(params.rois, params)
+    sat = 511 if params.sat_level is None else int(params.sat_level)
+    d = process(F, params.arr_dark, params.arr, params.tid, params.rois, params.get_mask(), ff,
+                sat)
+    ok = ~d["sat_sat"].values.ravel()
+    k = {b: float(d[b].values.ravel()[ok].sum() / d["0"].values.ravel()[ok].sum())
+         for b in ("n", "p")}
+    plane = np.asarray(params.get_flat_field(), float).copy()
+    if plane.size == 4:
+        plane[2] /= 0.5 * (k["n"] + k["p"])
+    else:
+        plane[2] /= k["n"]
+        plane[6] /= k["p"]
+    return plane

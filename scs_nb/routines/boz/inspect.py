@@ -1,6 +1,8 @@
 """BOZ diagnostic figures (matplotlib imported on use)."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import xarray as xr
 
@@ -125,8 +127,10 @@ def inspect_plane_fitting(avg, rois, domain=None, vmin=None, vmax=None):
         lo, hi = _levels(r, vmin, vmax)
         im = axs[row, 0].imshow(r, vmin=lo, vmax=hi)
         fig.colorbar(im, ax=axs[row, 0], label=f"'{name}'/'0'")
-        axs[row, 1].plot(np.nanmean(r, axis=0), label="along x")
-        axs[row, 1].plot(np.nanmean(r, axis=1), label="along y")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            axs[row, 1].plot(np.nanmean(r, axis=0), label="along x")
+            axs[row, 1].plot(np.nanmean(r, axis=1), label="along y")
         axs[row, 1].set(xlabel="pixel in ROI", ylabel=f"mean '{name}'/'0'")
         axs[row, 1].legend()
     return fig

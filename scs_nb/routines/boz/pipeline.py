@@ -1,0 +1,66 @@
+"""The I.a correction determination in one call (what the boz_Ia template, the
+``scs-nb submit boz-correction`` job and benchmarks/boz.py run), and where its JSON lives."""
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+
+from .core import (average_module, bad_pixel_map, compute_flat_field_correction, find_rois,
+                   plane_fitting)
+from .fit import ff_refine_fit, nl_domain, nl_fit, nl_lut, normalize_flat_field
+from .params import parameters
+
+
+def default_path(proposal, run):
+    """``<proposal>/usr/processed_runs/r<run>``, as the seed's job script."""
+    from ...load import find_run_path
+    run_dir = find_run_path(proposal, run)
+    prop_dir = os.path.dirname(os.path.dirname(os.path.abspath(run_dir)))
+    return os.path.join(prop_dir, "usr", "processed_runs", f"r{int(run):04d}")
+
+
+def parameters_file(proposal, darkrun, run, path=""):
+    """The JSON file name that determine_correction writes."""
+    p = parameters(proposal, darkrun, run, 15, 1.0)
+    return os.path.join(path or default_path(proposal, run), p.filename())
+
+
+def determine_correction(proposal, darkrun, run, module=15, gain=3.0, rois_th=1.0,
+                         sat_level=500, path="", prod_th=(500.0, np.inf), ratio_th=(0.5, 1.5),
+                         ff_alpha=0.1, ff_max_iter=100, nl_N=30, nl_low=20, nl_high=511,
+                         nl_alpha=0.0, nl_max_iter=150, drop_intra_darks=True, progress=print):
+    """ROIs, plane flat field, refined flat field, non-linearity; the JSON is saved
+    once the flat field is done (for the online preview) and again complete.
+    Returns (params, info) with info the fit results and timings."""
+    t0 = time.perf_counter()
+    path = path or default_path(proposal, run)
+    p = parameters(proposal, darkrun, run, module, gain, drop_intra_darks)
+    p.dask_load_persistently()
+    p.set_mask(bad_pixel_map(p))
+    dark = average_module(p.arr_dark).compute()
+    mean = average_module(p.arr, dark=dark, mask=p.get_mask()).compute()
+    p.rois_th = float(rois_th)
+    p.rois = find_rois(np.asarray(mean).mean(axis=0), p.rois_th)
+    p.sat_level = int(sat_level)
+    p.set_flat_field(p.flat_field_guess(), prod_th=prod_th, ratio_th=ratio_th)
+    plane = plane_fitting(p)
+    p.set_flat_field(plane.x)
+    p.ff_alpha, p.ff_max_iter = float(ff_alpha), int(ff_max_iter)
+    refined, ff_fitres = ff_refine_fit(p)
+    p.set_flat_field(refined.x)
+    fname = p.save(path)
+    t_ff = time.perf_counter() - t0
+    progress(f"flat field done in {t_ff:.1f} s: {fname}")
+    domain = nl_domain(nl_N, nl_low, nl_high)
+    p.nl_alpha, p.nl_max_iter = float(nl_alpha), int(nl_max_iter)
+    res, nl_fitres = nl_fit(p, domain, compute_flat_field_correction(p.rois, p))
+    p.set_Fnl(nl_lut(domain, res.x))
+    p.set_flat_field(normalize_flat_field(p))
+    p.save(path)
+    t_all = time.perf_counter() - t0
+    progress(f"non-linearity done in {t_all:.1f} s ({res.nit} iterations): {fname}")
+    return p, {"file": fname, "plane": plane, "refined": refined, "ff_fitres": ff_fitres,
+               "nl": res, "nl_fitres": nl_fitres, "domain": domain, "t_flat_field": t_ff,
+               "t_total": t_all}
