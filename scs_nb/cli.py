@@ -22,6 +22,7 @@ COMMAND_MODULES = (
 # ``scs-nb submit TEMPLATE -p NAME=VALUE``.
 SUBMIT_PROFILES = {
     "dssc-binning": "scs_nb.detectors.dssc.submit",   # bin_dssc_module_job.sh
+    "boz-correction": "scs_nb.routines.boz.submit",   # boz_parameters_job.sh
 }
 
 

@@ -1,0 +1,100 @@
+"""``scs-nb submit boz-correction``: the seed's ``boz_parameters_job.sh`` with named options.
+
+    scs-nb submit boz-correction --proposal 2937 --dark 615 --run 614 --gain 3 \\
+        [--rois-th 1] [--sat-level 500] [--module 15] [--kernel K] [--reservation R] [--dry-run]
+
+is ``sbatch ./boz_parameters_job.sh -p 2937 -d 615 -r 614 -g 3 [-t 1] [-s 500] [-m 15] [-k K]``:
+one SLURM job running the 'BOZ I.a' template (``boz_Ia``) headless. Its JSON file
+``parameters_p<P>_d<D>_r<R>.json`` is written to ``<proposal>/usr/processed_runs/r<run>`` (or
+--out) as soon as the flat field is done (the online preview can use it) and again with the
+non-linearity. No GPU is needed: the fits run on histogram reductions on the CPU. Values are
+validated and quoted by ``scs_nb.batch.slurm``; sbatch is called with an argument list.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+
+from ...errors import ToolBoxValueError
+from ...facility import DSSC_NMODULES, validate_proposal
+
+TEMPLATE = "boz_Ia"
+
+
+def build_parser(prog="scs-nb submit boz-correction"):
+    """The options of ``scs-nb submit boz-correction`` (see scs_nb.cli.SUBMIT_PROFILES)."""
+    p = argparse.ArgumentParser(
+        prog=prog, allow_abbrev=False,
+        description="Write (and submit, unless --dry-run) the sbatch job that runs the BOZ I.a "
+        "correction determination (template boz_Ia) on a dark run and a membrane run.")
+    p.add_argument("--proposal", "-p", required=True, help="proposal number")
+    p.add_argument("--dark", "-d", type=int, required=True, help="dark run number")
+    p.add_argument("--run", "-r", type=int, required=True,
+                   help="run on three broken or empty membranes")
+    p.add_argument("--gain", "-g", type=float, required=True, help="DSSC gain in photons per bin")
+    p.add_argument("--rois-th", "-t", type=float, default=1.0,
+                   help="threshold of the beam ROIs (default 1)")
+    p.add_argument("--sat-level", "-s", type=int, default=500,
+                   help="raw value from which a pixel is saturated (default 500)")
+    p.add_argument("--module", "-m", type=int, default=15, help="DSSC module (default 15)")
+    p.add_argument("--kernel", "-k", help="Jupyter kernel (default toolbox_p00NNNN if installed)")
+    p.add_argument("--reservation", metavar="upex_00NNNN", help="beamtime reservation")
+    p.add_argument("--partition", help="SLURM partition (default exfel)")
+    p.add_argument("--time", default="2:00:00", help="time limit (default 2:00:00)")
+    p.add_argument("--mail-type", default="END,FAIL", help="SLURM mail types (NONE for none)")
+    p.add_argument("--out", metavar="DIR", help="folder of the JSON file (default "
+                   "<proposal>/usr/processed_runs/r<run>); the notebook and log go below it")
+    p.add_argument("--dry-run", action="store_true", help="print the script, submit nothing")
+    p.set_defaults(func=cmd_submit_boz)
+    return p
+
+
+def boz_submit_parameters(proposal, dark, run, gain, rois_th=1.0, sat_level=500, module=15,
+                          path="") -> dict:
+    """Template parameters of one submission (the seed script's papermill parameters)."""
+    if not float(gain) > 0:
+        raise ToolBoxValueError(f"--gain must be > 0 (photons per bin), got {gain}")
+    if not 0 <= int(module) < DSSC_NMODULES:
+        raise ToolBoxValueError(f"--module must be 0..{DSSC_NMODULES - 1}, got {module}")
+    if not 0 < int(sat_level) <= 511:
+        raise ToolBoxValueError(f"--sat-level must be 1..511 (9-bit values), got {sat_level}")
+    if not float(rois_th) > 0:
+        raise ToolBoxValueError(f"--rois-th must be > 0, got {rois_th}")
+    params = {"proposal": validate_proposal(proposal), "darkrun": int(dark), "run": int(run),
+              "module": int(module), "gain": float(gain), "rois_th": float(rois_th),
+              "sat_level": int(sat_level), "scenario": ""}
+    if path:
+        params["path"] = str(path)
+    return params
+
+
+def build_boz_scripts(args):
+    from ...batch.slurm import SlurmOptions, build_scripts
+    out = args.out
+    if not out:
+        try:
+            from .pipeline import default_path
+            out = default_path(args.proposal, args.run)
+        except Exception:  # noqa: BLE001 - run not visible here (e.g. a dry run elsewhere)
+            out = os.path.join("processed_runs", f"r{int(args.run):04d}")
+    out = os.path.abspath(out)
+    params = boz_submit_parameters(args.proposal, args.dark, args.run, args.gain, args.rois_th,
+                                   args.sat_level, args.module, out)
+    opts = SlurmOptions(partition=args.partition, reservation=args.reservation,
+                        time=args.time,
+                        mail_type=None if args.mail_type == "NONE" else args.mail_type,
+                        job_name=f"r{int(args.run):04d}-boz-correction",
+                        logs=os.path.join(out, "logs"))
+    return build_scripts(TEMPLATE, params, None, None, args.kernel,
+                         os.path.join(out, "notebooks"), opts)
+
+
+def cmd_submit_boz(args) -> int:
+    scripts = build_boz_scripts(args)
+    if args.dry_run:
+        for s in scripts:
+            print(s.text)
+        return 0
+    from ...batch.slurm import submit_scripts
+    submit_scripts(scripts)
+    return 0
