@@ -35,3 +35,15 @@ from .detectors.dssc import (DSSCBinner, DSSCFormatter, bin_dssc,  # noqa: E402,
                              plot_binner_hist, plot_hist_processed, plot_pump_probe,
                              plot_xgm_threshold, process_dssc_data, quickmask_DSSC_ASIC,
                              save_attributes_h5, save_xarray)
+
+# --- BOZ (issue 13): toolbox_scs.routines.boz, also at toolbox_scs.* and toolbox_scs.routines.* ---
+from .routines import boz  # noqa: E402,F401
+from .routines.boz import (average_module, bad_pixel_map,  # noqa: E402,F401
+                           compute_flat_field_correction, ff_refine_crit, ff_refine_fit,
+                           find_rois, find_rois_from_params, get_roi_pixel_pos,
+                           histogram_module, inspect_correction, inspect_correction_sk,
+                           inspect_dark, inspect_flat_field_domain, inspect_Fnl,
+                           inspect_histogram, inspect_nl_fit, inspect_plane_fitting,
+                           inspect_rois, inspect_saturation, load_dssc_module, nl_crit,
+                           nl_crit_sk, nl_domain, nl_fit, nl_lut, parameters, plane_fitting,
+                           plane_fitting_domain, process, process_module, snr)

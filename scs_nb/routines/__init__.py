@@ -4,3 +4,5 @@ knife-edge, BOZ)."""
 from .laser import (align_ol_to_fel_pId, degToRelPower, delayToPosition,  # noqa: F401
                     fluenceCalibration, positionToDelay)
 from .undulator import get_undulator_config  # noqa: F401
+from . import boz  # noqa: E402,F401  (BOZ, issue 13: toolbox_scs.routines.boz)
+from .boz import *  # noqa: E402,F401,F403  (the ToolBox exports them at toolbox_scs.routines.*)
