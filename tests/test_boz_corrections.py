@@ -277,3 +277,47 @@ def test_pump_probe_change_recovered(small):
     tau = -1 / np.polyfit(d[after], np.log(-(x.dxas.values[after] - base)), 1)[0]
     tau_inj = -1 / np.polyfit(d[after], np.log(-inj[after]), 1)[0]
     assert abs(tau / tau_inj - 1) < 0.15
+
+
+def test_process_module_equals_process(chain):
+    """process_module (streamed, dark from average_module with the same LUT) and the
+    histogram path of process give the same ROI sums and saturation flags."""
+    p = chain["p"]
+    arr, dark_arr = p.arr[:8], p.arr_dark[:5]
+    F = p.get_Fnl()
+    dark = boz.average_module(dark_arr, F_INL=F).compute()
+    a = boz.process_module(arr, p.tid[:8], dark, p.rois, p.get_mask(), 500, chain["ff"], F)
+    b = boz.process(F, dark_arr, arr, p.tid[:8], p.rois, p.get_mask(), chain["ff"], 500)
+    for k in ("n", "0", "p"):
+        assert np.allclose(a[k].values, b[k].values, rtol=1e-6)
+    assert np.array_equal(a["sat_sat"].values, b["sat_sat"].values)
+    assert list(a.trainId.values) == list(p.tid[:8])
+
+
+def test_nl_crit_sk_is_the_0_over_n_plus_p_variance(chain):
+    p, dom = chain["p"], chain["domain"]
+    dy = chain["res"].x
+    args = (p.arr_dark, p.arr, p.tid, p.rois, p.get_mask(), chain["ff"], 500)
+    v = boz.nl_crit_sk(dy, dom, 0.0, *args)
+    d = boz.process(boz.nl_lut(dom, dy), *args)
+    ok = ~d["sat_sat"].values.ravel()
+    z, n, q = (d[k].values.ravel()[ok] for k in ("0", "n", "p"))
+    assert v == pytest.approx(1e8 * boz.snr(z, n + q, ["weighted"])["weighted"]["s"] ** 2,
+                              rel=1e-6)
+
+
+def test_load_dssc_module_subset_and_intra_darks(runs):
+    dark, _ = runs
+    arr, tid = boz.load_dssc_module(dark.proposal, dark.run, 15, subset=slice(2, 6),
+                                    drop_intra_darks=False)
+    assert arr.shape == (4, 40, 128, 512) and len(tid) == 4
+    arr2, _ = boz.load_dssc_module(dark.proposal, dark.run, 15, subset=slice(2, 6))
+    assert arr2.shape == (4, 20, 128, 512)
+    assert np.array_equal(np.asarray(arr2[1, 3]), np.asarray(arr[1, 6]))
+    arr3, tid3 = boz.load_dssc_module(dark.proposal, dark.run, 15, data_size_Gb=0.01)
+    assert arr3.shape[0] == int(0.01e9 // (20 * 128 * 512 * 2))
+
+
+def test_find_rois_from_params_matches(chain):
+    p = chain["p"]
+    assert boz.find_rois_from_params(p) == {k: v for k, v in p.rois.items()}
