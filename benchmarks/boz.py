@@ -37,10 +37,11 @@ def main(argv=None):
     from scs_nb.routines.boz import fast
     prop = 900777
     t0 = time.perf_counter()
-    sim.simulate("boz_dark", prop, 1, trains=args.dark_trains, data_root=root, overwrite=True,
-                 npulses=args.pulses)
-    sim.simulate("boz_membranes", prop, 2, trains=args.trains, data_root=root, overwrite=True,
-                 npulses=args.pulses)
+    # (--root of an earlier run of the same size: the runs are reused)
+    sim.ensure_run(prop, 1, "boz_dark", data_root=root, trains=args.dark_trains,
+                   npulses=args.pulses)
+    sim.ensure_run(prop, 2, "boz_membranes", data_root=root, trains=args.trains,
+                   npulses=args.pulses)
     print(f"simulated {args.trains} trains x {args.pulses} pulses (+ intra-darks) and a "
           f"{args.dark_trains}-train dark in {time.perf_counter() - t0:.0f} s (not timed)")
 
@@ -62,7 +63,7 @@ def main(argv=None):
     p.set_flat_field(res.x)
     t_refine = time.perf_counter() - t0
     domain = boz.nl_domain(30, 20, 511)
-    p.nl_alpha, p.nl_max_iter = 0.0, 300
+    p.nl_alpha, p.nl_max_iter = 1e-3, 300
     nl, _ = boz.nl_fit(p, domain)
     p.set_Fnl(boz.nl_lut(domain, nl.x))
     t_total = time.perf_counter() - t0

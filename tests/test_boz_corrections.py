@@ -44,7 +44,7 @@ def chain(runs):
     p.set_flat_field(refined.x)
     ff = boz.compute_flat_field_correction(p.rois, p)
     domain = boz.nl_domain(30, 20, 511)
-    p.nl_alpha, p.nl_max_iter = 0.0, 300
+    p.nl_alpha, p.nl_max_iter = 1e-3, 300
     res, fitres = boz.nl_fit(p, domain)
     p.set_Fnl(boz.nl_lut(domain, res.x))
     p.set_flat_field(boz.normalize_flat_field(p))

@@ -10,6 +10,10 @@ SCENARIOS = sorted({name for name, _ in checks._CHECKS})
 
 # companion runs a check needs (a dark for DSSC), with options matching the data run
 COMPANIONS = {"dssc_energy_scan": {"dssc_dark": dict(modules="0", trains=6)}}
+# BOZ: a dark, and the membrane run whose I.a correction the sample scans use
+_BOZ = {"boz_dark": dict(trains=10), "boz_membranes": dict(trains=50)}
+COMPANIONS.update({"boz_membranes": {"boz_dark": _BOZ["boz_dark"]},
+                   "boz_energy_scan": _BOZ, "boz_delay_scan": _BOZ})
 OPTIONS = {"dssc_energy_scan": dict(modules="0", trains=22)}
 
 

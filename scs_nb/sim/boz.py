@@ -21,8 +21,9 @@ correction is ``F_true``. Intra-darks: frame 2k sees pulse k, frame 2k+1 is dark
 reference membrane) while ``n`` crosses the unpumped and ``p`` the pumped sample:
 ``T = exp(-mu(E_ph - shift * r(t)))``, ``mu(E) = pre + jump * (1/2 + atan((E - e0)/w)/pi)``,
 ``r(t) = H(t) exp(-t / tau)`` (t: true delay in ps). Pixels more than 8 pixels away
-from the beams' ROIs see the dark only and are drawn from a bank of 8 pre-rendered
-dark frames per memory cell (the ROI pixels get fresh noise in every frame).
+from the beams' ROIs see the dark only and are drawn from a bank of pre-rendered
+dark frames per memory cell (up to 32, none repeated within 32 trains; the ROI pixels
+get fresh noise in every frame).
 A few bad pixels (noise 25 ADU, same in every run) are listed in the truth.
 """
 from __future__ import annotations
@@ -189,7 +190,7 @@ def add_boz(run, module=15, intra_darks=True, energies_uj=None, transmission=Non
 
     # pixels far from the beams: a bank of pre-rendered dark frames per memory cell
     far_idx = np.flatnonzero(~near.ravel())
-    nbank = 8
+    nbank = int(min(32, n))          # no repeat within a run of up to 32 trains
     bank = np.empty((frames, nbank, far_idx.size), np.uint16)
     for c in range(frames):
         z = rng.standard_normal((nbank, far_idx.size), dtype=np.float32)
@@ -214,7 +215,7 @@ def add_boz(run, module=15, intra_darks=True, energies_uj=None, transmission=Non
                     s[k * fpp] += rng.poisson(mu) * np.float32(1 / gain)
             blk = out[j * frames:(j + 1) * frames]
             blk[:, near_idx] = _adc(s, table)
-            blk[:, far_idx] = bank[np.arange(frames), rng.integers(0, nbank, frames)]
+            blk[:, far_idx] = bank[np.arange(frames), (int(i) + 3 * np.arange(frames)) % nbank]
         ids = np.tile(np.arange(frames), len(tix)).astype(np.uint64)[:, None]
         return {"image.data": out.reshape(nf, 1, *MODULE_SHAPE), "image.pulseId": ids,
                 "image.cellId": ids.astype(np.uint16)}

@@ -77,26 +77,17 @@ def _lazy(func, arr, shape, dtype, *args, **kw):
 def _average(arr, dark, ret, mask, sat_roi, sat_level, F_INL):
     nt, npulse = arr.shape[:2]
     s1 = np.zeros((npulse,) + DSSC_MODULE_SHAPE)
-    s2 = np.zeros_like(s1) if ret == "std" else None
-    cnt = np.zeros(npulse)
-    lut = None if F_INL is None else np.asarray(F_INL, np.float64)
+    s2 = np.zeros_like(s1) if ret == "std" else np.zeros((1, 1, 1))
+    cnt = np.zeros(npulse, np.int64)
+    lut = np.arange(512.0) if F_INL is None else np.asarray(F_INL, np.float64)
     for _, block in fast.iter_chunks(arr):
-        keep = np.ones(block.shape[:2], bool)
-        if sat_roi is not None:
-            r = sat_roi
-            keep = ~(block[:, :, r["yl"]:r["yh"], r["xl"]:r["xh"]] >= sat_level).any(axis=(2, 3))
-        v = block.astype(np.float64) if lut is None else lut[np.minimum(block, 511)]
-        if dark is not None:
-            v = v - np.asarray(dark)[None]
-        v = v * keep[:, :, None, None]
-        s1 += v.sum(axis=0)
-        if s2 is not None:
-            s2 += (v * v).sum(axis=0)
-        cnt += keep.sum(axis=0)
+        fast.accumulate(block, lut, sat_roi, sat_level, ret == "std", s1, s2, cnt)
     c = np.maximum(cnt, 1)[:, None, None]
     out = s1 / c
     if ret == "std":
         out = np.sqrt(np.clip(s2 / c - out ** 2, 0, None))
+    elif dark is not None:
+        out = out - np.asarray(dark)
     if mask is not None:
         out = out * np.asarray(mask)
     return out

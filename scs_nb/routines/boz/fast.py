@@ -77,6 +77,39 @@ def _moment_kernel(frames, dark, ys, xs, basis, out):
                 out[f, j] += d * basis[p, j]
 
 
+def _accumulate_kernel(block, lut, yl, yh, xl, xh, level, do_sq, s1, s2, cnt):
+    """Per pulse sums of lut[raw] (and squares) over the trains of a block, leaving out
+    frames with a pixel of [yl:yh, xl:xh] at or above level (level < 0: none)."""
+    nt, npulse, ny, nx = block.shape
+    for t in range(nt):
+        for k in range(npulse):
+            if level >= 0:
+                hit = False
+                for y in range(yl, yh):
+                    for x in range(xl, xh):
+                        if block[t, k, y, x] >= level:
+                            hit = True
+                            break
+                    if hit:
+                        break
+                if hit:
+                    continue
+            cnt[k] += 1
+            for y in range(ny):
+                for x in range(nx):
+                    v = lut[min(block[t, k, y, x], 511)]
+                    s1[k, y, x] += v
+                    if do_sq:
+                        s2[k, y, x] += v * v
+
+
+def accumulate(block, lut, sat_roi, level, do_sq, s1, s2, cnt):
+    r = sat_roi or {"yl": 0, "yh": 0, "xl": 0, "xh": 0}
+    _njit(_accumulate_kernel)(block, lut, int(r["yl"]), int(r["yh"]), int(r["xl"]),
+                              int(r["xh"]), int(level) if sat_roi is not None else -1,
+                              bool(do_sq), s1, s2, cnt)
+
+
 def _matvec_kernel(h, f, out):
     n, m = h.shape
     for i in range(n):

@@ -28,6 +28,7 @@ class _Moments:
         self.order = order
         self.abg0 = {}
         self.m = {}
+        self.zrange = {}
         for name, plane, mir in (("n", planes[0], False), ("p", planes[1], mirror)):
             r = rois[name]
             X, Y = get_roi_pixel_pos(r, params)
@@ -44,7 +45,7 @@ class _Moments:
             basis = fast.moment_basis(X[keep], Y[keep], z0, order) * w[keep][:, None]
             self.m[name] = fast.moments(arr, dark, ys, xs, basis).reshape(-1, basis.shape[1])
             self.abg0[name] = abg
-            self.zrange = (X[keep], Y[keep], z0)
+            self.zrange[name] = (X[keep], Y[keep], z0)
         r = rois["0"]
         yy, xx = np.mgrid[r["yl"]:r["yh"], r["xl"]:r["xh"]]
         w = mask[r["yl"]:r["yh"], r["xl"]:r["xh"]].ravel()
@@ -60,8 +61,8 @@ class _Moments:
         return fast.matvec(self.m[name], c)
 
     def close(self, planes, tol=0.05):
-        X, Y, z0 = self.zrange
         for name, plane in zip(("n", "p"), planes):
+            X, Y, z0 = self.zrange[name]
             dabg = _abg(plane) - self.abg0[name]
             if np.max(np.abs((dabg[0] + dabg[1] * X + dabg[2] * Y) / z0)) > tol:
                 return False
