@@ -20,11 +20,15 @@ class _Moments:
     """Per-frame moments of (raw - dark) in 'n' and 'p' around planes z0, and the
     plain sums of '0' (where the flat field is 1)."""
 
-    def __init__(self, arr_dark, arr, rois, mask, planes, mirror, sat_level, params, order=3):
+    def __init__(self, arr_dark, arr, rois, mask, planes, mirror, sat_level, params, order=3,
+                 shared=None):
         from .core import _compute, average_module
         self.keep_alive = (arr_dark, arr)
         mask = np.ones(arr.shape[2:]) if mask is None else np.asarray(mask, float)
-        dark = np.asarray(_compute(average_module(arr_dark)))
+        shared = {} if shared is None else shared
+        if "dark" not in shared:      # the same for every centre of the expansion
+            shared["dark"] = np.asarray(_compute(average_module(arr_dark)))
+        dark = shared["dark"]
         self.order = order
         self.abg0 = {}
         self.m = {}
@@ -50,10 +54,12 @@ class _Moments:
         yy, xx = np.mgrid[r["yl"]:r["yh"], r["xl"]:r["xh"]]
         w = mask[r["yl"]:r["yh"], r["xl"]:r["xh"]].ravel()
         keep = w > 0
-        self.s0 = fast.moments(arr, dark, yy.ravel()[keep].astype(np.int64),
-                               xx.ravel()[keep].astype(np.int64),
-                               w[keep][:, None]).reshape(-1)
-        self.ok = ~fast.saturation(arr, rois["sat"], sat_level).ravel()
+        if "s0" not in shared:
+            shared["s0"] = fast.moments(arr, dark, yy.ravel()[keep].astype(np.int64),
+                                        xx.ravel()[keep].astype(np.int64),
+                                        w[keep][:, None]).reshape(-1)
+            shared["ok"] = ~fast.saturation(arr, rois["sat"], sat_level).ravel()
+        self.s0, self.ok = shared["s0"], shared["ok"]
 
     def sums(self, name, plane):
         dabg = _abg(plane) - self.abg0[name]
@@ -74,12 +80,13 @@ def _moments(arr_dark, arr, rois, mask, planes, mirror, sat_level, params, cente
     mk = _fingerprint(mask, bool)
     base = ("moments", _arr_key(arr_dark), _arr_key(arr), _roi_key(rois), mk, int(sat_level),
             bool(mirror), bool(getattr(params, "use_hex", False)))
-    store = _cache_get(base, dict)
-    for m in store.values():
+    store = _cache_get(base, lambda: {"shared": {}, "centres": []})
+    for m in store["centres"]:
         if m.close(planes):
             return m
-    m = _Moments(arr_dark, arr, rois, mask, planes, mirror, sat_level, params)
-    store[tuple(np.round(np.concatenate(planes), 12))] = m
+    m = _Moments(arr_dark, arr, rois, mask, planes, mirror, sat_level, params,
+                 shared=store["shared"])
+    store["centres"].append(m)
     return m
 
 
@@ -143,8 +150,13 @@ def ff_refine_fit(params, crit=ff_refine_crit):
         fitrres.append([c0, (1 - alpha) * c0 + alpha * c1, c1])
         bar.update(1)
 
+    # initial simplex: 1 % steps (the plane fit is close; scipy's 5 % would move the
+    # plane beyond the 5 % validity of one moment expansion at once)
+    steps = np.where(x0 != 0, 0.01 * np.abs(x0), 1e-3)
+    simplex = np.vstack([x0] + [x0 + np.eye(x0.size)[i] * steps[i] for i in range(x0.size)])
     res = minimize(crit, x0, args=(alpha,) + args, method="Nelder-Mead", callback=cb,
-                   options={"maxiter": maxiter, "xatol": 1e-6, "fatol": 1e-9})
+                   options={"maxiter": maxiter, "xatol": 1e-6, "fatol": 1e-9,
+                            "initial_simplex": simplex})
     bar.close()
     return res, np.array(fitrres).reshape(-1, 3)
 

@@ -30,7 +30,7 @@ def parameters_file(proposal, darkrun, run, path=""):
 def determine_correction(proposal, darkrun, run, module=15, gain=3.0, rois_th=1.0,
                          sat_level=500, path="", prod_th=(500.0, np.inf), ratio_th=(0.5, 1.5),
                          ff_alpha=0.1, ff_max_iter=100, nl_N=30, nl_low=20, nl_high=511,
-                         nl_alpha=1e-3, nl_max_iter=150, drop_intra_darks=True, progress=print):
+                         nl_alpha=0.0, nl_max_iter=150, drop_intra_darks=True, progress=print):
     """ROIs, plane flat field, refined flat field, non-linearity; the JSON is saved
     once the flat field is done (for the online preview) and again complete.
     Returns (params, info) with info the fit results and timings."""
