@@ -85,3 +85,4 @@ def xgm_calibration(run, factor=2.5):
 from . import dssc  # noqa: E402,F401  (DSSC scenarios, issue 4)
 from . import pulse_scenarios  # noqa: E402,F401
 from . import hrixs  # noqa: E402,F401  (hRIXS / MaranaX, issue 14)
+from . import viking  # noqa: E402,F401  (Viking / Newton, issue 14)
