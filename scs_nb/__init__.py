@@ -35,3 +35,7 @@ from .detectors.dssc import (DSSCBinner, DSSCFormatter, bin_dssc,  # noqa: E402,
                              plot_binner_hist, plot_hist_processed, plot_pump_probe,
                              plot_xgm_threshold, process_dssc_data, quickmask_DSSC_ASIC,
                              save_attributes_h5, save_xarray)
+
+# --- spectrometers: hRIXS / MaranaX, Viking (issue 14) ---
+from .detectors.hrixs import MaranaX, hRIXS  # noqa: E402,F401
+from .detectors.viking import Viking  # noqa: E402,F401

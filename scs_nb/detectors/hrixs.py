@@ -618,7 +618,7 @@ class hRIXS:
             if var not in ds:
                 raise ToolBoxValueError(f"cannot group by {var!r}: not in the dataset "
                                         f"(variables: {list(ds.data_vars)})")
-            return ds.groupby(var).map(self.aggregate_ds, dim=dim)
+            return ds.groupby(var).map(lambda g: self.aggregate_ds(g.drop_vars(var), dim))
         return self.aggregate_ds(ds, dim)
 
     def aggregate_ds(self, ds, dim="trainId"):

@@ -275,12 +275,12 @@ def hrixs_delay(run, nphotons=300, delays=(-1.0, -0.5, 0.0, 0.5, 1.0, 1.5), blea
         if d > 0:
             comps[1][2] *= bleach
         spectra.append(tuple(tuple(c) for c in comps))
-    truth = add_maranax(run, nphotons, REFERENCE_EV, spectra=spectra,
-                        double_fraction=double_fraction, flux=flux)
+    add_maranax(run, nphotons, REFERENCE_EV, spectra=spectra, double_fraction=double_fraction,
+                flux=flux)
     add_hrixs_delay(run, delay)
     # the expected photons per component and image, at the mean flux
     w = np.array([c[2] for c in SPECTRUM])
-    truth["delay"] = {"delays_ps": delays.tolist(), "bleach": bleach,
+    run.truth["delay"] = {"delays_ps": delays.tolist(), "bleach": bleach,
                       "dd_loss_eV": SPECTRUM[1][0], "dd_width_eV": SPECTRUM[1][1],
                       "pumped": [bool(d > 0) for d in delays],
                       "weights": w.tolist()}

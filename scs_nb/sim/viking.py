@@ -11,7 +11,7 @@ with the camera's photoelectrons per count, ``NEWTON_E_PER_COUNT`` of its
   spectrum (centre ``SASE_EV``, width ``SASE_SIGMA_EV``, train-to-train flux
   and spectral-spike fluctuations), transmitted by the sample
   ``T(E) = exp(-mu(E) * thickness)`` in a sample run;
-* a smooth baseline (scattered light), linear in ``x``, in every row;
+* a smooth baseline (scattered light), linear in photon energy, in every row;
 * photon shot noise (``E / 3.65`` photoelectrons per photon), readout noise,
   the bias level with a per-column fixed pattern (removed by a dark run).
 
@@ -41,7 +41,7 @@ SASE_EV, SASE_SIGMA_EV = 531.0, 3.0
 MONO_SIGMA_EV = 0.15
 PEAK_E = 3000.0        # photoelectrons per pixel per train at the footprint centre
 READ_NOISE_E = 4.0
-BASELINE = (60.0, -0.02)   # photoelectrons per pixel: b0 + b1 * x (scattered light)
+BASELINE = (60.0, -0.8)    # photoelectrons per pixel: b0 + b1 * (E - 516 eV) (scattered light)
 BL_SIGNAL_RANGE = (519.0, 544.0)               # eV: where the SASE signal is
 EV_PER_E = 3.65
 
@@ -96,7 +96,7 @@ def add_newton(run, kind, nrj, thickness=1.0, preamp=0, high_capacity=0, exposur
     elif kind != "dark":
         raise ValueError(f"unknown Viking run kind {kind!r}")
     bl_amp = (1.0 + 0.1 * rng.standard_normal(n)) if kind != "dark" else np.zeros(n)
-    base = (baseline[0] + baseline[1] * x)[None, :] * bl_amp[:, None]
+    base = (baseline[0] + baseline[1] * (e_px - 516.0))[None, :] * bl_amp[:, None]
     seeds = rng.integers(0, 2**63, size=n)
     pattern = {}
     photon_e = (nrj if kind == "mono" else np.full(n, SASE_EV)) / EV_PER_E
