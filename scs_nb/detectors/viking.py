@@ -279,10 +279,15 @@ class Viking:
                 pos.append(p[1])
                 err.append(float(np.sqrt(cov[1, 1])))
                 ens.append(nrj.mean())
-                ens_err.append(nrj.std(ddof=1) / np.sqrt(len(nrj)) if len(nrj) > 1 else 0.0)
+                ens_err.append((nrj - nrj.mean(), len(nrj)))
                 spectra.append((x, y, p))
         finally:
             self.ENERGY_CALIB = saved
+        # error of each mean mono energy: the readback scatter pooled over the runs
+        resid = np.concatenate([d for d, _ in ens_err])
+        dof = len(resid) - len(ens_err)
+        scatter = np.sqrt((resid ** 2).sum() / dof) if dof > 0 else 0.0
+        ens_err = [scatter / np.sqrt(n) for _, n in ens_err]
         pos, err, ens, ens_err = map(np.asarray, (pos, err, ens, ens_err))
         # energy vs position; an error in position is dE/dx * sigma_x in energy,
         # added to the error of the mean mono readback

@@ -107,10 +107,12 @@ def add_newton(run, kind, nrj, thickness=1.0, preamp=0, high_capacity=0, exposur
         out = np.empty((len(tix),) + NEWTON_SHAPE, np.uint16)
         for k, i in enumerate(tix):
             r = np.random.default_rng(seeds[i])
-            sig = profile[:, None] * spectra[i][None, :]
-            e = sig + r.standard_normal(NEWTON_SHAPE) * np.sqrt(sig * photon_e[i]) + base[i]
-            e += READ_NOISE_E * r.standard_normal(NEWTON_SHAPE)
-            counts = e / epc + pattern["p"]
+            sig = (profile[:, None] * spectra[i][None, :]).astype(np.float32)
+            # photon shot noise (photon_e photoelectrons per photon) and readout noise
+            sd = np.sqrt(sig * np.float32(photon_e[i]) + np.float32(READ_NOISE_E ** 2))
+            e = sig + base[i].astype(np.float32) \
+                + sd * r.standard_normal(NEWTON_SHAPE, dtype=np.float32)
+            counts = e / np.float32(epc) + pattern["p"]
             out[k] = np.clip(np.rint(counts), 0, 65535).astype(np.uint16)
         return {CAMERA_KEY: out}
 
@@ -160,7 +162,7 @@ def viking_mono(run, nrj=530.0, preamp=0, high_capacity=0):
 
 
 @scenario("viking_reference", help="Viking reference run (no sample): SASE spectra around "
-          "531 eV with flux and spike fluctuations, a linear baseline.", trains=30,
+          "531 eV with flux and spike fluctuations, a linear baseline.", trains=20,
           large_trains=500)
 def viking_reference(run, preamp=0, high_capacity=1):
     _beamline(run, SASE_EV)
@@ -169,7 +171,7 @@ def viking_reference(run, preamp=0, high_capacity=1):
 
 @scenario("viking_sample", help="Viking sample run: the SASE spectra transmitted by a sample "
           "with a known absorption edge (531 eV) and white line; other camera gain.",
-          trains=30, large_trains=500)
+          trains=20, large_trains=500)
 def viking_sample(run, thickness=1.0, preamp=2, high_capacity=0):
     _beamline(run, SASE_EV)
     add_newton(run, "sample", SASE_EV, thickness=float(thickness), preamp=preamp,
