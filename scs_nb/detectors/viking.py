@@ -238,12 +238,16 @@ class Viking:
                 a0.fill_between(e, xas[name] - ci, xas[name] + ci, alpha=0.3)
         a0.set(ylabel="photoelectrons / pixel")
         a0.legend()
-        a1.plot(e, xas["absorptionCoef"], color="k")
+        # the absorption only where the reference has signal (> 5 % of its max)
+        lit = (xas["I0"] > 0.05 * float(xas["I0"].max())).values
+        mu = xas["absorptionCoef"].where(lit)
+        a1.plot(e, mu, color="k")
         if plot_errors:
-            ci = 1.96 * xas["absorptionCoef_stderr"]
-            a1.fill_between(e, xas["absorptionCoef"] - ci, xas["absorptionCoef"] + ci,
-                            alpha=0.3, color="k", label="95 % confidence")
+            ci = 1.96 * xas["absorptionCoef_stderr"].where(lit)
+            a1.fill_between(e, mu - ci, mu + ci, alpha=0.3, color="k", label="95 % confidence")
             a1.legend()
+        if lit.any():
+            a1.set_xlim(e[lit].min() - 2, e[lit].max() + 2)
         a1.set(xlabel="photon energy (eV)", ylabel="absorption coefficient", ylim=xas_ylim)
         return fig
 

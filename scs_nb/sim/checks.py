@@ -177,3 +177,117 @@ def dssc_resonance(proposal, run, truth, plan=None):
              0.02 * exp[peak]),
             ("DSSC mean signal off resonance (ADU/uJ)", exp[0], float(got.values[0]),
              0.02 * exp[0])]
+
+
+# -- spectrometers: hRIXS (MaranaX) and Viking (issue 14) ----------------------
+def _hrixs(proposal, plan):
+    from ..detectors.hrixs import MaranaX
+    from . import hrixs as sh
+    h = MaranaX(proposal)
+    if "hrixs_dark" in plan:
+        h.load_dark(plan["hrixs_dark"])
+    h.Y_RANGE = slice(*sh.Y_RANGE)
+    return h
+
+
+@check("hrixs_photons")
+def hrixs_photons(proposal, run, truth, plan):
+    from scipy.spatial import cKDTree
+    h = _hrixs(proposal, plan)
+    data = h.from_run(run)
+    errs, right = [], []
+    for i in range(data.sizes["trainId"]):
+        s, d = h.centroid_two(data["MaranaX"][i].values, float(data["nrj"][i]))
+        found = np.concatenate([s, d])
+        dbl = np.r_[np.zeros(len(s), bool), np.ones(len(d), bool)]
+        t = truth["hrixs"]["hits"][i]
+        T = np.stack([t["x"], t["y"]], axis=1)
+        nn = cKDTree(T).query(T, k=2)[0][:, 1]
+        iso = nn > 4
+        dist, j = cKDTree(found).query(T[iso])
+        ok = dist < 1.5
+        errs.append(found[j[ok]] - T[iso][ok])
+        right.append(dbl[j[ok]] == (np.asarray(t["n"])[iso][ok] == 2))
+    e = np.concatenate(errs)
+    return [("hRIXS isolated photons: rms error (px)", 0.0, float(np.sqrt((e ** 2).mean())),
+             0.1),
+            ("hRIXS double hits classified right", 1.0, float(np.concatenate(right).mean()),
+             0.05)]
+
+
+@check("hrixs_curvature")
+def hrixs_curvature(proposal, run, truth, plan):
+    h = _hrixs(proposal, plan)
+    h.find_curvature(run, plot=False)
+    f = h.curvature_fit
+    return [("hRIXS CURVE_A", truth["hrixs"]["CURVE_A"], f["CURVE_A"], 3 * f["CURVE_A_err"]),
+            ("hRIXS CURVE_B", truth["hrixs"]["CURVE_B"], f["CURVE_B"], 3 * f["CURVE_B_err"])]
+
+
+@check("hrixs_energy_scan")
+def hrixs_energy_scan(proposal, run, truth, plan):
+    h = _hrixs(proposal, plan)
+    if "hrixs_curvature" in plan:
+        h.find_curvature(plan["hrixs_curvature"], plot=False)
+    h.find_energy_calibration(run)
+    f = h.energy_fit
+    return [("hRIXS ENERGY_SLOPE (eV/px)", truth["hrixs"]["ENERGY_SLOPE"], f["ENERGY_SLOPE"],
+             3 * f["ENERGY_SLOPE_err"]),
+            ("hRIXS ENERGY_INTERCEPT (eV)", truth["hrixs"]["ENERGY_INTERCEPT"],
+             f["ENERGY_INTERCEPT"], 3 * f["ENERGY_INTERCEPT_err"])]
+
+
+@check("hrixs_delay")
+def hrixs_delay(proposal, run, truth, plan):
+    from scipy.special import ndtr
+    from . import hrixs as sh
+    h = _hrixs(proposal, plan)
+    h.CURVE_A, h.CURVE_B = truth["hrixs"]["CURVE_A"], truth["hrixs"]["CURVE_B"]
+    h.ENERGY_SLOPE = truth["hrixs"]["ENERGY_SLOPE"]
+    h.ENERGY_INTERCEPT = truth["hrixs"]["ENERGY_INTERCEPT"]
+    agg = h.aggregate(h.centroid(h.from_run(run)), "hRIXS_delay")
+    lo, hi = sh.REFERENCE_EV - 2.0, sh.REFERENCE_EV - 1.0
+    win = (agg["energy"] >= lo) & (agg["energy"] < hi)
+    pumped = agg["hRIXS_delay"] > 0
+    c = agg["spectrum"].where(win).sum("energy")
+    n_p, n_u = float(c[pumped].sum()), float(c[~pumped].sum())
+    ratio = (n_p / float(agg["hRIXS_norm"][pumped].sum())) / \
+        (n_u / float(agg["hRIXS_norm"][~pumped].sum()))
+    frac = [w * (ndtr((hi - sh.REFERENCE_EV + loss) / wid) - ndtr((lo - sh.REFERENCE_EV + loss)
+                                                                    / wid))
+            for loss, wid, w in sh.SPECTRUM]
+    expected = (frac[0] + truth["delay"]["bleach"] * frac[1] + frac[2]) / sum(frac)
+    return [("hRIXS d-d window pumped/unpumped", expected, ratio,
+             3 * ratio * np.sqrt(1 / n_p + 1 / n_u))]
+
+
+@check("viking_reference")
+def viking_gain(proposal, run, truth, plan):
+    import scs_nb as tb
+    from ..detectors.viking import Viking
+    v = Viking(proposal)
+    r = tb.open_run(proposal, run)
+    return [("Viking photoelectrons per count", truth["viking"]["e_per_counts"],
+             v.e_per_counts(r), 0)]
+
+
+@check("viking_sample")
+def viking_xas(proposal, run, truth, plan):
+    from ..detectors.viking import Viking
+    from . import viking as sv
+    if "viking_reference" not in plan:
+        return []
+    v = Viking(proposal)
+    v.Y_RANGE = slice(*sv.Y_RANGE)
+    if "viking_dark" in plan:
+        v.load_dark(plan["viking_dark"])
+    v.ENERGY_CALIB = list(truth["viking"]["ENERGY_CALIB"])
+    v.BL_SIGNAL_RANGE = list(truth["viking"]["bl_signal_range"])
+    s = v.removePolyBaseline(v.integrate(v.from_run(run)))
+    r = v.removePolyBaseline(v.integrate(v.from_run(plan["viking_reference"])))
+    xas = v.xas(s, r, thickness=truth["viking"]["thickness"])
+    good = xas["I0"].values > 0.2 * float(xas["I0"].max())
+    z = ((xas["absorptionCoef"].values - np.asarray(truth["viking"]["mu"]))
+         / xas["absorptionCoef_stderr"].values)[good]
+    return [("Viking XAS: fraction within 3 sigma", 1.0, float(np.mean(np.abs(z) < 3)), 0.05),
+            ("Viking XAS: chi2 / N", 1.0, float(np.mean(z ** 2)), 1.0)]
