@@ -153,3 +153,18 @@ def test_toolbox_import_path():
     from scs_nb.detectors.hrixs import MaranaX as M, hRIXS as H
     assert tb.hRIXS is H and tb.MaranaX is M and issubclass(M, H)
     assert M.NUM_MAX_HITS == 30 and M(1).DETECTOR == "MaranaX"
+
+
+def test_legacy_detector_name_and_package_path(runs):
+    from scs_nb.detectors import MaranaX as M, Viking, hRIXS as H
+    assert H is hRIXS and M is MaranaX and Viking is tb.Viking
+    dark, photons = runs
+    h = hRIXS(photons.proposal, detector="hRIXS_det")
+    h.load_dark(dark.run)
+    data = h.from_run(photons.run, drop_first=True)
+    assert "hRIXS_det" in data and data.sizes["trainId"] == len(photons.truth["train_ids"]) - 1
+    out = h.centroid(data, method="manual")
+    assert "dbl_spectrum" not in out and out["spectrum"].attrs["method"] == "manual"
+    counted = out["spectrum"].sum("energy").values
+    hits = np.asarray(photons.truth["hrixs"]["hits_per_image"][1:], float)
+    assert np.all(np.abs(counted - hits) <= 0.03 * hits + 3)

@@ -868,8 +868,9 @@ class MaranaX(hRIXS):
         return st
 
     def _centroid_ed_map(self, _, index, trainId, data):
-        self._centroid_map(index, image=data[self._source][self._key], energy=self._energy_of[
-            index])
+        """One train of extra_data's ``run.trains()`` (``data[source][key]``)."""
+        src, key = self._mnemo_to_prop(self.DETECTOR)
+        self._centroid_map(index, image=data[src][key], energy=self._ed_energies[index])
 
     @staticmethod
     def _mnemo_to_prop(mnemo):
@@ -889,11 +890,13 @@ def _chunk_job(job):
     m.dark_image = state.pop("dark_image")
     for k, v in state.items():
         setattr(m, k, v)
-    run = run_by_path(folder).select_trains(_by_id(tids))
-    images = run[source, key].ndarray()
+    run = run_by_path(folder).select_trains(_by_id(tids)).select([(source, key)])
     m._setup(len(tids), edges, method, return_hits)
-    for i in range(len(tids)):
-        m._centroid_task(i, images[i], energies[i])
+    m._ed_energies = energies
+    index = {int(t): i for i, t in enumerate(tids)}
+    for tid, data in run.trains():       # one image in memory at a time
+        m._centroid_map(index[int(tid)], image=data[source][key],
+                        energy=energies[index[int(tid)]])
     return m._singles, m._doubles, m._hits
 
 
