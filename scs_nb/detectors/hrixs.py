@@ -42,9 +42,10 @@ def _kernel():
         import numba
 
         @numba.njit(nogil=True, cache=True)
-        def hits(img, tmap, dark, base, thr, out):
-            # tmap: img >= tmap <=> img - bias >= thr / 4 (a block sum >= thr has
-            # such a pixel); shape (nx, ny), or (1, ny) for one bias everywhere
+        def hits(img, tmap, pre, dark, base, thr, out):
+            # pre-filter: img >= tmap + pre holds for every pixel with
+            # img - bias >= thr / 4 (a block sum >= thr has such a pixel);
+            # tmap: the bias rounded down, shape (nx, ny) or (1, ny)
             nx, ny = img.shape
             use_dark = dark.shape[0] == nx and dark.shape[1] == ny
             one_row = tmap.shape[0] == 1
@@ -59,7 +60,7 @@ def _kernel():
                     if sg * 64 + 64 <= ny:
                         # vectorised pre-filter (indices provably >= 0)
                         for k in range(64):
-                            c += img[i, sg * 64 + k] >= tmap[ti, sg * 64 + k]
+                            c += img[i, sg * 64 + k] >= tmap[ti, sg * 64 + k] + pre
                     else:
                         c = 1
                     if c == 0:
@@ -68,7 +69,7 @@ def _kernel():
                         j = sg * 64 + k
                         if j < 1 or j > ny - 2:
                             continue
-                        if img[i, j] < tmap[ti, j]:
+                        if img[i, j] < tmap[ti, j] + pre:
                             continue
                         # the 2x2 blocks (top-left corner bi, bj) holding pixel (i, j)
                         for bi in range(i - 1, i + 1):
@@ -81,8 +82,8 @@ def _kernel():
                                 seen = False
                                 for pi in range(bi, bi + 2):
                                     for pj in range(bj, bj + 2):
-                                        if pi * ny + pj < i * ny + j and \
-                                                img[pi, pj] >= tmap[0 if one_row else pi, pj]:
+                                        if pi * ny + pj < i * ny + j and img[pi, pj] \
+                                                >= tmap[0 if one_row else pi, pj] + pre:
                                             seen = True
                                 if seen:
                                     continue
@@ -138,25 +139,28 @@ _TMAPS: dict = {}
 
 
 def _tmap(img, dark, base, thr):
-    """The pre-filter threshold map of the kernel, in the image's dtype
-    (cached per dark array and threshold)."""
+    """The pre-filter of the kernel: (tmap, pre) with ``img >= tmap + pre``
+    for every pixel at least ``thr / 4`` above the bias. For integer images
+    tmap is the bias rounded down (cached per dark array) and pre an integer
+    rounded down: a conservative, exact-integer test."""
     pre = 0.25 * thr
     integer = img.dtype.kind in "ui"
+    if integer:
+        pre = int(np.floor(pre))
     if dark is None:
-        t = np.full((1, img.shape[1]), base + pre)
-        return (np.ceil(t).clip(0, np.iinfo(img.dtype).max).astype(img.dtype) if integer
-                else t.astype(img.dtype))
-    key = (id(dark), float(thr), img.dtype.str)
+        t = np.full((1, img.shape[1]), np.floor(base) if integer else base)
+        return (t.clip(0, np.iinfo(img.dtype).max).astype(img.dtype) if integer
+                else t.astype(img.dtype)), pre
+    key = (id(dark), img.dtype.str)
     hit = _TMAPS.get(key)
     if hit is not None and hit[0] is dark:
-        return hit[1]
-    t = dark + np.float32(pre)
-    t = (np.ceil(t).clip(0, np.iinfo(img.dtype).max).astype(img.dtype) if integer
-         else t.astype(img.dtype))
+        return hit[1], pre
+    t = (np.floor(dark).clip(0, np.iinfo(img.dtype).max).astype(img.dtype) if integer
+         else dark.astype(img.dtype))
     if len(_TMAPS) >= 8:
         _TMAPS.pop(next(iter(_TMAPS)))
     _TMAPS[key] = (dark, t)    # keeps dark alive, so its id is not reused
-    return t
+    return t, pre
 
 
 def find_photons(image, threshold, dark=None, base=None, max_hits=4096):
@@ -185,13 +189,13 @@ def find_photons(image, threshold, dark=None, base=None, max_hits=4096):
             raise ToolBoxValueError(f"dark of shape {d.shape} does not match the image "
                                     f"{img.shape}; load a dark of the same region")
         b = 0.0
-    t = _tmap(img, None if dark is None else d, b, float(threshold))
+    t, pre = _tmap(img, None if dark is None else d, b, float(threshold))
     kernel = _kernel()
     out = np.empty((max_hits, 4), np.float64)
-    n = kernel(img, t, d, b, float(threshold), out)
+    n = kernel(img, t, pre, d, b, float(threshold), out)
     if n > max_hits:
         out = np.empty((n, 4), np.float64)
-        n = kernel(img, t, d, b, float(threshold), out)
+        n = kernel(img, t, pre, d, b, float(threshold), out)
     return out[:n].copy()
 
 
