@@ -376,7 +376,14 @@ class hRIXS:
         xabs, yabs = np.asarray(xs, float), np.asarray(ys, float)
         a0, b0 = (args[0], args[1]) if args is not None else (0.0, 0.0)
         edges = np.linspace(0, roi.shape[0], nslices + 1).astype(int)
-        # the line's position at the centre of the spectrum: the profile's max
+        # with a starting curvature: the line's offset c from the straightened profile
+        c0 = None
+        if args is not None:
+            total = np.zeros(len(yabs))
+            for lo, hi in zip(edges[:-1], edges[1:]):
+                xm = xabs[lo:hi].mean()
+                total += np.interp(yabs + (b0 * xm + a0) * xm, yabs, roi[lo:hi].sum(axis=0))
+            c0 = yabs[np.argmax(total)]
         xc, yc, yerr = [], [], []
 
         def gauss(y, h, m, s, o):
@@ -385,10 +392,11 @@ class hRIXS:
         for lo, hi in zip(edges[:-1], edges[1:]):
             xm = xabs[lo:hi].mean()
             prof = roi[lo:hi].sum(axis=0)
-            shift = (b0 * xm + a0) * xm
-            guess = np.argmax(prof) if args is None else \
-                int(np.argmax(np.where(np.abs(yabs - (yabs[np.argmax(roi.sum(axis=0))]
-                                                      + shift)) < 3 * window, prof, -np.inf)))
+            if c0 is None:
+                guess = int(np.argmax(prof))
+            else:    # the maximum near the predicted line
+                near = np.abs(yabs - (c0 + (b0 * xm + a0) * xm)) <= window
+                guess = int(np.argmax(np.where(near, prof, -np.inf)))
             sel = slice(max(0, guess - window), min(len(prof), guess + window + 1))
             yy, pp = yabs[sel], prof[sel]
             try:
