@@ -244,6 +244,9 @@ def open_run(proposalNB, runNB, subset=None, **kwargs):
         raise ToolBoxValueError(f"data must be 'raw', 'proc', 'all' or a list of locations, "
                                 f"got {data!r}")
     run_dirs = [_run_dir(proposalNB, runNB, loc) for loc in locations]
+    include = kwargs.get("include", "*")
+    if include not in (None, "*"):
+        _check_include(run_dirs, include)
     first = run_dirs[0]
     prop_dir = first.parent.parent
     arg = locations[0] if len(locations) == 1 else locations
@@ -258,6 +261,22 @@ def open_run(proposalNB, runNB, subset=None, **kwargs):
 
     run = _open_files(opener, first, " or ".join(str(d) for d in run_dirs))
     return _select(run, subset)
+
+
+def _check_include(run_dirs, include):
+    """ToolBoxPathError when no file of the run folders matches ``include``
+    (naming the pattern and the files there), instead of extra_data's
+    'no files' read as unreadable files."""
+    import fnmatch
+
+    files = [f for d in run_dirs for f in _h5_files(d)]
+    if any(fnmatch.fnmatch(f, include) for f in files):
+        return
+    shown = ", ".join(files[:8]) + (f", ... ({len(files)} files)" if len(files) > 8 else "")
+    raise ToolBoxPathError(
+        f"no file of {' or '.join(str(d) for d in run_dirs)} matches include={include!r}: "
+        f"the folder holds {shown or 'no HDF5 file'}. The files this pattern selects are "
+        "missing from the run (not copied, or not written by the DAQ).")
 
 
 def _open_files(opener, folder: Path, where):
