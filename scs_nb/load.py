@@ -2,7 +2,7 @@
 
 Proposals are found under extra_data's data root, read when a function is
 called (not when the module is imported) from ``EXTRA_DATA_DATA_ROOT``
-(default ``/gpfs/exfel/exp``): ``<root>/<instrument>/<cycle>/p<proposal:06d>``.
+(``scs_nb.facility.data_root()``): ``<root>/<instrument>/<cycle>/p<proposal:06d>``.
 Runs live in ``<proposal>/raw/r<run:04d>`` (and ``proc/`` for processed data).
 
 Unreadable files: a run folder may hold a truncated or corrupt HDF5 file (a

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ToolBoxValueError
+from ..facility import SLOTS_PER_TRAIN
 from ..facility import sources as S
 from ..mnemonics import _alternatives, kind_of, mnemonics
 from .writer import ControlSource, InstrumentSource
@@ -110,10 +111,10 @@ def _timing_table(run, key):
     pattern table for the timeserver's table key."""
     n = run.ntrains
     if key.endswith(".pulseIds"):
-        return np.zeros((n, 2700), np.int32)
+        return np.zeros((n, SLOTS_PER_TRAIN), np.int32)
     pattern = getattr(run, "pattern", None)
     return pattern.tables().astype(np.uint32) if pattern is not None \
-        else np.zeros((n, 2700), np.uint32)
+        else np.zeros((n, SLOTS_PER_TRAIN), np.uint32)
 
 
 def _entry(source, key, kind, digitizer):
