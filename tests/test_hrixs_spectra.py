@@ -118,3 +118,15 @@ def test_integrate_agrees_with_centroid(h, delay):
     assert abs(peak_a - peak_b) <= 2 * sh.ENERGY_SLOPE
     np.testing.assert_array_equal(ig["energy"].values, cen["energy"].values)
     assert isinstance(h, hRIXS)
+
+
+def test_save_and_load_params(h, tmp_path):
+    import scs_nb as tb
+    h.CURVE_A, h.CURVE_B = 0.0241, -3.7e-7
+    path = h.save_params(tmp_path / "hrixs.json")
+    with pytest.raises(tb.ToolBoxPathError, match="overwrite"):
+        h.save_params(path)
+    other = MaranaX(1).load_params(path)
+    assert other.get_params() == h.get_params()
+    assert other.Y_RANGE == slice(*sh.Y_RANGE)
+    assert not list(tmp_path.glob("*.part"))

@@ -128,3 +128,14 @@ def test_parameters_and_errors(v, runs):
         v.calibrate([1, 2])
     from scs_nb.detectors.viking import Viking as V
     assert tb.Viking is V
+
+
+def test_save_and_load_params(v, tmp_path):
+    v.ENERGY_CALIB = np.array(sv.ENERGY_CALIB)
+    v.BL_SIGNAL_RANGE = [[519.0, 530.0], [530.0, 544.0]]
+    path = v.save_params(tmp_path / "viking.json")
+    other = Viking(1).load_params(path)
+    assert other.Y_RANGE == v.Y_RANGE and other.BL_SIGNAL_RANGE == v.BL_SIGNAL_RANGE
+    np.testing.assert_allclose(other.ENERGY_CALIB, sv.ENERGY_CALIB)
+    with pytest.raises(tb.ToolBoxPathError):
+        Viking(1).load_params(tmp_path / "none.json")

@@ -208,6 +208,56 @@ def _noise_sigma(image, dark=None):
     return 1.4826 * float(np.median(np.abs(sub - med)))
 
 
+def _to_json(value):
+    if isinstance(value, slice):
+        return {"slice": [value.start, value.stop, value.step]}
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [_to_json(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _to_json(v) for k, v in value.items()}
+    return value
+
+
+def _from_json(value):
+    if isinstance(value, dict) and set(value) == {"slice"}:
+        return slice(*value["slice"])
+    return value
+
+
+def save_json(path, obj, overwrite=False):
+    """Write ``obj`` as JSON to ``path`` atomically (temporary file + rename);
+    an existing file is an error unless ``overwrite``."""
+    import json
+    import tempfile
+    from pathlib import Path
+    from ..errors import ToolBoxPathError
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise ToolBoxPathError(f"{path} exists; pass overwrite=True to replace it, or "
+                               "another path")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name, suffix=".part")
+    with os.fdopen(fd, "w") as f:
+        json.dump(_to_json(obj), f, indent=1)
+    os.replace(tmp, path)
+    return path
+
+
+def load_json(path):
+    import json
+    from pathlib import Path
+    from ..errors import ToolBoxPathError
+    path = Path(path)
+    if not path.is_file():
+        raise ToolBoxPathError(f"no parameter file {path}; save one with save_params()")
+    with open(path) as f:
+        return json.load(f)
+
+
 class hRIXS:
     """The hRIXS analysis, especially curvature correction.
 
@@ -290,6 +340,21 @@ class hRIXS:
             raise ToolBoxValueError(f"unknown hRIXS parameter(s) {bad}; parameters: "
                                     f"{', '.join(self._PARAMS)}")
         return {p: getattr(self, p.upper()) for p in params}
+
+    def save_params(self, path, overwrite=False):
+        """Save the parameters and the curvature / energy fits (with their
+        inputs) as JSON, atomically (beyond the ToolBox)."""
+        return save_json(path, {"class": type(self).__name__, "params": self.get_params(),
+                                "curvature_fit": self.curvature_fit,
+                                "energy_fit": self.energy_fit}, overwrite)
+
+    def load_params(self, path):
+        """Set the parameters saved by ``save_params``."""
+        saved = load_json(path)
+        self.set_params(**{k: _from_json(v) for k, v in saved["params"].items()})
+        self.curvature_fit, self.energy_fit = saved.get("curvature_fit"), \
+            saved.get("energy_fit")
+        return self
 
     # -- loading --------------------------------------------------------------
     def _fields(self, extra_fields=()):

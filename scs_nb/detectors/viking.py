@@ -68,6 +68,21 @@ class Viking:
                                     f"{', '.join(self._PARAMS)}")
         return {p: getattr(self, p.upper()) for p in params}
 
+    def save_params(self, path, overwrite=False):
+        """Save the parameters and the calibration fit as JSON, atomically
+        (beyond the ToolBox)."""
+        from .hrixs import save_json
+        return save_json(path, {"class": "Viking", "params": self.get_params(),
+                                "calibration_fit": self.calibration_fit}, overwrite)
+
+    def load_params(self, path):
+        """Set the parameters saved by ``save_params``."""
+        from .hrixs import _from_json, load_json
+        saved = load_json(path)
+        self.set_params(**{k: _from_json(v) for k, v in saved["params"].items()})
+        self.calibration_fit = saved.get("calibration_fit")
+        return self
+
     # -- loading --------------------------------------------------------------
     def from_run(self, runNB, add_attrs=True):
         """Load run ``runNB`` (a thin wrapper around ``scs_nb.load``): the
