@@ -25,10 +25,12 @@ def _run(name, params, tmp_path):
 
 
 def test_hrixs_template(simulated, tmp_path):
+    # the same runs as the analysis tests (simulated once per session)
     res = simulated("hrixs_delay", trains=12)
     text, images = _run("hrixs", {"proposal": res.proposal, "run": res.run,
-                                  "dark_run": 9401, "curvature_run": 9402,
-                                  "energy_run": 9403}, tmp_path)
+                                  "dark_run": simulated("hrixs_dark").run,
+                                  "curvature_run": simulated("hrixs_curvature").run,
+                                  "energy_run": simulated("hrixs_energy_scan").run}, tmp_path)
     assert images >= 5
     for name in ("CURVE_A", "CURVE_B", "ENERGY_SLOPE", "ENERGY_INTERCEPT"):
         sig = float(re.search(rf"{name} recovered .*\(([-+0-9.]+) sigma\)", text).group(1))
@@ -41,9 +43,11 @@ def test_hrixs_template(simulated, tmp_path):
 
 def test_viking_template(simulated, tmp_path):
     res = simulated("viking_sample")
+    mono = [simulated("viking_mono", nrj=e).run for e in (520.0, 530.0, 540.0, 550.0, 560.0)]
     text, images = _run("viking", {"proposal": res.proposal, "run": res.run,
-                                   "reference_run": 9504, "dark_run": 9500,
-                                   "calibration_runs": [9510, 9511, 9512, 9513]}, tmp_path)
+                                   "reference_run": simulated("viking_reference").run,
+                                   "dark_run": simulated("viking_dark").run,
+                                   "calibration_runs": mono}, tmp_path)
     assert images >= 3
     assert "gain x4, high capacity 0, 0.97 photoelectrons per count" in text
     assert "gain x1, high capacity 1, 17.9 photoelectrons per count" in text
