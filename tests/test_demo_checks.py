@@ -16,7 +16,7 @@ _HRIXS_DARK = {"hrixs_dark": dict(trains=4)}
 COMPANIONS.update({"hrixs_photons": _HRIXS_DARK, "hrixs_curvature": _HRIXS_DARK,
                    "hrixs_delay": _HRIXS_DARK,
                    "hrixs_energy_scan": dict(_HRIXS_DARK, hrixs_curvature=dict(trains=4)),
-                   "viking_sample": {"viking_dark": dict(trains=6),
+                   "viking_sample": {"viking_dark": dict(trains=20),
                                      "viking_reference": dict(trains=20)}})
 OPTIONS.update({"hrixs_photons": dict(trains=6), "hrixs_curvature": dict(trains=4),
                 "hrixs_energy_scan": dict(trains=10), "hrixs_delay": dict(trains=12),

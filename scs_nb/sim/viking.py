@@ -148,7 +148,7 @@ def _beamline(run, nrj):
 
 
 @scenario("viking_dark", help="Viking Newton dark images (bias with column fixed pattern, "
-          "readout noise).", trains=6, large_trains=100)
+          "readout noise).", trains=20, large_trains=100)
 def viking_dark(run, preamp=0, high_capacity=0):
     _beamline(run, SASE_EV)
     add_newton(run, "dark", SASE_EV, preamp=preamp, high_capacity=high_capacity)
