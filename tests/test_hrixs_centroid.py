@@ -142,6 +142,8 @@ def test_helpful_errors(loaded):
         h.set_params(curve_c=1)
     with pytest.raises(tb.ToolBoxValueError, match="incident photon energy"):
         h.centroid_two(data["MaranaX"][0].values, float("nan"))
+    with pytest.raises(tb.ToolBoxValueError, match="no 'nrj'"):
+        h.centroid(data.drop_vars("nrj"))
     with pytest.raises(tb.ToolBoxValueError, match="group by"):
         h.aggregate(data, "no_such_var")
     assert h.get_params("curve_a") == {"curve_a": h.CURVE_A}

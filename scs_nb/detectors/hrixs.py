@@ -579,9 +579,14 @@ class hRIXS:
         centres = 0.5 * (edges[1:] + edges[:-1])
         return self.ENERGY_INTERCEPT + self.ENERGY_SLOPE * centres
 
-    def _energies(self, data, n):
+    def _energies(self, data, n, method="manual"):
         if "nrj" in data:
             return np.asarray(data["nrj"].values, float)
+        if method == "auto":
+            raise ToolBoxValueError(
+                "method='auto' takes its thresholds from the photon energy, but the dataset "
+                f"has no 'nrj' (variables: {list(data.data_vars)}); keep 'nrj' in FIELDS or "
+                "use method='manual' (THRESHOLD / STD_THRESHOLD)")
         return np.full(n, np.nan)
 
     def _check_method(self, method):
@@ -623,7 +628,7 @@ class hRIXS:
         self._check_method(method)
         images = self._images(data)
         edges = self._edges(images.shape[1:], bins)
-        energies = self._energies(data, images.sizes["trainId"])
+        energies = self._energies(data, images.sizes["trainId"], method)
         n = images.sizes["trainId"]
         singles = np.zeros((n, len(edges) - 1))
         doubles = np.zeros((n, len(edges) - 1))
@@ -875,7 +880,7 @@ class MaranaX(hRIXS):
         images = self._images(data)
         n = images.sizes["trainId"]
         edges = self._edges(images.shape[1:], bins)
-        energies = self._energies(data, n)
+        energies = self._energies(data, n, method)
         self._setup(n, edges, method, return_hits)
         _kernel()   # compile once, before the threads start
         raw = images.values
@@ -910,7 +915,7 @@ class MaranaX(hRIXS):
         n = len(tids)
         shape = tuple(cam.entry_shape)
         edges = self._edges(shape, bins)
-        energies = self._energies(data, n)
+        energies = self._energies(data, n, method)
         self._setup(n, edges, method, return_hits)
         chunks = [np.arange(a, min(a + self.CHUNK_TRAINS, n))
                   for a in range(0, n, self.CHUNK_TRAINS)]
