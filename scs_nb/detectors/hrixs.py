@@ -21,6 +21,7 @@ one photon follows from the incident energy, ``MARANAX_EV_PER_ADU``).
 from __future__ import annotations
 
 import os
+import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 
@@ -136,6 +137,7 @@ def _kernel():
 
 _NO_DARK = np.zeros((1, 1), np.float32)
 _TMAPS: dict = {}
+_TMAPS_LOCK = threading.Lock()
 
 
 def _tmap(img, dark, base, thr):
@@ -152,14 +154,15 @@ def _tmap(img, dark, base, thr):
         return (t.clip(0, np.iinfo(img.dtype).max).astype(img.dtype) if integer
                 else t.astype(img.dtype)), pre
     key = (id(dark), img.dtype.str)
-    hit = _TMAPS.get(key)
-    if hit is not None and hit[0] is dark:
-        return hit[1], pre
-    t = (np.floor(dark).clip(0, np.iinfo(img.dtype).max).astype(img.dtype) if integer
-         else dark.astype(img.dtype))
-    if len(_TMAPS) >= 8:
-        _TMAPS.pop(next(iter(_TMAPS)))
-    _TMAPS[key] = (dark, t)    # keeps dark alive, so its id is not reused
+    with _TMAPS_LOCK:          # MaranaX.centroid calls this from several threads
+        hit = _TMAPS.get(key)
+        if hit is not None and hit[0] is dark:
+            return hit[1], pre
+        t = (np.floor(dark).clip(0, np.iinfo(img.dtype).max).astype(img.dtype) if integer
+             else dark.astype(img.dtype))
+        if len(_TMAPS) >= 8:
+            _TMAPS.pop(next(iter(_TMAPS)))
+        _TMAPS[key] = (dark, t)    # keeps dark alive, so its id is not reused
     return t, pre
 
 
@@ -884,6 +887,9 @@ class MaranaX(hRIXS):
         self._setup(n, edges, method, return_hits)
         _kernel()   # compile once, before the threads start
         raw = images.values
+        if self.USE_DARK:   # the object's dark caches, filled once before the threads
+            xs, ys = self._ranges(raw.shape[1:])
+            self._roi_dark(self._dark(raw.shape[1:]), xs, ys)
         with ThreadPoolExecutor(_n_workers(n_jobs, n)) as pool:
             list(_progress(pool.map(lambda i: self._centroid_map(i, image=raw[i],
                                                                  energy=energies[i]),
