@@ -120,7 +120,6 @@ def test_maranax_threads_processes_and_hits_agree(runs, loaded):
 
 
 def test_find_photons_on_a_rendered_image():
-    rng = np.random.default_rng(3)
     px = np.array([100.3, 500.5, 1000.0])
     py = np.array([200.7, 900.25, 1500.5])
     q = np.full(3, 250.0)

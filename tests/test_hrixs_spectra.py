@@ -96,7 +96,8 @@ def test_aggregate_whole_run_and_normalize(h, delay):
     np.testing.assert_allclose(agg["spectrum"].values, cen["spectrum"].sum("trainId"))
     assert float(agg["hRIXS_delay"]) == pytest.approx(float(cen["hRIXS_delay"].mean()))
     n = h.normalize(agg, which="counts")
-    np.testing.assert_allclose(n["normalized"].values, agg["spectrum"].values / agg["counts"].item())
+    np.testing.assert_allclose(n["normalized"].values,
+                               agg["spectrum"].values / agg["counts"].item())
 
 
 def test_integrate_agrees_with_centroid(h, delay):
