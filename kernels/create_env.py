@@ -30,7 +30,7 @@ from pathlib import Path
 
 from scs_nb.errors import ToolBoxError, ToolBoxPathError, ToolBoxValueError
 
-from .proposal import EnvPaths, env_paths
+from .proposal import EnvPaths, env_paths, validate_identifier
 
 __all__ = ["create_env", "validate_version", "validate_source", "project_source", "main"]
 
@@ -180,6 +180,8 @@ def create_env(proposal, version=None, identifier=None, source=None, offline=Fal
                force=False, kernel=True, user=True, prefix=None, system_site_packages=False,
                proposal_dir=None, echo=print) -> EnvPaths:
     """Create the checkout and environment of a proposal; returns their paths."""
+    if identifier is not None:      # '' is refused, not read as "the default"
+        validate_identifier(identifier)
     paths = env_paths(proposal, identifier, proposal_dir)
     if version is not None:
         validate_version(version)
