@@ -4,7 +4,7 @@ names owned by a process, and the cleaning of stale ones, and writable-path chec
 * ``write_atomic(path, data)`` writes a temporary file in the same folder and renames
   it: a file with the final name is always complete. It gets the permissions of an
   ordinary new file (0666 less the umask), so proposal members can read it.
-* ``locked(path)`` holds an exclusive ``fcntl`` lock on ``path + '.lock'`` for a
+* ``locked(path)`` holds an exclusive ``fcntl`` lock on ``.<name>.lock`` beside it for a
   read-modify-write of ``path`` by concurrent processes.
 * ``part_name(stem)`` is a temporary name carrying the host and process id of its
   writer; ``clean_stale(folder, stem)`` removes the ones of processes that no longer
@@ -78,9 +78,11 @@ def write_atomic(path, data, mode=None, executable=False):
 
 @contextlib.contextmanager
 def locked(path, timeout=600.0):
-    """Exclusive lock (``fcntl.flock``) on ``<path>.lock`` while the block runs."""
+    """Exclusive lock (``fcntl.flock``) on ``.<name>.lock`` beside ``path`` while the
+    block runs (the lock file stays: removing it would race with a waiting process)."""
     import fcntl
-    lock = Path(str(path) + ".lock")
+    path = Path(path)
+    lock = path.with_name("." + path.name + ".lock")
     lock.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(lock, os.O_RDWR | os.O_CREAT, file_mode())
     try:
@@ -182,6 +184,10 @@ def check_name(text, what="name") -> str:
     return s
 
 
+def _writable(folder) -> bool:
+    return os.access(folder, os.W_OK | os.X_OK)
+
+
 def check_writable_dir(path, what="output folder", option="--out") -> Path:
     """``path`` is (or can be created as) a writable folder; else ToolBoxPathError
     naming the path and the option to pass."""
@@ -198,7 +204,7 @@ def check_writable_dir(path, what="output folder", option="--out") -> Path:
     if not probe.is_dir():
         raise ToolBoxPathError(f"{what} {str(path)!r} cannot be created: {str(probe)!r} is a "
                                f"file; pass {option} with a folder")
-    if not os.access(probe, os.W_OK | os.X_OK):
+    if not _writable(probe):
         raise ToolBoxPathError(f"{what} {str(path)!r} is not writable (no write permission in "
                                f"{str(probe)!r}); pass {option} with a folder you can write")
     return path
