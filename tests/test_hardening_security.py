@@ -1,6 +1,7 @@
 """Issue 10, items 1-2: nothing user-controlled reaches a job script unvalidated;
 names with control characters are refused everywhere; an empty identifier is refused."""
 import re
+import subprocess
 import shutil
 from pathlib import Path
 
@@ -75,3 +76,30 @@ def test_empty_identifier_refused(tmp_path, capsys, monkeypatch):
     assert create_env.main(["--proposal", "2780", "--offline", "--identifier", ""]) == 2
     assert "identifier" in capsys.readouterr().err
     assert not any(root.rglob("toolbox_*"))
+
+
+def test_force_keeps_local_changes(tmp_path, capsys, monkeypatch):
+    root = tmp_path / "exp"
+    pdir = root / "SCS" / "202622" / "p002780"
+    pdir.mkdir(parents=True)
+    monkeypatch.setenv("EXTRA_DATA_DATA_ROOT", str(root))
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "jupyter"))
+    checkout = pdir / "scratch" / "checkouts" / "toolbox_p002780"
+    checkout.mkdir(parents=True)
+    git = ["git", "-C", str(checkout), "-c", "user.email=t@x", "-c", "user.name=t"]
+    subprocess.run(git + ["init", "-q"], check=True)
+    (checkout / "analysis.py").write_text("x = 1\n")
+    subprocess.run(git + ["add", "analysis.py"], check=True)
+    subprocess.run(git + ["commit", "-qm", "c"], check=True)
+    (checkout / "analysis.py").write_text("x = 2  # my edit\n")
+    (checkout / "notes.txt").write_text("untracked\n")
+    assert create_env.main(["--proposal", "2780", "--offline", "--force", "--no-kernel"]) == 2
+    err = capsys.readouterr().err
+    assert "M analysis.py" in err and "?? notes.txt" in err and "--discard-changes" in err
+    assert (checkout / "notes.txt").is_file()
+    assert "my edit" in (checkout / "analysis.py").read_text()
+    if create_env.project_source() is None:
+        return
+    assert create_env.main(["--proposal", "2780", "--offline", "--force", "--discard-changes",
+                            "--no-kernel"]) == 0
+    assert not (checkout / "notes.txt").exists() and (checkout / "scs_nb").is_dir()
