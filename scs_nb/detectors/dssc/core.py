@@ -23,6 +23,7 @@ import warnings
 import numpy as np
 import xarray as xr
 
+from ...atomic import file_mode
 from ...errors import ToolBoxFileError, ToolBoxTypeError, ToolBoxValueError
 from . import engine
 
@@ -285,6 +286,7 @@ def write_atomic(ds: xr.Dataset, fname: str, group=None):
     os.close(fd)
     try:
         ds.to_netcdf(tmp, group=group, engine="h5netcdf", mode="w")
+        os.chmod(tmp, file_mode())       # mkstemp's 0600 -> readable by the group
         os.replace(tmp, fname)
     except BaseException:
         if os.path.exists(tmp):
