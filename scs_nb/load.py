@@ -151,9 +151,11 @@ def _reemit(text, where):
                 err = lines[i + 1].strip()[len("(error was:"):].strip()
                 err = err[:-1] if err.endswith(")") else err
                 i += 1
+            denied = "Permission denied" in err or "errno = 13" in err
             warnings.warn(
                 f"unreadable file {m.group(1).strip()} in {where} skipped "
-                f"(truncated or corrupt HDF5: {err}); its trains are missing from the run",
+                f"({'permission denied' if denied else 'truncated or corrupt HDF5'}: {err}); "
+                "its trains are missing from the run",
                 UserWarning, stacklevel=_user_stacklevel())
         else:
             other.append(line)
@@ -167,6 +169,10 @@ def _h5_files(folder: Path) -> list:
 
 
 def _no_readable_files(folder: Path, exc=None):
+    from .damage import unreadable_files, unreadable_error
+    bad = unreadable_files(folder)
+    if bad:                     # permissions, I/O errors: name the file and the cause
+        return unreadable_error(*next(iter(bad.items())))
     files = _h5_files(folder)
     if files:
         return ToolBoxFileError(
@@ -274,7 +280,8 @@ def _open_files(opener, folder: Path, where):
         raise
     if not run.files:
         raise _no_readable_files(folder)
-    return run
+    from .damage import drop_unreadable
+    return drop_unreadable(run, folder, where)   # named, never a raw error on read
 
 
 def run_by_path(path):
@@ -343,10 +350,11 @@ def _warn_missing(run, ds, arrays, where):
             src = arr.attrs.get("source", "")
             parts.append(f"{name}{' (' + src + ')' if src else ''} has data in "
                          f"{n} of {len(run_tids)} trains")
+    from .damage import hint
     warnings.warn(
         f"{where}: {missing} of {span} trains ({100 * missing / span:.1f} %) are missing from "
-        "the loaded data: " + "; ".join(parts)
-        + ". Only trains with data for every field are kept; use check_data_rate(run, fields) "
+        "the loaded data: " + "; ".join(parts) + "." + hint(run)
+        + " Only trains with data for every field are kept; use check_data_rate(run, fields) "
         "for the rate of each field, or load the sparse fields separately.",
         UserWarning, stacklevel=_user_stacklevel())
 

@@ -28,6 +28,7 @@ import numpy as np
 import xarray as xr
 
 from ...atomic import check_writable_dir
+from ...damage import check_readable
 from ...errors import ToolBoxError, ToolBoxFileError, ToolBoxPathError, ToolBoxValueError
 from ...facility import C_MM_PER_PS, DSSC_NMODULES
 from . import core, engine
@@ -198,6 +199,9 @@ def bin_dssc(proposal, run, modules=None, xaxis="delay", bin_width=0.1,
     path = path or default_output_path(proposal, run)
     check_writable_dir(path, "DSSC output folder", "path=")
     os.makedirs(path, exist_ok=True)
+    # the scan variable and the XGM come from the DA files: an unreadable one is named
+    # here rather than blamed on the mnemonic that it holds
+    check_readable(run_dir, "*-DA*.h5", f"run {run} file")
     data = open_run(proposal, run, include="*DA*")
     fpt, first_error = None, None
     for m in modules:           # the frames per train, from the first intact module

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import h5py
 import numpy as np
 
+from ... import damage
 from ...errors import ToolBoxFileError, ToolBoxPathError, ToolBoxValueError
 from ...facility import DSSC_ADC_MAX as ADC_MAX
 from ...facility import DSSC_MODULE_SHAPE as MODULE_SHAPE
@@ -111,6 +112,9 @@ def index_module(run_dir, module) -> ModuleIndex:
     tids, fidx, firsts, counts = [], [], [], []
     shape = None
     for i, path in enumerate(files):
+        cause = damage.probe(path)
+        if cause:               # permissions, I/O errors: the file and the cause
+            raise damage.unreadable_error(path, cause, f"DSSC module {module} file")
         try:
             with h5py.File(path, "r") as f:
                 grp = f"INSTRUMENT/{src}/image/data"
