@@ -103,3 +103,12 @@ def test_damaged_sequence_file_fails_its_module_only(run, clean, data_root, tmp_
     with pytest.raises(DSSCModulesError) as info:
         tb.bin_dssc(run.proposal, number, path=str(tmp_path), **KW)
     assert [o["status"] for o in info.value.report] == ["skipped", "failed", "skipped"]
+
+
+def test_unwritable_output_path(run, tmp_path):
+    f = tmp_path / "file"
+    f.write_text("")
+    with pytest.raises(tb.ToolBoxPathError, match=r"is a file; pass path="):
+        tb.bin_dssc(run.proposal, run.run, path=str(f / "out"), **KW)
+    with pytest.raises(tb.ToolBoxPathError, match=r"not a folder; pass path="):
+        tb.bin_dssc(run.proposal, run.run, path=str(f), **KW)

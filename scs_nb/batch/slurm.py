@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..atomic import check_name
+from ..atomic import check_name, file_mode
 from ..errors import ToolBoxError, ToolBoxValueError
 from .batch import parse_runs
 from .params import ParameterError, format_value, validate_parameters
@@ -261,7 +261,7 @@ def submit_scripts(scripts, folder=None, sbatch="sbatch", echo=print) -> list:
         s.logs.mkdir(parents=True, exist_ok=True)
         s.path = folder / f"{s.job_name}-{stamp}-{i:03d}.sh"
         write_atomic(s.path, s.text)
-        s.path.chmod(0o755)
+        s.path.chmod(file_mode(executable=True))      # 0777 less the umask
     exe = shutil.which(sbatch)
     if exe is None:
         paths = " ".join(str(s.path) for s in scripts)
