@@ -42,6 +42,13 @@ def test_status_updates_are_locked_read_modify_write(tmp_path):
 
 def test_two_batches_on_one_folder(data_root, tmp_path):
     out = tmp_path / "out"
+    # a leftover of a killed run (a process that no longer exists): removed by the next
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (out / "r9101").mkdir(parents=True)
+    left = out / "r9101" / f".tiny_template_r9101.pid{dead.pid}@{atomic._HOST}.x.part.ipynb"
+    left.write_text("{}")
+    os.utime(left, (time.time() - 3600,) * 2)
     env = dict(os.environ, EXTRA_DATA_DATA_ROOT=str(data_root))
     cmd = [sys.executable, "-m", "scs_nb.cli", "batch", str(TINY), "--out", str(out),
            "-p", "trains=5", "--runs"]
@@ -52,6 +59,8 @@ def test_two_batches_on_one_folder(data_root, tmp_path):
         assert p.returncode == 0, err
     runs = load_status(status_path(out, "tiny_template"))["runs"]
     assert {r: e["status"] for r, e in runs.items()} == {"9101": "done", "9102": "done"}
+    assert not left.exists()
+    assert not [p for p in out.rglob("*.part*")]
 
 
 def test_damaged_status_rebuilt_and_changed_parameters(data_root, tmp_path, capsys):

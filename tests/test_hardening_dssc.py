@@ -68,6 +68,9 @@ def test_corrupted_frames_left_out(run, clean, data_root, tmp_path):
     assert len(msgs) == 1, msgs
     assert "module 0: 8 frame(s)" in msgs[0] and f"{f0.name} frames 9-16" in msgs[0]
     ds = tb.load_xarray(files[0])
+    assert ds.attrs["excluded_frames"] == 8 and ds.attrs["out_of_range_values"] > 8 * 60000
+    assert ds.attrs["excluded"] == f"{f0.name} frames 9-16"
+    assert clean["0.h5"].attrs["excluded_frames"] == 0
     ref = clean["0.h5"]
     # the 8 frames are out of the counts, and the means are those of the intact frames
     assert int(ref["hist"].sum() - ds["hist"].sum()) == 8
