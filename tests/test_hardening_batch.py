@@ -2,7 +2,6 @@
 status file is moved aside and rebuilt, a rerun with other parameters is an error
 showing the difference, leftovers of killed processes are cleaned, bad output
 locations are one-line errors, outputs are readable by the group."""
-import json
 import multiprocessing
 import os
 import stat
@@ -12,7 +11,6 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-import pytest
 
 from scs_nb import atomic, cli
 from scs_nb.batch.batch import _merge_write, failed_runs, load_status, status_path
