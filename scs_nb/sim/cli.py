@@ -79,6 +79,8 @@ def _simulate(args):
                 print(f"  -o {prm.name}=VALUE  (required)")
             else:
                 print(f"  -o {prm.name}={prm.default!r}")
+        print("  -o extra_mnemonics=NAME,NAME,...  (any scenario: also write these "
+              "mnemonics' sources; 'all' for every one)")
         return 0
     if args.proposal is None or args.run is None:
         raise ToolBoxValueError("--proposal and --run are required, e.g. "

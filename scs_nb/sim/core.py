@@ -321,7 +321,9 @@ def simulate(scenario_name, proposal=DEFAULT_PROPOSAL, run=1, trains=None, seed=
     overwrite: bool
         replace an existing run; otherwise an existing run is an error.
     options:
-        passed to the scenario function.
+        passed to the scenario function, except ``extra_mnemonics`` (any
+        scenario): mnemonics of the table whose sources are written too
+        ('a,b,c', a list, or 'all'; see ``scs_nb.sim.extra``).
     """
     sc = get_scenario(scenario_name)
     if size not in ("small", "large"):
@@ -329,6 +331,8 @@ def simulate(scenario_name, proposal=DEFAULT_PROPOSAL, run=1, trains=None, seed=
     ntrains = trains if trains is not None else (
         sc.large_trains if size == "large" else sc.trains)
     _check_run_options(ntrains, seed, missing_trains)
+    options = dict(options)
+    extra = options.pop("extra_mnemonics", None)    # any scenario (see sim.extra)
     validate_options(sc, options)
     root = Path(data_root) if data_root else default_data_root()
     pdir = proposal_dir(proposal, root)
@@ -350,6 +354,9 @@ def simulate(scenario_name, proposal=DEFAULT_PROPOSAL, run=1, trains=None, seed=
             raise
         raise ToolBoxValueError(f"scenario {sc.name!r}: {exc} (see `scs-nb simulate "
                                 f"{sc.name} --describe`)") from None
+    if extra:
+        from .extra import add_mnemonics
+        add_mnemonics(sim, extra)
     if absent:
         sim.make_absent(absent)
     # write into a temporary folder of this process, then rename: never a half-written
