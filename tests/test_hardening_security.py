@@ -84,7 +84,7 @@ def test_force_keeps_local_changes(tmp_path, capsys, monkeypatch):
     pdir.mkdir(parents=True)
     monkeypatch.setenv("EXTRA_DATA_DATA_ROOT", str(root))
     monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "jupyter"))
-    checkout = pdir / "scratch" / "checkouts" / "toolbox_p002780"
+    checkout = pdir / "scratch" / "checkouts" / "toolbox_mine"
     checkout.mkdir(parents=True)
     git = ["git", "-C", str(checkout), "-c", "user.email=t@x", "-c", "user.name=t"]
     subprocess.run(git + ["init", "-q"], check=True)
@@ -93,13 +93,13 @@ def test_force_keeps_local_changes(tmp_path, capsys, monkeypatch):
     subprocess.run(git + ["commit", "-qm", "c"], check=True)
     (checkout / "analysis.py").write_text("x = 2  # my edit\n")
     (checkout / "notes.txt").write_text("untracked\n")
-    assert create_env.main(["--proposal", "2780", "--offline", "--force", "--no-kernel"]) == 2
+    args = ["--proposal", "2780", "--identifier", "mine", "--offline", "--no-kernel"]
+    assert create_env.main(args + ["--force"]) == 2
     err = capsys.readouterr().err
     assert "M analysis.py" in err and "?? notes.txt" in err and "--discard-changes" in err
     assert (checkout / "notes.txt").is_file()
     assert "my edit" in (checkout / "analysis.py").read_text()
     if create_env.project_source() is None:
         return
-    assert create_env.main(["--proposal", "2780", "--offline", "--force", "--discard-changes",
-                            "--no-kernel"]) == 0
+    assert create_env.main(args + ["--force", "--discard-changes"]) == 0
     assert not (checkout / "notes.txt").exists() and (checkout / "scs_nb").is_dir()
