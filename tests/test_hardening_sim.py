@@ -18,7 +18,8 @@ from scs_nb.errors import ToolBoxError
     (["-o", "nosuch=1"], "nosuch"),
     (["-o", "npulses=abc"], "integer"),
     (["--trains", "0"], "trains must be"),
-    (["-o", "npulses=-3"], "positive"),
+    (["-o", "npulses=-3"], "integer >= 1"),
+    (["-o", "npulses=0"], "integer >= 1"),
     (["-o", "nrj=.inf"], "finite"),
     (["-o", "nrj=inf"], "number"),
     (["--seed", "-1"], "seed"),
@@ -85,3 +86,14 @@ def test_unwritable_data_root(tmp_path, monkeypatch):
         monkeypatch.setattr(atomic, "_writable", lambda p: bool(os.stat(p).st_mode & 0o200))
     with pytest.raises(ToolBoxError, match="not writable.*EXTRA_DATA_DATA_ROOT"):
         sim.simulate("basic", 900001, 1, trains=5, data_root=ro)
+
+
+def test_valid_options_pass(tmp_path):
+    from scs_nb.sim import core
+    sc = core.get_scenario("delay_scan")
+    assert core.validate_options(sc, {"start": -2, "stop": -0.5, "nsteps": 3}) == {
+        "start": -2, "stop": -0.5, "nsteps": 3}
+    # options of scenarios taking **kwargs go on to the device models, unknown ones refused
+    with pytest.raises(ToolBoxError, match="nosuch"):
+        sim.simulate("dssc_dark", 900001, 2, trains=2, nosuch=1, data_root=tmp_path)
+    assert not list(tmp_path.iterdir())

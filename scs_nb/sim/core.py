@@ -194,8 +194,8 @@ MAX_TRAINS = 1_000_000
 
 def validate_options(sc: Scenario, options: dict) -> dict:
     """Check scenario options against the scenario function's signature: known names,
-    the type of the default (int, float, bool), finite numbers, and counts that
-    default to a positive value stay positive."""
+    the type of the default (int, float, bool), finite numbers, and integer options
+    that default to a positive value (counts, steps, sizes) stay >= 1 (seeds >= 0)."""
     import inspect
     import math
     params = list(inspect.signature(sc.func).parameters.values())[1:]
@@ -219,8 +219,9 @@ def validate_options(sc: Scenario, options: dict) -> dict:
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
                 raise ToolBoxValueError(f"{where} must be an integer (default {default}), "
                                         f"got {value!r}")
-            if default > 0 and value <= 0:
-                raise ToolBoxValueError(f"{where} must be a positive integer (default "
+            low = 0 if "seed" in name else 1     # counts, steps, sizes; seeds >= 0
+            if default > 0 and value < low:
+                raise ToolBoxValueError(f"{where} must be an integer >= {low} (default "
                                         f"{default}), got {value}")
         elif isinstance(default, float):
             if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
@@ -228,9 +229,6 @@ def validate_options(sc: Scenario, options: dict) -> dict:
                                         f"got {value!r}")
             if not math.isfinite(float(value)):
                 raise ToolBoxValueError(f"{where} must be a finite number, got {value!r}")
-            if default > 0 and value <= 0:
-                raise ToolBoxValueError(f"{where} must be > 0 (default {default}), got "
-                                        f"{value!r}")
     return options
 
 
