@@ -1,8 +1,13 @@
 """Run one template over many runs: one output per run, a status file, retries.
 
-Runs are executed ``jobs`` at a time (threads, each driving its own kernel process). A JSON status file per batch, ``<out>/<template>_batch.json``,
-records every run's state (done / failed) and message; it is rewritten atomically
-after each run so an interrupted batch can be resumed.
+Runs are executed ``jobs`` at a time (threads, each driving its own kernel process).
+A JSON status file per batch, ``<out>/<template>_batch.json``, records every run's
+state (done / failed), message and parameters. Each update is a read-modify-write
+under an ``fcntl`` lock, written atomically, so batches running at the same time on
+one folder keep each other's runs, and an interrupted batch can be resumed. Every
+output folder also holds ``<stem>.state.json`` (runner.state_path): a damaged status
+file is moved aside and the state rebuilt from those; a complete output made with
+other parameters is an error naming the differences unless ``overwrite``.
 """
 from __future__ import annotations
 
