@@ -2,8 +2,8 @@
 
 * ``unreadable_files(folder)``: the run files that cannot be opened for reading
   (permissions, I/O errors), with the cause.
-* ``sequence_gaps(folder)``: the sequence files missing between those present, per
-  aggregator (``RAW-R0012-DA01-S00001.h5`` deleted while S00000 and S00002 remain).
+* ``sequence_gaps(folder)``: the sequence files missing before the last one present,
+  per aggregator (``RAW-R0012-DA01-S00001.h5`` deleted while S00000 and S00002 remain).
 * ``drop_unreadable(run, folder, where)``: a DataCollection without the unreadable
   files, each named in a warning (so no read fails later with a raw h5py error).
 * ``describe(folder)`` / ``hint(run)``: one sentence naming both kinds of damage, for
@@ -80,8 +80,8 @@ def check_readable(folder, pattern="*.h5", what="run file"):
 
 
 def sequence_gaps(folder) -> dict:
-    """``{aggregator: [missing file names]}``: sequence numbers absent between the
-    first and last present of an aggregator."""
+    """``{aggregator: [missing file names]}``: sequence numbers absent between S00000
+    and the last one present of an aggregator (a deleted last file leaves no gap)."""
     seqs = {}
     for name in os.listdir(str(folder)) if os.path.isdir(str(folder)) else ():
         m = _SEQ.match(name)
@@ -91,7 +91,7 @@ def sequence_gaps(folder) -> dict:
     out = {}
     for (kind, run, agg), have in sorted(seqs.items()):
         width = 5
-        missing = sorted(set(range(min(have), max(have) + 1)) - have)
+        missing = sorted(set(range(0, max(have) + 1)) - have)    # the DAQ starts at S00000
         if missing:
             out[agg] = [f"{kind}-R{run}-{agg}-S{s:0{width}d}.h5" for s in missing]
     return out

@@ -110,3 +110,13 @@ def test_bin_dssc_names_unreadable_files(simulated, unreadable, tmp_path):
     with pytest.raises(tb.ToolBoxFileError, match=rf"cannot read run {number} file {da}: "
                                                   "permission denied"):
         tb.bin_dssc(res.proposal, number, path=str(tmp_path / "b"), **KW)
+
+
+def test_sequence_gaps_per_aggregator(tmp_path):
+    for name in ("RAW-R0012-DA01-S00001.h5", "RAW-R0012-DA01-S00003.h5",
+                 "RAW-R0012-DSSC00-S00000.h5", "RAW-R0012-DSSC00-S00001.h5"):
+        (tmp_path / name).write_bytes(b"")
+    assert damage.sequence_gaps(tmp_path) == {
+        "DA01": ["RAW-R0012-DA01-S00000.h5", "RAW-R0012-DA01-S00002.h5"]}
+    assert "RAW-R0012-DA01-S00000.h5, RAW-R0012-DA01-S00002.h5 are missing" in \
+        damage.describe(tmp_path)
