@@ -4,7 +4,8 @@
   (permissions, I/O errors), with the cause.
 * ``sequence_gaps(folder)``: the sequence files missing before the last one present,
   per aggregator (``RAW-R0012-DA01-S00001.h5`` deleted while S00000 and S00002 remain).
-* ``drop_unreadable(run, folder, where)``: a DataCollection without the unreadable
+* ``check_run(run, folder, where)`` (open_run): warns naming missing sequence files,
+  and ``drop_unreadable``: a DataCollection without the unreadable
   files, each named in a warning (so no read fails later with a raw h5py error).
 * ``describe(folder)`` / ``hint(run)``: one sentence naming both kinds of damage, for
   messages about missing trains or sources.
@@ -23,7 +24,7 @@ import warnings
 from .errors import ToolBoxFileError
 
 __all__ = ["probe", "unreadable_files", "sequence_gaps", "describe", "hint",
-           "drop_unreadable", "unreadable_error", "check_readable"]
+           "drop_unreadable", "check_run", "unreadable_error", "check_readable"]
 
 _SEQ = re.compile(r"(?P<kind>[A-Z]+)-R(?P<run>\d+)-(?P<agg>[A-Za-z0-9]+)-S(?P<seq>\d+)\.h5$")
 
@@ -162,3 +163,15 @@ def drop_unreadable(run, folder, where):
         raise unreadable_error(path, cause)
     return type(run)(keep, is_single_run=getattr(run, "is_single_run", False),
                      inc_suspect_trains=getattr(run, "inc_suspect_trains", True))
+
+
+def check_run(run, folder, where):
+    """What ``open_run`` does with a run: warn about missing sequence files (naming
+    them), and drop the unreadable files (naming them and their cause)."""
+    for agg, names in sequence_gaps(folder).items():
+        warnings.warn(f"{where}: sequence file{'s' if len(names) > 1 else ''} "
+                      f"{', '.join(names)} {'are' if len(names) > 1 else 'is'} missing "
+                      f"(aggregator {agg}); the trains {'they' if len(names) > 1 else 'it'} "
+                      "held are absent from the run. Copy the run again or ask the facility.",
+                      UserWarning, stacklevel=3)
+    return drop_unreadable(run, folder, where)

@@ -302,8 +302,8 @@ def _open_files(opener, folder: Path, where, folders=None, include="*"):
         sys.stderr.write(buf.getvalue())     # nothing skipped: pass extra_data's output on
     else:
         _warn_skipped(run, folders, where, include)
-    from .damage import drop_unreadable
-    return drop_unreadable(run, folder, where)   # named, never a raw error on read
+    from .damage import check_run     # missing and unreadable files named
+    return check_run(run, folder, where)
 
 
 def run_by_path(path):

@@ -56,6 +56,8 @@ def test_deleted_sequence_file_named(pp):
     gone = dst / f"RAW-R{number:04d}-DA01-S00001.h5"
     gone.unlink()
     assert damage.sequence_gaps(dst) == {"DA01": [gone.name]}
+    with pytest.warns(UserWarning, match=rf"sequence file {gone.name} is missing"):
+        tb.open_run(pp.proposal, number)
     with pytest.warns(UserWarning, match=rf"10 of 30 trains.*{gone.name} is missing"):
         _, ds = tb.load(pp.proposal, number, ["SCS_SA3"])
     tids = np.asarray(pp.truth["train_ids"], np.uint64)
