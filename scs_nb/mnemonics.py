@@ -75,9 +75,9 @@ def _build_table() -> dict:
         "mono_order": _m("slow", (S.MONO, "order.value", None)),
         "M2BEND": _slow("SA3_XTD10_MIRR-2/MOTOR/BENDER", "encoderPosition.value"),
         "UND": _m("slow", (S.UND, "actualPosition.value", None)),
-        "UND2": _m("slow", (S.UND_COLOR.format(2), "actualPosition.value", None)),
-        "UND3": _m("slow", (S.UND_COLOR.format(3), "actualPosition.value", None)),
-        "MAG_CHICANE_DELAY": _m("slow", (S.UND_CHICANE.format(1), "actualDelay.value", None)),
+        "UND2": _slow(S.UND_COLOR.format(2)),
+        "UND3": _slow(S.UND_COLOR.format(3)),
+        "MAG_CHICANE_DELAY": _slow(S.UND_CHICANE.format(1), "actualDelay.value"),
         "AppleX": _m("slow", (S.APPLE_X, "polarization.value", None)),
         # -- attenuators, slits ---------------------------------------------------
         "transmission": _slow("SA3_XTD10_GATT/MDL/GATT_TRANSMISSION_MONITOR",
