@@ -154,7 +154,7 @@ def drop_unreadable(run, folder, where):
     for path, cause in hit.items():
         warnings.warn(f"file {path} of {where} cannot be read: {cause}; its sources and "
                       "trains are missing from the run. Ask the data owner to make it "
-                      "readable (chmod a+r).", UserWarning, stacklevel=3)
+                      "readable (chmod a+r).", UserWarning, stacklevel=_stacklevel())
     keep = [f for f in run.files if os.path.abspath(f.filename) not in hit]
     if len(keep) == len(run.files):
         return run
@@ -165,6 +165,12 @@ def drop_unreadable(run, folder, where):
                      inc_suspect_trains=getattr(run, "inc_suspect_trains", True))
 
 
+def _stacklevel():
+    """The stacklevel of the first frame outside scs_nb (for warnings.warn)."""
+    from .load import _user_stacklevel
+    return _user_stacklevel() - 1       # counted from this helper's caller
+
+
 def check_run(run, folder, where):
     """What ``open_run`` does with a run: warn about missing sequence files (naming
     them), and drop the unreadable files (naming them and their cause)."""
@@ -173,5 +179,5 @@ def check_run(run, folder, where):
                       f"{', '.join(names)} {'are' if len(names) > 1 else 'is'} missing "
                       f"(aggregator {agg}); the trains {'they' if len(names) > 1 else 'it'} "
                       "held are absent from the run. Copy the run again or ask the facility.",
-                      UserWarning, stacklevel=3)
+                      UserWarning, stacklevel=_stacklevel())
     return drop_unreadable(run, folder, where)
