@@ -235,19 +235,14 @@ def save_json(path, obj, overwrite=False):
     """Write ``obj`` as JSON to ``path`` atomically (temporary file + rename);
     an existing file is an error unless ``overwrite``."""
     import json
-    import tempfile
     from pathlib import Path
+    from ..atomic import write_atomic
     from ..errors import ToolBoxPathError
     path = Path(path)
     if path.exists() and not overwrite:
         raise ToolBoxPathError(f"{path} exists; pass overwrite=True to replace it, or "
                                "another path")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name, suffix=".part")
-    with os.fdopen(fd, "w") as f:
-        json.dump(_to_json(obj), f, indent=1)
-    os.replace(tmp, path)
-    return path
+    return write_atomic(path, json.dumps(_to_json(obj), indent=1))
 
 
 def load_json(path):
