@@ -169,3 +169,16 @@ def test_legacy_detector_name_and_package_path(runs):
     counted = out["spectrum"].sum("energy").values
     hits = np.asarray(photons.truth["hrixs"]["hits_per_image"][1:], float)
     assert np.all(np.abs(counted - hits) <= 0.03 * hits + 3)
+
+
+def test_centroid_from_run_on_dask(runs, loaded):
+    from distributed import Client, LocalCluster
+    h, data, _ = loaded
+    _, photons = runs
+    m = MaranaX(photons.proposal)
+    m.dark_image, m.USE_DARK = h.dark_image, True
+    m.CHUNK_TRAINS = 3
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                      dashboard_address=":0") as cluster, Client(cluster) as client:
+        out = m.centroid_from_run(photons.run, client=client)
+    np.testing.assert_array_equal(out["spectrum"].values, m.centroid(data)["spectrum"].values)

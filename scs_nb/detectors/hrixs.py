@@ -893,10 +893,12 @@ class MaranaX(hRIXS):
 
     def centroid_from_run(self, runNB, proposal=None, extra_fields=(), drop_first=False,
                           subset=None, bins=None, return_hits=False, method="auto",
-                          n_jobs=None):
+                          n_jobs=None, client=None):
         """from_run() and centroid() in one: the images are read in chunks of
         CHUNK_TRAINS trains by worker processes (never the whole run), only
-        the spectra (and hits) come back."""
+        the spectra (and hits) come back. ``client``: a dask
+        ``distributed.Client`` (e.g. on ``scs_nb.batch.cluster.make_cluster()``)
+        to run the chunks on instead of local processes."""
         from concurrent.futures import ProcessPoolExecutor
         import multiprocessing as mp
         from ..load import load
@@ -924,8 +926,11 @@ class MaranaX(hRIXS):
         state = self._state()
         jobs = [(folder, alt["source"], alt["key"], tids[c], energies[c], state, edges,
                  method, return_hits) for c in chunks]
-        workers = _n_workers(n_jobs, len(chunks))
-        if workers == 1:
+        workers = 1 if client is not None else _n_workers(n_jobs, len(chunks))
+        if client is not None:
+            futures = client.map(_chunk_job, jobs, pure=False)
+            results = (f.result() for f in futures)
+        elif workers == 1:
             results = map(_chunk_job, jobs)
         else:
             pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"))
@@ -969,6 +974,7 @@ def _chunk_job(job):
     """Worker: centroid the images of some trains of a run (read here)."""
     from ..load import run_by_path
     folder, source, key, tids, energies, state, edges, method, return_hits = job
+    state = dict(state)      # jobs may share it (threads of a dask worker)
     m = MaranaX(state.pop("PROPOSAL"), detector=state.pop("DETECTOR"))
     m.dark_image = state.pop("dark_image")
     for k, v in state.items():
