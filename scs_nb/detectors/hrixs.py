@@ -924,17 +924,19 @@ class MaranaX(hRIXS):
                   for a in range(0, n, self.CHUNK_TRAINS)]
         folder = data.attrs.get("runFolder")
         state = self._state()
-        jobs = [(folder, alt["source"], alt["key"], tids[c], energies[c], state, edges,
-                 method, return_hits) for c in chunks]
+        jobs = [(folder, alt["source"], alt["key"], tids[c], energies[c], edges, method,
+                 return_hits) for c in chunks]
         workers = 1 if client is not None else _n_workers(n_jobs, len(chunks))
         if client is not None:
-            futures = client.map(_chunk_job, jobs, pure=False)
+            # the settings (with the dark image) sent once to every worker
+            shared = client.scatter(state, broadcast=True)
+            futures = client.map(_chunk_job, jobs, state=shared, pure=False)
             results = (f.result() for f in futures)
         elif workers == 1:
-            results = map(_chunk_job, jobs)
+            results = (_chunk_job(j, state) for j in jobs)
         else:
             pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"))
-            results = pool.map(_chunk_job, jobs)
+            results = pool.map(_chunk_job, jobs, [state] * len(jobs))
         try:
             for c, res in _progress(zip(chunks, results), len(chunks), "centroiding chunks"):
                 self._singles[c], self._doubles[c] = res[0], res[1]
@@ -970,10 +972,10 @@ class MaranaX(hRIXS):
         return alt["source"], alt["key"]
 
 
-def _chunk_job(job):
+def _chunk_job(job, state):
     """Worker: centroid the images of some trains of a run (read here)."""
     from ..load import run_by_path
-    folder, source, key, tids, energies, state, edges, method, return_hits = job
+    folder, source, key, tids, energies, edges, method, return_hits = job
     state = dict(state)      # jobs may share it (threads of a dask worker)
     m = MaranaX(state.pop("PROPOSAL"), detector=state.pop("DETECTOR"))
     m.dark_image = state.pop("dark_image")
