@@ -35,3 +35,10 @@ from .detectors.dssc import (DSSCBinner, DSSCFormatter, bin_dssc,  # noqa: E402,
                              plot_binner_hist, plot_hist_processed, plot_pump_probe,
                              plot_xgm_threshold, process_dssc_data, quickmask_DSSC_ASIC,
                              save_attributes_h5, save_xarray)
+
+# --- how-tos: knife-edge, reflectivity, XAS/XMCD, PES, FastCCD (issue 15) ---
+from . import base  # noqa: E402,F401
+from .base import knife_edge_base  # noqa: E402,F401
+from .routines.knife_edge import knife_edge  # noqa: E402,F401
+from .routines.Reflectivity import reflectivity  # noqa: E402,F401
+from .routines.XAS import xas, xasxmcd  # noqa: E402,F401
