@@ -183,7 +183,8 @@ def xasxmcd(dataP, dataN):
         except (KeyError, ValueError, IndexError, TypeError):
             raise ToolBoxValueError(f"{name} must be the output of xas() (nrj, muA, sigmaA, "
                                     "sterrA, muIo, counts)") from None
-    if not np.allclose(np.asarray(dataP["nrj"]), np.asarray(dataN["nrj"])):
+    eP, eN = np.asarray(dataP["nrj"], float), np.asarray(dataN["nrj"], float)
+    if eP.shape != eN.shape or not np.allclose(eP, eN):
         raise ToolBoxValueError("dataP and dataN have different energy bins; compute both with "
                                 "the same bins= (an array of bin edges)")
 
