@@ -177,3 +177,66 @@ def dssc_resonance(proposal, run, truth, plan=None):
              0.02 * exp[peak]),
             ("DSSC mean signal off resonance (ADU/uJ)", exp[0], float(got.values[0]),
              0.02 * exp[0])]
+
+
+# -- how-tos: knife-edge, reflectivity, XAS/XMCD, PES, FastCCD (issue 15) -----
+@check("knife_edge")
+def knife_edge_radius(proposal, run, truth, plan=None):
+    """Beam radius and centre of the XGM-normalised photodiode scan; the
+    tolerance is 4 standard errors of the fit."""
+    import scs_nb as tb
+    t = truth["knife_edge"]
+    _, ds = tb.load(proposal, run, [t["axis"], t["signal"], "SCS_SA3"])
+    ds["norm"] = ds[t["signal"]] / ds["SCS_SA3"]
+    popt, pcov = tb.knife_edge(ds, axisKey=t["axis"], signalKey="norm", full=True)
+    err = np.sqrt(np.diag(pcov))
+    return [("knife-edge beam radius w0 (um)", t["w0_mm"] * 1e3, abs(popt[1]) * 1e3,
+             4 * err[1] * 1e3),
+            ("knife-edge beam centre x0 (um)", t["x0_mm"] * 1e3, popt[0] * 1e3,
+             4 * err[0] * 1e3)]
+
+
+@check("reflectivity")
+def reflectivity_fit(proposal, run, truth, plan=None):
+    """Double-exponential fit of the BAM-corrected Delta R: time zero, decay
+    constants and rise within 4 fit errors; the rise without the BAM
+    correction (broadened by the FEL arrival jitter) for comparison."""
+    import scs_nb as tb
+    t = truth["reflectivity"]
+    _, ds = tb.load(proposal, run, [t["Io"], t["Ir"], "PP800_DelayLine", t["bam"]],
+                    bunchPattern="scs_ppl")
+    ds["delay_bam"] = tb.positionToDelay(ds["PP800_DelayLine"], 0, False) - ds[t["bam"]]
+    r = tb.reflectivity(ds, Iokey=t["Io"], Irkey=t["Ir"], delaykey="delay_bam",
+                        binWidth=0.03, positionToDelay=False, units="ps", plot=False)
+    p, e = r.attrs["fit_double_exp"], r.attrs["fit_double_exp_err"]
+    raw = tb.reflectivity(ds, Iokey=t["Io"], Irkey=t["Ir"], binWidth=0.01, origin=0.0,
+                          plot=False).attrs["fit_double_exp"]["sigma"]
+    return [("reflectivity time zero t0 (ps)", t["t0_ps"], p["t0"], 4 * e["t0"]),
+            ("reflectivity fast decay tau1 (ps)", t["tau1_ps"], p["tau1"], 4 * e["tau1"]),
+            ("reflectivity slow decay tau2 (ps)", t["tau2_ps"], p["tau2"], 4 * e["tau2"]),
+            ("reflectivity rise, BAM corrected (ps)", t["sigma_ps"], p["sigma"],
+             4 * e["sigma"]),
+            ("BAM correction sharpens the edge (1 = yes)", 1,
+             int(abs(p["sigma"] - t["sigma_ps"]) < abs(raw - t["sigma_ps"])), 0)]
+
+
+@check("xas_xmcd")
+def xas_xmcd_amplitudes(proposal, run, truth, plan=None):
+    """Edge jump of the XAS (transmission) and XMCD amplitude at the edge,
+    within 4 standard errors."""
+    import scs_nb as tb
+    t = truth["xas"]
+    _, ds = tb.load(proposal, run, ["SCS_SA3", "MCP3apd", "nrj", "magnet"])
+    e = np.asarray(t["setpoints_eV"])
+    half = 0.5 * np.min(np.diff(e))
+    bins = np.concatenate([e - half, [e[-1] + half]])
+    P = tb.xas(ds.where(ds.magnet > 0, drop=True), bins=bins)
+    N = tb.xas(ds.where(ds.magnet < 0, drop=True), bins=bins)
+    xas, xmcd = tb.xasxmcd(P, N)
+    k = int(np.argmin(np.abs(e - t["E0_eV"])))
+    mu_avg = 0.5 * (np.asarray(t["mu_plus"]) + np.asarray(t["mu_minus"]))
+    jump = xas["muA"][-1] - xas["muA"][0]
+    jump_err = np.hypot(xas["sterrA"][-1], xas["sterrA"][0])
+    xmcd_inj = t["mu_plus"][k] - t["mu_minus"][k]
+    return [("XAS edge jump (last - first step)", mu_avg[-1] - mu_avg[0], jump, 4 * jump_err),
+            ("XMCD amplitude at the edge", xmcd_inj, xmcd["muA"][k], 4 * xmcd["sterrA"][k])]

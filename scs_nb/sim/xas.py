@@ -58,8 +58,9 @@ def add_mcps(run, energies, factors, gains=(20.0, 22.0, 18.0, 25.0)):
           trains=328)
 def xas_xmcd(run, start=770.0, stop=790.0, nsteps=41, E0=780.0, gamma=1.0, pre=0.3,
              jump=1.0, white=1.0, xmcd=0.4, current_A=5.0, npulses=20):
-    setpoints = np.linspace(start, stop, int(nsteps))
     n = run.ntrains
+    # at least 4 trains per energy step: both field directions at every energy
+    setpoints = np.linspace(start, stop, max(min(int(nsteps), n // 4), 2))
     step_of = np.minimum((np.arange(n) * len(setpoints)) // n, len(setpoints) - 1)
     nrj = setpoints[step_of]
     # first half of each step: positive field, second half: negative
