@@ -145,6 +145,7 @@ def _build_table() -> dict:
         # -- PES ---------------------------------------------------------------------
         "PES_RV": _slow(S.PES_MPOD, "channels.U0.voltage.value"),
         "PES_gas_pressure": _slow("SA3_XTD10_PES/GAUGE/G30310F", "value.value"),
+        **{f"PES_{gas}": _slow(dev, "isOpen.value") for gas, dev in S.PES_GAS_VALVE.items()},
     }
     # bunch decoder: pulse ids and counts per location
     for loc in ("sase1", "sase2", "sase3", "laser", "maindump", "tpi"):
