@@ -240,3 +240,22 @@ def xas_xmcd_amplitudes(proposal, run, truth, plan=None):
     xmcd_inj = t["mu_plus"][k] - t["mu_minus"][k]
     return [("XAS edge jump (last - first step)", mu_avg[-1] - mu_avg[0], jump, 4 * jump_err),
             ("XMCD amplitude at the edge", xmcd_inj, xmcd["muA"][k], 4 * xmcd["sterrA"][k])]
+
+
+@check("pes")
+def pes_peaks(proposal, run, truth, plan=None):
+    """Centroid of each injected PES peak in the train- and pulse-averaged
+    time-of-flight spectrum of two tubes (retardation 0 V and 30 V), within
+    one sample."""
+    import scs_nb as tb
+    t = truth["pes"]
+    rows = []
+    for ch in ("1A", "4D"):
+        da = tb.get_pes_tof(proposal, run, f"PES_{ch}raw", start=t["start"], origin=t["origin"])
+        avg = -da.mean(("trainId", "sa3_pId")).values
+        x = np.arange(len(avg))
+        for p, s in zip(t["peaks"][ch]["position"][1:], t["peaks"][ch]["sigma"][1:]):
+            w = np.abs(x - p) < 4 * s
+            rows.append((f"PES {ch} (RV {t['rv'][ch]:.0f} V) peak position (sample)", p,
+                         float((avg[w] * x[w]).sum() / avg[w].sum()), 1.0))
+    return rows
