@@ -44,3 +44,4 @@ from .routines.Reflectivity import reflectivity  # noqa: E402,F401
 from .routines.XAS import xas, xasxmcd  # noqa: E402,F401
 from .detectors.pes import (get_pes_params, get_pes_tof, load_pes_avg_traces,  # noqa: E402,F401
                             save_pes_avg_traces)
+from .detectors.fccd import FastCCD  # noqa: E402,F401

@@ -84,4 +84,4 @@ def xgm_calibration(run, factor=2.5):
     add_beamline(run, xgm_calibration=float(factor))
 from . import dssc  # noqa: E402,F401  (DSSC scenarios, issue 4)
 from . import pulse_scenarios  # noqa: E402,F401
-from . import pes, reflectivity, xas  # noqa: E402,F401  (how-to scenarios, issue 15)
+from . import fccd, pes, reflectivity, xas  # noqa: E402,F401  (how-to scenarios, issue 15)

@@ -256,7 +256,8 @@ def bin_module(idx: ModuleIndex, frame_bins, frame_weights, nbins, chunk_trains=
     bar = None
     if progress:
         from tqdm.auto import tqdm
-        bar = tqdm(total=len(jobs), desc=f"DSSC module {idx.module}", unit="chunk")
+        bar = tqdm(total=len(jobs), unit="chunk", desc=f"DSSC module {idx.module}"
+                   if idx.key == "image/data" else idx.source)
     pool = ThreadPoolExecutor(1) if prefetch else None
     try:
         pending = pool.submit(read, jobs[0], buffers[0]) if (pool and jobs) else None
