@@ -35,7 +35,7 @@ def test_scan_and_pumped_trains(binned):
     assert np.allclose(raw.scan_variable, t["setpoints_mm"], atol=1e-6)
     # the PP laser fires on even trains: half of each step pumped
     assert (raw.sum_count_pumped == raw.sum_count_unpumped).all()
-    assert int(raw.sum_count_pumped.sum() + raw.sum_count_unpumped.sum()) == 24
+    assert int(raw.sum_count_pumped.sum() + raw.sum_count_unpumped.sum()) == 12
     assert np.allclose(raw.delay_ps, t["delay_ps"], atol=1e-6)
 
 

@@ -16,6 +16,7 @@ CASES = {
     "xas_xmcd": ("xas_xmcd", {}, r"XMCD amplitude: recovered ([-\d.]+) ± ([\d.]+) at [\d.]+ eV, "
                                  r"injected ([-\d.]+)"),
     "pes_basic": ("pes", {}, None),
+    "fastccd_binning": ("fastccd", {}, None),
 }
 
 
@@ -34,12 +35,22 @@ def test_template_headless(name, simulated, tmp_path):
     scenario, kw, pattern = CASES[name]
     res = simulated(scenario, **kw)
     out = tmp_path / f"{name}.ipynb"
+    params = {"proposal": res.proposal, "run": res.run, "scenario": ""}
+    if name == "fastccd_binning":
+        params.update(dark_run=simulated("fccd_dark").run, dark_scenario="")
     papermill.execute_notebook(str(TEMPLATES / f"{name}.ipynb"), str(out),
-                               parameters={"proposal": res.proposal, "run": res.run,
-                                           "scenario": ""},
+                               parameters=params,
                                kernel_name="python3", progress_bar=False, cwd=str(tmp_path))
     text, images = _outputs(out)
     assert images >= 2
+    if name == "fastccd_binning":
+        m = re.search(r"ring position: recovered ([\d.]+) 1/nm, injected ([\d.]+) 1/nm "
+                      r"\(radial bin ([\d.]+)", text)
+        got, inj, dq = (float(v) for v in m.groups())
+        assert abs(got - inj) < dq
+        dev = float(re.search(r"largest deviation from injected ([\d.]+)", text).group(1))
+        assert dev < 0.02
+        return
     if name == "pes_basic":
         dev = float(re.search(r"largest deviation ([\d.]+) samples", text).group(1))
         assert dev < 1.0

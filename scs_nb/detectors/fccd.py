@@ -488,7 +488,12 @@ class FastCCD:
         if kind not in ("difference", "relative"):
             raise ToolBoxValueError(f"kind must be 'difference' or 'relative', got {kind!r}")
         d = self.azimuthal[kind]
-        lim = lim if lim is not None else float(np.nanpercentile(np.abs(d.values), 99))
+        u = self.azimuthal["unpumped"].mean("scan_variable")
+        signal = (u > 0.02 * float(u.max())).values       # q range with scattered intensity
+        if kind == "relative":   # undefined where nothing is scattered
+            d = d.where(xr.DataArray(signal, dims=(Q_DIM,)))
+        finite = np.abs(d.values[np.isfinite(d.values)])
+        lim = lim if lim is not None else float(np.percentile(finite, 99)) if finite.size else 1.0
         fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(8, 7), sharex=True)
         ax1.plot(d[Q_DIM], self.azimuthal["unpumped"].mean("scan_variable"), label="unpumped")
         ax1.plot(d[Q_DIM], self.azimuthal["pumped"].mean("scan_variable"), label="pumped")
@@ -497,6 +502,10 @@ class FastCCD:
         y = d["delay_ps"].values if "delay_ps" in d.coords else d.scan_variable.values
         im = ax2.pcolormesh(d[Q_DIM], y, d.values, cmap="RdBu_r", vmin=-lim, vmax=lim,
                             shading="nearest")
+        if signal.any():
+            qs = d[Q_DIM].values[signal]
+            pad = 0.2 * (qs.max() - qs.min() + 1e-12)
+            ax2.set_xlim(qs.min() - pad, qs.max() + pad)
         ax2.set_xlabel("q [1/nm]")
         ax2.set_ylabel("delay [ps]" if "delay_ps" in d.coords else "scan variable")
         fig.colorbar(im, ax=ax2, label=kind)

@@ -254,8 +254,41 @@ def pes_peaks(proposal, run, truth, plan=None):
         da = tb.get_pes_tof(proposal, run, f"PES_{ch}raw", start=t["start"], origin=t["origin"])
         avg = -da.mean(("trainId", "sa3_pId")).values
         x = np.arange(len(avg))
-        for p, s in zip(t["peaks"][ch]["position"][1:], t["peaks"][ch]["sigma"][1:]):
+        lines = [n for n, (eb, _) in t["lines"].items()
+                 if t["hv_eV"] - eb - t["rv"][ch] > 0.5]
+        for line, p, s in zip(lines, t["peaks"][ch]["position"][1:], t["peaks"][ch]["sigma"][1:]):
             w = np.abs(x - p) < 4 * s
-            rows.append((f"PES {ch} (RV {t['rv'][ch]:.0f} V) peak position (sample)", p,
+            rows.append((f"PES {ch} (RV {t['rv'][ch]:.0f} V) {line} peak (sample)", p,
                          float((avg[w] * x[w]).sum() / avg[w].sum()), 1.0))
     return rows
+
+
+@check("fastccd")
+def fastccd_ring(proposal, run, truth, plan=None):
+    """FastCCD binned (DSSC engine) with the gain map: the pumped/unpumped
+    ring ratio at each delay step (largest deviation) and the ring's q."""
+    import tempfile
+    import scs_nb as tb
+    from . import fccd as simfccd
+    t = truth["fccd"]
+    f = tb.FastCCD(proposal, distance=t["distance_m"])
+    with tempfile.TemporaryDirectory(prefix="scs_nb_check_") as out:
+        f.open_run(run, t0=t["t0_mm"])
+        f.define_scan("PP800_DelayLine", 0.01)
+        f.binning()
+        f.save(out)
+        np.save(f"{out}/gain.npy", simfccd.gain_map(t["gain_seed"], t["gain_bottom"]))
+        f.load_gain(f"{out}/gain.npy")
+        f.load_binned(run, save_folder=out)
+    # without a dark run: the ring contrast over the local background
+    az = f.azimuthal_int(t["wavelength_nm"], center=t["centre_px"], dr=2)
+    q = az["delta_q (1/nm)"].values
+    near = np.abs(q - t["q0_per_nm"]) < 0.002
+    bg = (np.abs(q - t["q0_per_nm"]) > 0.012) & (np.abs(q - t["q0_per_nm"]) < 0.02)
+    ring_p = az.pumped.values[:, near].mean(1) - az.pumped.values[:, bg].mean(1)
+    ring_u = az.unpumped.values[:, near].mean(1) - az.unpumped.values[:, bg].mean(1)
+    dev = float(np.max(np.abs(ring_p / ring_u - np.asarray(t["ratio_pumped_unpumped"]))))
+    u = az.unpumped.mean("scan_variable").values - az.unpumped.values[:, bg].mean()
+    return [("FastCCD ring q (1/nm)", t["q0_per_nm"], float(q[int(np.argmax(u))]),
+             4 * float(np.diff(q).mean())),
+            ("FastCCD pumped/unpumped ratio, largest deviation", 0.0, dev, 0.02)]

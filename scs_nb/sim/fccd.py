@@ -102,7 +102,7 @@ def add_fccd(run, photons_per_uj=2e-3, centre=(967.0, 480.0), r0_px=300.0, width
 @scenario("fastccd", help="FastCCD delay scan: (1934, 960) frames with a scattering ring "
           "(r0 = 300 px) quenched by 30 % after time zero (recovery 3 ps) on pumped (even) "
           "trains; PP laser on even trains, delay line stepped over 6 positions; gain map "
-          "1.0 / 0.8 (top / bottom half).", trains=24, large_trains=400)
+          "1.0 / 0.8 (top / bottom half).", trains=12, large_trains=400)
 def fastccd(run, t0_mm=0.0, start=-0.15, stop=0.6, nsteps=6, depth=0.3, tau_ps=3.0,
             distance_m=1.0, nrj=930.0):
     n = run.ntrains
@@ -131,7 +131,7 @@ def fastccd(run, t0_mm=0.0, start=-0.15, stop=0.6, nsteps=6, depth=0.3, tau_ps=3
 
 
 @scenario("fccd_dark", help="FastCCD dark run: no X-rays (the dark offsets and read noise "
-          "of the 'fastccd' scenario).", trains=8, large_trains=100)
+          "of the 'fastccd' scenario).", trains=4, large_trains=100)
 def fccd_dark(run):
     n = run.ntrains
     pat = timing.PulsePattern.constant(n, sase3=(0, 1000, 24))
