@@ -126,7 +126,8 @@ def add_pes(run, energies, hv, gas="Ne", lines=None, rv=None, channels=None):
 
 @scenario("pes", help="PES time-of-flight traces on the 16 channels of SA3_XTD10_PES/ADC/1: "
           "Ne 1s and 2p lines at 1000 eV photon energy, 10 SASE3 pulses at 4.5 MHz, "
-          "retardation 0/10/20/30 V on the A/B/C/D tubes.", trains=40)
+          "retardation 0/10/20/30 V on the A/B/C/D tubes. size='large': 400 trains.",
+          trains=40, large_trains=400)
 def pes(run, hv=1000.0, npulses=10, gas="Ne"):
     pat = timing.PulsePattern.constant(run.ntrains, sase3=(int(npulses), 1000, 1))
     from .scenarios import add_beamline
