@@ -77,3 +77,23 @@ def test_fits_on_exact_curves():
     assert p["tau2"] == pytest.approx(1.5, rel=1e-3)
     s, _ = fit_step(t, erf_step(t, 0.3, 0.1, 2.0, 1.0))
     assert s["t0"] == pytest.approx(0.3, abs=1e-4) and s["sigma"] == pytest.approx(0.1, rel=1e-3)
+
+
+def test_alternate_trains(simulated):
+    """Pumped even trains referenced to the unpumped odd trains: the same
+    time zero and decays."""
+    res = simulated("reflectivity", alternate_trains=True)
+    truth = res.truth["reflectivity"]
+    _, ds = tb.load(res.proposal, res.run, FIELDS, bunchPattern="scs_ppl")
+    ds["delay_bam"] = tb.positionToDelay(ds["PP800_DelayLine"], 0, False) - ds["BAM1932S"]
+    r = tb.reflectivity(ds, delaykey="delay_bam", binWidth=0.03, positionToDelay=False,
+                        alternateTrains=True, pumpOnEven=True, plot=False)
+    p, e = r.attrs["fit_double_exp"], r.attrs["fit_double_exp_err"]
+    for name, key in (("t0", "t0_ps"), ("tau1", "tau1_ps"), ("tau2", "tau2_ps")):
+        assert abs(p[name] - truth[key]) < 3 * e[name], (name, p[name], e[name])
+    # the wrong parity references pumped to unpumped trains: the inverted change
+    inv = tb.reflectivity(ds, delaykey="PP800_DelayLine", alternateTrains=True,
+                          pumpOnEven=False, plot=False)
+    right = tb.reflectivity(ds, delaykey="PP800_DelayLine", alternateTrains=True, plot=False)
+    assert float(inv.deltaR.max()) > 2 and float(right.deltaR.min()) < -2
+    assert float(inv.deltaR.min()) > -6 * float(inv.deltaR_stderr.max())

@@ -2,9 +2,11 @@
 
 Physics and layout
 ------------------
-* Pulse pattern: the PP laser fires every ``step`` slots (2 n pulses), the
-  FEL on every other laser pulse (n pulses): laser pulses 0, 2, 4, ... are
-  pumped, 1, 3, 5, ... unpumped (the ToolBox's default scheme).
+* Pulse pattern: the PP laser fires every 24 slots (2 n pulses), the FEL on
+  every other laser pulse (n pulses): laser pulses 0, 2, 4, ... are pumped,
+  1, 3, 5, ... unpumped (the ToolBox's default scheme). With
+  ``alternate_trains=True`` laser and FEL share n slots and the FEL is on in
+  even trains only (``reflectivity(..., alternateTrains=True)``).
 * The delay line is stepped; the pump-probe delay of a pumped pulse is
   ``t = 2 (pos - t0_mm) / c - bam`` (ps), ``bam`` the FEL arrival time of that
   pulse as the BAM1932S records it (drift over the run plus jitter per bunch):
@@ -78,10 +80,16 @@ def add_reflectivity(run, t0_mm, sigma_ps, a1, tau1, a2, tau2, reflectance=0.5,
           "0.15 mm; BAM1932S with 250 fs drift and 120 fs jitter.", trains=300)
 def reflectivity_scan(run, t0_mm=0.15, sigma_ps=0.06, a1=-3.0, tau1_ps=0.25, a2=-1.5,
                       tau2_ps=2.0, start=0.0, stop=1.0, nsteps=101, npumped=10,
-                      bam_drift_fs=250.0, bam_jitter_fs=120.0):
+                      bam_drift_fs=250.0, bam_jitter_fs=120.0, alternate_trains=False):
     npumped = int(npumped)
-    pat = timing.PulsePattern.constant(run.ntrains, sase3=(npumped, 1000, 48),
-                                       ppl=(2 * npumped, 1000, 24))
+    if alternate_trains:
+        # every laser pulse pumped in even trains (train id), none in odd trains
+        pat = timing.PulsePattern.constant(run.ntrains, sase3=(npumped, 1000, 48),
+                                           ppl=(npumped, 1000, 48))
+        pat.set_trains("sase3", run.train_ids % 2 == 1, None)
+    else:
+        pat = timing.PulsePattern.constant(run.ntrains, sase3=(npumped, 1000, 48),
+                                           ppl=(2 * npumped, 1000, 24))
     pos = slow.steps(run.ntrains, np.linspace(start, stop, int(nsteps)))
     from .scenarios import add_beamline
     add_beamline(run, pat, delay_mm=pos, bams=(),
