@@ -6,7 +6,6 @@ import pytest
 from scipy.optimize import curve_fit
 
 import scs_nb as tb
-from scs_nb.detectors import pes
 
 
 @pytest.fixture(scope="module")

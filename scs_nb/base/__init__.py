@@ -2,4 +2,4 @@
 knife-edge fit on plain numpy arrays."""
 from .knife_edge import knife_edge, knife_edge_base, prepare_arrays, range_mask  # noqa: F401
 
-__all__ = ["knife_edge", "knife_edge_base"]
+__all__ = ["knife_edge", "knife_edge_base", "prepare_arrays", "range_mask"]

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import digitizers, slow, timing
+from . import digitizers, timing
 from .core import scenario
 
 
