@@ -93,3 +93,23 @@ def test_save_and_load_average_traces(run):
     assert list(one.data_vars) == ["PES_3Braw"]
     with pytest.raises(tb.ToolBoxError, match="not saved"):
         tb.load_pes_avg_traces(run.proposal, run.run, "4D")
+
+
+def test_pulse_pattern_change(simulated):
+    """Half-way through the run the SASE3 pattern changes from 10 pulses in
+    consecutive slots to 5 pulses every other slot: each spectrum sits on its
+    pulse id, and pulses a train did not have are NaN."""
+    res = simulated("pes", pattern_change=True, trains=20)
+    t = res.truth["pes"]
+    da = tb.get_pes_tof(res.proposal, res.run, "PES_1Araw", start=t["start"],
+                        origin=t["origin"])
+    ids = res.truth["pattern"]["sase3_pulse_ids"]
+    assert da.sa3_pId.values.tolist() == sorted({p for row in ids for p in row})
+    p1s = int(round(t["peaks"]["1A"]["position"][1]))
+    for tid, row in zip(res.truth["train_ids"], ids):
+        spec = da.sel(trainId=tid)
+        present = np.isfinite(spec.values).all(axis=1)
+        assert spec.sa3_pId.values[present].tolist() == row
+        assert not np.isfinite(spec.values[~present]).any()
+        # the 1s line is in every present pulse's spectrum (negative-going)
+        assert (spec.sel(sa3_pId=row, sampleId=p1s) < -100).all()

@@ -128,8 +128,10 @@ def add_pes(run, energies, hv, gas="Ne", lines=None, rv=None, channels=None):
           "Ne 1s and 2p lines at 1000 eV photon energy, 10 SASE3 pulses at 4.5 MHz, "
           "retardation 0/10/20/30 V on the A/B/C/D tubes. size='large': 400 trains.",
           trains=40, large_trains=400)
-def pes(run, hv=1000.0, npulses=10, gas="Ne"):
+def pes(run, hv=1000.0, npulses=10, gas="Ne", pattern_change=False):
     pat = timing.PulsePattern.constant(run.ntrains, sase3=(int(npulses), 1000, 1))
+    if pattern_change:   # second half of the run: every other slot, half the pulses
+        pat.set_trains("sase3", slice(run.ntrains // 2, None), (int(npulses) // 2, 1000, 2))
     from .scenarios import add_beamline
     energies = add_beamline(run, pat, nrj=hv, digitizers=False, bams=())
     true_e = run.truth["xgm"]["SCS"]["true_sa3_energy_uJ"]
