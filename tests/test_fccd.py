@@ -86,3 +86,33 @@ def test_save_never_overwrites_silently(binned):
     with pytest.raises(tb.ToolBoxError, match="shape"):
         np.save(out / "bad.npy", np.ones((3, 3)))
         f.load_gain(str(out / "bad.npy"))
+
+
+def test_mask_and_xgm_filter(binned):
+    """A mask hides pixels from the azimuthal integration (the ring stays at
+    its q); xgm_filter drops every train with a pulse outside the range."""
+    t, f, raw, out, gain, res, dark, path = binned
+    f.load_gain(str(gain))
+    f.load_binned(res.run, dark_runNB=dark.run, save_folder=out)
+    m = np.ones(f.shape, bool)
+    m[: f.shape[0] // 2] = False                  # top half masked
+    np.save(out / "mask.npy", m)
+    f.load_mask(str(out / "mask.npy"), plot=False)
+    full = f.azimuthal_int(t["wavelength_nm"], center=t["centre_px"], dr=2, use_mask=False)
+    half = f.azimuthal_int(t["wavelength_nm"], center=t["centre_px"], dr=2, use_mask=True)
+    u_full = full.unpumped.mean("scan_variable").values
+    u_half = half.unpumped.mean("scan_variable").values
+    k = int(np.nanargmax(u_full))
+    assert abs(full[Q_DIM].values[k] - half[Q_DIM].values[int(np.nanargmax(u_half))]) < 1e-9
+    assert u_half[k] == pytest.approx(u_full[k], rel=0.02)   # same ring, half the pixels
+    f.mask = np.ones(f.shape, bool)
+    # xgm_filter on a fresh scan: bounds around all pulses keep every train; an upper
+    # bound at the lowest per-train maximum keeps only that train
+    g = FastCCD(res.proposal, distance=t["distance_m"])
+    g.open_run(res.run, t0=t["t0_mm"])
+    xgm = g.scan["xgm_all"].values
+    keep = g.xgm_filter(xgm_low=float(np.nanmin(xgm)) - 1, xgm_high=float(np.nanmax(xgm)) + 1)
+    assert keep.sizes["trainId"] == 12
+    lo = float(np.nanmin(xgm.max(1)))        # the train with the weakest strongest pulse
+    g.xgm_filter(xgm_high=lo)
+    assert g.scan.sizes["trainId"] == 1
