@@ -13,7 +13,7 @@ FIELDS = ["SCS_SA3", "MCP3apd", "MCP1apd", "nrj", "magnet"]
 
 @pytest.fixture(scope="module")
 def spectra(simulated):
-    res = simulated("xas_xmcd")
+    res = simulated("xas_xmcd", run=1503)   # one realization: statistical asserts
     _, ds = tb.load(res.proposal, res.run, FIELDS)
     t = res.truth["xas"]
     e = np.asarray(t["setpoints_eV"])
