@@ -218,8 +218,10 @@ def reflectivity(data, Iokey="FastADC5peaks", Irkey="FastADC3peaks",
     Output
     ------
     xarray Dataset containing the binned Delta R (``deltaR``, %), standard
-    deviation (``deltaR_std``), standard error (``deltaR_stderr``), counts and
-    delays (``delay`` coordinate when converted), and the fitting results as
+    deviation (``deltaR_std``), standard error (``deltaR_stderr``), counts,
+    the mean delay of the shots of each bin (``delay_mean``, units of
+    delaykey: the fits use it) and delays (``delay`` coordinate when
+    converted), and the fitting results as
     attributes: ``fit_double_exp`` / ``fit_double_exp_err`` and ``fit_step`` /
     ``fit_step_err`` (dicts, in the units of the fitted axis, ``fit_axis``).
     """
@@ -298,11 +300,13 @@ def reflectivity(data, Iokey="FastADC5peaks", Irkey="FastADC3peaks",
         std = np.sqrt(np.maximum(bsum(vals ** 2) / counts - m ** 2, 0)
                       * counts / np.maximum(counts - 1, 1))
         stderr = std / np.sqrt(counts)
+        dmean = bsum(d) / counts        # where the shots of each bin really are
     centers = 0.5 * (edges[:-1] + edges[1:])
     keep = counts > 0
     ds = xr.Dataset({"deltaR": (delaykey, mean[keep]), "deltaR_std": (delaykey, std[keep]),
                      "deltaR_stderr": (delaykey, stderr[keep]),
-                     "counts": (delaykey, counts[keep].astype(int))},
+                     "counts": (delaykey, counts[keep].astype(int)),
+                     "delay_mean": (delaykey, dmean[keep])},
                     coords={delaykey: centers[keep]})
     ds["deltaR"].attrs["units"] = "%" if ur is not None else "Ir/Io"
     axis, xunits = delaykey, units
@@ -312,7 +316,10 @@ def reflectivity(data, Iokey="FastADC5peaks", Irkey="FastADC3peaks",
                                                               invert))))
         ds["delay"].attrs["units"] = "ps"
         axis, xunits = "delay", "ps"
-    x = ds[axis].values
+    # the fits use the mean delay of each bin's shots, not the bin centre
+    x = ds["delay_mean"].values
+    if axis == "delay":
+        x = np.asarray(p2d(x, origin, invert))
     # fit weights: one pooled standard deviation over sqrt(counts) (the
     # per-bin std of a few shots is too noisy to weight by)
     cnt = ds["counts"].values
