@@ -31,7 +31,8 @@ def process_one_module(job):
     job: dict with ``files`` (paths), ``source``, ``key`` (frames dataset under
     ``INSTRUMENT/<source>/``, e.g. 'data/image/pixels'), ``group`` (INDEX
     group), ``train_ids`` and ``bins`` (the bin of each of these trains, -1 to
-    drop), ``nbins``; optional ``frame_shape`` and ``progress``.
+    drop), ``nbins``; optional ``frame_shape``, ``adc_max`` (frames with a value
+    above it are left out; default 0xFFFF: none) and ``progress``.
 
     Returns (means, counts): the mean frame of each bin, (nbins, y, x)
     float32 (NaN for empty bins), and the number of frames per bin.
@@ -39,7 +40,8 @@ def process_one_module(job):
     from .dssc import engine
     idx = engine.index_module(os.path.dirname(job["files"][0]), 0, source=job["source"],
                               files=job["files"], group=job.get("group", "data"),
-                              key=job["key"], frame_shape=job.get("frame_shape"))
+                              key=job["key"], frame_shape=job.get("frame_shape"),
+                              adc_max=job.get("adc_max", 0xFFFF))
     lookup = dict(zip(np.asarray(job["train_ids"]).tolist(), np.asarray(job["bins"]).tolist()))
     fpt = idx.frames_per_train
     bins = np.full((len(idx.train_ids), fpt), -1, np.int64)
