@@ -10,7 +10,8 @@ SCENARIOS = sorted({name for name, _ in checks._CHECKS})
 
 # companion runs a check needs (a dark for DSSC), with options matching the data run
 COMPANIONS = {"dssc_energy_scan": {"dssc_dark": dict(modules="0", trains=6)}}
-OPTIONS = {"dssc_energy_scan": dict(modules="0", trains=22)}
+OPTIONS = {"dssc_energy_scan": dict(modules="0", trains=22),
+           "fastccd": dict(trains=12)}   # 3.7 MB frames: the scenario's small default
 # spectrometers (issue 14): camera images are large, keep the scenarios' small defaults
 _HRIXS_DARK = {"hrixs_dark": dict(trains=4)}
 COMPANIONS.update({"hrixs_photons": _HRIXS_DARK, "hrixs_curvature": _HRIXS_DARK,

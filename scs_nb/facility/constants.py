@@ -61,3 +61,9 @@ NEWTON_OFFSET_ADU = 300.0           # Viking Newton bias level (inferred)
 UND_NCELLS = 21
 UND_PERIOD_M = 0.068
 UND_PARK_GAP_MM = 62.0
+
+# -- photo-electron spectrometer (PES, issue 15) ------------------------------
+PES_BOARDS = (1, 2, 3, 4)           # ADQ412 boards of SA3_XTD10_PES/ADC/1
+PES_LETTERS = "ABCD"                # channels of each board: 16 flight tubes
+#: binding energies (eV) of the PES calibration gases (N 1s, Ne 1s, Kr 3d5/2, Xe 4d5/2)
+PES_BINDING_EV = {"N2": 409.9, "Ne": 870.2, "Kr": 93.8, "Xe": 67.5}
