@@ -8,9 +8,16 @@ __version__ = "0.1.0"
 from .errors import (ToolBoxError, ToolBoxFileError, ToolBoxPathError,  # noqa: F401
                      ToolBoxTypeError, ToolBoxValueError)
 
+# --- the ToolBox module layout (tb.detectors.xgm, tb.misc, tb.routines.boz, ...) and
+# the ToolBox's flat names of every area, resolved when first used; tb.sim likewise
+from . import compat as _compat  # noqa: E402
+__getattr__ = _compat.lazy_attributes("")
+alias_toolbox = _compat.alias_toolbox
+
 # --- mnemonics (issue 2) ---
 from .mnemonics import mnemonics, mnemonics_for_run  # noqa: E402,F401
-from . import sim  # noqa: E402,F401
+from .reader import lookup, read, resolve  # noqa: E402,F401
+from . import facility  # noqa: E402,F401
 
 # --- loading (issue 2) ---
 from .load import (check_data_rate, concatenateRuns, find_proposal,  # noqa: E402,F401
@@ -35,6 +42,23 @@ from .detectors.dssc import (DSSCBinner, DSSCFormatter, bin_dssc,  # noqa: E402,
                              plot_binner_hist, plot_hist_processed, plot_pump_probe,
                              plot_xgm_threshold, process_dssc_data, quickmask_DSSC_ASIC,
                              save_attributes_h5, save_xarray)
+
+# --- reliability: damaged runs, per-module DSSC outcome (issue 10) ---
+from . import damage  # noqa: E402,F401
+from .detectors.dssc.binning import DSSCModulesError  # noqa: E402,F401
+
+# --- spectrometers: hRIXS / MaranaX, Viking (issue 14) ---
+from .detectors.hrixs import MaranaX, hRIXS  # noqa: E402,F401
+from .detectors.viking import Viking  # noqa: E402,F401
+# --- how-tos: knife-edge, reflectivity, XAS/XMCD, PES, FastCCD (issue 15) ---
+from . import base  # noqa: E402,F401
+from .base import knife_edge_base  # noqa: E402,F401
+from .routines.knife_edge import knife_edge  # noqa: E402,F401
+from .routines.Reflectivity import reflectivity  # noqa: E402,F401
+from .routines.XAS import xas, xasxmcd  # noqa: E402,F401
+from .detectors.pes import (get_pes_params, get_pes_tof, load_pes_avg_traces,  # noqa: E402,F401
+                            save_pes_avg_traces)
+from .detectors.fccd import FastCCD  # noqa: E402,F401
 
 # --- BOZ (issue 13): toolbox_scs.routines.boz, also at toolbox_scs.* and toolbox_scs.routines.* ---
 from .routines import boz  # noqa: E402,F401

@@ -82,6 +82,18 @@ def pattern_change(run, before=20, after=10, empty_every=17):
           "relative to the slow photon flux.")
 def xgm_calibration(run, factor=2.5):
     add_beamline(run, xgm_calibration=float(factor))
+@scenario("all_mnemonics", help="The basic run plus the source of every mnemonic of the "
+          "table (cameras, slits, attenuators, motors, all digitizer channels, ...).",
+          trains=5, large_trains=50)
+def all_mnemonics(run, npulses=20):
+    add_beamline(run, timing.PulsePattern.constant(run.ntrains, sase3=(npulses, 1000, 24)))
+    from .extra import add_mnemonics
+    add_mnemonics(run, "all")
+
+
 from . import dssc  # noqa: E402,F401  (DSSC scenarios, issue 4)
 from . import pulse_scenarios  # noqa: E402,F401
+from . import hrixs  # noqa: E402,F401  (hRIXS / MaranaX, issue 14)
+from . import viking  # noqa: E402,F401  (Viking / Newton, issue 14)
+from . import fccd, pes, reflectivity, xas  # noqa: E402,F401  (how-to scenarios, issue 15)
 from . import boz  # noqa: E402,F401  (BOZ scenarios, issue 13)
