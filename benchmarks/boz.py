@@ -6,7 +6,7 @@
 2. The wall time of the whole I.a on one module: ROIs, plane flat field, refined
    flat field, non-linearity fit, from the run files (loading included).
 
-    .venv/bin/python benchmarks/boz.py                 # scaled: 100 trains x 50 pulses, 30-train dark
+    .venv/bin/python benchmarks/boz.py             # scaled: 100 trains x 50 pulses, 30-train dark
     .venv/bin/python benchmarks/boz.py --trains 1000 --dark-trains 300   # the size
 
 The runs are simulated first (not timed) into a temporary data root.

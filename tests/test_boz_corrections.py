@@ -17,10 +17,19 @@ from scs_nb.sim.boz import transmissions
 GAIN = 3.0
 
 
+def _sim(data_root, scenario, run, **kw):
+    """A run of the tests' proposal, simulated directly (not through the shared
+    ``simulated`` factory, whose automatic run numbers other tests rely on)."""
+    from scs_nb import sim
+    res = sim.simulate(scenario, 900002, run, data_root=data_root, overwrite=True, **kw)
+    res.proposal, res.run = 900002, run
+    return res
+
+
 @pytest.fixture(scope="module")
-def runs(simulated):
-    dark = simulated("boz_dark", run=601)
-    mem = simulated("boz_membranes", run=602)
+def runs(data_root):
+    dark = _sim(data_root, "boz_dark", 601)
+    mem = _sim(data_root, "boz_membranes", 602)
     return dark, mem
 
 
@@ -229,10 +238,10 @@ def test_missing_module_says_what_exists(runs):
 
 
 @pytest.fixture(scope="module")
-def small(chain, simulated):
+def small(chain, data_root):
     p = chain["p"]
-    e = simulated("boz_energy_scan", run=603)
-    d = simulated("boz_delay_scan", run=604)
+    e = _sim(data_root, "boz_energy_scan", 603)
+    d = _sim(data_root, "boz_delay_scan", 604)
     return {"energy": (small_data(p, e.run), e.truth["boz"]),
             "delay": (small_data(p, d.run), d.truth["boz"])}
 

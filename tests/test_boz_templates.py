@@ -30,13 +30,17 @@ def _after(text, key):
     return float(text.split(key)[1].split()[0])
 
 
-def test_boz_templates_headless(simulated, tmp_path):
-    dark = simulated("boz_dark", run=611, trains=10)
-    mem = simulated("boz_membranes", run=612, trains=20)
-    simulated("boz_membranes", run=613, trains=20, seed=7)
-    simulated("boz_energy_scan", run=614, trains=30)
-    simulated("boz_delay_scan", run=615, trains=28)
-    common = dict(proposal=dark.proposal, darkrun=dark.run)
+def test_boz_templates_headless(data_root, tmp_path):
+    from scs_nb import sim
+    runs = {611: ("boz_dark", dict(trains=10)), 612: ("boz_membranes", dict(trains=20)),
+            613: ("boz_membranes", dict(trains=20, seed=7)),
+            614: ("boz_energy_scan", dict(trains=30)), 615: ("boz_delay_scan", dict(trains=28))}
+    # simulated directly, not through the shared ``simulated`` factory (whose automatic
+    # run numbers other tests rely on)
+    for run, (scenario, kw) in runs.items():
+        sim.simulate(scenario, 900002, run, data_root=data_root, overwrite=True, **kw)
+    common = dict(proposal=900002, darkrun=611)
+    mem = type("Run", (), {"run": 612})
     text, images = _run("boz_Ia", tmp_path, run=mem.run, **common)
     assert images >= 9
     assert "flat field saved:" in text and "complete parameters saved:" in text

@@ -5,7 +5,7 @@ import numpy as np
 
 from ...errors import ToolBoxValueError
 from . import fast
-from .core import (BEAMS, _arr_key, _cache_get, _planes, _roi_key, _hist,
+from .core import (_arr_key, _cache_get, _planes, _roi_key, _hist,
                    compute_flat_field_correction, get_roi_pixel_pos)
 
 
