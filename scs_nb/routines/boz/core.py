@@ -65,12 +65,24 @@ def load_dssc_module(proposalNB, runNB, moduleNB=15, subset=slice(None),
     return arr, tid
 
 
+class _Box:
+    """Hides a dask array from dask.delayed, which would otherwise compute it whole
+    before the call; func streams it chunk by chunk instead."""
+
+    def __init__(self, a):
+        self.a = a
+
+
+def _unbox(func, box, args, kw):
+    return func(box.a, *args, **kw)
+
+
 def _lazy(func, arr, shape, dtype, *args, **kw):
     """func(arr, ...) as a dask array when arr is a dask array, else computed."""
     if hasattr(arr, "dask"):
         import dask
         import dask.array as da
-        return da.from_delayed(dask.delayed(func)(arr, *args, **kw), shape, dtype)
+        return da.from_delayed(dask.delayed(_unbox)(func, _Box(arr), args, kw), shape, dtype)
     return func(arr, *args, **kw)
 
 
