@@ -35,3 +35,8 @@ from .detectors.dssc import (DSSCBinner, DSSCFormatter, bin_dssc,  # noqa: E402,
                              plot_binner_hist, plot_hist_processed, plot_pump_probe,
                              plot_xgm_threshold, process_dssc_data, quickmask_DSSC_ASIC,
                              save_attributes_h5, save_xarray)
+
+# --- DSSC azimuthal integration, time delay, geometry (issue 12) ---
+from .detectors.azimuthal_integrator import (AzimuthalIntegrator,  # noqa: E402,F401
+                                             AzimuthalIntegratorDSSC)
+from .detectors.dssc.azimuthal import integrate_azimuthal  # noqa: E402,F401
