@@ -58,3 +58,9 @@ INFERRED = {TIMESERVER_PIPELINE, FASTADC, FASTADC2, ADQ412_2, XTD10_MCP_ADQ, *BA
 
 def dssc_module_source(module: int) -> str:
     return DSSC_MODULE.format(int(module))
+
+# DSSC PPT (FPGA) device holding the fine trigger delay setting (issue 12;
+# inferred: no public reference of this source and key)
+DSSC_PPT = "SCS_DET_DSSC1M-1/FPGA/PPT_Q1"
+DSSC_FINE_DELAY_KEY = "sequencer.fineTriggerDelay"
+INFERRED.add(DSSC_PPT)

@@ -423,3 +423,39 @@ def dssc_geometry_scenario(run, modules="0,7,8,15", npulses=2, quad_offsets=None
     truth["quad_offsets_mm"] = off.tolist()
     truth["nominal_quad_pos"] = [list(q) for q in QUAD_POS]
     return truth
+
+
+#: DSSC fine trigger delay response of the ``dssc_fine_delay`` scenario
+#: (inferred model): the gain seen by the X-ray signal is
+#: ``gain * exp(-0.5 ((fine_delay - optimum) / width) ** 2)``
+FINE_DELAY_OPTIMUM = 38.0
+FINE_DELAY_WIDTH = 9.0
+
+
+def fine_delay_response(fine_delay, optimum=FINE_DELAY_OPTIMUM, width=FINE_DELAY_WIDTH):
+    return float(np.exp(-0.5 * ((float(fine_delay) - optimum) / width) ** 2))
+
+
+@scenario("dssc_fine_delay", trains=4, large_trains=40,
+          help="DSSC fine trigger delay: one run at the DSSC fine delay setting 'fine_delay' "
+               "(written by the PPT device, mnemonic DSSC_fineDelay); the X-ray signal scales "
+               "as exp(-0.5 ((fine_delay - optimum) / width)^2), optimum 38, width 9 (inferred "
+               "model). Simulate runs at several settings to scan it. Options: fine_delay "
+               "(default 38), optimum, width, modules (default 0), npulses.")
+def dssc_fine_delay(run, fine_delay=38.0, optimum=FINE_DELAY_OPTIMUM, width=FINE_DELAY_WIDTH,
+                    modules="0", npulses=4, gain=2.0, **dssc):
+    from ..facility.sources import DSSC_FINE_DELAY_KEY, DSSC_PPT
+    from .scenarios import add_beamline
+    from .writer import ControlSource
+    pat = timing.PulsePattern.constant(run.ntrains, sase3=(int(npulses),) + _sase3_slots(npulses))
+    add_beamline(run, pat)
+    fd = float(fine_delay)
+    run.add(ControlSource(DSSC_PPT, "DsscPpt",
+                          {DSSC_FINE_DELAY_KEY: np.full(run.ntrains, fd, np.float64)}))
+    resp = fine_delay_response(fd, float(optimum), float(width))
+    truth = add_dssc(run, _modules_opt(modules), 1, _true_energies(run), gain=gain * resp,
+                     **dssc)
+    truth.update({"fine_delay": fd, "fine_delay_optimum": float(optimum),
+                  "fine_delay_width": float(width), "fine_delay_response": resp})
+    run.truth["scan"] = {"mnemonic": "DSSC_fineDelay", "setpoints": [fd]}
+    return truth
