@@ -64,7 +64,8 @@ def test_time_delay_template(data_root, tmp_path):
 
 
 def test_fine_delay_template(data_root, tmp_path):
-    text, images = _run(NAMES[2], tmp_path, proposal=900002, run=510, dark_run=509)
+    text, images = _run(NAMES[2], tmp_path, proposal=900002, run=510, dark_run=509,
+                        runs=list(range(510, 517)))
     assert images >= 2
     (got, inj), = _pairs(text, "fine delay optimum")
     assert abs(got - inj) < 1.0, text

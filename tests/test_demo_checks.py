@@ -9,8 +9,11 @@ SCENARIOS = sorted({name for name, _ in checks._CHECKS})
 
 
 # companion runs a check needs (a dark for DSSC), with options matching the data run
-COMPANIONS = {"dssc_energy_scan": {"dssc_dark": dict(modules="0", trains=6)}}
-OPTIONS = {"dssc_energy_scan": dict(modules="0", trains=22)}
+COMPANIONS = {"dssc_energy_scan": {"dssc_dark": dict(modules="0", trains=6)},
+              "dssc_delay_scan": {"dssc_dark": dict(modules="0", trains=4, npulses=4)}}
+OPTIONS = {"dssc_energy_scan": dict(modules="0", trains=22),
+           "dssc_delay_scan": dict(modules="0", trains=11, npulses=4),
+           "dssc_geometry": dict(trains=4), "dssc_fine_delay": dict(trains=4)}
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
