@@ -10,8 +10,9 @@ creates, in the proposal folder (``findxfel``)::
                                       ipykernel and ipympl
 
 and registers the kernel ``toolbox_<ID>`` (see ``scs-activate-toolbox-kernel``); edits
-in the checkout take effect in the environment at once. ``<ID>`` is ``p00NNNN`` unless
-``--identifier`` is given.
+in the checkout take effect in the environment at once. ``<ID>`` is the proposal
+number (the ToolBox's layout, e.g. ``toolbox_2780``) unless ``--identifier`` is given;
+the kernel is still named ``toolbox_p00NNNN``.
 
 ``--offline`` builds the environment without a network: the venv sees the packages of
 the environment running this command, and the checkout is linked in development mode
@@ -247,7 +248,8 @@ def build_parser():
     p.add_argument("--proposal", required=True, help="proposal number, e.g. 2780")
     p.add_argument("--version", help="git tag, branch or commit (default: the version "
                    "running this command)")
-    p.add_argument("--identifier", help="environment identifier (default p00NNNN)")
+    p.add_argument("--identifier", help="environment identifier (default: the proposal "
+                   "number, as the ToolBox: scratch/envs/toolbox_2780)")
     p.add_argument("--source", help="git URL or folder of the scs_nb repository (default: "
                    "the repository this command runs from)")
     p.add_argument("--offline", action="store_true",

@@ -62,6 +62,8 @@ def _simulate(args):
         params = list(inspect.signature(sc.func).parameters.values())[1:]
         for prm in params:
             print(f"  -o {prm.name}={prm.default!r}")
+        print("  -o extra_mnemonics=NAME,NAME,...  (any scenario: also write these "
+              "mnemonics' sources; 'all' for every one)")
         return 0
     if args.proposal is None or args.run is None:
         raise ToolBoxValueError("--proposal and --run are required, e.g. "

@@ -222,7 +222,9 @@ def simulate(scenario_name, proposal=DEFAULT_PROPOSAL, run=1, trains=None, seed=
     overwrite: bool
         replace an existing run; otherwise an existing run is an error.
     options:
-        passed to the scenario function.
+        passed to the scenario function, except ``extra_mnemonics`` (any
+        scenario): mnemonics of the table whose sources are written too
+        ('a,b,c', a list, or 'all'; see ``scs_nb.sim.extra``).
     """
     sc = get_scenario(scenario_name)
     if size not in ("small", "large"):
@@ -238,7 +240,11 @@ def simulate(scenario_name, proposal=DEFAULT_PROPOSAL, run=1, trains=None, seed=
     sim = SimRun(proposal, run, ntrains, seed, missing_trains=missing_trains,
                  scenario_name=scenario_name)
     sim.truth["options"] = _jsonable(options)
+    extra = options.pop("extra_mnemonics", None)
     sc.func(sim, **options)
+    if extra:
+        from .extra import add_mnemonics
+        add_mnemonics(sim, extra)
     if absent:
         sim.make_absent(absent)
     # write into a temporary folder, then rename: never a half-written run
