@@ -227,5 +227,9 @@ def test_errors(geom):
         tb.integrate_azimuthal(img[:, :3], geom, unit="r_mm")
     with pytest.raises(ToolBoxError, match="method"):
         tb.integrate_azimuthal(img, geom, unit="r_mm", method="splitpixel")
+    with pytest.raises(ToolBoxError, match="npt"):
+        tb.integrate_azimuthal(img, geom, npt=0, unit="r_mm")
+    with pytest.raises(ToolBoxError, match="distance"):
+        tb.integrate_azimuthal(img, geom, unit="2th_deg", distance=-1.0)
     with pytest.raises(ToolBoxError, match="mask"):
         tb.integrate_azimuthal(img, geom, unit="r_mm", mask=np.zeros((3, 3), bool))

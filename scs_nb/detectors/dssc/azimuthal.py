@@ -49,7 +49,14 @@ _MATRIX_VERSION = 1
 
 
 # -- units ---------------------------------------------------------------------
-def _check_unit(unit, distance, energy):
+def _check_unit(unit, distance, energy, npt=1):
+    if not isinstance(npt, (int, np.integer)) or isinstance(npt, bool) or npt < 1:
+        raise ToolBoxValueError(f"npt={npt!r} must be a positive integer number of radial bins, "
+                                "e.g. npt=500")
+    if distance is not None and not float(distance) > 0:
+        raise ToolBoxValueError(f"distance={distance!r} must be > 0 (metres)")
+    if energy is not None and not float(energy) > 0:
+        raise ToolBoxValueError(f"energy={energy!r} must be > 0 (eV)")
     if unit not in UNITS:
         raise ToolBoxValueError(f"unit={unit!r} is not known; pass one of {list(UNITS)}")
     if unit in ("q_nm^-1", "2th_deg") and not distance:
@@ -241,7 +248,7 @@ def azimuthal_matrix(geom=None, npt=500, unit="q_nm^-1", distance=None, energy=N
     if method not in ("exact", "bbox", "no"):
         raise ToolBoxValueError(f"method={method!r}: the matrix methods are 'exact', 'bbox' "
                                 "and 'no' ('pyfai' goes through pyFAI)")
-    _check_unit(unit, distance, energy)
+    _check_unit(unit, distance, energy, npt)
     if polygons is None:
         geom = dssc_geometry() if geom is None else geom
         mods = tuple(range(geom.n_modules)) if modules is None else tuple(int(m)
@@ -429,7 +436,7 @@ def integrate_azimuthal(data, geom=None, npt=500, unit="q_nm^-1", distance=None,
     """
     if method not in METHODS:
         raise ToolBoxValueError(f"method={method!r} is not known; pass one of {list(METHODS)}")
-    _check_unit(unit, distance, energy)
+    _check_unit(unit, distance, energy, npt)
     geom = dssc_geometry() if geom is None else geom
     arr, lead, modules = _module_layout(data, modules)
     nmod = arr.shape[-3]
