@@ -80,6 +80,13 @@ def test_constant_image_and_polar_range(geom, radius):
     n_in = ((ang > 0) & (ang < 90)).sum()
     border = (np.abs(pos[..., 0]) < 0.3e-3).sum() + (np.abs(pos[..., 1]) < 0.3e-3).sum()
     assert abs(ds.area.sum() - n_in) < border
+    # a range across +-180 deg (the left half): exactly the pixels with x < 0, as the
+    # geometry has no pixel across the vertical line through the beam
+    left = tb.integrate_azimuthal(img, geom, npt=50, unit="r_mm", polar_range=(90, 270),
+                                  npt_azim=8)
+    np.testing.assert_allclose(left.area.sum(), (pos[..., 0] < 0).sum(), rtol=1e-6)
+    ok = left.area.values > 1e-3
+    np.testing.assert_allclose(left.I.values[0][ok], 7.0, rtol=1e-6)
     # unit conversions of the axis: 2th and q from r
     d2 = tb.integrate_azimuthal(img, geom, npt=50, unit="2th_deg", distance=0.5)
     assert d2.I.dims == ("frame", "2th") and d2["2th"].attrs["units"] == "deg"
