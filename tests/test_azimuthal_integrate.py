@@ -55,6 +55,10 @@ def test_conservation_1d_2d_mask_nan(geom):
     # frames without NaN: I * area is the unmasked image sum
     got = (ds.I * ds.area).sum("q").values
     np.testing.assert_allclose(got[[0, 2]], ref[[0, 2]], rtol=1e-6)
+    # two threads sharing batches of one frame: the same numbers
+    two = tb.integrate_azimuthal(img, geom, npt=300, distance=0.5, energy=930.0, mask=mask,
+                                 batch=1, threads=2)
+    np.testing.assert_allclose(two.I.values, ds.I.values, rtol=1e-12, equal_nan=True)
     # the frame with NaN: its bins are normalised by the finite pixels only
     assert np.isfinite(ds.I.values[1]).sum() > 250
     # area: every unmasked pixel counted once

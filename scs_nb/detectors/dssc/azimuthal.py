@@ -184,10 +184,10 @@ class AzimuthalMatrix:
                               shape=(self.npix, self.nbins))
         return m.T.tocsr()
 
-    def apply(self, frames, batch=16):
+    def apply(self, frames, batch=16, threads=1):
         """Sums (nframes, nbins) float64 and NaN-free area (nframes, nbins) of
-        frames (nframes, npix)."""
-        from .azimuthal_kernels import apply_matrix, nan_area
+        frames (nframes, npix); ``threads`` > 1 shares the batches among
+        threads (the numba kernel releases the GIL)."""
         frames = np.asarray(frames)
         if frames.ndim != 2 or frames.shape[1] != self.npix:
             raise ToolBoxValueError(f"frames of {frames.shape[1:]} pixels given to a matrix of "
@@ -195,19 +195,30 @@ class AzimuthalMatrix:
         nf = frames.shape[0]
         sums = np.empty((nf, self.nbins))
         area = np.broadcast_to(self.area().reshape(-1), (nf, self.nbins)).copy()
-        for s in range(0, nf, batch):
-            blk = np.ascontiguousarray(frames[s:s + batch])
-            if blk.dtype.kind not in "fiu":
-                blk = blk.astype(np.float32)
-            acc = np.zeros((self.nbins, blk.shape[0]))
-            nnan = np.zeros(blk.shape[0], np.int64)
-            apply_matrix(blk, self.indptr, self.bins, self.weights, acc, nnan)
-            sums[s:s + blk.shape[0]] = acc.T
-            for f in np.nonzero(nnan)[0]:
-                lost = np.zeros(self.nbins)
-                nan_area(blk[f], self.indptr, self.bins, self.weights, lost)
-                area[s + f] -= lost
+        starts = list(range(0, nf, max(int(batch), 1)))
+        if int(threads or 1) > 1 and len(starts) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+            with ThreadPoolExecutor(int(threads)) as pool:
+                list(pool.map(lambda s: self._apply_batch(frames, s, batch, sums, area),
+                              starts))
+        else:
+            for s in starts:
+                self._apply_batch(frames, s, batch, sums, area)
         return sums, area
+
+    def _apply_batch(self, frames, s, batch, sums, area):
+        from .azimuthal_kernels import apply_matrix, nan_area
+        blk = np.ascontiguousarray(frames[s:s + batch])
+        if blk.dtype.kind not in "fiu":
+            blk = blk.astype(np.float32)
+        acc = np.zeros((self.nbins, blk.shape[0]))
+        nnan = np.zeros(blk.shape[0], np.int64)
+        apply_matrix(blk, self.indptr, self.bins, self.weights, acc, nnan)
+        sums[s:s + blk.shape[0]] = acc.T
+        for f in np.nonzero(nnan)[0]:
+            lost = np.zeros(self.nbins)
+            nan_area(blk[f], self.indptr, self.bins, self.weights, lost)
+            area[s + f] -= lost
 
 
 _MATRIX_CACHE: OrderedDict = OrderedDict()
@@ -409,7 +420,7 @@ def _module_layout(data, modules):
 def integrate_azimuthal(data, geom=None, npt=500, unit="q_nm^-1", distance=None, energy=None,
                         mask=None, polar_range=None, npt_azim=None, method="exact",
                         variance=None, radial_range=None, modules=None, batch=16,
-                        progress=None):
+                        progress=None, threads=1):
     """Azimuthal integration of DSSC data shaped ``(..., module, y, x)``.
 
     Parameters
@@ -427,7 +438,9 @@ def integrate_azimuthal(data, geom=None, npt=500, unit="q_nm^-1", distance=None,
     radial_range: (low, high) in ``unit`` (default: all pixels).
     modules: module numbers of the data's module dim (default: the ``module``
         coordinate of a DataArray, else all 16).
-    batch: frames per pass of the matrix; progress: show a bar (default: > 64 frames).
+    batch: frames per pass of the matrix; progress: show a bar (default: > 64 frames);
+    threads: threads sharing the batches (1: one thread; dask input is parallel
+    over its chunks anyway).
 
     Returns
     -------
@@ -483,12 +496,12 @@ def integrate_azimuthal(data, geom=None, npt=500, unit="q_nm^-1", distance=None,
         area = np.empty_like(sums)
         ssum = None if vflat is None else np.empty_like(sums)
         from tqdm.auto import tqdm
-        step = max(int(batch), 1) * 8
+        step = max(int(batch), 1) * 8 * max(int(threads or 1), 1)
         for s in tqdm(range(0, flat.shape[0], step), disable=not show,
                       desc="azimuthal integration", unit_scale=step):
-            sums[s:s + step], area[s:s + step] = mat.apply(flat[s:s + step], batch)
+            sums[s:s + step], area[s:s + step] = mat.apply(flat[s:s + step], batch, threads)
             if vflat is not None:
-                ssum[s:s + step], _ = mat.squared().apply(vflat[s:s + step], batch)
+                ssum[s:s + step], _ = mat.squared().apply(vflat[s:s + step], batch, threads)
         with np.errstate(invalid="ignore", divide="ignore"):
             inten = np.where(area > 0, sums / area, np.nan)
             sig = None if ssum is None else np.where(area > 0, np.sqrt(ssum) / area, np.nan)
