@@ -14,7 +14,7 @@ __all__ = ["fine_delay_scan", "find_fine_delay_optimum"]
 
 
 def fine_delay_scan(proposal, runs, dark_run=None, modules=(0,), fine_delays=None,
-                    xgm_name="SCS_SA3"):
+                    xgm_name="SCS_SA3", progress=True):
     """Signal vs fine delay: a Dataset along ``fine_delay`` (one row per run,
     sorted) with ``signal`` (mean ADU of the dark-subtracted frames over the
     modules), ``xgm`` (mean pulse energy of the run, µJ; ``xgm_name=None``:
@@ -32,8 +32,9 @@ def fine_delay_scan(proposal, runs, dark_run=None, modules=(0,), fine_delays=Non
     if fine_delays is not None and len(fine_delays) != len(runs):
         raise ToolBoxValueError(f"{len(fine_delays)} fine_delays for {len(runs)} runs; pass one "
                                 "per run")
+    from tqdm.auto import tqdm
     rows = []
-    for i, r in enumerate(runs):
+    for i, r in enumerate(tqdm(runs, desc="fine delay runs", disable=not progress)):
         if fine_delays is None:
             fd = float(get_array(open_run(proposal, r), "DSSC_fineDelay").mean())
         else:
