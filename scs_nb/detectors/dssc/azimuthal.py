@@ -218,7 +218,9 @@ class AzimuthalMatrix:
         for f in np.nonzero(nnan)[0]:
             lost = np.zeros(self.nbins)
             nan_area(blk[f], self.indptr, self.bins, self.weights, lost)
-            area[s + f] -= lost
+            a = area[s + f] - lost
+            a[a < 1e-5] = 0.0          # rounding of the float32 weights: an empty bin
+            area[s + f] = a
 
 
 _MATRIX_CACHE: OrderedDict = OrderedDict()

@@ -353,7 +353,8 @@ def build_bbox(rc, rlo, rhi, chi_c, redges, chi_edges, nodes_split):
     return indptr, bins[:m].copy(), wts[:m].copy()
 
 
-@njit(cache=True, nogil=True, fastmath=True)
+# fast-math without 'nnan'/'ninf': the kernel must see NaN pixels
+@njit(cache=True, nogil=True, fastmath={"reassoc", "contract", "arcp", "nsz", "afn"})
 def apply_matrix(frames, indptr, bins, wts, acc, nnan):
     """acc[bin, f] += sum_p w(p, bin) * frames[f, p] (NaN counted as 0, their
     number per frame added to nnan[f]); frames (B, npix) any real dtype,
