@@ -32,7 +32,7 @@ __all__ = ["kernel_name", "display_name", "kernel_spec", "install_kernel", "remo
 
 def kernel_name(proposal, identifier=None) -> str:
     """``toolbox_p002780`` (or ``toolbox_<identifier>``)."""
-    return "toolbox_" + (validate_identifier(identifier) if identifier
+    return "toolbox_" + (validate_identifier(identifier) if identifier is not None
                          else default_identifier(proposal))
 
 

@@ -68,7 +68,7 @@ def env_paths(proposal, identifier=None, proposal_dir=None, existing=False) -> E
     if not pdir.is_dir():
         raise ToolBoxPathError(f"proposal folder {pdir} does not exist")
     pdir = Path(pdir).absolute()
-    if identifier:
+    if identifier is not None:      # '' is refused, not read as "the default"
         candidates = [validate_identifier(identifier)]
     else:
         candidates = env_identifiers(p)

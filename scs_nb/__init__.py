@@ -43,6 +43,10 @@ from .detectors.dssc import (DSSCBinner, DSSCFormatter, bin_dssc,  # noqa: E402,
                              plot_xgm_threshold, process_dssc_data, quickmask_DSSC_ASIC,
                              save_attributes_h5, save_xarray)
 
+# --- reliability: damaged runs, per-module DSSC outcome (issue 10) ---
+from . import damage  # noqa: E402,F401
+from .detectors.dssc.binning import DSSCModulesError  # noqa: E402,F401
+
 # --- DSSC azimuthal integration, time delay, geometry (issue 12) ---
 from .detectors.azimuthal_integrator import (AzimuthalIntegrator,  # noqa: E402,F401
                                              AzimuthalIntegratorDSSC)

@@ -147,9 +147,12 @@ def _warn_skipped(run, folders, where, include="*"):
             continue       # readable after all (another process finished writing it)
         except Exception as exc:
             err = str(exc)
+        from .damage import probe
+        cause = probe(path)         # permissions, I/O: the cause, not "corrupt"
         warnings.warn(
-            f"unreadable file {os.path.basename(path)} in {where} skipped (truncated or "
-            f"corrupt HDF5: {err}); its trains are missing from the run",
+            f"unreadable file {os.path.basename(path)} in {where} skipped ("
+            + (cause if cause else f"truncated or corrupt HDF5: {err}")
+            + "); its trains are missing from the run",
             UserWarning, stacklevel=_user_stacklevel())
 
 
@@ -158,6 +161,10 @@ def _h5_files(folder: Path) -> list:
 
 
 def _no_readable_files(folder: Path, exc=None):
+    from .damage import unreadable_files, unreadable_error
+    bad = unreadable_files(folder)
+    if bad:                     # permissions, I/O errors: name the file and the cause
+        return unreadable_error(*next(iter(bad.items())))
     files = _h5_files(folder)
     if files:
         return ToolBoxFileError(
@@ -295,7 +302,8 @@ def _open_files(opener, folder: Path, where, folders=None, include="*"):
         sys.stderr.write(buf.getvalue())     # nothing skipped: pass extra_data's output on
     else:
         _warn_skipped(run, folders, where, include)
-    return run
+    from .damage import check_run     # missing and unreadable files named
+    return check_run(run, folder, where)
 
 
 def run_by_path(path):
@@ -364,10 +372,11 @@ def _warn_missing(run, ds, arrays, where):
             src = arr.attrs.get("source", "")
             parts.append(f"{name}{' (' + src + ')' if src else ''} has data in "
                          f"{n} of {len(run_tids)} trains")
+    from .damage import hint
     warnings.warn(
         f"{where}: {missing} of {span} trains ({100 * missing / span:.1f} %) are missing from "
-        "the loaded data: " + "; ".join(parts)
-        + ". Only trains with data for every field are kept; use check_data_rate(run, fields) "
+        "the loaded data: " + "; ".join(parts) + "." + hint(run)
+        + " Only trains with data for every field are kept; use check_data_rate(run, fields) "
         "for the rate of each field, or load the sparse fields separately.",
         UserWarning, stacklevel=_user_stacklevel())
 

@@ -97,3 +97,8 @@ def test_bad_input_rejected(proposal, tmp_path, capsys, args, words):
     for w in words:
         assert w in err
     assert not (tmp_path / "jupyter").exists()
+
+
+def test_empty_identifier_refused(proposal, capsys):
+    assert activate.main(["--proposal", "2780", "--identifier", ""]) == 2
+    assert "identifier" in capsys.readouterr().err
