@@ -47,6 +47,19 @@ from .detectors.dssc import (DSSCBinner, DSSCFormatter, bin_dssc,  # noqa: E402,
 from . import damage  # noqa: E402,F401
 from .detectors.dssc.binning import DSSCModulesError  # noqa: E402,F401
 
+# --- spectrometers: hRIXS / MaranaX, Viking (issue 14) ---
+from .detectors.hrixs import MaranaX, hRIXS  # noqa: E402,F401
+from .detectors.viking import Viking  # noqa: E402,F401
+# --- how-tos: knife-edge, reflectivity, XAS/XMCD, PES, FastCCD (issue 15) ---
+from . import base  # noqa: E402,F401
+from .base import knife_edge_base  # noqa: E402,F401
+from .routines.knife_edge import knife_edge  # noqa: E402,F401
+from .routines.Reflectivity import reflectivity  # noqa: E402,F401
+from .routines.XAS import xas, xasxmcd  # noqa: E402,F401
+from .detectors.pes import (get_pes_params, get_pes_tof, load_pes_avg_traces,  # noqa: E402,F401
+                            save_pes_avg_traces)
+from .detectors.fccd import FastCCD  # noqa: E402,F401
+
 # --- DSSC azimuthal integration, time delay, geometry (issue 12) ---
 from .detectors.azimuthal_integrator import (AzimuthalIntegrator,  # noqa: E402,F401
                                              AzimuthalIntegratorDSSC)

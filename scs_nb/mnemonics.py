@@ -146,6 +146,7 @@ def _build_table() -> dict:
         # -- PES ---------------------------------------------------------------------
         "PES_RV": _slow(S.PES_MPOD, "channels.U0.voltage.value"),
         "PES_gas_pressure": _slow("SA3_XTD10_PES/GAUGE/G30310F", "value.value"),
+        **{f"PES_{gas}": _slow(dev, "isOpen.value") for gas, dev in S.PES_GAS_VALVE.items()},
     }
     # XRD chamber sample stages
     for axis in ("STX", "STY", "STZ", "DRY", "SRX", "SRY", "SRZ", "SXT1Y", "SXT2Y", "SXTX",

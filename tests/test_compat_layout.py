@@ -15,13 +15,8 @@ API = [tuple(line.split()) for line in
        (Path(__file__).parent / "data" / "toolbox_api.txt").read_text().splitlines()
        if line and not line.startswith("#")]
 #: ToolBox areas of issues still open: their modules may not exist yet
-PENDING = {"base", "base.knife_edge", "detectors.azimuthal_integrator", "detectors.fccd",
-           "detectors.hrixs", "detectors.pes", "detectors.viking", "routines.XAS",
-           "routines.Reflectivity", "routines.knife_edge", "routines.boz"}
-PENDING_NAMES = {"AzimuthalIntegrator", "AzimuthalIntegratorDSSC", "FastCCD", "hRIXS",
-                 "MaranaX", "Viking", "get_pes_tof", "get_pes_params", "save_pes_avg_traces",
-                 "load_pes_avg_traces", "xas", "xasxmcd", "reflectivity", "knife_edge",
-                 "knife_edge_base", "parameters", "nl_fit"}
+PENDING = {"detectors.azimuthal_integrator", "routines.boz"}
+PENDING_NAMES = {"AzimuthalIntegrator", "AzimuthalIntegratorDSSC", "parameters", "nl_fit"}
 
 
 def _pending(mod, name):

@@ -9,11 +9,23 @@ SCENARIOS = sorted({name for name, _ in checks._CHECKS})
 
 
 # companion runs a check needs (a dark for DSSC), with options matching the data run
-COMPANIONS = {"dssc_energy_scan": {"dssc_dark": dict(modules="0", trains=6)},
-              "dssc_delay_scan": {"dssc_dark": dict(modules="0", trains=4, npulses=4)}}
+COMPANIONS = {"dssc_energy_scan": {"dssc_dark": dict(modules="0", trains=6)}}
 OPTIONS = {"dssc_energy_scan": dict(modules="0", trains=22),
-           "dssc_delay_scan": dict(modules="0", trains=11, npulses=4),
-           "dssc_geometry": dict(trains=4), "dssc_fine_delay": dict(trains=4)}
+           "fastccd": dict(trains=12)}   # 3.7 MB frames: the scenario's small default
+# spectrometers (issue 14): camera images are large, keep the scenarios' small defaults
+_HRIXS_DARK = {"hrixs_dark": dict(trains=4)}
+COMPANIONS.update({"hrixs_photons": _HRIXS_DARK, "hrixs_curvature": _HRIXS_DARK,
+                   "hrixs_delay": _HRIXS_DARK,
+                   "hrixs_energy_scan": dict(_HRIXS_DARK, hrixs_curvature=dict(trains=4)),
+                   "viking_sample": {"viking_dark": dict(trains=20),
+                                     "viking_reference": dict(trains=20)}})
+OPTIONS.update({"hrixs_photons": dict(trains=6), "hrixs_curvature": dict(trains=4),
+                "hrixs_energy_scan": dict(trains=10), "hrixs_delay": dict(trains=12),
+                "viking_reference": dict(trains=20), "viking_sample": dict(trains=20)})
+# DSSC azimuthal integration, geometry, fine delay (issue 12): few modules and trains
+COMPANIONS["dssc_delay_scan"] = {"dssc_dark": dict(modules="0", trains=4, npulses=4)}
+OPTIONS.update({"dssc_delay_scan": dict(modules="0", trains=11, npulses=4),
+                "dssc_geometry": dict(trains=4), "dssc_fine_delay": dict(trains=4)})
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)

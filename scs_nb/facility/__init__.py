@@ -8,7 +8,10 @@ package imports none of them (only ``scs_nb.errors``).
 from .constants import (ADQ412_SAMPLES_PER_SLOT, C_MM_PER_PS, DSSC_ADC_MAX,  # noqa: F401
                         DSSC_MODULE_SHAPE, DSSC_NMODULES, DSSC_PIXEL_SIZE_M, DSSC_QUAD_POS,
                         FASTADC_SAMPLES_PER_SLOT, FASTCCD_PIXEL_SIZE_M, FASTCCD_SHAPE,
-                        HC_EV_NM, MARANAX_SHAPE, NEWTON_SHAPE, SLOT_RATE_HZ, SLOTS_PER_TRAIN,
+                        HC_EV_NM, MARANAX_EV_PER_ADU, MARANAX_OFFSET_ADU, MARANAX_SHAPE,
+                        NEWTON_E_PER_COUNT, NEWTON_OFFSET_ADU, NEWTON_PREAMP_GAIN,
+                        NEWTON_SHAPE, PES_BINDING_EV, PES_BOARDS, PES_LETTERS, SLOT_RATE_HZ,
+                        SLOTS_PER_TRAIN,
                         TRAIN_RATE_HZ, UND_NCELLS, UND_PARK_GAP_MM, UND_PERIOD_M,
                         dssc_geometry)
 from .paths import (DEFAULT_CYCLE, FACILITY_DATA_ROOT, cache_dir, data_root,  # noqa: F401

@@ -47,8 +47,23 @@ FASTCCD_SHAPE = (1934, 960)
 FASTCCD_PIXEL_SIZE_M = 30e-6
 MARANAX_SHAPE = (2048, 2048)        # hRIXS Andor Marana X (inferred)
 NEWTON_SHAPE = (512, 2048)          # Viking Andor Newton, (y, x)
+MARANAX_EV_PER_ADU = 3.65           # hRIXS MaranaX: one ADU per electron-hole pair (inferred)
+MARANAX_OFFSET_ADU = 100.0          # hRIXS MaranaX bias level (inferred)
+#: Andor Newton (Viking) preamp gain setting (CONTROL ``preampGain``) -> gain factor
+NEWTON_PREAMP_GAIN = {0: 1, 1: 2, 2: 4}
+#: Andor Newton photoelectrons per count: (HighCapacity, gain factor) -> e-/count
+#: (datasheet values, High Sensitivity slightly corrected as the ToolBox does)
+NEWTON_E_PER_COUNT = {(0, 1): 4.0, (0, 2): 2.05, (0, 4): 0.97,
+                      (1, 1): 17.9, (1, 2): 9.0, (1, 4): 4.5}
+NEWTON_OFFSET_ADU = 300.0           # Viking Newton bias level (inferred)
 
 # -- SASE3 undulator (inferred layout, see sources.UND_CELL) -----------------
 UND_NCELLS = 21
 UND_PERIOD_M = 0.068
 UND_PARK_GAP_MM = 62.0
+
+# -- photo-electron spectrometer (PES, issue 15) ------------------------------
+PES_BOARDS = (1, 2, 3, 4)           # ADQ412 boards of SA3_XTD10_PES/ADC/1
+PES_LETTERS = "ABCD"                # channels of each board: 16 flight tubes
+#: binding energies (eV) of the PES calibration gases (N 1s, Ne 1s, Kr 3d5/2, Xe 4d5/2)
+PES_BINDING_EV = {"N2": 409.9, "Ne": 870.2, "Kr": 93.8, "Xe": 67.5}

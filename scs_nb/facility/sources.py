@@ -49,11 +49,20 @@ FASTCCD = "SCS_CDIDET_FCCD2M/DAQ/FCCD:daqOutput"
 MARANAX = "SCS_HRIXS_DET/CAM/CAMERA"
 NEWTON = "SCS_EXP_NEWTON/CAM/CAMERA"
 PES_MPOD = "SA3_XTD10_PES/MCPS/MPOD"
+#: MPOD key of the retardation voltage of each PES channel ('1A' -> U0 ... '4D' -> U15,
+#: inferred), without the '.value' suffix
+PES_RV_KEY = {f"{b}{letter}": f"channels.U{(b - 1) * 4 + i}.voltage"
+              for b in (1, 2, 3, 4) for i, letter in enumerate("ABCD")}
+#: PES gas inlet valves (inferred names), key ``isOpen.value``
+PES_GAS_VALVE = {"N2": "SA3_XTD10_PES/DCTRL/V30300S_NITROGEN",
+                 "Ne": "SA3_XTD10_PES/DCTRL/V30310S_NEON",
+                 "Kr": "SA3_XTD10_PES/DCTRL/V30320S_KRYPTON",
+                 "Xe": "SA3_XTD10_PES/DCTRL/V30330S_XENON"}
 
 #: sources without a public reference (devices.md marks them so)
 INFERRED = {TIMESERVER_PIPELINE, FASTADC, FASTADC2, ADQ412_2, XTD10_MCP_ADQ, *BAM.values(),
             MONO, UND, UND_COLOR, UND_CELL, UND_CHICANE, UND_ELECTRON, APPLE_X, MARANAX,
-            NEWTON, PES_MPOD, PPL_PULSES}
+            NEWTON, PES_MPOD, PPL_PULSES, *PES_GAS_VALVE.values()}
 
 
 def dssc_module_source(module: int) -> str:

@@ -179,6 +179,235 @@ def dssc_resonance(proposal, run, truth, plan=None):
              0.02 * exp[0])]
 
 
+# -- spectrometers: hRIXS (MaranaX) and Viking (issue 14) ----------------------
+def _hrixs(proposal, plan):
+    from ..detectors.hrixs import MaranaX
+    from . import hrixs as sh
+    h = MaranaX(proposal)
+    if "hrixs_dark" in plan:
+        h.load_dark(plan["hrixs_dark"])
+    h.Y_RANGE = slice(*sh.Y_RANGE)
+    return h
+
+
+@check("hrixs_photons")
+def hrixs_photons(proposal, run, truth, plan):
+    from scipy.spatial import cKDTree
+    h = _hrixs(proposal, plan)
+    data = h.from_run(run)
+    errs, right = [], []
+    for i in range(data.sizes["trainId"]):
+        s, d = h.centroid_two(data["MaranaX"][i].values, float(data["nrj"][i]))
+        found = np.concatenate([s, d])
+        dbl = np.r_[np.zeros(len(s), bool), np.ones(len(d), bool)]
+        t = truth["hrixs"]["hits"][i]
+        T = np.stack([t["x"], t["y"]], axis=1)
+        nn = cKDTree(T).query(T, k=2)[0][:, 1]
+        iso = nn > 4
+        dist, j = cKDTree(found).query(T[iso])
+        ok = dist < 1.5
+        errs.append(found[j[ok]] - T[iso][ok])
+        right.append(dbl[j[ok]] == (np.asarray(t["n"])[iso][ok] == 2))
+    e = np.concatenate(errs)
+    return [("hRIXS isolated photons: rms error (px)", 0.0, float(np.sqrt((e ** 2).mean())),
+             0.1),
+            ("hRIXS double hits classified right", 1.0, float(np.concatenate(right).mean()),
+             0.05)]
+
+
+@check("hrixs_curvature")
+def hrixs_curvature(proposal, run, truth, plan):
+    h = _hrixs(proposal, plan)
+    h.find_curvature(run, plot=False)
+    f = h.curvature_fit
+    return [("hRIXS CURVE_A", truth["hrixs"]["CURVE_A"], f["CURVE_A"], 3 * f["CURVE_A_err"]),
+            ("hRIXS CURVE_B", truth["hrixs"]["CURVE_B"], f["CURVE_B"], 3 * f["CURVE_B_err"])]
+
+
+@check("hrixs_energy_scan")
+def hrixs_energy_scan(proposal, run, truth, plan):
+    h = _hrixs(proposal, plan)
+    if "hrixs_curvature" in plan:
+        h.find_curvature(plan["hrixs_curvature"], plot=False)
+    h.find_energy_calibration(run)
+    f = h.energy_fit
+    return [("hRIXS ENERGY_SLOPE (eV/px)", truth["hrixs"]["ENERGY_SLOPE"], f["ENERGY_SLOPE"],
+             3 * f["ENERGY_SLOPE_err"]),
+            ("hRIXS ENERGY_INTERCEPT (eV)", truth["hrixs"]["ENERGY_INTERCEPT"],
+             f["ENERGY_INTERCEPT"], 3 * f["ENERGY_INTERCEPT_err"])]
+
+
+@check("hrixs_delay")
+def hrixs_delay(proposal, run, truth, plan):
+    from scipy.special import ndtr
+    from . import hrixs as sh
+    h = _hrixs(proposal, plan)
+    h.CURVE_A, h.CURVE_B = truth["hrixs"]["CURVE_A"], truth["hrixs"]["CURVE_B"]
+    h.ENERGY_SLOPE = truth["hrixs"]["ENERGY_SLOPE"]
+    h.ENERGY_INTERCEPT = truth["hrixs"]["ENERGY_INTERCEPT"]
+    agg = h.aggregate(h.centroid(h.from_run(run)), "hRIXS_delay")
+    lo, hi = sh.REFERENCE_EV - 2.0, sh.REFERENCE_EV - 1.0
+    win = (agg["energy"] >= lo) & (agg["energy"] < hi)
+    pumped = agg["hRIXS_delay"] > 0
+    c = agg["spectrum"].where(win).sum("energy")
+    n_p, n_u = float(c[pumped].sum()), float(c[~pumped].sum())
+    ratio = (n_p / float(agg["hRIXS_norm"][pumped].sum())) / \
+        (n_u / float(agg["hRIXS_norm"][~pumped].sum()))
+    frac = [w * (ndtr((hi - sh.REFERENCE_EV + loss) / wid) - ndtr((lo - sh.REFERENCE_EV + loss)
+                                                                    / wid))
+            for loss, wid, w in sh.SPECTRUM]
+    expected = (frac[0] + truth["delay"]["bleach"] * frac[1] + frac[2]) / sum(frac)
+    return [("hRIXS d-d window pumped/unpumped", expected, ratio,
+             3 * ratio * np.sqrt(1 / n_p + 1 / n_u))]
+
+
+@check("viking_reference")
+def viking_gain(proposal, run, truth, plan):
+    import scs_nb as tb
+    from ..detectors.viking import Viking
+    v = Viking(proposal)
+    r = tb.open_run(proposal, run)
+    return [("Viking photoelectrons per count", truth["viking"]["e_per_counts"],
+             v.e_per_counts(r), 0)]
+
+
+@check("viking_sample")
+def viking_xas(proposal, run, truth, plan):
+    from ..detectors.viking import Viking
+    from . import viking as sv
+    if "viking_reference" not in plan:
+        return []
+    v = Viking(proposal)
+    v.Y_RANGE = slice(*sv.Y_RANGE)
+    if "viking_dark" in plan:
+        v.load_dark(plan["viking_dark"])
+    v.ENERGY_CALIB = list(truth["viking"]["ENERGY_CALIB"])
+    v.BL_SIGNAL_RANGE = list(truth["viking"]["bl_signal_range"])
+    s = v.removePolyBaseline(v.integrate(v.from_run(run)))
+    r = v.removePolyBaseline(v.integrate(v.from_run(plan["viking_reference"])))
+    xas = v.xas(s, r, thickness=truth["viking"]["thickness"])
+    good = xas["I0"].values > 0.2 * float(xas["I0"].max())
+    z = ((xas["absorptionCoef"].values - np.asarray(truth["viking"]["mu"]))
+         / xas["absorptionCoef_stderr"].values)[good]
+    return [("Viking XAS: fraction within 3 sigma", 1.0, float(np.mean(np.abs(z) < 3)), 0.05),
+            ("Viking XAS: chi2 / N", 1.0, float(np.mean(z ** 2)), 1.0)]
+
+
+# -- how-tos: knife-edge, reflectivity, XAS/XMCD, PES, FastCCD (issue 15) -----
+@check("knife_edge")
+def knife_edge_radius(proposal, run, truth, plan=None):
+    """Beam radius and centre of the XGM-normalised photodiode scan; the
+    tolerance is 4 standard errors of the fit."""
+    import scs_nb as tb
+    t = truth["knife_edge"]
+    _, ds = tb.load(proposal, run, [t["axis"], t["signal"], "SCS_SA3"])
+    ds["norm"] = ds[t["signal"]] / ds["SCS_SA3"]
+    popt, pcov = tb.knife_edge(ds, axisKey=t["axis"], signalKey="norm", full=True)
+    err = np.sqrt(np.diag(pcov))
+    return [("knife-edge beam radius w0 (um)", t["w0_mm"] * 1e3, abs(popt[1]) * 1e3,
+             4 * err[1] * 1e3),
+            ("knife-edge beam centre x0 (um)", t["x0_mm"] * 1e3, popt[0] * 1e3,
+             4 * err[0] * 1e3)]
+
+
+@check("reflectivity")
+def reflectivity_fit(proposal, run, truth, plan=None):
+    """Double-exponential fit of the BAM-corrected Delta R: time zero, decay
+    constants and rise within 4 fit errors; the rise without the BAM
+    correction (broadened by the FEL arrival jitter) for comparison."""
+    import scs_nb as tb
+    t = truth["reflectivity"]
+    _, ds = tb.load(proposal, run, [t["Io"], t["Ir"], "PP800_DelayLine", t["bam"]],
+                    bunchPattern="scs_ppl")
+    ds["delay_bam"] = tb.positionToDelay(ds["PP800_DelayLine"], 0, False) - ds[t["bam"]]
+    r = tb.reflectivity(ds, Iokey=t["Io"], Irkey=t["Ir"], delaykey="delay_bam",
+                        binWidth=0.03, positionToDelay=False, units="ps", plot=False)
+    p, e = r.attrs["fit_double_exp"], r.attrs["fit_double_exp_err"]
+    raw = tb.reflectivity(ds, Iokey=t["Io"], Irkey=t["Ir"], binWidth=0.01, origin=0.0,
+                          plot=False).attrs["fit_double_exp"]["sigma"]
+    return [("reflectivity time zero t0 (ps)", t["t0_ps"], p["t0"], 4 * e["t0"]),
+            ("reflectivity fast decay tau1 (ps)", t["tau1_ps"], p["tau1"], 4 * e["tau1"]),
+            ("reflectivity slow decay tau2 (ps)", t["tau2_ps"], p["tau2"], 4 * e["tau2"]),
+            ("reflectivity rise, BAM corrected (ps)", t["sigma_ps"], p["sigma"],
+             4 * e["sigma"]),
+            ("BAM correction sharpens the edge (1 = yes)", 1,
+             int(abs(p["sigma"] - t["sigma_ps"]) < abs(raw - t["sigma_ps"])), 0)]
+
+
+@check("xas_xmcd")
+def xas_xmcd_amplitudes(proposal, run, truth, plan=None):
+    """Edge jump of the XAS (transmission) and XMCD amplitude at the edge,
+    within 4 standard errors."""
+    import scs_nb as tb
+    t = truth["xas"]
+    _, ds = tb.load(proposal, run, ["SCS_SA3", "MCP3apd", "nrj", "magnet"])
+    e = np.asarray(t["setpoints_eV"])
+    half = 0.5 * np.min(np.diff(e))
+    bins = np.concatenate([e - half, [e[-1] + half]])
+    P = tb.xas(ds.where(ds.magnet > 0, drop=True), bins=bins)
+    N = tb.xas(ds.where(ds.magnet < 0, drop=True), bins=bins)
+    xas, xmcd = tb.xasxmcd(P, N)
+    k = int(np.argmin(np.abs(e - t["E0_eV"])))
+    mu_avg = 0.5 * (np.asarray(t["mu_plus"]) + np.asarray(t["mu_minus"]))
+    jump = xas["muA"][-1] - xas["muA"][0]
+    jump_err = np.hypot(xas["sterrA"][-1], xas["sterrA"][0])
+    xmcd_inj = t["mu_plus"][k] - t["mu_minus"][k]
+    return [("XAS edge jump (last - first step)", mu_avg[-1] - mu_avg[0], jump, 4 * jump_err),
+            ("XMCD amplitude at the edge", xmcd_inj, xmcd["muA"][k], 4 * xmcd["sterrA"][k])]
+
+
+@check("pes")
+def pes_peaks(proposal, run, truth, plan=None):
+    """Centroid of each injected PES peak in the train- and pulse-averaged
+    time-of-flight spectrum of two tubes (retardation 0 V and 30 V), within
+    one sample."""
+    import scs_nb as tb
+    t = truth["pes"]
+    rows = []
+    for ch in ("1A", "4D"):
+        da = tb.get_pes_tof(proposal, run, f"PES_{ch}raw", start=t["start"], origin=t["origin"])
+        avg = -da.mean(("trainId", "sa3_pId")).values
+        x = np.arange(len(avg))
+        lines = [n for n, (eb, _) in t["lines"].items()
+                 if t["hv_eV"] - eb - t["rv"][ch] > 0.5]
+        for line, p, s in zip(lines, t["peaks"][ch]["position"][1:], t["peaks"][ch]["sigma"][1:]):
+            w = np.abs(x - p) < 4 * s
+            rows.append((f"PES {ch} (RV {t['rv'][ch]:.0f} V) {line} peak (sample)", p,
+                         float((avg[w] * x[w]).sum() / avg[w].sum()), 1.0))
+    return rows
+
+
+@check("fastccd")
+def fastccd_ring(proposal, run, truth, plan=None):
+    """FastCCD binned (DSSC engine) with the gain map: the pumped/unpumped
+    ring ratio at each delay step (largest deviation) and the ring's q."""
+    import tempfile
+    import scs_nb as tb
+    from . import fccd as simfccd
+    t = truth["fccd"]
+    f = tb.FastCCD(proposal, distance=t["distance_m"])
+    with tempfile.TemporaryDirectory(prefix="scs_nb_check_") as out:
+        f.open_run(run, t0=t["t0_mm"])
+        f.define_scan("PP800_DelayLine", 0.01)
+        f.binning()
+        f.save(out)
+        np.save(f"{out}/gain.npy", simfccd.gain_map(t["gain_seed"], t["gain_bottom"]))
+        f.load_gain(f"{out}/gain.npy")
+        f.load_binned(run, save_folder=out)
+    # without a dark run: the ring contrast over the local background
+    az = f.azimuthal_int(t["wavelength_nm"], center=t["centre_px"], dr=2)
+    q = az["delta_q (1/nm)"].values
+    near = np.abs(q - t["q0_per_nm"]) < 0.002
+    bg = (np.abs(q - t["q0_per_nm"]) > 0.012) & (np.abs(q - t["q0_per_nm"]) < 0.02)
+    ring_p = az.pumped.values[:, near].mean(1) - az.pumped.values[:, bg].mean(1)
+    ring_u = az.unpumped.values[:, near].mean(1) - az.unpumped.values[:, bg].mean(1)
+    dev = float(np.max(np.abs(ring_p / ring_u - np.asarray(t["ratio_pumped_unpumped"]))))
+    u = az.unpumped.mean("scan_variable").values - az.unpumped.values[:, bg].mean()
+    return [("FastCCD ring q (1/nm)", t["q0_per_nm"], float(q[int(np.argmax(u))]),
+             4 * float(np.diff(q).mean())),
+            ("FastCCD pumped/unpumped ratio, largest deviation", 0.0, dev, 0.02)]
+
+
 # -- DSSC azimuthal integration, geometry, fine delay (issue 12) ---------------
 @check("dssc_delay_scan")
 def dssc_ring_positions(proposal, run, truth, plan=None):

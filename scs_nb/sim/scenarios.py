@@ -93,3 +93,6 @@ def all_mnemonics(run, npulses=20):
 
 from . import dssc  # noqa: E402,F401  (DSSC scenarios, issue 4)
 from . import pulse_scenarios  # noqa: E402,F401
+from . import hrixs  # noqa: E402,F401  (hRIXS / MaranaX, issue 14)
+from . import viking  # noqa: E402,F401  (Viking / Newton, issue 14)
+from . import fccd, pes, reflectivity, xas  # noqa: E402,F401  (how-to scenarios, issue 15)

@@ -69,6 +69,8 @@ class ModuleIndex:
     first: np.ndarray      # (ntrains,) int64, first frame in its file
     count: np.ndarray      # (ntrains,) int64
     frame_shape: tuple
+    key: str = "image/data"    # dataset of the frames under INSTRUMENT/<source>/
+    adc_max: int = ADC_MAX     # frames with a value above it are left out (2**k - 1)
 
     @property
     def frames_per_train(self) -> int:
@@ -81,6 +83,10 @@ class ModuleIndex:
     @property
     def nbytes(self) -> int:
         return self.total_frames * int(np.prod(self.frame_shape)) * 2
+
+    @property
+    def npix(self) -> int:
+        return int(np.prod(self.frame_shape))
 
 
 def module_files(run_dir, module) -> list:
@@ -99,11 +105,22 @@ def present_modules(run_dir) -> list:
     return sorted(found)
 
 
-def index_module(run_dir, module) -> ModuleIndex:
-    """Read the INDEX of one module's files (no image data)."""
-    module = check_module(module)
-    src = module_source(module)
-    files = module_files(run_dir, module)
+def index_module(run_dir, module, source=None, files=None, group="image", key="image/data",
+                 frame_shape=MODULE_SHAPE, adc_max=ADC_MAX) -> ModuleIndex:
+    """Read the INDEX of one module's files (no image data).
+
+    The defaults describe a DSSC module; another detector passes its
+    ``source``, ``files`` (paths), INDEX ``group``, frames dataset ``key``
+    (under ``INSTRUMENT/<source>/``) and ``frame_shape`` (None: any), e.g.
+    the FastCCD (one (1934, 960) frame per train in ``data/image/pixels``),
+    and its ADC range ``adc_max`` (2**k - 1; 0xFFFF: no range check).
+    """
+    if source is None:
+        module = check_module(module)
+    src = source or module_source(module)
+    files = list(files) if files is not None else module_files(run_dir, module)
+    if not files and source is not None:
+        raise ToolBoxPathError(f"no files hold {src} in {run_dir}")
     if not files:
         have = present_modules(run_dir)
         raise ToolBoxPathError(
@@ -117,13 +134,13 @@ def index_module(run_dir, module) -> ModuleIndex:
             raise damage.unreadable_error(path, cause, f"DSSC module {module} file")
         try:
             with h5py.File(path, "r") as f:
-                grp = f"INSTRUMENT/{src}/image/data"
+                grp = f"INSTRUMENT/{src}/{key}"
                 if grp not in f:
-                    raise ToolBoxFileError(f"{path} has no {src} image.data")
+                    raise ToolBoxFileError(f"{path} has no {src} {key.replace('/', '.')}")
                 shape = f[grp].shape[1:]
                 t = f["INDEX/trainId"][:]
-                first = f[f"INDEX/{src}/image/first"][:].astype(np.int64)
-                count = f[f"INDEX/{src}/image/count"][:].astype(np.int64)
+                first = f[f"INDEX/{src}/{group}/first"][:].astype(np.int64)
+                count = f[f"INDEX/{src}/{group}/count"][:].astype(np.int64)
         except OSError as exc:
             raise ToolBoxFileError(f"cannot read DSSC module {module} file {path}: {exc}") \
                 from None
@@ -136,11 +153,12 @@ def index_module(run_dir, module) -> ModuleIndex:
     uniq = np.concatenate([[True], np.diff(tid.astype(np.int64)) > 0]) if len(tid) else \
         np.zeros(0, bool)
     sel = order[uniq]
-    if shape is None or tuple(shape[-2:]) != MODULE_SHAPE:
-        raise ToolBoxFileError(f"DSSC module {module}: image.data frames have shape {shape}, "
-                               f"expected (1, 128, 512)")
+    if shape is None or (frame_shape is not None and tuple(shape[-2:]) != tuple(frame_shape)):
+        raise ToolBoxFileError(f"{src}: {key.replace('/', '.')} frames have shape {shape}, "
+                               f"expected {tuple(frame_shape or ())}")
     return ModuleIndex(module, src, files, tid[uniq], np.concatenate(fidx)[sel],
-                       np.concatenate(firsts)[sel], np.concatenate(counts)[sel], tuple(shape))
+                       np.concatenate(firsts)[sel], np.concatenate(counts)[sel], tuple(shape),
+                       key, int(adc_max))
 
 
 # -- the kernel (numba, in _kernel.py: imported on first use) --------------------
@@ -193,7 +211,7 @@ class BinResult:
         """Mean of w * (raw - dark) per bin: (nbins, npix) float64 (NaN if empty)."""
         s = self.sums.copy()
         if dark is not None:
-            d = np.asarray(dark, np.float64).reshape(-1, NPIX)
+            d = np.asarray(dark, np.float64).reshape(-1, s.shape[1])
             if d.shape[0] == 1:
                 s -= self.wsum.sum(axis=1)[:, None] * d[0]
             else:
@@ -240,15 +258,16 @@ def bin_module(idx: ModuleIndex, frame_bins, frame_weights, nbins, chunk_trains=
     if frame_weights is None:
         frame_weights = np.ones((ntr, fpt), np.float32)
     frame_weights = np.asarray(frame_weights, np.float32)
-    max_frames = max(fpt, int(buffer_mb * 2**20) // FRAME_BYTES)
+    npix = idx.npix
+    max_frames = max(fpt, int(buffer_mb * 2**20) // (npix * 2))
     ct = max(1, max_frames // max(fpt, 1))
     if chunk_trains:
         ct = max(1, min(ct, int(chunk_trains)))
     buf_frames = ct * fpt
     nbuf = 2 if prefetch else 1
     buffers = [np.empty((buf_frames,) + idx.frame_shape, np.uint16) for _ in range(nbuf)]
-    total = np.zeros((nbins, NPIX), np.float64)
-    acc32 = np.empty((nbins, NPIX), np.float32)
+    total = np.zeros((nbins, npix), np.float64)
+    acc32 = np.empty((nbins, npix), np.float32)
     touched = np.zeros(nbins, np.bool_)
     wsum = np.zeros((nbins, fpt), np.float64)
     counts = np.zeros(nbins, np.int64)
@@ -262,7 +281,7 @@ def bin_module(idx: ModuleIndex, frame_bins, frame_weights, nbins, chunk_trains=
         with lock:
             if f not in handles:
                 handles[f] = h5py.File(idx.files[f], "r")
-            d = handles[f][f"INSTRUMENT/{idx.source}/image/data"]
+            d = handles[f][f"INSTRUMENT/{idx.source}/{idx.key}"]
             try:
                 d.read_direct(buf, np.s_[start:stop], np.s_[0:stop - start])
             except OSError as exc:
@@ -275,7 +294,8 @@ def bin_module(idx: ModuleIndex, frame_bins, frame_weights, nbins, chunk_trains=
     bar = None
     if progress:
         from tqdm.auto import tqdm
-        bar = tqdm(total=len(jobs), desc=f"DSSC module {idx.module}", unit="chunk")
+        bar = tqdm(total=len(jobs), unit="chunk", desc=f"DSSC module {idx.module}"
+                   if idx.key == "image/data" else idx.source)
     pool = ThreadPoolExecutor(1) if prefetch else None
     try:
         pending = pool.submit(read, jobs[0], buffers[0]) if (pool and jobs) else None
@@ -297,7 +317,8 @@ def bin_module(idx: ModuleIndex, frame_bins, frame_weights, nbins, chunk_trains=
             cell = np.arange(nf) - np.repeat(offs, cnt)
             bins = frame_bins[tr, cell]
             w = frame_weights[tr, cell]
-            _accumulate(buf[:nf].reshape(nf, NPIX), bins, w, acc32, touched, total, bad[:nf])
+            _accumulate(buf[:nf].reshape(nf, npix), bins, w, acc32, touched, total, bad[:nf],
+                        idx.adc_max)
             if bad[:nf].any():       # frames with values above the ADC range: left out
                 hit = np.flatnonzero(bad[:nf])
                 excluded.setdefault(idx.files[f], []).extend((start + hit).tolist())
@@ -320,8 +341,9 @@ def bin_module(idx: ModuleIndex, frame_bins, frame_weights, nbins, chunk_trains=
     res = BinResult(total, wsum, counts, idx.nbytes, excluded, out_of_range)
     if excluded:
         warnings.warn(
-            f"DSSC module {idx.module}: {res.excluded_frames} frame(s) hold {out_of_range} "
-            f"value(s) above the {ADC_MAX} ADC range (corrupted data) and are left out of "
+            f"{'DSSC module %d' % idx.module if idx.key == 'image/data' else idx.source}: "
+            f"{res.excluded_frames} frame(s) hold {out_of_range} "
+            f"value(s) above the {idx.adc_max} ADC range (corrupted data) and are left out of "
             f"the bins: {res.excluded_text()}", UserWarning, stacklevel=2)
     return res
 
@@ -330,7 +352,7 @@ def read_all(idx: ModuleIndex, buffer_mb=DEFAULT_BUFFER_MB):
     """Plain ``read_direct`` of all frames of a module into one reused buffer
     (the reference speed of the benchmark). Returns the bytes read."""
     fpt = idx.frames_per_train
-    ct = max(1, max(fpt, int(buffer_mb * 2**20) // FRAME_BYTES) // max(fpt, 1))
+    ct = max(1, max(fpt, int(buffer_mb * 2**20) // (idx.npix * 2)) // max(fpt, 1))
     buf = np.empty((ct * fpt,) + idx.frame_shape, np.uint16)
     nbytes = 0
     handles = {}
@@ -338,9 +360,9 @@ def read_all(idx: ModuleIndex, buffer_mb=DEFAULT_BUFFER_MB):
         for f, tsl, start, stop in _chunks(idx, ct):
             if f not in handles:
                 handles[f] = h5py.File(idx.files[f], "r")
-            handles[f][f"INSTRUMENT/{idx.source}/image/data"].read_direct(
+            handles[f][f"INSTRUMENT/{idx.source}/{idx.key}"].read_direct(
                 buf, np.s_[start:stop], np.s_[0:stop - start])
-            nbytes += (stop - start) * FRAME_BYTES
+            nbytes += (stop - start) * idx.npix * 2
     finally:
         for h in handles.values():
             h.close()

@@ -1,0 +1,337 @@
+"""Viking: the SCS Viking spectrometer with its Andor Newton camera, as
+``toolbox_scs.detectors.viking``.
+
+Images have dims ``(newt_y, newt_x)``; ``newt_x`` is the energy-dispersive
+axis (``X_RANGE``, 2048 px), ``newt_y`` the non-dispersive one (``Y_RANGE``,
+the rows averaged into a spectrum). ``from_run`` replaces the ``newt_x``
+coordinate by the photon energy ``polyval(ENERGY_CALIB, pixel)`` (the pixel
+itself with the default ``[0, 1, 0]``); ``BL_SIGNAL_RANGE`` is given in that
+coordinate.
+"""
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from ..errors import ToolBoxValueError
+from ..facility import NEWTON_E_PER_COUNT, NEWTON_PREAMP_GAIN
+
+__all__ = ["Viking"]
+
+
+class Viking:
+    """The Viking analysis (spectrometer used in combination with Andor Newton camera).
+
+    Attributes: PROPOSAL, X_RANGE (slice of ``newt_x``, dispersive), Y_RANGE
+    (slice of ``newt_y``), USE_DARK, ENERGY_CALIB (2nd degree polynomial,
+    pixel -> eV, highest power first), BL_POLY_DEG, BL_SIGNAL_RANGE ([min,
+    max] or [[min1, max1], ...] to leave out of the baseline fit), FIELDS.
+
+    Example::
+
+        v = Viking(2953)
+        v.X_RANGE = slice(0, 1900)
+        v.Y_RANGE = slice(38, 80)
+        v.ENERGY_CALIB = [1.47802667e-06, 2.30600328e-02, 5.15884589e+02]
+        v.BL_SIGNAL_RANGE = [500, 545]
+    """
+
+    _PARAMS = ("proposal", "x_range", "y_range", "use_dark", "energy_calib", "bl_poly_deg",
+               "bl_signal_range", "fields")
+
+    def __init__(self, proposalNB):
+        self.PROPOSAL = proposalNB
+        self.X_RANGE = slice(None, None)
+        self.Y_RANGE = slice(None, None)
+        self.USE_DARK = False
+        self.ENERGY_CALIB = [0, 1, 0]
+        self.BL_POLY_DEG = 1
+        self.BL_SIGNAL_RANGE = []
+        self.FIELDS = ["newton"]
+        self.dark_image = None
+        self.calibration_fit = None
+
+    # -- parameters -----------------------------------------------------------
+    def set_params(self, **params):
+        for key, value in params.items():
+            if key.lower() not in self._PARAMS:
+                raise ToolBoxValueError(f"unknown Viking parameter {key!r}; parameters: "
+                                        f"{', '.join(self._PARAMS)}")
+            setattr(self, key.upper(), value)
+
+    def get_params(self, *params):
+        if not params:
+            params = self._PARAMS
+        bad = [p for p in params if p.lower() not in self._PARAMS]
+        if bad:
+            raise ToolBoxValueError(f"unknown Viking parameter(s) {bad}; parameters: "
+                                    f"{', '.join(self._PARAMS)}")
+        return {p: getattr(self, p.upper()) for p in params}
+
+    def save_params(self, path, overwrite=False):
+        """Save the parameters and the calibration fit as JSON, atomically
+        (beyond the ToolBox)."""
+        from .hrixs import save_json
+        return save_json(path, {"class": "Viking", "params": self.get_params(),
+                                "calibration_fit": self.calibration_fit}, overwrite)
+
+    def load_params(self, path):
+        """Set the parameters saved by ``save_params``."""
+        from .hrixs import _from_json, load_json
+        saved = load_json(path)
+        self.set_params(**{k: _from_json(v) for k, v in saved["params"].items()})
+        self.calibration_fit = saved.get("calibration_fit")
+        return self
+
+    # -- loading --------------------------------------------------------------
+    def from_run(self, runNB, add_attrs=True):
+        """Load run ``runNB`` (a thin wrapper around ``scs_nb.load``): the
+        ``newton`` images in X_RANGE x Y_RANGE, ``newt_x`` in eV; with
+        ``add_attrs`` the camera parameters (``get_camera_params``) become
+        attributes of the dataset."""
+        from ..load import load
+        run, data = load(self.PROPOSAL, runNB, fields=list(self.FIELDS),
+                         extract_digitizers=False, extract_xgm=False, extract_bam=False)
+        if "newton" not in data:
+            raise ToolBoxValueError(f"run {runNB} loaded without 'newton' images; keep "
+                                    "'newton' in FIELDS")
+        data = data.isel(newt_x=self.X_RANGE, newt_y=self.Y_RANGE)
+        if not data.sizes["newt_x"] or not data.sizes["newt_y"]:
+            raise ToolBoxValueError(f"X_RANGE={self.X_RANGE}, Y_RANGE={self.Y_RANGE} select "
+                                    "no pixel of the 512 x 2048 Newton images")
+        pixels = data["newt_x"].values.astype(float)
+        data = data.assign_coords(newt_x=np.polyval(self.ENERGY_CALIB, pixels),
+                                  pixel=("newt_x", pixels))
+        if add_attrs:
+            data.attrs.update(self.get_camera_params(run))
+        data.attrs["runNB"] = runNB
+        return data
+
+    def load_dark(self, runNB=None):
+        """Load a dark run (its mean image is subtracted from then on);
+        ``None`` switches dark subtraction off."""
+        if runNB is None:
+            self.USE_DARK = False
+            return
+        data = self.from_run(runNB, add_attrs=False)
+        self.dark_image = data["newton"].astype(np.float64).mean(dim="trainId")
+        self.dark_image.attrs["runNB"] = runNB
+        self.USE_DARK = True
+
+    # -- camera -----------------------------------------------------------------
+    @staticmethod
+    def _camera_value(run, key):
+        from ..reader import lookup
+        _, alt = lookup(run, f"VIKING_{key}")
+        return run.get_run_value(alt["source"], alt["key"].replace(".value", ""))
+
+    def get_camera_gain(self, run):
+        """The preamp gain (1, 2 or 4) of the Newton camera in ``run``."""
+        setting = int(self._camera_value(run, "preampGain"))
+        if setting not in NEWTON_PREAMP_GAIN:
+            raise ToolBoxValueError(f"unknown Newton preampGain setting {setting}; known: "
+                                    f"{NEWTON_PREAMP_GAIN}")
+        return NEWTON_PREAMP_GAIN[setting]
+
+    def e_per_counts(self, run, gain=None):
+        """Photoelectrons per camera count for the camera settings of ``run``
+        (Andor Newton datasheet, High Sensitivity slightly corrected)."""
+        if gain is None:
+            gain = self.get_camera_gain(run)
+        hc = int(bool(self._camera_value(run, "HighCapacity")))
+        try:
+            return NEWTON_E_PER_COUNT[(hc, int(gain))]
+        except KeyError:
+            raise ToolBoxValueError(f"no photoelectrons per count for gain {gain}; pass 1, "
+                                    "2 or 4") from None
+
+    def get_camera_params(self, run):
+        gain = self.get_camera_gain(run)
+        return {"gain": gain,
+                "high_capacity": int(bool(self._camera_value(run, "HighCapacity"))),
+                "exposure_s": float(self._camera_value(run, "exposure")),
+                "temperature": float(self._camera_value(run, "temperature")),
+                "photoelectrons_per_count": self.e_per_counts(run, gain)}
+
+    # -- spectra ----------------------------------------------------------------
+    def integrate(self, data):
+        """Mean over ``newt_y`` (dark subtracted) as ``spectrum``; in
+        photoelectrons per pixel when the camera parameters are known."""
+        imgs = data["newton"].astype(np.float64)
+        if self.USE_DARK:
+            if self.dark_image is None:
+                raise ToolBoxValueError("USE_DARK is True but no dark is loaded; call "
+                                        "load_dark(run)")
+            if self.dark_image.shape != imgs.shape[1:]:
+                raise ToolBoxValueError(f"the dark {self.dark_image.shape} and the images "
+                                        f"{imgs.shape[1:]} differ; load both with the same "
+                                        "X_RANGE and Y_RANGE")
+            imgs = imgs - self.dark_image.values
+        spectrum = imgs.mean(dim="newt_y")
+        if "photoelectrons_per_count" in data.attrs:
+            spectrum = spectrum * data.attrs["photoelectrons_per_count"]
+            spectrum.attrs["units"] = "photoelectrons per pixel"
+        else:
+            spectrum.attrs["units"] = "counts per pixel"
+        data["spectrum"] = spectrum
+        return data
+
+    def _signal_mask(self, x):
+        rng = self.BL_SIGNAL_RANGE
+        mask = np.zeros(len(x), bool)
+        if rng is None or not len(rng):
+            return mask
+        ranges = [rng] if np.ndim(rng) == 1 else rng
+        for lo, hi in ranges:
+            mask |= (x >= lo) & (x <= hi)
+        return mask
+
+    def removePolyBaseline(self, data):
+        """Fit a polynomial of degree BL_POLY_DEG to each spectrum outside
+        BL_SIGNAL_RANGE and subtract it: ``spectrum_nobl``."""
+        if "spectrum" not in data:
+            raise ToolBoxValueError("removePolyBaseline needs 'spectrum'; call integrate() "
+                                    "first")
+        x = data["newt_x"].values.astype(float)
+        fit = ~self._signal_mask(x)
+        if fit.sum() <= self.BL_POLY_DEG + 1:
+            raise ToolBoxValueError(
+                f"BL_SIGNAL_RANGE={self.BL_SIGNAL_RANGE} leaves {fit.sum()} points for a "
+                f"degree {self.BL_POLY_DEG} baseline (newt_x spans {x.min():.6g} to "
+                f"{x.max():.6g}); narrow it")
+        xc = (x - x[fit].mean()) / (np.ptp(x[fit]) or 1.0)   # well conditioned fit
+        spec = data["spectrum"].transpose(..., "newt_x").values
+        flat = spec.reshape(-1, len(x))
+        coef = np.polynomial.polynomial.polyfit(xc[fit], flat[:, fit].T, self.BL_POLY_DEG)
+        base = np.polynomial.polynomial.polyval(xc, coef)      # (nspectra, nx)
+        nobl = (flat - base.reshape(flat.shape)).reshape(spec.shape)
+        data["spectrum_nobl"] = data["spectrum"].transpose(..., "newt_x").copy(data=nobl)
+        return data
+
+    def xas(self, data, data_ref, thickness=1, plot=False, plot_errors=True,
+            xas_ylim=(-1, 3)):
+        """Average XAS from a sample and a reference dataset: I0, It and the
+        absorption coefficient -log(It/I0)/thickness, each with its standard
+        deviation and standard error (error propagation of the means)."""
+        key = "spectrum_nobl" if ("spectrum_nobl" in data and "spectrum_nobl" in data_ref) \
+            else "spectrum"
+        for name, ds in (("data", data), ("data_ref", data_ref)):
+            if key not in ds:
+                raise ToolBoxValueError(f"xas: {name} has no {key!r}; call integrate() (and "
+                                        "removePolyBaseline()) first")
+        if not np.array_equal(data["newt_x"].values, data_ref["newt_x"].values):
+            raise ToolBoxValueError("xas: sample and reference have different newt_x axes; "
+                                    "load both with the same X_RANGE and ENERGY_CALIB")
+        it, i0 = data[key], data_ref[key]
+        n_t, n_0 = it.sizes["trainId"], i0.sizes["trainId"]
+        It, I0 = it.mean("trainId"), i0.mean("trainId")
+        It_std, I0_std = it.std("trainId", ddof=1), i0.std("trainId", ddof=1)
+        It_err, I0_err = It_std / np.sqrt(n_t), I0_std / np.sqrt(n_0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mu = -np.log(It / I0) / thickness
+            rel_std = np.sqrt((It_std / It) ** 2 + (I0_std / I0) ** 2)
+            rel_err = np.sqrt((It_err / It) ** 2 + (I0_err / I0) ** 2)
+        xas = xr.Dataset({"I0": I0, "I0_std": I0_std, "I0_stderr": I0_err,
+                          "It": It, "It_std": It_std, "It_stderr": It_err,
+                          "absorptionCoef": mu,
+                          "absorptionCoef_std": rel_std / thickness,
+                          "absorptionCoef_stderr": rel_err / thickness})
+        xas.attrs.update(thickness=thickness, n_sample=n_t, n_reference=n_0, variable=key)
+        if plot:
+            self.plot_xas(xas, plot_errors, xas_ylim)
+        return xas
+
+    @staticmethod
+    def plot_xas(xas, plot_errors=True, xas_ylim=(-1, 3)):
+        import matplotlib.pyplot as plt
+        e = xas["newt_x"].values
+        fig, (a0, a1) = plt.subplots(2, 1, sharex=True, figsize=(7, 6))
+        for name, label in (("I0", "I0 (reference)"), ("It", "It (sample)")):
+            a0.plot(e, xas[name], label=label)
+            if plot_errors:
+                ci = 1.96 * xas[name + "_stderr"]
+                a0.fill_between(e, xas[name] - ci, xas[name] + ci, alpha=0.3)
+        a0.set(ylabel="photoelectrons / pixel")
+        a0.legend()
+        # the absorption only where the reference has signal (> 5 % of its max)
+        lit = (xas["I0"] > 0.05 * float(xas["I0"].max())).values
+        mu = xas["absorptionCoef"].where(lit)
+        a1.plot(e, mu, color="k")
+        if plot_errors:
+            ci = 1.96 * xas["absorptionCoef_stderr"].where(lit)
+            a1.fill_between(e, mu - ci, mu + ci, alpha=0.3, color="k", label="95 % confidence")
+            a1.legend()
+        if lit.any():
+            a1.set_xlim(e[lit].min() - 2, e[lit].max() + 2)
+        a1.set(xlabel="photon energy (eV)", ylabel="absorption coefficient", ylim=xas_ylim)
+        return fig
+
+    # -- calibration ------------------------------------------------------------
+    def calibrate(self, runList, plot=True):
+        """Calibrate pixel -> energy from runs with monochromatized beam: the
+        line position of each run (Gaussian fit of its mean spectrum) vs its
+        mono energy ('nrj'), fitted with a 2nd degree polynomial weighted by
+        the position errors. Sets and returns ENERGY_CALIB; the fit (with its
+        covariance) is in ``self.calibration_fit``."""
+        from scipy.optimize import curve_fit
+        from ..load import get_array, open_run
+        if len(runList) < 3:
+            raise ToolBoxValueError(f"calibrate needs at least 3 runs for a 2nd degree "
+                                    f"polynomial, got {list(runList)}")
+        saved = self.ENERGY_CALIB
+        self.ENERGY_CALIB = [0, 1, 0]
+        pos, err, ens, ens_err, spectra = [], [], [], [], []
+        try:
+            for r in runList:
+                ds = self.integrate(self.from_run(r))
+                spec = ds["spectrum"].mean("trainId")
+                x = ds["newt_x"].values
+                y = spec.values
+                base = np.median(y)
+                i = int(np.argmax(y))
+                sel = slice(max(0, i - 40), i + 41)
+
+                def gauss(x, a, m, s, o):
+                    return a * np.exp(-0.5 * ((x - m) / s) ** 2) + o
+                p, cov = curve_fit(gauss, x[sel], y[sel], p0=(y[i] - base, x[i], 5.0, base))
+                nrj = get_array(open_run(self.PROPOSAL, r), "nrj").values.astype(float)
+                pos.append(p[1])
+                err.append(float(np.sqrt(cov[1, 1])))
+                ens.append(nrj.mean())
+                ens_err.append((nrj - nrj.mean(), len(nrj)))
+                spectra.append((x, y, p))
+        finally:
+            self.ENERGY_CALIB = saved
+        # error of each mean mono energy: the readback scatter pooled over the runs
+        resid = np.concatenate([d for d, _ in ens_err])
+        dof = len(resid) - len(ens_err)
+        scatter = np.sqrt((resid ** 2).sum() / dof) if dof > 0 else 0.0
+        ens_err = [scatter / np.sqrt(n) for _, n in ens_err]
+        pos, err, ens, ens_err = map(np.asarray, (pos, err, ens, ens_err))
+        # energy vs position; an error in position is dE/dx * sigma_x in energy,
+        # added to the error of the mean mono readback
+        c0 = np.polyfit(pos, ens, 2)
+        sig_e = np.hypot(np.abs(np.polyval(np.polyder(c0), pos)) * err, ens_err)
+        if len(pos) > 3:
+            coef, cov = np.polyfit(pos, ens, 2, w=1 / sig_e, cov="unscaled")
+        else:
+            coef, cov = c0, np.full((3, 3), np.nan)
+        self.ENERGY_CALIB = coef
+        self.calibration_fit = {"ENERGY_CALIB": coef.tolist(), "covariance": cov.tolist(),
+                                "positions": pos.tolist(), "position_err": err.tolist(),
+                                "energies": ens.tolist(), "energy_err": ens_err.tolist(),
+                                "runs": list(runList)}
+        if plot:
+            import matplotlib.pyplot as plt
+            fig, (a0, a1) = plt.subplots(1, 2, figsize=(11, 4))
+            for (x, y, p), r, e in zip(spectra, runList, ens):
+                a0.plot(x, y, lw=0.8, label=f"run {r}: {e:.1f} eV")
+                a0.plot(x, gauss(x, *p), "k--", lw=0.6)
+            a0.set(xlabel="pixel (newt_x)", ylabel="photoelectrons / pixel")
+            a0.legend(fontsize=7)
+            xx = np.linspace(pos.min(), pos.max(), 200)
+            a1.errorbar(pos, ens, xerr=err, fmt="o", label="line positions")
+            a1.plot(xx, np.polyval(coef, xx), label="2nd degree fit")
+            a1.set(xlabel="pixel (newt_x)", ylabel="photon energy (eV)")
+            a1.legend()
+        return self.ENERGY_CALIB

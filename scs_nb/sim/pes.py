@@ -1,0 +1,141 @@
+"""The photo-electron spectrometer (PES) of SASE3: time-of-flight traces.
+
+Physics and layout
+------------------
+* 16 flight tubes read by four ADQ412 boards of ``SA3_XTD10_PES/ADC/1``
+  (``:network``, keys ``digitizers.channel_{1-4}_{A-D}.raw.samples``, int16,
+  not interleaved: 440 samples per 4.5 MHz slot, 1.986 GS/s). Sample ``LEAD``
+  of every trace is the start of the first SASE3 pulse's spectrum; pulse k
+  (slot s_k) starts ``(s_k - s_0) * 440`` samples later.
+* A gas (Ne by default, valve ``PES_Ne`` open) is photo-ionised by the SASE3
+  pulses of energy ``hv`` (the mono): lines of kinetic energy
+  ``hv - E_binding``; tube ``ch`` retards them by ``RV[ch]`` (MPOD
+  ``channels.U{n}.voltage``, a CONTROL value, and a RUN value). An electron of
+  energy ``E - RV`` reaches the detector after ``L / v`` (L = 0.3 m): the
+  peak sits at ``origin + tof * rate`` samples after the spectrum start, a
+  Gaussian of ``sigma = 1.2 + 0.02 * (position - origin)`` samples. A prompt
+  peak (scattered photons) marks the origin.
+* Peaks are negative-going (MCP signal) on a baseline of 0 with 2.5 counts of
+  Gaussian noise; amplitudes scale with the SASE pulse energy.
+
+``truth['pes']``: rv per channel, the lines, and per channel the peak
+positions (samples from the spectrum start, fractional), sigmas and mean
+amplitudes; ``start`` and ``origin`` to pass to ``get_pes_tof``.
+"""
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+
+from ..facility import ADQ412_SAMPLES_PER_SLOT, PES_BINDING_EV, SLOT_RATE_HZ
+from ..facility import sources as S
+from . import timing
+from .core import scenario
+from .writer import ControlSource, InstrumentSource
+
+LEAD = 500            # samples before the first spectrum
+ORIGIN = 40           # prompt: sample of each spectrum at t = 0
+LENGTH_M = 0.3        # flight length
+NOISE = 2.5
+M_E_EV = 510998.95    # electron rest energy (eV), non-relativistic TOF below
+C_M_S = 299792458.0
+RATE_GHZ = ADQ412_SAMPLES_PER_SLOT * SLOT_RATE_HZ / 1e9
+
+
+def tof_samples(ekin_ev):
+    """Samples after the prompt for an electron of kinetic energy ekin (eV)."""
+    v = C_M_S * np.sqrt(2 * np.asarray(ekin_ev, float) / M_E_EV)
+    return LENGTH_M / v * 1e9 * RATE_GHZ
+
+
+def channel_rv(rv_by_letter=(0.0, 10.0, 20.0, 30.0)):
+    return {ch: float(rv_by_letter["ABCD".index(ch[1])]) for ch in S.PES_RV_KEY}
+
+
+def add_pes(run, energies, hv, gas="Ne", lines=None, rv=None, channels=None):
+    """Write the PES digitizer, the MPOD voltages and the gas valves.
+
+    energies: SASE3 pulse energies (µJ) per train; hv: photon energy (eV);
+    lines: {name: (binding energy eV, relative intensity)}; rv: {channel:
+    retardation voltage}; channels: which tubes record traces (default all 16).
+    """
+    pat = run.pattern
+    n = run.ntrains
+    sps = ADQ412_SAMPLES_PER_SLOT
+    lines = lines or {"1s": (PES_BINDING_EV[gas], 1.0)}
+    rv = rv or channel_rv()
+    channels = list(channels or S.PES_RV_KEY)
+    union = np.unique(np.concatenate([np.asarray(x) for x in pat.sase3 if len(x)]))
+    s0 = int(union[0])
+    length = LEAD + (int(union[-1]) - s0 + 1) * sps + 60
+    peaks = {}
+    for ch in channels:
+        pos, sig, amp = [], [], []
+        # prompt peak at the origin, then one peak per line with E > RV
+        pos.append(float(ORIGIN)), sig.append(1.0), amp.append(15.0)
+        for name, (eb, rel) in lines.items():
+            e = hv - eb - rv[ch]
+            if e <= 0.5:
+                continue
+            p = ORIGIN + float(tof_samples(e))
+            if p > sps - 10:
+                continue
+            pos.append(p), sig.append(1.2 + 0.02 * (p - ORIGIN)), amp.append(300.0 * rel)
+        peaks[ch] = {"position": pos, "sigma": sig, "amplitude": amp}
+    seed = [run.seed, run.run, zlib.crc32(b"PES")]
+    e_scale = [np.asarray(e) / 500.0 for e in energies]
+    x = np.arange(sps, dtype=np.float32)
+    shapes = {ch: sum(-a * np.exp(-0.5 * ((x - p) / s) ** 2)
+                      for p, s, a in zip(*peaks[ch].values())).astype(np.float32)
+              for ch in channels}
+
+    def fill(group, tix):
+        rng = np.random.default_rng(seed + [int(tix[0])])
+        out = {}
+        for ch in channels:
+            tr = NOISE * rng.standard_normal((len(tix), length), dtype=np.float32)
+            for j, i in enumerate(tix):
+                for k, slot in enumerate(pat.sase3[i]):
+                    o = LEAD + (int(slot) - s0) * sps
+                    tr[j, o:o + sps] += e_scale[i][k] * shapes[ch]
+            out[f"digitizers.channel_{ch[0]}_{ch[1]}.raw.samples"] = \
+                np.clip(np.rint(tr), -32768, 32767).astype(np.int16)
+        return out
+
+    keys = {f"digitizers.channel_{ch[0]}_{ch[1]}.raw.samples": ((length,), np.int16)
+            for ch in channels}
+    run.add(InstrumentSource(S.PES_ADQ + ":network", "AdqDigitizer", {"digitizers": keys},
+                             {"digitizers": np.ones(n, np.uint64)}, fill, chunk_trains=16))
+    board_rv = {f"board{b}.interleavedMode": False for b in (1, 2, 3, 4)}
+    run.add(ControlSource(S.PES_ADQ, "AdqDigitizer",
+                          {f"board{b}.enable": np.ones(n, bool) for b in (1, 2, 3, 4)},
+                          run_values=board_rv))
+    volts = {S.PES_RV_KEY[ch]: np.full(n, rv[ch], np.float32) for ch in S.PES_RV_KEY}
+    run.add(ControlSource(S.PES_MPOD, "MpodCrate", volts,
+                          units={k: ("V", "") for k in volts}))     # also RUN values
+    for g, dev in S.PES_GAS_VALVE.items():
+        run.add(ControlSource(dev, "Valve", {"isOpen": np.full(n, g == gas, bool)}))
+    run.truth["pes"] = {"source": S.PES_ADQ + ":network", "gas": gas, "hv_eV": hv,
+                        "lines": {k: list(v) for k, v in lines.items()}, "rv": rv,
+                        "start": LEAD, "origin": ORIGIN, "width": sps,
+                        "sampling_rate_GHz": RATE_GHZ, "flight_length_m": LENGTH_M,
+                        "noise_counts": NOISE, "peaks": peaks, "trace_length": length,
+                        "polarity": "negative"}
+
+
+@scenario("pes", help="PES time-of-flight traces on the 16 channels of SA3_XTD10_PES/ADC/1: "
+          "Ne 1s and 2p lines at 1000 eV photon energy, 10 SASE3 pulses at 4.5 MHz, "
+          "retardation 0/10/20/30 V on the A/B/C/D tubes. size='large': 400 trains.",
+          trains=40, large_trains=400)
+def pes(run, hv=1000.0, npulses=10, gas="Ne", pattern_change=False):
+    pat = timing.PulsePattern.constant(run.ntrains, sase3=(int(npulses), 1000, 1))
+    if pattern_change:   # second half of the run: every other slot, half the pulses
+        pat.set_trains("sase3", slice(run.ntrains // 2, None), (int(npulses) // 2, 1000, 2))
+    from .scenarios import add_beamline
+    energies = add_beamline(run, pat, nrj=hv, digitizers=False, bams=())
+    true_e = run.truth["xgm"]["SCS"]["true_sa3_energy_uJ"]
+    add_pes(run, [np.asarray(e) for e in true_e], hv, gas,
+            lines={"1s": (PES_BINDING_EV[gas], 1.0), "2p": (21.6, 0.6)} if gas == "Ne"
+            else None)
+    del energies

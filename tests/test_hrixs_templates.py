@@ -1,0 +1,70 @@
+"""The hRIXS and Viking templates run headless (papermill, kernel python3) on
+their simulated runs and print recovered-vs-injected lines within tolerance."""
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+import scs_nb
+
+TEMPLATES = Path(scs_nb.__file__).resolve().parent.parent / "templates"
+
+
+def _run(name, params, tmp_path):
+    import papermill
+    out = tmp_path / f"{name}.ipynb"
+    papermill.execute_notebook(str(TEMPLATES / f"{name}.ipynb"), str(out), parameters=params,
+                               kernel_name="python3", progress_bar=False, cwd=str(tmp_path))
+    nb = nbformat.read(str(out), as_version=4)
+    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
+                   for o in c.outputs)
+    images = sum(1 for c in nb.cells if c.cell_type == "code" for o in c.outputs
+                 if "image/png" in o.get("data", {}))
+    return text, images
+
+
+def test_hrixs_template(simulated, tmp_path):
+    # the same runs as the analysis tests (simulated once per session)
+    res = simulated("hrixs_delay", trains=12)
+    text, images = _run("hrixs", {"proposal": res.proposal, "run": res.run,
+                                  "dark_run": simulated("hrixs_dark").run,
+                                  "curvature_run": simulated("hrixs_curvature").run,
+                                  "energy_run": simulated("hrixs_energy_scan").run}, tmp_path)
+    assert images >= 5
+    for name in ("CURVE_A", "CURVE_B", "ENERGY_SLOPE", "ENERGY_INTERCEPT"):
+        sig = float(re.search(rf"{name} recovered .*\(([-+0-9.]+) sigma\)", text).group(1))
+        assert abs(sig) <= 3, text
+    m = re.search(r"pumped / unpumped: recovered ([0-9.]+) \+- ([0-9.]+), injected ([0-9.]+)",
+                  text)
+    ratio, err, inj = map(float, m.groups())
+    assert abs(ratio - inj) <= 3 * err
+
+
+def test_viking_template(simulated, tmp_path):
+    res = simulated("viking_sample")
+    mono = [simulated("viking_mono", nrj=e).run for e in (520.0, 530.0, 540.0, 550.0, 560.0)]
+    text, images = _run("viking", {"proposal": res.proposal, "run": res.run,
+                                   "reference_run": simulated("viking_reference").run,
+                                   "dark_run": simulated("viking_dark").run,
+                                   "calibration_runs": mono}, tmp_path)
+    assert images >= 3
+    assert "gain x4, high capacity 0, 0.97 photoelectrons per count" in text
+    assert "gain x1, high capacity 1, 17.9 photoelectrons per count" in text
+    for d, e in re.findall(r"recovered - injected = ([-+0-9.]+) meV \(fit error ([0-9.]+) meV",
+                           text):
+        assert abs(float(d)) <= 3 * float(e) + 1.0
+    chi2 = float(re.search(r"chi2 / N = ([0-9.]+)", text).group(1))
+    within = float(re.search(r"within 3 sigma: ([0-9.]+) %", text).group(1))
+    assert chi2 < 2 and within >= 95
+
+
+@pytest.mark.parametrize("name", ["hrixs", "viking"])
+def test_parameters_cell(name):
+    from scs_nb.batch.params import notebook_parameters
+    nb = nbformat.read(str(TEMPLATES / f"{name}.ipynb"), as_version=4)
+    assert nb.cells[1].metadata.get("tags") == ["parameters"]
+    params = notebook_parameters(nb)
+    assert {"proposal", "run", "scenario"} <= set(params)
+    assert params["scenario"].default == {"hrixs": "hrixs_delay",
+                                          "viking": "viking_sample"}[name]
