@@ -4,10 +4,24 @@ from __future__ import annotations
 
 import os
 
-from ...errors import ToolBoxValueError
+from ...errors import ToolBoxError, ToolBoxValueError
 from . import core, engine
 
-__all__ = ["process_dssc_data", "process_modules", "get_client"]
+__all__ = ["process_dssc_data", "process_modules", "get_client", "WorkersLostError"]
+
+# seconds without any dask worker (after one was seen) before the modules still to do are
+# given up: SLURM worker jobs cancelled or ended and not replaced
+LOST_WORKERS_TIMEOUT = float(os.environ.get("SCS_NB_LOST_WORKERS_TIMEOUT", 60))
+
+
+class WorkersLostError(ToolBoxError):
+    """Dask workers died (jobs cancelled, nodes lost) before all modules were binned;
+    ``.modules`` are the ones not done. Complete module files are kept: a rerun
+    bins only the missing modules."""
+
+    def __init__(self, message, modules=()):
+        super().__init__(message)
+        self.modules = list(modules)
 
 
 def process_dssc_data(proposal, run_nr, module, chunksize, info, dssc_binners, path="./",
@@ -182,10 +196,66 @@ def process_modules(task, modules, kwargs_of, backend="dask", n_jobs=None, clust
         futures = [client.submit(task, pure=False,
                                  **{k: ship(v) for k, v in kwargs_of(m).items()})
                    for m in modules]
-        return client.gather(futures)
+        return _gather(client, futures, modules)
     finally:
         if owned:
             cl = client.cluster
             client.close()
             if cl is not None:
                 cl.close()
+
+
+def _gather(client, futures, modules, poll=1.0):
+    """Results of ``futures`` (one per module, in module order). A task whose workers
+    died is retried by dask on the remaining or replacement workers; when none is left
+    for LOST_WORKERS_TIMEOUT seconds, or dask gives a task up (KilledWorker), a
+    WorkersLostError names the modules not done. Any other task error is raised as is."""
+    import time
+
+    from distributed import wait
+    from distributed.scheduler import KilledWorker
+    where = {f.key: m for f, m in zip(futures, modules)}
+    results = {}
+    lost = []
+    pending = set(futures)
+    seen_worker, alone_since = False, None
+    while pending:
+        try:
+            done, pending = wait(pending, timeout=poll, return_when="FIRST_COMPLETED")
+        except TimeoutError:
+            done = set()
+        for f in done:
+            if f.status == "finished":
+                results[where[f.key]] = f.result()
+                continue
+            exc = f.exception()
+            if isinstance(exc, KilledWorker):
+                lost.append(where[f.key])
+                continue
+            for other in pending:
+                other.cancel()
+            f.result()               # raises the task's own error
+        if not pending:
+            break
+        try:
+            nworkers = len(client.nthreads())
+        except Exception:  # noqa: BLE001 - the scheduler itself is gone
+            nworkers = 0
+        if nworkers:
+            seen_worker, alone_since = True, None
+        elif seen_worker:
+            alone_since = alone_since or time.monotonic()
+            if time.monotonic() - alone_since > LOST_WORKERS_TIMEOUT:
+                lost += [where[f.key] for f in pending]
+                for f in pending:
+                    f.cancel()
+                break
+    if lost:
+        lost = sorted(lost)
+        done_ = sorted(results)
+        raise WorkersLostError(
+            f"the dask workers died (SLURM jobs cancelled or ended) before DSSC module(s) "
+            f"{lost} were binned; module(s) {done_ or 'none'} are complete. Run the same "
+            "binning again: complete module files are skipped and only the missing ones "
+            "are binned (on a new cluster if this one has no workers left).", lost)
+    return [results[m] for m in modules]
