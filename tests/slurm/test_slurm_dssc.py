@@ -7,6 +7,7 @@ mid-run (scancel) are survived, or named, and a rerun completes.
 import os
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from scs_nb import cli
 
 from .conftest import jobs_named, wait_jobs
 
-pytestmark = pytest.mark.slurm
+pytestmark = [pytest.mark.slurm, pytest.mark.xdist_group("slurm")]
 
 NPULSES = 4
 MODULES = list(range(8))                     # module groups 0 and 1
@@ -50,11 +51,19 @@ def loopback(slurm_cluster, monkeypatch):
     monkeypatch.setenv("SCS_NB_DASK_HOST", "127.0.0.1")
 
 
-def no_dask_jobs(timeout=20):
+def no_dask_jobs(name, timeout=20):
     t0 = time.monotonic()
-    while jobs_named("dask-worker") and time.monotonic() - t0 < timeout:
+    while jobs_named(name) and time.monotonic() - t0 < timeout:
         time.sleep(0.5)
-    return not jobs_named("dask-worker")
+    return not jobs_named(name)
+
+
+def slurm_cluster_of(tmp_path, jobs, **kw):
+    """make_cluster('slurm') with a job name of this test's own."""
+    from scs_nb.batch.cluster import make_cluster
+    name = f"dask-{uuid.uuid4().hex[:8]}"
+    return make_cluster("slurm", cores=1, memory="2GB", walltime="00:10:00", jobs=jobs,
+                        job_name=name, **kw), name
 
 
 def test_submit_dssc_binning_over_module_groups(slurm_cluster, dssc, tmp_path, capsys):
@@ -81,19 +90,18 @@ def test_submit_dssc_binning_over_module_groups(slurm_cluster, dssc, tmp_path, c
 
 
 def test_bin_dssc_on_dask_jobqueue_workers(loopback, dssc, tmp_path):
-    from scs_nb.batch.cluster import make_cluster
     data, dark, ref = dssc
-    cluster = make_cluster("slurm", cores=1, memory="2GB", walltime="00:10:00", jobs=2)
+    cluster, name = slurm_cluster_of(tmp_path, 2)
     try:
         assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
         files = tb.bin_dssc(data.proposal, data.run, modules=MODULES[:4], dark_run=dark.run,
                             path=str(tmp_path), bin_width=0.5, cluster=cluster)
         assert len(files) == 4
-        assert jobs_named("dask-worker")            # the work ran in SLURM jobs
+        assert jobs_named(name)                     # the work ran in SLURM jobs
     finally:
         cluster.close()
     assert_same_files(tmp_path, ref, data.run, MODULES[:4])
-    assert no_dask_jobs(), jobs_named("dask-worker")
+    assert no_dask_jobs(name), jobs_named(name)
 
 
 def test_killed_workers(loopback, dssc, tmp_path, monkeypatch):
@@ -101,7 +109,6 @@ def test_killed_workers(loopback, dssc, tmp_path, monkeypatch):
     all: the error names the modules not done; a rerun completes them."""
     from distributed import Client
 
-    from scs_nb.batch.cluster import make_cluster
     from scs_nb.detectors.dssc import processing
     data, dark, ref = dssc
     monkeypatch.setattr(processing, "LOST_WORKERS_TIMEOUT", 3)
@@ -134,7 +141,7 @@ def test_killed_workers(loopback, dssc, tmp_path, monkeypatch):
                 monkeypatch.setattr("scs_nb.detectors.dssc.binning.process_modules", orig)
 
     # one of the two jobs cancelled: the other worker bins the rest
-    cluster = make_cluster("slurm", cores=1, memory="2GB", walltime="00:10:00", jobs=2)
+    cluster, name = slurm_cluster_of(tmp_path / "one", 2)
     try:
         files = run_slowly(cluster, tmp_path / "one", lambda: _scancel(_job_ids(cluster)[:1]))
         assert len(files) == 4
@@ -143,7 +150,7 @@ def test_killed_workers(loopback, dssc, tmp_path, monkeypatch):
     assert_same_files(tmp_path / "one", ref, data.run, mods)
 
     # every job cancelled: an error naming the modules not binned, then a rerun
-    cluster = make_cluster("slurm", cores=1, memory="2GB", walltime="00:10:00", jobs=2)
+    cluster, name2 = slurm_cluster_of(tmp_path / "all", 2)
     try:
         with pytest.raises(processing.WorkersLostError) as err:
             run_slowly(cluster, tmp_path / "all", lambda: _scancel(_job_ids(cluster)))
@@ -162,7 +169,7 @@ def test_killed_workers(loopback, dssc, tmp_path, monkeypatch):
     assert all((tmp_path / "all" / f"run_{data.run}_module{m}.h5").stat().st_mtime_ns == t
                for m, t in mtimes.items())
     assert_same_files(tmp_path / "all", ref, data.run, mods)
-    assert no_dask_jobs(), jobs_named("dask-worker")
+    assert no_dask_jobs(name) and no_dask_jobs(name2)
 
 
 def _job_ids(cluster):
@@ -210,4 +217,4 @@ def test_template_with_slurm_cluster(loopback, dssc, tmp_path, capsys):
     assert_same_files(out / "files", ref, data.run, MODULES[:4])
     html = (out / f"dssc_binning_r{data.run:04d}.html").read_text()
     assert "#SBATCH" in html and "127.0.0.1" in html       # the printed job script
-    assert no_dask_jobs(), jobs_named("dask-worker")
+    assert no_dask_jobs("dask-worker"), jobs_named("dask-worker")

@@ -17,7 +17,7 @@ from scs_nb import cli
 
 from .conftest import squeue_ids, wait_jobs
 
-pytestmark = pytest.mark.slurm
+pytestmark = [pytest.mark.slurm, pytest.mark.xdist_group("slurm")]
 
 TINY = Path(__file__).parent.parent / "data" / "tiny_template.ipynb"
 
