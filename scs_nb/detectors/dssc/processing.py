@@ -259,10 +259,17 @@ def _gather(client, futures, modules, poll=1.0):
         except TimeoutError:
             done = set()
         for f in done:
-            if f.status == "finished":
-                results[where[f.key]] = f.result()
+            # a result still held by a worker that has just died is recomputed by dask:
+            # the future is pending again, and waiting for it here would never end
+            # without workers; it goes back to the pending ones (the watchdog below)
+            try:
+                if f.status == "finished":
+                    results[where[f.key]] = f.result(timeout=max(10 * poll, 10))
+                    continue
+                exc = f.exception(timeout=max(10 * poll, 10))
+            except TimeoutError:
+                pending.add(f)
                 continue
-            exc = f.exception()
             if isinstance(exc, KilledWorker):
                 lost.append(where[f.key])
                 continue
