@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 JOBS   ?= 2
 
-.PHONY: install demo test test-browser test-slurm bench clean
+.PHONY: install demo test test-wheel test-browser test-slurm bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,20 @@ demo: install
 
 test: install
 	$(PY) -m pytest -n $(JOBS) --dist loadgroup -q --timeout 600
+
+# the wheel as a user installs it: built, installed (not editable) into a fresh venv, and
+# the import / template / compatibility / mnemonic tests run against it from outside the checkout
+WHEEL_VENV := .venv-wheel
+test-wheel: install
+	rm -rf build/wheel $(WHEEL_VENV)
+	$(PY) -m pip wheel -q --no-deps -w build/wheel .
+	$(PYTHON) -m venv $(WHEEL_VENV)
+	$(WHEEL_VENV)/bin/python -m pip install -q --upgrade pip
+	$(WHEEL_VENV)/bin/python -m pip install -q "$$(ls build/wheel/scs_nb-*.whl)[test]"
+	$(WHEEL_VENV)/bin/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	cd build && SCS_NB_WHEEL=1 ../$(WHEEL_VENV)/bin/python -m pytest -q -p no:cacheprovider \
+	    --rootdir=.. -c ../pyproject.toml ../tests/test_installed.py \
+	    ../tests/test_compat_layout.py ../tests/test_mnemonics_table.py
 
 # the browser test alone: Debian's chromium must be installed (apt-get install chromium)
 test-browser: install
@@ -39,4 +53,4 @@ bench: install
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) demo .pytest_cache
+	rm -rf $(VENV) $(WHEEL_VENV) build demo .pytest_cache

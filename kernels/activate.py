@@ -5,6 +5,8 @@
     scs-activate-toolbox-kernel --proposal 2780 --remove
 
 The kernel runs ``<proposal>/scratch/envs/toolbox_<ID>/bin/python -m ipykernel_launcher``
+(without ``--identifier``: ``toolbox_<PROPOSAL>`` as the ToolBox creates it, e.g.
+``toolbox_2780``, or else ``toolbox_p00NNNN``)
 with IPython's history database disabled (it locks on shared file systems). It is
 installed through jupyter_client's KernelSpecManager: for this user by default,
 ``--system`` for every user of this Jupyter installation, or ``--prefix DIR`` (e.g. a
@@ -30,7 +32,7 @@ __all__ = ["kernel_name", "display_name", "kernel_spec", "install_kernel", "remo
 
 def kernel_name(proposal, identifier=None) -> str:
     """``toolbox_p002780`` (or ``toolbox_<identifier>``)."""
-    return "toolbox_" + (validate_identifier(identifier) if identifier
+    return "toolbox_" + (validate_identifier(identifier) if identifier is not None
                          else default_identifier(proposal))
 
 
@@ -75,13 +77,8 @@ def install_kernel(proposal, identifier=None, python=None, user=True, prefix=Non
     """
     name = kernel_name(proposal, identifier)
     if python is None:
-        paths = env_paths(proposal, identifier, proposal_dir)
-        python = paths.python
-        if not os.path.exists(python):
-            raise ToolBoxPathError(
-                f"no environment at {paths.env} ({python} missing); create it with "
-                f"`scs-create-toolbox-env --proposal {paths.proposal}"
-                + (f" --identifier {identifier}" if identifier else "") + "`")
+        # the ToolBox's toolbox_<PROPOSAL> or toolbox_p00NNNN, whichever exists
+        python = env_paths(proposal, identifier, proposal_dir, existing=True).python
     spec = kernel_spec(python, proposal, identifier)
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / name
@@ -119,7 +116,8 @@ def build_parser():
         description="Register (or remove) the Jupyter kernel 'SCS Toolbox (p00NNNN)' that runs "
                     "the proposal's toolbox environment <proposal>/scratch/envs/toolbox_<ID>.")
     p.add_argument("--proposal", required=True, help="proposal number, e.g. 2780")
-    p.add_argument("--identifier", help="environment identifier (default p00NNNN)")
+    p.add_argument("--identifier", help="environment identifier (default: toolbox_<PROPOSAL> "
+                   "or toolbox_p00NNNN, whichever exists)")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--user", action="store_true", default=True,
                        help="install for this user (default)")

@@ -10,8 +10,9 @@ creates, in the proposal folder (``findxfel``)::
                                       ipykernel and ipympl
 
 and registers the kernel ``toolbox_<ID>`` (see ``scs-activate-toolbox-kernel``); edits
-in the checkout take effect in the environment at once. ``<ID>`` is ``p00NNNN`` unless
-``--identifier`` is given.
+in the checkout take effect in the environment at once. ``<ID>`` is the proposal
+number (the ToolBox's layout, e.g. ``toolbox_2780``) unless ``--identifier`` is given;
+the kernel is still named ``toolbox_p00NNNN``.
 
 ``--offline`` builds the environment without a network: the venv sees the packages of
 the environment running this command, and the checkout is linked in development mode
@@ -30,9 +31,10 @@ from pathlib import Path
 
 from scs_nb.errors import ToolBoxError, ToolBoxPathError, ToolBoxValueError
 
-from .proposal import EnvPaths, env_paths
+from .proposal import EnvPaths, env_paths, validate_identifier
 
-__all__ = ["create_env", "validate_version", "validate_source", "project_source", "main"]
+__all__ = ["create_env", "validate_version", "validate_source", "project_source",
+           "local_changes", "main"]
 
 _VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/+-]{0,99}")
 _COMMIT = re.compile(r"[0-9a-fA-F]{7,40}")
@@ -176,10 +178,25 @@ def _link_checkout(env_python: Path, env: Path, checkout: Path, echo):
         echo(f"linked {checkout} into {env} (offline development install)")
 
 
+def local_changes(checkout: Path) -> str:
+    """``git status --short`` of a checkout (uncommitted edits and untracked files); a
+    folder git cannot read counts as changed."""
+    if not (Path(checkout) / ".git").exists():
+        entries = sorted(p.name for p in Path(checkout).iterdir()) if Path(checkout).is_dir() \
+            else []
+        return ("(not a git checkout: " + ", ".join(entries[:10]) + ")") if entries else ""
+    try:
+        return _git(["-C", str(checkout), "status", "--short", "--untracked-files=all"])
+    except ToolBoxError as exc:
+        return f"(git status failed: {exc})"
+
+
 def create_env(proposal, version=None, identifier=None, source=None, offline=False,
                force=False, kernel=True, user=True, prefix=None, system_site_packages=False,
-               proposal_dir=None, echo=print) -> EnvPaths:
+               proposal_dir=None, echo=print, discard_changes=False) -> EnvPaths:
     """Create the checkout and environment of a proposal; returns their paths."""
+    if identifier is not None:      # '' is refused, not read as "the default"
+        validate_identifier(identifier)
     paths = env_paths(proposal, identifier, proposal_dir)
     if version is not None:
         validate_version(version)
@@ -197,6 +214,13 @@ def create_env(proposal, version=None, identifier=None, source=None, offline=Fal
             raise ToolBoxPathError(
                 f"{existing[0]} already exists; pass --force to delete and recreate it, "
                 "or choose another --identifier")
+        if paths.checkout in existing and not discard_changes:
+            changes = local_changes(paths.checkout)
+            if changes:
+                raise ToolBoxPathError(
+                    f"the checkout {paths.checkout} has local changes that --force would "
+                    f"delete:\n{changes}\ncommit or copy them, or pass --force "
+                    "--discard-changes to delete them")
         for p in existing:
             echo(f"removing {p}")
             if p.is_dir() and not p.is_symlink():
@@ -247,14 +271,18 @@ def build_parser():
     p.add_argument("--proposal", required=True, help="proposal number, e.g. 2780")
     p.add_argument("--version", help="git tag, branch or commit (default: the version "
                    "running this command)")
-    p.add_argument("--identifier", help="environment identifier (default p00NNNN)")
+    p.add_argument("--identifier", help="environment identifier (default: the proposal "
+                   "number, as the ToolBox: scratch/envs/toolbox_2780)")
     p.add_argument("--source", help="git URL or folder of the scs_nb repository (default: "
                    "the repository this command runs from)")
     p.add_argument("--offline", action="store_true",
                    help="no network: reuse this environment's packages")
     p.add_argument("--system-site-packages", action="store_true",
                    help="let the venv see the base Python's packages (online mode)")
-    p.add_argument("--force", action="store_true", help="delete and recreate an existing env")
+    p.add_argument("--force", action="store_true", help="delete and recreate an existing env "
+                   "(refused when the checkout has local changes)")
+    p.add_argument("--discard-changes", action="store_true",
+                   help="with --force: also delete a checkout with local changes")
     p.add_argument("--no-kernel", action="store_true", help="do not register the kernel")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--system", action="store_true",
@@ -268,7 +296,8 @@ def main(argv=None) -> int:
     try:
         create_env(args.proposal, args.version, args.identifier, args.source, args.offline,
                    args.force, kernel=not args.no_kernel, user=not args.system,
-                   prefix=args.prefix, system_site_packages=args.system_site_packages)
+                   prefix=args.prefix, system_site_packages=args.system_site_packages,
+                   discard_changes=args.discard_changes)
         return 0
     except ToolBoxError as exc:
         print(f"scs-create-toolbox-env: error: {exc}", file=sys.stderr)

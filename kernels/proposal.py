@@ -12,7 +12,7 @@ from scs_nb.errors import ToolBoxPathError
 from scs_nb.facility import validate_identifier, validate_proposal
 
 __all__ = ["find_proposal", "validate_identifier", "default_identifier", "env_paths",
-           "EnvPaths"]
+           "env_identifiers", "EnvPaths"]
 
 
 def find_proposal(proposal) -> Path:
@@ -47,17 +47,45 @@ class EnvPaths:
         return f"toolbox_{self.identifier}"
 
 
-def env_paths(proposal, identifier=None, proposal_dir=None) -> EnvPaths:
+def env_identifiers(proposal) -> list:
+    """The environment identifiers a proposal's default environment may have:
+    the ToolBox's layout ``toolbox_<PROPOSAL>`` (e.g. ``toolbox_2780``, what
+    ``scs-create-toolbox-env`` creates) and ``toolbox_p00NNNN``."""
+    p = _number(proposal)
+    return [str(p), default_identifier(p)]
+
+
+def env_paths(proposal, identifier=None, proposal_dir=None, existing=False) -> EnvPaths:
     """Where the checkout and the environment of a proposal live.
 
-    The proposal folder is found with ``find_proposal`` unless ``proposal_dir`` is given.
+    Without ``identifier``: the ToolBox's layout ``scratch/envs/toolbox_<PROPOSAL>``;
+    with ``existing=True`` the first of ``env_identifiers`` whose environment exists
+    (ToolBoxPathError naming the folders tried if none does). The proposal folder is
+    found with ``find_proposal`` unless ``proposal_dir`` is given.
     """
     p = _number(proposal)
-    ident = validate_identifier(identifier) if identifier else default_identifier(p)
     pdir = Path(proposal_dir) if proposal_dir else find_proposal(p)
     if not pdir.is_dir():
         raise ToolBoxPathError(f"proposal folder {pdir} does not exist")
     pdir = Path(pdir).absolute()
+    if identifier is not None:      # '' is refused, not read as "the default"
+        candidates = [validate_identifier(identifier)]
+    else:
+        candidates = env_identifiers(p)
+    options = [_paths(p, ident, pdir) for ident in candidates]
+    if not existing:
+        return options[0]
+    for paths in options:
+        if paths.python.exists():
+            return paths
+    tried = ", ".join(str(o.env) for o in options)
+    raise ToolBoxPathError(
+        f"no environment of proposal {p}: looked for {tried}; create it with "
+        f"`scs-create-toolbox-env --proposal {p}"
+        + (f" --identifier {identifier}" if identifier else "") + "`")
+
+
+def _paths(p, ident, pdir) -> EnvPaths:
     scratch = pdir / "scratch"
     paths = EnvPaths(p, ident, pdir, scratch / "checkouts" / f"toolbox_{ident}",
                      scratch / "envs" / f"toolbox_{ident}")

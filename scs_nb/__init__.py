@@ -8,9 +8,16 @@ __version__ = "0.1.0"
 from .errors import (ToolBoxError, ToolBoxFileError, ToolBoxPathError,  # noqa: F401
                      ToolBoxTypeError, ToolBoxValueError)
 
+# --- the ToolBox module layout (tb.detectors.xgm, tb.misc, tb.routines.boz, ...) and
+# the ToolBox's flat names of every area, resolved when first used; tb.sim likewise
+from . import compat as _compat  # noqa: E402
+__getattr__ = _compat.lazy_attributes("")
+alias_toolbox = _compat.alias_toolbox
+
 # --- mnemonics (issue 2) ---
 from .mnemonics import mnemonics, mnemonics_for_run  # noqa: E402,F401
-from . import sim  # noqa: E402,F401
+from .reader import lookup, read, resolve  # noqa: E402,F401
+from . import facility  # noqa: E402,F401
 
 # --- loading (issue 2) ---
 from .load import (check_data_rate, concatenateRuns, find_proposal,  # noqa: E402,F401
@@ -35,3 +42,7 @@ from .detectors.dssc import (DSSCBinner, DSSCFormatter, bin_dssc,  # noqa: E402,
                              plot_binner_hist, plot_hist_processed, plot_pump_probe,
                              plot_xgm_threshold, process_dssc_data, quickmask_DSSC_ASIC,
                              save_attributes_h5, save_xarray)
+
+# --- reliability: damaged runs, per-module DSSC outcome (issue 10) ---
+from . import damage  # noqa: E402,F401
+from .detectors.dssc.binning import DSSCModulesError  # noqa: E402,F401

@@ -2,7 +2,7 @@
 
 Proposals are found under extra_data's data root, read when a function is
 called (not when the module is imported) from ``EXTRA_DATA_DATA_ROOT``
-(default ``/gpfs/exfel/exp``): ``<root>/<instrument>/<cycle>/p<proposal:06d>``.
+(``scs_nb.facility.data_root()``): ``<root>/<instrument>/<cycle>/p<proposal:06d>``.
 Runs live in ``<proposal>/raw/r<run:04d>`` (and ``proc/`` for processed data).
 
 Unreadable files: a run folder may hold a truncated or corrupt HDF5 file (a
@@ -126,40 +126,34 @@ def _user_stacklevel() -> int:
 
 
 # -- opening runs ----------------------------------------------------------
-@contextlib.contextmanager
-def _report_skipped_files(where):
-    """extra_data prints 'Skipping file X (error was: ...)' on stderr for files
-    it cannot open; turn those lines into warnings naming the file."""
-    buf = io.StringIO()
-    try:
-        with contextlib.redirect_stderr(buf):
-            yield
-    finally:
-        _reemit(buf.getvalue(), where)
+def _run_files(folders, include="*"):
+    """Absolute paths of the run files of ``folders`` matching ``include``."""
+    import fnmatch
+    return [os.path.abspath(os.path.join(d, n)) for d in folders for n in _h5_files(d)
+            if fnmatch.fnmatch(n, include or "*")]
 
 
-def _reemit(text, where):
-    other = []
-    lines = text.splitlines()
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        m = re.match(r"Skipping file (.+)$", line)
-        if m:
-            err = ""
-            if i + 1 < len(lines) and "(error was:" in lines[i + 1]:
-                err = lines[i + 1].strip()[len("(error was:"):].strip()
-                err = err[:-1] if err.endswith(")") else err
-                i += 1
-            warnings.warn(
-                f"unreadable file {m.group(1).strip()} in {where} skipped "
-                f"(truncated or corrupt HDF5: {err}); its trains are missing from the run",
-                UserWarning, stacklevel=_user_stacklevel())
-        else:
-            other.append(line)
-        i += 1
-    if other:
-        sys.stderr.write("\n".join(other) + "\n")
+def _warn_skipped(run, folders, where, include="*"):
+    """Warn, naming each file and the HDF5 error, about the run files of
+    ``folders`` that extra_data left out of ``run`` (it could not open them)."""
+    import extra_data as ed
+
+    opened = {os.path.abspath(f.filename) for f in run.files}
+    for path in _run_files(folders, include):
+        if path in opened:
+            continue
+        try:
+            ed.FileAccess(path)
+            continue       # readable after all (another process finished writing it)
+        except Exception as exc:
+            err = str(exc)
+        from .damage import probe
+        cause = probe(path)         # permissions, I/O: the cause, not "corrupt"
+        warnings.warn(
+            f"unreadable file {os.path.basename(path)} in {where} skipped ("
+            + (cause if cause else f"truncated or corrupt HDF5: {err}")
+            + "); its trains are missing from the run",
+            UserWarning, stacklevel=_user_stacklevel())
 
 
 def _h5_files(folder: Path) -> list:
@@ -167,6 +161,10 @@ def _h5_files(folder: Path) -> list:
 
 
 def _no_readable_files(folder: Path, exc=None):
+    from .damage import unreadable_files, unreadable_error
+    bad = unreadable_files(folder)
+    if bad:                     # permissions, I/O errors: name the file and the cause
+        return unreadable_error(*next(iter(bad.items())))
     files = _h5_files(folder)
     if files:
         return ToolBoxFileError(
@@ -244,6 +242,9 @@ def open_run(proposalNB, runNB, subset=None, **kwargs):
         raise ToolBoxValueError(f"data must be 'raw', 'proc', 'all' or a list of locations, "
                                 f"got {data!r}")
     run_dirs = [_run_dir(proposalNB, runNB, loc) for loc in locations]
+    include = kwargs.get("include", "*")
+    if include not in (None, "*"):
+        _check_include(run_dirs, include)
     first = run_dirs[0]
     prop_dir = first.parent.parent
     arg = locations[0] if len(locations) == 1 else locations
@@ -256,25 +257,53 @@ def open_run(proposalNB, runNB, subset=None, **kwargs):
             kwargs.pop("aliases", None)
             return ed.open_run(str(prop_dir), _run_number(runNB), data=arg, **kwargs)
 
-    run = _open_files(opener, first, " or ".join(str(d) for d in run_dirs))
+    run = _open_files(opener, first, " or ".join(str(d) for d in run_dirs), run_dirs,
+                      include or "*")
     return _select(run, subset)
 
 
-def _open_files(opener, folder: Path, where):
+def _check_include(run_dirs, include):
+    """ToolBoxPathError when no file of the run folders matches ``include``
+    (naming the pattern and the files there), instead of extra_data's
+    'no files' read as unreadable files."""
+    import fnmatch
+
+    files = [f for d in run_dirs for f in _h5_files(d)]
+    if any(fnmatch.fnmatch(f, include) for f in files):
+        return
+    shown = ", ".join(files[:8]) + (f", ... ({len(files)} files)" if len(files) > 8 else "")
+    raise ToolBoxPathError(
+        f"no file of {' or '.join(str(d) for d in run_dirs)} matches include={include!r}: "
+        f"the folder holds {shown or 'no HDF5 file'}. The files this pattern selects are "
+        "missing from the run (not copied, or not written by the DAQ).")
+
+
+def _open_files(opener, folder: Path, where, folders=None, include="*"):
     """``opener()`` with unreadable files skipped (warned, naming ``where``);
-    ToolBoxFileError / ToolBoxPathError for ``folder`` when no file can be read."""
+    ToolBoxFileError / ToolBoxPathError for ``folder`` when no file can be read.
+    extra_data prints the files it skips; that print is replaced by warnings
+    built from the files the DataCollection holds (``run.files``)."""
+    buf = io.StringIO()
     try:
-        with _report_skipped_files(where):
+        with contextlib.redirect_stderr(buf):
             run = opener()
     except FileNotFoundError as exc:
         raise _no_readable_files(folder) from exc
     except Exception as exc:
         if _is_unreadable(exc):
             raise _no_readable_files(folder, exc) from exc
+        sys.stderr.write(buf.getvalue())
         raise
     if not run.files:
         raise _no_readable_files(folder)
-    return run
+    folders = folders or [folder]
+    opened = {os.path.abspath(f.filename) for f in run.files}
+    if set(_run_files(folders, include)) <= opened:
+        sys.stderr.write(buf.getvalue())     # nothing skipped: pass extra_data's output on
+    else:
+        _warn_skipped(run, folders, where, include)
+    from .damage import check_run     # missing and unreadable files named
+    return check_run(run, folder, where)
 
 
 def run_by_path(path):
@@ -343,10 +372,11 @@ def _warn_missing(run, ds, arrays, where):
             src = arr.attrs.get("source", "")
             parts.append(f"{name}{' (' + src + ')' if src else ''} has data in "
                          f"{n} of {len(run_tids)} trains")
+    from .damage import hint
     warnings.warn(
         f"{where}: {missing} of {span} trains ({100 * missing / span:.1f} %) are missing from "
-        "the loaded data: " + "; ".join(parts)
-        + ". Only trains with data for every field are kept; use check_data_rate(run, fields) "
+        "the loaded data: " + "; ".join(parts) + "." + hint(run)
+        + " Only trains with data for every field are kept; use check_data_rate(run, fields) "
         "for the rate of each field, or load the sparse fields separately.",
         UserWarning, stacklevel=_user_stacklevel())
 

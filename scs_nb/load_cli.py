@@ -15,7 +15,7 @@ def register(subparsers):
         "find-proposal",
         help="print the folder of a proposal (as findxfel)",
         description="Print the folder of a proposal, <data root>/<instrument>/<cycle>/"
-                    "p<proposal>, searched under $EXTRA_DATA_DATA_ROOT "
-                    "(default /gpfs/exfel/exp).")
+                    "p<proposal>, searched under $EXTRA_DATA_DATA_ROOT (default: "
+                    "/gpfs/exfel/exp where it exists, else ~/.cache/scs_nb/exp).")
     p.add_argument("proposal", help="proposal number, e.g. 2252 or p002252")
     p.set_defaults(func=_find_proposal)

@@ -75,9 +75,9 @@ def _build_table() -> dict:
         "mono_order": _m("slow", (S.MONO, "order.value", None)),
         "M2BEND": _slow("SA3_XTD10_MIRR-2/MOTOR/BENDER", "encoderPosition.value"),
         "UND": _m("slow", (S.UND, "actualPosition.value", None)),
-        "UND2": _m("slow", (S.UND_COLOR.format(2), "actualPosition.value", None)),
-        "UND3": _m("slow", (S.UND_COLOR.format(3), "actualPosition.value", None)),
-        "MAG_CHICANE_DELAY": _m("slow", (S.UND_CHICANE.format(1), "actualDelay.value", None)),
+        "UND2": _slow(S.UND_COLOR.format(2)),
+        "UND3": _slow(S.UND_COLOR.format(3)),
+        "MAG_CHICANE_DELAY": _slow(S.UND_CHICANE.format(1), "actualDelay.value"),
         "AppleX": _m("slow", (S.APPLE_X, "polarization.value", None)),
         # -- attenuators, slits ---------------------------------------------------
         "transmission": _slow("SA3_XTD10_GATT/MDL/GATT_TRANSMISSION_MONITOR",
@@ -130,9 +130,9 @@ def _build_table() -> dict:
         "hRIXS_exposure": _slow(S.MARANAX, "exposureTime.value"),
         "hRIXS_norm": _slow(S.XGM["SCS"], "pulseEnergy.photonFlux.value"),
         "newton": _camera(S.NEWTON + ":daqOutput", dim=("newt_y", "newt_x")),
-        "MTE3": _camera("SCS_CDIDET_MTE3/CAM/CAMERA:daqOutput"),
-        "LLC_webcam1": _camera("SCS_LLC_CAM/CAM/WEBCAM1:output"),
-        "CHEM_cam": _camera("SCS_CHEM_DIAG/CAM/CAMERA:daqOutput"),
+        "MTE3": _camera(S.MTE3),
+        "LLC_webcam1": _camera(S.LLC_WEBCAM1),
+        "CHEM_cam": _camera(S.CHEM_CAM),
         "GH2_1": _m("detector", ("SCS_PAM_XOX/DET/GOTTHARD_RECEIVER1:daqOutput",
                                  "data.adc", ["gh2_pId", "gh2_pixel"]), inferred=True),
         "GH2_2": _m("detector", ("SCS_PAM_XOX/DET/GOTTHARD_RECEIVER2:daqOutput",
@@ -146,6 +146,10 @@ def _build_table() -> dict:
         "PES_RV": _slow(S.PES_MPOD, "channels.U0.voltage.value"),
         "PES_gas_pressure": _slow("SA3_XTD10_PES/GAUGE/G30310F", "value.value"),
     }
+    # XRD chamber sample stages
+    for axis in ("STX", "STY", "STZ", "DRY", "SRX", "SRY", "SRZ", "SXT1Y", "SXT2Y", "SXTX",
+                 "SXTZ"):
+        t[f"XRD_{axis}"] = _slow(f"SCS_XRD_MOTOR/MOTOR/{axis}")
     # bunch decoder: pulse ids and counts per location
     for loc in ("sase1", "sase2", "sase3", "laser", "maindump", "tpi"):
         inf = loc in ("sase2", "maindump", "tpi")

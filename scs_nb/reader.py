@@ -89,8 +89,9 @@ def lookup(run, mnemonic, spec=None):
     if src not in run.all_sources:
         close = difflib.get_close_matches(src, sorted(run.all_sources), n=5, cutoff=0.6)
         hint = f" Similar sources: {', '.join(close)}." if close else ""
+        from .damage import hint as damage
         raise ToolBoxValueError(
-            f"field {mnemonic!r}: source {src!r} is missing from this run.{hint} "
+            f"field {mnemonic!r}: source {src!r} is missing from this run.{hint}{damage(run)} "
             "See run.all_sources for what the run contains.")
     keys = run[src].keys()
     if key not in keys:

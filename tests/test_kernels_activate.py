@@ -47,6 +47,27 @@ def test_install_kernelspec(proposal, tmp_path, capsys):
     assert activate.main(["--proposal", "2780", "--remove"]) == 2
 
 
+def test_toolbox_layout_env_found_and_preferred(proposal, tmp_path):
+    """An environment as the ToolBox's scs-create-toolbox-env makes it
+    (scratch/envs/toolbox_2780) is found; the kernel keeps its name and display name."""
+    seed_env = proposal / "scratch" / "envs" / "toolbox_2780" / "bin"
+    seed_env.mkdir(parents=True)
+    os.symlink(sys.executable, seed_env / "python")
+    assert activate.main(["--proposal", "2780"]) == 0
+    spec = json.loads((tmp_path / "jupyter" / "kernels" / "toolbox_p002780" / "kernel.json")
+                      .read_text())
+    assert spec["argv"][0] == str(seed_env / "python")
+    assert spec["display_name"] == "SCS Toolbox (p002780)"
+
+
+def test_no_env_names_both_layouts(proposal, capsys):
+    import shutil
+    shutil.rmtree(proposal / "scratch" / "envs" / "toolbox_p002780")
+    assert activate.main(["--proposal", "2780"]) == 2
+    err = capsys.readouterr().err
+    assert "toolbox_2780" in err and "toolbox_p002780" in err
+
+
 def test_identifier_and_prefix(proposal, tmp_path):
     env = proposal / "scratch" / "envs" / "toolbox_beam-2" / "bin"
     env.mkdir(parents=True)
@@ -76,3 +97,8 @@ def test_bad_input_rejected(proposal, tmp_path, capsys, args, words):
     for w in words:
         assert w in err
     assert not (tmp_path / "jupyter").exists()
+
+
+def test_empty_identifier_refused(proposal, capsys):
+    assert activate.main(["--proposal", "2780", "--identifier", ""]) == 2
+    assert "identifier" in capsys.readouterr().err

@@ -45,8 +45,9 @@ def test_offline_env_and_kernel(proposal, tmp_path, capsys, monkeypatch):
     if create_env.project_source() is None:
         pytest.skip("scs_nb is not running from a git checkout")
     assert create_env.main(["--proposal", "2780", "--offline"]) == 0
-    checkout = proposal / "scratch" / "checkouts" / "toolbox_p002780"
-    env = proposal / "scratch" / "envs" / "toolbox_p002780"
+    # the ToolBox's layout (toolbox_<PROPOSAL>); the kernel keeps the name toolbox_p002780
+    checkout = proposal / "scratch" / "checkouts" / "toolbox_2780"
+    env = proposal / "scratch" / "envs" / "toolbox_2780"
     head = subprocess.run(["git", "-C", create_env.project_source(), "rev-parse", "HEAD"],
                           capture_output=True, text=True, check=True).stdout.strip()
     got = subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"],

@@ -289,14 +289,3 @@ class PeakWindowTuner(Tool):
         self.status.value = msg
         self._draw()
 
-
-def _lookup(run, mnemonic):
-    """The (source, key) of a mnemonic in ``run``, or a ToolBoxValueError
-    listing the run's mnemonics."""
-    from scs_nb.mnemonics import mnemonics_for_run
-    found = mnemonics_for_run(run)
-    if mnemonic not in found:
-        from scs_nb.errors import ToolBoxValueError
-        raise ToolBoxValueError(f"mnemonic {mnemonic!r} is not in this run; available: "
-                                f"{', '.join(sorted(found))}")
-    return found[mnemonic]

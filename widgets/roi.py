@@ -104,8 +104,8 @@ class ROISelector(Tool):
     def from_run(cls, run, mnemonic, ntrains=20, **kwargs):
         """The average of ``ntrains`` images of a camera mnemonic (e.g. 'fastccd')."""
         from extra_data import by_index
-        from .peaks import _lookup
-        alt = _lookup(run, mnemonic)
+        from scs_nb.reader import lookup
+        _, alt = lookup(run, mnemonic)
         kd = run[alt["source"], alt["key"]]
         n = len(kd.train_ids)
         if ntrains and n > ntrains:

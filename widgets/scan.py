@@ -174,8 +174,7 @@ class ScanExplorer(Tool):
         aligned on the bunch pattern) and explore them."""
         import scs_nb as tb
         fields = [f for f in (signal, scan, norm, scan2) if f]
-        proposal, number = _run_numbers(run)
-        _, ds = tb.load(proposal, number, fields)
+        _, ds = tb.load(run, fields=fields)
         names = [_loaded_name(ds, f) if f else None for f in (signal, scan, norm, scan2)]
         return cls(ds, names[0], names[1], norm=names[2], scan2=names[3], **kwargs)
 
@@ -302,14 +301,3 @@ def _loaded_name(ds, field):
         alt = None
     return alt if alt in ds.variables else field
 
-
-def _run_numbers(run):
-    """(proposal, run) numbers of a DataCollection (from its files' metadata)."""
-    import re
-    from scs_nb.errors import ToolBoxValueError
-    for f in run.files:
-        m = re.search(r"p(\d{6})/raw/r(\d{4})", str(f.filename))
-        if m:
-            return int(m.group(1)), int(m.group(2))
-    raise ToolBoxValueError("cannot tell the proposal and run of this DataCollection from its "
-                            "file paths; load the data with scs_nb.load and pass the Dataset")

@@ -1,12 +1,18 @@
 """Run one template over many runs: one output per run, a status file, retries.
 
-Runs are executed ``jobs`` at a time (threads, each driving its own kernel process). A JSON status file per batch, ``<out>/<template>_batch.json``,
-records every run's state (done / failed) and message; it is rewritten atomically
-after each run so an interrupted batch can be resumed.
+Runs are executed ``jobs`` at a time (threads, each driving its own kernel process).
+A JSON status file per batch, ``<out>/<template>_batch.json``, records every run's
+state (done / failed), message and parameters. Each update is a read-modify-write
+under an ``fcntl`` lock, written atomically, so batches running at the same time on
+one folder keep each other's runs, and an interrupted batch can be resumed. Every
+output folder also holds ``<stem>.state.json`` (runner.state_path): a damaged status
+file is moved aside and the state rebuilt from those; a complete output made with
+other parameters is an error naming the differences unless ``overwrite``.
 """
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 import time
@@ -15,14 +21,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from threading import Lock
 
-from ..errors import ToolBoxValueError
+from ..atomic import check_writable_dir, locked
+from ..errors import ToolBoxFileError, ToolBoxValueError
 from .params import ParameterError, validate_parameters
 from .runner import (Prepared, default_output_dir, execute, failed_paths, output_paths,
-                     resolve_kernel, write_atomic)
+                     parameter_changes, read_state, resolve_kernel, write_atomic)
 from .templates import Template, find_template, safe_name, template_inputs
 
 __all__ = ["parse_runs", "BatchPlan", "plan_batch", "run_batch", "status_table",
-           "status_path", "load_status", "failed_runs"]
+           "status_path", "load_status", "rebuild_status", "recover_status", "failed_runs",
+           "StatusFileError"]
 
 MAX_RUNS = 10_000
 
@@ -77,17 +85,85 @@ def status_path(base, template_name) -> Path:
     return Path(base) / f"{safe_name(template_name)}_batch.json"
 
 
+class StatusFileError(ToolBoxFileError):
+    """A batch status file exists but cannot be read."""
+
+
 def load_status(path) -> dict:
+    """The status of a batch; ``{'runs': {}}`` when there is none yet. A file that
+    exists but cannot be read raises StatusFileError (it is never silently reset)."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         return {"runs": {}}
     try:
         with open(path) as f:
             data = json.load(f)
-    except (OSError, json.JSONDecodeError):
-        return {"runs": {}}
-    data.setdefault("runs", {})
+        if not isinstance(data, dict) or not isinstance(data.setdefault("runs", {}), dict):
+            raise ValueError("not a mapping with a 'runs' mapping")
+    except (OSError, ValueError) as exc:
+        raise StatusFileError(f"batch status file {path} cannot be read ({exc})") from None
     return data
+
+
+def rebuild_status(base, template_name) -> dict:
+    """The status of a batch rebuilt from its outputs: the per-run state files (and the
+    notebooks) in ``<base>/rNNNN``."""
+    runs = {}
+    base = Path(base)
+    stem = safe_name(template_name)
+    for folder in sorted(base.glob("r[0-9][0-9][0-9][0-9]*")):
+        m = re.fullmatch(r"r(\d+)", folder.name)
+        if not m or not folder.is_dir():
+            continue
+        run = int(m.group(1))
+        nb = folder / f"{stem}_r{run:04d}.ipynb"
+        state = read_state(nb)
+        if state is None:
+            failed = failed_paths(nb)[0]
+            if failed.is_file():
+                state = {"status": "failed", "notebook": str(failed),
+                         "message": "failed (rebuilt from the outputs)"}
+            else:
+                continue
+        if state.get("status") == "done" and not nb.is_file():
+            continue
+        runs[str(run)] = {k: state[k] for k in ("status", "message", "notebook", "parameters")
+                          if k in state}
+    return {"runs": runs}
+
+
+def recover_status(path, template_name, echo=None) -> dict:
+    """``load_status``; a damaged file is moved aside (``<name>.damaged-<time>``, said
+    on stderr) and the state rebuilt from the outputs (and written back); a missing
+    one is rebuilt from the outputs. Call it holding ``locked(path)``."""
+    path = Path(path)
+    if not path.exists():       # a new batch, or a status file deleted: the outputs say
+        return rebuild_status(path.parent, template_name)
+    try:
+        return load_status(path)
+    except StatusFileError as exc:
+        aside = path.with_name(path.name + time.strftime(".damaged-%Y%m%d-%H%M%S"))
+        try:
+            os.replace(path, aside)
+            where = f"moved aside to {aside}"
+        except OSError as err:
+            raise StatusFileError(f"{exc}; it could not be moved aside ({err}): move or "
+                                  "delete it, then rerun") from None
+        state = rebuild_status(path.parent, template_name)
+        write_atomic(path, json.dumps(state, indent=1, sort_keys=True, default=str))
+        msg = (f"scs-nb: warning: {exc}; {where}; the state of "
+               f"{len(state['runs'])} run(s) was rebuilt from the outputs")
+        (echo or (lambda m: print(m, file=sys.stderr)))(msg)
+        return state
+
+
+def batch_state(path, template_name, echo=None) -> dict:
+    """``recover_status`` completed by the runs whose outputs it does not list (a status
+    file of an older or interrupted batch). Call it holding ``locked(path)``."""
+    state = recover_status(path, template_name, echo=echo)
+    for run, entry in rebuild_status(Path(path).parent, template_name)["runs"].items():
+        state["runs"].setdefault(run, entry)
+    return state
 
 
 def plan_batch(template, runs, parameters=None, param_file=None, kernel=None, out=None,
@@ -107,6 +183,7 @@ def plan_batch(template, runs, parameters=None, param_file=None, kernel=None, ou
     first = values[run_list[0]]
     kname = resolve_kernel(kernel, nb, first)
     base = Path(out).absolute() if out else default_output_dir(tpl.name, {})
+    check_writable_dir(base, "batch folder", "--out")
     return BatchPlan(tpl, run_param, run_list, values, base, kname, given, spec)
 
 
@@ -114,16 +191,34 @@ def _complete(plan, run) -> bool:
     return plan.paths(run)[0].is_file()
 
 
+def _merge_write(spath, plan, run=None, entry=None):
+    """Read-modify-write of the status file under its lock: another batch on the same
+    folder keeps its runs."""
+    with locked(spath):
+        state = recover_status(spath, plan.template.name)
+        state.update({"template": str(plan.template.path), "kernel": plan.kernel,
+                      "run_param": plan.run_param})
+        if run is not None:
+            state["runs"][str(run)] = entry
+        write_atomic(spath, json.dumps(state, indent=1, sort_keys=True, default=str))
+        return state
+
+
 def run_batch(plan: BatchPlan, jobs=1, overwrite=False, retry_failed=False,
               progress=None, echo=None) -> dict:
-    """Execute the plan; returns ``{run: {'status': done|failed|skipped, ...}}``."""
+    """Execute the plan; returns ``{run: {'status': done|failed|skipped, ...}}``.
+
+    A complete output made with other parameters is an error naming the differences
+    (before anything runs) unless ``overwrite``.
+    """
     spath = status_path(plan.base, plan.template.name)
-    state = load_status(spath)
-    state.update({"template": str(plan.template.path), "kernel": plan.kernel,
-                  "run_param": plan.run_param})
+    plan.base.mkdir(parents=True, exist_ok=True)
+    with locked(spath):
+        state = batch_state(spath, plan.template.name, echo=echo)
     lock = Lock()
     results = {}
     todo = []
+    changed = []
     for run in plan.runs:
         old = state["runs"].get(str(run), {})
         if retry_failed and old.get("status") != "failed":
@@ -131,13 +226,22 @@ def run_batch(plan: BatchPlan, jobs=1, overwrite=False, retry_failed=False,
                             f"(was {old.get('status', 'never run')})"}
         elif _complete(plan, run) and not overwrite:
             notebook = str(plan.paths(run)[0])
-            results[run] = {"status": "skipped", "message": "complete output exists "
-                            "(--overwrite to redo)", "notebook": notebook}
-            state["runs"].setdefault(str(run), {"status": "done", "notebook": notebook})
+            rec = read_state(notebook)
+            diff = parameter_changes(rec.get("parameters", {}), plan.values[run]) \
+                if rec else ["(no parameters recorded with the output)"]
+            if diff:
+                changed.append(f"run {run}: {'; '.join(diff)}")
+                continue
+            results[run] = {"status": "skipped", "message": "complete output with the same "
+                            "parameters exists (--overwrite to redo)", "notebook": notebook}
         else:
             todo.append(run)
-    plan.base.mkdir(parents=True, exist_ok=True)
-
+    if changed:
+        raise ParameterError(
+            f"{len(changed)} run(s) of {plan.base} have complete outputs made with other "
+            "parameters:\n  " + "\n  ".join(changed[:20])
+            + ("\n  ..." if len(changed) > 20 else "")
+            + "\npass --overwrite to redo them, or choose another --out folder")
     bar = None
     if progress is None:
         progress = sys.stderr.isatty()
@@ -162,10 +266,10 @@ def run_batch(plan: BatchPlan, jobs=1, overwrite=False, retry_failed=False,
                      "notebook": str(failed_paths(nb_path)[0])}
         entry.update(started=time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(t0)),
                      seconds=round(time.time() - t0, 1))
+        entry["parameters"] = plan.values[run]
         with lock:
             results[run] = entry
-            state["runs"][str(run)] = entry
-            write_atomic(spath, json.dumps(state, indent=1, sort_keys=True))
+            _merge_write(spath, plan, run, entry)
             if bar:
                 bar.update(1)
             if echo:
@@ -185,7 +289,7 @@ def run_batch(plan: BatchPlan, jobs=1, overwrite=False, retry_failed=False,
         pool.shutdown()
     if bar:
         bar.close()
-    write_atomic(spath, json.dumps(state, indent=1, sort_keys=True))
+    _merge_write(spath, plan)
     return dict(sorted(results.items()))
 
 
@@ -210,5 +314,9 @@ def failed_runs(template, out=None) -> list:
     """Runs recorded as failed in a batch's status file."""
     tpl = template if isinstance(template, Template) else find_template(template)
     base = Path(out).absolute() if out else default_output_dir(tpl.name, {})
-    state = load_status(status_path(base, tpl.name))
+    spath = status_path(base, tpl.name)
+    if not base.is_dir():
+        return []
+    with locked(spath):
+        state = batch_state(spath, tpl.name)
     return sorted(int(r) for r, e in state["runs"].items() if e.get("status") == "failed")

@@ -114,7 +114,9 @@ def _help(args, extra=None) -> int:
         nb = tpl.notebook()
         print(f"\ntemplate {tpl.name}: {tpl.description(nb)}\n  {tpl.path}\n\nparameters:")
         print(parameters_table(tpl.parameters(nb)))
-        print("\nA parameter shown as (required) must be given; '| None' ones may be None.")
+        print("\nA parameter shown as (required) must be given; '| None' ones may be None.\n"
+              "A constraint closing a help text, such as (> 0), (0..15) or (non-empty), is "
+              "checked before a kernel starts; floats must be finite.")
     return 0
 
 

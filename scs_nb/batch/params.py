@@ -14,7 +14,12 @@ annotated literal assignments, each followed by a ``# help`` comment::
 * ``name: T | None = None`` (or ``Optional[T]``) is optional and may stay ``None``.
 * Types: ``int``, ``float``, ``str``, ``bool``, ``list`` / ``list[int|float|str|bool]``,
   ``dict`` and ``Literal[...]`` (a choice among literals).
-* ``proposal`` and ``run``/``*_run`` integers are also range-checked.
+* ``proposal`` and ``run``/``*_run`` integers are also range-checked; floats must be
+  finite (no NaN, no inf).
+* A constraint may close the help comment, in parentheses: ``(> 0)``, ``(>= 1)``,
+  ``(< 10)``, ``(0..15)`` (inclusive), ``(non-empty)``, or several separated by commas
+  (``(0..15, non-empty)``); numbers apply to the value or to each item of a list. The
+  validator enforces it and ``scs-nb run T --help`` shows it.
 
 Values given on the command line (``-p name=value``) are strings parsed according to
 the annotation; values from a YAML file already have a type, which is checked.
@@ -25,6 +30,7 @@ import ast
 import difflib
 import io
 import json
+import math
 import re
 import tokenize
 from dataclasses import dataclass, field
@@ -34,7 +40,7 @@ from ..errors import ToolBoxValueError
 
 __all__ = ["Parameter", "ParameterError", "parse_parameters_source", "notebook_parameters",
            "validate_parameters", "parse_assignments", "load_parameter_file", "format_value",
-           "parameters_table"]
+           "parameters_table", "parse_constraints", "constraint_text"]
 
 _SCALARS = {"int": int, "float": float, "str": str, "bool": bool}
 _TRUE = {"true", "yes", "on", "1", "y", "t"}
@@ -57,6 +63,7 @@ class Parameter:
     item_type: str | None = None        # for lists: element type
     choices: tuple = field(default_factory=tuple)   # for Literal[...]
     annotation: str = ""                 # the annotation as written
+    constraints: tuple = field(default_factory=tuple)  # ((op, value), ...) from the help
 
     def expects(self) -> str:
         """Human description of what a value must be."""
@@ -71,6 +78,8 @@ class Parameter:
             text = "a dict (JSON/YAML mapping)"
         else:
             text = f"a{'n' if self.type == 'int' else ''} {self.type}"
+        if self.constraints:
+            text += f" ({constraint_text(self.constraints)})"
         if self.nullable:
             text += " or None"
         return text
@@ -98,7 +107,30 @@ class Parameter:
                 f"parameter {self.name!r} expects {self.expects()}, got {value!r}"
                 + (f" ({detail})" if detail and detail != str(value) else "")) from None
         _range_check(self.name, out)
+        self._constrain(out, value)
         return out
+
+    def _constrain(self, out, given):
+        """Finite floats always; then the constraints declared in the help comment."""
+        items = out if isinstance(out, list) else [out]
+        for v in items:
+            if isinstance(v, float) and not math.isfinite(v):
+                raise ParameterError(f"parameter {self.name!r} expects a finite number, got "
+                                     f"{given!r}")
+        for op, bound in self.constraints:
+            if op == "non-empty":
+                if hasattr(out, "__len__") and len(out) == 0:
+                    raise ParameterError(f"parameter {self.name!r} must not be empty "
+                                         f"({constraint_text(self.constraints)}), got {given!r}")
+                continue
+            for v in items:
+                if isinstance(v, bool) or not isinstance(v, (int, float)):
+                    continue
+                if not _OPS[op](v, bound):
+                    what = "each item of " if isinstance(out, list) else ""
+                    raise ParameterError(
+                        f"parameter {self.name!r}: {what}the value must be "
+                        f"{constraint_text(self.constraints)}, got {given!r}")
 
     # -- conversions -------------------------------------------------------
     def _parse(self, text: str):
@@ -201,6 +233,59 @@ def _range_check(name, value):
         raise ParameterError(f"parameter {name!r}: {exc}") from None
 
 
+# -- constraints in the help comment ---------------------------------------------
+# The last parenthesised group of a help comment is a constraint when every part of it
+# (separated by ',') is one of: '> N', '>= N', '< N', '<= N', 'A..B' (inclusive) or
+# 'non-empty'. Numbers apply to the value, or to each item of a list. Examples:
+#     bin_width: float = 0.5   # bin width in ps (> 0)
+#     module_group: int = 0    # module group (0..3)
+#     modules: list[int] = [0]  # DSSC modules (0..15, non-empty)
+# Any other parenthesised text, e.g. '(ps)', stays plain help.
+_OPS = {">": lambda v, b: v > b, ">=": lambda v, b: v >= b, "<": lambda v, b: v < b,
+        "<=": lambda v, b: v <= b}
+_NUM = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
+_TERM = re.compile(rf"\s*(?:(?P<op>>=|<=|>|<)\s*(?P<n>{_NUM})|(?P<a>{_NUM})\s*\.\.\s*"
+                   rf"(?P<b>{_NUM})|(?P<ne>non-empty))\s*")
+
+
+def _num(text):
+    v = float(text)
+    return int(v) if v.is_integer() and not re.search(r"[.eE]", text) else v
+
+
+def parse_constraints(help_text) -> tuple:
+    """``((op, bound), ...)`` of the constraint at the end of a help text, or ()."""
+    m = re.search(r"\(([^()]*)\)\s*$", help_text or "")
+    if not m:
+        return ()
+    out = []
+    for part in m.group(1).split(","):
+        t = _TERM.fullmatch(part)
+        if not t:
+            return ()
+        if t.group("op"):
+            out.append((t.group("op"), _num(t.group("n"))))
+        elif t.group("ne"):
+            out.append(("non-empty", None))
+        else:
+            out += [(">=", _num(t.group("a"))), ("<=", _num(t.group("b")))]
+    return tuple(out)
+
+
+def constraint_text(constraints) -> str:
+    parts, i = [], 0
+    c = list(constraints)
+    while i < len(c):
+        op, b = c[i]
+        if op == ">=" and i + 1 < len(c) and c[i + 1][0] == "<=":
+            parts.append(f"{b}..{c[i + 1][1]}")
+            i += 2
+            continue
+        parts.append("non-empty" if op == "non-empty" else f"{op} {b}")
+        i += 1
+    return ", ".join(parts)
+
+
 # -- reading the parameters cell ----------------------------------------------
 def _annotation(node, name, lineno):
     """(type, item_type, choices, nullable) from an annotation AST node."""
@@ -289,10 +374,12 @@ def parse_parameters_source(source: str, where="parameters cell") -> dict:
             raise ParameterError(f"{where}, line {line}: parameter {name!r} defined twice")
         p = Parameter(name, kind, default, help_text, required=(default is None and not nullable),
                       nullable=nullable, item_type=item, choices=choices,
-                      annotation=ast.unparse(stmt.annotation))
+                      annotation=ast.unparse(stmt.annotation),
+                      constraints=parse_constraints(help_text))
         if default is not None:
             try:
                 p.default = p._coerce(default)
+                p._constrain(p.default, default)
             except (TypeError, ValueError):
                 raise ParameterError(
                     f"{where}, line {line}: default {default!r} of {name!r} is not "
@@ -331,15 +418,56 @@ def parse_assignments(items) -> dict:
     return out
 
 
+def _unique_loader():
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def mapping(loader, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            key = loader.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is given twice (lines {seen[key] + 1} and "
+                    f"{key_node.start_mark.line + 1}); keep one", key_node.start_mark)
+            seen[key] = key_node.start_mark.line
+        return loader.construct_mapping(node, deep=deep)
+    Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
+    return Loader
+
+
+class _LazyLoader:
+    _cls = None
+
+    def __call__(self, stream):
+        if _LazyLoader._cls is None:
+            _LazyLoader._cls = _unique_loader()
+        return _LazyLoader._cls(stream)
+
+
+_UniqueKeyLoader = _LazyLoader()
+
+
 def load_parameter_file(path) -> dict:
     """Parameters from a YAML (or JSON) mapping file."""
     import yaml
     path = Path(path)
+    if path.is_dir():
+        raise ParameterError(f"parameter file {str(path)!r} is a folder; pass -f with a YAML "
+                             "file of `name: value` lines")
     try:
-        with open(path) as f:
-            data = yaml.safe_load(f)
+        with open(path, encoding="utf-8") as f:
+            data = yaml.load(f, Loader=_UniqueKeyLoader)
     except FileNotFoundError:
         raise ParameterError(f"parameter file {str(path)!r} does not exist") from None
+    except UnicodeDecodeError:
+        raise ParameterError(f"parameter file {str(path)!r} is not a text file; pass -f with "
+                             "a YAML file of `name: value` lines") from None
+    except OSError as exc:
+        raise ParameterError(f"parameter file {str(path)!r} cannot be read: "
+                             f"{exc.strerror or exc}") from None
     except yaml.YAMLError as exc:
         raise ParameterError(f"parameter file {str(path)!r} is not valid YAML: {exc}") from None
     if data is None:

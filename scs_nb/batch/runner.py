@@ -16,12 +16,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import atomic as _atomic
+from ..atomic import check_name, check_writable_dir
 from ..errors import ToolBoxPathError, ToolBoxValueError
 from .params import validate_parameters
 from .templates import Template, safe_name, template_inputs
 
 __all__ = ["Prepared", "RunResult", "prepare", "run_template", "resolve_kernel",
-           "default_output_dir", "output_paths", "available_kernels", "write_atomic"]
+           "default_output_dir", "output_paths", "available_kernels", "write_atomic",
+           "state_path", "read_state", "parameter_changes"]
 
 
 class _KnownParameters(logging.Filter):
@@ -77,6 +80,7 @@ def resolve_kernel(requested, nb=None, values=None) -> str:
     """
     kernels = available_kernels()
     if requested:
+        check_name(requested, "kernel")
         if requested not in kernels:
             raise ToolBoxValueError(
                 f"kernel {requested!r} is not installed; installed kernels: "
@@ -143,42 +147,76 @@ def prepare(template, parameters=None, param_file=None, kernel=None, out=None,
     values = validate_parameters(spec, given, template=tpl.name)
     kname = resolve_kernel(kernel, nb, values)
     out_dir = Path(out).absolute() if out else default_output_dir(tpl.name, values)
+    check_writable_dir(out_dir, "output folder", "--out (out=)")
     nb_path, html_path = output_paths(out_dir, tpl.name, values)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ToolBoxPathError(f"output location {str(out_dir)!r} exists and is not a folder")
     if not overwrite:
         existing = [p for p in (nb_path, html_path) if p.exists()]
         if existing:
+            old = read_state(nb_path)
+            diff = parameter_changes(old.get("parameters", {}), values) if old else []
             raise ToolBoxPathError(
-                f"{existing[0]} already exists; pass --overwrite to replace it, "
-                "or choose another --out folder")
+                f"{existing[0]} already exists"
+                + (f" (made with other parameters: {'; '.join(diff)})" if diff else "")
+                + "; pass --overwrite to replace it, or choose another --out folder")
     return Prepared(tpl, nb, spec, values, kname, out_dir, nb_path, html_path)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _umask()
 
 
 def write_atomic(path: Path, data, mode="w"):
     """Write text/bytes to ``path`` via a temporary file in the same folder; the file
     gets the usual permissions (0666 less the umask: proposal members can read it)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name, suffix=".part")
+    return _atomic.write_atomic(path, data, mode)
+
+
+def state_path(notebook_path) -> Path:
+    """The per-output state file ``<stem>.state.json`` beside the notebook: template,
+    parameters, status and message of the last execution into this folder."""
+    p = Path(notebook_path)
+    return p.with_name(p.stem + ".state.json")
+
+
+def read_state(notebook_path) -> dict | None:
+    """The recorded state of an output (its state file, else the parameters in the
+    notebook's metadata), or None."""
+    import json
+    sp = state_path(notebook_path)
     try:
-        with os.fdopen(fd, mode) as f:
-            f.write(data)
-        os.chmod(tmp, 0o666 & ~_UMASK)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        with open(sp) as f:
+            data = json.load(f)
+        if isinstance(data, dict) and "parameters" in data:
+            return data
+    except (OSError, ValueError):
+        pass
+    nb = Path(notebook_path)
+    try:
+        with open(nb, encoding="utf-8") as f:
+            meta = json.load(f).get("metadata", {}).get("scs_nb")
+        if isinstance(meta, dict) and "parameters" in meta:
+            return {"status": "done", "notebook": str(nb), **meta}
+    except (OSError, ValueError, AttributeError):
+        pass
+    return None
+
+
+def parameter_changes(old: dict, new: dict) -> list:
+    """``['bin_width: 0.5 -> 0.1', ...]`` for the parameters that differ."""
+    out = []
+    for k in sorted(set(old) | set(new)):
+        a, b = old.get(k, "(absent)"), new.get(k, "(absent)")
+        if a != b:
+            out.append(f"{k}: {a!r} -> {b!r}")
+    return out
+
+
+def _write_state(prep, status, message, notebook):
+    import json
+    state = {"template": prep.template.name, "template_path": str(prep.template.path),
+             "parameters": prep.values, "kernel": prep.kernel, "status": status,
+             "message": message, "notebook": str(notebook) if notebook else None,
+             "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    try:
+        write_atomic(state_path(prep.notebook_path), json.dumps(state, indent=1, default=str))
+    except OSError:     # the outputs are written; the state is a convenience
+        pass
 
 
 def _set_kernelspec(nb, kernel):
@@ -243,7 +281,11 @@ def execute(prep: Prepared, html=True, log_output=False, progress=None, timeout=
 
     prep.out_dir.mkdir(parents=True, exist_ok=True)
     stem = prep.notebook_path.stem
-    fd, tmp = tempfile.mkstemp(dir=prep.out_dir, prefix=f".{stem}.", suffix=".part.ipynb")
+    # leftovers of killed runs (hidden .part.ipynb of processes that no longer exist)
+    _atomic.clean_stale(prep.out_dir, f".{stem}.", ".part.ipynb")
+    _atomic.clean_stale(prep.out_dir, ".", ".part")
+    fd, tmp = tempfile.mkstemp(dir=prep.out_dir, prefix=_atomic.part_name(f".{stem}"),
+                               suffix=".part.ipynb")
     os.close(fd)
     if progress is None:
         progress = sys.stderr.isatty()
@@ -270,6 +312,7 @@ def execute(prep: Prepared, html=True, log_output=False, progress=None, timeout=
             for stale in failed_paths(prep.notebook_path):
                 if stale.exists():
                     stale.unlink()
+            _write_state(prep, "done", f"wrote {prep.notebook_path}", prep.notebook_path)
             return RunResult(True, prep.notebook_path, prep.html_path if html else None,
                              prep.kernel, f"wrote {prep.notebook_path}", None, duration,
                              prep.values)
@@ -281,6 +324,7 @@ def execute(prep: Prepared, html=True, log_output=False, progress=None, timeout=
         if nb is not None:
             _finish(nb, prep, fnb, fhtml, html)
             msg += f"\n    executed notebook with the error: {fnb}"
+        _write_state(prep, "failed", msg, fnb if nb is not None else None)
         return RunResult(False, fnb if nb is not None else None,
                          fhtml if (nb is not None and html) else None, prep.kernel, msg,
                          failed_cell, duration, prep.values)

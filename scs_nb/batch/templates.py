@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..atomic import check_name
 from ..errors import ToolBoxPathError
 
 __all__ = ["Template", "templates_dir", "list_templates", "find_template", "template_inputs"]
@@ -103,14 +104,14 @@ def list_templates(folder=None) -> list:
 
 def find_template(name_or_path) -> Template:
     """A template by name (``scs-nb templates``) or by path to an ``.ipynb`` file."""
-    text = str(name_or_path)
+    text = check_name(name_or_path, "template")
     path = Path(text).expanduser()
     if text.endswith(".ipynb") or "/" in text or path.is_file():
         if not path.is_file():
             raise ToolBoxPathError(f"template file {text!r} does not exist")
         if path.suffix != ".ipynb":
             raise ToolBoxPathError(f"template {text!r} is not an .ipynb notebook")
-        return Template(path.stem, path.resolve())
+        return Template(check_name(path.stem, "template name"), path.resolve())
     available = list_templates()
     names = {t.name: t for t in available}
     if text in names:
@@ -133,6 +134,10 @@ def template_inputs(template, parameters=None, param_file=None):
     those of the YAML ``param_file`` overridden by ``parameters`` (not yet validated)."""
     from .params import load_parameter_file
     tpl = template if isinstance(template, Template) else find_template(template)
+    check_name(tpl.name, "template name")
+    check_name(tpl.path, "template path")
+    if param_file is not None:
+        check_name(param_file, "parameter file")
     nb = tpl.notebook()
     given = dict(load_parameter_file(param_file)) if param_file else {}
     given.update(parameters or {})

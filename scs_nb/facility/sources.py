@@ -58,3 +58,22 @@ INFERRED = {TIMESERVER_PIPELINE, FASTADC, FASTADC2, ADQ412_2, XTD10_MCP_ADQ, *BA
 
 def dssc_module_source(module: int) -> str:
     return DSSC_MODULE.format(int(module))
+
+
+# cameras and detectors: entry shape of one image (inferred where no public source)
+MTE3 = "SCS_CDIDET_MTE3/CAM/CAMERA:daqOutput"
+LLC_WEBCAM1 = "SCS_LLC_CAM/CAM/WEBCAM1:output"
+CHEM_CAM = "SCS_CHEM_DIAG/CAM/CAMERA:daqOutput"
+
+
+def _camera_shapes():
+    from .constants import FASTCCD_SHAPE, MARANAX_SHAPE, NEWTON_SHAPE
+    return {FASTCCD: FASTCCD_SHAPE, MARANAX + ":daqOutput": MARANAX_SHAPE,
+            NEWTON + ":daqOutput": NEWTON_SHAPE, MTE3: (2048, 2048), LLC_WEBCAM1: (480, 640),
+            CHEM_CAM: (1024, 1024)}
+
+
+#: image shape of each camera source
+CAMERA_SHAPE = _camera_shapes()
+#: Gotthard II: pulses per train recorded and strip pixels (inferred)
+GOTTHARD2_SHAPE = (60, 1280)

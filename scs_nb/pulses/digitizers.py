@@ -24,6 +24,7 @@ import numpy as np
 import xarray as xr
 
 from ..errors import ToolBoxValueError
+from ..facility import ADQ412_SAMPLES_PER_SLOT, FASTADC_SAMPLES_PER_SLOT, sources
 from ..mnemonics import _alternatives, kind_of, mnemonics, mnemonics_for_run
 from . import bunch_pattern as bp
 from ._data import keydata, load_array, merge_on_trains, resolve
@@ -32,12 +33,11 @@ __all__ = ["get_peaks", "get_dig_avg_trace", "check_peak_params", "get_tim_peaks
            "get_laser_peaks", "get_digitizer_peaks", "digitizer_signal_description",
            "find_integ_params", "peaks_from_raw_trace"]
 
-SAMPLES_PER_SLOT = {"ADQ412": 440, "FastADC": 24}
+SAMPLES_PER_SLOT = {"ADQ412": ADQ412_SAMPLES_PER_SLOT, "FastADC": FASTADC_SAMPLES_PER_SLOT}
 DEFAULT_POLARITY = {"ADQ412": -1, "FastADC": 1}
 PARAM_KEYS = ("pulseStart", "pulseStop", "baseStart", "baseStop", "period", "npulses")
-DIGITIZER_DEVICES = {"FastADC": "SCS_UTC1_MCP/ADC/1", "FastADC2": "SCS_UTC2_FADC/ADC/1",
-                     "ADQ412": "SCS_UTC1_ADQ/ADC/1", "ADQ412_2": "SCS_UTC2_ADQ/ADC/1"}
-_ADQ_LETTER_TO_MCP = {"D": 1, "C": 2, "B": 3, "A": 4}
+DIGITIZER_DEVICES = sources.DIGITIZERS
+_ADQ_LETTER_TO_MCP = {letter: n for n, letter in sources.MCP_ADQ_LETTER.items()}
 _CHUNK_BYTES = 256 * 2 ** 20
 
 

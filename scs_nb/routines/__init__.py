@@ -4,3 +4,7 @@ knife-edge, BOZ)."""
 from .laser import (align_ol_to_fel_pId, degToRelPower, delayToPosition,  # noqa: F401
                     fluenceCalibration, positionToDelay)
 from .undulator import get_undulator_config  # noqa: F401
+
+from ..compat import lazy_attributes  # noqa: E402
+
+__getattr__ = lazy_attributes("routines")

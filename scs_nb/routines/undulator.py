@@ -11,12 +11,12 @@ import xarray as xr
 
 from ..errors import ToolBoxValueError
 from ..facility import UND_NCELLS as NCELLS
-from ..facility import UND_PARK_GAP_MM, UND_PERIOD_M as PERIOD_M
+from ..facility import HC_EV_NM, UND_PARK_GAP_MM, UND_PERIOD_M as PERIOD_M
 from ..facility.sources import UND_CELL as CELL, UND_CHICANE as CHICANE, UND_ELECTRON as ELECTRON
 
 __all__ = ["get_undulator_config"]
 
-HC_EVM = 1.23984198e-6
+HC_EVM = HC_EV_NM * 1e-9       # h c in eV m
 ME_GEV = 0.51099895e-3
 
 

@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..facility import sources
 from .writer import ControlSource, instrument_from_arrays
 
-BAMS = {
-    "BAM414": "SCS_ILH_LAS/DOOCS/BAM_414_B2",
-    "BAM1932M": "SCS_ILH_LAS/DOOCS/BAM_1932M_TL",
-    "BAM1932S": "SCS_ILH_LAS/DOOCS/BAM_1932S_TL",
-}
+BAMS = sources.BAM
 NBAM = 7200          # >= 2 x 2700 entries, as newer tables
 
 

@@ -11,8 +11,16 @@ def _option(text):
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
     name, value = text.split("=", 1)
+    name = name.strip()
+    if not name.isidentifier():
+        raise argparse.ArgumentTypeError(f"option name {name!r} is not a name; expected "
+                                         "NAME=VALUE")
     import yaml
-    return name.strip(), yaml.safe_load(value)
+    try:
+        return name, yaml.safe_load(value)
+    except yaml.YAMLError as exc:
+        raise argparse.ArgumentTypeError(f"cannot read the value of {name!r}: {exc}") \
+            from None
 
 
 def register(sub):
@@ -60,8 +68,19 @@ def _simulate(args):
         import inspect
         print(f"{sc.name}: {sc.help}")
         params = list(inspect.signature(sc.func).parameters.values())[1:]
+        print(f"  default trains: {sc.trains} (--size large: {sc.large_trains})")
         for prm in params:
-            print(f"  -o {prm.name}={prm.default!r}")
+            if prm.kind == prm.VAR_KEYWORD:
+                print(f"  -o NAME=VALUE  further options passed on to the device models "
+                      f"(**{prm.name})")
+            elif prm.kind == prm.VAR_POSITIONAL:
+                continue
+            elif prm.default is inspect.Parameter.empty:
+                print(f"  -o {prm.name}=VALUE  (required)")
+            else:
+                print(f"  -o {prm.name}={prm.default!r}")
+        print("  -o extra_mnemonics=NAME,NAME,...  (any scenario: also write these "
+              "mnemonics' sources; 'all' for every one)")
         return 0
     if args.proposal is None or args.run is None:
         raise ToolBoxValueError("--proposal and --run are required, e.g. "

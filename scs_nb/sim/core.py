@@ -6,6 +6,7 @@ A scenario is a function ``f(run: SimRun, **options)`` registered with
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import atomic as _atomic
 from ..errors import ToolBoxPathError, ToolBoxValueError
 from ..facility import DEFAULT_CYCLE, data_root, proposal_folder, validate_proposal, validate_run
 from .writer import ControlSource, RunWriter
@@ -181,11 +183,106 @@ def _jsonable(obj):
 
 
 def atomic_write_text(path: Path, text: str):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name, suffix=".part")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    """Atomic write with the usual (umask) permissions: proposal members can read it."""
+    _atomic.write_atomic(path, text)
+
+
+# -- option validation ------------------------------------------------------------
+#: the most trains a simulated run may have (about 28 hours at 10 Hz)
+MAX_TRAINS = 1_000_000
+
+
+def validate_options(sc: Scenario, options: dict) -> dict:
+    """Check scenario options against the scenario function's signature: known names,
+    the type of the default (int, float, bool), finite numbers, and integer options
+    that default to a positive value (counts, steps, sizes) stay >= 1 (seeds >= 0)."""
+    import inspect
+    import math
+    params = list(inspect.signature(sc.func).parameters.values())[1:]
+    named = {p.name: p for p in params if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+    open_kw = any(p.kind == p.VAR_KEYWORD for p in params)
+    for name, value in options.items():
+        where = f"scenario {sc.name!r} option {name!r}"
+        if name not in named:
+            if open_kw:
+                continue
+            raise ToolBoxValueError(
+                f"{where} does not exist; its options are {', '.join(named) or '(none)'} "
+                f"(see `scs-nb simulate {sc.name} --describe`)")
+        default = named[name].default
+        if default is inspect.Parameter.empty or default is None:
+            continue
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise ToolBoxValueError(f"{where} must be true or false, got {value!r}")
+        elif isinstance(default, int):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise ToolBoxValueError(f"{where} must be an integer (default {default}), "
+                                        f"got {value!r}")
+            low = 0 if "seed" in name else 1     # counts, steps, sizes; seeds >= 0
+            if default > 0 and value < low:
+                raise ToolBoxValueError(f"{where} must be an integer >= {low} (default "
+                                        f"{default}), got {value}")
+        elif isinstance(default, float):
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+                raise ToolBoxValueError(f"{where} must be a number (default {default}), "
+                                        f"got {value!r}")
+            if not math.isfinite(float(value)):
+                raise ToolBoxValueError(f"{where} must be a finite number, got {value!r}")
+    return options
+
+
+def _check_run_options(ntrains, seed, missing_trains):
+    import math
+    if isinstance(ntrains, bool) or not isinstance(ntrains, (int, np.integer)):
+        raise ToolBoxValueError(f"trains must be an integer, got {ntrains!r}")
+    if not 2 <= ntrains <= MAX_TRAINS:
+        raise ToolBoxValueError(f"trains must be 2..{MAX_TRAINS}, got {ntrains}; pass "
+                                "--trains N (or leave it out for the scenario's default)")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ToolBoxValueError(f"seed must be an integer >= 0, got {seed!r}")
+    try:
+        f = float(missing_trains)
+    except (TypeError, ValueError):
+        f = float("nan")
+    if isinstance(missing_trains, bool) or not math.isfinite(f) or not 0 <= f < 1:
+        raise ToolBoxValueError(f"missing_trains is the fraction of trains dropped, 0 <= f < 1, "
+                                f"got {missing_trains!r}")
+
+
+def _available_memory() -> int:
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover
+        return 8 * 2**30
+
+
+def _check_memory(sc, ntrains, seed, options, probe=100):
+    """Refuse a run whose in-memory model would not fit: the scenario is built for
+    ``probe`` trains under tracemalloc and scaled to ``ntrains``."""
+    if ntrains <= 20 * probe:
+        return
+    import tracemalloc
+    started = not tracemalloc.is_tracing()
+    if started:
+        tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        sim = SimRun(DEFAULT_PROPOSAL, 1, probe, seed)
+        sc.func(sim, **options)
+        peak = tracemalloc.get_traced_memory()[1] - base
+        del sim
+    finally:
+        if started:
+            tracemalloc.stop()
+    need = peak / probe * ntrains
+    avail = _available_memory()
+    if need > 0.5 * avail:
+        raise ToolBoxValueError(
+            f"scenario {sc.name!r} with {ntrains} trains needs about {need / 2**30:.1f} GiB of "
+            f"memory ({peak / probe / 1024:.0f} KiB per train) but {avail / 2**30:.1f} GiB are "
+            f"free; pass fewer --trains (at most about {int(0.5 * avail / (peak / probe))})")
 
 
 @dataclass
@@ -222,12 +319,19 @@ def simulate(scenario_name, proposal=DEFAULT_PROPOSAL, run=1, trains=None, seed=
     overwrite: bool
         replace an existing run; otherwise an existing run is an error.
     options:
-        passed to the scenario function.
+        passed to the scenario function, except ``extra_mnemonics`` (any
+        scenario): mnemonics of the table whose sources are written too
+        ('a,b,c', a list, or 'all'; see ``scs_nb.sim.extra``).
     """
     sc = get_scenario(scenario_name)
     if size not in ("small", "large"):
         raise ToolBoxValueError(f"size must be 'small' or 'large', got {size!r}")
-    ntrains = trains or (sc.large_trains if size == "large" else sc.trains)
+    ntrains = trains if trains is not None else (
+        sc.large_trains if size == "large" else sc.trains)
+    _check_run_options(ntrains, seed, missing_trains)
+    options = dict(options)
+    extra = options.pop("extra_mnemonics", None)    # any scenario (see sim.extra)
+    validate_options(sc, options)
     root = Path(data_root) if data_root else default_data_root()
     pdir = proposal_dir(proposal, root)
     run_dir = pdir / "raw" / f"r{validate_run(run):04d}"
@@ -235,35 +339,88 @@ def simulate(scenario_name, proposal=DEFAULT_PROPOSAL, run=1, trains=None, seed=
         raise ToolBoxPathError(
             f"{run_dir} already exists; pass overwrite=True (--overwrite) to replace it, "
             "or choose another run number")
+    _atomic.check_writable_dir(run_dir.parent, "data root folder",
+                               "data_root= (--data-root) or set EXTRA_DATA_DATA_ROOT")
+    _check_memory(sc, int(ntrains), seed, options)
     sim = SimRun(proposal, run, ntrains, seed, missing_trains=missing_trains,
                  scenario_name=scenario_name)
     sim.truth["options"] = _jsonable(options)
-    sc.func(sim, **options)
+    try:
+        sc.func(sim, **options)
+    except TypeError as exc:
+        if "unexpected keyword" not in str(exc):
+            raise
+        raise ToolBoxValueError(f"scenario {sc.name!r}: {exc} (see `scs-nb simulate "
+                                f"{sc.name} --describe`)") from None
+    if extra:
+        from .extra import add_mnemonics
+        add_mnemonics(sim, extra)
     if absent:
         sim.make_absent(absent)
-    # write into a temporary folder, then rename: never a half-written run
-    tmp_dir = run_dir.with_name(run_dir.name + ".part")
-    if tmp_dir.exists():
-        shutil.rmtree(tmp_dir)
-    writer = RunWriter(tmp_dir, sim.proposal, sim.run, sim.train_ids,
-                       trains_per_file=trains_per_file or 500)
-    for s in sim.sources:
-        writer.add(s)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-        bar = tqdm(desc=f"simulating r{sim.run:04d}", unit="file")
-    files = writer.write(progress=(lambda f: bar.update(1)) if bar else None)
-    if bar:
-        bar.close()
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
-    os.replace(tmp_dir, run_dir)
-    sim.truth["sources"].update({s.name: type(s).__name__ for s in sim.sources})
-    tpath = truth_path(sim.proposal, sim.run, root)
-    atomic_write_text(tpath, json.dumps(_jsonable(sim.truth)))
-    return SimResult(run_dir, tpath, sim.truth,
-                     [run_dir / f.name for f in files])
+    # write into a temporary folder of this process, then rename: never a half-written
+    # run, and two processes simulating the same run do not collide
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    _atomic.clean_stale(run_dir.parent, run_dir.name + ".", ".part")
+    tmp_dir = Path(tempfile.mkdtemp(dir=run_dir.parent,
+                                    prefix=_atomic.part_name(run_dir.name), suffix=".part"))
+    try:
+        os.chmod(tmp_dir, 0o777 & ~_atomic.umask())
+        writer = RunWriter(tmp_dir, sim.proposal, sim.run, sim.train_ids,
+                           trains_per_file=trains_per_file or 500)
+        for s in sim.sources:
+            writer.add(s)
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+            bar = tqdm(desc=f"simulating r{sim.run:04d}", unit="file")
+        files = writer.write(progress=(lambda f: bar.update(1)) if bar else None)
+        if bar:
+            bar.close()
+        sim.truth["sources"].update({s.name: type(s).__name__ for s in sim.sources})
+        tpath = truth_path(sim.proposal, sim.run, root)
+        won = _publish(tmp_dir, run_dir, overwrite)
+    finally:
+        if tmp_dir.exists():
+            shutil.rmtree(tmp_dir, ignore_errors=True)
+    if won:
+        atomic_write_text(tpath, json.dumps(_jsonable(sim.truth)))
+        return SimResult(run_dir, tpath, sim.truth, [run_dir / f.name for f in files])
+    # another process wrote this run first: use its run (and its ground truth)
+    import time
+    import warnings
+    for _ in range(200):
+        if tpath.is_file():
+            break
+        time.sleep(0.05)
+    warnings.warn(f"{run_dir} was written by another process at the same time; using its "
+                  "run", UserWarning, stacklevel=2)
+    truth = ground_truth(sim.proposal, sim.run, root) if tpath.is_file() else sim.truth
+    return SimResult(run_dir, tpath, truth, sorted(run_dir.glob("*.h5")))
+
+
+def _publish(tmp_dir: Path, run_dir: Path, overwrite: bool) -> bool:
+    """Rename the finished ``tmp_dir`` to ``run_dir``. False when another process
+    published it first (and ``overwrite`` is off); with ``overwrite`` an existing run
+    is moved aside first and deleted after the rename."""
+    aside = None
+    if overwrite and run_dir.exists():
+        aside = Path(tempfile.mkdtemp(dir=run_dir.parent,
+                                      prefix=_atomic.part_name(run_dir.name + ".old"),
+                                      suffix=".part"))
+        try:
+            os.replace(run_dir, aside / run_dir.name)
+        except FileNotFoundError:    # a concurrent overwrite moved it already
+            pass
+    try:
+        os.rename(tmp_dir, run_dir)
+        return True
+    except OSError as exc:
+        if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY) or not run_dir.is_dir():
+            raise
+        return False
+    finally:
+        if aside is not None:
+            shutil.rmtree(aside, ignore_errors=True)
 
 
 def ensure_run(proposal=DEFAULT_PROPOSAL, run=1, scenario=None, data_root=None, **kwargs):

@@ -67,13 +67,17 @@ def run_demo(out="demo", templates=True, progress=print):
     return 1 if bad or failed_templates else 0
 
 
-def _run_templates(out, plan, progress):
+def _run_templates(out, plan, progress, jobs=2):
+    """Every template headless on the run of its scenario, ``jobs`` at a time
+    (threads, each driving its own kernel process, as ``scs-nb batch``)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from ..batch import runner
     from ..batch.templates import list_templates
     reports = out / "reports"
-    failed = 0
-    progress(f"\nRunning templates headless (reports in {reports}):")
-    for t in list_templates():
+    progress(f"\nRunning templates headless, {jobs} at a time (reports in {reports}):")
+
+    def one(t):
         params = t.parameters()
         values = {}
         scenario = params["scenario"].default if "scenario" in params else None
@@ -81,10 +85,21 @@ def _run_templates(out, plan, progress):
             values["proposal"] = DEMO_PROPOSAL
         if scenario in plan and "run" in params:
             values["run"] = plan[scenario]
-        result = runner.run_template(t.path, values, out=reports / t.name, overwrite=True)
-        if result.ok:
-            progress(f"  {t.name:28s} ok      {result.duration:6.1f} s  {result.html}")
-        else:
-            failed += 1
-            progress(f"  {t.name:28s} FAILED  {result.message.splitlines()[0][:120]}")
+        try:
+            return t, runner.run_template(t.path, values, out=reports / t.name,
+                                          overwrite=True)
+        except Exception as exc:   # a template that cannot start is reported, not fatal
+            return t, exc
+
+    failed = 0
+    with ThreadPoolExecutor(max_workers=max(1, int(jobs))) as pool:
+        for t, result in pool.map(one, list_templates()):
+            if isinstance(result, Exception):
+                failed += 1
+                progress(f"  {t.name:28s} FAILED  {str(result).splitlines()[0][:120]}")
+            elif result.ok:
+                progress(f"  {t.name:28s} ok      {result.duration:6.1f} s  {result.html}")
+            else:
+                failed += 1
+                progress(f"  {t.name:28s} FAILED  {result.message.splitlines()[0][:120]}")
     return failed

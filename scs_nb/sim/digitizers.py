@@ -39,12 +39,11 @@ import zlib
 
 import numpy as np
 
+from ..facility import ADQ412_SAMPLES_PER_SLOT, FASTADC_SAMPLES_PER_SLOT, SLOT_RATE_HZ
+from ..facility.sources import ADQ412 as ADQ, FASTADC as FADC, MCP_ADQ_LETTER as ADQ_CHANNELS
 from .writer import ControlSource, InstrumentSource
 
-ADQ = "SCS_UTC1_ADQ/ADC/1"
-ADQ_CHANNELS = {1: "D", 2: "C", 3: "B", 4: "A"}
-FADC = "SCS_UTC1_MCP/ADC/1"
-SPS = {"ADQ412": 440, "FastADC": 24}        # samples per 4.5 MHz slot
+SPS = {"ADQ412": ADQ412_SAMPLES_PER_SLOT, "FastADC": FASTADC_SAMPLES_PER_SLOT}
 LEAD = {"ADQ412": 200, "FastADC": 10}       # samples before the first pulse's kernel
 NOISE = {"ADQ412": 3.0, "FastADC": 4.0}     # electronic noise (counts rms)
 BASELINE = {"ADQ412": 2000.0, "FastADC": 1000.0}
@@ -130,6 +129,14 @@ def _board(run, kind, device, channels, board_slots, trains_per_chunk=32):
             vals += sigma * run.rng_for(f"{device} {ch.name} onboard").standard_normal(vals.shape)
             onboard[:, :nwin] = vals
         ch.onboard = onboard
+    if kind == "ADQ412":
+        # the board settings every real ADQ412 records (EXtra's AdqRawChannel reads them)
+        control["board1.interleavedMode"] = np.zeros(n, bool)
+        control["board1.sampleRate"] = np.full(n, sps * SLOT_RATE_HZ, np.float64)
+        control["board1.enableRaw"] = np.ones(n, bool)
+        for number in range(1, 5):
+            control[f"board1.channel_{number}.offset"] = np.zeros(n, np.int32)
+            control[f"board1.channel_{number}.enable"] = np.ones(n, bool)
     if kind == "ADQ412":
         groups = {"digitizers": {}}
         for ch in channels:

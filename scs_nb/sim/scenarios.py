@@ -82,5 +82,14 @@ def pattern_change(run, before=20, after=10, empty_every=17):
           "relative to the slow photon flux.")
 def xgm_calibration(run, factor=2.5):
     add_beamline(run, xgm_calibration=float(factor))
+@scenario("all_mnemonics", help="The basic run plus the source of every mnemonic of the "
+          "table (cameras, slits, attenuators, motors, all digitizer channels, ...).",
+          trains=5, large_trains=50)
+def all_mnemonics(run, npulses=20):
+    add_beamline(run, timing.PulsePattern.constant(run.ntrains, sase3=(npulses, 1000, 24)))
+    from .extra import add_mnemonics
+    add_mnemonics(run, "all")
+
+
 from . import dssc  # noqa: E402,F401  (DSSC scenarios, issue 4)
 from . import pulse_scenarios  # noqa: E402,F401

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..facility.sources import DELAY_LINE, MONO, PHASE_SHIFTER, UND as UNDULATOR
+from ..mnemonics import _alternatives
 from .writer import ControlSource
 
-MONO = "SA3_XTD10_MONO/MDL/PHOTON_ENERGY"
-UNDULATOR = "SA3_XTD10_UND/DOOCS/PHOTON_ENERGY"
-DELAY_LINE = "SCS_ILH_LAS/MOTOR/LT3"
-PHASE_SHIFTER = "SCS_ILH_LAS/DOOCS/PP800_PHASESHIFTER"
-SCANNER_X = "SCS_CDIFFT_SAM/LMOTOR/SCANNERX"
-SCANNER_Y = "SCS_CDIFFT_SAM/MOTOR/SCANNERY"
-MAGNET = "SCS_CDIFFT_MAG/SUPPLY/CURRENT"
+
+def _source(mnemonic):
+    return _alternatives(mnemonic)[0]["source"]
+
+
+SCANNER_X = _source("scannerX")
+SCANNER_Y = _source("scannerY")
+MAGNET = _source("magnet")
 
 
 def steps(ntrains, values):

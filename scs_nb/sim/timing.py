@@ -10,12 +10,13 @@ from __future__ import annotations
 import numpy as np
 import euxfel_bunch_pattern as ebp
 
+from ..facility import SLOTS_PER_TRAIN, sources
 from .writer import ControlSource, instrument_from_arrays
 
-NSLOTS = 2700              # 4.5 MHz slots in one bunch pattern table
-PULSEID_LEN = 2700         # length of the decoder's zero-padded pulse id arrays
-TIMESERVER = "SCS_RR_UTC/TSYS/TIMESERVER"
-DECODER = "SCS_RR_UTC/MDL/BUNCH_DECODER"
+NSLOTS = SLOTS_PER_TRAIN   # 4.5 MHz slots in one bunch pattern table
+PULSEID_LEN = SLOTS_PER_TRAIN   # length of the decoder's zero-padded pulse id arrays
+TIMESERVER = sources.TIMESERVER
+DECODER = sources.BUNCH_DECODER
 CHARGE_BITS = 0x3          # a non-zero bunch charge code
 
 

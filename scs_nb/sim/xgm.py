@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..facility import sources
 from .writer import ControlSource, instrument_from_arrays
 
-XGMS = {"SCS": "SCS_BLU_XGM/XGM/DOOCS", "XTD10": "SA3_XTD10_XGM/XGM/DOOCS"}
+XGMS = sources.XGM
 NFAST = 1000
 UJ = ("J", "u")
 

@@ -46,7 +46,12 @@ class DSSCBinner:
         self.runnr = run_nr
         self.run_dir = engine.run_directory(proposal_nr, run_nr)
         self.info = load_dssc_info(proposal_nr, run_nr)
-        self.run = open_run(proposal_nr, run_nr, include="*DA*")
+        try:
+            self.run = open_run(proposal_nr, run_nr, include="*DA*")
+        except ToolBoxPathError as exc:
+            raise ToolBoxPathError(
+                f"DSSCBinner needs the run's aggregator files (RAW-R{int(run_nr):04d}-DA*-S*.h5: "
+                f"XGM, TIM, bunch pattern) beside the DSSC module files: {exc}") from None
         self.xgmname = xgm_name
         self.tim_names = list(tim_names)
         self.dssc_coords_stride = dssc_coords_stride

@@ -27,14 +27,16 @@ import warnings
 import numpy as np
 import xarray as xr
 
-from ...errors import ToolBoxPathError, ToolBoxValueError
+from ...atomic import check_writable_dir
+from ...damage import check_readable
+from ...errors import ToolBoxError, ToolBoxFileError, ToolBoxPathError, ToolBoxValueError
 from ...facility import C_MM_PER_PS, DSSC_NMODULES
 from . import core, engine
 from .misc import create_dssc_bins, get_xgm_formatted
-from .processing import process_modules, process_to_file
+from .processing import guarded, process_modules, process_to_file, report_text
 
 __all__ = ["bin_dssc", "dssc_xaxis", "dssc_dark", "module_group", "open_binned_dssc",
-           "default_output_path"]
+           "default_output_path", "DSSCModulesError", "ModuleFiles"]
 
 def module_group(group, per_group=4):
     """Modules of a module group: group g holds modules per_group*g .. +per_group-1
@@ -172,7 +174,18 @@ def bin_dssc(proposal, run, modules=None, xaxis="delay", bin_width=0.1,
     from ...load import open_run
     run_dir = engine.run_directory(proposal, run)
     present = engine.present_modules(run_dir)
+    if not present:
+        raise ToolBoxValueError(
+            f"run {run} of proposal {proposal} has no DSSC files (RAW-R####-DSSC##-S#####.h5) "
+            f"in {run_dir}; bin_dssc needs a run recorded with the DSSC")
+    if modules is not None and (isinstance(modules, (str, bytes, dict))
+                                or not hasattr(modules, "__iter__")):
+        raise ToolBoxValueError(f"modules must be a list of DSSC module numbers 0..15, e.g. "
+                                f"modules=[{modules!r}] or module_group(0); got {modules!r}")
     modules = present if modules is None else [engine.check_module(m) for m in modules]
+    if not modules:
+        raise ToolBoxValueError(f"modules is empty; pass modules from {present} (or None for "
+                                "all of them)")
     missing = [m for m in modules if m not in present]
     if missing:
         raise ToolBoxPathError(
@@ -184,10 +197,21 @@ def bin_dssc(proposal, run, modules=None, xaxis="delay", bin_width=0.1,
         if dmiss:
             raise ToolBoxPathError(f"dark run {dark_run} has no files for DSSC modules {dmiss}")
     path = path or default_output_path(proposal, run)
+    check_writable_dir(path, "DSSC output folder", "path=")
     os.makedirs(path, exist_ok=True)
+    # the scan variable and the XGM come from the DA files: an unreadable one is named
+    # here rather than blamed on the mnemonic that it holds
+    check_readable(run_dir, "*-DA*.h5", f"run {run} file")
     data = open_run(proposal, run, include="*DA*")
-    idx0 = engine.index_module(run_dir, modules[0])
-    fpt = idx0.frames_per_train
+    fpt, first_error = None, None
+    for m in modules:           # the frames per train, from the first intact module
+        try:
+            fpt = engine.index_module(run_dir, m).frames_per_train
+            break
+        except ToolBoxError as exc:
+            first_error = first_error or exc
+    if fpt is None:
+        raise first_error
     x = dssc_xaxis(data, xaxis, bam=bam, delay_origin=delay_origin)
     xb = _round_bins(x.values, bin_width)
     binners = {"trainId": create_dssc_bins("trainId", x.trainId.values, xb),
@@ -205,13 +229,45 @@ def bin_dssc(proposal, run, modules=None, xaxis="delay", bin_width=0.1,
              "xgm_name": xgm_name, "dssc_coords_stride": int(dssc_coords_stride)}
 
     def kwargs_of(m):
-        return dict(proposal=proposal, run_nr=run, module=m, dark_run=dark_run,
+        return dict(task=_module_task, module=m,
+                    output=os.path.join(str(path), core.module_filename(run, m)),
+                    proposal=proposal, run_nr=run, dark_run=dark_run,
                     chunksize=chunksize, info=None, dssc_binners=binners, path=path,
                     xgm_mnemonic=xgm_name, xgm_normalization=xgm_normalization,
                     normevery=normevery, xgm=xgm, overwrite=overwrite, train_dim=xaxis,
                     attrs=attrs, progress=progress)
-    return process_modules(_module_task, modules, kwargs_of, backend=backend,
-                           n_jobs=n_workers, cluster=cluster, client=client)
+    # every module that can be processed is; the others are reported, then raised
+    outcomes = process_modules(guarded, modules, kwargs_of, backend=backend,
+                               n_jobs=n_workers, cluster=cluster, client=client)
+    files = ModuleFiles(o["file"] for o in outcomes if o["file"])
+    files.report = outcomes
+    failed = [o for o in outcomes if o["status"] == "failed"]
+    if failed and len(failed) == len(outcomes) and isinstance(failed[0].get("error"),
+                                                             Exception):
+        raise failed[0]["error"]         # nothing could be binned: the (first) cause
+    if failed:
+        raise DSSCModulesError(
+            f"bin_dssc run {run}: {len(failed)} of {len(outcomes)} DSSC module(s) failed; the "
+            f"others are written to {path}:\n{report_text(outcomes)}", outcomes, files)
+    if progress:
+        print(report_text(outcomes))
+    return files
+
+
+class ModuleFiles(list):
+    """The module files written (a list), with ``report``: one dict per module
+    (module, status done/skipped/failed, file, reason)."""
+    report: list = []
+
+
+class DSSCModulesError(ToolBoxFileError):
+    """Some DSSC modules could not be binned; ``report`` says why per module and
+    ``files`` lists the module files that were written."""
+
+    def __init__(self, message, report=(), files=()):
+        super().__init__(message)
+        self.report = list(report)
+        self.files = list(files)
 
 
 def open_binned_dssc(path, parallel=True):

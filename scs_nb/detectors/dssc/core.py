@@ -23,6 +23,7 @@ import warnings
 import numpy as np
 import xarray as xr
 
+from ...atomic import file_mode
 from ...errors import ToolBoxFileError, ToolBoxTypeError, ToolBoxValueError
 from . import engine
 
@@ -258,7 +259,11 @@ def bin_module_dataset(run_dir, module, binners, dark_image=None, xgm=None,
     ds.attrs.update({"frames_per_train": fpt,
                      "trains": len(tids), "bytes_read": int(res.nbytes),
                      "xgm_normalization": int(bool(xgm_normalization)),
-                     "dark_subtracted": int(dark is not None)})
+                     "dark_subtracted": int(dark is not None),
+                     # frames left out for values above the ADC range (corrupted data)
+                     "excluded_frames": int(res.excluded_frames),
+                     "out_of_range_values": int(res.out_of_range),
+                     "excluded": res.excluded_text()})
     ds.attrs.update(attrs or {})
     return ds
 
@@ -285,6 +290,7 @@ def write_atomic(ds: xr.Dataset, fname: str, group=None):
     os.close(fd)
     try:
         ds.to_netcdf(tmp, group=group, engine="h5netcdf", mode="w")
+        os.chmod(tmp, file_mode())       # mkstemp's 0600 -> readable by the group
         os.replace(tmp, fname)
     except BaseException:
         if os.path.exists(tmp):

@@ -15,13 +15,16 @@ from __future__ import annotations
 import glob
 import os
 import threading
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import h5py
 import numpy as np
 
+from ... import damage
 from ...errors import ToolBoxFileError, ToolBoxPathError, ToolBoxValueError
+from ...facility import DSSC_ADC_MAX as ADC_MAX
 from ...facility import DSSC_MODULE_SHAPE as MODULE_SHAPE
 from ...facility import DSSC_NMODULES as NMODULES
 from ...facility.sources import DSSC_MODULE as SOURCE
@@ -33,10 +36,13 @@ DEFAULT_BUFFER_MB = 128
 
 
 def check_module(module) -> int:
-    try:
-        m = int(module)
-    except (TypeError, ValueError):
-        raise ToolBoxValueError(f"DSSC module must be an integer 0..15, got {module!r}") from None
+    ok = isinstance(module, (int, np.integer)) and not isinstance(module, (bool, np.bool_))
+    if not ok and isinstance(module, (float, np.floating)) and float(module).is_integer():
+        ok = True                   # 3.0 (from JSON or YAML) is module 3
+    if not ok:
+        raise ToolBoxValueError(f"DSSC module must be an integer 0..15, got {module!r}; pass "
+                                "modules=[0, 1, ...] with integers")
+    m = int(module)
     if not 0 <= m < NMODULES:
         raise ToolBoxValueError(f"DSSC module must be 0..15, got {m}")
     return m
@@ -106,6 +112,9 @@ def index_module(run_dir, module) -> ModuleIndex:
     tids, fidx, firsts, counts = [], [], [], []
     shape = None
     for i, path in enumerate(files):
+        cause = damage.probe(path)
+        if cause:               # permissions, I/O errors: the file and the cause
+            raise damage.unreadable_error(path, cause, f"DSSC module {module} file")
         try:
             with h5py.File(path, "r") as f:
                 grp = f"INSTRUMENT/{src}/image/data"
@@ -135,25 +144,50 @@ def index_module(run_dir, module) -> ModuleIndex:
 
 
 # -- the kernel (numba, in _kernel.py: imported on first use) --------------------
-def _accumulate(frames, bins, weights, acc32, touched, total):
+def _accumulate(frames, bins, weights, acc32, touched, total, bad, limit=ADC_MAX):
     from ._kernel import accumulate
-    return accumulate(frames, bins, weights, acc32, touched, total)
+    return accumulate(frames, bins, weights, acc32, touched, total, bad, limit)
 
 
 def warm_up():
     """Compile (or load the cached) kernel."""
     _accumulate(np.zeros((1, 4), np.uint16), np.zeros(1, np.int64), np.ones(1, np.float32),
-                np.zeros((1, 4), np.float32), np.zeros(1, np.bool_), np.zeros((1, 4)))
+                np.zeros((1, 4), np.float32), np.zeros(1, np.bool_), np.zeros((1, 4)),
+                np.zeros(1, np.int64))
+
+
+def frame_ranges(frames) -> str:
+    """``'100-111, 300'`` for sorted frame numbers."""
+    frames = np.unique(np.asarray(frames, np.int64))
+    if not len(frames):
+        return ""
+    cut = np.flatnonzero(np.diff(frames) != 1) + 1
+    parts = []
+    for run in np.split(frames, cut):
+        parts.append(f"{run[0]}" if len(run) == 1 else f"{run[0]}-{run[-1]}")
+    return ", ".join(parts)
 
 
 @dataclass
 class BinResult:
     """Weighted sums of one module: sums[b] = sum_k w_k raw_k (float64, npix);
-    wsum[b, f] = sum of weights of frames of memory cell f in bin b; counts[b]."""
+    wsum[b, f] = sum of weights of frames of memory cell f in bin b; counts[b].
+    excluded: {file: frame numbers in that file} of the frames left out because
+    they hold values above the ADC range; out_of_range: how many such values."""
     sums: np.ndarray
     wsum: np.ndarray
     counts: np.ndarray
     nbytes: int
+    excluded: dict = None
+    out_of_range: int = 0
+
+    @property
+    def excluded_frames(self) -> int:
+        return sum(len(v) for v in (self.excluded or {}).values())
+
+    def excluded_text(self) -> str:
+        return "; ".join(f"{os.path.basename(f)} frames {frame_ranges(v)}"
+                         for f, v in (self.excluded or {}).items())
 
     def means(self, dark=None):
         """Mean of w * (raw - dark) per bin: (nbins, npix) float64 (NaN if empty)."""
@@ -218,6 +252,8 @@ def bin_module(idx: ModuleIndex, frame_bins, frame_weights, nbins, chunk_trains=
     touched = np.zeros(nbins, np.bool_)
     wsum = np.zeros((nbins, fpt), np.float64)
     counts = np.zeros(nbins, np.int64)
+    bad = np.zeros(buf_frames, np.int64)
+    excluded, out_of_range = {}, 0
     handles = {}
     lock = threading.Lock()
 
@@ -261,7 +297,12 @@ def bin_module(idx: ModuleIndex, frame_bins, frame_weights, nbins, chunk_trains=
             cell = np.arange(nf) - np.repeat(offs, cnt)
             bins = frame_bins[tr, cell]
             w = frame_weights[tr, cell]
-            _accumulate(buf[:nf].reshape(nf, NPIX), bins, w, acc32, touched, total)
+            _accumulate(buf[:nf].reshape(nf, NPIX), bins, w, acc32, touched, total, bad[:nf])
+            if bad[:nf].any():       # frames with values above the ADC range: left out
+                hit = np.flatnonzero(bad[:nf])
+                excluded.setdefault(idx.files[f], []).extend((start + hit).tolist())
+                out_of_range += int(bad[hit].sum())
+                bins = np.where(bad[:nf] > 0, -1, bins)
             ok = bins >= 0
             np.add.at(wsum, (bins[ok], cell[ok]), w[ok])
             counts += np.bincount(bins[ok], minlength=nbins)
@@ -276,7 +317,13 @@ def bin_module(idx: ModuleIndex, frame_bins, frame_weights, nbins, chunk_trains=
             h.close()
         if bar:
             bar.close()
-    return BinResult(total, wsum, counts, idx.nbytes)
+    res = BinResult(total, wsum, counts, idx.nbytes, excluded, out_of_range)
+    if excluded:
+        warnings.warn(
+            f"DSSC module {idx.module}: {res.excluded_frames} frame(s) hold {out_of_range} "
+            f"value(s) above the {ADC_MAX} ADC range (corrupted data) and are left out of "
+            f"the bins: {res.excluded_text()}", UserWarning, stacklevel=2)
+    return res
 
 
 def read_all(idx: ModuleIndex, buffer_mb=DEFAULT_BUFFER_MB):

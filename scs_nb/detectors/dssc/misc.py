@@ -176,13 +176,26 @@ def get_xgm_formatted(run_obj, xgm_name, dssc_frame_coords):
     return xgm.assign_coords(pulse=frames).rename(xgm_name)
 
 
-def quickmask_DSSC_ASIC(poslist):
+def quickmask_DSSC_ASIC(poslist, masklist=None):
     """Returns a mask for the given DSSC geometry with ASICs given in poslist
     blanked. poslist is a list of (module, row, column) tuples. Each module
     consists of 2 rows and 8 columns of individual ASICS.
 
+    The older form ``quickmask_DSSC_ASIC(geom, masklist)`` (an extra_geom DSSC
+    geometry, then the list) is accepted too; the geometry is checked to be a
+    DSSC 1M one and the mask is the same module stack.
+
     Returns a (16, 128, 512) float array: 1 for good pixels, 0 for blanked.
     """
+    if masklist is not None:
+        geom = poslist
+        shape = tuple(getattr(geom, "expected_data_shape", ()))
+        if shape[-3:] != (engine.NMODULES,) + engine.MODULE_SHAPE:
+            raise ToolBoxValueError(
+                f"quickmask_DSSC_ASIC(geom, masklist): geom must be a DSSC 1M geometry "
+                f"(extra_geom.DSSC_1MGeometry), got {type(geom).__name__} with data shape "
+                f"{shape or 'unknown'}; or call quickmask_DSSC_ASIC(poslist)")
+        poslist = masklist
     mask = np.ones((engine.NMODULES,) + engine.MODULE_SHAPE)
     for item in poslist:
         try:

@@ -7,7 +7,8 @@ import os
 from ...errors import ToolBoxError, ToolBoxValueError
 from . import core, engine
 
-__all__ = ["process_dssc_data", "process_modules", "get_client", "WorkersLostError"]
+__all__ = ["process_dssc_data", "process_modules", "get_client", "guarded", "report_text",
+           "WorkersLostError", "tune_worker_malloc"]
 
 # seconds without any dask worker (after one was seen) before the modules still to do are
 # given up: SLURM worker jobs cancelled or ended and not replaced
@@ -179,6 +180,41 @@ def _frames_of(dark):
         return d.sizes.get("pulse", 1)
     d = np.asarray(d)
     return d.shape[0] if d.ndim == 3 else 1
+
+
+# -- per-module outcome --------------------------------------------------------------
+def guarded(task, module, output=None, **kwargs):
+    """Run ``task(module=module, **kwargs)`` and never raise (except an interruption):
+    ``{'module', 'status': 'done' | 'skipped' | 'failed', 'file', 'reason'}``.
+    'skipped' means the complete output file ``output`` was reused unchanged."""
+    before = None
+    if output is not None:
+        try:
+            before = os.stat(output).st_mtime_ns
+        except OSError:
+            pass
+    try:
+        result = task(module=module, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - reported per module, raised by the caller
+        return {"module": module, "status": "failed", "file": None,
+                "reason": f"{type(exc).__name__}: {exc}", "error": exc}
+    status, reason = "done", ""
+    if before is not None and output is not None:
+        try:
+            if os.stat(output).st_mtime_ns == before:
+                status, reason = "skipped", "complete file with the same parameters reused"
+        except OSError:
+            pass
+    return {"module": module, "status": status, "file": result, "reason": reason}
+
+
+def report_text(outcomes) -> str:
+    """One line per module: ``module  3  failed  <reason>``; and a summary line."""
+    lines = [f"module {o['module']:2d}  {o['status']:<7s}  {o['reason'] or o['file'] or ''}"
+             for o in outcomes]
+    n = {s: sum(o["status"] == s for o in outcomes) for s in ("done", "skipped", "failed")}
+    lines.append(f"{n['done']} done, {n['skipped']} skipped, {n['failed']} failed")
+    return "\n".join(lines)
 
 
 # -- many modules ------------------------------------------------------------------

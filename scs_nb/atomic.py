@@ -1,0 +1,210 @@
+"""Reliable outputs: atomic writes with shared permissions, file locks, temporary
+names owned by a process, and the cleaning of stale ones, and writable-path checks.
+
+* ``write_atomic(path, data)`` writes a temporary file in the same folder and renames
+  it: a file with the final name is always complete. It gets the permissions of an
+  ordinary new file (0666 less the umask), so proposal members can read it.
+* ``locked(path)`` holds an exclusive ``fcntl`` lock on ``.<name>.lock`` beside it for a
+  read-modify-write of ``path`` by concurrent processes.
+* ``part_name(stem)`` is a temporary name carrying the host and process id of its
+  writer; ``clean_stale(folder, stem)`` removes the ones of processes that no longer
+  exist (older than this process), left by a kill.
+"""
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import re
+import socket
+import tempfile
+import time
+import unicodedata
+from pathlib import Path
+
+from .errors import ToolBoxPathError, ToolBoxValueError
+
+__all__ = ["umask", "file_mode", "write_atomic", "locked", "part_name", "clean_stale",
+           "is_stale", "check_name", "check_writable_dir", "PROCESS_START"]
+
+
+def _read_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+#: wall-clock time this process started (files older than this and owned by no live
+#: process are leftovers of a killed one)
+PROCESS_START = time.time()
+_HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname().split(".")[0])[:32] or "host"
+#: leftovers of another host (shared file system) are removed after this many seconds
+OTHER_HOST_AGE = 24 * 3600
+
+
+def umask() -> int:
+    return _UMASK
+
+
+def file_mode(executable=False) -> int:
+    """The mode of an ordinary new file: 0666 (0777 if executable) less the umask."""
+    return (0o777 if executable else 0o666) & ~_UMASK
+
+
+def set_file_mode(path, executable=False):
+    os.chmod(path, file_mode(executable))
+
+
+def write_atomic(path, data, mode=None, executable=False):
+    """Write text or bytes to ``path`` via a temporary file in the same folder."""
+    path = Path(path)
+    if mode is None:
+        mode = "wb" if isinstance(data, (bytes, bytearray)) else "w"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=part_name("." + path.name),
+                               suffix=".part")
+    try:
+        with os.fdopen(fd, mode) as f:
+            f.write(data)
+        os.chmod(tmp, file_mode(executable))
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+@contextlib.contextmanager
+def locked(path, timeout=600.0):
+    """Exclusive lock (``fcntl.flock``) on ``.<name>.lock`` beside ``path`` while the
+    block runs (the lock file stays: removing it would race with a waiting process)."""
+    import fcntl
+    path = Path(path)
+    lock = path.with_name("." + path.name + ".lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, file_mode())
+    try:
+        t0 = time.monotonic()
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                if time.monotonic() - t0 > timeout:
+                    raise ToolBoxPathError(
+                        f"{lock} has been locked by another process for {timeout:.0f} s; "
+                        "is another batch still running on this folder?") from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)     # closing releases the lock
+
+
+# -- temporary names owned by a process ------------------------------------------
+_TAG = re.compile(r"\.pid(\d+)@([A-Za-z0-9-]+)\.")
+
+
+def part_tag() -> str:
+    return f".pid{os.getpid()}@{_HOST}."
+
+
+def part_name(stem) -> str:
+    """A prefix for ``tempfile.mkstemp/mkdtemp``: ``<stem>.pid<pid>@<host>.``."""
+    return f"{stem}{part_tag()}"
+
+
+def _alive(pid) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def is_stale(path) -> bool:
+    """A temporary file/folder left by a process that no longer runs: older than this
+    process and owned by no live process of this host (another host's: older than a
+    day; one without an owner tag: older than this process)."""
+    path = Path(path)
+    try:
+        mtime = path.lstat().st_mtime
+    except OSError:
+        return False
+    if mtime >= PROCESS_START:
+        return False
+    m = _TAG.search(path.name)
+    if m is None:
+        return True
+    pid, host = int(m.group(1)), m.group(2)
+    if host != _HOST:
+        return time.time() - mtime > OTHER_HOST_AGE
+    return pid != os.getpid() and not _alive(pid)
+
+
+def clean_stale(folder, prefix, suffix=".part", echo=None) -> list:
+    """Remove stale temporary entries ``<prefix>*<suffix>`` of ``folder``; returns them."""
+    import shutil
+    folder = Path(folder)
+    removed = []
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return removed
+    for p in entries:
+        if p.name.startswith(prefix) and p.name.endswith(suffix) and is_stale(p):
+            try:
+                if p.is_dir() and not p.is_symlink():
+                    shutil.rmtree(p)
+                else:
+                    p.unlink()
+                removed.append(p)
+                if echo:
+                    echo(f"removed {p}, left by a process that no longer runs")
+            except OSError:
+                pass
+    return removed
+
+
+# -- names and paths ---------------------------------------------------------------
+def check_name(text, what="name") -> str:
+    """Refuse text with control characters (newline, tab, NUL, escape, ...): such a name
+    must never reach a script, a comment, a path or an identifier."""
+    s = str(text)
+    bad = [c for c in s if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp")]
+    if bad:
+        raise ToolBoxValueError(
+            f"{what} {s!r} contains the control character {bad[0]!r}; rename it with "
+            "letters, digits, '_', '-', '.' only")
+    return s
+
+
+def _writable(folder) -> bool:
+    return os.access(folder, os.W_OK | os.X_OK)
+
+
+def check_writable_dir(path, what="output folder", option="--out") -> Path:
+    """``path`` is (or can be created as) a writable folder; else ToolBoxPathError
+    naming the path and the option to pass."""
+    path = Path(path)
+    check_name(path, what)
+    if path.exists() and not path.is_dir():
+        raise ToolBoxPathError(f"{what} {str(path)!r} exists and is not a folder; pass "
+                               f"{option} with a folder")
+    probe = path
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ToolBoxPathError(f"{what} {str(path)!r} cannot be created: {str(probe)!r} is a "
+                               f"file; pass {option} with a folder")
+    if not _writable(probe):
+        raise ToolBoxPathError(f"{what} {str(path)!r} is not writable (no write permission in "
+                               f"{str(probe)!r}); pass {option} with a folder you can write")
+    return path
