@@ -109,9 +109,12 @@ def reservation(slurm_cluster):
     """upex_002719 on one core of the node (the other stays free for other jobs)."""
     subprocess.run(["scontrol", "delete", "ReservationName=upex_002719"],
                    capture_output=True)
-    subprocess.run(["scontrol", "create", "reservation", "ReservationName=upex_002719",
-                    "StartTime=now", "Duration=30", f"Users={getpass.getuser()}", "Nodes=ALL",
-                    "CoreCnt=1"], check=True, capture_output=True)
+    # IGNORE_JOBS: created even while jobs of other tests hold the cores
+    proc = subprocess.run(["scontrol", "create", "reservation", "ReservationName=upex_002719",
+                           "StartTime=now", "Duration=30", f"Users={getpass.getuser()}",
+                           "Nodes=ALL", "CoreCnt=1", "Flags=IGNORE_JOBS"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
     yield "upex_002719"
     subprocess.run(["scontrol", "delete", "ReservationName=upex_002719"],
                    capture_output=True)
