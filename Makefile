@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 JOBS   ?= 2
 
-.PHONY: install demo test test-wheel test-browser bench clean
+.PHONY: install demo test test-wheel test-browser test-slurm bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,7 +21,7 @@ demo: install
 	$(VENV)/bin/scs-nb demo --out demo
 
 test: install
-	$(PY) -m pytest -n $(JOBS) -q --timeout 600
+	$(PY) -m pytest -n $(JOBS) --dist loadgroup -q --timeout 600
 
 # the wheel as a user installs it: built, installed (not editable) into a fresh venv, and
 # the import / template / compatibility / mnemonic tests run against it from outside the checkout
@@ -41,6 +41,13 @@ test-wheel: install
 test-browser: install
 	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(PY) -m pip install -q -e '.[test,browser]'
 	SCS_NB_REQUIRE_BROWSER=1 $(PY) -m pytest -q -m browser
+
+# the SLURM tests alone, on a one-node cluster started here (root; apt installs slurm-wlm
+# and munge if missing); `tests/slurm/start-cluster.sh stop` stops it
+test-slurm: install
+	tests/slurm/start-cluster.sh start
+	SLURM_CONF=$${SLURM_CONF:-$${SCS_NB_SLURM_DIR:-/var/tmp/scs-nb-slurm}/slurm.conf} \
+	    SCS_NB_REQUIRE_SLURM=1 $(PY) -m pytest -q -m slurm --timeout 600
 
 bench: install
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

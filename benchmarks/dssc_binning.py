@@ -16,6 +16,15 @@ throughput of binning both modules with 2 dask workers against 1 (goal
 --keep. Other processes on the machine (page cache, CPU) affect the figures.
 
     python benchmarks/dssc_binning.py [--size-gb 2] [--frames 100] [--dir DIR] [--keep]
+
+With ``--cluster local`` or ``--cluster slurm`` the last part is instead: the task that
+bin_dssc sends to a dask worker (bin one module into its file) run in this process,
+then on one dask worker (a LocalCluster worker, or a dask-jobqueue SLURM job: needs a
+SLURM cluster, e.g. tests/slurm/start-cluster.sh), and the ratio of the two rates
+(goal >= 0.9 per worker); also the engine alone and the file write, to show where the
+time of a task goes.
+
+    python benchmarks/dssc_binning.py --cluster slurm [--size-gb 0.5]
 """
 from __future__ import annotations
 
@@ -54,6 +63,8 @@ def main(argv=None):
     ap.add_argument("--keep", action="store_true", help="keep the simulated files")
     ap.add_argument("--repeat", type=int, default=3, help="timing repeats (best is kept)")
     ap.add_argument("--skip-workers", action="store_true", help="skip the dask comparison")
+    ap.add_argument("--cluster", choices=("local", "slurm"),
+                    help="compare one dask worker of this kind with the same task in-process")
     args = ap.parse_args(argv)
 
     root = args.dir or tempfile.mkdtemp(prefix="scs_nb_dssc_bench_")
@@ -127,7 +138,13 @@ def main(argv=None):
         print(f"process max RSS (includes the simulation): "
               f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
-        if not args.skip_workers:
+        if args.cluster:
+            cluster_comparison(args.cluster, args.repeat, nbytes, tb2, dict(
+                proposal=PROPOSAL, run_nr=RUN, module=0, chunksize=None, info=None,
+                dssc_binners=binners, path=os.path.join(root, "binned"), dark_image=dark,
+                xgm=xgm, xgm_normalization=True, overwrite=True, train_dim="delay",
+                prefetch=True))
+        elif not args.skip_workers:
             out = os.path.join(root, "binned")
             for prefetch in (False, True):
                 rates = {}
@@ -165,6 +182,103 @@ def main(argv=None):
             shutil.rmtree(root, ignore_errors=True)
             print(f"removed {root}")
     return 0
+
+
+def _timed_task(**kwargs):
+    """The worker's view: seconds the task itself took (runs on the worker)."""
+    import resource as _resource
+    import time as _time
+
+    from scs_nb.detectors.dssc import processing
+    f0 = _resource.getrusage(_resource.RUSAGE_SELF).ru_minflt
+    t0, c0 = _time.perf_counter(), _time.process_time()
+    processing.process_to_file(**kwargs)
+    return (_time.perf_counter() - t0,
+            _resource.getrusage(_resource.RUSAGE_SELF).ru_minflt - f0,
+            _time.process_time() - c0)
+
+
+def _untuned_faults(**kwargs):
+    """Page faults of the task in a fresh worker process with the nanny's malloc
+    settings as they are (runs on the worker: a subprocess keeps the worker tuned)."""
+    import json
+    import subprocess
+    import sys as _sys
+    code = ("import json, pickle, sys, resource\n"
+            "from scs_nb.detectors.dssc import processing, engine\n"
+            "engine.warm_up()\n"
+            "kw = pickle.load(sys.stdin.buffer)\n"
+            "processing._MALLOC_TUNED = True\n"
+            "best = None\n"
+            "for _ in range(3):\n"
+            "    f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt\n"
+            "    processing.process_to_file(**kw)\n"
+            "    f = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0\n"
+            "    best = f if best is None else min(best, f)\n"
+            "print(json.dumps(best))\n")
+    import pickle
+    proc = subprocess.run([_sys.executable, "-c", code], input=pickle.dumps(kwargs),
+                          stdout=subprocess.PIPE, check=True)
+    return json.loads(proc.stdout.decode().strip().splitlines()[-1])
+
+
+def cluster_comparison(kind, repeat, nbytes, t_engine, kwargs):
+    """One module's dask task in this process and on one dask worker of ``kind``."""
+    from distributed import Client
+
+    from scs_nb.batch.cluster import make_cluster
+    from scs_nb.detectors.dssc import core, engine, processing
+
+    t_task, _ = _best(lambda: processing.process_to_file(**kwargs), repeat)
+    here = [_timed_task(**kwargs) for _ in range(repeat)]
+    faults_here, cpu_here = min(h[1] for h in here), min(h[2] for h in here)
+    ds = core.bin_module_dataset(
+        str(engine.run_directory(kwargs["proposal"], kwargs["run_nr"])), 0,
+        kwargs["dssc_binners"], dark_image=kwargs["dark_image"], xgm=kwargs["xgm"],
+        xgm_normalization=True, train_dim="delay")
+    t_write, _ = _best(lambda: core.write_atomic(ds, os.path.join(kwargs["path"], "w.h5")),
+                       repeat)
+    if kind == "slurm":
+        os.environ.setdefault("SCS_NB_DASK_HOST", "127.0.0.1")
+        cluster = make_cluster("slurm", cores=1, processes=1, memory="4GB",
+                               walltime="00:30:00", jobs=1)
+    else:
+        cluster = make_cluster("local", cores=1, dashboard_address=None)
+    try:
+        with Client(cluster) as client:
+            client.wait_for_workers(1, timeout=300)
+            client.run(engine.warm_up)
+            where = list(client.scheduler_info()["workers"].values())[0]
+            kw = dict(kwargs, dark_image=client.scatter(kwargs["dark_image"],
+                                                        broadcast=True))
+            client.submit(processing.process_to_file, pure=False, **kw).result()  # warm
+            t_dask, _ = _best(lambda: client.submit(processing.process_to_file, pure=False,
+                                                    **kw).result(), repeat)
+            inside = [client.submit(_timed_task, pure=False, **kw).result()
+                      for _ in range(repeat)]
+            t_inside = min(h[0] for h in inside)
+            faults = min(h[1] for h in inside)
+            cpu_worker = min(h[2] for h in inside)
+            # the same without the malloc tuning of processing.tune_worker_malloc
+            untuned = client.submit(_untuned_faults, pure=False, **kw).result()
+    finally:
+        cluster.close()
+    rate = {k: nbytes / t / 1e9 for k, t in (("engine", t_engine), ("task", t_task),
+                                             ("dask", t_dask), ("inside", t_inside))}
+    print(f"one module's task, in this process      : {rate['task']:6.2f} GB/s ({t_task:.2f} s)"
+          f" = engine {t_engine:.2f} s + module file write {t_write:.2f} s + rest")
+    print(f"the same task on 1 {kind} dask worker    : {rate['dask']:6.2f} GB/s ({t_dask:.2f} s;"
+          f" {t_inside:.2f} s of it inside the worker) on {where.get('host', '?')}"
+          f" ({where.get('name', '')})")
+    print(f"minor page faults per task: {faults_here} in this process, {faults} on the "
+          f"worker ({untuned} there without processing.tune_worker_malloc)")
+    print(f"ratio {kind} dask worker / in-process task: {rate['dask'] / rate['task']:.2f}x"
+          "  (goal >= 0.9)")
+    print(f"CPU seconds per task: {cpu_here:.2f} in this process, {cpu_worker:.2f} in the "
+          f"worker process; ratio {kind} dask worker / in-process by CPU time: "
+          f"{cpu_here / cpu_worker:.2f}x (the figure a loaded machine disturbs least)")
+    print(f"ratio {kind} dask worker / in-process engine alone (no file write): "
+          f"{rate['dask'] / rate['engine']:.2f}x")
 
 
 if __name__ == "__main__":

@@ -96,6 +96,7 @@ def _build_table() -> dict:
         "HFM_BENDERB": _slow("SCS_KBS_HFM/ASENS/HFM_BENDERB", "encoderPosition.value"),
         "HFM_BENDERF": _slow("SCS_KBS_HFM/ASENS/HFM_BENDERF", "encoderPosition.value"),
         "HFDM": _slow("SCS_BLU_FDM/MOTOR/HFDM_X"),
+        "DSSC_fineDelay": _slow(S.DSSC_PPT, S.DSSC_FINE_DELAY_KEY + ".value"),
         # -- pump-probe laser ---------------------------------------------------------
         "PP800_DelayLine": _m("slow", (S.DELAY_LINE, "AActualPosition.value", None),
                               inferred=False),

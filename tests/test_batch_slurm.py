@@ -29,7 +29,7 @@ def test_ordinary_partition_script(capsys, tmp_path):
     assert lines[0] == "#!/bin/bash"
     for directive in ("--partition=upex", "--time=12:00:00", "--mail-type=END,FAIL",
                       "--mail-user=someone@xfel.eu", "--constraint=V100", "--nodes=1",
-                      "--job-name=tiny_template", f"--output={tmp_path}/logs/%A_%a-%x.out",
+                      "--job-name=r0010-0020-tiny_template", f"--output={tmp_path}/logs/%A_%a-%x.out",
                       "--array=0-3%4"):
         assert f"#SBATCH {directive}" in lines
     assert not any("--reservation" in ln for ln in lines)

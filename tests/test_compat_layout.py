@@ -15,8 +15,8 @@ API = [tuple(line.split()) for line in
        (Path(__file__).parent / "data" / "toolbox_api.txt").read_text().splitlines()
        if line and not line.startswith("#")]
 #: ToolBox areas of issues still open: their modules may not exist yet
-PENDING = {"detectors.azimuthal_integrator", "routines.boz"}
-PENDING_NAMES = {"AzimuthalIntegrator", "AzimuthalIntegratorDSSC", "parameters", "nl_fit"}
+PENDING = {"routines.boz"}
+PENDING_NAMES = {"parameters", "nl_fit"}
 
 
 def _pending(mod, name):

@@ -22,6 +22,10 @@ COMPANIONS.update({"hrixs_photons": _HRIXS_DARK, "hrixs_curvature": _HRIXS_DARK,
 OPTIONS.update({"hrixs_photons": dict(trains=6), "hrixs_curvature": dict(trains=4),
                 "hrixs_energy_scan": dict(trains=10), "hrixs_delay": dict(trains=12),
                 "viking_reference": dict(trains=20), "viking_sample": dict(trains=20)})
+# DSSC azimuthal integration, geometry, fine delay (issue 12): few modules and trains
+COMPANIONS["dssc_delay_scan"] = {"dssc_dark": dict(modules="0", trains=4, npulses=4)}
+OPTIONS.update({"dssc_delay_scan": dict(modules="0", trains=11, npulses=4),
+                "dssc_geometry": dict(trains=4), "dssc_fine_delay": dict(trains=4)})
 # BOZ: a dark, and the membrane run whose I.a correction the sample scans use
 _BOZ = {"boz_dark": dict(trains=10), "boz_membranes": dict(trains=50)}
 COMPANIONS.update({"boz_membranes": {"boz_dark": _BOZ["boz_dark"]},

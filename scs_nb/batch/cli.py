@@ -91,7 +91,18 @@ def register(sub):
     p.add_argument("--logs", metavar="DIR", help="folder of the per-task logs "
                    "(default OUT/logs; files %%A_%%a-%%x.out)")
     p.add_argument("--dry-run", action="store_true", help="print the script(s), submit nothing")
+    p.add_argument("--retry-failed", action="store_true",
+                   help="resubmit only the tasks that failed in the submissions recorded in "
+                   "OUT (see `scs-nb status OUT`); with --runs/--over, only those of them")
     p.set_defaults(func=cmd_submit, _parser=p)
+
+    p = sub.add_parser("status", help="state of a SLURM submission's or a batch's tasks",
+                       description="A table of the tasks submitted with `scs-nb submit --out "
+                       "OUT` (pending / running from squeue, done / failed from their "
+                       "outputs) or run by `scs-nb batch --out OUT`, with the report of each "
+                       "failed task. Exit code 1 while any task failed.")
+    p.add_argument("out", metavar="OUT", help="the --out folder of the submission or batch")
+    p.set_defaults(func=cmd_status)
 
 
 def _help(args, extra=None) -> int:
@@ -229,6 +240,10 @@ def cmd_submit(args) -> int:
                         mail_user=args.mail_user, constraint=args.constraint,
                         nodes=args.nodes, mem=args.mem, max_concurrent=args.max_concurrent,
                         job_name=args.job_name, logs=args.logs, array_size=args.array_size)
+    if args.retry_failed:
+        go, over = _retry_over(args, over)
+        if not go:
+            return 0
     scripts = build_scripts(args.template, _given(args), args.param_file, over, args.kernel,
                             args.out, opts)
     if args.dry_run:
@@ -240,3 +255,76 @@ def cmd_submit(args) -> int:
     submit_scripts(scripts)
     return 0
 
+
+
+def _retry_over(args, over):
+    """--retry-failed: ``(go, over)`` with the failed task values of the submissions
+    recorded under --out (restricted to --runs/--over when given); go False when
+    nothing failed."""
+    from pathlib import Path
+
+    from .runner import default_output_dir
+    from .slurm import find_records, submission_status
+    from .templates import find_template
+    tpl = find_template(args.template)
+    base = Path(args.out) if args.out else default_output_dir(tpl.name, {})
+    if not find_records(base):
+        raise ToolBoxError(f"--retry-failed: no submission recorded under {base}; pass the "
+                           "--out folder of the first submission")
+    rows = [r for r in submission_status(base)
+            if r["state"] == "failed" and r["template"] == tpl.name]
+    if over is not None:
+        from .batch import parse_runs
+        try:
+            wanted = {str(v) for v in parse_runs(over[1])}
+        except ToolBoxError:
+            wanted = {v for v in over[1].split(",") if v}
+        rows = [r for r in rows if r["param"] == over[0] and str(r["value"]) in wanted]
+    if not rows:
+        print("scs-nb: no failed task to resubmit")
+        return False, None
+    names = {r["param"] for r in rows}
+    if len(names) > 1:
+        raise ToolBoxError(f"the failed tasks vary different parameters ({', '.join(map(str, names))}); "
+                           "choose with --runs or --over NAME=VALUES")
+    name = names.pop()
+    if name is None:
+        return True, None
+    values = ",".join(str(r["value"]) for r in rows)
+    print(f"scs-nb: resubmitting {len(rows)} failed task(s): {name}={values}",
+          file=sys.stderr)
+    return True, (name, values)
+
+
+def cmd_status(args) -> int:
+    from pathlib import Path
+
+    from .slurm import find_records, status_table, submission_status
+    out = Path(args.out)
+    if not out.is_dir():
+        raise ToolBoxError(f"{out} is not a folder; pass the --out folder of a submission "
+                           "or batch")
+    if find_records(out):
+        rows = submission_status(out)
+        print(status_table(rows))
+        return 1 if any(r["state"] == "failed" for r in rows) else 0
+    batches = sorted(out.glob("*_batch.json"))
+    if not batches:
+        raise ToolBoxError(f"no SLURM submission (slurm/submissions.json) nor batch "
+                           f"(*_batch.json) recorded in {out}; pass the --out folder given "
+                           "to `scs-nb submit` or `scs-nb batch`")
+    from .batch import load_status, status_table as batch_table
+    failed = 0
+    for path in batches:
+        state = load_status(path)
+        runs = {int(r) if r.isdigit() else r: e for r, e in sorted(
+            state["runs"].items(), key=lambda kv: (len(kv[0]), kv[0]))}
+        print(f"batch {path.name}:")
+        print(batch_table(runs, state.get("run_param", "run")))
+        for run, e in runs.items():
+            if e.get("status") == "failed":
+                failed += 1
+                nb = Path(e.get("notebook", ""))
+                html = nb.with_suffix(".html")
+                print(f"  failed {run}: {html if html.is_file() else nb}")
+    return 1 if failed else 0

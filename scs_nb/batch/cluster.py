@@ -8,11 +8,37 @@
 """
 from __future__ import annotations
 
+import getpass
 import os
+import shutil
+import subprocess
+import tempfile
 
 from ..errors import ToolBoxValueError
 
-__all__ = ["make_cluster", "default_workers"]
+__all__ = ["make_cluster", "default_workers", "node_limits"]
+
+
+def node_limits(partition):
+    """``(cpus, memory_mb)`` of the smallest node of a SLURM partition, from ``sinfo``;
+    None when SLURM cannot be asked."""
+    exe = shutil.which("sinfo")
+    if exe is None:
+        return None
+    try:
+        proc = subprocess.run([exe, "-h", "-p", partition, "-o", "%c %m"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                              timeout=20, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    sizes = []
+    for line in proc.stdout.split("\n"):
+        parts = line.replace("+", "").split()
+        if len(parts) == 2 and parts[0].isdigit() and parts[1].isdigit():
+            sizes.append((int(parts[0]), int(parts[1])))
+    if proc.returncode != 0 or not sizes:
+        return None
+    return min(c for c, _ in sizes), min(m for _, m in sizes)
 
 
 def default_workers() -> int:
@@ -41,9 +67,11 @@ def make_cluster(kind="local", partition=None, reservation=None, walltime="01:00
     walltime: str
         SLURM time limit per job, 'HH:MM:SS'.
     cores: int
-        workers (local) or cores per job (slurm; default 16).
+        workers (local) or cores per job (slurm; default 16, at most what the
+        partition's smallest node has).
     memory: str
-        memory limit per worker (local, default 'auto') or per job (slurm, default '64GB').
+        memory limit per worker (local, default 'auto') or per job (slurm, default
+        '64GB', at most the partition's smallest node).
     processes: int
         SLURM: worker processes per job (default: ``cores``, one thread each).
     jobs: int
@@ -51,6 +79,10 @@ def make_cluster(kind="local", partition=None, reservation=None, walltime="01:00
         none, scale later with ``cluster.scale(jobs=N)`` or ``cluster.adapt(...)``.
     print_script: bool
         SLURM: print the job script dask-jobqueue submits.
+    host: str
+        (keyword) SLURM: address the scheduler listens on (default
+        ``$SCS_NB_DASK_HOST``, else dask's choice); a loopback address (the one-node
+        test cluster) binds the workers there too.
     kwargs:
         passed to the cluster class.
     """
@@ -72,8 +104,28 @@ def make_cluster(kind="local", partition=None, reservation=None, walltime="01:00
     extra = list(kwargs.pop("job_extra_directives", []))
     if reservation:
         extra.append(f"--reservation={validate_reservation(reservation)}")
-    cores = cores or 16
-    cluster = SLURMCluster(queue=partition, cores=cores, memory=memory or "64GB",
+    # a job that asks more than the partition's nodes have never starts: the defaults
+    # (16 cores, 64 GB) are capped by the smallest node sinfo reports
+    limits = node_limits(partition)
+    if cores is None:
+        cores = min(16, limits[0]) if limits else 16
+    if memory is None:
+        memory = f"{min(64000, limits[1])}MB" if limits else "64GB"
+    host = kwargs.pop("host", None) or os.environ.get("SCS_NB_DASK_HOST") or None
+    if host:
+        # the scheduler (in this process) listens there; on a loopback address the
+        # workers can only be on this machine, so they listen there too
+        opts = dict(kwargs.pop("scheduler_options", None) or {})
+        opts.setdefault("host", host)
+        kwargs["scheduler_options"] = opts
+        if host.startswith("127.") or host == "localhost":
+            wargs = list(kwargs.pop("worker_extra_args", None) or [])
+            if "--host" not in wargs:
+                wargs += ["--host", host]
+            kwargs["worker_extra_args"] = wargs
+    kwargs.setdefault("log_directory", os.path.join(
+        tempfile.gettempdir(), f"scs_nb-dask-jobs-{getpass.getuser()}"))
+    cluster = SLURMCluster(queue=partition, cores=cores, memory=memory,
                            processes=processes or cores, walltime=walltime,
                            job_extra_directives=extra, **kwargs)
     if print_script:

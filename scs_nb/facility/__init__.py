@@ -14,7 +14,8 @@ from .constants import (ADQ412_SAMPLES_PER_SLOT, C_MM_PER_PS, DSSC_ADC_MAX,  # n
                         SLOTS_PER_TRAIN,
                         TRAIN_RATE_HZ, UND_NCELLS, UND_PARK_GAP_MM, UND_PERIOD_M,
                         dssc_geometry)
-from .paths import (DEFAULT_CYCLE, FACILITY_DATA_ROOT, data_root, find_proposal,  # noqa: F401
+from .paths import (DEFAULT_CYCLE, FACILITY_DATA_ROOT, cache_dir, data_root,  # noqa: F401
+                    find_proposal,
                     proposal_folder, run_ranges, validate_identifier, validate_proposal,
                     validate_run)
 from . import sources  # noqa: F401

@@ -119,3 +119,15 @@ def run_ranges(numbers) -> str:
     if start is not None:
         out.append(f"{start}-{prev}" if prev != start else f"{start}")
     return ", ".join(out)
+
+
+def cache_dir(*parts) -> Path:
+    """A cache folder of scs_nb, created: ``$SCS_NB_CACHE`` or
+    ``$XDG_CACHE_HOME/scs_nb`` (default ``~/.cache/scs_nb``), then ``parts``."""
+    base = os.environ.get("SCS_NB_CACHE")
+    if not base:
+        xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        base = os.path.join(xdg, "scs_nb")
+    path = Path(base, *parts)
+    path.mkdir(parents=True, exist_ok=True)
+    return path

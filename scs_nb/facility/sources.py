@@ -86,3 +86,9 @@ def _camera_shapes():
 CAMERA_SHAPE = _camera_shapes()
 #: Gotthard II: pulses per train recorded and strip pixels (inferred)
 GOTTHARD2_SHAPE = (60, 1280)
+
+# DSSC PPT (FPGA) device holding the fine trigger delay setting (issue 12;
+# inferred: no public reference of this source and key)
+DSSC_PPT = "SCS_DET_DSSC1M-1/FPGA/PPT_Q1"
+DSSC_FINE_DELAY_KEY = "sequencer.fineTriggerDelay"
+INFERRED.add(DSSC_PPT)

@@ -406,6 +406,57 @@ def fastccd_ring(proposal, run, truth, plan=None):
     return [("FastCCD ring q (1/nm)", t["q0_per_nm"], float(q[int(np.argmax(u))]),
              4 * float(np.diff(q).mean())),
             ("FastCCD pumped/unpumped ratio, largest deviation", 0.0, dev, 0.02)]
+
+
+# -- DSSC azimuthal integration, geometry, fine delay (issue 12) ---------------
+@check("dssc_delay_scan")
+def dssc_ring_positions(proposal, run, truth, plan=None):
+    """Exact azimuthal integration of the mean image of module 0: the ring q."""
+    import scs_nb as tb
+    from ..detectors.dssc.geometry import mean_module_images
+    t = truth["dssc"]
+    mod = [m for m in t["modules"] if m in (0, 7, 8, 15)][:1] or t["modules"][:1]
+    dark = (plan or {}).get("dssc_dark")
+    img = mean_module_images(proposal, run, mod, dark_run=dark)
+    ds = tb.integrate_azimuthal(img[None], None, npt=300, unit="q_nm^-1",
+                                distance=t["distance_m"], energy=t["energies_eV"][0],
+                                radial_range=(0.05, 1.0), modules=mod).isel(frame=0)
+    dq = float(ds.q[1] - ds.q[0])
+    bg = float(ds.I.sel(q=slice(0.53, 0.58)).mean())
+    rows = []
+    for ring in t["rings"]:
+        sel = (ds.I - bg).sel(q=slice(ring["q_nm"] - 2 * ring["sigma_q_nm"],
+                                      ring["q_nm"] + 2 * ring["sigma_q_nm"]))
+        qc = float((sel.q * sel).sum() / sel.sum())
+        rows.append((f"DSSC ring q (nm^-1), exact azimuthal", ring["q_nm"], qc, dq))
+    return rows
+
+
+@check("dssc_geometry")
+def dssc_quadrant_offsets(proposal, run, truth, plan=None):
+    """Quadrant offsets fitted from the nominal geometry (no dark: fitted background)."""
+    from ..detectors.dssc import geometry as G
+    t = truth["dssc"]
+    img = G.mean_module_images(proposal, run, t["modules"])
+    res = G.refine_quadrants(img, None, q0=t["rings"][0]["q_nm"], distance=t["distance_m"],
+                             energy=t["energies_eV"][0], modules=t["modules"])
+    inj = np.asarray(t["quad_offsets_mm"])
+    rows = []
+    for k in range(4):
+        if np.isfinite(res["errors_mm"][k, 0]):
+            for j, axis in enumerate("xy"):
+                rows.append((f"DSSC quadrant {k + 1} offset {axis} (mm)", inj[k, j],
+                             float(res["offsets_mm"][k, j]), 0.5 * (0.236, 0.204)[j]))
+    return rows
+
+
+@check("dssc_fine_delay")
+def dssc_fine_delay_setting(proposal, run, truth, plan=None):
+    import scs_nb as tb
+    fd = tb.get_array(tb.open_run(proposal, run), "DSSC_fineDelay")
+    return [("DSSC fine delay setting", truth["dssc"]["fine_delay"], float(fd.mean()), 0)]
+
+
 # -- BOZ (issue 13) -------------------------------------------------------------
 def _boz_correction(proposal, plan):
     """The I.a correction of the plan's membrane run (determined once, then its JSON)."""

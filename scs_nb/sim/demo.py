@@ -18,6 +18,14 @@ from . import core
 DEMO_PROPOSAL = core.DEFAULT_PROPOSAL
 
 
+#: demo sizes where a scenario's default is large: the DSSC runs hold the modules the
+#: templates use (group 0 and one module per quadrant), the energy scan only module 0
+_DSSC_DEMO_MODULES = "0,1,2,3,7,8,15"
+DEMO_OPTIONS = {"dssc_dark": dict(modules=_DSSC_DEMO_MODULES, trains=6),
+                "dssc_delay_scan": dict(modules=_DSSC_DEMO_MODULES, trains=20),
+                "dssc_energy_scan": dict(modules="0", trains=22)}
+
+
 def demo_plan():
     """Run number of each scenario in the demo proposal (stable order)."""
     return {name: i for i, name in enumerate(core.list_scenarios(), start=1)}
@@ -31,7 +39,8 @@ def simulate_demo(data_root: Path, progress=print):
             progress(f"  r{run:04d} {name}: already simulated")
             continue
         t0 = time.perf_counter()
-        core.simulate(name, DEMO_PROPOSAL, run, data_root=data_root, overwrite=True)
+        core.simulate(name, DEMO_PROPOSAL, run, data_root=data_root, overwrite=True,
+                      **DEMO_OPTIONS.get(name, {}))
         progress(f"  r{run:04d} {name}: simulated in {time.perf_counter() - t0:.1f} s")
     return plan
 

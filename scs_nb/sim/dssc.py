@@ -184,7 +184,7 @@ def add_dssc(run, modules=None, frames_per_pulse=1, energies_uj=None, delay_ps=N
              pumped=None, energy_ev=930.0, rings=DEFAULT_RINGS, t0_ps=0.0,
              photons_per_uJ=0.04, background=0.1, gain=2.0, noise=1.5, distance_m=0.5,
              dark_seed=1234, dark_only=False, exact_limit=2000, bank_size=32,
-             trains_per_file=250, resonance_params=None):
+             trains_per_file=250, resonance_params=None, quad_pos=None):
     """Add DSSC modules to a simulated run.
 
     run.pattern gives the SASE3 pulses; frame k of a train sees pulse k
@@ -192,6 +192,8 @@ def add_dssc(run, modules=None, frames_per_pulse=1, energies_uj=None, delay_ps=N
     is dark). energies_uj: true pulse energies per train (list of arrays);
     delay_ps: true pump-probe delay per train; pumped: per train, boolean per
     pulse; energy_ev: photon energy (scalar or per train).
+    quad_pos: true quadrant positions (mm) of the geometry the rings are
+    rendered on (default the facility's ``DSSC_QUAD_POS``).
     Records the model in ``run.truth['dssc']``.
     """
     modules = list(range(NMODULES)) if modules is None else [int(m) for m in modules]
@@ -220,7 +222,8 @@ def add_dssc(run, modules=None, frames_per_pulse=1, energies_uj=None, delay_ps=N
         ["dark"] * frames,
         "gain_adu_per_photon": gain, "photons_per_uJ": photons_per_uJ,
         "background": background, "rings": rings, "t0_ps": t0_ps, "noise_adu": noise,
-        "distance_m": distance_m, "quad_pos": [list(q) for q in QUAD_POS],
+        "distance_m": distance_m,
+        "quad_pos": [[float(v) for v in q] for q in (QUAD_POS if quad_pos is None else quad_pos)],
         "energies_eV": uniq_e, "dark_seed": dark_seed, "dark_only": bool(dark_only),
         "delay_ps": delay.tolist(), "energy_eV": nrj.tolist(),
         "adc_max": ADC_MAX, "resonance": resonance_params,
@@ -385,3 +388,74 @@ def dssc_dark(run, modules="all", npulses=10, intra_darks=False, **dssc):
     pat = timing.PulsePattern.constant(run.ntrains, sase3=(int(npulses),) + _sase3_slots(npulses))
     add_beamline(run, pat)
     add_dssc(run, _modules_opt(modules), 2 if intra_darks else 1, dark_only=True, **dssc)
+
+
+#: quadrant offsets (mm) of the ``dssc_geometry`` scenario: the true quadrant
+#: positions are ``DSSC_QUAD_POS`` + these (about 1.5 to 4 pixels)
+GEOMETRY_OFFSETS_MM = ((0.8, -0.5), (-0.6, 0.4), (0.5, 0.7), (-0.4, -0.9))
+
+
+def _offsets_opt(offsets):
+    if isinstance(offsets, str):
+        vals = [float(v) for v in offsets.replace(";", ",").split(",") if v.strip()]
+        offsets = list(zip(vals[0::2], vals[1::2]))
+    off = np.asarray(offsets, float)
+    if off.shape != (4, 2):
+        raise ValueError(f"quad_offsets: 4 (dx, dy) pairs in mm, got {offsets!r}")
+    return off
+
+
+@scenario("dssc_geometry", trains=4, large_trains=40,
+          help="DSSC quadrant geometry: one strong scattering ring (q=0.5 nm^-1, 0.5 m, 930 eV) "
+               "on a geometry whose four quadrants are moved from the nominal DSSC_QUAD_POS by "
+               "known offsets (mm, default (0.8,-0.5) (-0.6,0.4) (0.5,0.7) (-0.4,-0.9)); "
+               "truth['dssc']['quad_offsets_mm']. Options: modules (default 0,7,8,15: the inner one per "
+               "quadrant), npulses, quad_offsets ('dx0,dy0,dx1,dy1,...').")
+def dssc_geometry_scenario(run, modules="0,7,8,15", npulses=2, quad_offsets=None, **dssc):
+    from .scenarios import add_beamline
+    off = _offsets_opt(GEOMETRY_OFFSETS_MM if quad_offsets is None else quad_offsets)
+    quad = (np.asarray(QUAD_POS, float) + off).tolist()
+    pat = timing.PulsePattern.constant(run.ntrains, sase3=(int(npulses),) + _sase3_slots(npulses))
+    add_beamline(run, pat)
+    dssc.setdefault("rings", ({"q_nm": 0.5, "sigma_q_nm": 0.02, "amplitude": 2.0,
+                               "depth": 0.0, "tau_ps": 1.0},))
+    truth = add_dssc(run, _modules_opt(modules), 1, _true_energies(run), quad_pos=quad, **dssc)
+    truth["quad_offsets_mm"] = off.tolist()
+    truth["nominal_quad_pos"] = [list(q) for q in QUAD_POS]
+    return truth
+
+
+#: DSSC fine trigger delay response of the ``dssc_fine_delay`` scenario
+#: (inferred model): the gain seen by the X-ray signal is
+#: ``gain * exp(-0.5 ((fine_delay - optimum) / width) ** 2)``
+FINE_DELAY_OPTIMUM = 38.0
+FINE_DELAY_WIDTH = 9.0
+
+
+def fine_delay_response(fine_delay, optimum=FINE_DELAY_OPTIMUM, width=FINE_DELAY_WIDTH):
+    return float(np.exp(-0.5 * ((float(fine_delay) - optimum) / width) ** 2))
+
+
+@scenario("dssc_fine_delay", trains=4, large_trains=40,
+          help="DSSC fine trigger delay: one run at the DSSC fine delay setting 'fine_delay' "
+               "(written by the PPT device, mnemonic DSSC_fineDelay); the X-ray signal scales "
+               "as exp(-0.5 ((fine_delay - optimum) / width)^2), optimum 38, width 9 (inferred "
+               "model). Simulate runs at several settings to scan it. Options: fine_delay "
+               "(default 38), optimum, width, modules (default 0), npulses.")
+def dssc_fine_delay(run, fine_delay=38.0, optimum=FINE_DELAY_OPTIMUM, width=FINE_DELAY_WIDTH,
+                    modules="0", npulses=4, gain=2.0, **dssc):
+    from ..facility.sources import DSSC_FINE_DELAY_KEY, DSSC_PPT
+    from .scenarios import add_beamline
+    from .writer import ControlSource
+    pat = timing.PulsePattern.constant(run.ntrains, sase3=(int(npulses),) + _sase3_slots(npulses))
+    add_beamline(run, pat)
+    fd = float(fine_delay)
+    run.add(ControlSource(DSSC_PPT, "DsscPpt",
+                          {DSSC_FINE_DELAY_KEY: np.full(run.ntrains, fd, np.float64)}))
+    resp = fine_delay_response(fd, float(optimum), float(width))
+    truth = add_dssc(run, _modules_opt(modules), 1, _true_energies(run), gain=gain * resp,
+                     **dssc)
+    truth.update({"fine_delay": fd, "fine_delay_optimum": float(optimum),
+                  "fine_delay_width": float(width), "fine_delay_response": resp})
+    run.truth["scan"] = {"mnemonic": "DSSC_fineDelay", "setpoints": [fd]}
+    return truth

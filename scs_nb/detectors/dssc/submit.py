@@ -42,6 +42,9 @@ def build_parser(prog="scs-nb submit dssc-binning"):
     p.add_argument("--pattern", help="comma list of frame labels (default pumped,unpumped)")
     p.add_argument("--no-xgm-normalization", action="store_true",
                    help="do not divide by the XGM pulse energy")
+    p.add_argument("--n-workers", type=int, default=4, metavar="N",
+                   help="dask workers per task, one module each (default 4; 0 = the "
+                   "group's modules one after the other, no dask)")
     p.add_argument("--kernel", "-k", help="Jupyter kernel (default toolbox_p00NNNN if installed)")
     p.add_argument("--reservation", metavar="upex_00NNNN", help="beamtime reservation")
     p.add_argument("--partition", help="SLURM partition (default exfel)")
@@ -55,7 +58,7 @@ def build_parser(prog="scs-nb submit dssc-binning"):
 
 
 def dssc_submit_parameters(proposal, run, dark=None, xaxis="delay", bin_width=0.1, path="",
-                           pattern=None, xgm_normalization=True) -> dict:
+                           pattern=None, xgm_normalization=True, n_workers=4) -> dict:
     """Template parameters of one submission (the module group varies per task)."""
     try:
         bw = float(bin_width)
@@ -65,12 +68,19 @@ def dssc_submit_parameters(proposal, run, dark=None, xaxis="delay", bin_width=0.
         raise ToolBoxValueError(f"--bin-width must be > 0, got {bin_width}")
     params = {"proposal": validate_proposal(proposal), "run": int(run), "xaxis": str(xaxis),
               "bin_width": bw, "dark_run": None if dark is None else int(dark),
-              "scenario": "", "n_workers": 4, "xgm_normalization": bool(xgm_normalization)}
+              "scenario": "", "n_workers": _workers(n_workers),
+              "xgm_normalization": bool(xgm_normalization)}
     if path:
         params["path"] = str(path)
     if pattern:
         params["pattern"] = [p for p in str(pattern).split(",") if p]
     return params
+
+
+def _workers(n) -> int:
+    if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= 64:
+        raise ToolBoxValueError(f"--n-workers must be an integer 0..64, got {n!r}")
+    return n
 
 
 def module_groups(text) -> list:
@@ -99,7 +109,8 @@ def build_dssc_scripts(args):
     out = os.path.abspath(out)
     params = dssc_submit_parameters(args.proposal, args.run, args.dark, args.xaxis,
                                     args.bin_width, out, args.pattern,
-                                    not args.no_xgm_normalization)
+                                    not args.no_xgm_normalization,
+                                    getattr(args, "n_workers", 4))
     opts = SlurmOptions(partition=args.partition, reservation=args.reservation,
                         time=args.time,
                         mail_type=None if args.mail_type == "NONE" else args.mail_type,
