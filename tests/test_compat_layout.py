@@ -14,33 +14,19 @@ import scs_nb as tb
 API = [tuple(line.split()) for line in
        (Path(__file__).parent / "data" / "toolbox_api.txt").read_text().splitlines()
        if line and not line.startswith("#")]
-#: ToolBox areas of issues still open: their modules may not exist yet
-PENDING = {"routines.boz"}
-PENDING_NAMES = {"parameters", "nl_fit"}
-
-
-def _pending(mod, name):
-    boz = {n for m, n in API if m == "routines.boz"}
-    return mod in PENDING or name in PENDING_NAMES or (mod in (".", "routines") and name in boz)
-
-
 def _module(mod):
     return importlib.import_module("scs_nb" if mod == "." else f"scs_nb.{mod}")
 
 
 @pytest.mark.parametrize("mod", sorted({m for m, _ in API}))
 def test_every_module_path_resolves(mod):
-    if mod in PENDING:
-        pytest.skip(f"{mod}: its issue is open")
     assert _module(mod) is not None
 
 
 def test_every_api_name_resolves():
-    missing = [f"{m}.{n}" for m, n in API if not _pending(m, n)
-               and not hasattr(_module(m), n)]
+    missing = [f"{m}.{n}" for m, n in API if not hasattr(_module(m), n)]
     assert not missing, f"ToolBox names missing under scs_nb: {missing}"
-    # the list covers the areas of this issue, not only the flat names
-    assert sum(1 for m, n in API if not _pending(m, n)) > 100
+    assert len(API) > 250
 
 
 def test_aliases_are_the_same_objects():
