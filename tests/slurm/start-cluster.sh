@@ -164,7 +164,9 @@ cmd_start() {
         log "munged started ($(cat "$DIR/run/munged.pid"))"
     fi
     if ! alive "$DIR/run/slurmctld.pid"; then
-        slurmctld -f "$CONF"
+        # -c: a fresh controller starts from a clean state (no jobs or reservations
+        # left over from an earlier run on this machine)
+        slurmctld -c -f "$CONF"
         for _ in $(seq 100); do alive "$DIR/run/slurmctld.pid" && break; sleep 0.1; done
         log "slurmctld started ($(cat "$DIR/run/slurmctld.pid" 2>/dev/null || echo '?'))"
     fi

@@ -107,6 +107,8 @@ def test_killed_task_shows_failed_with_its_log(slurm_cluster, data_root, tmp_pat
 @pytest.fixture
 def reservation(slurm_cluster):
     """upex_002719 on one core of the node (the other stays free for other jobs)."""
+    # a reservation left by an interrupted run is removed with its jobs first
+    subprocess.run(["scancel", "--reservation=upex_002719"], capture_output=True)
     subprocess.run(["scontrol", "delete", "ReservationName=upex_002719"],
                    capture_output=True)
     # IGNORE_JOBS: created even while jobs of other tests hold the cores
