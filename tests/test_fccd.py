@@ -103,7 +103,11 @@ def test_mask_and_xgm_filter(binned):
     u_full = full.unpumped.mean("scan_variable").values
     u_half = half.unpumped.mean("scan_variable").values
     k = int(np.nanargmax(u_full))
-    assert abs(full[Q_DIM].values[k] - half[Q_DIM].values[int(np.nanargmax(u_half))]) < 1e-9
+    # the same ring to the radial binning: the peak bin of the noisier half image may be
+    # the neighbour of the full image's
+    q = full[Q_DIM].values
+    assert abs(q[k] - half[Q_DIM].values[int(np.nanargmax(u_half))]) \
+        <= np.max(np.diff(q)) + 1e-9
     assert u_half[k] == pytest.approx(u_full[k], rel=0.02)   # same ring, half the pixels
     f.mask = np.ones(f.shape, bool)
     # xgm_filter on a fresh scan: bounds around all pulses keep every train; an upper
