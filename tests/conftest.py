@@ -45,3 +45,15 @@ def simulated(data_root):
             cache[key] = res
         return cache[key]
     return make
+
+
+@pytest.fixture(scope="module")
+def private_cache(tmp_path_factory):
+    """A private ``$SCS_NB_CACHE`` (azimuthal integration matrices) for one test module."""
+    old = os.environ.get("SCS_NB_CACHE")
+    os.environ["SCS_NB_CACHE"] = str(tmp_path_factory.mktemp("az_cache"))
+    yield
+    if old is None:
+        os.environ.pop("SCS_NB_CACHE", None)
+    else:
+        os.environ["SCS_NB_CACHE"] = old

@@ -5,7 +5,6 @@ xr.apply_ufunc (dask), and the ring positions, drop depths and recovery times
 are recovered within the fit's noise (3 sigma, plus the bias of binning the
 true delay, 0.1 ps bins).
 """
-import os
 
 import numpy as np
 import pytest
@@ -16,15 +15,8 @@ from scs_nb.detectors.dssc import azimuthal_delay as ad
 SIM = dict(modules="0,1", trains=33, npulses=6, nsteps=11)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def cache(tmp_path_factory):
-    old = os.environ.get("SCS_NB_CACHE")
-    os.environ["SCS_NB_CACHE"] = str(tmp_path_factory.mktemp("az_cache"))
-    yield
-    if old is None:
-        os.environ.pop("SCS_NB_CACHE", None)
-    else:
-        os.environ["SCS_NB_CACHE"] = old
+# a private matrix cache per test module (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("private_cache")
 
 
 @pytest.fixture(scope="module")

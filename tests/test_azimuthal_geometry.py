@@ -14,15 +14,8 @@ from scs_nb.facility import DSSC_PIXEL_SIZE_M, dssc_geometry
 MODULES = [0, 7, 8, 15]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def cache(tmp_path_factory):
-    old = os.environ.get("SCS_NB_CACHE")
-    os.environ["SCS_NB_CACHE"] = str(tmp_path_factory.mktemp("az_cache"))
-    yield
-    if old is None:
-        os.environ.pop("SCS_NB_CACHE", None)
-    else:
-        os.environ["SCS_NB_CACHE"] = old
+# a private matrix cache per test module (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("private_cache")
 
 
 @pytest.fixture(scope="module")

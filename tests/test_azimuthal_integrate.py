@@ -20,15 +20,8 @@ from scs_nb.facility import dssc_geometry
 PITCH_MM = 0.236
 
 
-@pytest.fixture(scope="module", autouse=True)
-def cache(tmp_path_factory):
-    old = os.environ.get("SCS_NB_CACHE")
-    os.environ["SCS_NB_CACHE"] = str(tmp_path_factory.mktemp("az_cache"))
-    yield
-    if old is None:
-        os.environ.pop("SCS_NB_CACHE", None)
-    else:
-        os.environ["SCS_NB_CACHE"] = old
+# a private matrix cache per test module (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("private_cache")
 
 
 @pytest.fixture(scope="module")
