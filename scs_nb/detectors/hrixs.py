@@ -256,7 +256,46 @@ def load_json(path):
         return json.load(f)
 
 
-class hRIXS:
+class SpectrometerParams:
+    """``set_params`` / ``get_params`` over the upper-case attributes named in
+    ``_PARAMS``, and ``save_params`` / ``load_params`` (beyond the ToolBox: JSON,
+    written atomically, with the fits named in ``_FITS``); shared by hRIXS and Viking."""
+
+    _NAME = ""
+    _PARAMS: tuple = ()
+    _FITS: tuple = ()
+
+    def set_params(self, **params):
+        for key, value in params.items():
+            if key.lower() not in self._PARAMS:
+                raise ToolBoxValueError(f"unknown {self._NAME} parameter {key!r}; parameters: "
+                                        f"{', '.join(self._PARAMS)}")
+            setattr(self, key.upper(), value)
+
+    def get_params(self, *params):
+        if not params:
+            params = self._PARAMS
+        bad = [p for p in params if p.lower() not in self._PARAMS]
+        if bad:
+            raise ToolBoxValueError(f"unknown {self._NAME} parameter(s) {bad}; parameters: "
+                                    f"{', '.join(self._PARAMS)}")
+        return {p: getattr(self, p.upper()) for p in params}
+
+    def save_params(self, path, overwrite=False):
+        """Save the parameters and the fits (with their inputs) as JSON, atomically."""
+        return save_json(path, {"class": type(self).__name__, "params": self.get_params(),
+                                **{fit: getattr(self, fit) for fit in self._FITS}}, overwrite)
+
+    def load_params(self, path):
+        """Set the parameters and fits saved by ``save_params``."""
+        saved = load_json(path)
+        self.set_params(**{k: _from_json(v) for k, v in saved["params"].items()})
+        for fit in self._FITS:
+            setattr(self, fit, saved.get(fit))
+        return self
+
+
+class hRIXS(SpectrometerParams):
     """The hRIXS analysis, especially curvature correction.
 
     The objects of this class contain the meta-information about the settings
@@ -300,6 +339,8 @@ class hRIXS:
     ENERGY_SLOPE = 1.0
     FIELDS = ["hRIXS_exposure", "hRIXS_delay", "hRIXS_norm", "nrj"]
     DETECTOR_FIELDS = {"hRIXS_det": ["hRIXS_det"], "MaranaX": ["MaranaX"]}
+    _NAME = "hRIXS"
+    _FITS = ("curvature_fit", "energy_fit")
     _PARAMS = ("proposal", "detector", "x_range", "y_range", "threshold", "std_threshold",
                "dbl_threshold", "auto_threshold", "bins", "curve_a", "curve_b", "use_dark",
                "energy_intercept", "energy_slope", "fields")
@@ -323,37 +364,6 @@ class hRIXS:
         }
 
     # -- parameters -----------------------------------------------------------
-    def set_params(self, **params):
-        for key, value in params.items():
-            if key.lower() not in self._PARAMS:
-                raise ToolBoxValueError(f"unknown hRIXS parameter {key!r}; parameters: "
-                                        f"{', '.join(self._PARAMS)}")
-            setattr(self, key.upper(), value)
-
-    def get_params(self, *params):
-        if not params:
-            params = self._PARAMS
-        bad = [p for p in params if p.lower() not in self._PARAMS]
-        if bad:
-            raise ToolBoxValueError(f"unknown hRIXS parameter(s) {bad}; parameters: "
-                                    f"{', '.join(self._PARAMS)}")
-        return {p: getattr(self, p.upper()) for p in params}
-
-    def save_params(self, path, overwrite=False):
-        """Save the parameters and the curvature / energy fits (with their
-        inputs) as JSON, atomically (beyond the ToolBox)."""
-        return save_json(path, {"class": type(self).__name__, "params": self.get_params(),
-                                "curvature_fit": self.curvature_fit,
-                                "energy_fit": self.energy_fit}, overwrite)
-
-    def load_params(self, path):
-        """Set the parameters saved by ``save_params``."""
-        saved = load_json(path)
-        self.set_params(**{k: _from_json(v) for k, v in saved["params"].items()})
-        self.curvature_fit, self.energy_fit = saved.get("curvature_fit"), \
-            saved.get("energy_fit")
-        return self
-
     # -- loading --------------------------------------------------------------
     def _fields(self, extra_fields=()):
         return list(self.FIELDS) + list(self.DETECTOR_FIELDS[self.DETECTOR]) + list(extra_fields)

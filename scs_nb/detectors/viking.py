@@ -15,11 +15,12 @@ import xarray as xr
 
 from ..errors import ToolBoxValueError
 from ..facility import NEWTON_E_PER_COUNT, NEWTON_PREAMP_GAIN
+from .hrixs import SpectrometerParams
 
 __all__ = ["Viking"]
 
 
-class Viking:
+class Viking(SpectrometerParams):
     """The Viking analysis (spectrometer used in combination with Andor Newton camera).
 
     Attributes: PROPOSAL, X_RANGE (slice of ``newt_x``, dispersive), Y_RANGE
@@ -36,6 +37,8 @@ class Viking:
         v.BL_SIGNAL_RANGE = [500, 545]
     """
 
+    _NAME = "Viking"
+    _FITS = ("calibration_fit",)
     _PARAMS = ("proposal", "x_range", "y_range", "use_dark", "energy_calib", "bl_poly_deg",
                "bl_signal_range", "fields")
 
@@ -52,37 +55,6 @@ class Viking:
         self.calibration_fit = None
 
     # -- parameters -----------------------------------------------------------
-    def set_params(self, **params):
-        for key, value in params.items():
-            if key.lower() not in self._PARAMS:
-                raise ToolBoxValueError(f"unknown Viking parameter {key!r}; parameters: "
-                                        f"{', '.join(self._PARAMS)}")
-            setattr(self, key.upper(), value)
-
-    def get_params(self, *params):
-        if not params:
-            params = self._PARAMS
-        bad = [p for p in params if p.lower() not in self._PARAMS]
-        if bad:
-            raise ToolBoxValueError(f"unknown Viking parameter(s) {bad}; parameters: "
-                                    f"{', '.join(self._PARAMS)}")
-        return {p: getattr(self, p.upper()) for p in params}
-
-    def save_params(self, path, overwrite=False):
-        """Save the parameters and the calibration fit as JSON, atomically
-        (beyond the ToolBox)."""
-        from .hrixs import save_json
-        return save_json(path, {"class": "Viking", "params": self.get_params(),
-                                "calibration_fit": self.calibration_fit}, overwrite)
-
-    def load_params(self, path):
-        """Set the parameters saved by ``save_params``."""
-        from .hrixs import _from_json, load_json
-        saved = load_json(path)
-        self.set_params(**{k: _from_json(v) for k, v in saved["params"].items()})
-        self.calibration_fit = saved.get("calibration_fit")
-        return self
-
     # -- loading --------------------------------------------------------------
     def from_run(self, runNB, add_attrs=True):
         """Load run ``runNB`` (a thin wrapper around ``scs_nb.load``): the
