@@ -4,12 +4,14 @@ Runs are simulated once per test session (per xdist worker) and per set of
 arguments; they are small (tens to a few hundred trains) so the suite stays fast.
 """
 import os
+import zlib
 
 import pytest
 
 from scs_nb import sim
 
 PROPOSAL = 900002  # tests' proposal, distinct from the demo's
+AUTO_RUNS = (2000, 9000)  # run numbers the `simulated` fixture picks itself
 
 
 @pytest.fixture(scope="session")
@@ -32,13 +34,31 @@ def simulated(data_root):
     arguments return the cached run. ``result.truth`` is the ground truth,
     ``result.run_dir`` the run folder; ``result.proposal``/``result.run`` the
     numbers to pass to ``tb.open_run``.
+
+    The run number enters the simulator's random state, so it is derived from
+    the arguments (2000-8999), not from the order the tests ran in: a test sees
+    the same realisation whichever tests ran before it, on whichever worker.
+    Explicit ``run=`` numbers stay below 2000.
     """
     cache = {}
+    used = {}
 
     def make(scenario, run=None, proposal=PROPOSAL, **kwargs):
         key = (scenario, run, proposal, tuple(sorted(kwargs.items())))
         if key not in cache:
-            number = run or (100 + len(cache))
+            if run is None:
+                number = AUTO_RUNS[0] + zlib.crc32(repr(key).encode()) % (
+                    AUTO_RUNS[1] - AUTO_RUNS[0])
+                while (proposal, number) in used:
+                    number = AUTO_RUNS[0] + (number + 1 - AUTO_RUNS[0]) % (
+                        AUTO_RUNS[1] - AUTO_RUNS[0])
+            else:
+                number = run
+                assert not AUTO_RUNS[0] <= number < AUTO_RUNS[1], \
+                    f"explicit run numbers must be below {AUTO_RUNS[0]}"
+                assert (proposal, number) not in used, \
+                    f"run {number} already simulated for {used[proposal, number]}"
+            used[proposal, number] = key
             res = sim.simulate(scenario, proposal, number, data_root=data_root,
                                overwrite=True, **kwargs)
             res.proposal, res.run = proposal, number
