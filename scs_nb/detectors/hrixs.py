@@ -295,6 +295,20 @@ class SpectrometerParams:
         return self
 
 
+
+def _weighted_polyfit(x, y, deg, err):
+    """Polynomial fit weighted by absolute errors ``err``: (coefficients,
+    covariance). The covariance is scaled up by the reduced chi-square when it
+    exceeds 1 (errors that underestimate the scatter), never down: with a few
+    points, scaling by a chi-square of few degrees of freedom would make the
+    errors themselves noisy."""
+    coef, cov = np.polyfit(x, y, deg, w=1 / np.asarray(err, float), cov="unscaled")
+    dof = len(x) - deg - 1
+    if dof > 0:
+        chi2 = float((((np.polyval(coef, x) - y) / err) ** 2).sum())
+        cov = cov * max(1.0, chi2 / dof)
+    return coef, cov
+
 class hRIXS(SpectrometerParams):
     """The hRIXS analysis, especially curvature correction.
 
@@ -423,11 +437,39 @@ class hRIXS(SpectrometerParams):
         return data[self.DETECTOR]
 
     # -- curvature ----------------------------------------------------------------
+    @staticmethod
+    def _poisson_refit(gauss, yabs, prof, yy, pp, p, adu, window, iterations=2):
+        """Refit a line profile (ADU) weighted by its counting noise: the
+        variance of a bin is the photons of the line in it (the fitted model)
+        plus the background's variance, measured on the profile farther than
+        ``window`` from the line. Returns the fit's (parameters, covariance)
+        with the position's error in px (absolute, photon statistics)."""
+        from scipy.optimize import curve_fit
+        far = np.abs(yabs - p[1]) > max(window, 4 * abs(p[2]))
+        bg = prof[far] / adu
+        if len(bg) >= 10:
+            mad = 1.4826 * np.median(np.abs(bg - np.median(bg)))
+            floor = max(mad ** 2, abs(float(np.median(bg))), 1e-3)
+        else:
+            floor = max(abs(float(p[3])) / adu, 1e-3)
+        counts = pp / adu
+        q = np.array([p[0] / adu, p[1], p[2], p[3] / adu])
+        cov = None
+        for _ in range(iterations):
+            line = np.maximum(gauss(yy, q[0], q[1], q[2], 0.0), 0.0)
+            sigma = np.sqrt(line + floor)
+            q, cov = curve_fit(gauss, yy, counts, p0=q, sigma=sigma, absolute_sigma=True)
+        scale = np.array([adu, 1.0, 1.0, adu])
+        return q * scale, cov * np.outer(scale, scale)
+
     def find_curvature(self, runNB, proposal=None, plot=True, args=None, **kwargs):
         """Find the curvature coefficients (CURVE_A, CURVE_B) from run ``runNB``.
 
         The summed image is cut into slices along x; in each slice the line
-        position is a Gaussian fit of the profile along y; a parabola
+        position is a Gaussian fit of the profile along y, weighted by its
+        counting noise (the profile in photons, from the incident energy ``nrj``
+        and ``MARANAX_EV_PER_ADU``: variance = photons of the line + the
+        background's variance, measured away from the line); a parabola
         ``c + CURVE_A x + CURVE_B x**2`` is fitted to the positions (weighted
         by their errors). ``args``: a starting (CURVE_A, CURVE_B) to look for
         the line near. ``kwargs``: ``nslices`` (default 64) and ``window``
@@ -458,6 +500,11 @@ class hRIXS(SpectrometerParams):
                 total += np.interp(yabs + (b0 * xm + a0) * xm, yabs, roi[lo:hi].sum(axis=0))
             c0 = yabs[np.argmax(total)]
         xc, yc, yerr = [], [], []
+        # ADU of one photon: the profiles in photons have Poisson noise
+        adu = (float(np.nanmean(data["nrj"].values)) / MARANAX_EV_PER_ADU
+               if "nrj" in data else None)
+        if adu is not None and not (np.isfinite(adu) and adu > 0):
+            adu = None
 
         def gauss(y, h, m, s, o):
             return h * np.exp(-0.5 * ((y - m) / s) ** 2) + o
@@ -472,9 +519,11 @@ class hRIXS(SpectrometerParams):
                 guess = int(np.argmax(np.where(near, prof, -np.inf)))
             sel = slice(max(0, guess - window), min(len(prof), guess + window + 1))
             yy, pp = yabs[sel], prof[sel]
+            p0 = (pp.max() - np.median(pp), yabs[guess], 2.0, np.median(pp))
             try:
-                p, cov = curve_fit(gauss, yy, pp, p0=(pp.max() - np.median(pp), yabs[guess],
-                                                      2.0, np.median(pp)))
+                p, cov = curve_fit(gauss, yy, pp, p0=p0)
+                if adu is not None:
+                    p, cov = self._poisson_refit(gauss, yabs, prof, yy, pp, p, adu, window)
             except (RuntimeError, ValueError):
                 continue
             err = np.sqrt(cov[1, 1]) if np.isfinite(cov[1, 1]) else np.inf
@@ -487,7 +536,7 @@ class hRIXS(SpectrometerParams):
                 f"find_curvature found the line in only {len(xc)} of {nslices} slices of run "
                 f"{runNB}; check Y_RANGE={self.Y_RANGE} (the line must be inside) or pass args")
         xc, yc, yerr = map(np.asarray, (xc, yc, yerr))
-        coef, cov = np.polyfit(xc, yc, 2, w=1 / yerr, cov=True)
+        coef, cov = _weighted_polyfit(xc, yc, 2, yerr)
         b, a, c = coef
         eb, ea, ec = np.sqrt(np.diag(cov))
         self.CURVE_A, self.CURVE_B = float(a), float(b)
@@ -741,8 +790,8 @@ class hRIXS(SpectrometerParams):
         pos, err, ens = [], [], []
         for step in np.unique(steps):
             idx = np.flatnonzero(steps == step)
-            ys = np.concatenate([self.centroid_two(images[i].values, nrj[i])[0][:, 1]
-                                 for i in idx])
+            per_train = [self.centroid_two(images[i].values, nrj[i])[0][:, 1] for i in idx]
+            ys = np.concatenate(per_train)
             if len(ys) < 20:
                 continue
             hist, edges = np.histogram(ys, np.arange(ys.min(), ys.max() + 1, 0.5))
@@ -755,16 +804,21 @@ class hRIXS(SpectrometerParams):
                 return a * np.exp(-0.5 * ((y - m) / s) ** 2)
             p, cov = curve_fit(gauss, c, h, p0=(h.max(), sel.mean(), sel.std()),
                                sigma=np.sqrt(np.maximum(h, 1)), absolute_sigma=True)
+            for _ in range(2):   # Pearson weights (the model's variance): no bias to low bins
+                p, cov = curve_fit(gauss, c, h, p0=p, absolute_sigma=True,
+                                   sigma=np.sqrt(np.maximum(gauss(c, *p), 0.5)))
             pos.append(p[1])
             err.append(np.sqrt(cov[1, 1]))
-            ens.append(nrj[idx].mean())
+            # the step's energy: the trains' mono readbacks weighted by their hits
+            hits = np.array([len(t) for t in per_train], float)
+            ens.append(float(np.average(nrj[idx], weights=hits) if hits.sum() else
+                             nrj[idx].mean()))
         if len(pos) < 2:
             raise ToolBoxValueError(f"run {runNB} has fewer than two {var!r} steps with an "
                                     "elastic line; pass an energy-scan run")
         pos, err, ens = map(np.asarray, (pos, err, ens))
         # fit position = (E - intercept) / slope, i.e. a line in E, errors in position
-        coef, cov = np.polyfit(ens, pos, 1, w=1 / err, cov="unscaled" if len(pos) < 4
-                               else True)
+        coef, cov = _weighted_polyfit(ens, pos, 1, err)
         inv_slope, off = coef
         slope = 1 / inv_slope
         intercept = -off * slope

@@ -245,7 +245,10 @@ def hrixs_energy_scan(run, start=929.0, stop=931.0, nsteps=5, nphotons=400):
     setpoints = np.linspace(start, stop, int(nsteps))
     nrj = steps(run.ntrains, setpoints)
     flux = _beamline(run, nrj)
-    add_maranax(run, nphotons, nrj, spectra=[((0.0, 0.03, 1.0),)] * run.ntrains, flux=flux)
+    # the photons have the mono's actual energy (its readback), not the set-point
+    actual = np.asarray(run.truth["readback"]["nrj"], float)
+    add_maranax(run, nphotons, actual, spectra=[((0.0, 0.03, 1.0),)] * run.ntrains,
+                flux=flux)
     add_hrixs_delay(run, np.zeros(run.ntrains))
     run.truth["scan"] = {"mnemonic": "nrj", "setpoints": setpoints.tolist()}
 
