@@ -54,9 +54,10 @@ def test_viking_template(simulated, tmp_path):
     for d, e in re.findall(r"recovered - injected = ([-+0-9.]+) meV \(fit error ([0-9.]+) meV",
                            text):
         assert abs(float(d)) <= 3 * float(e) + 1.0
-    chi2 = float(re.search(r"chi2 / N = ([0-9.]+)", text).group(1))
+    # XAS on 32 px bins (see test_viking_analysis.test_sample_xas_within_noise)
     within = float(re.search(r"within 3 sigma: ([0-9.]+) %", text).group(1))
-    assert chi2 < 2 and within >= 95
+    zmax = float(re.search(r"max \|z\| = ([0-9.]+)", text).group(1))
+    assert zmax < 4 and within >= 90, text
 
 
 @pytest.mark.parametrize("name", ["hrixs", "viking"])

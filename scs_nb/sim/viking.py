@@ -176,3 +176,34 @@ def viking_sample(run, thickness=1.0, preamp=2, high_capacity=0):
     _beamline(run, SASE_EV)
     add_newton(run, "sample", SASE_EV, thickness=float(thickness), preamp=preamp,
                high_capacity=high_capacity)
+
+
+def xas_agreement(viking, sample, reference, thickness=1.0, bin_px=32, min_i0=0.2):
+    """How well ``viking.xas`` of ``sample`` and ``reference`` (datasets after
+    ``removePolyBaseline``) recovers the injected absorption ``mu``.
+
+    The SASE spikes correlate neighbouring pixels over ~25 px, so pixel-wise
+    statistics have few independent samples and scatter widely from run to run;
+    the comparison is made on spectra averaged over ``bin_px`` pixels (about
+    independent), against the injected mu averaged the way the measurement
+    averages it: ``-log(sum(I0 T) / sum(I0)) / thickness`` in each bin, with the
+    mean SASE envelope as I0. Only bins where I0 exceeds ``min_i0`` of its
+    maximum count. Returns a dict: ``n`` (bins), ``rms`` (recovered - injected),
+    ``chi2`` (mean z**2), ``within`` (fraction of bins with |z| < 3), ``z``.
+    """
+    def coarse(ds):
+        return ds.coarsen(newt_x=int(bin_px), boundary="trim").mean()
+
+    xas = viking.xas(coarse(sample), coarse(reference), thickness=thickness)
+    e_px = sample["newt_x"].values.astype(float)
+    m = len(e_px) // int(bin_px) * int(bin_px)
+    e = e_px[:m].reshape(-1, int(bin_px))
+    env = np.exp(-0.5 * ((e - SASE_EV) / SASE_SIGMA_EV) ** 2)
+    t = np.exp(-mu(e) * thickness)
+    mu_bin = -np.log((env * t).sum(axis=1) / env.sum(axis=1)) / thickness
+    good = xas["I0"].values > min_i0 * float(xas["I0"].max())
+    d = (xas["absorptionCoef"].values - mu_bin)[good]
+    z = d / xas["absorptionCoef_stderr"].values[good]
+    return {"n": int(good.sum()), "rms": float(np.sqrt(np.mean(d ** 2))),
+            "chi2": float(np.mean(z ** 2)), "within": float(np.mean(np.abs(z) < 3)),
+            "z": z.tolist(), "bin_px": int(bin_px)}
