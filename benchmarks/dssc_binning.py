@@ -223,15 +223,14 @@ def _untuned_faults(**kwargs):
 
 
 def cluster_comparison(kind, repeat, nbytes, t_engine, kwargs):
-    """One module's dask task in this process and on one dask worker of ``kind``."""
+    """One module's dask task in this process and on one dask worker of ``kind``,
+    interleaved (in-process, worker, in-process, ...) so that a slow spell of the
+    machine hits both sides alike; best and median of each."""
     from distributed import Client
 
     from scs_nb.batch.cluster import make_cluster
     from scs_nb.detectors.dssc import core, engine, processing
 
-    t_task, _ = _best(lambda: processing.process_to_file(**kwargs), repeat)
-    here = [_timed_task(**kwargs) for _ in range(repeat)]
-    faults_here, cpu_here = min(h[1] for h in here), min(h[2] for h in here)
     ds = core.bin_module_dataset(
         str(engine.run_directory(kwargs["proposal"], kwargs["run_nr"])), 0,
         kwargs["dssc_binners"], dark_image=kwargs["dark_image"], xgm=kwargs["xgm"],
@@ -244,6 +243,8 @@ def cluster_comparison(kind, repeat, nbytes, t_engine, kwargs):
                                walltime="00:30:00", jobs=1)
     else:
         cluster = make_cluster("local", cores=1, dashboard_address=None)
+    rounds = max(repeat, 5)
+    here_t, dask_t, overhead = [], [], []
     try:
         with Client(cluster) as client:
             client.wait_for_workers(1, timeout=300)
@@ -251,28 +252,43 @@ def cluster_comparison(kind, repeat, nbytes, t_engine, kwargs):
             where = list(client.scheduler_info()["workers"].values())[0]
             kw = dict(kwargs, dark_image=client.scatter(kwargs["dark_image"],
                                                         broadcast=True))
+            processing.process_to_file(**kwargs)                                   # warm
             client.submit(processing.process_to_file, pure=False, **kw).result()  # warm
-            t_dask, _ = _best(lambda: client.submit(processing.process_to_file, pure=False,
-                                                    **kw).result(), repeat)
+            for _ in range(rounds):
+                t0 = time.perf_counter()
+                processing.process_to_file(**kwargs)
+                here_t.append(time.perf_counter() - t0)
+                t0 = time.perf_counter()
+                took = client.submit(_timed_task, pure=False, **kw).result()[0]
+                dask_t.append(time.perf_counter() - t0)
+                overhead.append(dask_t[-1] - took)
+            here = [_timed_task(**kwargs) for _ in range(repeat)]
             inside = [client.submit(_timed_task, pure=False, **kw).result()
                       for _ in range(repeat)]
-            t_inside = min(h[0] for h in inside)
-            faults = min(h[1] for h in inside)
-            cpu_worker = min(h[2] for h in inside)
             # the same without the malloc tuning of processing.tune_worker_malloc
             untuned = client.submit(_untuned_faults, pure=False, **kw).result()
     finally:
         cluster.close()
+    faults_here, cpu_here = min(h[1] for h in here), min(h[2] for h in here)
+    t_inside = min(h[0] for h in inside)
+    faults = min(h[1] for h in inside)
+    cpu_worker = min(h[2] for h in inside)
+    t_task, t_dask = min(here_t), min(dask_t)
+    med_task, med_dask = float(np.median(here_t)), float(np.median(dask_t))
     rate = {k: nbytes / t / 1e9 for k, t in (("engine", t_engine), ("task", t_task),
                                              ("dask", t_dask), ("inside", t_inside))}
-    print(f"one module's task, in this process      : {rate['task']:6.2f} GB/s ({t_task:.2f} s)"
-          f" = engine {t_engine:.2f} s + module file write {t_write:.2f} s + rest")
-    print(f"the same task on 1 {kind} dask worker    : {rate['dask']:6.2f} GB/s ({t_dask:.2f} s;"
-          f" {t_inside:.2f} s of it inside the worker) on {where.get('host', '?')}"
-          f" ({where.get('name', '')})")
+    print(f"one module's task, in this process      : {rate['task']:6.2f} GB/s ({t_task:.2f} s,"
+          f" median {med_task:.2f} s of {rounds}) = engine {t_engine:.2f} s + module file "
+          f"write {t_write:.2f} s + rest")
+    print(f"the same task on 1 {kind} dask worker    : {rate['dask']:6.2f} GB/s ({t_dask:.2f} s,"
+          f" median {med_dask:.2f} s; {t_inside:.2f} s of it inside the worker) on "
+          f"{where.get('host', '?')} ({where.get('name', '')})")
+    print(f"outside the task (arguments, scheduling, result): median "
+          f"{1e3 * float(np.median(overhead)):.0f} ms per task")
     print(f"minor page faults per task: {faults_here} in this process, {faults} on the "
           f"worker ({untuned} there without processing.tune_worker_malloc)")
     print(f"ratio {kind} dask worker / in-process task: {rate['dask'] / rate['task']:.2f}x"
+          f" best, {med_task / med_dask:.2f}x median of {rounds} interleaved rounds"
           "  (goal >= 0.9)")
     print(f"CPU seconds per task: {cpu_here:.2f} in this process, {cpu_worker:.2f} in the "
           f"worker process; ratio {kind} dask worker / in-process by CPU time: "

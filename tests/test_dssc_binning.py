@@ -181,3 +181,30 @@ def test_intra_darks(simulated, tmp_path):
     exp_u = simdssc.expected_module_mean(t, 0, 0.0, False) * t["gain_adu_per_photon"]
     np.testing.assert_allclose(float(mean.sel(pulse="unpumped").mean()), exp_u, rtol=0.02)
     assert np.all(np.isnan(ds["xgm"].sel(pulse="intra_dark")))
+
+
+def test_module_file_write_takes_no_distributed_lock(tmp_path):
+    """On a dask worker xarray would guard each variable's write with a distributed
+    Lock (a scheduler round trip each: most of what a dask task lost against the
+    same task in-process, benchmarks/dssc_binning.py --cluster local); module files
+    are one task's own, so write_atomic takes a process-local lock."""
+    import xarray as xr
+    from distributed import Client, LocalCluster
+    from xarray.backends.locks import get_write_lock
+
+    def distributed_lock():
+        return type(get_write_lock("m.h5")).__module__.startswith("distributed")
+
+    from scs_nb.detectors.dssc import core
+    ds = xr.Dataset({"data": (("x", "y"), np.arange(6.0).reshape(2, 3))}, attrs={"p": 1})
+    with LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster):
+        assert distributed_lock()
+        with core._local_write_lock(ds):
+            assert not distributed_lock()
+        assert distributed_lock()
+        with core._local_write_lock(ds.chunk()):      # dask arrays: xarray's own choice
+            assert distributed_lock()
+        core.write_atomic(ds, str(tmp_path / "m.h5"))
+    with xr.open_dataset(tmp_path / "m.h5", engine="h5netcdf") as back:
+        xr.testing.assert_identical(back.load(), ds)
