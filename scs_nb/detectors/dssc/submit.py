@@ -16,11 +16,10 @@ folder (``<proposal>/usr/processed_runs/r<run>`` by default) that
 from __future__ import annotations
 
 import argparse
-import os
 
-from ...facility import validate_proposal
-
+from ...batch.profiles import add_job_options, output_folder, print_or_submit, profile_scripts
 from ...errors import ToolBoxValueError
+from ...facility import validate_proposal
 
 TEMPLATE = "dssc_binning"
 
@@ -45,14 +44,8 @@ def build_parser(prog="scs-nb submit dssc-binning"):
     p.add_argument("--n-workers", type=int, default=4, metavar="N",
                    help="dask workers per task, one module each (default 4; 0 = the "
                    "group's modules one after the other, no dask)")
-    p.add_argument("--kernel", "-k", help="Jupyter kernel (default toolbox_p00NNNN if installed)")
-    p.add_argument("--reservation", metavar="upex_00NNNN", help="beamtime reservation")
-    p.add_argument("--partition", help="SLURM partition (default exfel)")
-    p.add_argument("--time", default="12:00:00", help="time limit per task (default 12:00:00)")
-    p.add_argument("--mail-type", default="END,FAIL", help="SLURM mail types (NONE for none)")
-    p.add_argument("--out", metavar="DIR", help="folder of the module files (default "
-                   "<proposal>/usr/processed_runs/r<run>); notebooks and logs go below it")
-    p.add_argument("--dry-run", action="store_true", help="print the script, submit nothing")
+    add_job_options(p, "12:00:00", "folder of the module files (default "
+                    "<proposal>/usr/processed_runs/r<run>); notebooks and logs go below it")
     p.set_defaults(func=cmd_submit_dssc)
     return p
 
@@ -97,36 +90,16 @@ def module_groups(text) -> list:
 
 
 def build_dssc_scripts(args):
-    from ...batch.slurm import SlurmOptions, build_scripts
+    from .binning import default_output_path
     groups = module_groups(args.module_group)
-    out = args.out
-    if not out:
-        try:
-            from .binning import default_output_path
-            out = default_output_path(args.proposal, args.run)
-        except Exception:  # noqa: BLE001 - run not visible here (e.g. a dry run elsewhere)
-            out = os.path.join("processed_runs", f"r{int(args.run):04d}")
-    out = os.path.abspath(out)
+    out = output_folder(args.out, args.proposal, args.run, default_output_path)
     params = dssc_submit_parameters(args.proposal, args.run, args.dark, args.xaxis,
                                     args.bin_width, out, args.pattern,
                                     not args.no_xgm_normalization,
                                     getattr(args, "n_workers", 4))
-    opts = SlurmOptions(partition=args.partition, reservation=args.reservation,
-                        time=args.time,
-                        mail_type=None if args.mail_type == "NONE" else args.mail_type,
-                        job_name=f"r{int(args.run):04d}-dssc-binning",
-                        logs=os.path.join(out, "logs"))
-    return build_scripts(TEMPLATE, params, None,
-                         ("module_group", ",".join(str(g) for g in groups)),
-                         args.kernel, os.path.join(out, "notebooks"), opts)
+    return profile_scripts(args, TEMPLATE, params, out, "dssc-binning",
+                           ("module_group", ",".join(str(g) for g in groups)))
 
 
 def cmd_submit_dssc(args) -> int:
-    scripts = build_dssc_scripts(args)
-    if args.dry_run:
-        for s in scripts:
-            print(s.text)
-        return 0
-    from ...batch.slurm import submit_scripts
-    submit_scripts(scripts)
-    return 0
+    return print_or_submit(build_dssc_scripts(args), args.dry_run)

@@ -13,8 +13,8 @@ validated and quoted by ``scs_nb.batch.slurm``; sbatch is called with an argumen
 from __future__ import annotations
 
 import argparse
-import os
 
+from ...batch.profiles import add_job_options, output_folder, print_or_submit, profile_scripts
 from ...errors import ToolBoxValueError
 from ...facility import DSSC_NMODULES, validate_proposal
 
@@ -37,14 +37,8 @@ def build_parser(prog="scs-nb submit boz-correction"):
     p.add_argument("--sat-level", "-s", type=int, default=500,
                    help="raw value from which a pixel is saturated (default 500)")
     p.add_argument("--module", "-m", type=int, default=15, help="DSSC module (default 15)")
-    p.add_argument("--kernel", "-k", help="Jupyter kernel (default toolbox_p00NNNN if installed)")
-    p.add_argument("--reservation", metavar="upex_00NNNN", help="beamtime reservation")
-    p.add_argument("--partition", help="SLURM partition (default exfel)")
-    p.add_argument("--time", default="2:00:00", help="time limit (default 2:00:00)")
-    p.add_argument("--mail-type", default="END,FAIL", help="SLURM mail types (NONE for none)")
-    p.add_argument("--out", metavar="DIR", help="folder of the JSON file (default "
-                   "<proposal>/usr/processed_runs/r<run>); the notebook and log go below it")
-    p.add_argument("--dry-run", action="store_true", help="print the script, submit nothing")
+    add_job_options(p, "2:00:00", "folder of the JSON file (default "
+                    "<proposal>/usr/processed_runs/r<run>); the notebook and log go below it")
     p.set_defaults(func=cmd_submit_boz)
     return p
 
@@ -69,32 +63,12 @@ def boz_submit_parameters(proposal, dark, run, gain, rois_th=1.0, sat_level=500,
 
 
 def build_boz_scripts(args):
-    from ...batch.slurm import SlurmOptions, build_scripts
-    out = args.out
-    if not out:
-        try:
-            from .pipeline import default_path
-            out = default_path(args.proposal, args.run)
-        except Exception:  # noqa: BLE001 - run not visible here (e.g. a dry run elsewhere)
-            out = os.path.join("processed_runs", f"r{int(args.run):04d}")
-    out = os.path.abspath(out)
+    from .pipeline import default_path
+    out = output_folder(args.out, args.proposal, args.run, default_path)
     params = boz_submit_parameters(args.proposal, args.dark, args.run, args.gain, args.rois_th,
                                    args.sat_level, args.module, out)
-    opts = SlurmOptions(partition=args.partition, reservation=args.reservation,
-                        time=args.time,
-                        mail_type=None if args.mail_type == "NONE" else args.mail_type,
-                        job_name=f"r{int(args.run):04d}-boz-correction",
-                        logs=os.path.join(out, "logs"))
-    return build_scripts(TEMPLATE, params, None, None, args.kernel,
-                         os.path.join(out, "notebooks"), opts)
+    return profile_scripts(args, TEMPLATE, params, out, "boz-correction")
 
 
 def cmd_submit_boz(args) -> int:
-    scripts = build_boz_scripts(args)
-    if args.dry_run:
-        for s in scripts:
-            print(s.text)
-        return 0
-    from ...batch.slurm import submit_scripts
-    submit_scripts(scripts)
-    return 0
+    return print_or_submit(build_boz_scripts(args), args.dry_run)
