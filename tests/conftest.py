@@ -77,3 +77,35 @@ def private_cache(tmp_path_factory):
         os.environ.pop("SCS_NB_CACHE", None)
     else:
         os.environ["SCS_NB_CACHE"] = old
+
+
+class TemplateRun(tuple):
+    """``text, images = run_template(...)``; also ``.nb`` (the executed notebook)."""
+    nb = property(lambda self: self._nb)
+
+
+@pytest.fixture(scope="session")
+def run_template():
+    """Factory: ``text, images = run_template('hrixs', tmp_path, run=5, ...)`` runs
+    ``templates/<name>.ipynb`` headless (papermill, kernel python3, in ``tmp_path``)
+    with these parameters; ``text`` is its printed output, ``images`` the number of
+    PNG figures; ``.nb`` of the result is the executed notebook."""
+    papermill = pytest.importorskip("papermill")
+    import nbformat
+
+    import scs_nb
+    templates = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
+        scs_nb.__file__))), "templates")
+
+    def run(name, tmp_path, **params):
+        out = tmp_path / f"{name}.ipynb"
+        papermill.execute_notebook(os.path.join(templates, f"{name}.ipynb"), str(out),
+                                   parameters=params, kernel_name="python3",
+                                   progress_bar=False, cwd=str(tmp_path))
+        nb = nbformat.read(str(out), as_version=4)
+        outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+        res = TemplateRun(("".join(o.get("text", "") for o in outputs),
+                           sum("image/png" in o.get("data", {}) for o in outputs)))
+        res._nb = nb
+        return res
+    return run

@@ -1,7 +1,6 @@
 """The azimuthal how-to templates run headless (papermill, kernel python3) on
 their small simulated scenarios, plot, and print recovered-vs-injected lines
 that are within tolerance."""
-import os
 import re
 from pathlib import Path
 
@@ -10,33 +9,12 @@ import pytest
 
 import scs_nb
 
-papermill = pytest.importorskip("papermill")
 TEMPLATES = Path(scs_nb.__file__).resolve().parent.parent / "templates"
 NAMES = ["dssc_azimuthal_integration", "dssc_scattering_time_delay", "dssc_fine_delay",
          "dssc_create_geometry"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def cache(tmp_path_factory):
-    old = os.environ.get("SCS_NB_CACHE")
-    os.environ["SCS_NB_CACHE"] = str(tmp_path_factory.mktemp("az_cache"))
-    yield
-    if old is None:
-        os.environ.pop("SCS_NB_CACHE", None)
-    else:
-        os.environ["SCS_NB_CACHE"] = old
-
-
-def _run(name, tmp_path, **params):
-    out = tmp_path / f"{name}.ipynb"
-    papermill.execute_notebook(str(TEMPLATES / f"{name}.ipynb"), str(out), parameters=params,
-                               kernel_name="python3", progress_bar=False, cwd=str(tmp_path))
-    nb = nbformat.read(str(out), as_version=4)
-    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
-                   for o in c.outputs)
-    images = sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code"
-                 for o in c.outputs)
-    return text, images
+pytestmark = pytest.mark.usefixtures("private_cache")
 
 
 def _pairs(text, what):
@@ -45,15 +23,15 @@ def _pairs(text, what):
     return [(float(a), float(b)) for a, b in re.findall(pat, text)]
 
 
-def test_azimuthal_integration_template(data_root, tmp_path):
-    text, images = _run(NAMES[0], tmp_path, proposal=900002, run=501, dark_run=502)
+def test_azimuthal_integration_template(data_root, tmp_path, run_template):
+    text, images = run_template(NAMES[0], tmp_path, proposal=900002, run=501, dark_run=502)
     assert images >= 3
     rings = _pairs(text, "ring q")
     assert len(rings) == 2 and all(abs(a - b) < 0.0032 for a, b in rings), text
 
 
-def test_time_delay_template(data_root, tmp_path):
-    text, images = _run(NAMES[1], tmp_path, proposal=900002, run=503, dark_run=504,
+def test_time_delay_template(data_root, tmp_path, run_template):
+    text, images = run_template(NAMES[1], tmp_path, proposal=900002, run=503, dark_run=504,
                         path=str(tmp_path / "binned"))
     assert images >= 3
     assert "dask tasks" in text
@@ -63,16 +41,16 @@ def test_time_delay_template(data_root, tmp_path):
     assert len(tau) == 2 and all(abs(a - b) < 0.25 * b for a, b in tau), text
 
 
-def test_fine_delay_template(data_root, tmp_path):
-    text, images = _run(NAMES[2], tmp_path, proposal=900002, run=510, dark_run=509,
+def test_fine_delay_template(data_root, tmp_path, run_template):
+    text, images = run_template(NAMES[2], tmp_path, proposal=900002, run=510, dark_run=509,
                         runs=list(range(510, 517)))
     assert images >= 2
     (got, inj), = _pairs(text, "fine delay optimum")
     assert abs(got - inj) < 1.0, text
 
 
-def test_create_geometry_template(data_root, tmp_path):
-    text, images = _run(NAMES[3], tmp_path, proposal=900002, run=520, dark_run=521)
+def test_create_geometry_template(data_root, tmp_path, run_template):
+    text, images = run_template(NAMES[3], tmp_path, proposal=900002, run=520, dark_run=521)
     assert images >= 2
     px = [float(x) for x in re.findall(r"mm = ([\d.]+) px", text)]
     assert len(px) == 4 and max(px) <= 0.5, text

@@ -2,35 +2,17 @@
 small simulated runs and print what they recovered against what was injected; and
 ``scs-nb submit boz-correction`` writes the seed job's papermill parameters."""
 import shlex
-from pathlib import Path
 
-import nbformat
 import pytest
 
-import scs_nb
 from scs_nb import cli
-
-papermill = pytest.importorskip("papermill")
-TEMPLATES = Path(scs_nb.__file__).resolve().parent.parent / "templates"
-
-
-def _run(name, tmp_path, **params):
-    out = tmp_path / f"{name}.ipynb"
-    papermill.execute_notebook(str(TEMPLATES / f"{name}.ipynb"), str(out), parameters=params,
-                               kernel_name="python3", progress_bar=False, cwd=str(tmp_path))
-    nb = nbformat.read(str(out), as_version=4)
-    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
-                   for o in c.outputs)
-    images = sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code"
-                 for o in c.outputs)
-    return text, images
 
 
 def _after(text, key):
     return float(text.split(key)[1].split()[0])
 
 
-def test_boz_templates_headless(data_root, tmp_path):
+def test_boz_templates_headless(data_root, tmp_path, run_template):
     from scs_nb import sim
     runs = {611: ("boz_dark", dict(trains=10)), 612: ("boz_membranes", dict(trains=20)),
             613: ("boz_membranes", dict(trains=20, seed=7)),
@@ -41,20 +23,20 @@ def test_boz_templates_headless(data_root, tmp_path):
         sim.simulate(scenario, 900002, run, data_root=data_root, overwrite=True, **kw)
     common = dict(proposal=900002, darkrun=611)
     mem = type("Run", (), {"run": 612})
-    text, images = _run("boz_Ia", tmp_path, run=mem.run, **common)
+    text, images = run_template("boz_Ia", tmp_path, run=mem.run, **common)
     assert images >= 9
     assert "flat field saved:" in text and "complete parameters saved:" in text
     corrected = [ln for ln in text.splitlines() if "with flat field + Fnl" in ln][0]
     assert float(corrected.split("=")[1].split("x")[0]) <= 1.1       # x shot noise
     assert _after(text, "max deviation") < 0.03                      # plane vs injected
-    text, images = _run("boz_Ib", tmp_path, run=613, correction_run=mem.run, **common)
+    text, images = run_template("boz_Ib", tmp_path, run=613, correction_run=mem.run, **common)
     assert images >= 2
     ratios = [float(ln.split("=")[1].split("x")[0]) for ln in text.splitlines()
               if "with flat field + Fnl" in ln]
     assert len(ratios) == 2 and max(ratios) <= 1.1
-    text, images = _run("boz_II1", tmp_path, run=614, correction_run=mem.run, **common)
+    text, images = run_template("boz_II1", tmp_path, run=614, correction_run=mem.run, **common)
     assert images >= 1 and _after(text, "rms difference") < 0.01
-    text, images = _run("boz_II2", tmp_path, run=615, correction_run=mem.run, **common)
+    text, images = run_template("boz_II2", tmp_path, run=615, correction_run=mem.run, **common)
     assert images >= 1 and _after(text, "max difference") < 0.008
 
 

@@ -11,26 +11,13 @@ import scs_nb
 TEMPLATES = Path(scs_nb.__file__).resolve().parent.parent / "templates"
 
 
-def _run(name, params, tmp_path):
-    import papermill
-    out = tmp_path / f"{name}.ipynb"
-    papermill.execute_notebook(str(TEMPLATES / f"{name}.ipynb"), str(out), parameters=params,
-                               kernel_name="python3", progress_bar=False, cwd=str(tmp_path))
-    nb = nbformat.read(str(out), as_version=4)
-    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
-                   for o in c.outputs)
-    images = sum(1 for c in nb.cells if c.cell_type == "code" for o in c.outputs
-                 if "image/png" in o.get("data", {}))
-    return text, images
-
-
-def test_hrixs_template(simulated, tmp_path):
+def test_hrixs_template(simulated, tmp_path, run_template):
     # the same runs as the analysis tests (simulated once per session)
     res = simulated("hrixs_delay", trains=12)
-    text, images = _run("hrixs", {"proposal": res.proposal, "run": res.run,
-                                  "dark_run": simulated("hrixs_dark").run,
-                                  "curvature_run": simulated("hrixs_curvature").run,
-                                  "energy_run": simulated("hrixs_energy_scan").run}, tmp_path)
+    text, images = run_template("hrixs", tmp_path, proposal=res.proposal, run=res.run,
+                                dark_run=simulated("hrixs_dark").run,
+                                curvature_run=simulated("hrixs_curvature").run,
+                                energy_run=simulated("hrixs_energy_scan").run)
     assert images >= 5
     for name in ("CURVE_A", "CURVE_B", "ENERGY_SLOPE", "ENERGY_INTERCEPT"):
         sig = float(re.search(rf"{name} recovered .*\(([-+0-9.]+) sigma\)", text).group(1))
@@ -41,13 +28,12 @@ def test_hrixs_template(simulated, tmp_path):
     assert abs(ratio - inj) <= 3 * err
 
 
-def test_viking_template(simulated, tmp_path):
+def test_viking_template(simulated, tmp_path, run_template):
     res = simulated("viking_sample")
     mono = [simulated("viking_mono", nrj=e).run for e in (520.0, 530.0, 540.0, 550.0, 560.0)]
-    text, images = _run("viking", {"proposal": res.proposal, "run": res.run,
-                                   "reference_run": simulated("viking_reference").run,
-                                   "dark_run": simulated("viking_dark").run,
-                                   "calibration_runs": mono}, tmp_path)
+    text, images = run_template("viking", tmp_path, proposal=res.proposal, run=res.run,
+                                reference_run=simulated("viking_reference").run,
+                                dark_run=simulated("viking_dark").run, calibration_runs=mono)
     assert images >= 3
     assert "gain x4, high capacity 0, 0.97 photoelectrons per count" in text
     assert "gain x1, high capacity 1, 17.9 photoelectrons per count" in text
