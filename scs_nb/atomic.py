@@ -4,6 +4,7 @@ names owned by a process, and the cleaning of stale ones, and writable-path chec
 * ``write_atomic(path, data)`` writes a temporary file in the same folder and renames
   it: a file with the final name is always complete. It gets the permissions of an
   ordinary new file (0666 less the umask), so proposal members can read it.
+  ``replacing(path)`` does the same for writers that want a file name (h5py, xarray).
 * ``locked(path)`` holds an exclusive ``fcntl`` lock on ``.<name>.lock`` beside it for a
   read-modify-write of ``path`` by concurrent processes.
 * ``part_name(stem)`` is a temporary name carrying the host and process id of its
@@ -24,7 +25,7 @@ from pathlib import Path
 
 from .errors import ToolBoxPathError, ToolBoxValueError
 
-__all__ = ["umask", "file_mode", "write_atomic", "locked", "part_name", "clean_stale",
+__all__ = ["umask", "file_mode", "write_atomic", "replacing", "locked", "part_name", "clean_stale",
            "is_stale", "check_name", "check_writable_dir", "PROCESS_START"]
 
 
@@ -56,24 +57,34 @@ def set_file_mode(path, executable=False):
     os.chmod(path, file_mode(executable))
 
 
-def write_atomic(path, data, mode=None, executable=False):
-    """Write text or bytes to ``path`` via a temporary file in the same folder."""
+@contextlib.contextmanager
+def replacing(path, executable=False):
+    """Yield a temporary file name beside ``path`` (``.<name>.pid<pid>@<host>.*.part``,
+    which ``clean_stale`` recognises) for a writer to fill; when the block ends,
+    give it the mode of an ordinary new file and rename it to ``path``; on an
+    error remove it. A file with the final name is always complete."""
     path = Path(path)
-    if mode is None:
-        mode = "wb" if isinstance(data, (bytes, bytearray)) else "w"
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=part_name("." + path.name),
                                suffix=".part")
+    os.close(fd)
     try:
-        with os.fdopen(fd, mode) as f:
-            f.write(data)
+        yield tmp
         os.chmod(tmp, file_mode(executable))
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-    return path
+
+
+def write_atomic(path, data, mode=None, executable=False):
+    """Write text or bytes to ``path`` via a temporary file in the same folder."""
+    if mode is None:
+        mode = "wb" if isinstance(data, (bytes, bytearray)) else "w"
+    with replacing(path, executable) as tmp, open(tmp, mode) as f:
+        f.write(data)
+    return Path(path)
 
 
 @contextlib.contextmanager

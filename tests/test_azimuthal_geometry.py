@@ -57,4 +57,4 @@ def test_sharper_ring_and_file_round_trip(refined, tmp_path):
                                res["geometry"].get_pixel_positions(), atol=1e-9)
     with pytest.raises(ToolBoxError, match="overwrite"):
         G.save_geometry(res["geometry"], path)
-    assert not [f for f in os.listdir(tmp_path) if f.startswith(".tmp")]
+    assert not [f for f in os.listdir(tmp_path) if f.endswith(".part")]

@@ -165,7 +165,7 @@ def test_matrix_cache_on_disk(geom):
     m1 = az.azimuthal_matrix(geom, **kw)
     files = [f for f in os.listdir(os.environ["SCS_NB_CACHE"] + "/azimuthal")
              if f.startswith("exact-")]
-    assert files and not any(f.startswith(".tmp") for f in files)
+    assert files and not any(f.endswith(".part") for f in files)
     az._MATRIX_CACHE.clear()
     m2 = az.azimuthal_matrix(geom, **kw)
     assert m2 is not m1

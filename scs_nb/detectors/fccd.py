@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from ..atomic import replacing
 from ..errors import ToolBoxPathError, ToolBoxValueError
 from ..facility import FASTCCD_PIXEL_SIZE_M, FASTCCD_SHAPE, find_proposal, validate_run
 from ..facility import sources as S
@@ -323,14 +324,8 @@ class FastCCD:
         path = self._file(folder, self.run_nr)
         if path.exists() and not overwrite:
             raise ToolBoxPathError(f"{path} exists; pass overwrite=True to replace it")
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name("." + path.name + f".{os.getpid()}.part")
-        try:
+        with replacing(path) as tmp:
             self.module_data.to_netcdf(tmp, engine="h5netcdf")
-            os.replace(tmp, path)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
         return str(path)
 
     def load_binned(self, runNB, dark_runNB=None, xgm_norm=True, save_folder=None):

@@ -8,12 +8,12 @@ spectrometer settings (gas, retardation voltages of the MPOD) are run values.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
+from ..atomic import replacing
 from ..errors import ToolBoxPathError, ToolBoxValueError
 from ..facility import (ADQ412_SAMPLES_PER_SLOT, PES_BINDING_EV, SLOT_RATE_HZ, find_proposal,
                         validate_proposal, validate_run)
@@ -326,14 +326,8 @@ def save_pes_avg_traces(proposal, runNB, channels=None, subdir="usr/processed_ru
     p = get_pes_params(run)
     ds.attrs.update(proposal=validate_proposal(proposal), runNB=validate_run(runNB),
                     gas=str(p["gas"]), binding_energy=float(p["binding_energy"] or np.nan))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name("." + path.name + f".{os.getpid()}.part")
-    try:
+    with replacing(path) as tmp:
         ds.to_netcdf(tmp, engine="h5netcdf")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return str(path)
 
 

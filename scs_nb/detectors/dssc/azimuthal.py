@@ -30,12 +30,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections import OrderedDict
 
 import numpy as np
 import xarray as xr
 
+from ...atomic import replacing
 from ...errors import ToolBoxTypeError, ToolBoxValueError
 from ...facility import DSSC_MODULE_SHAPE, DSSC_NMODULES, HC_EV_NM, cache_dir, dssc_geometry
 
@@ -328,19 +328,11 @@ def azimuthal_matrix(geom=None, npt=500, unit="q_nm^-1", distance=None, energy=N
 
 def _save_npz(fname, mat):
     """Write the matrix to ``fname`` atomically (temporary file + rename)."""
-    folder = os.path.dirname(fname)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".npz")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, indptr=mat.indptr, bins=mat.bins, weights=mat.weights, npt=mat.npt,
-                     nchi=mat.nchi, radial=mat.radial,
-                     chi=np.zeros(0) if mat.chi is None else mat.chi,
-                     shape=np.asarray(mat.shape), build_s=mat.build_s)
-        os.replace(tmp, fname)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with replacing(fname) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, indptr=mat.indptr, bins=mat.bins, weights=mat.weights, npt=mat.npt,
+                 nchi=mat.nchi, radial=mat.radial,
+                 chi=np.zeros(0) if mat.chi is None else mat.chi,
+                 shape=np.asarray(mat.shape), build_s=mat.build_s)
 
 
 # -- pyFAI ------------------------------------------------------------------------

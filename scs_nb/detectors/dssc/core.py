@@ -17,13 +17,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import warnings
 
 import numpy as np
 import xarray as xr
 
-from ...atomic import file_mode
+from ...atomic import replacing
 from ...errors import ToolBoxFileError, ToolBoxTypeError, ToolBoxValueError
 from . import engine
 
@@ -300,20 +299,8 @@ def write_atomic(ds: xr.Dataset, fname: str, group=None):
     """Write a dataset with h5netcdf (into ``group``, default the root) to a
     temporary name in the same folder (not matching *.h5), then rename: never a
     half-written module file."""
-    folder = os.path.dirname(os.path.abspath(fname))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(fname) + ".",
-                               suffix=".part")
-    os.close(fd)
-    try:
-        with _local_write_lock(ds):
-            ds.to_netcdf(tmp, group=group, engine="h5netcdf", mode="w")
-        os.chmod(tmp, file_mode())       # mkstemp's 0600 -> readable by the group
-        os.replace(tmp, fname)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with replacing(fname) as tmp, _local_write_lock(ds):
+        ds.to_netcdf(tmp, group=group, engine="h5netcdf", mode="w")
     return fname
 
 

@@ -13,10 +13,10 @@ beam centre in the nominal frame is ``-mean(d_k)``.
 from __future__ import annotations
 
 import os
-import tempfile
 
 import numpy as np
 
+from ...atomic import replacing
 from ...errors import ToolBoxPathError, ToolBoxValueError
 from ...facility import DSSC_MODULE_SHAPE, DSSC_NMODULES, HC_EV_NM, dssc_geometry
 
@@ -147,19 +147,10 @@ def save_geometry(geom, path, overwrite=False):
     if os.path.exists(path) and not overwrite:
         raise ToolBoxPathError(f"{path} exists; pass overwrite=True to replace it or another "
                                "file name")
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".h5")
-    os.close(fd)
-    try:
+    with replacing(path) as tmp:
         quad = geom.to_h5_file_and_quad_positions(tmp)
         with h5py.File(tmp, "a") as f:
             f.attrs["quad_positions"] = np.asarray(quad, float)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     return path
 
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 
 import numpy as np
 
+from ...atomic import write_atomic
 from ...errors import ToolBoxPathError, ToolBoxValueError
 from ...facility import DSSC_MODULE_SHAPE
 
@@ -174,14 +174,10 @@ class parameters:
         """Save the parameters as a JSON file ``parameters_p<P>_d<D>_r<R>.json`` in
         path (written atomically; an existing file of the same correction is
         replaced, and said so). Returns the file name."""
-        os.makedirs(path, exist_ok=True)
         fname = os.path.join(path, self.filename())
         if os.path.exists(fname):
             print(f"updating {fname}")
-        fd, tmp = tempfile.mkstemp(dir=path, prefix=".tmp-", suffix=".json")
-        with os.fdopen(fd, "w") as f:
-            json.dump(self.to_dict(), f, indent=1, default=_json_default)
-        os.replace(tmp, fname)
+        write_atomic(fname, json.dumps(self.to_dict(), indent=1, default=_json_default))
         return fname
 
     @classmethod

@@ -7,11 +7,11 @@ boz_II1 / boz_II2 templates.
 from __future__ import annotations
 
 import os
-import tempfile
 
 import numpy as np
 import xarray as xr
 
+from ...atomic import replacing
 from ...errors import ToolBoxValueError
 from .core import (_compute, average_module, compute_flat_field_correction, load_dssc_module,
                    process_module)
@@ -55,12 +55,8 @@ def save_small_data(ds, fname, overwrite=False):
     unless overwrite."""
     if os.path.exists(fname) and not overwrite:
         raise ToolBoxValueError(f"{fname} exists; pass overwrite=True to replace it")
-    d = os.path.dirname(os.path.abspath(fname))
-    os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=".h5")
-    os.close(fd)
-    ds.to_netcdf(tmp, engine="h5netcdf")
-    os.replace(tmp, fname)
+    with replacing(fname) as tmp:
+        ds.to_netcdf(tmp, engine="h5netcdf")
     return fname
 
 
