@@ -192,6 +192,20 @@ def _annulus_row(xs, ys, n, redges, full, out_bins, out_w, base, m, offset):
 
 
 @njit(cache=True, nogil=True)
+def _room(bins, wts, m, need):
+    """The CSR entry buffers with room for ``need`` entries: themselves, or (when
+    full) copies of their first ``m`` entries into buffers at least twice as large."""
+    if need <= bins.shape[0]:
+        return bins, wts
+    ncap = max(2 * bins.shape[0], need + 1024)
+    nb_ = np.empty(ncap, np.int32)
+    nw_ = np.empty(ncap, np.float32)
+    nb_[:m] = bins[:m]
+    nw_[:m] = wts[:m]
+    return nb_, nw_
+
+
+@njit(cache=True, nogil=True)
 def build_exact(corners, redges, chi_edges, chi_full):
     """Pixel-major sparse matrix of exact area fractions.
 
@@ -206,9 +220,8 @@ def build_exact(corners, redges, chi_edges, chi_full):
     nv = corners.shape[1]
     nrad = redges.shape[0] - 1
     nchi = chi_edges.shape[0] - 1
-    cap = npix * 4 + 1024
-    bins = np.empty(cap, np.int32)
-    wts = np.empty(cap, np.float32)
+    bins = np.empty(npix * 4 + 1024, np.int32)
+    wts = np.empty(npix * 4 + 1024, np.float32)
     indptr = np.zeros(npix + 1, np.int64)
     parea = np.empty(npix, np.float64)
     xs = np.empty(MAXV)
@@ -280,15 +293,7 @@ def build_exact(corners, redges, chi_edges, chi_full):
                             if tmp_b[r] == tmp_b[q] and tmp_w[q] > 0.0:
                                 tmp_w[r] += tmp_w[q]
                                 tmp_w[q] = 0.0
-        if m + cnt > cap:
-            ncap = max(2 * cap, m + cnt + 1024)
-            nb_ = np.empty(ncap, np.int32)
-            nw_ = np.empty(ncap, np.float32)
-            nb_[:m] = bins[:m]
-            nw_[:m] = wts[:m]
-            bins = nb_
-            wts = nw_
-            cap = ncap
+        bins, wts = _room(bins, wts, m, m + cnt)
         for q in range(cnt):
             if tmp_w[q] > 0.0:
                 bins[m] = tmp_b[q]
@@ -306,9 +311,8 @@ def build_bbox(rc, rlo, rhi, chi_c, redges, chi_edges, nodes_split):
     npix = rc.shape[0]
     nrad = redges.shape[0] - 1
     nchi = chi_edges.shape[0] - 1
-    cap = npix * 4 + 1024
-    bins = np.empty(cap, np.int32)
-    wts = np.empty(cap, np.float32)
+    bins = np.empty(npix * 4 + 1024, np.int32)
+    wts = np.empty(npix * 4 + 1024, np.float32)
     indptr = np.zeros(npix + 1, np.int64)
     two_pi = 2.0 * math.pi
     m = 0
@@ -321,15 +325,7 @@ def build_bbox(rc, rlo, rhi, chi_c, redges, chi_edges, nodes_split):
                 ic = np.searchsorted(chi_edges, cc, side="right") - 1
                 break
         if ic >= 0:
-            if m + nrad + 2 > cap:
-                ncap = max(2 * cap, m + nrad + 1024)
-                nb_ = np.empty(ncap, np.int32)
-                nw_ = np.empty(ncap, np.float32)
-                nb_[:m] = bins[:m]
-                nw_[:m] = wts[:m]
-                bins = nb_
-                wts = nw_
-                cap = ncap
+            bins, wts = _room(bins, wts, m, m + nrad + 2)
             if not nodes_split:
                 r = rc[p]
                 if redges[0] <= r < redges[nrad]:
