@@ -62,6 +62,21 @@ def _clean(x, y, err):
     return x[ok], y[ok], (None if err is None else err[ok])
 
 
+def _curve_fit(model, x, y, p0, err, maxfev):
+    """scipy's curve_fit (errors ``err`` relative), (popt, pcov); None when it
+    does not converge. An undetermined covariance gives inf errors, no warning."""
+    import warnings
+
+    from scipy.optimize import OptimizeWarning, curve_fit
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", OptimizeWarning)
+            return curve_fit(model, x, y, p0=p0, sigma=err, absolute_sigma=False,
+                             maxfev=maxfev)
+    except (RuntimeError, ValueError):
+        return None
+
+
 def fit_step(x, y, err=None, p0=None):
     """Fit ``erf_step`` (t0, sigma, a, c) to a binned curve. Without ``p0``
     the start values come from the data and only the edge is fitted (the
@@ -69,7 +84,6 @@ def fit_step(x, y, err=None, p0=None):
     not bias the edge).
 
     Returns (popt, perr) as dicts keyed by parameter name, or (None, None)."""
-    from scipy.optimize import curve_fit
     x, y, err = _clean(x, y, err)
     if len(x) < 6:
         return None, None
@@ -85,15 +99,10 @@ def fit_step(x, y, err=None, p0=None):
         sel = x <= x[ext]
         if sel.sum() >= 6:
             x, y, err = x[sel], y[sel], (None if err is None else err[sel])
-    import warnings
-    from scipy.optimize import OptimizeWarning
-    try:
-        with warnings.catch_warnings():   # an undetermined covariance gives inf errors
-            warnings.simplefilter("ignore", OptimizeWarning)
-            popt, pcov = curve_fit(erf_step, x, y, p0=p0, sigma=err, absolute_sigma=False,
-                                   maxfev=20000)
-    except (RuntimeError, ValueError):
+    fit = _curve_fit(erf_step, x, y, p0, err, maxfev=20000)
+    if fit is None:
         return None, None
+    popt, pcov = fit
     popt[1] = abs(popt[1])
     perr = np.sqrt(np.diag(pcov))
     return dict(zip(STEP_PARAMS, popt)), dict(zip(STEP_PARAMS, perr))
@@ -104,7 +113,6 @@ def fit_double_exp(x, y, err=None, p0=None):
     curve; starts from the step fit. tau1 is the faster decay.
 
     Returns (popt, perr) as dicts keyed by parameter name, or (None, None)."""
-    from scipy.optimize import curve_fit
     x, y, err = _clean(x, y, err)
     if len(x) < 10:
         return None, None
@@ -116,15 +124,10 @@ def fit_double_exp(x, y, err=None, p0=None):
         peak = y[np.argmax(np.abs(y - step["c"]))] - step["c"]
         p0 = [step["t0"], max(step["sigma"], (x[1] - x[0])), 0.6 * peak, span / 20,
               0.4 * peak, span / 2, step["c"]]
-    import warnings
-    from scipy.optimize import OptimizeWarning
-    try:
-        with warnings.catch_warnings():   # an undetermined covariance gives inf errors
-            warnings.simplefilter("ignore", OptimizeWarning)
-            popt, pcov = curve_fit(double_exp_step, x, y, p0=p0, sigma=err, absolute_sigma=False,
-                                   maxfev=50000)
-    except (RuntimeError, ValueError):
+    fit = _curve_fit(double_exp_step, x, y, p0, err, maxfev=50000)
+    if fit is None:
         return None, None
+    popt, pcov = fit
     perr = np.sqrt(np.diag(pcov))
     popt[1], popt[3], popt[5] = abs(popt[1]), abs(popt[3]), abs(popt[5])
     if popt[3] > popt[5]:   # tau1 the fast one
