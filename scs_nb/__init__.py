@@ -3,7 +3,7 @@
 ``import scs_nb as tb`` gives the ToolBox-compatible flat API (same names,
 parameters and return types as ``toolbox_scs``).
 """
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: F401
 
 from .errors import (ToolBoxError, ToolBoxFileError, ToolBoxPathError,  # noqa: F401
                      ToolBoxTypeError, ToolBoxValueError)
@@ -15,8 +15,8 @@ __getattr__ = _compat.lazy_attributes("")
 alias_toolbox = _compat.alias_toolbox
 
 # --- mnemonics (issue 2) ---
-from .mnemonics import mnemonics, mnemonics_for_run  # noqa: E402,F401
-from .reader import lookup, read, resolve  # noqa: E402,F401
+from .mnemonics import mnemonics  # noqa: E402,F401
+from .reader import lookup, mnemonics_for_run, read, resolve  # noqa: E402,F401
 from . import facility  # noqa: E402,F401
 
 # --- loading (issue 2) ---
@@ -44,7 +44,7 @@ from .detectors.dssc import (DSSCBinner, DSSCFormatter, bin_dssc,  # noqa: E402,
                              save_attributes_h5, save_xarray)
 
 # --- reliability: damaged runs, per-module DSSC outcome (issue 10) ---
-from . import damage  # noqa: E402,F401
+from .reader import damage  # noqa: E402,F401
 from .detectors.dssc.binning import DSSCModulesError  # noqa: E402,F401
 
 # --- spectrometers: hRIXS / MaranaX, Viking (issue 14) ---
@@ -76,3 +76,6 @@ from .routines.boz import (average_module, bad_pixel_map,  # noqa: E402,F401
                            inspect_rois, inspect_saturation, load_dssc_module, nl_crit,
                            nl_crit_sk, nl_domain, nl_fit, nl_lut, parameters, plane_fitting,
                            plane_fitting_domain, process, process_module, snr)
+
+# the ToolBox's flat names and module paths of tb.detectors and tb.routines
+_compat.install()

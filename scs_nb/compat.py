@@ -33,7 +33,7 @@ PACKAGE = "scs_nb"
 #: ToolBox module path -> implementing scs_nb module (None: a package of aliases)
 MODULES = {
     "constants": "scs_nb.mnemonics",
-    "mnemonics_machinery": "scs_nb.mnemonics",
+    "mnemonics_machinery": "scs_nb.reader.discovery",
     "detectors.bam_detectors": "scs_nb.pulses.bam",
     "detectors.digitizers": "scs_nb.pulses.digitizers",
     "detectors.xgm": "scs_nb.pulses.xgm",
@@ -157,6 +157,20 @@ _FINDER = _AliasFinder()
 if not any(isinstance(f, _AliasFinder) for f in sys.meta_path):
     # first: for toolbox_scs.* the path finder would load scs_nb's files a second time
     sys.meta_path.insert(0, _FINDER)
+
+
+#: packages of scs_nb that also offer the ToolBox's flat names and module paths
+LAZY_PACKAGES = ("detectors", "routines")
+
+
+def install():
+    """Give ``scs_nb.detectors`` and ``scs_nb.routines`` the ToolBox's flat names and
+    module paths (their ``__getattr__``). Done here, by the package's top, so that the
+    analysis packages never import this module (it sits above them)."""
+    for path in LAZY_PACKAGES:
+        mod = _module(path)
+        if "__getattr__" not in vars(mod):
+            mod.__getattr__ = lazy_attributes(path)
 
 
 def alias_toolbox():

@@ -10,8 +10,9 @@ also says
   value per train), ``'xgm'`` and ``'bam'`` (pulse-resolved, aligned on the
   bunch pattern by ``get_xgm`` / ``get_bam``), ``'digitizer_raw'`` and
   ``'digitizer_peaks'`` (ADQ412 / FastADC traces and on-board integrals, with
-  ``digitizer``: ``'ADQ412'`` or ``'FastADC'``; integrated by
-  ``get_digitizer_peaks``), ``'pes_raw'`` (PES time-of-flight traces, read by
+  ``digitizer``: the model, ``'ADQ412'`` or ``'FastADC'``, and ``board``: the
+  device, ``'ADQ412'``, ``'FastADC'`` or ``'FastADC2'``, whose ``load`` switch
+  (``extract_fadc2=False``...) applies; integrated by ``get_digitizer_peaks``), ``'pes_raw'`` (PES time-of-flight traces, read by
   ``get_pes_tof``), ``'camera'`` (images), ``'detector'`` (other
   per-train detector arrays) and ``'fast'`` (other instrument data);
 * ``inferred``: True where the source or key has no public reference (it is
@@ -25,14 +26,20 @@ for CONTROL sources and ``'fast'`` otherwise)::
     tb.mnemonics['myMotor'] = ({'source': 'SCS_X/MOTOR/Y', 'key': 'actualPosition.value',
                                 'dim': None},)
 
-``mnemonics_for_run(run)`` returns, for one run, the single alternative of each
-mnemonic that the run contains; ``resolve`` and ``read`` (``scs_nb.reader``)
-are the one way from a mnemonic to data.
+``present_in(run)`` returns, for one open run, the single alternative of each
+mnemonic that the run contains (``scs_nb.mnemonics_for_run`` also opens the run
+by number); ``resolve`` and ``read`` (``scs_nb.reader``) are the one way from a
+mnemonic to data. This module is data: it opens no run and reads nothing.
 """
 from __future__ import annotations
 
+import difflib
+
 from .errors import ToolBoxValueError
 from .facility import sources as S
+
+#: the digitizer board (a ``load`` switch each) of each digitizer device
+BOARD_OF = {S.FASTADC: "FastADC", S.FASTADC2: "FastADC2"}
 
 KINDS = ("timing", "slow", "xgm", "bam", "digitizer_raw", "digitizer_peaks", "pes_raw",
          "camera", "detector", "fast")
@@ -41,6 +48,8 @@ KINDS = ("timing", "slow", "xgm", "bam", "digitizer_raw", "digitizer_peaks", "pe
 def _m(kind, *alternatives, inferred=None, **extra):
     """Alternatives ``(source, key, dim)`` of one mnemonic of ``kind``.
     ``inferred`` defaults to whether the source is in facility.sources.INFERRED."""
+    if "digitizer" in extra:
+        extra.setdefault("board", extra["digitizer"])
     out = []
     for src, key, dim in alternatives:
         base = src.split(":")[0]
@@ -195,19 +204,20 @@ def _build_table() -> dict:
     for n in range(10):
         for prefix, dev in (("FastADC", S.FASTADC), ("FastADC2_", S.FASTADC2)):
             src = f"{dev}:channel_{n}.output"
+            board = BOARD_OF[dev]
             t[f"{prefix}{n}raw"] = _m("digitizer_raw", (src, "data.rawData",
                                                         ["fadc_samplesId"]),
-                                      digitizer="FastADC")
+                                      digitizer="FastADC", board=board)
             t[f"{prefix}{n}peaks"] = _m("digitizer_peaks", (src, "data.peaks", ["peakId"]),
-                                        digitizer="FastADC")
+                                        digitizer="FastADC", board=board)
     for name, (dev, n) in {"I0_ILH": (S.FASTADC, 5), "ILH_I0": (S.FASTADC, 5),
                            "FFT_PD2": (S.FASTADC, 2), "FFT_MCP": (S.FASTADC, 3),
                            "FFT_REFL": (S.FASTADC, 6), "ILH_8CAM5": (S.FASTADC2, 1)}.items():
         src = f"{dev}:channel_{n}.output"
         t[f"{name}raw"] = _m("digitizer_raw", (src, "data.rawData", ["fadc_samplesId"]),
-                             digitizer="FastADC")
+                             digitizer="FastADC", board=BOARD_OF[dev])
         t[f"{name}peaks"] = _m("digitizer_peaks", (src, "data.peaks", ["peakId"]),
-                               digitizer="FastADC")
+                               digitizer="FastADC", board=BOARD_OF[dev])
     # BAMs: pulse-resolved arrival time, train averages, feedback corrections
     for name, dev in S.BAM.items():
         t[name] = _m("bam", (dev + ":output", "data.absoluteTD", ["BAMbunchId"]))
@@ -265,9 +275,7 @@ def mnemonic_alternative(run, name):
     Raises ToolBoxValueError naming the sources that were looked for.
     """
     if name not in mnemonics:
-        import difflib
-
-        available = sorted(mnemonics_for_run(run))
+        available = sorted(present_in(run))
         close = difflib.get_close_matches(name, list(mnemonics), n=3, cutoff=0.6)
         hint = f"Did you mean {', '.join(close)}? " if close else ""
         raise ToolBoxValueError(
@@ -283,28 +291,20 @@ def mnemonic_alternative(run, name):
         "See run.all_sources for what the run contains.")
 
 
-def mnemonics_for_run(prop_or_run, runNB=None):
-    """Mnemonics present in a run, each with its one applicable alternative.
+def present_in(run) -> dict:
+    """Mnemonics present in an open run, each with its one applicable alternative.
 
     Parameters
     ----------
-    prop_or_run: extra_data DataCollection or int
-        the run, or a proposal number (then ``runNB`` is required).
-    runNB: int
-        the run number when ``prop_or_run`` is a proposal number.
+    run : extra_data.DataCollection
+        An open run.
 
     Returns
     -------
-    dict: mnemonic name -> {'source', 'key', 'dim', ...}
+    dict
+        Mnemonic name -> ``{'source', 'key', 'dim', ...}`` (the first alternative
+        whose source and key the run has).
     """
-    if isinstance(prop_or_run, (int, str)) and not hasattr(prop_or_run, "all_sources"):
-        if runNB is None:
-            raise ToolBoxValueError("mnemonics_for_run(proposal, runNB): runNB is required "
-                                    "when a proposal number is given")
-        from .load import open_run
-        run = open_run(prop_or_run, runNB)
-    else:
-        run = prop_or_run
     sources = run.all_sources
     keys_cache: dict = {}
     out = {}

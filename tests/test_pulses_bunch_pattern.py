@@ -8,7 +8,7 @@ from extra_data import RunDirectory
 import scs_nb as tb
 from scs_nb.errors import ToolBoxValueError
 from scs_nb.pulses import bunch_pattern as bp
-from scs_nb.pulses._data import load_array
+from scs_nb.reader import read_loose as load_array
 
 
 def _same(per_train, truth):

@@ -18,7 +18,7 @@ from ..errors import ToolBoxPathError, ToolBoxValueError
 from ..facility import (ADQ412_SAMPLES_PER_SLOT, PES_BINDING_EV, SLOT_RATE_HZ, find_proposal,
                         validate_proposal, validate_run)
 from ..facility import sources as S
-from ..mnemonics import kind_of, mnemonics, mnemonics_for_run
+from ..mnemonics import kind_of, mnemonics, present_in
 from .. import reader
 
 __all__ = ["get_pes_tof", "get_pes_params", "save_pes_avg_traces", "load_pes_avg_traces"]
@@ -235,7 +235,7 @@ def get_pes_params(run, channel=None):
         ``channels.U<n>.voltage``, V).
     """
     params = {"gas": None, "binding_energy": None}
-    mn = mnemonics_for_run(run)
+    mn = present_in(run)
     for gas in PES_BINDING_EV:
         if f"PES_{gas}" in mn:
             alt = mn[f"PES_{gas}"]
@@ -265,7 +265,7 @@ def get_pes_params(run, channel=None):
 
 def _channels(run, channels):
     if channels is None:
-        found = [m for m, alt in mnemonics_for_run(run).items() if kind_of(alt) == "pes_raw"]
+        found = [m for m, alt in present_in(run).items() if kind_of(alt) == "pes_raw"]
         if not found:
             raise ToolBoxValueError("this run has no PES channel (PES_1Araw ... PES_4Draw)")
         return sorted(found)

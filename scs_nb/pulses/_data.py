@@ -1,26 +1,9 @@
-"""Reading one mnemonic (or a ``{'source', 'key', 'dim'}`` dict) from a run."""
+"""Merging pulse-resolved arrays into a Dataset on their common trains."""
 from __future__ import annotations
 
 import numpy as np
 import xarray as xr
 
-from .. import reader
-
-
-def resolve(run, mnemonic):
-    """(name, {'source', 'key', 'dim', ...}) of a mnemonic name or dict present in run."""
-    return reader.lookup(run, mnemonic)
-
-
-def keydata(run, alt):
-    return run[alt["source"], alt["key"]]
-
-
-def load_array(run, mnemonic, name=None) -> xr.DataArray:
-    """A mnemonic as a DataArray (trainId, <mnemonic dims>); entry dimensions
-    that the table does not name are called ``<name>_dim_<i>``."""
-    mname, alt = reader.lookup(run, mnemonic)
-    return reader.read(run, mname, name=name or mname, alt=alt, strict_dims=False)
 
 
 def merge_on_trains(merge_with, new, drop=()):

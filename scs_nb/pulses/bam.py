@@ -10,9 +10,10 @@ import numpy as np
 import xarray as xr
 
 from ..errors import ToolBoxValueError
-from ..mnemonics import mnemonics_for_run, names_of_kind
+from ..mnemonics import present_in, names_of_kind
 from . import bunch_pattern as bp
-from ._data import keydata, load_array, merge_on_trains, resolve
+from ..reader import lookup, read_loose, run_value
+from ._data import merge_on_trains
 
 __all__ = ["get_bam", "get_bam_params"]
 
@@ -21,8 +22,8 @@ BAM_MNEMONICS = names_of_kind("bam")
 
 def _to_ps_factor(run, name):
     try:
-        _, alt = resolve(run, name)
-        prefix = keydata(run, alt).attributes().get("metricPrefixSymbol", "f")
+        _, alt = lookup(run, name)
+        prefix = run[alt["source"], alt["key"]].attributes().get("metricPrefixSymbol", "f")
     except Exception:
         prefix = "f"
     if isinstance(prefix, bytes):
@@ -59,7 +60,7 @@ def get_bam(run, mnemonics=None, merge_with=None, bunchPattern="sase3", pulseIds
         mnemonics = [mnemonics]
     raw_in_ds = [] if merge_with is None else [
         m for m in BAM_MNEMONICS if m in merge_with and "BAMbunchId" in merge_with[m].dims]
-    mn = mnemonics_for_run(run) if run is not None else {}
+    mn = present_in(run) if run is not None else {}
     if mnemonics is None:
         mnemonics = raw_in_ds or ([m for m in BAM_MNEMONICS if m in mn]
                                   if merge_with is None else [])
@@ -79,7 +80,7 @@ def get_bam(run, mnemonics=None, merge_with=None, bunchPattern="sase3", pulseIds
     out = {}
     for m in mnemonics:
         arr = merge_with[m] if merge_with is not None and m in merge_with else \
-            load_array(run, m)
+            read_loose(run, m)
         tids = np.asarray(arr["trainId"].values)
         values = np.asarray(arr.values, float) * _to_ps_factor(run, m)
         if pulseIds is not None:
@@ -120,7 +121,7 @@ def get_bam_params(run, mnemo_or_source="BAM1932S"):
         during the run).
     """
     if mnemo_or_source in BAM_MNEMONICS:
-        src = resolve(run, mnemo_or_source)[1]["source"].split(":")[0]
+        src = lookup(run, mnemo_or_source)[1]["source"].split(":")[0]
     else:
         src = mnemo_or_source.split(":")[0]
     if src not in run.control_sources:
@@ -131,7 +132,7 @@ def get_bam_params(run, mnemo_or_source="BAM1932S"):
     params = {}
     for key in ("bamStatus1", "bamStatus2", "bamStatus3", "bamError"):
         try:
-            v = run.get_run_value(src, key)
+            v = run_value(run, src, key)
             params[key] = v.item() if hasattr(v, "item") else v
         except Exception:
             continue

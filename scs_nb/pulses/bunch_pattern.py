@@ -23,8 +23,9 @@ import numpy as np
 import xarray as xr
 
 from ..errors import ToolBoxValueError
-from ..mnemonics import mnemonics_for_run
-from ._data import load_array
+from ..mnemonics import present_in
+from ..reader import read_loose
+from ..reader.discovery import open_run
 
 __all__ = ["extractBunchPattern", "get_sase_pId", "npulses_has_changed", "pulsePatternInfo",
            "repRate", "is_sase_1", "is_sase_3", "is_ppl", "is_pulse_at"]
@@ -141,10 +142,10 @@ def load_bpt(run, merge_with=None, run_mnemonics=None):
         return merge_with["bunchPatternTable"]
     if run is None:
         return None
-    mn = run_mnemonics if run_mnemonics is not None else mnemonics_for_run(run)
+    mn = run_mnemonics if run_mnemonics is not None else present_in(run)
     if "bunchPatternTable" not in mn:
         return None
-    return load_array(run, "bunchPatternTable")
+    return read_loose(run, "bunchPatternTable")
 
 
 def _from_table(bpt, loc) -> PulseIds:
@@ -171,8 +172,8 @@ def _from_decoder(run, loc, mn) -> PulseIds | None:
     name = _DECODER_NAMES[loc]
     if name not in mn or f"npulses_{name}" not in mn:
         return None
-    ids = load_array(run, name)
-    npul = load_array(run, f"npulses_{name}")
+    ids = read_loose(run, name)
+    npul = read_loose(run, f"npulses_{name}")
     ids, npul = xr.align(ids, npul, join="inner")
     values = np.asarray(ids.values, np.int64)
     valid = np.arange(values.shape[1])[None] < np.asarray(npul.values)[:, None]
@@ -197,7 +198,7 @@ def pulse_ids(run, loc="sase3", bpt=None, merge_with=None, run_mnemonics=None,
     if bpt is not None:
         return _from_table(bpt, loc)
     mn = run_mnemonics if run_mnemonics is not None else (
-        mnemonics_for_run(run) if run is not None else {})
+        present_in(run) if run is not None else {})
     pids = _from_decoder(run, loc, mn) if run is not None else None
     if pids is None and required:
         raise ToolBoxValueError(
@@ -285,10 +286,10 @@ def npulses_has_changed(run, loc="sase3", run_mnemonics=None):
     bool: True if the number of pulses has changed or the source was not found.
     """
     loc = location(loc)
-    mn = run_mnemonics if run_mnemonics is not None else mnemonics_for_run(run)
+    mn = run_mnemonics if run_mnemonics is not None else present_in(run)
     name = f"npulses_{_DECODER_NAMES[loc]}"
     if name in mn:
-        n = np.asarray(load_array(run, name).values)
+        n = np.asarray(read_loose(run, name).values)
         return bool(len(np.unique(n)) > 1)
     pids = pulse_ids(run, loc, run_mnemonics=mn, required=False)
     if pids is None:
@@ -321,7 +322,7 @@ def get_sase_pId(run, loc="sase3", run_mnemonics=None, bpt=None, merge_with=None
     bunch decoder is in the run.
     """
     loc = location(loc)
-    mn = run_mnemonics if run_mnemonics is not None else mnemonics_for_run(run)
+    mn = run_mnemonics if run_mnemonics is not None else present_in(run)
     if bpt is None:
         bpt = load_bpt(run, merge_with, mn)
         if (bpt is not None and merge_with is not None
@@ -405,12 +406,11 @@ def repRate(data=None, runNB=None, proposalNB=None, key="sase3"):
     if data is None:
         if runNB is None or proposalNB is None:
             raise ToolBoxValueError("repRate needs data, or runNB and proposalNB")
-        from ..load import open_run
         run = open_run(proposalNB, runNB)
         bpt = load_bpt(run)
         name = _DECODER_NAMES[location(key)]
         data = xr.Dataset({"bunchPatternTable": bpt}) if bpt is not None else xr.Dataset(
-            {k: load_array(run, k) for k in (name, f"npulses_{name}")})
+            {k: read_loose(run, k) for k in (name, f"npulses_{name}")})
     diffs = [np.diff(ids) for ids in _ids_per_train(data, key) if len(ids) > 1]
     if not diffs:
         return 0.0

@@ -25,9 +25,10 @@ import xarray as xr
 
 from ..errors import ToolBoxValueError
 from ..facility import ADQ412_SAMPLES_PER_SLOT, FASTADC_SAMPLES_PER_SLOT, sources
-from ..mnemonics import _alternatives, kind_of, mnemonics, mnemonics_for_run
+from ..mnemonics import _alternatives, kind_of, mnemonics, present_in
 from . import bunch_pattern as bp
-from ._data import keydata, load_array, merge_on_trains, resolve
+from ..reader import lookup, read_loose, run_value, run_values
+from ._data import merge_on_trains
 
 __all__ = ["get_peaks", "get_dig_avg_trace", "check_peak_params", "get_tim_peaks",
            "get_laser_peaks", "get_digitizer_peaks", "digitizer_signal_description",
@@ -74,7 +75,7 @@ def _counterpart(name, raw):
 
 def _resolve_digitizer(run, mnemonic):
     try:
-        name, alt = resolve(run, mnemonic)
+        name, alt = lookup(run, mnemonic)
     except ToolBoxValueError as err:
         raise ToolBoxValueError(
             f"digitizer channel {mnemonic!r} is not available: {err} Channels in this run: "
@@ -90,14 +91,14 @@ def _resolve_digitizer(run, mnemonic):
 
 
 def _digitizer_mnemonics(run):
-    return sorted(m for m, alt in mnemonics_for_run(run).items()
+    return sorted(m for m, alt in present_in(run).items()
                   if kind_of(alt) in ("digitizer_raw", "digitizer_peaks"))
 
 
 # -- traces ------------------------------------------------------------------
 def _iter_raw(run, alt, trains_bytes=_CHUNK_BYTES, kd=None):
     """(train ids, traces) chunks of a raw channel, bounded memory."""
-    kd = keydata(run, alt) if kd is None else kd
+    kd = run[alt["source"], alt["key"]] if kd is None else kd
     per_train = max(1, int(np.prod(kd.entry_shape)) * kd.dtype.itemsize)
     n = max(1, trains_bytes // per_train)
     for part in kd.split_trains(trains_per_part=n):
@@ -125,7 +126,7 @@ def get_dig_avg_trace(run, mnemonic, ntrains=None):
     name, alt, kind = _resolve_digitizer(run, mnemonic)
     if not _is_raw(alt):
         name, alt, kind = _resolve_digitizer(run, _counterpart(name, True))
-    kd = keydata(run, alt)
+    kd = run[alt["source"], alt["key"]]
     dim = (alt.get("dim") or ["samplesId"])[0]
     total = None
     count = 0
@@ -208,7 +209,7 @@ def _onboard_settings(run, alt):
     if prefix is None or dev not in run.control_sources:
         return None
     try:
-        v = {k: int(run.get_run_value(dev, f"{prefix}.{k}")) for k in (
+        v = {k: int(run_value(run, dev, f"{prefix}.{k}")) for k in (
             "initialDelay", "peakSamples", "baseStart", "baseStop", "pulsePeriod",
             "numPulses")}
     except Exception:
@@ -412,7 +413,7 @@ def get_peaks(run, data, mnemonic, useRaw=True, autoFind=True, integParams=None,
         tids, values = _raw_peaks(run, alt, data, params, offsets, polarity)
     else:
         if data is None:
-            data = load_array(run, alt, name=name)
+            data = read_loose(run, alt, name=name)
         tids = np.asarray(data["trainId"].values)
         values = np.asarray(data.values, float)
         params = _check_params(integParams, ("period",)) if integParams else \
@@ -614,7 +615,7 @@ def get_digitizer_peaks(run, mnemonic, merge_with=None, bunchPattern="sase3",
     bpt = None
     bpt_loaded = False     # the table is read once, for the first channel that needs it
     for m in names:
-        name = m if isinstance(m, str) else resolve(run, m)[0]
+        name = m if isinstance(m, str) else lookup(run, m)[0]
         data = merge_with[name] if merge_with is not None and isinstance(m, str) and \
             name in merge_with else None
         _, alt, _ = _resolve_digitizer(run, m) if data is None or run is not None else \
@@ -708,7 +709,7 @@ def get_laser_peaks(run, mnemonic=None, merge_with=None, bunchPattern="scs_ppl",
         for dig, chans in desc.items():
             for ch, text in chans.items():
                 if dig.startswith("FastADC") and "laser" in str(text).lower():
-                    mn = mnemonics_for_run(run) if mn is None else mn
+                    mn = present_in(run) if mn is None else mn
                     names.append(f"{ch}raw" if f"{ch}raw" in mn else f"{ch}peaks")
         if not names:
             raise ToolBoxValueError(
@@ -748,7 +749,7 @@ def digitizer_signal_description(run, digitizer=None):
         if dev not in run.control_sources:
             continue
         chans = {}
-        for key, text in run.get_run_values(dev).items():
+        for key, text in run_values(run, dev).items():
             if not key.endswith("description.value"):
                 continue
             k = key[:-len(".value")]

@@ -13,9 +13,10 @@ import numpy as np
 import xarray as xr
 
 from ..errors import ToolBoxValueError
-from ..mnemonics import _alternatives, mnemonics, mnemonics_for_run, names_of_kind
+from ..mnemonics import _alternatives, mnemonics, present_in, names_of_kind
 from . import bunch_pattern as bp
-from ._data import load_array, merge_on_trains
+from ..reader import read_loose
+from ._data import merge_on_trains
 
 __all__ = ["get_xgm", "calibrate_xgm"]
 
@@ -103,7 +104,7 @@ def get_xgm(run, mnemonics=None, merge_with=None, indices=slice(0, None)):
     mnemonics = list(dict.fromkeys(list(mnemonics) + raw_in_ds))
     if not mnemonics:
         return merge_with
-    mn = mnemonics_for_run(run) if run is not None else {}
+    mn = present_in(run) if run is not None else {}
     bpt = bp.load_bpt(run, merge_with, mn)
     pids_by_loc = {}     # pulse ids of each location, found once for all mnemonics
 
@@ -125,7 +126,7 @@ def get_xgm(run, mnemonics=None, merge_with=None, indices=slice(0, None)):
         if merge_with is not None and m in merge_with:
             arr = merge_with[m]
         else:
-            arr = load_array(run, m)
+            arr = read_loose(run, m)
         values = np.asarray(arr.values, float)
         values = np.where(values == 1.0, np.nan, values)     # unused entries hold 1.0
         tids = np.asarray(arr["trainId"].values)
@@ -179,7 +180,7 @@ def calibrate_xgm(run, data, xgm="SCS", plot=False):
     fast = data[name]
     pdim = [d for d in fast.dims if d != "trainId"][0]
     flux_name = f"{xgm}_photonFlux"
-    flux = data[flux_name] if flux_name in data else load_array(run, flux_name)
+    flux = data[flux_name] if flux_name in data else read_loose(run, flux_name)
     fast_mean = fast.mean(pdim, skipna=True)
     fast_mean, flux = xr.align(fast_mean, flux, join="inner")
     ok = np.isfinite(fast_mean.values) & (flux.values > 0)

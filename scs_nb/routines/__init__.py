@@ -11,7 +11,3 @@ from .Reflectivity import reflectivity  # noqa: F401,E402
 from .XAS import xas, xasxmcd  # noqa: F401,E402
 from . import boz  # noqa: E402,F401  (BOZ, issue 13: toolbox_scs.routines.boz)
 from .boz import *  # noqa: E402,F401,F403  (the ToolBox exports them at toolbox_scs.routines.*)
-
-from ..compat import lazy_attributes  # noqa: E402
-
-__getattr__ = lazy_attributes("routines")

@@ -28,7 +28,7 @@ import numpy as np
 import xarray as xr
 
 from ...atomic import check_writable_dir
-from ...damage import check_readable
+from ...reader.damage import check_readable
 from ...errors import ToolBoxError, ToolBoxFileError, ToolBoxPathError, ToolBoxValueError
 from ...facility import C_MM_PER_PS, DSSC_NMODULES
 from . import core, engine

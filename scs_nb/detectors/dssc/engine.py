@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import h5py
 import numpy as np
 
-from ... import damage
+from ...reader import damage
 from ...errors import ToolBoxFileError, ToolBoxPathError, ToolBoxValueError
 from ...facility import DSSC_ADC_MAX as ADC_MAX
 from ...facility import DSSC_MODULE_SHAPE as MODULE_SHAPE

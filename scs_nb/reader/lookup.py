@@ -1,4 +1,4 @@
-"""The one way from a mnemonic to data.
+"""The one way from a mnemonic to data: lookup, resolve, read.
 
 ``lookup(run, mnemonic)`` turns a mnemonic name, a custom ``{'source', 'key',
 'dim'}`` dict or a ``{name: {...}}`` dict into ``(name, alternative)`` for this
@@ -14,10 +14,14 @@ import os
 
 import xarray as xr
 
-from .errors import ToolBoxFileError, ToolBoxTypeError, ToolBoxValueError
-from .mnemonics import _alternatives, mnemonic_alternative, mnemonics
+from extra_data import by_index
+from extra_data.read_machinery import roi_shape
 
-__all__ = ["lookup", "resolve", "read", "field_list", "name_of"]
+from ..errors import ToolBoxFileError, ToolBoxTypeError, ToolBoxValueError
+from ..mnemonics import _alternatives, mnemonic_alternative, mnemonics
+from . import damage
+
+__all__ = ["lookup", "resolve", "read", "read_loose", "field_list", "name_of", "custom_spec"]
 
 
 def field_list(fields):
@@ -89,9 +93,9 @@ def lookup(run, mnemonic, spec=None):
     if src not in run.all_sources:
         close = difflib.get_close_matches(src, sorted(run.all_sources), n=5, cutoff=0.6)
         hint = f" Similar sources: {', '.join(close)}." if close else ""
-        from .damage import hint as damage
         raise ToolBoxValueError(
-            f"field {mnemonic!r}: source {src!r} is missing from this run.{hint}{damage(run)} "
+            f"field {mnemonic!r}: source {src!r} is missing from this run.{hint}"
+            f"{damage.hint(run)} "
             "See run.all_sources for what the run contains.")
     keys = run[src].keys()
     if key not in keys:
@@ -116,6 +120,7 @@ def resolve(run, mnemonic):
 
 
 def files_of(run, source) -> str:
+    """The names of the files that hold ``source`` in ``run`` (for error messages)."""
     try:
         return ", ".join(sorted({os.path.basename(f.filename) for f in run[source].files}))
     except Exception:  # pragma: no cover
@@ -153,7 +158,6 @@ def read(run, mnemonic, name=None, roi=None, dim=None, alt=None, strict_dims=Tru
         dims = [f"{name}_dim_{i}" for i in range(len(kd.entry_shape))]
     kw = {}
     if roi is not None:
-        from extra_data import by_index
         kw["roi"] = roi.value if isinstance(roi, by_index) else roi
     try:
         arr = kd.xarray(extra_dims=list(dims) if dims else None, name=name, **kw)
@@ -178,9 +182,29 @@ def _entry_shape(entry_shape, roi):
     if roi is None:
         return shape
     try:
-        from extra_data import by_index
-        from extra_data.read_machinery import roi_shape
         r = roi.value if isinstance(roi, by_index) else roi
         return roi_shape(shape, r if isinstance(r, tuple) else (r,))
     except Exception:  # pragma: no cover - let extra_data report it
         return None
+
+
+def read_loose(run, mnemonic, name=None) -> xr.DataArray:
+    """A mnemonic as a DataArray (trainId, <entry dims>), naming what the table does not.
+
+    Parameters
+    ----------
+    run : extra_data.DataCollection
+        The open run.
+    mnemonic : str or dict
+        A mnemonic name or a custom ``{'source', 'key', 'dim'}`` dict.
+    name : str, optional
+        The array's name (default: the mnemonic's).
+
+    Returns
+    -------
+    xarray.DataArray
+        As ``read``, except that entry dimensions the table does not name are
+        called ``<name>_dim_<i>`` instead of raising.
+    """
+    mname, alt = lookup(run, mnemonic)
+    return read(run, mname, name=name or mname, alt=alt, strict_dims=False)

@@ -10,7 +10,7 @@
 * ``describe(folder)`` / ``hint(run)``: one sentence naming both kinds of damage, for
   messages about missing trains or sources.
 
-Used by ``scs_nb.load`` (open_run, load), ``scs_nb.reader`` (missing-source errors)
+Used by run discovery (open_run), ``load``, the lookup (missing-source errors)
 and the DSSC binning.
 """
 from __future__ import annotations
@@ -21,7 +21,8 @@ import re
 import stat
 import warnings
 
-from .errors import ToolBoxFileError
+from ..errors import ToolBoxFileError
+from .warn import user_stacklevel
 
 __all__ = ["probe", "unreadable_files", "sequence_gaps", "describe", "hint",
            "drop_unreadable", "check_run", "unreadable_error", "check_readable"]
@@ -167,8 +168,7 @@ def drop_unreadable(run, folder, where):
 
 def _stacklevel():
     """The stacklevel of the first frame outside scs_nb (for warnings.warn)."""
-    from .load import _user_stacklevel
-    return _user_stacklevel() - 1       # counted from this helper's caller
+    return user_stacklevel(1)
 
 
 def check_run(run, folder, where):
