@@ -14,16 +14,16 @@ from . import compat as _compat  # noqa: E402
 __getattr__ = _compat.lazy_attributes("")
 alias_toolbox = _compat.alias_toolbox
 
-# --- mnemonics (issue 2) ---
+# --- the mnemonic table and the one reader ---
 from .mnemonics import mnemonics  # noqa: E402,F401
 from .reader import lookup, mnemonics_for_run, read, resolve  # noqa: E402,F401
 from . import facility  # noqa: E402,F401
 
-# --- loading (issue 2) ---
+# --- loading: the ToolBox's load API ---
 from .load import (check_data_rate, concatenateRuns, find_proposal,  # noqa: E402,F401
                    find_run_path, get_array, load, load_run_values, open_run, run_by_path)
 
-# --- pulses: bunch pattern, XGM, digitizers, BAM, laser, undulator (issue 3) ---
+# --- pulses: bunch pattern, XGM, digitizers, BAM, laser, undulator ---
 from .pulses import (calibrate_xgm, check_peak_params, digitizer_signal_description,  # noqa: E402,F401,E501
                      extractBunchPattern, get_bam, get_bam_params, get_dig_avg_trace,
                      get_digitizer_peaks, get_laser_peaks, get_peaks, get_sase_pId,
@@ -33,7 +33,7 @@ from .routines.laser import (align_ol_to_fel_pId, degToRelPower,  # noqa: E402,F
                              delayToPosition, fluenceCalibration, positionToDelay)
 from .routines.undulator import get_undulator_config  # noqa: E402,F401
 
-# --- DSSC (issue 4) ---
+# --- DSSC binning ---
 from . import detectors  # noqa: E402,F401
 from .detectors.dssc import (DSSCBinner, DSSCFormatter, bin_dssc,  # noqa: E402,F401
                              create_dssc_bins, dssc_dark, dssc_xaxis, get_data_formatted,
@@ -43,14 +43,14 @@ from .detectors.dssc import (DSSCBinner, DSSCFormatter, bin_dssc,  # noqa: E402,
                              plot_xgm_threshold, process_dssc_data, quickmask_DSSC_ASIC,
                              save_attributes_h5, save_xarray)
 
-# --- reliability: damaged runs, per-module DSSC outcome (issue 10) ---
+# --- damaged runs, and the per-module outcome of DSSC binning ---
 from .reader import damage  # noqa: E402,F401
 from .detectors.dssc.binning import DSSCModulesError  # noqa: E402,F401
 
-# --- spectrometers: hRIXS / MaranaX, Viking (issue 14) ---
+# --- spectrometers: hRIXS / MaranaX, Viking ---
 from .detectors.hrixs import MaranaX, hRIXS  # noqa: E402,F401
 from .detectors.viking import Viking  # noqa: E402,F401
-# --- how-tos: knife-edge, reflectivity, XAS/XMCD, PES, FastCCD (issue 15) ---
+# --- how-tos: knife-edge, reflectivity, XAS/XMCD, PES, FastCCD ---
 from . import base  # noqa: E402,F401
 from .base import knife_edge_base  # noqa: E402,F401
 from .routines.knife_edge import knife_edge  # noqa: E402,F401
@@ -60,12 +60,12 @@ from .detectors.pes import (get_pes_params, get_pes_tof, load_pes_avg_traces,  #
                             save_pes_avg_traces)
 from .detectors.fccd import FastCCD  # noqa: E402,F401
 
-# --- DSSC azimuthal integration, time delay, geometry (issue 12) ---
+# --- DSSC azimuthal integration, time delay, geometry ---
 from .detectors.azimuthal_integrator import (AzimuthalIntegrator,  # noqa: E402,F401
                                              AzimuthalIntegratorDSSC)
 from .detectors.dssc.azimuthal import integrate_azimuthal  # noqa: E402,F401
 
-# --- BOZ (issue 13): toolbox_scs.routines.boz, also at toolbox_scs.* and toolbox_scs.routines.* ---
+# --- BOZ: toolbox_scs.routines.boz, also at toolbox_scs.* and toolbox_scs.routines.* ---
 from .routines import boz  # noqa: E402,F401
 from .routines.boz import (average_module, bad_pixel_map,  # noqa: E402,F401
                            compute_flat_field_correction, ff_refine_crit, ff_refine_fit,

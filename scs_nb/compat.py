@@ -28,6 +28,8 @@ import importlib.util
 import sys
 import types
 
+from .errors import ToolBoxValueError
+
 PACKAGE = "scs_nb"
 
 #: ToolBox module path -> implementing scs_nb module (None: a package of aliases)
@@ -177,7 +179,6 @@ def alias_toolbox():
     """Make ``import toolbox_scs`` (and every ``toolbox_scs.*`` path) give scs_nb,
     so that a ToolBox notebook runs unchanged. Refused when the real ToolBox is
     importable: it is never shadowed."""
-    from .errors import ToolBoxValueError
     if "toolbox_scs" in sys.modules and not sys.modules["toolbox_scs"].__name__ == PACKAGE:
         raise ToolBoxValueError("toolbox_scs is already imported (the real ToolBox); "
                                 "use it, or import scs_nb as tb in a fresh kernel")

@@ -2,15 +2,17 @@
 ``findxfel``), found under extra_data's data root ($EXTRA_DATA_DATA_ROOT)."""
 from __future__ import annotations
 
+from .reader import find_proposal
+
 
 def _find_proposal(args) -> int:
-    from .load import find_proposal
-
+    """Print the proposal's folder; exit status 0."""
     print(find_proposal(args.proposal))
     return 0
 
 
 def register(subparsers):
+    """Add ``find-proposal`` to the ``scs-nb`` sub-commands."""
     p = subparsers.add_parser(
         "find-proposal",
         help="print the folder of a proposal (as findxfel)",

@@ -62,7 +62,7 @@ UND_NCELLS = 21
 UND_PERIOD_M = 0.068
 UND_PARK_GAP_MM = 62.0
 
-# -- photo-electron spectrometer (PES, issue 15) ------------------------------
+# -- photo-electron spectrometer (PES) ------------------------------------------
 PES_BOARDS = (1, 2, 3, 4)           # ADQ412 boards of SA3_XTD10_PES/ADC/1
 PES_LETTERS = "ABCD"                # channels of each board: 16 flight tubes
 #: binding energies (eV) of the PES calibration gases (N 1s, Ne 1s, Kr 3d5/2, Xe 4d5/2)

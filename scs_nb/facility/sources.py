@@ -4,6 +4,8 @@ simulator writes them so, and the mnemonic table marks them ``inferred``.
 """
 from __future__ import annotations
 
+from .constants import FASTCCD_SHAPE, MARANAX_SHAPE, NEWTON_SHAPE
+
 # timing
 TIMESERVER = "SCS_RR_UTC/TSYS/TIMESERVER"
 TIMESERVER_PIPELINE = TIMESERVER + ":outputBunchPattern"
@@ -75,20 +77,15 @@ LLC_WEBCAM1 = "SCS_LLC_CAM/CAM/WEBCAM1:output"
 CHEM_CAM = "SCS_CHEM_DIAG/CAM/CAMERA:daqOutput"
 
 
-def _camera_shapes():
-    from .constants import FASTCCD_SHAPE, MARANAX_SHAPE, NEWTON_SHAPE
-    return {FASTCCD: FASTCCD_SHAPE, MARANAX + ":daqOutput": MARANAX_SHAPE,
-            NEWTON + ":daqOutput": NEWTON_SHAPE, MTE3: (2048, 2048), LLC_WEBCAM1: (480, 640),
-            CHEM_CAM: (1024, 1024)}
-
-
 #: image shape of each camera source
-CAMERA_SHAPE = _camera_shapes()
+CAMERA_SHAPE = {FASTCCD: FASTCCD_SHAPE, MARANAX + ":daqOutput": MARANAX_SHAPE,
+                NEWTON + ":daqOutput": NEWTON_SHAPE, MTE3: (2048, 2048),
+                LLC_WEBCAM1: (480, 640), CHEM_CAM: (1024, 1024)}
 #: Gotthard II: pulses per train recorded and strip pixels (inferred)
 GOTTHARD2_SHAPE = (60, 1280)
 
-# DSSC PPT (FPGA) device holding the fine trigger delay setting (issue 12;
-# inferred: no public reference of this source and key)
+# DSSC PPT (FPGA) device holding the fine trigger delay setting (inferred: no
+# public reference of this source and key)
 DSSC_PPT = "SCS_DET_DSSC1M-1/FPGA/PPT_Q1"
 DSSC_FINE_DELAY_KEY = "sequencer.fineTriggerDelay"
 INFERRED.add(DSSC_PPT)

@@ -29,6 +29,8 @@ from ..mnemonics import _alternatives, kind_of, mnemonics, present_in
 from . import bunch_pattern as bp
 from ..reader import lookup, read_loose, run_value, run_values
 from ._data import merge_on_trains
+from .peak_integration import (PARAM_KEYS, find_integ_params, peaks_from_raw_trace)
+from .peak_integration import check_params as _check_params
 
 __all__ = ["get_peaks", "get_dig_avg_trace", "check_peak_params", "get_tim_peaks",
            "get_laser_peaks", "get_digitizer_peaks", "digitizer_signal_description",
@@ -36,7 +38,6 @@ __all__ = ["get_peaks", "get_dig_avg_trace", "check_peak_params", "get_tim_peaks
 
 SAMPLES_PER_SLOT = {"ADQ412": ADQ412_SAMPLES_PER_SLOT, "FastADC": FASTADC_SAMPLES_PER_SLOT}
 DEFAULT_POLARITY = {"ADQ412": -1, "FastADC": 1}
-PARAM_KEYS = ("pulseStart", "pulseStop", "baseStart", "baseStop", "period", "npulses")
 DIGITIZER_DEVICES = sources.DIGITIZERS
 _ADQ_LETTER_TO_MCP = {letter: n for n, letter in sources.MCP_ADQ_LETTER.items()}
 _CHUNK_BYTES = 256 * 2 ** 20
@@ -145,58 +146,6 @@ def get_dig_avg_trace(run, mnemonic, ntrains=None):
 
 
 # -- finding the windows -----------------------------------------------------
-def find_integ_params(trace, samples_per_slot=None, min_distance=None):
-    """Integration parameters from an average trace: the first pulse's
-    window, a baseline window just before it, the period and the number of
-    pulses seen. Also returns the polarity (+1/-1) as a second value.
-    """
-    x = np.asarray(trace, float)
-    base = np.median(x)
-    s = x - base
-    polarity = -1 if abs(s.min()) > abs(s.max()) else 1
-    s = polarity * s
-    noise = 1.4826 * np.median(np.abs(s - np.median(s)))
-    top = s.max()
-    thr = max(0.1 * top, 6 * noise)
-    if top <= 0 or top < 6 * noise:
-        raise ToolBoxValueError(
-            "no pulse found in the average trace (signal below 6 x noise); pass "
-            "integParams={'pulseStart', 'pulseStop', 'baseStart', 'baseStop', 'period', "
-            "'npulses'} explicitly")
-    from scipy.signal import find_peaks
-    dist = min_distance or (max(1, samples_per_slot // 2) if samples_per_slot else 1)
-    peaks, _ = find_peaks(s, height=thr, distance=dist)
-    p = int(peaks[0])
-    half = s[p] / 2
-
-    def crossing(direction):
-        i = p
-        while 0 < i < len(s) - 1 and s[i] > half:
-            i += direction
-        # linear interpolation between i and the previous sample
-        a, b = s[i], s[i - direction]
-        frac = (b - half) / (b - a) if b != a else 0.0
-        return abs((i - direction) + direction * frac - p)
-    hw_left, hw_right = crossing(-1), crossing(1)
-    start = int(np.floor(p - 4 * hw_left))
-    stop = int(np.ceil(p + 4 * hw_right)) + 1
-    if len(peaks) > 1:
-        period = int(np.round(np.median(np.diff(peaks))))
-        if samples_per_slot:
-            period = max(samples_per_slot,
-                         int(np.round(period / samples_per_slot)) * samples_per_slot)
-    else:
-        period = samples_per_slot or (stop - start) * 2
-    width = stop - start
-    room = period - width - 2
-    blen = int(max(1, min(max(1, (samples_per_slot or period) // 4), room)))
-    base_stop = start - 1
-    base_start = max(0, base_stop - blen)
-    params = {"pulseStart": max(start, 0), "pulseStop": stop, "baseStart": base_start,
-              "baseStop": base_stop, "period": int(period), "npulses": int(len(peaks))}
-    return params, polarity
-
-
 def _onboard_settings(run, alt):
     """The digitizer's own integration settings (run values), seed keys."""
     dev, chan = alt["source"].split(":")
@@ -217,96 +166,6 @@ def _onboard_settings(run, alt):
     return {"pulseStart": v["initialDelay"], "pulseStop": v["initialDelay"] + v["peakSamples"],
             "baseStart": v["baseStart"], "baseStop": v["baseStop"],
             "period": v["pulsePeriod"], "npulses": v["numPulses"]}
-
-
-def _check_params(params, need=PARAM_KEYS):
-    if not isinstance(params, dict):
-        raise ToolBoxValueError(f"integParams must be a dict with keys {PARAM_KEYS}, "
-                                f"got {type(params).__name__}")
-    lower = {k.lower(): k for k in params}
-    out = {}
-    for k in need:
-        if k in params:
-            out[k] = params[k]
-        elif k.lower() in lower:             # tolerate 'pulsestop' spelling
-            out[k] = params[lower[k.lower()]]
-    missing = [k for k in need if k not in out]
-    if missing:
-        raise ToolBoxValueError(f"integParams lacks {missing}; give all of {list(need)} "
-                                "(sample indices, stops exclusive) or use autoFind=True")
-    for k in ("pulseStart", "pulseStop", "baseStart", "baseStop"):
-        if k in out:
-            out[k] = int(out[k])
-    if out.get("pulseStop", 1) <= out.get("pulseStart", 0) or \
-            out.get("baseStop", 1) <= out.get("baseStart", 0):
-        raise ToolBoxValueError(f"empty integration window in {out}: each Stop must be "
-                                "larger than its Start")
-    if "polarity" in params:
-        p = params["polarity"]
-        out["polarity"] = -1 if p in (-1, "negative", "neg") else 1
-    return out
-
-
-# -- integration -------------------------------------------------------------
-def peaks_from_raw_trace(traces, pulseStart, pulseStop, baseStart, baseStop, offsets,
-                         polarity=1):
-    """Integrated peaks (ntrains, len(offsets)) of traces (ntrains, nsamples),
-    one window set per sample offset. Vectorised over trains and pulses.
-    """
-    traces = np.asarray(traces)
-    offsets = np.asarray(offsets, np.int64)
-    pw = np.arange(pulseStart, pulseStop)
-    bw = np.arange(baseStart, baseStop)
-    pidx = offsets[:, None] + pw
-    bidx = offsets[:, None] + bw
-    lo = min(pidx.min(initial=0), bidx.min(initial=0))
-    hi = max(pidx.max(initial=0), bidx.max(initial=0))
-    if lo < 0 or hi >= traces.shape[-1]:
-        raise ToolBoxValueError(
-            f"integration windows span samples {lo}..{hi} but the trace has "
-            f"{traces.shape[-1]} samples (pulseStart={pulseStart}, pulseStop={pulseStop}, "
-            f"baseStart={baseStart}, baseStop={baseStop}, {len(offsets)} pulses up to offset "
-            f"{offsets.max(initial=0)}); pass windows inside the trace (check_peak_params "
-            "shows them) or fewer pulses")
-    out = np.empty((traces.shape[0], len(offsets)), np.float64)
-    if traces.dtype.kind not in "iuf":
-        traces = traces.astype(np.float64)
-    _kernel()(np.ascontiguousarray(traces), offsets, int(pulseStart), int(pulseStop),
-               int(baseStart), int(baseStop), float(polarity), out)
-    return out
-
-
-_KERNEL = None
-prange = range      # numba.prange once the kernel is compiled
-
-
-def _kernel():
-    """The numba integration kernel, compiled (or loaded from cache) on first
-    use so that ``import scs_nb`` does not import numba. Trains are shared
-    among the cores (``prange``): the loop is bound by memory latency, one
-    window of a long trace after another."""
-    global _KERNEL, prange
-    if _KERNEL is None:
-        import numba
-        prange = numba.prange
-        _KERNEL = numba.njit(cache=True, nogil=True, fastmath=True, parallel=True)(_integrate)
-    return _KERNEL
-
-
-def _integrate(traces, offsets, ps, pe, bs, be, polarity, out):
-    """Window sums of every (train, pulse): reads only the windows."""
-    width = pe - ps
-    blen = be - bs
-    for t in prange(traces.shape[0]):
-        for k in range(offsets.shape[0]):
-            o = offsets[k]
-            s = traces[t, 0] * 0        # integer accumulation for integer traces
-            for i in range(ps + o, pe + o):
-                s += traces[t, i]
-            b = traces[t, 0] * 0
-            for i in range(bs + o, be + o):
-                b += traces[t, i]
-            out[t, k] = polarity * (s - b / blen * width)
 
 
 def _raw_peaks(run, alt, data, params, offsets, polarity):
