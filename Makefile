@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 JOBS   ?= 2
 
-.PHONY: install demo test test-wheel test-browser test-slurm bench clean
+.PHONY: install lint demo test test-wheel test-browser test-slurm bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,7 +20,13 @@ install: $(STAMP)
 demo: install
 	$(VENV)/bin/scs-nb demo --out demo
 
-test: install
+# the code's own hygiene: lint, format and the import layers of pyproject.toml
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+
+test: install lint
 	$(PY) -m pytest -n $(JOBS) --dist loadgroup -q --timeout 600
 
 # the wheel as a user installs it: built, installed (not editable) into a fresh venv, and
