@@ -68,6 +68,7 @@ INFERRED = {TIMESERVER_PIPELINE, FASTADC, FASTADC2, ADQ412_2, XTD10_MCP_ADQ, *BA
 
 
 def dssc_module_source(module: int) -> str:
+    """The XTDF source of DSSC module ``module`` (0-15)."""
     return DSSC_MODULE.format(int(module))
 
 

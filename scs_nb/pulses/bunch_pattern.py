@@ -118,10 +118,12 @@ class PulseIds:
 
     @property
     def npulses(self) -> np.ndarray:
+        """Number of pulses in each train."""
         return self.mask.sum(1)
 
     @property
     def changed(self) -> bool:
+        """Whether the pulse pattern changes within the run."""
         return bool(len(self.mask)) and not bool(np.all(self.mask == self.mask[:1]))
 
     def per_train(self):
@@ -129,6 +131,7 @@ class PulseIds:
         return [self.pids[m] for m in self.mask]
 
     def mask_array(self) -> xr.DataArray:
+        """The (trainId, pulse id) mask of pulses present, as a DataArray."""
         return xr.DataArray(self.mask, dims=("trainId", self.dim),
                             coords={"trainId": self.trainId, self.dim: self.pids})
 

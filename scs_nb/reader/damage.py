@@ -64,6 +64,7 @@ def unreadable_files(folder, pattern="*.h5") -> dict:
 
 
 def unreadable_error(path, cause, what="run file") -> ToolBoxFileError:
+    """The ToolBoxFileError for a file that cannot be read, naming it, the cause and the remedy."""
     return ToolBoxFileError(
         f"cannot read {what} {path}: {cause}. Ask the data owner to make it readable "
         "(chmod a+r), or copy the run again")
