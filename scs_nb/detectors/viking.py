@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 import xarray as xr
+from scipy.optimize import curve_fit
 
 from ..errors import ToolBoxValueError
 from ..facility import NEWTON_E_PER_COUNT, NEWTON_PREAMP_GAIN
-from .hrixs import SpectrometerParams
+from ..load import get_array, load, open_run
+from ..reader import lookup
+from .spectrometer import SpectrometerParams
 
 __all__ = ["Viking"]
 
@@ -61,7 +64,6 @@ class Viking(SpectrometerParams):
         ``newton`` images in X_RANGE x Y_RANGE, ``newt_x`` in eV; with
         ``add_attrs`` the camera parameters (``get_camera_params``) become
         attributes of the dataset."""
-        from ..load import load
         run, data = load(self.PROPOSAL, runNB, fields=list(self.FIELDS),
                          extract_digitizers=False, extract_xgm=False, extract_bam=False)
         if "newton" not in data:
@@ -93,7 +95,6 @@ class Viking(SpectrometerParams):
     # -- camera -----------------------------------------------------------------
     @staticmethod
     def _camera_value(run, key):
-        from ..reader import lookup
         _, alt = lookup(run, f"VIKING_{key}")
         return run.get_run_value(alt["source"], alt["key"].replace(".value", ""))
 
@@ -215,7 +216,7 @@ class Viking(SpectrometerParams):
 
     @staticmethod
     def plot_xas(xas, plot_errors=True, xas_ylim=(-1, 3)):
-        import matplotlib.pyplot as plt
+        import matplotlib.pyplot as plt  # heavy: only for the plot
         e = xas["newt_x"].values
         fig, (a0, a1) = plt.subplots(2, 1, sharex=True, figsize=(7, 6))
         for name, label in (("I0", "I0 (reference)"), ("It", "It (sample)")):
@@ -245,8 +246,6 @@ class Viking(SpectrometerParams):
         mono energy ('nrj'), fitted with a 2nd degree polynomial weighted by
         the position errors. Sets and returns ENERGY_CALIB; the fit (with its
         covariance) is in ``self.calibration_fit``."""
-        from scipy.optimize import curve_fit
-        from ..load import get_array, open_run
         if len(runList) < 3:
             raise ToolBoxValueError(f"calibrate needs at least 3 runs for a 2nd degree "
                                     f"polynomial, got {list(runList)}")
@@ -294,7 +293,7 @@ class Viking(SpectrometerParams):
                                 "energies": ens.tolist(), "energy_err": ens_err.tolist(),
                                 "runs": list(runList)}
         if plot:
-            import matplotlib.pyplot as plt
+            import matplotlib.pyplot as plt  # heavy: only for the plot
             fig, (a0, a1) = plt.subplots(1, 2, figsize=(11, 4))
             for (x, y, p), r, e in zip(spectra, runList, ens):
                 a0.plot(x, y, lw=0.8, label=f"run {r}: {e:.1f} eV")
