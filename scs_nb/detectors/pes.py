@@ -18,8 +18,11 @@ from ..errors import ToolBoxPathError, ToolBoxValueError
 from ..facility import (ADQ412_SAMPLES_PER_SLOT, PES_BINDING_EV, SLOT_RATE_HZ, find_proposal,
                         validate_proposal, validate_run)
 from ..facility import sources as S
+from ..load import open_run
 from ..mnemonics import kind_of, mnemonics, mnemonics_for_run
-from .. import reader
+from ..pulses import bunch_pattern as bp
+from ..pulses._data import merge_on_trains
+from ..reader import lookup
 
 __all__ = ["get_pes_tof", "get_pes_params", "save_pes_avg_traces", "load_pes_avg_traces"]
 
@@ -47,7 +50,7 @@ def _mnemonic_of(channel):
 
 
 def _resolve(run, mnemonic):
-    name, alt = reader.lookup(run, mnemonic)
+    name, alt = lookup(run, mnemonic)
     if kind_of(alt) != "pes_raw":
         pes = sorted(m for m in mnemonics if kind_of(mnemonics[m][0]) == "pes_raw")
         raise ToolBoxValueError(f"{name!r} is not a PES channel (kind {kind_of(alt)!r}); "
@@ -98,7 +101,7 @@ def _cut(traces, offsets, mask, width, bstart, bwidth, subtract, out):
 def _kernel():
     global _KERNEL
     if _KERNEL is None:
-        import numba
+        import numba  # heavy (LLVM): loaded on the first spectra only
         _KERNEL = numba.njit(cache=True, nogil=True)(_cut)
     return _KERNEL
 
@@ -150,8 +153,6 @@ def get_pes_tof(proposal, runNB, mnemonic, start=0, origin=None, width=None,
         ``<mnemonic without 'raw'>tof`` (e.g. 'PES_2Atof'), dims
         (trainId, sa3_pId, sampleId); or merge_with with it merged.
     """
-    from ..load import open_run
-    from ..pulses import bunch_pattern as bp
     run = proposal if hasattr(proposal, "all_sources") else open_run(proposal, runNB)
     name, alt = _resolve(run, mnemonic)
     kd = run[alt["source"], alt["key"]]
@@ -178,7 +179,7 @@ def get_pes_tof(proposal, runNB, mnemonic, start=0, origin=None, width=None,
     kernel = _kernel()
     per_train = max(1, nsamples * kd.dtype.itemsize)
     tids, parts = [], []
-    from tqdm.auto import tqdm
+    from tqdm.auto import tqdm  # loads ipywidgets in a notebook: only when cutting spectra
     chunks = list(kd.split_trains(trains_per_part=max(1, _CHUNK_BYTES // per_train)))
     for part in tqdm(chunks, desc=f"{name} spectra", disable=len(chunks) < 4):
         t = np.asarray(part.train_id_coordinates())
@@ -207,7 +208,6 @@ def get_pes_tof(proposal, runNB, mnemonic, start=0, origin=None, width=None,
                              "width": width, "samples_per_slot": sps,
                              "baseline_subtracted": int(bool(subtract_baseline))})
     if merge_with is not None:
-        from ..pulses._data import merge_on_trains
         return merge_on_trains(merge_with, da, drop=[name])
     return da
 
@@ -302,7 +302,6 @@ def save_pes_avg_traces(proposal, runNB, channels=None, subdir="usr/processed_ru
     -------
     path: str, the file written (atomically: a temporary file renamed).
     """
-    from ..load import open_run
     run = open_run(proposal, runNB)
     path = _pes_path(proposal, runNB, subdir)
     if path.exists() and not overwrite:
