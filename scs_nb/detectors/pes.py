@@ -116,39 +116,39 @@ def get_pes_tof(proposal, runNB, mnemonic, start=0, origin=None, width=None,
 
     Parameters
     ----------
-    proposal: int
+    proposal : int
         The proposal number (or an extra_data DataCollection, then runNB is
         ignored).
-    runNB: int
+    runNB : int
         The run number.
-    mnemonic: str
+    mnemonic : str
         mnemonic for PES, e.g. "PES_2Araw".
-    start: int
+    start : int
         starting sample of the first spectrum in the raw trace.
-    origin: int
+    origin : int
         sample of the trace that corresponds to time-of-flight origin, also
         called prompt, counted from the start of each spectrum. Used to
         compute the 'time_ns' coordinates. If None, computation of 'time_ns'
         is skipped.
-    width: int
+    width : int
         number of samples per spectra. If None, the number of samples for
         4.5 MHz repetition rate is used.
-    subtract_baseline: bool
+    subtract_baseline : bool
         If True, subtract baseline defined by baseStart and baseWidth to each
         spectrum.
-    baseStart: int
+    baseStart : int
         starting sample of the baseline, counted like ``start`` (for the
         first pulse; shifted with each pulse like the spectra). Default:
         ``start``.
-    baseWidth: int
+    baseWidth : int
         number of samples to average (starting from baseStart) for baseline
         calculation.
-    merge_with: xarray Dataset
+    merge_with : xarray.Dataset
         If provided, the resulting Dataset will be merged with this one.
 
     Returns
     -------
-    pes: xarray DataArray
+    pes : xarray.DataArray
         DataArray containing the PES time-of-flight spectra, named
         ``<mnemonic without 'raw'>tof`` (e.g. 'PES_2Atof'), dims
         (trainId, sa3_pId, sampleId); or merge_with with it merged.
@@ -219,16 +219,16 @@ def get_pes_params(run, channel=None):
 
     Parameters
     ----------
-    run: extra_data.DataCollection
+    run : extra_data.DataCollection
         DataCollection containing the digitizer data
-    channel: str
+    channel : str
         Channel name or PES mnemonic, e.g. '2A' or 'PES_1Craw'. If None, or
         if the channel is not found in the data, the retardation voltage for
         all channels is retrieved.
 
     Returns
     -------
-    params: dict
+    params : dict
         'gas' (name of the gas whose valve is open, or None),
         'binding_energy' (eV, or None), 'ret_voltage' (V: a float for the
         channel, else a dict channel -> V) and 'mpod_voltages' (every MPOD
@@ -285,22 +285,23 @@ def save_pes_avg_traces(proposal, runNB, channels=None, subdir="usr/processed_ru
 
     Parameters
     ----------
-    proposal: int
+    proposal : int
         The proposal number.
-    runNB: int
+    runNB : int
         The run number.
-    channels: str or list
+    channels : str or list
         The PES channels or mnemonics, e.g. '2A', ['2A', '3C'],
         ['PES_1Araw', 'PES_4Draw', '3B']. Default: all channels of the run.
-    subdir: str
+    subdir : str
         subdirectory. The data is stored in
         <proposal path>/<subdir>/r{runNB:04d}/r{runNB:04d}-pes-data.h5
-    overwrite: bool
+    overwrite : bool
         replace an existing file (otherwise an existing file is an error).
 
     Returns
     -------
-    path: str, the file written (atomically: a temporary file renamed).
+    path : str
+        The file written (atomically: a temporary file renamed).
     """
     run = open_run(proposal, runNB)
     path = _pes_path(proposal, runNB, subdir)
@@ -335,20 +336,21 @@ def load_pes_avg_traces(proposal, runNB, channels=None, subdir="usr/processed_ru
 
     Parameters
     ----------
-    proposal: int
+    proposal : int
         The proposal number.
-    runNB: int
+    runNB : int
         The run number.
-    channels: str or list
+    channels : str or list
         The PES channels or mnemonics, e.g. '2A', ['2A', '3C'],
         ['PES_1Araw', 'PES_4Draw', '3B']. Default: all saved channels.
-    subdir: str
+    subdir : str
         subdirectory. The data is stored in
         <proposal path>/<subdir>/r{runNB:04d}/r{runNB:04d}-pes-data.h5
 
     Returns
     -------
-    ds: xarray Dataset with the average traces, one variable per channel
+    ds : xarray.Dataset
+        The average traces (ADC counts), one variable per channel.
     """
     path = _pes_path(proposal, runNB, subdir)
     if not path.is_file():

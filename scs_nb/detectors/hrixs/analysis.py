@@ -48,16 +48,51 @@ class hRIXS(SpectrometerParams):
     background subtraction. The actual data is loaded into ``xarray`` and stays
     there.
 
-    Attributes: PROPOSAL, DETECTOR ('hRIXS_det' or 'MaranaX'), X_RANGE (slice
-    along the lines), Y_RANGE (slice in the energy direction), THRESHOLD (ADU
-    of a 2x2 sum; None: use STD_THRESHOLD), STD_THRESHOLD (in standard
-    deviations of a 2x2 sum of noise), DBL_THRESHOLD (charge, in photons,
-    above which a hit is a double hit), AUTO_THRESHOLD (``method='auto'``: hit
-    threshold in photons), BINS (None: one bin per pixel of Y_RANGE),
-    CURVE_A, CURVE_B, ENERGY_INTERCEPT, ENERGY_SLOPE, USE_DARK, FIELDS,
-    DETECTOR_FIELDS, aggregators.
+    Parameters
+    ----------
+    proposalNB : int
+        The proposal number.
+    detector : str
+        'MaranaX', or 'hRIXS_det' for older runs.
 
-    Example::
+    Attributes
+    ----------
+    PROPOSAL : int
+        The proposal number.
+    DETECTOR : str
+        'hRIXS_det' or 'MaranaX'.
+    X_RANGE : slice
+        Pixels along the lines.
+    Y_RANGE : slice
+        Pixels in the energy direction.
+    THRESHOLD : float or None
+        ADU of a 2x2 sum; None: use STD_THRESHOLD.
+    STD_THRESHOLD : float
+        In standard deviations of a 2x2 sum of noise.
+    DBL_THRESHOLD : float
+        Charge, in photons, above which a hit is a double hit.
+    AUTO_THRESHOLD : float
+        ``method='auto'``: hit threshold in photons.
+    BINS : int or None
+        None: one bin per pixel of Y_RANGE.
+    CURVE_A, CURVE_B : float
+        The curvature ``parabola(x) = (CURVE_B * x + CURVE_A) * x`` (px).
+    ENERGY_INTERCEPT : float
+        eV at corrected y = 0.
+    ENERGY_SLOPE : float
+        eV per pixel of corrected y.
+    USE_DARK : bool
+        Subtract ``dark_image`` (else the median of each image).
+    FIELDS : list of str
+        Mnemonics loaded with the images.
+    DETECTOR_FIELDS : dict
+        Detector -> the mnemonics of its images.
+    aggregators : dict
+        Variable name -> function(da, dim) used by ``aggregate``.
+
+    Examples
+    --------
+    ::
 
         h = hRIXS(3145)
         h.Y_RANGE = slice(700, 900)
@@ -114,8 +149,26 @@ class hRIXS(SpectrometerParams):
         return list(self.FIELDS) + list(self.DETECTOR_FIELDS[self.DETECTOR]) + list(extra_fields)
 
     def from_run(self, runNB, proposal=None, extra_fields=(), drop_first=False, subset=None):
-        """Load run ``runNB`` (a thin wrapper around ``scs_nb.load``);
-        ``drop_first`` removes the first image of the run."""
+        """Load run ``runNB`` (a thin wrapper around ``scs_nb.load``).
+
+        Parameters
+        ----------
+        runNB : int
+            The run number.
+        proposal : int, optional
+            Default: PROPOSAL.
+        extra_fields : sequence of str
+            Mnemonics to load besides FIELDS and the images.
+        drop_first : bool
+            Remove the first image of the run.
+        subset : slice, optional
+            The trains to load (replaced by ``drop_first``).
+
+        Returns
+        -------
+        xarray.Dataset
+            The images (ADU, dims trainId, x, y) and FIELDS.
+        """
         if proposal is None:
             proposal = self.PROPOSAL
         if drop_first:
@@ -125,13 +178,33 @@ class hRIXS(SpectrometerParams):
         return data
 
     def load_dark(self, runNB, proposal=None):
-        """Load the dark run ``runNB``; its mean image is subtracted from then on."""
+        """Load the dark run ``runNB``; its mean image is subtracted from then on.
+
+        Parameters
+        ----------
+        runNB : int
+            The dark run.
+        proposal : int, optional
+            Default: PROPOSAL.
+        """
         data = self.from_run(runNB, proposal)
         self.dark_image = data[self.DETECTOR].astype(np.float32).mean(dim="trainId")
         self.USE_DARK = True
 
     # -- geometry -------------------------------------------------------------
     def parabola(self, x):
+        """The curvature of a line of constant energy at ``x``.
+
+        Parameters
+        ----------
+        x : float or numpy.ndarray
+            Absolute detector x (px).
+
+        Returns
+        -------
+        float or numpy.ndarray
+            ``(CURVE_B * x + CURVE_A) * x`` (px along y).
+        """
         return (self.CURVE_B * x + self.CURVE_A) * x
 
     def _ranges(self, shape):
@@ -204,6 +277,29 @@ class hRIXS(SpectrometerParams):
         the line near. ``kwargs``: ``nslices`` (default 64) and ``window``
         (half width in px of the fit around the line, default 15); the rest
         goes to ``imshow``. The fit and its errors are in ``self.curvature_fit``.
+
+        Parameters
+        ----------
+        runNB : int
+            A run with an elastic line (many photons per image).
+        proposal : int, optional
+            Default: PROPOSAL.
+        plot : bool
+            Show the summed image with the fitted line.
+        args : tuple of float, optional
+            A starting (CURVE_A, CURVE_B).
+        **kwargs
+            ``nslices``, ``window`` (px), then ``imshow`` options.
+
+        Returns
+        -------
+        tuple of float
+            (CURVE_A, CURVE_B), also set on the object.
+
+        Raises
+        ------
+        ToolBoxValueError
+            The line is found in fewer than 4 slices.
         """
         nslices = int(kwargs.pop("nslices", 64))
         window = int(kwargs.pop("window", 15))
@@ -323,8 +419,17 @@ class hRIXS(SpectrometerParams):
         A photon has hit the detector where the intensity within a 2-by-2
         square exceeds the threshold (THRESHOLD, or STD_THRESHOLD standard
         deviations of the noise of such a sum); its position is the centre of
-        mass in the 4-by-4 square around it. Returns an array (N, 2) of x and
-        curvature-corrected y (detector pixels).
+        mass in the 4-by-4 square around it.
+
+        Parameters
+        ----------
+        image : array_like
+            One full detector image (ADU), dims (x, y).
+
+        Returns
+        -------
+        numpy.ndarray
+            (N, 2): x and curvature-corrected y (detector pixels).
         """
         image = np.asarray(image)
         dark = self._dark(image.shape)
@@ -337,8 +442,20 @@ class hRIXS(SpectrometerParams):
         The thresholds follow from the incident photon energy (eV): one photon
         carries ``energy / MARANAX_EV_PER_ADU`` ADU; a hit is a 2x2 sum above
         ``AUTO_THRESHOLD`` photons, a double hit one whose 4x4 charge is at
-        least ``DBL_THRESHOLD`` photons. Returns (singles, doubles), arrays
-        (N, 2) of x and curvature-corrected y.
+        least ``DBL_THRESHOLD`` photons.
+
+        Parameters
+        ----------
+        image : array_like
+            One full detector image (ADU), dims (x, y).
+        energy : float
+            The incident photon energy (eV), e.g. the mono's ``nrj``.
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            (singles, doubles), arrays (N, 2) of x and curvature-corrected y
+            (detector pixels).
         """
         image = np.asarray(image)
         energy = float(energy)
@@ -407,8 +524,22 @@ class hRIXS(SpectrometerParams):
 
         Returns a copy of ``data`` with ``spectrum`` (trainId, energy): photons
         per bin (a double hit counts two), and with ``method='auto'`` also
-        ``dbl_spectrum`` (double hits per bin). method: 'auto' (centroid_two)
-        or 'manual' (centroid_one).
+        ``dbl_spectrum`` (double hits per bin).
+
+        Parameters
+        ----------
+        data : xarray.Dataset
+            Images of DETECTOR (from ``from_run``), with ``nrj`` for 'auto'.
+        bins : int, optional
+            Number of energy bins; default BINS (None: one per pixel of Y_RANGE).
+        method : str
+            'auto' (centroid_two) or 'manual' (centroid_one).
+
+        Returns
+        -------
+        xarray.Dataset
+            ``data`` with the coordinate ``energy`` (eV) and ``spectrum``
+            (photons per bin).
         """
         self._check_method(method)
         images = self._images(data)
@@ -430,6 +561,17 @@ class hRIXS(SpectrometerParams):
         1-pixel extent overlaps, in proportion to the overlap; the sum is
         divided by the number of pixels along x, so the result is the average
         intensity (ADU, dark subtracted) that arrived on one pixel.
+
+        Parameters
+        ----------
+        data : xarray.Dataset
+            Images of DETECTOR (from ``from_run``).
+
+        Returns
+        -------
+        xarray.Dataset
+            ``data`` with the coordinate ``energy`` (eV) and ``spectrum``
+            (trainId, energy), ADU per pixel.
         """
         images = self._images(data)
         shape = images.shape[1:]
@@ -468,6 +610,21 @@ class hRIXS(SpectrometerParams):
 
     # -- aggregation -----------------------------------------------------------
     def aggregator(self, da, dim):
+        """Aggregate one variable over ``dim`` with its function in ``aggregators``.
+
+        Parameters
+        ----------
+        da : xarray.DataArray
+            One variable of a dataset.
+        dim : str
+            The dimension to aggregate over.
+
+        Returns
+        -------
+        xarray.DataArray
+            ``da`` aggregated (mean if it has no aggregator), or ``da`` itself
+            without ``dim``.
+        """
         if dim not in da.dims:
             return da
         if da.name in self.aggregators:
@@ -476,7 +633,22 @@ class hRIXS(SpectrometerParams):
 
     def aggregate(self, ds, var=None, dim="trainId"):
         """Aggregate (mostly sum) all data within one dataset, grouped by
-        ``var`` if given; ``counts`` gives the number of frames aggregated."""
+        ``var`` if given; ``counts`` gives the number of frames aggregated.
+
+        Parameters
+        ----------
+        ds : xarray.Dataset
+            Spectra (from ``centroid`` or ``integrate``).
+        var : str, optional
+            A variable to group by (e.g. 'hRIXS_delay').
+        dim : str
+            The dimension to aggregate over.
+
+        Returns
+        -------
+        xarray.Dataset
+            The aggregated dataset (one entry per value of ``var``).
+        """
         if dim not in ds.dims:
             raise ToolBoxValueError(f"dimension {dim!r} not in the dataset (dims: "
                                     f"{list(ds.dims)})")
@@ -489,10 +661,37 @@ class hRIXS(SpectrometerParams):
         return self.aggregate_ds(ds, dim)
 
     def aggregate_ds(self, ds, dim="trainId"):
+        """Aggregate every variable of ``ds`` over ``dim`` (see ``aggregator``).
+
+        Parameters
+        ----------
+        ds : xarray.Dataset
+            The data.
+        dim : str
+            The dimension to aggregate over.
+
+        Returns
+        -------
+        xarray.Dataset
+            The aggregated dataset, attributes kept.
+        """
         return ds.map(self.aggregator, dim=dim, keep_attrs=True)
 
     def normalize(self, data, which="hRIXS_norm"):
-        """Add ``normalized`` = spectrum / ``which``."""
+        """Add ``normalized`` = spectrum / ``which``.
+
+        Parameters
+        ----------
+        data : xarray.Dataset
+            With ``spectrum`` and ``which``.
+        which : str
+            The normalisation variable, e.g. 'hRIXS_norm' or 'counts'.
+
+        Returns
+        -------
+        xarray.Dataset
+            ``data`` with ``normalized``.
+        """
         for v in ("spectrum", which):
             if v not in data:
                 raise ToolBoxValueError(f"normalize needs {v!r} in the dataset (variables: "
@@ -507,8 +706,31 @@ class hRIXS(SpectrometerParams):
         with the mono (``var``): per mono step, the corrected position of the
         elastic line (Gaussian fit of the hit positions); then a straight line
         energy = intercept + slope * position, weighted by the position errors.
-        The fit and its errors are in ``self.energy_fit``. Returns (slope,
-        intercept).
+        The fit and its errors are in ``self.energy_fit``.
+
+        Parameters
+        ----------
+        runNB : int
+            A run with the elastic line while the mono steps.
+        proposal : int, optional
+            Default: PROPOSAL.
+        var : str
+            The mono energy variable (eV).
+        plot : bool
+            Show the line positions and the fit.
+        window : float
+            Half width (px) of the Gaussian fit around the line.
+
+        Returns
+        -------
+        tuple of float
+            (ENERGY_SLOPE in eV/px, ENERGY_INTERCEPT in eV), also set on the
+            object.
+
+        Raises
+        ------
+        ToolBoxValueError
+            Fewer than two mono steps show an elastic line.
         """
         data = self.from_run(runNB, proposal)
         images = self._images(data)

@@ -29,6 +29,18 @@ class MaranaX(hRIXS):
     ``CHUNK_TRAINS`` trains in worker processes, so a run never has to fit in
     memory. ``return_hits=True`` also returns up to ``NUM_MAX_HITS`` hits per
     image (x, corrected y; NaN padded) of each kind.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        As for ``hRIXS``; ``detector`` defaults to 'MaranaX'.
+
+    Attributes
+    ----------
+    NUM_MAX_HITS : int
+        Hits per image and kind returned with ``return_hits``.
+    CHUNK_TRAINS : int
+        Trains read at once by a worker of ``centroid_from_run``.
     """
 
     NUM_MAX_HITS = 30
@@ -87,8 +99,26 @@ class MaranaX(hRIXS):
 
     def centroid(self, data, bins=None, **kwargs):
         """Calculate a spectrum by finding the centroid of individual photons,
-        in parallel over the images. kwargs: method ('auto' | 'manual'),
-        return_hits (bool), n_jobs (threads; default the CPU count)."""
+        in parallel over the images.
+
+        Parameters
+        ----------
+        data : xarray.Dataset
+            Images of DETECTOR (from ``from_run``), with ``nrj`` for 'auto'.
+        bins : int, optional
+            Number of energy bins; default BINS (None: one per pixel of Y_RANGE).
+        **kwargs
+            ``method`` ('auto' | 'manual'), ``return_hits`` (bool), ``n_jobs``
+            (threads; default the CPU count, at most 8).
+
+        Returns
+        -------
+        xarray.Dataset
+            ``data`` with ``energy`` (eV), ``spectrum`` (photons per bin), for
+            'auto' ``dbl_spectrum``, and with ``return_hits`` ``singles``,
+            ``doubles`` (trainId, hit, coord: x, corrected y in px),
+            ``n_singles``, ``n_doubles``.
+        """
         method = kwargs.pop("method", "auto")
         return_hits = kwargs.pop("return_hits", False)
         n_jobs = kwargs.pop("n_jobs", None)
@@ -116,7 +146,36 @@ class MaranaX(hRIXS):
         CHUNK_TRAINS trains by worker processes (never the whole run), only
         the spectra (and hits) come back. ``client``: a dask
         ``distributed.Client`` (e.g. on ``scs_nb.batch.cluster.make_cluster()``)
-        to run the chunks on instead of local processes."""
+        to run the chunks on instead of local processes.
+
+        Parameters
+        ----------
+        runNB : int
+            The run number.
+        proposal : int, optional
+            Default: PROPOSAL.
+        extra_fields : sequence of str
+            Mnemonics to load besides FIELDS.
+        drop_first : bool
+            Leave out the first train of the run.
+        subset : slice, optional
+            The trains to use (replaced by ``drop_first``).
+        bins : int, optional
+            Number of energy bins; default BINS.
+        return_hits : bool
+            Also return up to NUM_MAX_HITS hits per image and kind.
+        method : str
+            'auto' (thresholds from the photon energy) or 'manual'.
+        n_jobs : int, optional
+            Worker processes; default the CPU count, at most 8.
+        client : distributed.Client, optional
+            Run the chunks on this dask client.
+
+        Returns
+        -------
+        xarray.Dataset
+            FIELDS with ``energy`` (eV) and the spectra, as ``centroid``.
+        """
         if proposal is None:
             proposal = self.PROPOSAL
         if drop_first:
