@@ -18,8 +18,11 @@ from ..errors import ToolBoxPathError, ToolBoxValueError
 from ..facility import (ADQ412_SAMPLES_PER_SLOT, PES_BINDING_EV, SLOT_RATE_HZ, find_proposal,
                         validate_proposal, validate_run)
 from ..facility import sources as S
+from ..load import open_run
 from ..mnemonics import kind_of, mnemonics, present_in
-from .. import reader
+from ..pulses import bunch_pattern as bp
+from ..pulses._data import merge_on_trains
+from ..reader import lookup, run_values
 
 __all__ = ["get_pes_tof", "get_pes_params", "save_pes_avg_traces", "load_pes_avg_traces"]
 
@@ -47,7 +50,7 @@ def _mnemonic_of(channel):
 
 
 def _resolve(run, mnemonic):
-    name, alt = reader.lookup(run, mnemonic)
+    name, alt = lookup(run, mnemonic)
     if kind_of(alt) != "pes_raw":
         pes = sorted(m for m in mnemonics if kind_of(mnemonics[m][0]) == "pes_raw")
         raise ToolBoxValueError(f"{name!r} is not a PES channel (kind {kind_of(alt)!r}); "
@@ -63,7 +66,7 @@ def _samples_per_slot(run, alt):
     sps = ADQ412_SAMPLES_PER_SLOT
     try:
         if dev in run.control_sources:
-            rv = run.get_run_values(dev)
+            rv = run_values(run, dev)
             key = f"board{board}.interleavedMode"
             if rv.get(key, rv.get(key + ".value", False)):
                 sps *= 2
@@ -98,7 +101,7 @@ def _cut(traces, offsets, mask, width, bstart, bwidth, subtract, out):
 def _kernel():
     global _KERNEL
     if _KERNEL is None:
-        import numba
+        import numba  # heavy (LLVM): loaded on the first spectra only
         _KERNEL = numba.njit(cache=True, nogil=True)(_cut)
     return _KERNEL
 
@@ -113,45 +116,43 @@ def get_pes_tof(proposal, runNB, mnemonic, start=0, origin=None, width=None,
 
     Parameters
     ----------
-    proposal: int
+    proposal : int
         The proposal number (or an extra_data DataCollection, then runNB is
         ignored).
-    runNB: int
+    runNB : int
         The run number.
-    mnemonic: str
+    mnemonic : str
         mnemonic for PES, e.g. "PES_2Araw".
-    start: int
+    start : int
         starting sample of the first spectrum in the raw trace.
-    origin: int
+    origin : int
         sample of the trace that corresponds to time-of-flight origin, also
         called prompt, counted from the start of each spectrum. Used to
         compute the 'time_ns' coordinates. If None, computation of 'time_ns'
         is skipped.
-    width: int
+    width : int
         number of samples per spectra. If None, the number of samples for
         4.5 MHz repetition rate is used.
-    subtract_baseline: bool
+    subtract_baseline : bool
         If True, subtract baseline defined by baseStart and baseWidth to each
         spectrum.
-    baseStart: int
+    baseStart : int
         starting sample of the baseline, counted like ``start`` (for the
         first pulse; shifted with each pulse like the spectra). Default:
         ``start``.
-    baseWidth: int
+    baseWidth : int
         number of samples to average (starting from baseStart) for baseline
         calculation.
-    merge_with: xarray Dataset
+    merge_with : xarray.Dataset
         If provided, the resulting Dataset will be merged with this one.
 
     Returns
     -------
-    pes: xarray DataArray
+    pes : xarray.DataArray
         DataArray containing the PES time-of-flight spectra, named
         ``<mnemonic without 'raw'>tof`` (e.g. 'PES_2Atof'), dims
         (trainId, sa3_pId, sampleId); or merge_with with it merged.
     """
-    from ..load import open_run
-    from ..pulses import bunch_pattern as bp
     run = proposal if hasattr(proposal, "all_sources") else open_run(proposal, runNB)
     name, alt = _resolve(run, mnemonic)
     kd = run[alt["source"], alt["key"]]
@@ -178,7 +179,7 @@ def get_pes_tof(proposal, runNB, mnemonic, start=0, origin=None, width=None,
     kernel = _kernel()
     per_train = max(1, nsamples * kd.dtype.itemsize)
     tids, parts = [], []
-    from tqdm.auto import tqdm
+    from tqdm.auto import tqdm  # loads ipywidgets in a notebook: only when cutting spectra
     chunks = list(kd.split_trains(trains_per_part=max(1, _CHUNK_BYTES // per_train)))
     for part in tqdm(chunks, desc=f"{name} spectra", disable=len(chunks) < 4):
         t = np.asarray(part.train_id_coordinates())
@@ -207,7 +208,6 @@ def get_pes_tof(proposal, runNB, mnemonic, start=0, origin=None, width=None,
                              "width": width, "samples_per_slot": sps,
                              "baseline_subtracted": int(bool(subtract_baseline))})
     if merge_with is not None:
-        from ..pulses._data import merge_on_trains
         return merge_on_trains(merge_with, da, drop=[name])
     return da
 
@@ -219,16 +219,16 @@ def get_pes_params(run, channel=None):
 
     Parameters
     ----------
-    run: extra_data.DataCollection
+    run : extra_data.DataCollection
         DataCollection containing the digitizer data
-    channel: str
+    channel : str
         Channel name or PES mnemonic, e.g. '2A' or 'PES_1Craw'. If None, or
         if the channel is not found in the data, the retardation voltage for
         all channels is retrieved.
 
     Returns
     -------
-    params: dict
+    params : dict
         'gas' (name of the gas whose valve is open, or None),
         'binding_energy' (eV, or None), 'ret_voltage' (V: a float for the
         channel, else a dict channel -> V) and 'mpod_voltages' (every MPOD
@@ -245,7 +245,7 @@ def get_pes_params(run, channel=None):
                 break
     volts = {}
     if S.PES_MPOD in run.control_sources:
-        rv = run.get_run_values(S.PES_MPOD)
+        rv = run_values(run, S.PES_MPOD)
         for k, v in rv.items():
             if k.startswith("channels.U") and k.endswith(".voltage.value"):
                 volts[k[:-len(".value")]] = float(v)
@@ -285,24 +285,24 @@ def save_pes_avg_traces(proposal, runNB, channels=None, subdir="usr/processed_ru
 
     Parameters
     ----------
-    proposal: int
+    proposal : int
         The proposal number.
-    runNB: int
+    runNB : int
         The run number.
-    channels: str or list
+    channels : str or list
         The PES channels or mnemonics, e.g. '2A', ['2A', '3C'],
         ['PES_1Araw', 'PES_4Draw', '3B']. Default: all channels of the run.
-    subdir: str
+    subdir : str
         subdirectory. The data is stored in
         <proposal path>/<subdir>/r{runNB:04d}/r{runNB:04d}-pes-data.h5
-    overwrite: bool
+    overwrite : bool
         replace an existing file (otherwise an existing file is an error).
 
     Returns
     -------
-    path: str, the file written (atomically: a temporary file renamed).
+    path : str
+        The file written (atomically: a temporary file renamed).
     """
-    from ..load import open_run
     run = open_run(proposal, runNB)
     path = _pes_path(proposal, runNB, subdir)
     if path.exists() and not overwrite:
@@ -336,20 +336,21 @@ def load_pes_avg_traces(proposal, runNB, channels=None, subdir="usr/processed_ru
 
     Parameters
     ----------
-    proposal: int
+    proposal : int
         The proposal number.
-    runNB: int
+    runNB : int
         The run number.
-    channels: str or list
+    channels : str or list
         The PES channels or mnemonics, e.g. '2A', ['2A', '3C'],
         ['PES_1Araw', 'PES_4Draw', '3B']. Default: all saved channels.
-    subdir: str
+    subdir : str
         subdirectory. The data is stored in
         <proposal path>/<subdir>/r{runNB:04d}/r{runNB:04d}-pes-data.h5
 
     Returns
     -------
-    ds: xarray Dataset with the average traces, one variable per channel
+    ds : xarray.Dataset
+        The average traces (ADC counts), one variable per channel.
     """
     path = _pes_path(proposal, runNB, subdir)
     if not path.is_file():

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 import xarray as xr
+from scipy.optimize import curve_fit
 
 from ..errors import ToolBoxValueError
 from ..facility import NEWTON_E_PER_COUNT, NEWTON_PREAMP_GAIN
-from .hrixs import SpectrometerParams
+from ..load import get_array, load, open_run
+from ..reader import lookup, run_value
+from .spectrometer import SpectrometerParams
 
 __all__ = ["Viking"]
 
@@ -23,12 +26,34 @@ __all__ = ["Viking"]
 class Viking(SpectrometerParams):
     """The Viking analysis (spectrometer used in combination with Andor Newton camera).
 
-    Attributes: PROPOSAL, X_RANGE (slice of ``newt_x``, dispersive), Y_RANGE
-    (slice of ``newt_y``), USE_DARK, ENERGY_CALIB (2nd degree polynomial,
-    pixel -> eV, highest power first), BL_POLY_DEG, BL_SIGNAL_RANGE ([min,
-    max] or [[min1, max1], ...] to leave out of the baseline fit), FIELDS.
+    Parameters
+    ----------
+    proposalNB : int
+        The proposal number.
 
-    Example::
+    Attributes
+    ----------
+    PROPOSAL : int
+        The proposal number.
+    X_RANGE : slice
+        Pixels of ``newt_x`` (dispersive).
+    Y_RANGE : slice
+        Pixels of ``newt_y`` (averaged into a spectrum).
+    USE_DARK : bool
+        Subtract ``dark_image``.
+    ENERGY_CALIB : sequence of float
+        2nd degree polynomial, pixel -> eV, highest power first.
+    BL_POLY_DEG : int
+        Degree of the baseline polynomial.
+    BL_SIGNAL_RANGE : list
+        [min, max] or [[min1, max1], ...] (eV, the ``newt_x`` coordinate) to
+        leave out of the baseline fit.
+    FIELDS : list of str
+        Mnemonics to load.
+
+    Examples
+    --------
+    ::
 
         v = Viking(2953)
         v.X_RANGE = slice(0, 1900)
@@ -60,8 +85,21 @@ class Viking(SpectrometerParams):
         """Load run ``runNB`` (a thin wrapper around ``scs_nb.load``): the
         ``newton`` images in X_RANGE x Y_RANGE, ``newt_x`` in eV; with
         ``add_attrs`` the camera parameters (``get_camera_params``) become
-        attributes of the dataset."""
-        from ..load import load
+        attributes of the dataset.
+
+        Parameters
+        ----------
+        runNB : int
+            The run number.
+        add_attrs : bool
+            Add the camera parameters as attributes.
+
+        Returns
+        -------
+        xarray.Dataset
+            ``newton`` (counts, dims trainId, newt_y, newt_x) with ``newt_x`` in
+            eV and ``pixel`` the pixel along it.
+        """
         run, data = load(self.PROPOSAL, runNB, fields=list(self.FIELDS),
                          extract_digitizers=False, extract_xgm=False, extract_bam=False)
         if "newton" not in data:
@@ -80,8 +118,13 @@ class Viking(SpectrometerParams):
         return data
 
     def load_dark(self, runNB=None):
-        """Load a dark run (its mean image is subtracted from then on);
-        ``None`` switches dark subtraction off."""
+        """Load a dark run (its mean image is subtracted from then on).
+
+        Parameters
+        ----------
+        runNB : int or None
+            The dark run; None switches dark subtraction off.
+        """
         if runNB is None:
             self.USE_DARK = False
             return
@@ -93,12 +136,22 @@ class Viking(SpectrometerParams):
     # -- camera -----------------------------------------------------------------
     @staticmethod
     def _camera_value(run, key):
-        from ..reader import lookup
         _, alt = lookup(run, f"VIKING_{key}")
-        return run.get_run_value(alt["source"], alt["key"].replace(".value", ""))
+        return run_value(run, alt["source"], alt["key"])
 
     def get_camera_gain(self, run):
-        """The preamp gain (1, 2 or 4) of the Newton camera in ``run``."""
+        """The preamp gain of the Newton camera in ``run``.
+
+        Parameters
+        ----------
+        run : extra_data.DataCollection
+            An open run.
+
+        Returns
+        -------
+        int
+            1, 2 or 4.
+        """
         setting = int(self._camera_value(run, "preampGain"))
         if setting not in NEWTON_PREAMP_GAIN:
             raise ToolBoxValueError(f"unknown Newton preampGain setting {setting}; known: "
@@ -107,7 +160,20 @@ class Viking(SpectrometerParams):
 
     def e_per_counts(self, run, gain=None):
         """Photoelectrons per camera count for the camera settings of ``run``
-        (Andor Newton datasheet, High Sensitivity slightly corrected)."""
+        (Andor Newton datasheet, High Sensitivity slightly corrected).
+
+        Parameters
+        ----------
+        run : extra_data.DataCollection
+            An open run.
+        gain : int, optional
+            The preamp gain (1, 2 or 4); default the run's.
+
+        Returns
+        -------
+        float
+            Photoelectrons per count.
+        """
         if gain is None:
             gain = self.get_camera_gain(run)
         hc = int(bool(self._camera_value(run, "HighCapacity")))
@@ -118,6 +184,19 @@ class Viking(SpectrometerParams):
                                     "2 or 4") from None
 
     def get_camera_params(self, run):
+        """The Newton camera's settings in ``run``.
+
+        Parameters
+        ----------
+        run : extra_data.DataCollection
+            An open run.
+
+        Returns
+        -------
+        dict
+            'gain', 'high_capacity' (0 or 1), 'exposure_s' (s), 'temperature'
+            (the camera's reading, degrees C) and 'photoelectrons_per_count'.
+        """
         gain = self.get_camera_gain(run)
         return {"gain": gain,
                 "high_capacity": int(bool(self._camera_value(run, "HighCapacity"))),
@@ -128,7 +207,18 @@ class Viking(SpectrometerParams):
     # -- spectra ----------------------------------------------------------------
     def integrate(self, data):
         """Mean over ``newt_y`` (dark subtracted) as ``spectrum``; in
-        photoelectrons per pixel when the camera parameters are known."""
+        photoelectrons per pixel when the camera parameters are known.
+
+        Parameters
+        ----------
+        data : xarray.Dataset
+            From ``from_run``.
+
+        Returns
+        -------
+        xarray.Dataset
+            ``data`` with ``spectrum`` (trainId, newt_x).
+        """
         imgs = data["newton"].astype(np.float64)
         if self.USE_DARK:
             if self.dark_image is None:
@@ -160,7 +250,18 @@ class Viking(SpectrometerParams):
 
     def removePolyBaseline(self, data):
         """Fit a polynomial of degree BL_POLY_DEG to each spectrum outside
-        BL_SIGNAL_RANGE and subtract it: ``spectrum_nobl``."""
+        BL_SIGNAL_RANGE and subtract it: ``spectrum_nobl``.
+
+        Parameters
+        ----------
+        data : xarray.Dataset
+            With ``spectrum`` (from ``integrate``).
+
+        Returns
+        -------
+        xarray.Dataset
+            ``data`` with ``spectrum_nobl``.
+        """
         if "spectrum" not in data:
             raise ToolBoxValueError("removePolyBaseline needs 'spectrum'; call integrate() "
                                     "first")
@@ -184,7 +285,29 @@ class Viking(SpectrometerParams):
             xas_ylim=(-1, 3)):
         """Average XAS from a sample and a reference dataset: I0, It and the
         absorption coefficient -log(It/I0)/thickness, each with its standard
-        deviation and standard error (error propagation of the means)."""
+        deviation and standard error (error propagation of the means).
+
+        Parameters
+        ----------
+        data : xarray.Dataset
+            The sample run, after ``integrate`` (and ``removePolyBaseline``).
+        data_ref : xarray.Dataset
+            The reference run, the same.
+        thickness : float
+            The sample thickness (the absorption coefficient is per its unit).
+        plot : bool
+            Plot with ``plot_xas``.
+        plot_errors : bool
+            Show 95 % confidence bands.
+        xas_ylim : tuple of float
+            y limits of the absorption plot.
+
+        Returns
+        -------
+        xarray.Dataset
+            ``I0``, ``It``, ``absorptionCoef``, each with ``_std`` and
+            ``_stderr``, over ``newt_x`` (eV).
+        """
         key = "spectrum_nobl" if ("spectrum_nobl" in data and "spectrum_nobl" in data_ref) \
             else "spectrum"
         for name, ds in (("data", data), ("data_ref", data_ref)):
@@ -215,7 +338,23 @@ class Viking(SpectrometerParams):
 
     @staticmethod
     def plot_xas(xas, plot_errors=True, xas_ylim=(-1, 3)):
-        import matplotlib.pyplot as plt
+        """Plot I0 and It, and the absorption coefficient where I0 has signal.
+
+        Parameters
+        ----------
+        xas : xarray.Dataset
+            From ``xas``.
+        plot_errors : bool
+            Show 95 % confidence bands.
+        xas_ylim : tuple of float
+            y limits of the absorption plot.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The figure.
+        """
+        import matplotlib.pyplot as plt  # heavy: only for the plot
         e = xas["newt_x"].values
         fig, (a0, a1) = plt.subplots(2, 1, sharex=True, figsize=(7, 6))
         for name, label in (("I0", "I0 (reference)"), ("It", "It (sample)")):
@@ -244,9 +383,20 @@ class Viking(SpectrometerParams):
         line position of each run (Gaussian fit of its mean spectrum) vs its
         mono energy ('nrj'), fitted with a 2nd degree polynomial weighted by
         the position errors. Sets and returns ENERGY_CALIB; the fit (with its
-        covariance) is in ``self.calibration_fit``."""
-        from scipy.optimize import curve_fit
-        from ..load import get_array, open_run
+        covariance) is in ``self.calibration_fit``.
+
+        Parameters
+        ----------
+        runList : sequence of int
+            At least 3 runs of monochromatized beam at different energies.
+        plot : bool
+            Show the spectra and the fit.
+
+        Returns
+        -------
+        numpy.ndarray
+            ENERGY_CALIB: pixel -> eV, highest power first.
+        """
         if len(runList) < 3:
             raise ToolBoxValueError(f"calibrate needs at least 3 runs for a 2nd degree "
                                     f"polynomial, got {list(runList)}")
@@ -294,7 +444,7 @@ class Viking(SpectrometerParams):
                                 "energies": ens.tolist(), "energy_err": ens_err.tolist(),
                                 "runs": list(runList)}
         if plot:
-            import matplotlib.pyplot as plt
+            import matplotlib.pyplot as plt  # heavy: only for the plot
             fig, (a0, a1) = plt.subplots(1, 2, figsize=(11, 4))
             for (x, y, p), r, e in zip(spectra, runList, ens):
                 a0.plot(x, y, lw=0.8, label=f"run {r}: {e:.1f} eV")

@@ -1,5 +1,5 @@
-"""hRIXS: single-photon centroiding, curvature correction and spectra of the
-hRIXS spectrometer (Andor Marana X camera), as ``toolbox_scs.detectors.hrixs``.
+"""The hRIXS analysis: loading, dark, curvature and energy calibration,
+centroiding (one image at a time), integration and aggregation of spectra.
 
 Conventions (the same as the simulator's, ``scs_nb.sim.hrixs``):
 
@@ -10,290 +10,21 @@ Conventions (the same as the simulator's, ``scs_nb.sim.hrixs``):
   ``parabola(x) = (CURVE_B * x + CURVE_A) * x`` on absolute detector ``x``;
   the corrected coordinate is ``y - parabola(x)``;
 * energy = ``ENERGY_INTERCEPT + ENERGY_SLOPE * corrected y``.
-
-Centroiding (``find_photons``, a numba kernel): a hit is a 2x2 block whose
-(bias-subtracted) sum is at least the threshold and is the largest of its 8
-neighbouring 2x2 blocks; its position is the centre of mass of the 4x4 block
-around it, its charge the 4x4 sum. ``centroid_two`` classifies a hit as a
-double hit when its charge is at least ``DBL_THRESHOLD`` photons (the charge of
-one photon follows from the incident energy, ``MARANAX_EV_PER_ADU``).
 """
 from __future__ import annotations
 
-import os
-import threading
-import warnings
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 import xarray as xr
+from scipy.optimize import curve_fit
 
-from ..errors import ToolBoxValueError
-from ..facility import MARANAX_EV_PER_ADU
+from ...errors import ToolBoxValueError
+from ...facility import MARANAX_EV_PER_ADU
+from ...load import load
+from ..spectrometer import SpectrometerParams
+from .kernel import _noise_sigma, find_photons
+from .parallel import progress
 
-__all__ = ["hRIXS", "MaranaX", "find_photons"]
-
-_KERNEL = None
-
-
-def _kernel():
-    """The numba hit finder, compiled on first use (cached on disk)."""
-    global _KERNEL
-    if _KERNEL is None:
-        import numba
-
-        @numba.njit(nogil=True, cache=True)
-        def hits(img, tmap, pre, dark, base, thr, out):
-            # pre-filter: img >= tmap + pre holds for every pixel with
-            # img - bias >= thr / 4 (a block sum >= thr has such a pixel);
-            # tmap: the bias rounded down, shape (nx, ny) or (1, ny)
-            nx, ny = img.shape
-            use_dark = dark.shape[0] == nx and dark.shape[1] == ny
-            one_row = tmap.shape[0] == 1
-            maxh = out.shape[0]
-            nh = 0
-            win = np.empty((4, 4))
-            nseg = (ny + 63) // 64
-            for i in range(1, nx - 1):
-                ti = 0 if one_row else i
-                for sg in range(nseg):
-                    c = 0
-                    if sg * 64 + 64 <= ny:
-                        # vectorised pre-filter (indices provably >= 0)
-                        for k in range(64):
-                            c += img[i, sg * 64 + k] >= tmap[ti, sg * 64 + k] + pre
-                    else:
-                        c = 1
-                    if c == 0:
-                        continue
-                    for k in range(64):
-                        j = sg * 64 + k
-                        if j < 1 or j > ny - 2:
-                            continue
-                        if img[i, j] < tmap[ti, j] + pre:
-                            continue
-                        # the 2x2 blocks (top-left corner bi, bj) holding pixel (i, j)
-                        for bi in range(i - 1, i + 1):
-                            if bi < 1 or bi > nx - 3:
-                                continue
-                            for bj in range(j - 1, j + 1):
-                                if bj < 1 or bj > ny - 3:
-                                    continue
-                                # visit each block once: from its first pixel above tmap
-                                seen = False
-                                for pi in range(bi, bi + 2):
-                                    for pj in range(bj, bj + 2):
-                                        if pi * ny + pj < i * ny + j and img[pi, pj] \
-                                                >= tmap[0 if one_row else pi, pj] + pre:
-                                            seen = True
-                                if seen:
-                                    continue
-                                for a in range(4):
-                                    for b in range(4):
-                                        if use_dark:
-                                            win[a, b] = img[bi - 1 + a, bj - 1 + b] \
-                                                - dark[bi - 1 + a, bj - 1 + b]
-                                        else:
-                                            win[a, b] = img[bi - 1 + a, bj - 1 + b] - base
-                                s = win[1, 1] + win[1, 2] + win[2, 1] + win[2, 2]
-                                if s < thr:
-                                    continue
-                                # the largest 2x2 sum among its 8 neighbours (ties:
-                                # the first in raster order wins)
-                                is_max = True
-                                for ai in range(3):
-                                    for aj in range(3):
-                                        if ai == 1 and aj == 1:
-                                            continue
-                                        sn = (win[ai, aj] + win[ai + 1, aj]
-                                              + win[ai, aj + 1] + win[ai + 1, aj + 1])
-                                        if ai < 1 or (ai == 1 and aj < 1):
-                                            if sn >= s:
-                                                is_max = False
-                                        elif sn > s:
-                                            is_max = False
-                                if not is_max:
-                                    continue
-                                tot = 0.0
-                                sx = 0.0
-                                sy = 0.0
-                                for a in range(4):
-                                    for b in range(4):
-                                        w = win[a, b]
-                                        tot += w
-                                        sx += w * (bi - 1 + a)
-                                        sy += w * (bj - 1 + b)
-                                if nh < maxh:
-                                    out[nh, 0] = sx / tot
-                                    out[nh, 1] = sy / tot
-                                    out[nh, 2] = s
-                                    out[nh, 3] = tot
-                                nh += 1
-            return nh
-
-        _KERNEL = hits
-    return _KERNEL
-
-
-_NO_DARK = np.zeros((1, 1), np.float32)
-_TMAPS: dict = {}
-_TMAPS_LOCK = threading.Lock()
-
-
-def _tmap(img, dark, base, thr):
-    """The pre-filter of the kernel: (tmap, pre) with ``img >= tmap + pre``
-    for every pixel at least ``thr / 4`` above the bias. For integer images
-    tmap is the bias rounded down (cached per dark array) and pre an integer
-    rounded down: a conservative, exact-integer test."""
-    pre = 0.25 * thr
-    integer = img.dtype.kind in "ui"
-    if integer:
-        pre = int(np.floor(pre))
-    if dark is None:
-        t = np.full((1, img.shape[1]), np.floor(base) if integer else base)
-        return (t.clip(0, np.iinfo(img.dtype).max).astype(img.dtype) if integer
-                else t.astype(img.dtype)), pre
-    key = (id(dark), img.dtype.str)
-    with _TMAPS_LOCK:          # MaranaX.centroid calls this from several threads
-        hit = _TMAPS.get(key)
-        if hit is not None and hit[0] is dark:
-            return hit[1], pre
-        t = (np.floor(dark).clip(0, np.iinfo(img.dtype).max).astype(img.dtype) if integer
-             else dark.astype(img.dtype))
-        if len(_TMAPS) >= 8:
-            _TMAPS.pop(next(iter(_TMAPS)))
-        _TMAPS[key] = (dark, t)    # keeps dark alive, so its id is not reused
-    return t, pre
-
-
-def find_photons(image, threshold, dark=None, base=None, max_hits=4096):
-    """Hits of one image (2D array): an array (N, 4) of x, y (centre of mass in
-    pixels of ``image``), the 2x2 sum and the 4x4 sum (ADU, bias subtracted).
-
-    threshold: ADU of a 2x2 block sum. dark: an image of the bias to subtract
-    (else ``base``, default the image mean); pass the same (float32,
-    C-contiguous) dark array for every image, its threshold map is cached.
-    """
-    img = np.asarray(image)
-    if img.ndim != 2:
-        raise ToolBoxValueError(f"find_photons needs one 2D image, got shape {img.shape}")
-    if img.dtype not in (np.uint16, np.float32, np.float64):
-        img = img.astype(np.float32)
-    img = np.ascontiguousarray(img)
-    if dark is None:
-        d = _NO_DARK
-        b = float(img.mean()) if base is None else float(base)
-    else:
-        d = dark
-        if not (isinstance(d, np.ndarray) and d.dtype == np.float32
-                and d.flags.c_contiguous):
-            d = np.ascontiguousarray(dark, dtype=np.float32)
-        if d.shape != img.shape:
-            raise ToolBoxValueError(f"dark of shape {d.shape} does not match the image "
-                                    f"{img.shape}; load a dark of the same region")
-        b = 0.0
-    t, pre = _tmap(img, None if dark is None else d, b, float(threshold))
-    kernel = _kernel()
-    out = np.empty((max_hits, 4), np.float64)
-    n = kernel(img, t, pre, d, b, float(threshold), out)
-    if n > max_hits:
-        out = np.empty((n, 4), np.float64)
-        n = kernel(img, t, pre, d, b, float(threshold), out)
-    return out[:n].copy()
-
-
-def _noise_sigma(image, dark=None):
-    """Robust rms (MAD) of the pixels of an image, on a subsample."""
-    sub = np.asarray(image)[::16, ::16].astype(np.float32)
-    if dark is not None:
-        sub = sub - np.asarray(dark)[::16, ::16]
-    med = np.median(sub)
-    return 1.4826 * float(np.median(np.abs(sub - med)))
-
-
-def _to_json(value):
-    if isinstance(value, slice):
-        return {"slice": [value.start, value.stop, value.step]}
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, (list, tuple)):
-        return [_to_json(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _to_json(v) for k, v in value.items()}
-    return value
-
-
-def _from_json(value):
-    if isinstance(value, dict) and set(value) == {"slice"}:
-        return slice(*value["slice"])
-    return value
-
-
-def save_json(path, obj, overwrite=False):
-    """Write ``obj`` as JSON to ``path`` atomically (temporary file + rename);
-    an existing file is an error unless ``overwrite``."""
-    import json
-    from pathlib import Path
-    from ..atomic import write_atomic
-    from ..errors import ToolBoxPathError
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise ToolBoxPathError(f"{path} exists; pass overwrite=True to replace it, or "
-                               "another path")
-    return write_atomic(path, json.dumps(_to_json(obj), indent=1))
-
-
-def load_json(path):
-    import json
-    from pathlib import Path
-    from ..errors import ToolBoxPathError
-    path = Path(path)
-    if not path.is_file():
-        raise ToolBoxPathError(f"no parameter file {path}; save one with save_params()")
-    with open(path) as f:
-        return json.load(f)
-
-
-class SpectrometerParams:
-    """``set_params`` / ``get_params`` over the upper-case attributes named in
-    ``_PARAMS``, and ``save_params`` / ``load_params`` (beyond the ToolBox: JSON,
-    written atomically, with the fits named in ``_FITS``); shared by hRIXS and Viking."""
-
-    _NAME = ""
-    _PARAMS: tuple = ()
-    _FITS: tuple = ()
-
-    def set_params(self, **params):
-        for key, value in params.items():
-            if key.lower() not in self._PARAMS:
-                raise ToolBoxValueError(f"unknown {self._NAME} parameter {key!r}; parameters: "
-                                        f"{', '.join(self._PARAMS)}")
-            setattr(self, key.upper(), value)
-
-    def get_params(self, *params):
-        if not params:
-            params = self._PARAMS
-        bad = [p for p in params if p.lower() not in self._PARAMS]
-        if bad:
-            raise ToolBoxValueError(f"unknown {self._NAME} parameter(s) {bad}; parameters: "
-                                    f"{', '.join(self._PARAMS)}")
-        return {p: getattr(self, p.upper()) for p in params}
-
-    def save_params(self, path, overwrite=False):
-        """Save the parameters and the fits (with their inputs) as JSON, atomically."""
-        return save_json(path, {"class": type(self).__name__, "params": self.get_params(),
-                                **{fit: getattr(self, fit) for fit in self._FITS}}, overwrite)
-
-    def load_params(self, path):
-        """Set the parameters and fits saved by ``save_params``."""
-        saved = load_json(path)
-        self.set_params(**{k: _from_json(v) for k, v in saved["params"].items()})
-        for fit in self._FITS:
-            setattr(self, fit, saved.get(fit))
-        return self
-
+__all__ = ["hRIXS"]
 
 
 def _weighted_polyfit(x, y, deg, err):
@@ -317,16 +48,51 @@ class hRIXS(SpectrometerParams):
     background subtraction. The actual data is loaded into ``xarray`` and stays
     there.
 
-    Attributes: PROPOSAL, DETECTOR ('hRIXS_det' or 'MaranaX'), X_RANGE (slice
-    along the lines), Y_RANGE (slice in the energy direction), THRESHOLD (ADU
-    of a 2x2 sum; None: use STD_THRESHOLD), STD_THRESHOLD (in standard
-    deviations of a 2x2 sum of noise), DBL_THRESHOLD (charge, in photons,
-    above which a hit is a double hit), AUTO_THRESHOLD (``method='auto'``: hit
-    threshold in photons), BINS (None: one bin per pixel of Y_RANGE),
-    CURVE_A, CURVE_B, ENERGY_INTERCEPT, ENERGY_SLOPE, USE_DARK, FIELDS,
-    DETECTOR_FIELDS, aggregators.
+    Parameters
+    ----------
+    proposalNB : int
+        The proposal number.
+    detector : str
+        'MaranaX', or 'hRIXS_det' for older runs.
 
-    Example::
+    Attributes
+    ----------
+    PROPOSAL : int
+        The proposal number.
+    DETECTOR : str
+        'hRIXS_det' or 'MaranaX'.
+    X_RANGE : slice
+        Pixels along the lines.
+    Y_RANGE : slice
+        Pixels in the energy direction.
+    THRESHOLD : float or None
+        ADU of a 2x2 sum; None: use STD_THRESHOLD.
+    STD_THRESHOLD : float
+        In standard deviations of a 2x2 sum of noise.
+    DBL_THRESHOLD : float
+        Charge, in photons, above which a hit is a double hit.
+    AUTO_THRESHOLD : float
+        ``method='auto'``: hit threshold in photons.
+    BINS : int or None
+        None: one bin per pixel of Y_RANGE.
+    CURVE_A, CURVE_B : float
+        The curvature ``parabola(x) = (CURVE_B * x + CURVE_A) * x`` (px).
+    ENERGY_INTERCEPT : float
+        eV at corrected y = 0.
+    ENERGY_SLOPE : float
+        eV per pixel of corrected y.
+    USE_DARK : bool
+        Subtract ``dark_image`` (else the median of each image).
+    FIELDS : list of str
+        Mnemonics loaded with the images.
+    DETECTOR_FIELDS : dict
+        Detector -> the mnemonics of its images.
+    aggregators : dict
+        Variable name -> function(da, dim) used by ``aggregate``.
+
+    Examples
+    --------
+    ::
 
         h = hRIXS(3145)
         h.Y_RANGE = slice(700, 900)
@@ -383,9 +149,26 @@ class hRIXS(SpectrometerParams):
         return list(self.FIELDS) + list(self.DETECTOR_FIELDS[self.DETECTOR]) + list(extra_fields)
 
     def from_run(self, runNB, proposal=None, extra_fields=(), drop_first=False, subset=None):
-        """Load run ``runNB`` (a thin wrapper around ``scs_nb.load``);
-        ``drop_first`` removes the first image of the run."""
-        from ..load import load
+        """Load run ``runNB`` (a thin wrapper around ``scs_nb.load``).
+
+        Parameters
+        ----------
+        runNB : int
+            The run number.
+        proposal : int, optional
+            Default: PROPOSAL.
+        extra_fields : sequence of str
+            Mnemonics to load besides FIELDS and the images.
+        drop_first : bool
+            Remove the first image of the run.
+        subset : slice, optional
+            The trains to load (replaced by ``drop_first``).
+
+        Returns
+        -------
+        xarray.Dataset
+            The images (ADU, dims trainId, x, y) and FIELDS.
+        """
         if proposal is None:
             proposal = self.PROPOSAL
         if drop_first:
@@ -395,13 +178,33 @@ class hRIXS(SpectrometerParams):
         return data
 
     def load_dark(self, runNB, proposal=None):
-        """Load the dark run ``runNB``; its mean image is subtracted from then on."""
+        """Load the dark run ``runNB``; its mean image is subtracted from then on.
+
+        Parameters
+        ----------
+        runNB : int
+            The dark run.
+        proposal : int, optional
+            Default: PROPOSAL.
+        """
         data = self.from_run(runNB, proposal)
         self.dark_image = data[self.DETECTOR].astype(np.float32).mean(dim="trainId")
         self.USE_DARK = True
 
     # -- geometry -------------------------------------------------------------
     def parabola(self, x):
+        """The curvature of a line of constant energy at ``x``.
+
+        Parameters
+        ----------
+        x : float or numpy.ndarray
+            Absolute detector x (px).
+
+        Returns
+        -------
+        float or numpy.ndarray
+            ``(CURVE_B * x + CURVE_A) * x`` (px along y).
+        """
         return (self.CURVE_B * x + self.CURVE_A) * x
 
     def _ranges(self, shape):
@@ -444,7 +247,6 @@ class hRIXS(SpectrometerParams):
         plus the background's variance, measured on the profile farther than
         ``window`` from the line. Returns the fit's (parameters, covariance)
         with the position's error in px (absolute, photon statistics)."""
-        from scipy.optimize import curve_fit
         far = np.abs(yabs - p[1]) > max(window, 4 * abs(p[2]))
         bg = prof[far] / adu
         if len(bg) >= 10:
@@ -475,8 +277,30 @@ class hRIXS(SpectrometerParams):
         the line near. ``kwargs``: ``nslices`` (default 64) and ``window``
         (half width in px of the fit around the line, default 15); the rest
         goes to ``imshow``. The fit and its errors are in ``self.curvature_fit``.
+
+        Parameters
+        ----------
+        runNB : int
+            A run with an elastic line (many photons per image).
+        proposal : int, optional
+            Default: PROPOSAL.
+        plot : bool
+            Show the summed image with the fitted line.
+        args : tuple of float, optional
+            A starting (CURVE_A, CURVE_B).
+        **kwargs
+            ``nslices``, ``window`` (px), then ``imshow`` options.
+
+        Returns
+        -------
+        tuple of float
+            (CURVE_A, CURVE_B), also set on the object.
+
+        Raises
+        ------
+        ToolBoxValueError
+            The line is found in fewer than 4 slices.
         """
-        from scipy.optimize import curve_fit
         nslices = int(kwargs.pop("nslices", 64))
         window = int(kwargs.pop("window", 15))
         data = self.from_run(runNB, proposal)
@@ -545,7 +369,7 @@ class hRIXS(SpectrometerParams):
                               "offset_err": float(ec), "x": xc.tolist(), "y": yc.tolist(),
                               "y_err": yerr.tolist(), "run": runNB}
         if plot:
-            import matplotlib.pyplot as plt
+            import matplotlib.pyplot as plt  # heavy: only for the plot
             fig, ax = plt.subplots(figsize=(8, 5))
             kwargs.setdefault("cmap", "gray")
             ax.imshow(roi.T, aspect="auto", origin="lower", interpolation="nearest",
@@ -595,8 +419,17 @@ class hRIXS(SpectrometerParams):
         A photon has hit the detector where the intensity within a 2-by-2
         square exceeds the threshold (THRESHOLD, or STD_THRESHOLD standard
         deviations of the noise of such a sum); its position is the centre of
-        mass in the 4-by-4 square around it. Returns an array (N, 2) of x and
-        curvature-corrected y (detector pixels).
+        mass in the 4-by-4 square around it.
+
+        Parameters
+        ----------
+        image : array_like
+            One full detector image (ADU), dims (x, y).
+
+        Returns
+        -------
+        numpy.ndarray
+            (N, 2): x and curvature-corrected y (detector pixels).
         """
         image = np.asarray(image)
         dark = self._dark(image.shape)
@@ -609,8 +442,20 @@ class hRIXS(SpectrometerParams):
         The thresholds follow from the incident photon energy (eV): one photon
         carries ``energy / MARANAX_EV_PER_ADU`` ADU; a hit is a 2x2 sum above
         ``AUTO_THRESHOLD`` photons, a double hit one whose 4x4 charge is at
-        least ``DBL_THRESHOLD`` photons. Returns (singles, doubles), arrays
-        (N, 2) of x and curvature-corrected y.
+        least ``DBL_THRESHOLD`` photons.
+
+        Parameters
+        ----------
+        image : array_like
+            One full detector image (ADU), dims (x, y).
+        energy : float
+            The incident photon energy (eV), e.g. the mono's ``nrj``.
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            (singles, doubles), arrays (N, 2) of x and curvature-corrected y
+            (detector pixels).
         """
         image = np.asarray(image)
         energy = float(energy)
@@ -679,8 +524,22 @@ class hRIXS(SpectrometerParams):
 
         Returns a copy of ``data`` with ``spectrum`` (trainId, energy): photons
         per bin (a double hit counts two), and with ``method='auto'`` also
-        ``dbl_spectrum`` (double hits per bin). method: 'auto' (centroid_two)
-        or 'manual' (centroid_one).
+        ``dbl_spectrum`` (double hits per bin).
+
+        Parameters
+        ----------
+        data : xarray.Dataset
+            Images of DETECTOR (from ``from_run``), with ``nrj`` for 'auto'.
+        bins : int, optional
+            Number of energy bins; default BINS (None: one per pixel of Y_RANGE).
+        method : str
+            'auto' (centroid_two) or 'manual' (centroid_one).
+
+        Returns
+        -------
+        xarray.Dataset
+            ``data`` with the coordinate ``energy`` (eV) and ``spectrum``
+            (photons per bin).
         """
         self._check_method(method)
         images = self._images(data)
@@ -689,7 +548,7 @@ class hRIXS(SpectrometerParams):
         n = images.sizes["trainId"]
         singles = np.zeros((n, len(edges) - 1))
         doubles = np.zeros((n, len(edges) - 1))
-        for i in _progress(range(n), n, "centroiding"):
+        for i in progress(range(n), n, "centroiding"):
             singles[i], doubles[i], *_ = self._one_image(images[i].values, energies[i],
                                                           method, edges)
         return self._assign_spectra(data, edges, singles, doubles, method)
@@ -702,6 +561,17 @@ class hRIXS(SpectrometerParams):
         1-pixel extent overlaps, in proportion to the overlap; the sum is
         divided by the number of pixels along x, so the result is the average
         intensity (ADU, dark subtracted) that arrived on one pixel.
+
+        Parameters
+        ----------
+        data : xarray.Dataset
+            Images of DETECTOR (from ``from_run``).
+
+        Returns
+        -------
+        xarray.Dataset
+            ``data`` with the coordinate ``energy`` (eV) and ``spectrum``
+            (trainId, energy), ADU per pixel.
         """
         images = self._images(data)
         shape = images.shape[1:]
@@ -722,7 +592,7 @@ class hRIXS(SpectrometerParams):
         dark = self._dark(shape)
         n = images.sizes["trainId"]
         ret = np.zeros((n, nb))
-        for i in _progress(range(n), n, "integrating"):
+        for i in progress(range(n), n, "integrating"):
             img = images[i].values[xs.start:xs.stop:xs.step, ys.start:ys.stop:ys.step] \
                 .astype(np.float64)
             if dark is not None:
@@ -740,6 +610,21 @@ class hRIXS(SpectrometerParams):
 
     # -- aggregation -----------------------------------------------------------
     def aggregator(self, da, dim):
+        """Aggregate one variable over ``dim`` with its function in ``aggregators``.
+
+        Parameters
+        ----------
+        da : xarray.DataArray
+            One variable of a dataset.
+        dim : str
+            The dimension to aggregate over.
+
+        Returns
+        -------
+        xarray.DataArray
+            ``da`` aggregated (mean if it has no aggregator), or ``da`` itself
+            without ``dim``.
+        """
         if dim not in da.dims:
             return da
         if da.name in self.aggregators:
@@ -748,7 +633,22 @@ class hRIXS(SpectrometerParams):
 
     def aggregate(self, ds, var=None, dim="trainId"):
         """Aggregate (mostly sum) all data within one dataset, grouped by
-        ``var`` if given; ``counts`` gives the number of frames aggregated."""
+        ``var`` if given; ``counts`` gives the number of frames aggregated.
+
+        Parameters
+        ----------
+        ds : xarray.Dataset
+            Spectra (from ``centroid`` or ``integrate``).
+        var : str, optional
+            A variable to group by (e.g. 'hRIXS_delay').
+        dim : str
+            The dimension to aggregate over.
+
+        Returns
+        -------
+        xarray.Dataset
+            The aggregated dataset (one entry per value of ``var``).
+        """
         if dim not in ds.dims:
             raise ToolBoxValueError(f"dimension {dim!r} not in the dataset (dims: "
                                     f"{list(ds.dims)})")
@@ -761,10 +661,37 @@ class hRIXS(SpectrometerParams):
         return self.aggregate_ds(ds, dim)
 
     def aggregate_ds(self, ds, dim="trainId"):
+        """Aggregate every variable of ``ds`` over ``dim`` (see ``aggregator``).
+
+        Parameters
+        ----------
+        ds : xarray.Dataset
+            The data.
+        dim : str
+            The dimension to aggregate over.
+
+        Returns
+        -------
+        xarray.Dataset
+            The aggregated dataset, attributes kept.
+        """
         return ds.map(self.aggregator, dim=dim, keep_attrs=True)
 
     def normalize(self, data, which="hRIXS_norm"):
-        """Add ``normalized`` = spectrum / ``which``."""
+        """Add ``normalized`` = spectrum / ``which``.
+
+        Parameters
+        ----------
+        data : xarray.Dataset
+            With ``spectrum`` and ``which``.
+        which : str
+            The normalisation variable, e.g. 'hRIXS_norm' or 'counts'.
+
+        Returns
+        -------
+        xarray.Dataset
+            ``data`` with ``normalized``.
+        """
         for v in ("spectrum", which):
             if v not in data:
                 raise ToolBoxValueError(f"normalize needs {v!r} in the dataset (variables: "
@@ -779,10 +706,32 @@ class hRIXS(SpectrometerParams):
         with the mono (``var``): per mono step, the corrected position of the
         elastic line (Gaussian fit of the hit positions); then a straight line
         energy = intercept + slope * position, weighted by the position errors.
-        The fit and its errors are in ``self.energy_fit``. Returns (slope,
-        intercept).
+        The fit and its errors are in ``self.energy_fit``.
+
+        Parameters
+        ----------
+        runNB : int
+            A run with the elastic line while the mono steps.
+        proposal : int, optional
+            Default: PROPOSAL.
+        var : str
+            The mono energy variable (eV).
+        plot : bool
+            Show the line positions and the fit.
+        window : float
+            Half width (px) of the Gaussian fit around the line.
+
+        Returns
+        -------
+        tuple of float
+            (ENERGY_SLOPE in eV/px, ENERGY_INTERCEPT in eV), also set on the
+            object.
+
+        Raises
+        ------
+        ToolBoxValueError
+            Fewer than two mono steps show an elastic line.
         """
-        from scipy.optimize import curve_fit
         data = self.from_run(runNB, proposal)
         images = self._images(data)
         nrj = np.asarray(data[var].values, float)
@@ -834,7 +783,7 @@ class hRIXS(SpectrometerParams):
                            "positions": pos.tolist(), "position_err": err.tolist(),
                            "energies": ens.tolist(), "run": runNB}
         if plot:
-            import matplotlib.pyplot as plt
+            import matplotlib.pyplot as plt  # heavy: only for the plot
             fig, ax = plt.subplots(figsize=(6, 4))
             ax.errorbar(pos, ens, xerr=err, fmt="o", label="elastic line")
             ax.plot(pos, intercept + slope * pos, label=f"{slope:.5f} eV/px")
@@ -849,212 +798,3 @@ def _sum(da, dim):
 
 def _mean(da, dim):
     return da.mean(dim=dim)
-
-
-def _progress(it, n, desc):
-    from tqdm.auto import tqdm
-    return tqdm(it, total=n, desc=desc, disable=n < 10, leave=False)
-
-
-def _n_workers(n_jobs, n_tasks):
-    n = n_jobs or min(os.cpu_count() or 1, 8)
-    return max(1, min(int(n), int(n_tasks)))
-
-
-class MaranaX(hRIXS):
-    """A spin-off of the hRIXS class: with parallelized centroiding.
-
-    ``centroid`` runs over the images in threads (the numba kernel releases
-    the GIL); ``centroid_from_run`` reads the images in bounded chunks of
-    ``CHUNK_TRAINS`` trains in worker processes, so a run never has to fit in
-    memory. ``return_hits=True`` also returns up to ``NUM_MAX_HITS`` hits per
-    image (x, corrected y; NaN padded) of each kind.
-    """
-
-    NUM_MAX_HITS = 30
-    CHUNK_TRAINS = 8
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("detector", "MaranaX")
-        super().__init__(*args, **kwargs)
-
-    def _centroid_task(self, index, image, energy):
-        hs, hd, singles, doubles = self._one_image(image, energy, self._method, self._edges_)
-        self._histogram_task(index, hs, hd, None)
-        if self._hits is not None:
-            for name, h in (("singles", singles), ("doubles", doubles)):
-                k = min(len(h), self.NUM_MAX_HITS)
-                self._hits[name][index, :k] = h[:k]
-                self._hits["n_" + name][index] = len(h)
-
-    def _histogram_task(self, index, total, double, default_range):
-        self._singles[index] = total
-        self._doubles[index] = double
-
-    def _centroid_map(self, index, *, image, energy):
-        self._centroid_task(index, image, energy)
-
-    def _centroid_tb_map(self, _, index, data):
-        self._centroid_map(index, image=data[self.DETECTOR].values,
-                           energy=float(data["nrj"]) if "nrj" in data else np.nan)
-
-    def _setup(self, n, edges, method, return_hits):
-        self._check_method(method)
-        self._method, self._edges_ = method, edges
-        self._singles = np.zeros((n, len(edges) - 1))
-        self._doubles = np.zeros((n, len(edges) - 1))
-        self._hits = None
-        if return_hits:
-            m = self.NUM_MAX_HITS
-            self._hits = {"singles": np.full((n, m, 2), np.nan),
-                          "doubles": np.full((n, m, 2), np.nan),
-                          "n_singles": np.zeros(n, np.int64),
-                          "n_doubles": np.zeros(n, np.int64)}
-
-    def _finish(self, data, edges, method):
-        out = self._assign_spectra(data, edges, self._singles, self._doubles, method)
-        if self._hits is not None:
-            h = self._hits
-            out = out.assign(
-                singles=(("trainId", "hit", "coord"), h["singles"]),
-                doubles=(("trainId", "hit", "coord"), h["doubles"]),
-                n_singles=("trainId", h["n_singles"]), n_doubles=("trainId", h["n_doubles"]))
-            out = out.assign_coords(coord=["x", "y"])
-            lost = int(np.maximum(h["n_singles"] - self.NUM_MAX_HITS, 0).sum()
-                       + np.maximum(h["n_doubles"] - self.NUM_MAX_HITS, 0).sum())
-            if lost:
-                warnings.warn(f"return_hits: {lost} hits beyond NUM_MAX_HITS="
-                              f"{self.NUM_MAX_HITS} per image are not returned (the spectra "
-                              "count them); raise NUM_MAX_HITS to keep them", stacklevel=3)
-        self._singles = self._doubles = self._hits = None
-        return out
-
-    def centroid(self, data, bins=None, **kwargs):
-        """Calculate a spectrum by finding the centroid of individual photons,
-        in parallel over the images. kwargs: method ('auto' | 'manual'),
-        return_hits (bool), n_jobs (threads; default the CPU count)."""
-        method = kwargs.pop("method", "auto")
-        return_hits = kwargs.pop("return_hits", False)
-        n_jobs = kwargs.pop("n_jobs", None)
-        if kwargs:
-            raise ToolBoxValueError(f"unknown argument(s) {sorted(kwargs)} of centroid; "
-                                    "pass bins, method, return_hits or n_jobs")
-        images = self._images(data)
-        n = images.sizes["trainId"]
-        edges = self._edges(images.shape[1:], bins)
-        energies = self._energies(data, n, method)
-        self._setup(n, edges, method, return_hits)
-        _kernel()   # compile once, before the threads start
-        raw = images.values
-        if self.USE_DARK:   # the object's dark caches, filled once before the threads
-            xs, ys = self._ranges(raw.shape[1:])
-            self._roi_dark(self._dark(raw.shape[1:]), xs, ys)
-        with ThreadPoolExecutor(_n_workers(n_jobs, n)) as pool:
-            list(_progress(pool.map(lambda i: self._centroid_map(i, image=raw[i],
-                                                                 energy=energies[i]),
-                                    range(n)), n, "centroiding"))
-        return self._finish(data, edges, method)
-
-    def centroid_from_run(self, runNB, proposal=None, extra_fields=(), drop_first=False,
-                          subset=None, bins=None, return_hits=False, method="auto",
-                          n_jobs=None, client=None):
-        """from_run() and centroid() in one: the images are read in chunks of
-        CHUNK_TRAINS trains by worker processes (never the whole run), only
-        the spectra (and hits) come back. ``client``: a dask
-        ``distributed.Client`` (e.g. on ``scs_nb.batch.cluster.make_cluster()``)
-        to run the chunks on instead of local processes."""
-        from concurrent.futures import ProcessPoolExecutor
-        import multiprocessing as mp
-        from ..load import load
-        if proposal is None:
-            proposal = self.PROPOSAL
-        if drop_first:
-            subset = slice(1, None)
-        run, data = load(proposal, runNB=runNB, subset=subset,
-                         fields=list(self.FIELDS) + list(extra_fields),
-                         extract_digitizers=False, extract_xgm=False, extract_bam=False)
-        from ..reader import lookup
-        _, alt = lookup(run, self.DETECTOR)
-        cam = run[alt["source"], alt["key"]]
-        tids = np.intersect1d(np.asarray(data.trainId.values, np.uint64),
-                              np.asarray(cam.train_id_coordinates(), np.uint64))
-        data = data.sel(trainId=tids)
-        n = len(tids)
-        shape = tuple(cam.entry_shape)
-        edges = self._edges(shape, bins)
-        energies = self._energies(data, n, method)
-        self._setup(n, edges, method, return_hits)
-        chunks = [np.arange(a, min(a + self.CHUNK_TRAINS, n))
-                  for a in range(0, n, self.CHUNK_TRAINS)]
-        folder = data.attrs.get("runFolder")
-        state = self._state()
-        jobs = [(folder, alt["source"], alt["key"], tids[c], energies[c], edges, method,
-                 return_hits) for c in chunks]
-        workers = 1 if client is not None else _n_workers(n_jobs, len(chunks))
-        if client is not None:
-            # the settings (with the dark image) sent once to every worker
-            shared = client.scatter(state, broadcast=True)
-            futures = client.map(_chunk_job, jobs, state=shared, pure=False)
-            results = (f.result() for f in futures)
-        elif workers == 1:
-            results = (_chunk_job(j, state) for j in jobs)
-        else:
-            pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"))
-            results = pool.map(_chunk_job, jobs, [state] * len(jobs))
-        try:
-            for c, res in _progress(zip(chunks, results), len(chunks), "centroiding chunks"):
-                self._singles[c], self._doubles[c] = res[0], res[1]
-                if return_hits:
-                    for k in ("singles", "doubles", "n_singles", "n_doubles"):
-                        self._hits[k][c] = res[2][k]
-        finally:
-            if workers > 1:
-                pool.shutdown()
-        return self._finish(data, edges, method)
-
-    def _state(self):
-        keys = ("X_RANGE", "Y_RANGE", "THRESHOLD", "STD_THRESHOLD", "DBL_THRESHOLD",
-                "AUTO_THRESHOLD", "CURVE_A", "CURVE_B", "USE_DARK", "NUM_MAX_HITS")
-        st = {k: getattr(self, k) for k in keys}
-        st["dark_image"] = None if self.dark_image is None else \
-            np.asarray(self.dark_image, np.float32)
-        st["PROPOSAL"], st["DETECTOR"] = self.PROPOSAL, self.DETECTOR
-        return st
-
-    def _centroid_ed_map(self, _, index, trainId, data):
-        """One train of extra_data's ``run.trains()`` (``data[source][key]``)."""
-        src, key = self._mnemo_to_prop(self.DETECTOR)
-        self._centroid_map(index, image=data[src][key], energy=self._ed_energies[index])
-
-    @staticmethod
-    def _mnemo_to_prop(mnemo):
-        """The (source, key) of a mnemonic, from the mnemonic table."""
-        from ..mnemonics import mnemonics
-        if mnemo not in mnemonics:
-            raise ToolBoxValueError(f"unknown mnemonic {mnemo!r}")
-        alt = mnemonics[mnemo][0]
-        return alt["source"], alt["key"]
-
-
-def _chunk_job(job, state):
-    """Worker: centroid the images of some trains of a run (read here)."""
-    from ..load import run_by_path
-    folder, source, key, tids, energies, edges, method, return_hits = job
-    state = dict(state)      # jobs may share it (threads of a dask worker)
-    m = MaranaX(state.pop("PROPOSAL"), detector=state.pop("DETECTOR"))
-    m.dark_image = state.pop("dark_image")
-    for k, v in state.items():
-        setattr(m, k, v)
-    run = run_by_path(folder).select_trains(_by_id(tids)).select([(source, key)])
-    m._setup(len(tids), edges, method, return_hits)
-    m._ed_energies = energies
-    index = {int(t): i for i, t in enumerate(tids)}
-    for tid, data in run.trains():       # one image in memory at a time
-        m._centroid_map(index[int(tid)], image=data[source][key],
-                        energy=energies[index[int(tid)]])
-    return m._singles, m._doubles, m._hits
-
-
-def _by_id(tids):
-    from extra_data import by_id
-    return by_id[np.asarray(tids, np.uint64)]

@@ -1,0 +1,201 @@
+"""The parameters of a spectrometer analysis object, and their JSON file.
+
+``SpectrometerParams`` is the base of ``hRIXS`` (and ``MaranaX``) and
+``Viking``: ``set_params`` / ``get_params`` as in the ToolBox, and (beyond
+the ToolBox) ``save_params`` / ``load_params`` to keep the settings and fits
+of an analysis in a JSON file. It is shared by the spectrometers, not a device
+of its own: the device modules import it, never each other.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..atomic import write_atomic
+from ..errors import ToolBoxPathError, ToolBoxValueError
+
+__all__ = ["SpectrometerParams", "save_json", "load_json"]
+
+
+def _to_json(value):
+    """``value`` with slices, numpy arrays and scalars as JSON types."""
+    if isinstance(value, slice):
+        return {"slice": [value.start, value.stop, value.step]}
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [_to_json(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _to_json(v) for k, v in value.items()}
+    return value
+
+
+def _from_json(value):
+    """The inverse of ``_to_json`` for one parameter: ``{"slice": [...]}`` -> slice."""
+    if isinstance(value, dict) and set(value) == {"slice"}:
+        return slice(*value["slice"])
+    return value
+
+
+def save_json(path, obj, overwrite=False):
+    """Write ``obj`` as JSON to ``path`` atomically (temporary file + rename).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The file to write.
+    obj : dict
+        The object to write; slices, numpy arrays and numpy scalars are
+        converted (a slice becomes ``{"slice": [start, stop, step]}``).
+    overwrite : bool
+        Replace an existing file; otherwise an existing file is an error.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+
+    Raises
+    ------
+    ToolBoxPathError
+        ``path`` exists and ``overwrite`` is False.
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise ToolBoxPathError(f"{path} exists; pass overwrite=True to replace it, or "
+                               "another path")
+    return write_atomic(path, json.dumps(_to_json(obj), indent=1))
+
+
+def load_json(path):
+    """Read a parameter file written by ``save_json``.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The JSON file.
+
+    Returns
+    -------
+    dict
+        The decoded JSON (slices still as ``{"slice": [...]}``).
+
+    Raises
+    ------
+    ToolBoxPathError
+        There is no file ``path``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ToolBoxPathError(f"no parameter file {path}; save one with save_params()")
+    with open(path) as f:
+        return json.load(f)
+
+
+class SpectrometerParams:
+    """Parameters of a spectrometer analysis: get, set, save and load them.
+
+    ``set_params`` / ``get_params`` work on the upper-case attributes named
+    (in lower case) in ``_PARAMS``; ``save_params`` / ``load_params`` (beyond
+    the ToolBox) keep them in a JSON file, written atomically, with the fits
+    named in ``_FITS``. Shared by hRIXS and Viking.
+
+    Attributes
+    ----------
+    _NAME : str
+        The spectrometer's name in error messages.
+    _PARAMS : tuple of str
+        The parameter names, lower case.
+    _FITS : tuple of str
+        The attributes holding fit results saved with the parameters.
+    """
+
+    _NAME = ""
+    _PARAMS: tuple = ()
+    _FITS: tuple = ()
+
+    def set_params(self, **params):
+        """Set parameters by name (case-insensitive).
+
+        Parameters
+        ----------
+        **params
+            ``name=value`` for names of ``_PARAMS``, e.g. ``curve_a=0.024``.
+
+        Raises
+        ------
+        ToolBoxValueError
+            A name is not a parameter.
+        """
+        for key, value in params.items():
+            if key.lower() not in self._PARAMS:
+                raise ToolBoxValueError(f"unknown {self._NAME} parameter {key!r}; parameters: "
+                                        f"{', '.join(self._PARAMS)}")
+            setattr(self, key.upper(), value)
+
+    def get_params(self, *params):
+        """The values of some parameters, or of all.
+
+        Parameters
+        ----------
+        *params : str
+            Parameter names (case-insensitive); none: every parameter.
+
+        Returns
+        -------
+        dict
+            Name (as passed) -> value.
+
+        Raises
+        ------
+        ToolBoxValueError
+            A name is not a parameter.
+        """
+        if not params:
+            params = self._PARAMS
+        bad = [p for p in params if p.lower() not in self._PARAMS]
+        if bad:
+            raise ToolBoxValueError(f"unknown {self._NAME} parameter(s) {bad}; parameters: "
+                                    f"{', '.join(self._PARAMS)}")
+        return {p: getattr(self, p.upper()) for p in params}
+
+    def save_params(self, path, overwrite=False):
+        """Save the parameters and the fits (with their inputs) as JSON, atomically.
+
+        Parameters
+        ----------
+        path : str or pathlib.Path
+            The JSON file to write.
+        overwrite : bool
+            Replace an existing file; otherwise an existing file is an error.
+
+        Returns
+        -------
+        pathlib.Path
+            The file written.
+        """
+        return save_json(path, {"class": type(self).__name__, "params": self.get_params(),
+                                **{fit: getattr(self, fit) for fit in self._FITS}}, overwrite)
+
+    def load_params(self, path):
+        """Set the parameters and fits saved by ``save_params``.
+
+        Parameters
+        ----------
+        path : str or pathlib.Path
+            A file written by ``save_params``.
+
+        Returns
+        -------
+        SpectrometerParams
+            ``self``, so that ``hRIXS(p).load_params(path)`` is one expression.
+        """
+        saved = load_json(path)
+        self.set_params(**{k: _from_json(v) for k, v in saved["params"].items()})
+        for fit in self._FITS:
+            setattr(self, fit, saved.get(fit))
+        return self
