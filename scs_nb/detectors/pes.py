@@ -21,7 +21,7 @@ from ..facility import sources as S
 from ..load import open_run
 from ..mnemonics import kind_of, mnemonics, present_in
 from ..pulses import bunch_pattern as bp
-from ..pulses._data import merge_on_trains
+from ..pulses.merge import merge_on_trains
 from ..reader import lookup, run_values
 
 __all__ = ["get_pes_tof", "get_pes_params", "save_pes_avg_traces", "load_pes_avg_traces"]

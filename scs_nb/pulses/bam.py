@@ -13,7 +13,7 @@ from ..errors import ToolBoxValueError
 from ..mnemonics import present_in, names_of_kind
 from . import bunch_pattern as bp
 from ..reader import lookup, read_loose, run_value
-from ._data import merge_on_trains
+from .merge import merge_on_trains
 
 __all__ = ["get_bam", "get_bam_params"]
 

@@ -28,7 +28,7 @@ from ..facility import ADQ412_SAMPLES_PER_SLOT, FASTADC_SAMPLES_PER_SLOT, source
 from ..mnemonics import _alternatives, kind_of, mnemonics, present_in
 from . import bunch_pattern as bp
 from ..reader import lookup, read_loose, run_value, run_values
-from ._data import merge_on_trains
+from .merge import merge_on_trains
 from .peak_integration import (PARAM_KEYS, find_integ_params, peaks_from_raw_trace)
 from .peak_integration import check_params as _check_params
 

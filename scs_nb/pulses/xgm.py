@@ -16,7 +16,7 @@ from ..errors import ToolBoxValueError
 from ..mnemonics import _alternatives, mnemonics, present_in, names_of_kind
 from . import bunch_pattern as bp
 from ..reader import read_loose
-from ._data import merge_on_trains
+from .merge import merge_on_trains
 
 __all__ = ["get_xgm", "calibrate_xgm"]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+__all__ = ["merge_on_trains"]
 
 
 def merge_on_trains(merge_with, new, drop=()):
