@@ -34,8 +34,9 @@ from ..facility import DSSC_ADC_MAX as ADC_MAX
 from ..facility import DSSC_MODULE_SHAPE as MODULE_SHAPE
 from ..facility import DSSC_PIXEL_SIZE_M
 from ..facility.sources import dssc_module_source as module_source
-from ..routines.laser import delayToPosition
-from .core import scenario
+from ..routines.laser import delayToPosition, positionToDelay
+from .beamline import add_beamline
+from .registry import scenario
 from .dssc import _frame_labels, _sase3_slots, _true_energies, dark_offsets
 from .writer import InstrumentSource
 from . import slow, timing
@@ -245,7 +246,6 @@ def _pattern(run, npulses):
                "frame), the dark offsets of the BOZ membrane and sample runs. Options: module, "
                "npulses, intra_darks.")
 def boz_dark(run, module=15, npulses=20, intra_darks=True, **kw):
-    from .scenarios import add_beamline
     add_beamline(run, _pattern(run, npulses), digitizers=False)
     add_boz(run, int(module), bool(intra_darks), dark_only=True, **kw)
 
@@ -255,7 +255,6 @@ def boz_dark(run, module=15, npulses=20, intra_darks=True, **kw):
                "known flat-field planes, 9-bit non-linearity, gain 3 ph/ADU, pointing jitter, "
                "shot noise, intra-darks. Options: module, npulses, intra_darks, gain.")
 def boz_membranes(run, module=15, npulses=20, intra_darks=True, **kw):
-    from .scenarios import add_beamline
     add_beamline(run, _pattern(run, npulses), digitizers=False)
     add_boz(run, int(module), bool(intra_darks), _true_energies(run), **kw)
 
@@ -267,7 +266,6 @@ def boz_membranes(run, module=15, npulses=20, intra_darks=True, **kw):
                "Options: module, npulses, start/stop/nsteps (eV), delay (ps).")
 def boz_energy_scan(run, module=15, npulses=20, start=700.0, stop=714.0, nsteps=15,
                     delay=1.0, **kw):
-    from .scenarios import add_beamline
     setpoints = np.linspace(start, stop, int(nsteps))
     nrj = slow.steps(run.ntrains, setpoints)
     add_beamline(run, _pattern(run, npulses), nrj=nrj,
@@ -285,12 +283,10 @@ def boz_energy_scan(run, module=15, npulses=20, start=700.0, stop=714.0, nsteps=
                "one. Options: module, npulses, start/stop/nsteps (ps), energy (eV).")
 def boz_delay_scan(run, module=15, npulses=20, start=-1.0, stop=5.0, nsteps=7, energy=707.0,
                    **kw):
-    from .scenarios import add_beamline
     setpoints = np.linspace(start, stop, int(nsteps))
     pos = delayToPosition(setpoints)
     add_beamline(run, _pattern(run, npulses), nrj=float(energy),
                  delay_mm=slow.steps(run.ntrains, pos), digitizers=False)
-    from ..routines.laser import positionToDelay
     t = positionToDelay(np.asarray(run.truth["delay_line_mm"], float))
     e = np.asarray(run.truth["nrj_eV"], float)
     truth = add_boz(run, int(module), True, _true_energies(run), transmissions(e, t), **kw)

@@ -7,62 +7,29 @@ A scenario is a function ``f(run: SimRun, **options)`` registered with
 from __future__ import annotations
 
 import errno
+import inspect
 import json
+import math
 import os
-import re
 import shutil
 import tempfile
+import time
+import tracemalloc
+import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .. import atomic as _atomic
+from ..atomic import check_writable_dir, clean_stale, part_name, umask, write_atomic
 from ..errors import ToolBoxPathError, ToolBoxValueError
 from ..facility import DEFAULT_CYCLE, data_root, proposal_folder, validate_proposal, validate_run
+from .extra import add_mnemonics
+from .registry import Scenario, get_scenario
 from .writer import ControlSource, RunWriter
 
 DEFAULT_PROPOSAL = 900001          # the demo proposal used by templates
-_SCENARIOS: dict = {}
-
-
-@dataclass
-class Scenario:
-    name: str
-    func: object
-    help: str
-    trains: int          # default number of trains (small: for tests)
-    large_trains: int    # number of trains with size='large'
-
-
-def scenario(name, help, trains=100, large_trains=2000):
-    """Register a scenario function under ``name``."""
-    def deco(func):
-        _SCENARIOS[name] = Scenario(name, func, help.strip(), trains, large_trains)
-        return func
-    return deco
-
-
-def list_scenarios():
-    """Names of the registered scenarios, sorted."""
-    _load_all()
-    return sorted(_SCENARIOS)
-
-
-def get_scenario(name) -> Scenario:
-    _load_all()
-    try:
-        return _SCENARIOS[name]
-    except KeyError:
-        raise ToolBoxValueError(
-            f"unknown scenario {name!r}; available: {', '.join(sorted(_SCENARIOS))}. "
-            "Pass one of these (see `scs-nb simulate --list`).") from None
-
-
-def _load_all():
-    # scenario modules register themselves on import
-    from . import scenarios  # noqa: F401
 
 
 # -- data root and paths ---------------------------------------------------
@@ -184,7 +151,7 @@ def _jsonable(obj):
 
 def atomic_write_text(path: Path, text: str):
     """Atomic write with the usual (umask) permissions: proposal members can read it."""
-    _atomic.write_atomic(path, text)
+    write_atomic(path, text)
 
 
 # -- option validation ------------------------------------------------------------
@@ -196,8 +163,6 @@ def validate_options(sc: Scenario, options: dict) -> dict:
     """Check scenario options against the scenario function's signature: known names,
     the type of the default (int, float, bool), finite numbers, and integer options
     that default to a positive value (counts, steps, sizes) stay >= 1 (seeds >= 0)."""
-    import inspect
-    import math
     params = list(inspect.signature(sc.func).parameters.values())[1:]
     named = {p.name: p for p in params if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
     open_kw = any(p.kind == p.VAR_KEYWORD for p in params)
@@ -233,7 +198,6 @@ def validate_options(sc: Scenario, options: dict) -> dict:
 
 
 def _check_run_options(ntrains, seed, missing_trains):
-    import math
     if isinstance(ntrains, bool) or not isinstance(ntrains, (int, np.integer)):
         raise ToolBoxValueError(f"trains must be an integer, got {ntrains!r}")
     if not 2 <= ntrains <= MAX_TRAINS:
@@ -262,7 +226,6 @@ def _check_memory(sc, ntrains, seed, options, probe=100):
     ``probe`` trains under tracemalloc and scaled to ``ntrains``."""
     if ntrains <= 20 * probe:
         return
-    import tracemalloc
     started = not tracemalloc.is_tracing()
     if started:
         tracemalloc.start()
@@ -339,7 +302,7 @@ def simulate(scenario_name, proposal=DEFAULT_PROPOSAL, run=1, trains=None, seed=
         raise ToolBoxPathError(
             f"{run_dir} already exists; pass overwrite=True (--overwrite) to replace it, "
             "or choose another run number")
-    _atomic.check_writable_dir(run_dir.parent, "data root folder",
+    check_writable_dir(run_dir.parent, "data root folder",
                                "data_root= (--data-root) or set EXTRA_DATA_DATA_ROOT")
     _check_memory(sc, int(ntrains), seed, options)
     sim = SimRun(proposal, run, ntrains, seed, missing_trains=missing_trains,
@@ -353,25 +316,24 @@ def simulate(scenario_name, proposal=DEFAULT_PROPOSAL, run=1, trains=None, seed=
         raise ToolBoxValueError(f"scenario {sc.name!r}: {exc} (see `scs-nb simulate "
                                 f"{sc.name} --describe`)") from None
     if extra:
-        from .extra import add_mnemonics
         add_mnemonics(sim, extra)
     if absent:
         sim.make_absent(absent)
     # write into a temporary folder of this process, then rename: never a half-written
     # run, and two processes simulating the same run do not collide
     run_dir.parent.mkdir(parents=True, exist_ok=True)
-    _atomic.clean_stale(run_dir.parent, run_dir.name + ".", ".part")
+    clean_stale(run_dir.parent, run_dir.name + ".", ".part")
     tmp_dir = Path(tempfile.mkdtemp(dir=run_dir.parent,
-                                    prefix=_atomic.part_name(run_dir.name), suffix=".part"))
+                                    prefix=part_name(run_dir.name), suffix=".part"))
     try:
-        os.chmod(tmp_dir, 0o777 & ~_atomic.umask())
+        os.chmod(tmp_dir, 0o777 & ~umask())
         writer = RunWriter(tmp_dir, sim.proposal, sim.run, sim.train_ids,
                            trains_per_file=trains_per_file or 500)
         for s in sim.sources:
             writer.add(s)
         bar = None
         if progress:
-            from tqdm.auto import tqdm
+            from tqdm.auto import tqdm  # optional display: tqdm.auto probes for Jupyter widgets
             bar = tqdm(desc=f"simulating r{sim.run:04d}", unit="file")
         files = writer.write(progress=(lambda f: bar.update(1)) if bar else None)
         if bar:
@@ -386,8 +348,6 @@ def simulate(scenario_name, proposal=DEFAULT_PROPOSAL, run=1, trains=None, seed=
         atomic_write_text(tpath, json.dumps(_jsonable(sim.truth)))
         return SimResult(run_dir, tpath, sim.truth, [run_dir / f.name for f in files])
     # another process wrote this run first: use its run (and its ground truth)
-    import time
-    import warnings
     for _ in range(200):
         if tpath.is_file():
             break
@@ -405,7 +365,7 @@ def _publish(tmp_dir: Path, run_dir: Path, overwrite: bool) -> bool:
     aside = None
     if overwrite and run_dir.exists():
         aside = Path(tempfile.mkdtemp(dir=run_dir.parent,
-                                      prefix=_atomic.part_name(run_dir.name + ".old"),
+                                      prefix=part_name(run_dir.name + ".old"),
                                       suffix=".part"))
         try:
             os.replace(run_dir, aside / run_dir.name)
@@ -443,6 +403,3 @@ def ensure_run(proposal=DEFAULT_PROPOSAL, run=1, scenario=None, data_root=None, 
     os.environ["EXTRA_DATA_DATA_ROOT"] = str(root)
     return found[0]
 
-
-def name_ok(name: str) -> bool:
-    return bool(re.fullmatch(r"[A-Za-z0-9_]+", name))

@@ -11,9 +11,14 @@ from __future__ import annotations
 
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from ..batch import runner
+from ..batch.templates import list_templates
 from . import core
+from .checks import run_checks
+from .registry import list_scenarios
 
 DEMO_PROPOSAL = core.DEFAULT_PROPOSAL
 
@@ -28,7 +33,7 @@ DEMO_OPTIONS = {"dssc_dark": dict(modules=_DSSC_DEMO_MODULES, trains=6),
 
 def demo_plan():
     """Run number of each scenario in the demo proposal (stable order)."""
-    return {name: i for i, name in enumerate(core.list_scenarios(), start=1)}
+    return {name: i for i, name in enumerate(list_scenarios(), start=1)}
 
 
 def simulate_demo(data_root: Path, progress=print):
@@ -62,7 +67,6 @@ def run_demo(out="demo", templates=True, progress=print):
     progress(f"Simulating demo proposal {DEMO_PROPOSAL} under {data_root}")
     plan = simulate_demo(data_root, progress)
 
-    from .checks import run_checks
     progress("\nAnalysing the simulated runs with scs_nb:")
     rows = run_checks(DEMO_PROPOSAL, plan, data_root)
     failed_templates = 0
@@ -79,10 +83,6 @@ def run_demo(out="demo", templates=True, progress=print):
 def _run_templates(out, plan, progress, jobs=2):
     """Every template headless on the run of its scenario, ``jobs`` at a time
     (threads, each driving its own kernel process, as ``scs-nb batch``)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from ..batch import runner
-    from ..batch.templates import list_templates
     reports = out / "reports"
     progress(f"\nRunning templates headless, {jobs} at a time (reports in {reports}):")
 

@@ -29,7 +29,8 @@ from scipy.special import erf
 from ..facility import C_MM_PER_PS, FASTCCD_PIXEL_SIZE_M, FASTCCD_SHAPE, HC_EV_NM
 from ..facility import sources as S
 from . import slow, timing
-from .core import scenario
+from .beamline import add_beamline
+from .registry import scenario
 from .writer import InstrumentSource
 
 DARK_ADU = 1000.0
@@ -110,7 +111,6 @@ def fastccd(run, t0_mm=0.0, start=-0.15, stop=0.6, nsteps=6, depth=0.3, tau_ps=3
     pat.set_trains("ppl", slice(1, None, 2), None)         # laser on even trains only
     setpoints = np.linspace(start, stop, int(nsteps))
     pos = slow.steps(n, setpoints)
-    from .scenarios import add_beamline
     add_beamline(run, pat, nrj=nrj, delay_mm=pos, digitizers=False, bams=())
     pumped = np.array([len(x) > 0 for x in pat.ppl])
     t = 2 * (pos - t0_mm) / C_MM_PER_PS
@@ -135,7 +135,6 @@ def fastccd(run, t0_mm=0.0, start=-0.15, stop=0.6, nsteps=6, depth=0.3, tau_ps=3
 def fccd_dark(run):
     n = run.ntrains
     pat = timing.PulsePattern.constant(n, sase3=(0, 1000, 24))
-    from .scenarios import add_beamline
     add_beamline(run, pat, digitizers=False, bams=())
     add_fccd(run, dark_only=True)
     run.truth["fccd"] = {"dark_adu": DARK_ADU, "read_noise_adu": READ_NOISE}

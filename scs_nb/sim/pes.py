@@ -31,7 +31,8 @@ import numpy as np
 from ..facility import ADQ412_SAMPLES_PER_SLOT, PES_BINDING_EV, SLOT_RATE_HZ
 from ..facility import sources as S
 from . import timing
-from .core import scenario
+from .beamline import add_beamline
+from .registry import scenario
 from .writer import ControlSource, InstrumentSource
 
 LEAD = 500            # samples before the first spectrum
@@ -132,7 +133,6 @@ def pes(run, hv=1000.0, npulses=10, gas="Ne", pattern_change=False):
     pat = timing.PulsePattern.constant(run.ntrains, sase3=(int(npulses), 1000, 1))
     if pattern_change:   # second half of the run: every other slot, half the pulses
         pat.set_trains("sase3", slice(run.ntrains // 2, None), (int(npulses) // 2, 1000, 2))
-    from .scenarios import add_beamline
     energies = add_beamline(run, pat, nrj=hv, digitizers=False, bams=())
     true_e = run.truth["xgm"]["SCS"]["true_sa3_energy_uJ"]
     add_pes(run, [np.asarray(e) for e in true_e], hv, gas,

@@ -24,7 +24,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import digitizers, timing
-from .core import scenario
+from .beamline import add_beamline
+from .registry import scenario
 
 
 def mu(E, s, E0, gamma, pre, jump, white, xmcd):
@@ -70,7 +71,6 @@ def xas_xmcd(run, start=770.0, stop=790.0, nsteps=41, E0=780.0, gamma=1.0, pre=0
         sign[idx[len(idx) // 2:]] = -1.0
     m = mu(nrj, sign, E0, gamma, pre, jump, white, xmcd)
     pat = timing.PulsePattern.constant(n, sase3=(int(npulses), 1000, 24))
-    from .scenarios import add_beamline
     energies = add_beamline(run, pat, nrj=nrj, magnet=sign * current_A, digitizers=False,
                             bams=())
     true_e = run.truth["xgm"]["SCS"].get("true_sa3_energy_uJ")
