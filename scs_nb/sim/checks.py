@@ -45,6 +45,18 @@ _CHECKS: list = []
 
 
 def check(scenario):
+    """Register the decorated function as a check of the runs of ``scenario``.
+
+    Parameters
+    ----------
+    scenario : str
+        The scenario whose runs the check analyses.
+
+    Returns
+    -------
+    callable
+        The decorator; it returns the function unchanged.
+    """
     def deco(func):
         _CHECKS.append((scenario, func))
         return func
@@ -58,7 +70,26 @@ def _fmt(x):
 
 
 def run_checks(proposal, plan, data_root=None, scenarios=None):
-    """Run the checks of the scenarios in ``plan`` (name -> run number)."""
+    """Run the checks of the scenarios in ``plan``.
+
+    Parameters
+    ----------
+    proposal : int
+        The proposal of the simulated runs.
+    plan : dict
+        Scenario name -> run number.
+    data_root : str or pathlib.Path, optional
+        Where the ground truth lies; default the simulator's data root.
+    scenarios : collection of str, optional
+        Only the checks of these scenarios.
+
+    Returns
+    -------
+    list of tuple
+        One row per quantity: ``(scenario, run, quantity, injected, recovered,
+        tolerance, ok)`` as strings where formatted, ``ok`` ``'yes'`` or
+        ``'NO'``. A check that raises gives one row with the error.
+    """
     rows = []
     for scenario, func in sorted(_CHECKS, key=lambda c: plan.get(c[0], 0)):
         if scenario not in plan or (scenarios and scenario not in scenarios):

@@ -29,6 +29,13 @@ def _option(text):
 
 
 def register(sub):
+    """Add the ``simulate`` and ``demo`` sub-commands.
+
+    Parameters
+    ----------
+    sub : argparse._SubParsersAction
+        The sub-command parsers of ``scs-nb``.
+    """
     p = sub.add_parser("simulate", help="write a simulated SCS run with its ground truth",
                        description="Simulate an SCS run in the EuXFEL file format, "
                        "with ground_truth.json beside it.")

@@ -34,24 +34,79 @@ DEFAULT_PROPOSAL = 900001          # the demo proposal used by templates
 
 # -- data root and paths ---------------------------------------------------
 def default_data_root() -> Path:
-    """The data root the simulator writes into: ``scs_nb.facility.data_root()``."""
+    """The data root the simulator writes into.
+
+    Returns
+    -------
+    pathlib.Path
+        ``scs_nb.facility.data_root()`` ($EXTRA_DATA_DATA_ROOT or the local cache).
+    """
     return data_root()
 
 
 def proposal_dir(proposal, data_root=None, cycle=DEFAULT_CYCLE) -> Path:
-    """Folder of a (simulated) proposal; an existing one is found in any cycle."""
+    """Folder of a (simulated) proposal; an existing one is found in any cycle.
+
+    Parameters
+    ----------
+    proposal : int
+        Proposal number.
+    data_root : str or pathlib.Path, optional
+        Data root; default ``default_data_root()``.
+    cycle : str
+        Cycle of a proposal that does not exist yet.
+
+    Returns
+    -------
+    pathlib.Path
+        ``<data root>/SCS/<cycle>/p<proposal>``.
+    """
     return proposal_folder(proposal, data_root, cycle)
 
 
 def truth_path(proposal, run, data_root=None) -> Path:
-    """Where the ground truth of a simulated run lives: beside the run folder,
-    outside raw/ so extra_data never sees it."""
+    """Where the ground truth of a simulated run lives.
+
+    It lies beside the run folder, outside ``raw/``, so that extra_data never
+    sees it.
+
+    Parameters
+    ----------
+    proposal, run : int
+        Proposal and run number.
+    data_root : str or pathlib.Path, optional
+        Data root; default ``default_data_root()``.
+
+    Returns
+    -------
+    pathlib.Path
+        ``<proposal>/usr/simulation/r<run>/ground_truth.json``.
+    """
     return (proposal_dir(proposal, data_root) / "usr" / "simulation"
             / f"r{validate_run(run):04d}" / "ground_truth.json")
 
 
 def ground_truth(proposal, run, data_root=None) -> dict:
-    """The injected quantities of a simulated run."""
+    """The injected quantities of a simulated run.
+
+    Parameters
+    ----------
+    proposal, run : int
+        Proposal and run number.
+    data_root : str or pathlib.Path, optional
+        Data root; default ``default_data_root()``.
+
+    Returns
+    -------
+    dict
+        The ground truth as written by ``simulate`` (JSON types; the units are
+        in the key names, e.g. ``nrj_eV``).
+
+    Raises
+    ------
+    ToolBoxPathError
+        If the run has no ground truth (it was not simulated).
+    """
     path = truth_path(proposal, run, data_root)
     if not path.is_file():
         raise ToolBoxPathError(f"no ground truth for proposal {proposal} run {run}: "
@@ -62,7 +117,34 @@ def ground_truth(proposal, run, data_root=None) -> dict:
 
 # -- the run being built ---------------------------------------------------
 class SimRun:
-    """State shared by the device models of one simulated run."""
+    """State shared by the device models of one simulated run.
+
+    Parameters
+    ----------
+    proposal, run : int
+        Proposal and run number (the run number enters the random state).
+    ntrains : int
+        Number of trains before dropping missing ones (at least 2).
+    seed : int
+        Random seed: the same seed gives the same run.
+    first_train : int, optional
+        First train id; default ``1_500_000_000 + run * 100_000``.
+    missing_trains : float
+        Fraction of trains the DAQ dropped (never the first or last).
+    scenario_name : str
+        Recorded in the ground truth.
+
+    Attributes
+    ----------
+    train_ids : numpy.ndarray of uint64
+        Ids of the recorded trains.
+    sources : list
+        The ``ControlSource`` / ``InstrumentSource`` objects to write.
+    pattern : timing.PulsePattern or None
+        Set by ``timing.add_timing``.
+    truth : dict
+        What the device models injected; written as ``ground_truth.json``.
+    """
 
     def __init__(self, proposal, run, ntrains, seed=0, first_train=None,
                  missing_trains=0.0, scenario_name=""):
@@ -101,22 +183,47 @@ class SimRun:
         return len(self.train_ids)
 
     def rng_for(self, name) -> np.random.Generator:
-        """An independent, reproducible generator for one device."""
+        """An independent, reproducible generator for one device.
+
+        Parameters
+        ----------
+        name : str
+            The device (or any label); the same name gives the same stream.
+
+        Returns
+        -------
+        numpy.random.Generator
+        """
         return np.random.default_rng([self.seed, self.run, zlib.crc32(name.encode())])
 
     def add(self, source):
+        """Add a source to the run; returns it."""
         self.sources.append(source)
         return source
 
     def source(self, name):
+        """The source called ``name``; KeyError if the run has none."""
         for s in self.sources:
             if s.name == name:
                 return s
         raise KeyError(name)
 
     def make_absent(self, pattern, fraction=(1 / 3, 2 / 3)):
-        """Sources whose name contains ``pattern`` record no data in a part of
-        the run (the middle third by default)."""
+        """Make sources record no data in a part of the run.
+
+        Parameters
+        ----------
+        pattern : str
+            Every source whose name contains it is affected.
+        fraction : tuple of float
+            Start and end of the affected part, as fractions of the run
+            (default the middle third).
+
+        Raises
+        ------
+        ToolBoxValueError
+            If no source matches ``pattern``.
+        """
         lo, hi = (int(f * self.ntrains) for f in fraction)
         mask = np.zeros(self.ntrains, bool)
         mask[lo:hi] = True
@@ -150,7 +257,17 @@ def _jsonable(obj):
 
 
 def atomic_write_text(path: Path, text: str):
-    """Atomic write with the usual (umask) permissions: proposal members can read it."""
+    """Write a text file atomically, with the usual (umask) permissions.
+
+    Proposal members can read it, and no reader ever sees a half-written file.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file to write.
+    text : str
+        Its content.
+    """
     write_atomic(path, text)
 
 
@@ -160,9 +277,29 @@ MAX_TRAINS = 1_000_000
 
 
 def validate_options(sc: Scenario, options: dict) -> dict:
-    """Check scenario options against the scenario function's signature: known names,
-    the type of the default (int, float, bool), finite numbers, and integer options
-    that default to a positive value (counts, steps, sizes) stay >= 1 (seeds >= 0)."""
+    """Check scenario options against the scenario function's signature.
+
+    Checked: known names, the type of the default (int, float, bool), finite
+    numbers, and integer options that default to a positive value (counts,
+    steps, sizes) stay >= 1 (seeds >= 0).
+
+    Parameters
+    ----------
+    sc : Scenario
+        The scenario.
+    options : dict
+        Option name -> value.
+
+    Returns
+    -------
+    dict
+        ``options``, unchanged.
+
+    Raises
+    ------
+    ToolBoxValueError
+        On the first option that fails, saying what was expected.
+    """
     params = list(inspect.signature(sc.func).parameters.values())[1:]
     named = {p.name: p for p in params if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
     open_kw = any(p.kind == p.VAR_KEYWORD for p in params)
@@ -250,6 +387,20 @@ def _check_memory(sc, ntrains, seed, options, probe=100):
 
 @dataclass
 class SimResult:
+    """What ``simulate`` wrote.
+
+    Attributes
+    ----------
+    run_dir : pathlib.Path
+        The run folder (``.../raw/r<run>``).
+    truth_file : pathlib.Path
+        Its ``ground_truth.json``.
+    truth : dict
+        The ground truth.
+    files : list of pathlib.Path
+        The HDF5 files of the run.
+    """
+
     run_dir: Path
     truth_file: Path
     truth: dict
@@ -274,6 +425,8 @@ def simulate(scenario_name, proposal=DEFAULT_PROPOSAL, run=1, trains=None, seed=
     data_root: path
         default ``default_data_root()`` ($EXTRA_DATA_DATA_ROOT).
     size: 'small' | 'large'
+        default number of trains: the scenario's small (tests) or large
+        (benchmarks) size.
     missing_trains: float
         fraction of trains the DAQ dropped (gaps in train ids).
     absent: str
@@ -281,10 +434,20 @@ def simulate(scenario_name, proposal=DEFAULT_PROPOSAL, run=1, trains=None, seed=
         third of the run.
     overwrite: bool
         replace an existing run; otherwise an existing run is an error.
-    options:
+    trains_per_file: int, optional
+        trains per sequence file (default 500).
+    progress: bool
+        show a progress bar of the files written.
+    **options:
         passed to the scenario function, except ``extra_mnemonics`` (any
         scenario): mnemonics of the table whose sources are written too
         ('a,b,c', a list, or 'all'; see ``scs_nb.sim.extra``).
+
+    Returns
+    -------
+    SimResult
+        The run folder, its files and ground truth. When another process
+        published the same run at the same time, its run and truth.
     """
     sc = get_scenario(scenario_name)
     if size not in ("small", "large"):
@@ -389,7 +552,28 @@ def ensure_run(proposal=DEFAULT_PROPOSAL, run=1, scenario=None, data_root=None, 
     This is how templates run anywhere: with real data the run is found and
     nothing is simulated; on a laptop the scenario is written into the local
     data root, and ``EXTRA_DATA_DATA_ROOT`` points there for this process.
-    Returns the run folder.
+
+    Parameters
+    ----------
+    proposal, run : int
+        Proposal and run number.
+    scenario : str, optional
+        Scenario to simulate if the run is not found; without it a missing run
+        is an error.
+    data_root : str or pathlib.Path, optional
+        Data root; default ``default_data_root()``.
+    **kwargs
+        Passed on to ``simulate`` (``trains``, ``seed``, scenario options).
+
+    Returns
+    -------
+    pathlib.Path
+        The run folder.
+
+    Raises
+    ------
+    ToolBoxPathError
+        If the run does not exist and no scenario is given.
     """
     root = Path(data_root) if data_root else default_data_root()
     p, r = validate_proposal(proposal), validate_run(run)
