@@ -68,10 +68,13 @@ def scenario(name, help, trains=100, large_trains=2000):
     Returns
     -------
     callable
-        The decorator; it returns the function unchanged.
+        The decorator; it returns the function, with ``help`` as its docstring
+        when it has none (the help text is the one description of a scenario).
     """
     def deco(func):
         _SCENARIOS[name] = Scenario(name, func, help.strip(), trains, large_trains)
+        if not func.__doc__:
+            func.__doc__ = help.strip()
         return func
     return deco
 
