@@ -58,6 +58,22 @@ EDGE = {"e0_eV": 707.0, "width_eV": 1.0, "pre": 0.2, "jump": 0.8, "shift_eV": 0.
 
 
 def plane_z(plane, x_mm, y_mm, mirror=False):
+    """Height of the flat-field plane ``a x + b y + c z + d = 0`` at (x, y).
+
+    Parameters
+    ----------
+    plane : sequence of 4 float
+        ``(a, b, c, d)``.
+    x_mm, y_mm : float or array of float
+        Position on the module in mm.
+    mirror : bool
+        Mirror x (the second beam's ROI is mirrored).
+
+    Returns
+    -------
+    numpy.ndarray of float
+        ``z = -(a x + b y + d) / c``.
+    """
     a, b, c, d = plane
     x = -np.asarray(x_mm) if mirror else np.asarray(x_mm)
     return -(a * x + b * np.asarray(y_mm) + d) / c
@@ -90,12 +106,40 @@ def _adc(s, table):
 
 
 def mu_edge(energy_ev, edge=EDGE):
+    """Absorption of the sample around its edge: an arctan step.
+
+    Parameters
+    ----------
+    energy_ev : float or array of float
+        Photon energy in eV.
+    edge : dict
+        ``pre``, ``jump`` (absorption), ``e0_eV``, ``width_eV`` (eV).
+
+    Returns
+    -------
+    numpy.ndarray of float
+        The absorption ``mu * thickness`` (dimensionless).
+    """
     e = np.asarray(energy_ev, float)
     return edge["pre"] + edge["jump"] * (0.5 + np.arctan((e - edge["e0_eV"])
                                                           / edge["width_eV"]) / np.pi)
 
 
 def pump_response(delay_ps, edge=EDGE):
+    """Pump effect vs delay: 0 before time zero, then ``exp(-t / tau)``.
+
+    Parameters
+    ----------
+    delay_ps : float or array of float
+        True pump-probe delay in ps.
+    edge : dict
+        ``t0_ps`` (time zero) and ``tau_ps`` (decay), in ps.
+
+    Returns
+    -------
+    numpy.ndarray of float
+        Relative response, 0..1.
+    """
     t = np.asarray(delay_ps, float) - edge["t0_ps"]
     return np.where(t >= 0, np.exp(-np.clip(t, 0, None) / edge["tau_ps"]), 0.0)
 

@@ -430,6 +430,18 @@ FINE_DELAY_WIDTH = 9.0
 
 
 def fine_delay_response(fine_delay, optimum=FINE_DELAY_OPTIMUM, width=FINE_DELAY_WIDTH):
+    """Relative X-ray signal at a DSSC fine-delay setting (a Gaussian).
+
+    Parameters
+    ----------
+    fine_delay, optimum, width : float
+        Setting, best setting and width of the response, in fine-delay units.
+
+    Returns
+    -------
+    float
+        ``exp(-0.5 ((fine_delay - optimum) / width)**2)``, 0..1.
+    """
     return float(np.exp(-0.5 * ((float(fine_delay) - optimum) / width) ** 2))
 
 

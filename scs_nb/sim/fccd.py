@@ -49,17 +49,61 @@ def gain_map(seed=GAIN_SEED, gain_bottom=0.8):
 
 
 def dark_map(seed=GAIN_SEED + 1):
+    """The FastCCD dark offset per pixel (ADU): a constant plus 20 ADU noise.
+
+    Parameters
+    ----------
+    seed : int
+        Random seed of the map.
+
+    Returns
+    -------
+    numpy.ndarray of float32
+        Shape ``FASTCCD_SHAPE``.
+    """
     rng = np.random.default_rng(seed)
     return (DARK_ADU + 20 * rng.standard_normal(FASTCCD_SHAPE)).astype(np.float32)
 
 
 def q_of_radius(r_px, distance_m, energy_ev):
+    """Momentum transfer at a radius on the FastCCD.
+
+    Parameters
+    ----------
+    r_px : float or array of float
+        Radius from the beam centre in pixels.
+    distance_m : float
+        Sample-detector distance in m.
+    energy_ev : float
+        Photon energy in eV.
+
+    Returns
+    -------
+    numpy.ndarray of float
+        q in 1/nm.
+    """
     wl_nm = HC_EV_NM / energy_ev
     theta = np.arctan(np.asarray(r_px) * FASTCCD_PIXEL_SIZE_M / distance_m)
     return 4 * np.pi / wl_nm * np.sin(theta / 2)
 
 
 def quench(t_ps, depth, tau_ps, rise_ps=0.1):
+    """Relative quench of the ring vs delay: an erf rise, then an exponential recovery.
+
+    Parameters
+    ----------
+    t_ps : float or array of float
+        Delay from time zero in ps.
+    depth : float
+        Quench at full effect (fraction of the ring).
+    tau_ps, rise_ps : float
+        Recovery time and rise time (Gaussian sigma), in ps.
+
+    Returns
+    -------
+    numpy.ndarray of float
+        The quenched fraction.
+    """
     t = np.asarray(t_ps, float)
     # H(t) exp(-t/tau) convolved with a Gaussian (rise << tau: the erf edge)
     return depth * 0.5 * (1 + erf(t / (np.sqrt(2) * rise_ps))) * np.exp(-np.maximum(t, 0) / tau_ps)

@@ -51,6 +51,18 @@ def tof_samples(ekin_ev):
 
 
 def channel_rv(rv_by_letter=(0.0, 10.0, 20.0, 30.0)):
+    """Retardation voltage of every PES tube, by the letter of its channel.
+
+    Parameters
+    ----------
+    rv_by_letter : sequence of 4 float
+        Retardation voltage in V of the channels A, B, C, D.
+
+    Returns
+    -------
+    dict
+        Channel name -> retardation voltage (V).
+    """
     return {ch: float(rv_by_letter["ABCD".index(ch[1])]) for ch in S.PES_RV_KEY}
 
 

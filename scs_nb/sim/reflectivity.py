@@ -36,6 +36,24 @@ BAM_NAME = "BAM1932S"
 
 
 def response(t_ps, a1, tau1, a2, tau2, sigma):
+    """Injected relative reflectivity change vs delay (double-exponential step).
+
+    Parameters
+    ----------
+    t_ps : float or array of float
+        Delay from time zero in ps.
+    a1, a2 : float
+        Amplitudes of the fast and slow components.
+    tau1, tau2 : float
+        Their decay times in ps.
+    sigma : float
+        Rise time (Gaussian sigma) in ps.
+
+    Returns
+    -------
+    numpy.ndarray of float
+        Delta R / R.
+    """
     return double_exp_step(t_ps, 0.0, sigma, a1, tau1, a2, tau2, 0.0)
 
 

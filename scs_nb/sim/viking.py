@@ -49,6 +49,18 @@ EV_PER_E = 3.65
 
 
 def pixel_energy(x=None):
+    """Photon energy of Newton camera pixels (the injected calibration polynomial).
+
+    Parameters
+    ----------
+    x : array of float, optional
+        Pixel columns; default every column.
+
+    Returns
+    -------
+    numpy.ndarray of float
+        Energy in eV.
+    """
     x = np.arange(NEWTON_SHAPE[1]) if x is None else x
     return np.polyval(ENERGY_CALIB, x)
 

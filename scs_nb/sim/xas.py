@@ -29,6 +29,24 @@ from .registry import scenario
 
 
 def mu(E, s, E0, gamma, pre, jump, white, xmcd):
+    """Injected absorption for helicity (magnet sign) ``s``: edge step plus white line.
+
+    Parameters
+    ----------
+    E : float or array of float
+        Photon energy in eV.
+    s : float
+        +1 or -1: the sign of the magnetisation.
+    E0, gamma : float
+        Edge energy and width (Lorentzian half width), in eV.
+    pre, jump, white, xmcd : float
+        Pre-edge absorption, edge jump, white-line and XMCD amplitudes.
+
+    Returns
+    -------
+    numpy.ndarray of float
+        The absorption (dimensionless).
+    """
     E = np.asarray(E, float)
     L = gamma ** 2 / ((E - E0) ** 2 + gamma ** 2)
     return pre + jump * (0.5 + np.arctan((E - E0) / gamma) / np.pi) + (white - s * xmcd / 2) * L
