@@ -112,6 +112,7 @@ def run_checks(proposal, plan, data_root=None, scenarios=None):
 # -- checks of the foundation: loading slow and train-resolved data ---------
 @check("basic")
 def basic_trains(proposal, run, truth, plan=None):
+    """Number of trains and mean mono energy (eV) of the loaded run."""
     r = open_run(proposal, run)
     _, ds = load(proposal, run, ["nrj"], extract_xgm=False, extract_digitizers=False,
                  extract_bam=False)
@@ -121,6 +122,7 @@ def basic_trains(proposal, run, truth, plan=None):
 
 @check("energy_scan")
 def energy_steps(proposal, run, truth, plan=None):
+    """Number and range (eV) of the mono energy steps."""
     nrj = get_array(open_run(proposal, run), "nrj", stepsize=0.5)
     steps = np.unique(nrj.values)
     inj = np.asarray(truth["scan"]["setpoints"])
@@ -130,6 +132,7 @@ def energy_steps(proposal, run, truth, plan=None):
 
 @check("delay_scan")
 def delay_positions(proposal, run, truth, plan=None):
+    """Number and range (mm) of the delay-line positions."""
     pos = get_array(open_run(proposal, run), "PP800_DelayLine", stepsize=0.01)
     inj = np.asarray(truth["scan"]["setpoints"])
     return [("delay positions", len(inj), len(np.unique(pos.values)), 0),
@@ -139,6 +142,7 @@ def delay_positions(proposal, run, truth, plan=None):
 
 @check("pattern_change")
 def missing_and_pattern(proposal, run, truth, plan=None):
+    """SASE3 pulses per train (max, min, run total) from the bunch pattern."""
     n = get_array(open_run(proposal, run), "npulses_sase3")
     inj = np.asarray(truth["pattern"]["npulses_sase3"])
     return [("SASE3 pulses per train (max)", inj.max(), int(n.max()), 0),
@@ -148,6 +152,7 @@ def missing_and_pattern(proposal, run, truth, plan=None):
 
 @check("xgm_calibration")
 def xgm_flux(proposal, run, truth, plan=None):
+    """Mean SCS XGM slow photon flux (µJ)."""
     flux = get_array(open_run(proposal, run), "SCS_photonFlux")
     inj = np.mean(truth["xgm"]["SCS"]["photonFlux_uJ"])
     return [("SCS XGM mean photon flux (uJ)", inj, float(flux.mean()), 1e-3 * inj)]
@@ -161,6 +166,7 @@ def _nanmean_of_lists(lists):
 
 @check("basic")
 def xgm_and_bam(proposal, run, truth, plan=None):
+    """SASE3 pulses per train, mean SCS XGM pulse energy (µJ), mean BAM arrival (ps)."""
     r = open_run(proposal, run)
     xgm = get_xgm(r, "SCS_SA3")["SCS_SA3"]
     bam = get_bam(r, "BAM1932S")["BAM1932S"]
@@ -174,6 +180,7 @@ def xgm_and_bam(proposal, run, truth, plan=None):
 
 @check("xgm_calibration")
 def xgm_factor(proposal, run, truth, plan=None):
+    """The XGM calibration factor F recovered by ``calibrate_xgm``."""
     r = open_run(proposal, run)
     factor = calibrate_xgm(r, get_xgm(r, "SCS_SA3"), xgm="SCS")
     inj = truth["xgm"]["SCS"]["calibration_factor"]
@@ -182,6 +189,7 @@ def xgm_factor(proposal, run, truth, plan=None):
 
 @check("pump_probe")
 def mcp_and_photodiode_peaks(proposal, run, truth, plan=None):
+    """Mean integrated MCP2 and PP-laser photodiode peaks (ADC units)."""
     r = open_run(proposal, run)
     rows = []
     mcp = get_tim_peaks(r, "MCP2raw")["MCP2peaks"]
@@ -197,6 +205,7 @@ def mcp_and_photodiode_peaks(proposal, run, truth, plan=None):
 
 @check("pattern_change")
 def pulse_ids_across_change(proposal, run, truth, plan=None):
+    """The union of SASE3 pulse ids across the pattern change."""
     pid = get_sase_pId(open_run(proposal, run), "sase3")
     inj = sorted({p for row in truth["pattern"]["sase3_pulse_ids"] for p in row})
     same = int(np.array_equal(np.asarray(pid), inj))
@@ -237,6 +246,7 @@ def _hrixs(proposal, plan):
 
 @check("hrixs_photons")
 def hrixs_photons(proposal, run, truth, plan):
+    """hRIXS centroiding: rms position error (px) and double-hit classification."""
     h = _hrixs(proposal, plan)
     data = h.from_run(run)
     errs, right = [], []
@@ -261,6 +271,7 @@ def hrixs_photons(proposal, run, truth, plan):
 
 @check("hrixs_curvature")
 def hrixs_curvature(proposal, run, truth, plan):
+    """hRIXS curvature coefficients, within 3 fit errors."""
     h = _hrixs(proposal, plan)
     h.find_curvature(run, plot=False)
     f = h.curvature_fit
@@ -270,6 +281,7 @@ def hrixs_curvature(proposal, run, truth, plan):
 
 @check("hrixs_energy_scan")
 def hrixs_energy_scan(proposal, run, truth, plan):
+    """hRIXS energy calibration: slope (eV/px) and intercept (eV), within 3 fit errors."""
     h = _hrixs(proposal, plan)
     if "hrixs_curvature" in plan:
         h.find_curvature(plan["hrixs_curvature"], plot=False)
@@ -283,6 +295,7 @@ def hrixs_energy_scan(proposal, run, truth, plan):
 
 @check("hrixs_delay")
 def hrixs_delay(proposal, run, truth, plan):
+    """hRIXS pumped/unpumped ratio in the d-d window, within 3 Poisson errors."""
     h = _hrixs(proposal, plan)
     h.CURVE_A, h.CURVE_B = truth["hrixs"]["CURVE_A"], truth["hrixs"]["CURVE_B"]
     h.ENERGY_SLOPE = truth["hrixs"]["ENERGY_SLOPE"]
@@ -305,6 +318,7 @@ def hrixs_delay(proposal, run, truth, plan):
 
 @check("viking_reference")
 def viking_gain(proposal, run, truth, plan):
+    """Viking (Newton) photoelectrons per count."""
     v = Viking(proposal)
     r = open_run(proposal, run)
     return [("Viking photoelectrons per count", truth["viking"]["e_per_counts"],
@@ -313,6 +327,7 @@ def viking_gain(proposal, run, truth, plan):
 
 @check("viking_sample")
 def viking_xas(proposal, run, truth, plan):
+    """Viking XAS of the sample vs the injected absorption, per 32 px bin."""
     if "viking_reference" not in plan:
         return []
     v = Viking(proposal)
@@ -479,6 +494,7 @@ def dssc_quadrant_offsets(proposal, run, truth, plan=None):
 
 @check("dssc_fine_delay")
 def dssc_fine_delay_setting(proposal, run, truth, plan=None):
+    """The DSSC fine delay setting read back."""
     fd = get_array(open_run(proposal, run), "DSSC_fineDelay")
     return [("DSSC fine delay setting", truth["dssc"]["fine_delay"], float(fd.mean()), 0)]
 
@@ -534,6 +550,7 @@ def _boz_xas(proposal, run, plan, xaxis, width):
 
 @check("boz_energy_scan")
 def boz_edge(proposal, run, truth, plan=None):
+    """BOZ XAS edge position (eV) and peak pump-probe change vs energy."""
     t = truth["boz"]
     x = _boz_xas(proposal, run, plan, "nrj", 0.5)
     e = x.nrj.values
@@ -549,6 +566,7 @@ def boz_edge(proposal, run, truth, plan=None):
 
 @check("boz_delay_scan")
 def boz_pump_probe(proposal, run, truth, plan=None):
+    """BOZ peak pump-probe change vs delay, and none before time zero."""
     t = truth["boz"]
     x = _boz_xas(proposal, run, plan, "delay", 0.25)
     d = x.delay.values
