@@ -9,12 +9,14 @@ of every quantity a how-to measures::
     truth = sim.ground_truth(900001, 3)
 
 Device models live one per module (``timing``, ``xgm``, ``slow``, ``bam``, ...);
-scenarios in ``scenarios``. ``ensure_run`` is what templates call so that they
-run anywhere.
+``beamline.add_beamline`` writes the devices every run records. A module
+registers its scenarios with ``registry.scenario``; the registry finds them by
+walking this package, so a new device simulator is one new module.
+``ensure_run`` is what templates call so that they run anywhere.
 """
 from .core import (DEFAULT_PROPOSAL, SimResult, SimRun, default_data_root, ensure_run,
-                   ground_truth, list_scenarios, get_scenario, proposal_dir, scenario,
-                   simulate, truth_path)
+                   ground_truth, proposal_dir, simulate, truth_path)
+from .registry import get_scenario, list_scenarios, scenario
 
 __all__ = ["DEFAULT_PROPOSAL", "SimResult", "SimRun", "default_data_root", "ensure_run",
            "ground_truth", "list_scenarios", "get_scenario", "proposal_dir", "scenario",

@@ -16,6 +16,28 @@ NBAM = 7200          # >= 2 x 2700 entries, as newer tables
 
 
 def add_bam(run, name="BAM1932S", drift_fs=150.0, jitter_fs=20.0, offset_fs=0.0):
+    """Add one bunch arrival monitor (pipeline data and its CONTROL status).
+
+    Every FEL pulse of the pattern gets an arrival time: a slow drift over the
+    run (half a sine) plus Gaussian jitter.
+
+    Parameters
+    ----------
+    run : SimRun
+        The run being built; ``run.pattern`` must be set (``timing.add_timing``).
+    name : str
+        The BAM (a key of ``facility.sources.BAM``).
+    drift_fs : float
+        Amplitude of the drift over the run, in fs.
+    jitter_fs : float
+        Standard deviation of the pulse-to-pulse jitter, in fs.
+    offset_fs : float
+        Constant arrival-time offset, in fs.
+
+    Notes
+    -----
+    The SASE3 arrival times (fs) and the drift go to ``run.truth['bam'][name]``.
+    """
     dev = BAMS[name]
     rng = run.rng_for(dev)
     pat = run.pattern

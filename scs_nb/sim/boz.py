@@ -34,8 +34,9 @@ from ..facility import DSSC_ADC_MAX as ADC_MAX
 from ..facility import DSSC_MODULE_SHAPE as MODULE_SHAPE
 from ..facility import DSSC_PIXEL_SIZE_M
 from ..facility.sources import dssc_module_source as module_source
-from ..routines.laser import delayToPosition
-from .core import scenario
+from ..routines.laser import delayToPosition, positionToDelay
+from .beamline import add_beamline
+from .registry import scenario
 from .dssc import _frame_labels, _sase3_slots, _true_energies, dark_offsets
 from .writer import InstrumentSource
 from . import slow, timing
@@ -57,6 +58,22 @@ EDGE = {"e0_eV": 707.0, "width_eV": 1.0, "pre": 0.2, "jump": 0.8, "shift_eV": 0.
 
 
 def plane_z(plane, x_mm, y_mm, mirror=False):
+    """Height of the flat-field plane ``a x + b y + c z + d = 0`` at (x, y).
+
+    Parameters
+    ----------
+    plane : sequence of 4 float
+        ``(a, b, c, d)``.
+    x_mm, y_mm : float or array of float
+        Position on the module in mm.
+    mirror : bool
+        Mirror x (the second beam's ROI is mirrored).
+
+    Returns
+    -------
+    numpy.ndarray of float
+        ``z = -(a x + b y + d) / c``.
+    """
     a, b, c, d = plane
     x = -np.asarray(x_mm) if mirror else np.asarray(x_mm)
     return -(a * x + b * np.asarray(y_mm) + d) / c
@@ -89,12 +106,40 @@ def _adc(s, table):
 
 
 def mu_edge(energy_ev, edge=EDGE):
+    """Absorption of the sample around its edge: an arctan step.
+
+    Parameters
+    ----------
+    energy_ev : float or array of float
+        Photon energy in eV.
+    edge : dict
+        ``pre``, ``jump`` (absorption), ``e0_eV``, ``width_eV`` (eV).
+
+    Returns
+    -------
+    numpy.ndarray of float
+        The absorption ``mu * thickness`` (dimensionless).
+    """
     e = np.asarray(energy_ev, float)
     return edge["pre"] + edge["jump"] * (0.5 + np.arctan((e - edge["e0_eV"])
                                                           / edge["width_eV"]) / np.pi)
 
 
 def pump_response(delay_ps, edge=EDGE):
+    """Pump effect vs delay: 0 before time zero, then ``exp(-t / tau)``.
+
+    Parameters
+    ----------
+    delay_ps : float or array of float
+        True pump-probe delay in ps.
+    edge : dict
+        ``t0_ps`` (time zero) and ``tau_ps`` (decay), in ps.
+
+    Returns
+    -------
+    numpy.ndarray of float
+        Relative response, 0..1.
+    """
     t = np.asarray(delay_ps, float) - edge["t0_ps"]
     return np.where(t >= 0, np.exp(-np.clip(t, 0, None) / edge["tau_ps"]), 0.0)
 
@@ -245,7 +290,6 @@ def _pattern(run, npulses):
                "frame), the dark offsets of the BOZ membrane and sample runs. Options: module, "
                "npulses, intra_darks.")
 def boz_dark(run, module=15, npulses=20, intra_darks=True, **kw):
-    from .scenarios import add_beamline
     add_beamline(run, _pattern(run, npulses), digitizers=False)
     add_boz(run, int(module), bool(intra_darks), dark_only=True, **kw)
 
@@ -255,7 +299,6 @@ def boz_dark(run, module=15, npulses=20, intra_darks=True, **kw):
                "known flat-field planes, 9-bit non-linearity, gain 3 ph/ADU, pointing jitter, "
                "shot noise, intra-darks. Options: module, npulses, intra_darks, gain.")
 def boz_membranes(run, module=15, npulses=20, intra_darks=True, **kw):
-    from .scenarios import add_beamline
     add_beamline(run, _pattern(run, npulses), digitizers=False)
     add_boz(run, int(module), bool(intra_darks), _true_energies(run), **kw)
 
@@ -267,7 +310,6 @@ def boz_membranes(run, module=15, npulses=20, intra_darks=True, **kw):
                "Options: module, npulses, start/stop/nsteps (eV), delay (ps).")
 def boz_energy_scan(run, module=15, npulses=20, start=700.0, stop=714.0, nsteps=15,
                     delay=1.0, **kw):
-    from .scenarios import add_beamline
     setpoints = np.linspace(start, stop, int(nsteps))
     nrj = slow.steps(run.ntrains, setpoints)
     add_beamline(run, _pattern(run, npulses), nrj=nrj,
@@ -285,12 +327,10 @@ def boz_energy_scan(run, module=15, npulses=20, start=700.0, stop=714.0, nsteps=
                "one. Options: module, npulses, start/stop/nsteps (ps), energy (eV).")
 def boz_delay_scan(run, module=15, npulses=20, start=-1.0, stop=5.0, nsteps=7, energy=707.0,
                    **kw):
-    from .scenarios import add_beamline
     setpoints = np.linspace(start, stop, int(nsteps))
     pos = delayToPosition(setpoints)
     add_beamline(run, _pattern(run, npulses), nrj=float(energy),
                  delay_mm=slow.steps(run.ntrains, pos), digitizers=False)
-    from ..routines.laser import positionToDelay
     t = positionToDelay(np.asarray(run.truth["delay_line_mm"], float))
     e = np.asarray(run.truth["nrj_eV"], float)
     truth = add_boz(run, int(module), True, _true_energies(run), transmissions(e, t), **kw)

@@ -9,14 +9,54 @@ the tests run them too, so the demo's claims are tested claims.
 """
 from __future__ import annotations
 
-import numpy as np
+import os
+import tempfile
 
+import numpy as np
+from scipy.optimize import curve_fit
+from scipy.spatial import cKDTree
+from scipy.special import ndtr
+
+from ..detectors.dssc import bin_dssc, open_binned_dssc
+from ..detectors.dssc import geometry as G
+from ..detectors.dssc.azimuthal import integrate_azimuthal
+from ..detectors.dssc.geometry import mean_module_images
+from ..detectors.fccd import FastCCD
+from ..detectors.hrixs import MaranaX
+from ..detectors.pes import get_pes_tof
+from ..detectors.viking import Viking
+from ..load import get_array, load, open_run
+from ..pulses import (calibrate_xgm, get_bam, get_laser_peaks, get_sase_pId, get_tim_peaks,
+                      get_xgm)
+from ..routines import boz
+from ..routines.boz.small_data import small_data, xas as boz_xas
+from ..routines.knife_edge import knife_edge
+from ..routines.laser import positionToDelay
+from ..routines.Reflectivity import reflectivity
+from ..routines.XAS import xas as xas_spectrum, xasxmcd
 from . import core
+from . import dssc as simdssc
+from . import fccd as simfccd
+from . import hrixs as sh
+from . import viking as sv
+from .boz import transmissions
 
 _CHECKS: list = []
 
 
 def check(scenario):
+    """Register the decorated function as a check of the runs of ``scenario``.
+
+    Parameters
+    ----------
+    scenario : str
+        The scenario whose runs the check analyses.
+
+    Returns
+    -------
+    callable
+        The decorator; it returns the function unchanged.
+    """
     def deco(func):
         _CHECKS.append((scenario, func))
         return func
@@ -30,7 +70,26 @@ def _fmt(x):
 
 
 def run_checks(proposal, plan, data_root=None, scenarios=None):
-    """Run the checks of the scenarios in ``plan`` (name -> run number)."""
+    """Run the checks of the scenarios in ``plan``.
+
+    Parameters
+    ----------
+    proposal : int
+        The proposal of the simulated runs.
+    plan : dict
+        Scenario name -> run number.
+    data_root : str or pathlib.Path, optional
+        Where the ground truth lies; default the simulator's data root.
+    scenarios : collection of str, optional
+        Only the checks of these scenarios.
+
+    Returns
+    -------
+    list of tuple
+        One row per quantity: ``(scenario, run, quantity, injected, recovered,
+        tolerance, ok)`` as strings where formatted, ``ok`` ``'yes'`` or
+        ``'NO'``. A check that raises gives one row with the error.
+    """
     rows = []
     for scenario, func in sorted(_CHECKS, key=lambda c: plan.get(c[0], 0)):
         if scenario not in plan or (scenarios and scenario not in scenarios):
@@ -53,9 +112,9 @@ def run_checks(proposal, plan, data_root=None, scenarios=None):
 # -- checks of the foundation: loading slow and train-resolved data ---------
 @check("basic")
 def basic_trains(proposal, run, truth, plan=None):
-    import scs_nb as tb
-    r = tb.open_run(proposal, run)
-    _, ds = tb.load(proposal, run, ["nrj"], extract_xgm=False, extract_digitizers=False,
+    """Number of trains and mean mono energy (eV) of the loaded run."""
+    r = open_run(proposal, run)
+    _, ds = load(proposal, run, ["nrj"], extract_xgm=False, extract_digitizers=False,
                  extract_bam=False)
     return [("trains", len(truth["train_ids"]), len(r.train_ids), 0),
             ("mono energy (eV)", np.mean(truth["nrj_eV"]), float(ds["nrj"].mean()), 0.01)]
@@ -63,8 +122,8 @@ def basic_trains(proposal, run, truth, plan=None):
 
 @check("energy_scan")
 def energy_steps(proposal, run, truth, plan=None):
-    import scs_nb as tb
-    nrj = tb.get_array(tb.open_run(proposal, run), "nrj", stepsize=0.5)
+    """Number and range (eV) of the mono energy steps."""
+    nrj = get_array(open_run(proposal, run), "nrj", stepsize=0.5)
     steps = np.unique(nrj.values)
     inj = np.asarray(truth["scan"]["setpoints"])
     return [("energy steps", len(inj), len(steps), 0),
@@ -73,8 +132,8 @@ def energy_steps(proposal, run, truth, plan=None):
 
 @check("delay_scan")
 def delay_positions(proposal, run, truth, plan=None):
-    import scs_nb as tb
-    pos = tb.get_array(tb.open_run(proposal, run), "PP800_DelayLine", stepsize=0.01)
+    """Number and range (mm) of the delay-line positions."""
+    pos = get_array(open_run(proposal, run), "PP800_DelayLine", stepsize=0.01)
     inj = np.asarray(truth["scan"]["setpoints"])
     return [("delay positions", len(inj), len(np.unique(pos.values)), 0),
             ("delay range (mm)", inj[-1] - inj[0],
@@ -83,8 +142,8 @@ def delay_positions(proposal, run, truth, plan=None):
 
 @check("pattern_change")
 def missing_and_pattern(proposal, run, truth, plan=None):
-    import scs_nb as tb
-    n = tb.get_array(tb.open_run(proposal, run), "npulses_sase3")
+    """SASE3 pulses per train (max, min, run total) from the bunch pattern."""
+    n = get_array(open_run(proposal, run), "npulses_sase3")
     inj = np.asarray(truth["pattern"]["npulses_sase3"])
     return [("SASE3 pulses per train (max)", inj.max(), int(n.max()), 0),
             ("SASE3 pulses per train (min)", inj.min(), int(n.min()), 0),
@@ -93,8 +152,8 @@ def missing_and_pattern(proposal, run, truth, plan=None):
 
 @check("xgm_calibration")
 def xgm_flux(proposal, run, truth, plan=None):
-    import scs_nb as tb
-    flux = tb.get_array(tb.open_run(proposal, run), "SCS_photonFlux")
+    """Mean SCS XGM slow photon flux (µJ)."""
+    flux = get_array(open_run(proposal, run), "SCS_photonFlux")
     inj = np.mean(truth["xgm"]["SCS"]["photonFlux_uJ"])
     return [("SCS XGM mean photon flux (uJ)", inj, float(flux.mean()), 1e-3 * inj)]
 
@@ -107,10 +166,10 @@ def _nanmean_of_lists(lists):
 
 @check("basic")
 def xgm_and_bam(proposal, run, truth, plan=None):
-    import scs_nb as tb
-    r = tb.open_run(proposal, run)
-    xgm = tb.get_xgm(r, "SCS_SA3")["SCS_SA3"]
-    bam = tb.get_bam(r, "BAM1932S")["BAM1932S"]
+    """SASE3 pulses per train, mean SCS XGM pulse energy (µJ), mean BAM arrival (ps)."""
+    r = open_run(proposal, run)
+    xgm = get_xgm(r, "SCS_SA3")["SCS_SA3"]
+    bam = get_bam(r, "BAM1932S")["BAM1932S"]
     inj_e = _nanmean_of_lists(truth["xgm"]["SCS"]["sa3_energy_uJ"])
     inj_b = _nanmean_of_lists(truth["bam"]["BAM1932S"]["sa3_arrival_fs"]) / 1000
     npulses = int(np.isfinite(xgm.values).sum(axis=1).max())
@@ -121,23 +180,23 @@ def xgm_and_bam(proposal, run, truth, plan=None):
 
 @check("xgm_calibration")
 def xgm_factor(proposal, run, truth, plan=None):
-    import scs_nb as tb
-    r = tb.open_run(proposal, run)
-    factor = tb.calibrate_xgm(r, tb.get_xgm(r, "SCS_SA3"), xgm="SCS")
+    """The XGM calibration factor F recovered by ``calibrate_xgm``."""
+    r = open_run(proposal, run)
+    factor = calibrate_xgm(r, get_xgm(r, "SCS_SA3"), xgm="SCS")
     inj = truth["xgm"]["SCS"]["calibration_factor"]
     return [("XGM calibration factor F", inj, float(factor), 1e-3 * inj)]
 
 
 @check("pump_probe")
 def mcp_and_photodiode_peaks(proposal, run, truth, plan=None):
-    import scs_nb as tb
-    r = tb.open_run(proposal, run)
+    """Mean integrated MCP2 and PP-laser photodiode peaks (ADC units)."""
+    r = open_run(proposal, run)
     rows = []
-    mcp = tb.get_tim_peaks(r, "MCP2raw")["MCP2peaks"]
+    mcp = get_tim_peaks(r, "MCP2raw")["MCP2peaks"]
     inj = _nanmean_of_lists(truth["digitizers"]["MCP2"]["peaks"])
     rows.append(("MCP2 mean integrated peak (ADC)", inj, float(np.nanmean(mcp)),
                  0.01 * abs(inj)))
-    pd = tb.get_laser_peaks(r)["FastADC5peaks"]
+    pd = get_laser_peaks(r)["FastADC5peaks"]
     inj = _nanmean_of_lists(truth["digitizers"]["FastADC5"]["peaks"])
     rows.append(("PPL photodiode mean peak (ADC)", inj, float(np.nanmean(pd)),
                  0.01 * abs(inj)))
@@ -146,8 +205,8 @@ def mcp_and_photodiode_peaks(proposal, run, truth, plan=None):
 
 @check("pattern_change")
 def pulse_ids_across_change(proposal, run, truth, plan=None):
-    import scs_nb as tb
-    pid = tb.get_sase_pId(tb.open_run(proposal, run), "sase3")
+    """The union of SASE3 pulse ids across the pattern change."""
+    pid = get_sase_pId(open_run(proposal, run), "sase3")
     inj = sorted({p for row in truth["pattern"]["sase3_pulse_ids"] for p in row})
     same = int(np.array_equal(np.asarray(pid), inj))
     return [("union of SASE3 pulse ids (count)", len(inj), len(pid), 0),
@@ -158,15 +217,12 @@ def pulse_ids_across_change(proposal, run, truth, plan=None):
 @check("dssc_energy_scan")
 def dssc_resonance(proposal, run, truth, plan=None):
     """Bin module 0 against the mono energy, dark-subtracted and XGM-normalised."""
-    import tempfile
-    import scs_nb as tb
-    from . import dssc as simdssc
     t = truth["dssc"]
     dark = (plan or {}).get("dssc_dark")
     with tempfile.TemporaryDirectory(prefix="scs_nb_check_") as out:
-        tb.bin_dssc(proposal, run, modules=[0], xaxis="nrj", bin_width=1.0, pattern=["x"],
+        bin_dssc(proposal, run, modules=[0], xaxis="nrj", bin_width=1.0, pattern=["x"],
                     dark_run=dark, path=out, backend="sequential")
-        got = tb.open_binned_dssc(out)["data"].sel(module=0, pulse="x") \
+        got = open_binned_dssc(out)["data"].sel(module=0, pulse="x") \
             .mean(("x", "y")).load()
     exp = np.array([simdssc.expected_module_mean(t, 0, energy_ev=e)
                     for e in got.nrj.values]) * t["gain_adu_per_photon"]
@@ -179,10 +235,8 @@ def dssc_resonance(proposal, run, truth, plan=None):
              0.02 * exp[0])]
 
 
-# -- spectrometers: hRIXS (MaranaX) and Viking (issue 14) ----------------------
+# -- spectrometers: hRIXS (MaranaX) and Viking -----------------------------------
 def _hrixs(proposal, plan):
-    from ..detectors.hrixs import MaranaX
-    from . import hrixs as sh
     h = MaranaX(proposal)
     if "hrixs_dark" in plan:
         h.load_dark(plan["hrixs_dark"])
@@ -192,7 +246,7 @@ def _hrixs(proposal, plan):
 
 @check("hrixs_photons")
 def hrixs_photons(proposal, run, truth, plan):
-    from scipy.spatial import cKDTree
+    """hRIXS centroiding: rms position error (px) and double-hit classification."""
     h = _hrixs(proposal, plan)
     data = h.from_run(run)
     errs, right = [], []
@@ -217,6 +271,7 @@ def hrixs_photons(proposal, run, truth, plan):
 
 @check("hrixs_curvature")
 def hrixs_curvature(proposal, run, truth, plan):
+    """hRIXS curvature coefficients, within 3 fit errors."""
     h = _hrixs(proposal, plan)
     h.find_curvature(run, plot=False)
     f = h.curvature_fit
@@ -226,6 +281,7 @@ def hrixs_curvature(proposal, run, truth, plan):
 
 @check("hrixs_energy_scan")
 def hrixs_energy_scan(proposal, run, truth, plan):
+    """hRIXS energy calibration: slope (eV/px) and intercept (eV), within 3 fit errors."""
     h = _hrixs(proposal, plan)
     if "hrixs_curvature" in plan:
         h.find_curvature(plan["hrixs_curvature"], plot=False)
@@ -239,8 +295,7 @@ def hrixs_energy_scan(proposal, run, truth, plan):
 
 @check("hrixs_delay")
 def hrixs_delay(proposal, run, truth, plan):
-    from scipy.special import ndtr
-    from . import hrixs as sh
+    """hRIXS pumped/unpumped ratio in the d-d window, within 3 Poisson errors."""
     h = _hrixs(proposal, plan)
     h.CURVE_A, h.CURVE_B = truth["hrixs"]["CURVE_A"], truth["hrixs"]["CURVE_B"]
     h.ENERGY_SLOPE = truth["hrixs"]["ENERGY_SLOPE"]
@@ -263,18 +318,16 @@ def hrixs_delay(proposal, run, truth, plan):
 
 @check("viking_reference")
 def viking_gain(proposal, run, truth, plan):
-    import scs_nb as tb
-    from ..detectors.viking import Viking
+    """Viking (Newton) photoelectrons per count."""
     v = Viking(proposal)
-    r = tb.open_run(proposal, run)
+    r = open_run(proposal, run)
     return [("Viking photoelectrons per count", truth["viking"]["e_per_counts"],
              v.e_per_counts(r), 0)]
 
 
 @check("viking_sample")
 def viking_xas(proposal, run, truth, plan):
-    from ..detectors.viking import Viking
-    from . import viking as sv
+    """Viking XAS of the sample vs the injected absorption, per 32 px bin."""
     if "viking_reference" not in plan:
         return []
     v = Viking(proposal)
@@ -292,16 +345,15 @@ def viking_xas(proposal, run, truth, plan):
             ("Viking XAS: largest |z| of the bins", 0.0, float(z.max()), 4.0)]
 
 
-# -- how-tos: knife-edge, reflectivity, XAS/XMCD, PES, FastCCD (issue 15) -----
+# -- how-tos: knife-edge, reflectivity, XAS/XMCD, PES, FastCCD -----------------
 @check("knife_edge")
 def knife_edge_radius(proposal, run, truth, plan=None):
     """Beam radius and centre of the XGM-normalised photodiode scan; the
     tolerance is 4 standard errors of the fit."""
-    import scs_nb as tb
     t = truth["knife_edge"]
-    _, ds = tb.load(proposal, run, [t["axis"], t["signal"], "SCS_SA3"])
+    _, ds = load(proposal, run, [t["axis"], t["signal"], "SCS_SA3"])
     ds["norm"] = ds[t["signal"]] / ds["SCS_SA3"]
-    popt, pcov = tb.knife_edge(ds, axisKey=t["axis"], signalKey="norm", full=True)
+    popt, pcov = knife_edge(ds, axisKey=t["axis"], signalKey="norm", full=True)
     err = np.sqrt(np.diag(pcov))
     return [("knife-edge beam radius w0 (um)", t["w0_mm"] * 1e3, abs(popt[1]) * 1e3,
              4 * err[1] * 1e3),
@@ -314,15 +366,14 @@ def reflectivity_fit(proposal, run, truth, plan=None):
     """Double-exponential fit of the BAM-corrected Delta R: time zero, decay
     constants and rise within 4 fit errors; the rise without the BAM
     correction (broadened by the FEL arrival jitter) for comparison."""
-    import scs_nb as tb
     t = truth["reflectivity"]
-    _, ds = tb.load(proposal, run, [t["Io"], t["Ir"], "PP800_DelayLine", t["bam"]],
+    _, ds = load(proposal, run, [t["Io"], t["Ir"], "PP800_DelayLine", t["bam"]],
                     bunchPattern="scs_ppl")
-    ds["delay_bam"] = tb.positionToDelay(ds["PP800_DelayLine"], 0, False) - ds[t["bam"]]
-    r = tb.reflectivity(ds, Iokey=t["Io"], Irkey=t["Ir"], delaykey="delay_bam",
+    ds["delay_bam"] = positionToDelay(ds["PP800_DelayLine"], 0, False) - ds[t["bam"]]
+    r = reflectivity(ds, Iokey=t["Io"], Irkey=t["Ir"], delaykey="delay_bam",
                         binWidth=0.03, positionToDelay=False, units="ps", plot=False)
     p, e = r.attrs["fit_double_exp"], r.attrs["fit_double_exp_err"]
-    raw = tb.reflectivity(ds, Iokey=t["Io"], Irkey=t["Ir"], binWidth=0.01, origin=0.0,
+    raw = reflectivity(ds, Iokey=t["Io"], Irkey=t["Ir"], binWidth=0.01, origin=0.0,
                           plot=False).attrs["fit_double_exp"]["sigma"]
     return [("reflectivity time zero t0 (ps)", t["t0_ps"], p["t0"], 4 * e["t0"]),
             ("reflectivity fast decay tau1 (ps)", t["tau1_ps"], p["tau1"], 4 * e["tau1"]),
@@ -337,15 +388,14 @@ def reflectivity_fit(proposal, run, truth, plan=None):
 def xas_xmcd_amplitudes(proposal, run, truth, plan=None):
     """Edge jump of the XAS (transmission) and XMCD amplitude at the edge,
     within 4 standard errors."""
-    import scs_nb as tb
     t = truth["xas"]
-    _, ds = tb.load(proposal, run, ["SCS_SA3", "MCP3apd", "nrj", "magnet"])
+    _, ds = load(proposal, run, ["SCS_SA3", "MCP3apd", "nrj", "magnet"])
     e = np.asarray(t["setpoints_eV"])
     half = 0.5 * np.min(np.diff(e))
     bins = np.concatenate([e - half, [e[-1] + half]])
-    P = tb.xas(ds.where(ds.magnet > 0, drop=True), bins=bins)
-    N = tb.xas(ds.where(ds.magnet < 0, drop=True), bins=bins)
-    xas, xmcd = tb.xasxmcd(P, N)
+    P = xas_spectrum(ds.where(ds.magnet > 0, drop=True), bins=bins)
+    N = xas_spectrum(ds.where(ds.magnet < 0, drop=True), bins=bins)
+    xas, xmcd = xasxmcd(P, N)
     k = int(np.argmin(np.abs(e - t["E0_eV"])))
     mu_avg = 0.5 * (np.asarray(t["mu_plus"]) + np.asarray(t["mu_minus"]))
     jump = xas["muA"][-1] - xas["muA"][0]
@@ -360,11 +410,10 @@ def pes_peaks(proposal, run, truth, plan=None):
     """Centroid of each injected PES peak in the train- and pulse-averaged
     time-of-flight spectrum of two tubes (retardation 0 V and 30 V), within
     one sample."""
-    import scs_nb as tb
     t = truth["pes"]
     rows = []
     for ch in ("1A", "4D"):
-        da = tb.get_pes_tof(proposal, run, f"PES_{ch}raw", start=t["start"], origin=t["origin"])
+        da = get_pes_tof(proposal, run, f"PES_{ch}raw", start=t["start"], origin=t["origin"])
         avg = -da.mean(("trainId", "sa3_pId")).values
         x = np.arange(len(avg))
         lines = [n for n, (eb, _) in t["lines"].items()
@@ -380,11 +429,8 @@ def pes_peaks(proposal, run, truth, plan=None):
 def fastccd_ring(proposal, run, truth, plan=None):
     """FastCCD binned (DSSC engine) with the gain map: the pumped/unpumped
     ring ratio at each delay step (largest deviation) and the ring's q."""
-    import tempfile
-    import scs_nb as tb
-    from . import fccd as simfccd
     t = truth["fccd"]
-    f = tb.FastCCD(proposal, distance=t["distance_m"])
+    f = FastCCD(proposal, distance=t["distance_m"])
     with tempfile.TemporaryDirectory(prefix="scs_nb_check_") as out:
         f.open_run(run, t0=t["t0_mm"])
         f.define_scan("PP800_DelayLine", 0.01)
@@ -407,17 +453,15 @@ def fastccd_ring(proposal, run, truth, plan=None):
             ("FastCCD pumped/unpumped ratio, largest deviation", 0.0, dev, 0.02)]
 
 
-# -- DSSC azimuthal integration, geometry, fine delay (issue 12) ---------------
+# -- DSSC azimuthal integration, geometry, fine delay -----------------------------
 @check("dssc_delay_scan")
 def dssc_ring_positions(proposal, run, truth, plan=None):
     """Exact azimuthal integration of the mean image of module 0: the ring q."""
-    import scs_nb as tb
-    from ..detectors.dssc.geometry import mean_module_images
     t = truth["dssc"]
     mod = [m for m in t["modules"] if m in (0, 7, 8, 15)][:1] or t["modules"][:1]
     dark = (plan or {}).get("dssc_dark")
     img = mean_module_images(proposal, run, mod, dark_run=dark)
-    ds = tb.integrate_azimuthal(img[None], None, npt=300, unit="q_nm^-1",
+    ds = integrate_azimuthal(img[None], None, npt=300, unit="q_nm^-1",
                                 distance=t["distance_m"], energy=t["energies_eV"][0],
                                 radial_range=(0.05, 1.0), modules=mod).isel(frame=0)
     dq = float(ds.q[1] - ds.q[0])
@@ -427,14 +471,13 @@ def dssc_ring_positions(proposal, run, truth, plan=None):
         sel = (ds.I - bg).sel(q=slice(ring["q_nm"] - 2 * ring["sigma_q_nm"],
                                       ring["q_nm"] + 2 * ring["sigma_q_nm"]))
         qc = float((sel.q * sel).sum() / sel.sum())
-        rows.append((f"DSSC ring q (nm^-1), exact azimuthal", ring["q_nm"], qc, dq))
+        rows.append(("DSSC ring q (nm^-1), exact azimuthal", ring["q_nm"], qc, dq))
     return rows
 
 
 @check("dssc_geometry")
 def dssc_quadrant_offsets(proposal, run, truth, plan=None):
     """Quadrant offsets fitted from the nominal geometry (no dark: fitted background)."""
-    from ..detectors.dssc import geometry as G
     t = truth["dssc"]
     img = G.mean_module_images(proposal, run, t["modules"])
     res = G.refine_quadrants(img, None, q0=t["rings"][0]["q_nm"], distance=t["distance_m"],
@@ -451,16 +494,14 @@ def dssc_quadrant_offsets(proposal, run, truth, plan=None):
 
 @check("dssc_fine_delay")
 def dssc_fine_delay_setting(proposal, run, truth, plan=None):
-    import scs_nb as tb
-    fd = tb.get_array(tb.open_run(proposal, run), "DSSC_fineDelay")
+    """The DSSC fine delay setting read back."""
+    fd = get_array(open_run(proposal, run), "DSSC_fineDelay")
     return [("DSSC fine delay setting", truth["dssc"]["fine_delay"], float(fd.mean()), 0)]
 
 
-# -- BOZ (issue 13) -------------------------------------------------------------
+# -- BOZ: flat field, non-linearity, XAS of the sample scans ---------------------
 def _boz_correction(proposal, plan):
     """The I.a correction of the plan's membrane run (determined once, then its JSON)."""
-    import os
-    from ..routines import boz
     dark, mem = plan["boz_dark"], plan["boz_membranes"]
     fname = boz.pipeline.parameters_file(proposal, dark, mem)
     if os.path.exists(fname):
@@ -471,7 +512,6 @@ def _boz_correction(proposal, plan):
 @check("boz_membranes")
 def boz_corrections(proposal, run, truth, plan=None):
     """Flat-field plane, LUT and shot-noise limit of the I.a determination."""
-    from ..routines import boz
     t = truth["boz"]
     p = _boz_correction(proposal, plan)
     p.dask_load_persistently()
@@ -505,14 +545,12 @@ def boz_corrections(proposal, run, truth, plan=None):
 
 
 def _boz_xas(proposal, run, plan, xaxis, width):
-    from ..routines.boz.small_data import small_data, xas
-    return xas(small_data(_boz_correction(proposal, plan), run), xaxis, width)
+    return boz_xas(small_data(_boz_correction(proposal, plan), run), xaxis, width)
 
 
 @check("boz_energy_scan")
 def boz_edge(proposal, run, truth, plan=None):
-    from scipy.optimize import curve_fit
-    from .boz import transmissions
+    """BOZ XAS edge position (eV) and peak pump-probe change vs energy."""
     t = truth["boz"]
     x = _boz_xas(proposal, run, plan, "nrj", 0.5)
     e = x.nrj.values
@@ -528,7 +566,7 @@ def boz_edge(proposal, run, truth, plan=None):
 
 @check("boz_delay_scan")
 def boz_pump_probe(proposal, run, truth, plan=None):
-    from .boz import transmissions
+    """BOZ peak pump-probe change vs delay, and none before time zero."""
     t = truth["boz"]
     x = _boz_xas(proposal, run, plan, "delay", 0.25)
     d = x.delay.values

@@ -2,9 +2,15 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
 
+import yaml
+
 from ..errors import ToolBoxValueError
+from . import core
+from .demo import run_demo
+from .registry import get_scenario, list_scenarios
 
 
 def _option(text):
@@ -15,7 +21,6 @@ def _option(text):
     if not name.isidentifier():
         raise argparse.ArgumentTypeError(f"option name {name!r} is not a name; expected "
                                          "NAME=VALUE")
-    import yaml
     try:
         return name, yaml.safe_load(value)
     except yaml.YAMLError as exc:
@@ -24,6 +29,13 @@ def _option(text):
 
 
 def register(sub):
+    """Add the ``simulate`` and ``demo`` sub-commands.
+
+    Parameters
+    ----------
+    sub : argparse._SubParsersAction
+        The sub-command parsers of ``scs-nb``.
+    """
     p = sub.add_parser("simulate", help="write a simulated SCS run with its ground truth",
                        description="Simulate an SCS run in the EuXFEL file format, "
                        "with ground_truth.json beside it.")
@@ -57,15 +69,13 @@ def register(sub):
 
 
 def _simulate(args):
-    from . import core
     if args.list:
-        print("\n".join(core.list_scenarios()))
+        print("\n".join(list_scenarios()))
         return 0
     if not args.scenario:
         raise ToolBoxValueError("give a scenario name; `scs-nb simulate --list` lists them")
-    sc = core.get_scenario(args.scenario)
+    sc = get_scenario(args.scenario)
     if args.describe:
-        import inspect
         print(f"{sc.name}: {sc.help}")
         params = list(inspect.signature(sc.func).parameters.values())[1:]
         print(f"  default trains: {sc.trains} (--size large: {sc.large_trains})")
@@ -96,5 +106,4 @@ def _simulate(args):
 
 
 def _demo(args):
-    from .demo import run_demo
     return run_demo(args.out, templates=not args.no_templates)

@@ -7,84 +7,106 @@ A scenario is a function ``f(run: SimRun, **options)`` registered with
 from __future__ import annotations
 
 import errno
+import inspect
 import json
+import math
 import os
-import re
 import shutil
 import tempfile
+import time
+import tracemalloc
+import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .. import atomic as _atomic
+from ..atomic import check_writable_dir, clean_stale, part_name, umask, write_atomic
 from ..errors import ToolBoxPathError, ToolBoxValueError
 from ..facility import DEFAULT_CYCLE, data_root, proposal_folder, validate_proposal, validate_run
+from .extra import add_mnemonics
+from .registry import Scenario, get_scenario
 from .writer import ControlSource, RunWriter
 
 DEFAULT_PROPOSAL = 900001          # the demo proposal used by templates
-_SCENARIOS: dict = {}
-
-
-@dataclass
-class Scenario:
-    name: str
-    func: object
-    help: str
-    trains: int          # default number of trains (small: for tests)
-    large_trains: int    # number of trains with size='large'
-
-
-def scenario(name, help, trains=100, large_trains=2000):
-    """Register a scenario function under ``name``."""
-    def deco(func):
-        _SCENARIOS[name] = Scenario(name, func, help.strip(), trains, large_trains)
-        return func
-    return deco
-
-
-def list_scenarios():
-    """Names of the registered scenarios, sorted."""
-    _load_all()
-    return sorted(_SCENARIOS)
-
-
-def get_scenario(name) -> Scenario:
-    _load_all()
-    try:
-        return _SCENARIOS[name]
-    except KeyError:
-        raise ToolBoxValueError(
-            f"unknown scenario {name!r}; available: {', '.join(sorted(_SCENARIOS))}. "
-            "Pass one of these (see `scs-nb simulate --list`).") from None
-
-
-def _load_all():
-    # scenario modules register themselves on import
-    from . import scenarios  # noqa: F401
 
 
 # -- data root and paths ---------------------------------------------------
 def default_data_root() -> Path:
-    """The data root the simulator writes into: ``scs_nb.facility.data_root()``."""
+    """The data root the simulator writes into.
+
+    Returns
+    -------
+    pathlib.Path
+        ``scs_nb.facility.data_root()`` ($EXTRA_DATA_DATA_ROOT or the local cache).
+    """
     return data_root()
 
 
 def proposal_dir(proposal, data_root=None, cycle=DEFAULT_CYCLE) -> Path:
-    """Folder of a (simulated) proposal; an existing one is found in any cycle."""
+    """Folder of a (simulated) proposal; an existing one is found in any cycle.
+
+    Parameters
+    ----------
+    proposal : int
+        Proposal number.
+    data_root : str or pathlib.Path, optional
+        Data root; default ``default_data_root()``.
+    cycle : str
+        Cycle of a proposal that does not exist yet.
+
+    Returns
+    -------
+    pathlib.Path
+        ``<data root>/SCS/<cycle>/p<proposal>``.
+    """
     return proposal_folder(proposal, data_root, cycle)
 
 
 def truth_path(proposal, run, data_root=None) -> Path:
-    """Where the ground truth of a simulated run lives: beside the run folder,
-    outside raw/ so extra_data never sees it."""
+    """Where the ground truth of a simulated run lives.
+
+    It lies beside the run folder, outside ``raw/``, so that extra_data never
+    sees it.
+
+    Parameters
+    ----------
+    proposal, run : int
+        Proposal and run number.
+    data_root : str or pathlib.Path, optional
+        Data root; default ``default_data_root()``.
+
+    Returns
+    -------
+    pathlib.Path
+        ``<proposal>/usr/simulation/r<run>/ground_truth.json``.
+    """
     return (proposal_dir(proposal, data_root) / "usr" / "simulation"
             / f"r{validate_run(run):04d}" / "ground_truth.json")
 
 
 def ground_truth(proposal, run, data_root=None) -> dict:
-    """The injected quantities of a simulated run."""
+    """The injected quantities of a simulated run.
+
+    Parameters
+    ----------
+    proposal, run : int
+        Proposal and run number.
+    data_root : str or pathlib.Path, optional
+        Data root; default ``default_data_root()``.
+
+    Returns
+    -------
+    dict
+        The ground truth as written by ``simulate`` (JSON types; the units are
+        in the key names, e.g. ``nrj_eV``).
+
+    Raises
+    ------
+    ToolBoxPathError
+        If the run has no ground truth (it was not simulated).
+    """
     path = truth_path(proposal, run, data_root)
     if not path.is_file():
         raise ToolBoxPathError(f"no ground truth for proposal {proposal} run {run}: "
@@ -95,7 +117,34 @@ def ground_truth(proposal, run, data_root=None) -> dict:
 
 # -- the run being built ---------------------------------------------------
 class SimRun:
-    """State shared by the device models of one simulated run."""
+    """State shared by the device models of one simulated run.
+
+    Parameters
+    ----------
+    proposal, run : int
+        Proposal and run number (the run number enters the random state).
+    ntrains : int
+        Number of trains before dropping missing ones (at least 2).
+    seed : int
+        Random seed: the same seed gives the same run.
+    first_train : int, optional
+        First train id; default ``1_500_000_000 + run * 100_000``.
+    missing_trains : float
+        Fraction of trains the DAQ dropped (never the first or last).
+    scenario_name : str
+        Recorded in the ground truth.
+
+    Attributes
+    ----------
+    train_ids : numpy.ndarray of uint64
+        Ids of the recorded trains.
+    sources : list
+        The ``ControlSource`` / ``InstrumentSource`` objects to write.
+    pattern : timing.PulsePattern or None
+        Set by ``timing.add_timing``.
+    truth : dict
+        What the device models injected; written as ``ground_truth.json``.
+    """
 
     def __init__(self, proposal, run, ntrains, seed=0, first_train=None,
                  missing_trains=0.0, scenario_name=""):
@@ -134,22 +183,47 @@ class SimRun:
         return len(self.train_ids)
 
     def rng_for(self, name) -> np.random.Generator:
-        """An independent, reproducible generator for one device."""
+        """An independent, reproducible generator for one device.
+
+        Parameters
+        ----------
+        name : str
+            The device (or any label); the same name gives the same stream.
+
+        Returns
+        -------
+        numpy.random.Generator
+        """
         return np.random.default_rng([self.seed, self.run, zlib.crc32(name.encode())])
 
     def add(self, source):
+        """Add a source to the run; returns it."""
         self.sources.append(source)
         return source
 
     def source(self, name):
+        """The source called ``name``; KeyError if the run has none."""
         for s in self.sources:
             if s.name == name:
                 return s
         raise KeyError(name)
 
     def make_absent(self, pattern, fraction=(1 / 3, 2 / 3)):
-        """Sources whose name contains ``pattern`` record no data in a part of
-        the run (the middle third by default)."""
+        """Make sources record no data in a part of the run.
+
+        Parameters
+        ----------
+        pattern : str
+            Every source whose name contains it is affected.
+        fraction : tuple of float
+            Start and end of the affected part, as fractions of the run
+            (default the middle third).
+
+        Raises
+        ------
+        ToolBoxValueError
+            If no source matches ``pattern``.
+        """
         lo, hi = (int(f * self.ntrains) for f in fraction)
         mask = np.zeros(self.ntrains, bool)
         mask[lo:hi] = True
@@ -183,8 +257,18 @@ def _jsonable(obj):
 
 
 def atomic_write_text(path: Path, text: str):
-    """Atomic write with the usual (umask) permissions: proposal members can read it."""
-    _atomic.write_atomic(path, text)
+    """Write a text file atomically, with the usual (umask) permissions.
+
+    Proposal members can read it, and no reader ever sees a half-written file.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file to write.
+    text : str
+        Its content.
+    """
+    write_atomic(path, text)
 
 
 # -- option validation ------------------------------------------------------------
@@ -193,11 +277,29 @@ MAX_TRAINS = 1_000_000
 
 
 def validate_options(sc: Scenario, options: dict) -> dict:
-    """Check scenario options against the scenario function's signature: known names,
-    the type of the default (int, float, bool), finite numbers, and integer options
-    that default to a positive value (counts, steps, sizes) stay >= 1 (seeds >= 0)."""
-    import inspect
-    import math
+    """Check scenario options against the scenario function's signature.
+
+    Checked: known names, the type of the default (int, float, bool), finite
+    numbers, and integer options that default to a positive value (counts,
+    steps, sizes) stay >= 1 (seeds >= 0).
+
+    Parameters
+    ----------
+    sc : Scenario
+        The scenario.
+    options : dict
+        Option name -> value.
+
+    Returns
+    -------
+    dict
+        ``options``, unchanged.
+
+    Raises
+    ------
+    ToolBoxValueError
+        On the first option that fails, saying what was expected.
+    """
     params = list(inspect.signature(sc.func).parameters.values())[1:]
     named = {p.name: p for p in params if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
     open_kw = any(p.kind == p.VAR_KEYWORD for p in params)
@@ -233,7 +335,6 @@ def validate_options(sc: Scenario, options: dict) -> dict:
 
 
 def _check_run_options(ntrains, seed, missing_trains):
-    import math
     if isinstance(ntrains, bool) or not isinstance(ntrains, (int, np.integer)):
         raise ToolBoxValueError(f"trains must be an integer, got {ntrains!r}")
     if not 2 <= ntrains <= MAX_TRAINS:
@@ -262,7 +363,6 @@ def _check_memory(sc, ntrains, seed, options, probe=100):
     ``probe`` trains under tracemalloc and scaled to ``ntrains``."""
     if ntrains <= 20 * probe:
         return
-    import tracemalloc
     started = not tracemalloc.is_tracing()
     if started:
         tracemalloc.start()
@@ -287,6 +387,20 @@ def _check_memory(sc, ntrains, seed, options, probe=100):
 
 @dataclass
 class SimResult:
+    """What ``simulate`` wrote.
+
+    Attributes
+    ----------
+    run_dir : pathlib.Path
+        The run folder (``.../raw/r<run>``).
+    truth_file : pathlib.Path
+        Its ``ground_truth.json``.
+    truth : dict
+        The ground truth.
+    files : list of pathlib.Path
+        The HDF5 files of the run.
+    """
+
     run_dir: Path
     truth_file: Path
     truth: dict
@@ -311,6 +425,8 @@ def simulate(scenario_name, proposal=DEFAULT_PROPOSAL, run=1, trains=None, seed=
     data_root: path
         default ``default_data_root()`` ($EXTRA_DATA_DATA_ROOT).
     size: 'small' | 'large'
+        default number of trains: the scenario's small (tests) or large
+        (benchmarks) size.
     missing_trains: float
         fraction of trains the DAQ dropped (gaps in train ids).
     absent: str
@@ -318,10 +434,20 @@ def simulate(scenario_name, proposal=DEFAULT_PROPOSAL, run=1, trains=None, seed=
         third of the run.
     overwrite: bool
         replace an existing run; otherwise an existing run is an error.
-    options:
+    trains_per_file: int, optional
+        trains per sequence file (default 500).
+    progress: bool
+        show a progress bar of the files written.
+    **options:
         passed to the scenario function, except ``extra_mnemonics`` (any
         scenario): mnemonics of the table whose sources are written too
         ('a,b,c', a list, or 'all'; see ``scs_nb.sim.extra``).
+
+    Returns
+    -------
+    SimResult
+        The run folder, its files and ground truth. When another process
+        published the same run at the same time, its run and truth.
     """
     sc = get_scenario(scenario_name)
     if size not in ("small", "large"):
@@ -339,7 +465,7 @@ def simulate(scenario_name, proposal=DEFAULT_PROPOSAL, run=1, trains=None, seed=
         raise ToolBoxPathError(
             f"{run_dir} already exists; pass overwrite=True (--overwrite) to replace it, "
             "or choose another run number")
-    _atomic.check_writable_dir(run_dir.parent, "data root folder",
+    check_writable_dir(run_dir.parent, "data root folder",
                                "data_root= (--data-root) or set EXTRA_DATA_DATA_ROOT")
     _check_memory(sc, int(ntrains), seed, options)
     sim = SimRun(proposal, run, ntrains, seed, missing_trains=missing_trains,
@@ -353,25 +479,24 @@ def simulate(scenario_name, proposal=DEFAULT_PROPOSAL, run=1, trains=None, seed=
         raise ToolBoxValueError(f"scenario {sc.name!r}: {exc} (see `scs-nb simulate "
                                 f"{sc.name} --describe`)") from None
     if extra:
-        from .extra import add_mnemonics
         add_mnemonics(sim, extra)
     if absent:
         sim.make_absent(absent)
     # write into a temporary folder of this process, then rename: never a half-written
     # run, and two processes simulating the same run do not collide
     run_dir.parent.mkdir(parents=True, exist_ok=True)
-    _atomic.clean_stale(run_dir.parent, run_dir.name + ".", ".part")
+    clean_stale(run_dir.parent, run_dir.name + ".", ".part")
     tmp_dir = Path(tempfile.mkdtemp(dir=run_dir.parent,
-                                    prefix=_atomic.part_name(run_dir.name), suffix=".part"))
+                                    prefix=part_name(run_dir.name), suffix=".part"))
     try:
-        os.chmod(tmp_dir, 0o777 & ~_atomic.umask())
+        os.chmod(tmp_dir, 0o777 & ~umask())
         writer = RunWriter(tmp_dir, sim.proposal, sim.run, sim.train_ids,
                            trains_per_file=trains_per_file or 500)
         for s in sim.sources:
             writer.add(s)
         bar = None
         if progress:
-            from tqdm.auto import tqdm
+            from tqdm.auto import tqdm  # optional display: tqdm.auto probes for Jupyter widgets
             bar = tqdm(desc=f"simulating r{sim.run:04d}", unit="file")
         files = writer.write(progress=(lambda f: bar.update(1)) if bar else None)
         if bar:
@@ -386,8 +511,6 @@ def simulate(scenario_name, proposal=DEFAULT_PROPOSAL, run=1, trains=None, seed=
         atomic_write_text(tpath, json.dumps(_jsonable(sim.truth)))
         return SimResult(run_dir, tpath, sim.truth, [run_dir / f.name for f in files])
     # another process wrote this run first: use its run (and its ground truth)
-    import time
-    import warnings
     for _ in range(200):
         if tpath.is_file():
             break
@@ -405,7 +528,7 @@ def _publish(tmp_dir: Path, run_dir: Path, overwrite: bool) -> bool:
     aside = None
     if overwrite and run_dir.exists():
         aside = Path(tempfile.mkdtemp(dir=run_dir.parent,
-                                      prefix=_atomic.part_name(run_dir.name + ".old"),
+                                      prefix=part_name(run_dir.name + ".old"),
                                       suffix=".part"))
         try:
             os.replace(run_dir, aside / run_dir.name)
@@ -429,7 +552,28 @@ def ensure_run(proposal=DEFAULT_PROPOSAL, run=1, scenario=None, data_root=None, 
     This is how templates run anywhere: with real data the run is found and
     nothing is simulated; on a laptop the scenario is written into the local
     data root, and ``EXTRA_DATA_DATA_ROOT`` points there for this process.
-    Returns the run folder.
+
+    Parameters
+    ----------
+    proposal, run : int
+        Proposal and run number.
+    scenario : str, optional
+        Scenario to simulate if the run is not found; without it a missing run
+        is an error.
+    data_root : str or pathlib.Path, optional
+        Data root; default ``default_data_root()``.
+    **kwargs
+        Passed on to ``simulate`` (``trains``, ``seed``, scenario options).
+
+    Returns
+    -------
+    pathlib.Path
+        The run folder.
+
+    Raises
+    ------
+    ToolBoxPathError
+        If the run does not exist and no scenario is given.
     """
     root = Path(data_root) if data_root else default_data_root()
     p, r = validate_proposal(proposal), validate_run(run)
@@ -443,6 +587,3 @@ def ensure_run(proposal=DEFAULT_PROPOSAL, run=1, scenario=None, data_root=None, 
     os.environ["EXTRA_DATA_DATA_ROOT"] = str(root)
     return found[0]
 
-
-def name_ok(name: str) -> bool:
-    return bool(re.fullmatch(r"[A-Za-z0-9_]+", name))

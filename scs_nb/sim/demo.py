@@ -11,9 +11,14 @@ from __future__ import annotations
 
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from ..batch import runner
+from ..batch.templates import list_templates
 from . import core
+from .checks import run_checks
+from .registry import list_scenarios
 
 DEMO_PROPOSAL = core.DEFAULT_PROPOSAL
 
@@ -27,11 +32,34 @@ DEMO_OPTIONS = {"dssc_dark": dict(modules=_DSSC_DEMO_MODULES, trains=6),
 
 
 def demo_plan():
-    """Run number of each scenario in the demo proposal (stable order)."""
-    return {name: i for i, name in enumerate(core.list_scenarios(), start=1)}
+    """Run number of each scenario in the demo proposal.
+
+    Returns
+    -------
+    dict
+        Scenario name -> run number, 1, 2, ... in the order of the sorted
+        names (stable while no scenario is added).
+    """
+    return {name: i for i, name in enumerate(list_scenarios(), start=1)}
 
 
 def simulate_demo(data_root: Path, progress=print):
+    """Simulate every scenario as one run of the demo proposal.
+
+    Runs already simulated (with their ground truth) are kept.
+
+    Parameters
+    ----------
+    data_root : pathlib.Path
+        Where to write the runs.
+    progress : callable
+        Called with one line of text per run.
+
+    Returns
+    -------
+    dict
+        The plan: scenario name -> run number (see ``demo_plan``).
+    """
     plan = demo_plan()
     for name, run in plan.items():
         run_dir = core.proposal_dir(DEMO_PROPOSAL, data_root) / "raw" / f"r{run:04d}"
@@ -46,6 +74,17 @@ def simulate_demo(data_root: Path, progress=print):
 
 
 def format_table(rows):
+    """Rows of ``checks.run_checks`` as an aligned text table with a header.
+
+    Parameters
+    ----------
+    rows : list of tuple
+        ``(scenario, run, quantity, injected, recovered, tolerance, ok)``.
+
+    Returns
+    -------
+    str
+    """
     head = ("scenario", "run", "quantity", "injected", "recovered", "tolerance", "ok")
     cells = [head] + [tuple(str(c) for c in r) for r in rows]
     widths = [max(len(c[i]) for c in cells) for i in range(len(head))]
@@ -55,6 +94,23 @@ def format_table(rows):
 
 
 def run_demo(out="demo", templates=True, progress=print):
+    """``scs-nb demo``: simulate, check, run the templates, print the table.
+
+    Parameters
+    ----------
+    out : str or pathlib.Path
+        Output folder: the data root is ``<out>/exp``, reports ``<out>/reports``.
+    templates : bool
+        Also run every template headless on the run of its scenario.
+    progress : callable
+        Called with each line of output.
+
+    Returns
+    -------
+    int
+        The exit code: 0 when every quantity is recovered within tolerance
+        and every template ran, else 1.
+    """
     out = Path(out).resolve()
     data_root = out / "exp"
     data_root.mkdir(parents=True, exist_ok=True)
@@ -62,7 +118,6 @@ def run_demo(out="demo", templates=True, progress=print):
     progress(f"Simulating demo proposal {DEMO_PROPOSAL} under {data_root}")
     plan = simulate_demo(data_root, progress)
 
-    from .checks import run_checks
     progress("\nAnalysing the simulated runs with scs_nb:")
     rows = run_checks(DEMO_PROPOSAL, plan, data_root)
     failed_templates = 0
@@ -79,10 +134,6 @@ def run_demo(out="demo", templates=True, progress=print):
 def _run_templates(out, plan, progress, jobs=2):
     """Every template headless on the run of its scenario, ``jobs`` at a time
     (threads, each driving its own kernel process, as ``scs-nb batch``)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from ..batch import runner
-    from ..batch.templates import list_templates
     reports = out / "reports"
     progress(f"\nRunning templates headless, {jobs} at a time (reports in {reports}):")
 

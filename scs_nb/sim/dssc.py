@@ -36,11 +36,12 @@ from ..facility import DSSC_MODULE_SHAPE as MODULE_SHAPE
 from ..facility import DSSC_NMODULES as NMODULES
 from ..facility import DSSC_QUAD_POS as QUAD_POS
 from ..facility import HC_EV_NM, dssc_geometry
-from ..facility.sources import DSSC_MODULE
+from ..facility.sources import DSSC_FINE_DELAY_KEY, DSSC_MODULE, DSSC_PPT
 from ..facility.sources import dssc_module_source as module_source
 from ..routines.laser import delayToPosition, positionToDelay
-from .core import scenario
-from .writer import InstrumentSource
+from .beamline import add_beamline
+from .registry import scenario
+from .writer import ControlSource, InstrumentSource
 from . import slow, timing
 
 NPIX = MODULE_SHAPE[0] * MODULE_SHAPE[1]
@@ -151,7 +152,7 @@ def _render_kernel():
     use, so that importing the simulator does not import numba."""
     global _RENDER
     if _RENDER is None:
-        from numba import njit
+        from numba import njit  # heavy: compiled on first render only
         _RENDER = njit(cache=True, nogil=True)(_render_bank)
     return _RENDER
 
@@ -341,7 +342,6 @@ def _true_energies(run):
                "start/stop/nsteps (ps).")
 def dssc_delay_scan(run, modules="all", npulses=10, intra_darks=False, start=-1.0, stop=4.0,
                     nsteps=11, bam="BAM1932M", **dssc):
-    from .scenarios import add_beamline
     npulses = int(npulses)
     first, step = _sase3_slots(npulses)
     pat = timing.PulsePattern.constant(run.ntrains, sase3=(npulses, first, step),
@@ -368,7 +368,6 @@ def dssc_delay_scan(run, modules="all", npulses=10, intra_darks=False, start=-1.
                "Options: modules, npulses, start/stop/nsteps (eV).")
 def dssc_energy_scan(run, modules="all", npulses=10, start=925.0, stop=935.0, nsteps=11,
                      **dssc):
-    from .scenarios import add_beamline
     pat = timing.PulsePattern.constant(run.ntrains, sase3=(int(npulses),) + _sase3_slots(npulses))
     setpoints = np.linspace(start, stop, int(nsteps))
     nrj = slow.steps(run.ntrains, setpoints)
@@ -384,7 +383,6 @@ def dssc_energy_scan(run, modules="all", npulses=10, start=925.0, stop=935.0, ns
           help="DSSC dark run (X-rays blocked): same dark offsets as the data scenarios. "
                "Options: modules, npulses, intra_darks.")
 def dssc_dark(run, modules="all", npulses=10, intra_darks=False, **dssc):
-    from .scenarios import add_beamline
     pat = timing.PulsePattern.constant(run.ntrains, sase3=(int(npulses),) + _sase3_slots(npulses))
     add_beamline(run, pat)
     add_dssc(run, _modules_opt(modules), 2 if intra_darks else 1, dark_only=True, **dssc)
@@ -412,7 +410,6 @@ def _offsets_opt(offsets):
                "truth['dssc']['quad_offsets_mm']. Options: modules (default 0,7,8,15: the inner one per "
                "quadrant), npulses, quad_offsets ('dx0,dy0,dx1,dy1,...').")
 def dssc_geometry_scenario(run, modules="0,7,8,15", npulses=2, quad_offsets=None, **dssc):
-    from .scenarios import add_beamline
     off = _offsets_opt(GEOMETRY_OFFSETS_MM if quad_offsets is None else quad_offsets)
     quad = (np.asarray(QUAD_POS, float) + off).tolist()
     pat = timing.PulsePattern.constant(run.ntrains, sase3=(int(npulses),) + _sase3_slots(npulses))
@@ -433,6 +430,18 @@ FINE_DELAY_WIDTH = 9.0
 
 
 def fine_delay_response(fine_delay, optimum=FINE_DELAY_OPTIMUM, width=FINE_DELAY_WIDTH):
+    """Relative X-ray signal at a DSSC fine-delay setting (a Gaussian).
+
+    Parameters
+    ----------
+    fine_delay, optimum, width : float
+        Setting, best setting and width of the response, in fine-delay units.
+
+    Returns
+    -------
+    float
+        ``exp(-0.5 ((fine_delay - optimum) / width)**2)``, 0..1.
+    """
     return float(np.exp(-0.5 * ((float(fine_delay) - optimum) / width) ** 2))
 
 
@@ -444,9 +453,6 @@ def fine_delay_response(fine_delay, optimum=FINE_DELAY_OPTIMUM, width=FINE_DELAY
                "(default 38), optimum, width, modules (default 0), npulses.")
 def dssc_fine_delay(run, fine_delay=38.0, optimum=FINE_DELAY_OPTIMUM, width=FINE_DELAY_WIDTH,
                     modules="0", npulses=4, gain=2.0, **dssc):
-    from ..facility.sources import DSSC_FINE_DELAY_KEY, DSSC_PPT
-    from .scenarios import add_beamline
-    from .writer import ControlSource
     pat = timing.PulsePattern.constant(run.ntrains, sase3=(int(npulses),) + _sase3_slots(npulses))
     add_beamline(run, pat)
     fd = float(fine_delay)

@@ -13,6 +13,8 @@ the table knows are written together, so the device is complete.
 """
 from __future__ import annotations
 
+import difflib
+
 import numpy as np
 
 from ..errors import ToolBoxValueError
@@ -35,7 +37,6 @@ def requested(value) -> list:
         else list(value))
     unknown = [n for n in names if n not in mnemonics]
     if unknown:
-        import difflib
         hints = {n: difflib.get_close_matches(n, list(mnemonics), n=3) for n in unknown}
         raise ToolBoxValueError(
             f"extra_mnemonics: unknown mnemonic(s) {', '.join(unknown)} "

@@ -29,7 +29,8 @@ from scipy.special import erf
 from ..facility import C_MM_PER_PS, FASTCCD_PIXEL_SIZE_M, FASTCCD_SHAPE, HC_EV_NM
 from ..facility import sources as S
 from . import slow, timing
-from .core import scenario
+from .beamline import add_beamline
+from .registry import scenario
 from .writer import InstrumentSource
 
 DARK_ADU = 1000.0
@@ -48,17 +49,61 @@ def gain_map(seed=GAIN_SEED, gain_bottom=0.8):
 
 
 def dark_map(seed=GAIN_SEED + 1):
+    """The FastCCD dark offset per pixel (ADU): a constant plus 20 ADU noise.
+
+    Parameters
+    ----------
+    seed : int
+        Random seed of the map.
+
+    Returns
+    -------
+    numpy.ndarray of float32
+        Shape ``FASTCCD_SHAPE``.
+    """
     rng = np.random.default_rng(seed)
     return (DARK_ADU + 20 * rng.standard_normal(FASTCCD_SHAPE)).astype(np.float32)
 
 
 def q_of_radius(r_px, distance_m, energy_ev):
+    """Momentum transfer at a radius on the FastCCD.
+
+    Parameters
+    ----------
+    r_px : float or array of float
+        Radius from the beam centre in pixels.
+    distance_m : float
+        Sample-detector distance in m.
+    energy_ev : float
+        Photon energy in eV.
+
+    Returns
+    -------
+    numpy.ndarray of float
+        q in 1/nm.
+    """
     wl_nm = HC_EV_NM / energy_ev
     theta = np.arctan(np.asarray(r_px) * FASTCCD_PIXEL_SIZE_M / distance_m)
     return 4 * np.pi / wl_nm * np.sin(theta / 2)
 
 
 def quench(t_ps, depth, tau_ps, rise_ps=0.1):
+    """Relative quench of the ring vs delay: an erf rise, then an exponential recovery.
+
+    Parameters
+    ----------
+    t_ps : float or array of float
+        Delay from time zero in ps.
+    depth : float
+        Quench at full effect (fraction of the ring).
+    tau_ps, rise_ps : float
+        Recovery time and rise time (Gaussian sigma), in ps.
+
+    Returns
+    -------
+    numpy.ndarray of float
+        The quenched fraction.
+    """
     t = np.asarray(t_ps, float)
     # H(t) exp(-t/tau) convolved with a Gaussian (rise << tau: the erf edge)
     return depth * 0.5 * (1 + erf(t / (np.sqrt(2) * rise_ps))) * np.exp(-np.maximum(t, 0) / tau_ps)
@@ -110,7 +155,6 @@ def fastccd(run, t0_mm=0.0, start=-0.15, stop=0.6, nsteps=6, depth=0.3, tau_ps=3
     pat.set_trains("ppl", slice(1, None, 2), None)         # laser on even trains only
     setpoints = np.linspace(start, stop, int(nsteps))
     pos = slow.steps(n, setpoints)
-    from .scenarios import add_beamline
     add_beamline(run, pat, nrj=nrj, delay_mm=pos, digitizers=False, bams=())
     pumped = np.array([len(x) > 0 for x in pat.ppl])
     t = 2 * (pos - t0_mm) / C_MM_PER_PS
@@ -135,7 +179,6 @@ def fastccd(run, t0_mm=0.0, start=-0.15, stop=0.6, nsteps=6, depth=0.3, tau_ps=3
 def fccd_dark(run):
     n = run.ntrains
     pat = timing.PulsePattern.constant(n, sase3=(0, 1000, 24))
-    from .scenarios import add_beamline
     add_beamline(run, pat, digitizers=False, bams=())
     add_fccd(run, dark_only=True)
     run.truth["fccd"] = {"dark_adu": DARK_ADU, "read_noise_adu": READ_NOISE}

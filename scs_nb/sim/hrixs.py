@@ -29,10 +29,13 @@ from __future__ import annotations
 import zlib
 
 import numpy as np
+from scipy.special import ndtr
 
 from ..facility import MARANAX_EV_PER_ADU, MARANAX_OFFSET_ADU, MARANAX_SHAPE
 from ..mnemonics import mnemonics
-from .core import scenario
+from .beamline import add_beamline
+from .registry import scenario
+from .slow import steps
 from .writer import ControlSource, InstrumentSource
 
 CAMERA = mnemonics["MaranaX"][0]["source"]
@@ -113,7 +116,6 @@ def photon_positions(x, y, n, rng):
 def render(px, py, q, shape=MARANAX_SHAPE, sigma=CLOUD_SIGMA, out=None):
     """Add Gaussian charge clouds (charge ``q`` at ``px, py``; flat arrays)
     integrated over pixels to ``out`` (float32 image)."""
-    from scipy.special import ndtr
     out = np.zeros(shape, np.float32) if out is None else out
     px, py, q = (np.ravel(a) for a in (px, py, q))
     sel = q > 0
@@ -214,7 +216,6 @@ def add_hrixs_delay(run, delay):
 
 
 def _beamline(run, nrj=REFERENCE_EV):
-    from .scenarios import add_beamline
     add_beamline(run, nrj=nrj, digitizers=False, bams=())
     return np.asarray(run.truth["xgm"]["SCS"]["photonFlux_uJ"], float)
 
@@ -241,7 +242,6 @@ def hrixs_curvature(run, nphotons=3000):
           "in 5 steps: the line moves by dE / ENERGY_SLOPE pixels (energy calibration).",
           trains=10, large_trains=50)
 def hrixs_energy_scan(run, start=929.0, stop=931.0, nsteps=5, nphotons=400):
-    from .slow import steps
     setpoints = np.linspace(start, stop, int(nsteps))
     nrj = steps(run.ntrains, setpoints)
     flux = _beamline(run, nrj)
@@ -268,7 +268,6 @@ def hrixs_photons(run, nphotons=200, double_fraction=0.1):
           trains=24, large_trains=240)
 def hrixs_delay(run, nphotons=300, delays=(-1.0, -0.5, 0.0, 0.5, 1.0, 1.5), bleach=0.5,
                 double_fraction=0.05):
-    from .slow import steps
     delays = np.asarray(delays, float)
     delay = steps(run.ntrains, delays)
     flux = _beamline(run)

@@ -31,7 +31,8 @@ import numpy as np
 from ..facility import ADQ412_SAMPLES_PER_SLOT, PES_BINDING_EV, SLOT_RATE_HZ
 from ..facility import sources as S
 from . import timing
-from .core import scenario
+from .beamline import add_beamline
+from .registry import scenario
 from .writer import ControlSource, InstrumentSource
 
 LEAD = 500            # samples before the first spectrum
@@ -50,6 +51,18 @@ def tof_samples(ekin_ev):
 
 
 def channel_rv(rv_by_letter=(0.0, 10.0, 20.0, 30.0)):
+    """Retardation voltage of every PES tube, by the letter of its channel.
+
+    Parameters
+    ----------
+    rv_by_letter : sequence of 4 float
+        Retardation voltage in V of the channels A, B, C, D.
+
+    Returns
+    -------
+    dict
+        Channel name -> retardation voltage (V).
+    """
     return {ch: float(rv_by_letter["ABCD".index(ch[1])]) for ch in S.PES_RV_KEY}
 
 
@@ -132,7 +145,6 @@ def pes(run, hv=1000.0, npulses=10, gas="Ne", pattern_change=False):
     pat = timing.PulsePattern.constant(run.ntrains, sase3=(int(npulses), 1000, 1))
     if pattern_change:   # second half of the run: every other slot, half the pulses
         pat.set_trains("sase3", slice(run.ntrains // 2, None), (int(npulses) // 2, 1000, 2))
-    from .scenarios import add_beamline
     energies = add_beamline(run, pat, nrj=hv, digitizers=False, bams=())
     true_e = run.truth["xgm"]["SCS"]["true_sa3_energy_uJ"]
     add_pes(run, [np.asarray(e) for e in true_e], hv, gas,

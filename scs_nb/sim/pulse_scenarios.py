@@ -8,9 +8,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import erfc
 
-from .core import scenario
+from .beamline import add_beamline
+from .registry import scenario
 from . import slow, timing, undulator_cells
-from .scenarios import add_beamline
 
 
 @scenario("pump_probe", help="SASE1 (10 pulses from slot 200, step 4), SASE3 (20 pulses, "

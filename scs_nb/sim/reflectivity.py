@@ -27,14 +27,33 @@ from __future__ import annotations
 import numpy as np
 
 from ..facility import C_MM_PER_PS
+from ..routines.Reflectivity import double_exp_step
 from . import bam, digitizers, slow, timing
-from .core import scenario
+from .beamline import add_beamline
+from .registry import scenario
 
 BAM_NAME = "BAM1932S"
 
 
 def response(t_ps, a1, tau1, a2, tau2, sigma):
-    from ..routines.Reflectivity import double_exp_step
+    """Injected relative reflectivity change vs delay (double-exponential step).
+
+    Parameters
+    ----------
+    t_ps : float or array of float
+        Delay from time zero in ps.
+    a1, a2 : float
+        Amplitudes of the fast and slow components.
+    tau1, tau2 : float
+        Their decay times in ps.
+    sigma : float
+        Rise time (Gaussian sigma) in ps.
+
+    Returns
+    -------
+    numpy.ndarray of float
+        Delta R / R.
+    """
     return double_exp_step(t_ps, 0.0, sigma, a1, tau1, a2, tau2, 0.0)
 
 
@@ -91,7 +110,6 @@ def reflectivity_scan(run, t0_mm=0.15, sigma_ps=0.06, a1=-3.0, tau1_ps=0.25, a2=
         pat = timing.PulsePattern.constant(run.ntrains, sase3=(npumped, 1000, 48),
                                            ppl=(2 * npumped, 1000, 24))
     pos = slow.steps(run.ntrains, np.linspace(start, stop, int(nsteps)))
-    from .scenarios import add_beamline
     add_beamline(run, pat, delay_mm=pos, bams=(),
                  digitizers={"fel_pd_channel": None, "ppl_channel": None})
     bam.add_bam(run, BAM_NAME, drift_fs=bam_drift_fs, jitter_fs=bam_jitter_fs,

@@ -21,6 +21,17 @@ CHARGE_BITS = 0x3          # a non-zero bunch charge code
 
 
 def regular(n, start, step):
+    """Slot indices of ``n`` pulses from slot ``start``, ``step`` slots apart.
+
+    Parameters
+    ----------
+    n, start, step : int
+        Number of pulses, first slot, distance in slots (4.5 MHz slots).
+
+    Returns
+    -------
+    numpy.ndarray of int64
+    """
     return start + step * np.arange(int(n), dtype=np.int64)
 
 

@@ -24,10 +24,12 @@ from __future__ import annotations
 import zlib
 
 import numpy as np
+from scipy.ndimage import gaussian_filter1d
 
 from ..facility import NEWTON_E_PER_COUNT, NEWTON_OFFSET_ADU, NEWTON_PREAMP_GAIN, NEWTON_SHAPE
 from ..mnemonics import mnemonics
-from .core import scenario
+from .beamline import add_beamline
+from .registry import scenario
 from .writer import ControlSource, InstrumentSource
 
 CAMERA = mnemonics["newton"][0]["source"]
@@ -47,6 +49,18 @@ EV_PER_E = 3.65
 
 
 def pixel_energy(x=None):
+    """Photon energy of Newton camera pixels (the injected calibration polynomial).
+
+    Parameters
+    ----------
+    x : array of float, optional
+        Pixel columns; default every column.
+
+    Returns
+    -------
+    numpy.ndarray of float
+        Energy in eV.
+    """
     x = np.arange(NEWTON_SHAPE[1]) if x is None else x
     return np.polyval(ENERGY_CALIB, x)
 
@@ -87,7 +101,6 @@ def add_newton(run, kind, nrj, thickness=1.0, preamp=0, high_capacity=0, exposur
     elif kind in ("sample", "reference"):
         env = np.exp(-0.5 * ((e_px - SASE_EV) / SASE_SIGMA_EV) ** 2)
         # spectral spikes: smooth random modulation with ~0.4 eV correlation
-        from scipy.ndimage import gaussian_filter1d
         spikes = gaussian_filter1d(rng.standard_normal((n, len(x))), 0.4 / 0.025, axis=1)
         spikes *= 0.3 / spikes.std()
         spectra = PEAK_E * flux[:, None] * env[None, :] * np.clip(1 + spikes, 0.1, None)
@@ -143,7 +156,6 @@ def add_newton(run, kind, nrj, thickness=1.0, preamp=0, high_capacity=0, exposur
 
 
 def _beamline(run, nrj):
-    from .scenarios import add_beamline
     add_beamline(run, nrj=nrj, digitizers=False, bams=())
 
 

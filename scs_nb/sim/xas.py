@@ -24,10 +24,29 @@ from __future__ import annotations
 import numpy as np
 
 from . import digitizers, timing
-from .core import scenario
+from .beamline import add_beamline
+from .registry import scenario
 
 
 def mu(E, s, E0, gamma, pre, jump, white, xmcd):
+    """Injected absorption for helicity (magnet sign) ``s``: edge step plus white line.
+
+    Parameters
+    ----------
+    E : float or array of float
+        Photon energy in eV.
+    s : float
+        +1 or -1: the sign of the magnetisation.
+    E0, gamma : float
+        Edge energy and width (Lorentzian half width), in eV.
+    pre, jump, white, xmcd : float
+        Pre-edge absorption, edge jump, white-line and XMCD amplitudes.
+
+    Returns
+    -------
+    numpy.ndarray of float
+        The absorption (dimensionless).
+    """
     E = np.asarray(E, float)
     L = gamma ** 2 / ((E - E0) ** 2 + gamma ** 2)
     return pre + jump * (0.5 + np.arctan((E - E0) / gamma) / np.pi) + (white - s * xmcd / 2) * L
@@ -70,7 +89,6 @@ def xas_xmcd(run, start=770.0, stop=790.0, nsteps=41, E0=780.0, gamma=1.0, pre=0
         sign[idx[len(idx) // 2:]] = -1.0
     m = mu(nrj, sign, E0, gamma, pre, jump, white, xmcd)
     pat = timing.PulsePattern.constant(n, sase3=(int(npulses), 1000, 24))
-    from .scenarios import add_beamline
     energies = add_beamline(run, pat, nrj=nrj, magnet=sign * current_A, digitizers=False,
                             bams=())
     true_e = run.truth["xgm"]["SCS"].get("true_sa3_energy_uJ")

@@ -1,47 +1,17 @@
-"""Scenarios: one function per kind of run a how-to needs.
+"""Scenarios of the beamline's point devices: constant settings, energy and
+delay scans, a pulse-pattern change, an uncalibrated XGM, every mnemonic.
 
-Every scenario writes the common beamline (timing, XGMs, mono, undulator,
-delay line, phase shifter, scanners, magnet, BAMs) through ``add_beamline`` and
-varies what its how-to measures. What it injects goes into ``run.truth``.
-Scenario modules of other areas (digitizers, DSSC, cameras, PES) register
-themselves in the same way and are imported at the end of this module.
+Each writes the common beamline through ``add_beamline`` and varies what its
+how-to measures; what it injects goes into ``run.truth``.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .core import scenario
-from . import bam, slow, timing, xgm
-
-
-def add_beamline(run, pattern=None, nrj=930.0, delay_mm=0.0, xgm_mean_uj=500.0,
-                 xgm_calibration=1.0, bams=("BAM414", "BAM1932M", "BAM1932S"),
-                 scanner_x=0.0, scanner_y=0.0, magnet=0.0, table_pipeline=True,
-                 digitizers=True):
-    """The devices every SCS run records. Returns the SCS XGM SASE3 energies.
-
-    digitizers: True (ADQ412 MCPs, FastADC photodiodes, see ``sim.digitizers``),
-    False, or a dict of options for ``digitizers.add_digitizers``.
-    """
-    if pattern is None:
-        pattern = timing.PulsePattern.constant(run.ntrains)
-    timing.add_timing(run, pattern, pipeline=table_pipeline)
-    energies = xgm.pulse_energies(run.rng_for("SASE3 pulses"), pattern.sase3, xgm_mean_uj)
-    measured = xgm.add_xgm(run, "SCS", calibration=xgm_calibration, energies=energies)
-    # the XTD10 XGM, upstream, sees the same pulses before the beamline transmission
-    xgm.add_xgm(run, "XTD10", calibration=1.0, energies=[1.25 * e for e in energies])
-    slow.add_mono(run, nrj)
-    slow.add_undulator(run, nrj)
-    slow.add_delay_line(run, delay_mm)
-    slow.add_phase_shifter(run, 0.0)
-    slow.add_scanner(run, scanner_x, scanner_y)
-    slow.add_magnet(run, magnet)
-    for name in bams:
-        bam.add_bam(run, name)
-    if digitizers:
-        from . import digitizers as dig
-        dig.add_digitizers(run, energies, **(digitizers if isinstance(digitizers, dict) else {}))
-    return measured
+from . import slow, timing
+from .beamline import add_beamline
+from .extra import add_mnemonics
+from .registry import scenario
 
 
 @scenario("basic", help="All SCS point devices at constant settings: 20 SASE3 pulses "
@@ -82,18 +52,12 @@ def pattern_change(run, before=20, after=10, empty_every=17):
           "relative to the slow photon flux.")
 def xgm_calibration(run, factor=2.5):
     add_beamline(run, xgm_calibration=float(factor))
+
+
 @scenario("all_mnemonics", help="The basic run plus the source of every mnemonic of the "
           "table (cameras, slits, attenuators, motors, all digitizer channels, ...).",
           trains=5, large_trains=50)
 def all_mnemonics(run, npulses=20):
     add_beamline(run, timing.PulsePattern.constant(run.ntrains, sase3=(npulses, 1000, 24)))
-    from .extra import add_mnemonics
     add_mnemonics(run, "all")
 
-
-from . import dssc  # noqa: E402,F401  (DSSC scenarios, issue 4)
-from . import pulse_scenarios  # noqa: E402,F401
-from . import hrixs  # noqa: E402,F401  (hRIXS / MaranaX, issue 14)
-from . import viking  # noqa: E402,F401  (Viking / Newton, issue 14)
-from . import fccd, pes, reflectivity, xas  # noqa: E402,F401  (how-to scenarios, issue 15)
-from . import boz  # noqa: E402,F401  (BOZ scenarios, issue 13)
