@@ -31,13 +31,39 @@ __all__ = ["kernel_name", "display_name", "kernel_spec", "install_kernel", "remo
 
 
 def kernel_name(proposal, identifier=None) -> str:
-    """``toolbox_p002780`` (or ``toolbox_<identifier>``)."""
+    """``toolbox_p002780`` (or ``toolbox_<identifier>``).
+
+    Parameters
+    ----------
+    proposal : int or str
+        Proposal number, e.g. 2780 or 'p002780'.
+    identifier : str, optional
+        Environment identifier; names the kernel instead of the proposal.
+
+    Returns
+    -------
+    str
+        The kernel name.
+    """
     return "toolbox_" + (validate_identifier(identifier) if identifier is not None
                          else default_identifier(proposal))
 
 
 def display_name(proposal, identifier=None) -> str:
-    """``SCS Toolbox (p002780)`` (``SCS Toolbox (p002780, <identifier>)`` with an identifier)."""
+    """``SCS Toolbox (p002780)`` (``SCS Toolbox (p002780, <identifier>)`` with an identifier).
+
+    Parameters
+    ----------
+    proposal : int or str
+        Proposal number, e.g. 2780 or 'p002780'.
+    identifier : str, optional
+        Environment identifier.
+
+    Returns
+    -------
+    str
+        The name Jupyter shows in its kernel list.
+    """
     base = default_identifier(proposal)
     if identifier and identifier != base:
         return f"SCS Toolbox ({base}, {validate_identifier(identifier)})"
@@ -45,7 +71,24 @@ def display_name(proposal, identifier=None) -> str:
 
 
 def kernel_spec(python, proposal, identifier=None) -> dict:
-    """The kernel.json content for the environment whose interpreter is ``python``."""
+    """The kernel.json content for the environment whose interpreter is ``python``.
+
+    Parameters
+    ----------
+    python : str or Path
+        The environment's interpreter (made absolute, symlinks kept).
+    proposal : int or str
+        Proposal number, e.g. 2780 or 'p002780'.
+    identifier : str, optional
+        Environment identifier.
+
+    Returns
+    -------
+    dict
+        ``argv`` (ipykernel_launcher, IPython history disabled),
+        ``display_name``, ``language``, ``interrupt_mode``, ``env`` and
+        ``metadata`` (proposal, identifier, environment folder).
+    """
     python = os.path.abspath(str(python))   # absolute, but keep the venv's symlink
     return {
         "argv": [python, "-m", "ipykernel_launcher", "-f", "{connection_file}",
@@ -62,7 +105,7 @@ def kernel_spec(python, proposal, identifier=None) -> dict:
 
 
 def _manager():
-    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.kernelspec import KernelSpecManager  # heavy (zmq, traitlets): CLI only
     return KernelSpecManager()
 
 
@@ -74,6 +117,26 @@ def install_kernel(proposal, identifier=None, python=None, user=True, prefix=Non
         ``<proposal>/scratch/envs/toolbox_<ID>/bin/python``, which must exist).
     user: install for this user (default); False = system-wide.
     prefix: install under ``<prefix>/share/jupyter/kernels`` instead.
+
+    Parameters
+    ----------
+    proposal : int or str
+        Proposal number, e.g. 2780 or 'p002780'.
+    identifier : str, optional
+        Environment identifier.
+    python : str or Path, optional
+        The environment's interpreter (see above).
+    user : bool, optional
+        Install for this user (see above).
+    prefix : str or Path, optional
+        Install under this prefix (see above).
+    proposal_dir : str or Path, optional
+        The proposal folder (default: ``find_proposal``).
+
+    Returns
+    -------
+    Path
+        The installed kernelspec folder.
     """
     name = kernel_name(proposal, identifier)
     if python is None:
@@ -85,7 +148,7 @@ def install_kernel(proposal, identifier=None, python=None, user=True, prefix=Non
         src.mkdir()
         (src / "kernel.json").write_text(json.dumps(spec, indent=1))
         try:   # the usual Python logos, if ipykernel ships them
-            from ipykernel.kernelspec import RESOURCES
+            from ipykernel.kernelspec import RESOURCES  # optional: only for the logos
             for logo in ("logo-32x32.png", "logo-64x64.png", "logo-svg.svg"):
                 if os.path.exists(os.path.join(RESOURCES, logo)):
                     shutil.copy(os.path.join(RESOURCES, logo), src / logo)
@@ -102,7 +165,20 @@ def install_kernel(proposal, identifier=None, python=None, user=True, prefix=Non
 
 
 def remove_kernel(proposal, identifier=None) -> Path:
-    """Remove the kernel ``toolbox_<ID>``; returns the removed folder."""
+    """Remove the kernel ``toolbox_<ID>``; returns the removed folder.
+
+    Parameters
+    ----------
+    proposal : int or str
+        Proposal number, e.g. 2780 or 'p002780'.
+    identifier : str, optional
+        Environment identifier.
+
+    Returns
+    -------
+    Path
+        The removed kernelspec folder (ToolBoxPathError if none is installed).
+    """
     name = kernel_name(proposal, identifier)
     try:
         return Path(_manager().remove_kernel_spec(name))
@@ -111,6 +187,13 @@ def remove_kernel(proposal, identifier=None) -> Path:
 
 
 def build_parser():
+    """The command line of ``scs-activate-toolbox-kernel``.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        Options --proposal, --identifier, --user/--system/--prefix, --remove.
+    """
     p = argparse.ArgumentParser(
         prog="scs-activate-toolbox-kernel",
         description="Register (or remove) the Jupyter kernel 'SCS Toolbox (p00NNNN)' that runs "
@@ -131,13 +214,26 @@ def build_parser():
 
 
 def main(argv=None) -> int:
+    """Run ``scs-activate-toolbox-kernel``: install (or remove) a proposal's kernel.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Command-line arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        Exit status: 0 on success, 2 on a ToolBoxError (printed to stderr).
+    """
     args = build_parser().parse_args(argv)
     try:
         if args.remove:
             path = remove_kernel(args.proposal, args.identifier)
             print(f"removed kernel {kernel_name(args.proposal, args.identifier)} ({path})")
             return 0
-        path = install_kernel(args.proposal, args.identifier, user=not args.system, prefix=args.prefix)
+        path = install_kernel(args.proposal, args.identifier, user=not args.system,
+                              prefix=args.prefix)
         print(f"installed kernel {kernel_name(args.proposal, args.identifier)} "
               f"'{display_name(args.proposal, args.identifier)}' in {path}\n"
               "refresh the Jupyter page to see it")

@@ -29,8 +29,10 @@ import sys
 import sysconfig
 from pathlib import Path
 
+import scs_nb
 from scs_nb.errors import ToolBoxError, ToolBoxPathError, ToolBoxValueError
 
+from .activate import install_kernel, kernel_name
 from .proposal import EnvPaths, env_paths, validate_identifier
 
 __all__ = ["create_env", "validate_version", "validate_source", "project_source",
@@ -49,7 +51,18 @@ CONSOLE_SCRIPTS = {"scs-nb": "scs_nb.cli", "scs-activate-toolbox-kernel":
 
 def validate_version(version) -> str:
     """A git tag, branch or commit: letters, digits, '.', '_', '/', '+', '-'; no '..',
-    not starting with '-' (so it is never read as an option)."""
+    not starting with '-' (so it is never read as an option).
+
+    Parameters
+    ----------
+    version : str
+        The version asked for.
+
+    Returns
+    -------
+    str
+        ``version`` itself (ToolBoxValueError if it is not a safe git name).
+    """
     if not isinstance(version, str) or not _VERSION.fullmatch(version) or ".." in version \
             or version.endswith((".lock", "/", ".")) or "//" in version:
         raise ToolBoxValueError(
@@ -59,7 +72,19 @@ def validate_version(version) -> str:
 
 
 def validate_source(source) -> str:
-    """A git URL or a local repository path, never starting with '-'."""
+    """A git URL or a local repository path, never starting with '-'.
+
+    Parameters
+    ----------
+    source : str
+        The repository to clone.
+
+    Returns
+    -------
+    str
+        ``source`` itself (ToolBoxValueError for unsafe characters,
+        ToolBoxPathError for a path that is not an existing folder).
+    """
     if not isinstance(source, str) or source.startswith("-") or not _SOURCE.fullmatch(source):
         raise ToolBoxValueError(f"source must be a git URL or a repository folder, got "
                                 f"{source!r}")
@@ -70,8 +95,14 @@ def validate_source(source) -> str:
 
 
 def project_source():
-    """The git repository this scs_nb runs from, or None (installed from a wheel)."""
-    import scs_nb
+    """The git repository this scs_nb runs from, or None (installed from a wheel).
+
+    Returns
+    -------
+    str or None
+        The repository folder, or None when it is not a git checkout with a
+        commit (or git cannot read it).
+    """
     root = Path(scs_nb.__file__).resolve().parents[1]
     if not (root / ".git").exists():
         return None
@@ -86,8 +117,8 @@ def _git(args, cwd=None, echo=None) -> str:
     env = dict(os.environ, GIT_TERMINAL_PROMPT="0")
     if echo:
         echo("$ git " + " ".join(args))
-    proc = subprocess.run(["git", *args], cwd=cwd, env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True, check=False)
+    proc = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          check=False)
     if proc.returncode != 0:
         raise ToolBoxError(f"git {' '.join(args)} failed: {proc.stderr.strip()}")
     return proc.stdout.strip()
@@ -180,7 +211,18 @@ def _link_checkout(env_python: Path, env: Path, checkout: Path, echo):
 
 def local_changes(checkout: Path) -> str:
     """``git status --short`` of a checkout (uncommitted edits and untracked files); a
-    folder git cannot read counts as changed."""
+    folder git cannot read counts as changed.
+
+    Parameters
+    ----------
+    checkout : str or Path
+        The checkout folder.
+
+    Returns
+    -------
+    str
+        The changes, one per line; empty when there are none.
+    """
     if not (Path(checkout) / ".git").exists():
         entries = sorted(p.name for p in Path(checkout).iterdir()) if Path(checkout).is_dir() \
             else []
@@ -194,7 +236,44 @@ def local_changes(checkout: Path) -> str:
 def create_env(proposal, version=None, identifier=None, source=None, offline=False,
                force=False, kernel=True, user=True, prefix=None, system_site_packages=False,
                proposal_dir=None, echo=print, discard_changes=False) -> EnvPaths:
-    """Create the checkout and environment of a proposal; returns their paths."""
+    """Create the checkout and environment of a proposal; returns their paths.
+
+    Parameters
+    ----------
+    proposal : int or str
+        Proposal number, e.g. 2780 or 'p002780'.
+    version : str, optional
+        Git tag, branch or commit (default: the commit this scs_nb runs from).
+    identifier : str, optional
+        Environment identifier (default: the proposal number).
+    source : str, optional
+        Git URL or folder of the scs_nb repository (default: the repository
+        this scs_nb runs from).
+    offline : bool, optional
+        Build without network: reuse this environment's packages and link
+        the checkout with a path finder.
+    force : bool, optional
+        Delete and recreate an existing checkout and environment.
+    kernel : bool, optional
+        Register the Jupyter kernel.
+    user : bool, optional
+        Register the kernel for this user (False: system-wide).
+    prefix : str or Path, optional
+        Register the kernel under this prefix.
+    system_site_packages : bool, optional
+        Let the venv see the base Python's packages (online mode).
+    proposal_dir : str or Path, optional
+        The proposal folder (default: ``find_proposal``).
+    echo : callable, optional
+        Called with each progress message (default ``print``).
+    discard_changes : bool, optional
+        With ``force``, also delete a checkout with local changes.
+
+    Returns
+    -------
+    EnvPaths
+        The paths of the checkout and of the environment.
+    """
     if identifier is not None:      # '' is refused, not read as "the default"
         validate_identifier(identifier)
     paths = env_paths(proposal, identifier, proposal_dir)
@@ -255,7 +334,6 @@ def create_env(proposal, version=None, identifier=None, source=None, offline=Fal
         raise
     echo(f"environment ready: {paths.env}")
     if kernel:
-        from .activate import install_kernel, kernel_name
         dest = install_kernel(paths.proposal, identifier, python=python, user=user,
                               prefix=prefix)
         echo(f"registered kernel {kernel_name(paths.proposal, identifier)} in {dest}")
@@ -263,6 +341,13 @@ def create_env(proposal, version=None, identifier=None, source=None, offline=Fal
 
 
 def build_parser():
+    """The command line of ``scs-create-toolbox-env``.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        Options --proposal, --version, --identifier, --source, --offline, ...
+    """
     p = argparse.ArgumentParser(
         prog="scs-create-toolbox-env",
         description="Create <proposal>/scratch/checkouts/toolbox_<ID> (a git checkout of "
@@ -292,6 +377,18 @@ def build_parser():
 
 
 def main(argv=None) -> int:
+    """Run ``scs-create-toolbox-env``: create a proposal's environment and kernel.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Command-line arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        Exit status: 0 on success, 2 on a ToolBoxError (printed to stderr).
+    """
     args = build_parser().parse_args(argv)
     try:
         create_env(args.proposal, args.version, args.identifier, args.source, args.offline,

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scs_nb.errors import ToolBoxPathError
+from scs_nb.facility import find_proposal as _facility_find_proposal
 from scs_nb.facility import validate_identifier, validate_proposal
 
 __all__ = ["find_proposal", "validate_identifier", "default_identifier", "env_paths",
@@ -16,9 +17,19 @@ __all__ = ["find_proposal", "validate_identifier", "default_identifier", "env_pa
 
 
 def find_proposal(proposal) -> Path:
-    """The folder of ``proposal`` (number or 'p002780'), as ``findxfel`` prints it."""
-    from scs_nb.facility import find_proposal as _find
-    return Path(_find(proposal))
+    """The folder of ``proposal`` (number or 'p002780'), as ``findxfel`` prints it.
+
+    Parameters
+    ----------
+    proposal : int or str
+        Proposal number, e.g. 2780 or 'p002780'.
+
+    Returns
+    -------
+    Path
+        ``<data root>/<instrument>/<cycle>/p<proposal>``.
+    """
+    return Path(_facility_find_proposal(proposal))
 
 
 def _number(proposal) -> int:
@@ -26,12 +37,39 @@ def _number(proposal) -> int:
 
 
 def default_identifier(proposal) -> str:
-    """``p002780`` for proposal 2780: environments and kernels are named toolbox_p002780."""
+    """``p002780`` for proposal 2780: environments and kernels are named toolbox_p002780.
+
+    Parameters
+    ----------
+    proposal : int or str
+        Proposal number, e.g. 2780 or 'p002780'.
+
+    Returns
+    -------
+    str
+        ``p`` and the six-digit proposal number.
+    """
     return f"p{_number(proposal):06d}"
 
 
 @dataclass
 class EnvPaths:
+    """Where the checkout and the environment of a proposal live.
+
+    Parameters
+    ----------
+    proposal : int
+        Proposal number.
+    identifier : str
+        Environment identifier (``<ID>`` of ``toolbox_<ID>``).
+    proposal_dir : Path
+        The proposal folder.
+    checkout : Path
+        ``<proposal>/scratch/checkouts/toolbox_<ID>``: the scs_nb git checkout.
+    env : Path
+        ``<proposal>/scratch/envs/toolbox_<ID>``: the venv.
+    """
+
     proposal: int
     identifier: str
     proposal_dir: Path
@@ -40,17 +78,30 @@ class EnvPaths:
 
     @property
     def python(self) -> Path:
+        """The environment's interpreter, ``<env>/bin/python``."""
         return self.env / "bin" / "python"
 
     @property
     def name(self) -> str:
+        """``toolbox_<ID>``: the folder name of the checkout and of the environment."""
         return f"toolbox_{self.identifier}"
 
 
 def env_identifiers(proposal) -> list:
     """The environment identifiers a proposal's default environment may have:
     the ToolBox's layout ``toolbox_<PROPOSAL>`` (e.g. ``toolbox_2780``, what
-    ``scs-create-toolbox-env`` creates) and ``toolbox_p00NNNN``."""
+    ``scs-create-toolbox-env`` creates) and ``toolbox_p00NNNN``.
+
+    Parameters
+    ----------
+    proposal : int or str
+        Proposal number, e.g. 2780 or 'p002780'.
+
+    Returns
+    -------
+    list of str
+        ``['2780', 'p002780']`` for proposal 2780, in the order they are tried.
+    """
     p = _number(proposal)
     return [str(p), default_identifier(p)]
 
@@ -62,6 +113,23 @@ def env_paths(proposal, identifier=None, proposal_dir=None, existing=False) -> E
     with ``existing=True`` the first of ``env_identifiers`` whose environment exists
     (ToolBoxPathError naming the folders tried if none does). The proposal folder is
     found with ``find_proposal`` unless ``proposal_dir`` is given.
+
+    Parameters
+    ----------
+    proposal : int or str
+        Proposal number, e.g. 2780 or 'p002780'.
+    identifier : str, optional
+        Environment identifier (``toolbox_<identifier>``).
+    proposal_dir : str or Path, optional
+        The proposal folder (default: ``find_proposal``).
+    existing : bool, optional
+        Return the first candidate whose environment exists.
+
+    Returns
+    -------
+    EnvPaths
+        The paths; both stay inside ``<proposal>/scratch`` (else
+        ToolBoxPathError).
     """
     p = _number(proposal)
     pdir = Path(proposal_dir) if proposal_dir else find_proposal(p)

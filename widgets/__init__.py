@@ -26,13 +26,13 @@ printed — so the same notebook runs interactively and headless::
 ``SCS_NB_INTERACTIVE=0/1`` to force it). matplotlib and ipympl are imported
 only when a widget is created.
 """
-from ._base import interactive_available  # noqa: F401
-from .parameter_form import ParameterForm  # noqa: F401
-from .peaks import PeakWindowTuner  # noqa: F401
-from .roi import ROISelector  # noqa: F401
-from .run_picker import RunPicker  # noqa: F401
-from .scan import ScanExplorer  # noqa: F401
-from .threshold import ThresholdTuner  # noqa: F401
+from ._base import interactive_available
+from .parameter_form import ParameterForm
+from .peaks import PeakWindowTuner
+from .roi import ROISelector
+from .run_picker import RunPicker
+from .scan import ScanExplorer
+from .threshold import ThresholdTuner
 
 __all__ = ["interactive_available", "RunPicker", "ParameterForm", "PeakWindowTuner",
            "ThresholdTuner", "ROISelector", "ScanExplorer"]

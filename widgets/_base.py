@@ -13,11 +13,16 @@ import io
 import os
 import traceback
 
+import numpy as np
+import xarray as xr
+
+from scs_nb.errors import ToolBoxError, ToolBoxTypeError
+
 _ENV = "SCS_NB_INTERACTIVE"
 
 
 def interactive_available() -> bool:
-    """True when widgets will be rendered by a front end.
+    """Tell whether widgets will be rendered by a front end.
 
     Decided in this order:
 
@@ -29,6 +34,11 @@ def interactive_available() -> bool:
        none: True when there is such metadata;
     4. Voila executes without metadata but sets ``SERVER_SOFTWARE=voila/...``
        in the kernel's environment: True there.
+
+    Returns
+    -------
+    bool
+        True when a front end renders widgets, False for a headless run.
     """
     forced = os.environ.get(_ENV, "").strip().lower()
     if forced in ("1", "true", "yes", "on"):
@@ -36,7 +46,7 @@ def interactive_available() -> bool:
     if forced in ("0", "false", "no", "off"):
         return False
     try:
-        from IPython import get_ipython
+        from IPython import get_ipython  # heavy, and optional here: only to find a front end
     except ImportError:
         return False
     ip = get_ipython()
@@ -55,7 +65,7 @@ def _parent_message(ip) -> dict:
         parent = kernel.get_parent("shell")
     except TypeError:       # older ipykernel: no channel argument
         parent = kernel.get_parent()
-    except Exception:       # noqa: BLE001 - any other kernel flavour
+    except Exception:       # any other kernel flavour
         parent = None
     if not parent:
         parent = {"header": getattr(ip, "parent_header", {}) or {}}
@@ -65,27 +75,58 @@ def _parent_message(ip) -> dict:
 def make_figure(interactive: bool, figsize=(7, 3.5), nrows=1, ncols=1, **subplot_kw):
     """A figure that no pyplot state knows about, and its axes.
 
-    Returns ``(fig, axes, canvas_widget)``: with ``interactive`` the canvas is
-    an ipympl widget to place in a layout, otherwise ``None`` (Agg canvas).
+    Parameters
+    ----------
+    interactive : bool
+        True for an ipympl canvas widget (a front end renders it), False for
+        an Agg canvas (static PNG).
+    figsize : tuple of float, optional
+        Figure size (width, height) in inches.
+    nrows, ncols : int, optional
+        Grid of subplots.
+    **subplot_kw
+        Passed to ``Figure.subplots`` as ``subplot_kw``.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        The figure.
+    axes : Axes or numpy.ndarray of Axes
+        One Axes, or an array of them for a grid (``squeeze=True``).
+    canvas_widget : ipympl Canvas or None
+        With ``interactive`` the canvas widget to place in a layout, otherwise
+        ``None`` (Agg canvas).
     """
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # heavy: only when a widget draws
     fig = Figure(figsize=figsize, layout="constrained")
     canvas_widget = None
     if interactive:
-        from ipympl.backend_nbagg import Canvas, FigureManager
+        from ipympl.backend_nbagg import Canvas, FigureManager  # heavy: only with a front end
         canvas_widget = Canvas(fig)
         canvas_widget.header_visible = False
         canvas_widget.toolbar_position = "right"
         manager = FigureManager(canvas_widget, 0)
         canvas_widget.manager = manager
     else:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.backends.backend_agg import FigureCanvasAgg  # heavy: only when drawn
         FigureCanvasAgg(fig)
     axes = fig.subplots(nrows, ncols, squeeze=True, subplot_kw=subplot_kw or None)
     return fig, axes, canvas_widget
 
 
 def figure_png(fig) -> bytes:
+    """Render a figure as PNG (what ``display()`` shows without a front end).
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure to render (at 90 dpi).
+
+    Returns
+    -------
+    bytes
+        The PNG image.
+    """
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90)
     return buf.getvalue()
@@ -97,12 +138,18 @@ class Tool:
     Subclasses build ``self.controls`` (a list of widgets) and implement
     ``value`` and ``_redraw()``. ``display()`` shows the widget, or its
     static figure and value when there is no front end.
+
+    Parameters
+    ----------
+    interactive : bool, optional
+        Force live controls (True) or the static figure (False); by default
+        ``interactive_available()`` decides.
     """
 
     title = ""
 
     def __init__(self, interactive=None):
-        import ipywidgets as w
+        import ipywidgets as w  # heavy: only when a widget is created
         self.interactive = interactive_available() if interactive is None else bool(interactive)
         self.errors = w.Output(layout=w.Layout(max_height="12em", overflow="auto"))
         self.last_error: BaseException | None = None
@@ -114,11 +161,25 @@ class Tool:
     # -- callbacks ---------------------------------------------------------
     def guard(self, func):
         """Wrap a callback so that an exception is shown in the cell output
-        (``self.errors``) instead of disappearing into the kernel log."""
+        (``self.errors``) instead of disappearing into the kernel log.
+
+        Without a front end the exception is raised again after being shown.
+
+        Parameters
+        ----------
+        func : callable
+            The callback (of a widget event, a button, a selector).
+
+        Returns
+        -------
+        callable
+            The wrapped callback; it returns ``func``'s result, or None after
+            an exception.
+        """
         def wrapped(*args, **kwargs):
             try:
                 result = func(*args, **kwargs)
-            except Exception as exc:  # noqa: BLE001 - shown to the user
+            except Exception as exc:  # shown to the user
                 if self.last_error is not None:
                     self.errors.clear_output()
                 self.last_error = exc
@@ -137,7 +198,19 @@ class Tool:
         return wrapped
 
     def observe(self, callback):
-        """Call ``callback(self)`` whenever the value changes."""
+        """Call ``callback(self)`` whenever the value changes.
+
+        Parameters
+        ----------
+        callback : callable
+            Called with this tool as its only argument; its exceptions are
+            shown in the error area (see ``guard``).
+
+        Returns
+        -------
+        callable
+            ``callback`` itself, so ``observe`` can be used as a decorator.
+        """
         self._callbacks.append(callback)
         return callback
 
@@ -148,19 +221,26 @@ class Tool:
     # -- display -----------------------------------------------------------
     @property
     def value(self):
+        """The parameters this tool tunes (defined by each subclass)."""
         raise NotImplementedError
 
     def _redraw(self):
         pass
 
     def widget(self):
-        """The ipywidgets layout of this tool."""
+        """The ipywidgets layout of this tool (built once, then reused).
+
+        Returns
+        -------
+        ipywidgets.Widget
+            The layout: title, controls, canvas and error area.
+        """
         if self._layout is None:
             self._layout = self._build_layout()
         return self._layout
 
     def _build_layout(self):
-        import ipywidgets as w
+        import ipywidgets as w  # heavy: only when a widget is shown
         parts = []
         if self.title:
             parts.append(w.HTML(f"<b>{self.title}</b>"))
@@ -176,13 +256,19 @@ class Tool:
         return []
 
     def summary(self) -> str:
-        """What ``display()`` prints without a front end."""
+        """What ``display()`` prints without a front end.
+
+        Returns
+        -------
+        str
+            The tool's name and value.
+        """
         return f"{type(self).__name__}.value = {self.value!r}"
 
     def display(self):
         """Show the interactive widget, or (headless) the static figure and
         the current value."""
-        from IPython.display import Image, display
+        from IPython.display import Image, display  # heavy: only when shown
         if self.interactive:
             display(self.widget())
             return
@@ -200,18 +286,27 @@ class Tool:
 
 
 def _is_toolbox_error(exc) -> bool:
-    from scs_nb.errors import ToolBoxError
     return isinstance(exc, ToolBoxError)
 
 
 def as_dataarray(data, name="data"):
-    """``data`` as an xarray.DataArray (numpy arrays get default dims)."""
-    import numpy as np
-    import xarray as xr
+    """``data`` as an xarray.DataArray (numpy arrays get default dims).
+
+    Parameters
+    ----------
+    data : xarray.DataArray or array_like
+        The data; a Dataset is refused (ToolBoxTypeError): pick one variable.
+    name : str, optional
+        Name of the DataArray made from an array.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``data`` itself, or the array with dims ``dim_0``, ``dim_1``, ...
+    """
     if isinstance(data, xr.DataArray):
         return data
     if isinstance(data, xr.Dataset):
-        from scs_nb.errors import ToolBoxTypeError
         raise ToolBoxTypeError(
             f"expected one variable (a DataArray), got a Dataset with {list(data.data_vars)}; "
             "pass e.g. ds['SCS_SA3']")

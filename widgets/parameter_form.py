@@ -2,8 +2,16 @@
 from __future__ import annotations
 
 import html
+import json
 import threading
 from pathlib import Path
+
+import yaml
+
+from scs_nb.batch.params import parameters_cell, validate_parameters
+from scs_nb.batch.runner import run_template, write_atomic
+from scs_nb.batch.templates import Template, find_template
+from scs_nb.errors import ToolBoxPathError
 
 from ._base import Tool
 
@@ -21,14 +29,27 @@ class ParameterForm(Tool):
 
     ``value`` is the validated parameter dict (raises ParameterError when a
     value is invalid); ``errors`` shows the validation message in the form.
+
+    Parameters
+    ----------
+    template : str or Template
+        The template, or its name (``find_template``).
+    values : dict, optional
+        Initial parameter values (unknown names raise ParameterError).
+    out : str or Path, optional
+        Folder for a headless run's notebook and report (default
+        ``<template>_out``).
+    interactive : bool, optional
+        Force live controls or the headless summary (default: detected).
+    **overrides
+        More initial values, as keyword arguments.
     """
 
     title = "Parameters"
 
     def __init__(self, template, values=None, out=None, interactive=None, **overrides):
         super().__init__(interactive)
-        import ipywidgets as w
-        from scs_nb.batch.templates import Template, find_template
+        import ipywidgets as w  # heavy: only when a widget is created
         self.template = template if isinstance(template, Template) else find_template(template)
         self.spec = self.template.parameters()
         self.title = f"Parameters of {self.template.name}"
@@ -37,7 +58,6 @@ class ParameterForm(Tool):
         given.update(overrides)
         unknown = [k for k in given if k not in self.spec]
         if unknown:
-            from scs_nb.batch.params import validate_parameters
             validate_parameters(self.spec, given, template=self.template.name)  # raises
         initial.update(given)
         self.inputs = {name: self._make_input(p, initial[name]) for name, p in self.spec.items()}
@@ -75,16 +95,26 @@ class ParameterForm(Tool):
     @property
     def value(self) -> dict:
         """Validated values (``validate_parameters``: the rules of ``scs-nb run``)."""
-        from scs_nb.batch.params import validate_parameters
         return validate_parameters(self.spec, self.raw_values, template=self.template.name)
 
     @property
     def valid(self) -> bool:
+        """Whether the values are valid (also updates the form's message and buttons)."""
         return self._check()
 
     def set(self, **values):
-        """Set widget values from Python (strings are parsed as on the command line)."""
-        from scs_nb.batch.params import validate_parameters
+        """Set widget values from Python (strings are parsed as on the command line).
+
+        Parameters
+        ----------
+        **values
+            Parameter values by name; an unknown name raises ParameterError.
+
+        Returns
+        -------
+        bool
+            Whether all values are now valid.
+        """
         unknown = {k: v for k, v in values.items() if k not in self.spec}
         if unknown:
             validate_parameters(self.spec, unknown, template=self.template.name)  # raises
@@ -93,28 +123,49 @@ class ParameterForm(Tool):
         return self._check()
 
     def to_yaml(self) -> str:
-        """The validated values as a YAML mapping (``scs-nb run -f``)."""
-        import yaml
+        """The validated values as a YAML mapping (``scs-nb run -f``).
+
+        Returns
+        -------
+        str
+            A YAML document with a comment header naming the template.
+        """
         header = (f"# parameters of template {self.template.name}\n"
                   f"# scs-nb run {self.template.name} -f THIS_FILE\n")
         return header + yaml.safe_dump(self.value, sort_keys=False, default_flow_style=None)
 
     def export_yaml(self, path, overwrite=False) -> Path:
         """Write ``to_yaml()`` to ``path`` atomically; an existing file is
-        replaced only with ``overwrite``."""
-        from scs_nb.errors import ToolBoxPathError
+        replaced only with ``overwrite``.
+
+        Parameters
+        ----------
+        path : str or Path
+            The YAML file to write (``~`` is expanded).
+        overwrite : bool, optional
+            Replace an existing file (otherwise ToolBoxPathError).
+
+        Returns
+        -------
+        Path
+            The file written.
+        """
         path = Path(path).expanduser()
         if path.exists() and not overwrite:
             raise ToolBoxPathError(f"{path} already exists; tick 'overwrite' (overwrite=True) "
                                    "or choose another file name")
-        from scs_nb.batch.runner import write_atomic
         write_atomic(path, self.to_yaml())
         self.validity.value = f"wrote <code>{html.escape(str(path))}</code>"
         return path
 
     def cells_with_values(self) -> list:
-        """The template's code cells, the parameters cell replaced by the values."""
-        from scs_nb.batch.params import parameters_cell
+        """The template's code cells, the parameters cell replaced by the values.
+
+        Returns
+        -------
+        list of str
+            Source of each code cell, in order.
+        """
         nb = self.template.notebook()
         pcell = parameters_cell(nb)
         values = self.value
@@ -128,11 +179,23 @@ class ParameterForm(Tool):
 
     def run_inline(self, namespace=None):
         """Run the template's cells with these values in this kernel (outputs
-        go to the form's output area). Returns the namespace."""
+        go to the form's output area). Returns the namespace.
+
+        Parameters
+        ----------
+        namespace : dict, optional
+            Run the cells with ``exec`` in this namespace; by default in the
+            IPython kernel's user namespace (or a new dict outside IPython).
+
+        Returns
+        -------
+        dict
+            The namespace the cells ran in.
+        """
         cells = self.cells_with_values()
         self.output.clear_output()
         try:
-            from IPython import get_ipython
+            from IPython import get_ipython  # heavy, and optional here: only to run cells
             ip = get_ipython()
         except ImportError:
             ip = None
@@ -152,8 +215,21 @@ class ParameterForm(Tool):
     def run_headless(self, wait=True, **kwargs):
         """Execute the template with papermill (``scs_nb.batch.run_template``)
         into ``out_dir``; in the background unless ``wait``. Returns the
-        RunResult (or the thread)."""
-        from scs_nb.batch.runner import run_template
+        RunResult (or the thread).
+
+        Parameters
+        ----------
+        wait : bool, optional
+            Run in this thread and return the result (default); False runs in
+            a daemon thread, the result then in ``self.result``.
+        **kwargs
+            Passed to ``run_template``.
+
+        Returns
+        -------
+        RunResult or threading.Thread
+            The result, or the thread running the template.
+        """
         values = self.value
         out = self.out_dir.value
         overwrite = self.overwrite.value
@@ -175,16 +251,23 @@ class ParameterForm(Tool):
         return self._thread
 
     def summary(self):
+        """The template's name and the validated values (or why they are invalid).
+
+        Returns
+        -------
+        str
+            One line.
+        """
         try:
             vals = self.value
-        except Exception as exc:  # noqa: BLE001 - reported, not raised
+        except Exception as exc:  # reported, not raised
             return f"parameters of {self.template.name}: INVALID: {exc}"
         return f"parameters of {self.template.name}: " + ", ".join(
             f"{k}={v!r}" for k, v in vals.items())
 
     # -- internals ---------------------------------------------------------
     def _build_layout(self):
-        import ipywidgets as w
+        import ipywidgets as w  # heavy: only when a widget is shown
         rows = [w.HTML(f"<b>{html.escape(self.title)}</b>")]
         for name, widget in self.inputs.items():
             p = self.spec[name]
@@ -198,8 +281,9 @@ class ParameterForm(Tool):
         return w.VBox(rows)
 
     def display(self):
+        """Show the form, or (headless) print the values."""
         if self.interactive:
-            from IPython.display import display
+            from IPython.display import display  # heavy: only when shown
             display(self.widget())
         else:
             print(self.summary())
@@ -209,8 +293,8 @@ class ParameterForm(Tool):
 
     def _check(self) -> bool:
         try:
-            self.value
-        except Exception as exc:  # noqa: BLE001 - shown in the form
+            _ = self.value      # validates: raises on an invalid value
+        except Exception as exc:  # shown in the form
             self.validity.value = f"<span style='color:#b00'>{html.escape(str(exc))}</span>"
             for b in (self.run_inline_btn, self.run_headless_btn, self.export_btn):
                 b.disabled = True
@@ -230,7 +314,7 @@ class ParameterForm(Tool):
                                                                                  "text")
 
     def _make_input(self, p, value):
-        import ipywidgets as w
+        import ipywidgets as w  # heavy: only when a widget is created
         kind = self._kind(p)
         common = dict(description=p.name, tooltip=p.help, style={"description_width": "10em"},
                       layout=w.Layout(width="28em"))
@@ -249,7 +333,6 @@ class ParameterForm(Tool):
         return widget
 
     def _write(self, p, widget, value):
-        import json
         kind = self._kind(p)
         if kind in ("int", "float", "bool", "choice") and not isinstance(value, str):
             widget.value = value

@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from scs_nb.errors import ToolBoxValueError
+from scs_nb.pulses.digitizers import SAMPLES_PER_SLOT, find_integ_params, get_dig_avg_trace
+
 from ._base import Tool, as_dataarray, make_figure
 
 KEYS = ("pulseStart", "pulseStop", "baseStart", "baseStop", "period", "npulses")
@@ -10,7 +13,19 @@ KEYS = ("pulseStart", "pulseStop", "baseStart", "baseStop", "period", "npulses")
 
 def guess_integ_params(trace) -> dict:
     """Rough integration parameters from an average trace: pulses are the
-    excursions beyond half the largest deviation from the median."""
+    excursions beyond half the largest deviation from the median.
+
+    Parameters
+    ----------
+    trace : array_like
+        One average digitizer trace (1D, samples).
+
+    Returns
+    -------
+    dict
+        ``integParams``: pulseStart, pulseStop, baseStart, baseStop, period,
+        npulses (samples, except npulses).
+    """
     y = np.asarray(trace, dtype=float)
     n = y.size
     dev = y - np.median(y)
@@ -43,7 +58,18 @@ def guess_integ_params(trace) -> dict:
 
 
 def polarity_of(trace) -> int:
-    """-1 for negative-going pulses (MCP), +1 for positive ones (photodiodes)."""
+    """-1 for negative-going pulses (MCP), +1 for positive ones (photodiodes).
+
+    Parameters
+    ----------
+    trace : array_like
+        One average digitizer trace (1D).
+
+    Returns
+    -------
+    int
+        -1 or +1: the sign of the largest deviation from the median.
+    """
     y = np.asarray(trace, dtype=float)
     dev = y - np.median(y)
     return -1 if -dev.min() > dev.max() else 1
@@ -52,20 +78,49 @@ def polarity_of(trace) -> int:
 def auto_params(trace, kind=None) -> dict:
     """Integration parameters found on the average trace: the pulses area's
     ``find_integ_params`` (with the digitizer's samples per slot), or a simple
-    threshold guess where it finds no clear pulse."""
-    from scs_nb.pulses.digitizers import SAMPLES_PER_SLOT, find_integ_params
+    threshold guess where it finds no clear pulse.
+
+    Parameters
+    ----------
+    trace : array_like
+        One average digitizer trace (1D, samples).
+    kind : str, optional
+        The digitizer kind (a key of ``SAMPLES_PER_SLOT``), for the pulse period.
+
+    Returns
+    -------
+    dict
+        ``integParams``: pulseStart, pulseStop, baseStart, baseStop, period,
+        npulses (samples, except npulses).
+    """
     try:
         params, _ = find_integ_params(np.asarray(trace, dtype=float),
                                       SAMPLES_PER_SLOT.get(kind))
         return {k: int(params[k]) for k in KEYS}
-    except Exception:  # noqa: BLE001 - no clear pulse: fall back to the guess
+    except Exception:  # no clear pulse: fall back to the guess
         return guess_integ_params(trace)
 
 
 def integrate_trace(trace, params, polarity=1) -> np.ndarray:
     """Pulse integrals of one trace with ``integParams``: ``polarity`` x the
     baseline-subtracted sum over the pulse window (as ``get_peaks``), one per
-    pulse; NaN past the trace's end."""
+    pulse; NaN past the trace's end.
+
+    Parameters
+    ----------
+    trace : array_like
+        One digitizer trace (1D, samples).
+    params : dict
+        ``integParams`` (pulseStart, pulseStop, baseStart, baseStop, period,
+        npulses; samples).
+    polarity : int, optional
+        +1, or -1 for negative-going pulses.
+
+    Returns
+    -------
+    numpy.ndarray
+        One integral per pulse (arbitrary digitizer units x samples).
+    """
     y = np.asarray(trace, dtype=float)
     p = {k: int(params[k]) for k in KEYS}
     out = np.full(p["npulses"], np.nan)
@@ -91,16 +146,29 @@ class PeakWindowTuner(Tool):
 
     ``value`` is the ``integParams`` dict: pulseStart, pulseStop, baseStart,
     baseStop, period, npulses (samples).
+
+    Parameters
+    ----------
+    trace : xarray.DataArray or array_like
+        One average trace (1D); its ``digitizer`` attribute, if any, helps
+        the first guess of the windows.
+    integParams : dict, optional
+        Initial windows (keys of ``integParams``; missing ones are guessed).
+    label : str, optional
+        Name of the trace (title, axis label).
+    polarity : int, optional
+        +1 or -1 (default: found on the trace).
+    interactive : bool, optional
+        Force live controls or the static figure (default: detected).
     """
 
     title = "Peak integration windows"
 
     def __init__(self, trace, integParams=None, label=None, polarity=None, interactive=None):
         super().__init__(interactive)
-        import ipywidgets as w
+        import ipywidgets as w  # heavy: only when a widget is created
         self.trace = as_dataarray(trace, name=label or "trace")
         if self.trace.ndim != 1:
-            from scs_nb.errors import ToolBoxValueError
             raise ToolBoxValueError(f"PeakWindowTuner needs one average trace (1D), got dims "
                                     f"{self.trace.dims}; average over trains first, e.g. "
                                     "scs_nb.get_dig_avg_trace(run, mnemonic)")
@@ -132,7 +200,7 @@ class PeakWindowTuner(Tool):
         self.fig, (self.ax, self.ax_peaks), self.canvas = make_figure(
             self.interactive, figsize=(8, 4.5), nrows=2)
         self._plot_static()
-        from matplotlib.widgets import SpanSelector
+        from matplotlib.widgets import SpanSelector  # heavy: only when a widget draws
         self.pulse_span = SpanSelector(self.ax, self.guard(self._on_pulse_span), "horizontal",
                                        useblit=False, interactive=True,
                                        props=dict(alpha=0.2, facecolor="C1"))
@@ -149,8 +217,26 @@ class PeakWindowTuner(Tool):
     @classmethod
     def from_run(cls, run, mnemonic, ntrains=200, integParams=None, **kwargs):
         """The average raw trace of ``mnemonic`` (e.g. 'MCP2raw', 'FastADC4raw')
-        over ``ntrains`` trains spread over the run (``get_dig_avg_trace``)."""
-        from scs_nb.pulses.digitizers import get_dig_avg_trace
+        over ``ntrains`` trains spread over the run (``get_dig_avg_trace``).
+
+        Parameters
+        ----------
+        run : extra_data.DataCollection
+            The opened run.
+        mnemonic : str
+            A raw digitizer mnemonic.
+        ntrains : int, optional
+            Number of trains averaged.
+        integParams : dict, optional
+            Initial windows.
+        **kwargs
+            Passed to ``PeakWindowTuner``.
+
+        Returns
+        -------
+        PeakWindowTuner
+            The tuner on the average trace.
+        """
         trace = get_dig_avg_trace(run, mnemonic, ntrains=ntrains)
         return cls(trace, integParams=integParams, label=mnemonic, **kwargs)
 
@@ -168,10 +254,16 @@ class PeakWindowTuner(Tool):
         return integrate_trace(self._y, self._params, self.polarity)
 
     def set_params(self, **params):
-        """Set any of the integParams keys from Python (as the controls would)."""
+        """Set any of the integParams keys from Python (as the controls would).
+
+        Parameters
+        ----------
+        **params
+            pulseStart, pulseStop, baseStart, baseStop, period, npulses
+            (samples); others raise ToolBoxValueError.
+        """
         unknown = set(params) - set(KEYS)
         if unknown:
-            from scs_nb.errors import ToolBoxValueError
             raise ToolBoxValueError(f"unknown integParams {sorted(unknown)}; "
                                     f"known: {', '.join(KEYS)}")
         new = dict(self._params)
@@ -179,11 +271,18 @@ class PeakWindowTuner(Tool):
         self._apply(new)
 
     def summary(self):
+        """The current ``integParams``.
+
+        Returns
+        -------
+        str
+            One line.
+        """
         return f"integParams = {self.value!r}"
 
     # -- internals ---------------------------------------------------------
     def _control_rows(self):
-        import ipywidgets as w
+        import ipywidgets as w  # heavy: only when a widget is shown
         return [self.pulse_slider, self.base_slider,
                 w.HBox([self.period_box, self.npulses_box, self.drag_mode]), self.status]
 
@@ -230,7 +329,6 @@ class PeakWindowTuner(Tool):
         self._apply(new)
 
     def _check(self, p):
-        from scs_nb.errors import ToolBoxValueError
         n = self._y.size
         if not 0 <= p["pulseStart"] < p["pulseStop"] <= n:
             raise ToolBoxValueError(f"pulse window {p['pulseStart']}..{p['pulseStop']} must "

@@ -5,8 +5,11 @@ import math
 import re
 
 import numpy as np
+from extra_data import by_index
 
-from scs_nb.facility import DSSC_MODULE_SHAPE, DSSC_NMODULES, DSSC_QUAD_POS, dssc_geometry
+from scs_nb.errors import ToolBoxValueError
+from scs_nb.facility import DSSC_MODULE_SHAPE, DSSC_NMODULES, dssc_geometry
+from scs_nb.reader import lookup
 
 from ._base import Tool, as_dataarray, make_figure
 
@@ -34,6 +37,23 @@ class ROISelector(Tool):
     (without the ``mnemonic`` level when no mnemonic was given);
     ``bounds`` the same ROIs as ``{name: {'yl', 'yh', 'xl', 'xh'}}`` (rows y,
     columns x, half-open) as the detector routines (BOZ) take them.
+
+    Parameters
+    ----------
+    image : xarray.DataArray or array_like
+        A 2D image (rows, columns).
+    rois : dict, optional
+        Initial ROIs ``{name: spec}``, ``spec`` a load-style
+        ``{'roi': by_index[...], 'dim': [...]}``, a bounds dict
+        ``{'yl', 'yh', 'xl', 'xh'}`` or ``(r0, r1, c0, c1)`` (pixels).
+    mnemonic : str, optional
+        The camera mnemonic ``value`` is keyed by.
+    dims : list of str, optional
+        Names of the image's two dimensions (for the ROI dims).
+    log : bool, optional
+        Log colour scale.
+    interactive : bool, optional
+        Force live controls or the static figure (default: detected).
     """
 
     title = "Regions of interest"
@@ -41,10 +61,9 @@ class ROISelector(Tool):
     def __init__(self, image, rois=None, mnemonic=None, dims=None, log=False,
                  interactive=None):
         super().__init__(interactive)
-        import ipywidgets as w
+        import ipywidgets as w  # heavy: only when a widget is created
         img = as_dataarray(image, name=mnemonic or "image")
         if img.ndim != 2:
-            from scs_nb.errors import ToolBoxValueError
             raise ToolBoxValueError(
                 f"ROISelector needs a 2D image, got dims {img.dims} with shape {img.shape}; "
                 "average over trains/pulses first (e.g. data.mean('trainId')), or use "
@@ -68,7 +87,7 @@ class ROISelector(Tool):
         self.fig, self.ax, self.canvas = make_figure(self.interactive, figsize=(6.5, 5.5))
         self._artists = []
         self._draw_image()
-        from matplotlib.widgets import RectangleSelector
+        from matplotlib.widgets import RectangleSelector  # heavy: only when a widget draws
         self.selector = RectangleSelector(self.ax, self.guard(self._on_select), useblit=False,
                                           interactive=True, button=[1],
                                           props=dict(facecolor="none", edgecolor="C3",
@@ -86,7 +105,24 @@ class ROISelector(Tool):
     def from_dssc(cls, modules, geom=None, **kwargs):
         """Assemble a (16, 128, 512) DSSC module stack with extra_geom (default
         geometry: ``scs_nb.facility.dssc_geometry()``, quadrants at
-        ``DSSC_QUAD_POS``); ROIs are in assembled-image pixels."""
+        ``DSSC_QUAD_POS``); ROIs are in assembled-image pixels.
+
+        Parameters
+        ----------
+        modules : array_like or xarray.DataArray
+            DSSC images per module, shape (16, 128, 512); a shorter stack of
+            modules is padded with NaN.
+        geom : extra_geom geometry, optional
+            The detector geometry (default ``dssc_geometry()``).
+        **kwargs
+            Passed to ``ROISelector``.
+
+        Returns
+        -------
+        ROISelector
+            The selector on the assembled image, with ``geometry`` and
+            ``centre`` attributes.
+        """
         arr = np.asarray(getattr(modules, "values", modules), dtype=float)
         full_shape = (DSSC_NMODULES,) + DSSC_MODULE_SHAPE
         if arr.shape[-3:] != full_shape and arr.shape[-2:] == DSSC_MODULE_SHAPE:
@@ -102,9 +138,24 @@ class ROISelector(Tool):
 
     @classmethod
     def from_run(cls, run, mnemonic, ntrains=20, **kwargs):
-        """The average of ``ntrains`` images of a camera mnemonic (e.g. 'fastccd')."""
-        from extra_data import by_index
-        from scs_nb.reader import lookup
+        """The average of ``ntrains`` images of a camera mnemonic (e.g. 'fastccd').
+
+        Parameters
+        ----------
+        run : extra_data.DataCollection
+            The opened run.
+        mnemonic : str
+            A camera mnemonic.
+        ntrains : int, optional
+            Number of trains, spread over the run, averaged (0 or None: all).
+        **kwargs
+            Passed to ``ROISelector``.
+
+        Returns
+        -------
+        ROISelector
+            The selector on the average image.
+        """
         _, alt = lookup(run, mnemonic)
         kd = run[alt["source"], alt["key"]]
         n = len(kd.train_ids)
@@ -119,13 +170,13 @@ class ROISelector(Tool):
     @property
     def rois(self) -> dict:
         """``{name: {'roi': by_index[r0:r1, c0:c1], 'dim': [...]}}``."""
-        from extra_data import by_index
         return {name: {"roi": by_index[r0:r1, c0:c1],
                        "dim": [f"{name}_{self.dims[0]}", f"{name}_{self.dims[1]}"]}
                 for name, (r0, r1, c0, c1) in self._rois.items()}
 
     @property
     def value(self) -> dict:
+        """The ROIs as ``load(rois=...)`` takes them, keyed by the mnemonic if given."""
         return {self.mnemonic: self.rois} if self.mnemonic else self.rois
 
     @property
@@ -135,14 +186,35 @@ class ROISelector(Tool):
                 for name, (r0, r1, c0, c1) in self._rois.items()}
 
     def roi_means(self) -> dict:
-        """Mean of the image in each ROI (NaN outside the detector ignored)."""
+        """Mean of the image in each ROI (NaN outside the detector ignored).
+
+        Returns
+        -------
+        dict
+            ``{name: mean}`` in the image's unit (NaN for an empty ROI).
+        """
         img = np.asarray(self.image.values, dtype=float)
         return {name: float(np.nanmean(img[r0:r1, c0:c1])) if r1 > r0 and c1 > c0
                 else float("nan") for name, (r0, r1, c0, c1) in self._rois.items()}
 
     def add_roi(self, name, rows=None, cols=None):
         """Store an ROI: from ``rows``/``cols`` (half-open pixel ranges) or
-        from the rectangle currently drawn."""
+        from the rectangle currently drawn.
+
+        Parameters
+        ----------
+        name : str
+            ROI name (an identifier: it becomes a dimension name); an
+            existing ROI of that name is replaced.
+        rows, cols : tuple of int, optional
+            Half-open pixel ranges ``(start, stop)``; a missing one spans the
+            whole image.
+
+        Returns
+        -------
+        dict
+            ``{'roi': by_index[r0:r1, c0:c1], 'dim': [...]}`` of the ROI.
+        """
         name = self._check_name(name)
         if rows is not None or cols is not None:
             nr, nc = self.image.shape
@@ -153,7 +225,6 @@ class ROISelector(Tool):
         else:
             box = self._pending or self._box_from_extents(self.selector.extents)
         if box[1] <= box[0] or box[3] <= box[2]:
-            from scs_nb.errors import ToolBoxValueError
             raise ToolBoxValueError(f"ROI {name!r} would be empty (rows {box[0]}:{box[1]}, "
                                     f"columns {box[2]}:{box[3]}); draw a rectangle first")
         self._rois[name] = box
@@ -163,12 +234,26 @@ class ROISelector(Tool):
         return self.rois[name]
 
     def delete_roi(self, name):
+        """Remove an ROI (nothing happens for an unknown name).
+
+        Parameters
+        ----------
+        name : str
+            The ROI's name.
+        """
         if name in self._rois:
             del self._rois[name]
             self._refresh()
             self._notify()
 
     def summary(self):
+        """The ROIs as pixel ranges (rows, columns).
+
+        Returns
+        -------
+        str
+            One line.
+        """
         if not self._rois:
             return "no ROIs defined"
         return "ROIs (rows, columns): " + "; ".join(
@@ -176,7 +261,7 @@ class ROISelector(Tool):
 
     # -- internals ---------------------------------------------------------
     def _control_rows(self):
-        import ipywidgets as w
+        import ipywidgets as w  # heavy: only when a widget is shown
         return [w.HBox([self.name_box, self.add_btn, self.log_box]),
                 w.HBox([self.roi_list, self.del_btn]), self.status]
 
@@ -184,7 +269,6 @@ class ROISelector(Tool):
     def _check_name(name):
         name = str(name).strip()
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-            from scs_nb.errors import ToolBoxValueError
             raise ToolBoxValueError(f"ROI name {name!r} must be an identifier (letters, digits, "
                                     "underscore; it becomes a dimension name)")
         return name
@@ -203,9 +287,9 @@ class ROISelector(Tool):
             return (int(spec["yl"]), int(spec["yh"]), int(spec["xl"]), int(spec["xh"]))
         if isinstance(spec, (tuple, list)) and len(spec) == 4:
             return tuple(int(v) for v in spec)
-        from scs_nb.errors import ToolBoxValueError
         raise ToolBoxValueError(f"cannot read ROI {spec!r}: give {{'roi': by_index[r0:r1, "
-                                "c0:c1], 'dim': [...]}}, {'yl','yh','xl','xh'} or (r0, r1, c0, c1)")
+                                "c0:c1], 'dim': [...]}}, {'yl','yh','xl','xh'} "
+                                "or (r0, r1, c0, c1)")
 
     def _box_from_extents(self, extents):
         xmin, xmax, ymin, ymax = extents
@@ -231,7 +315,7 @@ class ROISelector(Tool):
             self._set_extents(self._rois[name])
 
     def _draw_image(self):
-        from matplotlib.colors import LogNorm, Normalize
+        from matplotlib.colors import LogNorm, Normalize  # heavy: only when a widget draws
         img = np.asarray(self.image.values, dtype=float)
         finite = img[np.isfinite(img)]
         if self.log_box.value:
@@ -250,7 +334,7 @@ class ROISelector(Tool):
         self._draw()
 
     def _refresh(self, select=None):
-        from matplotlib.patches import Rectangle
+        from matplotlib.patches import Rectangle  # heavy: only when a widget draws
         for a in self._artists:
             a.remove()
         self._artists = []

@@ -7,13 +7,30 @@ from pathlib import Path
 
 import numpy as np
 
+import scs_nb as tb
+from scs_nb.errors import ToolBoxValueError
+from scs_nb.facility import data_root as default_data_root
+from scs_nb.facility import validate_proposal
+
 from ._base import Tool
 
 TRAIN_RATE_HZ = 10.0
 
 
 def list_proposals(data_root) -> dict:
-    """Proposal number -> proposal folder, for ``<root>/<instrument>/<cycle>/p######``."""
+    """Proposal number -> proposal folder, for ``<root>/<instrument>/<cycle>/p######``.
+
+    Parameters
+    ----------
+    data_root : str or Path
+        The data root (``<root>/<instrument>/<cycle>/p<proposal>``).
+
+    Returns
+    -------
+    dict
+        ``{proposal number: Path}``, sorted by path; the first folder of a
+        proposal found in several cycles wins.
+    """
     root = Path(data_root)
     found = {}
     for path in sorted(root.glob("*/*/p[0-9][0-9][0-9][0-9][0-9][0-9]")):
@@ -23,7 +40,18 @@ def list_proposals(data_root) -> dict:
 
 
 def list_runs(proposal_path) -> list:
-    """Run numbers with a folder ``raw/r####`` holding at least one file."""
+    """Run numbers with a folder ``raw/r####`` holding at least one file.
+
+    Parameters
+    ----------
+    proposal_path : str or Path
+        The proposal folder.
+
+    Returns
+    -------
+    list of int
+        Run numbers whose folder holds at least one ``.h5`` file, ascending.
+    """
     raw = Path(proposal_path) / "raw"
     runs = []
     for path in sorted(raw.glob("r[0-9][0-9][0-9][0-9]")):
@@ -34,8 +62,23 @@ def list_runs(proposal_path) -> list:
 
 def run_info(run, rates=True) -> dict:
     """What a run holds: trains, duration, sources, mnemonics and, with
-    ``rates``, the fraction of trains with data per mnemonic."""
-    import scs_nb as tb
+    ``rates``, the fraction of trains with data per mnemonic.
+
+    Parameters
+    ----------
+    run : extra_data.DataCollection
+        The opened run.
+    rates : bool, optional
+        Also compute the data rate of each mnemonic (reads the data).
+
+    Returns
+    -------
+    dict
+        ``trains``, ``first_train``, ``last_train``, ``duration_s`` (s, at
+        10 Hz train rate), ``control_sources``, ``instrument_sources``,
+        ``sources``, ``mnemonics`` (``mnemonics_for_run``) and ``data_rate``
+        (``{mnemonic: fraction}``, empty without ``rates``).
+    """
     tids = np.asarray(run.train_ids)
     info = {
         "trains": int(len(tids)),
@@ -54,8 +97,20 @@ def run_info(run, rates=True) -> dict:
 
 def data_rates(run, fields) -> dict:
     """Fraction of the run's trains holding data, per mnemonic
-    (``scs_nb.check_data_rate``)."""
-    import scs_nb as tb
+    (``scs_nb.check_data_rate``).
+
+    Parameters
+    ----------
+    run : extra_data.DataCollection
+        The opened run.
+    fields : list of str
+        Mnemonics to check.
+
+    Returns
+    -------
+    dict
+        ``{mnemonic: fraction of trains with data}`` (0 to 1).
+    """
     return {k: float(v) for k, v in tb.check_data_rate(run, fields=fields).items()}
 
 
@@ -70,14 +125,24 @@ class RunPicker(Tool):
     ``value`` is ``{'proposal': int, 'run': int}``; ``run`` the opened
     DataCollection; ``info`` the run information as a dict. ``observe(f)``
     calls ``f(picker)`` when the selection changes.
+
+    Parameters
+    ----------
+    proposal, run : int, optional
+        Initial selection (default: the first proposal, its latest run).
+    data_root : str or Path, optional
+        Where proposals are listed (default ``scs_nb.facility.data_root()``).
+    rates : bool, optional
+        Compute each mnemonic's data rate when a run is selected.
+    interactive : bool, optional
+        Force live controls or the headless summary (default: detected).
     """
 
     title = "Run"
 
     def __init__(self, proposal=None, run=None, data_root=None, rates=True, interactive=None):
         super().__init__(interactive)
-        import ipywidgets as w
-        from scs_nb.facility import data_root as default_data_root
+        import ipywidgets as w  # heavy: only when a widget is created
         self.data_root = Path(data_root) if data_root else default_data_root()
         self.rates = rates
         self._run = None
@@ -100,14 +165,17 @@ class RunPicker(Tool):
     # -- the result --------------------------------------------------------
     @property
     def value(self):
+        """``{'proposal': int, 'run': int}`` (None where nothing is selected)."""
         return {"proposal": self.proposal_dd.value, "run": self.run_dd.value}
 
     @property
     def proposal(self):
+        """The selected proposal number (None if none)."""
         return self.proposal_dd.value
 
     @property
     def run_number(self):
+        """The selected run number (None if none)."""
         return self.run_dd.value
 
     @property
@@ -117,12 +185,25 @@ class RunPicker(Tool):
 
     @property
     def info(self) -> dict:
+        """The selected run's information (``run_info``), with ``proposal`` and ``run``."""
         return self._info or {}
 
     def select(self, proposal=None, run=None):
-        """Select a proposal and/or run from Python (as the dropdowns would)."""
+        """Select a proposal and/or run from Python (as the dropdowns would).
+
+        Parameters
+        ----------
+        proposal : int or str, optional
+            Proposal number (or 'p002780'); it must be in the data root.
+        run : int, optional
+            Run number of the (selected) proposal.
+
+        Returns
+        -------
+        RunPicker
+            This picker, with the run opened.
+        """
         if proposal is not None:
-            from scs_nb.facility import validate_proposal
             proposal = validate_proposal(proposal)
             if proposal not in self._proposals:
                 self._scan(self.proposal_dd.value, self.run_dd.value)
@@ -141,6 +222,13 @@ class RunPicker(Tool):
         return self
 
     def summary(self):
+        """The selected run: trains, duration, sources, mnemonics, partial data rates.
+
+        Returns
+        -------
+        str
+            A few lines of text.
+        """
         if not self._info:
             return f"no run selected (data root {self.data_root})"
         i = self._info
@@ -156,14 +244,13 @@ class RunPicker(Tool):
 
     # -- internals ---------------------------------------------------------
     def _control_rows(self):
-        import ipywidgets as w
+        import ipywidgets as w  # heavy: only when a widget is shown
         return [w.HBox([self.proposal_dd, self.run_dd, self.refresh_btn]), self.info_html,
                 w.Accordion(children=[self.rates_html], titles=("mnemonics and data rate",))]
 
     @staticmethod
     def _check_choice(what, value, options):
         if value not in options:
-            from scs_nb.errors import ToolBoxValueError
             raise ToolBoxValueError(f"{what} {value} is not in the data root; available: "
                                     f"{', '.join(map(str, options)) or '(none)'}")
 
@@ -211,7 +298,6 @@ class RunPicker(Tool):
     def _open(self, proposal, run):
         """Open the run in this picker's data root (which may differ from
         $EXTRA_DATA_DATA_ROOT, where ``tb.open_run`` looks)."""
-        import scs_nb as tb
         return tb.run_by_path(str(Path(self._proposals[proposal]) / "raw" / f"r{run:04d}"))
 
     def _load(self):

@@ -2,6 +2,11 @@
 from __future__ import annotations
 
 import numpy as np
+import xarray as xr
+
+import scs_nb as tb
+from scs_nb.errors import ToolBoxValueError
+from scs_nb.pulses.digitizers import peaks_name
 
 from ._base import Tool, make_figure
 
@@ -11,7 +16,18 @@ NORM_MODES = ("per shot", "ratio of sums")
 
 def auto_bin_width(x) -> float:
     """A step scan's step (smallest gap between its distinct set points), or
-    1/50 of the range for a continuous scan."""
+    1/50 of the range for a continuous scan.
+
+    Parameters
+    ----------
+    x : array_like
+        Values of the scan variable (non-finite values are ignored).
+
+    Returns
+    -------
+    float
+        Bin width, in the unit of ``x``; 1.0 when ``x`` has no spread.
+    """
     x = np.asarray(x, dtype=float)
     x = x[np.isfinite(x)]
     if x.size == 0:
@@ -44,9 +60,31 @@ def bin_scan(signal, x, width, norm=None, mode="per shot", y=None, width_y=None)
     Returns an xarray Dataset with ``signal`` (the mean), ``error`` (standard
     error of the mean), ``counts``; dims ``<x name>`` (and ``<y name>``) with
     bin centres ``x0 + round((x - x0) / width) * width``, ``x0`` the lowest x.
+
+    Parameters
+    ----------
+    signal : xarray.DataArray
+        The signal to average.
+    x : xarray.DataArray
+        The scan variable; its name names the first dimension.
+    width : float
+        Bin width along ``x``, in the unit of ``x`` (> 0).
+    norm : xarray.DataArray, optional
+        Normaliser (e.g. XGM pulse energy).
+    mode : {'per shot', 'ratio of sums'}, optional
+        With ``norm``: mean of ``signal / norm`` per shot, or
+        ``sum(signal) / sum(norm)`` per bin.
+    y : xarray.DataArray, optional
+        Second scan variable, for a 2D map.
+    width_y : float, optional
+        Bin width along ``y``, in the unit of ``y`` (> 0; required with ``y``).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``signal``, ``error`` and ``counts`` per bin; attrs ``signal``,
+        ``norm``, ``mode``, ``bin_width`` (and ``bin_width_y``).
     """
-    import xarray as xr
-    from scs_nb.errors import ToolBoxValueError
     if width is None or not width > 0:
         raise ToolBoxValueError(f"bin width must be > 0, got {width!r}")
     if y is not None and (width_y is None or not width_y > 0):
@@ -116,6 +154,22 @@ class ScanExplorer(Tool):
     ``scan`` (and ``scan2``, ``norm``) name its variables or coordinates.
     ``value`` is the binned Dataset (``signal``, ``error``, ``counts``);
     ``params`` the choices as a dict.
+
+    Parameters
+    ----------
+    data : xarray.Dataset or xarray.DataArray
+        The loaded data (a DataArray becomes a one-variable Dataset).
+    signal, scan : str
+        Names of the signal and of the scan variable.
+    norm, scan2 : str, optional
+        Names of a normaliser and of a second scan variable (2D map).
+    bin_width, bin_width2 : float, optional
+        Bin widths in the units of ``scan`` and ``scan2`` (default:
+        ``auto_bin_width``).
+    mode : {'per shot', 'ratio of sums'}, optional
+        Normalisation mode (see ``bin_scan``).
+    interactive : bool, optional
+        Force live controls or the static figure (default: detected).
     """
 
     title = "Scan"
@@ -123,8 +177,7 @@ class ScanExplorer(Tool):
     def __init__(self, data, signal, scan, norm=None, scan2=None, bin_width=None,
                  bin_width2=None, mode="per shot", interactive=None):
         super().__init__(interactive)
-        import ipywidgets as w
-        import xarray as xr
+        import ipywidgets as w  # heavy: only when a widget is created
         if isinstance(data, xr.DataArray):
             data = data.to_dataset(name=data.name or "signal")
         self.data = data
@@ -132,7 +185,6 @@ class ScanExplorer(Tool):
         for what, name in (("signal", signal), ("scan", scan), ("norm", norm),
                            ("scan2", scan2)):
             if name is not None and name not in names:
-                from scs_nb.errors import ToolBoxValueError
                 raise ToolBoxValueError(f"{what} {name!r} is not in the data; variables: "
                                         f"{', '.join(names)}")
         lay = w.Layout(width="18em")
@@ -171,8 +223,24 @@ class ScanExplorer(Tool):
     @classmethod
     def from_run(cls, run, signal, scan, norm=None, scan2=None, **kwargs):
         """Load the mnemonics with ``scs_nb.load`` (pulse-resolved ones
-        aligned on the bunch pattern) and explore them."""
-        import scs_nb as tb
+        aligned on the bunch pattern) and explore them.
+
+        Parameters
+        ----------
+        run : extra_data.DataCollection
+            The opened run.
+        signal, scan : str
+            Mnemonics of the signal and of the scan variable.
+        norm, scan2 : str, optional
+            Mnemonics of a normaliser and of a second scan variable.
+        **kwargs
+            Passed to ``ScanExplorer``.
+
+        Returns
+        -------
+        ScanExplorer
+            The explorer on the loaded Dataset.
+        """
         fields = [f for f in (signal, scan, norm, scan2) if f]
         _, ds = tb.load(run, fields=fields)
         names = [_loaded_name(ds, f) if f else None for f in (signal, scan, norm, scan2)]
@@ -186,6 +254,7 @@ class ScanExplorer(Tool):
 
     @property
     def params(self) -> dict:
+        """The choices: signal, scan, norm, mode, bin_width (and scan2, bin_width2)."""
         norm = None if self.norm_dd.value == NONE else self.norm_dd.value
         scan2 = None if self.scan2_dd.value == NONE else self.scan2_dd.value
         out = {"signal": self.signal_dd.value, "scan": self.scan_dd.value, "norm": norm,
@@ -197,19 +266,24 @@ class ScanExplorer(Tool):
 
     def set(self, **params):
         """Set controls from Python: signal, scan, norm, mode, scan2,
-        bin_width, bin_width2 (one update at the end)."""
+        bin_width, bin_width2 (one update at the end).
+
+        Parameters
+        ----------
+        **params
+            New values by name; an unknown name or variable raises
+            ToolBoxValueError. ``norm=None`` or ``scan2=None`` clears them.
+        """
         boxes = {"signal": self.signal_dd, "scan": self.scan_dd, "norm": self.norm_dd,
                  "mode": self.mode_dd, "scan2": self.scan2_dd, "bin_width": self.width_box,
                  "bin_width2": self.width2_box}
         unknown = set(params) - set(boxes)
         if unknown:
-            from scs_nb.errors import ToolBoxValueError
             raise ToolBoxValueError(f"unknown parameters {sorted(unknown)}; known: "
                                     f"{', '.join(boxes)}")
         for k in ("signal", "scan", "norm", "scan2"):
             v = params.get(k)
             if v is not None and v not in self.signal_dd.options:
-                from scs_nb.errors import ToolBoxValueError
                 raise ToolBoxValueError(f"{k} {v!r} is not in the data; variables: "
                                         f"{', '.join(self.signal_dd.options)}")
         self._syncing = True
@@ -221,13 +295,20 @@ class ScanExplorer(Tool):
         self._update()
 
     def summary(self):
+        """The choices and the number of bins per dimension.
+
+        Returns
+        -------
+        str
+            Two lines.
+        """
         r = self._result
         dims = ", ".join(f"{d}: {n} bins" for d, n in r.sizes.items()) if r is not None else ""
         return f"ScanExplorer {self.params!r}\nresult: {dims}"
 
     # -- internals ---------------------------------------------------------
     def _control_rows(self):
-        import ipywidgets as w
+        import ipywidgets as w  # heavy: only when a widget is shown
         return [w.HBox([self.signal_dd, self.norm_dd, self.mode_dd]),
                 w.HBox([self.scan_dd, self.width_box]),
                 w.HBox([self.scan2_dd, self.width2_box]), self.status]
@@ -294,10 +375,6 @@ def _loaded_name(ds, field):
     'MCP2raw' become 'MCP2peaks', as in the ToolBox)."""
     if field in ds.variables:
         return field
-    try:
-        from scs_nb.pulses.digitizers import peaks_name
-        alt = peaks_name(field)
-    except ImportError:
-        alt = None
+    alt = peaks_name(field)
     return alt if alt in ds.variables else field
 

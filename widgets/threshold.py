@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
+import scs_nb as tb
+from scs_nb.errors import ToolBoxValueError
+
 from ._base import Tool, as_dataarray, make_figure
 
 
@@ -19,6 +22,22 @@ class ThresholdTuner(Tool):
     >>> tuner = ThresholdTuner(xgm)              # doctest: +SKIP
     >>> tuner.set_thresholds(200, 900)           # doctest: +SKIP
     >>> binner.create_pulsemask('xgm', threshold=tuner.value)  # doctest: +SKIP
+
+    Parameters
+    ----------
+    data : xarray.DataArray or array_like
+        The pulse-resolved quantity (e.g. XGM pulse energy in uJ).
+    low, high : float, optional
+        Initial thresholds, in the unit of ``data`` (default: the data's
+        range, slightly padded).
+    bins : int, optional
+        Number of histogram bins.
+    label : str, optional
+        Name of the quantity (axis label; default: the data's name).
+    log : bool, optional
+        Log scale for the counts.
+    interactive : bool, optional
+        Force live controls or the static figure (default: detected).
     """
 
     title = "Threshold"
@@ -26,12 +45,11 @@ class ThresholdTuner(Tool):
     def __init__(self, data, low=None, high=None, bins=100, label=None, log=False,
                  interactive=None):
         super().__init__(interactive)
-        import ipywidgets as w
+        import ipywidgets as w  # heavy: only when a widget is created
         self.data = as_dataarray(data, name=label or "data")
         values = np.asarray(self.data.values, dtype=float).ravel()
         self._finite = values[np.isfinite(values)]
         if self._finite.size == 0:
-            from scs_nb.errors import ToolBoxValueError
             raise ToolBoxValueError(f"{self.data.name or 'data'} holds no finite values to "
                                     "threshold; check the mnemonic and the run")
         self.label = label or self.data.name or "value"
@@ -77,9 +95,25 @@ class ThresholdTuner(Tool):
     @classmethod
     def from_run(cls, run, mnemonic="SCS_SA3", low=None, high=None, **kwargs):
         """Load ``mnemonic`` (pulse-resolved XGM by default) of ``run`` with
-        ``scs_nb.get_xgm`` (or ``scs_nb.get_array`` for other mnemonics)."""
+        ``scs_nb.get_xgm`` (or ``scs_nb.get_array`` for other mnemonics).
+
+        Parameters
+        ----------
+        run : extra_data.DataCollection
+            The opened run.
+        mnemonic : str, optional
+            The quantity to threshold (default 'SCS_SA3', XGM pulse energy in uJ).
+        low, high : float, optional
+            Initial thresholds, in the unit of the data.
+        **kwargs
+            Passed to ``ThresholdTuner``.
+
+        Returns
+        -------
+        ThresholdTuner
+            The tuner on the loaded data.
+        """
         xgm_like = "XGM" in mnemonic.upper() or mnemonic.endswith(("_SA3", "_SA1"))
-        import scs_nb as tb
         if xgm_like:
             data = tb.get_xgm(run, mnemonic)
             if hasattr(data, "data_vars"):
@@ -96,6 +130,7 @@ class ThresholdTuner(Tool):
 
     @property
     def threshold(self):
+        """Same as ``value``: ``(low, high)``."""
         return self.value
 
     @property
@@ -108,26 +143,54 @@ class ThresholdTuner(Tool):
 
     @property
     def nselected(self) -> int:
+        """Number of values (pulses) inside the thresholds."""
         return int(self.mask.sum())
 
     def apply_to(self, binner, use_data="xgm"):
-        """Set the same mask on a DSSC binner (``binner.create_pulsemask``)."""
+        """Set the same mask on a DSSC binner (``binner.create_pulsemask``).
+
+        Parameters
+        ----------
+        binner : DSSCBinner
+            The binner whose pulse mask is set.
+        use_data : str, optional
+            The binner's data the thresholds apply to (default 'xgm').
+
+        Returns
+        -------
+        object
+            What ``binner.create_pulsemask`` returns.
+        """
         return binner.create_pulsemask(use_data, threshold=self.value)
 
     def set_thresholds(self, low=None, high=None):
-        """Set thresholds from Python (as the controls would)."""
+        """Set thresholds from Python (as the controls would).
+
+        Parameters
+        ----------
+        low, high : float, optional
+            New thresholds, in the unit of the data (None keeps the current
+            one; swapped when ``high < low``).
+        """
         low = self._low if low is None else float(low)
         high = self._high if high is None else float(high)
         self._apply(low, high)
 
     def summary(self):
+        """The thresholds and how many pulses they select.
+
+        Returns
+        -------
+        str
+            One line.
+        """
         n, total = self.nselected, int(np.isfinite(np.asarray(self.data, float)).sum())
         return (f"threshold on {self.label}: low={self._low:.6g}, high={self._high:.6g}; "
                 f"{n} of {total} pulses selected")
 
     # -- internals ---------------------------------------------------------
     def _control_rows(self):
-        import ipywidgets as w
+        import ipywidgets as w  # heavy: only when a widget is shown
         return [w.HBox([self.low_box, self.high_box, self.log_box]), self.slider, self.status]
 
     def _plot_histogram(self):
@@ -150,7 +213,7 @@ class ThresholdTuner(Tool):
             self._update_plot()
 
     def _build_selector(self):
-        from matplotlib.widgets import SpanSelector
+        from matplotlib.widgets import SpanSelector  # heavy: only when a widget draws
         self.span = SpanSelector(self.ax, self.guard(self._on_span), "horizontal",
                                  useblit=False, interactive=True, drag_from_anywhere=True,
                                  props=dict(alpha=0.15, facecolor="C3"))
