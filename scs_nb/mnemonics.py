@@ -237,7 +237,19 @@ def _build_table() -> dict:
 mnemonics: dict = _build_table()
 
 
-def _alternatives(name):
+def alternatives(name) -> tuple:
+    """The alternatives of mnemonic ``name``, each a dict with ``source``, ``key``, ``dim``.
+
+    Parameters
+    ----------
+    name : str
+        A mnemonic of the table.
+
+    Returns
+    -------
+    tuple of dict
+        In the order they are tried (a single dict entry is returned as a 1-tuple).
+    """
     alts = mnemonics[name]
     if isinstance(alts, dict):  # a single alternative given as a dict
         alts = (alts,)
@@ -246,7 +258,7 @@ def _alternatives(name):
 
 def names_of_kind(*kinds) -> list:
     """Mnemonics of the table whose (first) alternative is of one of ``kinds``."""
-    return [n for n in mnemonics if kind_of(_alternatives(n)[0]) in kinds]
+    return [n for n in mnemonics if kind_of(alternatives(n)[0]) in kinds]
 
 
 def kind_of(alt) -> str:
@@ -282,10 +294,10 @@ def mnemonic_alternative(run, name):
             f"unknown mnemonic {name!r}. {hint}Mnemonics available in this run: "
             f"{', '.join(available)}. Pass one of these, or a dict "
             "{'source': ..., 'key': ..., 'dim': ...} for other data.")
-    for alt in _alternatives(name):
+    for alt in alternatives(name):
         if _has(run, alt["source"], alt["key"]):
             return dict(alt)
-    wanted = ", ".join(f"{a['source']} ({a['key']})" for a in _alternatives(name))
+    wanted = ", ".join(f"{a['source']} ({a['key']})" for a in alternatives(name))
     raise ToolBoxValueError(
         f"mnemonic {name!r} is not in this run: source {wanted} is missing. "
         "See run.all_sources for what the run contains.")
@@ -309,7 +321,7 @@ def present_in(run) -> dict:
     keys_cache: dict = {}
     out = {}
     for name in mnemonics:
-        for alt in _alternatives(name):
+        for alt in alternatives(name):
             src = alt["source"]
             if src not in sources:
                 continue

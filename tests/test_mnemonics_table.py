@@ -8,7 +8,7 @@ import pytest
 
 import scs_nb as tb
 from scs_nb.facility import sources
-from scs_nb.mnemonics import KINDS, _alternatives
+from scs_nb.mnemonics import KINDS, alternatives
 
 #: the families the ToolBox release notes name (issue 9), by example
 FAMILIES = {
@@ -49,7 +49,7 @@ def test_table_covers_every_family():
 
 def test_every_entry_says_its_kind_and_whether_inferred():
     for name in tb.mnemonics:
-        for alt in _alternatives(name):
+        for alt in alternatives(name):
             assert {"source", "key", "dim", "kind", "inferred"} <= set(alt), name
             assert alt["kind"] in KINDS, name
             if alt["source"].split(":")[0] in sources.INFERRED or alt["source"] in sources.INFERRED:

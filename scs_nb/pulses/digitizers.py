@@ -25,7 +25,7 @@ import xarray as xr
 
 from ..errors import ToolBoxValueError
 from ..facility import ADQ412_SAMPLES_PER_SLOT, FASTADC_SAMPLES_PER_SLOT, sources
-from ..mnemonics import _alternatives, kind_of, mnemonics, present_in
+from ..mnemonics import alternatives, kind_of, mnemonics, present_in
 from . import bunch_pattern as bp
 from ..reader import lookup, read_loose, run_value, run_values
 from .merge import merge_on_trains
@@ -429,7 +429,7 @@ def _digitizer_vars(ds, digitizer):
     def of_model(v):
         if v not in mnemonics:
             return False
-        alt = _alternatives(v)[0]
+        alt = alternatives(v)[0]
         return kind_of(alt) in ("digitizer_raw", "digitizer_peaks") \
             and digitizer_kind(alt) == digitizer
 

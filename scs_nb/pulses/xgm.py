@@ -13,7 +13,7 @@ import numpy as np
 import xarray as xr
 
 from ..errors import ToolBoxValueError
-from ..mnemonics import _alternatives, mnemonics, present_in, names_of_kind
+from ..mnemonics import alternatives, mnemonics, present_in, names_of_kind
 from . import bunch_pattern as bp
 from ..reader import read_loose
 from .merge import merge_on_trains
@@ -25,7 +25,7 @@ XGM_MNEMONICS = names_of_kind("xgm")
 
 def _xgm_location(name):
     """'sase3', 'sase1' or 'all' (every pulse): the table's location of an XGM mnemonic."""
-    return _alternatives(name)[0].get("location", "all")
+    return alternatives(name)[0].get("location", "all")
 
 
 def _split_locations(name, da, pids_of):

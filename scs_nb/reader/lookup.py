@@ -18,7 +18,7 @@ from extra_data import by_index
 from extra_data.read_machinery import roi_shape
 
 from ..errors import ToolBoxFileError, ToolBoxTypeError, ToolBoxValueError
-from ..mnemonics import _alternatives, mnemonic_alternative, mnemonics
+from ..mnemonics import alternatives, mnemonic_alternative, mnemonics
 from . import damage
 
 __all__ = ["lookup", "resolve", "read", "read_loose", "field_list", "name_of", "custom_spec"]
@@ -66,7 +66,7 @@ def custom_spec(name, spec):
 def name_of(alt):
     """The table's name for a (source, key), or None."""
     for name in mnemonics:
-        for a in _alternatives(name):
+        for a in alternatives(name):
             if a["source"] == alt["source"] and a["key"] == alt["key"]:
                 return name
     return None

@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import ToolBoxValueError
 from ..facility import SLOTS_PER_TRAIN
 from ..facility import sources as S
-from ..mnemonics import _alternatives, kind_of, mnemonics
+from ..mnemonics import alternatives, kind_of, mnemonics
 from .writer import ControlSource, InstrumentSource
 
 #: length of simulated raw traces per train (samples) and on-board integrals
@@ -48,12 +48,12 @@ def _keys_by_source(names):
     """source -> {key (without '.value'): (kind, dim, digitizer)} of the first alternatives."""
     out: dict = {}
     for name in names:
-        alt = _alternatives(name)[0]
+        alt = alternatives(name)[0]
         out.setdefault(alt["source"], {})[alt["key"]] = (kind_of(alt), alt.get("dim"),
                                                           alt.get("digitizer"))
     # complete each source with every other key the table gives it
     for name in mnemonics:
-        alt = _alternatives(name)[0]
+        alt = alternatives(name)[0]
         if alt["source"] in out:
             out[alt["source"]].setdefault(alt["key"], (kind_of(alt), alt.get("dim"),
                                                        alt.get("digitizer")))
@@ -76,7 +76,7 @@ def add_mnemonics(run, names):
         else:
             _extend(existing[source], keys, rng)
     for name in names:
-        alt = _alternatives(name)[0]
+        alt = alternatives(name)[0]
         if kind_of(alt) == "slow" and alt["key"] in truth.get(alt["source"], {}):
             truth[name] = truth[alt["source"]][alt["key"]]
     for source in [s for s in truth if "/" in s]:

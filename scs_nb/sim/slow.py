@@ -10,12 +10,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..facility.sources import DELAY_LINE, MONO, PHASE_SHIFTER, UND as UNDULATOR
-from ..mnemonics import _alternatives
+from ..mnemonics import alternatives
 from .writer import ControlSource
 
 
 def _source(mnemonic):
-    return _alternatives(mnemonic)[0]["source"]
+    return alternatives(mnemonic)[0]["source"]
 
 
 SCANNER_X = _source("scannerX")
