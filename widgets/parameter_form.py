@@ -107,7 +107,7 @@ class ParameterForm(Tool):
         if path.exists() and not overwrite:
             raise ToolBoxPathError(f"{path} already exists; tick 'overwrite' (overwrite=True) "
                                    "or choose another file name")
-        from scs_nb.batch.runner import write_atomic
+        from scs_nb.atomic import write_atomic
         write_atomic(path, self.to_yaml())
         self.validity.value = f"wrote <code>{html.escape(str(path))}</code>"
         return path

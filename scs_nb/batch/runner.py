@@ -8,6 +8,7 @@ with the final name is always complete. A failing cell leaves
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -16,14 +17,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import atomic as _atomic
-from ..atomic import check_name, check_writable_dir
+from .._version import __version__
+from ..atomic import (check_name, check_writable_dir, clean_stale, json_default, part_name,
+                      write_atomic)
 from ..errors import ToolBoxPathError, ToolBoxValueError
 from .params import validate_parameters
 from .templates import Template, safe_name, template_inputs
 
 __all__ = ["Prepared", "RunResult", "prepare", "run_template", "resolve_kernel",
-           "default_output_dir", "output_paths", "available_kernels", "write_atomic",
+           "default_output_dir", "output_paths", "available_kernels",
            "state_path", "read_state", "parameter_changes"]
 
 
@@ -67,7 +69,7 @@ class RunResult:
 
 def available_kernels() -> dict:
     """``{name: resource_dir}`` of the installed Jupyter kernels."""
-    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.kernelspec import KernelSpecManager  # heavy: jupyter machinery
     return KernelSpecManager().find_kernel_specs()
 
 
@@ -161,12 +163,6 @@ def prepare(template, parameters=None, param_file=None, kernel=None, out=None,
     return Prepared(tpl, nb, spec, values, kname, out_dir, nb_path, html_path)
 
 
-def write_atomic(path: Path, data, mode="w"):
-    """Write text/bytes to ``path`` via a temporary file in the same folder; the file
-    gets the usual permissions (0666 less the umask: proposal members can read it)."""
-    return _atomic.write_atomic(path, data, mode)
-
-
 def state_path(notebook_path) -> Path:
     """The per-output state file ``<stem>.state.json`` beside the notebook: template,
     parameters, status and message of the last execution into this folder."""
@@ -177,7 +173,6 @@ def state_path(notebook_path) -> Path:
 def read_state(notebook_path) -> dict | None:
     """The recorded state of an output (its state file, else the parameters in the
     notebook's metadata), or None."""
-    import json
     sp = state_path(notebook_path)
     try:
         with open(sp) as f:
@@ -208,19 +203,19 @@ def parameter_changes(old: dict, new: dict) -> list:
 
 
 def _write_state(prep, status, message, notebook):
-    import json
     state = {"template": prep.template.name, "template_path": str(prep.template.path),
              "parameters": prep.values, "kernel": prep.kernel, "status": status,
              "message": message, "notebook": str(notebook) if notebook else None,
              "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}
     try:
-        write_atomic(state_path(prep.notebook_path), json.dumps(state, indent=1, default=str))
+        write_atomic(state_path(prep.notebook_path),
+                     json.dumps(state, indent=1, default=json_default))
     except OSError:     # the outputs are written; the state is a convenience
         pass
 
 
 def _set_kernelspec(nb, kernel):
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel  # heavy: jupyter
     try:
         spec = KernelSpecManager().get_kernel_spec(kernel)
         display, language = spec.display_name, spec.language
@@ -231,7 +226,7 @@ def _set_kernelspec(nb, kernel):
 
 
 def _html(nb) -> str:
-    from nbconvert import HTMLExporter
+    from nbconvert import HTMLExporter  # heavy: only for HTML reports
     exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True,
                             exclude_output_prompt=True)
     body, _ = exporter.from_notebook_node(nb)
@@ -239,8 +234,7 @@ def _html(nb) -> str:
 
 
 def _finish(nb, prep: Prepared, nb_path, html_path, html):
-    import nbformat
-    from .. import __version__
+    import nbformat  # heavy: only when a notebook is written
     _set_kernelspec(nb, prep.kernel)
     nb.metadata["scs_nb"] = {"template": prep.template.name,
                              "template_path": str(prep.template.path),
@@ -275,6 +269,7 @@ def _failed_cell_message(exc, nb, template_name):
 def execute(prep: Prepared, html=True, log_output=False, progress=None, timeout=None,
             start_timeout=120) -> RunResult:
     """Execute a prepared template; never raises for a failing cell (see RunResult)."""
+    # heavy: papermill starts kernels; only needed when a template is executed
     import nbformat
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
@@ -282,9 +277,9 @@ def execute(prep: Prepared, html=True, log_output=False, progress=None, timeout=
     prep.out_dir.mkdir(parents=True, exist_ok=True)
     stem = prep.notebook_path.stem
     # leftovers of killed runs (hidden .part.ipynb of processes that no longer exist)
-    _atomic.clean_stale(prep.out_dir, f".{stem}.", ".part.ipynb")
-    _atomic.clean_stale(prep.out_dir, ".", ".part")
-    fd, tmp = tempfile.mkstemp(dir=prep.out_dir, prefix=_atomic.part_name(f".{stem}"),
+    clean_stale(prep.out_dir, f".{stem}.", ".part.ipynb")
+    clean_stale(prep.out_dir, ".", ".part")
+    fd, tmp = tempfile.mkstemp(dir=prep.out_dir, prefix=part_name(f".{stem}"),
                                suffix=".part.ipynb")
     os.close(fd)
     if progress is None:

@@ -236,13 +236,13 @@ def save_json(path, obj, overwrite=False):
     an existing file is an error unless ``overwrite``."""
     import json
     from pathlib import Path
-    from ..atomic import write_atomic
+    from ..atomic import json_default, write_atomic
     from ..errors import ToolBoxPathError
     path = Path(path)
     if path.exists() and not overwrite:
         raise ToolBoxPathError(f"{path} exists; pass overwrite=True to replace it, or "
                                "another path")
-    return write_atomic(path, json.dumps(_to_json(obj), indent=1))
+    return write_atomic(path, json.dumps(obj, indent=1, default=json_default))
 
 
 def load_json(path):
