@@ -8,6 +8,7 @@ import argparse
 import importlib
 import sys
 
+from .batch.profiles import PROFILES as SUBMIT_PROFILES
 from .errors import ToolBoxError
 
 # modules that add sub-commands; each owns its own commands
@@ -17,13 +18,9 @@ COMMAND_MODULES = (
     "scs_nb.batch.cli",      # templates, run, batch, submit
 )
 
-# ``scs-nb submit NAME ...`` with named options of its own: the seed's job scripts.
-# Each module has ``build_parser(prog)``; other names go to the generic
-# ``scs-nb submit TEMPLATE -p NAME=VALUE``.
-SUBMIT_PROFILES = {
-    "dssc-binning": "scs_nb.detectors.dssc.submit",   # bin_dssc_module_job.sh
-    "boz-correction": "scs_nb.routines.boz.submit",   # boz_parameters_job.sh
-}
+# ``scs-nb submit NAME ...`` with named options of its own (the seed's job scripts)
+# are the profiles of scs_nb.batch.profiles; each module has ``build_parser(prog)``.
+# Other names go to the generic ``scs-nb submit TEMPLATE -p NAME=VALUE``.
 
 
 def build_parser():
