@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..atomic import check_name, file_mode, write_atomic
 from ..errors import ToolBoxError, ToolBoxValueError
-from ..parallel.slurm_options import (SLURM_OPTIONS, option_names, sbatch_directives,
+from ..parallel.slurm_options import (option_defaults, option_names, sbatch_directives,
                                       validate_reservation)
 from .batch import parse_runs
 from .params import ParameterError, format_value, validate_parameters
@@ -84,7 +84,7 @@ class SlurmOptions:
         if unknown:
             raise TypeError(f"unknown SLURM option(s) {', '.join(unknown)}; known: "
                             f"{', '.join(option_names())}")
-        self.job = {o.name: job.get(o.name, o.default) for o in SLURM_OPTIONS}
+        self.job = {**option_defaults(), **job}
         self.max_concurrent = max_concurrent
         self.logs = logs
         self.array_size = array_size

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from ..errors import ToolBoxValueError
 
-__all__ = ["SlurmOption", "SLURM_OPTIONS", "option_names", "check_option",
+__all__ = ["SlurmOption", "SLURM_OPTIONS", "option_names", "option_defaults", "check_option",
            "validate_reservation", "add_slurm_arguments", "slurm_values",
            "sbatch_directives", "sbatch_args", "cluster_kwargs"]
 
@@ -119,6 +119,17 @@ def option_names() -> list:
     list of str
     """
     return [o.name for o in SLURM_OPTIONS]
+
+
+def option_defaults() -> dict:
+    """The table's default of every option.
+
+    Returns
+    -------
+    dict
+        ``{name: default}`` in table order (None: no directive unless given).
+    """
+    return {o.name: o.default for o in SLURM_OPTIONS}
 
 
 def _option(name) -> SlurmOption:
