@@ -19,6 +19,7 @@ import contextlib
 import errno
 import os
 import re
+import shutil
 import socket
 import tempfile
 import time
@@ -29,8 +30,8 @@ import numpy as np
 
 from .errors import ToolBoxPathError, ToolBoxValueError
 
-__all__ = ["umask", "file_mode", "write_atomic", "json_default", "replacing", "locked", "part_name", "clean_stale",
-           "is_stale", "check_name", "check_writable_dir", "PROCESS_START"]
+__all__ = ["umask", "file_mode", "write_atomic", "json_default", "replacing", "locked",
+           "part_name", "clean_stale", "is_stale", "check_name", "check_writable_dir", "PROCESS_START"]
 
 
 def _read_umask() -> int:
@@ -170,7 +171,7 @@ def json_default(obj):
 def locked(path, timeout=600.0):
     """Exclusive lock (``fcntl.flock``) on ``.<name>.lock`` beside ``path`` while the
     block runs (the lock file stays: removing it would race with a waiting process)."""
-    import fcntl
+    import fcntl  # POSIX only: the rest of this module also works without it
     path = Path(path)
     lock = path.with_name("." + path.name + ".lock")
     lock.parent.mkdir(parents=True, exist_ok=True)
@@ -245,7 +246,6 @@ def is_stale(path) -> bool:
 
 def clean_stale(folder, prefix, suffix=".part", echo=None) -> list:
     """Remove stale temporary entries ``<prefix>*<suffix>`` of ``folder``; returns them."""
-    import shutil
     folder = Path(folder)
     removed = []
     try:

@@ -24,6 +24,12 @@ COMMAND_MODULES = (
 
 
 def build_parser():
+    """The ``scs-nb`` parser with the sub-commands of every module of ``COMMAND_MODULES``.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+    """
     parser = argparse.ArgumentParser(
         prog="scs-nb",
         description="SCS notebook toolkit: simulate runs, run templates headless, batch and SLURM.",
@@ -41,6 +47,20 @@ def build_parser():
 
 
 def main(argv=None):
+    """Run ``scs-nb``; ``scs-nb submit NAME`` of a profile (``scs_nb.batch.profiles``)
+    takes that profile's own options.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments (default ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit code: 0, 1 from the command, 2 for a ToolBoxError (printed), 130
+        when interrupted.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     if len(argv) >= 2 and argv[0] == "submit" and argv[1] in SUBMIT_PROFILES:
         module = importlib.import_module(SUBMIT_PROFILES[argv[1]])

@@ -148,8 +148,8 @@ def test_submit_without_sbatch_says_where_scripts_are(tmp_path, capsys, monkeypa
 
 
 def test_make_cluster(capsys):
-    from scs_nb.parallel.cluster import make_cluster
     from scs_nb.errors import ToolBoxValueError
+    from scs_nb.parallel.cluster import make_cluster
     cluster = make_cluster("slurm", partition="upex", reservation="upex_002780",
                            walltime="02:00:00", cores=4, memory="8GB", print_script=True)
     try:

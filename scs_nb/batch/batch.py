@@ -65,6 +65,7 @@ def parse_runs(text) -> list:
 
 @dataclass
 class BatchPlan:
+    """A template with validated parameters for each run of a batch (see :func:`plan_batch`)."""
     template: Template
     run_param: str
     runs: list
@@ -75,6 +76,7 @@ class BatchPlan:
     spec: dict              # the template's parameters
 
     def out_dir(self, run) -> Path:
+        """The output folder of one run, ``<base>/r<run:04d>``."""
         return self.base / f"r{run:04d}"
 
     def paths(self, run):
@@ -82,6 +84,20 @@ class BatchPlan:
 
 
 def status_path(base, template_name) -> Path:
+    """The status file of a batch.
+
+    Parameters
+    ----------
+    base : str or Path
+        The batch output folder.
+    template_name : str
+        The template's name.
+
+    Returns
+    -------
+    Path
+        ``<base>/<template>_batch.json``.
+    """
     return Path(base) / f"{safe_name(template_name)}_batch.json"
 
 

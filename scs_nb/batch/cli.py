@@ -7,8 +7,8 @@ from pathlib import Path
 
 from ..errors import ToolBoxError
 from ..parallel.slurm_options import add_slurm_arguments, slurm_values
-from .batch import (failed_runs, load_status, parse_runs, plan_batch, run_batch,
-                    status_table as batch_table)
+from .batch import failed_runs, load_status, parse_runs, plan_batch, run_batch
+from .batch import status_table as batch_table
 from .params import parameters_table, parse_assignments
 from .runner import default_output_dir, execute, prepare
 from .slurm import (SlurmOptions, build_scripts, find_records, status_table, submission_status,
@@ -34,6 +34,13 @@ def _add_common(p, out_help):
 
 
 def register(sub):
+    """Add ``templates``, ``run``, ``batch``, ``submit`` and ``status`` to ``scs-nb``.
+
+    Parameters
+    ----------
+    sub : argparse._SubParsersAction
+        The sub-command parsers of ``scs-nb`` (see ``scs_nb.cli``).
+    """
     p = sub.add_parser("templates", help="list the notebook templates",
                        description="List the shipped templates with a one-line description.")
     p.add_argument("--check", action="store_true",
@@ -128,6 +135,18 @@ def _given(args) -> dict:
 
 
 def cmd_templates(args) -> int:
+    """Run ``scs-nb templates``: list the templates (``--check``: and check their parameters).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed by the parser :func:`register` added.
+
+    Returns
+    -------
+    int
+        The exit code (1 when ``--check`` finds a broken template).
+    """
     items = list_templates()
     if not items:
         print(f"no templates in {templates_dir()}")
@@ -159,6 +178,18 @@ def cmd_templates(args) -> int:
 
 
 def cmd_run(args) -> int:
+    """Run ``scs-nb run``: execute one template headless.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed by the parser :func:`register` added.
+
+    Returns
+    -------
+    int
+        The exit code (1 when a cell failed).
+    """
     if args.help:
         return _help(args)
     _need_template(args)
@@ -184,6 +215,18 @@ def cmd_run(args) -> int:
 
 
 def cmd_batch(args) -> int:
+    """Run ``scs-nb batch``: run a template once per run.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed by the parser :func:`register` added.
+
+    Returns
+    -------
+    int
+        The exit code (1 when a run failed).
+    """
     if args.help:
         return _help(args)
     _need_template(args)
@@ -213,6 +256,18 @@ def cmd_batch(args) -> int:
 
 
 def cmd_submit(args) -> int:
+    """Run ``scs-nb submit``: write (and unless ``--dry-run`` submit) the sbatch job arrays.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed by the parser :func:`register` added.
+
+    Returns
+    -------
+    int
+        The exit code.
+    """
     if args.help:
         return _help(args)
     _need_template(args)
@@ -265,7 +320,8 @@ def _retry_over(args, over):
         return False, None
     names = {r["param"] for r in rows}
     if len(names) > 1:
-        raise ToolBoxError(f"the failed tasks vary different parameters ({', '.join(map(str, names))}); "
+        raise ToolBoxError("the failed tasks vary different parameters "
+                           f"({', '.join(map(str, names))}); "
                            "choose with --runs or --over NAME=VALUES")
     name = names.pop()
     if name is None:
@@ -277,6 +333,18 @@ def _retry_over(args, over):
 
 
 def cmd_status(args) -> int:
+    """Run ``scs-nb status``: the table of a submission's or a batch's tasks.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed by the parser :func:`register` added.
+
+    Returns
+    -------
+    int
+        The exit code (1 while a task failed).
+    """
     out = Path(args.out)
     if not out.is_dir():
         raise ToolBoxError(f"{out} is not a folder; pass the --out folder of a submission "

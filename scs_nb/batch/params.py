@@ -273,6 +273,18 @@ def parse_constraints(help_text) -> tuple:
 
 
 def constraint_text(constraints) -> str:
+    """The constraints of a parameter as its help text shows them.
+
+    Parameters
+    ----------
+    constraints : iterable
+        Parsed constraints (see :func:`parse_constraints`).
+
+    Returns
+    -------
+    str
+        E.g. ``'> 0'`` or ``'0..15'``.
+    """
     parts, i = [], 0
     c = list(constraints)
     while i < len(c):

@@ -57,6 +57,25 @@ class Prepared:
 
 @dataclass
 class RunResult:
+    """The outcome of one template execution.
+
+    Attributes
+    ----------
+    ok : bool
+        Every cell ran.
+    notebook, html : Path or None
+        The executed notebook and report (``.failed.*`` ones when a cell failed).
+    kernel : str
+        The kernel used.
+    message : str
+        What was written, or which cell failed and why.
+    failed_cell : int or None
+        papermill's index of the failing cell.
+    duration : float
+        Execution time in seconds.
+    parameters : dict
+        The validated parameters.
+    """
     ok: bool
     notebook: Path | None
     html: Path | None
@@ -124,6 +143,22 @@ def default_output_dir(template_name, values, base=None) -> Path:
 
 
 def output_paths(out_dir, template_name, values):
+    """The notebook and report of one execution.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        The output folder.
+    template_name : str
+        The template's name.
+    values : dict
+        The parameters (``run`` names the files ``<template>_r<run:04d>``).
+
+    Returns
+    -------
+    tuple of Path
+        ``(notebook .ipynb, report .html)``.
+    """
     stem = safe_name(template_name)
     run = _run_number(values)
     if run is not None:
@@ -133,6 +168,18 @@ def output_paths(out_dir, template_name, values):
 
 
 def failed_paths(notebook_path):
+    """The notebook and report written when a cell fails.
+
+    Parameters
+    ----------
+    notebook_path : str or Path
+        The notebook of a complete execution.
+
+    Returns
+    -------
+    tuple of Path
+        ``(<stem>.failed.ipynb, <stem>.failed.html)``.
+    """
     p = Path(notebook_path)
     return p.with_suffix(".failed.ipynb"), p.with_suffix(".failed.html")
 
@@ -141,9 +188,29 @@ def prepare(template, parameters=None, param_file=None, kernel=None, out=None,
             overwrite=False) -> Prepared:
     """Find the template, validate parameters, kernel and output location.
 
-    ``parameters``: dict of values (strings from ``-p`` are parsed by type);
-    ``param_file``: YAML file whose values are overridden by ``parameters``.
-    Raises a ToolBoxError subclass for anything wrong; starts no kernel.
+    Parameters
+    ----------
+    template : str, Path or Template
+        A template name (``scs-nb templates``) or an ``.ipynb`` path.
+    parameters : dict, optional
+        Values (strings from ``-p`` are parsed by the parameter's type).
+    param_file : str, optional
+        YAML file of values, overridden by ``parameters``.
+    kernel : str, optional
+        Jupyter kernel (default: see :func:`resolve_kernel`).
+    out : str or Path, optional
+        Output folder (default: :func:`default_output_dir`).
+    overwrite : bool
+        Replace existing outputs.
+
+    Returns
+    -------
+    Prepared
+
+    Raises
+    ------
+    ToolBoxError
+        A subclass for anything wrong; no kernel is started.
     """
     tpl, nb, spec, given = template_inputs(template, parameters, param_file)
     values = validate_parameters(spec, given, template=tpl.name)
@@ -268,7 +335,28 @@ def _failed_cell_message(exc, nb, template_name):
 
 def execute(prep: Prepared, html=True, log_output=False, progress=None, timeout=None,
             start_timeout=120) -> RunResult:
-    """Execute a prepared template; never raises for a failing cell (see RunResult)."""
+    """Execute a prepared template; never raises for a failing cell.
+
+    Parameters
+    ----------
+    prep : Prepared
+        From :func:`prepare`.
+    html : bool
+        Also write the HTML report (code hidden).
+    log_output : bool
+        Log cell outputs as they come (papermill, INFO level).
+    progress : bool, optional
+        Progress bar (default: when stderr is a terminal).
+    timeout : float, optional
+        Time limit per cell in seconds.
+    start_timeout : float
+        Seconds the kernel may take to start.
+
+    Returns
+    -------
+    RunResult
+        ``ok`` False with ``message`` naming the cell when a cell failed.
+    """
     # heavy: papermill starts kernels; only needed when a template is executed
     import nbformat
     import papermill as pm
@@ -333,8 +421,22 @@ def run_template(template, parameters=None, param_file=None, kernel=None, out=No
                  timeout=None) -> RunResult:
     """Validate and run one template; returns a RunResult (``ok`` False for a failing cell).
 
-    Invalid parameters, an unknown kernel or an existing output raise a ToolBoxError
-    before any kernel is started.
+    Parameters
+    ----------
+    template, parameters, param_file, kernel, out, overwrite
+        See :func:`prepare`.
+    html, log_output, progress, timeout
+        See :func:`execute`.
+
+    Returns
+    -------
+    RunResult
+
+    Raises
+    ------
+    ToolBoxError
+        Invalid parameters, an unknown kernel or an existing output, before any
+        kernel is started.
     """
     prep = prepare(template, parameters, param_file, kernel, out, overwrite)
     return execute(prep, html=html, log_output=log_output, progress=progress,

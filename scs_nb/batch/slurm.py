@@ -24,7 +24,8 @@ from ..parallel.slurm_options import (option_defaults, option_names, sbatch_dire
                                       validate_reservation)
 from .batch import parse_runs
 from .params import ParameterError, format_value, validate_parameters
-from .runner import _run_number, default_output_dir, failed_paths, output_paths, resolve_kernel
+from .runner import (_run_number, default_output_dir, failed_paths, output_paths,
+                     resolve_kernel)
 from .templates import safe_name, template_inputs
 
 __all__ = ["SlurmOptions", "SbatchScript", "build_scripts", "submit_scripts",
@@ -99,6 +100,27 @@ class SlurmOptions:
 
 @dataclass
 class SbatchScript:
+    """One job-array script and what its tasks write.
+
+    Attributes
+    ----------
+    text : str
+        The script.
+    tasks : list
+        ``[(value, out_dir)]`` in array-index order (value of the varied parameter).
+    logs, base : Path or None
+        The log folder and the submission's output folder.
+    job_name : str
+        The SLURM job name.
+    path : Path or None
+        Where the script was written (set by :func:`submit_scripts`).
+    template : str
+        The template's name.
+    param : str or None
+        The parameter that varies between tasks.
+    notebooks : list or None
+        The notebook path of each task (its report beside it).
+    """
     text: str
     tasks: list          # [(value, out_dir)] in array-index order
     logs: Path | None = None
@@ -124,8 +146,30 @@ def build_scripts(template, parameters=None, param_file=None, over=None, kernel=
                   out=None, options: SlurmOptions | None = None, python=None) -> list:
     """sbatch scripts (job arrays of at most ``options.array_size`` tasks).
 
-    over: ``(name, values_text)`` — the parameter that varies between array tasks
-    (``('run', '10-20,25')``), or None for a single task.
+    Parameters
+    ----------
+    template : str, Path or Template
+        The template to run.
+    parameters : dict, optional
+        Parameters common to every task.
+    param_file : str, optional
+        YAML file of parameters, overridden by ``parameters``.
+    over : tuple, optional
+        ``(name, values_text)``: the parameter that varies between array tasks
+        (``('run', '10-20,25')``); None for a single task.
+    kernel : str, optional
+        Jupyter kernel.
+    out : str or Path, optional
+        Output folder (one subfolder per task).
+    options : SlurmOptions, optional
+        SLURM options (default: the table's defaults).
+    python : str, optional
+        The Python the tasks run (default: this one).
+
+    Returns
+    -------
+    list of SbatchScript
+        Nothing is written; every value is validated and quoted.
     """
     opt = options or SlurmOptions()
     tpl, nb, spec, given = template_inputs(template, parameters, param_file)
@@ -240,7 +284,24 @@ def _default_job_name(template_name, tasks) -> str:
 
 
 def submit_scripts(scripts, folder=None, sbatch="sbatch", echo=print) -> list:
-    """Write each script (atomically) and submit it with ``sbatch``; returns job ids."""
+    """Write each script (atomically) and submit it with ``sbatch``.
+
+    Parameters
+    ----------
+    scripts : list of SbatchScript
+        From :func:`build_scripts`.
+    folder : str or Path, optional
+        Where the scripts and ``submissions.json`` go (default ``<out>/slurm``).
+    sbatch : str
+        The sbatch executable.
+    echo : callable
+        Prints one line per submitted job.
+
+    Returns
+    -------
+    list of str
+        The job ids.
+    """
     ids = []
     folder = Path(folder) if folder else scripts[0].base / "slurm"
     stamp = time.strftime("%Y%m%d-%H%M%S")
