@@ -228,7 +228,7 @@ def cluster_comparison(kind, repeat, nbytes, t_engine, kwargs):
     machine hits both sides alike; best and median of each."""
     from distributed import Client
 
-    from scs_nb.batch.cluster import make_cluster
+    from scs_nb.parallel.cluster import make_cluster
     from scs_nb.detectors.dssc import core, engine, processing
 
     ds = core.bin_module_dataset(

@@ -5,6 +5,8 @@ names owned by a process, and the cleaning of stale ones, and writable-path chec
   it: a file with the final name is always complete. It gets the permissions of an
   ordinary new file (0666 less the umask), so proposal members can read it.
   ``replacing(path)`` does the same for writers that want a file name (h5py, xarray).
+* ``json_default`` is the one converter of values JSON does not know (numpy
+  scalars and arrays, paths, slices): ``json.dumps(obj, default=json_default)``.
 * ``locked(path)`` holds an exclusive ``fcntl`` lock on ``.<name>.lock`` beside it for a
   read-modify-write of ``path`` by concurrent processes.
 * ``part_name(stem)`` is a temporary name carrying the host and process id of its
@@ -17,16 +19,19 @@ import contextlib
 import errno
 import os
 import re
+import shutil
 import socket
 import tempfile
 import time
 import unicodedata
-from pathlib import Path
+from pathlib import Path, PurePath
+
+import numpy as np
 
 from .errors import ToolBoxPathError, ToolBoxValueError
 
-__all__ = ["umask", "file_mode", "write_atomic", "replacing", "locked", "part_name", "clean_stale",
-           "is_stale", "check_name", "check_writable_dir", "PROCESS_START"]
+__all__ = ["umask", "file_mode", "write_atomic", "json_default", "replacing", "locked",
+           "part_name", "clean_stale", "is_stale", "check_name", "check_writable_dir", "PROCESS_START"]
 
 
 def _read_umask() -> int:
@@ -45,15 +50,39 @@ OTHER_HOST_AGE = 24 * 3600
 
 
 def umask() -> int:
+    """The umask of this process, read once at import.
+
+    Returns
+    -------
+    int
+    """
     return _UMASK
 
 
 def file_mode(executable=False) -> int:
-    """The mode of an ordinary new file: 0666 (0777 if executable) less the umask."""
+    """The mode of an ordinary new file.
+
+    Parameters
+    ----------
+    executable : bool
+        A script (0777) rather than a data file (0666).
+
+    Returns
+    -------
+    int
+        0666 (0777 if executable) less the umask.
+    """
     return (0o777 if executable else 0o666) & ~_UMASK
 
 
 def set_file_mode(path, executable=False):
+    """Give ``path`` the mode of an ordinary new file (see :func:`file_mode`).
+
+    Parameters
+    ----------
+    path : str or Path
+    executable : bool
+    """
     os.chmod(path, file_mode(executable))
 
 
@@ -79,7 +108,28 @@ def replacing(path, executable=False):
 
 
 def write_atomic(path, data, mode=None, executable=False):
-    """Write text or bytes to ``path`` via a temporary file in the same folder."""
+    """Write text or bytes to ``path`` via a temporary file in the same folder.
+
+    The temporary file is renamed to ``path`` once complete, so a file with the
+    final name is never half-written; it gets the mode of an ordinary new file
+    (0666 less the umask: proposal members can read it).
+
+    Parameters
+    ----------
+    path : str or Path
+        The file to write; its folder is created.
+    data : str or bytes
+        The content.
+    mode : str, optional
+        ``open`` mode; default ``'wb'`` for bytes, ``'w'`` for text.
+    executable : bool
+        Give the file the mode of a script (0777 less the umask).
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
     if mode is None:
         mode = "wb" if isinstance(data, (bytes, bytearray)) else "w"
     with replacing(path, executable) as tmp, open(tmp, mode) as f:
@@ -87,11 +137,41 @@ def write_atomic(path, data, mode=None, executable=False):
     return Path(path)
 
 
+def json_default(obj):
+    """Convert what ``json`` cannot write: ``json.dumps(obj, default=json_default)``.
+
+    Parameters
+    ----------
+    obj : object
+        A value ``json`` met and does not know.
+
+    Returns
+    -------
+    object
+        numpy scalar -> Python number/bool; numpy array -> nested list; path -> str;
+        slice -> ``{"slice": [start, stop, step]}``; anything else -> ``str(obj)``.
+
+    Examples
+    --------
+    >>> json.dumps({"a": np.arange(2), "x": np.float32(0.5)}, default=json_default)
+    '{"a": [0, 1], "x": 0.5}'
+    """
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, (PurePath, os.PathLike)):
+        return os.fspath(obj)
+    if isinstance(obj, slice):
+        return {"slice": [obj.start, obj.stop, obj.step]}
+    return str(obj)
+
+
 @contextlib.contextmanager
 def locked(path, timeout=600.0):
     """Exclusive lock (``fcntl.flock``) on ``.<name>.lock`` beside ``path`` while the
     block runs (the lock file stays: removing it would race with a waiting process)."""
-    import fcntl
+    import fcntl  # POSIX only: the rest of this module also works without it
     path = Path(path)
     lock = path.with_name("." + path.name + ".lock")
     lock.parent.mkdir(parents=True, exist_ok=True)
@@ -120,6 +200,12 @@ _TAG = re.compile(r"\.pid(\d+)@([A-Za-z0-9-]+)\.")
 
 
 def part_tag() -> str:
+    """The owner tag of this process's temporary names: ``.pid<pid>@<host>.``.
+
+    Returns
+    -------
+    str
+    """
     return f".pid{os.getpid()}@{_HOST}."
 
 
@@ -160,7 +246,6 @@ def is_stale(path) -> bool:
 
 def clean_stale(folder, prefix, suffix=".part", echo=None) -> list:
     """Remove stale temporary entries ``<prefix>*<suffix>`` of ``folder``; returns them."""
-    import shutil
     folder = Path(folder)
     removed = []
     try:

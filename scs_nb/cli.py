@@ -8,6 +8,7 @@ import argparse
 import importlib
 import sys
 
+from .batch.profiles import PROFILES as SUBMIT_PROFILES
 from .errors import ToolBoxError
 
 # modules that add sub-commands; each owns its own commands
@@ -17,16 +18,18 @@ COMMAND_MODULES = (
     "scs_nb.batch.cli",      # templates, run, batch, submit
 )
 
-# ``scs-nb submit NAME ...`` with named options of its own: the seed's job scripts.
-# Each module has ``build_parser(prog)``; other names go to the generic
-# ``scs-nb submit TEMPLATE -p NAME=VALUE``.
-SUBMIT_PROFILES = {
-    "dssc-binning": "scs_nb.detectors.dssc.submit",   # bin_dssc_module_job.sh
-    "boz-correction": "scs_nb.routines.boz.submit",   # boz_parameters_job.sh
-}
+# ``scs-nb submit NAME ...`` with named options of its own (the seed's job scripts)
+# are the profiles of scs_nb.batch.profiles; each module has ``build_parser(prog)``.
+# Other names go to the generic ``scs-nb submit TEMPLATE -p NAME=VALUE``.
 
 
 def build_parser():
+    """The ``scs-nb`` parser with the sub-commands of every module of ``COMMAND_MODULES``.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+    """
     parser = argparse.ArgumentParser(
         prog="scs-nb",
         description="SCS notebook toolkit: simulate runs, run templates headless, batch and SLURM.",
@@ -44,6 +47,20 @@ def build_parser():
 
 
 def main(argv=None):
+    """Run ``scs-nb``; ``scs-nb submit NAME`` of a profile (``scs_nb.batch.profiles``)
+    takes that profile's own options.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments (default ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit code: 0, 1 from the command, 2 for a ToolBoxError (printed), 130
+        when interrupted.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     if len(argv) >= 2 and argv[0] == "submit" and argv[1] in SUBMIT_PROFILES:
         module = importlib.import_module(SUBMIT_PROFILES[argv[1]])

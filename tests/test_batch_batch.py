@@ -33,7 +33,7 @@ def test_batch_with_failure_and_retry(data_root, tmp_path, capsys):
     assert all(e["status"] == "done" for e in status["runs"].values())
 
     # complete outputs are skipped unless --overwrite; those made with other parameters
-    # (fail_runs) are an error naming the difference (issue 10, item 5)
+    # (fail_runs) are an error naming the difference, so no output is silently stale
     assert cli.main(common + ["--runs", "9051-9053"]) == 2
     err = capsys.readouterr().err
     assert "run 9051: fail_runs: [9052] -> []" in err and "9052:" not in err

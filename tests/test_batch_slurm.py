@@ -148,8 +148,8 @@ def test_submit_without_sbatch_says_where_scripts_are(tmp_path, capsys, monkeypa
 
 
 def test_make_cluster(capsys):
-    from scs_nb.batch.cluster import make_cluster
     from scs_nb.errors import ToolBoxValueError
+    from scs_nb.parallel.cluster import make_cluster
     cluster = make_cluster("slurm", partition="upex", reservation="upex_002780",
                            walltime="02:00:00", cores=4, memory="8GB", print_script=True)
     try:
@@ -165,3 +165,53 @@ def test_make_cluster(capsys):
     from distributed import Client
     with make_cluster("local", cores=1, processes=False) as local, Client(local) as client:
         assert client.submit(lambda x: x + 1, 1).result() == 2
+
+
+PROFILE_ARGS = {
+    "dssc-binning": ["--proposal", "2719", "--dark", "180", "--run", "179"],
+    "boz-correction": ["-p", "2937", "-d", "615", "-r", "614", "-g", "3"],
+}
+
+
+@pytest.mark.parametrize("profile", sorted(PROFILE_ARGS))
+def test_profiles_take_every_slurm_option(profile, capsys, tmp_path):
+    """The named profiles take the SLURM options of `scs-nb submit` (--mem, --nodes, ...)."""
+    rc = cli.main(["submit", profile, *PROFILE_ARGS[profile], "--kernel", "python3",
+                   "--out", str(tmp_path), "--dry-run", "--mem", "64G", "--constraint", "V100",
+                   "--mail-user", "someone@xfel.eu", "--nodes", "2", "--mail-type", "NONE"])
+    lines = capsys.readouterr().out.splitlines()
+    assert rc == 0
+    for directive in ("--mem=64G", "--constraint=V100", "--mail-user=someone@xfel.eu",
+                      "--nodes=2"):
+        assert f"#SBATCH {directive}" in lines
+    assert not any("--mail-type" in ln for ln in lines)
+    rc = cli.main(["submit", profile, *PROFILE_ARGS[profile], "--kernel", "python3",
+                   "--out", str(tmp_path), "--dry-run", "--mem", "64 GB"])
+    assert rc == 2 and "--mem must be a memory size" in capsys.readouterr().err
+
+
+def test_a_new_option_row_reaches_submit_profiles_and_dask(monkeypatch, capsys, tmp_path):
+    """One row added to the option table is an option of `scs-nb submit`, of each profile,
+    a #SBATCH line of their scripts and a directive of make_cluster('slurm')'s jobs."""
+    from scs_nb.parallel import slurm_options as so
+    from scs_nb.parallel.cluster import make_cluster
+    qos = so.SlurmOption("qos", "--qos", None, r"[a-z]+", "a QOS name", "quality of service")
+    monkeypatch.setattr(so, "SLURM_OPTIONS", so.SLURM_OPTIONS + (qos,))
+
+    code, out, _ = dry(capsys, "--runs", "1", "--out", str(tmp_path), "--qos", "high")
+    assert code == 0 and "#SBATCH --qos=high" in out.splitlines()
+    code, _, err = dry(capsys, "--runs", "1", "--out", str(tmp_path), "--qos", "high;id")
+    assert code == 2 and "--qos must be a QOS name" in err
+    for profile, args in PROFILE_ARGS.items():
+        assert cli.main(["submit", profile, *args, "--kernel", "python3", "--out",
+                         str(tmp_path), "--dry-run", "--qos", "high"]) == 0
+        assert "#SBATCH --qos=high" in capsys.readouterr().out.splitlines()
+
+    assert so.cluster_kwargs({"qos": "high", "time": "01:00:00"}) == {
+        "walltime": "01:00:00", "job_extra_directives": ["--qos=high"]}
+    cluster = make_cluster("slurm", partition="upex", cores=1, memory="1GB", qos="high",
+                           print_script=True)
+    try:
+        assert "#SBATCH --qos=high" in capsys.readouterr().out
+    finally:
+        cluster.close()

@@ -9,7 +9,8 @@ from pathlib import Path
 import yaml
 
 from scs_nb.batch.params import parameters_cell, validate_parameters
-from scs_nb.batch.runner import run_template, write_atomic
+from scs_nb.atomic import write_atomic
+from scs_nb.batch.runner import run_template
 from scs_nb.batch.templates import Template, find_template
 from scs_nb.errors import ToolBoxPathError
 

@@ -1,5 +1,7 @@
 """Templates run headless: parameter validation, papermill runs, HTML reports,
-batches over runs, SLURM job scripts and dask clusters.
+batches over runs, SLURM job scripts and the named submit profiles
+(``scs_nb.batch.profiles``). Dask clusters are made by ``scs_nb.parallel``
+(re-exported here as ``make_cluster``).
 
     from scs_nb.batch import run_template
     result = run_template('xgm_overview', {'run': 12})
@@ -7,14 +9,9 @@ batches over runs, SLURM job scripts and dask clusters.
 
 Command line: ``scs-nb templates``, ``scs-nb run``, ``scs-nb batch``, ``scs-nb submit``.
 """
-from .params import (Parameter, ParameterError, parse_parameters_source,  # noqa: F401
-                     validate_parameters, load_parameter_file)
-from .templates import Template, find_template, list_templates, templates_dir  # noqa: F401
-from .runner import RunResult, prepare, run_template  # noqa: F401
+from ..parallel.cluster import make_cluster  # noqa: F401
 from .batch import parse_runs, plan_batch, run_batch, status_table  # noqa: F401
-
-
-def make_cluster(*args, **kwargs):
-    """See :func:`scs_nb.batch.cluster.make_cluster` (imported lazily: dask is heavy)."""
-    from .cluster import make_cluster as _make
-    return _make(*args, **kwargs)
+from .params import (Parameter, ParameterError, load_parameter_file,  # noqa: F401
+                     parse_parameters_source, validate_parameters)
+from .runner import RunResult, prepare, run_template  # noqa: F401
+from .templates import Template, find_template, list_templates, templates_dir  # noqa: F401

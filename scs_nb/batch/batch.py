@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from threading import Lock
 
-from ..atomic import check_writable_dir, locked
+from ..atomic import check_writable_dir, json_default, locked, write_atomic
 from ..errors import ToolBoxFileError, ToolBoxValueError
 from .params import ParameterError, validate_parameters
 from .runner import (Prepared, default_output_dir, execute, failed_paths, output_paths,
-                     parameter_changes, read_state, resolve_kernel, write_atomic)
+                     parameter_changes, read_state, resolve_kernel)
 from .templates import Template, find_template, safe_name, template_inputs
 
 __all__ = ["parse_runs", "BatchPlan", "plan_batch", "run_batch", "status_table",
@@ -65,6 +65,7 @@ def parse_runs(text) -> list:
 
 @dataclass
 class BatchPlan:
+    """A template with validated parameters for each run of a batch (see :func:`plan_batch`)."""
     template: Template
     run_param: str
     runs: list
@@ -75,6 +76,7 @@ class BatchPlan:
     spec: dict              # the template's parameters
 
     def out_dir(self, run) -> Path:
+        """The output folder of one run, ``<base>/r<run:04d>``."""
         return self.base / f"r{run:04d}"
 
     def paths(self, run):
@@ -82,6 +84,20 @@ class BatchPlan:
 
 
 def status_path(base, template_name) -> Path:
+    """The status file of a batch.
+
+    Parameters
+    ----------
+    base : str or Path
+        The batch output folder.
+    template_name : str
+        The template's name.
+
+    Returns
+    -------
+    Path
+        ``<base>/<template>_batch.json``.
+    """
     return Path(base) / f"{safe_name(template_name)}_batch.json"
 
 
@@ -150,7 +166,7 @@ def recover_status(path, template_name, echo=None) -> dict:
             raise StatusFileError(f"{exc}; it could not be moved aside ({err}): move or "
                                   "delete it, then rerun") from None
         state = rebuild_status(path.parent, template_name)
-        write_atomic(path, json.dumps(state, indent=1, sort_keys=True, default=str))
+        write_atomic(path, json.dumps(state, indent=1, sort_keys=True, default=json_default))
         msg = (f"scs-nb: warning: {exc}; {where}; the state of "
                f"{len(state['runs'])} run(s) was rebuilt from the outputs")
         (echo or (lambda m: print(m, file=sys.stderr)))(msg)
@@ -200,7 +216,7 @@ def _merge_write(spath, plan, run=None, entry=None):
                       "run_param": plan.run_param})
         if run is not None:
             state["runs"][str(run)] = entry
-        write_atomic(spath, json.dumps(state, indent=1, sort_keys=True, default=str))
+        write_atomic(spath, json.dumps(state, indent=1, sort_keys=True, default=json_default))
         return state
 
 
@@ -246,7 +262,7 @@ def run_batch(plan: BatchPlan, jobs=1, overwrite=False, retry_failed=False,
     if progress is None:
         progress = sys.stderr.isatty()
     if progress and todo:
-        from tqdm.auto import tqdm
+        from tqdm.auto import tqdm  # optional: only for an interactive progress bar
         bar = tqdm(total=len(todo), desc=f"{plan.template.name}", unit="run")
 
     def one(run):

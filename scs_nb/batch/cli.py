@@ -1,9 +1,19 @@
-"""``scs-nb templates | run | batch | submit``."""
+"""``scs-nb templates | run | batch | submit | status``."""
 from __future__ import annotations
 
+import logging
 import sys
+from pathlib import Path
 
 from ..errors import ToolBoxError
+from ..parallel.slurm_options import add_slurm_arguments, slurm_values
+from .batch import failed_runs, load_status, parse_runs, plan_batch, run_batch
+from .batch import status_table as batch_table
+from .params import parameters_table, parse_assignments
+from .runner import default_output_dir, execute, prepare
+from .slurm import (SlurmOptions, build_scripts, find_records, status_table, submission_status,
+                    submit_scripts)
+from .templates import find_template, list_templates, templates_dir
 
 EPILOG_PARAMS = ("Parameters: -p NAME=VALUE (repeatable) is parsed by the parameter's "
                  "annotated type (int, float, str, bool, list as 1,2,3 or [1, 2, 3]); "
@@ -24,6 +34,13 @@ def _add_common(p, out_help):
 
 
 def register(sub):
+    """Add ``templates``, ``run``, ``batch``, ``submit`` and ``status`` to ``scs-nb``.
+
+    Parameters
+    ----------
+    sub : argparse._SubParsersAction
+        The sub-command parsers of ``scs-nb`` (see ``scs_nb.cli``).
+    """
     p = sub.add_parser("templates", help="list the notebook templates",
                        description="List the shipped templates with a one-line description.")
     p.add_argument("--check", action="store_true",
@@ -72,22 +89,11 @@ def register(sub):
                    help="one array task per value of another parameter, e.g. module_group=0-3")
     p.add_argument("--run-param", default="run", metavar="NAME",
                    help="the parameter --runs sets (default: run)")
-    p.add_argument("--partition", metavar="P", help="SLURM partition (default exfel unless "
-                   "--reservation is given)")
-    p.add_argument("--reservation", metavar="upex_00NNNN",
-                   help="beamtime reservation, upex_00NNNN; 'auto' = from the proposal parameter")
-    p.add_argument("--time", default="02:00:00", help="time limit per task (default 02:00:00)")
-    p.add_argument("--mail-type", default="END,FAIL", help="SLURM mail types (default END,FAIL;"
-                   " NONE for no mail)")
-    p.add_argument("--mail-user", metavar="ADDRESS", help="where SLURM sends mail")
-    p.add_argument("--constraint", help="node feature, e.g. V100")
-    p.add_argument("--nodes", type=int, default=1, help="nodes per task (default 1)")
-    p.add_argument("--mem", help="memory per node, e.g. 64G")
+    add_slurm_arguments(p)
     p.add_argument("--max-concurrent", type=int, default=32, metavar="N",
                    help="array tasks running at once (%%N; default 32)")
     p.add_argument("--array-size", type=int, default=1000, metavar="N",
                    help="tasks per job array script (at most 1000)")
-    p.add_argument("--job-name", help="SLURM job name (default: the template name)")
     p.add_argument("--logs", metavar="DIR", help="folder of the per-task logs "
                    "(default OUT/logs; files %%A_%%a-%%x.out)")
     p.add_argument("--dry-run", action="store_true", help="print the script(s), submit nothing")
@@ -108,8 +114,6 @@ def register(sub):
 def _help(args, extra=None) -> int:
     args._parser.print_help()
     if args.template:
-        from .params import parameters_table
-        from .templates import find_template
         tpl = find_template(args.template)
         nb = tpl.notebook()
         print(f"\ntemplate {tpl.name}: {tpl.description(nb)}\n  {tpl.path}\n\nparameters:")
@@ -127,12 +131,22 @@ def _need_template(args):
 
 
 def _given(args) -> dict:
-    from .params import parse_assignments
     return parse_assignments(args.param)
 
 
 def cmd_templates(args) -> int:
-    from .templates import list_templates, templates_dir
+    """Run ``scs-nb templates``: list the templates (``--check``: and check their parameters).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed by the parser :func:`register` added.
+
+    Returns
+    -------
+    int
+        The exit code (1 when ``--check`` finds a broken template).
+    """
     items = list_templates()
     if not items:
         print(f"no templates in {templates_dir()}")
@@ -164,16 +178,26 @@ def cmd_templates(args) -> int:
 
 
 def cmd_run(args) -> int:
+    """Run ``scs-nb run``: execute one template headless.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed by the parser :func:`register` added.
+
+    Returns
+    -------
+    int
+        The exit code (1 when a cell failed).
+    """
     if args.help:
         return _help(args)
     _need_template(args)
-    from .runner import execute, prepare
     prep = prepare(args.template, _given(args), args.param_file, args.kernel, args.out,
                    overwrite=args.overwrite)
     print(f"scs-nb: running {prep.template.name} with kernel {prep.kernel} "
           f"-> {prep.out_dir}", file=sys.stderr)
     if args.log_output:   # papermill logs cell outputs at INFO level
-        import logging
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(message)s"))
         log = logging.getLogger("papermill")
@@ -191,10 +215,21 @@ def cmd_run(args) -> int:
 
 
 def cmd_batch(args) -> int:
+    """Run ``scs-nb batch``: run a template once per run.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed by the parser :func:`register` added.
+
+    Returns
+    -------
+    int
+        The exit code (1 when a run failed).
+    """
     if args.help:
         return _help(args)
     _need_template(args)
-    from .batch import failed_runs, plan_batch, run_batch, status_table
     runs = args.runs
     if runs is None:
         if not args.retry_failed:
@@ -211,7 +246,7 @@ def cmd_batch(args) -> int:
     echo = None if sys.stderr.isatty() else (lambda msg: print(msg, file=sys.stderr))
     results = run_batch(plan, jobs=args.jobs, overwrite=args.overwrite,
                         retry_failed=args.retry_failed, echo=echo)
-    print(status_table(results, plan.run_param))
+    print(batch_table(results, plan.run_param))
     failed = [r for r, e in results.items() if e["status"] == "failed"]
     if failed:
         print(f"scs-nb: {len(failed)} run(s) failed; rerun them with --retry-failed",
@@ -221,10 +256,21 @@ def cmd_batch(args) -> int:
 
 
 def cmd_submit(args) -> int:
+    """Run ``scs-nb submit``: write (and unless ``--dry-run`` submit) the sbatch job arrays.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed by the parser :func:`register` added.
+
+    Returns
+    -------
+    int
+        The exit code.
+    """
     if args.help:
         return _help(args)
     _need_template(args)
-    from .slurm import SlurmOptions, build_scripts, submit_scripts
     over = None
     if args.runs is not None:
         over = (args.run_param, args.runs)
@@ -234,12 +280,8 @@ def cmd_submit(args) -> int:
             raise ToolBoxError(f"--over expects NAME=VALUES such as module_group=0-3, "
                                f"got {args.over!r}")
         over = (name, values)
-    opts = SlurmOptions(partition=args.partition, reservation=args.reservation,
-                        time=args.time,
-                        mail_type=None if args.mail_type == "NONE" else args.mail_type,
-                        mail_user=args.mail_user, constraint=args.constraint,
-                        nodes=args.nodes, mem=args.mem, max_concurrent=args.max_concurrent,
-                        job_name=args.job_name, logs=args.logs, array_size=args.array_size)
+    opts = SlurmOptions(max_concurrent=args.max_concurrent, logs=args.logs,
+                        array_size=args.array_size, **slurm_values(args))
     if args.retry_failed:
         go, over = _retry_over(args, over)
         if not go:
@@ -256,16 +298,10 @@ def cmd_submit(args) -> int:
     return 0
 
 
-
 def _retry_over(args, over):
     """--retry-failed: ``(go, over)`` with the failed task values of the submissions
     recorded under --out (restricted to --runs/--over when given); go False when
     nothing failed."""
-    from pathlib import Path
-
-    from .runner import default_output_dir
-    from .slurm import find_records, submission_status
-    from .templates import find_template
     tpl = find_template(args.template)
     base = Path(args.out) if args.out else default_output_dir(tpl.name, {})
     if not find_records(base):
@@ -274,7 +310,6 @@ def _retry_over(args, over):
     rows = [r for r in submission_status(base)
             if r["state"] == "failed" and r["template"] == tpl.name]
     if over is not None:
-        from .batch import parse_runs
         try:
             wanted = {str(v) for v in parse_runs(over[1])}
         except ToolBoxError:
@@ -285,7 +320,8 @@ def _retry_over(args, over):
         return False, None
     names = {r["param"] for r in rows}
     if len(names) > 1:
-        raise ToolBoxError(f"the failed tasks vary different parameters ({', '.join(map(str, names))}); "
+        raise ToolBoxError("the failed tasks vary different parameters "
+                           f"({', '.join(map(str, names))}); "
                            "choose with --runs or --over NAME=VALUES")
     name = names.pop()
     if name is None:
@@ -297,9 +333,18 @@ def _retry_over(args, over):
 
 
 def cmd_status(args) -> int:
-    from pathlib import Path
+    """Run ``scs-nb status``: the table of a submission's or a batch's tasks.
 
-    from .slurm import find_records, status_table, submission_status
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed by the parser :func:`register` added.
+
+    Returns
+    -------
+    int
+        The exit code (1 while a task failed).
+    """
     out = Path(args.out)
     if not out.is_dir():
         raise ToolBoxError(f"{out} is not a folder; pass the --out folder of a submission "
@@ -313,7 +358,6 @@ def cmd_status(args) -> int:
         raise ToolBoxError(f"no SLURM submission (slurm/submissions.json) nor batch "
                            f"(*_batch.json) recorded in {out}; pass the --out folder given "
                            "to `scs-nb submit` or `scs-nb batch`")
-    from .batch import load_status, status_table as batch_table
     failed = 0
     for path in batches:
         state = load_status(path)

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ToolBoxValueError
+from ..facility import validate_proposal, validate_run
 
 __all__ = ["Parameter", "ParameterError", "parse_parameters_source", "notebook_parameters",
            "validate_parameters", "parse_assignments", "load_parameter_file", "format_value",
@@ -223,7 +224,6 @@ def _scalar(kind, text, param):
 def _range_check(name, value):
     if isinstance(value, bool) or not isinstance(value, int):
         return
-    from ..facility import validate_proposal, validate_run
     try:
         if name == "proposal":
             validate_proposal(value)
@@ -273,6 +273,18 @@ def parse_constraints(help_text) -> tuple:
 
 
 def constraint_text(constraints) -> str:
+    """The constraints of a parameter as its help text shows them.
+
+    Parameters
+    ----------
+    constraints : iterable
+        Parsed constraints (see :func:`parse_constraints`).
+
+    Returns
+    -------
+    str
+        E.g. ``'> 0'`` or ``'0..15'``.
+    """
     parts, i = [], 0
     c = list(constraints)
     while i < len(c):
@@ -419,7 +431,7 @@ def parse_assignments(items) -> dict:
 
 
 def _unique_loader():
-    import yaml
+    import yaml  # optional: only for YAML parameter files
 
     class Loader(yaml.SafeLoader):
         pass
@@ -452,7 +464,7 @@ _UniqueKeyLoader = _LazyLoader()
 
 def load_parameter_file(path) -> dict:
     """Parameters from a YAML (or JSON) mapping file."""
-    import yaml
+    import yaml  # optional: only for YAML parameter files
     path = Path(path)
     if path.is_dir():
         raise ParameterError(f"parameter file {str(path)!r} is a folder; pass -f with a YAML "

@@ -8,6 +8,7 @@ with the final name is always complete. A failing cell leaves
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -16,14 +17,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import atomic as _atomic
-from ..atomic import check_name, check_writable_dir
+from .._version import __version__
+from ..atomic import (check_name, check_writable_dir, clean_stale, json_default, part_name,
+                      write_atomic)
 from ..errors import ToolBoxPathError, ToolBoxValueError
 from .params import validate_parameters
 from .templates import Template, safe_name, template_inputs
 
 __all__ = ["Prepared", "RunResult", "prepare", "run_template", "resolve_kernel",
-           "default_output_dir", "output_paths", "available_kernels", "write_atomic",
+           "default_output_dir", "output_paths", "available_kernels",
            "state_path", "read_state", "parameter_changes"]
 
 
@@ -55,6 +57,25 @@ class Prepared:
 
 @dataclass
 class RunResult:
+    """The outcome of one template execution.
+
+    Attributes
+    ----------
+    ok : bool
+        Every cell ran.
+    notebook, html : Path or None
+        The executed notebook and report (``.failed.*`` ones when a cell failed).
+    kernel : str
+        The kernel used.
+    message : str
+        What was written, or which cell failed and why.
+    failed_cell : int or None
+        papermill's index of the failing cell.
+    duration : float
+        Execution time in seconds.
+    parameters : dict
+        The validated parameters.
+    """
     ok: bool
     notebook: Path | None
     html: Path | None
@@ -67,7 +88,7 @@ class RunResult:
 
 def available_kernels() -> dict:
     """``{name: resource_dir}`` of the installed Jupyter kernels."""
-    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.kernelspec import KernelSpecManager  # heavy: jupyter machinery
     return KernelSpecManager().find_kernel_specs()
 
 
@@ -122,6 +143,22 @@ def default_output_dir(template_name, values, base=None) -> Path:
 
 
 def output_paths(out_dir, template_name, values):
+    """The notebook and report of one execution.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        The output folder.
+    template_name : str
+        The template's name.
+    values : dict
+        The parameters (``run`` names the files ``<template>_r<run:04d>``).
+
+    Returns
+    -------
+    tuple of Path
+        ``(notebook .ipynb, report .html)``.
+    """
     stem = safe_name(template_name)
     run = _run_number(values)
     if run is not None:
@@ -131,6 +168,18 @@ def output_paths(out_dir, template_name, values):
 
 
 def failed_paths(notebook_path):
+    """The notebook and report written when a cell fails.
+
+    Parameters
+    ----------
+    notebook_path : str or Path
+        The notebook of a complete execution.
+
+    Returns
+    -------
+    tuple of Path
+        ``(<stem>.failed.ipynb, <stem>.failed.html)``.
+    """
     p = Path(notebook_path)
     return p.with_suffix(".failed.ipynb"), p.with_suffix(".failed.html")
 
@@ -139,9 +188,29 @@ def prepare(template, parameters=None, param_file=None, kernel=None, out=None,
             overwrite=False) -> Prepared:
     """Find the template, validate parameters, kernel and output location.
 
-    ``parameters``: dict of values (strings from ``-p`` are parsed by type);
-    ``param_file``: YAML file whose values are overridden by ``parameters``.
-    Raises a ToolBoxError subclass for anything wrong; starts no kernel.
+    Parameters
+    ----------
+    template : str, Path or Template
+        A template name (``scs-nb templates``) or an ``.ipynb`` path.
+    parameters : dict, optional
+        Values (strings from ``-p`` are parsed by the parameter's type).
+    param_file : str, optional
+        YAML file of values, overridden by ``parameters``.
+    kernel : str, optional
+        Jupyter kernel (default: see :func:`resolve_kernel`).
+    out : str or Path, optional
+        Output folder (default: :func:`default_output_dir`).
+    overwrite : bool
+        Replace existing outputs.
+
+    Returns
+    -------
+    Prepared
+
+    Raises
+    ------
+    ToolBoxError
+        A subclass for anything wrong; no kernel is started.
     """
     tpl, nb, spec, given = template_inputs(template, parameters, param_file)
     values = validate_parameters(spec, given, template=tpl.name)
@@ -161,12 +230,6 @@ def prepare(template, parameters=None, param_file=None, kernel=None, out=None,
     return Prepared(tpl, nb, spec, values, kname, out_dir, nb_path, html_path)
 
 
-def write_atomic(path: Path, data, mode="w"):
-    """Write text/bytes to ``path`` via a temporary file in the same folder; the file
-    gets the usual permissions (0666 less the umask: proposal members can read it)."""
-    return _atomic.write_atomic(path, data, mode)
-
-
 def state_path(notebook_path) -> Path:
     """The per-output state file ``<stem>.state.json`` beside the notebook: template,
     parameters, status and message of the last execution into this folder."""
@@ -177,7 +240,6 @@ def state_path(notebook_path) -> Path:
 def read_state(notebook_path) -> dict | None:
     """The recorded state of an output (its state file, else the parameters in the
     notebook's metadata), or None."""
-    import json
     sp = state_path(notebook_path)
     try:
         with open(sp) as f:
@@ -208,19 +270,19 @@ def parameter_changes(old: dict, new: dict) -> list:
 
 
 def _write_state(prep, status, message, notebook):
-    import json
     state = {"template": prep.template.name, "template_path": str(prep.template.path),
              "parameters": prep.values, "kernel": prep.kernel, "status": status,
              "message": message, "notebook": str(notebook) if notebook else None,
              "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}
     try:
-        write_atomic(state_path(prep.notebook_path), json.dumps(state, indent=1, default=str))
+        write_atomic(state_path(prep.notebook_path),
+                     json.dumps(state, indent=1, default=json_default))
     except OSError:     # the outputs are written; the state is a convenience
         pass
 
 
 def _set_kernelspec(nb, kernel):
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel  # heavy: jupyter
     try:
         spec = KernelSpecManager().get_kernel_spec(kernel)
         display, language = spec.display_name, spec.language
@@ -231,7 +293,7 @@ def _set_kernelspec(nb, kernel):
 
 
 def _html(nb) -> str:
-    from nbconvert import HTMLExporter
+    from nbconvert import HTMLExporter  # heavy: only for HTML reports
     exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True,
                             exclude_output_prompt=True)
     body, _ = exporter.from_notebook_node(nb)
@@ -239,8 +301,7 @@ def _html(nb) -> str:
 
 
 def _finish(nb, prep: Prepared, nb_path, html_path, html):
-    import nbformat
-    from .. import __version__
+    import nbformat  # heavy: only when a notebook is written
     _set_kernelspec(nb, prep.kernel)
     nb.metadata["scs_nb"] = {"template": prep.template.name,
                              "template_path": str(prep.template.path),
@@ -274,7 +335,29 @@ def _failed_cell_message(exc, nb, template_name):
 
 def execute(prep: Prepared, html=True, log_output=False, progress=None, timeout=None,
             start_timeout=120) -> RunResult:
-    """Execute a prepared template; never raises for a failing cell (see RunResult)."""
+    """Execute a prepared template; never raises for a failing cell.
+
+    Parameters
+    ----------
+    prep : Prepared
+        From :func:`prepare`.
+    html : bool
+        Also write the HTML report (code hidden).
+    log_output : bool
+        Log cell outputs as they come (papermill, INFO level).
+    progress : bool, optional
+        Progress bar (default: when stderr is a terminal).
+    timeout : float, optional
+        Time limit per cell in seconds.
+    start_timeout : float
+        Seconds the kernel may take to start.
+
+    Returns
+    -------
+    RunResult
+        ``ok`` False with ``message`` naming the cell when a cell failed.
+    """
+    # heavy: papermill starts kernels; only needed when a template is executed
     import nbformat
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
@@ -282,9 +365,9 @@ def execute(prep: Prepared, html=True, log_output=False, progress=None, timeout=
     prep.out_dir.mkdir(parents=True, exist_ok=True)
     stem = prep.notebook_path.stem
     # leftovers of killed runs (hidden .part.ipynb of processes that no longer exist)
-    _atomic.clean_stale(prep.out_dir, f".{stem}.", ".part.ipynb")
-    _atomic.clean_stale(prep.out_dir, ".", ".part")
-    fd, tmp = tempfile.mkstemp(dir=prep.out_dir, prefix=_atomic.part_name(f".{stem}"),
+    clean_stale(prep.out_dir, f".{stem}.", ".part.ipynb")
+    clean_stale(prep.out_dir, ".", ".part")
+    fd, tmp = tempfile.mkstemp(dir=prep.out_dir, prefix=part_name(f".{stem}"),
                                suffix=".part.ipynb")
     os.close(fd)
     if progress is None:
@@ -338,8 +421,22 @@ def run_template(template, parameters=None, param_file=None, kernel=None, out=No
                  timeout=None) -> RunResult:
     """Validate and run one template; returns a RunResult (``ok`` False for a failing cell).
 
-    Invalid parameters, an unknown kernel or an existing output raise a ToolBoxError
-    before any kernel is started.
+    Parameters
+    ----------
+    template, parameters, param_file, kernel, out, overwrite
+        See :func:`prepare`.
+    html, log_output, progress, timeout
+        See :func:`execute`.
+
+    Returns
+    -------
+    RunResult
+
+    Raises
+    ------
+    ToolBoxError
+        Invalid parameters, an unknown kernel or an existing output, before any
+        kernel is started.
     """
     prep = prepare(template, parameters, param_file, kernel, out, overwrite)
     return execute(prep, html=html, log_output=log_output, progress=progress,

@@ -8,20 +8,24 @@ line in the script is quoted with ``shlex.quote``; the per-task arguments sit in
 """
 from __future__ import annotations
 
+import json
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..atomic import check_name, file_mode
+from ..atomic import check_name, file_mode, write_atomic
 from ..errors import ToolBoxError, ToolBoxValueError
+from ..parallel.slurm_options import (option_defaults, option_names, sbatch_directives,
+                                      validate_reservation)
 from .batch import parse_runs
 from .params import ParameterError, format_value, validate_parameters
 from .runner import (_run_number, default_output_dir, failed_paths, output_paths,
-                     resolve_kernel, write_atomic)
+                     resolve_kernel)
 from .templates import safe_name, template_inputs
 
 __all__ = ["SlurmOptions", "SbatchScript", "build_scripts", "submit_scripts",
@@ -29,21 +33,6 @@ __all__ = ["SlurmOptions", "SbatchScript", "build_scripts", "submit_scripts",
            "failed_values", "find_records"]
 
 MAX_ARRAY = 1000           # tasks per job array (SLURM's usual MaxArraySize is 1001)
-_PATTERNS = {
-    "partition": (r"[A-Za-z0-9_-]+(,[A-Za-z0-9_-]+)*", "a partition name such as exfel or upex"),
-    "reservation": (r"upex_\d{6}", "upex_00NNNN, e.g. upex_003333 for proposal 3333"),
-    "time": (r"(\d+-)?\d{1,3}(:\d{2}){0,2}|\d+-\d{1,2}", "a SLURM time such as 02:00:00, "
-             "90 (minutes) or 1-12:00:00"),
-    "mail_type": (r"(NONE|BEGIN|END|FAIL|REQUEUE|ALL|INVALID_DEPEND|STAGE_OUT|TIME_LIMIT"
-                  r"|TIME_LIMIT_90|TIME_LIMIT_80|TIME_LIMIT_50|ARRAY_TASKS)"
-                  r"(,(NONE|BEGIN|END|FAIL|REQUEUE|ALL|INVALID_DEPEND|STAGE_OUT|TIME_LIMIT"
-                  r"|TIME_LIMIT_90|TIME_LIMIT_80|TIME_LIMIT_50|ARRAY_TASKS))*",
-                  "a comma list of NONE, BEGIN, END, FAIL, ALL, ..."),
-    "mail_user": (r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}", "an e-mail address"),
-    "constraint": (r"[A-Za-z0-9_]+([&|,][A-Za-z0-9_]+)*", "a node feature such as V100"),
-    "mem": (r"\d+[KMGT]?", "a memory size such as 64G"),
-    "job_name": (r"[A-Za-z0-9_.-]{1,64}", "letters, digits, '_', '.', '-'"),
-}
 # paths that appear in #SBATCH lines, which SLURM does not shell-parse
 _SAFE_PATH = re.compile(r"[A-Za-z0-9_./+@:=,~-]+")
 # characters a parameter value may not carry into a job script, even quoted
@@ -66,23 +55,6 @@ def _check_shell_safe(name, value):
                 "put it in a -f parameter file run with `scs-nb run` directly")
 
 
-def _check(kind, value):
-    pattern, expects = _PATTERNS[kind]
-    if not isinstance(value, str) or not re.fullmatch(pattern, value):
-        raise ToolBoxValueError(f"--{kind.replace('_', '-')} must be {expects}, got {value!r}")
-    return value
-
-
-def validate_reservation(value, proposal=None) -> str:
-    """``upex_00NNNN``; ``'auto'`` derives it from ``proposal``."""
-    if value == "auto":
-        if not isinstance(proposal, int) or isinstance(proposal, bool):
-            raise ToolBoxValueError("--reservation auto needs the template's `proposal` "
-                                    "parameter; pass --reservation upex_00NNNN")
-        value = f"upex_{proposal:06d}"
-    return _check("reservation", value)
-
-
 def _check_path(path: Path, what) -> Path:
     if not _SAFE_PATH.fullmatch(str(path)):
         raise ToolBoxValueError(
@@ -91,24 +63,64 @@ def _check_path(path: Path, what) -> Path:
     return path
 
 
-@dataclass
 class SlurmOptions:
-    partition: str | None = None
-    reservation: str | None = None
-    time: str = "02:00:00"
-    mail_type: str | None = "END,FAIL"
-    mail_user: str | None = None
-    constraint: str | None = None
-    nodes: int = 1
-    mem: str | None = None
-    max_concurrent: int | None = 32
-    job_name: str | None = None
-    logs: str | None = None
-    array_size: int = MAX_ARRAY
+    """The SLURM options of one submission: the job options of the shared table
+    (``scs_nb.parallel.slurm_options.SLURM_OPTIONS``) and how the array is cut.
+
+    Parameters
+    ----------
+    max_concurrent : int or None
+        Array tasks running at once (``%N`` of ``--array``); None: no limit.
+    logs : str or None
+        Folder of the per-task logs (default ``<out>/logs``).
+    array_size : int
+        Tasks per job-array script (at most ``MAX_ARRAY``).
+    **job
+        Job options by their table name (``partition``, ``time``, ``mem``, ...); the
+        others take the table's defaults.
+    """
+
+    def __init__(self, max_concurrent=32, logs=None, array_size=MAX_ARRAY, **job):
+        unknown = sorted(set(job) - set(option_names()))
+        if unknown:
+            raise TypeError(f"unknown SLURM option(s) {', '.join(unknown)}; known: "
+                            f"{', '.join(option_names())}")
+        self.job = {**option_defaults(), **job}
+        self.max_concurrent = max_concurrent
+        self.logs = logs
+        self.array_size = array_size
+
+    def __getattr__(self, name):
+        # the job options read as attributes too (opts.partition, opts.time)
+        job = self.__dict__.get("job", {})
+        if name in job:
+            return job[name]
+        raise AttributeError(name)
 
 
 @dataclass
 class SbatchScript:
+    """One job-array script and what its tasks write.
+
+    Attributes
+    ----------
+    text : str
+        The script.
+    tasks : list
+        ``[(value, out_dir)]`` in array-index order (value of the varied parameter).
+    logs, base : Path or None
+        The log folder and the submission's output folder.
+    job_name : str
+        The SLURM job name.
+    path : Path or None
+        Where the script was written (set by :func:`submit_scripts`).
+    template : str
+        The template's name.
+    param : str or None
+        The parameter that varies between tasks.
+    notebooks : list or None
+        The notebook path of each task (its report beside it).
+    """
     text: str
     tasks: list          # [(value, out_dir)] in array-index order
     logs: Path | None = None
@@ -134,8 +146,30 @@ def build_scripts(template, parameters=None, param_file=None, over=None, kernel=
                   out=None, options: SlurmOptions | None = None, python=None) -> list:
     """sbatch scripts (job arrays of at most ``options.array_size`` tasks).
 
-    over: ``(name, values_text)`` — the parameter that varies between array tasks
-    (``('run', '10-20,25')``), or None for a single task.
+    Parameters
+    ----------
+    template : str, Path or Template
+        The template to run.
+    parameters : dict, optional
+        Parameters common to every task.
+    param_file : str, optional
+        YAML file of parameters, overridden by ``parameters``.
+    over : tuple, optional
+        ``(name, values_text)``: the parameter that varies between array tasks
+        (``('run', '10-20,25')``); None for a single task.
+    kernel : str, optional
+        Jupyter kernel.
+    out : str or Path, optional
+        Output folder (one subfolder per task).
+    options : SlurmOptions, optional
+        SLURM options (default: the table's defaults).
+    python : str, optional
+        The Python the tasks run (default: this one).
+
+    Returns
+    -------
+    list of SbatchScript
+        Nothing is written; every value is validated and quoted.
     """
     opt = options or SlurmOptions()
     tpl, nb, spec, given = template_inputs(template, parameters, param_file)
@@ -173,25 +207,19 @@ def build_scripts(template, parameters=None, param_file=None, over=None, kernel=
             sub = sub / f"r{run:04d}"
         return sub / safe_name(f"{name}_{format_value(spec[name], v)}")
 
-    # SLURM options
-    if opt.partition:
-        _check("partition", opt.partition)
-    if opt.reservation:
-        opt.reservation = validate_reservation(opt.reservation, tasks[0].get("proposal"))
-    if not opt.partition and not opt.reservation:
-        opt.partition = "exfel"
-    _check("time", str(opt.time))
-    if opt.mail_type:
-        _check("mail_type", opt.mail_type)
-    if opt.mail_user:
-        _check("mail_user", opt.mail_user)
-    if opt.constraint:
-        _check("constraint", opt.constraint)
-    if opt.mem:
-        _check("mem", opt.mem)
-    job_name = _check("job_name", opt.job_name or _default_job_name(tpl.name, tasks))
-    if not isinstance(opt.nodes, int) or opt.nodes < 1:
-        raise ToolBoxValueError(f"--nodes must be a positive integer, got {opt.nodes!r}")
+    # SLURM options: validated by their table (slurm_options); the caller's object
+    # is not changed
+    job = dict(opt.job)
+    if job.get("time") is not None:
+        job["time"] = str(job["time"])         # 90 (minutes) may come as a number
+    if job.get("reservation"):
+        job["reservation"] = validate_reservation(job["reservation"],
+                                                  tasks[0].get("proposal"))
+    if not job.get("partition") and not job.get("reservation"):
+        job["partition"] = "exfel"
+    job["job_name"] = job.get("job_name") or _default_job_name(tpl.name, tasks)
+    directives = sbatch_directives(job)
+    job_name = job["job_name"]
     if opt.max_concurrent is not None and (not isinstance(opt.max_concurrent, int)
                                            or opt.max_concurrent < 1):
         raise ToolBoxValueError("--max-concurrent must be a positive integer, "
@@ -220,21 +248,7 @@ def build_scripts(template, parameters=None, param_file=None, over=None, kernel=
                  f"# template {safe_name(tpl.name)}: {len(part)} task(s)"
                  + (f", {name} = {format_value(spec[name], part[0][name])} .. "
                     f"{format_value(spec[name], part[-1][name])}" if name else ""),
-                 f"#SBATCH --job-name={job_name}",
-                 f"#SBATCH --nodes={opt.nodes}"]
-        if opt.partition:
-            lines.append(f"#SBATCH --partition={opt.partition}")
-        if opt.reservation:
-            lines.append(f"#SBATCH --reservation={opt.reservation}")
-        if opt.constraint:
-            lines.append(f"#SBATCH --constraint={opt.constraint}")
-        if opt.mem:
-            lines.append(f"#SBATCH --mem={opt.mem}")
-        lines.append(f"#SBATCH --time={opt.time}")
-        if opt.mail_type:
-            lines.append(f"#SBATCH --mail-type={opt.mail_type}")
-        if opt.mail_user:
-            lines.append(f"#SBATCH --mail-user={opt.mail_user}")
+                 *directives]
         lines.append(f"#SBATCH --output={logs}/%A_%a-%x.out")
         limit = f"%{opt.max_concurrent}" if opt.max_concurrent else ""
         lines.append(f"#SBATCH --array=0-{len(part) - 1}{limit}")
@@ -270,8 +284,24 @@ def _default_job_name(template_name, tasks) -> str:
 
 
 def submit_scripts(scripts, folder=None, sbatch="sbatch", echo=print) -> list:
-    """Write each script (atomically) and submit it with ``sbatch``; returns job ids."""
-    import shutil
+    """Write each script (atomically) and submit it with ``sbatch``.
+
+    Parameters
+    ----------
+    scripts : list of SbatchScript
+        From :func:`build_scripts`.
+    folder : str or Path, optional
+        Where the scripts and ``submissions.json`` go (default ``<out>/slurm``).
+    sbatch : str
+        The sbatch executable.
+    echo : callable
+        Prints one line per submitted job.
+
+    Returns
+    -------
+    list of str
+        The job ids.
+    """
     ids = []
     folder = Path(folder) if folder else scripts[0].base / "slurm"
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -315,7 +345,6 @@ def _jsonable(value):
 
 def _record_submission(folder, script: SbatchScript, job_id):
     """Append one submitted job array to ``<folder>/submissions.json`` (atomically)."""
-    import json
     path = Path(folder) / RECORD
     records = _load_records(path)
     records.append({
@@ -330,7 +359,6 @@ def _record_submission(folder, script: SbatchScript, job_id):
 
 
 def _load_records(path) -> list:
-    import json
     try:
         with open(path) as f:
             data = json.load(f)
@@ -358,7 +386,6 @@ def find_records(out) -> list:
 def _squeue(job_ids, squeue="squeue") -> dict | None:
     """``{'JOBID_INDEX': state}`` of the array tasks still known to squeue; None when
     squeue cannot be asked (no SLURM here)."""
-    import shutil
     exe = shutil.which(squeue)
     if exe is None or not job_ids:
         return None if exe is None else {}

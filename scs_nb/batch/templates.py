@@ -1,6 +1,8 @@
 """Finding templates: by name in the ``scs_nb.templates`` package, or by path."""
 from __future__ import annotations
 
+import difflib
+import importlib.resources as res
 import json
 import re
 from dataclasses import dataclass
@@ -8,6 +10,7 @@ from pathlib import Path
 
 from ..atomic import check_name
 from ..errors import ToolBoxPathError
+from .params import load_parameter_file, notebook_parameters
 
 __all__ = ["Template", "templates_dir", "list_templates", "find_template", "template_inputs"]
 
@@ -15,8 +18,6 @@ __all__ = ["Template", "templates_dir", "list_templates", "find_template", "temp
 def templates_dir() -> Path:
     """The folder of the shipped templates (package ``scs_nb.templates``)."""
     try:
-        import importlib.resources as res
-        import scs_nb.templates as pkg  # noqa: F401
         path = Path(str(res.files("scs_nb.templates")))
         if path.is_dir():
             return path
@@ -85,7 +86,6 @@ class Template:
         return ""
 
     def parameters(self, nb=None) -> dict:
-        from .params import notebook_parameters
         return notebook_parameters(nb or self.notebook(), where=f"template {self.name!r}")
 
     def kernel_name(self, nb=None):
@@ -116,7 +116,6 @@ def find_template(name_or_path) -> Template:
     names = {t.name: t for t in available}
     if text in names:
         return names[text]
-    import difflib
     close = difflib.get_close_matches(text, list(names), n=3)
     hint = f" Did you mean {', '.join(close)}?" if close else ""
     raise ToolBoxPathError(
@@ -132,7 +131,6 @@ def safe_name(name: str) -> str:
 def template_inputs(template, parameters=None, param_file=None):
     """The template, its notebook, its parameter spec and the values given for it:
     those of the YAML ``param_file`` overridden by ``parameters`` (not yet validated)."""
-    from .params import load_parameter_file
     tpl = template if isinstance(template, Template) else find_template(template)
     check_name(tpl.name, "template name")
     check_name(tpl.path, "template path")

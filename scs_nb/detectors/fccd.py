@@ -18,8 +18,9 @@ import xarray as xr
 
 from ..atomic import replacing
 from ..errors import ToolBoxPathError, ToolBoxValueError
-from ..facility import FASTCCD_PIXEL_SIZE_M, FASTCCD_SHAPE, find_proposal, validate_run
+from ..facility import FASTCCD_PIXEL_SIZE_M, FASTCCD_SHAPE, validate_run
 from ..facility import sources as S
+from ..facility.paths import processed_dir
 
 __all__ = ["FastCCD", "process_one_module"]
 
@@ -304,7 +305,7 @@ class FastCCD:
     def _folder(self, save_folder):
         if save_folder is not None:
             return Path(save_folder)
-        return Path(find_proposal(self.proposal)) / "usr" / "processed_runs" / "fastccd"
+        return processed_dir(self.proposal, None, "fastccd")
 
     @staticmethod
     def _file(folder, runNB):

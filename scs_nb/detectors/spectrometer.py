@@ -11,31 +11,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 
-from ..atomic import write_atomic
+from ..atomic import json_default, write_atomic
 from ..errors import ToolBoxPathError, ToolBoxValueError
 
 __all__ = ["SpectrometerParams", "save_json", "load_json"]
 
 
-def _to_json(value):
-    """``value`` with slices, numpy arrays and scalars as JSON types."""
-    if isinstance(value, slice):
-        return {"slice": [value.start, value.stop, value.step]}
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, (list, tuple)):
-        return [_to_json(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _to_json(v) for k, v in value.items()}
-    return value
-
-
 def _from_json(value):
-    """The inverse of ``_to_json`` for one parameter: ``{"slice": [...]}`` -> slice."""
+    """The inverse of ``atomic.json_default`` for one parameter: ``{"slice": [...]}`` -> slice."""
     if isinstance(value, dict) and set(value) == {"slice"}:
         return slice(*value["slice"])
     return value
@@ -68,7 +52,7 @@ def save_json(path, obj, overwrite=False):
     if path.exists() and not overwrite:
         raise ToolBoxPathError(f"{path} exists; pass overwrite=True to replace it, or "
                                "another path")
-    return write_atomic(path, json.dumps(_to_json(obj), indent=1))
+    return write_atomic(path, json.dumps(obj, indent=1, default=json_default))
 
 
 def load_json(path):

@@ -105,6 +105,43 @@ def proposal_folder(proposal, root=None, cycle=DEFAULT_CYCLE) -> Path:
     return root / "SCS" / cycle / f"p{p:06d}"
 
 
+def processed_dir(proposal, run=None, *parts, root=None) -> Path:
+    """The folder of a proposal's processed outputs: ``<proposal>/usr/processed_runs``.
+
+    The one place this folder is named (the ToolBox's SLURM scripts write there).
+
+    Parameters
+    ----------
+    proposal : int, str or os.PathLike
+        The proposal number (2252, 'p002252'), found under the data root; or a
+        proposal folder given as a path (``Path``, or text containing '/').
+    run : int, optional
+        Adds the run's subfolder ``r<run:04d>``.
+    *parts : str
+        Further subfolders (e.g. ``'fastccd'``).
+    root : str or Path, optional
+        The data root (default: :func:`data_root`); for a proposal number only.
+
+    Returns
+    -------
+    Path
+        ``<proposal folder>/usr/processed_runs[/r<run:04d>][/parts...]`` (not created).
+
+    Raises
+    ------
+    ToolBoxPathError
+        The proposal is not found under the data root.
+    """
+    if isinstance(proposal, os.PathLike) or (isinstance(proposal, str) and "/" in proposal):
+        folder = Path(proposal)
+    else:
+        folder = Path(find_proposal(proposal, root))
+    out = folder / "usr" / "processed_runs"
+    if run is not None:
+        out = out / f"r{validate_run(run):04d}"
+    return out.joinpath(*parts)
+
+
 def run_ranges(numbers) -> str:
     """[1, 2, 3, 7] -> '1-3, 7'"""
     out, start, prev = [], None, None

@@ -60,7 +60,7 @@ def no_dask_jobs(name, timeout=20):
 
 def slurm_cluster_of(tmp_path, jobs, **kw):
     """make_cluster('slurm') with a job name of this test's own."""
-    from scs_nb.batch.cluster import make_cluster
+    from scs_nb.parallel.cluster import make_cluster
     name = f"dask-{uuid.uuid4().hex[:8]}"
     return make_cluster("slurm", cores=1, memory="2GB", walltime="00:10:00", jobs=jobs,
                         job_name=name, **kw), name

@@ -31,6 +31,7 @@ from ...atomic import check_writable_dir
 from ...reader.damage import check_readable
 from ...errors import ToolBoxError, ToolBoxFileError, ToolBoxPathError, ToolBoxValueError
 from ...facility import C_MM_PER_PS, DSSC_NMODULES
+from ...facility.paths import processed_dir
 from . import core, engine
 from .misc import create_dssc_bins, get_xgm_formatted
 from .processing import guarded, process_modules, process_to_file, report_text
@@ -53,7 +54,7 @@ def default_output_path(proposal, run):
     """``<proposal>/usr/processed_runs/r<run>`` as the ToolBox SLURM script."""
     run_dir = engine.run_directory(proposal, run)
     prop_dir = os.path.dirname(os.path.dirname(os.path.abspath(run_dir)))
-    return os.path.join(prop_dir, "usr", "processed_runs", f"r{int(run):04d}")
+    return str(processed_dir(prop_dir, run))
 
 
 def _train_mean_nonzero(arr):

@@ -145,7 +145,7 @@ class MaranaX(hRIXS):
         """from_run() and centroid() in one: the images are read in chunks of
         CHUNK_TRAINS trains by worker processes (never the whole run), only
         the spectra (and hits) come back. ``client``: a dask
-        ``distributed.Client`` (e.g. on ``scs_nb.batch.cluster.make_cluster()``)
+        ``distributed.Client`` (e.g. on ``scs_nb.parallel.make_cluster()``)
         to run the chunks on instead of local processes.
 
         Parameters

@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-from ...atomic import write_atomic
+from ...atomic import json_default, write_atomic
 from ...errors import ToolBoxPathError, ToolBoxValueError
 from ...facility import DSSC_MODULE_SHAPE
 
@@ -177,7 +177,7 @@ class parameters:
         fname = os.path.join(path, self.filename())
         if os.path.exists(fname):
             print(f"updating {fname}")
-        write_atomic(fname, json.dumps(self.to_dict(), indent=1, default=_json_default))
+        write_atomic(fname, json.dumps(self.to_dict(), indent=1, default=json_default))
         return fname
 
     @classmethod

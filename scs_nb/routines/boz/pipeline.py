@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 
+from ...facility.paths import processed_dir
 from .core import (average_module, bad_pixel_map, compute_flat_field_correction, find_rois,
                    plane_fitting)
 from .fit import ff_refine_fit, nl_domain, nl_fit, nl_lut, normalize_flat_field
@@ -18,7 +19,7 @@ def default_path(proposal, run):
     from ...load import find_run_path
     run_dir = find_run_path(proposal, run)
     prop_dir = os.path.dirname(os.path.dirname(os.path.abspath(run_dir)))
-    return os.path.join(prop_dir, "usr", "processed_runs", f"r{int(run):04d}")
+    return str(processed_dir(prop_dir, run))
 
 
 def parameters_file(proposal, darkrun, run, path=""):

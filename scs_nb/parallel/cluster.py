@@ -1,6 +1,6 @@
 """Dask clusters for heavy steps (DSSC binning, BOZ): local by default, SLURM for many nodes.
 
-    from scs_nb.batch.cluster import make_cluster
+    from scs_nb.parallel.cluster import make_cluster
     from dask.distributed import Client
     cluster = make_cluster()                       # all cores of this machine
     cluster = make_cluster('slurm', partition='exfel', walltime='02:00:00', jobs=4)
@@ -15,13 +15,24 @@ import subprocess
 import tempfile
 
 from ..errors import ToolBoxValueError
+from .slurm_options import cluster_kwargs, option_names, validate_reservation
 
 __all__ = ["make_cluster", "default_workers", "node_limits"]
 
 
 def node_limits(partition):
-    """``(cpus, memory_mb)`` of the smallest node of a SLURM partition, from ``sinfo``;
-    None when SLURM cannot be asked."""
+    """The size of the smallest node of a SLURM partition, from ``sinfo``.
+
+    Parameters
+    ----------
+    partition : str
+        The SLURM partition.
+
+    Returns
+    -------
+    tuple of int or None
+        ``(cpus, memory_mb)`` (memory in MB), or None when SLURM cannot be asked.
+    """
     exe = shutil.which("sinfo")
     if exe is None:
         return None
@@ -42,7 +53,13 @@ def node_limits(partition):
 
 
 def default_workers() -> int:
-    """CPU cores available to this process (never less than 1)."""
+    """The CPU cores available to this process.
+
+    Returns
+    -------
+    int
+        Cores in this process's affinity mask (never less than 1).
+    """
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
@@ -84,33 +101,43 @@ def make_cluster(kind="local", partition=None, reservation=None, walltime="01:00
         ``$SCS_NB_DASK_HOST``, else dask's choice); a loopback address (the one-node
         test cluster) binds the workers there too.
     kwargs:
-        passed to the cluster class.
+        SLURM: any option of ``scs_nb.parallel.slurm_options.SLURM_OPTIONS`` by its
+        name (``constraint='V100'``, ``mail_user=...``, ``nodes=...``, ``job_name=...``;
+        ``time``/``mem`` are ``walltime``/``memory`` here), validated as in
+        ``scs-nb submit``; the rest is passed to the cluster class.
+
+    Returns
+    -------
+    distributed.LocalCluster or dask_jobqueue.SLURMCluster
     """
     if kind not in ("local", "slurm"):
         raise ToolBoxValueError(f"kind must be 'local' or 'slurm', got {kind!r}")
     if cores is not None and (not isinstance(cores, int) or cores < 1):
         raise ToolBoxValueError(f"cores must be a positive integer, got {cores!r}")
     if kind == "local":
-        from distributed import LocalCluster
+        from distributed import LocalCluster  # heavy: only when a cluster is made
         kwargs.setdefault("dashboard_address", ":0")
         return LocalCluster(n_workers=cores or default_workers(), threads_per_worker=1,
                             memory_limit=memory or "auto", **kwargs)
 
-    from dask_jobqueue import SLURMCluster
+    from dask_jobqueue import SLURMCluster  # heavy: only for SLURM clusters
 
-    from .slurm import _check, validate_reservation
-    partition = _check("partition", partition or "exfel")
-    _check("time", walltime)
-    extra = list(kwargs.pop("job_extra_directives", []))
-    if reservation:
-        extra.append(f"--reservation={validate_reservation(reservation)}")
-    # a job that asks more than the partition's nodes have never starts: the defaults
-    # (16 cores, 64 GB) are capped by the smallest node sinfo reports
-    limits = node_limits(partition)
+    # the SLURM options have one definition (slurm_options); dask's own names for
+    # two of them (walltime, memory) stay this function's public parameters
+    slurm = {name: kwargs.pop(name) for name in option_names() if name in kwargs}
+    for name, dask_name in (("time", "walltime"), ("mem", "memory")):
+        if name in slurm:
+            raise ToolBoxValueError(f"pass {dask_name}= (dask's name), not {name}=")
+    slurm.update(partition=partition or "exfel", time=walltime, mem=memory,
+                 reservation=validate_reservation(reservation) if reservation else None)
+    job = cluster_kwargs(slurm)       # validated before anything runs
+    job["job_extra_directives"] = (list(kwargs.pop("job_extra_directives", []))
+                                   + job["job_extra_directives"])
+    limits = node_limits(job["queue"])
     if cores is None:
         cores = min(16, limits[0]) if limits else 16
     if memory is None:
-        memory = f"{min(64000, limits[1])}MB" if limits else "64GB"
+        job["memory"] = f"{min(64000, limits[1])}MB" if limits else "64GB"
     host = kwargs.pop("host", None) or os.environ.get("SCS_NB_DASK_HOST") or None
     if host:
         # the scheduler (in this process) listens there; on a loopback address the
@@ -125,9 +152,7 @@ def make_cluster(kind="local", partition=None, reservation=None, walltime="01:00
             kwargs["worker_extra_args"] = wargs
     kwargs.setdefault("log_directory", os.path.join(
         tempfile.gettempdir(), f"scs_nb-dask-jobs-{getpass.getuser()}"))
-    cluster = SLURMCluster(queue=partition, cores=cores, memory=memory,
-                           processes=processes or cores, walltime=walltime,
-                           job_extra_directives=extra, **kwargs)
+    cluster = SLURMCluster(cores=cores, processes=processes or cores, **job, **kwargs)
     if print_script:
         print(cluster.job_script())
     if jobs:

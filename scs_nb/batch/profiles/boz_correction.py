@@ -8,21 +8,34 @@ one SLURM job running the 'BOZ I.a' template (``boz_Ia``) headless. Its JSON fil
 ``parameters_p<P>_d<D>_r<R>.json`` is written to ``<proposal>/usr/processed_runs/r<run>`` (or
 --out) as soon as the flat field is done (the online preview can use it) and again with the
 non-linearity. No GPU is needed: the fits run on histogram reductions on the CPU. Values are
-validated and quoted by ``scs_nb.batch.slurm``; sbatch is called with an argument list.
+validated and quoted by ``scs_nb.batch.slurm``; sbatch is called with an argument list. The
+SLURM options are those of ``scs-nb submit`` (``--mem``, ``--constraint``, ...).
 """
 from __future__ import annotations
 
 import argparse
 
-from ...batch.profiles import add_job_options, output_folder, print_or_submit, profile_scripts
 from ...errors import ToolBoxValueError
 from ...facility import DSSC_NMODULES, validate_proposal
+from ...routines.boz.pipeline import default_path
+from .common import add_job_options, output_folder, print_or_submit, profile_scripts
 
 TEMPLATE = "boz_Ia"
 
 
 def build_parser(prog="scs-nb submit boz-correction"):
-    """The options of ``scs-nb submit boz-correction`` (see scs_nb.cli.SUBMIT_PROFILES)."""
+    """The parser of ``scs-nb submit boz-correction``.
+
+    Parameters
+    ----------
+    prog : str
+        The program name shown in the help.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        Its ``func`` default is :func:`cmd_submit_boz`.
+    """
     p = argparse.ArgumentParser(
         prog=prog, allow_abbrev=False,
         description="Write (and submit, unless --dry-run) the sbatch job that runs the BOZ I.a "
@@ -45,7 +58,32 @@ def build_parser(prog="scs-nb submit boz-correction"):
 
 def boz_submit_parameters(proposal, dark, run, gain, rois_th=1.0, sat_level=500, module=15,
                           path="") -> dict:
-    """Template parameters of one submission (the seed script's papermill parameters)."""
+    """The template parameters of one submission (the seed script's papermill parameters).
+
+    Parameters
+    ----------
+    proposal : int or str
+        The proposal number.
+    dark : int
+        The dark run.
+    run : int
+        The run on three broken or empty membranes.
+    gain : float
+        DSSC gain in photons per bin (> 0).
+    rois_th : float
+        Threshold of the beam ROIs (> 0).
+    sat_level : int
+        Raw value (ADU, 1..511) from which a pixel is saturated.
+    module : int
+        The DSSC module.
+    path : str
+        Folder of the JSON file ('' : the template's default).
+
+    Returns
+    -------
+    dict
+        Validated parameters of the ``boz_Ia`` template.
+    """
     if not float(gain) > 0:
         raise ToolBoxValueError(f"--gain must be > 0 (photons per bin), got {gain}")
     if not 0 <= int(module) < DSSC_NMODULES:
@@ -63,7 +101,18 @@ def boz_submit_parameters(proposal, dark, run, gain, rois_th=1.0, sat_level=500,
 
 
 def build_boz_scripts(args):
-    from .pipeline import default_path
+    """The sbatch script of a parsed ``scs-nb submit boz-correction``.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed by :func:`build_parser`.
+
+    Returns
+    -------
+    list of scs_nb.batch.slurm.SbatchScript
+        One single-task job.
+    """
     out = output_folder(args.out, args.proposal, args.run, default_path)
     params = boz_submit_parameters(args.proposal, args.dark, args.run, args.gain, args.rois_th,
                                    args.sat_level, args.module, out)
@@ -71,4 +120,16 @@ def build_boz_scripts(args):
 
 
 def cmd_submit_boz(args) -> int:
+    """Run ``scs-nb submit boz-correction``: print (``--dry-run``) or submit the job.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed by :func:`build_parser`.
+
+    Returns
+    -------
+    int
+        The exit code.
+    """
     return print_or_submit(build_boz_scripts(args), args.dry_run)

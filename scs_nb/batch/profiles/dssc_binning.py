@@ -8,6 +8,7 @@ is the ToolBox's ``sbatch bin_dssc_module_job.sh -p 2719 -d 180 -r 179 -m 0 -x d
 ``scs-nb submit dssc_binning -p ... --over module_group=...``. Every value is
 validated (numbers, template parameter types, SLURM option patterns) and
 quoted by ``scs_nb.batch.slurm``; sbatch is called with an argument list.
+The SLURM options are those of ``scs-nb submit`` (``--mem``, ``--constraint``, ...).
 The job name starts with the run (``r0179-dssc-binning``); logs go to
 ``<out>/logs``, one per array task; the module files of all groups go to one
 folder (``<proposal>/usr/processed_runs/r<run>`` by default) that
@@ -17,15 +18,28 @@ from __future__ import annotations
 
 import argparse
 
-from ...batch.profiles import add_job_options, output_folder, print_or_submit, profile_scripts
+from ...detectors.dssc import default_output_path
 from ...errors import ToolBoxValueError
 from ...facility import validate_proposal
+from ..batch import parse_runs
+from .common import add_job_options, output_folder, print_or_submit, profile_scripts
 
 TEMPLATE = "dssc_binning"
 
 
 def build_parser(prog="scs-nb submit dssc-binning"):
-    """The options of ``scs-nb submit dssc-binning`` (see scs_nb.cli.SUBMIT_PROFILES)."""
+    """The parser of ``scs-nb submit dssc-binning``.
+
+    Parameters
+    ----------
+    prog : str
+        The program name shown in the help.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        Its ``func`` default is :func:`cmd_submit_dssc`.
+    """
     p = argparse.ArgumentParser(
         prog=prog, allow_abbrev=False,
         description="Write (and submit, unless --dry-run) the sbatch job array that runs the "
@@ -52,7 +66,34 @@ def build_parser(prog="scs-nb submit dssc-binning"):
 
 def dssc_submit_parameters(proposal, run, dark=None, xaxis="delay", bin_width=0.1, path="",
                            pattern=None, xgm_normalization=True, n_workers=4) -> dict:
-    """Template parameters of one submission (the module group varies per task)."""
+    """The template parameters of one submission (the module group varies per task).
+
+    Parameters
+    ----------
+    proposal : int or str
+        The proposal number.
+    run : int
+        The run number.
+    dark : int, optional
+        The dark run (None: no dark subtraction).
+    xaxis : str
+        ``'delay'`` (ps, BAM corrected), ``'nrj'`` (eV) or a slow mnemonic.
+    bin_width : float
+        Bin width in units of ``xaxis`` (> 0).
+    path : str
+        Output folder of the module files ('' : the template's default).
+    pattern : str, optional
+        Comma list of frame labels.
+    xgm_normalization : bool
+        Divide by the XGM pulse energy.
+    n_workers : int
+        dask workers per task, 0..64 (0: no dask).
+
+    Returns
+    -------
+    dict
+        Validated parameters of the ``dssc_binning`` template.
+    """
     try:
         bw = float(bin_width)
     except (TypeError, ValueError):
@@ -77,8 +118,18 @@ def _workers(n) -> int:
 
 
 def module_groups(text) -> list:
-    """'0-3' / '2' / '0,2' -> module groups, each 0..3."""
-    from ...batch.batch import parse_runs
+    """The module groups of a ``--module-group`` text.
+
+    Parameters
+    ----------
+    text : str
+        ``'0-3'``, ``'2'``, ``'0,2'``, ...
+
+    Returns
+    -------
+    list of int
+        Module groups, each 0..3 (four modules each).
+    """
     try:
         groups = parse_runs(str(text))
     except Exception:  # noqa: BLE001
@@ -90,7 +141,18 @@ def module_groups(text) -> list:
 
 
 def build_dssc_scripts(args):
-    from .binning import default_output_path
+    """The sbatch script of a parsed ``scs-nb submit dssc-binning``.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed by :func:`build_parser`.
+
+    Returns
+    -------
+    list of scs_nb.batch.slurm.SbatchScript
+        One job array, a task per module group.
+    """
     groups = module_groups(args.module_group)
     out = output_folder(args.out, args.proposal, args.run, default_output_path)
     params = dssc_submit_parameters(args.proposal, args.run, args.dark, args.xaxis,
@@ -102,4 +164,16 @@ def build_dssc_scripts(args):
 
 
 def cmd_submit_dssc(args) -> int:
+    """Run ``scs-nb submit dssc-binning``: print (``--dry-run``) or submit the job.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed by :func:`build_parser`.
+
+    Returns
+    -------
+    int
+        The exit code.
+    """
     return print_or_submit(build_dssc_scripts(args), args.dry_run)
