@@ -14,11 +14,16 @@ from __future__ import annotations
 
 import os
 
+import h5py
 import numpy as np
 
 from ...atomic import replacing
 from ...errors import ToolBoxPathError, ToolBoxValueError
 from ...facility import DSSC_MODULE_SHAPE, DSSC_NMODULES, HC_EV_NM, dssc_geometry
+from ..frames import bin_frames
+from .azimuthal.integrate import integrate_azimuthal
+from .binning import raw
+from .binning.run import dssc_dark
 
 __all__ = ["refine_quadrants", "shifted_geometry", "save_geometry", "load_geometry",
            "mean_module_images",
@@ -40,7 +45,7 @@ def _quad_positions(geom):
 
 def shifted_geometry(geom, offsets_mm):
     """The geometry with quadrant k moved by ``offsets_mm[k]`` = (dx, dy) mm."""
-    from extra_geom import DSSC_1MGeometry
+    from extra_geom import DSSC_1MGeometry  # heavy: only to build a geometry
     off = np.asarray(offsets_mm, float)
     if off.shape != (4, 2):
         raise ToolBoxValueError(f"offsets_mm must be 4 (dx, dy) pairs in mm, got shape "
@@ -74,7 +79,7 @@ def refine_quadrants(image, geom=None, q0=0.5, distance=0.5, energy=930.0, modul
     (4,), ``geometry`` (the refined extra_geom geometry) and
     ``quad_positions`` (mm).
     """
-    from scipy.optimize import least_squares
+    from scipy.optimize import least_squares  # heavy: only for the fit
     geom = dssc_geometry() if geom is None else geom
     img, mods = _prepare(image, modules)
     pos = geom.get_pixel_positions()[mods][..., :2] * 1e3          # mm
@@ -129,7 +134,6 @@ def ring_sharpness(image, geom, q0=0.5, distance=0.5, energy=930.0, modules=None
                    qrange=0.15):
     """Peak height over mean of I(q) around q0 (larger = sharper ring) and the
     I(q) of the geometry, integrated exactly over q0 +- qrange."""
-    from .azimuthal import integrate_azimuthal
     img, mods = _prepare(image, modules)
     ds = integrate_azimuthal(img[None], geom, npt=npt, unit="q_nm^-1", distance=distance,
                              energy=energy, radial_range=(q0 - qrange, q0 + qrange),
@@ -142,7 +146,6 @@ def save_geometry(geom, path, overwrite=False):
     """Write the geometry to an extra_geom DSSC HDF5 file (module layout) with the
     quadrant positions (mm) in its ``quad_positions`` attribute; atomic (a
     temporary file renamed). Read back with ``load_geometry(path)``."""
-    import h5py
     path = os.fspath(path)
     if os.path.exists(path) and not overwrite:
         raise ToolBoxPathError(f"{path} exists; pass overwrite=True to replace it or another "
@@ -157,8 +160,7 @@ def save_geometry(geom, path, overwrite=False):
 def load_geometry(path, quad_positions=None):
     """A ``DSSC_1MGeometry`` from a file of ``save_geometry`` (quadrant
     positions from its attribute unless given)."""
-    import h5py
-    from extra_geom import DSSC_1MGeometry
+    from extra_geom import DSSC_1MGeometry  # heavy: only to build a geometry
     path = os.fspath(path)
     if not os.path.exists(path):
         raise ToolBoxPathError(f"geometry file {path} not found; write one with "
@@ -176,17 +178,15 @@ def load_geometry(path, quad_positions=None):
 def mean_module_images(proposal, run, modules, dark_run=None):
     """Mean image (module, 128, 512) float64 over all frames of a run (dark
     subtracted per memory cell when a dark run is given), read with the DSSC
-    engine."""
-    from . import engine
-    from .binning import dssc_dark
-    run_dir = engine.run_directory(proposal, run)
+    frame binning."""
+    run_dir = raw.run_directory(proposal, run)
     out = []
     for m in modules:
-        idx = engine.index_module(run_dir, m)
+        idx = raw.index_module(run_dir, m)
         fpt = idx.frames_per_train
         fb = np.tile(np.arange(fpt), (len(idx.train_ids), 1))
-        res = engine.bin_module(idx, fb, None, fpt)
+        res = bin_frames(idx, fb, None, fpt)
         dark = None if dark_run is None else dssc_dark(proposal, dark_run, m)
-        mean = res.means(dark).reshape(fpt, *engine.MODULE_SHAPE)
+        mean = res.means(dark).reshape(fpt, *raw.MODULE_SHAPE)
         out.append(mean.mean(axis=0))
     return np.asarray(out, float)

@@ -27,13 +27,17 @@ import warnings
 import numpy as np
 import xarray as xr
 
-from ...atomic import check_writable_dir
-from ...damage import check_readable
-from ...errors import ToolBoxError, ToolBoxFileError, ToolBoxPathError, ToolBoxValueError
-from ...facility import C_MM_PER_PS, DSSC_NMODULES
-from . import core, engine
-from .misc import create_dssc_bins, get_xgm_formatted
-from .processing import guarded, process_modules, process_to_file, report_text
+from ....atomic import check_writable_dir
+from ....damage import check_readable
+from ....errors import ToolBoxError, ToolBoxFileError, ToolBoxPathError, ToolBoxValueError
+from ....facility import C_MM_PER_PS
+from ....load import get_array, open_run
+from ...frames import bin_frames
+from . import raw
+from .bins import create_dssc_bins, pattern_binner
+from .inputs import get_xgm_formatted
+from .process import guarded, process_modules, process_to_file, report_text
+from .store import module_filename
 
 __all__ = ["bin_dssc", "dssc_xaxis", "dssc_dark", "module_group", "open_binned_dssc",
            "default_output_path", "DSSCModulesError", "ModuleFiles"]
@@ -51,7 +55,7 @@ def module_group(group, per_group=4):
 
 def default_output_path(proposal, run):
     """``<proposal>/usr/processed_runs/r<run>`` as the ToolBox SLURM script."""
-    run_dir = engine.run_directory(proposal, run)
+    run_dir = raw.run_directory(proposal, run)
     prop_dir = os.path.dirname(os.path.dirname(os.path.abspath(run_dir)))
     return os.path.join(prop_dir, "usr", "processed_runs", f"r{int(run):04d}")
 
@@ -72,7 +76,6 @@ def dssc_xaxis(run, xaxis="delay", bam="BAM1932M", delay_origin=0.0, invert=True
     the train-averaged BAM arrival time (ps; ``bam=None`` for no correction);
     'nrj': mono photon energy (eV); any other name: that mnemonic.
     """
-    from ...load import get_array
     if xaxis == "delay":
         pos = get_array(run, "PP800_DelayLine")
         delay = (pos - delay_origin) * 2 * reflections / C_MM_PER_PS
@@ -110,12 +113,12 @@ def _round_bins(values, bin_width):
 
 def dssc_dark(proposal, dark_run, module, chunksize=None, progress=False):
     """Mean dark of one module per memory cell: (frames, 128, 512) float32."""
-    run_dir = engine.run_directory(proposal, dark_run)
-    idx = engine.index_module(run_dir, module)
+    run_dir = raw.run_directory(proposal, dark_run)
+    idx = raw.index_module(run_dir, module)
     fpt = idx.frames_per_train
     fb = np.tile(np.arange(fpt), (len(idx.train_ids), 1))
-    res = engine.bin_module(idx, fb, None, fpt, chunk_trains=chunksize, progress=progress)
-    return res.means().reshape(fpt, *engine.MODULE_SHAPE).astype(np.float32)
+    res = bin_frames(idx, fb, None, fpt, chunk_trains=chunksize, progress=progress)
+    return res.means().reshape(fpt, *raw.MODULE_SHAPE).astype(np.float32)
 
 
 def _module_task(proposal, run_nr, module, dark_run, **kwargs):
@@ -125,7 +128,7 @@ def _module_task(proposal, run_nr, module, dark_run, **kwargs):
     if dark_run is not None:
         def load_dark():
             d = dssc_dark(proposal, dark_run, module, chunksize=kwargs.get("chunksize"))
-            fpt = engine.index_module(engine.run_directory(proposal, run_nr),
+            fpt = raw.index_module(raw.run_directory(proposal, run_nr),
                                       module).frames_per_train
             if d.shape[0] != fpt:
                 raise ToolBoxValueError(
@@ -171,9 +174,8 @@ def bin_dssc(proposal, run, modules=None, xaxis="delay", bin_width=0.1,
     overwrite: bool
         redo complete module files.
     """
-    from ...load import open_run
-    run_dir = engine.run_directory(proposal, run)
-    present = engine.present_modules(run_dir)
+    run_dir = raw.run_directory(proposal, run)
+    present = raw.present_modules(run_dir)
     if not present:
         raise ToolBoxValueError(
             f"run {run} of proposal {proposal} has no DSSC files (RAW-R####-DSSC##-S#####.h5) "
@@ -182,7 +184,7 @@ def bin_dssc(proposal, run, modules=None, xaxis="delay", bin_width=0.1,
                                 or not hasattr(modules, "__iter__")):
         raise ToolBoxValueError(f"modules must be a list of DSSC module numbers 0..15, e.g. "
                                 f"modules=[{modules!r}] or module_group(0); got {modules!r}")
-    modules = present if modules is None else [engine.check_module(m) for m in modules]
+    modules = present if modules is None else [raw.check_module(m) for m in modules]
     if not modules:
         raise ToolBoxValueError(f"modules is empty; pass modules from {present} (or None for "
                                 "all of them)")
@@ -192,8 +194,8 @@ def bin_dssc(proposal, run, modules=None, xaxis="delay", bin_width=0.1,
             f"DSSC modules {missing} have no files in {run_dir} (run {run}); modules present: "
             f"{present or 'none'}. Pass modules=... from those.")
     if dark_run is not None:
-        dark_dir = engine.run_directory(proposal, dark_run)
-        dmiss = [m for m in modules if not engine.module_files(dark_dir, m)]
+        dark_dir = raw.run_directory(proposal, dark_run)
+        dmiss = [m for m in modules if not raw.module_files(dark_dir, m)]
         if dmiss:
             raise ToolBoxPathError(f"dark run {dark_run} has no files for DSSC modules {dmiss}")
     path = path or default_output_path(proposal, run)
@@ -206,7 +208,7 @@ def bin_dssc(proposal, run, modules=None, xaxis="delay", bin_width=0.1,
     fpt, first_error = None, None
     for m in modules:           # the frames per train, from the first intact module
         try:
-            fpt = engine.index_module(run_dir, m).frames_per_train
+            fpt = raw.index_module(run_dir, m).frames_per_train
             break
         except ToolBoxError as exc:
             first_error = first_error or exc
@@ -215,7 +217,7 @@ def bin_dssc(proposal, run, modules=None, xaxis="delay", bin_width=0.1,
     x = dssc_xaxis(data, xaxis, bam=bam, delay_origin=delay_origin)
     xb = _round_bins(x.values, bin_width)
     binners = {"trainId": create_dssc_bins("trainId", x.trainId.values, xb),
-               "pulse": core.pattern_binner(pattern, fpt)}
+               "pulse": pattern_binner(pattern, fpt)}
     xgm = None
     try:
         xgm = get_xgm_formatted(data, xgm_name, dssc_coords_stride)
@@ -230,7 +232,7 @@ def bin_dssc(proposal, run, modules=None, xaxis="delay", bin_width=0.1,
 
     def kwargs_of(m):
         return dict(task=_module_task, module=m,
-                    output=os.path.join(str(path), core.module_filename(run, m)),
+                    output=os.path.join(str(path), module_filename(run, m)),
                     proposal=proposal, run_nr=run, dark_run=dark_run,
                     chunksize=chunksize, info=None, dssc_binners=binners, path=path,
                     xgm_mnemonic=xgm_name, xgm_normalization=xgm_normalization,
