@@ -76,10 +76,25 @@ def frame_ranges(frames) -> str:
 
 @dataclass
 class BinResult:
-    """Weighted sums of one module: sums[b] = sum_k w_k raw_k (float64, npix);
-    wsum[b, f] = sum of weights of frames of memory cell f in bin b; counts[b].
-    excluded: {file: frame numbers in that file} of the frames left out because
-    they hold values above the ADC range; out_of_range: how many such values."""
+    """Weighted sums of the frames of one source, per bin.
+
+    Attributes
+    ----------
+    sums : numpy.ndarray
+        (nbins, npix) float64, ``sums[b] = sum_k w_k raw_k``.
+    wsum : numpy.ndarray
+        (nbins, frames_per_train) float64, sum of the weights of the frames of
+        memory cell f in bin b.
+    counts : numpy.ndarray
+        (nbins,) int64 frames per bin.
+    nbytes : int
+        Bytes of the frames read.
+    excluded : dict
+        {file: frame numbers in that file} of the frames left out because they
+        hold values above the ADC range.
+    out_of_range : int
+        How many such values.
+    """
     sums: np.ndarray
     wsum: np.ndarray
     counts: np.ndarray
@@ -89,14 +104,29 @@ class BinResult:
 
     @property
     def excluded_frames(self) -> int:
+        """Number of frames left out (values above the ADC range).
+        """
         return sum(len(v) for v in (self.excluded or {}).values())
 
     def excluded_text(self) -> str:
+        """The frames left out, per file: ``'<file> frames 100-111, 300; ...'``.
+        """
         return "; ".join(f"{os.path.basename(f)} frames {frame_ranges(v)}"
                          for f, v in (self.excluded or {}).items())
 
     def means(self, dark=None):
-        """Mean of w * (raw - dark) per bin: (nbins, npix) float64 (NaN if empty)."""
+        """Mean of ``w * (raw - dark)`` per bin.
+
+        Parameters
+        ----------
+        dark : array_like, optional
+            (frames_per_train, npix) dark per memory cell, or (1, npix), ADU.
+
+        Returns
+        -------
+        numpy.ndarray
+            (nbins, npix) float64, NaN for empty bins.
+        """
         s = self.sums.copy()
         if dark is not None:
             d = np.asarray(dark, np.float64).reshape(-1, s.shape[1])

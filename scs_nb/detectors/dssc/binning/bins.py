@@ -74,8 +74,19 @@ def create_dssc_bins(name, coordinates, bins):
 
 
 def bin_labels(values):
-    """Unique bin labels: sorted numbers (NaN dropped), or strings in the order
-    they first appear."""
+    """Unique bin labels of binner values.
+
+    Parameters
+    ----------
+    values : array_like
+        The values of a binner (numbers or strings).
+
+    Returns
+    -------
+    numpy.ndarray
+        Sorted numbers (NaN dropped), or strings in the order they first appear
+        (``None`` and ``''`` dropped).
+    """
     v = np.asarray(values)
     if v.dtype.kind in "fiu":
         u = np.unique(v[~np.isnan(v.astype(float))]) if v.dtype.kind == "f" else np.unique(v)
@@ -99,6 +110,20 @@ def _index_of(values, labels):
 
 
 def check_binner(name, binner):
+    """Check a binner: a DataArray along its own name, one of ``BINNER_NAMES``.
+
+    Parameters
+    ----------
+    name : str
+        'trainId', 'pulse', 'x' or 'y'.
+    binner : xarray.DataArray
+        Made by ``create_dssc_bins(name, ...)``.
+
+    Returns
+    -------
+    xarray.DataArray
+        The binner, unchanged.
+    """
     if name not in BINNER_NAMES:
         raise ToolBoxValueError(f"binner name {name!r} is not one of {BINNER_NAMES}; "
                                 "bin along trainId (a scan), pulse (a pattern), x or y")
@@ -112,7 +137,24 @@ def check_binner(name, binner):
 
 
 def train_bin_index(binner, train_ids, module=None):
-    """Bin index (ntrains,) of each train id and the bin labels."""
+    """Bin index of each train.
+
+    Parameters
+    ----------
+    binner : xarray.DataArray
+        The trainId binner.
+    train_ids : numpy.ndarray
+        (ntrains,) uint64 train ids of the module.
+    module : int, optional
+        DSSC module, named in messages.
+
+    Returns
+    -------
+    index : numpy.ndarray
+        (ntrains,) int64 bin of each train; -1 for trains not in the binner (warned).
+    labels : numpy.ndarray
+        The bin labels (``bin_labels``).
+    """
     b_tids = binner.coords["trainId"].values.astype(np.uint64)
     common = np.intersect1d(b_tids, train_ids)
     where = f" of DSSC module {module}" if module is not None else ""
@@ -137,7 +179,24 @@ def train_bin_index(binner, train_ids, module=None):
 
 
 def pulse_bin_index(binner, frames_per_train, module=None):
-    """Bin index (frames_per_train,) of each DSSC frame (memory cell) and labels."""
+    """Bin index of each DSSC frame (memory cell) of a train.
+
+    Parameters
+    ----------
+    binner : xarray.DataArray
+        The pulse binner, one entry per frame of a train.
+    frames_per_train : int
+        Frames per train of the module.
+    module : int, optional
+        DSSC module, named in messages.
+
+    Returns
+    -------
+    index : numpy.ndarray
+        (frames_per_train,) int64 bin of each frame; -1 for unlabelled frames.
+    labels : numpy.ndarray
+        The bin labels (``bin_labels``).
+    """
     n = binner.sizes["pulse"]
     if n != frames_per_train:
         where = f"DSSC module {module}" if module is not None else "the run"
@@ -158,7 +217,20 @@ def pulse_bin_index(binner, frames_per_train, module=None):
 
 
 def pattern_binner(pattern, frames_per_train):
-    """A pulse binner repeating ``pattern`` (e.g. ['pumped', 'unpumped'])."""
+    """A pulse binner repeating a pattern over the frames of a train.
+
+    Parameters
+    ----------
+    pattern : sequence of str
+        Labels repeated over the frames, e.g. ['pumped', 'unpumped']; '' drops a frame.
+    frames_per_train : int
+        Frames per train.
+
+    Returns
+    -------
+    xarray.DataArray
+        The pulse binner (``create_dssc_bins('pulse', ...)``).
+    """
     pattern = list(pattern)
     if not pattern:
         raise ToolBoxValueError("the pulse pattern is empty; e.g. ['pumped', 'unpumped']")
@@ -167,8 +239,27 @@ def pattern_binner(pattern, frames_per_train):
 
 
 def per_frame(arr, train_ids, frames_per_train, fill=np.nan, name="xgm"):
-    """A (trainId, pulse) DataArray -> (ntrains, frames) float array aligned to
-    ``train_ids``; the pulse coordinate holds DSSC frame numbers."""
+    """A (trainId, pulse) DataArray aligned on the frames of a module.
+
+    Parameters
+    ----------
+    arr : xarray.DataArray or None
+        (trainId, pulse) values whose pulse coordinate holds DSSC frame numbers
+        (``get_xgm_formatted``, a pulse mask); None: all ``fill``.
+    train_ids : numpy.ndarray
+        (ntrains,) sorted uint64 train ids of the module.
+    frames_per_train : int
+        Frames per train.
+    fill : float
+        Value of frames without an entry.
+    name : str
+        Unused, kept for callers that name the array.
+
+    Returns
+    -------
+    numpy.ndarray
+        (ntrains, frames_per_train) float64.
+    """
     out = np.full((len(train_ids), frames_per_train), fill, np.float64)
     if arr is None:
         return out

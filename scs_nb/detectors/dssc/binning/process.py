@@ -170,7 +170,18 @@ def tune_worker_malloc():
 
 
 def process_to_file(**kwargs):
-    """A dask task: process one module into its file; returns the file name."""
+    """A dask task: process one module into its file.
+
+    Parameters
+    ----------
+    **kwargs
+        The arguments of ``process_dssc_data`` (``path`` is required).
+
+    Returns
+    -------
+    str
+        The module file, ``<path>/run_<run>_module<module>.h5``.
+    """
     tune_worker_malloc()
     process_dssc_data(**kwargs)
     return os.path.join(str(kwargs["path"]),
@@ -187,9 +198,25 @@ def _frames_of(dark):
 
 # -- per-module outcome --------------------------------------------------------------
 def guarded(task, module, output=None, **kwargs):
-    """Run ``task(module=module, **kwargs)`` and never raise (except an interruption):
-    ``{'module', 'status': 'done' | 'skipped' | 'failed', 'file', 'reason'}``.
-    'skipped' means the complete output file ``output`` was reused unchanged."""
+    """Run ``task(module=module, **kwargs)`` and never raise (except an interruption).
+
+    Parameters
+    ----------
+    task : callable
+        The per-module task (returns the file written).
+    module : int
+        DSSC module.
+    output : str, optional
+        The task's output file: unchanged afterwards means it was reused ('skipped').
+    **kwargs
+        Passed to ``task``.
+
+    Returns
+    -------
+    dict
+        ``{'module', 'status': 'done' | 'skipped' | 'failed', 'file', 'reason'}``
+        (and ``'error'``, the exception, when failed).
+    """
     before = None
     if output is not None:
         try:
@@ -212,7 +239,18 @@ def guarded(task, module, output=None, **kwargs):
 
 
 def report_text(outcomes) -> str:
-    """One line per module: ``module  3  failed  <reason>``; and a summary line."""
+    """The per-module outcomes as text.
+
+    Parameters
+    ----------
+    outcomes : list of dict
+        Results of ``guarded``.
+
+    Returns
+    -------
+    str
+        One line per module (``module  3  failed  <reason>``) and a summary line.
+    """
     lines = [f"module {o['module']:2d}  {o['status']:<7s}  {o['reason'] or o['file'] or ''}"
              for o in outcomes]
     n = {s: sum(o["status"] == s for o in outcomes) for s in ("done", "skipped", "failed")}
@@ -222,10 +260,25 @@ def report_text(outcomes) -> str:
 
 # -- many modules ------------------------------------------------------------------
 def get_client(n_workers=None, cluster=None, **cluster_kw):
-    """A dask distributed Client: on ``cluster`` if given, else on a new cluster
-    from ``scs_nb.batch.cluster.make_cluster`` (local by default; SLURM when
-    asked). Returns (client, owned) where owned tells the
-    caller to close the cluster it started."""
+    """A dask distributed Client, on ``cluster`` if given, else on a new cluster
+    from ``scs_nb.batch.cluster.make_cluster`` (local by default; SLURM when asked).
+
+    Parameters
+    ----------
+    n_workers : int, optional
+        Cores of a new cluster (default: the CPUs, at most 4).
+    cluster : dask cluster, optional
+        An existing cluster.
+    **cluster_kw
+        Passed to ``make_cluster``.
+
+    Returns
+    -------
+    client : distributed.Client
+        The client.
+    owned : bool
+        True when the caller started the cluster and must close it.
+    """
     from distributed import Client  # heavy, optional: only for dask backends
     if cluster is not None:
         return Client(cluster), False
@@ -239,10 +292,34 @@ def get_client(n_workers=None, cluster=None, **cluster_kw):
 
 def process_modules(task, modules, kwargs_of, backend="dask", n_jobs=None, cluster=None,
                     client=None, **cluster_kw):
-    """Run ``task(**kwargs_of(module))`` for every module: one dask task per
-    module (backend 'dask'; 'loky'/'multiprocessing' are the same here), in
-    threads ('threading') or one after the other ('sequential').
-    Returns the results in module order."""
+    """Run ``task(**kwargs_of(module))`` for every module.
+
+    One dask task per module (backend 'dask'; 'loky'/'multiprocessing' are the
+    same here), threads ('threading') or one after the other ('sequential').
+    Large arrays (darks) are scattered to the workers once.
+
+    Parameters
+    ----------
+    task : callable
+        The per-module task.
+    modules : list of int
+        DSSC modules.
+    kwargs_of : callable
+        ``kwargs_of(module)`` -> keyword arguments of the task.
+    backend : str
+        'dask', 'loky', 'multiprocessing', 'threading' or 'sequential'.
+    n_jobs : int, optional
+        Workers (threads for 'threading').
+    cluster, client : optional
+        Where the dask tasks run (default: a new local cluster).
+    **cluster_kw
+        Passed to ``get_client``.
+
+    Returns
+    -------
+    list
+        The results of the tasks, in module order.
+    """
     modules = list(modules)
     if backend == "sequential" or (len(modules) == 1 and client is None and cluster is None):
         return [task(**kwargs_of(m)) for m in modules]

@@ -28,7 +28,23 @@ __all__ = ["dark_for_module", "params_hash", "bin_module_dataset"]
 
 
 def dark_for_module(dark_image, module, frames_per_train):
-    """(frames, 128, 512) or (1, 128, 512) float32 dark of one module, checked."""
+    """The dark of one module, checked against the module's frames.
+
+    Parameters
+    ----------
+    dark_image : array_like, xarray.DataArray, xarray.Dataset or None
+        (frames, 128, 512) or (128, 512), or a DataArray/Dataset with a
+        ``module`` dimension (and trainId, averaged); None: no dark.
+    module : int
+        DSSC module.
+    frames_per_train : int
+        Frames per train of the run.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        (frames, 128, 512) or (1, 128, 512) float32 ADU.
+    """
     if dark_image is None:
         return None
     d = dark_image
@@ -64,6 +80,18 @@ def dark_for_module(dark_image, module, frames_per_train):
 
 # -- one module -------------------------------------------------------------------
 def params_hash(params: dict) -> str:
+    """A short hash of binning parameters (stored in module files).
+
+    Parameters
+    ----------
+    params : dict
+        JSON-serialisable parameters (others through ``str``).
+
+    Returns
+    -------
+    str
+        16 hex digits of the SHA-1 of the sorted JSON.
+    """
     return hashlib.sha1(json.dumps(params, sort_keys=True, default=str)
                         .encode()).hexdigest()[:16]
 
@@ -72,14 +100,45 @@ def bin_module_dataset(run_dir, module, binners, dark_image=None, xgm=None,
                        xgm_normalization=False, normevery=1, pulsemask=None,
                        train_dim="trainId", chunksize=None, prefetch=True, progress=False,
                        attrs=None, _interrupt_after=None):
-    """Bin one module into an ``xarray.Dataset`` (see module docstring).
+    """Bin one module into an ``xarray.Dataset`` (see the module docstring).
 
-    binners: {'trainId': DataArray, 'pulse': DataArray, ['x', 'y']}; a missing
+    Parameters
+    ----------
+    run_dir : str
+        Folder of the run's raw files.
+    module : int
+        DSSC module 0..15.
+    binners : dict
+        {'trainId': DataArray, 'pulse': DataArray, ['x', 'y']}; a missing
         trainId binner puts all trains in one bin, a missing pulse binner keeps
         every frame apart.
-    xgm: DataArray (trainId, pulse) with DSSC frame numbers as pulse coordinate
-        (get_xgm_formatted); frames without XGM are not normalised.
-    pulsemask: boolean DataArray (trainId, pulse) like xgm; False drops a frame.
+    dark_image : array_like, optional
+        Dark subtracted per memory cell (``dark_for_module``), ADU.
+    xgm : xarray.DataArray, optional
+        (trainId, pulse) XGM pulse energy (µJ) with DSSC frame numbers as pulse
+        coordinate (``get_xgm_formatted``); frames without XGM are not normalised.
+    xgm_normalization : bool
+        Divide each frame by its XGM pulse energy.
+    normevery : int
+        Normalise one frame out of ``normevery``.
+    pulsemask : xarray.DataArray, optional
+        Boolean (trainId, pulse) like ``xgm``; False drops a frame.
+    train_dim : str
+        Name of the train axis of the result (e.g. 'delay').
+    chunksize : int, optional
+        Trains per read.
+    prefetch : bool
+        Read the next chunk in a thread while the kernel runs.
+    progress : bool
+        Show a progress bar.
+    attrs : dict, optional
+        Attributes added to the dataset.
+
+    Returns
+    -------
+    xarray.Dataset
+        data (train_dim, pulse, module, x, y) float32, hist, [xgm], with the
+        module number as a length-1 ``module`` dimension.
     """
     module = raw.check_module(module)
     for k, b in binners.items():

@@ -43,8 +43,21 @@ __all__ = ["bin_dssc", "dssc_xaxis", "dssc_dark", "module_group", "open_binned_d
            "default_output_path", "DSSCModulesError", "ModuleFiles"]
 
 def module_group(group, per_group=4):
-    """Modules of a module group: group g holds modules per_group*g .. +per_group-1
-    (4 groups of 4 modules, as the SLURM jobs of the ToolBox)."""
+    """The modules of a module group (4 groups of 4 modules, as the SLURM jobs
+    of the ToolBox).
+
+    Parameters
+    ----------
+    group : int
+        Group number 0..(16 / per_group - 1).
+    per_group : int
+        Modules per group.
+
+    Returns
+    -------
+    list of int
+        Modules ``per_group * group`` .. ``per_group * (group + 1) - 1``.
+    """
     g = int(group)
     n = 16 // per_group
     if not 0 <= g < n:
@@ -54,7 +67,20 @@ def module_group(group, per_group=4):
 
 
 def default_output_path(proposal, run):
-    """``<proposal>/usr/processed_runs/r<run>`` as the ToolBox SLURM script."""
+    """The default output folder of a binned run, as the ToolBox SLURM script.
+
+    Parameters
+    ----------
+    proposal : int
+        Proposal number (None with ``run`` a folder).
+    run : int
+        Run number.
+
+    Returns
+    -------
+    str
+        ``<proposal>/usr/processed_runs/r<run>`` (4-digit run).
+    """
     run_dir = raw.run_directory(proposal, run)
     prop_dir = os.path.dirname(os.path.dirname(os.path.abspath(run_dir)))
     return os.path.join(prop_dir, "usr", "processed_runs", f"r{int(run):04d}")
@@ -72,9 +98,27 @@ def dssc_xaxis(run, xaxis="delay", bam="BAM1932M", delay_origin=0.0, invert=True
                reflections=1):
     """The per-train coordinate to bin against, as a DataArray along trainId.
 
-    'delay': delay line (PP800_DelayLine, mm) -> ps (positionToDelay) minus
-    the train-averaged BAM arrival time (ps; ``bam=None`` for no correction);
-    'nrj': mono photon energy (eV); any other name: that mnemonic.
+    Parameters
+    ----------
+    run : extra_data.DataCollection
+        The run (its DA files).
+    xaxis : str
+        'delay': delay line (PP800_DelayLine, mm) -> ps (positionToDelay) minus
+        the train-averaged BAM arrival time; 'nrj': mono photon energy (eV); any
+        other name: that slow mnemonic.
+    bam : str or None
+        BAM mnemonic of the delay correction (fs, train-averaged); None: none.
+    delay_origin : float
+        Delay line position of time zero (mm).
+    invert : bool
+        Invert the sign of the delay.
+    reflections : int
+        Passes of the laser over the delay line.
+
+    Returns
+    -------
+    xarray.DataArray
+        Along trainId, named after ``xaxis`` ('delay' in ps).
     """
     if xaxis == "delay":
         pos = get_array(run, "PP800_DelayLine")
@@ -112,7 +156,26 @@ def _round_bins(values, bin_width):
 
 
 def dssc_dark(proposal, dark_run, module, chunksize=None, progress=False):
-    """Mean dark of one module per memory cell: (frames, 128, 512) float32."""
+    """Mean dark of one module per memory cell.
+
+    Parameters
+    ----------
+    proposal : int
+        Proposal number.
+    dark_run : int
+        The dark run.
+    module : int
+        DSSC module 0..15.
+    chunksize : int, optional
+        Trains per read.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    numpy.ndarray
+        (frames, 128, 512) float32 mean ADU per memory cell.
+    """
     run_dir = raw.run_directory(proposal, dark_run)
     idx = raw.index_module(run_dir, module)
     fpt = idx.frames_per_train
@@ -274,7 +337,20 @@ class DSSCModulesError(ToolBoxFileError):
 
 def open_binned_dssc(path, parallel=True):
     """Combine the module files of a folder:
-    ``xr.open_mfdataset(path + '/*.h5', parallel=True, join='inner')``."""
+    ``xr.open_mfdataset(path + '/*.h5', parallel=True, join='inner')``.
+
+    Parameters
+    ----------
+    path : str
+        Folder of ``run_<run>_module<m>.h5`` files (``bin_dssc``).
+    parallel : bool
+        Open the files in parallel (dask).
+
+    Returns
+    -------
+    xarray.Dataset
+        data (<xaxis>, pulse, module, x, y), hist, xgm; lazy (dask).
+    """
     if not os.path.isdir(path):
         raise ToolBoxPathError(f"{path} is not a folder of binned DSSC module files")
     if not any(f.endswith(".h5") for f in os.listdir(path)):

@@ -184,17 +184,45 @@ def _local_write_lock(ds):
 
 
 def write_atomic(ds: xr.Dataset, fname: str, group=None):
-    """Write a dataset with h5netcdf (into ``group``, default the root) to a
-    temporary name in the same folder (not matching *.h5), then rename: never a
-    half-written module file."""
+    """Write a dataset with h5netcdf to a temporary name in the same folder
+    (not matching *.h5), then rename: never a half-written module file.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        The data.
+    fname : str
+        The file.
+    group : str, optional
+        HDF5 group (default the root).
+
+    Returns
+    -------
+    str
+        ``fname``.
+    """
     with replacing(fname) as tmp, _local_write_lock(ds):
         ds.to_netcdf(tmp, group=group, engine="h5netcdf", mode="w")
     return fname
 
 
 def complete_file(fname, phash):
-    """True if ``fname`` is a finished module file made with the same
-    parameters; raise if it was made with others."""
+    """Whether a module file is finished and made with the same parameters.
+
+    Parameters
+    ----------
+    fname : str
+        The module file.
+    phash : str
+        ``params_hash`` of the parameters of this binning.
+
+    Returns
+    -------
+    bool
+        True if ``fname`` holds ``phash``; False if it does not exist or is
+        unreadable (to be redone). Raises ToolBoxFileError if it was made with
+        other parameters.
+    """
     if not os.path.exists(fname):
         return False
     try:
@@ -211,6 +239,19 @@ def complete_file(fname, phash):
 
 
 def clean_stale_parts(folder, fname):
+    """Remove the temporary files a killed writer of ``fname`` left behind.
+
+    Parameters
+    ----------
+    folder : str
+        The output folder.
+    fname : str
+        The module file whose ``.<name>.*.part`` leftovers are removed.
+
+    Returns
+    -------
+    None
+    """
     base = "." + os.path.basename(fname) + "."
     if not os.path.isdir(folder):
         return
