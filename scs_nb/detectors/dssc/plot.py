@@ -132,8 +132,28 @@ def plot_hist_processed(hist_data):
 
 def plot_binned_modules(ds, pulse=None, bin_index=None, geom=None, ax=None, vmax=None):
     """The binned image of all modules, assembled with the DSSC geometry
-    (extra_geom), for one xaxis bin (default: average of all) and one pulse
-    label (default: the first)."""
+    (extra_geom), for one xaxis bin and one pulse label.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Binned data (``open_binned_dssc``) with ``data`` (<xaxis>, pulse, module, x, y).
+    pulse : label, optional
+        Pulse label (default: the first).
+    bin_index : int, optional
+        Index of the xaxis bin (default: the average of all bins).
+    geom : extra_geom.DSSC_1MGeometry, optional
+        The geometry (default ``scs_nb.facility.dssc_geometry()``).
+    ax : matplotlib.axes.Axes, optional
+        Where to draw (default: a new figure).
+    vmax : float, optional
+        Upper colour limit (default: the 99.5th percentile).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+    """
     plt = _plt()
     geom = geom or dssc_geometry()
     data = ds["data"]
@@ -184,8 +204,33 @@ def plot_pump_probe(ds, pumped="pumped", unpumped="unpumped", roi=None, ax=None)
 # -- figures of the azimuthal templates ----------------------------------------------
 def plot_assembled(data, geom, modules=None, ax=None, circles_mm=(), vmax=None,
                    title=None, cmap="magma"):
-    """The modules assembled with ``geom`` (extra_geom ``position_modules``),
-    axes in mm from the beam, with dashed circles at ``circles_mm``."""
+    """The modules assembled with a geometry (extra_geom ``position_modules``),
+    axes in mm from the beam, with dashed circles at given radii.
+
+    Parameters
+    ----------
+    data : array_like
+        (len(modules), 128, 512) images, ADU.
+    geom : extra_geom.DSSC_1MGeometry
+        The geometry.
+    modules : list of int, optional
+        Module number of each image (default 0..15).
+    ax : matplotlib.axes.Axes, optional
+        Where to draw (default: a new figure).
+    circles_mm : sequence of float
+        Radii of the circles (mm).
+    vmax : float, optional
+        Upper colour limit (default: the 99.5th percentile).
+    title : str, optional
+        Title of the axes.
+    cmap : str
+        Colour map.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+    """
     plt = _plt()
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 6))
@@ -214,7 +259,24 @@ def plot_assembled(data, geom, modules=None, ax=None, circles_mm=(), vmax=None,
 
 def plot_profiles(profiles, ax=None, xlabel="q (nm$^{-1}$)", ylabel="I (ADU / pixel)",
                   marks=()):
-    """Overlay of 1-D profiles: {label: DataArray (radial)}; vertical lines at marks."""
+    """Overlay of 1-D profiles with vertical lines at marks.
+
+    Parameters
+    ----------
+    profiles : dict
+        {label: DataArray along its radial coordinate}.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw (default: a new figure).
+    xlabel, ylabel : str
+        Axis labels.
+    marks : sequence of float
+        Positions of vertical dotted lines.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+    """
     plt = _plt()
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4))
