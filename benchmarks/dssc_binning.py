@@ -70,11 +70,14 @@ def main(argv=None):
     root = args.dir or tempfile.mkdtemp(prefix="scs_nb_dssc_bench_")
     os.environ["EXTRA_DATA_DATA_ROOT"] = root
     from scs_nb import sim
-    from scs_nb.detectors.dssc import binning, core, engine, processing
-    from scs_nb.detectors.dssc.misc import create_dssc_bins, get_xgm_formatted
+    from scs_nb.detectors import frames
+    from scs_nb.detectors.dssc.binning import bins, raw, reduce
+    from scs_nb.detectors.dssc.binning import process as processing
+    from scs_nb.detectors.dssc.binning import run as binning
+    from scs_nb.detectors.dssc.binning.inputs import create_dssc_bins, get_xgm_formatted
     from scs_nb.load import open_run
 
-    frame_bytes = engine.FRAME_BYTES
+    frame_bytes = raw.FRAME_BYTES
     trains = max(NBINS, math.ceil(args.size_gb * 1e9 / (args.frames * frame_bytes)))
     try:
         t0 = time.perf_counter()
@@ -85,7 +88,7 @@ def main(argv=None):
         sim.simulate("dssc_dark", PROPOSAL, DARK, trains=10, data_root=root, overwrite=True,
                      modules=[0, 1], npulses=args.frames)
         tsim = time.perf_counter() - t0
-        idx = engine.index_module(str(data.run_dir), 0)
+        idx = raw.index_module(str(data.run_dir), 0)
         gb = idx.nbytes / 1e9
         print(f"simulated 2 modules x {gb:.2f} GB ({trains} trains x {args.frames} frames) "
               f"+ dark in {tsim:.0f} s under {root}")
@@ -96,19 +99,19 @@ def main(argv=None):
         width = 0.5
         binners = {"trainId": create_dssc_bins("trainId", x.trainId.values,
                                                binning._round_bins(x.values, width)),
-                   "pulse": core.pattern_binner(["pumped", "unpumped"], args.frames)}
+                   "pulse": bins.pattern_binner(["pumped", "unpumped"], args.frames)}
         nb = len(np.unique(binners["trainId"].values))
         xgm = get_xgm_formatted(run, "SCS_SA3", 1)
         dark = binning.dssc_dark(PROPOSAL, DARK, 0)
-        engine.warm_up()
+        frames.warm_up()
         run_dir = str(data.run_dir)
 
         def full_binning(prefetch):
-            return core.bin_module_dataset(run_dir, 0, binners, dark_image=dark, xgm=xgm,
+            return reduce.bin_module_dataset(run_dir, 0, binners, dark_image=dark, xgm=xgm,
                                            xgm_normalization=True, train_dim="delay",
                                            prefetch=prefetch)
 
-        ta, nbytes = _best(lambda: engine.read_all(idx), args.repeat)
+        ta, nbytes = _best(lambda: frames.read_all(idx), args.repeat)
         tb1, ds = _best(lambda: full_binning(False), args.repeat)
         tb2, _ = _best(lambda: full_binning(True), args.repeat)
         ra, rb1, rb2 = nbytes / ta / 1e9, nbytes / tb1 / 1e9, nbytes / tb2 / 1e9
@@ -129,12 +132,12 @@ def main(argv=None):
         peaks = []
         for ix, f in ((idx_half, fb_half), (idx, fb)):
             tracemalloc.start()
-            engine.bin_module(ix, f % 40, None, 40)
+            frames.bin_frames(ix, f % 40, None, 40)
             peaks.append(tracemalloc.get_traced_memory()[1] / 2**20)
             tracemalloc.stop()
         print(f"peak traced memory while binning: {peaks[0]:.0f} MB for {half} trains, "
               f"{peaks[1]:.0f} MB for {len(idx.train_ids)} trains (buffers "
-              f"{2 * engine.DEFAULT_BUFFER_MB} MB + accumulators)")
+              f"{2 * frames.DEFAULT_BUFFER_MB} MB + accumulators)")
         print(f"process max RSS (includes the simulation): "
               f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
@@ -151,7 +154,7 @@ def main(argv=None):
                 for n in (1, 2):
                     client, owned = processing.get_client(n)
                     try:
-                        client.run(engine.warm_up)
+                        client.run(frames.warm_up)
                         dark_f = client.scatter(dark, broadcast=True)
 
                         def kwargs_of(m):
@@ -189,7 +192,7 @@ def _timed_task(**kwargs):
     import resource as _resource
     import time as _time
 
-    from scs_nb.detectors.dssc import processing
+    from scs_nb.detectors.dssc.binning import process as processing
     f0 = _resource.getrusage(_resource.RUSAGE_SELF).ru_minflt
     t0, c0 = _time.perf_counter(), _time.process_time()
     processing.process_to_file(**kwargs)
@@ -205,8 +208,9 @@ def _untuned_faults(**kwargs):
     import subprocess
     import sys as _sys
     code = ("import json, pickle, sys, resource\n"
-            "from scs_nb.detectors.dssc import processing, engine\n"
-            "engine.warm_up()\n"
+            "from scs_nb.detectors import frames\n"
+            "from scs_nb.detectors.dssc.binning import process as processing\n"
+            "frames.warm_up()\n"
             "kw = pickle.load(sys.stdin.buffer)\n"
             "processing._MALLOC_TUNED = True\n"
             "best = None\n"
@@ -229,13 +233,15 @@ def cluster_comparison(kind, repeat, nbytes, t_engine, kwargs):
     from distributed import Client
 
     from scs_nb.parallel.cluster import make_cluster
-    from scs_nb.detectors.dssc import core, engine, processing
+    from scs_nb.detectors import frames
+    from scs_nb.detectors.dssc.binning import process as processing
+    from scs_nb.detectors.dssc.binning import raw, reduce, store
 
-    ds = core.bin_module_dataset(
-        str(engine.run_directory(kwargs["proposal"], kwargs["run_nr"])), 0,
+    ds = reduce.bin_module_dataset(
+        str(raw.run_directory(kwargs["proposal"], kwargs["run_nr"])), 0,
         kwargs["dssc_binners"], dark_image=kwargs["dark_image"], xgm=kwargs["xgm"],
         xgm_normalization=True, train_dim="delay")
-    t_write, _ = _best(lambda: core.write_atomic(ds, os.path.join(kwargs["path"], "w.h5")),
+    t_write, _ = _best(lambda: store.write_module_file(ds, os.path.join(kwargs["path"], "w.h5")),
                        repeat)
     if kind == "slurm":
         os.environ.setdefault("SCS_NB_DASK_HOST", "127.0.0.1")
@@ -248,7 +254,7 @@ def cluster_comparison(kind, repeat, nbytes, t_engine, kwargs):
     try:
         with Client(cluster) as client:
             client.wait_for_workers(1, timeout=300)
-            client.run(engine.warm_up)
+            client.run(frames.warm_up)
             where = list(client.scheduler_info()["workers"].values())[0]
             kw = dict(kwargs, dark_image=client.scatter(kwargs["dark_image"],
                                                         broadcast=True))

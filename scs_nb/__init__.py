@@ -61,8 +61,8 @@ from .detectors.pes import (get_pes_params, get_pes_tof, load_pes_avg_traces,  #
 from .detectors.fccd import FastCCD  # noqa: E402,F401
 
 # --- DSSC azimuthal integration, time delay, geometry ---
-from .detectors.azimuthal_integrator import (AzimuthalIntegrator,  # noqa: E402,F401
-                                             AzimuthalIntegratorDSSC)
+from .detectors.dssc.azimuthal import (AzimuthalIntegrator,  # noqa: E402,F401
+                                       AzimuthalIntegratorDSSC)
 from .detectors.dssc.azimuthal import integrate_azimuthal  # noqa: E402,F401
 
 # --- BOZ: toolbox_scs.routines.boz, also at toolbox_scs.* and toolbox_scs.routines.* ---

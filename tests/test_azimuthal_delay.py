@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import scs_nb as tb
-from scs_nb.detectors.dssc import azimuthal_delay as ad
+from scs_nb.detectors.dssc.azimuthal import delay as ad
 
 SIM = dict(modules="0,1", trains=33, npulses=6, nsteps=11)
 

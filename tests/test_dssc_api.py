@@ -15,7 +15,9 @@ import pytest
 import xarray as xr
 
 import scs_nb as tb
-from scs_nb.detectors.dssc import core, engine
+from scs_nb.detectors import frames
+from scs_nb.detectors.dssc.binning import raw, reduce
+from scs_nb.detectors.frames import accumulate
 
 
 @pytest.fixture(scope="module")
@@ -100,17 +102,17 @@ def test_resume_skips_complete_and_interrupt_reruns_identically(run, dark, tmp_p
     # interrupted in the middle of module 1: module 0 is dark (4 chunks of one
     # train) + run (12 chunks); module 1 dark 4 chunks, then 6 of 12 chunks
     calls = []
-    real = engine._accumulate
+    real = accumulate._accumulate
 
     def interrupting(*args):
         calls.append(1)
         if len(calls) == 16 + 4 + 6:
             raise KeyboardInterrupt("simulated interruption")
         return real(*args)
-    monkeypatch.setattr(engine, "_accumulate", interrupting)
+    monkeypatch.setattr(accumulate, "_accumulate", interrupting)
     with pytest.raises(KeyboardInterrupt):
         tb.bin_dssc(run.proposal, run.run, path=str(out), **kw)
-    monkeypatch.setattr(engine, "_accumulate", real)
+    monkeypatch.setattr(accumulate, "_accumulate", real)
     assert (out / f"run_{run.run}_module0.h5").exists()
     assert not (out / f"run_{run.run}_module1.h5").exists()
     assert not [f for f in os.listdir(out) if f.endswith(".part")]
@@ -136,12 +138,12 @@ def test_killed_worker_rerun_identical(run, dark, tmp_path):
         import time, os
         os.environ['EXTRA_DATA_DATA_ROOT'] = {os.environ['EXTRA_DATA_DATA_ROOT']!r}
         import scs_nb as tb
-        from scs_nb.detectors.dssc import engine
-        slow = engine._accumulate
+        from scs_nb.detectors.frames import accumulate
+        slow = accumulate._accumulate
         def slowly(*a):
             time.sleep(0.15)
             return slow(*a)
-        engine._accumulate = slowly
+        accumulate._accumulate = slowly
         tb.bin_dssc({run.proposal}, {run.run}, dark_run={dark.run}, path={str(out)!r},
                     bin_width=0.5, backend='sequential', chunksize=1)
     """)
@@ -186,7 +188,7 @@ def test_errors(run, dark, simulated, tmp_path):
         b.add_binner("cell", tb.create_dssc_bins("pulse", np.arange(4), np.arange(4)))
     # a dark image of the wrong shape
     with pytest.raises(tb.ToolBoxValueError, match="dark"):
-        core.dark_for_module(np.zeros((3, 128, 512)), 0, 4)
+        reduce.dark_for_module(np.zeros((3, 128, 512)), 0, 4)
     with pytest.raises(tb.ToolBoxValueError):
         tb.module_group(4)
     assert tb.module_group(2) == [8, 9, 10, 11]
@@ -216,11 +218,11 @@ def test_data_and_masks(tmp_path):
 
 def test_engine_kernel_chunks_and_prefetch(run):
     """Chunk size and prefetching do not change the sums."""
-    idx = engine.index_module(str(run.run_dir), 0)
+    idx = raw.index_module(str(run.run_dir), 0)
     fb = np.tile(np.arange(4) % 2, (len(idx.train_ids), 1))
     w = np.random.default_rng(1).uniform(0.5, 2, fb.shape).astype(np.float32)
-    a = engine.bin_module(idx, fb, w, 2, chunk_trains=1, prefetch=False)
-    b = engine.bin_module(idx, fb, w, 2, chunk_trains=5, prefetch=True)
+    a = frames.bin_frames(idx, fb, w, 2, chunk_trains=1, prefetch=False)
+    b = frames.bin_frames(idx, fb, w, 2, chunk_trains=5, prefetch=True)
     np.testing.assert_allclose(a.sums, b.sums, rtol=1e-6)
     np.testing.assert_array_equal(a.counts, b.counts)
-    assert engine.read_all(idx) == idx.nbytes
+    assert frames.read_all(idx) == idx.nbytes

@@ -12,7 +12,7 @@ import pytest
 import xarray as xr
 
 import scs_nb as tb
-from scs_nb.detectors.dssc import engine
+from scs_nb.detectors.dssc.binning import raw
 from scs_nb.sim import dssc as simdssc
 
 NPULSES = 6
@@ -37,7 +37,7 @@ def binned(runs, tmp_path_factory):
 
 def _raw(run_dir, module):
     """All frames of a module with train ids and cells, read with h5py only."""
-    src = engine.module_source(module)
+    src = raw.module_source(module)
     frames, tids = [], []
     for f in sorted(os.listdir(run_dir)):
         if f"DSSC{module:02d}" in f:
@@ -187,7 +187,7 @@ def test_module_file_write_takes_no_distributed_lock(tmp_path):
     """On a dask worker xarray would guard each variable's write with a distributed
     Lock (a scheduler round trip each: most of what a dask task lost against the
     same task in-process, benchmarks/dssc_binning.py --cluster local); module files
-    are one task's own, so write_atomic takes a process-local lock."""
+    are one task's own, so write_module_file takes a process-local lock."""
     import xarray as xr
     from distributed import Client, LocalCluster
     from xarray.backends.locks import get_write_lock
@@ -195,16 +195,16 @@ def test_module_file_write_takes_no_distributed_lock(tmp_path):
     def distributed_lock():
         return type(get_write_lock("m.h5")).__module__.startswith("distributed")
 
-    from scs_nb.detectors.dssc import core
+    from scs_nb.detectors.dssc.binning import store
     ds = xr.Dataset({"data": (("x", "y"), np.arange(6.0).reshape(2, 3))}, attrs={"p": 1})
     with LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster, \
             Client(cluster):
         assert distributed_lock()
-        with core._local_write_lock(ds):
+        with store._local_write_lock(ds):
             assert not distributed_lock()
         assert distributed_lock()
-        with core._local_write_lock(ds.chunk()):      # dask arrays: xarray's own choice
+        with store._local_write_lock(ds.chunk()):      # dask arrays: xarray's own choice
             assert distributed_lock()
-        core.write_atomic(ds, str(tmp_path / "m.h5"))
+        store.write_module_file(ds, str(tmp_path / "m.h5"))
     with xr.open_dataset(tmp_path / "m.h5", engine="h5netcdf") as back:
         xr.testing.assert_identical(back.load(), ds)

@@ -8,7 +8,7 @@ import sys
 CODE = r"""
 import resource
 import numpy as np
-from scs_nb.detectors.dssc import processing
+from scs_nb.detectors.dssc.binning import process as processing
 
 def work():
     # 2 MB float64 temporaries, like a module's accumulators and means (below numpy's

@@ -3,24 +3,29 @@
 One (1934, 960) frame per train (``fastccd``: ``SCS_CDIDET_FCCD2M/DAQ/FCCD:daqOutput``,
 ``data.image.pixels``). ``FastCCD`` bins the frames against a scan variable,
 separately for pumped and unpumped trains (a train is pumped when the bunch
-pattern has PP-laser pulses in it), with the DSSC binning engine
-(``scs_nb.detectors.dssc.engine``: bounded-memory reads and a numba kernel).
+pattern has PP-laser pulses in it), with the shared frame binning
+(``scs_nb.detectors.frames``: bounded-memory reads and a numba kernel).
 Binned images are saved atomically, reloaded with dark subtraction, gain-map
 and XGM normalisation, and azimuthally integrated into q.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
+from .. import reader
 from ..atomic import replacing
 from ..errors import ToolBoxPathError, ToolBoxValueError
 from ..facility import FASTCCD_PIXEL_SIZE_M, FASTCCD_SHAPE, validate_run
 from ..facility import sources as S
 from ..facility.paths import processed_dir
+from ..load import open_run
+from ..pulses import bunch_pattern as bp
+from ..pulses.xgm import get_xgm
+from ..routines.laser import positionToDelay
+from .frames import bin_frames, index_frames
 
 __all__ = ["FastCCD", "process_one_module"]
 
@@ -28,7 +33,7 @@ Q_DIM = "delta_q (1/nm)"
 
 
 def process_one_module(job):
-    """Bin the frames of one detector source with the DSSC engine.
+    """Bin the frames of one detector source with the shared frame binning.
 
     job: dict with ``files`` (paths), ``source``, ``key`` (frames dataset under
     ``INSTRUMENT/<source>/``, e.g. 'data/image/pixels'), ``group`` (INDEX
@@ -39,18 +44,15 @@ def process_one_module(job):
     Returns (means, counts): the mean frame of each bin, (nbins, y, x)
     float32 (NaN for empty bins), and the number of frames per bin.
     """
-    from .dssc import engine
-    idx = engine.index_module(os.path.dirname(job["files"][0]), 0, source=job["source"],
-                              files=job["files"], group=job.get("group", "data"),
-                              key=job["key"], frame_shape=job.get("frame_shape"),
-                              adc_max=job.get("adc_max", 0xFFFF))
+    idx = index_frames(job["files"], job["source"], group=job.get("group", "data"),
+                       key=job["key"], frame_shape=job.get("frame_shape"),
+                       adc_max=job.get("adc_max", 0xFFFF))
     lookup = dict(zip(np.asarray(job["train_ids"]).tolist(), np.asarray(job["bins"]).tolist()))
     fpt = idx.frames_per_train
     bins = np.full((len(idx.train_ids), fpt), -1, np.int64)
     for i, t in enumerate(idx.train_ids.tolist()):
         bins[i, :] = lookup.get(t, -1)
-    res = engine.bin_module(idx, bins, None, int(job["nbins"]),
-                            progress=job.get("progress", False))
+    res = bin_frames(idx, bins, None, int(job["nbins"]), progress=job.get("progress", False))
     means = res.means().astype(np.float32).reshape((int(job["nbins"]),) + idx.frame_shape[-2:])
     return means, res.counts
 
@@ -98,9 +100,6 @@ class FastCCD:
             isDark: True if the run is a dark run
             t0: optional t0 in mm (delay-line position of time zero)
         """
-        from ..load import open_run
-        from ..pulses import bunch_pattern as bp
-        from ..pulses.xgm import get_xgm
         self.run_nr = validate_run(run_nr)
         self.isDark = bool(isDark)
         self.t0 = float(t0)
@@ -167,7 +166,6 @@ class FastCCD:
                 ToolBox or a dictionnary with ['source', 'key'] fields
             bins: step size (float or int), or an array of bin edges
         """
-        from .. import reader
         self._need_run()
         arr = reader.read(self.run, vname if isinstance(vname, str) else
                           {"scan": {**vname, "dim": vname.get("dim")}}, name="scan")
@@ -193,7 +191,7 @@ class FastCCD:
 
     def plot_scan(self):
         """Plot a previously defined scan to see the scan range and the statistics."""
-        import matplotlib.pyplot as plt
+        import matplotlib.pyplot as plt  # heavy: only when plotting
         self._need_run()
         s = self.scan
         fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
@@ -216,7 +214,7 @@ class FastCCD:
         inputs:
             nbins: number of the bins for the histogram.
         """
-        import matplotlib.pyplot as plt
+        import matplotlib.pyplot as plt  # heavy: only when plotting
         self._need_run()
         vals = (self.scan["xgm_all"] if "xgm_all" in self.scan else self.scan["xgm"]).values
         fig, ax = plt.subplots(figsize=(6, 3.5))
@@ -257,7 +255,7 @@ class FastCCD:
             raise ToolBoxValueError(f"mask {fname} has shape {m.shape}, expected {self.shape}")
         self.mask = m.astype(bool)
         if plot:
-            import matplotlib.pyplot as plt
+            import matplotlib.pyplot as plt  # heavy: only when plotting
             fig, ax = plt.subplots(figsize=(4, 7))
             ax.imshow(self.mask, cmap="gray")
             ax.set_title(f"mask: {int((~self.mask).sum())} pixels masked")
@@ -267,7 +265,7 @@ class FastCCD:
     def binning(self):
         """Bin the FastCCD data by the predefined scan type
         (FastCCD.define_scan()), pumped and unpumped trains apart, with the
-        DSSC engine (``process_one_module``)."""
+        frame binning (``process_one_module``)."""
         self._need_run()
         s = self.scan
         sv = s.scan_variable.values
@@ -296,7 +294,6 @@ class FastCCD:
                         isDark=int(self.isDark), t0_mm=self.t0,
                         scan_vname=str(self.scan_vname or ""))
         if self.scan_vname == "PP800_DelayLine":
-            from ..routines.laser import positionToDelay
             ds = ds.assign_coords(delay_ps=("scan_variable", np.asarray(
                 positionToDelay(points, origin=self.t0, invert=False))))
         self.module_data = ds
@@ -387,7 +384,7 @@ class FastCCD:
             vmin: low value of the image scale
             vmax: high value of the image scale
         """
-        import matplotlib.pyplot as plt
+        import matplotlib.pyplot as plt  # heavy: only when plotting
         if self.binned is None:
             raise ToolBoxValueError("no binned data: call load_binned(runNB) first")
         p = self.binned["pumped"].mean("scan_variable").values
@@ -480,7 +477,7 @@ class FastCCD:
                 of plot.
             lim: color scale limit (symmetric), default: the 99th percentile
         """
-        import matplotlib.pyplot as plt
+        import matplotlib.pyplot as plt  # heavy: only when plotting
         if self.azimuthal is None:
             raise ToolBoxValueError("no azimuthal integration: call azimuthal_int(wl) first")
         if kind not in ("difference", "relative"):
@@ -520,7 +517,7 @@ class FastCCD:
 
         Returns the cuts, a DataArray (cut, scan_variable).
         """
-        import matplotlib.pyplot as plt
+        import matplotlib.pyplot as plt  # heavy: only when plotting
         if Q_DIM not in data.dims:
             raise ToolBoxValueError(f"data needs a {Q_DIM!r} dimension, has {data.dims}")
         if len(qranges) != len(qwidths):

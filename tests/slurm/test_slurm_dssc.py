@@ -109,7 +109,7 @@ def test_killed_workers(loopback, dssc, tmp_path, monkeypatch):
     all: the error names the modules not done; a rerun completes them."""
     from distributed import Client
 
-    from scs_nb.detectors.dssc import processing
+    from scs_nb.detectors.dssc.binning import process as processing
     data, dark, ref = dssc
     monkeypatch.setattr(processing, "LOST_WORKERS_TIMEOUT", 3)
     mods = MODULES[:4]
@@ -132,13 +132,13 @@ def test_killed_workers(loopback, dssc, tmp_path, monkeypatch):
                     return orig(slow_task, modules, kwargs_of, client=client)
                 finally:
                     killer.join()
-            monkeypatch.setattr("scs_nb.detectors.dssc.binning.process_modules",
+            monkeypatch.setattr("scs_nb.detectors.dssc.binning.run.process_modules",
                                 slow_modules)
             try:
                 return tb.bin_dssc(data.proposal, data.run, modules=mods, dark_run=dark.run,
                                    path=str(path), bin_width=0.5, cluster=cluster)
             finally:
-                monkeypatch.setattr("scs_nb.detectors.dssc.binning.process_modules", orig)
+                monkeypatch.setattr("scs_nb.detectors.dssc.binning.run.process_modules", orig)
 
     # one of the two jobs cancelled: the other worker bins the rest
     cluster, name = slurm_cluster_of(tmp_path / "one", 2)

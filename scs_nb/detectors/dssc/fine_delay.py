@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import numpy as np
 import xarray as xr
+from tqdm.auto import tqdm
 
 from ...errors import ToolBoxValueError
+from ...load import get_array, open_run
+from .binning.inputs import load_xgm_pulses
+from .geometry import mean_module_images
 
 __all__ = ["fine_delay_scan", "find_fine_delay_optimum"]
 
@@ -23,16 +27,12 @@ def fine_delay_scan(proposal, runs, dark_run=None, modules=(0,), fine_delays=Non
 
     fine_delays: the settings of the runs when the data has no
     ``DSSC_fineDelay`` (default: read from each run)."""
-    from ...load import get_array, open_run
-    from .geometry import mean_module_images
-    from .misc import load_xgm_pulses
     runs = [int(r) for r in runs]
     if not runs:
         raise ToolBoxValueError("fine_delay_scan needs a list of runs, one per fine delay")
     if fine_delays is not None and len(fine_delays) != len(runs):
         raise ToolBoxValueError(f"{len(fine_delays)} fine_delays for {len(runs)} runs; pass one "
                                 "per run")
-    from tqdm.auto import tqdm
     rows = []
     for i, r in enumerate(tqdm(runs, desc="fine delay runs", disable=not progress)):
         if fine_delays is None:
@@ -64,7 +64,7 @@ def find_fine_delay_optimum(fine_delay, signal=None):
     (its ``signal_per_uJ`` when finite, else ``signal``).
     Returns {'optimum', 'optimum_err', 'width', 'amplitude', 'offset',
     'best_measured'} (the last: the setting of the largest measured signal)."""
-    from scipy.optimize import curve_fit
+    from scipy.optimize import curve_fit  # heavy: only for the fit
     if isinstance(fine_delay, xr.Dataset):
         ds = fine_delay
         signal = ds["signal_per_uJ"].values if "signal_per_uJ" in ds and np.isfinite(

@@ -14,11 +14,16 @@ from __future__ import annotations
 
 import os
 
+import h5py
 import numpy as np
 
 from ...atomic import replacing
 from ...errors import ToolBoxPathError, ToolBoxValueError
 from ...facility import DSSC_MODULE_SHAPE, DSSC_NMODULES, HC_EV_NM, dssc_geometry
+from ..frames import bin_frames
+from .azimuthal.integrate import integrate_azimuthal
+from .binning import raw
+from .binning.run import dssc_dark
 
 __all__ = ["refine_quadrants", "shifted_geometry", "save_geometry", "load_geometry",
            "mean_module_images",
@@ -39,8 +44,21 @@ def _quad_positions(geom):
 
 
 def shifted_geometry(geom, offsets_mm):
-    """The geometry with quadrant k moved by ``offsets_mm[k]`` = (dx, dy) mm."""
-    from extra_geom import DSSC_1MGeometry
+    """The geometry with its quadrants moved.
+
+    Parameters
+    ----------
+    geom : extra_geom.DSSC_1MGeometry
+        The geometry.
+    offsets_mm : array_like
+        (4, 2): quadrant k moves by ``offsets_mm[k]`` = (dx, dy) in mm.
+
+    Returns
+    -------
+    extra_geom.DSSC_1MGeometry
+        A new geometry from the moved quadrant positions.
+    """
+    from extra_geom import DSSC_1MGeometry  # heavy: only to build a geometry
     off = np.asarray(offsets_mm, float)
     if off.shape != (4, 2):
         raise ToolBoxValueError(f"offsets_mm must be 4 (dx, dy) pairs in mm, got shape "
@@ -64,17 +82,36 @@ def _prepare(image, modules):
 
 def refine_quadrants(image, geom=None, q0=0.5, distance=0.5, energy=930.0, modules=None,
                      window=3.0, mask=None):
-    """Fit the four quadrant offsets by sharpening a ring at known ``q0`` (nm^-1).
+    """Fit the four quadrant offsets by sharpening a ring at known ``q0``.
 
-    image: (module, 128, 512) mean image (or frames, averaged); modules: its
-    module numbers (default 0..15); window: pixels within ``window`` ring
-    widths (first guess 0.03 nm^-1) of q0 are fitted. Returns a dict with
-    ``offsets_mm`` (4, 2) (quadrants without modules: 0 and NaN errors),
-    ``errors_mm``, ``beam_center_mm`` (in the nominal frame), ``sigma_q``
-    (4,), ``geometry`` (the refined extra_geom geometry) and
-    ``quad_positions`` (mm).
+    Parameters
+    ----------
+    image : array_like
+        (module, 128, 512) mean image (or frames of it, averaged), ADU.
+    geom : extra_geom.DSSC_1MGeometry, optional
+        The nominal geometry (default ``scs_nb.facility.dssc_geometry()``).
+    q0 : float
+        Momentum transfer of the ring (nm^-1).
+    distance : float
+        Sample-detector distance (m).
+    energy : float
+        Photon energy (eV).
+    modules : list of int, optional
+        Module numbers of the image (default 0..15).
+    window : float
+        Pixels within ``window`` ring widths (first guess 0.03 nm^-1) of q0 are fitted.
+    mask : array_like, optional
+        Boolean like ``image``; True leaves a pixel out.
+
+    Returns
+    -------
+    dict
+        ``offsets_mm`` (4, 2) (quadrants without modules: 0 and NaN errors),
+        ``errors_mm``, ``beam_center_mm`` (in the nominal frame), ``sigma_q``
+        (4,) nm^-1, ``geometry`` (the refined extra_geom geometry) and
+        ``quad_positions`` (mm).
     """
-    from scipy.optimize import least_squares
+    from scipy.optimize import least_squares  # heavy: only for the fit
     geom = dssc_geometry() if geom is None else geom
     img, mods = _prepare(image, modules)
     pos = geom.get_pixel_positions()[mods][..., :2] * 1e3          # mm
@@ -127,9 +164,34 @@ def refine_quadrants(image, geom=None, q0=0.5, distance=0.5, energy=930.0, modul
 
 def ring_sharpness(image, geom, q0=0.5, distance=0.5, energy=930.0, modules=None, npt=200,
                    qrange=0.15):
-    """Peak height over mean of I(q) around q0 (larger = sharper ring) and the
-    I(q) of the geometry, integrated exactly over q0 +- qrange."""
-    from .azimuthal import integrate_azimuthal
+    """How sharp a ring is on a geometry: the peak over the mean of I(q) around q0.
+
+    Parameters
+    ----------
+    image : array_like
+        (module, 128, 512) mean image, ADU.
+    geom : extra_geom.DSSC_1MGeometry
+        The geometry.
+    q0 : float
+        Momentum transfer of the ring (nm^-1).
+    distance : float
+        Sample-detector distance (m).
+    energy : float
+        Photon energy (eV).
+    modules : list of int, optional
+        Module numbers of the image (default 0..15).
+    npt : int
+        Radial bins.
+    qrange : float
+        I(q) is integrated exactly over q0 +- qrange (nm^-1).
+
+    Returns
+    -------
+    sharpness : float
+        Peak height over mean of I(q) (larger = sharper ring).
+    profile : xarray.DataArray
+        I(q) of the geometry.
+    """
     img, mods = _prepare(image, modules)
     ds = integrate_azimuthal(img[None], geom, npt=npt, unit="q_nm^-1", distance=distance,
                              energy=energy, radial_range=(q0 - qrange, q0 + qrange),
@@ -139,10 +201,24 @@ def ring_sharpness(image, geom, q0=0.5, distance=0.5, energy=930.0, modules=None
 
 
 def save_geometry(geom, path, overwrite=False):
-    """Write the geometry to an extra_geom DSSC HDF5 file (module layout) with the
+    """Write a geometry to an extra_geom DSSC HDF5 file (module layout), with the
     quadrant positions (mm) in its ``quad_positions`` attribute; atomic (a
-    temporary file renamed). Read back with ``load_geometry(path)``."""
-    import h5py
+    temporary file renamed). Read back with ``load_geometry(path)``.
+
+    Parameters
+    ----------
+    geom : extra_geom.DSSC_1MGeometry
+        The geometry.
+    path : str or os.PathLike
+        The file.
+    overwrite : bool
+        Replace an existing file.
+
+    Returns
+    -------
+    str
+        ``path``.
+    """
     path = os.fspath(path)
     if os.path.exists(path) and not overwrite:
         raise ToolBoxPathError(f"{path} exists; pass overwrite=True to replace it or another "
@@ -155,10 +231,21 @@ def save_geometry(geom, path, overwrite=False):
 
 
 def load_geometry(path, quad_positions=None):
-    """A ``DSSC_1MGeometry`` from a file of ``save_geometry`` (quadrant
-    positions from its attribute unless given)."""
-    import h5py
-    from extra_geom import DSSC_1MGeometry
+    """A ``DSSC_1MGeometry`` from a file of ``save_geometry``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+    quad_positions : array_like, optional
+        (4, 2) quadrant positions in mm (default: the file's attribute).
+
+    Returns
+    -------
+    extra_geom.DSSC_1MGeometry
+        The geometry.
+    """
+    from extra_geom import DSSC_1MGeometry  # heavy: only to build a geometry
     path = os.fspath(path)
     if not os.path.exists(path):
         raise ToolBoxPathError(f"geometry file {path} not found; write one with "
@@ -174,19 +261,33 @@ def load_geometry(path, quad_positions=None):
 
 
 def mean_module_images(proposal, run, modules, dark_run=None):
-    """Mean image (module, 128, 512) float64 over all frames of a run (dark
-    subtracted per memory cell when a dark run is given), read with the DSSC
-    engine."""
-    from . import engine
-    from .binning import dssc_dark
-    run_dir = engine.run_directory(proposal, run)
+    """Mean image of each module over all frames of a run, read with the frame
+    binning.
+
+    Parameters
+    ----------
+    proposal : int
+        Proposal number.
+    run : int
+        Run number.
+    modules : list of int
+        DSSC modules.
+    dark_run : int, optional
+        Dark run subtracted per memory cell.
+
+    Returns
+    -------
+    numpy.ndarray
+        (module, 128, 512) float64, ADU.
+    """
+    run_dir = raw.run_directory(proposal, run)
     out = []
     for m in modules:
-        idx = engine.index_module(run_dir, m)
+        idx = raw.index_module(run_dir, m)
         fpt = idx.frames_per_train
         fb = np.tile(np.arange(fpt), (len(idx.train_ids), 1))
-        res = engine.bin_module(idx, fb, None, fpt)
+        res = bin_frames(idx, fb, None, fpt)
         dark = None if dark_run is None else dssc_dark(proposal, dark_run, m)
-        mean = res.means(dark).reshape(fpt, *engine.MODULE_SHAPE)
+        mean = res.means(dark).reshape(fpt, *raw.MODULE_SHAPE)
         out.append(mean.mean(axis=0))
     return np.asarray(out, float)

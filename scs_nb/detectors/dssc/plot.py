@@ -1,19 +1,56 @@
-"""DSSC visualization routines (ToolBox ``dssc_plot``), plus the figures of
-the binning templates: binned module images and pump-probe differences.
-matplotlib is imported inside the functions."""
+"""DSSC figures: the ToolBox ``dssc_plot`` routines, the figures of the binning
+templates (binned module images, pump-probe differences) and of the azimuthal
+templates (assembled image with circles, I(q) profiles); ``assemble`` puts the
+images of some modules into the (16, 128, 512) stack that a geometry draws.
+matplotlib is imported inside the functions (heavy: only when plotting)."""
 from __future__ import annotations
 
 import numpy as np
 
-from ...facility import DSSC_MODULE_SHAPE, DSSC_NMODULES
+from ...facility import DSSC_MODULE_SHAPE, DSSC_NMODULES, DSSC_PIXEL_SIZE_M, dssc_geometry
 
+# the ToolBox dssc_plot names (offered flat as tb.detectors.<name>); assemble,
+# plot_assembled and plot_profiles are scs_nb's own
 __all__ = ["plot_xgm_threshold", "plot_binner", "plot_binner_hist", "plot_hist_processed",
            "plot_binned_modules", "plot_pump_probe"]
 
 
 def _plt():
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # heavy: only when plotting
     return plt
+
+
+def assemble(data, modules=None):
+    """The (16, 128, 512) module stack of the DSSC 1M from the images of some modules.
+
+    A DSSC geometry (extra_geom ``DSSC_1MGeometry``: ``position_modules``,
+    ``plot_data_fast``) draws the full stack of 16 modules; the modules not
+    given are NaN (drawn empty).
+
+    Parameters
+    ----------
+    data : array_like
+        (len(modules), 128, 512) images, in the order of ``modules``.
+    modules : sequence of int, optional
+        DSSC module number (0..15) of each image; default 0..15 (``data`` is
+        then the full stack).
+
+    Returns
+    -------
+    numpy.ndarray
+        (16, 128, 512) float32: ``full[modules[i]] = data[i]``, NaN elsewhere.
+
+    Examples
+    --------
+    >>> full = assemble(ds["data"].isel(delay=0, pulse=0).values, ds.module.values)
+    >>> tb.facility.dssc_geometry().plot_data_fast(full)
+    """
+    data = np.asarray(data)
+    mods = range(DSSC_NMODULES) if modules is None else modules
+    full = np.full((DSSC_NMODULES,) + DSSC_MODULE_SHAPE, np.nan, np.float32)
+    for i, m in enumerate(mods):
+        full[int(m)] = data[i]
+    return full
 
 
 def plot_xgm_threshold(xgm, xgm_min=None, xgm_max=None, run_nr="", safe_fig=False):
@@ -93,28 +130,39 @@ def plot_hist_processed(hist_data):
     return fig
 
 
-def _assemble(data, modules):
-    """(16, 128, 512) array with NaN for modules not binned."""
-    full = np.full((DSSC_NMODULES,) + DSSC_MODULE_SHAPE, np.nan, np.float32)
-    for i, m in enumerate(modules):
-        full[int(m)] = data[i]
-    return full
-
-
 def plot_binned_modules(ds, pulse=None, bin_index=None, geom=None, ax=None, vmax=None):
     """The binned image of all modules, assembled with the DSSC geometry
-    (extra_geom), for one xaxis bin (default: average of all) and one pulse
-    label (default: the first)."""
+    (extra_geom), for one xaxis bin and one pulse label.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Binned data (``open_binned_dssc``) with ``data`` (<xaxis>, pulse, module, x, y).
+    pulse : label, optional
+        Pulse label (default: the first).
+    bin_index : int, optional
+        Index of the xaxis bin (default: the average of all bins).
+    geom : extra_geom.DSSC_1MGeometry, optional
+        The geometry (default ``scs_nb.facility.dssc_geometry()``).
+    ax : matplotlib.axes.Axes, optional
+        Where to draw (default: a new figure).
+    vmax : float, optional
+        Upper colour limit (default: the 99.5th percentile).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+    """
     plt = _plt()
-    from ...facility import dssc_geometry
     geom = geom or dssc_geometry()
     data = ds["data"]
     xdim = [d for d in data.dims if d not in ("pulse", "module", "x", "y")][0]
     pulse = data.pulse.values[0] if pulse is None else pulse
     d = data.sel(pulse=pulse)
     d = d.isel({xdim: bin_index}) if bin_index is not None else d.mean(xdim)
-    img = _assemble(np.asarray(d.transpose("module", "x", "y").values),
-                    data.module.values)
+    img = assemble(np.asarray(d.transpose("module", "x", "y").values),
+                   data.module.values)
     if ax is None:
         fig, ax = plt.subplots(figsize=(6, 6))
     finite = img[np.isfinite(img)]
@@ -151,3 +199,93 @@ def plot_pump_probe(ds, pumped="pumped", unpumped="unpumped", roi=None, ax=None)
     ax[1].set_xlabel(xdim)
     ax[1].set_ylabel(f"{pumped} - {unpumped}")
     return diff
+
+
+# -- figures of the azimuthal templates ----------------------------------------------
+def plot_assembled(data, geom, modules=None, ax=None, circles_mm=(), vmax=None,
+                   title=None, cmap="magma"):
+    """The modules assembled with a geometry (extra_geom ``position_modules``),
+    axes in mm from the beam, with dashed circles at given radii.
+
+    Parameters
+    ----------
+    data : array_like
+        (len(modules), 128, 512) images, ADU.
+    geom : extra_geom.DSSC_1MGeometry
+        The geometry.
+    modules : list of int, optional
+        Module number of each image (default 0..15).
+    ax : matplotlib.axes.Axes, optional
+        Where to draw (default: a new figure).
+    circles_mm : sequence of float
+        Radii of the circles (mm).
+    vmax : float, optional
+        Upper colour limit (default: the 99.5th percentile).
+    title : str, optional
+        Title of the axes.
+    cmap : str
+        Colour map.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+    """
+    plt = _plt()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 6))
+    mods = list(range(DSSC_NMODULES)) if modules is None else list(modules)
+    full = assemble(data, mods) if len(mods) != DSSC_NMODULES else np.asarray(
+        data, np.float32)
+    img, centre = geom.position_modules(full)
+    px, py = DSSC_PIXEL_SIZE_M[0] * 1e3, geom._pixel_shape[1] * 1e3
+    extent = (-centre[1] * px, (img.shape[1] - centre[1]) * px,
+              -centre[0] * py, (img.shape[0] - centre[0]) * py)
+    vmax = np.nanpercentile(img, 99.5) if vmax is None else vmax
+    im = ax.imshow(img, origin="lower", extent=extent, cmap=cmap, vmin=0, vmax=vmax,
+                   interpolation="nearest")
+    t = np.linspace(0, 2 * np.pi, 361)
+    for r in circles_mm:
+        ax.plot(r * np.cos(t), r * np.sin(t), "--", color="cyan", lw=0.8)
+    ax.plot(0, 0, "+", color="cyan", ms=10)
+    ax.set_xlabel("x (mm)")
+    ax.set_ylabel("y (mm)")
+    ax.set_aspect("equal")
+    if title:
+        ax.set_title(title)
+    plt.colorbar(im, ax=ax, shrink=0.8, label="ADU")
+    return ax
+
+
+def plot_profiles(profiles, ax=None, xlabel="q (nm$^{-1}$)", ylabel="I (ADU / pixel)",
+                  marks=()):
+    """Overlay of 1-D profiles with vertical lines at marks.
+
+    Parameters
+    ----------
+    profiles : dict
+        {label: DataArray along its radial coordinate}.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw (default: a new figure).
+    xlabel, ylabel : str
+        Axis labels.
+    marks : sequence of float
+        Positions of vertical dotted lines.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+    """
+    plt = _plt()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4))
+    for label, prof in profiles.items():
+        x = prof[prof.dims[-1]].values
+        ax.plot(x, np.asarray(prof.values), label=label, lw=1)
+    for m in marks:
+        ax.axvline(m, color="gray", ls=":", lw=0.8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend()
+    return ax

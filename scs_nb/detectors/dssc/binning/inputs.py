@@ -1,15 +1,17 @@
-"""DSSC sub-routines (ToolBox ``dssc_misc``): run info, binners, XGM per
-DSSC frame, ASIC masks."""
+"""The inputs of a DSSC binning (ToolBox ``dssc_misc``): run info, binners
+(``create_dssc_bins``, defined in ``bins``), XGM per DSSC frame, ASIC masks."""
 from __future__ import annotations
 
 import os
 import warnings
 
 import numpy as np
-import xarray as xr
 
-from ...errors import ToolBoxFileError, ToolBoxPathError, ToolBoxValueError
-from . import engine
+from ....errors import ToolBoxFileError, ToolBoxPathError, ToolBoxValueError
+from ....load import get_array
+from ....pulses.xgm import get_xgm
+from . import raw
+from .bins import create_dssc_bins
 
 __all__ = ["load_dssc_info", "create_dssc_bins", "get_xgm_formatted", "quickmask_DSSC_ASIC",
            "load_mask", "load_xgm_pulses"]
@@ -35,8 +37,8 @@ def load_dssc_info(proposal, run_nr):
         {'dims': tuple, 'frames_per_train': int, 'total_frames': int,
         'trainIds': numpy.ndarray, 'number_of_trains': int}
     """
-    run_dir = engine.run_directory(proposal, run_nr)
-    modules = engine.present_modules(run_dir)
+    run_dir = raw.run_directory(proposal, run_nr)
+    modules = raw.present_modules(run_dir)
     if not modules:
         raise ToolBoxPathError(f"run {run_nr} of proposal {proposal} ({run_dir}) has no DSSC "
                                "files (RAW-R####-DSSC##-S#####.h5)")
@@ -44,8 +46,8 @@ def load_dssc_info(proposal, run_nr):
     if module != 0:
         warnings.warn(f"DSSC module 0 is not in the run; info taken from module {module}",
                       stacklevel=2)
-    idx = engine.index_module(run_dir, module)
-    return {"dims": tuple(engine.MODULE_SHAPE),
+    idx = raw.index_module(run_dir, module)
+    return {"dims": tuple(raw.MODULE_SHAPE),
             "frames_per_train": idx.frames_per_train,
             "total_frames": idx.total_frames,
             "trainIds": idx.train_ids,
@@ -53,61 +55,7 @@ def load_dssc_info(proposal, run_nr):
             "modules": modules}
 
 
-def create_dssc_bins(name, coordinates, bins):
-    """Creates a single entry for the dssc binner dictionary. The produced
-    xarray data-array will later be used to perform grouping operations
-    according to the given bins.
-
-    Parameters
-    ----------
-    name: str
-        name of the coordinate to be binned ('trainId', 'pulse', 'x', 'y').
-    coordinates: numpy.ndarray
-        the original coordinate values (1D)
-    bins: numpy.ndarray
-        the bins according to which the corresponding dimension should
-        be grouped.
-
-    Returns
-    -------
-    da: xarray.DataArray
-        A pre-formatted xarray.DataArray relating the specified dimension with
-        its bins.
-
-    Examples
-    --------
-    >>> import scs_nb as tb
-    >>> run = tb.open_run(2212, 235, include='*DA*')
-
-    1.) binner along 'pulse' dimension. Group data into two bins.
-    >>> bins_pulse = ['pumped', 'unpumped'] * 10
-    >>> binner_pulse = tb.create_dssc_bins("pulse",
-                                np.linspace(0,19,20, dtype=int),
-                                bins_pulse)
-
-    2.) binner along 'train' dimension. Group data into bins corresponding
-        to the positions of a delay stage for instance.
-    >>> bins_trainId = tb.get_array(run, 'PP800_PhaseShifter', 0.04)
-    >>> binner_train = tb.create_dssc_bins("trainId",
-                                run.trainIds,
-                                bins_trainId.values)
-    """
-    from .core import BINNER_NAMES
-    if name not in BINNER_NAMES:
-        raise ToolBoxValueError(f"binner name {name!r} is not one of {BINNER_NAMES}")
-    coordinates = np.asarray(coordinates)
-    bins = np.asarray(bins)
-    if coordinates.ndim != 1 or bins.shape != coordinates.shape:
-        raise ToolBoxValueError(
-            f"create_dssc_bins({name!r}): coordinates and bins must be 1D of the same length, "
-            f"got {coordinates.shape} and {bins.shape}")
-    if name == "trainId":
-        coordinates = coordinates.astype(np.uint64)
-    return xr.DataArray(bins, dims=[name], coords={name: coordinates}, name=name)
-
-
 def _npulses(run):
-    from ...load import get_array
     try:
         n = get_array(run, "npulses_sase3").values
         n = int(np.max(n)) if n.size else 0
@@ -125,7 +73,6 @@ def load_xgm_pulses(run, xgm_name="SCS_SA3"):
     fast XGM array cut to the number of SASE3 pulses of the bunch decoder.
     """
     try:
-        from ...pulses.xgm import get_xgm
         ds = get_xgm(run, xgm_name)
         arr = ds[xgm_name]
         pdim = [d for d in arr.dims if d != "trainId"][0]
@@ -134,7 +81,6 @@ def load_xgm_pulses(run, xgm_name="SCS_SA3"):
             "trainId", how="all")
     except ImportError:
         pass
-    from ...load import get_array
     arr = get_array(run, xgm_name)
     pdim = [d for d in arr.dims if d != "trainId"][0]
     n = _npulses(run)
@@ -190,13 +136,13 @@ def quickmask_DSSC_ASIC(poslist, masklist=None):
     if masklist is not None:
         geom = poslist
         shape = tuple(getattr(geom, "expected_data_shape", ()))
-        if shape[-3:] != (engine.NMODULES,) + engine.MODULE_SHAPE:
+        if shape[-3:] != (raw.NMODULES,) + raw.MODULE_SHAPE:
             raise ToolBoxValueError(
                 f"quickmask_DSSC_ASIC(geom, masklist): geom must be a DSSC 1M geometry "
                 f"(extra_geom.DSSC_1MGeometry), got {type(geom).__name__} with data shape "
                 f"{shape or 'unknown'}; or call quickmask_DSSC_ASIC(poslist)")
         poslist = masklist
-    mask = np.ones((engine.NMODULES,) + engine.MODULE_SHAPE)
+    mask = np.ones((raw.NMODULES,) + raw.MODULE_SHAPE)
     for item in poslist:
         try:
             module, row, col = (int(v) for v in item)

@@ -1,4 +1,4 @@
-"""The numba kernel of the DSSC binning engine (imported on first use)."""
+"""The numba kernel of the frame binning (``accumulate.bin_frames``)."""
 import numpy as np
 from numba import njit
 

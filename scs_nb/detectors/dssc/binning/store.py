@@ -1,6 +1,8 @@
-"""Storing and combining binned DSSC data (ToolBox ``dssc_data``)."""
+"""Storing and combining binned DSSC data (ToolBox ``dssc_data``), and the
+module files of a binning: their names, atomic writes, reuse of complete ones."""
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
@@ -9,8 +11,8 @@ import h5py
 import numpy as np
 import xarray as xr
 
-from ...errors import ToolBoxFileError, ToolBoxPathError, ToolBoxValueError
-from .core import write_atomic
+from ....atomic import replacing
+from ....errors import ToolBoxFileError, ToolBoxPathError, ToolBoxValueError
 
 __all__ = ["save_xarray", "save_attributes_h5", "load_xarray", "get_data_formatted"]
 
@@ -53,7 +55,7 @@ def save_xarray(fname, data, group="data", mode="a"):
     if mode == "a" and not os.path.exists(fname):
         mode = "w"
     if mode == "w":
-        write_atomic(data, fname, group=group)
+        write_module_file(data, fname, group=group)
     else:
         data.to_netcdf(fname, group=group, mode="a", engine="h5netcdf")
 
@@ -146,3 +148,117 @@ def get_data_formatted(filenames=[], data_list=[]):
         order = first + [d for d in ("pulse", "module", "x", "y") if d in data["data"].dims]
         data["data"] = data["data"].transpose(*order)
     return data
+
+
+# -- the module files of a binning -------------------------------------------------
+def module_filename(run, module) -> str:
+    """The file name of a binned module: ``run_<run>_module<module>.h5``.
+
+    Parameters
+    ----------
+    run, module : int
+        Run and DSSC module numbers.
+
+    Returns
+    -------
+    str
+        The file name (no folder).
+    """
+    return f"run_{int(run)}_module{int(module)}.h5"
+
+
+def _local_write_lock(ds):
+    """Inside a dask worker, xarray guards every HDF5 write with a distributed
+    ``Lock`` (a scheduler round trip per variable: 16 per module file, 0.03-0.06 s
+    of each task). A module file is written by one task, from numpy arrays, to a
+    temporary name of its own: a process-local lock is enough. xarray picks the
+    lock from dask's scheduler; for a dataset without dask arrays that is set to
+    the synchronous one while writing (nothing is computed with it)."""
+    if any(v.chunks for v in ds.variables.values()):
+        return contextlib.nullcontext()
+    try:
+        import dask  # optional: only with dask installed is a scheduler to set
+    except ImportError:
+        return contextlib.nullcontext()
+    return dask.config.set(scheduler="synchronous")
+
+
+def write_module_file(ds: xr.Dataset, fname: str, group=None):
+    """Write a dataset with h5netcdf to a temporary name in the same folder
+    (not matching *.h5), then rename: never a half-written module file.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        The data.
+    fname : str
+        The file.
+    group : str, optional
+        HDF5 group (default the root).
+
+    Returns
+    -------
+    str
+        ``fname``.
+    """
+    with replacing(fname) as tmp, _local_write_lock(ds):
+        ds.to_netcdf(tmp, group=group, engine="h5netcdf", mode="w")
+    return fname
+
+
+def complete_file(fname, phash):
+    """Whether a module file is finished and made with the same parameters.
+
+    Parameters
+    ----------
+    fname : str
+        The module file.
+    phash : str
+        ``params_hash`` of the parameters of this binning.
+
+    Returns
+    -------
+    bool
+        True if ``fname`` holds ``phash``; False if it does not exist or is
+        unreadable (to be redone). Raises ToolBoxFileError if it was made with
+        other parameters.
+    """
+    if not os.path.exists(fname):
+        return False
+    try:
+        with h5py.File(fname, "r") as f:
+            old = f.attrs.get("params_hash")
+    except OSError:
+        return False        # unreadable leftover: redo it
+    old = old.decode() if isinstance(old, bytes) else old
+    if old == phash:
+        return True
+    raise ToolBoxFileError(
+        f"{fname} exists and was binned with other parameters (hash {old} != {phash}); "
+        "pass overwrite=True to replace it, or choose another output folder")
+
+
+def clean_stale_parts(folder, fname):
+    """Remove the temporary files a killed writer of ``fname`` left behind.
+
+    Parameters
+    ----------
+    folder : str
+        The output folder.
+    fname : str
+        The module file whose ``.<name>.*.part`` leftovers are removed.
+
+    Returns
+    -------
+    None
+    """
+    base = "." + os.path.basename(fname) + "."
+    if not os.path.isdir(folder):
+        return
+    for f in os.listdir(folder):
+        if f.startswith(base) and f.endswith(".part"):
+            # a leftover of a killed worker (one writer per module file)
+            try:
+                os.remove(os.path.join(folder, f))
+            except OSError:
+                pass

@@ -17,8 +17,8 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from ...errors import ToolBoxValueError
-from .azimuthal import integrate_azimuthal
+from ....errors import ToolBoxValueError
+from .integrate import integrate_azimuthal
 
 __all__ = ["integrate_delay_scan", "delay_map", "q_traces", "fit_recovery", "recovery_model"]
 
@@ -117,7 +117,7 @@ def fit_recovery(delay, trace, t0=0.0, sigma=None, exclude=0.3):
     """Fit ``recovery_model`` (depth, tau; t0 fixed) to a trace; the delays
     within ``exclude`` ps of t0 are left out (the binned step is not sharp).
     Returns {'depth', 'tau', 'depth_err', 'tau_err'}."""
-    from scipy.optimize import curve_fit
+    from scipy.optimize import curve_fit  # heavy: only for the fit
     t = np.asarray(delay, float)
     y = np.asarray(trace, float)
     ok = np.isfinite(y) & (np.abs(t - t0) > exclude)

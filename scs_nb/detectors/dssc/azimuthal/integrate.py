@@ -30,14 +30,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import xarray as xr
+from tqdm.auto import tqdm
 
-from ...atomic import replacing
-from ...errors import ToolBoxTypeError, ToolBoxValueError
-from ...facility import DSSC_MODULE_SHAPE, DSSC_NMODULES, HC_EV_NM, cache_dir, dssc_geometry
+from ....atomic import replacing
+from ....errors import ToolBoxTypeError, ToolBoxValueError
+from ....facility import DSSC_MODULE_SHAPE, DSSC_NMODULES, HC_EV_NM, cache_dir, dssc_geometry
+from . import kernels as K
 
 __all__ = ["integrate_azimuthal", "AzimuthalMatrix", "azimuthal_matrix", "pixel_polygons",
            "geometry_key", "UNITS", "pyfai_integrator", "radial_to_r", "r_to_radial"]
@@ -179,7 +183,7 @@ class AzimuthalMatrix:
 
     def to_scipy(self):
         """The matrix as scipy CSR (bins x pixels)."""
-        from scipy import sparse
+        from scipy import sparse  # heavy: only for this conversion
         m = sparse.csr_matrix((self.weights, self.bins, self.indptr),
                               shape=(self.npix, self.nbins))
         return m.T.tocsr()
@@ -197,7 +201,6 @@ class AzimuthalMatrix:
         area = np.broadcast_to(self.area().reshape(-1), (nf, self.nbins)).copy()
         starts = list(range(0, nf, max(int(batch), 1)))
         if int(threads or 1) > 1 and len(starts) > 1:
-            from concurrent.futures import ThreadPoolExecutor
             with ThreadPoolExecutor(int(threads)) as pool:
                 list(pool.map(lambda s: self._apply_batch(frames, s, batch, sums, area),
                               starts))
@@ -207,17 +210,16 @@ class AzimuthalMatrix:
         return sums, area
 
     def _apply_batch(self, frames, s, batch, sums, area):
-        from .azimuthal_kernels import apply_matrix, nan_area
         blk = np.ascontiguousarray(frames[s:s + batch])
         if blk.dtype.kind not in "fiu":
             blk = blk.astype(np.float32)
         acc = np.zeros((self.nbins, blk.shape[0]))
         nnan = np.zeros(blk.shape[0], np.int64)
-        apply_matrix(blk, self.indptr, self.bins, self.weights, acc, nnan)
+        K.apply_matrix(blk, self.indptr, self.bins, self.weights, acc, nnan)
         sums[s:s + blk.shape[0]] = acc.T
         for f in np.nonzero(nnan)[0]:
             lost = np.zeros(self.nbins)
-            nan_area(blk[f], self.indptr, self.bins, self.weights, lost)
+            K.nan_area(blk[f], self.indptr, self.bins, self.weights, lost)
             a = area[s + f] - lost
             a[a < 1e-5] = 0.0          # rounding of the float32 weights: an empty bin
             area[s + f] = a
@@ -257,7 +259,6 @@ def azimuthal_matrix(geom=None, npt=500, unit="q_nm^-1", distance=None, energy=N
     """Build (or load from the caches) the integration matrix of a geometry.
 
     ``polygons`` (npix, V, 2) in mm replaces the geometry (any pixel shape)."""
-    import time
     if method not in ("exact", "bbox", "no"):
         raise ToolBoxValueError(f"method={method!r}: the matrix methods are 'exact', 'bbox' "
                                 "and 'no' ('pyfai' goes through pyFAI)")
@@ -295,7 +296,6 @@ def azimuthal_matrix(geom=None, npt=500, unit="q_nm^-1", distance=None, energy=N
         except Exception:   # unreadable cache entry: rebuild it
             mat = None
     if mat is None:
-        from . import azimuthal_kernels as K
         poly = pixel_polygons(geom, mods) if polygons is None else polygons.reshape(
             -1, polygons.shape[-2], 2)
         t0 = time.perf_counter()
@@ -340,7 +340,7 @@ def pyfai_integrator(geom=None, distance=0.5, energy=930.0):
     """A pyFAI ``AzimuthalIntegrator`` on extra_geom's ``to_pyfai_detector()`` of
     the geometry with the beam (the geometry origin) as point of normal incidence."""
     try:
-        from pyFAI.integrator.azimuthal import AzimuthalIntegrator as _AI
+        from pyFAI.integrator.azimuthal import AzimuthalIntegrator as _AI  # heavy, optional
     except ImportError:          # older pyFAI
         from pyFAI.azimuthalIntegrator import AzimuthalIntegrator as _AI
     geom = dssc_geometry() if geom is None else geom
@@ -489,7 +489,6 @@ def integrate_azimuthal(data, geom=None, npt=500, unit="q_nm^-1", distance=None,
         sums = np.empty((flat.shape[0], mat.nbins))
         area = np.empty_like(sums)
         ssum = None if vflat is None else np.empty_like(sums)
-        from tqdm.auto import tqdm
         step = max(int(batch), 1) * 8 * max(int(threads or 1), 1)
         for s in tqdm(range(0, flat.shape[0], step), disable=not show,
                       desc="azimuthal integration", unit_scale=step):

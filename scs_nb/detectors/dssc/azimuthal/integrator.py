@@ -28,8 +28,9 @@ import logging
 
 import numpy as np
 
-from ..errors import ToolBoxValueError
-from ..facility import DSSC_PIXEL_SIZE_M
+from ....errors import ToolBoxValueError
+from ....facility import DSSC_PIXEL_SIZE_M
+from .integrate import azimuthal_matrix, pixel_polygons
 
 __all__ = ["AzimuthalIntegrator", "AzimuthalIntegratorDSSC"]
 
@@ -85,7 +86,6 @@ class AzimuthalIntegrator:
 
     def _calc_indices(self, **kwargs):
         """Build the integration matrix (and the ToolBox's per-bin pixel lists)."""
-        from .dssc.azimuthal import azimuthal_matrix
         method = kwargs.pop("method", "exact")
         dr = kwargs.pop("dr", None)
         nbins = kwargs.pop("nbins", None)
@@ -146,7 +146,6 @@ class AzimuthalIntegratorDSSC(AzimuthalIntegrator):
     exact hexagonal pixel splitting."""
 
     def __init__(self, geom, polar_range, dxdy=(0, 0), **kwargs):
-        from .dssc.azimuthal import pixel_polygons
         self.geom = geom
         self.dxdy = tuple(float(v) for v in dxdy)
         self.pixel_size = float(kwargs.pop("pixel_size", DSSC_PIXEL_SIZE_M[0]))

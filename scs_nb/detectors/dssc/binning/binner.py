@@ -3,6 +3,7 @@
 The dssc detector class. It represents a namespace for frequent evaluation
 while implicitly applying/requiring certain structure/naming conventions to its
 objects. Plot routines are in ``dssc_plot`` (``scs_nb.detectors.dssc.plot``).
+``DSSCFormatter`` combines the module files of a binned run into one file.
 """
 from __future__ import annotations
 
@@ -12,11 +13,14 @@ import os
 import numpy as np
 import xarray as xr
 
-from ...errors import ToolBoxPathError, ToolBoxValueError
-from . import core, engine
-from .data import get_data_formatted, load_xarray, save_attributes_h5, save_xarray
-from .misc import get_xgm_formatted, load_dssc_info
-from .processing import process_modules, process_to_file
+from ....errors import ToolBoxPathError, ToolBoxValueError
+from ....load import open_run
+from ....pulses import get_tim_peaks
+from . import bins, raw
+from .inputs import get_xgm_formatted, load_dssc_info
+from .process import process_modules, process_to_file
+from .reduce import dark_for_module
+from .store import get_data_formatted, load_xarray, save_attributes_h5, save_xarray
 
 __all__ = ["DSSCBinner", "DSSCFormatter"]
 
@@ -41,10 +45,9 @@ class DSSCBinner:
 
     def __init__(self, proposal_nr, run_nr, binners={}, xgm_name="SCS_SA3",
                  tim_names=["MCP1apd", "MCP2apd", "MCP3apd"], dssc_coords_stride=2):
-        from ...load import open_run
         self.proposal = proposal_nr
         self.runnr = run_nr
-        self.run_dir = engine.run_directory(proposal_nr, run_nr)
+        self.run_dir = raw.run_directory(proposal_nr, run_nr)
         self.info = load_dssc_info(proposal_nr, run_nr)
         try:
             self.run = open_run(proposal_nr, run_nr, include="*DA*")
@@ -87,11 +90,11 @@ class DSSCBinner:
             Raises exception in case the name does not correspond to a valid
             binner name. To be generalized.
         """
-        core.check_binner(name, binner)
+        bins.check_binner(name, binner)
         if name == "pulse":
-            core.pulse_bin_index(binner, self.info["frames_per_train"])
+            bins.pulse_bin_index(binner, self.info["frames_per_train"])
         if name == "trainId":
-            core.train_bin_index(binner, np.asarray(self.info["trainIds"]))
+            bins.train_bin_index(binner, np.asarray(self.info["trainIds"]))
         self.binners[name] = binner
 
     def load_xgm(self):
@@ -103,7 +106,6 @@ class DSSCBinner:
         """load tim data and construct coordinate array according to
         corresponding dssc frame number (mean of the ``tim_names`` MCPs, their
         peaks aligned on the SASE3 pulses by ``get_tim_peaks``)."""
-        from ...pulses import get_tim_peaks
         try:
             ds = get_tim_peaks(self.run, self.tim_names)
         except Exception as exc:  # noqa: BLE001
@@ -144,28 +146,28 @@ class DSSCBinner:
         """Returns the expected shape of the binned dataset, in case binners have
         been defined."""
         shape = {"trainId": 1, "pulse": self.info["frames_per_train"],
-                 "x": engine.MODULE_SHAPE[0], "y": engine.MODULE_SHAPE[1]}
+                 "x": raw.MODULE_SHAPE[0], "y": raw.MODULE_SHAPE[1]}
         for name, b in self.binners.items():
-            shape[name] = len(core._labels(b.values))
+            shape[name] = len(bins.bin_labels(b.values))
         return shape
 
     def _bin_metadata(self, data):
         """Bin a (trainId, pulse) array like the DSSC frames: mean per bin."""
         tids = np.asarray(self.info["trainIds"], np.uint64)
         fpt = self.info["frames_per_train"]
-        vals = core.per_frame(data, tids, fpt)
+        vals = bins.per_frame(data, tids, fpt)
         if "trainId" in self.binners:
-            tb, tl = core.train_bin_index(self.binners["trainId"], tids)
+            tb, tl = bins.train_bin_index(self.binners["trainId"], tids)
         else:
             tb, tl = np.zeros(len(tids), np.int64), np.array([0])
         if "pulse" in self.binners:
-            pb, pl = core.pulse_bin_index(self.binners["pulse"], fpt)
+            pb, pl = bins.pulse_bin_index(self.binners["pulse"], fpt)
         else:
             pb, pl = np.arange(fpt), np.arange(fpt)
         fb = np.where((tb[:, None] >= 0) & (pb[None, :] >= 0),
                       tb[:, None] * len(pl) + pb[None, :], -1)
         if self.pulsemask is not None:
-            keep = core.per_frame(self.pulsemask.astype(float), tids, fpt, fill=1.0) > 0.5
+            keep = bins.per_frame(self.pulsemask.astype(float), tids, fpt, fill=1.0) > 0.5
             fb = np.where(keep, fb, -1)
         ok = (fb >= 0) & np.isfinite(vals)
         s = np.bincount(fb[ok], vals[ok], minlength=len(tl) * len(pl))
@@ -237,7 +239,7 @@ class DSSCBinner:
             replace complete module files; otherwise they are kept and skipped.
         """
         modules = list(modules) or self.info["modules"]
-        missing = [m for m in modules if not engine.module_files(self.run_dir, m)]
+        missing = [m for m in modules if not raw.module_files(self.run_dir, m)]
         if missing:
             raise ToolBoxPathError(
                 f"DSSC modules {missing} have no files in {self.run_dir}; modules present: "
@@ -250,7 +252,7 @@ class DSSCBinner:
         def kwargs_of(m):
             dark = dark_image
             if isinstance(dark, (xr.DataArray, xr.Dataset)) and "module" in dark.dims:
-                dark = core.dark_for_module(dark, m, self.info["frames_per_train"])
+                dark = dark_for_module(dark, m, self.info["frames_per_train"])
             return dict(proposal=self.proposal, run_nr=self.runnr, module=m,
                         chunksize=chunksize, info=info, dssc_binners=self.binners,
                         path=filepath, pulsemask=self.pulsemask, dark_image=dark,

@@ -9,7 +9,7 @@ One file per module, ``run_<run>_module<m>.h5``, combined with::
     xr.open_mfdataset(path + '/*.h5', parallel=True, join='inner')
 
 Each module is one dask task (a local cluster by default, SLURM through
-``scs_nb.batch.cluster``); a complete module file is skipped on rerun unless
+``scs_nb.parallel.cluster``); a complete module file is skipped on rerun unless
 ``overwrite=True``.
 
 Example::
@@ -27,21 +27,38 @@ import warnings
 import numpy as np
 import xarray as xr
 
-from ...atomic import check_writable_dir
-from ...reader.damage import check_readable
-from ...errors import ToolBoxError, ToolBoxFileError, ToolBoxPathError, ToolBoxValueError
-from ...facility import C_MM_PER_PS, DSSC_NMODULES
-from ...facility.paths import processed_dir
-from . import core, engine
-from .misc import create_dssc_bins, get_xgm_formatted
-from .processing import guarded, process_modules, process_to_file, report_text
+from ....atomic import check_writable_dir
+from ....reader.damage import check_readable
+from ....errors import ToolBoxError, ToolBoxFileError, ToolBoxPathError, ToolBoxValueError
+from ....facility import C_MM_PER_PS
+from ....facility.paths import processed_dir
+from ....load import get_array, open_run
+from ...frames import bin_frames
+from . import raw
+from .bins import create_dssc_bins, pattern_binner
+from .inputs import get_xgm_formatted
+from .process import guarded, process_modules, process_to_file, report_text
+from .store import module_filename
 
 __all__ = ["bin_dssc", "dssc_xaxis", "dssc_dark", "module_group", "open_binned_dssc",
            "default_output_path", "DSSCModulesError", "ModuleFiles"]
 
 def module_group(group, per_group=4):
-    """Modules of a module group: group g holds modules per_group*g .. +per_group-1
-    (4 groups of 4 modules, as the SLURM jobs of the ToolBox)."""
+    """The modules of a module group (4 groups of 4 modules, as the SLURM jobs
+    of the ToolBox).
+
+    Parameters
+    ----------
+    group : int
+        Group number 0..(16 / per_group - 1).
+    per_group : int
+        Modules per group.
+
+    Returns
+    -------
+    list of int
+        Modules ``per_group * group`` .. ``per_group * (group + 1) - 1``.
+    """
     g = int(group)
     n = 16 // per_group
     if not 0 <= g < n:
@@ -51,8 +68,21 @@ def module_group(group, per_group=4):
 
 
 def default_output_path(proposal, run):
-    """``<proposal>/usr/processed_runs/r<run>`` as the ToolBox SLURM script."""
-    run_dir = engine.run_directory(proposal, run)
+    """The default output folder of a binned run, as the ToolBox SLURM script.
+
+    Parameters
+    ----------
+    proposal : int
+        Proposal number (None with ``run`` a folder).
+    run : int
+        Run number.
+
+    Returns
+    -------
+    str
+        ``<proposal>/usr/processed_runs/r<run>`` (4-digit run).
+    """
+    run_dir = raw.run_directory(proposal, run)
     prop_dir = os.path.dirname(os.path.dirname(os.path.abspath(run_dir)))
     return str(processed_dir(prop_dir, run))
 
@@ -69,11 +99,28 @@ def dssc_xaxis(run, xaxis="delay", bam="BAM1932M", delay_origin=0.0, invert=True
                reflections=1):
     """The per-train coordinate to bin against, as a DataArray along trainId.
 
-    'delay': delay line (PP800_DelayLine, mm) -> ps (positionToDelay) minus
-    the train-averaged BAM arrival time (ps; ``bam=None`` for no correction);
-    'nrj': mono photon energy (eV); any other name: that mnemonic.
+    Parameters
+    ----------
+    run : extra_data.DataCollection
+        The run (its DA files).
+    xaxis : str
+        'delay': delay line (PP800_DelayLine, mm) -> ps (positionToDelay) minus
+        the train-averaged BAM arrival time; 'nrj': mono photon energy (eV); any
+        other name: that slow mnemonic.
+    bam : str or None
+        BAM mnemonic of the delay correction (fs, train-averaged); None: none.
+    delay_origin : float
+        Delay line position of time zero (mm).
+    invert : bool
+        Invert the sign of the delay.
+    reflections : int
+        Passes of the laser over the delay line.
+
+    Returns
+    -------
+    xarray.DataArray
+        Along trainId, named after ``xaxis`` ('delay' in ps).
     """
-    from ...load import get_array
     if xaxis == "delay":
         pos = get_array(run, "PP800_DelayLine")
         delay = (pos - delay_origin) * 2 * reflections / C_MM_PER_PS
@@ -110,13 +157,32 @@ def _round_bins(values, bin_width):
 
 
 def dssc_dark(proposal, dark_run, module, chunksize=None, progress=False):
-    """Mean dark of one module per memory cell: (frames, 128, 512) float32."""
-    run_dir = engine.run_directory(proposal, dark_run)
-    idx = engine.index_module(run_dir, module)
+    """Mean dark of one module per memory cell.
+
+    Parameters
+    ----------
+    proposal : int
+        Proposal number.
+    dark_run : int
+        The dark run.
+    module : int
+        DSSC module 0..15.
+    chunksize : int, optional
+        Trains per read.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    numpy.ndarray
+        (frames, 128, 512) float32 mean ADU per memory cell.
+    """
+    run_dir = raw.run_directory(proposal, dark_run)
+    idx = raw.index_module(run_dir, module)
     fpt = idx.frames_per_train
     fb = np.tile(np.arange(fpt), (len(idx.train_ids), 1))
-    res = engine.bin_module(idx, fb, None, fpt, chunk_trains=chunksize, progress=progress)
-    return res.means().reshape(fpt, *engine.MODULE_SHAPE).astype(np.float32)
+    res = bin_frames(idx, fb, None, fpt, chunk_trains=chunksize, progress=progress)
+    return res.means().reshape(fpt, *raw.MODULE_SHAPE).astype(np.float32)
 
 
 def _module_task(proposal, run_nr, module, dark_run, **kwargs):
@@ -126,7 +192,7 @@ def _module_task(proposal, run_nr, module, dark_run, **kwargs):
     if dark_run is not None:
         def load_dark():
             d = dssc_dark(proposal, dark_run, module, chunksize=kwargs.get("chunksize"))
-            fpt = engine.index_module(engine.run_directory(proposal, run_nr),
+            fpt = raw.index_module(raw.run_directory(proposal, run_nr),
                                       module).frames_per_train
             if d.shape[0] != fpt:
                 raise ToolBoxValueError(
@@ -168,13 +234,12 @@ def bin_dssc(proposal, run, modules=None, xaxis="delay", bin_width=0.1,
         XGM pulse j is DSSC frame j*stride (2 with intra-darks).
     backend: 'dask' (one task per module), 'sequential' (this process).
     n_workers, cluster, client: where the dask tasks run (default: a local
-        cluster from ``scs_nb.batch.cluster.make_cluster``).
+        cluster from ``scs_nb.parallel.make_cluster``).
     overwrite: bool
         redo complete module files.
     """
-    from ...load import open_run
-    run_dir = engine.run_directory(proposal, run)
-    present = engine.present_modules(run_dir)
+    run_dir = raw.run_directory(proposal, run)
+    present = raw.present_modules(run_dir)
     if not present:
         raise ToolBoxValueError(
             f"run {run} of proposal {proposal} has no DSSC files (RAW-R####-DSSC##-S#####.h5) "
@@ -183,7 +248,7 @@ def bin_dssc(proposal, run, modules=None, xaxis="delay", bin_width=0.1,
                                 or not hasattr(modules, "__iter__")):
         raise ToolBoxValueError(f"modules must be a list of DSSC module numbers 0..15, e.g. "
                                 f"modules=[{modules!r}] or module_group(0); got {modules!r}")
-    modules = present if modules is None else [engine.check_module(m) for m in modules]
+    modules = present if modules is None else [raw.check_module(m) for m in modules]
     if not modules:
         raise ToolBoxValueError(f"modules is empty; pass modules from {present} (or None for "
                                 "all of them)")
@@ -193,8 +258,8 @@ def bin_dssc(proposal, run, modules=None, xaxis="delay", bin_width=0.1,
             f"DSSC modules {missing} have no files in {run_dir} (run {run}); modules present: "
             f"{present or 'none'}. Pass modules=... from those.")
     if dark_run is not None:
-        dark_dir = engine.run_directory(proposal, dark_run)
-        dmiss = [m for m in modules if not engine.module_files(dark_dir, m)]
+        dark_dir = raw.run_directory(proposal, dark_run)
+        dmiss = [m for m in modules if not raw.module_files(dark_dir, m)]
         if dmiss:
             raise ToolBoxPathError(f"dark run {dark_run} has no files for DSSC modules {dmiss}")
     path = path or default_output_path(proposal, run)
@@ -207,7 +272,7 @@ def bin_dssc(proposal, run, modules=None, xaxis="delay", bin_width=0.1,
     fpt, first_error = None, None
     for m in modules:           # the frames per train, from the first intact module
         try:
-            fpt = engine.index_module(run_dir, m).frames_per_train
+            fpt = raw.index_module(run_dir, m).frames_per_train
             break
         except ToolBoxError as exc:
             first_error = first_error or exc
@@ -216,7 +281,7 @@ def bin_dssc(proposal, run, modules=None, xaxis="delay", bin_width=0.1,
     x = dssc_xaxis(data, xaxis, bam=bam, delay_origin=delay_origin)
     xb = _round_bins(x.values, bin_width)
     binners = {"trainId": create_dssc_bins("trainId", x.trainId.values, xb),
-               "pulse": core.pattern_binner(pattern, fpt)}
+               "pulse": pattern_binner(pattern, fpt)}
     xgm = None
     try:
         xgm = get_xgm_formatted(data, xgm_name, dssc_coords_stride)
@@ -231,7 +296,7 @@ def bin_dssc(proposal, run, modules=None, xaxis="delay", bin_width=0.1,
 
     def kwargs_of(m):
         return dict(task=_module_task, module=m,
-                    output=os.path.join(str(path), core.module_filename(run, m)),
+                    output=os.path.join(str(path), module_filename(run, m)),
                     proposal=proposal, run_nr=run, dark_run=dark_run,
                     chunksize=chunksize, info=None, dssc_binners=binners, path=path,
                     xgm_mnemonic=xgm_name, xgm_normalization=xgm_normalization,
@@ -273,7 +338,20 @@ class DSSCModulesError(ToolBoxFileError):
 
 def open_binned_dssc(path, parallel=True):
     """Combine the module files of a folder:
-    ``xr.open_mfdataset(path + '/*.h5', parallel=True, join='inner')``."""
+    ``xr.open_mfdataset(path + '/*.h5', parallel=True, join='inner')``.
+
+    Parameters
+    ----------
+    path : str
+        Folder of ``run_<run>_module<m>.h5`` files (``bin_dssc``).
+    parallel : bool
+        Open the files in parallel (dask).
+
+    Returns
+    -------
+    xarray.Dataset
+        data (<xaxis>, pulse, module, x, y), hist, xgm; lazy (dask).
+    """
     if not os.path.isdir(path):
         raise ToolBoxPathError(f"{path} is not a folder of binned DSSC module files")
     if not any(f.endswith(".h5") for f in os.listdir(path)):

@@ -2,10 +2,22 @@
 modules in parallel as dask tasks (local cluster or SLURM)."""
 from __future__ import annotations
 
+import ctypes
+import hashlib
 import os
+import time
+from concurrent.futures import ThreadPoolExecutor
 
-from ...errors import ToolBoxError, ToolBoxValueError
-from . import core, engine
+import numpy as np
+import xarray as xr
+
+from ....errors import ToolBoxError, ToolBoxValueError
+from ....load import open_run
+from ....parallel import make_cluster
+from . import raw
+from .inputs import get_xgm_formatted
+from .reduce import bin_module_dataset, dark_for_module, params_hash
+from .store import clean_stale_parts, complete_file, load_xarray, module_filename, write_module_file
 
 __all__ = ["process_dssc_data", "process_modules", "get_client", "guarded", "report_text",
            "WorkersLostError", "tune_worker_malloc"]
@@ -81,11 +93,9 @@ def process_dssc_data(proposal, run_nr, module, chunksize, info, dssc_binners, p
     module_data: xarray.Dataset
         xarray datastructure containing data binned according to bins.
     """
-    from .misc import get_xgm_formatted
-    run_dir = engine.run_directory(proposal, run_nr)
-    module = engine.check_module(module)   # (info is informative: the module's INDEX rules)
+    run_dir = raw.run_directory(proposal, run_nr)
+    module = raw.check_module(module)   # (info is informative: the module's INDEX rules)
     if xgm is None and xgm_normalization:
-        from ...load import open_run
         run = open_run(proposal, run_nr, include="*DA*")
         xgm = get_xgm_formatted(run, xgm_mnemonic, dssc_coords_stride)
     if pulsemask is not None and not hasattr(pulsemask, "dims"):
@@ -102,17 +112,16 @@ def process_dssc_data(proposal, run_nr, module, chunksize, info, dssc_binners, p
               "xgm_normalization": bool(xgm_normalization), "normevery": int(normevery),
               "xgm_mnemonic": xgm_mnemonic, "pulsemask": None if pulsemask is None else
               int(pulsemask.values.sum()), **(attrs or {})}
-    phash = core.params_hash(params)
+    phash = params_hash(params)
     fname = None
     if path is not None:
-        fname = os.path.join(str(path), core.module_filename(run_nr, module))
-        if not overwrite and core.complete_file(fname, phash):
-            from .data import load_xarray
+        fname = os.path.join(str(path), module_filename(run_nr, module))
+        if not overwrite and complete_file(fname, phash):
             return load_xarray(fname)
-        core.clean_stale_parts(str(path), fname)
+        clean_stale_parts(str(path), fname)
     if callable(dark_image):            # computed only when the module is (re)binned
         dark_image = dark_image()
-    ds = core.bin_module_dataset(
+    ds = bin_module_dataset(
         run_dir, module, dssc_binners, dark_image=dark_image, xgm=xgm,
         xgm_normalization=xgm_normalization, normevery=normevery, pulsemask=pulsemask,
         train_dim=train_dim, chunksize=chunksize, progress=progress, prefetch=prefetch,
@@ -121,14 +130,12 @@ def process_dssc_data(proposal, run_nr, module, chunksize, info, dssc_binners, p
                   if isinstance(v, (str, int, float))}},
         _interrupt_after=_interrupt_after)
     if fname is not None:
-        core.write_atomic(ds, fname)
+        write_module_file(ds, fname)
     return ds
 
 
 def _dark_digest(dark, module):
-    import hashlib
-    import numpy as np
-    d = core.dark_for_module(dark, module, _frames_of(dark))
+    d = dark_for_module(dark, module, _frames_of(dark))
     # hash the array's own buffer: no 26 MB copy per module (tobytes) in every task
     return hashlib.sha1(np.ascontiguousarray(d).data).hexdigest()[:16]
 
@@ -155,7 +162,6 @@ def tune_worker_malloc():
         return False
     _MALLOC_TUNED = True
     try:
-        import ctypes
         libc = ctypes.CDLL("libc.so.6")
         m_trim_threshold, m_mmap_threshold = -1, -3
         return bool(libc.mallopt(m_mmap_threshold, 32 * 2**20)
@@ -165,16 +171,25 @@ def tune_worker_malloc():
 
 
 def process_to_file(**kwargs):
-    """A dask task: process one module into its file; returns the file name."""
+    """A dask task: process one module into its file.
+
+    Parameters
+    ----------
+    **kwargs
+        The arguments of ``process_dssc_data`` (``path`` is required).
+
+    Returns
+    -------
+    str
+        The module file, ``<path>/run_<run>_module<module>.h5``.
+    """
     tune_worker_malloc()
     process_dssc_data(**kwargs)
     return os.path.join(str(kwargs["path"]),
-                        core.module_filename(kwargs["run_nr"], kwargs["module"]))
+                        module_filename(kwargs["run_nr"], kwargs["module"]))
 
 
 def _frames_of(dark):
-    import numpy as np
-    import xarray as xr
     d = dark["data"] if isinstance(dark, xr.Dataset) else dark
     if isinstance(d, xr.DataArray):
         return d.sizes.get("pulse", 1)
@@ -184,9 +199,25 @@ def _frames_of(dark):
 
 # -- per-module outcome --------------------------------------------------------------
 def guarded(task, module, output=None, **kwargs):
-    """Run ``task(module=module, **kwargs)`` and never raise (except an interruption):
-    ``{'module', 'status': 'done' | 'skipped' | 'failed', 'file', 'reason'}``.
-    'skipped' means the complete output file ``output`` was reused unchanged."""
+    """Run ``task(module=module, **kwargs)`` and never raise (except an interruption).
+
+    Parameters
+    ----------
+    task : callable
+        The per-module task (returns the file written).
+    module : int
+        DSSC module.
+    output : str, optional
+        The task's output file: unchanged afterwards means it was reused ('skipped').
+    **kwargs
+        Passed to ``task``.
+
+    Returns
+    -------
+    dict
+        ``{'module', 'status': 'done' | 'skipped' | 'failed', 'file', 'reason'}``
+        (and ``'error'``, the exception, when failed).
+    """
     before = None
     if output is not None:
         try:
@@ -209,7 +240,18 @@ def guarded(task, module, output=None, **kwargs):
 
 
 def report_text(outcomes) -> str:
-    """One line per module: ``module  3  failed  <reason>``; and a summary line."""
+    """The per-module outcomes as text.
+
+    Parameters
+    ----------
+    outcomes : list of dict
+        Results of ``guarded``.
+
+    Returns
+    -------
+    str
+        One line per module (``module  3  failed  <reason>``) and a summary line.
+    """
     lines = [f"module {o['module']:2d}  {o['status']:<7s}  {o['reason'] or o['file'] or ''}"
              for o in outcomes]
     n = {s: sum(o["status"] == s for o in outcomes) for s in ("done", "skipped", "failed")}
@@ -219,14 +261,28 @@ def report_text(outcomes) -> str:
 
 # -- many modules ------------------------------------------------------------------
 def get_client(n_workers=None, cluster=None, **cluster_kw):
-    """A dask distributed Client: on ``cluster`` if given, else on a new cluster
-    from ``scs_nb.batch.cluster.make_cluster`` (local by default; SLURM when
-    asked). Returns (client, owned) where owned tells the
-    caller to close the cluster it started."""
-    from distributed import Client
+    """A dask distributed Client, on ``cluster`` if given, else on a new cluster
+    from ``scs_nb.parallel.make_cluster`` (local by default; SLURM when asked).
+
+    Parameters
+    ----------
+    n_workers : int, optional
+        Cores of a new cluster (default: the CPUs, at most 4).
+    cluster : dask cluster, optional
+        An existing cluster.
+    **cluster_kw
+        Passed to ``make_cluster``.
+
+    Returns
+    -------
+    client : distributed.Client
+        The client.
+    owned : bool
+        True when the caller started the cluster and must close it.
+    """
+    from distributed import Client  # heavy, optional: only for dask backends
     if cluster is not None:
         return Client(cluster), False
-    from ...batch.cluster import make_cluster
     n = max(1, int(n_workers or min(os.cpu_count() or 1, 4)))
     cluster_kw.setdefault("cores", n)
     cluster_kw.setdefault("dashboard_address", None)
@@ -235,15 +291,38 @@ def get_client(n_workers=None, cluster=None, **cluster_kw):
 
 def process_modules(task, modules, kwargs_of, backend="dask", n_jobs=None, cluster=None,
                     client=None, **cluster_kw):
-    """Run ``task(**kwargs_of(module))`` for every module: one dask task per
-    module (backend 'dask'; 'loky'/'multiprocessing' are the same here), in
-    threads ('threading') or one after the other ('sequential').
-    Returns the results in module order."""
+    """Run ``task(**kwargs_of(module))`` for every module.
+
+    One dask task per module (backend 'dask'; 'loky'/'multiprocessing' are the
+    same here), threads ('threading') or one after the other ('sequential').
+    Large arrays (darks) are scattered to the workers once.
+
+    Parameters
+    ----------
+    task : callable
+        The per-module task.
+    modules : list of int
+        DSSC modules.
+    kwargs_of : callable
+        ``kwargs_of(module)`` -> keyword arguments of the task.
+    backend : str
+        'dask', 'loky', 'multiprocessing', 'threading' or 'sequential'.
+    n_jobs : int, optional
+        Workers (threads for 'threading').
+    cluster, client : optional
+        Where the dask tasks run (default: a new local cluster).
+    **cluster_kw
+        Passed to ``get_client``.
+
+    Returns
+    -------
+    list
+        The results of the tasks, in module order.
+    """
     modules = list(modules)
     if backend == "sequential" or (len(modules) == 1 and client is None and cluster is None):
         return [task(**kwargs_of(m)) for m in modules]
     if backend == "threading":
-        from concurrent.futures import ThreadPoolExecutor
         with ThreadPoolExecutor(max(1, int(n_jobs or 2))) as pool:
             return list(pool.map(lambda m: task(**kwargs_of(m)), modules))
     if backend not in ("dask", "loky", "multiprocessing"):
@@ -280,9 +359,7 @@ def _gather(client, futures, modules, poll=1.0):
     died is retried by dask on the remaining or replacement workers; when none is left
     for LOST_WORKERS_TIMEOUT seconds, or dask gives a task up (KilledWorker), a
     WorkersLostError names the modules not done. Any other task error is raised as is."""
-    import time
-
-    from distributed import wait
+    from distributed import wait  # heavy, optional: only for dask backends
     from distributed.scheduler import KilledWorker
     where = {f.key: m for f, m in zip(futures, modules)}
     results = {}
