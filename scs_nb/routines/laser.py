@@ -5,6 +5,7 @@ fluence calibration and OL/FEL pulse-id alignment (seed
 from __future__ import annotations
 
 import numpy as np
+import xarray as xr
 
 from ..errors import ToolBoxValueError
 from ..facility import C_MM_PER_PS
@@ -17,7 +18,6 @@ __all__ = ["positionToDelay", "delayToPosition", "degToRelPower", "fluenceCalibr
 def _keep_type(x, values):
     """``values`` as the type of ``x``: a DataArray stays a DataArray (same
     coordinates, dims, name), a scalar a float, anything else an ndarray."""
-    import xarray as xr
     if isinstance(x, xr.DataArray):
         return x.copy(data=np.asarray(values))
     if np.ndim(values) == 0:
@@ -124,7 +124,7 @@ def fluenceCalibration(hwp, power_mW, npulses, w0x, w0y=None, train_rep_rate=10,
     fit_F = np.polyfit(hwp, F, fit_order)
     fit_E = np.polyfit(hwp, E, fit_order)
     if plot:
-        import matplotlib.pyplot as plt
+        import matplotlib.pyplot as plt  # heavy: only for plots
         fig, ax = plt.subplots(figsize=(6, 4))
         ax.plot(hwp, F, "o", label="data")
         xs = np.linspace(hwp.min(), hwp.max(), 200)
@@ -167,7 +167,6 @@ def align_ol_to_fel_pId(ds, ol_dim="ol_pId", fel_dim="sa3_pId", offset=0,
     -------
     ds: the newly aligned dataset
     """
-    import xarray as xr
     for d in (ol_dim, fel_dim):
         if d not in ds.dims:
             raise ToolBoxValueError(f"dimension {d!r} not in the dataset (dims: "

@@ -114,7 +114,7 @@ def get_undulator_config(run, park_pos=UND_PARK_GAP_MM, plot=True):
         coords={"cell": cells, "color": np.arange(1, ncol + 1)},
         attrs={"electron_energy_GeV": electron, "park_pos": park_pos})
     if plot:
-        import matplotlib.pyplot as plt
+        import matplotlib.pyplot as plt  # heavy: only for plots
         fig, ax = plt.subplots(figsize=(7, 3))
         cols = [("lightgrey" if c == 0 else f"C{c - 1}") for c in color]
         ax.bar(cells, gap, color=cols)

@@ -11,10 +11,15 @@ time ``sigma`` (rms of the response, jitter included) and the decay constants.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
-from scipy.special import erfc
+import xarray as xr
+from scipy.optimize import OptimizeWarning, curve_fit
+from scipy.special import erfc, erfcx
 
 from ..errors import ToolBoxValueError
+from .laser import positionToDelay as _position_to_delay
 
 __all__ = ["reflectivity", "double_exp_step", "erf_step", "fit_double_exp", "fit_step"]
 
@@ -23,7 +28,6 @@ __all__ = ["reflectivity", "double_exp_step", "erf_step", "fit_double_exp", "fit
 def _exp_gauss(t, tau, sigma):
     """A unit step times exp(-t/tau), convolved with a Gaussian of rms
     sigma (exact; written with erfcx where exp would overflow)."""
-    from scipy.special import erfcx
     t = np.asarray(t, float)
     tau = np.abs(tau) + 1e-12
     sigma = np.abs(sigma) + 1e-12
@@ -65,9 +69,6 @@ def _clean(x, y, err):
 def _curve_fit(model, x, y, p0, err, maxfev):
     """scipy's curve_fit (errors ``err`` relative), (popt, pcov); None when it
     does not converge. An undetermined covariance gives inf errors, no warning."""
-    import warnings
-
-    from scipy.optimize import OptimizeWarning, curve_fit
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", OptimizeWarning)
@@ -149,7 +150,6 @@ def _match_delay(delay, ref, dim):
     pulses): a per-train delay is broadcast; a pulse-resolved one on another
     pulse dimension (e.g. the BAM-corrected delay on ``sa3_pId``) is matched
     to the pumped pulses in order."""
-    import xarray as xr
     delay = delay.sel(trainId=ref.trainId)
     ddim = _pulse_dim(delay)
     if ddim is None:
@@ -228,7 +228,6 @@ def reflectivity(data, Iokey="FastADC5peaks", Irkey="FastADC3peaks",
     attributes: ``fit_double_exp`` / ``fit_double_exp_err`` and ``fit_step`` /
     ``fit_step_err`` (dicts, in the units of the fitted axis, ``fit_axis``).
     """
-    import xarray as xr
     for key in (Iokey, Irkey, delaykey):
         if key not in data:
             raise ToolBoxValueError(
@@ -314,15 +313,14 @@ def reflectivity(data, Iokey="FastADC5peaks", Irkey="FastADC3peaks",
     ds["deltaR"].attrs["units"] = "%" if ur is not None else "Ir/Io"
     axis, xunits = delaykey, units
     if positionToDelay and origin is not None:
-        from .laser import positionToDelay as p2d
-        ds = ds.assign_coords(delay=(delaykey, np.asarray(p2d(ds[delaykey].values, origin,
-                                                              invert))))
+        delay = _position_to_delay(ds[delaykey].values, origin, invert)
+        ds = ds.assign_coords(delay=(delaykey, np.asarray(delay)))
         ds["delay"].attrs["units"] = "ps"
         axis, xunits = "delay", "ps"
     # the fits use the mean delay of each bin's shots, not the bin centre
     x = ds["delay_mean"].values
     if axis == "delay":
-        x = np.asarray(p2d(x, origin, invert))
+        x = np.asarray(_position_to_delay(x, origin, invert))
     # fit weights: one pooled standard deviation over sqrt(counts) (the
     # per-bin std of a few shots is too noisy to weight by)
     cnt = ds["counts"].values
@@ -345,7 +343,7 @@ def reflectivity(data, Iokey="FastADC5peaks", Irkey="FastADC3peaks",
 
 
 def _plot(ds, axis, xunits, origin, plotErrors):
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # heavy: only for plots
     fig, ax = plt.subplots(figsize=(8, 4.5))
     x, y = ds[axis].values, ds["deltaR"].values
     ax.plot(x, y, "o-", ms=3, lw=0.8, label="data")

@@ -9,6 +9,7 @@ propagation (including the It/Io correlation) and its standard error.
 from __future__ import annotations
 
 import numpy as np
+import xarray as xr
 
 from ..errors import ToolBoxValueError
 
@@ -72,7 +73,6 @@ def binning(x, T, Io, bins, fluorescence=False):
 
 
 def _stack(nrun, keys):
-    import xarray as xr
     missing = [k for k in keys if k not in nrun]
     if missing:
         raise ToolBoxValueError(
@@ -142,7 +142,7 @@ def xas(nrun, bins=None, Iokey="SCS_SA3", Itkey="MCP3peaks", nrjkey="nrj", Iooff
 
 
 def _plot(out, Itkey, Iokey, fluorescence):
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # heavy: only for plots
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(7, 6), sharex=True,
                                    gridspec_kw={"height_ratios": [3, 1]})
     ax1.errorbar(out["nrj"], out["muA"], out["sterrA"], fmt="o-", ms=3)
