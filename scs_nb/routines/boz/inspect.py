@@ -7,12 +7,14 @@ import numpy as np
 import xarray as xr
 
 from ...errors import ToolBoxValueError
-from .core import (BEAMS, _compute, average_module, compute_flat_field_correction,
-                   histogram_module, plane_fitting_domain, process, snr, _crop)
+from .flat_field import compute_flat_field_correction, plane_fitting_domain
+from .process import process, snr
+from .reductions import average_module, cache_of, compute, histogram_module
+from .rois import BEAMS, crop
 
 
 def _plt():
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # heavy: only for plots
     return plt
 
 
@@ -27,8 +29,8 @@ def inspect_dark(arr, mean_th=(None, None), std_th=(None, None)):
     """Inspect dark run data and plot diagnostic: mean and std images and their
     histograms, with the thresholds. Returns fig."""
     plt = _plt()
-    mean = np.asarray(_compute(average_module(arr))).mean(axis=0)
-    std = np.asarray(_compute(average_module(arr, ret="std"))).mean(axis=0)
+    mean = np.asarray(compute(average_module(arr))).mean(axis=0)
+    std = np.asarray(compute(average_module(arr, ret="std"))).mean(axis=0)
     fig, axs = plt.subplots(2, 2, figsize=(10, 5), gridspec_kw={"width_ratios": [3, 1]})
     for row, img, th, lab in ((0, mean, mean_th, "dark mean (ADU)"),
                               (1, std, std_th, "dark std (ADU)")):
@@ -68,7 +70,7 @@ def inspect_rois(data_mean, rois, threshold=None, allrois=False):
     """Plot the mean module image with the rois and the row / column profiles.
     Returns the figure."""
     plt = _plt()
-    from matplotlib.patches import Rectangle
+    from matplotlib.patches import Rectangle  # heavy: only for plots
     img = np.asarray(data_mean, float)
     img = img.mean(axis=0) if img.ndim == 3 else img
     fig, axs = plt.subplots(2, 2, figsize=(11, 5), gridspec_kw={"width_ratios": [4, 1],
@@ -104,7 +106,7 @@ def inspect_flat_field_domain(avg, rois, prod_th, ratio_th, vmin=None, vmax=None
     fig, axs = plt.subplots(2, 3, figsize=(11, 5))
     for row, (name, r, m) in enumerate((("n", n, n_m), ("p", p, p_m))):
         lo, hi = _levels(r[m] if m.any() else r, vmin, vmax)
-        axs[row, 0].imshow(_crop(avg, rois[name]))
+        axs[row, 0].imshow(crop(avg, rois[name]))
         axs[row, 0].set(title=f"'{name}' average (ADU)")
         im = axs[row, 1].imshow(r, vmin=lo, vmax=hi)
         fig.colorbar(im, ax=axs[row, 1])
@@ -121,7 +123,7 @@ def inspect_plane_fitting(avg, rois, domain=None, vmin=None, vmax=None):
     fig, axs = plt.subplots(2, 2, figsize=(11, 5))
     for row, name in enumerate(("n", "p")):
         with np.errstate(divide="ignore", invalid="ignore"):
-            r = _crop(avg, rois[name]) / _crop(avg, rois["0"])
+            r = crop(avg, rois[name]) / crop(avg, rois["0"])
         if domain is not None:
             r = np.where(domain[row], r, np.nan)
         lo, hi = _levels(r, vmin, vmax)
@@ -207,10 +209,12 @@ def _inspect_correction(params, ff, gain, sk):
     sat = 511 if params.sat_level is None else params.sat_level
     x = np.arange(512.0)
     args = (params.arr_dark, params.arr, params.tid, params.rois, params.get_mask())
-    sets = [("no correction", process(x, *args, None, sat)),
-            ("flat field", process(x, *args, ff, sat))]
+    cache = cache_of(params)
+    sets = [("no correction", process(x, *args, None, sat, cache=cache)),
+            ("flat field", process(x, *args, ff, sat, cache=cache))]
     if params.Fnl is not None:
-        sets.append(("flat field + non-linearity", process(params.get_Fnl(), *args, ff, sat)))
+        sets.append(("flat field + non-linearity",
+                     process(params.get_Fnl(), *args, ff, sat, cache=cache)))
     return _transmission_figure(sets, sk, gain)
 
 

@@ -9,6 +9,8 @@ import numpy as np
 from ...atomic import write_atomic
 from ...errors import ToolBoxPathError, ToolBoxValueError
 from ...facility import DSSC_MODULE_SHAPE
+from .load import load_dssc_module
+from .reductions import ReductionCache
 
 #: what save() writes and load() reads back (everything needed to reproduce)
 _FIELDS = ("proposal", "darkrun", "run", "module", "gain", "drop_intra_darks", "mask",
@@ -61,12 +63,13 @@ class parameters:
         self.arr = None
         self.tid = None
         self.gpu = False
+        # the reductions of the fits on arr_dark / arr (not saved)
+        self.cache = ReductionCache()
 
     # -- data ------------------------------------------------------------------
     def dask_load_persistently(self, dark_data_size_Gb=None, data_size_Gb=None):
         """Load the dark and data run of the module in memory (optionally only
         the first dark_data_size_Gb / data_size_Gb gigabytes)."""
-        from .core import load_dssc_module
         self.dark_data_size_Gb, self.data_size_Gb = dark_data_size_Gb, data_size_Gb
         self.arr_dark, self.tid_dark = load_dssc_module(
             self.proposal, self.darkrun, self.module, drop_intra_darks=self.drop_intra_darks,
@@ -79,11 +82,13 @@ class parameters:
         """Use cupy where available; the CPU path (histogram reductions) is used
         otherwise, and is fast enough for the whole determination."""
         try:
-            import cupy  # noqa: F401
+            import cupy  # noqa: F401  # optional: only probed, never required
             self.gpu = True
         except ImportError:
             print("cupy is not available: using the CPU path (histogram reductions, numba)")
             self.gpu = False
+        # the reductions of the fits on arr_dark / arr (not saved)
+        self.cache = ReductionCache()
         return self.gpu
 
     # -- mask --------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """The I.a correction determination in one call (what the boz_Ia template, the
-``scs-nb submit boz-correction`` job and benchmarks/boz.py run), and where its JSON lives."""
+``scs-nb submit boz-correction`` job and benchmarks/boz.py run), the steps that work on a
+whole `parameters`, and where its JSON lives."""
 from __future__ import annotations
 
 import os
@@ -7,15 +8,41 @@ import time
 
 import numpy as np
 
-from .core import (average_module, bad_pixel_map, compute_flat_field_correction, find_rois,
-                   plane_fitting)
-from .fit import ff_refine_fit, nl_domain, nl_fit, nl_lut, normalize_flat_field
+from ...errors import ToolBoxValueError
+from ...load import find_run_path
+from .flat_field import (compute_flat_field_correction, ff_refine_fit, normalize_flat_field,
+                         plane_fitting)
+from .nonlinearity import nl_domain, nl_fit, nl_lut
 from .params import parameters
+from .reductions import average_module, bad_pixel_map, compute
+from .rois import find_rois
+
+
+def find_rois_from_params(params):
+    """Find rois from 3 beams configuration, on the parameters' data.
+
+    Parameters
+    ----------
+    params : parameters
+        With the data loaded and ``params.rois_th`` (threshold, ADU) set.
+
+    Returns
+    -------
+    dict
+        The ROIs of `find_rois` on the dark corrected mean of ``params.arr``.
+    """
+    if params.arr is None or params.arr_dark is None:
+        raise ToolBoxValueError("find_rois_from_params: load the data first "
+                                "(params.dask_load_persistently())")
+    if params.rois_th is None:
+        raise ToolBoxValueError("find_rois_from_params: set params.rois_th (threshold) first")
+    dark = compute(average_module(params.arr_dark))
+    mean = compute(average_module(params.arr, dark=dark, mask=params.get_mask()))
+    return find_rois(np.asarray(mean).mean(axis=0), params.rois_th)
 
 
 def default_path(proposal, run):
     """``<proposal>/usr/processed_runs/r<run>``, as the seed's job script."""
-    from ...load import find_run_path
     run_dir = find_run_path(proposal, run)
     prop_dir = os.path.dirname(os.path.dirname(os.path.abspath(run_dir)))
     return os.path.join(prop_dir, "usr", "processed_runs", f"r{int(run):04d}")

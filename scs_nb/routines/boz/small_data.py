@@ -13,16 +13,18 @@ import xarray as xr
 
 from ...atomic import replacing
 from ...errors import ToolBoxValueError
-from .core import (_compute, average_module, compute_flat_field_correction, load_dssc_module,
-                   process_module)
+from ...load import get_array, open_run
+from ..laser import positionToDelay
+from .flat_field import compute_flat_field_correction
+from .load import load_dssc_module
+from .process import process_module
+from .reductions import average_module, compute
 
 
 def small_data(params, run, darkrun=None, sat_level=None):
     """ROI sums of every frame of ``run`` corrected with params (flat field,
     non-linearity, mask), with per-train 'nrj' (eV) and 'delay' (ps, from the
     delay line; 0 when the run has none). Returns an xarray Dataset."""
-    from ...load import get_array, open_run
-    from ..laser import positionToDelay
     darkrun = params.darkrun if darkrun is None else int(darkrun)
     sat = (params.sat_level or 511) if sat_level is None else int(sat_level)
     F = params.get_Fnl()
@@ -31,7 +33,7 @@ def small_data(params, run, darkrun=None, sat_level=None):
                                    drop_intra_darks=params.drop_intra_darks)
     arr, tid = load_dssc_module(params.proposal, run, params.module,
                                 drop_intra_darks=params.drop_intra_darks)
-    dark = _compute(average_module(arr_dark, F_INL=F))
+    dark = compute(average_module(arr_dark, F_INL=F))
     rois = {k: v for k, v in params.rois.items() if k in ("n", "0", "p", "sat")}
     ds = process_module(arr, tid, dark, rois, params.get_mask(), sat, ff, F)
     r = open_run(params.proposal, run)
