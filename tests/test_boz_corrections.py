@@ -69,7 +69,8 @@ def _z(plane, X, Y):
 
 
 def _ratios(p, F, ff):
-    d = boz.process(F, p.arr_dark, p.arr, p.tid, p.rois, p.get_mask(), ff, p.sat_level)
+    d = boz.process(F, p.arr_dark, p.arr, p.tid, p.rois, p.get_mask(), ff, p.sat_level,
+                    cache=p.cache)
     ok = ~d["sat_sat"].values.ravel()
     return {k: d[k].values.ravel()[ok] for k in ("n", "0", "p")}
 
