@@ -41,14 +41,40 @@ def _exp_gauss(t, tau, sigma):
 
 
 def double_exp_step(t, t0, sigma, a1, tau1, a2, tau2, c):
-    """``c + (a1 exp(-(t-t0)/tau1) + a2 exp(-(t-t0)/tau2)) H(t-t0)``
-    convolved with a Gaussian of rms ``sigma``."""
+    """A double exponential step convolved with a Gaussian.
+
+    ``c + (a1 exp(-(t-t0)/tau1) + a2 exp(-(t-t0)/tau2)) H(t-t0)`` convolved with a
+    Gaussian of rms ``sigma``.
+
+    Parameters
+    ----------
+    t : array_like
+        Delay (any unit, the same for t0, sigma, tau1, tau2).
+    t0, sigma, a1, tau1, a2, tau2, c : float
+        Time zero, rms width, amplitudes and decay times, offset.
+
+    Returns
+    -------
+    numpy.ndarray
+    """
     t = np.asarray(t, float) - t0
     return c + a1 * _exp_gauss(t, tau1, sigma) + a2 * _exp_gauss(t, tau2, sigma)
 
 
 def erf_step(t, t0, sigma, a, c):
-    """``c + a H(t - t0)`` convolved with a Gaussian of rms ``sigma``."""
+    """A step ``c + a H(t - t0)`` convolved with a Gaussian of rms ``sigma``.
+
+    Parameters
+    ----------
+    t : array_like
+        Delay (any unit, the same for t0 and sigma).
+    t0, sigma, a, c : float
+        Time zero, rms width, amplitude, offset.
+
+    Returns
+    -------
+    numpy.ndarray
+    """
     return c + a * 0.5 * erfc(-(np.asarray(t, float) - t0) / (np.sqrt(2) * np.abs(sigma)))
 
 

@@ -235,7 +235,12 @@ class ReductionCache:
         return key
 
     def clear(self):
-        """Drop every entry (and the arrays they hold)."""
+        """Drop every entry (and the arrays they hold).
+
+        Returns
+        -------
+        None
+        """
         self._entries.clear()
         self._fingerprints.clear()
 
