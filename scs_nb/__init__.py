@@ -65,7 +65,7 @@ from .detectors.azimuthal_integrator import (AzimuthalIntegrator,  # noqa: E402,
                                              AzimuthalIntegratorDSSC)
 from .detectors.dssc.azimuthal import integrate_azimuthal  # noqa: E402,F401
 
-# --- BOZ (issue 13): toolbox_scs.routines.boz, also at toolbox_scs.* and toolbox_scs.routines.* ---
+# --- BOZ: toolbox_scs.routines.boz, also at toolbox_scs.* and toolbox_scs.routines.* ---
 from .routines import boz  # noqa: E402,F401
 from .routines.boz import (average_module, bad_pixel_map,  # noqa: E402,F401
                            compute_flat_field_correction, ff_refine_crit, ff_refine_fit,

@@ -110,7 +110,22 @@ def fit_step(x, y, err=None, p0=None):
     points up to the extremum of the signal, so that a decay after it does
     not bias the edge).
 
-    Returns (popt, perr) as dicts keyed by parameter name, or (None, None)."""
+    Parameters
+    ----------
+    x : array_like
+        Delay of each bin (any unit; the fitted times are in it).
+    y : array_like
+        Signal of each bin.
+    err : array_like, optional
+        Errors of y (relative weights).
+    p0 : list of float, optional
+        Start values, in the order of the parameter names.
+
+    Returns
+    -------
+    popt, perr : dict or None
+        Values and errors keyed by parameter name, or (None, None).
+    """
     x, y, err = _clean(x, y, err)
     if len(x) < 6:
         return None, None
@@ -139,7 +154,22 @@ def fit_double_exp(x, y, err=None, p0=None):
     """Fit ``double_exp_step`` (t0, sigma, a1, tau1, a2, tau2, c) to a binned
     curve; starts from the step fit. tau1 is the faster decay.
 
-    Returns (popt, perr) as dicts keyed by parameter name, or (None, None)."""
+    Parameters
+    ----------
+    x : array_like
+        Delay of each bin (any unit; the fitted times are in it).
+    y : array_like
+        Signal of each bin.
+    err : array_like, optional
+        Errors of y (relative weights).
+    p0 : list of float, optional
+        Start values, in the order of the parameter names.
+
+    Returns
+    -------
+    popt, perr : dict or None
+        Values and errors keyed by parameter name, or (None, None).
+    """
     x, y, err = _clean(x, y, err)
     if len(x) < 10:
         return None, None

@@ -26,8 +26,21 @@ def _levels(img, vmin, vmax):
 
 
 def inspect_dark(arr, mean_th=(None, None), std_th=(None, None)):
-    """Inspect dark run data and plot diagnostic: mean and std images and their
-    histograms, with the thresholds. Returns fig."""
+    """Inspect dark run data and plot diagnostic.
+
+    Mean and std images and their histograms, with the thresholds.
+
+    Parameters
+    ----------
+    arr : numpy.ndarray or dask.array.Array
+        (trainId, pulseId, 128, 512) raw dark.
+    mean_th, std_th : tuple of float
+        Thresholds (ADU) drawn on the histograms (None: not drawn).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     plt = _plt()
     mean = np.asarray(compute(average_module(arr))).mean(axis=0)
     std = np.asarray(compute(average_module(arr, ret="std"))).mean(axis=0)
@@ -49,7 +62,23 @@ def inspect_dark(arr, mean_th=(None, None), std_th=(None, None)):
 def inspect_histogram(arr, arr_dark=None, mask=None, extra_lines=False):
     """Compute and plot a histogram of the 9 bits raw pixel values.
 
-    Returns (h, hd) (histogram of arr, arr_dark) and the figure."""
+    Parameters
+    ----------
+    arr : numpy.ndarray or dask.array.Array
+        (trainId, pulseId, 128, 512) raw data.
+    arr_dark : numpy.ndarray or dask.array.Array, optional
+        Raw dark.
+    mask : array_like, optional
+        (128, 512) mask (True = good pixel).
+    extra_lines : bool
+        Draw a line every 32 ADU.
+
+    Returns
+    -------
+    (h, hd) : tuple of numpy.ndarray
+        Histograms (512 bins) of arr and arr_dark (None without a dark).
+    fig : matplotlib.figure.Figure
+    """
     plt = _plt()
     h = histogram_module(arr, mask)
     hd = histogram_module(arr_dark, mask) if arr_dark is not None else None
@@ -68,7 +97,22 @@ def inspect_histogram(arr, arr_dark=None, mask=None, extra_lines=False):
 
 def inspect_rois(data_mean, rois, threshold=None, allrois=False):
     """Plot the mean module image with the rois and the row / column profiles.
-    Returns the figure."""
+
+    Parameters
+    ----------
+    data_mean : array_like
+        (128, 512) (or (pulseId, 128, 512)) dark corrected mean (ADU).
+    rois : dict
+        The ROIs.
+    threshold : float, optional
+        ROI threshold (ADU) drawn on the profiles.
+    allrois : bool
+        Draw every ROI, not only the beams and 'sat'.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     plt = _plt()
     from matplotlib.patches import Rectangle  # heavy: only for plots
     img = np.asarray(data_mean, float)
@@ -100,7 +144,23 @@ def inspect_rois(data_mean, rois, threshold=None, allrois=False):
 def inspect_flat_field_domain(avg, rois, prod_th, ratio_th, vmin=None, vmax=None):
     """Extract beams roi from average image and compute the ratio.
 
-    Returns fig and domain (n_m, p_m)."""
+    Parameters
+    ----------
+    avg : array_like
+        (128, 512) dark corrected average (ADU).
+    rois : dict
+        The ROIs.
+    prod_th, ratio_th : tuple of float
+        As `plane_fitting_domain`.
+    vmin, vmax : float, optional
+        Colour scale of the ratio images.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    domain : tuple of numpy.ndarray
+        (n_m, p_m).
+    """
     plt = _plt()
     n, n_m, p, p_m = plane_fitting_domain(avg, rois, prod_th, ratio_th)
     fig, axs = plt.subplots(2, 3, figsize=(11, 5))
@@ -117,8 +177,25 @@ def inspect_flat_field_domain(avg, rois, prod_th, ratio_th, vmin=None, vmax=None
 
 
 def inspect_plane_fitting(avg, rois, domain=None, vmin=None, vmax=None):
-    """Plot the 'n'/'0' and 'p'/'0' ratio images and their profiles (the plane
-    the flat field fits). Returns the figure."""
+    """Plot the 'n'/'0' and 'p'/'0' ratio images and their profiles.
+
+    They show the plane the flat field fits.
+
+    Parameters
+    ----------
+    avg : array_like
+        (128, 512) dark corrected average (ADU).
+    rois : dict
+        The ROIs.
+    domain : tuple of numpy.ndarray, optional
+        (n_m, p_m) from `inspect_flat_field_domain`: the ratios outside are not shown.
+    vmin, vmax : float, optional
+        Colour scale.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     plt = _plt()
     fig, axs = plt.subplots(2, 2, figsize=(11, 5))
     for row, name in enumerate(("n", "p")):
@@ -139,8 +216,17 @@ def inspect_plane_fitting(avg, rois, domain=None, vmin=None, vmax=None):
 
 
 def inspect_nl_fit(res_fit):
-    """Plot the progress of the fit (the fitrres of nl_fit / ff_refine_fit).
-    Returns the figure."""
+    """Plot the progress of the fit.
+
+    Parameters
+    ----------
+    res_fit : array_like
+        The fitrres of nl_fit / ff_refine_fit.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     plt = _plt()
     r = np.asarray(res_fit, float).reshape(-1, 3)
     fig, axs = plt.subplots(1, 2, figsize=(10, 3.5))
@@ -156,7 +242,16 @@ def inspect_nl_fit(res_fit):
 
 def inspect_Fnl(Fnl):
     """Plot the correction function Fnl (and its deviation from linear).
-    Returns the figure."""
+
+    Parameters
+    ----------
+    Fnl : array_like
+        Lookup table (512 values, ADU).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     plt = _plt()
     F = np.asarray(Fnl, float)
     x = np.arange(F.size)
@@ -191,13 +286,39 @@ def _transmission_figure(data_sets, sk, gain):
 def inspect_correction(params, gain=None):
     """Comparison plot of the different corrections: transmission 'n'/'0' and
     'p'/'0' vs the '0' intensity with no correction, the flat field, and the
-    flat field + non-linearity. Returns the figure."""
+    flat field + non-linearity.
+
+    Parameters
+    ----------
+    params : parameters
+        With the data, ROIs, flat field (and Fnl) set.
+    gain : float, optional
+        Photons per ADU bin (the '0' axis in photons).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     return _inspect_correction(params, None, gain, False)
 
 
 def inspect_correction_sk(params, ff, gain=None):
     """Comparison plot of the different corrections, combining 'n' and 'p' as the
-    reference of '0' (flat field ff given). Returns the figure."""
+    reference of '0'.
+
+    Parameters
+    ----------
+    params : parameters
+        With the data and ROIs (and Fnl) set.
+    ff : array_like
+        (128, 512) flat field.
+    gain : float, optional
+        Photons per ADU bin.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     return _inspect_correction(params, ff, gain, True)
 
 
@@ -221,9 +342,21 @@ def _inspect_correction(params, ff, gain, sk):
 def inspect_saturation(data, gain, Nbins=200):
     """Plot roi integrated histogram of the data with saturation.
 
-    data: dataset of roi integrated DSSC data (process / process_module), gain in
-    ph/bin. Returns f (figure) and h (xarray histogram, per roi, of all and of
-    the saturated frames)."""
+    Parameters
+    ----------
+    data : xarray.Dataset
+        Roi integrated DSSC data (process / process_module).
+    gain : float
+        Photons per ADU bin.
+    Nbins : int
+        Number of bins.
+
+    Returns
+    -------
+    f : matplotlib.figure.Figure
+    h : xarray.Dataset
+        Histogram, per roi, of all and of the saturated frames.
+    """
     plt = _plt()
     f, ax = plt.subplots(figsize=(8, 3.5))
     out = {}
