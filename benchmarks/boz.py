@@ -34,7 +34,7 @@ def main(argv=None):
     os.environ["EXTRA_DATA_DATA_ROOT"] = root
     from scs_nb import sim
     from scs_nb.routines import boz
-    from scs_nb.routines.boz import fast
+    from scs_nb.routines.boz.nonlinearity import nl_crit_reference
     prop = 900777
     t0 = time.perf_counter()
     # (--root of an earlier run of the same size: the runs are reused)
@@ -96,8 +96,7 @@ def main(argv=None):
         v_fast = boz.nl_crit(nl.x, *a)
     t_fast = (time.perf_counter() - t0) / n
     t0 = time.perf_counter()
-    v_ref = fast.nl_crit_reference(nl.x, domain, 0.0, arr_dark, arr, p.rois, p.get_mask(), ff,
-                                   500)
+    v_ref = nl_crit_reference(nl.x, domain, 0.0, arr_dark, arr, p.rois, p.get_mask(), ff, 500)
     t_ref = time.perf_counter() - t0
     assert abs(v_fast / v_ref - 1) < 1e-5, (v_fast, v_ref)
     print(f"one nl_crit evaluation on {ntr * args.pulses} frames: fast {t_fast * 1e3:.2f} ms, "

@@ -54,8 +54,8 @@ from .detectors.viking import Viking  # noqa: E402,F401
 from . import base  # noqa: E402,F401
 from .base import knife_edge_base  # noqa: E402,F401
 from .routines.knife_edge import knife_edge  # noqa: E402,F401
-from .routines.Reflectivity import reflectivity  # noqa: E402,F401
-from .routines.XAS import xas, xasxmcd  # noqa: E402,F401
+from .routines.reflectivity import reflectivity  # noqa: E402,F401
+from .routines.xas import xas, xasxmcd  # noqa: E402,F401
 from .detectors.pes import (get_pes_params, get_pes_tof, load_pes_avg_traces,  # noqa: E402,F401
                             save_pes_avg_traces)
 from .detectors.fccd import FastCCD  # noqa: E402,F401

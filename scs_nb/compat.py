@@ -49,6 +49,8 @@ MODULES = {
     "misc.bunch_pattern_external": "scs_nb.pulses.bunch_pattern",
     "misc.laser_utils": "scs_nb.routines.laser",
     "misc.undulator": "scs_nb.routines.undulator",
+    "routines.XAS": "scs_nb.routines.xas",
+    "routines.Reflectivity": "scs_nb.routines.reflectivity",
     "util": None,
     "util.exceptions": "scs_nb.errors",
     "util.pkg": "scs_nb._pkg",

@@ -10,7 +10,8 @@ import pytest
 
 from scs_nb.errors import ToolBoxError
 from scs_nb.routines import boz
-from scs_nb.routines.boz import fast
+from scs_nb.routines.boz.flat_field import _binned_spread
+from scs_nb.routines.boz.nonlinearity import _lut_matrix, nl_crit_reference
 from scs_nb.routines.boz.small_data import small_data, xas
 from scs_nb.sim.boz import transmissions
 
@@ -68,7 +69,8 @@ def _z(plane, X, Y):
 
 
 def _ratios(p, F, ff):
-    d = boz.process(F, p.arr_dark, p.arr, p.tid, p.rois, p.get_mask(), ff, p.sat_level)
+    d = boz.process(F, p.arr_dark, p.arr, p.tid, p.rois, p.get_mask(), ff, p.sat_level,
+                    cache=p.cache)
     ok = ~d["sat_sat"].values.ravel()
     return {k: d[k].values.ravel()[ok] for k in ("n", "0", "p")}
 
@@ -121,7 +123,6 @@ def test_lut_recovered_within_noise(chain):
     F -> a F + b) to better than half the injected deviation from linearity."""
     p, t, dom = chain["p"], chain["truth"], chain["domain"]
     F, Ft = p.get_Fnl(), np.asarray(t["lut"])
-    from scs_nb.routines.boz.fit import _lut_matrix
     L = _lut_matrix(dom)
     nz = np.flatnonzero(dom)
     A = np.concatenate([np.stack([Ft[nz], np.ones(nz.size)], 1), -L[nz]], 1)
@@ -176,7 +177,7 @@ def test_fast_criterion_equals_numpy_reference(chain):
     arr = np.asarray(p.arr[:10])
     dark = np.asarray(p.arr_dark[:5])
     fast_v = boz.nl_crit(dy, dom, 0.3, dark, arr, None, p.rois, p.get_mask(), chain["ff"], 500)
-    ref_v = fast.nl_crit_reference(dy, dom, 0.3, dark, arr, p.rois, p.get_mask(),
+    ref_v = nl_crit_reference(dy, dom, 0.3, dark, arr, p.rois, p.get_mask(),
                                    chain["ff"], 500)
     assert fast_v == pytest.approx(ref_v, rel=1e-5)
 
@@ -195,7 +196,6 @@ def test_refine_moments_equal_direct_sums(chain):
     d = boz.process(np.arange(512.0), dark, arr, np.arange(6), p.rois,
                     p.get_mask(), ff, 500)
     ok = ~d["sat_sat"].values.ravel()
-    from scs_nb.routines.boz.fit import _binned_spread
     s0 = d["0"].values.ravel()[ok]
     direct = sum(_binned_spread(d[b].values.ravel()[ok] / s0, s0) for b in ("n", "p"))
     assert v == pytest.approx(direct, rel=1e-6)

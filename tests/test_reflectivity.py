@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import scs_nb as tb
-from scs_nb.routines.Reflectivity import double_exp_step, erf_step, fit_double_exp, fit_step
+from scs_nb.routines.reflectivity import double_exp_step, erf_step, fit_double_exp, fit_step
 
 FIELDS = ["FastADC5peaks", "FastADC3peaks", "PP800_DelayLine", "BAM1932S"]
 

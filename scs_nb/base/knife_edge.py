@@ -16,13 +16,40 @@ __all__ = ["knife_edge", "knife_edge_base", "prepare_arrays", "range_mask", "erf
 
 
 def erfc_model(x, x0, w0, a, b):
-    """``a * erfc(sqrt(2) * (x - x0) / w0) + b``."""
+    """The knife-edge model ``a * erfc(sqrt(2) * (x - x0) / w0) + b``.
+
+    Parameters
+    ----------
+    x : array_like
+        Knife position (mm).
+    x0 : float
+        Beam centre (mm).
+    w0 : float
+        Beam radius at 1/e^2 (mm).
+    a, b : float
+        Amplitude and offset (signal units).
+
+    Returns
+    -------
+    numpy.ndarray
+    """
     return a * erfc(np.sqrt(2) * (x - x0) / w0) + b
 
 
 def range_mask(array, minimum=None, maximum=None):
-    """Boolean mask of the values of ``array`` within ``[minimum, maximum]``
-    (a bound that is None is not applied)."""
+    """Boolean mask of the values of ``array`` within ``[minimum, maximum]``.
+
+    Parameters
+    ----------
+    array : array_like
+    minimum, maximum : float, optional
+        Bounds (included); a bound that is None is not applied.
+
+    Returns
+    -------
+    numpy.ndarray
+        bool, of the shape of ``array``.
+    """
     array = np.asarray(array)
     mask = np.ones(array.shape, dtype=bool)
     if minimum is not None:

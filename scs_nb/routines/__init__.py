@@ -4,10 +4,10 @@ knife-edge, BOZ)."""
 from .laser import (align_ol_to_fel_pId, degToRelPower, delayToPosition,  # noqa: F401
                     fluenceCalibration, positionToDelay)
 from .undulator import get_undulator_config  # noqa: F401
-# how-to routines (issue 15); as in the ToolBox, ``routines.knife_edge`` is the
+# how-to routines; as in the ToolBox, ``routines.knife_edge`` is the
 # function (the module stays importable as scs_nb.routines.knife_edge)
 from .knife_edge import knife_edge  # noqa: F401,E402
-from .Reflectivity import reflectivity  # noqa: F401,E402
-from .XAS import xas, xasxmcd  # noqa: F401,E402
-from . import boz  # noqa: E402,F401  (BOZ, issue 13: toolbox_scs.routines.boz)
+from .reflectivity import reflectivity  # noqa: F401,E402
+from .xas import xas, xasxmcd  # noqa: F401,E402
+from . import boz  # noqa: E402,F401  (toolbox_scs.routines.boz)
 from .boz import *  # noqa: E402,F401,F403  (the ToolBox exports them at toolbox_scs.routines.*)

@@ -7,6 +7,7 @@ signal may be pulse-resolved (trains x pulses), and the fit can be plotted.
 from __future__ import annotations
 
 import numpy as np
+import xarray as xr
 
 from ..base.knife_edge import erfc_model, knife_edge_base
 from ..errors import ToolBoxValueError
@@ -15,7 +16,6 @@ __all__ = ["knife_edge"]
 
 
 def _arrays(ds, axisKey, signalKey):
-    import xarray as xr
     for key in (axisKey, signalKey):
         if key not in ds:
             raise ToolBoxValueError(
@@ -76,7 +76,7 @@ def knife_edge(ds, axisKey="scannerX", signalKey="FastADC4peaks", axisRange=None
               f"FWHM = {w0 * 1e3 * np.sqrt(2 * np.log(2)):.3f} µm, a = {popt[2]:.4g}, "
               f"b = {popt[3]:.4g}")
     if plot:
-        import matplotlib.pyplot as plt
+        import matplotlib.pyplot as plt  # heavy: only for plots
         fig, ax = plt.subplots(figsize=(7, 4))
         ax.plot(x, y, ".", ms=2, alpha=0.4, label="data")
         finite = np.isfinite(x)

@@ -5,6 +5,7 @@ fluence calibration and OL/FEL pulse-id alignment (seed
 from __future__ import annotations
 
 import numpy as np
+import xarray as xr
 
 from ..errors import ToolBoxValueError
 from ..facility import C_MM_PER_PS
@@ -17,7 +18,6 @@ __all__ = ["positionToDelay", "delayToPosition", "degToRelPower", "fluenceCalibr
 def _keep_type(x, values):
     """``values`` as the type of ``x``: a DataArray stays a DataArray (same
     coordinates, dims, name), a scalar a float, anything else an ndarray."""
-    import xarray as xr
     if isinstance(x, xr.DataArray):
         return x.copy(data=np.asarray(values))
     if np.ndim(values) == 0:
@@ -28,16 +28,28 @@ def _keep_type(x, values):
 def positionToDelay(pos, origin=0, invert=True, reflections=1):
     """Converts a motor position in mm into optical delay in picosecond.
 
-    Inputs:
-        pos: array-like delay stage motor position
-        origin: motor position of time zero in mm
-        invert: bool, inverts the sign of delay if True
-        reflections: number of bounces in the delay stage
+    Parameters
+    ----------
+    pos : array_like
+        Delay stage motor position (mm).
+    origin : float
+        Motor position of time zero (mm).
+    invert : bool
+        Inverts the sign of delay if True.
+    reflections : int
+        Number of bounces in the delay stage.
 
-    Output:
-        delay in picosecond: ``2 * reflections * (pos - origin) / c``, negated
-        when invert is True; a DataArray for a DataArray (coordinates kept),
-        a float for a scalar, else an ndarray.
+    Returns
+    -------
+    float, numpy.ndarray or xarray.DataArray
+        Delay in picosecond: ``2 * reflections * (pos - origin) / c``, negated when
+        invert is True; a DataArray for a DataArray (coordinates kept), a float for a
+        scalar, else an ndarray.
+
+    Examples
+    --------
+    >>> positionToDelay(1.5, origin=0, invert=False)   # doctest: +SKIP
+    10.0069...
     """
     sign = -1 if invert else 1
     return _keep_type(pos, sign * 2 * reflections * (np.asarray(pos, float) - origin)
@@ -48,14 +60,21 @@ def delayToPosition(delay, origin=0, invert=True, reflections=1):
     """Converts an optical delay in picosecond into a motor position in mm
     (the inverse of ``positionToDelay``).
 
-    Inputs:
-        delay: array-like delay in ps
-        origin: motor position of time zero in mm
-        invert: bool, inverts the sign of delay if True
-        reflections: number of bounces in the delay stage
+    Parameters
+    ----------
+    delay : array_like
+        Delay (ps).
+    origin : float
+        Motor position of time zero (mm).
+    invert : bool
+        Inverts the sign of delay if True.
+    reflections : int
+        Number of bounces in the delay stage.
 
-    Output:
-        motor position in mm
+    Returns
+    -------
+    float, numpy.ndarray or xarray.DataArray
+        Motor position (mm), of the type of ``delay``.
     """
     sign = -1 if invert else 1
     return _keep_type(delay, origin + sign * np.asarray(delay, float) * C_MM_PER_PS
@@ -67,12 +86,17 @@ def degToRelPower(x, theta0=0):
     between 0 and 1 (a half-wave plate before a polariser):
     ``sin(2 (x - theta0))**2``.
 
-    Inputs:
-        x: array-like positions of half-wave plate, in degrees
-        theta0: position for which relative power is zero
+    Parameters
+    ----------
+    x : array_like
+        Positions of the half-wave plate (degrees).
+    theta0 : float
+        Position for which the relative power is zero (degrees).
 
-    Output:
-        array-like relative power
+    Returns
+    -------
+    float, numpy.ndarray or xarray.DataArray
+        Relative power (0..1), of the type of ``x``.
     """
     return _keep_type(x, np.sin(2 * np.deg2rad(np.asarray(x, float) - theta0)) ** 2)
 
@@ -124,7 +148,7 @@ def fluenceCalibration(hwp, power_mW, npulses, w0x, w0y=None, train_rep_rate=10,
     fit_F = np.polyfit(hwp, F, fit_order)
     fit_E = np.polyfit(hwp, E, fit_order)
     if plot:
-        import matplotlib.pyplot as plt
+        import matplotlib.pyplot as plt  # heavy: only for plots
         fig, ax = plt.subplots(figsize=(6, 4))
         ax.plot(hwp, F, "o", label="data")
         xs = np.linspace(hwp.min(), hwp.max(), 200)
@@ -167,7 +191,6 @@ def align_ol_to_fel_pId(ds, ol_dim="ol_pId", fel_dim="sa3_pId", offset=0,
     -------
     ds: the newly aligned dataset
     """
-    import xarray as xr
     for d in (ol_dim, fel_dim):
         if d not in ds.dims:
             raise ToolBoxValueError(f"dimension {d!r} not in the dataset (dims: "

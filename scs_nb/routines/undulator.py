@@ -24,27 +24,75 @@ ME_GEV = 0.51099895e-3
 # photon energy E = 2 h c gamma^2 / (lambda_u (1 + K^2 / 2)); peak field
 # B = 3.44 exp(-g/lu (5.08 - 1.54 g/lu)) T; K = 0.934 lambda_u[cm] B[T]
 def k_from_gap(gap_mm):
-    """K of a cell at gap ``gap_mm``."""
+    """The undulator parameter K of a cell.
+
+    Parameters
+    ----------
+    gap_mm : array_like
+        Gap (mm).
+
+    Returns
+    -------
+    numpy.ndarray
+        K (dimensionless).
+    """
     r = np.asarray(gap_mm) / (PERIOD_M * 1e3)
     b = 3.44 * np.exp(-r * (5.08 - 1.54 * r))
     return 0.934 * PERIOD_M * 100 * b
 
 
 def gap_from_k(k):
-    """The gap (mm) of a cell with K = ``k``."""
+    """The gap of a cell with a given K (inverse of `k_from_gap`).
+
+    Parameters
+    ----------
+    k : float
+        K (dimensionless).
+
+    Returns
+    -------
+    float
+        Gap (mm).
+    """
     gaps = np.linspace(5, 80, 20001)
     ks = k_from_gap(gaps)             # decreasing with the gap
     return float(np.interp(-k, -ks, gaps))
 
 
 def photon_energy(k, electron_gev):
-    """Photon energy (eV) of the first harmonic."""
+    """Photon energy of the first harmonic.
+
+    Parameters
+    ----------
+    k : array_like
+        K (dimensionless).
+    electron_gev : float
+        Electron energy (GeV).
+
+    Returns
+    -------
+    numpy.ndarray
+        Photon energy (eV).
+    """
     gamma = electron_gev / ME_GEV
     return 2 * HC_EVM * gamma ** 2 / (PERIOD_M * (1 + np.asarray(k) ** 2 / 2))
 
 
 def k_for_energy(energy_ev, electron_gev):
-    """K giving photon energy ``energy_ev``."""
+    """K giving a photon energy of the first harmonic (inverse of `photon_energy`).
+
+    Parameters
+    ----------
+    energy_ev : float
+        Photon energy (eV).
+    electron_gev : float
+        Electron energy (GeV).
+
+    Returns
+    -------
+    float
+        K (dimensionless).
+    """
     gamma = electron_gev / ME_GEV
     return float(np.sqrt(2 * (2 * HC_EVM * gamma ** 2 / (PERIOD_M * energy_ev) - 1)))
 
@@ -114,7 +162,7 @@ def get_undulator_config(run, park_pos=UND_PARK_GAP_MM, plot=True):
         coords={"cell": cells, "color": np.arange(1, ncol + 1)},
         attrs={"electron_energy_GeV": electron, "park_pos": park_pos})
     if plot:
-        import matplotlib.pyplot as plt
+        import matplotlib.pyplot as plt  # heavy: only for plots
         fig, ax = plt.subplots(figsize=(7, 3))
         cols = [("lightgrey" if c == 0 else f"C{c - 1}") for c in color]
         ax.bar(cells, gap, color=cols)

@@ -32,8 +32,8 @@ from ..routines import boz
 from ..routines.boz.small_data import small_data, xas as boz_xas
 from ..routines.knife_edge import knife_edge
 from ..routines.laser import positionToDelay
-from ..routines.Reflectivity import reflectivity
-from ..routines.XAS import xas as xas_spectrum, xasxmcd
+from ..routines.reflectivity import reflectivity
+from ..routines.xas import xas as xas_spectrum, xasxmcd
 from . import core
 from . import dssc as simdssc
 from . import fccd as simfccd

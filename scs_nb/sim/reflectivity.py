@@ -13,7 +13,7 @@ Physics and layout
   a FEL pulse arriving later shortens the delay.
 * Response: ``Delta R / R (%) = (a1 exp(-t/tau1) + a2 exp(-t/tau2)) H(t)``
   convolved with a Gaussian of rms ``sigma_ps`` (the intrinsic rise) —
-  ``scs_nb.routines.Reflectivity.double_exp_step`` with c = 0.
+  ``scs_nb.routines.reflectivity.double_exp_step`` with c = 0.
 * FastADC channel 5 (``FastADC5peaks``, Io) sees the laser pulse energy,
   channel 3 (``FastADC3peaks``, Ir) ``reflectance * Io * (1 + DeltaR/100)``;
   both with the FastADC on-board integration noise.
@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..facility import C_MM_PER_PS
-from ..routines.Reflectivity import double_exp_step
+from ..routines.reflectivity import double_exp_step
 from . import bam, digitizers, slow, timing
 from .beamline import add_beamline
 from .registry import scenario

@@ -5,19 +5,29 @@ fitted on the average 'n'/'0' and 'p'/'0' pixel ratios and refined on the
 shot-to-shot spread, and the 9-bit non-linearity lookup table fitted so that the
 transmission of empty membranes reaches the photon shot noise. The fits run on
 reductions of the data built once (per-frame flat-field-weighted histograms of
-the 9-bit values, per-frame plane moments, see ``fast``): a criterion evaluation
-costs O(frames x 512), not O(frames x pixels).
+the 9-bit values, per-frame plane moments, see ``kernels``) and kept in a
+``reductions.ReductionCache``: a criterion evaluation costs O(frames x 512), not
+O(frames x pixels).
+
+Modules, each importing only those above it in this list:
+``kernels`` (numba), ``rois``, ``load``, ``reductions`` (averages, histograms, the
+cache), ``params`` (the ``parameters`` class and its JSON), ``process``,
+``flat_field``, ``nonlinearity``, ``inspect`` (plots), ``small_data`` (II.1/II.2),
+``pipeline`` (``determine_correction``).
 """
-from .params import parameters  # noqa: F401
-from .core import (average_module, bad_pixel_map, compute_flat_field_correction,  # noqa: F401
-                   find_rois, find_rois_from_params, get_roi_pixel_pos, histogram_module,
-                   load_dssc_module, plane_fitting, plane_fitting_domain, process,
-                   process_module, snr)
-from .fit import (ff_refine_crit, ff_refine_fit, nl_crit, nl_crit_sk, nl_domain,  # noqa: F401
-                  nl_fit, nl_lut, normalize_flat_field)
+from .flat_field import (compute_flat_field_correction, ff_refine_crit,  # noqa: F401
+                         ff_refine_fit, normalize_flat_field, plane_fitting,
+                         plane_fitting_domain)
 from .inspect import (inspect_correction, inspect_correction_sk, inspect_dark,  # noqa: F401
                       inspect_flat_field_domain, inspect_Fnl, inspect_histogram,
                       inspect_nl_fit, inspect_plane_fitting, inspect_rois, inspect_saturation)
+from .load import load_dssc_module  # noqa: F401
+from .nonlinearity import nl_crit, nl_crit_sk, nl_domain, nl_fit, nl_lut  # noqa: F401
+from .params import parameters  # noqa: F401
+from .pipeline import find_rois_from_params  # noqa: F401
+from .process import process, process_module, snr  # noqa: F401
+from .reductions import average_module, bad_pixel_map, histogram_module  # noqa: F401
+from .rois import find_rois, get_roi_pixel_pos  # noqa: F401
 
 __all__ = [
     "parameters", "load_dssc_module", "average_module", "inspect_dark", "histogram_module",

@@ -7,12 +7,14 @@ import numpy as np
 import xarray as xr
 
 from ...errors import ToolBoxValueError
-from .core import (BEAMS, _compute, average_module, compute_flat_field_correction,
-                   histogram_module, plane_fitting_domain, process, snr, _crop)
+from .flat_field import compute_flat_field_correction, plane_fitting_domain
+from .process import process, snr
+from .reductions import average_module, cache_of, compute, histogram_module
+from .rois import BEAMS, crop
 
 
 def _plt():
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # heavy: only for plots
     return plt
 
 
@@ -24,11 +26,24 @@ def _levels(img, vmin, vmax):
 
 
 def inspect_dark(arr, mean_th=(None, None), std_th=(None, None)):
-    """Inspect dark run data and plot diagnostic: mean and std images and their
-    histograms, with the thresholds. Returns fig."""
+    """Inspect dark run data and plot diagnostic.
+
+    Mean and std images and their histograms, with the thresholds.
+
+    Parameters
+    ----------
+    arr : numpy.ndarray or dask.array.Array
+        (trainId, pulseId, 128, 512) raw dark.
+    mean_th, std_th : tuple of float
+        Thresholds (ADU) drawn on the histograms (None: not drawn).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     plt = _plt()
-    mean = np.asarray(_compute(average_module(arr))).mean(axis=0)
-    std = np.asarray(_compute(average_module(arr, ret="std"))).mean(axis=0)
+    mean = np.asarray(compute(average_module(arr))).mean(axis=0)
+    std = np.asarray(compute(average_module(arr, ret="std"))).mean(axis=0)
     fig, axs = plt.subplots(2, 2, figsize=(10, 5), gridspec_kw={"width_ratios": [3, 1]})
     for row, img, th, lab in ((0, mean, mean_th, "dark mean (ADU)"),
                               (1, std, std_th, "dark std (ADU)")):
@@ -47,7 +62,23 @@ def inspect_dark(arr, mean_th=(None, None), std_th=(None, None)):
 def inspect_histogram(arr, arr_dark=None, mask=None, extra_lines=False):
     """Compute and plot a histogram of the 9 bits raw pixel values.
 
-    Returns (h, hd) (histogram of arr, arr_dark) and the figure."""
+    Parameters
+    ----------
+    arr : numpy.ndarray or dask.array.Array
+        (trainId, pulseId, 128, 512) raw data.
+    arr_dark : numpy.ndarray or dask.array.Array, optional
+        Raw dark.
+    mask : array_like, optional
+        (128, 512) mask (True = good pixel).
+    extra_lines : bool
+        Draw a line every 32 ADU.
+
+    Returns
+    -------
+    (h, hd) : tuple of numpy.ndarray
+        Histograms (512 bins) of arr and arr_dark (None without a dark).
+    fig : matplotlib.figure.Figure
+    """
     plt = _plt()
     h = histogram_module(arr, mask)
     hd = histogram_module(arr_dark, mask) if arr_dark is not None else None
@@ -66,9 +97,24 @@ def inspect_histogram(arr, arr_dark=None, mask=None, extra_lines=False):
 
 def inspect_rois(data_mean, rois, threshold=None, allrois=False):
     """Plot the mean module image with the rois and the row / column profiles.
-    Returns the figure."""
+
+    Parameters
+    ----------
+    data_mean : array_like
+        (128, 512) (or (pulseId, 128, 512)) dark corrected mean (ADU).
+    rois : dict
+        The ROIs.
+    threshold : float, optional
+        ROI threshold (ADU) drawn on the profiles.
+    allrois : bool
+        Draw every ROI, not only the beams and 'sat'.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     plt = _plt()
-    from matplotlib.patches import Rectangle
+    from matplotlib.patches import Rectangle  # heavy: only for plots
     img = np.asarray(data_mean, float)
     img = img.mean(axis=0) if img.ndim == 3 else img
     fig, axs = plt.subplots(2, 2, figsize=(11, 5), gridspec_kw={"width_ratios": [4, 1],
@@ -98,13 +144,29 @@ def inspect_rois(data_mean, rois, threshold=None, allrois=False):
 def inspect_flat_field_domain(avg, rois, prod_th, ratio_th, vmin=None, vmax=None):
     """Extract beams roi from average image and compute the ratio.
 
-    Returns fig and domain (n_m, p_m)."""
+    Parameters
+    ----------
+    avg : array_like
+        (128, 512) dark corrected average (ADU).
+    rois : dict
+        The ROIs.
+    prod_th, ratio_th : tuple of float
+        As `plane_fitting_domain`.
+    vmin, vmax : float, optional
+        Colour scale of the ratio images.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    domain : tuple of numpy.ndarray
+        (n_m, p_m).
+    """
     plt = _plt()
     n, n_m, p, p_m = plane_fitting_domain(avg, rois, prod_th, ratio_th)
     fig, axs = plt.subplots(2, 3, figsize=(11, 5))
     for row, (name, r, m) in enumerate((("n", n, n_m), ("p", p, p_m))):
         lo, hi = _levels(r[m] if m.any() else r, vmin, vmax)
-        axs[row, 0].imshow(_crop(avg, rois[name]))
+        axs[row, 0].imshow(crop(avg, rois[name]))
         axs[row, 0].set(title=f"'{name}' average (ADU)")
         im = axs[row, 1].imshow(r, vmin=lo, vmax=hi)
         fig.colorbar(im, ax=axs[row, 1])
@@ -115,13 +177,30 @@ def inspect_flat_field_domain(avg, rois, prod_th, ratio_th, vmin=None, vmax=None
 
 
 def inspect_plane_fitting(avg, rois, domain=None, vmin=None, vmax=None):
-    """Plot the 'n'/'0' and 'p'/'0' ratio images and their profiles (the plane
-    the flat field fits). Returns the figure."""
+    """Plot the 'n'/'0' and 'p'/'0' ratio images and their profiles.
+
+    They show the plane the flat field fits.
+
+    Parameters
+    ----------
+    avg : array_like
+        (128, 512) dark corrected average (ADU).
+    rois : dict
+        The ROIs.
+    domain : tuple of numpy.ndarray, optional
+        (n_m, p_m) from `inspect_flat_field_domain`: the ratios outside are not shown.
+    vmin, vmax : float, optional
+        Colour scale.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     plt = _plt()
     fig, axs = plt.subplots(2, 2, figsize=(11, 5))
     for row, name in enumerate(("n", "p")):
         with np.errstate(divide="ignore", invalid="ignore"):
-            r = _crop(avg, rois[name]) / _crop(avg, rois["0"])
+            r = crop(avg, rois[name]) / crop(avg, rois["0"])
         if domain is not None:
             r = np.where(domain[row], r, np.nan)
         lo, hi = _levels(r, vmin, vmax)
@@ -137,8 +216,17 @@ def inspect_plane_fitting(avg, rois, domain=None, vmin=None, vmax=None):
 
 
 def inspect_nl_fit(res_fit):
-    """Plot the progress of the fit (the fitrres of nl_fit / ff_refine_fit).
-    Returns the figure."""
+    """Plot the progress of the fit.
+
+    Parameters
+    ----------
+    res_fit : array_like
+        The fitrres of nl_fit / ff_refine_fit.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     plt = _plt()
     r = np.asarray(res_fit, float).reshape(-1, 3)
     fig, axs = plt.subplots(1, 2, figsize=(10, 3.5))
@@ -154,7 +242,16 @@ def inspect_nl_fit(res_fit):
 
 def inspect_Fnl(Fnl):
     """Plot the correction function Fnl (and its deviation from linear).
-    Returns the figure."""
+
+    Parameters
+    ----------
+    Fnl : array_like
+        Lookup table (512 values, ADU).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     plt = _plt()
     F = np.asarray(Fnl, float)
     x = np.arange(F.size)
@@ -189,13 +286,39 @@ def _transmission_figure(data_sets, sk, gain):
 def inspect_correction(params, gain=None):
     """Comparison plot of the different corrections: transmission 'n'/'0' and
     'p'/'0' vs the '0' intensity with no correction, the flat field, and the
-    flat field + non-linearity. Returns the figure."""
+    flat field + non-linearity.
+
+    Parameters
+    ----------
+    params : parameters
+        With the data, ROIs, flat field (and Fnl) set.
+    gain : float, optional
+        Photons per ADU bin (the '0' axis in photons).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     return _inspect_correction(params, None, gain, False)
 
 
 def inspect_correction_sk(params, ff, gain=None):
     """Comparison plot of the different corrections, combining 'n' and 'p' as the
-    reference of '0' (flat field ff given). Returns the figure."""
+    reference of '0'.
+
+    Parameters
+    ----------
+    params : parameters
+        With the data and ROIs (and Fnl) set.
+    ff : array_like
+        (128, 512) flat field.
+    gain : float, optional
+        Photons per ADU bin.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     return _inspect_correction(params, ff, gain, True)
 
 
@@ -207,19 +330,33 @@ def _inspect_correction(params, ff, gain, sk):
     sat = 511 if params.sat_level is None else params.sat_level
     x = np.arange(512.0)
     args = (params.arr_dark, params.arr, params.tid, params.rois, params.get_mask())
-    sets = [("no correction", process(x, *args, None, sat)),
-            ("flat field", process(x, *args, ff, sat))]
+    cache = cache_of(params)
+    sets = [("no correction", process(x, *args, None, sat, cache=cache)),
+            ("flat field", process(x, *args, ff, sat, cache=cache))]
     if params.Fnl is not None:
-        sets.append(("flat field + non-linearity", process(params.get_Fnl(), *args, ff, sat)))
+        sets.append(("flat field + non-linearity",
+                     process(params.get_Fnl(), *args, ff, sat, cache=cache)))
     return _transmission_figure(sets, sk, gain)
 
 
 def inspect_saturation(data, gain, Nbins=200):
     """Plot roi integrated histogram of the data with saturation.
 
-    data: dataset of roi integrated DSSC data (process / process_module), gain in
-    ph/bin. Returns f (figure) and h (xarray histogram, per roi, of all and of
-    the saturated frames)."""
+    Parameters
+    ----------
+    data : xarray.Dataset
+        Roi integrated DSSC data (process / process_module).
+    gain : float
+        Photons per ADU bin.
+    Nbins : int
+        Number of bins.
+
+    Returns
+    -------
+    f : matplotlib.figure.Figure
+    h : xarray.Dataset
+        Histogram, per roi, of all and of the saturated frames.
+    """
     plt = _plt()
     f, ax = plt.subplots(figsize=(8, 3.5))
     out = {}

@@ -9,6 +9,8 @@ import numpy as np
 from ...atomic import json_default, write_atomic
 from ...errors import ToolBoxPathError, ToolBoxValueError
 from ...facility import DSSC_MODULE_SHAPE
+from .load import load_dssc_module
+from .reductions import ReductionCache
 
 #: what save() writes and load() reads back (everything needed to reproduce)
 _FIELDS = ("proposal", "darkrun", "run", "module", "gain", "drop_intra_darks", "mask",
@@ -25,8 +27,30 @@ class parameters:
     well as during the determination of correction parameters themselves to
     ensure they can be reproduced.
 
-    Inputs: proposal (int), darkrun (int), run (int), module (int, DSSC module),
-    gain (float, photons per ADU bin), drop_intra_darks (drop every second frame).
+    Parameters
+    ----------
+    proposal : int
+        Proposal number.
+    darkrun : int
+        Dark run number.
+    run : int
+        Run number (empty membranes for the determination).
+    module : int
+        DSSC module (0..15).
+    gain : float
+        Photons per ADU bin.
+    drop_intra_darks : bool
+        Drop every second frame (the intra-darks).
+
+    Attributes
+    ----------
+    cache : ReductionCache
+        The reductions of the fits on ``arr_dark`` / ``arr`` (not saved).
+
+    Examples
+    --------
+    >>> params = parameters(2937, 615, 614, 15, 3.0)   # doctest: +SKIP
+    >>> params.dask_load_persistently()                # doctest: +SKIP
     """
 
     def __init__(self, proposal, darkrun, run, module, gain, drop_intra_darks=True):
@@ -61,12 +85,18 @@ class parameters:
         self.arr = None
         self.tid = None
         self.gpu = False
+        # the reductions of the fits on arr_dark / arr (not saved)
+        self.cache = ReductionCache()
 
     # -- data ------------------------------------------------------------------
     def dask_load_persistently(self, dark_data_size_Gb=None, data_size_Gb=None):
-        """Load the dark and data run of the module in memory (optionally only
-        the first dark_data_size_Gb / data_size_Gb gigabytes)."""
-        from .core import load_dssc_module
+        """Load the dark and data run of the module in memory.
+
+        Parameters
+        ----------
+        dark_data_size_Gb, data_size_Gb : float, optional
+            Load only the first gigabytes of the dark / data run.
+        """
         self.dark_data_size_Gb, self.data_size_Gb = dark_data_size_Gb, data_size_Gb
         self.arr_dark, self.tid_dark = load_dssc_module(
             self.proposal, self.darkrun, self.module, drop_intra_darks=self.drop_intra_darks,
@@ -76,10 +106,18 @@ class parameters:
             persist=True, data_size_Gb=data_size_Gb)
 
     def use_gpu(self):
-        """Use cupy where available; the CPU path (histogram reductions) is used
-        otherwise, and is fast enough for the whole determination."""
+        """Use cupy where available.
+
+        The CPU path (histogram reductions) is used otherwise, and is fast enough for
+        the whole determination.
+
+        Returns
+        -------
+        bool
+            Whether cupy is available.
+        """
         try:
-            import cupy  # noqa: F401
+            import cupy  # noqa: F401  # optional: only probed, never required
             self.gpu = True
         except ImportError:
             print("cupy is not available: using the CPU path (histogram reductions, numba)")
@@ -88,8 +126,14 @@ class parameters:
 
     # -- mask --------------------------------------------------------------------
     def set_mask(self, arr):
-        """Set the mask of bad pixels: a boolean module image (True = good pixel) or a
-        list of bad pixel indices [[y, x], ...]."""
+        """Set the mask of bad pixels.
+
+        Parameters
+        ----------
+        arr : array_like or list
+            A boolean (128, 512) module image (True = good pixel) or a list of bad pixel
+            indices ``[[y, x], ...]``.
+        """
         if isinstance(arr, (list, tuple)):
             idx = [list(map(int, k)) for k in arr]
             mask = np.ones(DSSC_MODULE_SHAPE, bool)
@@ -104,20 +148,42 @@ class parameters:
         self.mask, self.mask_idx = mask, idx
 
     def get_mask(self):
-        """The boolean bad pixel array of the module (True = good pixel)."""
+        """The boolean bad pixel array of the module.
+
+        Returns
+        -------
+        numpy.ndarray
+            (128, 512) bool, True = good pixel (all True if no mask is set).
+        """
         if self.mask is None:
             return np.ones(DSSC_MODULE_SHAPE, bool)
         return self.mask
 
     def get_mask_idx(self):
-        """The list of bad pixel indices."""
+        """The list of bad pixel indices.
+
+        Returns
+        -------
+        list
+            ``[[y, x], ...]``.
+        """
         return [] if self.mask_idx is None else self.mask_idx
 
     # -- flat field ------------------------------------------------------------
     def flat_field_guess(self, guess=None):
-        """Set the flat-field guess for the fit and return it: 4 floats (plane
-        a x + b y + c z + d = 0 of 'n', mirrored for 'p') or 8 when mirror
-        symmetry is disabled (the last 4 for 'p')."""
+        """Set the flat-field guess for the fit and return it.
+
+        Parameters
+        ----------
+        guess : list of float, optional
+            4 floats (plane a x + b y + c z + d = 0 of 'n', mirrored for 'p') or 8 when
+            mirror symmetry is disabled (the last 4 for 'p'); default the flat plane z = 1.
+
+        Returns
+        -------
+        list of float
+            The guess.
+        """
         if guess is None:
             guess = [0.0, 0.0, -1.0, 1.0] if self.force_mirror else [0.0, 0.0, -1.0, 1.0] * 2
         guess = [float(g) for g in guess]
@@ -128,8 +194,17 @@ class parameters:
         return guess
 
     def set_flat_field(self, ff_params, ff_type="plane", prod_th=None, ratio_th=None):
-        """Set the flat-field definition (plane parameters, or polylines for
-        ff_type='polyline')."""
+        """Set the flat-field definition.
+
+        Parameters
+        ----------
+        ff_params : array_like or dict
+            Plane parameters (4 or 8 floats), or polylines ``{'n': [[x...], [z...]],
+            'p': ...}`` (x in mm) for ff_type='polyline'.
+        ff_type : {'plane', 'polyline'}
+        prod_th, ratio_th : tuple of float, optional
+            The domain of the plane fit (see `plane_fitting_domain`).
+        """
         if ff_type not in ("plane", "polyline"):
             raise ToolBoxValueError(f"ff_type must be 'plane' or 'polyline', got {ff_type!r}")
         self.ff_type = ff_type
@@ -142,11 +217,23 @@ class parameters:
             self.ff_ratio_th = [float(v) for v in ratio_th]
 
     def get_flat_field(self):
-        """The flat-field definition."""
+        """The flat-field definition.
+
+        Returns
+        -------
+        list or dict or None
+            See `set_flat_field`.
+        """
         return self.flat_field
 
     def set_Fnl(self, Fnl):
-        """Set the non-linear correction lookup table (512 values)."""
+        """Set the non-linear correction lookup table.
+
+        Parameters
+        ----------
+        Fnl : array_like
+            512 values (ADU).
+        """
         Fnl = np.asarray(Fnl, float)
         if Fnl.shape != (512,):
             raise ToolBoxValueError(f"set_Fnl: a lookup table of 512 values expected, got shape "
@@ -154,14 +241,34 @@ class parameters:
         self.Fnl = Fnl
 
     def get_Fnl(self):
-        """The non-linear correction lookup table (identity if not set)."""
+        """The non-linear correction lookup table.
+
+        Returns
+        -------
+        numpy.ndarray
+            512 values (ADU); the identity if not set.
+        """
         return np.arange(512, dtype=float) if self.Fnl is None else np.asarray(self.Fnl)
 
     # -- JSON ----------------------------------------------------------------
     def filename(self):
+        """The JSON file name of these parameters.
+
+        Returns
+        -------
+        str
+            ``parameters_p<proposal>_d<darkrun>_r<run>.json``.
+        """
         return f"parameters_p{self.proposal}_d{self.darkrun}_r{self.run}.json"
 
     def to_dict(self):
+        """The saved fields as plain Python values.
+
+        Returns
+        -------
+        dict
+            What `save` writes (the mask as a list of bad pixel indices).
+        """
         out = {}
         for k in _FIELDS:
             v = self.mask_idx if k == "mask" else getattr(self, k)
@@ -173,7 +280,18 @@ class parameters:
     def save(self, path="./"):
         """Save the parameters as a JSON file ``parameters_p<P>_d<D>_r<R>.json`` in
         path (written atomically; an existing file of the same correction is
-        replaced, and said so). Returns the file name."""
+        replaced, and said so).
+
+        Parameters
+        ----------
+        path : str
+            Folder.
+
+        Returns
+        -------
+        str
+            The file name.
+        """
         fname = os.path.join(path, self.filename())
         if os.path.exists(fname):
             print(f"updating {fname}")
@@ -182,7 +300,17 @@ class parameters:
 
     @classmethod
     def load(cls, fname):
-        """Load parameters from a JSON file."""
+        """Load parameters from a JSON file.
+
+        Parameters
+        ----------
+        fname : str
+            A file written by `save`.
+
+        Returns
+        -------
+        parameters
+        """
         if not os.path.exists(fname):
             raise ToolBoxPathError(f"no BOZ parameters file {fname!r}; save one with "
                                    "params.save(path) first")
@@ -216,11 +344,3 @@ class parameters:
                 f"  refinement alpha {self.ff_alpha}, max iter {self.ff_max_iter}\n"
                 f"  non-linearity: {f} (alpha {self.nl_alpha}, sat level {self.sat_level}, "
                 f"max iter {self.nl_max_iter})")
-
-
-def _json_default(o):
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, np.generic):
-        return o.item()
-    raise TypeError(f"cannot write {type(o).__name__} to JSON")

@@ -13,16 +13,34 @@ import xarray as xr
 
 from ...atomic import replacing
 from ...errors import ToolBoxValueError
-from .core import (_compute, average_module, compute_flat_field_correction, load_dssc_module,
-                   process_module)
+from ...load import get_array, open_run
+from ..laser import positionToDelay
+from .flat_field import compute_flat_field_correction
+from .load import load_dssc_module
+from .process import process_module
+from .reductions import average_module, compute
 
 
 def small_data(params, run, darkrun=None, sat_level=None):
-    """ROI sums of every frame of ``run`` corrected with params (flat field,
-    non-linearity, mask), with per-train 'nrj' (eV) and 'delay' (ps, from the
-    delay line; 0 when the run has none). Returns an xarray Dataset."""
-    from ...load import get_array, open_run
-    from ..laser import positionToDelay
+    """ROI sums of every frame of a run corrected with the saved corrections.
+
+    Parameters
+    ----------
+    params : parameters
+        The corrections (flat field, non-linearity, mask, ROIs).
+    run : int
+        The run to process.
+    darkrun : int, optional
+        Default ``params.darkrun``.
+    sat_level : int, optional
+        Saturation level (raw ADU), default ``params.sat_level`` or 511.
+
+    Returns
+    -------
+    xarray.Dataset
+        (trainId, pulseId) ROI sums (ADU) and saturation flags, with per-train 'nrj'
+        (eV) and 'delay' (ps, from the delay line; 0 when the run has none).
+    """
     darkrun = params.darkrun if darkrun is None else int(darkrun)
     sat = (params.sat_level or 511) if sat_level is None else int(sat_level)
     F = params.get_Fnl()
@@ -31,7 +49,7 @@ def small_data(params, run, darkrun=None, sat_level=None):
                                    drop_intra_darks=params.drop_intra_darks)
     arr, tid = load_dssc_module(params.proposal, run, params.module,
                                 drop_intra_darks=params.drop_intra_darks)
-    dark = _compute(average_module(arr_dark, F_INL=F))
+    dark = compute(average_module(arr_dark, F_INL=F))
     rois = {k: v for k, v in params.rois.items() if k in ("n", "0", "p", "sat")}
     ds = process_module(arr, tid, dark, rois, params.get_mask(), sat, ff, F)
     r = open_run(params.proposal, run)
@@ -51,8 +69,20 @@ def small_data(params, run, darkrun=None, sat_level=None):
 
 
 def save_small_data(ds, fname, overwrite=False):
-    """Write ds to fname (HDF5, h5netcdf) atomically; an existing file is an error
-    unless overwrite."""
+    """Write the small data to a file (HDF5, h5netcdf) atomically.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+    fname : str
+    overwrite : bool
+        Replace an existing file (else an error).
+
+    Returns
+    -------
+    str
+        fname.
+    """
     if os.path.exists(fname) and not overwrite:
         raise ToolBoxValueError(f"{fname} exists; pass overwrite=True to replace it")
     with replacing(fname) as tmp:
@@ -61,9 +91,27 @@ def save_small_data(ds, fname, overwrite=False):
 
 
 def xas(ds, xaxis="nrj", bin_width=None, drop_saturated=True, gain=None):
-    """Bin the small data along 'nrj' or 'delay': per bin, the absorption
-    -log(sum n / sum 0) and -log(sum p / sum 0) (the weighted mean transmission),
-    their shot-noise error, ΔXAS = xas_p - xas_n and the frame count."""
+    """Bin the small data along 'nrj' or 'delay' into XAS and ΔXAS.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        From `small_data`.
+    xaxis : {'nrj', 'delay'}
+    bin_width : float, optional
+        Bin width (eV or ps); None: one bin per distinct value.
+    drop_saturated : bool
+        Leave out the frames saturated in 'sat'.
+    gain : float, optional
+        Photons per ADU bin (default ``ds.attrs['gain']``).
+
+    Returns
+    -------
+    xarray.Dataset
+        Per bin, the absorption -log(sum n / sum 0) and -log(sum p / sum 0) (the
+        weighted mean transmission), their shot-noise error, ΔXAS = xas_p - xas_n and
+        the frame count.
+    """
     if xaxis not in ds:
         raise ToolBoxValueError(f"xas: no {xaxis!r} in the data; have {list(ds.data_vars)}")
     gain = float(ds.attrs.get("gain", 1.0)) if gain is None else float(gain)

@@ -1,4 +1,4 @@
-"""The reductions that make the BOZ fits fast.
+"""Numba kernels and streaming helpers of the BOZ reductions (the lowest layer of the package).
 
 For a fixed flat field ``ff`` and mask ``m``, the ROI sum of a frame corrected by a
 lookup table ``F`` is linear in ``F``::
@@ -23,8 +23,11 @@ in memory.
 """
 from __future__ import annotations
 
+from math import factorial
+
 import numpy as np
 
+#: bins of the 9-bit DSSC raw values
 NBINS = 512
 _KERNELS: dict = {}
 
@@ -32,7 +35,7 @@ _KERNELS: dict = {}
 def _njit(func):
     name = func.__name__
     if name not in _KERNELS:
-        from numba import njit
+        from numba import njit  # heavy: numba loads in about a second, compiled on first use
         _KERNELS[name] = njit(cache=True, nogil=True)(func)
     return _KERNELS[name]
 
@@ -104,6 +107,25 @@ def _accumulate_kernel(block, lut, yl, yh, xl, xh, level, do_sq, s1, s2, cnt):
 
 
 def accumulate(block, lut, sat_roi, level, do_sq, s1, s2, cnt):
+    """Add the per-pulse sums of ``lut[raw]`` of a block of trains to ``s1`` (and ``s2``).
+
+    Parameters
+    ----------
+    block : numpy.ndarray
+        Raw 9-bit values, (trains, pulses, 128, 512).
+    lut : numpy.ndarray
+        Lookup table of the 512 raw values (ADU).
+    sat_roi : dict or None
+        ROI ``{'xl', 'xh', 'yl', 'yh'}`` whose saturation leaves a frame out; None: none.
+    level : int
+        Saturation level (raw ADU): a pixel of ``sat_roi`` at or above it leaves the frame out.
+    do_sq : bool
+        Also accumulate the squares into ``s2``.
+    s1, s2 : numpy.ndarray
+        (pulses, 128, 512) float64 accumulators, updated in place.
+    cnt : numpy.ndarray
+        (pulses,) int64 frame counts, updated in place.
+    """
     r = sat_roi or {"yl": 0, "yh": 0, "xl": 0, "xh": 0}
     _njit(_accumulate_kernel)(block, lut, int(r["yl"]), int(r["yh"]), int(r["xl"]),
                               int(r["xh"]), int(level) if sat_roi is not None else -1,
@@ -128,23 +150,64 @@ def _rmatvec_kernel(h, v, out):
 
 
 def matvec(h, f):
-    """h @ f in float64 accumulation, single-threaded (BLAS threads fight on a busy
-    machine; these products are small and memory bound)."""
+    """``h @ f`` in float64 accumulation, single-threaded.
+
+    BLAS threads fight on a busy machine, and these products are small and memory bound.
+
+    Parameters
+    ----------
+    h : numpy.ndarray
+        (n, m) matrix (float32 histograms or float64 moments).
+    f : array_like
+        (m,) vector.
+
+    Returns
+    -------
+    numpy.ndarray
+        (n,) float64.
+    """
     out = np.empty(h.shape[0])
     _njit(_matvec_kernel)(h, np.asarray(f, h.dtype), out)
     return out
 
 
 def rmatvec(h, v):
-    """h.T @ v (float64)."""
+    """``h.T @ v`` in float64, single-threaded (see `matvec`).
+
+    Parameters
+    ----------
+    h : numpy.ndarray
+        (n, m) matrix.
+    v : array_like
+        (n,) vector.
+
+    Returns
+    -------
+    numpy.ndarray
+        (m,) float64.
+    """
     out = np.zeros(h.shape[1])
     _njit(_rmatvec_kernel)(h, np.asarray(v, np.float64), out)
     return out
 
 
 def iter_chunks(arr, chunk_trains=None):
-    """(start, numpy block (trains, pulses, 128, 512)) over train chunks of a numpy or
-    dask array."""
+    """Iterate over train chunks of a numpy or dask array, as numpy blocks.
+
+    Parameters
+    ----------
+    arr : numpy.ndarray or dask.array.Array
+        (trains, pulses, 128, 512) raw data.
+    chunk_trains : int, optional
+        Trains per block; default about 256 MB per block, a multiple of the dask chunks.
+
+    Yields
+    ------
+    start : int
+        Index of the first train of the block.
+    block : numpy.ndarray
+        C-contiguous (trains, pulses, 128, 512) block.
+    """
     n = arr.shape[0]
     if chunk_trains is None:
         per_train = int(np.prod(arr.shape[1:])) * 2
@@ -160,7 +223,22 @@ def iter_chunks(arr, chunk_trains=None):
 
 
 def roi_pixels(roi, weight=None):
-    """(ys, xs, w) of the pixels of an ROI dict, w from a (128, 512) weight image."""
+    """The pixels of an ROI with a non-zero weight.
+
+    Parameters
+    ----------
+    roi : dict
+        ``{'xl', 'xh', 'yl', 'yh'}`` (pixel indices, upper bounds excluded).
+    weight : array_like, optional
+        (128, 512) weight image; default 1 everywhere.
+
+    Returns
+    -------
+    ys, xs : numpy.ndarray
+        int64 row and column indices.
+    w : numpy.ndarray
+        Their weights.
+    """
     yy, xx = np.mgrid[roi["yl"]:roi["yh"], roi["xl"]:roi["xh"]]
     ys, xs = yy.ravel().astype(np.int64), xx.ravel().astype(np.int64)
     w = np.ones(ys.size) if weight is None else np.asarray(weight, float)[ys, xs]
@@ -169,7 +247,27 @@ def roi_pixels(roi, weight=None):
 
 
 def histograms(arr, rois, weights, names=("n", "0", "p"), progress=None):
-    """Per-frame weighted histograms: {name: (trains, pulses, 512) float32}."""
+    """Per-frame weighted histograms of the raw values over ROIs, in one pass over the data.
+
+    Parameters
+    ----------
+    arr : numpy.ndarray or dask.array.Array
+        (trains, pulses, 128, 512) raw 9-bit data (values above 511 count as 511).
+    rois : dict
+        ROI dicts by name.
+    weights : array_like
+        (128, 512) pixel weights (mask / flat field).
+    names : tuple of str
+        The ROIs to histogram.
+    progress : object, optional
+        Anything with ``update(n_trains)`` (a tqdm bar).
+
+    Returns
+    -------
+    dict
+        ``{name: (trains, pulses, 512) float32}``: the sum of the weights of the ROI's
+        pixels having each raw value.
+    """
     hist = _njit(_hist_kernel)
     nt, npulse = arr.shape[:2]
     px = {r: roi_pixels(rois[r], weights) for r in names}
@@ -188,7 +286,22 @@ def histograms(arr, rois, weights, names=("n", "0", "p"), progress=None):
 
 
 def saturation(arr, roi, level):
-    """(trains, pulses) bool: a pixel of the ROI is at or above level."""
+    """Saturation flags of the frames.
+
+    Parameters
+    ----------
+    arr : numpy.ndarray or dask.array.Array
+        (trains, pulses, 128, 512) raw data.
+    roi : dict
+        ``{'xl', 'xh', 'yl', 'yh'}``.
+    level : int
+        Saturation level (raw ADU).
+
+    Returns
+    -------
+    numpy.ndarray
+        (trains, pulses) bool: a pixel of the ROI is at or above ``level``.
+    """
     sat = _njit(_sat_kernel)
     nt, npulse = arr.shape[:2]
     out = np.zeros(nt * npulse, np.bool_)
@@ -201,7 +314,24 @@ def saturation(arr, roi, level):
 
 
 def moments(arr, dark_mean, ys, xs, basis):
-    """(trains, pulses, nbasis) per-frame sums of (raw - dark) * basis over the pixels."""
+    """Per-frame moments of the dark-subtracted data over some pixels.
+
+    Parameters
+    ----------
+    arr : numpy.ndarray or dask.array.Array
+        (trains, pulses, 128, 512) raw data.
+    dark_mean : array_like
+        (pulses, 128, 512) dark average (ADU), subtracted per memory cell.
+    ys, xs : numpy.ndarray
+        int64 pixel indices.
+    basis : numpy.ndarray
+        (pixels, nbasis) weights.
+
+    Returns
+    -------
+    numpy.ndarray
+        (trains, pulses, nbasis): ``sum_p (raw - dark) * basis[p]``.
+    """
     kern = _njit(_moment_kernel)
     nt, npulse = arr.shape[:2]
     out = np.zeros((nt * npulse, basis.shape[1]))
@@ -217,19 +347,59 @@ def moments(arr, dark_mean, ys, xs, basis):
 
 # -- polynomial expansion of 1/z around z0 -----------------------------------
 def monomials(order=3):
-    """(n, i, j) with i + j <= n <= order: the terms of sum_n (-dz)^n / z0^(n+1)."""
+    """The terms of the expansion ``sum_n (-dz)^n / z0^(n+1)``.
+
+    Parameters
+    ----------
+    order : int
+        Highest power n.
+
+    Returns
+    -------
+    list of tuple
+        ``(n, i, j)`` with ``i + j <= n <= order`` (powers of x and y in ``dz^n``).
+    """
     return [(n, i, j) for n in range(order + 1) for i in range(n + 1) for j in range(n + 1 - i)]
 
 
 def moment_basis(x, y, z0, order=3):
-    """basis[p, t] = x^i y^j / z0^(n+1) for the monomials (n, i, j)."""
+    """The moment basis of the plane expansion.
+
+    Parameters
+    ----------
+    x, y : numpy.ndarray
+        Pixel positions (mm).
+    z0 : numpy.ndarray
+        The flat-field plane at the pixels (centre of the expansion).
+    order : int
+        Order of the expansion.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``basis[p, t] = x^i y^j / z0^(n+1)`` for the monomials ``(n, i, j)``.
+    """
     return np.stack([x ** i * y ** j / z0 ** (n + 1) for n, i, j in monomials(order)], axis=1)
 
 
 def moment_coefficients(dalpha, dbeta, dgamma, order=3):
-    """c[t] such that sum_t c[t] * M[t] = sum_p d / (z0 + dz), dz = da + db x + dg y
-    (truncated at the order): c = (-1)^n n!/(k! i! j!) da^k db^i dg^j, k = n - i - j."""
-    from math import factorial
+    """Coefficients of the moments for a change of the plane.
+
+    ``sum_t c[t] * M[t] = sum_p d / (z0 + dz)`` with ``dz = da + db x + dg y`` (truncated
+    at the order): ``c = (-1)^n n!/(k! i! j!) da^k db^i dg^j``, ``k = n - i - j``.
+
+    Parameters
+    ----------
+    dalpha, dbeta, dgamma : float
+        Change of the plane ``z = alpha + beta x + gamma y`` (x, y in mm).
+    order : int
+        Order of the expansion.
+
+    Returns
+    -------
+    numpy.ndarray
+        One coefficient per monomial.
+    """
     c = []
     for n, i, j in monomials(order):
         k = n - i - j
@@ -240,7 +410,18 @@ def moment_coefficients(dalpha, dbeta, dgamma, order=3):
 
 # -- the weighted transmission variance and its gradient ----------------------
 def weighted_var(a, b):
-    """s^2 of the 'weighted' snr method: sum b (a/b - mu)^2 / sum b, mu = sum a / sum b."""
+    """The variance of the 'weighted' snr method.
+
+    Parameters
+    ----------
+    a, b : numpy.ndarray
+        Signal and reference per frame.
+
+    Returns
+    -------
+    float
+        ``sum b (a/b - mu)^2 / sum b`` with ``mu = sum a / sum b``.
+    """
     w = b.sum()
     mu = a.sum() / w
     r = a / b
@@ -248,7 +429,20 @@ def weighted_var(a, b):
 
 
 def weighted_var_grad(a, b):
-    """(s^2, ds^2/da, ds^2/db) per frame."""
+    """`weighted_var` and its gradient.
+
+    Parameters
+    ----------
+    a, b : numpy.ndarray
+        Signal and reference per frame.
+
+    Returns
+    -------
+    s2 : float
+        The weighted variance.
+    da, db : numpy.ndarray
+        Its derivatives with respect to each frame's ``a`` and ``b``.
+    """
     w = b.sum()
     mu = a.sum() / w
     r = a / b
@@ -256,23 +450,3 @@ def weighted_var_grad(a, b):
     da = 2 * (r - mu) / w
     db = ((r - mu) ** 2 - 2 * r * (r - mu) - s2) / w
     return float(s2), da, db
-
-
-# -- the reference: a straightforward numpy evaluation of nl_crit ------------------
-def nl_crit_reference(p, domain, alpha, arr_dark, arr, rois, mask, flat_field, sat_level=511):
-    """nl_crit computed the plain way (per-pixel lookup, dark, mask, flat field, ROI
-    sums over every frame): the reference of the tests and of benchmarks/boz.py."""
-    from .fit import nl_lut
-    F = nl_lut(domain, p)
-    d = np.asarray(arr_dark)
-    dark = F[d].mean(axis=0)
-    w = np.asarray(mask, float) / np.asarray(flat_field, float)
-    a = np.asarray(arr)
-    corr = (F[a] - dark[None]) * w
-    sums = {r: corr[:, :, rois[r]["yl"]:rois[r]["yh"], rois[r]["xl"]:rois[r]["xh"]].sum(axis=(2, 3))
-            for r in ("n", "0", "p")}
-    sr = rois["sat"]
-    ok = ~(a[:, :, sr["yl"]:sr["yh"], sr["xl"]:sr["xh"]] >= sat_level).any(axis=(2, 3))
-    n, z, q = (sums[r][ok] for r in ("n", "0", "p"))
-    err = 0.5 * 1e8 * (weighted_var(n, z) + weighted_var(q, z))
-    return (1.0 - alpha) * err + alpha * float(np.sum((F - np.arange(512)) ** 2))

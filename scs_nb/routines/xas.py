@@ -9,6 +9,7 @@ propagation (including the It/Io correlation) and its standard error.
 from __future__ import annotations
 
 import numpy as np
+import xarray as xr
 
 from ..errors import ToolBoxValueError
 
@@ -20,16 +21,21 @@ FIELDS = ("nrj", "muA", "sigmaA", "sterrA", "muIo", "counts")
 def absorption(T, Io, fluorescence=False):
     """The absorption of one set of shots.
 
-    Inputs:
-        T: 1-D array of transmitted (or fluorescence) signal
-        Io: 1-D array of incoming signal
-        fluorescence: if True, absorption is the ratio <T>/<Io>; if False,
-            the negative log -ln(<T>/<Io>)
+    Parameters
+    ----------
+    T : array_like
+        1-D array of transmitted (or fluorescence) signal.
+    Io : array_like
+        1-D array of incoming signal.
+    fluorescence : bool
+        If True, absorption is the ratio <T>/<Io>; if False, the negative log
+        -ln(<T>/<Io>).
 
-    Output:
-        dict with muA (absorption), sigmaA (its standard deviation), muT,
-        sigmaT, muIo, sigmaIo, p (the T/Io correlation coefficient) and
-        counts.
+    Returns
+    -------
+    dict
+        muA (absorption), sigmaA (its standard deviation), muT, sigmaT, muIo, sigmaIo,
+        p (the T/Io correlation coefficient) and counts.
     """
     T, Io = np.asarray(T, float), np.asarray(Io, float)
     ok = np.isfinite(T) & np.isfinite(Io)
@@ -54,8 +60,24 @@ def absorption(T, Io, fluorescence=False):
 
 
 def binning(x, T, Io, bins, fluorescence=False):
-    """``absorption`` of the shots in each bin of ``x`` (bin edges ``bins``);
-    a dict of arrays (one value per bin)."""
+    """``absorption`` of the shots in each bin of ``x``.
+
+    Parameters
+    ----------
+    x : array_like
+        The binned variable per shot (e.g. photon energy, eV).
+    T, Io : array_like
+        Transmitted and incoming signal per shot.
+    bins : array_like
+        Bin edges (units of ``x``).
+    fluorescence : bool
+        As `absorption`.
+
+    Returns
+    -------
+    dict
+        The keys of `absorption`, each an array with one value per bin.
+    """
     idx = np.digitize(x, bins) - 1
     idx[x == bins[-1]] = len(bins) - 2          # the last edge belongs to the last bin
     out = {k: np.full(len(bins) - 1, np.nan) for k in ("muA", "sigmaA", "muIo", "counts")}
@@ -72,7 +94,6 @@ def binning(x, T, Io, bins, fluorescence=False):
 
 
 def _stack(nrun, keys):
-    import xarray as xr
     missing = [k for k in keys if k not in nrun]
     if missing:
         raise ToolBoxValueError(
@@ -92,26 +113,37 @@ def xas(nrun, bins=None, Iokey="SCS_SA3", Itkey="MCP3peaks", nrjkey="nrj", Iooff
         plot=False, fluorescence=False):
     """Compute the XAS spectra from a xarray nrun.
 
-    Inputs:
-        nrun: xarray of SCS data
-        bins: an array of bin-edges or an integer number of desired bins or
-            a float for the desired bin width. Default: 80 bins.
-        Iokey: string for the Io fields, typically 'SCS_SA3'
-        Itkey: string for the It fields, typically 'MCP3peaks'
-        nrjkey: string for the nrj fields, typically 'nrj'
-        Iooffset: offset to apply on Io
-        plot: boolean, displays a XAS spectrum if True
-        fluorescence: boolean, if True, absorption is the ratio, if False,
-            absorption is negative log
+    Parameters
+    ----------
+    nrun : xarray.Dataset
+        SCS data.
+    bins : array_like, int or float, optional
+        An array of bin-edges or an integer number of desired bins or a float for the
+        desired bin width (eV). Default: 80 bins.
+    Iokey : str
+        The Io fields, typically 'SCS_SA3'.
+    Itkey : str
+        The It fields, typically 'MCP3peaks'.
+    nrjkey : str
+        The nrj fields (eV), typically 'nrj'.
+    Iooffset : float
+        Offset to apply on Io.
+    plot : bool
+        Displays a XAS spectrum if True.
+    fluorescence : bool
+        If True, absorption is the ratio, if False, absorption is negative log.
 
-    Outputs:
-        a dictionnary containing:
-            nrj: the bin centers
-            muA: the absorption
-            sigmaA: standard deviation on the absorption
-            sterrA: standard error on the absorption
-            muIo: the mean of the Io
-            counts: the number of events in each bin
+    Returns
+    -------
+    dict
+        nrj: the bin centers (eV); muA: the absorption; sigmaA: standard deviation on
+        the absorption; sterrA: standard error on the absorption; muIo: the mean of the
+        Io; counts: the number of events in each bin.
+
+    Examples
+    --------
+    >>> data = tb.load(proposal, run, ['SCS_SA3', 'MCP3peaks', 'nrj'])   # doctest: +SKIP
+    >>> res = xas(data, bins=0.1, plot=True)                            # doctest: +SKIP
     """
     nrj, Io, It = _stack(nrun, [nrjkey, Iokey, Itkey])
     Io = _sign(Io) + Iooffset
@@ -142,7 +174,7 @@ def xas(nrun, bins=None, Iokey="SCS_SA3", Itkey="MCP3peaks", nrjkey="nrj", Iooff
 
 
 def _plot(out, Itkey, Iokey, fluorescence):
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # heavy: only for plots
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(7, 6), sharex=True,
                                    gridspec_kw={"height_ratios": [3, 1]})
     ax1.errorbar(out["nrj"], out["muA"], out["sterrA"], fmt="o-", ms=3)
@@ -166,16 +198,22 @@ def _as_struct(d):
 def xasxmcd(dataP, dataN):
     """Compute XAS and XMCD from data with both magnetic field direction.
 
-    Inputs:
-        dataP: structured array (or xas dict) for positive field
-        dataN: structured array (or xas dict) for negative field
+    Parameters
+    ----------
+    dataP : numpy.ndarray or dict
+        Structured array (or xas dict) for positive field.
+    dataN : numpy.ndarray or dict
+        Structured array (or xas dict) for negative field.
 
-    Outputs:
-        xas: structured array for the sum, the average (muA_P + muA_N) / 2
-        xmcd: structured array for the difference muA_P - muA_N
+    Returns
+    -------
+    xas : numpy.ndarray
+        Structured array for the sum, the average (muA_P + muA_N) / 2.
+    xmcd : numpy.ndarray
+        Structured array for the difference muA_P - muA_N.
 
-        Both with fields nrj, muA, sigmaA, sterrA, muIo, counts (errors
-        added in quadrature, counts summed).
+    Both with fields nrj, muA, sigmaA, sterrA, muIo, counts (errors added in
+    quadrature, counts summed).
     """
     for name, d in (("dataP", dataP), ("dataN", dataN)):
         try:

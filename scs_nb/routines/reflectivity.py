@@ -11,10 +11,15 @@ time ``sigma`` (rms of the response, jitter included) and the decay constants.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
-from scipy.special import erfc
+import xarray as xr
+from scipy.optimize import OptimizeWarning, curve_fit
+from scipy.special import erfc, erfcx
 
 from ..errors import ToolBoxValueError
+from .laser import positionToDelay as _position_to_delay
 
 __all__ = ["reflectivity", "double_exp_step", "erf_step", "fit_double_exp", "fit_step"]
 
@@ -23,7 +28,6 @@ __all__ = ["reflectivity", "double_exp_step", "erf_step", "fit_double_exp", "fit
 def _exp_gauss(t, tau, sigma):
     """A unit step times exp(-t/tau), convolved with a Gaussian of rms
     sigma (exact; written with erfcx where exp would overflow)."""
-    from scipy.special import erfcx
     t = np.asarray(t, float)
     tau = np.abs(tau) + 1e-12
     sigma = np.abs(sigma) + 1e-12
@@ -37,14 +41,40 @@ def _exp_gauss(t, tau, sigma):
 
 
 def double_exp_step(t, t0, sigma, a1, tau1, a2, tau2, c):
-    """``c + (a1 exp(-(t-t0)/tau1) + a2 exp(-(t-t0)/tau2)) H(t-t0)``
-    convolved with a Gaussian of rms ``sigma``."""
+    """A double exponential step convolved with a Gaussian.
+
+    ``c + (a1 exp(-(t-t0)/tau1) + a2 exp(-(t-t0)/tau2)) H(t-t0)`` convolved with a
+    Gaussian of rms ``sigma``.
+
+    Parameters
+    ----------
+    t : array_like
+        Delay (any unit, the same for t0, sigma, tau1, tau2).
+    t0, sigma, a1, tau1, a2, tau2, c : float
+        Time zero, rms width, amplitudes and decay times, offset.
+
+    Returns
+    -------
+    numpy.ndarray
+    """
     t = np.asarray(t, float) - t0
     return c + a1 * _exp_gauss(t, tau1, sigma) + a2 * _exp_gauss(t, tau2, sigma)
 
 
 def erf_step(t, t0, sigma, a, c):
-    """``c + a H(t - t0)`` convolved with a Gaussian of rms ``sigma``."""
+    """A step ``c + a H(t - t0)`` convolved with a Gaussian of rms ``sigma``.
+
+    Parameters
+    ----------
+    t : array_like
+        Delay (any unit, the same for t0 and sigma).
+    t0, sigma, a, c : float
+        Time zero, rms width, amplitude, offset.
+
+    Returns
+    -------
+    numpy.ndarray
+    """
     return c + a * 0.5 * erfc(-(np.asarray(t, float) - t0) / (np.sqrt(2) * np.abs(sigma)))
 
 
@@ -65,9 +95,6 @@ def _clean(x, y, err):
 def _curve_fit(model, x, y, p0, err, maxfev):
     """scipy's curve_fit (errors ``err`` relative), (popt, pcov); None when it
     does not converge. An undetermined covariance gives inf errors, no warning."""
-    import warnings
-
-    from scipy.optimize import OptimizeWarning, curve_fit
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", OptimizeWarning)
@@ -83,7 +110,22 @@ def fit_step(x, y, err=None, p0=None):
     points up to the extremum of the signal, so that a decay after it does
     not bias the edge).
 
-    Returns (popt, perr) as dicts keyed by parameter name, or (None, None)."""
+    Parameters
+    ----------
+    x : array_like
+        Delay of each bin (any unit; the fitted times are in it).
+    y : array_like
+        Signal of each bin.
+    err : array_like, optional
+        Errors of y (relative weights).
+    p0 : list of float, optional
+        Start values, in the order of the parameter names.
+
+    Returns
+    -------
+    popt, perr : dict or None
+        Values and errors keyed by parameter name, or (None, None).
+    """
     x, y, err = _clean(x, y, err)
     if len(x) < 6:
         return None, None
@@ -112,7 +154,22 @@ def fit_double_exp(x, y, err=None, p0=None):
     """Fit ``double_exp_step`` (t0, sigma, a1, tau1, a2, tau2, c) to a binned
     curve; starts from the step fit. tau1 is the faster decay.
 
-    Returns (popt, perr) as dicts keyed by parameter name, or (None, None)."""
+    Parameters
+    ----------
+    x : array_like
+        Delay of each bin (any unit; the fitted times are in it).
+    y : array_like
+        Signal of each bin.
+    err : array_like, optional
+        Errors of y (relative weights).
+    p0 : list of float, optional
+        Start values, in the order of the parameter names.
+
+    Returns
+    -------
+    popt, perr : dict or None
+        Values and errors keyed by parameter name, or (None, None).
+    """
     x, y, err = _clean(x, y, err)
     if len(x) < 10:
         return None, None
@@ -149,7 +206,6 @@ def _match_delay(delay, ref, dim):
     pulses): a per-train delay is broadcast; a pulse-resolved one on another
     pulse dimension (e.g. the BAM-corrected delay on ``sa3_pId``) is matched
     to the pumped pulses in order."""
-    import xarray as xr
     delay = delay.sel(trainId=ref.trainId)
     ddim = _pulse_dim(delay)
     if ddim is None:
@@ -228,7 +284,6 @@ def reflectivity(data, Iokey="FastADC5peaks", Irkey="FastADC3peaks",
     attributes: ``fit_double_exp`` / ``fit_double_exp_err`` and ``fit_step`` /
     ``fit_step_err`` (dicts, in the units of the fitted axis, ``fit_axis``).
     """
-    import xarray as xr
     for key in (Iokey, Irkey, delaykey):
         if key not in data:
             raise ToolBoxValueError(
@@ -314,15 +369,14 @@ def reflectivity(data, Iokey="FastADC5peaks", Irkey="FastADC3peaks",
     ds["deltaR"].attrs["units"] = "%" if ur is not None else "Ir/Io"
     axis, xunits = delaykey, units
     if positionToDelay and origin is not None:
-        from .laser import positionToDelay as p2d
-        ds = ds.assign_coords(delay=(delaykey, np.asarray(p2d(ds[delaykey].values, origin,
-                                                              invert))))
+        delay = _position_to_delay(ds[delaykey].values, origin, invert)
+        ds = ds.assign_coords(delay=(delaykey, np.asarray(delay)))
         ds["delay"].attrs["units"] = "ps"
         axis, xunits = "delay", "ps"
     # the fits use the mean delay of each bin's shots, not the bin centre
     x = ds["delay_mean"].values
     if axis == "delay":
-        x = np.asarray(p2d(x, origin, invert))
+        x = np.asarray(_position_to_delay(x, origin, invert))
     # fit weights: one pooled standard deviation over sqrt(counts) (the
     # per-bin std of a few shots is too noisy to weight by)
     cnt = ds["counts"].values
@@ -345,7 +399,7 @@ def reflectivity(data, Iokey="FastADC5peaks", Irkey="FastADC3peaks",
 
 
 def _plot(ds, axis, xunits, origin, plotErrors):
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # heavy: only for plots
     fig, ax = plt.subplots(figsize=(8, 4.5))
     x, y = ds[axis].values, ds["deltaR"].values
     ax.plot(x, y, "o-", ms=3, lw=0.8, label="data")
