@@ -168,14 +168,67 @@ if not any(isinstance(f, _AliasFinder) for f in sys.meta_path):
 LAZY_PACKAGES = ("detectors", "routines")
 
 
-def install():
-    """Give ``scs_nb.detectors`` and ``scs_nb.routines`` the ToolBox's flat names and
-    module paths (their ``__getattr__``). Done here, by the package's top, so that the
-    analysis packages never import this module (it sits above them)."""
+def flat_paths(package_path="") -> list:
+    """The ToolBox paths whose public names ``package_path`` offers, in precedence order.
+
+    Parameters
+    ----------
+    package_path : str
+        A key of ``FLAT`` ('' is the top package).
+
+    Returns
+    -------
+    list of str
+        ``FLAT[package_path]`` with each entry that is itself a key of ``FLAT``
+        expanded first (depth first): where two modules offer one name, the
+        earlier one wins, as in ``lazy_attributes``.
+    """
+    out, seen = [], set()
+
+    def walk(path):
+        for sub in FLAT.get(path, ()):
+            if sub in FLAT and sub not in seen:
+                seen.add(sub)
+                walk(sub)
+            out.append(sub)
+
+    walk(package_path)
+    return out
+
+
+def install(namespace):
+    """Give the top package the ToolBox's flat API, and ``scs_nb.detectors`` /
+    ``scs_nb.routines`` their flat names and module paths.
+
+    Parameters
+    ----------
+    namespace : dict
+        The top package's ``globals()``. Each public name of each module of
+        ``flat_paths('')`` is set there once: names that scs_nb set itself are
+        kept, except submodules that the import system bound as attributes
+        (``tb.load`` is the ToolBox's function, not the module ``scs_nb.load``). So the flat API is derived from ``FLAT``, the one table of
+        the ToolBox's layout, instead of a list of imports to keep in step.
+
+    Notes
+    -----
+    Done by the package's top, so that the analysis packages never import this
+    module (it sits above them).
+    """
     for path in LAZY_PACKAGES:
         mod = _module(path)
         if "__getattr__" not in vars(mod):
             mod.__getattr__ = lazy_attributes(path)
+    flat = set()
+    for path in flat_paths(""):
+        mod = _optional(path)
+        if mod is None:
+            continue
+        for name in public_names(mod):
+            if name in flat or not hasattr(mod, name):
+                continue
+            if name not in namespace or isinstance(namespace[name], types.ModuleType):
+                namespace[name] = getattr(mod, name)
+                flat.add(name)
 
 
 def alias_toolbox():

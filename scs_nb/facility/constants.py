@@ -67,3 +67,6 @@ PES_BOARDS = (1, 2, 3, 4)           # ADQ412 boards of SA3_XTD10_PES/ADC/1
 PES_LETTERS = "ABCD"                # channels of each board: 16 flight tubes
 #: binding energies (eV) of the PES calibration gases (N 1s, Ne 1s, Kr 3d5/2, Xe 4d5/2)
 PES_BINDING_EV = {"N2": 409.9, "Ne": 870.2, "Kr": 93.8, "Xe": 67.5}
+
+#: every constant (upper case) and the geometry factory; ``scs_nb.facility`` offers them all
+__all__ = sorted(n for n in dir() if n.isupper() and not n.startswith("_")) + ["dssc_geometry"]

@@ -17,6 +17,10 @@ import numpy as np
 
 from ..errors import ToolBoxPathError, ToolBoxTypeError, ToolBoxValueError
 
+__all__ = ["FACILITY_DATA_ROOT", "DEFAULT_CYCLE", "validate_proposal", "validate_run",
+           "validate_identifier", "data_root", "find_proposal", "proposal_folder",
+           "processed_dir", "run_ranges", "cache_dir"]
+
 FACILITY_DATA_ROOT = "/gpfs/exfel/exp"
 DEFAULT_CYCLE = "202622"            # cycle folder of simulated proposals
 
