@@ -7,7 +7,7 @@
    flat field, non-linearity fit, from the run files (loading included).
 
     .venv/bin/python benchmarks/boz.py             # scaled: 100 trains x 50 pulses, 30-train dark
-    .venv/bin/python benchmarks/boz.py --trains 1000 --dark-trains 300   # the issue's size
+    .venv/bin/python benchmarks/boz.py --trains 1000 --dark-trains 300   # full size
 
 The runs are simulated first (not timed) into a temporary data root.
 """

@@ -12,7 +12,7 @@ SCENARIOS = sorted({name for name, _ in checks._CHECKS})
 COMPANIONS = {"dssc_energy_scan": {"dssc_dark": dict(modules="0", trains=6)}}
 OPTIONS = {"dssc_energy_scan": dict(modules="0", trains=22),
            "fastccd": dict(trains=12)}   # 3.7 MB frames: the scenario's small default
-# spectrometers (issue 14): camera images are large, keep the scenarios' small defaults
+# spectrometers (hRIXS, Viking): camera images are large, keep the scenarios' small defaults
 _HRIXS_DARK = {"hrixs_dark": dict(trains=4)}
 COMPANIONS.update({"hrixs_photons": _HRIXS_DARK, "hrixs_curvature": _HRIXS_DARK,
                    "hrixs_delay": _HRIXS_DARK,
@@ -24,7 +24,7 @@ COMPANIONS.update({"hrixs_photons": _HRIXS_DARK, "hrixs_curvature": _HRIXS_DARK,
 OPTIONS.update({"hrixs_photons": dict(trains=6), "hrixs_curvature": dict(trains=4),
                 "hrixs_energy_scan": dict(trains=10), "hrixs_delay": dict(trains=12),
                 "viking_reference": dict(trains=20), "viking_sample": dict(trains=20, run=1613)})
-# DSSC azimuthal integration, geometry, fine delay (issue 12): few modules and trains
+# DSSC azimuthal integration, geometry, fine delay: few modules and trains keep them fast
 COMPANIONS["dssc_delay_scan"] = {"dssc_dark": dict(modules="0", trains=4, npulses=4)}
 OPTIONS.update({"dssc_delay_scan": dict(modules="0", trains=11, npulses=4),
                 "dssc_geometry": dict(trains=4), "dssc_fine_delay": dict(trains=4)})

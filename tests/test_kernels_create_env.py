@@ -1,5 +1,7 @@
 """`scs-create-toolbox-env --offline`: checkout + venv + kernel in a temporary proposal,
-and a template run in that kernel imports scs_nb from the proposal's checkout."""
+and a template run in that kernel imports scs_nb from the proposal's checkout. Bad
+identifiers (empty ones included), versions and sources are refused, and `--force`
+never discards a user's local changes in the checkout without `--discard-changes`."""
 import json
 import subprocess
 from pathlib import Path
@@ -72,3 +74,39 @@ def test_offline_env_and_kernel(proposal, tmp_path, capsys, monkeypatch):
     assert nb["metadata"]["kernelspec"]["display_name"] == "SCS Toolbox (p002780)"
     result = json.loads((out / "result.json").read_text())
     assert Path(result["scs_nb_file"]).is_relative_to(checkout)
+
+
+def test_empty_identifier_refused(tmp_path, capsys, monkeypatch):
+    root = tmp_path / "exp"
+    (root / "SCS" / "202622" / "p002780").mkdir(parents=True)
+    monkeypatch.setenv("EXTRA_DATA_DATA_ROOT", str(root))
+    assert create_env.main(["--proposal", "2780", "--offline", "--identifier", ""]) == 2
+    assert "identifier" in capsys.readouterr().err
+    assert not any(root.rglob("toolbox_*"))
+
+
+def test_force_keeps_local_changes(tmp_path, capsys, monkeypatch):
+    root = tmp_path / "exp"
+    pdir = root / "SCS" / "202622" / "p002780"
+    pdir.mkdir(parents=True)
+    monkeypatch.setenv("EXTRA_DATA_DATA_ROOT", str(root))
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "jupyter"))
+    checkout = pdir / "scratch" / "checkouts" / "toolbox_mine"
+    checkout.mkdir(parents=True)
+    git = ["git", "-C", str(checkout), "-c", "user.email=t@x", "-c", "user.name=t"]
+    subprocess.run(git + ["init", "-q"], check=True)
+    (checkout / "analysis.py").write_text("x = 1\n")
+    subprocess.run(git + ["add", "analysis.py"], check=True)
+    subprocess.run(git + ["commit", "-qm", "c"], check=True)
+    (checkout / "analysis.py").write_text("x = 2  # my edit\n")
+    (checkout / "notes.txt").write_text("untracked\n")
+    args = ["--proposal", "2780", "--identifier", "mine", "--offline", "--no-kernel"]
+    assert create_env.main(args + ["--force"]) == 2
+    err = capsys.readouterr().err
+    assert "M analysis.py" in err and "?? notes.txt" in err and "--discard-changes" in err
+    assert (checkout / "notes.txt").is_file()
+    assert "my edit" in (checkout / "analysis.py").read_text()
+    if create_env.project_source() is None:
+        return
+    assert create_env.main(args + ["--force", "--discard-changes"]) == 0
+    assert not (checkout / "notes.txt").exists() and (checkout / "scs_nb").is_dir()

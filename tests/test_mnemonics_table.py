@@ -10,7 +10,7 @@ import scs_nb as tb
 from scs_nb.facility import sources
 from scs_nb.mnemonics import KINDS, alternatives
 
-#: the families the ToolBox release notes name (issue 9), by example
+#: the families the ToolBox release notes name, by example: each must be in the table
 FAMILIES = {
     "attenuators": ["transmission", "transmission_setpoint", "transmission_col2",
                     "GATT_pressure"],

@@ -1,6 +1,8 @@
-"""Issue 10, items 10, 13, 14, 16 for the DSSC binning: clear errors for bad modules
-and runs without DSSC; corrupted frames (values above the 9-bit range) counted, named
-and left out; a damaged sequence file fails its module only; readable module files."""
+"""DSSC binning on bad input: clear errors for bad module numbers, a run without DSSC
+and an unusable output path; corrupted frames (values above the 9-bit ADC range) are
+counted, named and left out instead of biasing the means; a damaged sequence file fails
+its module only, the other modules are written (readable by the group) and reused by a
+rerun."""
 import os
 import shutil
 import stat
@@ -12,8 +14,7 @@ import pytest
 
 import scs_nb as tb
 from scs_nb import atomic
-from scs_nb.detectors.dssc.binning import raw
-from scs_nb.detectors.dssc.binning import DSSCModulesError
+from scs_nb.detectors.dssc.binning import DSSCModulesError, raw
 
 KW = dict(bin_width=1.0, backend="sequential", xgm_normalization=False, bam=None)
 
@@ -115,24 +116,3 @@ def test_unwritable_output_path(run, tmp_path):
         tb.bin_dssc(run.proposal, run.run, path=str(f / "out"), **KW)
     with pytest.raises(tb.ToolBoxPathError, match=r"not a folder; pass path="):
         tb.bin_dssc(run.proposal, run.run, path=str(f), **KW)
-
-
-def test_replacing_writes_whole_files_with_the_group_mode(tmp_path):
-    """atomic.replacing: the one temp-file-then-rename path of the module, geometry,
-    azimuthal-cache, BOZ, PES and FastCCD writers: the file appears complete with
-    the umask's mode, an error leaves neither it nor a temporary file behind."""
-    target = tmp_path / "sub" / "out.h5"
-    with atomic.replacing(target) as tmp:
-        assert not target.exists() and os.path.basename(tmp).startswith(".out.h5.pid")
-        with h5py.File(tmp, "w") as f:
-            f["x"] = np.arange(3)
-    with h5py.File(target, "r") as f:
-        assert f["x"][()].tolist() == [0, 1, 2]
-    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~atomic.umask()
-    with pytest.raises(RuntimeError), atomic.replacing(target) as tmp:
-        with h5py.File(tmp, "w") as f:
-            f["x"] = np.arange(5)
-        raise RuntimeError("killed while writing")
-    with h5py.File(target, "r") as f:
-        assert f["x"].shape == (3,)                 # the old file, untouched
-    assert sorted(p.name for p in target.parent.iterdir()) == ["out.h5"]

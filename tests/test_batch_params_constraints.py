@@ -1,6 +1,8 @@
-"""Issue 10, item 8: bad values refused with exit code 2 before a kernel starts:
-NaN/inf floats, values outside the constraints that templates declare in their
-parameters cell, empty lists, duplicate YAML keys, non-text or folder -f files."""
+"""Template parameter constraints: bad values are refused with exit code 2 before a
+kernel starts (a batch of hundreds of runs should not fail one by one): NaN/inf floats,
+values outside the constraints that templates declare in their parameters cell
+(`(> 0)`, `(0..15)`, `(non-empty)`), empty lists, duplicate YAML keys, non-text or
+folder -f files; `--help` shows the constraints."""
 import pytest
 
 from scs_nb import cli

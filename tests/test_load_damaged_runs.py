@@ -1,5 +1,7 @@
-"""Issue 10, items 11-12: a deleted sequence file is named; an unreadable file is named
-with its cause by load, open_run, get_xgm and bin_dssc, and the rest is processed."""
+"""Damaged runs: a deleted sequence file is named in the warnings of open_run and load;
+a file that cannot be read is named with its cause by load, open_run, get_xgm and
+bin_dssc, and the rest of the run is processed. Users meet copies with holes and files
+with wrong permissions on the shared file system, and need to know which file to fix."""
 import os
 import shutil
 import stat

@@ -1,7 +1,8 @@
-"""Issue 10, items 3-5, 7, 15, 16: concurrent batches keep each other's runs, a damaged
-status file is moved aside and rebuilt, a rerun with other parameters is an error
-showing the difference, leftovers of killed processes are cleaned, bad output
-locations are one-line errors, outputs are readable by the group."""
+"""The state of a batch (`<out>/<template>_batch.json` and each output's state file):
+concurrent batches on one folder keep each other's runs (locked read-modify-write), a
+damaged status file is moved aside and rebuilt from the outputs, a rerun with other
+parameters is an error showing the difference, leftovers of killed runs are removed,
+bad output locations are one-line errors, and outputs are readable by the group."""
 import multiprocessing
 import os
 import stat
@@ -10,7 +11,6 @@ import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
-
 
 from scs_nb import atomic, cli
 from scs_nb.batch.batch import _merge_write, failed_runs, load_status, status_path
@@ -92,24 +92,6 @@ def test_damaged_status_rebuilt_and_changed_parameters(data_root, tmp_path, caps
     mode = 0o666 & ~atomic.umask()
     for f in (nb, spath, out / "r9111" / "tiny_template_r9111.state.json"):
         assert stat.S_IMODE(f.stat().st_mode) == mode
-
-
-def test_stale_leftovers_are_cleaned(tmp_path):
-    old = time.time() - 3600
-    host = atomic._HOST
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    stale = [tmp_path / f".nb.pid{dead.pid}@{host}.abc.part.ipynb",
-             tmp_path / ".nb.legacy.part.ipynb"]
-    alive = [tmp_path / f".nb.pid1@{host}.abc.part.ipynb",             # pid 1 lives
-             tmp_path / f".nb.pid{dead.pid}@{host}.new.part.ipynb"]   # newer than us
-    for p in stale + alive:
-        p.write_text("x")
-    for p in stale + alive[:1]:
-        os.utime(p, (old, old))
-    removed = atomic.clean_stale(tmp_path, ".nb.", ".part.ipynb")
-    assert sorted(removed) == sorted(stale)
-    assert all(p.exists() for p in alive)
 
 
 def test_bad_output_locations(tmp_path, capsys, monkeypatch):

@@ -1,5 +1,6 @@
-"""Issue 10, items 3, 7, 9, 15, 16 for the simulator: concurrent simulations of one run,
-leftovers of killed ones, validated options, an unwritable data root, readable truth."""
+"""Simulated run folders: simulations of one run by concurrent processes agree on one
+result, leftovers of killed simulations are removed, an unusable data root is a clear
+error, and the run files and the ground truth are readable by the group."""
 import os
 import stat
 import subprocess
@@ -8,37 +9,8 @@ import time
 
 import pytest
 
-from scs_nb import atomic, cli, sim
+from scs_nb import atomic, sim
 from scs_nb.errors import ToolBoxError
-
-
-@pytest.mark.parametrize("args, words", [
-    (["--missing-trains", "1.5"], "missing_trains"),
-    (["--missing-trains", "nan"], "missing_trains"),
-    (["-o", "nosuch=1"], "nosuch"),
-    (["-o", "npulses=abc"], "integer"),
-    (["--trains", "0"], "trains must be"),
-    (["-o", "npulses=-3"], "integer >= 1"),
-    (["-o", "npulses=0"], "integer >= 1"),
-    (["-o", "nrj=.inf"], "finite"),
-    (["-o", "nrj=inf"], "number"),
-    (["--seed", "-1"], "seed"),
-    (["--trains", "1000000000"], "trains must be"),
-    (["--trains", "999999"], "memory"),
-])
-def test_bad_simulator_options(tmp_path, capsys, args, words, monkeypatch):
-    monkeypatch.setattr("scs_nb.sim.core._available_memory", lambda: 8 * 2**30)
-    code = cli.main(["simulate", "basic", "--proposal", "900001", "--run", "1",
-                     "--data-root", str(tmp_path), *args])
-    err = capsys.readouterr().err
-    assert code == 2 and words in err and "Traceback" not in err
-    assert not list(tmp_path.rglob("*.h5"))
-
-
-def test_describe_names_required_and_passthrough(capsys):
-    assert cli.main(["simulate", "dssc_dark", "--describe"]) == 0
-    out = capsys.readouterr().out
-    assert "inspect._empty" not in out and "-o npulses=10" in out and "**dssc" in out
 
 
 def test_concurrent_simulations_of_one_run(tmp_path):
@@ -86,14 +58,3 @@ def test_unwritable_data_root(tmp_path, monkeypatch):
         monkeypatch.setattr(atomic, "_writable", lambda p: bool(os.stat(p).st_mode & 0o200))
     with pytest.raises(ToolBoxError, match="not writable.*EXTRA_DATA_DATA_ROOT"):
         sim.simulate("basic", 900001, 1, trains=5, data_root=ro)
-
-
-def test_valid_options_pass(tmp_path):
-    from scs_nb.sim import core
-    sc = core.get_scenario("delay_scan")
-    assert core.validate_options(sc, {"start": -2, "stop": -0.5, "nsteps": 3}) == {
-        "start": -2, "stop": -0.5, "nsteps": 3}
-    # options of scenarios taking **kwargs go on to the device models, unknown ones refused
-    with pytest.raises(ToolBoxError, match="nosuch"):
-        sim.simulate("dssc_dark", 900001, 2, trains=2, nosuch=1, data_root=tmp_path)
-    assert not list(tmp_path.iterdir())
