@@ -80,6 +80,18 @@ class BatchPlan:
         return self.base / f"r{run:04d}"
 
     def paths(self, run):
+        """The executed notebook and the report of one run of the batch.
+
+        Parameters
+        ----------
+        run : int
+            A run of ``runs``.
+
+        Returns
+        -------
+        tuple of Path
+            ``(notebook .ipynb, report .html)`` in ``out_dir(run)``.
+        """
         return output_paths(self.out_dir(run), self.template.name, self.values[run])
 
 

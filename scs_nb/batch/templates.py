@@ -86,9 +86,40 @@ class Template:
         return ""
 
     def parameters(self, nb=None) -> dict:
+        """The parameters declared in the template's ``parameters`` cell.
+
+        Parameters
+        ----------
+        nb : notebook node, optional
+            The template, already read (``notebook()``); default read it.
+
+        Returns
+        -------
+        dict
+            ``{name: Parameter}`` in the order of the cell.
+
+        Raises
+        ------
+        ParameterError
+            If the notebook has no cell tagged ``parameters`` or it cannot be
+            parsed.
+        """
         return notebook_parameters(nb or self.notebook(), where=f"template {self.name!r}")
 
     def kernel_name(self, nb=None):
+        """The Jupyter kernel the template was saved with.
+
+        Parameters
+        ----------
+        nb : notebook node, optional
+            The template, already read (``notebook()``); default read it.
+
+        Returns
+        -------
+        str or None
+            The ``kernelspec`` name of the notebook metadata; None if it has
+            none.
+        """
         nb = nb or self.notebook()
         return nb.metadata.get("kernelspec", {}).get("name")
 

@@ -80,7 +80,19 @@ def plane_z(plane, x_mm, y_mm, mirror=False):
 
 
 def true_lut(amplitudes=NL_AMPLITUDES):
-    """F_true[v] = v + dev(v), v = 0..511: the correction of the injected non-linearity."""
+    """The correction of the injected 9-bit non-linearity, ``F_true[v] = v + dev(v)``.
+
+    Parameters
+    ----------
+    amplitudes : pair of float
+        ``(A1, A2)`` in ADU of ``dev(v) = A1 sin(2 pi v / 512) + A2 sin(6 pi v
+        / 512 + 0.7)``.
+
+    Returns
+    -------
+    numpy.ndarray of float, shape (512,)
+        ``F_true[v]`` (ADU) for the raw values ``v = 0..511``.
+    """
     v = np.arange(ADC_MAX + 1, dtype=float)
     a1, a2 = amplitudes
     return v + a1 * np.sin(2 * np.pi * v / 512) + a2 * np.sin(6 * np.pi * v / 512 + 0.7)
@@ -91,8 +103,20 @@ _ADC_LO = -64.0
 
 
 def adc_table(lut):
-    """Raw value of the linear signal ``_ADC_LO + i / _ADC_RES``: the rounded
-    inverse of the lookup table, tabulated (an exact inverse to 1/64 ADU)."""
+    """Tabulate the rounded inverse of a lookup table (exact to 1/64 ADU).
+
+    Parameters
+    ----------
+    lut : numpy.ndarray of float
+        The correction ``F_true[v]`` (ADU) of the raw values ``v``, increasing
+        (see ``true_lut``).
+
+    Returns
+    -------
+    numpy.ndarray of uint16
+        Entry ``i``: the raw value of the linear signal ``_ADC_LO + i /
+        _ADC_RES`` (ADU), clipped to ``0..ADC_MAX``.
+    """
     s = _ADC_LO + np.arange(int((lut[-1] + 64 - _ADC_LO) * _ADC_RES)) / _ADC_RES
     v = np.interp(s, lut, np.arange(lut.size, dtype=float))
     return np.clip(np.floor(v + 0.5), 0, ADC_MAX).astype(np.uint16)
@@ -145,7 +169,23 @@ def pump_response(delay_ps, edge=EDGE):
 
 
 def transmissions(energy_ev, delay_ps, edge=EDGE):
-    """(T_n unpumped, T_p pumped) of the sample at photon energy and true delay."""
+    """Transmissions of the unpumped and the pumped sample.
+
+    Parameters
+    ----------
+    energy_ev : float or array of float
+        Photon energy in eV.
+    delay_ps : float or array of float
+        True pump-probe delay in ps.
+    edge : dict
+        The edge (see ``mu_edge``) and ``shift_eV``, the edge shift of the
+        pumped sample at full pump response.
+
+    Returns
+    -------
+    T_n, T_p : numpy.ndarray of float
+        Transmission (0..1) of the unpumped and the pumped sample.
+    """
     tn = np.exp(-mu_edge(energy_ev, edge))
     tp = np.exp(-mu_edge(np.asarray(energy_ev, float)
                          - edge["shift_eV"] * pump_response(delay_ps, edge), edge))
@@ -153,13 +193,37 @@ def transmissions(energy_ev, delay_ps, edge=EDGE):
 
 
 def footprint(dx, dy):
-    """The beam footprint (1 at the centre) at pixel offsets dx, dy."""
+    """The beam footprint, a super-Gaussian of radii ``RADIUS_PX``.
+
+    Parameters
+    ----------
+    dx, dy : float or array of float
+        Offsets from the beam centre in px (x along the 512 axis, y along the
+        128 axis).
+
+    Returns
+    -------
+    numpy.ndarray of float
+        Relative intensity, 1 at the centre.
+    """
     u = (np.asarray(dx) / RADIUS_PX[0]) ** 2 + (np.asarray(dy) / RADIUS_PX[1]) ** 2
     return np.exp(-0.5 * u * u)
 
 
 def rois_truth(extent=2.0):
-    """The beams' extent (ROI dicts xl/xh/yl/yh) at extent radii (footprint e^-8)."""
+    """The beams' extent as ROIs, ``extent`` radii from their centres.
+
+    Parameters
+    ----------
+    extent : float
+        Half-size of the ROIs in footprint radii (2: footprint e^-8).
+
+    Returns
+    -------
+    dict
+        Beam ('n', '0', 'p') -> ROI ``{'xl', 'xh', 'yl', 'yh'}`` in module px
+        (upper bounds exclusive).
+    """
     hx, hy = int(np.ceil(extent * RADIUS_PX[0])), int(np.ceil(extent * RADIUS_PX[1]))
     return {b: {"xl": x - hx, "xh": x + hx + 1, "yl": BEAM_Y - hy, "yh": BEAM_Y + hy + 1}
             for b, x in BEAM_X.items()}
@@ -171,9 +235,47 @@ def add_boz(run, module=15, intra_darks=True, energies_uj=None, transmission=Non
             trains_per_file=250):
     """Add one DSSC module with the three BOZ beams to a simulated run.
 
-    transmission: None (empty membranes, T = 1) or a pair of per-train arrays
-    (T_n, T_p). photons_per_uJ: photons of the footprint peak of the 0th order
-    per µJ of pulse energy. gain: photons per ADU bin. Records ``run.truth['boz']``.
+    Parameters
+    ----------
+    run : SimRun
+        The run being built (``run.pattern`` gives the SASE3 pulses).
+    module : int
+        DSSC module number, 0..15.
+    intra_darks : bool
+        Every second frame is a dark (two frames per pulse).
+    energies_uj : sequence of array of float, optional
+        SASE3 pulse energies in µJ, one array per train; default 500 µJ.
+    transmission : pair of array of float, optional
+        Per-train transmissions ``(T_n, T_p)`` of the samples in the n and p
+        beams; None: empty membranes, T = 1.
+    dark_only : bool
+        X-rays off: every frame is a dark.
+    photons_per_uJ : float
+        Photons of the footprint peak of the 0th order per µJ of pulse energy.
+    gain : float
+        Photons per ADU bin.
+    noise : float
+        Read noise in ADU (bad pixels: 25 ADU).
+    jitter_px : float
+        Rms beam pointing jitter in px.
+    plane : sequence of 4 float
+        Flat-field plane ``(a, b, c, d)`` of the n beam (x, y in mm); the p
+        beam sees it mirrored.
+    nl_amplitudes : pair of float
+        Amplitudes (ADU) of the non-linearity (see ``true_lut``).
+    dark_seed : int
+        Seed of the dark offsets and bad pixels (the same in every run).
+    nbad : int
+        Number of noisy pixels.
+    trains_per_file : int
+        Trains per sequence file of the module.
+
+    Returns
+    -------
+    dict
+        The ground truth, also stored in ``run.truth['boz']``: ROIs (px),
+        planes, LUT (ADU), gain (photons/ADU), dark means (ADU), bad pixels,
+        ``T_n`` / ``T_p``, ...
     """
     pat = run.pattern
     n = run.ntrains
@@ -285,31 +387,88 @@ def _pattern(run, npulses):
 
 
 # -- scenarios ---------------------------------------------------------------
-@scenario("boz_dark", trains=20, large_trains=300,
-          help="BOZ dark run: one DSSC module (15), X-rays off, intra-darks (every second "
-               "frame), the dark offsets of the BOZ membrane and sample runs. Options: module, "
-               "npulses, intra_darks.")
+@scenario("boz_dark", trains=20, large_trains=300)
 def boz_dark(run, module=15, npulses=20, intra_darks=True, **kw):
+    """BOZ dark run: one DSSC module (15), X-rays off, intra-darks.
+
+    The dark offsets (ADU) of the BOZ membrane and sample runs (same
+    ``dark_seed``), every second frame an intra-dark. Ground truth:
+    ``run.truth['boz']`` (see ``add_boz``), ``dark_only`` True.
+
+    Parameters
+    ----------
+    run : SimRun
+        The run being built.
+    module : int
+        DSSC module number.
+    npulses : int
+        SASE3 pulses per train.
+    intra_darks : bool
+        Two frames per pulse, the second a dark.
+    **kw
+        Further options of ``add_boz`` (``gain``, ``photons_per_uJ``, ``noise``,
+        ``jitter_px``, ...).
+    """
     add_beamline(run, _pattern(run, npulses), digitizers=False)
     add_boz(run, int(module), bool(intra_darks), dark_only=True, **kw)
 
 
-@scenario("boz_membranes", trains=50, large_trains=1000,
-          help="BOZ on three empty membranes (T = 1): the n, 0, p beams on one DSSC module with "
-               "known flat-field planes, 9-bit non-linearity, gain 3 ph/ADU, pointing jitter, "
-               "shot noise, intra-darks. Options: module, npulses, intra_darks, gain.")
+@scenario("boz_membranes", trains=50, large_trains=1000)
 def boz_membranes(run, module=15, npulses=20, intra_darks=True, **kw):
+    """BOZ on three empty membranes (T = 1): the n, 0, p beams on one DSSC module.
+
+    Known flat-field planes, 9-bit non-linearity, gain 3 photons/ADU,
+    pointing jitter (2 px rms), shot noise, intra-darks. Ground truth:
+    ``run.truth['boz']`` (see ``add_boz``): ROIs (px), ``plane_n``, ``lut``
+    (ADU), ``gain_ph_per_adu``, ``photons_per_uJ_beam0``.
+
+    Parameters
+    ----------
+    run : SimRun
+        The run being built.
+    module : int
+        DSSC module number.
+    npulses : int
+        SASE3 pulses per train.
+    intra_darks : bool
+        Two frames per pulse, the second a dark.
+    **kw
+        Further options of ``add_boz`` (``gain``, ``photons_per_uJ``, ``noise``,
+        ``jitter_px``, ...).
+    """
     add_beamline(run, _pattern(run, npulses), digitizers=False)
     add_boz(run, int(module), bool(intra_darks), _true_energies(run), **kw)
 
 
-@scenario("boz_energy_scan", trains=45, large_trains=600,
-          help="BOZ sample energy scan across an absorption edge (e0 = 707 eV, 700..714 eV in 15 "
-               "steps) at a fixed pump-probe delay (1 ps): n crosses the unpumped sample, p the "
-               "pumped one (edge shifted by 0.6 eV * exp(-t/2 ps)), 0 the reference membrane. "
-               "Options: module, npulses, start/stop/nsteps (eV), delay (ps).")
+@scenario("boz_energy_scan", trains=45, large_trains=600)
 def boz_energy_scan(run, module=15, npulses=20, start=700.0, stop=714.0, nsteps=15,
                     delay=1.0, **kw):
+    """BOZ sample energy scan across an absorption edge (e0 = 707 eV) at a 1 ps delay.
+
+    700..714 eV in 15 steps at a fixed pump-probe delay: n crosses the
+    unpumped sample, p the pumped one (edge shifted by 0.6 eV * exp(-t / 2
+    ps)), 0 the reference membrane. Ground truth: ``run.truth['boz']`` (see
+    ``add_boz``) with ``edge``, ``energy_eV`` and ``delay_ps`` per train;
+    ``run.truth['scan']`` = ``{'mnemonic': 'nrj', 'setpoints': [eV, ...]}``.
+
+    Parameters
+    ----------
+    run : SimRun
+        The run being built.
+    module : int
+        DSSC module number.
+    npulses : int
+        SASE3 pulses per train.
+    start, stop : float
+        First and last photon energy in eV.
+    nsteps : int
+        Number of energy steps.
+    delay : float
+        Pump-probe delay in ps.
+    **kw
+        Further options of ``add_boz`` (``gain``, ``photons_per_uJ``, ``noise``,
+        ``jitter_px``, ...).
+    """
     setpoints = np.linspace(start, stop, int(nsteps))
     nrj = slow.steps(run.ntrains, setpoints)
     add_beamline(run, _pattern(run, npulses), nrj=nrj,
@@ -321,12 +480,35 @@ def boz_energy_scan(run, module=15, npulses=20, start=700.0, stop=714.0, nsteps=
     run.truth["scan"] = {"mnemonic": "nrj", "setpoints": setpoints.tolist()}
 
 
-@scenario("boz_delay_scan", trains=42, large_trains=600,
-          help="BOZ sample delay scan at the edge (707 eV): delays -1..5 ps in 7 steps; p "
-               "crosses the pumped sample (edge shift 0.6 eV, recovery 2 ps), n the unpumped "
-               "one. Options: module, npulses, start/stop/nsteps (ps), energy (eV).")
+@scenario("boz_delay_scan", trains=42, large_trains=600)
 def boz_delay_scan(run, module=15, npulses=20, start=-1.0, stop=5.0, nsteps=7, energy=707.0,
                    **kw):
+    """BOZ sample delay scan at the edge (707 eV): delays -1..5 ps in 7 steps.
+
+    p crosses the pumped sample (edge shift 0.6 eV, recovery 2 ps), n the
+    unpumped one, 0 the reference membrane. Ground truth: ``run.truth['boz']``
+    (see ``add_boz``) with ``edge``, ``energy_eV`` and ``delay_ps`` per train;
+    ``run.truth['scan']`` with the delay-line ``setpoints`` (mm) and
+    ``delay_ps``.
+
+    Parameters
+    ----------
+    run : SimRun
+        The run being built.
+    module : int
+        DSSC module number.
+    npulses : int
+        SASE3 pulses per train.
+    start, stop : float
+        First and last pump-probe delay in ps.
+    nsteps : int
+        Number of delays.
+    energy : float
+        Photon energy in eV.
+    **kw
+        Further options of ``add_boz`` (``gain``, ``photons_per_uJ``, ``noise``,
+        ``jitter_px``, ...).
+    """
     setpoints = np.linspace(start, stop, int(nsteps))
     pos = delayToPosition(setpoints)
     add_beamline(run, _pattern(run, npulses), nrj=float(energy),

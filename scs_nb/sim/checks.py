@@ -112,7 +112,22 @@ def run_checks(proposal, plan, data_root=None, scenarios=None):
 # -- checks of the foundation: loading slow and train-resolved data ---------
 @check("basic")
 def basic_trains(proposal, run, truth, plan=None):
-    """Number of trains and mean mono energy (eV) of the loaded run."""
+    """Number of trains and mean mono energy (eV) of the loaded run.
+
+    Parameters
+    ----------
+    proposal, run : int
+        The simulated run.
+    truth : dict
+        Its ground truth.
+    plan : dict, optional
+        Scenario name -> run number (companion runs such as a dark).
+
+    Returns
+    -------
+    list of tuple
+        Rows ``(quantity, injected, recovered, tolerance)``.
+    """
     r = open_run(proposal, run)
     _, ds = load(proposal, run, ["nrj"], extract_xgm=False, extract_digitizers=False,
                  extract_bam=False)
@@ -122,7 +137,22 @@ def basic_trains(proposal, run, truth, plan=None):
 
 @check("energy_scan")
 def energy_steps(proposal, run, truth, plan=None):
-    """Number and range (eV) of the mono energy steps."""
+    """Number and range (eV) of the mono energy steps.
+
+    Parameters
+    ----------
+    proposal, run : int
+        The simulated run.
+    truth : dict
+        Its ground truth.
+    plan : dict, optional
+        Scenario name -> run number (companion runs such as a dark).
+
+    Returns
+    -------
+    list of tuple
+        Rows ``(quantity, injected, recovered, tolerance)``.
+    """
     nrj = get_array(open_run(proposal, run), "nrj", stepsize=0.5)
     steps = np.unique(nrj.values)
     inj = np.asarray(truth["scan"]["setpoints"])
@@ -132,7 +162,22 @@ def energy_steps(proposal, run, truth, plan=None):
 
 @check("delay_scan")
 def delay_positions(proposal, run, truth, plan=None):
-    """Number and range (mm) of the delay-line positions."""
+    """Number and range (mm) of the delay-line positions.
+
+    Parameters
+    ----------
+    proposal, run : int
+        The simulated run.
+    truth : dict
+        Its ground truth.
+    plan : dict, optional
+        Scenario name -> run number (companion runs such as a dark).
+
+    Returns
+    -------
+    list of tuple
+        Rows ``(quantity, injected, recovered, tolerance)``.
+    """
     pos = get_array(open_run(proposal, run), "PP800_DelayLine", stepsize=0.01)
     inj = np.asarray(truth["scan"]["setpoints"])
     return [("delay positions", len(inj), len(np.unique(pos.values)), 0),
@@ -142,7 +187,22 @@ def delay_positions(proposal, run, truth, plan=None):
 
 @check("pattern_change")
 def missing_and_pattern(proposal, run, truth, plan=None):
-    """SASE3 pulses per train (max, min, run total) from the bunch pattern."""
+    """SASE3 pulses per train (max, min, run total) from the bunch pattern.
+
+    Parameters
+    ----------
+    proposal, run : int
+        The simulated run.
+    truth : dict
+        Its ground truth.
+    plan : dict, optional
+        Scenario name -> run number (companion runs such as a dark).
+
+    Returns
+    -------
+    list of tuple
+        Rows ``(quantity, injected, recovered, tolerance)``.
+    """
     n = get_array(open_run(proposal, run), "npulses_sase3")
     inj = np.asarray(truth["pattern"]["npulses_sase3"])
     return [("SASE3 pulses per train (max)", inj.max(), int(n.max()), 0),
@@ -152,7 +212,22 @@ def missing_and_pattern(proposal, run, truth, plan=None):
 
 @check("xgm_calibration")
 def xgm_flux(proposal, run, truth, plan=None):
-    """Mean SCS XGM slow photon flux (µJ)."""
+    """Mean SCS XGM slow photon flux (µJ).
+
+    Parameters
+    ----------
+    proposal, run : int
+        The simulated run.
+    truth : dict
+        Its ground truth.
+    plan : dict, optional
+        Scenario name -> run number (companion runs such as a dark).
+
+    Returns
+    -------
+    list of tuple
+        Rows ``(quantity, injected, recovered, tolerance)``.
+    """
     flux = get_array(open_run(proposal, run), "SCS_photonFlux")
     inj = np.mean(truth["xgm"]["SCS"]["photonFlux_uJ"])
     return [("SCS XGM mean photon flux (uJ)", inj, float(flux.mean()), 1e-3 * inj)]
@@ -166,7 +241,22 @@ def _nanmean_of_lists(lists):
 
 @check("basic")
 def xgm_and_bam(proposal, run, truth, plan=None):
-    """SASE3 pulses per train, mean SCS XGM pulse energy (µJ), mean BAM arrival (ps)."""
+    """SASE3 pulses per train, mean SCS XGM pulse energy (µJ), mean BAM arrival (ps).
+
+    Parameters
+    ----------
+    proposal, run : int
+        The simulated run.
+    truth : dict
+        Its ground truth.
+    plan : dict, optional
+        Scenario name -> run number (companion runs such as a dark).
+
+    Returns
+    -------
+    list of tuple
+        Rows ``(quantity, injected, recovered, tolerance)``.
+    """
     r = open_run(proposal, run)
     xgm = get_xgm(r, "SCS_SA3")["SCS_SA3"]
     bam = get_bam(r, "BAM1932S")["BAM1932S"]
@@ -180,7 +270,22 @@ def xgm_and_bam(proposal, run, truth, plan=None):
 
 @check("xgm_calibration")
 def xgm_factor(proposal, run, truth, plan=None):
-    """The XGM calibration factor F recovered by ``calibrate_xgm``."""
+    """The XGM calibration factor F recovered by ``calibrate_xgm``.
+
+    Parameters
+    ----------
+    proposal, run : int
+        The simulated run.
+    truth : dict
+        Its ground truth.
+    plan : dict, optional
+        Scenario name -> run number (companion runs such as a dark).
+
+    Returns
+    -------
+    list of tuple
+        Rows ``(quantity, injected, recovered, tolerance)``.
+    """
     r = open_run(proposal, run)
     factor = calibrate_xgm(r, get_xgm(r, "SCS_SA3"), xgm="SCS")
     inj = truth["xgm"]["SCS"]["calibration_factor"]
@@ -189,7 +294,22 @@ def xgm_factor(proposal, run, truth, plan=None):
 
 @check("pump_probe")
 def mcp_and_photodiode_peaks(proposal, run, truth, plan=None):
-    """Mean integrated MCP2 and PP-laser photodiode peaks (ADC units)."""
+    """Mean integrated MCP2 and PP-laser photodiode peaks (ADC units).
+
+    Parameters
+    ----------
+    proposal, run : int
+        The simulated run.
+    truth : dict
+        Its ground truth.
+    plan : dict, optional
+        Scenario name -> run number (companion runs such as a dark).
+
+    Returns
+    -------
+    list of tuple
+        Rows ``(quantity, injected, recovered, tolerance)``.
+    """
     r = open_run(proposal, run)
     rows = []
     mcp = get_tim_peaks(r, "MCP2raw")["MCP2peaks"]
@@ -205,7 +325,22 @@ def mcp_and_photodiode_peaks(proposal, run, truth, plan=None):
 
 @check("pattern_change")
 def pulse_ids_across_change(proposal, run, truth, plan=None):
-    """The union of SASE3 pulse ids across the pattern change."""
+    """The union of SASE3 pulse ids across the pattern change.
+
+    Parameters
+    ----------
+    proposal, run : int
+        The simulated run.
+    truth : dict
+        Its ground truth.
+    plan : dict, optional
+        Scenario name -> run number (companion runs such as a dark).
+
+    Returns
+    -------
+    list of tuple
+        Rows ``(quantity, injected, recovered, tolerance)``.
+    """
     pid = get_sase_pId(open_run(proposal, run), "sase3")
     inj = sorted({p for row in truth["pattern"]["sase3_pulse_ids"] for p in row})
     same = int(np.array_equal(np.asarray(pid), inj))
@@ -216,7 +351,22 @@ def pulse_ids_across_change(proposal, run, truth, plan=None):
 # -- DSSC --------------------------------------------------------------------
 @check("dssc_energy_scan")
 def dssc_resonance(proposal, run, truth, plan=None):
-    """Bin module 0 against the mono energy, dark-subtracted and XGM-normalised."""
+    """Bin module 0 against the mono energy, dark-subtracted and XGM-normalised.
+
+    Parameters
+    ----------
+    proposal, run : int
+        The simulated run.
+    truth : dict
+        Its ground truth.
+    plan : dict, optional
+        Scenario name -> run number (companion runs such as a dark).
+
+    Returns
+    -------
+    list of tuple
+        Rows ``(quantity, injected, recovered, tolerance)``.
+    """
     t = truth["dssc"]
     dark = (plan or {}).get("dssc_dark")
     with tempfile.TemporaryDirectory(prefix="scs_nb_check_") as out:
@@ -246,7 +396,22 @@ def _hrixs(proposal, plan):
 
 @check("hrixs_photons")
 def hrixs_photons(proposal, run, truth, plan):
-    """hRIXS centroiding: rms position error (px) and double-hit classification."""
+    """hRIXS centroiding: rms position error (px) and double-hit classification.
+
+    Parameters
+    ----------
+    proposal, run : int
+        The simulated run.
+    truth : dict
+        Its ground truth.
+    plan : dict, optional
+        Scenario name -> run number (companion runs such as a dark).
+
+    Returns
+    -------
+    list of tuple
+        Rows ``(quantity, injected, recovered, tolerance)``.
+    """
     h = _hrixs(proposal, plan)
     data = h.from_run(run)
     errs, right = [], []
@@ -271,7 +436,22 @@ def hrixs_photons(proposal, run, truth, plan):
 
 @check("hrixs_curvature")
 def hrixs_curvature(proposal, run, truth, plan):
-    """hRIXS curvature coefficients, within 3 fit errors."""
+    """hRIXS curvature coefficients, within 3 fit errors.
+
+    Parameters
+    ----------
+    proposal, run : int
+        The simulated run.
+    truth : dict
+        Its ground truth.
+    plan : dict, optional
+        Scenario name -> run number (companion runs such as a dark).
+
+    Returns
+    -------
+    list of tuple
+        Rows ``(quantity, injected, recovered, tolerance)``.
+    """
     h = _hrixs(proposal, plan)
     h.find_curvature(run, plot=False)
     f = h.curvature_fit
@@ -281,7 +461,22 @@ def hrixs_curvature(proposal, run, truth, plan):
 
 @check("hrixs_energy_scan")
 def hrixs_energy_scan(proposal, run, truth, plan):
-    """hRIXS energy calibration: slope (eV/px) and intercept (eV), within 3 fit errors."""
+    """hRIXS energy calibration: slope (eV/px) and intercept (eV), within 3 fit errors.
+
+    Parameters
+    ----------
+    proposal, run : int
+        The simulated run.
+    truth : dict
+        Its ground truth.
+    plan : dict, optional
+        Scenario name -> run number (companion runs such as a dark).
+
+    Returns
+    -------
+    list of tuple
+        Rows ``(quantity, injected, recovered, tolerance)``.
+    """
     h = _hrixs(proposal, plan)
     if "hrixs_curvature" in plan:
         h.find_curvature(plan["hrixs_curvature"], plot=False)
@@ -295,7 +490,22 @@ def hrixs_energy_scan(proposal, run, truth, plan):
 
 @check("hrixs_delay")
 def hrixs_delay(proposal, run, truth, plan):
-    """hRIXS pumped/unpumped ratio in the d-d window, within 3 Poisson errors."""
+    """hRIXS pumped/unpumped ratio in the d-d window, within 3 Poisson errors.
+
+    Parameters
+    ----------
+    proposal, run : int
+        The simulated run.
+    truth : dict
+        Its ground truth.
+    plan : dict, optional
+        Scenario name -> run number (companion runs such as a dark).
+
+    Returns
+    -------
+    list of tuple
+        Rows ``(quantity, injected, recovered, tolerance)``.
+    """
     h = _hrixs(proposal, plan)
     h.CURVE_A, h.CURVE_B = truth["hrixs"]["CURVE_A"], truth["hrixs"]["CURVE_B"]
     h.ENERGY_SLOPE = truth["hrixs"]["ENERGY_SLOPE"]
@@ -318,7 +528,22 @@ def hrixs_delay(proposal, run, truth, plan):
 
 @check("viking_reference")
 def viking_gain(proposal, run, truth, plan):
-    """Viking (Newton) photoelectrons per count."""
+    """Viking (Newton) photoelectrons per count.
+
+    Parameters
+    ----------
+    proposal, run : int
+        The simulated run.
+    truth : dict
+        Its ground truth.
+    plan : dict, optional
+        Scenario name -> run number (companion runs such as a dark).
+
+    Returns
+    -------
+    list of tuple
+        Rows ``(quantity, injected, recovered, tolerance)``.
+    """
     v = Viking(proposal)
     r = open_run(proposal, run)
     return [("Viking photoelectrons per count", truth["viking"]["e_per_counts"],
@@ -327,7 +552,22 @@ def viking_gain(proposal, run, truth, plan):
 
 @check("viking_sample")
 def viking_xas(proposal, run, truth, plan):
-    """Viking XAS of the sample vs the injected absorption, per 32 px bin."""
+    """Viking XAS of the sample vs the injected absorption, per 32 px bin.
+
+    Parameters
+    ----------
+    proposal, run : int
+        The simulated run.
+    truth : dict
+        Its ground truth.
+    plan : dict, optional
+        Scenario name -> run number (companion runs such as a dark).
+
+    Returns
+    -------
+    list of tuple
+        Rows ``(quantity, injected, recovered, tolerance)``.
+    """
     if "viking_reference" not in plan:
         return []
     v = Viking(proposal)
@@ -348,8 +588,24 @@ def viking_xas(proposal, run, truth, plan):
 # -- how-tos: knife-edge, reflectivity, XAS/XMCD, PES, FastCCD -----------------
 @check("knife_edge")
 def knife_edge_radius(proposal, run, truth, plan=None):
-    """Beam radius and centre of the XGM-normalised photodiode scan; the
-    tolerance is 4 standard errors of the fit."""
+    """Beam radius and centre of the XGM-normalised photodiode scan.
+
+    The tolerance is 4 standard errors of the fit.
+
+    Parameters
+    ----------
+    proposal, run : int
+        The simulated run.
+    truth : dict
+        Its ground truth.
+    plan : dict, optional
+        Scenario name -> run number (companion runs such as a dark).
+
+    Returns
+    -------
+    list of tuple
+        Rows ``(quantity, injected, recovered, tolerance)``.
+    """
     t = truth["knife_edge"]
     _, ds = load(proposal, run, [t["axis"], t["signal"], "SCS_SA3"])
     ds["norm"] = ds[t["signal"]] / ds["SCS_SA3"]
@@ -363,9 +619,26 @@ def knife_edge_radius(proposal, run, truth, plan=None):
 
 @check("reflectivity")
 def reflectivity_fit(proposal, run, truth, plan=None):
-    """Double-exponential fit of the BAM-corrected Delta R: time zero, decay
-    constants and rise within 4 fit errors; the rise without the BAM
-    correction (broadened by the FEL arrival jitter) for comparison."""
+    """Double-exponential fit of the BAM-corrected Delta R.
+
+    Time zero, decay constants (ps) and rise within 4 fit errors; the rise
+    without the BAM correction (broadened by the FEL arrival jitter) for
+    comparison.
+
+    Parameters
+    ----------
+    proposal, run : int
+        The simulated run.
+    truth : dict
+        Its ground truth.
+    plan : dict, optional
+        Scenario name -> run number (companion runs such as a dark).
+
+    Returns
+    -------
+    list of tuple
+        Rows ``(quantity, injected, recovered, tolerance)``.
+    """
     t = truth["reflectivity"]
     _, ds = load(proposal, run, [t["Io"], t["Ir"], "PP800_DelayLine", t["bam"]],
                     bunchPattern="scs_ppl")
@@ -386,8 +659,24 @@ def reflectivity_fit(proposal, run, truth, plan=None):
 
 @check("xas_xmcd")
 def xas_xmcd_amplitudes(proposal, run, truth, plan=None):
-    """Edge jump of the XAS (transmission) and XMCD amplitude at the edge,
-    within 4 standard errors."""
+    """Edge jump of the XAS (transmission) and XMCD amplitude at the edge.
+
+    Both within 4 standard errors.
+
+    Parameters
+    ----------
+    proposal, run : int
+        The simulated run.
+    truth : dict
+        Its ground truth.
+    plan : dict, optional
+        Scenario name -> run number (companion runs such as a dark).
+
+    Returns
+    -------
+    list of tuple
+        Rows ``(quantity, injected, recovered, tolerance)``.
+    """
     t = truth["xas"]
     _, ds = load(proposal, run, ["SCS_SA3", "MCP3apd", "nrj", "magnet"])
     e = np.asarray(t["setpoints_eV"])
@@ -407,9 +696,25 @@ def xas_xmcd_amplitudes(proposal, run, truth, plan=None):
 
 @check("pes")
 def pes_peaks(proposal, run, truth, plan=None):
-    """Centroid of each injected PES peak in the train- and pulse-averaged
-    time-of-flight spectrum of two tubes (retardation 0 V and 30 V), within
-    one sample."""
+    """Centroid of each injected PES peak in the averaged time-of-flight spectrum.
+
+    Train- and pulse-averaged spectra of two tubes (retardation 0 V and
+    30 V); each centroid within one sample.
+
+    Parameters
+    ----------
+    proposal, run : int
+        The simulated run.
+    truth : dict
+        Its ground truth.
+    plan : dict, optional
+        Scenario name -> run number (companion runs such as a dark).
+
+    Returns
+    -------
+    list of tuple
+        Rows ``(quantity, injected, recovered, tolerance)``.
+    """
     t = truth["pes"]
     rows = []
     for ch in ("1A", "4D"):
@@ -427,8 +732,25 @@ def pes_peaks(proposal, run, truth, plan=None):
 
 @check("fastccd")
 def fastccd_ring(proposal, run, truth, plan=None):
-    """FastCCD binned (DSSC engine) with the gain map: the pumped/unpumped
-    ring ratio at each delay step (largest deviation) and the ring's q."""
+    """FastCCD pumped/unpumped ring ratio per delay step, and the ring's q.
+
+    Binned with the DSSC engine and the gain map; the ratio's largest
+    deviation over the steps, q in nm^-1.
+
+    Parameters
+    ----------
+    proposal, run : int
+        The simulated run.
+    truth : dict
+        Its ground truth.
+    plan : dict, optional
+        Scenario name -> run number (companion runs such as a dark).
+
+    Returns
+    -------
+    list of tuple
+        Rows ``(quantity, injected, recovered, tolerance)``.
+    """
     t = truth["fccd"]
     f = FastCCD(proposal, distance=t["distance_m"])
     with tempfile.TemporaryDirectory(prefix="scs_nb_check_") as out:
@@ -456,7 +778,22 @@ def fastccd_ring(proposal, run, truth, plan=None):
 # -- DSSC azimuthal integration, geometry, fine delay -----------------------------
 @check("dssc_delay_scan")
 def dssc_ring_positions(proposal, run, truth, plan=None):
-    """Exact azimuthal integration of the mean image of module 0: the ring q."""
+    """Exact azimuthal integration of the mean image of module 0: the ring q.
+
+    Parameters
+    ----------
+    proposal, run : int
+        The simulated run.
+    truth : dict
+        Its ground truth.
+    plan : dict, optional
+        Scenario name -> run number (companion runs such as a dark).
+
+    Returns
+    -------
+    list of tuple
+        Rows ``(quantity, injected, recovered, tolerance)``.
+    """
     t = truth["dssc"]
     mod = [m for m in t["modules"] if m in (0, 7, 8, 15)][:1] or t["modules"][:1]
     dark = (plan or {}).get("dssc_dark")
@@ -477,7 +814,22 @@ def dssc_ring_positions(proposal, run, truth, plan=None):
 
 @check("dssc_geometry")
 def dssc_quadrant_offsets(proposal, run, truth, plan=None):
-    """Quadrant offsets fitted from the nominal geometry (no dark: fitted background)."""
+    """Quadrant offsets fitted from the nominal geometry (no dark: fitted background).
+
+    Parameters
+    ----------
+    proposal, run : int
+        The simulated run.
+    truth : dict
+        Its ground truth.
+    plan : dict, optional
+        Scenario name -> run number (companion runs such as a dark).
+
+    Returns
+    -------
+    list of tuple
+        Rows ``(quantity, injected, recovered, tolerance)``.
+    """
     t = truth["dssc"]
     img = G.mean_module_images(proposal, run, t["modules"])
     res = G.refine_quadrants(img, None, q0=t["rings"][0]["q_nm"], distance=t["distance_m"],
@@ -494,7 +846,22 @@ def dssc_quadrant_offsets(proposal, run, truth, plan=None):
 
 @check("dssc_fine_delay")
 def dssc_fine_delay_setting(proposal, run, truth, plan=None):
-    """The DSSC fine delay setting read back."""
+    """The DSSC fine delay setting read back.
+
+    Parameters
+    ----------
+    proposal, run : int
+        The simulated run.
+    truth : dict
+        Its ground truth.
+    plan : dict, optional
+        Scenario name -> run number (companion runs such as a dark).
+
+    Returns
+    -------
+    list of tuple
+        Rows ``(quantity, injected, recovered, tolerance)``.
+    """
     fd = get_array(open_run(proposal, run), "DSSC_fineDelay")
     return [("DSSC fine delay setting", truth["dssc"]["fine_delay"], float(fd.mean()), 0)]
 
@@ -511,7 +878,22 @@ def _boz_correction(proposal, plan):
 
 @check("boz_membranes")
 def boz_corrections(proposal, run, truth, plan=None):
-    """Flat-field plane, LUT and shot-noise limit of the I.a determination."""
+    """Flat-field plane, LUT and shot-noise limit of the I.a determination.
+
+    Parameters
+    ----------
+    proposal, run : int
+        The simulated run.
+    truth : dict
+        Its ground truth.
+    plan : dict, optional
+        Scenario name -> run number (companion runs such as a dark).
+
+    Returns
+    -------
+    list of tuple
+        Rows ``(quantity, injected, recovered, tolerance)``.
+    """
     t = truth["boz"]
     p = _boz_correction(proposal, plan)
     p.dask_load_persistently()
@@ -550,7 +932,22 @@ def _boz_xas(proposal, run, plan, xaxis, width):
 
 @check("boz_energy_scan")
 def boz_edge(proposal, run, truth, plan=None):
-    """BOZ XAS edge position (eV) and peak pump-probe change vs energy."""
+    """BOZ XAS edge position (eV) and peak pump-probe change vs energy.
+
+    Parameters
+    ----------
+    proposal, run : int
+        The simulated run.
+    truth : dict
+        Its ground truth.
+    plan : dict, optional
+        Scenario name -> run number (companion runs such as a dark).
+
+    Returns
+    -------
+    list of tuple
+        Rows ``(quantity, injected, recovered, tolerance)``.
+    """
     t = truth["boz"]
     x = _boz_xas(proposal, run, plan, "nrj", 0.5)
     e = x.nrj.values
@@ -566,7 +963,22 @@ def boz_edge(proposal, run, truth, plan=None):
 
 @check("boz_delay_scan")
 def boz_pump_probe(proposal, run, truth, plan=None):
-    """BOZ peak pump-probe change vs delay, and none before time zero."""
+    """BOZ peak pump-probe change vs delay, and none before time zero.
+
+    Parameters
+    ----------
+    proposal, run : int
+        The simulated run.
+    truth : dict
+        Its ground truth.
+    plan : dict, optional
+        Scenario name -> run number (companion runs such as a dark).
+
+    Returns
+    -------
+    list of tuple
+        Rows ``(quantity, injected, recovered, tolerance)``.
+    """
     t = truth["boz"]
     x = _boz_xas(proposal, run, plan, "delay", 0.25)
     d = x.delay.values

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import sys
+import textwrap
 
 import yaml
 
@@ -77,18 +78,22 @@ def _simulate(args):
     sc = get_scenario(args.scenario)
     if args.describe:
         print(f"{sc.name}: {sc.help}")
+        if sc.description:
+            print(textwrap.indent(sc.description, "  "))
         params = list(inspect.signature(sc.func).parameters.values())[1:]
+        helps = sc.options
         print(f"  default trains: {sc.trains} (--size large: {sc.large_trains})")
         for prm in params:
+            what = f"  {helps[prm.name]}" if helps.get(prm.name) else ""
             if prm.kind == prm.VAR_KEYWORD:
                 print(f"  -o NAME=VALUE  further options passed on to the device models "
                       f"(**{prm.name})")
             elif prm.kind == prm.VAR_POSITIONAL:
                 continue
             elif prm.default is inspect.Parameter.empty:
-                print(f"  -o {prm.name}=VALUE  (required)")
+                print(f"  -o {prm.name}=VALUE  (required){what}")
             else:
-                print(f"  -o {prm.name}={prm.default!r}")
+                print(f"  -o {prm.name}={prm.default!r}{what}")
         print("  -o extra_mnemonics=NAME,NAME,...  (any scenario: also write these "
               "mnemonics' sources; 'all' for every one)")
         return 0

@@ -180,6 +180,12 @@ class SimRun:
 
     @property
     def ntrains(self) -> int:
+        """Number of recorded trains (after dropping the missing ones).
+
+        Returns
+        -------
+        int
+        """
         return len(self.train_ids)
 
     def rng_for(self, name) -> np.random.Generator:
@@ -197,12 +203,38 @@ class SimRun:
         return np.random.default_rng([self.seed, self.run, zlib.crc32(name.encode())])
 
     def add(self, source):
-        """Add a source to the run; returns it."""
+        """Add a source to the run.
+
+        Parameters
+        ----------
+        source : ControlSource or InstrumentSource
+            The source to write.
+
+        Returns
+        -------
+        ControlSource or InstrumentSource
+            ``source``.
+        """
         self.sources.append(source)
         return source
 
     def source(self, name):
-        """The source called ``name``; KeyError if the run has none."""
+        """The source called ``name``.
+
+        Parameters
+        ----------
+        name : str
+            Source name, e.g. ``'SCS_BLU_XGM/XGM/DOOCS'``.
+
+        Returns
+        -------
+        ControlSource or InstrumentSource
+
+        Raises
+        ------
+        KeyError
+            If the run has no such source.
+        """
         for s in self.sources:
             if s.name == name:
                 return s

@@ -56,7 +56,18 @@ BASE_LEN = {"ADQ412": 100, "FastADC": 6}
 
 
 def kernel(kind):
-    """The pulse shape of a digitizer: samples summing to 1."""
+    """The pulse shape of a digitizer.
+
+    Parameters
+    ----------
+    kind : {'ADQ412', 'FastADC'}
+        The digitizer.
+
+    Returns
+    -------
+    numpy.ndarray of float
+        The shape in samples, summing to 1.
+    """
     n, c, rise, fall = SHAPE[kind]
     t = np.arange(n) - c
     k = np.where(t < 0, np.exp(-0.5 * (t / rise) ** 2), np.exp(-0.5 * (t / fall) ** 2))
@@ -198,17 +209,40 @@ def _make_fill(run, kind, source, chans, s0, length, k):
 def add_digitizers(run, energies=None, transmission=1.0, mcp_gain=(20.0, 22.0, 18.0, 25.0),
                    mcp_raw=("MCP2",), fel_pd_channel=4, fel_pd_gain=20.0, ppl_channel=5,
                    ppl_amplitude=6000.0, ppl_jitter=0.02, fadc_raw=True):
-    """ADQ412 MCP channels on SASE3 pulses, FastADC FEL and PPL photodiodes.
+    """Write the ADQ412 MCP channels on SASE3 pulses, FastADC FEL and PPL photodiodes.
 
-    energies: true SASE3 pulse energies (µJ) per train (as the XGM model
-        draws them); MCP and FEL-photodiode peaks are ``gain * energy *
-        transmission``.
-    transmission: scalar or per-train factor of the downstream detectors
-        (e.g. a knife edge moving into the beam).
-    mcp_raw: the MCP channels whose raw traces are recorded (traces are
-        large: 440 samples per slot); all record apd integrals.
-    fel_pd_channel, ppl_channel: FastADC channels of the FEL and PPL
-        photodiodes (None: not recorded).
+    Parameters
+    ----------
+    run : SimRun
+        The run being built (``run.pattern`` gives the pulses).
+    energies : list of array of float, optional
+        True SASE3 pulse energies in µJ per train (as the XGM model draws
+        them); default 500 µJ. MCP and FEL-photodiode peaks are ``gain *
+        energy * transmission`` (ADC units).
+    transmission : float or array of float
+        Scalar or per-train factor of the downstream detectors (e.g. a knife
+        edge moving into the beam).
+    mcp_gain : sequence of 4 float
+        ADC units per µJ of MCP1..4.
+    mcp_raw : sequence of str
+        The MCP channels whose raw traces are recorded (traces are large: 440
+        samples per slot); all record apd integrals.
+    fel_pd_channel, ppl_channel : int or None
+        FastADC channels of the FEL and PPL photodiodes (None: not recorded).
+    fel_pd_gain : float
+        ADC units per µJ of the FEL photodiode.
+    ppl_amplitude : float
+        Mean PPL photodiode peak in ADC units.
+    ppl_jitter : float
+        Relative rms jitter of the PPL peaks.
+    fadc_raw : bool
+        Record the FastADC raw traces (else only the peak integrals).
+
+    Returns
+    -------
+    dict
+        ``run.truth['digitizers']``: per channel (``'MCP2'``, ``'FastADC5'``,
+        ...) the source, keys and injected peak integrals (ADC units).
     """
     pat = run.pattern
     n = run.ntrains

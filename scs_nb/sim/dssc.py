@@ -59,7 +59,18 @@ _GEOM_CACHE: dict = {}
 
 
 def pixel_radius(quad_pos=None):
-    """Distance (m) of every pixel centre from the beam, shape (16, 128, 512)."""
+    """Distance of every pixel centre from the beam.
+
+    Parameters
+    ----------
+    quad_pos : sequence of 4 (x, y) pairs, optional
+        Quadrant positions in mm; default the facility's ``DSSC_QUAD_POS``.
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape (16, 128, 512)
+        Radius in m (cached for the last geometry).
+    """
     key = tuple(map(tuple, quad_pos or QUAD_POS))
     if key not in _GEOM_CACHE:
         geom = dssc_geometry(key)
@@ -70,7 +81,22 @@ def pixel_radius(quad_pos=None):
 
 
 def pixel_q(energy_ev, distance_m, quad_pos=None):
-    """Momentum transfer (nm^-1) of every pixel, shape (16, 128, 512)."""
+    """Momentum transfer of every pixel.
+
+    Parameters
+    ----------
+    energy_ev : float
+        Photon energy in eV.
+    distance_m : float
+        Sample-detector distance in m.
+    quad_pos : sequence of 4 (x, y) pairs, optional
+        Quadrant positions in mm (see ``pixel_radius``).
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape (16, 128, 512)
+        q in nm^-1.
+    """
     r = pixel_radius(quad_pos).astype(np.float64)
     lam = HC_EV_NM / float(energy_ev)
     theta = np.arctan(r / float(distance_m))
@@ -78,7 +104,22 @@ def pixel_q(energy_ev, distance_m, quad_pos=None):
 
 
 def ring_profiles(truth_dssc: dict, energy_ev: float, modules=None):
-    """Ring profiles P_r (ring, module, 128, 512) float32 at one photon energy."""
+    """Ring profiles P_r of the scattering rings at one photon energy.
+
+    Parameters
+    ----------
+    truth_dssc : dict
+        ``run.truth['dssc']`` (``rings``, ``distance_m``, ``quad_pos``).
+    energy_ev : float
+        Photon energy in eV.
+    modules : sequence of int, optional
+        Modules to return; default all 16.
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape (ring, module, 128, 512)
+        Gaussian profiles in q, 1 at each ring's centre.
+    """
     q = pixel_q(energy_ev, truth_dssc["distance_m"], truth_dssc["quad_pos"])
     if modules is not None:
         q = q[list(modules)]
@@ -87,15 +128,45 @@ def ring_profiles(truth_dssc: dict, energy_ev: float, modules=None):
 
 
 def ring_factor(ring: dict, delay_ps, pumped, t0_ps=0.0):
-    """Pump-probe response f_r(t) of one ring: 1 if not pumped, else
-    1 - depth * H(t - t0) * exp(-(t - t0) / tau)."""
+    """Pump-probe response f_r(t) of one ring.
+
+    Parameters
+    ----------
+    ring : dict
+        ``depth`` (relative drop) and ``tau_ps`` (recovery time, ps).
+    delay_ps : float or array of float
+        True pump-probe delay in ps.
+    pumped : bool or array of bool
+        Whether the frame is pumped.
+    t0_ps : float
+        Time zero in ps.
+
+    Returns
+    -------
+    numpy.ndarray of float
+        1 if not pumped, else ``1 - depth * H(t - t0) * exp(-(t - t0) / tau)``.
+    """
     t = np.asarray(delay_ps, float) - t0_ps
     resp = np.where(t >= 0, np.exp(-np.clip(t, 0, None) / ring["tau_ps"]), 0.0)
     return np.where(np.asarray(pumped, bool), 1 - ring["depth"] * resp, 1.0)
 
 
 def resonance(truth_dssc: dict, energy_ev):
-    """Amplitude factor of the rings vs photon energy (1 off resonance)."""
+    """Amplitude factor of the rings vs photon energy (a Lorentzian resonance).
+
+    Parameters
+    ----------
+    truth_dssc : dict
+        ``run.truth['dssc']``; its ``resonance`` (``e0_eV``, ``gamma_eV``,
+        ``strength``) may be None (no resonance).
+    energy_ev : float or array of float
+        Photon energy in eV.
+
+    Returns
+    -------
+    numpy.ndarray of float
+        ``1 + strength / (1 + ((E - e0) / gamma)**2)``; 1 off resonance.
+    """
     res = truth_dssc.get("resonance")
     if not res:
         return np.ones_like(np.asarray(energy_ev, float))
@@ -105,8 +176,26 @@ def resonance(truth_dssc: dict, energy_ev):
 
 def expected_photons_per_uj(truth_dssc: dict, module: int, delay_ps=0.0, pumped=False,
                             energy_ev=None):
-    """Expected photons per µJ of pulse energy of every pixel of one module,
-    (128, 512), for a frame at the given true delay / pump state / energy."""
+    """Expected photons per µJ of pulse energy of every pixel of one module.
+
+    Parameters
+    ----------
+    truth_dssc : dict
+        ``run.truth['dssc']``.
+    module : int
+        DSSC module number.
+    delay_ps : float
+        True pump-probe delay of the frame in ps.
+    pumped : bool
+        Whether the frame is pumped.
+    energy_ev : float, optional
+        Photon energy in eV; default the run's first energy.
+
+    Returns
+    -------
+    numpy.ndarray of float, shape (128, 512)
+        Photons per µJ of each pixel.
+    """
     e = truth_dssc["energies_eV"][0] if energy_ev is None else energy_ev
     prof = ring_profiles(truth_dssc, e, [module])[:, 0]
     img = np.full(MODULE_SHAPE, truth_dssc["background"], np.float64)
@@ -119,8 +208,30 @@ def expected_photons_per_uj(truth_dssc: dict, module: int, delay_ps=0.0, pumped=
 
 def expected_module_mean(truth_dssc: dict, module: int, delay_ps=0.0, pumped=False,
                          energy_ev=None):
-    """Module-average of ``expected_photons_per_uj`` from the stored ring weights
-    (no geometry needed): photons per µJ, averaged over the 65536 pixels."""
+    """Module-average of ``expected_photons_per_uj`` from the stored ring weights.
+
+    No geometry is needed: the ring weights per module and energy are in the
+    truth.
+
+    Parameters
+    ----------
+    truth_dssc : dict
+        ``run.truth['dssc']``.
+    module : int
+        DSSC module number.
+    delay_ps : float or array of float
+        True pump-probe delay in ps.
+    pumped : bool or array of bool
+        Whether the frames are pumped.
+    energy_ev : float, optional
+        Photon energy in eV (the nearest simulated one is used); default the
+        run's first energy.
+
+    Returns
+    -------
+    float or numpy.ndarray of float
+        Photons per µJ, averaged over the 65536 pixels.
+    """
     energies = truth_dssc["energies_eV"]
     e = energies[0] if energy_ev is None else energy_ev
     ie = int(np.argmin(np.abs(np.asarray(energies) - e)))
@@ -136,7 +247,26 @@ def expected_module_mean(truth_dssc: dict, module: int, delay_ps=0.0, pumped=Fal
 
 def dark_offsets(seed: int, module: int, frames: int, base=40.0, pixel_sigma=4.0,
                  cell_sigma=2.0):
-    """Per-pixel offset (128, 512) float32 and per-memory-cell offset (frames,)."""
+    """The dark offsets of one module (the same for every run of one seed).
+
+    Parameters
+    ----------
+    seed : int
+        Dark seed (``dark_seed`` of ``add_dssc`` / ``add_boz``).
+    module : int
+        DSSC module number.
+    frames : int
+        Number of memory cells used (at most 800).
+    base, pixel_sigma, cell_sigma : float
+        Mean offset, pixel-to-pixel and cell-to-cell spread in ADU.
+
+    Returns
+    -------
+    pix : numpy.ndarray of float32, shape (128, 512)
+        Per-pixel offset in ADU.
+    cell : numpy.ndarray of float32, shape (frames,)
+        Per-memory-cell offset in ADU.
+    """
     rng = np.random.default_rng([int(seed), 7919, int(module)])
     pix = (base + pixel_sigma * rng.standard_normal(MODULE_SHAPE)).astype(np.float32)
     cell = (cell_sigma * rng.standard_normal(800)).astype(np.float32)[:frames]
@@ -188,14 +318,63 @@ def add_dssc(run, modules=None, frames_per_pulse=1, energies_uj=None, delay_ps=N
              trains_per_file=250, resonance_params=None, quad_pos=None):
     """Add DSSC modules to a simulated run.
 
-    run.pattern gives the SASE3 pulses; frame k of a train sees pulse k
+    ``run.pattern`` gives the SASE3 pulses; frame k of a train sees pulse k
     (``frames_per_pulse=2``: intra-darks, frame 2k sees pulse k and frame 2k+1
-    is dark). energies_uj: true pulse energies per train (list of arrays);
-    delay_ps: true pump-probe delay per train; pumped: per train, boolean per
-    pulse; energy_ev: photon energy (scalar or per train).
-    quad_pos: true quadrant positions (mm) of the geometry the rings are
-    rendered on (default the facility's ``DSSC_QUAD_POS``).
-    Records the model in ``run.truth['dssc']``.
+    is dark).
+
+    Parameters
+    ----------
+    run : SimRun
+        The run being built.
+    modules : sequence of int, optional
+        DSSC modules to write; default all 16.
+    frames_per_pulse : int
+        1, or 2 for intra-darks.
+    energies_uj : list of array of float, optional
+        True SASE3 pulse energies in µJ, one array per train.
+    delay_ps : array of float, optional
+        True pump-probe delay in ps, one per train.
+    pumped : list of array of bool, optional
+        Per train, whether each pulse is pumped.
+    energy_ev : float or array of float
+        Photon energy in eV: one value, or one per train.
+    rings : sequence of dict
+        Scattering rings: ``q_nm``, ``sigma_q_nm`` (nm^-1), ``amplitude``,
+        ``depth``, ``tau_ps`` (ps).
+    t0_ps : float
+        Time zero in ps.
+    photons_per_uJ : float
+        Photons per µJ per pixel at ring amplitude 1.
+    background : float
+        Uniform background, in units of ring amplitude.
+    gain : float
+        ADU per photon.
+    noise : float
+        Read noise in ADU.
+    distance_m : float
+        Sample-detector distance in m.
+    dark_seed : int
+        Seed of the dark offsets (see ``dark_offsets``).
+    dark_only : bool
+        X-rays blocked: every frame is a dark.
+    exact_limit : int
+        Up to this many frames per module are rendered with fresh noise;
+        larger runs draw the noise from a bank of ``bank_size`` frames.
+    bank_size : int
+        Number of noise frames of the bank.
+    trains_per_file : int
+        Trains per sequence file of a module.
+    resonance_params : dict, optional
+        ``e0_eV``, ``gamma_eV`` (eV) and ``strength`` of a resonance of the
+        rings (see ``resonance``).
+    quad_pos : sequence of 4 (x, y) pairs, optional
+        True quadrant positions (mm) of the geometry the rings are rendered
+        on; default the facility's ``DSSC_QUAD_POS``.
+
+    Returns
+    -------
+    dict
+        The model, also stored in ``run.truth['dssc']``.
     """
     modules = list(range(NMODULES)) if modules is None else [int(m) for m in modules]
     pat = run.pattern
@@ -334,14 +513,40 @@ def _true_energies(run):
 
 
 # -- scenarios -----------------------------------------------------------------
-@scenario("dssc_delay_scan", trains=40, large_trains=400,
-          help="DSSC pump-probe delay scan: SASE3 pulses with the pump laser on every second "
-               "pulse (pattern pumped/unpumped), delay line stepped over delays (ps, -1..4 in 11 "
-               "steps); two scattering rings (q=0.38, 0.75 nm^-1) drop on pumping and recover "
-               "exponentially. Options: modules (list or 'all'), npulses, intra_darks, "
-               "start/stop/nsteps (ps).")
+@scenario("dssc_delay_scan", trains=40, large_trains=400)
 def dssc_delay_scan(run, modules="all", npulses=10, intra_darks=False, start=-1.0, stop=4.0,
                     nsteps=11, bam="BAM1932M", **dssc):
+    """DSSC pump-probe delay scan: two scattering rings drop on pumping and recover.
+
+    SASE3 pulses with the pump laser on every second pulse (pattern
+    pumped/unpumped), the delay line stepped over delays (-1..4 ps in 11
+    steps); the rings (q = 0.38, 0.75 nm^-1) drop on pumping and recover
+    exponentially. The true delay is the nominal one minus the BAM drift.
+    Ground truth: ``run.truth['dssc']`` (see ``add_dssc``) with
+    ``delay_nominal_ps``, ``delay_setpoints_ps`` and ``bam``;
+    ``run.truth['scan']`` with the delay-line ``setpoints`` (mm) and
+    ``delay_ps``.
+
+    Parameters
+    ----------
+    run : SimRun
+        The run being built.
+    modules : str or sequence of int
+        DSSC modules: 'all', '0,1,...' or a list.
+    npulses : int
+        SASE3 pulses per train.
+    intra_darks : bool
+        Two frames per pulse, the second a dark.
+    start, stop : float
+        First and last nominal delay in ps.
+    nsteps : int
+        Number of delays.
+    bam : str
+        The BAM whose drift shifts the true delay.
+    **dssc
+        Further options of ``add_dssc`` (``gain``, ``noise``, ``rings``,
+        ``photons_per_uJ``, ``distance_m``, ...).
+    """
     npulses = int(npulses)
     first, step = _sase3_slots(npulses)
     pat = timing.PulsePattern.constant(run.ntrains, sase3=(npulses, first, step),
@@ -362,12 +567,37 @@ def dssc_delay_scan(run, modules="all", npulses=10, intra_darks=False, start=-1.
                          "delay_ps": nominal.tolist()}
 
 
-@scenario("dssc_energy_scan", trains=44, large_trains=440,
-          help="DSSC photon energy scan: mono stepped 925..935 eV (11 steps), the scattering "
-               "rings are resonant at 930 eV (Lorentzian, FWHM 3 eV, 3x at the peak). "
-               "Options: modules, npulses, start/stop/nsteps (eV).")
+@scenario("dssc_energy_scan", trains=44, large_trains=440)
 def dssc_energy_scan(run, modules="all", npulses=10, start=925.0, stop=935.0, nsteps=11,
                      **dssc):
+    """DSSC photon energy scan 925..935 eV across a resonance of the rings at 930 eV.
+
+    The mono stepped in 11 steps; the scattering rings are resonant at 930 eV
+    (Lorentzian, FWHM 3 eV, 3x at the peak). Ground truth:
+    ``run.truth['dssc']`` (see ``add_dssc``) with ``resonance``;
+    ``run.truth['scan']`` = ``{'mnemonic': 'nrj', 'setpoints': [eV, ...]}``.
+
+    Parameters
+    ----------
+    run : SimRun
+        The run being built.
+    modules : str or sequence of int
+        DSSC modules: 'all', '0,1,...' or a list.
+    npulses : int
+        SASE3 pulses per train.
+    start, stop : float
+        First and last photon energy in eV.
+    nsteps : int
+        Number of energy steps.
+    **dssc
+        Further options of ``add_dssc`` (``gain``, ``noise``, ``rings``,
+        ``photons_per_uJ``, ``distance_m``, ...).
+
+    Returns
+    -------
+    dict
+        ``run.truth['dssc']``.
+    """
     pat = timing.PulsePattern.constant(run.ntrains, sase3=(int(npulses),) + _sase3_slots(npulses))
     setpoints = np.linspace(start, stop, int(nsteps))
     nrj = slow.steps(run.ntrains, setpoints)
@@ -379,10 +609,28 @@ def dssc_energy_scan(run, modules="all", npulses=10, start=925.0, stop=935.0, ns
     return truth
 
 
-@scenario("dssc_dark", trains=20, large_trains=200,
-          help="DSSC dark run (X-rays blocked): same dark offsets as the data scenarios. "
-               "Options: modules, npulses, intra_darks.")
+@scenario("dssc_dark", trains=20, large_trains=200)
 def dssc_dark(run, modules="all", npulses=10, intra_darks=False, **dssc):
+    """DSSC dark run (X-rays blocked): same dark offsets as the data scenarios.
+
+    Ground truth: ``run.truth['dssc']`` (see ``add_dssc``), ``dark_only``
+    True; the offsets (ADU) follow from ``dark_offsets(dark_seed, module,
+    frames)``.
+
+    Parameters
+    ----------
+    run : SimRun
+        The run being built.
+    modules : str or sequence of int
+        DSSC modules: 'all', '0,1,...' or a list.
+    npulses : int
+        SASE3 pulses (frames) per train.
+    intra_darks : bool
+        Two frames per pulse.
+    **dssc
+        Further options of ``add_dssc`` (``gain``, ``noise``, ``rings``,
+        ``photons_per_uJ``, ``distance_m``, ...).
+    """
     pat = timing.PulsePattern.constant(run.ntrains, sase3=(int(npulses),) + _sase3_slots(npulses))
     add_beamline(run, pat)
     add_dssc(run, _modules_opt(modules), 2 if intra_darks else 1, dark_only=True, **dssc)
@@ -403,13 +651,36 @@ def _offsets_opt(offsets):
     return off
 
 
-@scenario("dssc_geometry", trains=4, large_trains=40,
-          help="DSSC quadrant geometry: one strong scattering ring (q=0.5 nm^-1, 0.5 m, 930 eV) "
-               "on a geometry whose four quadrants are moved from the nominal DSSC_QUAD_POS by "
-               "known offsets (mm, default (0.8,-0.5) (-0.6,0.4) (0.5,0.7) (-0.4,-0.9)); "
-               "truth['dssc']['quad_offsets_mm']. Options: modules (default 0,7,8,15: the inner one per "
-               "quadrant), npulses, quad_offsets ('dx0,dy0,dx1,dy1,...').")
+@scenario("dssc_geometry", trains=4, large_trains=40)
 def dssc_geometry_scenario(run, modules="0,7,8,15", npulses=2, quad_offsets=None, **dssc):
+    """DSSC quadrant geometry: one strong ring on quadrants moved by known offsets.
+
+    One scattering ring (q = 0.5 nm^-1, 0.5 m, 930 eV) rendered on a geometry
+    whose four quadrants are moved from the nominal ``DSSC_QUAD_POS`` by known
+    offsets (mm, default (0.8, -0.5) (-0.6, 0.4) (0.5, 0.7) (-0.4, -0.9)).
+    Ground truth: ``run.truth['dssc']['quad_offsets_mm']`` and
+    ``['nominal_quad_pos']`` (mm).
+
+    Parameters
+    ----------
+    run : SimRun
+        The run being built.
+    modules : str or sequence of int
+        DSSC modules; default the inner one of each quadrant.
+    npulses : int
+        SASE3 pulses per train.
+    quad_offsets : str or sequence of 4 (dx, dy) pairs, optional
+        Quadrant offsets in mm, ``'dx0,dy0,dx1,dy1,...'`` on the command
+        line; default ``GEOMETRY_OFFSETS_MM``.
+    **dssc
+        Further options of ``add_dssc`` (``gain``, ``noise``, ``rings``,
+        ``photons_per_uJ``, ``distance_m``, ...).
+
+    Returns
+    -------
+    dict
+        ``run.truth['dssc']``.
+    """
     off = _offsets_opt(GEOMETRY_OFFSETS_MM if quad_offsets is None else quad_offsets)
     quad = (np.asarray(QUAD_POS, float) + off).tolist()
     pat = timing.PulsePattern.constant(run.ntrains, sase3=(int(npulses),) + _sase3_slots(npulses))
@@ -445,14 +716,41 @@ def fine_delay_response(fine_delay, optimum=FINE_DELAY_OPTIMUM, width=FINE_DELAY
     return float(np.exp(-0.5 * ((float(fine_delay) - optimum) / width) ** 2))
 
 
-@scenario("dssc_fine_delay", trains=4, large_trains=40,
-          help="DSSC fine trigger delay: one run at the DSSC fine delay setting 'fine_delay' "
-               "(written by the PPT device, mnemonic DSSC_fineDelay); the X-ray signal scales "
-               "as exp(-0.5 ((fine_delay - optimum) / width)^2), optimum 38, width 9 (inferred "
-               "model). Simulate runs at several settings to scan it. Options: fine_delay "
-               "(default 38), optimum, width, modules (default 0), npulses.")
+@scenario("dssc_fine_delay", trains=4, large_trains=40)
 def dssc_fine_delay(run, fine_delay=38.0, optimum=FINE_DELAY_OPTIMUM, width=FINE_DELAY_WIDTH,
                     modules="0", npulses=4, gain=2.0, **dssc):
+    """DSSC fine trigger delay: one run at the fine delay setting ``fine_delay``.
+
+    The setting is written by the PPT device (mnemonic ``DSSC_fineDelay``);
+    the X-ray signal scales as ``exp(-0.5 ((fine_delay - optimum) / width)^2)``,
+    optimum 38, width 9 (inferred model). Simulate runs at several settings to
+    scan it. Ground truth: ``run.truth['dssc']`` with ``fine_delay``,
+    ``fine_delay_optimum``, ``fine_delay_width`` and ``fine_delay_response``;
+    ``run.truth['scan']`` with the setting.
+
+    Parameters
+    ----------
+    run : SimRun
+        The run being built.
+    fine_delay : float
+        The fine delay setting (fine-delay units).
+    optimum, width : float
+        Best setting and width of the response (fine-delay units).
+    modules : str or sequence of int
+        DSSC modules; default module 0.
+    npulses : int
+        SASE3 pulses per train.
+    gain : float
+        ADU per photon at the optimum.
+    **dssc
+        Further options of ``add_dssc`` (``gain``, ``noise``, ``rings``,
+        ``photons_per_uJ``, ``distance_m``, ...).
+
+    Returns
+    -------
+    dict
+        ``run.truth['dssc']``.
+    """
     pat = timing.PulsePattern.constant(run.ntrains, sase3=(int(npulses),) + _sase3_slots(npulses))
     add_beamline(run, pat)
     fd = float(fine_delay)

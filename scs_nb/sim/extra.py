@@ -29,7 +29,23 @@ NPEAKS = 1000
 
 
 def requested(value) -> list:
-    """'a,b' / ['a', 'b'] / 'all' -> mnemonic names, checked against the table."""
+    """The mnemonic names of an ``extra_mnemonics`` option.
+
+    Parameters
+    ----------
+    value : str, list of str or None
+        ``'a,b'``, ``['a', 'b']`` or ``'all'``; None or empty: none.
+
+    Returns
+    -------
+    list of str
+        Names of the mnemonic table.
+
+    Raises
+    ------
+    ToolBoxValueError
+        If a name is not in the table (the message suggests close ones).
+    """
     if value in (None, "", []):
         return []
     names = list(mnemonics) if value == "all" else (
@@ -61,7 +77,20 @@ def _keys_by_source(names):
 
 
 def add_mnemonics(run, names):
-    """Write the sources of mnemonics ``names`` that the scenario did not write."""
+    """Write the sources of mnemonics that the scenario did not write.
+
+    Parameters
+    ----------
+    run : SimRun
+        The run being built.
+    names : str or list of str
+        Mnemonic names, or ``'all'`` (see ``requested``).
+
+    Returns
+    -------
+    None
+        The values written go to ``run.truth['extra_mnemonics']``.
+    """
     names = requested(names)
     if not names:
         return

@@ -40,7 +40,20 @@ GAIN_SEED = 1934
 
 
 def gain_map(seed=GAIN_SEED, gain_bottom=0.8):
-    """The FastCCD gain map of the simulator (relative gain per pixel)."""
+    """The FastCCD gain map of the simulator (relative gain per pixel).
+
+    Parameters
+    ----------
+    seed : int
+        Random seed of the 3 % pixel-to-pixel spread.
+    gain_bottom : float
+        Relative gain of the bottom half (the top half has 1).
+
+    Returns
+    -------
+    numpy.ndarray of float32
+        Shape ``FASTCCD_SHAPE``.
+    """
     rng = np.random.default_rng(seed)
     g = np.ones(FASTCCD_SHAPE, np.float32)
     g[FASTCCD_SHAPE[0] // 2:] = gain_bottom
@@ -111,8 +124,30 @@ def quench(t_ps, depth, tau_ps, rise_ps=0.1):
 
 def add_fccd(run, photons_per_uj=2e-3, centre=(967.0, 480.0), r0_px=300.0, width_px=25.0,
              factors=None, dark_only=False):
-    """Write the FastCCD frames. factors: per-train multiplier of the ring
-    (1 - quench for pumped trains)."""
+    """Write the FastCCD frames: a scattering ring on the dark, one frame per train.
+
+    Parameters
+    ----------
+    run : SimRun
+        The run being built (after ``add_beamline``: the ring scales with the
+        train's true SASE3 energy).
+    photons_per_uj : float
+        Photons per µJ of train energy at the ring's peak.
+    centre : pair of float
+        Ring centre (row, column) in px.
+    r0_px, width_px : float
+        Ring radius and Gaussian width in px.
+    factors : array of float, optional
+        Per-train multiplier of the ring (1 - quench for pumped trains);
+        default 1.
+    dark_only : bool
+        No X-rays: dark offset and read noise only.
+
+    Returns
+    -------
+    numpy.ndarray of float32
+        The ring profile (1 at r0), shape ``FASTCCD_SHAPE``.
+    """
     n = run.ntrains
     xgm_e = run.truth["xgm"]["SCS"]["true_sa3_energy_uJ"]
     flux = np.array([float(np.sum(e)) for e in xgm_e])
@@ -144,12 +179,38 @@ def add_fccd(run, photons_per_uj=2e-3, centre=(967.0, 480.0), r0_px=300.0, width
     return ring
 
 
-@scenario("fastccd", help="FastCCD delay scan: (1934, 960) frames with a scattering ring "
-          "(r0 = 300 px) quenched by 30 % after time zero (recovery 3 ps) on pumped (even) "
-          "trains; PP laser on even trains, delay line stepped over 6 positions; gain map "
-          "1.0 / 0.8 (top / bottom half).", trains=12, large_trains=400)
+@scenario("fastccd", trains=12, large_trains=400)
 def fastccd(run, t0_mm=0.0, start=-0.15, stop=0.6, nsteps=6, depth=0.3, tau_ps=3.0,
             distance_m=1.0, nrj=930.0):
+    """FastCCD delay scan: a scattering ring quenched by 30 % after time zero.
+
+    (1934, 960) frames with a scattering ring (r0 = 300 px) quenched by
+    ``depth`` after time zero (recovery ``tau_ps``) on pumped (even) trains;
+    PP laser on even trains, delay line stepped over 6 positions; gain map
+    1.0 / 0.8 (top / bottom half), dark 1000 ADU, 8 ADU per photon. Ground
+    truth: ``run.truth['fccd']`` (centre and radius in px, ``q0_per_nm``,
+    ``delay_ps`` and ``ratio_pumped_unpumped`` per step, ...) and
+    ``run.truth['scan']`` with the delay-line set-points (mm).
+
+    Parameters
+    ----------
+    run : SimRun
+        The run being built.
+    t0_mm : float
+        Delay-line position of time zero in mm.
+    start, stop : float
+        First and last delay-line position in mm.
+    nsteps : int
+        Number of positions.
+    depth : float
+        Quench at full effect (fraction of the ring).
+    tau_ps : float
+        Recovery time in ps.
+    distance_m : float
+        Sample-detector distance in m (for ``q0_per_nm``).
+    nrj : float
+        Photon energy in eV.
+    """
     n = run.ntrains
     pat = timing.PulsePattern.constant(n, sase3=(20, 1000, 24), ppl=(20, 1000, 24))
     pat.set_trains("ppl", slice(1, None, 2), None)         # laser on even trains only
@@ -174,9 +235,18 @@ def fastccd(run, t0_mm=0.0, start=-0.15, stop=0.6, nsteps=6, depth=0.3, tau_ps=3
     run.truth["scan"] = {"mnemonic": "PP800_DelayLine", "setpoints": setpoints.tolist()}
 
 
-@scenario("fccd_dark", help="FastCCD dark run: no X-rays (the dark offsets and read noise "
-          "of the 'fastccd' scenario).", trains=4, large_trains=100)
+@scenario("fccd_dark", trains=4, large_trains=100)
 def fccd_dark(run):
+    """FastCCD dark run: no X-rays (the dark offsets and read noise of 'fastccd').
+
+    Ground truth: ``run.truth['fccd']`` = ``{'dark_adu': 1000, 'read_noise_adu':
+    4}`` (ADU); the per-pixel offsets are ``dark_map()``.
+
+    Parameters
+    ----------
+    run : SimRun
+        The run being built.
+    """
     n = run.ntrains
     pat = timing.PulsePattern.constant(n, sase3=(0, 1000, 24))
     add_beamline(run, pat, digitizers=False, bams=())

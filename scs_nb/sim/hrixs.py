@@ -62,28 +62,88 @@ _PATCH = 7                  # pixels of a rendered charge cloud, each side (> 6 
 
 
 def parabola(x, a=CURVE_A, b=CURVE_B):
-    """The curvature of the lines: y offset at x (the ToolBox's ``hRIXS.parabola``)."""
+    """The curvature of the lines: y offset at x (the ToolBox's ``hRIXS.parabola``).
+
+    Parameters
+    ----------
+    x : float or array of float
+        Position along the lines in px.
+    a, b : float
+        Linear (px/px) and quadratic (px/px²) coefficients.
+
+    Returns
+    -------
+    float or numpy.ndarray of float
+        ``a x + b x²`` in px.
+    """
     return (b * x + a) * x
 
 
 def fixed_pattern(shape=MARANAX_SHAPE):
-    """The camera's bias (ADU): the same in every run (seeded by the camera name)."""
+    """The camera's bias: the same in every run (seeded by the camera name).
+
+    Parameters
+    ----------
+    shape : pair of int
+        Image shape in px.
+
+    Returns
+    -------
+    numpy.ndarray of float32
+        Offset plus a 2 ADU rms fixed pattern, in ADU.
+    """
     rng = np.random.default_rng(zlib.crc32(b"MaranaX fixed pattern"))
     return (MARANAX_OFFSET_ADU
             + FIXED_PATTERN * rng.standard_normal(shape, dtype=np.float32)).astype(np.float32)
 
 
 def photon_adu(energy_ev):
-    """Mean charge (ADU) of one photon of ``energy_ev``."""
+    """Mean charge of one photon.
+
+    Parameters
+    ----------
+    energy_ev : float
+        Photon energy in eV.
+
+    Returns
+    -------
+    float
+        Charge in ADU.
+    """
     return float(energy_ev) / MARANAX_EV_PER_ADU
 
 
 def draw_hits(rng, nphotons, incident_ev, spectrum=SPECTRUM, double_fraction=0.0,
               shape=MARANAX_SHAPE, margin=3):
-    """Hits of one image: arrays x, y (hit centre, px), n (1 or 2 photons) and
-    q (ADU of each photon, shape (nhits, 2), 0 for the missing second photon).
+    """Draw the hits of one image from the RIXS spectrum.
 
-    ``nphotons`` counts hits (a double hit is one hit of two photons)."""
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        Random generator.
+    nphotons : int
+        Number of hits (a double hit is one hit of two photons); hits that
+        fall off the chip are dropped.
+    incident_ev : float
+        Incident photon energy in eV.
+    spectrum : sequence of (float, float, float)
+        Components (energy loss eV, Gaussian width eV, relative weight).
+    double_fraction : float
+        Fraction of hits with two photons.
+    shape : pair of int
+        Image shape in px.
+    margin : int
+        Hits closer than this to an edge (px) are dropped.
+
+    Returns
+    -------
+    x, y : numpy.ndarray of float
+        Hit centres in px.
+    n : numpy.ndarray of int
+        Photons per hit, 1 or 2.
+    q : numpy.ndarray of float, shape (nhits, 2)
+        Charge of each photon in ADU, 0 for the missing second photon.
+    """
     weights = np.array([c[2] for c in spectrum], float)
     comp = rng.choice(len(spectrum), size=nphotons, p=weights / weights.sum())
     loss = np.array([c[0] for c in spectrum])[comp]
@@ -101,8 +161,25 @@ def draw_hits(rng, nphotons, incident_ev, spectrum=SPECTRUM, double_fraction=0.0
 
 
 def photon_positions(x, y, n, rng):
-    """Positions of the individual photons: a double hit is two photons at
-    +-d/2 around its centre (d < DOUBLE_SEPARATION, random direction)."""
+    """Positions of the individual photons of the hits.
+
+    A double hit is two photons at +-d/2 around its centre (d <
+    ``DOUBLE_SEPARATION``, random direction).
+
+    Parameters
+    ----------
+    x, y : numpy.ndarray of float
+        Hit centres in px.
+    n : numpy.ndarray of int
+        Photons per hit, 1 or 2.
+    rng : numpy.random.Generator
+        Random generator.
+
+    Returns
+    -------
+    px, py : numpy.ndarray of float, shape (nhits, 2)
+        Photon positions in px (both equal to the centre for a single hit).
+    """
     d = DOUBLE_SEPARATION * rng.random(len(x))
     phi = 2 * np.pi * rng.random(len(x))
     dx, dy = 0.5 * d * np.cos(phi), 0.5 * d * np.sin(phi)
@@ -114,8 +191,26 @@ def photon_positions(x, y, n, rng):
 
 
 def render(px, py, q, shape=MARANAX_SHAPE, sigma=CLOUD_SIGMA, out=None):
-    """Add Gaussian charge clouds (charge ``q`` at ``px, py``; flat arrays)
-    integrated over pixels to ``out`` (float32 image)."""
+    """Add Gaussian charge clouds, integrated over pixels, to an image.
+
+    Parameters
+    ----------
+    px, py : array of float
+        Photon positions in px (flattened).
+    q : array of float
+        Charge of each photon in ADU; photons with ``q <= 0`` are skipped.
+    shape : pair of int
+        Image shape in px (when ``out`` is None).
+    sigma : float
+        Charge-cloud width (Gaussian sigma) in px.
+    out : numpy.ndarray of float32, optional
+        Image to add to; default a new zero image.
+
+    Returns
+    -------
+    numpy.ndarray of float32
+        ``out``, signal in ADU.
+    """
     out = np.zeros(shape, np.float32) if out is None else out
     px, py, q = (np.ravel(a) for a in (px, py, q))
     sel = q > 0
@@ -136,19 +231,55 @@ def render(px, py, q, shape=MARANAX_SHAPE, sigma=CLOUD_SIGMA, out=None):
 
 
 def camera_image(rng, signal, pattern):
-    """Signal (ADU, float) -> raw uint16 camera image with bias and readout noise."""
+    """Turn a signal into a raw camera image with bias and readout noise.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        Random generator.
+    signal : numpy.ndarray of float
+        Signal in ADU.
+    pattern : numpy.ndarray of float
+        Bias in ADU (see ``fixed_pattern``).
+
+    Returns
+    -------
+    numpy.ndarray of uint16
+        The raw image in ADU.
+    """
     img = pattern + signal + READ_NOISE * rng.standard_normal(signal.shape, dtype=np.float32)
     return np.clip(np.rint(img), 0, 65535).astype(np.uint16)
 
 
 def add_maranax(run, nphotons, incident_ev, spectra=None, double_fraction=0.0,
                 store_hits=False, exposure_s=0.1, flux=None):
-    """The Marana X camera: one image per train.
+    """Write the Marana X camera: one image per train, and its control device.
 
-    nphotons: mean number of hits per image (at the mean XGM flux); 0 for a dark.
-    incident_ev: mono energy per train (array).
-    spectra: per-train list of spectrum components (default ``SPECTRUM``).
-    flux: XGM photon flux per train (photon numbers scale with it).
+    Parameters
+    ----------
+    run : SimRun
+        The run being built.
+    nphotons : float
+        Mean number of hits per image (at the mean XGM flux); 0 for a dark.
+    incident_ev : float or array of float
+        Mono energy in eV: one value, or one per train.
+    spectra : list of sequence, optional
+        Per train, the spectrum components (see ``draw_hits``); default
+        ``SPECTRUM``. A spectrum's total weight scales its photon number.
+    double_fraction : float
+        Fraction of hits with two photons.
+    store_hits : bool
+        Also store every hit's true position in the truth.
+    exposure_s : float
+        Exposure time in s.
+    flux : array of float, optional
+        XGM photon flux per train (µJ); photon numbers scale with it.
+
+    Returns
+    -------
+    dict
+        The ground truth, also stored in ``run.truth['hrixs']``: curvature,
+        energy calibration (eV/px, eV), hits and photons per image, ...
     """
     n = run.ntrains
     rng = run.rng_for(CAMERA)
@@ -208,7 +339,15 @@ def add_maranax(run, nphotons, incident_ev, spectra=None, double_fraction=0.0,
 
 
 def add_hrixs_delay(run, delay):
-    """The hRIXS pump-probe delay (``hRIXS_delay``), one value per train."""
+    """Write the hRIXS pump-probe delay (mnemonic ``hRIXS_delay``).
+
+    Parameters
+    ----------
+    run : SimRun
+        The run being built.
+    delay : array of float
+        The delay, one value per train.
+    """
     run.add(ControlSource(DELAY_DEVICE, "OpticalDelay",
                           {"actualPosition": np.asarray(delay, np.float64),
                            "targetPosition": np.asarray(delay, np.float64)},
@@ -220,28 +359,63 @@ def _beamline(run, nrj=REFERENCE_EV):
     return np.asarray(run.truth["xgm"]["SCS"]["photonFlux_uJ"], float)
 
 
-@scenario("hrixs_dark", help="hRIXS Marana X dark images (bias fixed pattern + readout "
-          "noise, no photons).", trains=4, large_trains=20)
+@scenario("hrixs_dark", trains=4, large_trains=20)
 def hrixs_dark(run):
+    """hRIXS Marana X dark images (bias fixed pattern + readout noise, no photons).
+
+    Ground truth: ``run.truth['hrixs']`` (``offset_adu``, ``read_noise_adu``,
+    no hits).
+
+    Parameters
+    ----------
+    run : SimRun
+        The run being built.
+    """
     _beamline(run)
     add_maranax(run, 0, REFERENCE_EV)
     add_hrixs_delay(run, np.zeros(run.ntrains))
 
 
-@scenario("hrixs_curvature", help="hRIXS elastic line (many photons per image) on the "
-          "curved line y = c + CURVE_A x + CURVE_B x^2, for find_curvature.",
-          trains=4, large_trains=20)
+@scenario("hrixs_curvature", trains=4, large_trains=20)
 def hrixs_curvature(run, nphotons=3000):
+    """hRIXS elastic line (many photons per image) on a curved line, for find_curvature.
+
+    The line is ``y = c + CURVE_A x + CURVE_B x^2`` (px), 930 eV, 30 meV wide.
+    Ground truth: ``run.truth['hrixs']`` with ``CURVE_A`` and ``CURVE_B``.
+
+    Parameters
+    ----------
+    run : SimRun
+        The run being built.
+    nphotons : int
+        Mean number of hits per image.
+    """
     flux = _beamline(run)
     add_maranax(run, nphotons, REFERENCE_EV, spectra=[((0.0, 0.03, 1.0),)] * run.ntrains,
                 flux=flux)
     add_hrixs_delay(run, np.zeros(run.ntrains))
 
 
-@scenario("hrixs_energy_scan", help="hRIXS elastic line while the mono steps 929-931 eV "
-          "in 5 steps: the line moves by dE / ENERGY_SLOPE pixels (energy calibration).",
-          trains=10, large_trains=50)
+@scenario("hrixs_energy_scan", trains=10, large_trains=50)
 def hrixs_energy_scan(run, start=929.0, stop=931.0, nsteps=5, nphotons=400):
+    """hRIXS elastic line while the mono steps 929-931 eV in 5 steps.
+
+    The line moves by dE / ENERGY_SLOPE px (energy calibration); the photons
+    have the mono's actual energy (its readback). Ground truth:
+    ``run.truth['hrixs']`` with ``ENERGY_SLOPE`` (eV/px) and
+    ``ENERGY_INTERCEPT`` (eV); ``run.truth['scan']`` with the set-points (eV).
+
+    Parameters
+    ----------
+    run : SimRun
+        The run being built.
+    start, stop : float
+        First and last mono energy in eV.
+    nsteps : int
+        Number of energy steps.
+    nphotons : int
+        Mean number of hits per image.
+    """
     setpoints = np.linspace(start, stop, int(nsteps))
     nrj = steps(run.ntrains, setpoints)
     flux = _beamline(run, nrj)
@@ -253,21 +427,53 @@ def hrixs_energy_scan(run, start=929.0, stop=931.0, nsteps=5, nphotons=400):
     run.truth["scan"] = {"mnemonic": "nrj", "setpoints": setpoints.tolist()}
 
 
-@scenario("hrixs_photons", help="hRIXS sample spectrum, ~200 photons per 2048x2048 image, "
-          "10 % double hits; every hit's true position in the truth (centroiding accuracy).",
-          trains=6, large_trains=40)
+@scenario("hrixs_photons", trains=6, large_trains=40)
 def hrixs_photons(run, nphotons=200, double_fraction=0.1):
+    """hRIXS sample spectrum, ~200 photons per 2048x2048 image, 10 % double hits.
+
+    Every hit's true position is in the truth, to measure the centroiding
+    accuracy. Ground truth: ``run.truth['hrixs']`` with ``hits`` (x, y in px,
+    photons per hit), ``hits_per_image`` and ``photons_per_image``.
+
+    Parameters
+    ----------
+    run : SimRun
+        The run being built.
+    nphotons : int
+        Mean number of hits per image.
+    double_fraction : float
+        Fraction of hits with two photons.
+    """
     flux = _beamline(run)
     add_maranax(run, nphotons, REFERENCE_EV, double_fraction=double_fraction,
                 store_hits=True, flux=flux)
     add_hrixs_delay(run, np.zeros(run.ntrains))
 
 
-@scenario("hrixs_delay", help="hRIXS pump-probe delay scan (6 delays, -1..1.5 ps): the d-d "
-          "excitation (1.5 eV loss) is bleached by a known factor at positive delays.",
-          trains=24, large_trains=240)
+@scenario("hrixs_delay", trains=24, large_trains=240)
 def hrixs_delay(run, nphotons=300, delays=(-1.0, -0.5, 0.0, 0.5, 1.0, 1.5), bleach=0.5,
                 double_fraction=0.05):
+    """hRIXS pump-probe delay scan (6 delays, -1..1.5 ps): the d-d excitation bleaches.
+
+    The d-d excitation (1.5 eV loss) is bleached by a known factor at positive
+    delays. Ground truth: ``run.truth['delay']`` (``delays_ps``, ``bleach``,
+    ``dd_loss_eV``, ``dd_width_eV``, ``pumped``, ``weights``),
+    ``run.truth['hrixs']`` and ``run.truth['scan']`` (mnemonic
+    ``hRIXS_delay``).
+
+    Parameters
+    ----------
+    run : SimRun
+        The run being built.
+    nphotons : int
+        Mean number of hits per image.
+    delays : sequence of float
+        The delays in ps, stepped in equal blocks of trains.
+    bleach : float
+        Weight factor of the d-d excitation at positive delays.
+    double_fraction : float
+        Fraction of hits with two photons.
+    """
     delays = np.asarray(delays, float)
     delay = steps(run.ntrains, delays)
     flux = _beamline(run)

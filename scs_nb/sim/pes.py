@@ -45,7 +45,18 @@ RATE_GHZ = ADQ412_SAMPLES_PER_SLOT * SLOT_RATE_HZ / 1e9
 
 
 def tof_samples(ekin_ev):
-    """Samples after the prompt for an electron of kinetic energy ekin (eV)."""
+    """Flight time of an electron in samples after the prompt (non-relativistic).
+
+    Parameters
+    ----------
+    ekin_ev : float or array of float
+        Kinetic energy in eV.
+
+    Returns
+    -------
+    numpy.ndarray of float
+        Samples (fractional) at ``RATE_GHZ``.
+    """
     v = C_M_S * np.sqrt(2 * np.asarray(ekin_ev, float) / M_E_EV)
     return LENGTH_M / v * 1e9 * RATE_GHZ
 
@@ -69,9 +80,29 @@ def channel_rv(rv_by_letter=(0.0, 10.0, 20.0, 30.0)):
 def add_pes(run, energies, hv, gas="Ne", lines=None, rv=None, channels=None):
     """Write the PES digitizer, the MPOD voltages and the gas valves.
 
-    energies: SASE3 pulse energies (µJ) per train; hv: photon energy (eV);
-    lines: {name: (binding energy eV, relative intensity)}; rv: {channel:
-    retardation voltage}; channels: which tubes record traces (default all 16).
+    Parameters
+    ----------
+    run : SimRun
+        The run being built (``run.pattern`` gives the SASE3 pulses).
+    energies : list of array of float
+        SASE3 pulse energies in µJ, one array per train.
+    hv : float
+        Photon energy in eV.
+    gas : str
+        The gas whose valve is open (a key of ``PES_BINDING_EV``).
+    lines : dict, optional
+        ``{name: (binding energy eV, relative intensity)}``; default the
+        gas's 1s line.
+    rv : dict, optional
+        ``{channel: retardation voltage V}``; default ``channel_rv()``.
+    channels : sequence of str, optional
+        Which tubes record traces; default all 16.
+
+    Returns
+    -------
+    None
+        The ground truth goes to ``run.truth['pes']`` (peak positions in
+        samples, sigmas, amplitudes in counts, rv in V, ...).
     """
     pat = run.pattern
     n = run.ntrains
@@ -137,11 +168,28 @@ def add_pes(run, energies, hv, gas="Ne", lines=None, rv=None, channels=None):
                         "polarity": "negative"}
 
 
-@scenario("pes", help="PES time-of-flight traces on the 16 channels of SA3_XTD10_PES/ADC/1: "
-          "Ne 1s and 2p lines at 1000 eV photon energy, 10 SASE3 pulses at 4.5 MHz, "
-          "retardation 0/10/20/30 V on the A/B/C/D tubes. size='large': 400 trains.",
-          trains=40, large_trains=400)
+@scenario("pes", trains=40, large_trains=400)
 def pes(run, hv=1000.0, npulses=10, gas="Ne", pattern_change=False):
+    """PES time-of-flight traces on the 16 channels of SA3_XTD10_PES/ADC/1.
+
+    Ne 1s and 2p lines at 1000 eV photon energy, 10 SASE3 pulses at 4.5 MHz,
+    retardation 0/10/20/30 V on the A/B/C/D tubes. Ground truth:
+    ``run.truth['pes']`` (see the module: peak positions in samples from the
+    spectrum start, ``start`` and ``origin`` for ``get_pes_tof``).
+
+    Parameters
+    ----------
+    run : SimRun
+        The run being built.
+    hv : float
+        Photon energy in eV.
+    npulses : int
+        SASE3 pulses per train.
+    gas : str
+        The gas (Ne: 1s and 2p lines; others: the 1s line).
+    pattern_change : bool
+        In the second half of the run, every other slot and half the pulses.
+    """
     pat = timing.PulsePattern.constant(run.ntrains, sase3=(int(npulses), 1000, 1))
     if pattern_change:   # second half of the run: every other slot, half the pulses
         pat.set_trains("sase3", slice(run.ntrains // 2, None), (int(npulses) // 2, 1000, 2))

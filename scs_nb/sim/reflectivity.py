@@ -59,7 +59,34 @@ def response(t_ps, a1, tau1, a2, tau2, sigma):
 
 def add_reflectivity(run, t0_mm, sigma_ps, a1, tau1, a2, tau2, reflectance=0.5,
                      io_amplitude=20000.0, io_jitter=0.05, pos=None):
-    """The FastADC Io / Ir photodiodes on the PP-laser pulses (see the module)."""
+    """Write the FastADC Io / Ir photodiodes on the PP-laser pulses (see the module).
+
+    Parameters
+    ----------
+    run : SimRun
+        The run being built (after the BAM ``BAM_NAME``).
+    t0_mm : float
+        Delay-line position of time zero in mm.
+    sigma_ps : float
+        Rise time (Gaussian sigma) in ps.
+    a1, a2 : float
+        Amplitudes (%) of the fast and slow components.
+    tau1, tau2 : float
+        Their decay times in ps.
+    reflectance : float
+        Ir / Io without pump.
+    io_amplitude : float
+        Mean Io peak integral in ADC units.
+    io_jitter : float
+        Relative rms pulse-to-pulse jitter of Io.
+    pos : array of float
+        Delay-line position per train in mm.
+
+    Returns
+    -------
+    list of list of float
+        Per train, the true delays (ps) of the pumped laser pulses.
+    """
     pat = run.pattern
     n = run.ntrains
     rng = run.rng_for("reflectivity laser")
@@ -93,13 +120,42 @@ def add_reflectivity(run, t0_mm, sigma_ps, a1, tau1, a2, tau2, reflectance=0.5,
     return delays
 
 
-@scenario("reflectivity", help="Transient reflectivity delay scan: PP laser every 24 slots "
-          "(20 pulses), FEL on every other laser pulse; FastADC5 = Io, FastADC3 = Ir; "
-          "response -(3 exp(-t/0.25 ps) + 1.5 exp(-t/2 ps)) % with 60 fs rise, time zero at "
-          "0.15 mm; BAM1932S with 250 fs drift and 120 fs jitter.", trains=300)
+@scenario("reflectivity", trains=300)
 def reflectivity_scan(run, t0_mm=0.15, sigma_ps=0.06, a1=-3.0, tau1_ps=0.25, a2=-1.5,
                       tau2_ps=2.0, start=0.0, stop=1.0, nsteps=101, npumped=10,
                       bam_drift_fs=250.0, bam_jitter_fs=120.0, alternate_trains=False):
+    """Transient reflectivity delay scan: FastADC5 = Io, FastADC3 = Ir on the PP laser.
+
+    PP laser every 24 slots (20 pulses), FEL on every other laser pulse;
+    response -(3 exp(-t/0.25 ps) + 1.5 exp(-t/2 ps)) % with 60 fs rise, time
+    zero at 0.15 mm; BAM1932S with 250 fs drift and 120 fs jitter. Ground
+    truth: ``run.truth['reflectivity']`` (see the module) and
+    ``run.truth['scan']`` with the delay-line set-points (mm).
+
+    Parameters
+    ----------
+    run : SimRun
+        The run being built.
+    t0_mm : float
+        Delay-line position of time zero in mm.
+    sigma_ps : float
+        Rise time (Gaussian sigma) in ps.
+    a1, a2 : float
+        Amplitudes (%) of the fast and slow components.
+    tau1_ps, tau2_ps : float
+        Their decay times in ps.
+    start, stop : float
+        First and last delay-line position in mm.
+    nsteps : int
+        Number of positions.
+    npumped : int
+        Pumped (FEL) pulses per train.
+    bam_drift_fs, bam_jitter_fs : float
+        Drift over the run and rms jitter of the BAM in fs.
+    alternate_trains : bool
+        Every laser pulse pumped in even trains, none in odd trains (instead
+        of every other pulse pumped).
+    """
     npumped = int(npumped)
     if alternate_trains:
         # every laser pulse pumped in even trains (train id), none in odd trains

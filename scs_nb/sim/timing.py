@@ -36,7 +36,20 @@ def regular(n, start, step):
 
 
 class PulsePattern:
-    """Slot indices of SASE1, SASE3 and pump-probe laser pulses, per train."""
+    """Slot indices of SASE1, SASE3 and pump-probe laser pulses, per train.
+
+    Parameters
+    ----------
+    sase3 : list of array of int
+        SASE3 pulse slots (4.5 MHz slots), one array per train.
+    sase1, ppl : list of array of int, optional
+        SASE1 and pump-probe laser pulse slots; default none.
+
+    Attributes
+    ----------
+    sase3, sase1, ppl : list of numpy.ndarray of int64
+        The slots, one array per train.
+    """
 
     def __init__(self, sase3, sase1=None, ppl=None):
         n = len(sase3)
@@ -46,8 +59,19 @@ class PulsePattern:
 
     @classmethod
     def constant(cls, ntrains, sase3=(20, 1000, 24), sase1=(0, 200, 4), ppl=None):
-        """The same pattern every train; each of sase3/sase1/ppl is
-        (npulses, first slot, slot step) or None."""
+        """The same pattern every train.
+
+        Parameters
+        ----------
+        ntrains : int
+            Number of trains.
+        sase3, sase1, ppl : tuple of 3 int or None
+            ``(npulses, first slot, slot step)``; None or 0 pulses: none.
+
+        Returns
+        -------
+        PulsePattern
+        """
         def rep(spec):
             if spec is None or spec[0] == 0:
                 return [np.zeros(0, np.int64)] * ntrains
@@ -55,8 +79,17 @@ class PulsePattern:
         return cls(rep(sase3), rep(sase1), rep(ppl))
 
     def set_trains(self, which, sel, spec):
-        """Change the pattern of ``which`` ('sase3', 'sase1', 'ppl') in the
-        trains selected by the boolean array or index ``sel``."""
+        """Change the pattern of one kind of pulses in some trains.
+
+        Parameters
+        ----------
+        which : {'sase3', 'sase1', 'ppl'}
+            The pulses to change.
+        sel : array of bool, slice or index
+            The trains (indices into the run's trains).
+        spec : tuple of 3 int or None
+            ``(npulses, first slot, slot step)``; None or 0 pulses: none.
+        """
         arr = getattr(self, which)
         idx = np.arange(len(arr))[sel]
         value = np.zeros(0, np.int64) if spec is None or spec[0] == 0 else regular(*spec)
@@ -65,10 +98,27 @@ class PulsePattern:
 
     @property
     def ntrains(self):
+        """Number of trains of the pattern.
+
+        Returns
+        -------
+        int
+        """
         return len(self.sase3)
 
     def table(self, i):
-        """The bunch pattern table (NSLOTS,) uint32 of train ``i``."""
+        """The bunch pattern table of one train.
+
+        Parameters
+        ----------
+        i : int
+            Train index.
+
+        Returns
+        -------
+        numpy.ndarray of uint32, shape (NSLOTS,)
+            Destination, photon-line deflection, charge and laser bits per slot.
+        """
         t = np.zeros(NSLOTS, np.uint32)
         t[self.sase1[i]] |= np.uint32(ebp.DESTINATION_T4D | CHARGE_BITS)
         t[self.sase3[i]] |= np.uint32(ebp.DESTINATION_T4D | ebp.PHOTON_LINE_DEFLECTION
@@ -77,9 +127,25 @@ class PulsePattern:
         return t
 
     def tables(self):
+        """The bunch pattern tables of all trains.
+
+        Returns
+        -------
+        numpy.ndarray of uint32, shape (ntrains, NSLOTS)
+            See ``table``.
+        """
         return np.stack([self.table(i) for i in range(self.ntrains)])
 
     def truth(self):
+        """The pattern as ground truth (JSON-serialisable).
+
+        Returns
+        -------
+        dict
+            ``sase3_pulse_ids``, ``sase1_pulse_ids``, ``ppl_pulse_ids`` (slots
+            per train) and ``npulses_sase3``, ``npulses_sase1``,
+            ``npulses_ppl`` (pulses per train).
+        """
         return {"sase3_pulse_ids": [x.tolist() for x in self.sase3],
                 "sase1_pulse_ids": [x.tolist() for x in self.sase1],
                 "ppl_pulse_ids": [x.tolist() for x in self.ppl],
@@ -96,10 +162,25 @@ def _padded(ids_per_train):
 
 
 def add_timing(run, pattern: PulsePattern, pipeline=True, decoder=True):
-    """Timeserver (bunch pattern table) and bunch decoder.
+    """Write the timeserver (bunch pattern table) and the bunch decoder.
 
-    pipeline: write the table as the newer timeserver does (output channel
-    ``:outputBunchPattern``); otherwise as a CONTROL key of the timeserver.
+    Parameters
+    ----------
+    run : SimRun
+        The run being built; ``run.pattern`` is set to ``pattern``.
+    pattern : PulsePattern
+        The pulses of every train.
+    pipeline : bool
+        Write the table as the newer timeserver does (output channel
+        ``:outputBunchPattern``); otherwise as a CONTROL key of the
+        timeserver.
+    decoder : bool
+        Also write the bunch decoder (pulse ids and numbers per train).
+
+    Returns
+    -------
+    PulsePattern
+        ``pattern``; its truth goes to ``run.truth['pattern']``.
     """
     run.pattern = pattern
     tables = pattern.tables()

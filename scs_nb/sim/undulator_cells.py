@@ -28,8 +28,28 @@ from ..routines.undulator import gap_from_k, k_for_energy, k_from_gap
 
 def add_undulator_cells(run, colors=((930.0, range(1, 11)), (935.0, range(12, 19))),
                         electron_gev=14.0, chicane_fs=(50.0, 0.0), park_pos=UND_PARK_GAP_MM):
-    """Cells per colour: ``colors`` = ((photon energy eV, cells), ...); other
-    cells are parked. Truth: ``truth['undulator_cells']``."""
+    """Write the SASE3 undulator cells tuned to one or more colours.
+
+    Parameters
+    ----------
+    run : SimRun
+        The run being built.
+    colors : sequence of (float, sequence of int)
+        ``((photon energy eV, cells), ...)``: the cells (1-based) of each
+        colour; other cells are parked.
+    electron_gev : float
+        Electron energy in GeV.
+    chicane_fs : sequence of float
+        Delays of the magnetic chicanes in fs.
+    park_pos : float
+        Gap of the parked cells in mm.
+
+    Returns
+    -------
+    None
+        Gaps (mm), K, colour per cell, ... go to
+        ``run.truth['undulator_cells']``.
+    """
     n = run.ntrains
     gaps = np.full(NCELLS, park_pos)
     color_of = np.zeros(NCELLS, int)

@@ -66,8 +66,21 @@ def pixel_energy(x=None):
 
 
 def mu(energy):
-    """The sample's absorption coefficient (per unit thickness): an edge at
-    531 eV with a white line at 532 eV on a small pre-edge background."""
+    """The sample's absorption coefficient per unit thickness.
+
+    An edge at 531 eV with a white line at 532 eV on a small pre-edge
+    background.
+
+    Parameters
+    ----------
+    energy : float or array of float
+        Photon energy in eV.
+
+    Returns
+    -------
+    numpy.ndarray of float
+        The absorption coefficient (per unit thickness).
+    """
     e = np.asarray(energy, float)
     step = 0.5 + np.arctan((e - 531.0) / 0.5) / np.pi
     return 0.2 + 0.6 * step + 0.8 * np.exp(-0.5 * ((e - 532.0) / 0.6) ** 2)
@@ -82,8 +95,41 @@ def _fixed_pattern():
 
 def add_newton(run, kind, nrj, thickness=1.0, preamp=0, high_capacity=0, exposure_s=0.1,
                baseline=BASELINE):
-    """The Newton camera of the Viking. kind: 'dark', 'mono' (a line at the
-    mono energy ``nrj``), 'reference' (SASE) or 'sample' (SASE x T(E))."""
+    """Write the Newton camera of the Viking and its control device.
+
+    Parameters
+    ----------
+    run : SimRun
+        The run being built.
+    kind : {'dark', 'mono', 'reference', 'sample'}
+        No light, a line at the mono energy ``nrj``, SASE spectra, or SASE
+        spectra times the sample's transmission T(E).
+    nrj : float or array of float
+        Mono energy in eV: one value, or one per train.
+    thickness : float
+        Sample thickness (units of ``1 / mu``).
+    preamp : int
+        Pre-amplifier gain setting (index of ``NEWTON_PREAMP_GAIN``).
+    high_capacity : int
+        1: high-capacity mode, 0: high sensitivity.
+    exposure_s : float
+        Exposure time in s.
+    baseline : pair of float
+        ``(b0, b1)``: scattered-light baseline ``b0 + b1 (E - 516 eV)`` in
+        photoelectrons per pixel.
+
+    Returns
+    -------
+    None
+        The ground truth goes to ``run.truth['viking']`` (calibration,
+        photoelectrons per count, ``mu``, expected signal and baseline in
+        photoelectrons per pixel).
+
+    Raises
+    ------
+    ValueError
+        If ``kind`` is none of the four.
+    """
     n = run.ntrains
     rng = run.rng_for(CAMERA)
     gain = NEWTON_PREAMP_GAIN[int(preamp)]
@@ -159,40 +205,99 @@ def _beamline(run, nrj):
     add_beamline(run, nrj=nrj, digitizers=False, bams=())
 
 
-@scenario("viking_dark", help="Viking Newton dark images (bias with column fixed pattern, "
-          "readout noise).", trains=20, large_trains=100)
+@scenario("viking_dark", trains=20, large_trains=100)
 def viking_dark(run, preamp=0, high_capacity=0):
+    """Viking Newton dark images (bias with column fixed pattern, readout noise).
+
+    Ground truth: ``run.truth['viking']`` with ``kind`` 'dark'.
+
+    Parameters
+    ----------
+    run : SimRun
+        The run being built.
+    preamp : int
+        Pre-amplifier gain setting (index of ``NEWTON_PREAMP_GAIN``).
+    high_capacity : int
+        1: high-capacity mode (fewer photoelectrons per count), 0: high
+        sensitivity.
+    """
     _beamline(run, SASE_EV)
     add_newton(run, "dark", SASE_EV, preamp=preamp, high_capacity=high_capacity)
 
 
-@scenario("viking_mono", help="Viking calibration run: a monochromatized line at the mono "
-          "energy `nrj` (default 530 eV) on the Newton camera.", trains=6, large_trains=100)
+@scenario("viking_mono", trains=6, large_trains=100)
 def viking_mono(run, nrj=530.0, preamp=0, high_capacity=0):
+    """Viking calibration run: a monochromatized line at the mono energy on the Newton.
+
+    The line (0.15 eV sigma) sits at ``nrj`` (default 530 eV). Ground truth:
+    ``run.truth['viking']`` with ``mono_eV``, ``peak_pixel`` (px),
+    ``ENERGY_CALIB`` and ``e_per_counts``.
+
+    Parameters
+    ----------
+    run : SimRun
+        The run being built.
+    nrj : float
+        Mono energy in eV.
+    preamp : int
+        Pre-amplifier gain setting (index of ``NEWTON_PREAMP_GAIN``).
+    high_capacity : int
+        1: high-capacity mode (fewer photoelectrons per count), 0: high
+        sensitivity.
+    """
     _beamline(run, float(nrj))
     add_newton(run, "mono", float(nrj), preamp=preamp, high_capacity=high_capacity)
 
 
-@scenario("viking_reference", help="Viking reference run (no sample): SASE spectra around "
-          "531 eV with flux and spike fluctuations, a linear baseline.", trains=20,
-          large_trains=500)
+@scenario("viking_reference", trains=20, large_trains=500)
 def viking_reference(run, preamp=0, high_capacity=1):
+    """Viking reference run (no sample): SASE spectra around 531 eV, a linear baseline.
+
+    The spectra fluctuate in flux and spikes. Ground truth:
+    ``run.truth['viking']`` with ``kind`` 'reference', ``signal_e`` and
+    ``baseline_e`` (photoelectrons per pixel).
+
+    Parameters
+    ----------
+    run : SimRun
+        The run being built.
+    preamp : int
+        Pre-amplifier gain setting (index of ``NEWTON_PREAMP_GAIN``).
+    high_capacity : int
+        1: high-capacity mode (fewer photoelectrons per count), 0: high
+        sensitivity.
+    """
     _beamline(run, SASE_EV)
     add_newton(run, "reference", SASE_EV, preamp=preamp, high_capacity=high_capacity)
 
 
-@scenario("viking_sample", help="Viking sample run: the SASE spectra transmitted by a sample "
-          "with a known absorption edge (531 eV) and white line; other camera gain.",
-          trains=20, large_trains=500)
+@scenario("viking_sample", trains=20, large_trains=500)
 def viking_sample(run, thickness=1.0, preamp=2, high_capacity=0):
+    """Viking sample run: the SASE spectra transmitted by a sample with a 531 eV edge.
+
+    The sample has a known absorption edge (531 eV) and white line; the camera
+    runs at another gain than the reference. Ground truth:
+    ``run.truth['viking']`` with ``kind`` 'sample', ``mu`` and ``thickness``.
+
+    Parameters
+    ----------
+    run : SimRun
+        The run being built.
+    thickness : float
+        Sample thickness (units of ``1 / mu``).
+    preamp : int
+        Pre-amplifier gain setting (index of ``NEWTON_PREAMP_GAIN``).
+    high_capacity : int
+        1: high-capacity mode (fewer photoelectrons per count), 0: high
+        sensitivity.
+    """
     _beamline(run, SASE_EV)
     add_newton(run, "sample", SASE_EV, thickness=float(thickness), preamp=preamp,
                high_capacity=high_capacity)
 
 
 def xas_agreement(viking, sample, reference, thickness=1.0, bin_px=32, min_i0=0.2):
-    """How well ``viking.xas`` of ``sample`` and ``reference`` (datasets after
-    ``removePolyBaseline``) recovers the injected absorption ``mu``.
+    """How well ``viking.xas`` recovers the injected absorption ``mu``.
 
     The SASE spikes correlate neighbouring pixels over ~25 px, so pixel-wise
     statistics have few independent samples and scatter widely from run to run;
@@ -200,8 +305,26 @@ def xas_agreement(viking, sample, reference, thickness=1.0, bin_px=32, min_i0=0.
     independent), against the injected mu averaged the way the measurement
     averages it: ``-log(sum(I0 T) / sum(I0)) / thickness`` in each bin, with the
     mean SASE envelope as I0. Only bins where I0 exceeds ``min_i0`` of its
-    maximum count. Returns a dict: ``n`` (bins), ``rms`` (recovered - injected),
-    ``chi2`` (mean z**2), ``within`` (fraction of bins with |z| < 3), ``z``.
+    maximum count.
+
+    Parameters
+    ----------
+    viking : Viking
+        The analysis object whose ``xas`` is checked.
+    sample, reference : xarray.Dataset
+        The sample and reference runs after ``removePolyBaseline``.
+    thickness : float
+        Sample thickness (units of ``1 / mu``).
+    bin_px : int
+        Pixels averaged per bin.
+    min_i0 : float
+        Fraction of the maximum I0 below which bins are ignored.
+
+    Returns
+    -------
+    dict
+        ``n`` (bins), ``rms`` (recovered - injected), ``chi2`` (mean z**2),
+        ``within`` (fraction of bins with |z| < 3), ``z``, ``bin_px``.
     """
     def coarse(ds):
         return ds.coarsen(newt_x=int(bin_px), boundary="trim").mean()

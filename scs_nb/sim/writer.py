@@ -31,10 +31,22 @@ _T0_NS = int(datetime(2026, 11, 1, tzinfo=timezone.utc).timestamp() * 1e9)
 class ControlSource:
     """A slow (CONTROL) device: one value per train, plus RUN values.
 
-    values: key (without ``.value``, dots as separators) -> array (ntrains, ...)
-    present: boolean mask (ntrains,) of trains with data; None means all.
-    units: key -> (unitSymbol, metricPrefixSymbol)
-    run_values: key -> value stored in RUN only (e.g. configuration).
+    Attributes
+    ----------
+    name : str
+        Device name, e.g. ``'SCS_BLU_XGM/XGM/DOOCS'``.
+    class_id : str
+        Karabo class of the device.
+    values : dict
+        Key (without ``.value``, dots as separators) -> array (ntrains, ...).
+    present : numpy.ndarray of bool, optional
+        Mask (ntrains,) of trains with data; None means all.
+    units : dict
+        Key -> ``(unitSymbol, metricPrefixSymbol)``.
+    run_values : dict
+        Key -> value stored in RUN only (e.g. configuration).
+    aggregator : str
+        The data aggregator (file name part) that records the device.
     """
     name: str
     class_id: str
@@ -49,13 +61,30 @@ class ControlSource:
 class InstrumentSource:
     """A fast (INSTRUMENT) output channel, ``'DEVICE/ID:channel'``.
 
-    groups: index group -> {key (dots as separators): (entry shape, dtype)}.
-        Keys start with their index group, e.g. ``'data.intensityTD'`` in
-        group ``'data'``.
-    counts: index group -> array (ntrains,) of entries per train.
-    fill: callable(group, train_index_array) -> {key: array (sum(counts), ...)}
-        generating the data of those trains, in train order. It is only
-        asked for trains with a non-zero count.
+    Attributes
+    ----------
+    name : str
+        Source name, ``'DEVICE/ID:channel'``.
+    class_id : str
+        Karabo class of the device.
+    groups : dict
+        Index group -> {key (dots as separators): (entry shape, dtype)}. Keys
+        start with their index group, e.g. ``'data.intensityTD'`` in group
+        ``'data'``.
+    counts : dict
+        Index group -> array (ntrains,) of entries per train.
+    fill : callable
+        ``fill(group, train_index_array) -> {key: array (sum(counts), ...)}``
+        generating the data of those trains, in train order. It is only asked
+        for trains with a non-zero count.
+    units : dict
+        Key -> ``(unitSymbol, metricPrefixSymbol)``.
+    aggregator : str
+        The data aggregator (file name part) that records the source.
+    chunk_trains : int
+        Trains generated and written per ``fill`` call.
+    trains_per_file : int, optional
+        Sequence file length; default the run's.
     """
     name: str
     class_id: str
@@ -69,8 +98,19 @@ class InstrumentSource:
 
 
 def array_fill(arrays: dict) -> Callable:
-    """A ``fill`` callable over in-memory arrays: group -> {key: array}, with
-    entries of all trains concatenated, and counts known to the source."""
+    """A ``fill`` factory over in-memory arrays.
+
+    Parameters
+    ----------
+    arrays : dict
+        Index group -> {key: array}, the entries of all trains concatenated.
+
+    Returns
+    -------
+    callable
+        ``make(counts)`` -> the ``fill(group, tix)`` of an
+        ``InstrumentSource`` with these per-train ``counts``.
+    """
     def make(counts):
         offsets = {g: np.concatenate([[0], np.cumsum(np.asarray(c, np.int64))])
                    for g, c in counts.items()}
@@ -86,7 +126,25 @@ def array_fill(arrays: dict) -> Callable:
 
 def instrument_from_arrays(name, class_id, arrays: dict, counts: dict, units=None,
                            aggregator="DA01") -> InstrumentSource:
-    """Build an InstrumentSource from full in-memory arrays."""
+    """Build an InstrumentSource from full in-memory arrays.
+
+    Parameters
+    ----------
+    name, class_id : str
+        Source name (``'DEVICE/ID:channel'``) and Karabo class.
+    arrays : dict
+        Index group -> {key: array}, the entries of all trains concatenated.
+    counts : dict
+        Index group -> entries per train.
+    units : dict, optional
+        Key -> ``(unitSymbol, metricPrefixSymbol)``.
+    aggregator : str
+        The data aggregator that records the source.
+
+    Returns
+    -------
+    InstrumentSource
+    """
     groups = {g: {k: (v.shape[1:], v.dtype) for k, v in keys.items()}
               for g, keys in arrays.items()}
     counts = {g: np.asarray(c, dtype=np.uint64) for g, c in counts.items()}
@@ -102,7 +160,24 @@ def _set_units(ds, units, key):
 
 
 class RunWriter:
-    """Writes the files of one run into ``run_dir``."""
+    """Writes the files of one run into ``run_dir``.
+
+    Parameters
+    ----------
+    run_dir : str or pathlib.Path
+        The run folder (``.../raw/rNNNN``), created by ``write``.
+    proposal, run : int
+        Proposal and run number (file names and METADATA).
+    train_ids : array of int
+        The recorded trains, strictly increasing.
+    trains_per_file : int
+        Default sequence file length.
+
+    Raises
+    ------
+    ValueError
+        If the train ids are not strictly increasing.
+    """
 
     def __init__(self, run_dir, proposal: int, run: int, train_ids, trains_per_file=500):
         self.run_dir = Path(run_dir)
@@ -115,12 +190,36 @@ class RunWriter:
         self.sources: list = []
 
     def add(self, source):
+        """Add a source to write.
+
+        Parameters
+        ----------
+        source : ControlSource or InstrumentSource
+            The source; its name must be new to the run.
+
+        Raises
+        ------
+        ValueError
+            If a source of that name was added before.
+        """
         if any(s.name == source.name for s in self.sources):
             raise ValueError(f"source {source.name} added twice")
         self.sources.append(source)
 
     # -- files -------------------------------------------------------------
     def write(self, progress=None):
+        """Write the sequence files of every aggregator.
+
+        Parameters
+        ----------
+        progress : callable, optional
+            Called with the path of each file once it is written.
+
+        Returns
+        -------
+        list of pathlib.Path
+            The files written, by aggregator and sequence number.
+        """
         self.run_dir.mkdir(parents=True, exist_ok=True)
         by_agg = {}
         for s in self.sources:

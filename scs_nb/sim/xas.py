@@ -53,8 +53,26 @@ def mu(E, s, E0, gamma, pre, jump, white, xmcd):
 
 
 def add_mcps(run, energies, factors, gains=(20.0, 22.0, 18.0, 25.0)):
-    """ADQ412 MCP1..4 on SASE3 pulses with a per-train factor per channel
-    (``factors[name]``, default 1): integrated peaks ``gain * E * factor``."""
+    """Write the ADQ412 MCP1..4 on SASE3 pulses with a per-train factor per channel.
+
+    Parameters
+    ----------
+    run : SimRun
+        The run being built.
+    energies : list of array of float
+        SASE3 pulse energies in µJ, one array per train.
+    factors : dict
+        ``{'MCP1': factor or array of factors per train, ...}``; channels not
+        named have factor 1.
+    gains : sequence of 4 float
+        ADC units per µJ of MCP1..4.
+
+    Returns
+    -------
+    None
+        Integrated peaks are ``gain * E * factor`` (ADC units); the ground
+        truth goes to ``run.truth['digitizers']``.
+    """
     pat = run.pattern
     chans = []
     for num, letter in digitizers.ADQ_CHANNELS.items():
@@ -71,12 +89,34 @@ def add_mcps(run, energies, factors, gains=(20.0, 22.0, 18.0, 25.0)):
         truth[ch.name] = digitizers._truth(ch, digitizers.ADQ + ":network", "ADQ412")
 
 
-@scenario("xas_xmcd", help="XAS/XMCD energy scan 770-790 eV (41 steps) across an L3-like edge "
-          "at 780 eV (arctan step 1.0 + white line 1.0, width 1 eV) with XMCD 0.4; magnet "
-          "+/-5 A within each step; MCP3 transmission, MCP1 fluorescence, SCS XGM as Io.",
-          trains=328)
+@scenario("xas_xmcd", trains=328)
 def xas_xmcd(run, start=770.0, stop=790.0, nsteps=41, E0=780.0, gamma=1.0, pre=0.3,
              jump=1.0, white=1.0, xmcd=0.4, current_A=5.0, npulses=20):
+    """XAS/XMCD energy scan 770-790 eV (41 steps) across an L3-like edge at 780 eV.
+
+    Arctan step 1.0 + white line 1.0, width 1 eV, with XMCD 0.4; magnet +/-5 A
+    within each step (at least 4 trains per step); MCP3 transmission, MCP1
+    fluorescence, SCS XGM as Io. Ground truth: ``run.truth['xas']`` (model
+    parameters, ``setpoints_eV``, ``mu_plus`` / ``mu_minus`` there) and
+    ``run.truth['scan']``.
+
+    Parameters
+    ----------
+    run : SimRun
+        The run being built.
+    start, stop : float
+        First and last photon energy in eV.
+    nsteps : int
+        Number of energy steps (at most ntrains / 4).
+    E0, gamma : float
+        Edge energy and width (Lorentzian half width), in eV.
+    pre, jump, white, xmcd : float
+        Pre-edge absorption, edge jump, white-line and XMCD amplitudes.
+    current_A : float
+        Magnet current in A (sign flips within each step).
+    npulses : int
+        SASE3 pulses per train.
+    """
     n = run.ntrains
     # at least 4 trains per energy step: both field directions at every energy
     setpoints = np.linspace(start, stop, max(min(int(nsteps), n // 4), 2))

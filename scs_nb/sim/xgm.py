@@ -19,7 +19,26 @@ UJ = ("J", "u")
 
 
 def pulse_energies(rng, pattern_ids, mean_uj=500.0, modes=25, pulse_slope=0.0):
-    """True SASE energies (µJ) per train: list of arrays matching the pattern."""
+    """Draw true SASE pulse energies (gamma-distributed, ``modes`` modes).
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        Random generator.
+    pattern_ids : list of array of int
+        Pulse slots per train (only their number is used).
+    mean_uj : float
+        Mean pulse energy in µJ.
+    modes : float
+        Number of SASE modes (relative rms ``1 / sqrt(modes)``).
+    pulse_slope : float
+        Relative increase of the mean from the first to the last pulse.
+
+    Returns
+    -------
+    list of numpy.ndarray of float
+        Pulse energies in µJ, one array per train, matching the pattern.
+    """
     out = []
     for ids in pattern_ids:
         n = len(ids)
@@ -32,9 +51,29 @@ def add_xgm(run, which="SCS", mean_uj=500.0, calibration=1.0, noise=0.01, modes=
             pulse_slope=0.0, energies=None):
     """Add one XGM (fast channel and slow device).
 
-    energies: pulse energies (µJ) per train to use instead of drawing them
-    (so that several monitors see the same pulses).
-    Returns the measured (calibrated) SASE3 energies per train.
+    Parameters
+    ----------
+    run : SimRun
+        The run being built (``run.pattern`` gives the pulses).
+    which : str
+        The XGM, a key of ``XGMS`` ('SCS', 'XTD10').
+    mean_uj : float
+        Mean SASE3 pulse energy in µJ (when ``energies`` is None).
+    calibration : float
+        Factor by which the fast channel is uncalibrated (1: calibrated).
+    noise : float
+        Relative rms measurement noise.
+    modes, pulse_slope : float
+        See ``pulse_energies`` (when ``energies`` is None).
+    energies : list of array of float, optional
+        Pulse energies in µJ per train to use instead of drawing them (so
+        that several monitors see the same pulses).
+
+    Returns
+    -------
+    list of numpy.ndarray of float
+        The measured (calibrated) SASE3 energies in µJ per train; the truth
+        goes to ``run.truth['xgm'][which]``.
     """
     dev = XGMS[which]
     rng = run.rng_for(dev)

@@ -145,14 +145,32 @@ class AzimuthalMatrix:
 
     @property
     def nbins(self):
+        """Number of output bins, ``npt * nchi``.
+
+        Returns
+        -------
+        int
+        """
         return self.npt * self.nchi
 
     @property
     def npix(self):
+        """Number of input pixels (rows of the matrix).
+
+        Returns
+        -------
+        int
+        """
         return len(self.indptr) - 1
 
     @property
     def nnz(self):
+        """Number of stored (pixel, bin) entries.
+
+        Returns
+        -------
+        int
+        """
         return len(self.bins)
 
     def area(self):
@@ -175,6 +193,15 @@ class AzimuthalMatrix:
                                self.shape, self.build_s)
 
     def squared(self):
+        """The same matrix with squared weights, for propagating variances.
+
+        Built on first use and kept.
+
+        Returns
+        -------
+        AzimuthalMatrix
+            Entries ``weights ** 2`` on the same pixels and bins.
+        """
         if self._w2 is None:
             self._w2 = AzimuthalMatrix(self.indptr, self.bins, self.weights ** 2, self.npt,
                                        self.nchi, self.radial, self.chi, self.unit,
