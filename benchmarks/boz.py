@@ -11,6 +11,7 @@
 
 The runs are simulated first (not timed) into a temporary data root.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,8 +27,12 @@ def main(argv=None):
     ap.add_argument("--trains", type=int, default=100)
     ap.add_argument("--dark-trains", type=int, default=30)
     ap.add_argument("--pulses", type=int, default=50)
-    ap.add_argument("--reference-trains", type=int, default=10,
-                    help="trains of the data on which fast and numpy criteria are compared")
+    ap.add_argument(
+        "--reference-trains",
+        type=int,
+        default=10,
+        help="trains of the data on which fast and numpy criteria are compared",
+    )
     ap.add_argument("--root", help="data root (default: a temporary folder)")
     args = ap.parse_args(argv)
     root = args.root or tempfile.mkdtemp(prefix="boz-bench-")
@@ -35,15 +40,20 @@ def main(argv=None):
     from scs_nb import sim
     from scs_nb.routines import boz
     from scs_nb.routines.boz.nonlinearity import nl_crit_reference
+
     prop = 900777
     t0 = time.perf_counter()
     # (--root of an earlier run of the same size: the runs are reused)
-    sim.ensure_run(prop, 1, "boz_dark", data_root=root, trains=args.dark_trains,
-                   npulses=args.pulses)
-    sim.ensure_run(prop, 2, "boz_membranes", data_root=root, trains=args.trains,
-                   npulses=args.pulses)
-    print(f"simulated {args.trains} trains x {args.pulses} pulses (+ intra-darks) and a "
-          f"{args.dark_trains}-train dark in {time.perf_counter() - t0:.0f} s (not timed)")
+    sim.ensure_run(
+        prop, 1, "boz_dark", data_root=root, trains=args.dark_trains, npulses=args.pulses
+    )
+    sim.ensure_run(
+        prop, 2, "boz_membranes", data_root=root, trains=args.trains, npulses=args.pulses
+    )
+    print(
+        f"simulated {args.trains} trains x {args.pulses} pulses (+ intra-darks) and a "
+        f"{args.dark_trains}-train dark in {time.perf_counter() - t0:.0f} s (not timed)"
+    )
 
     # -- 2. the whole I.a ---------------------------------------------------------
     t0 = time.perf_counter()
@@ -70,26 +80,32 @@ def main(argv=None):
     t_total = time.perf_counter() - t0
     cpu = time.process_time() - c0
     frames = args.trains * args.pulses
-    print(f"I.a on {args.trains} trains x {args.pulses} pulses + {args.dark_trains}-train dark "
-          f"({frames} frames): flat field {t_ff:.1f} s, refined {t_refine:.1f} s, "
-          f"non-linearity ({nl.nit} iterations) total {t_total:.1f} s")
-    print(f"wall time I.a ({args.trains} trains x {args.pulses} pulses): {t_total / 60:.2f} min "
-          f"(CPU time of this process {cpu / 60:.2f} min; load average "
-          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+    print(
+        f"I.a on {args.trains} trains x {args.pulses} pulses + {args.dark_trains}-train dark "
+        f"({frames} frames): flat field {t_ff:.1f} s, refined {t_refine:.1f} s, "
+        f"non-linearity ({nl.nit} iterations) total {t_total:.1f} s"
+    )
+    print(
+        f"wall time I.a ({args.trains} trains x {args.pulses} pulses): {t_total / 60:.2f} min "
+        f"(CPU time of this process {cpu / 60:.2f} min; load average "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
+    )
     if args.trains < 1000:
         scale = 1000 * args.pulses / frames
-        print(f"(scaled case: 1000 trains x {args.pulses} pulses would take about "
-              f"{t_total * scale / 60:.1f} min wall, {cpu * scale / 60:.1f} min CPU, linear in "
-              "frames: the reductions are one pass "
-              "over the data and each criterion evaluation is O(frames x 512))")
+        print(
+            f"(scaled case: 1000 trains x {args.pulses} pulses would take about "
+            f"{t_total * scale / 60:.1f} min wall, {cpu * scale / 60:.1f} min CPU, linear in "
+            "frames: the reductions are one pass "
+            "over the data and each criterion evaluation is O(frames x 512))"
+        )
 
     # -- 1. one nl_crit evaluation, fast vs numpy ----------------------------------
     ntr = min(args.reference_trains, args.trains)
     arr = np.asarray(p.arr[:ntr])
-    arr_dark = np.asarray(p.arr_dark[:min(ntr, args.dark_trains)])
+    arr_dark = np.asarray(p.arr_dark[: min(ntr, args.dark_trains)])
     ff = boz.compute_flat_field_correction(p.rois, p)
     a = (domain, 0.0, arr_dark, arr, None, p.rois, p.get_mask(), ff, 500)
-    boz.nl_crit(nl.x, *a)                      # builds the histograms once (not timed)
+    boz.nl_crit(nl.x, *a)  # builds the histograms once (not timed)
     n = 20
     t0 = time.perf_counter()
     for _ in range(n):
@@ -99,8 +115,10 @@ def main(argv=None):
     v_ref = nl_crit_reference(nl.x, domain, 0.0, arr_dark, arr, p.rois, p.get_mask(), ff, 500)
     t_ref = time.perf_counter() - t0
     assert abs(v_fast / v_ref - 1) < 1e-5, (v_fast, v_ref)
-    print(f"one nl_crit evaluation on {ntr * args.pulses} frames: fast {t_fast * 1e3:.2f} ms, "
-          f"numpy {t_ref * 1e3:.0f} ms (same value to {abs(v_fast / v_ref - 1):.1e})")
+    print(
+        f"one nl_crit evaluation on {ntr * args.pulses} frames: fast {t_fast * 1e3:.2f} ms, "
+        f"numpy {t_ref * 1e3:.0f} ms (same value to {abs(v_fast / v_ref - 1):.1e})"
+    )
     print(f"ratio nl_crit fast / numpy: {t_ref / t_fast:.1f}x")
 
 

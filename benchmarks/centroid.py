@@ -17,6 +17,7 @@ ratio (goal: >= 150 images/s per core). It also times ``MaranaX.centroid``
 
     .venv/bin/python benchmarks/centroid.py [--trains N]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,15 +31,15 @@ import numpy as np
 def reference_hits(image, dark, threshold):
     """The numpy implementation: (N, 4) x, y, 2x2 sum, 4x4 sum like find_photons."""
     f = image.astype(np.float32) - dark
-    s2 = f[:-1, :-1] + f[1:, :-1] + f[:-1, 1:] + f[1:, 1:]     # block (bi, bj)
+    s2 = f[:-1, :-1] + f[1:, :-1] + f[:-1, 1:] + f[1:, 1:]  # block (bi, bj)
     nx, ny = f.shape
-    core = s2[1:nx - 2, 1:ny - 2]                              # bi in [1, nx-3]
+    core = s2[1 : nx - 2, 1 : ny - 2]  # bi in [1, nx-3]
     cand = core >= threshold
     for di in (-1, 0, 1):
         for dj in (-1, 0, 1):
             if di == 0 and dj == 0:
                 continue
-            nb = s2[1 + di:nx - 2 + di, 1 + dj:ny - 2 + dj]
+            nb = s2[1 + di : nx - 2 + di, 1 + dj : ny - 2 + dj]
             if di < 0 or (di == 0 and dj < 0):
                 cand &= core > nb
             else:
@@ -65,21 +66,27 @@ def main(argv=None):
         from scs_nb import sim
         from scs_nb.detectors.hrixs import MaranaX, find_photons
         from scs_nb.facility import MARANAX_EV_PER_ADU
+
         t0 = time.perf_counter()
         sim.simulate("hrixs_dark", 900100, 1, data_root=root)
-        res = sim.simulate("hrixs_photons", 900100, 2, data_root=root, size="large",
-                           trains=args.trains)
-        print(f"simulated {len(res.truth['train_ids'])} images in "
-              f"{time.perf_counter() - t0:.1f} s: {res.run_dir}")
+        res = sim.simulate(
+            "hrixs_photons", 900100, 2, data_root=root, size="large", trains=args.trains
+        )
+        print(
+            f"simulated {len(res.truth['train_ids'])} images in "
+            f"{time.perf_counter() - t0:.1f} s: {res.run_dir}"
+        )
         h = MaranaX(900100)
         h.load_dark(1)
         t0 = time.perf_counter()
         data = h.from_run(2)
         images = data["MaranaX"].values
         energies = data["nrj"].values.astype(float)
-        print(f"images: {images.shape} {images.dtype} ({images.nbytes / 1e6:.0f} MB), "
-              f"read in {time.perf_counter() - t0:.2f} s; "
-              f"{np.mean(res.truth['hrixs']['hits_per_image']):.0f} hits per image")
+        print(
+            f"images: {images.shape} {images.dtype} ({images.nbytes / 1e6:.0f} MB), "
+            f"read in {time.perf_counter() - t0:.2f} s; "
+            f"{np.mean(res.truth['hrixs']['hits_per_image']):.0f} hits per image"
+        )
         dark = np.ascontiguousarray(h.dark_image.values, np.float32)
         n = len(images)
         thr_one = h._threshold(images[0], dark)
@@ -110,6 +117,7 @@ def main(argv=None):
             hits = reference_hits(images[i], dark, thr_two)
             dbl = hits[:, 3] >= h.DBL_THRESHOLD * one
             return hits[~dbl], hits[dbl]
+
         r_np_one = rate(lambda i: reference_hits(images[i], dark, thr_one))
         r_np_two = rate(numpy_two)
         t = time.perf_counter()

@@ -14,6 +14,7 @@ is one Python thread, as a per-train notebook loop would be. It also times
 
     .venv/bin/python benchmarks/peaks.py [--trains N]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,8 +34,8 @@ def reference_peaks(traces, pulse_ids_per_train, params, sps=440, polarity=-1):
         row = []
         for pid in ids:
             o = (pid - first) * sps
-            s = trace[params["pulseStart"] + o:params["pulseStop"] + o].sum(dtype=np.int64)
-            b = trace[params["baseStart"] + o:params["baseStop"] + o].mean()
+            s = trace[params["pulseStart"] + o : params["pulseStop"] + o].sum(dtype=np.int64)
+            b = trace[params["baseStart"] + o : params["baseStop"] + o].mean()
             row.append(polarity * (s - b * width))
         out.append(row)
     return out
@@ -50,21 +51,29 @@ def main(argv=None):
         import scs_nb as tb
         from scs_nb import sim
         from scs_nb.pulses import bunch_pattern as bp
+
         t0 = time.perf_counter()
-        res = sim.simulate("tim_peaks", 900100, 1, data_root=root, size="large",
-                           trains=args.trains)
-        print(f"simulated {len(res.truth['train_ids'])} trains in "
-              f"{time.perf_counter() - t0:.1f} s: {res.run_dir}")
+        res = sim.simulate(
+            "tim_peaks", 900100, 1, data_root=root, size="large", trains=args.trains
+        )
+        print(
+            f"simulated {len(res.truth['train_ids'])} trains in "
+            f"{time.perf_counter() - t0:.1f} s: {res.run_dir}"
+        )
         run = tb.open_run(900100, 1)
         t0 = time.perf_counter()
-        data = run["SCS_UTC1_ADQ/ADC/1:network", "digitizers.channel_1_C.raw.samples"] \
-            .xarray().rename({"dim_0": "samplesId"})
+        data = (
+            run["SCS_UTC1_ADQ/ADC/1:network", "digitizers.channel_1_C.raw.samples"]
+            .xarray()
+            .rename({"dim_0": "samplesId"})
+        )
         t_read = time.perf_counter() - t0
         n = data.sizes["trainId"]
-        print(f"raw traces: {data.shape} {data.dtype} ({data.nbytes / 1e6:.0f} MB), "
-              f"read in {t_read:.2f} s")
-        params = tb.check_peak_params(run, "MCP2raw", raw_trace=data.mean("trainId"),
-                                      plot=False)
+        print(
+            f"raw traces: {data.shape} {data.dtype} ({data.nbytes / 1e6:.0f} MB), "
+            f"read in {t_read:.2f} s"
+        )
+        params = tb.check_peak_params(run, "MCP2raw", raw_trace=data.mean("trainId"), plot=False)
         # both sides get the bunch pattern table read once (pulse ids decoded inside
         # get_peaks, given per train to the reference)
         bpt = bp.load_bpt(run)
@@ -77,11 +86,14 @@ def main(argv=None):
                 r = f()
                 times.append(time.perf_counter() - t)
             return min(times), r
-        t_vec, da = best(lambda: tb.get_peaks(run, data, "MCP2raw", autoFind=False,
-                                              integParams=params, bpt=bpt))
+
+        t_vec, da = best(
+            lambda: tb.get_peaks(run, data, "MCP2raw", autoFind=False, integParams=params, bpt=bpt)
+        )
         t_ref, ref = best(lambda: reference_peaks(data.values, per_train, params))
-        diff = max(np.max(np.abs(row[np.isfinite(row)] - np.asarray(r)))
-                   for row, r in zip(da.values, ref))
+        diff = max(
+            np.max(np.abs(row[np.isfinite(row)] - np.asarray(r))) for row, r in zip(da.values, ref)
+        )
         t_auto, _ = best(lambda: tb.get_peaks(run, data, "MCP2raw", bpt=bpt))
         t_e2e, _ = best(lambda: tb.get_digitizer_peaks(run, "MCP2raw"))
         print(f"max |vectorised - reference| = {diff:.3g} (ADC counts x samples)")

@@ -12,6 +12,7 @@ installed through jupyter_client's KernelSpecManager: for this user by default,
 ``--system`` for every user of this Jupyter installation, or ``--prefix DIR`` (e.g. a
 folder on the proposal's JUPYTER_PATH, so every proposal member sees it).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,8 +27,7 @@ from scs_nb.errors import ToolBoxError, ToolBoxPathError
 
 from .proposal import _number, default_identifier, env_paths, validate_identifier
 
-__all__ = ["kernel_name", "display_name", "kernel_spec", "install_kernel", "remove_kernel",
-           "main"]
+__all__ = ["kernel_name", "display_name", "kernel_spec", "install_kernel", "remove_kernel", "main"]
 
 
 def kernel_name(proposal, identifier=None) -> str:
@@ -45,8 +45,9 @@ def kernel_name(proposal, identifier=None) -> str:
     str
         The kernel name.
     """
-    return "toolbox_" + (validate_identifier(identifier) if identifier is not None
-                         else default_identifier(proposal))
+    return "toolbox_" + (
+        validate_identifier(identifier) if identifier is not None else default_identifier(proposal)
+    )
 
 
 def display_name(proposal, identifier=None) -> str:
@@ -89,28 +90,40 @@ def kernel_spec(python, proposal, identifier=None) -> dict:
         ``display_name``, ``language``, ``interrupt_mode``, ``env`` and
         ``metadata`` (proposal, identifier, environment folder).
     """
-    python = os.path.abspath(str(python))   # absolute, but keep the venv's symlink
+    python = os.path.abspath(str(python))  # absolute, but keep the venv's symlink
     return {
-        "argv": [python, "-m", "ipykernel_launcher", "-f", "{connection_file}",
-                 "--HistoryManager.enabled=False"],
+        "argv": [
+            python,
+            "-m",
+            "ipykernel_launcher",
+            "-f",
+            "{connection_file}",
+            "--HistoryManager.enabled=False",
+        ],
         "display_name": display_name(proposal, identifier),
         "language": "python",
         "interrupt_mode": "signal",
         "env": {},
-        "metadata": {"debugger": True,
-                     "scs_nb": {"proposal": _number(proposal),
-                                "identifier": identifier or default_identifier(proposal),
-                                "env": os.path.dirname(os.path.dirname(python))}},
+        "metadata": {
+            "debugger": True,
+            "scs_nb": {
+                "proposal": _number(proposal),
+                "identifier": identifier or default_identifier(proposal),
+                "env": os.path.dirname(os.path.dirname(python)),
+            },
+        },
     }
 
 
 def _manager():
     from jupyter_client.kernelspec import KernelSpecManager  # heavy (zmq, traitlets): CLI only
+
     return KernelSpecManager()
 
 
-def install_kernel(proposal, identifier=None, python=None, user=True, prefix=None,
-                   proposal_dir=None) -> Path:
+def install_kernel(
+    proposal, identifier=None, python=None, user=True, prefix=None, proposal_dir=None
+) -> Path:
     """Register the kernel of a proposal environment; returns the kernelspec folder.
 
     python: the environment's interpreter (default
@@ -147,20 +160,26 @@ def install_kernel(proposal, identifier=None, python=None, user=True, prefix=Non
         src = Path(tmp) / name
         src.mkdir()
         (src / "kernel.json").write_text(json.dumps(spec, indent=1))
-        try:   # the usual Python logos, if ipykernel ships them
+        try:  # the usual Python logos, if ipykernel ships them
             from ipykernel.kernelspec import RESOURCES  # optional: only for the logos
+
             for logo in ("logo-32x32.png", "logo-64x64.png", "logo-svg.svg"):
                 if os.path.exists(os.path.join(RESOURCES, logo)):
                     shutil.copy(os.path.join(RESOURCES, logo), src / logo)
         except ImportError:
             pass
         try:
-            dest = _manager().install_kernel_spec(str(src), name, user=bool(user and not prefix),
-                                                  prefix=str(prefix) if prefix else None)
+            dest = _manager().install_kernel_spec(
+                str(src),
+                name,
+                user=bool(user and not prefix),
+                prefix=str(prefix) if prefix else None,
+            )
         except PermissionError as exc:
             raise ToolBoxPathError(
                 f"cannot write the kernel spec ({exc}); install it for yourself (default) "
-                "or choose a writable --prefix") from None
+                "or choose a writable --prefix"
+            ) from None
     return Path(dest)
 
 
@@ -182,7 +201,7 @@ def remove_kernel(proposal, identifier=None) -> Path:
     name = kernel_name(proposal, identifier)
     try:
         return Path(_manager().remove_kernel_spec(name))
-    except KeyError:   # jupyter_client's NoSuchKernel is a KeyError, and so is its own
+    except KeyError:  # jupyter_client's NoSuchKernel is a KeyError, and so is its own
         raise ToolBoxPathError(f"no kernel named {name} is installed") from None
 
 
@@ -197,18 +216,27 @@ def build_parser():
     p = argparse.ArgumentParser(
         prog="scs-activate-toolbox-kernel",
         description="Register (or remove) the Jupyter kernel 'SCS Toolbox (p00NNNN)' that runs "
-                    "the proposal's toolbox environment <proposal>/scratch/envs/toolbox_<ID>.")
+        "the proposal's toolbox environment <proposal>/scratch/envs/toolbox_<ID>.",
+    )
     p.add_argument("--proposal", required=True, help="proposal number, e.g. 2780")
-    p.add_argument("--identifier", help="environment identifier (default: toolbox_<PROPOSAL> "
-                   "or toolbox_p00NNNN, whichever exists)")
+    p.add_argument(
+        "--identifier",
+        help="environment identifier (default: toolbox_<PROPOSAL> "
+        "or toolbox_p00NNNN, whichever exists)",
+    )
     where = p.add_mutually_exclusive_group()
-    where.add_argument("--user", action="store_true", default=True,
-                       help="install for this user (default)")
-    where.add_argument("--system", action="store_true",
-                       help="install for every user of this Jupyter installation")
-    where.add_argument("--prefix", metavar="DIR",
-                       help="install under DIR/share/jupyter/kernels (a shared location on "
-                            "the proposal members' JUPYTER_PATH)")
+    where.add_argument(
+        "--user", action="store_true", default=True, help="install for this user (default)"
+    )
+    where.add_argument(
+        "--system", action="store_true", help="install for every user of this Jupyter installation"
+    )
+    where.add_argument(
+        "--prefix",
+        metavar="DIR",
+        help="install under DIR/share/jupyter/kernels (a shared location on "
+        "the proposal members' JUPYTER_PATH)",
+    )
     p.add_argument("--remove", action="store_true", help="remove the kernel instead")
     return p
 
@@ -232,11 +260,14 @@ def main(argv=None) -> int:
             path = remove_kernel(args.proposal, args.identifier)
             print(f"removed kernel {kernel_name(args.proposal, args.identifier)} ({path})")
             return 0
-        path = install_kernel(args.proposal, args.identifier, user=not args.system,
-                              prefix=args.prefix)
-        print(f"installed kernel {kernel_name(args.proposal, args.identifier)} "
-              f"'{display_name(args.proposal, args.identifier)}' in {path}\n"
-              "refresh the Jupyter page to see it")
+        path = install_kernel(
+            args.proposal, args.identifier, user=not args.system, prefix=args.prefix
+        )
+        print(
+            f"installed kernel {kernel_name(args.proposal, args.identifier)} "
+            f"'{display_name(args.proposal, args.identifier)}' in {path}\n"
+            "refresh the Jupyter page to see it"
+        )
         return 0
     except ToolBoxError as exc:
         print(f"scs-activate-toolbox-kernel: error: {exc}", file=sys.stderr)

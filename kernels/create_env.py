@@ -18,6 +18,7 @@ the kernel is still named ``toolbox_p00NNNN``.
 the environment running this command, and the checkout is linked in development mode
 by a path finder (what ``pip install -e`` installs), with the console scripts.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,18 +36,30 @@ from scs_nb.errors import ToolBoxError, ToolBoxPathError, ToolBoxValueError
 from .activate import install_kernel, kernel_name
 from .proposal import EnvPaths, env_paths, validate_identifier
 
-__all__ = ["create_env", "validate_version", "validate_source", "project_source",
-           "local_changes", "main"]
+__all__ = [
+    "create_env",
+    "validate_version",
+    "validate_source",
+    "project_source",
+    "local_changes",
+    "main",
+]
 
 _VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/+-]{0,99}")
 _COMMIT = re.compile(r"[0-9a-fA-F]{7,40}")
 _SOURCE = re.compile(r"[A-Za-z0-9_./:@~+=-]+")
 # packages of this project and their folders in a checkout (setup.py's layout)
-PACKAGE_FOLDERS = {"scs_nb": "scs_nb", "scs_nb.widgets": "widgets",
-                   "scs_nb.kernels": "kernels", "scs_nb.templates": "templates"}
-CONSOLE_SCRIPTS = {"scs-nb": "scs_nb.cli", "scs-activate-toolbox-kernel":
-                   "scs_nb.kernels.activate", "scs-create-toolbox-env":
-                   "scs_nb.kernels.create_env"}
+PACKAGE_FOLDERS = {
+    "scs_nb": "scs_nb",
+    "scs_nb.widgets": "widgets",
+    "scs_nb.kernels": "kernels",
+    "scs_nb.templates": "templates",
+}
+CONSOLE_SCRIPTS = {
+    "scs-nb": "scs_nb.cli",
+    "scs-activate-toolbox-kernel": "scs_nb.kernels.activate",
+    "scs-create-toolbox-env": "scs_nb.kernels.create_env",
+}
 
 
 def validate_version(version) -> str:
@@ -63,11 +76,17 @@ def validate_version(version) -> str:
     str
         ``version`` itself (ToolBoxValueError if it is not a safe git name).
     """
-    if not isinstance(version, str) or not _VERSION.fullmatch(version) or ".." in version \
-            or version.endswith((".lock", "/", ".")) or "//" in version:
+    if (
+        not isinstance(version, str)
+        or not _VERSION.fullmatch(version)
+        or ".." in version
+        or version.endswith((".lock", "/", "."))
+        or "//" in version
+    ):
         raise ToolBoxValueError(
             f"version must be a git tag, branch or commit such as v0.1.0, main or 3f2a9c1; "
-            f"got {version!r}")
+            f"got {version!r}"
+        )
     return version
 
 
@@ -86,10 +105,8 @@ def validate_source(source) -> str:
         ToolBoxPathError for a path that is not an existing folder).
     """
     if not isinstance(source, str) or source.startswith("-") or not _SOURCE.fullmatch(source):
-        raise ToolBoxValueError(f"source must be a git URL or a repository folder, got "
-                                f"{source!r}")
-    if not re.match(r"(https?|ssh|git)://|[A-Za-z0-9_.-]+@", source) \
-            and not Path(source).is_dir():
+        raise ToolBoxValueError(f"source must be a git URL or a repository folder, got {source!r}")
+    if not re.match(r"(https?|ssh|git)://|[A-Za-z0-9_.-]+@", source) and not Path(source).is_dir():
         raise ToolBoxPathError(f"source {source!r} is neither a URL nor an existing folder")
     return source
 
@@ -108,7 +125,7 @@ def project_source():
         return None
     try:
         _git(["-C", str(root), "rev-parse", "--verify", "HEAD"])
-    except (ToolBoxError, OSError):   # no commit yet, no git, or not a trusted owner
+    except (ToolBoxError, OSError):  # no commit yet, no git, or not a trusted owner
         return None
     return str(root)
 
@@ -117,8 +134,9 @@ def _git(args, cwd=None, echo=None) -> str:
     env = dict(os.environ, GIT_TERMINAL_PROMPT="0")
     if echo:
         echo("$ git " + " ".join(args))
-    proc = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          check=False)
+    proc = subprocess.run(
+        ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=False
+    )
     if proc.returncode != 0:
         raise ToolBoxError(f"git {' '.join(args)} failed: {proc.stderr.strip()}")
     return proc.stdout.strip()
@@ -127,11 +145,18 @@ def _git(args, cwd=None, echo=None) -> str:
 def _run(cmd, echo=None):
     if echo:
         echo("$ " + " ".join(str(c) for c in cmd))
-    proc = subprocess.run([str(c) for c in cmd], stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, check=False)
+    proc = subprocess.run(
+        [str(c) for c in cmd],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        check=False,
+    )
     if proc.returncode != 0:
-        raise ToolBoxError(f"{cmd[0]} {' '.join(map(str, cmd[1:3]))} ... failed "
-                           f"({proc.returncode}):\n{proc.stdout[-2000:]}")
+        raise ToolBoxError(
+            f"{cmd[0]} {' '.join(map(str, cmd[1:3]))} ... failed "
+            f"({proc.returncode}):\n{proc.stdout[-2000:]}"
+        )
     return proc.stdout
 
 
@@ -148,8 +173,12 @@ def _clone(source, version, dest: Path, echo):
 
 
 def _site_packages(python) -> Path:
-    out = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()"
-                          "['purelib'])"], stdout=subprocess.PIPE, text=True, check=True)
+    out = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        stdout=subprocess.PIPE,
+        text=True,
+        check=True,
+    )
     return Path(out.stdout.strip())
 
 
@@ -189,8 +218,9 @@ def _link_checkout(env_python: Path, env: Path, checkout: Path, echo):
         if (checkout / folder / "__init__.py").is_file():
             mapping[package] = str((checkout / folder).absolute())
     if "scs_nb" not in mapping:
-        raise ToolBoxPathError(f"{checkout} has no scs_nb package; is --source an scs_nb "
-                               "repository?")
+        raise ToolBoxPathError(
+            f"{checkout} has no scs_nb package; is --source an scs_nb repository?"
+        )
     (site / "_scs_nb_checkout_finder.py").write_text(_FINDER.format(mapping=mapping))
     parent_paths = []
     for p in [sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]:
@@ -198,12 +228,14 @@ def _link_checkout(env_python: Path, env: Path, checkout: Path, echo):
             parent_paths.append(p)
     # the finder first (an import line), then the parent environment's packages
     (site / "00_scs_nb_checkout.pth").write_text(
-        "import _scs_nb_checkout_finder; _scs_nb_checkout_finder.install()\n")
+        "import _scs_nb_checkout_finder; _scs_nb_checkout_finder.install()\n"
+    )
     (site / "zz_parent_environment.pth").write_text("\n".join(parent_paths) + "\n")
     for script, module in CONSOLE_SCRIPTS.items():
         path = env / "bin" / script
-        path.write_text(f"#!{env_python}\nimport sys\nfrom {module} import main\n"
-                        "sys.exit(main())\n")
+        path.write_text(
+            f"#!{env_python}\nimport sys\nfrom {module} import main\nsys.exit(main())\n"
+        )
         path.chmod(0o755)
     if echo:
         echo(f"linked {checkout} into {env} (offline development install)")
@@ -224,8 +256,9 @@ def local_changes(checkout: Path) -> str:
         The changes, one per line; empty when there are none.
     """
     if not (Path(checkout) / ".git").exists():
-        entries = sorted(p.name for p in Path(checkout).iterdir()) if Path(checkout).is_dir() \
-            else []
+        entries = (
+            sorted(p.name for p in Path(checkout).iterdir()) if Path(checkout).is_dir() else []
+        )
         return ("(not a git checkout: " + ", ".join(entries[:10]) + ")") if entries else ""
     try:
         return _git(["-C", str(checkout), "status", "--short", "--untracked-files=all"])
@@ -233,9 +266,21 @@ def local_changes(checkout: Path) -> str:
         return f"(git status failed: {exc})"
 
 
-def create_env(proposal, version=None, identifier=None, source=None, offline=False,
-               force=False, kernel=True, user=True, prefix=None, system_site_packages=False,
-               proposal_dir=None, echo=print, discard_changes=False) -> EnvPaths:
+def create_env(
+    proposal,
+    version=None,
+    identifier=None,
+    source=None,
+    offline=False,
+    force=False,
+    kernel=True,
+    user=True,
+    prefix=None,
+    system_site_packages=False,
+    proposal_dir=None,
+    echo=print,
+    discard_changes=False,
+) -> EnvPaths:
     """Create the checkout and environment of a proposal; returns their paths.
 
     Parameters
@@ -274,7 +319,7 @@ def create_env(proposal, version=None, identifier=None, source=None, offline=Fal
     EnvPaths
         The paths of the checkout and of the environment.
     """
-    if identifier is not None:      # '' is refused, not read as "the default"
+    if identifier is not None:  # '' is refused, not read as "the default"
         validate_identifier(identifier)
     paths = env_paths(proposal, identifier, proposal_dir)
     if version is not None:
@@ -282,9 +327,11 @@ def create_env(proposal, version=None, identifier=None, source=None, offline=Fal
     if source is None:
         source = project_source()
         if source is None:
-            raise ToolBoxPathError("this scs_nb is not a git checkout; pass --source with "
-                                   "the URL or folder of the scs_nb repository")
-        if version is None:   # the version this command runs from
+            raise ToolBoxPathError(
+                "this scs_nb is not a git checkout; pass --source with "
+                "the URL or folder of the scs_nb repository"
+            )
+        if version is None:  # the version this command runs from
             version = _git(["-C", source, "rev-parse", "HEAD"])
     source = validate_source(source)
     existing = [p for p in (paths.checkout, paths.env) if os.path.lexists(p)]
@@ -292,14 +339,16 @@ def create_env(proposal, version=None, identifier=None, source=None, offline=Fal
         if not force:
             raise ToolBoxPathError(
                 f"{existing[0]} already exists; pass --force to delete and recreate it, "
-                "or choose another --identifier")
+                "or choose another --identifier"
+            )
         if paths.checkout in existing and not discard_changes:
             changes = local_changes(paths.checkout)
             if changes:
                 raise ToolBoxPathError(
                     f"the checkout {paths.checkout} has local changes that --force would "
                     f"delete:\n{changes}\ncommit or copy them, or pass --force "
-                    "--discard-changes to delete them")
+                    "--discard-changes to delete them"
+                )
         for p in existing:
             echo(f"removing {p}")
             if p.is_dir() and not p.is_symlink():
@@ -319,14 +368,33 @@ def create_env(proposal, version=None, identifier=None, source=None, offline=Fal
             if system_site_packages:
                 cmd.insert(3, "--system-site-packages")
             _run(cmd, echo)
-            _run([python, "-m", "pip", "install", "--quiet", "-e", paths.checkout,
-                  "ipykernel", "ipympl"], echo)
-        out = _run([python, "-c", "import scs_nb, ipykernel, ipympl, scs_nb.kernels; "
-                    "print(scs_nb.__file__)"])
+            _run(
+                [
+                    python,
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "-e",
+                    paths.checkout,
+                    "ipykernel",
+                    "ipympl",
+                ],
+                echo,
+            )
+        out = _run(
+            [
+                python,
+                "-c",
+                "import scs_nb, ipykernel, ipympl, scs_nb.kernels; print(scs_nb.__file__)",
+            ]
+        )
         where = Path(out.strip().splitlines()[-1])
         if not where.resolve().is_relative_to(paths.checkout.resolve()):
-            raise ToolBoxError(f"the environment imports scs_nb from {where}, not from the "
-                               f"checkout {paths.checkout}")
+            raise ToolBoxError(
+                f"the environment imports scs_nb from {where}, not from the "
+                f"checkout {paths.checkout}"
+            )
     except BaseException:
         for p in (paths.checkout, paths.env):
             if p.exists():
@@ -334,8 +402,7 @@ def create_env(proposal, version=None, identifier=None, source=None, offline=Fal
         raise
     echo(f"environment ready: {paths.env}")
     if kernel:
-        dest = install_kernel(paths.proposal, identifier, python=python, user=user,
-                              prefix=prefix)
+        dest = install_kernel(paths.proposal, identifier, python=python, user=user, prefix=prefix)
         echo(f"registered kernel {kernel_name(paths.proposal, identifier)} in {dest}")
     return paths
 
@@ -351,27 +418,46 @@ def build_parser():
     p = argparse.ArgumentParser(
         prog="scs-create-toolbox-env",
         description="Create <proposal>/scratch/checkouts/toolbox_<ID> (a git checkout of "
-                    "scs_nb) and <proposal>/scratch/envs/toolbox_<ID> (a venv with it "
-                    "installed in development mode), and register its Jupyter kernel.")
+        "scs_nb) and <proposal>/scratch/envs/toolbox_<ID> (a venv with it "
+        "installed in development mode), and register its Jupyter kernel.",
+    )
     p.add_argument("--proposal", required=True, help="proposal number, e.g. 2780")
-    p.add_argument("--version", help="git tag, branch or commit (default: the version "
-                   "running this command)")
-    p.add_argument("--identifier", help="environment identifier (default: the proposal "
-                   "number, as the ToolBox: scratch/envs/toolbox_2780)")
-    p.add_argument("--source", help="git URL or folder of the scs_nb repository (default: "
-                   "the repository this command runs from)")
-    p.add_argument("--offline", action="store_true",
-                   help="no network: reuse this environment's packages")
-    p.add_argument("--system-site-packages", action="store_true",
-                   help="let the venv see the base Python's packages (online mode)")
-    p.add_argument("--force", action="store_true", help="delete and recreate an existing env "
-                   "(refused when the checkout has local changes)")
-    p.add_argument("--discard-changes", action="store_true",
-                   help="with --force: also delete a checkout with local changes")
+    p.add_argument(
+        "--version", help="git tag, branch or commit (default: the version running this command)"
+    )
+    p.add_argument(
+        "--identifier",
+        help="environment identifier (default: the proposal "
+        "number, as the ToolBox: scratch/envs/toolbox_2780)",
+    )
+    p.add_argument(
+        "--source",
+        help="git URL or folder of the scs_nb repository (default: "
+        "the repository this command runs from)",
+    )
+    p.add_argument(
+        "--offline", action="store_true", help="no network: reuse this environment's packages"
+    )
+    p.add_argument(
+        "--system-site-packages",
+        action="store_true",
+        help="let the venv see the base Python's packages (online mode)",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="delete and recreate an existing env (refused when the checkout has local changes)",
+    )
+    p.add_argument(
+        "--discard-changes",
+        action="store_true",
+        help="with --force: also delete a checkout with local changes",
+    )
     p.add_argument("--no-kernel", action="store_true", help="do not register the kernel")
     where = p.add_mutually_exclusive_group()
-    where.add_argument("--system", action="store_true",
-                       help="register the kernel for every user of this Jupyter")
+    where.add_argument(
+        "--system", action="store_true", help="register the kernel for every user of this Jupyter"
+    )
     where.add_argument("--prefix", metavar="DIR", help="register the kernel under DIR")
     return p
 
@@ -391,10 +477,19 @@ def main(argv=None) -> int:
     """
     args = build_parser().parse_args(argv)
     try:
-        create_env(args.proposal, args.version, args.identifier, args.source, args.offline,
-                   args.force, kernel=not args.no_kernel, user=not args.system,
-                   prefix=args.prefix, system_site_packages=args.system_site_packages,
-                   discard_changes=args.discard_changes)
+        create_env(
+            args.proposal,
+            args.version,
+            args.identifier,
+            args.source,
+            args.offline,
+            args.force,
+            kernel=not args.no_kernel,
+            user=not args.system,
+            prefix=args.prefix,
+            system_site_packages=args.system_site_packages,
+            discard_changes=args.discard_changes,
+        )
         return 0
     except ToolBoxError as exc:
         print(f"scs-create-toolbox-env: error: {exc}", file=sys.stderr)

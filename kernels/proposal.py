@@ -3,6 +3,7 @@
 ``find_proposal`` is the ToolBox's ``findxfel``: the folder
 ``<data root>/<instrument>/<cycle>/p<proposal>`` under ``$EXTRA_DATA_DATA_ROOT``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -12,8 +13,14 @@ from scs_nb.errors import ToolBoxPathError
 from scs_nb.facility import find_proposal as _facility_find_proposal
 from scs_nb.facility import validate_identifier, validate_proposal
 
-__all__ = ["find_proposal", "validate_identifier", "default_identifier", "env_paths",
-           "env_identifiers", "EnvPaths"]
+__all__ = [
+    "find_proposal",
+    "validate_identifier",
+    "default_identifier",
+    "env_paths",
+    "env_identifiers",
+    "EnvPaths",
+]
 
 
 def find_proposal(proposal) -> Path:
@@ -73,8 +80,8 @@ class EnvPaths:
     proposal: int
     identifier: str
     proposal_dir: Path
-    checkout: Path          # <proposal>/scratch/checkouts/toolbox_<ID>
-    env: Path               # <proposal>/scratch/envs/toolbox_<ID>
+    checkout: Path  # <proposal>/scratch/checkouts/toolbox_<ID>
+    env: Path  # <proposal>/scratch/envs/toolbox_<ID>
 
     @property
     def python(self) -> Path:
@@ -136,7 +143,7 @@ def env_paths(proposal, identifier=None, proposal_dir=None, existing=False) -> E
     if not pdir.is_dir():
         raise ToolBoxPathError(f"proposal folder {pdir} does not exist")
     pdir = Path(pdir).absolute()
-    if identifier is not None:      # '' is refused, not read as "the default"
+    if identifier is not None:  # '' is refused, not read as "the default"
         candidates = [validate_identifier(identifier)]
     else:
         candidates = env_identifiers(p)
@@ -150,14 +157,21 @@ def env_paths(proposal, identifier=None, proposal_dir=None, existing=False) -> E
     raise ToolBoxPathError(
         f"no environment of proposal {p}: looked for {tried}; create it with "
         f"`scs-create-toolbox-env --proposal {p}"
-        + (f" --identifier {identifier}" if identifier else "") + "`")
+        + (f" --identifier {identifier}" if identifier else "")
+        + "`"
+    )
 
 
 def _paths(p, ident, pdir) -> EnvPaths:
     scratch = pdir / "scratch"
-    paths = EnvPaths(p, ident, pdir, scratch / "checkouts" / f"toolbox_{ident}",
-                     scratch / "envs" / f"toolbox_{ident}")
-    for path in (paths.checkout, paths.env):   # defence in depth: stay in the proposal
+    paths = EnvPaths(
+        p,
+        ident,
+        pdir,
+        scratch / "checkouts" / f"toolbox_{ident}",
+        scratch / "envs" / f"toolbox_{ident}",
+    )
+    for path in (paths.checkout, paths.env):  # defence in depth: stay in the proposal
         if not path.resolve().is_relative_to(scratch.resolve()):
             raise ToolBoxPathError(f"{path} is outside {scratch}")
     return paths

@@ -6,8 +6,16 @@ module of the ToolBox's layout, as ``scs_nb.compat.FLAT`` lists them, plus
 scs_nb's own additions below. ``tb.detectors.xgm``, ``tb.misc``,
 ``tb.routines.boz`` ... are the ToolBox's module paths (``compat.MODULES``).
 """
+
 from . import compat as _compat
+
+# scs_nb's own additions to the flat API: the mnemonic table, the one reader, damaged
+# runs, facility facts, and names of the analysis that the ToolBox keeps elsewhere
+from . import facility
 from ._version import __version__
+from .base import knife_edge_base
+from .detectors.dssc.azimuthal import integrate_azimuthal
+from .detectors.dssc.binning import DSSCModulesError
 from .errors import (
     ToolBoxError,
     ToolBoxFileError,
@@ -15,13 +23,6 @@ from .errors import (
     ToolBoxTypeError,
     ToolBoxValueError,
 )
-
-# scs_nb's own additions to the flat API: the mnemonic table, the one reader, damaged
-# runs, facility facts, and names of the analysis that the ToolBox keeps elsewhere
-from . import facility
-from .base import knife_edge_base
-from .detectors.dssc.azimuthal import integrate_azimuthal
-from .detectors.dssc.binning import DSSCModulesError
 from .mnemonics import mnemonics
 from .reader import damage, lookup, read, resolve
 from .routines import boz

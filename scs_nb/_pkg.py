@@ -1,4 +1,5 @@
 """Package information (the ToolBox's ``toolbox_scs.util.pkg``)."""
+
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version

@@ -13,6 +13,7 @@ names owned by a process, and the cleaning of stale ones, and writable-path chec
   writer; ``clean_stale(folder, stem)`` removes the ones of processes that no longer
   exist (older than this process), left by a kill.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -30,8 +31,20 @@ import numpy as np
 
 from .errors import ToolBoxPathError, ToolBoxValueError
 
-__all__ = ["umask", "file_mode", "write_atomic", "json_default", "replacing", "locked",
-           "part_name", "clean_stale", "is_stale", "check_name", "check_writable_dir", "PROCESS_START"]
+__all__ = [
+    "umask",
+    "file_mode",
+    "write_atomic",
+    "json_default",
+    "replacing",
+    "locked",
+    "part_name",
+    "clean_stale",
+    "is_stale",
+    "check_name",
+    "check_writable_dir",
+    "PROCESS_START",
+]
 
 
 def _read_umask() -> int:
@@ -94,8 +107,7 @@ def replacing(path, executable=False):
     error remove it. A file with the final name is always complete."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=part_name("." + path.name),
-                               suffix=".part")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=part_name("." + path.name), suffix=".part")
     os.close(fd)
     try:
         yield tmp
@@ -172,6 +184,7 @@ def locked(path, timeout=600.0):
     """Exclusive lock (``fcntl.flock``) on ``.<name>.lock`` beside ``path`` while the
     block runs (the lock file stays: removing it would race with a waiting process)."""
     import fcntl  # POSIX only: the rest of this module also works without it
+
     path = Path(path)
     lock = path.with_name("." + path.name + ".lock")
     lock.parent.mkdir(parents=True, exist_ok=True)
@@ -188,11 +201,12 @@ def locked(path, timeout=600.0):
                 if time.monotonic() - t0 > timeout:
                     raise ToolBoxPathError(
                         f"{lock} has been locked by another process for {timeout:.0f} s; "
-                        "is another batch still running on this folder?") from None
+                        "is another batch still running on this folder?"
+                    ) from None
                 time.sleep(0.05)
         yield
     finally:
-        os.close(fd)     # closing releases the lock
+        os.close(fd)  # closing releases the lock
 
 
 # -- temporary names owned by a process ------------------------------------------
@@ -276,7 +290,8 @@ def check_name(text, what="name") -> str:
     if bad:
         raise ToolBoxValueError(
             f"{what} {s!r} contains the control character {bad[0]!r}; rename it with "
-            "letters, digits, '_', '-', '.' only")
+            "letters, digits, '_', '-', '.' only"
+        )
     return s
 
 
@@ -290,17 +305,22 @@ def check_writable_dir(path, what="output folder", option="--out") -> Path:
     path = Path(path)
     check_name(path, what)
     if path.exists() and not path.is_dir():
-        raise ToolBoxPathError(f"{what} {str(path)!r} exists and is not a folder; pass "
-                               f"{option} with a folder")
+        raise ToolBoxPathError(
+            f"{what} {str(path)!r} exists and is not a folder; pass {option} with a folder"
+        )
     probe = path
     while not probe.exists():
         if probe.parent == probe:
             break
         probe = probe.parent
     if not probe.is_dir():
-        raise ToolBoxPathError(f"{what} {str(path)!r} cannot be created: {str(probe)!r} is a "
-                               f"file; pass {option} with a folder")
+        raise ToolBoxPathError(
+            f"{what} {str(path)!r} cannot be created: {str(probe)!r} is a "
+            f"file; pass {option} with a folder"
+        )
     if not _writable(probe):
-        raise ToolBoxPathError(f"{what} {str(path)!r} is not writable (no write permission in "
-                               f"{str(probe)!r}); pass {option} with a folder you can write")
+        raise ToolBoxPathError(
+            f"{what} {str(path)!r} is not writable (no write permission in "
+            f"{str(probe)!r}); pass {option} with a folder you can write"
+        )
     return path

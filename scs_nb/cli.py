@@ -4,6 +4,7 @@ Each area of the package contributes its sub-commands through a module with a
 ``register(subparsers)`` function that adds parsers and sets ``func`` on them;
 ``func(args)`` returns the process exit code.
 """
+
 import argparse
 import importlib
 import sys
@@ -13,9 +14,9 @@ from .errors import ToolBoxError
 
 # modules that add sub-commands; each owns its own commands
 COMMAND_MODULES = (
-    "scs_nb.sim.cli",        # simulate, demo
-    "scs_nb.load_cli",       # find-proposal
-    "scs_nb.batch.cli",      # templates, run, batch, submit
+    "scs_nb.sim.cli",  # simulate, demo
+    "scs_nb.load_cli",  # find-proposal
+    "scs_nb.batch.cli",  # templates, run, batch, submit
 )
 
 # ``scs-nb submit NAME ...`` with named options of its own (the seed's job scripts)
@@ -32,7 +33,8 @@ def build_parser():
     """
     parser = argparse.ArgumentParser(
         prog="scs-nb",
-        description="SCS notebook toolkit: simulate runs, run templates headless, batch and SLURM.",
+        description="SCS notebook toolkit: simulate runs, run templates headless, batch "
+        "and SLURM.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:

@@ -19,6 +19,7 @@ A meta path finder serves the aliases to the import system; the packages'
 also makes ``toolbox_scs`` itself an alias of ``scs_nb``, so that a ToolBox
 notebook runs without a single edit.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -58,15 +59,35 @@ MODULES = {
 
 #: package -> ToolBox paths whose public names it offers directly
 FLAT = {
-    "detectors": ["detectors.xgm", "detectors.digitizers", "detectors.bam_detectors",
-                  "detectors.dssc", "detectors.dssc_data", "detectors.dssc_misc",
-                  "detectors.dssc_plot", "detectors.dssc_processing",
-                  "detectors.azimuthal_integrator", "detectors.hrixs", "detectors.viking",
-                  "detectors.pes", "detectors.fccd"],
-    "misc": ["misc.bunch_pattern", "misc.bunch_pattern_external", "misc.laser_utils",
-             "misc.undulator"],
-    "routines": ["routines.laser", "routines.undulator", "routines.XAS",
-                 "routines.Reflectivity", "routines.knife_edge", "routines.boz"],
+    "detectors": [
+        "detectors.xgm",
+        "detectors.digitizers",
+        "detectors.bam_detectors",
+        "detectors.dssc",
+        "detectors.dssc_data",
+        "detectors.dssc_misc",
+        "detectors.dssc_plot",
+        "detectors.dssc_processing",
+        "detectors.azimuthal_integrator",
+        "detectors.hrixs",
+        "detectors.viking",
+        "detectors.pes",
+        "detectors.fccd",
+    ],
+    "misc": [
+        "misc.bunch_pattern",
+        "misc.bunch_pattern_external",
+        "misc.laser_utils",
+        "misc.undulator",
+    ],
+    "routines": [
+        "routines.laser",
+        "routines.undulator",
+        "routines.XAS",
+        "routines.Reflectivity",
+        "routines.knife_edge",
+        "routines.boz",
+    ],
     "base": ["base.knife_edge"],
     "util": ["util.exceptions", "util.pkg"],
     "": ["load", "mnemonics_machinery", "detectors", "misc", "routines", "util"],
@@ -84,9 +105,13 @@ def public_names(module) -> list:
     names = getattr(module, "__all__", None)
     if names is not None:
         return list(names)
-    return [n for n, v in vars(module).items() if not n.startswith("_")
-            and isinstance(v, (types.FunctionType, type))
-            and getattr(v, "__module__", "").startswith(PACKAGE)]
+    return [
+        n
+        for n, v in vars(module).items()
+        if not n.startswith("_")
+        and isinstance(v, (types.FunctionType, type))
+        and getattr(v, "__module__", "").startswith(PACKAGE)
+    ]
 
 
 def _optional(path):
@@ -101,6 +126,7 @@ def _optional(path):
 
 def lazy_attributes(package_path):
     """``__getattr__`` for a package: its alias submodules and flat names."""
+
     def __getattr__(name):
         if name.startswith("_"):
             raise AttributeError(name)
@@ -113,6 +139,7 @@ def lazy_attributes(package_path):
                 return getattr(mod, name)
         where = f"{PACKAGE}.{package_path}" if package_path else PACKAGE
         raise AttributeError(f"module {where!r} has no attribute {name!r}")
+
     return __getattr__
 
 
@@ -123,12 +150,13 @@ class _AliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
     def _target(self, fullname):
         """(kind, target): ('alias', module name), ('package', None) or None."""
-        if self.toolbox_alias and (fullname == "toolbox_scs"
-                                   or fullname.startswith("toolbox_scs.")):
-            return "alias", PACKAGE + fullname[len("toolbox_scs"):]
+        if self.toolbox_alias and (
+            fullname == "toolbox_scs" or fullname.startswith("toolbox_scs.")
+        ):
+            return "alias", PACKAGE + fullname[len("toolbox_scs") :]
         if not fullname.startswith(PACKAGE + "."):
             return None
-        path = fullname[len(PACKAGE) + 1:]
+        path = fullname[len(PACKAGE) + 1 :]
         if path not in MODULES:
             return None
         target = MODULES[path]
@@ -146,7 +174,7 @@ class _AliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         if kind == "package":
             mod = types.ModuleType(spec.name, f"ToolBox package {spec.name} (aliases)")
             mod.__path__ = []
-            mod.__getattr__ = lazy_attributes(spec.name[len(PACKAGE) + 1:])
+            mod.__getattr__ = lazy_attributes(spec.name[len(PACKAGE) + 1 :])
             return mod
         mod = importlib.import_module(target)
         mod.__dict__.setdefault("__scs_nb_spec__", mod.__spec__)
@@ -206,7 +234,8 @@ def install(namespace):
         The top package's ``globals()``. Each public name of each module of
         ``flat_paths('')`` is set there once: names that scs_nb set itself are
         kept, except submodules that the import system bound as attributes
-        (``tb.load`` is the ToolBox's function, not the module ``scs_nb.load``). So the flat API is derived from ``FLAT``, the one table of
+        (``tb.load`` is the ToolBox's function, not the module ``scs_nb.load``).
+        So the flat API is derived from ``FLAT``, the one table of
         the ToolBox's layout, instead of a list of imports to keep in step.
 
     Notes
@@ -236,11 +265,15 @@ def alias_toolbox():
     so that a ToolBox notebook runs unchanged. Refused when the real ToolBox is
     importable: it is never shadowed."""
     if "toolbox_scs" in sys.modules and not sys.modules["toolbox_scs"].__name__ == PACKAGE:
-        raise ToolBoxValueError("toolbox_scs is already imported (the real ToolBox); "
-                                "use it, or import scs_nb as tb in a fresh kernel")
+        raise ToolBoxValueError(
+            "toolbox_scs is already imported (the real ToolBox); "
+            "use it, or import scs_nb as tb in a fresh kernel"
+        )
     if not _FINDER.toolbox_alias and importlib.util.find_spec("toolbox_scs") is not None:
-        raise ToolBoxValueError("the SCS ToolBox (toolbox_scs) is installed in this "
-                                "environment; scs_nb does not shadow it. Write "
-                                "`import scs_nb as tb` instead")
+        raise ToolBoxValueError(
+            "the SCS ToolBox (toolbox_scs) is installed in this "
+            "environment; scs_nb does not shadow it. Write "
+            "`import scs_nb as tb` instead"
+        )
     _FINDER.toolbox_alias = True
     sys.modules.setdefault("toolbox_scs", sys.modules[PACKAGE])

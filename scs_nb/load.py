@@ -8,6 +8,7 @@ mnemonics through ``scs_nb.reader`` and hands pulse-resolved fields to
 whose header is intact but whose data is damaged) raises ``ToolBoxFileError``
 naming the source, key and files.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -23,20 +24,35 @@ from .errors import ToolBoxTypeError, ToolBoxValueError
 from .facility import validate_proposal as _proposal_number
 from .facility import validate_run as _run_number
 from .mnemonics import kind_of
-from .reader import damage
+from .reader import damage, lookup, read
 from .reader import field_list as _as_field_list
-from .reader import lookup, read
-from .reader.discovery import (find_proposal, find_run_path, mnemonics_for_run, open_run,
-                               run_by_path)
+from .reader.discovery import (
+    find_proposal,
+    find_run_path,
+    mnemonics_for_run,
+    open_run,
+    run_by_path,
+)
 from .reader.discovery import select_trains as _select
 from .reader.values import run_value, run_values
 from .reader.warn import user_stacklevel as _user_stacklevel
 
-__all__ = ["find_proposal", "find_run_path", "open_run", "run_by_path", "load", "get_array",
-           "load_run_values", "concatenateRuns", "check_data_rate", "mnemonics_for_run"]
+__all__ = [
+    "find_proposal",
+    "find_run_path",
+    "open_run",
+    "run_by_path",
+    "load",
+    "get_array",
+    "load_run_values",
+    "concatenateRuns",
+    "check_data_rate",
+    "mnemonics_for_run",
+]
 
 #: fraction of missing trains above which ``load`` warns
 MISSING_TRAINS_WARN = 0.05
+
 
 def _pulse_function(name):
     """``scs_nb.pulses.<name>``, looked up at call time (tests replace it)."""
@@ -61,25 +77,47 @@ def _warn_missing(run, ds, arrays, where):
     parts = []
     gaps = span - len(run_tids)
     if gaps:
-        parts.append(f"{gaps} train ids between the first and last train are absent from the "
-                     "run files (trains dropped by the DAQ, or in files that could not be read)")
+        parts.append(
+            f"{gaps} train ids between the first and last train are absent from the "
+            "run files (trains dropped by the DAQ, or in files that could not be read)"
+        )
     for name, arr in arrays.items():
         n = len(np.intersect1d(np.asarray(arr.trainId, dtype=np.uint64), run_tids))
         if n < len(run_tids):
             src = arr.attrs.get("source", "")
-            parts.append(f"{name}{' (' + src + ')' if src else ''} has data in "
-                         f"{n} of {len(run_tids)} trains")
+            parts.append(
+                f"{name}{' (' + src + ')' if src else ''} has data in "
+                f"{n} of {len(run_tids)} trains"
+            )
     warnings.warn(
         f"{where}: {missing} of {span} trains ({100 * missing / span:.1f} %) are missing from "
-        "the loaded data: " + "; ".join(parts) + "." + damage.hint(run)
+        "the loaded data: "
+        + "; ".join(parts)
+        + "."
+        + damage.hint(run)
         + " Only trains with data for every field are kept; use check_data_rate(run, fields) "
         "for the rate of each field, or load the sparse fields separately.",
-        UserWarning, stacklevel=_user_stacklevel())
+        UserWarning,
+        stacklevel=_user_stacklevel(),
+    )
 
 
-def load(proposalNB=None, runNB=None, fields=None, data="all", display=False,
-         validate=False, subset=None, rois={}, extract_digitizers=True, extract_xgm=True,
-         extract_bam=True, bunchPattern="sase3", parallelize=True, **kwargs):
+def load(
+    proposalNB=None,
+    runNB=None,
+    fields=None,
+    data="all",
+    display=False,
+    validate=False,
+    subset=None,
+    rois={},
+    extract_digitizers=True,
+    extract_xgm=True,
+    extract_bam=True,
+    bunchPattern="sase3",
+    parallelize=True,
+    **kwargs,
+):
     """Load a run and extract the data. Output is an xarray with aligned trainIds.
 
     Parameters
@@ -159,9 +197,9 @@ def load(proposalNB=None, runNB=None, fields=None, data="all", display=False,
     >>> run, data = tb.load(2212, 208, ['SCS_SA3', 'MCP2apd', 'nrj'])
     """
     switches = _digitizer_switches(kwargs)
-    if hasattr(proposalNB, "all_sources"):      # an open DataCollection
+    if hasattr(proposalNB, "all_sources"):  # an open DataCollection
         if fields is None and runNB is not None and not isinstance(runNB, (int, np.integer)):
-            fields, runNB = runNB, None        # load(run, ['nrj'])
+            fields, runNB = runNB, None  # load(run, ['nrj'])
         run = _select(proposalNB, subset)
         meta = _run_metadata(run)
         proposal, run_nb, run_folder = meta["proposal"], meta["runNB"], meta["runFolder"]
@@ -169,9 +207,11 @@ def load(proposalNB=None, runNB=None, fields=None, data="all", display=False,
             _validate(run_folder)
     else:
         if proposalNB is None or runNB is None:
-            raise ToolBoxValueError("load(proposalNB, runNB, fields): proposalNB and runNB "
-                                    "are required, e.g. load(2212, 208, ['nrj']), or pass "
-                                    "an open run: load(run, fields=['nrj'])")
+            raise ToolBoxValueError(
+                "load(proposalNB, runNB, fields): proposalNB and runNB "
+                "are required, e.g. load(2212, 208, ['nrj']), or pass "
+                "an open run: load(run, fields=['nrj'])"
+            )
         run = open_run(proposalNB, runNB, subset=subset, data=data, parallelize=parallelize)
         run_folder = find_run_path(proposalNB, runNB)
         proposal, run_nb = _proposal_number(proposalNB), _run_number(runNB)
@@ -181,8 +221,10 @@ def load(proposalNB=None, runNB=None, fields=None, data="all", display=False,
         run.info()
     fields_ = _as_field_list(fields)
     if not isinstance(rois, dict):
-        raise ToolBoxTypeError(f"rois must be a dict {{mnemonic: {{name: {{'roi': ..., "
-                               f"'dim': [...]}}}}}}, got {rois!r}")
+        raise ToolBoxTypeError(
+            f"rois must be a dict {{mnemonic: {{name: {{'roi': ..., "
+            f"'dim': [...]}}}}}}, got {rois!r}"
+        )
     arrays = {}
     resolved = {}
     for name, spec in fields_:
@@ -194,21 +236,25 @@ def load(proposalNB=None, runNB=None, fields=None, data="all", display=False,
             print(f"Loading {name}")
         if name in rois:
             if not isinstance(rois[name], dict):
-                raise ToolBoxTypeError(f"rois[{name!r}] must be a dict "
-                                       "{name: {'roi': by_index[...], 'dim': [...]}}")
+                raise ToolBoxTypeError(
+                    f"rois[{name!r}] must be a dict "
+                    "{name: {'roi': by_index[...], 'dim': [...]}}"
+                )
             for roi_name, r in rois[name].items():
                 if not isinstance(r, dict) or "roi" not in r:
                     raise ToolBoxValueError(
                         f"rois[{name!r}][{roi_name!r}] must be {{'roi': by_index[...], "
-                        f"'dim': [...]}}, got {r!r}")
-                arrays[roi_name] = read(run, roi_name, alt=alt, roi=r["roi"],
-                                        dim=r.get("dim"))
+                        f"'dim': [...]}}, got {r!r}"
+                    )
+                arrays[roi_name] = read(run, roi_name, alt=alt, roi=r["roi"], dim=r.get("dim"))
         else:
             arrays[name] = read(run, name, alt=alt)
     unknown_rois = set(rois) - {n for n, _ in fields_}
     if unknown_rois:
-        raise ToolBoxValueError(f"rois given for {sorted(unknown_rois)}, which are not in "
-                                f"fields {[n for n, _ in fields_]}; add them to fields")
+        raise ToolBoxValueError(
+            f"rois given for {sorted(unknown_rois)}, which are not in "
+            f"fields {[n for n, _ in fields_]}; add them to fields"
+        )
     if arrays:
         ds = xr.merge(list(arrays.values()), join="inner")
         ds.attrs = {}  # merge copies the first variable's attributes
@@ -220,15 +266,20 @@ def load(proposalNB=None, runNB=None, fields=None, data="all", display=False,
     ds.attrs["runFolder"] = run_folder
     ds.attrs["proposal"] = proposal
     ds.attrs["runNB"] = run_nb
-    ds = _extract_pulses(run, ds, resolved, extract_digitizers and switches, extract_xgm,
-                         extract_bam, bunchPattern)
+    ds = _extract_pulses(
+        run, ds, resolved, extract_digitizers and switches, extract_xgm, extract_bam, bunchPattern
+    )
     return run, ds
 
 
 #: the ToolBox's per-board switches of load() and the boards each one covers
-_BOARD_SWITCHES = {"extract_adq412": ("ADQ412",), "extract_tim": ("ADQ412",),
-                   "extract_fadc": ("FastADC",), "extract_fadc2": ("FastADC2",),
-                   "extract_laser": ("FastADC", "FastADC2")}
+_BOARD_SWITCHES = {
+    "extract_adq412": ("ADQ412",),
+    "extract_tim": ("ADQ412",),
+    "extract_fadc": ("FastADC",),
+    "extract_fadc2": ("FastADC2",),
+    "extract_laser": ("FastADC", "FastADC2"),
+}
 
 
 def _digitizer_switches(kwargs) -> dict:
@@ -238,7 +289,8 @@ def _digitizer_switches(kwargs) -> dict:
         valid = [p for p in inspect.signature(load).parameters if p != "kwargs"]
         raise ToolBoxValueError(
             f"load() got unknown keyword(s) {', '.join(unknown)}. Valid keywords: "
-            f"{', '.join(valid + sorted(_BOARD_SWITCHES))}.")
+            f"{', '.join(valid + sorted(_BOARD_SWITCHES))}."
+        )
     boards = {"ADQ412": True, "FastADC": True, "FastADC2": True}
     for switch, value in kwargs.items():
         if not value:
@@ -261,8 +313,11 @@ def _run_metadata(run) -> dict:
     except Exception:  # pragma: no cover - several runs, or no METADATA
         pass
     folders = sorted({os.path.dirname(f.filename) for f in run.files})
-    return {"proposal": meta.get("proposalNumber"), "runNB": meta.get("runNumber"),
-            "runFolder": folders[0] if len(folders) == 1 else folders}
+    return {
+        "proposal": meta.get("proposalNumber"),
+        "runNB": meta.get("runNumber"),
+        "runFolder": folders[0] if len(folders) == 1 else folders,
+    }
 
 
 def _extract_pulses(run, ds, resolved, boards, extract_xgm, extract_bam, bunchPattern):
@@ -271,8 +326,13 @@ def _extract_pulses(run, ds, resolved, boards, extract_xgm, extract_bam, bunchPa
     attrs = dict(ds.attrs)
     names = [n for n in resolved if n in ds]
     kinds = {n: kind_of(resolved[n]) for n in names}
-    digi = [n for n in names if kinds[n] in ("digitizer_raw", "digitizer_peaks")
-            and boards and boards[_board(resolved[n])]]
+    digi = [
+        n
+        for n in names
+        if kinds[n] in ("digitizer_raw", "digitizer_peaks")
+        and boards
+        and boards[_board(resolved[n])]
+    ]
     if digi:
         func = _pulse_function("get_digitizer_peaks")
         for name in digi:
@@ -298,27 +358,35 @@ def _validate(run_folder):
     validator = RunValidator(run_folder)
     validator.run_checks()
     if validator.problems:
-        lines = [p.get("msg", str(p)) + (f" ({p['file']})" if "file" in p else "")
-                 for p in validator.problems[:10]]
-        warnings.warn(f"extra-data-validate found {len(validator.problems)} problem(s) in "
-                      f"{run_folder}: " + "; ".join(lines), UserWarning,
-                      stacklevel=_user_stacklevel())
+        lines = [
+            p.get("msg", str(p)) + (f" ({p['file']})" if "file" in p else "")
+            for p in validator.problems[:10]
+        ]
+        warnings.warn(
+            f"extra-data-validate found {len(validator.problems)} problem(s) in "
+            f"{run_folder}: " + "; ".join(lines),
+            UserWarning,
+            stacklevel=_user_stacklevel(),
+        )
 
 
 def _run_from(run, proposalNB, runNB, subset, data):
     if run is None:
         if proposalNB is None or runNB is None:
-            raise ToolBoxValueError("pass run (a DataCollection from open_run) or both "
-                                    "proposalNB and runNB")
+            raise ToolBoxValueError(
+                "pass run (a DataCollection from open_run) or both proposalNB and runNB"
+            )
         return open_run(proposalNB, runNB, subset=subset, data=data)
     if not hasattr(run, "all_sources"):
-        raise ToolBoxTypeError(f"run must be an extra_data DataCollection (from open_run), "
-                               f"got {type(run).__name__}")
+        raise ToolBoxTypeError(
+            f"run must be an extra_data DataCollection (from open_run), got {type(run).__name__}"
+        )
     return _select(run, subset)
 
 
-def get_array(run=None, mnemonic=None, stepsize=None, subset=None, data="raw",
-              proposalNB=None, runNB=None):
+def get_array(
+    run=None, mnemonic=None, stepsize=None, subset=None, data="raw", proposalNB=None, runNB=None
+):
     """Loads one data array for the specified mnemonic and rounds its values to
     integer multiples of stepsize for consistent grouping (except for
     stepsize=None). Returns a 1D array of ones if mnemonic is set to None.
@@ -369,17 +437,23 @@ def get_array(run=None, mnemonic=None, stepsize=None, subset=None, data="raw",
         run = None  # the ToolBox: proposalNB and runNB take precedence over run
     run = _run_from(run, proposalNB, runNB, subset, data)
     if stepsize is not None:
-        if isinstance(stepsize, bool) or not isinstance(stepsize, (int, float, np.number)) \
-                or not np.isfinite(stepsize) or stepsize <= 0:
+        if (
+            isinstance(stepsize, bool)
+            or not isinstance(stepsize, (int, float, np.number))
+            or not np.isfinite(stepsize)
+            or stepsize <= 0
+        ):
             raise ToolBoxValueError(f"stepsize must be a positive number, got {stepsize!r}")
     if mnemonic is None:
         tids = np.asarray(run.train_ids, dtype=np.uint64)
-        return xr.DataArray(np.ones(len(tids), dtype=np.int16), dims=["trainId"],
-                            coords={"trainId": tids})
+        return xr.DataArray(
+            np.ones(len(tids), dtype=np.int16), dims=["trainId"], coords={"trainId": tids}
+        )
     fields = _as_field_list(mnemonic)
     if len(fields) != 1:
-        raise ToolBoxValueError(f"get_array loads one mnemonic, got {mnemonic!r}; use load() "
-                                "for several")
+        raise ToolBoxValueError(
+            f"get_array loads one mnemonic, got {mnemonic!r}; use load() for several"
+        )
     name, spec = fields[0]
     name, alt = lookup(run, name, spec)
     arr = read(run, name, alt=alt)
@@ -419,8 +493,10 @@ def load_run_values(prop_or_run, runNB=None, which="mnemonics"):
         run = prop_or_run
     else:
         if runNB is None:
-            raise ToolBoxValueError("load_run_values(proposal, runNB): runNB is required when "
-                                    "a proposal number is given")
+            raise ToolBoxValueError(
+                "load_run_values(proposal, runNB): runNB is required when "
+                "a proposal number is given"
+            )
         run = open_run(prop_or_run, runNB)
     if which == "all":
         return {src: run_values(run, src) for src in sorted(run.control_sources)}
@@ -454,16 +530,18 @@ def concatenateRuns(runs):
         raise ToolBoxValueError("concatenateRuns needs a non-empty list of Datasets")
     for i, r in enumerate(runs):
         if not isinstance(r, xr.Dataset) or "trainId" not in r.dims:
-            raise ToolBoxTypeError(f"runs[{i}] is not an xarray Dataset with a trainId "
-                                   f"dimension (got {type(r).__name__})")
-    ordered = sorted(runs, key=lambda r: int(r["trainId"].values[0])
-                     if r.sizes["trainId"] else 0)
+            raise ToolBoxTypeError(
+                f"runs[{i}] is not an xarray Dataset with a trainId "
+                f"dimension (got {type(r).__name__})"
+            )
+    ordered = sorted(runs, key=lambda r: int(r["trainId"].values[0]) if r.sizes["trainId"] else 0)
     keys = set(ordered[0].data_vars)
     for r in ordered[1:]:
         if set(r.data_vars) != keys:
             raise ToolBoxValueError(
                 "data fields between different runs are not identical, cannot combine runs: "
-                f"{sorted(keys)} vs {sorted(r.data_vars)}. Load the same fields in each run.")
+                f"{sorted(keys)} vs {sorted(r.data_vars)}. Load the same fields in each run."
+            )
     result = xr.concat(ordered, dim="trainId", combine_attrs="drop")
     for k in ordered[0].attrs:
         result.attrs[k] = [r.attrs.get(k) for r in ordered]
@@ -490,8 +568,9 @@ def check_data_rate(run, fields=None):
         contain data as values.
     """
     if not hasattr(run, "all_sources"):
-        raise ToolBoxTypeError(f"run must be an extra_data DataCollection, got "
-                               f"{type(run).__name__}")
+        raise ToolBoxTypeError(
+            f"run must be an extra_data DataCollection, got {type(run).__name__}"
+        )
     if fields is None:
         items = list(mnemonics_for_run(run).items())
     else:
@@ -502,4 +581,3 @@ def check_data_rate(run, fields=None):
         counts = np.asarray(run[alt["source"], alt["key"]].data_counts(labelled=False))
         ret[name] = float(np.count_nonzero(counts) / ntrains) if ntrains else 0.0
     return ret
-

@@ -12,7 +12,8 @@ also says
   ``'digitizer_peaks'`` (ADQ412 / FastADC traces and on-board integrals, with
   ``digitizer``: the model, ``'ADQ412'`` or ``'FastADC'``, and ``board``: the
   device, ``'ADQ412'``, ``'FastADC'`` or ``'FastADC2'``, whose ``load`` switch
-  (``extract_fadc2=False``...) applies; integrated by ``get_digitizer_peaks``), ``'pes_raw'`` (PES time-of-flight traces, read by
+  (``extract_fadc2=False``...) applies; integrated by ``get_digitizer_peaks``),
+  ``'pes_raw'`` (PES time-of-flight traces, read by
   ``get_pes_tof``), ``'camera'`` (images), ``'detector'`` (other
   per-train detector arrays) and ``'fast'`` (other instrument data);
 * ``inferred``: True where the source or key has no public reference (it is
@@ -31,6 +32,7 @@ mnemonic that the run contains (``scs_nb.mnemonics_for_run`` also opens the run
 by number); ``resolve`` and ``read`` (``scs_nb.reader``) are the one way from a
 mnemonic to data. This module is data: it opens no run and reads nothing.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -41,8 +43,18 @@ from .facility import sources as S
 #: the digitizer board (a ``load`` switch each) of each digitizer device
 BOARD_OF = {S.FASTADC: "FastADC", S.FASTADC2: "FastADC2"}
 
-KINDS = ("timing", "slow", "xgm", "bam", "digitizer_raw", "digitizer_peaks", "pes_raw",
-         "camera", "detector", "fast")
+KINDS = (
+    "timing",
+    "slow",
+    "xgm",
+    "bam",
+    "digitizer_raw",
+    "digitizer_peaks",
+    "pes_raw",
+    "camera",
+    "detector",
+    "fast",
+)
 
 
 def _m(kind, *alternatives, inferred=None, **extra):
@@ -53,10 +65,10 @@ def _m(kind, *alternatives, inferred=None, **extra):
     out = []
     for src, key, dim in alternatives:
         base = src.split(":")[0]
-        inf = inferred if inferred is not None else (
-            src in S.INFERRED or base in S.INFERRED)
-        out.append({"source": src, "key": key, "dim": dim, "kind": kind,
-                    "inferred": bool(inf), **extra})
+        inf = inferred if inferred is not None else (src in S.INFERRED or base in S.INFERRED)
+        out.append(
+            {"source": src, "key": key, "dim": dim, "kind": kind, "inferred": bool(inf), **extra}
+        )
     return tuple(out)
 
 
@@ -75,9 +87,11 @@ def _build_table() -> dict:
         "bunchPatternTable": _m(
             "timing",
             (S.TIMESERVER_PIPELINE, "data.bunchPatternTable", ["pulse_slot"]),
-            (S.TIMESERVER, "bunchPatternTable.value", ["pulse_slot"])),
-        "bunchpattern": _m("timing", (S.TIMESERVER, "readBunchPatternTable.value", None),
-                           inferred=True),
+            (S.TIMESERVER, "bunchPatternTable.value", ["pulse_slot"]),
+        ),
+        "bunchpattern": _m(
+            "timing", (S.TIMESERVER, "readBunchPatternTable.value", None), inferred=True
+        ),
         # -- photon energy, mono, undulator, chicane --------------------------------
         "nrj": _m("slow", (S.MONO, "actualEnergy.value", None)),
         "nrj_target": _m("slow", (S.MONO, "targetEnergy.value", None)),
@@ -89,12 +103,15 @@ def _build_table() -> dict:
         "MAG_CHICANE_DELAY": _slow(S.UND_CHICANE.format(1), "actualDelay.value"),
         "AppleX": _m("slow", (S.APPLE_X, "polarization.value", None)),
         # -- attenuators, slits ---------------------------------------------------
-        "transmission": _slow("SA3_XTD10_GATT/MDL/GATT_TRANSMISSION_MONITOR",
-                              "Estimated_Tr.value"),
-        "transmission_setpoint": _slow("SA3_XTD10_GATT/MDL/GATT_TRANSMISSION_MONITOR",
-                                       "Set_Tr.value"),
-        "transmission_col2": _slow("SA3_XTD10_GATT/MDL/GATT_TRANSMISSION_MONITOR",
-                                   "Estimated_Tr_col2.value"),
+        "transmission": _slow(
+            "SA3_XTD10_GATT/MDL/GATT_TRANSMISSION_MONITOR", "Estimated_Tr.value"
+        ),
+        "transmission_setpoint": _slow(
+            "SA3_XTD10_GATT/MDL/GATT_TRANSMISSION_MONITOR", "Set_Tr.value"
+        ),
+        "transmission_col2": _slow(
+            "SA3_XTD10_GATT/MDL/GATT_TRANSMISSION_MONITOR", "Estimated_Tr_col2.value"
+        ),
         "GATT_pressure": _slow("SA3_XTD10_GATT/GAUGE/G30510C", "value.value"),
         "VSLIT": _slow("SA3_XTD10_VSLIT/MDL/BLADE", "actualGap.value"),
         "HSLIT": _slow("SCS_XTD10_HSLIT/MDL/BLADE", "actualGap.value"),
@@ -107,10 +124,12 @@ def _build_table() -> dict:
         "HFDM": _slow("SCS_BLU_FDM/MOTOR/HFDM_X"),
         "DSSC_fineDelay": _slow(S.DSSC_PPT, S.DSSC_FINE_DELAY_KEY + ".value"),
         # -- pump-probe laser ---------------------------------------------------------
-        "PP800_DelayLine": _m("slow", (S.DELAY_LINE, "AActualPosition.value", None),
-                              inferred=False),
-        "PP800_PhaseShifter": _m("slow", (S.PHASE_SHIFTER, "actualPosition.value", None),
-                                 inferred=False),
+        "PP800_DelayLine": _m(
+            "slow", (S.DELAY_LINE, "AActualPosition.value", None), inferred=False
+        ),
+        "PP800_PhaseShifter": _m(
+            "slow", (S.PHASE_SHIFTER, "actualPosition.value", None), inferred=False
+        ),
         "PP800_SynchDelayLine": _slow("SCS_ILH_LAS/DOOCS/PPL_OPT_DELAY"),
         "PP800_HalfWP": _slow("SCS_ILH_LAS/MOTOR/ROT8WP1"),
         "PP800_FocusLens": _slow("SCS_ILH_LAS/MOTOR/LT_SPARE1"),
@@ -122,8 +141,9 @@ def _build_table() -> dict:
         # -- sample environment ----------------------------------------------------
         "scannerX": _slow("SCS_CDIFFT_SAM/LMOTOR/SCANNERX"),
         "scannerY": _slow("SCS_CDIFFT_SAM/MOTOR/SCANNERY"),
-        "magnet": _m("slow", ("SCS_CDIFFT_MAG/SUPPLY/CURRENT", "actualCurrent.value", None),
-                     inferred=False),
+        "magnet": _m(
+            "slow", ("SCS_CDIFFT_MAG/SUPPLY/CURRENT", "actualCurrent.value", None), inferred=False
+        ),
         "magnet_current": _slow("SCS_CDIFFT_MAG/ASENS/CURRENT", "value.value"),
         "FFT_SAM_Z": _slow("SCS_CDIFFT_MOV/MOTOR/SAM_Z"),
         "FFT_SAM_Z_ENC": _slow("SCS_CDIFFT_MOV/ENC/SAM_Z", "value.value"),
@@ -143,10 +163,16 @@ def _build_table() -> dict:
         "MTE3": _camera(S.MTE3),
         "LLC_webcam1": _camera(S.LLC_WEBCAM1),
         "CHEM_cam": _camera(S.CHEM_CAM),
-        "GH2_1": _m("detector", ("SCS_PAM_XOX/DET/GOTTHARD_RECEIVER1:daqOutput",
-                                 "data.adc", ["gh2_pId", "gh2_pixel"]), inferred=True),
-        "GH2_2": _m("detector", ("SCS_PAM_XOX/DET/GOTTHARD_RECEIVER2:daqOutput",
-                                 "data.adc", ["gh2_pId", "gh2_pixel"]), inferred=True),
+        "GH2_1": _m(
+            "detector",
+            ("SCS_PAM_XOX/DET/GOTTHARD_RECEIVER1:daqOutput", "data.adc", ["gh2_pId", "gh2_pixel"]),
+            inferred=True,
+        ),
+        "GH2_2": _m(
+            "detector",
+            ("SCS_PAM_XOX/DET/GOTTHARD_RECEIVER2:daqOutput", "data.adc", ["gh2_pId", "gh2_pixel"]),
+            inferred=True,
+        ),
         # -- Viking spectrometer (Andor Newton) ------------------------------------
         "VIKING_preampGain": _slow(S.NEWTON, "preampGain.value"),
         "VIKING_HighCapacity": _slow(S.NEWTON, "HighCapacity.value"),
@@ -158,8 +184,19 @@ def _build_table() -> dict:
         **{f"PES_{gas}": _slow(dev, "isOpen.value") for gas, dev in S.PES_GAS_VALVE.items()},
     }
     # XRD chamber sample stages
-    for axis in ("STX", "STY", "STZ", "DRY", "SRX", "SRY", "SRZ", "SXT1Y", "SXT2Y", "SXTX",
-                 "SXTZ"):
+    for axis in (
+        "STX",
+        "STY",
+        "STZ",
+        "DRY",
+        "SRX",
+        "SRY",
+        "SRZ",
+        "SXT1Y",
+        "SXT2Y",
+        "SXTX",
+        "SXTZ",
+    ):
         t[f"XRD_{axis}"] = _slow(f"SCS_XRD_MOTOR/MOTOR/{axis}")
     # bunch decoder: pulse ids and counts per location
     for loc in ("sase1", "sase2", "sase3", "laser", "maindump", "tpi"):
@@ -168,56 +205,97 @@ def _build_table() -> dict:
         t[f"npulses_{loc}"] = _m("timing", (D, f"{loc}.nPulses.value", None), inferred=inf)
     # XGMs
     for name, dev in S.XGM.items():
-        for suffix, key, loc in (("XGM", "intensityTD", "all"),
-                                 ("SA3", "intensitySa3TD", "sase3"),
-                                 ("SA1", "intensitySa1TD", "sase1")):
-            t[f"{name}_{suffix}"] = _m("xgm", (dev + ":output", f"data.{key}",
-                                              ["XGMbunchId"]), inferred=False, location=loc)
-        for suffix, key in (("photonFlux", "photonFlux"),
-                            ("photonFlux_sigma", "photonFluxSigma"),
-                            ("nSa3Bunches", "numberOfSa3BunchesActual"),
-                            ("nSa1Bunches", "numberOfSa1BunchesActual"),
-                            ("slowTrain", "slowTrain"), ("slowTrainSA3", "slowTrainSa3"),
-                            ("slowTrainSA1", "slowTrainSa1")):
-            t[f"{name}_{suffix}"] = _m("slow", (dev, f"pulseEnergy.{key}.value", None),
-                                       inferred=key not in ("photonFlux",
-                                                            "numberOfSa3BunchesActual",
-                                                            "numberOfSa1BunchesActual"))
+        for suffix, key, loc in (
+            ("XGM", "intensityTD", "all"),
+            ("SA3", "intensitySa3TD", "sase3"),
+            ("SA1", "intensitySa1TD", "sase1"),
+        ):
+            t[f"{name}_{suffix}"] = _m(
+                "xgm",
+                (dev + ":output", f"data.{key}", ["XGMbunchId"]),
+                inferred=False,
+                location=loc,
+            )
+        for suffix, key in (
+            ("photonFlux", "photonFlux"),
+            ("photonFlux_sigma", "photonFluxSigma"),
+            ("nSa3Bunches", "numberOfSa3BunchesActual"),
+            ("nSa1Bunches", "numberOfSa1BunchesActual"),
+            ("slowTrain", "slowTrain"),
+            ("slowTrainSA3", "slowTrainSa3"),
+            ("slowTrainSA1", "slowTrainSa1"),
+        ):
+            t[f"{name}_{suffix}"] = _m(
+                "slow",
+                (dev, f"pulseEnergy.{key}.value", None),
+                inferred=key
+                not in ("photonFlux", "numberOfSa3BunchesActual", "numberOfSa1BunchesActual"),
+            )
     # ADQ412 (TIM / MCP), XTD10 MCP
     for n, ch in S.MCP_ADQ_LETTER.items():
         net = S.ADQ412 + ":network"
-        t[f"MCP{n}apd"] = _m("digitizer_peaks",
-                             (net, f"digitizers.channel_1_{ch}.apd.pulseIntegral", ["apdId"]),
-                             inferred=False, digitizer="ADQ412")
-        t[f"MCP{n}raw"] = _m("digitizer_raw",
-                             (net, f"digitizers.channel_1_{ch}.raw.samples", ["samplesId"]),
-                             inferred=False, digitizer="ADQ412")
+        t[f"MCP{n}apd"] = _m(
+            "digitizer_peaks",
+            (net, f"digitizers.channel_1_{ch}.apd.pulseIntegral", ["apdId"]),
+            inferred=False,
+            digitizer="ADQ412",
+        )
+        t[f"MCP{n}raw"] = _m(
+            "digitizer_raw",
+            (net, f"digitizers.channel_1_{ch}.raw.samples", ["samplesId"]),
+            inferred=False,
+            digitizer="ADQ412",
+        )
     for n, ch in ((1, "D"), (2, "C"), (3, "B"), (5, "A")):
         net = S.XTD10_MCP_ADQ + ":network"
         t[f"XTD10_MCP{n}apd"] = _m(
-            "digitizer_peaks", (net, f"digitizers.channel_1_{ch}.apd.pulseIntegral",
-                                ["apdId"]), digitizer="ADQ412")
+            "digitizer_peaks",
+            (net, f"digitizers.channel_1_{ch}.apd.pulseIntegral", ["apdId"]),
+            digitizer="ADQ412",
+        )
         t[f"XTD10_MCP{n}raw"] = _m(
-            "digitizer_raw", (net, f"digitizers.channel_1_{ch}.raw.samples", ["samplesId"]),
-            digitizer="ADQ412")
+            "digitizer_raw",
+            (net, f"digitizers.channel_1_{ch}.raw.samples", ["samplesId"]),
+            digitizer="ADQ412",
+        )
     # FastADC 1 and 2, every channel; named photodiodes on FastADC channels
     for n in range(10):
         for prefix, dev in (("FastADC", S.FASTADC), ("FastADC2_", S.FASTADC2)):
             src = f"{dev}:channel_{n}.output"
             board = BOARD_OF[dev]
-            t[f"{prefix}{n}raw"] = _m("digitizer_raw", (src, "data.rawData",
-                                                        ["fadc_samplesId"]),
-                                      digitizer="FastADC", board=board)
-            t[f"{prefix}{n}peaks"] = _m("digitizer_peaks", (src, "data.peaks", ["peakId"]),
-                                        digitizer="FastADC", board=board)
-    for name, (dev, n) in {"I0_ILH": (S.FASTADC, 5), "ILH_I0": (S.FASTADC, 5),
-                           "FFT_PD2": (S.FASTADC, 2), "FFT_MCP": (S.FASTADC, 3),
-                           "FFT_REFL": (S.FASTADC, 6), "ILH_8CAM5": (S.FASTADC2, 1)}.items():
+            t[f"{prefix}{n}raw"] = _m(
+                "digitizer_raw",
+                (src, "data.rawData", ["fadc_samplesId"]),
+                digitizer="FastADC",
+                board=board,
+            )
+            t[f"{prefix}{n}peaks"] = _m(
+                "digitizer_peaks",
+                (src, "data.peaks", ["peakId"]),
+                digitizer="FastADC",
+                board=board,
+            )
+    for name, (dev, n) in {
+        "I0_ILH": (S.FASTADC, 5),
+        "ILH_I0": (S.FASTADC, 5),
+        "FFT_PD2": (S.FASTADC, 2),
+        "FFT_MCP": (S.FASTADC, 3),
+        "FFT_REFL": (S.FASTADC, 6),
+        "ILH_8CAM5": (S.FASTADC2, 1),
+    }.items():
         src = f"{dev}:channel_{n}.output"
-        t[f"{name}raw"] = _m("digitizer_raw", (src, "data.rawData", ["fadc_samplesId"]),
-                             digitizer="FastADC", board=BOARD_OF[dev])
-        t[f"{name}peaks"] = _m("digitizer_peaks", (src, "data.peaks", ["peakId"]),
-                               digitizer="FastADC", board=BOARD_OF[dev])
+        t[f"{name}raw"] = _m(
+            "digitizer_raw",
+            (src, "data.rawData", ["fadc_samplesId"]),
+            digitizer="FastADC",
+            board=BOARD_OF[dev],
+        )
+        t[f"{name}peaks"] = _m(
+            "digitizer_peaks",
+            (src, "data.peaks", ["peakId"]),
+            digitizer="FastADC",
+            board=BOARD_OF[dev],
+        )
     # BAMs: pulse-resolved arrival time, train averages, feedback corrections
     for name, dev in S.BAM.items():
         t[name] = _m("bam", (dev + ":output", "data.absoluteTD", ["BAMbunchId"]))
@@ -227,9 +305,15 @@ def _build_table() -> dict:
     for ch in range(1, 5):
         for letter in "ABCD":
             t[f"PES_{ch}{letter}raw"] = _m(
-                "pes_raw", (S.PES_ADQ + ":network",
-                            f"digitizers.channel_{ch}_{letter}.raw.samples", ["PESsampleId"]),
-                inferred=False, digitizer="ADQ412")
+                "pes_raw",
+                (
+                    S.PES_ADQ + ":network",
+                    f"digitizers.channel_{ch}_{letter}.raw.samples",
+                    ["PESsampleId"],
+                ),
+                inferred=False,
+                digitizer="ADQ412",
+            )
     return t
 
 
@@ -293,14 +377,16 @@ def mnemonic_alternative(run, name):
         raise ToolBoxValueError(
             f"unknown mnemonic {name!r}. {hint}Mnemonics available in this run: "
             f"{', '.join(available)}. Pass one of these, or a dict "
-            "{'source': ..., 'key': ..., 'dim': ...} for other data.")
+            "{'source': ..., 'key': ..., 'dim': ...} for other data."
+        )
     for alt in alternatives(name):
         if _has(run, alt["source"], alt["key"]):
             return dict(alt)
     wanted = ", ".join(f"{a['source']} ({a['key']})" for a in alternatives(name))
     raise ToolBoxValueError(
         f"mnemonic {name!r} is not in this run: source {wanted} is missing. "
-        "See run.all_sources for what the run contains.")
+        "See run.all_sources for what the run contains."
+    )
 
 
 def present_in(run) -> dict:

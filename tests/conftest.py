@@ -3,6 +3,7 @@
 Runs are simulated once per test session (per xdist worker) and per set of
 arguments; they are small (tens to a few hundred trains) so the suite stays fast.
 """
+
 import os
 import zlib
 
@@ -48,22 +49,28 @@ def simulated(data_root):
         if key not in cache:
             if run is None:
                 number = AUTO_RUNS[0] + zlib.crc32(repr(key).encode()) % (
-                    AUTO_RUNS[1] - AUTO_RUNS[0])
+                    AUTO_RUNS[1] - AUTO_RUNS[0]
+                )
                 while (proposal, number) in used:
                     number = AUTO_RUNS[0] + (number + 1 - AUTO_RUNS[0]) % (
-                        AUTO_RUNS[1] - AUTO_RUNS[0])
+                        AUTO_RUNS[1] - AUTO_RUNS[0]
+                    )
             else:
                 number = run
-                assert not AUTO_RUNS[0] <= number < AUTO_RUNS[1], \
+                assert not AUTO_RUNS[0] <= number < AUTO_RUNS[1], (
                     f"explicit run numbers must be below {AUTO_RUNS[0]}"
-                assert (proposal, number) not in used, \
+                )
+                assert (proposal, number) not in used, (
                     f"run {number} already simulated for {used[proposal, number]}"
+                )
             used[proposal, number] = key
-            res = sim.simulate(scenario, proposal, number, data_root=data_root,
-                               overwrite=True, **kwargs)
+            res = sim.simulate(
+                scenario, proposal, number, data_root=data_root, overwrite=True, **kwargs
+            )
             res.proposal, res.run = proposal, number
             cache[key] = res
         return cache[key]
+
     return make
 
 
@@ -81,6 +88,7 @@ def private_cache(tmp_path_factory):
 
 class TemplateRun(tuple):
     """``text, images = run_template(...)``; also ``.nb`` (the executed notebook)."""
+
     nb = property(lambda self: self._nb)
 
 
@@ -94,18 +102,30 @@ def run_template():
     import nbformat
 
     import scs_nb
-    templates = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
-        scs_nb.__file__))), "templates")
+
+    templates = os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(scs_nb.__file__))), "templates"
+    )
 
     def run(name, tmp_path, **params):
         out = tmp_path / f"{name}.ipynb"
-        papermill.execute_notebook(os.path.join(templates, f"{name}.ipynb"), str(out),
-                                   parameters=params, kernel_name="python3",
-                                   progress_bar=False, cwd=str(tmp_path))
+        papermill.execute_notebook(
+            os.path.join(templates, f"{name}.ipynb"),
+            str(out),
+            parameters=params,
+            kernel_name="python3",
+            progress_bar=False,
+            cwd=str(tmp_path),
+        )
         nb = nbformat.read(str(out), as_version=4)
         outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
-        res = TemplateRun(("".join(o.get("text", "") for o in outputs),
-                           sum("image/png" in o.get("data", {}) for o in outputs)))
+        res = TemplateRun(
+            (
+                "".join(o.get("text", "") for o in outputs),
+                sum("image/png" in o.get("data", {}) for o in outputs),
+            )
+        )
         res._nb = nb
         return res
+
     return run

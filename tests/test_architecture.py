@@ -6,6 +6,7 @@ import-linter (``lint-imports``, run by ``make lint``) checks the layer order of
 module graph here is built from the source of all four folders, counting imports
 inside functions as import-linter does.
 """
+
 from __future__ import annotations
 
 import ast
@@ -15,20 +16,25 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-FOLDERS = {"scs_nb": ROOT / "scs_nb", "scs_nb.widgets": ROOT / "widgets",
-           "scs_nb.kernels": ROOT / "kernels", "scs_nb.templates": ROOT / "templates"}
+FOLDERS = {
+    "scs_nb": ROOT / "scs_nb",
+    "scs_nb.widgets": ROOT / "widgets",
+    "scs_nb.kernels": ROOT / "kernels",
+    "scs_nb.templates": ROOT / "templates",
+}
 
 #: modules allowed over MAX_LINES because they are one concept each, and why
 LONG_MODULES = {
     "scs_nb/detectors/hrixs/analysis.py": "one class, hRIXS: the ToolBox's API of the "
-                                          "spectrometer (centroiding, calibrations, spectra)",
+    "spectrometer (centroiding, calibrations, spectra)",
     "scs_nb/pulses/digitizers.py": "the ToolBox's digitizer API: reading traces and "
-                                   "aligning their peaks (integration is peak_integration)",
+    "aligning their peaks (integration is peak_integration)",
 }
 MAX_LINES = 600
 
-pytestmark = pytest.mark.skipif(not (ROOT / "scs_nb").is_dir(),
-                                reason="needs the source tree, not an installed wheel")
+pytestmark = pytest.mark.skipif(
+    not (ROOT / "scs_nb").is_dir(), reason="needs the source tree, not an installed wheel"
+)
 
 
 def _modules() -> dict:
@@ -53,9 +59,12 @@ def _imports(name):
     """(target module, line, inside a function?) of each scs_nb import of ``name``."""
     path, is_pkg = MODULES[name]
     tree = ast.parse(path.read_text())
-    local = {id(sub) for node in ast.walk(tree)
-             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-             for sub in ast.walk(node)}
+    local = {
+        id(sub)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        for sub in ast.walk(node)
+    }
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             targets = [a.name for a in node.names]
@@ -66,8 +75,9 @@ def _imports(name):
                 base = ".".join(base + ([node.module] if node.module else []))
             else:
                 base = node.module or ""
-            targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in MODULES else base
-                       for a in node.names]
+            targets = [
+                f"{base}.{a.name}" if f"{base}.{a.name}" in MODULES else base for a in node.names
+            ]
         else:
             continue
         for target in targets:
@@ -119,8 +129,12 @@ def test_no_import_circles():
 def test_no_function_local_imports_of_scs_nb():
     """Imports of scs_nb modules stand at the top of a module: one inside a function
     hides a circle. (Heavy third-party imports may stay local, with a reason.)"""
-    local = [f"{MODULES[m][0].relative_to(ROOT)}:{line} imports {t}"
-             for m in MODULES for t, line, inside in _imports(m) if inside]
+    local = [
+        f"{MODULES[m][0].relative_to(ROOT)}:{line} imports {t}"
+        for m in MODULES
+        for t, line, inside in _imports(m)
+        if inside
+    ]
     assert local == []
 
 
@@ -139,15 +153,21 @@ def test_nothing_below_imports_what_users_touch():
 
 
 def test_modules_are_small():
-    long = {str(p.relative_to(ROOT)): n for m, (p, _) in MODULES.items()
-            if (n := len(p.read_text().splitlines())) > MAX_LINES}
+    long = {
+        str(p.relative_to(ROOT)): n
+        for m, (p, _) in MODULES.items()
+        if (n := len(p.read_text().splitlines())) > MAX_LINES
+    }
     assert set(long) <= set(LONG_MODULES), long
 
 
 def test_comments_say_why_not_which_issue():
     """A comment or docstring that says "issue N" tells a reader nothing about the code."""
     pat = re.compile(r"\bissues? \d+\b", re.IGNORECASE)
-    hits = [f"{p.relative_to(ROOT)}:{i}" for p, _ in MODULES.values()
-            for i, line in enumerate(p.read_text().splitlines(), 1)
-            if pat.search(line) and "github.com" not in line and "#" in line]
+    hits = [
+        f"{p.relative_to(ROOT)}:{i}"
+        for p, _ in MODULES.values()
+        for i, line in enumerate(p.read_text().splitlines(), 1)
+        if pat.search(line) and "github.com" not in line and "#" in line
+    ]
     assert hits == []

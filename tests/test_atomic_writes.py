@@ -3,6 +3,7 @@ geometries, caches, simulated runs) goes through ``scs_nb.atomic``, so a file wi
 final name is always complete, gets the permissions of an ordinary new file (readable by
 the proposal's group), and the temporary leftovers of killed writers are cleaned up
 without touching those of live ones."""
+
 import os
 import stat
 import subprocess
@@ -33,7 +34,7 @@ def test_replacing_writes_whole_files_with_the_group_mode(tmp_path):
             f["x"] = np.arange(5)
         raise RuntimeError("killed while writing")
     with h5py.File(target, "r") as f:
-        assert f["x"].shape == (3,)                 # the old file, untouched
+        assert f["x"].shape == (3,)  # the old file, untouched
     assert sorted(p.name for p in target.parent.iterdir()) == ["out.h5"]
 
 
@@ -42,10 +43,14 @@ def test_stale_leftovers_are_cleaned(tmp_path):
     host = atomic._HOST
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    stale = [tmp_path / f".nb.pid{dead.pid}@{host}.abc.part.ipynb",
-             tmp_path / ".nb.legacy.part.ipynb"]
-    alive = [tmp_path / f".nb.pid1@{host}.abc.part.ipynb",             # pid 1 lives
-             tmp_path / f".nb.pid{dead.pid}@{host}.new.part.ipynb"]   # newer than us
+    stale = [
+        tmp_path / f".nb.pid{dead.pid}@{host}.abc.part.ipynb",
+        tmp_path / ".nb.legacy.part.ipynb",
+    ]
+    alive = [
+        tmp_path / f".nb.pid1@{host}.abc.part.ipynb",  # pid 1 lives
+        tmp_path / f".nb.pid{dead.pid}@{host}.new.part.ipynb",
+    ]  # newer than us
     for p in stale + alive:
         p.write_text("x")
     for p in stale + alive[:1]:

@@ -24,8 +24,15 @@ def scan(simulated, tmp_path_factory):
     data = simulated("dssc_delay_scan", **SIM)
     dark = simulated("dssc_dark", modules="0,1", trains=6, npulses=6)
     out = tmp_path_factory.mktemp("az_binned")
-    tb.bin_dssc(data.proposal, data.run, dark_run=dark.run, path=str(out), bin_width=0.1,
-                xgm_normalization=True, backend="sequential")
+    tb.bin_dssc(
+        data.proposal,
+        data.run,
+        dark_run=dark.run,
+        path=str(out),
+        bin_width=0.1,
+        xgm_normalization=True,
+        backend="sequential",
+    )
     return data, tb.open_binned_dssc(str(out))
 
 
@@ -33,14 +40,19 @@ def scan(simulated, tmp_path_factory):
 def integrated(scan):
     data, binned = scan
     t = data.truth["dssc"]
-    lazy = ad.integrate_delay_scan(binned, npt=150, radial_range=(0.1, 1.0),
-                                   distance=t["distance_m"], energy=t["energies_eV"][0],
-                                   chunks={"delay": 4})
+    lazy = ad.integrate_delay_scan(
+        binned,
+        npt=150,
+        radial_range=(0.1, 1.0),
+        distance=t["distance_m"],
+        energy=t["energies_eV"][0],
+        chunks={"delay": 4},
+    )
     return lazy
 
 
 def test_lazy_apply_ufunc(integrated):
-    assert hasattr(integrated.I.data, "dask")          # apply_ufunc, dask='parallelized'
+    assert hasattr(integrated.I.data, "dask")  # apply_ufunc, dask='parallelized'
     assert integrated.I.dims == ("delay", "pulse", "q")
     assert integrated.I.data.numblocks[0] > 1
 
@@ -55,13 +67,15 @@ def test_rings_drops_and_recovery_times(scan, integrated):
     prof = (dmap.I_off - dmap.background).mean("delay")
     dq = float(ds.q[1] - ds.q[0])
     for ring in rings:
-        sel = prof.sel(q=slice(ring["q_nm"] - 2 * ring["sigma_q_nm"],
-                               ring["q_nm"] + 2 * ring["sigma_q_nm"]))
+        sel = prof.sel(
+            q=slice(ring["q_nm"] - 2 * ring["sigma_q_nm"], ring["q_nm"] + 2 * ring["sigma_q_nm"])
+        )
         w = sel.values
         centroid = float((sel.q * w).sum() / w.sum())
         assert abs(centroid - ring["q_nm"]) < dq, (centroid, ring)
-    traces = ad.q_traces(dmap, [(r["q_nm"] - r["sigma_q_nm"], r["q_nm"] + r["sigma_q_nm"])
-                                for r in rings])
+    traces = ad.q_traces(
+        dmap, [(r["q_nm"] - r["sigma_q_nm"], r["q_nm"] + r["sigma_q_nm"]) for r in rings]
+    )
     for i, ring in enumerate(rings):
         fit = ad.fit_recovery(traces.delay.values, traces.values[i])
         assert abs(fit["depth"] - ring["depth"]) < 3 * fit["depth_err"] + 0.02, (fit, ring)

@@ -6,6 +6,7 @@ Ground truths are analytic images on the DSSC 1M geometry (a smooth radial
 cosine; a thin ring rendered by supersampling every hexagon with 16x16 points,
 independent of the polygon clipping under test).
 """
+
 import os
 
 import numpy as np
@@ -32,7 +33,7 @@ def geom():
 @pytest.fixture(scope="module")
 def radius(geom):
     pos = geom.get_pixel_positions()
-    return np.hypot(pos[..., 0], pos[..., 1]) * 1e3          # mm, (16, 128, 512)
+    return np.hypot(pos[..., 0], pos[..., 1]) * 1e3  # mm, (16, 128, 512)
 
 
 def test_conservation_1d_2d_mask_nan(geom):
@@ -47,23 +48,25 @@ def test_conservation_1d_2d_mask_nan(geom):
     got = (ds.I * ds.area).sum("q").values
     np.testing.assert_allclose(got[[0, 2]], ref[[0, 2]], rtol=1e-6)
     # two threads sharing batches of one frame: the same numbers
-    two = tb.integrate_azimuthal(img, geom, npt=300, distance=0.5, energy=930.0, mask=mask,
-                                 batch=1, threads=2)
+    two = tb.integrate_azimuthal(
+        img, geom, npt=300, distance=0.5, energy=930.0, mask=mask, batch=1, threads=2
+    )
     np.testing.assert_allclose(two.I.values, ds.I.values, rtol=1e-12, equal_nan=True)
     # the frame with NaN: the same as masking its NaN pixels too
     nan_mask = mask | np.isnan(img[1])
-    alt = tb.integrate_azimuthal(img[1:2], geom, npt=300, distance=0.5, energy=930.0,
-                                 mask=nan_mask)
+    alt = tb.integrate_azimuthal(
+        img[1:2], geom, npt=300, distance=0.5, energy=930.0, mask=nan_mask
+    )
     np.testing.assert_allclose(ds.I.values[1], alt.I.values[0], rtol=1e-6, equal_nan=True)
     np.testing.assert_allclose((alt.I * alt.area).sum(), ref[1], rtol=1e-6)
     # area: every unmasked pixel counted once
     np.testing.assert_allclose(ds.area.sum(), (~mask).sum(), rtol=1e-6)
     # 2-D (36 sectors) sums back to the 1-D result, and conserves
-    d2 = tb.integrate_azimuthal(img[:1], geom, npt=300, distance=0.5, energy=930.0,
-                                mask=mask, npt_azim=36)
+    d2 = tb.integrate_azimuthal(
+        img[:1], geom, npt=300, distance=0.5, energy=930.0, mask=mask, npt_azim=36
+    )
     assert d2.I.dims == ("frame", "chi", "q") and d2.chi.size == 36
-    np.testing.assert_allclose((d2.I * d2.area).fillna(0).sum(("chi", "q")), ref[0],
-                               rtol=1e-6)
+    np.testing.assert_allclose((d2.I * d2.area).fillna(0).sum(("chi", "q")), ref[0], rtol=1e-6)
     np.testing.assert_allclose(d2.area.sum("chi"), ds.area, rtol=1e-5, atol=1e-4)
 
 
@@ -80,8 +83,9 @@ def test_constant_image_and_polar_range(geom, radius):
     assert abs(ds.area.sum() - n_in) < border
     # a range across +-180 deg (the left half): exactly the pixels with x < 0, as the
     # geometry has no pixel across the vertical line through the beam
-    left = tb.integrate_azimuthal(img, geom, npt=50, unit="r_mm", polar_range=(90, 270),
-                                  npt_azim=8)
+    left = tb.integrate_azimuthal(
+        img, geom, npt=50, unit="r_mm", polar_range=(90, 270), npt_azim=8
+    )
     np.testing.assert_allclose(left.area.sum(), (pos[..., 0] < 0).sum(), rtol=1e-6)
     ok = left.area.values > 1e-3
     np.testing.assert_allclose(left.I.values[0][ok], 7.0, rtol=1e-6)
@@ -104,7 +108,7 @@ def test_smooth_image_agrees_with_pyfai_bbox(geom, radius):
     np.testing.assert_allclose(py.r.values, ex.r.values, rtol=1e-6)
     slope = 50 / 15.0
     tol = 0.5 * PITCH_MM * slope
-    inner = slice(1, -1)          # pyFAI piles pixels outside the range into the end bins
+    inner = slice(1, -1)  # pyFAI piles pixels outside the range into the end bins
     d = np.abs(ex.I.values[0] - py.I.values[0])[inner]
     ok = np.isfinite(d)
     assert ok.sum() > 150
@@ -112,7 +116,7 @@ def test_smooth_image_agrees_with_pyfai_bbox(geom, radius):
     truth = 100 + 50 * np.cos(ex.r.values / 15.0)
     dev = np.abs(ex.I.values[0] - truth)
     w = 0.7
-    bound = 50 / 15.0 ** 2 * (w ** 2 + 2 * PITCH_MM ** 2) / 24 + slope * w ** 2 / (12 * 20)
+    bound = 50 / 15.0**2 * (w**2 + 2 * PITCH_MM**2) / 24 + slope * w**2 / (12 * 20)
     assert np.nanmax(dev) < bound, (np.nanmax(dev), bound)
     assert bound < 0.05 * tol
 
@@ -128,13 +132,15 @@ def _thin_ring(geom, R=60.0, sigma=0.01, n=16):
     lo, hi = P.min(1), P.max(1)
     sx = lo[:, None, 0] + (hi - lo)[:, None, 0] * gx
     sy = lo[:, None, 1] + (hi - lo)[:, None, 1] * gy
-    orient = np.sign(np.sum(P[..., 0] * np.roll(P[..., 1], -1, 1)
-                            - np.roll(P[..., 0], -1, 1) * P[..., 1], 1))[:, None]
+    orient = np.sign(
+        np.sum(P[..., 0] * np.roll(P[..., 1], -1, 1) - np.roll(P[..., 0], -1, 1) * P[..., 1], 1)
+    )[:, None]
     inside = np.ones(sx.shape, bool)
     for v in range(P.shape[1]):
         a, b = P[:, v], P[:, (v + 1) % P.shape[1]]
-        cr = (b[:, 0] - a[:, 0])[:, None] * (sy - a[:, 1][:, None]) \
-            - (b[:, 1] - a[:, 1])[:, None] * (sx - a[:, 0][:, None])
+        cr = (b[:, 0] - a[:, 0])[:, None] * (sy - a[:, 1][:, None]) - (b[:, 1] - a[:, 1])[
+            :, None
+        ] * (sx - a[:, 0][:, None])
         inside &= cr * orient >= 0
     val = np.exp(-0.5 * ((np.hypot(sx, sy) - R) / sigma) ** 2)
     img = np.zeros(len(poly))
@@ -153,9 +159,11 @@ def test_sharp_ring_narrower_than_bbox(geom):
     R = 60.0
     img = _thin_ring(geom, R)
     kw = dict(npt=120, unit="r_mm", radial_range=(R - 0.6, R + 0.6))
-    w = {m: _width(tb.integrate_azimuthal(img, geom, method=m, **kw))
-         for m in ("exact", "bbox", "pyfai")}
-    assert abs(w["exact"][1] - R) < 0.005                 # centred within 5 µm
+    w = {
+        m: _width(tb.integrate_azimuthal(img, geom, method=m, **kw))
+        for m in ("exact", "bbox", "pyfai")
+    }
+    assert abs(w["exact"][1] - R) < 0.005  # centred within 5 µm
     assert w["exact"][0] < 0.95 * w["bbox"][0]
     assert w["exact"][0] < 0.85 * w["pyfai"][0]
 
@@ -163,8 +171,9 @@ def test_sharp_ring_narrower_than_bbox(geom):
 def test_matrix_cache_on_disk(geom):
     kw = dict(npt=64, unit="q_nm^-1", distance=0.5, energy=930.0, method="exact")
     m1 = az.azimuthal_matrix(geom, **kw)
-    files = [f for f in os.listdir(os.environ["SCS_NB_CACHE"] + "/azimuthal")
-             if f.startswith("exact-")]
+    files = [
+        f for f in os.listdir(os.environ["SCS_NB_CACHE"] + "/azimuthal") if f.startswith("exact-")
+    ]
     assert files and not any(f.endswith(".part") for f in files)
     az._MATRIX_CACHE.clear()
     m2 = az.azimuthal_matrix(geom, **kw)
@@ -180,18 +189,23 @@ def test_xarray_modules_dask_and_sigma(geom, radius):
     rng = np.random.default_rng(3)
     lam = (50 + 30 * np.exp(-0.5 * ((radius - 60) / 3) ** 2))[[2, 5]]
     counts = rng.poisson(lam, (4, 2, 128, 512)).astype(np.float32)
-    da = xr.DataArray(counts, dims=("delay", "module", "x", "y"),
-                      coords={"delay": np.arange(4.0), "module": [2, 5]})
-    ds = tb.integrate_azimuthal(da, geom, npt=80, unit="r_mm", radial_range=(30, 100),
-                                variance=counts)
+    da = xr.DataArray(
+        counts,
+        dims=("delay", "module", "x", "y"),
+        coords={"delay": np.arange(4.0), "module": [2, 5]},
+    )
+    ds = tb.integrate_azimuthal(
+        da, geom, npt=80, unit="r_mm", radial_range=(30, 100), variance=counts
+    )
     assert ds.I.dims == ("delay", "r") and list(ds.delay.values) == [0, 1, 2, 3]
     # the profile of the two modules, and Poisson sigma: spread of the 4 frames
     truth = 50 + 30 * np.exp(-0.5 * ((ds.r.values - 60) / 3) ** 2)
     ok = ds.area.values > 50
     z = (ds.I.values - truth) / ds.sigma.values
     assert 0.6 < np.std(z[:, ok]) < 1.5
-    lazy = tb.integrate_azimuthal(da.chunk({"delay": 2}), geom, npt=80, unit="r_mm",
-                                  radial_range=(30, 100))
+    lazy = tb.integrate_azimuthal(
+        da.chunk({"delay": 2}), geom, npt=80, unit="r_mm", radial_range=(30, 100)
+    )
     assert hasattr(lazy.I.data, "dask")
     np.testing.assert_allclose(lazy.I.values, ds.I.values, rtol=1e-6)
 
@@ -204,8 +218,9 @@ def test_toolbox_classes(geom, radius):
     # mean radius (mm) in a bin = its centre within a quarter pixel
     assert np.abs(prof[ok] - ai.distance_axis[ok] * 1e3).max() < 0.25 * PITCH_MM
     q = ai.calc_q(0.5, 1.3332e-9)
-    np.testing.assert_allclose(q * 1e-9, az.r_to_radial(ai.distance_axis * 1e3, "q_nm^-1", 0.5,
-                                                        930.0), rtol=1e-3)
+    np.testing.assert_allclose(
+        q * 1e-9, az.r_to_radial(ai.distance_axis * 1e3, "q_nm^-1", 0.5, 930.0), rtol=1e-3
+    )
     # beam at dxdy = (1 mm, 0): the radius from there is recovered
     shifted = tb.AzimuthalIntegratorDSSC(geom, (-180, 180), dxdy=(1e-3, 0))
     pos = geom.get_pixel_positions()

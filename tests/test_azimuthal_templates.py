@@ -1,6 +1,7 @@
 """The azimuthal how-to templates run headless (papermill, kernel python3) on
 their small simulated scenarios, plot, and print recovered-vs-injected lines
 that are within tolerance."""
+
 import re
 from pathlib import Path
 
@@ -10,8 +11,12 @@ import pytest
 import scs_nb
 
 TEMPLATES = Path(scs_nb.__file__).resolve().parent.parent / "templates"
-NAMES = ["dssc_azimuthal_integration", "dssc_scattering_time_delay", "dssc_fine_delay",
-         "dssc_create_geometry"]
+NAMES = [
+    "dssc_azimuthal_integration",
+    "dssc_scattering_time_delay",
+    "dssc_fine_delay",
+    "dssc_create_geometry",
+]
 
 
 pytestmark = pytest.mark.usefixtures("private_cache")
@@ -31,8 +36,9 @@ def test_azimuthal_integration_template(data_root, tmp_path, run_template):
 
 
 def test_time_delay_template(data_root, tmp_path, run_template):
-    text, images = run_template(NAMES[1], tmp_path, proposal=900002, run=503, dark_run=504,
-                        path=str(tmp_path / "binned"))
+    text, images = run_template(
+        NAMES[1], tmp_path, proposal=900002, run=503, dark_run=504, path=str(tmp_path / "binned")
+    )
     assert images >= 3
     assert "dask tasks" in text
     depth = _pairs(text, "drop depth")
@@ -42,10 +48,11 @@ def test_time_delay_template(data_root, tmp_path, run_template):
 
 
 def test_fine_delay_template(data_root, tmp_path, run_template):
-    text, images = run_template(NAMES[2], tmp_path, proposal=900002, run=510, dark_run=509,
-                        runs=list(range(510, 517)))
+    text, images = run_template(
+        NAMES[2], tmp_path, proposal=900002, run=510, dark_run=509, runs=list(range(510, 517))
+    )
     assert images >= 2
-    (got, inj), = _pairs(text, "fine delay optimum")
+    ((got, inj),) = _pairs(text, "fine delay optimum")
     assert abs(got - inj) < 1.0, text
 
 
@@ -60,6 +67,7 @@ def test_create_geometry_template(data_root, tmp_path, run_template):
 
 def test_parameters_cells():
     from scs_nb.batch.params import notebook_parameters
+
     for name in NAMES:
         nb = nbformat.read(str(TEMPLATES / f"{name}.ipynb"), as_version=4)
         assert nb.cells[1].metadata.get("tags") == ["parameters"]

@@ -1,4 +1,5 @@
 """`scs-nb batch`: one output per run, status table and file, retry of failures, skips."""
+
 import json
 from pathlib import Path
 
@@ -18,7 +19,10 @@ def test_batch_with_failure_and_retry(data_root, tmp_path, capsys):
     assert "--retry-failed" in captured.err
     status = json.loads((out / "tiny_template_batch.json").read_text())
     assert {r: e["status"] for r, e in status["runs"].items()} == {
-        "9051": "done", "9052": "failed", "9053": "done"}
+        "9051": "done",
+        "9052": "failed",
+        "9053": "done",
+    }
     assert "run 9052 fails on purpose" in status["runs"]["9052"]["message"]
     for run in (9051, 9053):
         assert (out / f"r{run:04d}" / f"tiny_template_r{run:04d}.ipynb").is_file()
@@ -45,10 +49,12 @@ def test_batch_with_failure_and_retry(data_root, tmp_path, capsys):
 
 
 def test_batch_validates_every_run_first(data_root, tmp_path, capsys):
-    code = cli.main(["batch", str(TINY), "--out", str(tmp_path), "--runs", "1-3",
-                     "-p", "trains=many"])
+    code = cli.main(
+        ["batch", str(TINY), "--out", str(tmp_path), "--runs", "1-3", "-p", "trains=many"]
+    )
     assert code == 2 and "'trains'" in capsys.readouterr().err
-    assert cli.main(["batch", str(TINY), "--out", str(tmp_path), "--runs", "1-3",
-                     "-p", "run=4"]) == 2
+    assert (
+        cli.main(["batch", str(TINY), "--out", str(tmp_path), "--runs", "1-3", "-p", "run=4"]) == 2
+    )
     assert "--runs" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())

@@ -1,4 +1,5 @@
 """Template parameters: parsed from the `parameters` cell, validated before any kernel."""
+
 import textwrap
 from pathlib import Path
 
@@ -40,12 +41,24 @@ def no_kernel(monkeypatch):
 
     def boom(*a, **k):
         raise AssertionError("a kernel was started")
+
     monkeypatch.setattr(papermill, "execute_notebook", boom)
 
 
 def test_parse_cell(spec):
-    assert list(spec) == ["proposal", "run", "dark_run", "xaxis", "bin_width", "modules",
-                          "tags", "plot", "name", "note", "extra"]
+    assert list(spec) == [
+        "proposal",
+        "run",
+        "dark_run",
+        "xaxis",
+        "bin_width",
+        "modules",
+        "tags",
+        "plot",
+        "name",
+        "note",
+        "extra",
+    ]
     assert spec["run"].required and spec["run"].type == "int"
     assert spec["run"].help == "run number (required)"
     assert not spec["dark_run"].required and spec["dark_run"].nullable
@@ -55,10 +68,20 @@ def test_parse_cell(spec):
 
 
 def test_values_parsed_by_type(spec):
-    v = P.validate_parameters(spec, {"run": "12", "bin_width": "2", "modules": "3, 4",
-                                     "plot": "no", "xaxis": "nrj", "name": "a b=c",
-                                     "dark_run": "None", "tags": "[1, 'x']",
-                                     "extra": '{"k": [1, 2]}'})
+    v = P.validate_parameters(
+        spec,
+        {
+            "run": "12",
+            "bin_width": "2",
+            "modules": "3, 4",
+            "plot": "no",
+            "xaxis": "nrj",
+            "name": "a b=c",
+            "dark_run": "None",
+            "tags": "[1, 'x']",
+            "extra": '{"k": [1, 2]}',
+        },
+    )
     assert v["run"] == 12 and isinstance(v["bin_width"], float) and v["bin_width"] == 2.0
     assert v["modules"] == [3, 4] and v["plot"] is False and v["xaxis"] == "nrj"
     assert v["name"] == "a b=c" and v["dark_run"] is None and v["tags"] == [1, "x"]
@@ -68,21 +91,24 @@ def test_values_parsed_by_type(spec):
     assert v["name"] == "None" and v["note"] is None
 
 
-@pytest.mark.parametrize("given, words", [
-    ({"run": "1.5"}, ["'run'", "int"]),
-    ({"run": "x"}, ["'run'", "int"]),
-    ({"run": True}, ["'run'", "int"]),              # a YAML bool is no int
-    ({"run": 1, "bin_width": "fast"}, ["'bin_width'", "float"]),
-    ({"run": 1, "plot": "maybe"}, ["'plot'", "bool"]),
-    ({"run": 1, "modules": "1,x"}, ["'modules'", "list of int"]),
-    ({"run": 1, "xaxis": "energy"}, ["'xaxis'", "'delay', 'nrj'"]),
-    ({"run": 1, "name": 3}, ["'name'", "str"]),
-    ({"run": 1, "proposal": 0}, ["'proposal'", "between"]),
-    ({"run": 10001}, ["'run'", "between"]),
-    ({}, ["'run'", "required", "-p run=VALUE"]),
-    ({"run": "None"}, ["'run'", "required"]),
-    ({"run": 1, "binwidth": "1"}, ["'binwidth'", "unknown", "did you mean 'bin_width'"]),
-])
+@pytest.mark.parametrize(
+    "given, words",
+    [
+        ({"run": "1.5"}, ["'run'", "int"]),
+        ({"run": "x"}, ["'run'", "int"]),
+        ({"run": True}, ["'run'", "int"]),  # a YAML bool is no int
+        ({"run": 1, "bin_width": "fast"}, ["'bin_width'", "float"]),
+        ({"run": 1, "plot": "maybe"}, ["'plot'", "bool"]),
+        ({"run": 1, "modules": "1,x"}, ["'modules'", "list of int"]),
+        ({"run": 1, "xaxis": "energy"}, ["'xaxis'", "'delay', 'nrj'"]),
+        ({"run": 1, "name": 3}, ["'name'", "str"]),
+        ({"run": 1, "proposal": 0}, ["'proposal'", "between"]),
+        ({"run": 10001}, ["'run'", "between"]),
+        ({}, ["'run'", "required", "-p run=VALUE"]),
+        ({"run": "None"}, ["'run'", "required"]),
+        ({"run": 1, "binwidth": "1"}, ["'binwidth'", "unknown", "did you mean 'bin_width'"]),
+    ],
+)
 def test_bad_values_name_the_parameter(spec, given, words):
     with pytest.raises(P.ParameterError) as err:
         P.validate_parameters(spec, given, template="t")
@@ -90,15 +116,18 @@ def test_bad_values_name_the_parameter(spec, given, words):
         assert w in str(err.value)
 
 
-@pytest.mark.parametrize("source, words", [
-    ("run = 1  # no annotation\n", ["line 1", "annotated"]),
-    ("run: int = 1\n", ["'run'", "# help"]),
-    ("run: int = 1 + 1  # computed\n", ["'run'", "literal"]),
-    ("run: numpy.ndarray = 1  # odd\n", ["'run'", "annotation"]),
-    ("run: int = 'a'  # wrong default\n", ["'run'", "default"]),
-    ("import os\n", ["annotated"]),
-    ("run: int = (\n", ["syntax"]),
-])
+@pytest.mark.parametrize(
+    "source, words",
+    [
+        ("run = 1  # no annotation\n", ["line 1", "annotated"]),
+        ("run: int = 1\n", ["'run'", "# help"]),
+        ("run: int = 1 + 1  # computed\n", ["'run'", "literal"]),
+        ("run: numpy.ndarray = 1  # odd\n", ["'run'", "annotation"]),
+        ("run: int = 'a'  # wrong default\n", ["'run'", "default"]),
+        ("import os\n", ["annotated"]),
+        ("run: int = (\n", ["syntax"]),
+    ],
+)
 def test_template_contract_violations(source, words):
     with pytest.raises(P.ParameterError) as err:
         P.parse_parameters_source(source)
@@ -120,8 +149,9 @@ def test_parameter_file(tmp_path, spec):
 
 
 def test_format_value_round_trip(spec):
-    values = P.validate_parameters(spec, {"run": 3, "modules": [1, 2], "plot": False,
-                                          "bin_width": 0.25, "extra": {"a": [1]}})
+    values = P.validate_parameters(
+        spec, {"run": 3, "modules": [1, 2], "plot": False, "bin_width": 0.25, "extra": {"a": [1]}}
+    )
     text = {k: P.format_value(spec[k], v) for k, v in values.items()}
     assert P.validate_parameters(spec, text) == values
 
@@ -159,14 +189,17 @@ def test_cli_run_help_lists_parameters(capsys):
     assert "run number" in out
 
 
-@pytest.mark.parametrize("args, words", [
-    (["-p", "run=abc"], ["'run'", "int"]),
-    (["-p", "run=1", "-p", "rnu=2"], ["unknown parameter 'rnu'", "did you mean 'run'"]),
-    ([], ["'run'", "required"]),
-    (["-p", "run=1", "-p", "scale=big"], ["'scale'", "float"]),
-    (["-p", "run"], ["NAME=VALUE"]),
-    (["-p", "run=1", "--kernel", "no_such_kernel"], ["no_such_kernel", "not installed"]),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["-p", "run=abc"], ["'run'", "int"]),
+        (["-p", "run=1", "-p", "rnu=2"], ["unknown parameter 'rnu'", "did you mean 'run'"]),
+        ([], ["'run'", "required"]),
+        (["-p", "run=1", "-p", "scale=big"], ["'scale'", "float"]),
+        (["-p", "run"], ["NAME=VALUE"]),
+        (["-p", "run=1", "--kernel", "no_such_kernel"], ["no_such_kernel", "not installed"]),
+    ],
+)
 def test_cli_run_rejects_before_kernel(capsys, tmp_path, args, words):
     code = cli.main(["run", str(TINY), "--out", str(tmp_path)] + args)
     assert code == 2
@@ -178,6 +211,7 @@ def test_cli_run_rejects_before_kernel(capsys, tmp_path, args, words):
 
 def test_cli_templates_check(tmp_path, capsys, monkeypatch):
     from scs_nb.batch import templates
+
     nb = nbformat.read(str(TINY), as_version=4)
     nbformat.write(nb, str(tmp_path / "good.ipynb"))
     nb.cells.insert(1, nbformat.v4.new_code_cell("import os"))

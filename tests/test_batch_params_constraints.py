@@ -3,6 +3,7 @@ kernel starts (a batch of hundreds of runs should not fail one by one): NaN/inf 
 values outside the constraints that templates declare in their parameters cell
 (`(> 0)`, `(0..15)`, `(non-empty)`), empty lists, duplicate YAML keys, non-text or
 folder -f files; `--help` shows the constraints."""
+
 import pytest
 
 from scs_nb import cli
@@ -14,16 +15,26 @@ SPEC = parse_parameters_source(
     "modules: list[int] = [0, 1]  # DSSC modules (0..15, non-empty)\n"
     "fields: list[str] = ['SCS_SA3']  # mnemonics to load (non-empty)\n"
     "low: float | None = None  # threshold (>= 0)\n"
-    "note: str = 'x'  # free text (not a constraint)\n")
+    "note: str = 'x'  # free text (not a constraint)\n"
+)
 
 
-@pytest.mark.parametrize("given, words", [
-    ({"bin_width": "nan"}, "finite"), ({"bin_width": "inf"}, "finite"),
-    ({"bin_width": float("-inf")}, "finite"), ({"bin_width": "-0.1"}, "> 0"),
-    ({"bin_width": "0"}, "> 0"), ({"module_group": "7"}, "0..3"),
-    ({"modules": "16"}, "0..15"), ({"modules": "[3, -1]"}, "each item"),
-    ({"modules": ""}, "empty"), ({"fields": []}, "empty"), ({"low": "-1"}, ">= 0"),
-])
+@pytest.mark.parametrize(
+    "given, words",
+    [
+        ({"bin_width": "nan"}, "finite"),
+        ({"bin_width": "inf"}, "finite"),
+        ({"bin_width": float("-inf")}, "finite"),
+        ({"bin_width": "-0.1"}, "> 0"),
+        ({"bin_width": "0"}, "> 0"),
+        ({"module_group": "7"}, "0..3"),
+        ({"modules": "16"}, "0..15"),
+        ({"modules": "[3, -1]"}, "each item"),
+        ({"modules": ""}, "empty"),
+        ({"fields": []}, "empty"),
+        ({"low": "-1"}, ">= 0"),
+    ],
+)
 def test_constraints_enforced(given, words):
     with pytest.raises(ParameterError, match=words.replace("..", r"\.\.").replace("+", r"\+")):
         validate_parameters(SPEC, given)
@@ -39,16 +50,22 @@ def test_constraints_parsed_and_valid_values_pass():
         parse_parameters_source("w: float = -1.0  # width (> 0)\n")
 
 
-@pytest.mark.parametrize("args, words", [
-    (["-p", "modules=16"], "0..15"), (["-p", "module_group=7"], "0..3"),
-    (["-p", "bin_width=-0.5"], "> 0"), (["-p", "bin_width=inf"], "finite"),
-    (["-p", "bin_width=nan"], "finite"), (["-p", "pattern=[]"], "empty"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["-p", "modules=16"], "0..15"),
+        (["-p", "module_group=7"], "0..3"),
+        (["-p", "bin_width=-0.5"], "> 0"),
+        (["-p", "bin_width=inf"], "finite"),
+        (["-p", "bin_width=nan"], "finite"),
+        (["-p", "pattern=[]"], "empty"),
+    ],
+)
 def test_template_cli_refuses(tmp_path, capsys, args, words):
     code = cli.main(["run", "dssc_binning", "--out", str(tmp_path), *args])
     err = capsys.readouterr().err
     assert code == 2 and words in err
-    assert not any(tmp_path.iterdir())          # nothing started, nothing written
+    assert not any(tmp_path.iterdir())  # nothing started, nothing written
 
 
 def test_load_run_data_refuses_empty_fields(tmp_path, capsys):
@@ -62,8 +79,7 @@ def test_bad_parameter_files(tmp_path, capsys):
     binary = tmp_path / "bin.yaml"
     binary.write_bytes(bytes(range(256)) * 4)
     for f, words in ((dup, "twice"), (binary, "not a text file"), (tmp_path, "folder")):
-        assert cli.main(["run", "dssc_binning", "-f", str(f), "--out",
-                         str(tmp_path / "o")]) == 2
+        assert cli.main(["run", "dssc_binning", "-f", str(f), "--out", str(tmp_path / "o")]) == 2
         assert words in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
 

@@ -3,6 +3,7 @@ concurrent batches on one folder keep each other's runs (locked read-modify-writ
 damaged status file is moved aside and rebuilt from the outputs, a rerun with other
 parameters is an error showing the difference, leftovers of killed runs are removed,
 bad output locations are one-line errors, and outputs are readable by the group."""
+
 import multiprocessing
 import os
 import stat
@@ -19,8 +20,11 @@ TINY = Path(__file__).parent / "data" / "tiny_template.ipynb"
 
 
 def _writer(spath, first, n):
-    plan = SimpleNamespace(template=SimpleNamespace(name="tiny_template", path=TINY),
-                           kernel="python3", run_param="run")
+    plan = SimpleNamespace(
+        template=SimpleNamespace(name="tiny_template", path=TINY),
+        kernel="python3",
+        run_param="run",
+    )
     for run in range(first, first + n):
         _merge_write(Path(spath), plan, run, {"status": "done", "notebook": f"nb{run}"})
 
@@ -48,10 +52,24 @@ def test_two_batches_on_one_folder(data_root, tmp_path):
     left.write_text("{}")
     os.utime(left, (time.time() - 3600,) * 2)
     env = dict(os.environ, EXTRA_DATA_DATA_ROOT=str(data_root))
-    cmd = [sys.executable, "-m", "scs_nb.cli", "batch", str(TINY), "--out", str(out),
-           "-p", "trains=5", "--runs"]
-    procs = [subprocess.Popen(cmd + [r], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for r in ("9101", "9102")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "scs_nb.cli",
+        "batch",
+        str(TINY),
+        "--out",
+        str(out),
+        "-p",
+        "trains=5",
+        "--runs",
+    ]
+    procs = [
+        subprocess.Popen(
+            cmd + [r], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for r in ("9101", "9102")
+    ]
     for p in procs:
         _, err = p.communicate(timeout=240)
         assert p.returncode == 0, err
@@ -66,7 +84,7 @@ def test_damaged_status_rebuilt_and_changed_parameters(data_root, tmp_path, caps
     base = ["batch", str(TINY), "--out", str(out), "-p", "trains=5", "-p", "fail_runs=[9112]"]
     assert cli.main(base + ["--runs", "9111-9112"]) == 1
     spath = status_path(out, "tiny_template")
-    spath.write_text('{"runs": {"9111": {"status": "do')       # a torn write
+    spath.write_text('{"runs": {"9111": {"status": "do')  # a torn write
     capsys.readouterr()
     # --retry-failed still knows the failure; the damaged file is kept aside
     assert failed_runs(str(TINY), out) == [9112]
@@ -85,8 +103,23 @@ def test_damaged_status_rebuilt_and_changed_parameters(data_root, tmp_path, caps
     assert cli.main(base + ["--runs", "9111"]) == 0
     assert "complete output with the same parameters" in capsys.readouterr().out
     # scs-nb run into the same folder names the difference too
-    assert cli.main(["run", str(TINY), "--out", str(out / "r9111"), "-p", "run=9111",
-                     "-p", "trains=5", "-p", "scale=3"]) == 2
+    assert (
+        cli.main(
+            [
+                "run",
+                str(TINY),
+                "--out",
+                str(out / "r9111"),
+                "-p",
+                "run=9111",
+                "-p",
+                "trains=5",
+                "-p",
+                "scale=3",
+            ]
+        )
+        == 2
+    )
     assert "scale: 1.0 -> 3.0" in capsys.readouterr().err
     # outputs readable by the proposal's group (umask 022 -> 0644)
     mode = 0o666 & ~atomic.umask()
@@ -105,7 +138,7 @@ def test_bad_output_locations(tmp_path, capsys, monkeypatch):
     ro = tmp_path / "ro"
     ro.mkdir()
     ro.chmod(0o555)
-    if os.geteuid() == 0:      # root writes anywhere: judge by the mode bits
+    if os.geteuid() == 0:  # root writes anywhere: judge by the mode bits
         monkeypatch.setattr(atomic, "_writable", lambda p: bool(os.stat(p).st_mode & 0o200))
     assert cli.main(["run", str(TINY), "-p", "run=1", "--out", str(ro / "x")]) == 2
     err = capsys.readouterr().err

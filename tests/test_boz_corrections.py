@@ -5,6 +5,7 @@ known 9-bit non-linearity, gain 3 ph/ADU, shot noise, intra-darks.
 The chain is run once per session (dark 20 trains, membranes 50 trains x 20 pulses);
 every test then checks one recovered quantity against the injected one.
 """
+
 import numpy as np
 import pytest
 
@@ -22,6 +23,7 @@ def _sim(data_root, scenario, run, **kw):
     """A run of the tests' proposal, simulated directly (not through the shared
     ``simulated`` factory, whose automatic run numbers other tests rely on)."""
     from scs_nb import sim
+
     res = sim.simulate(scenario, 900002, run, data_root=data_root, overwrite=True, **kw)
     res.proposal, res.run = 900002, run
     return res
@@ -59,8 +61,16 @@ def chain(runs):
     p.set_Fnl(boz.nl_lut(domain, res.x))
     p.set_flat_field(boz.normalize_flat_field(p))
     ff = boz.compute_flat_field_correction(p.rois, p)
-    return dict(p=p, plane=plane.x, refined=refined.x, ff=ff, domain=domain, res=res,
-                fitres=fitres, truth=mem.truth["boz"])
+    return dict(
+        p=p,
+        plane=plane.x,
+        refined=refined.x,
+        ff=ff,
+        domain=domain,
+        res=res,
+        fitres=fitres,
+        truth=mem.truth["boz"],
+    )
 
 
 def _z(plane, X, Y):
@@ -69,8 +79,9 @@ def _z(plane, X, Y):
 
 
 def _ratios(p, F, ff):
-    d = boz.process(F, p.arr_dark, p.arr, p.tid, p.rois, p.get_mask(), ff, p.sat_level,
-                    cache=p.cache)
+    d = boz.process(
+        F, p.arr_dark, p.arr, p.tid, p.rois, p.get_mask(), ff, p.sat_level, cache=p.cache
+    )
     ok = ~d["sat_sat"].values.ravel()
     return {k: d[k].values.ravel()[ok] for k in ("n", "0", "p")}
 
@@ -102,16 +113,17 @@ def test_flat_field_planes_recovered(chain):
     ff = chain["ff"]
     r = p.rois["p"]
     Xp, Yp = boz.get_roi_pixel_pos(r, p)
-    assert np.allclose(ff[r["yl"]:r["yh"], r["xl"]:r["xh"]].ravel(),
-                       _z(p.get_flat_field(), -Xp, Yp))
+    assert np.allclose(
+        ff[r["yl"] : r["yh"], r["xl"] : r["xh"]].ravel(), _z(p.get_flat_field(), -Xp, Yp)
+    )
     r0 = p.rois["0"]
-    assert np.all(ff[r0["yl"]:r0["yh"], r0["xl"]:r0["xh"]] == 1)
+    assert np.all(ff[r0["yl"] : r0["yh"], r0["xl"] : r0["xh"]] == 1)
 
 
 def _populated(p):
     """Raw values above the dark seen by >= 0.05 % of the beam pixels (not the
     saturation bins)."""
-    h = boz.histogram_module(p.arr, p.get_mask())[:p.sat_level]
+    h = boz.histogram_module(p.arr, p.get_mask())[: p.sat_level]
     v = np.flatnonzero(h > 5e-4 * h[60:].sum())
     return np.arange(45, v[-1])
 
@@ -162,7 +174,7 @@ def test_snr_methods_agree_with_injected_noise():
     ref_mean = rng.uniform(0.5e5, 1.5e5, 20000)
     ref = rng.poisson(ref_mean).astype(float)
     sig = rng.poisson(0.8 * ref_mean).astype(float)
-    inj = np.sqrt(np.mean(0.8 ** 2 * (1 / (0.8 * ref_mean) + 1 / ref_mean)))
+    inj = np.sqrt(np.mean(0.8**2 * (1 / (0.8 * ref_mean) + 1 / ref_mean)))
     res = boz.snr(sig, ref)
     for m in ("direct", "weighted", "diff"):
         assert abs(res[m]["mu"] - 0.8) < 1e-3
@@ -177,8 +189,7 @@ def test_fast_criterion_equals_numpy_reference(chain):
     arr = np.asarray(p.arr[:10])
     dark = np.asarray(p.arr_dark[:5])
     fast_v = boz.nl_crit(dy, dom, 0.3, dark, arr, None, p.rois, p.get_mask(), chain["ff"], 500)
-    ref_v = nl_crit_reference(dy, dom, 0.3, dark, arr, p.rois, p.get_mask(),
-                                   chain["ff"], 500)
+    ref_v = nl_crit_reference(dy, dom, 0.3, dark, arr, p.rois, p.get_mask(), chain["ff"], 500)
     assert fast_v == pytest.approx(ref_v, rel=1e-5)
 
 
@@ -193,8 +204,7 @@ def test_refine_moments_equal_direct_sums(chain):
     q = boz.parameters(1, 1, 1, 15, 3.0)
     q.set_flat_field(plane)
     ff = boz.compute_flat_field_correction(p.rois, q)
-    d = boz.process(np.arange(512.0), dark, arr, np.arange(6), p.rois,
-                    p.get_mask(), ff, 500)
+    d = boz.process(np.arange(512.0), dark, arr, np.arange(6), p.rois, p.get_mask(), ff, 500)
     ok = ~d["sat_sat"].values.ravel()
     s0 = d["0"].values.ravel()[ok]
     direct = sum(_binned_spread(d[b].values.ravel()[ok] / s0, s0) for b in ("n", "p"))
@@ -205,10 +215,28 @@ def test_parameters_json_round_trip(chain, tmp_path):
     p = chain["p"]
     fname = p.save(str(tmp_path))
     q = boz.parameters.load(fname)
-    for k in ("proposal", "darkrun", "run", "module", "gain", "drop_intra_darks", "rois",
-              "rois_th", "ff_type", "ff_prod_th", "ff_ratio_th", "flat_field",
-              "plane_guess_fit", "use_hex", "force_mirror", "ff_alpha", "ff_max_iter",
-              "nl_alpha", "sat_level", "nl_max_iter"):
+    for k in (
+        "proposal",
+        "darkrun",
+        "run",
+        "module",
+        "gain",
+        "drop_intra_darks",
+        "rois",
+        "rois_th",
+        "ff_type",
+        "ff_prod_th",
+        "ff_ratio_th",
+        "flat_field",
+        "plane_guess_fit",
+        "use_hex",
+        "force_mirror",
+        "ff_alpha",
+        "ff_max_iter",
+        "nl_alpha",
+        "sat_level",
+        "nl_max_iter",
+    ):
         assert getattr(q, k) == getattr(p, k), k
     assert np.array_equal(q.get_mask(), p.get_mask())
     assert np.allclose(q.get_Fnl(), p.get_Fnl())
@@ -242,8 +270,10 @@ def small(chain, data_root):
     p = chain["p"]
     e = _sim(data_root, "boz_energy_scan", 603)
     d = _sim(data_root, "boz_delay_scan", 604)
-    return {"energy": (small_data(p, e.run), e.truth["boz"]),
-            "delay": (small_data(p, d.run), d.truth["boz"])}
+    return {
+        "energy": (small_data(p, e.run), e.truth["boz"]),
+        "delay": (small_data(p, d.run), d.truth["boz"]),
+    }
 
 
 def test_xas_edge_recovered(small):
@@ -261,8 +291,10 @@ def test_xas_edge_recovered(small):
 
     def edge(E, pre, jump, e0, w):
         return pre + jump * (0.5 + np.arctan((E - e0) / w) / np.pi)
-    popt, pcov = curve_fit(edge, e, x.xas_n.values, p0=[0.2, 0.8, 706.0, 1.5],
-                           sigma=x.xas_n_err.values)
+
+    popt, pcov = curve_fit(
+        edge, e, x.xas_n.values, p0=[0.2, 0.8, 706.0, 1.5], sigma=x.xas_n_err.values
+    )
     e0 = popt[2]
     assert abs(e0 - t["edge"]["e0_eV"]) < 0.1
 
@@ -314,14 +346,16 @@ def test_nl_crit_sk_is_the_0_over_n_plus_p_variance(chain):
     d = boz.process(boz.nl_lut(dom, dy), *args)
     ok = ~d["sat_sat"].values.ravel()
     z, n, q = (d[k].values.ravel()[ok] for k in ("0", "n", "p"))
-    assert v == pytest.approx(1e8 * boz.snr(z, n + q, ["weighted"])["weighted"]["s"] ** 2,
-                              rel=1e-6)
+    assert v == pytest.approx(
+        1e8 * boz.snr(z, n + q, ["weighted"])["weighted"]["s"] ** 2, rel=1e-6
+    )
 
 
 def test_load_dssc_module_subset_and_intra_darks(runs):
     dark, _ = runs
-    arr, tid = boz.load_dssc_module(dark.proposal, dark.run, 15, subset=slice(2, 6),
-                                    drop_intra_darks=False)
+    arr, tid = boz.load_dssc_module(
+        dark.proposal, dark.run, 15, subset=slice(2, 6), drop_intra_darks=False
+    )
     assert arr.shape == (4, 40, 128, 512) and len(tid) == 4
     arr2, _ = boz.load_dssc_module(dark.proposal, dark.run, 15, subset=slice(2, 6))
     assert arr2.shape == (4, 20, 128, 512)

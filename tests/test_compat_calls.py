@@ -2,6 +2,7 @@
 per-board switches of load, xarray through the laser utilities, SCS_XGM giving
 SCS_SA3/SCS_SA1 and calibrate_xgm on it, an open run passed to load, the older
 quickmask form, and the DSSCBinner's message for missing aggregator files."""
+
 import shutil
 
 import numpy as np
@@ -43,13 +44,14 @@ def test_load_accepts_an_open_run(calib):
     _, ref = tb.load(calib.proposal, calib.run, ["nrj", "SCS_SA3"])
     xr.testing.assert_identical(ds[["nrj", "SCS_SA3"]], ref[["nrj", "SCS_SA3"]])
     assert ds.attrs["proposal"] == calib.proposal and ds.attrs["runNB"] == calib.run
-    _, ds2 = tb.load(run, ["nrj"])                 # the ToolBox's positional form
+    _, ds2 = tb.load(run, ["nrj"])  # the ToolBox's positional form
     assert "nrj" in ds2
 
 
 def test_laser_utilities_keep_xarray():
-    pos = xr.DataArray([1.0, 1.5, 2.0], dims="trainId", coords={"trainId": [10, 11, 12]},
-                       name="PP800_DelayLine")
+    pos = xr.DataArray(
+        [1.0, 1.5, 2.0], dims="trainId", coords={"trainId": [10, 11, 12]}, name="PP800_DelayLine"
+    )
     delay = tb.positionToDelay(pos, origin=1.5)
     assert isinstance(delay, xr.DataArray) and delay.dims == ("trainId",)
     np.testing.assert_array_equal(delay.trainId, pos.trainId)

@@ -1,6 +1,7 @@
 """The examples of the ToolBox's API reference, replayed as written (proposal
 and run numbers aside) on simulated runs, with their results checked against
 the injected values."""
+
 import numpy as np
 import pytest
 
@@ -29,7 +30,7 @@ def test_digitizer_signal_description_example(pp):
     signals = tb.digitizer_signal_description(run)
     assert signals["FastADC"]["FastADC5"] == "PP laser photodiode"
     assert set(signals["ADQ412"]) == {"MCP1", "MCP2", "MCP3", "MCP4"}
-    assert tb.digitizer_signal_description(run, "FastADC2") == {}   # no such board here
+    assert tb.digitizer_signal_description(run, "FastADC2") == {}  # no such board here
 
 
 def test_dssc_bins_example(pp):
@@ -38,7 +39,7 @@ def test_dssc_bins_example(pp):
     # >>> binner_train = tb.create_dssc_bins("trainId", run.trainIds, bins_trainId.values)
     run = tb.open_run(pp.proposal, pp.run, include="*DA*")
     bins_trainId = tb.get_array(run, "PP800_PhaseShifter", 0.04)
-    assert np.all(np.abs(bins_trainId.values) < 0.02)      # injected: 0 ps, 1e-4 noise
+    assert np.all(np.abs(bins_trainId.values) < 0.02)  # injected: 0 ps, 1e-4 noise
     binner_train = tb.create_dssc_bins("trainId", run.train_ids, bins_trainId.values)
     assert binner_train.sizes["trainId"] == 16
 

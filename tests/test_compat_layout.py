@@ -2,6 +2,7 @@
 
 tests/data/toolbox_api.txt lists every public function and class of the seed's
 API reference with its module path (generated from the seed)."""
+
 import importlib
 import subprocess
 import sys
@@ -11,9 +12,13 @@ import pytest
 
 import scs_nb as tb
 
-API = [tuple(line.split()) for line in
-       (Path(__file__).parent / "data" / "toolbox_api.txt").read_text().splitlines()
-       if line and not line.startswith("#")]
+API = [
+    tuple(line.split())
+    for line in (Path(__file__).parent / "data" / "toolbox_api.txt").read_text().splitlines()
+    if line and not line.startswith("#")
+]
+
+
 def _module(mod):
     return importlib.import_module("scs_nb" if mod == "." else f"scs_nb.{mod}")
 
@@ -33,6 +38,7 @@ def test_aliases_are_the_same_objects():
     import scs_nb.detectors as tbdet
     from scs_nb.detectors.xgm import get_xgm
     from scs_nb.misc import bunch_pattern
+
     assert get_xgm is tb.get_xgm is tbdet.get_xgm
     assert bunch_pattern is tb.pulses.bunch_pattern
     assert tb.misc.laser_utils.positionToDelay is tb.positionToDelay

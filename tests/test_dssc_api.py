@@ -3,6 +3,7 @@ outputs (atomic, resumable, interrupted runs) and error messages.
 
 Runs: 2 modules, 12 trains, 4 frames (pumped/unpumped) + intra-dark variants.
 """
+
 import os
 import signal
 import subprocess
@@ -31,8 +32,11 @@ def dark(simulated):
 
 
 def _binners(info, run_obj=None):
-    pulse = tb.create_dssc_bins("pulse", np.arange(info["frames_per_train"]),
-                                ["pumped", "unpumped"] * (info["frames_per_train"] // 2))
+    pulse = tb.create_dssc_bins(
+        "pulse",
+        np.arange(info["frames_per_train"]),
+        ["pumped", "unpumped"] * (info["frames_per_train"] // 2),
+    )
     tids = info["trainIds"]
     train = tb.create_dssc_bins("trainId", tids, np.arange(len(tids)) // 4)
     return {"pulse": pulse, "trainId": train}
@@ -47,12 +51,16 @@ def test_dsscbinner_and_formatter(run, dark, tmp_path):
     b.load_xgm()
     xgm_b = b.get_xgm_binned()
     truth = np.asarray(run.truth["xgm"]["SCS"]["sa3_fast_raw"])
-    np.testing.assert_allclose(xgm_b["xgm"].sel(pulse="pumped").values,
-                               truth[:, 0::2].reshape(3, -1).mean(1), rtol=1e-5)
+    np.testing.assert_allclose(
+        xgm_b["xgm"].sel(pulse="pumped").values, truth[:, 0::2].reshape(3, -1).mean(1), rtol=1e-5
+    )
     # dark processed with the same class: every frame its own bin
     dinfo = tb.load_dssc_info(dark.proposal, dark.run)
-    db = tb.DSSCBinner(dark.proposal, dark.run, binners={
-        "pulse": tb.create_dssc_bins("pulse", np.arange(4), np.arange(4))})
+    db = tb.DSSCBinner(
+        dark.proposal,
+        dark.run,
+        binners={"pulse": tb.create_dssc_bins("pulse", np.arange(4), np.arange(4))},
+    )
     db.process_data(filepath=str(tmp_path / "dark"), backend="sequential")
     fd = tb.DSSCFormatter(str(tmp_path / "dark"))
     fd.combine_files()
@@ -61,8 +69,13 @@ def test_dsscbinner_and_formatter(run, dark, tmp_path):
     assert dinfo["frames_per_train"] == 4
     # the run, dark-subtracted and XGM-normalised, with a pulse mask
     b.create_pulsemask("xgm", (0, np.inf))
-    b.process_data(modules=[0, 1], filepath=str(tmp_path / "run"), backend="sequential",
-                   dark_image=dark_img, xgm_normalization=True)
+    b.process_data(
+        modules=[0, 1],
+        filepath=str(tmp_path / "run"),
+        backend="sequential",
+        dark_image=dark_img,
+        xgm_normalization=True,
+    )
     f = tb.DSSCFormatter(str(tmp_path / "run"))
     f.combine_files()
     f.add_attributes({"run_type": "delay scan", "dark_run": dark.run})
@@ -70,21 +83,33 @@ def test_dsscbinner_and_formatter(run, dark, tmp_path):
     data = tb.load_xarray(str(tmp_path / "formatted.h5"))
     assert data["data"].dims == ("trainId", "pulse", "module", "x", "y")
     # the same numbers as the main path with the same bins
-    ref = tb.bin_dssc(run.proposal, run.run, dark_run=dark.run, path=str(tmp_path / "main"),
-                      bin_width=100.0, backend="sequential")
+    ref = tb.bin_dssc(
+        run.proposal,
+        run.run,
+        dark_run=dark.run,
+        path=str(tmp_path / "main"),
+        bin_width=100.0,
+        backend="sequential",
+    )
     main = tb.load_xarray(ref[0])
     a = data["data"].sel(module=0).mean("trainId").values
     # equal weights per train bin (4 trains each): the mean over bins is the run mean
-    np.testing.assert_allclose(a, main["data"].isel(module=0).sel(delay=0.0).values,
-                               rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(
+        a, main["data"].isel(module=0).sel(delay=0.0).values, rtol=1e-4, atol=1e-7
+    )
 
 
 def test_tim_binned(run):
     """TIM (MCP peaks) binned like the frames: pumped and unpumped pulses see the
     same mean intensity, proportional to the XGM."""
     info = tb.load_dssc_info(run.proposal, run.run)
-    b = tb.DSSCBinner(run.proposal, run.run, binners=_binners(info), dssc_coords_stride=1,
-                      tim_names=["MCP2apd", "MCP3apd"])
+    b = tb.DSSCBinner(
+        run.proposal,
+        run.run,
+        binners=_binners(info),
+        dssc_coords_stride=1,
+        tim_names=["MCP2apd", "MCP3apd"],
+    )
     tim = b.get_tim_binned()["tim"]
     xgm = b.get_xgm_binned()["xgm"]
     assert tim.shape == (3, 2) and np.all(np.isfinite(tim))
@@ -94,8 +119,7 @@ def test_tim_binned(run):
         tb.DSSCBinner(run.proposal, run.run, tim_names=["MCP9apd"]).load_tim()
 
 
-def test_resume_skips_complete_and_interrupt_reruns_identically(run, dark, tmp_path,
-                                                                 monkeypatch):
+def test_resume_skips_complete_and_interrupt_reruns_identically(run, dark, tmp_path, monkeypatch):
     kw = dict(dark_run=dark.run, bin_width=0.5, backend="sequential", chunksize=1)
     ref = tb.bin_dssc(run.proposal, run.run, path=str(tmp_path / "ref"), **kw)
     out = tmp_path / "out"
@@ -109,6 +133,7 @@ def test_resume_skips_complete_and_interrupt_reruns_identically(run, dark, tmp_p
         if len(calls) == 16 + 4 + 6:
             raise KeyboardInterrupt("simulated interruption")
         return real(*args)
+
     monkeypatch.setattr(accumulate, "_accumulate", interrupting)
     with pytest.raises(KeyboardInterrupt):
         tb.bin_dssc(run.proposal, run.run, path=str(out), **kw)
@@ -118,15 +143,15 @@ def test_resume_skips_complete_and_interrupt_reruns_identically(run, dark, tmp_p
     assert not [f for f in os.listdir(out) if f.endswith(".part")]
     m0 = os.stat(out / f"run_{run.run}_module0.h5").st_mtime_ns
     files = tb.bin_dssc(run.proposal, run.run, path=str(out), **kw)
-    assert os.stat(out / f"run_{run.run}_module0.h5").st_mtime_ns == m0   # skipped
+    assert os.stat(out / f"run_{run.run}_module0.h5").st_mtime_ns == m0  # skipped
     for a, b in zip(sorted(ref), sorted(files)):
-        xr.testing.assert_identical(tb.load_xarray(a)[["data", "hist", "xgm"]],
-                                    tb.load_xarray(b)[["data", "hist", "xgm"]])
+        xr.testing.assert_identical(
+            tb.load_xarray(a)[["data", "hist", "xgm"]], tb.load_xarray(b)[["data", "hist", "xgm"]]
+        )
     # other parameters into the same folder: an error, unless overwrite
     with pytest.raises(tb.ToolBoxFileError, match="overwrite=True"):
         tb.bin_dssc(run.proposal, run.run, path=str(out), **{**kw, "bin_width": 1.0})
-    tb.bin_dssc(run.proposal, run.run, path=str(out), overwrite=True,
-                **{**kw, "bin_width": 1.0})
+    tb.bin_dssc(run.proposal, run.run, path=str(out), overwrite=True, **{**kw, "bin_width": 1.0})
     assert tb.load_xarray(files[0]).attrs["bin_width"] == 1.0
 
 
@@ -152,7 +177,7 @@ def test_killed_worker_rerun_identical(run, dark, tmp_path):
     t0 = time.time()
     while not target.exists() and time.time() - t0 < 60 and proc.poll() is None:
         time.sleep(0.05)
-    time.sleep(1.0)                        # module 1 is being binned now
+    time.sleep(1.0)  # module 1 is being binned now
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert target.exists()
@@ -174,16 +199,22 @@ def test_errors(run, dark, simulated, tmp_path):
     # a dark run with another number of frames
     dark6 = simulated("dssc_dark", modules="0,1", trains=3, npulses=6)
     with pytest.raises(tb.ToolBoxValueError, match="frames per train"):
-        tb.bin_dssc(run.proposal, run.run, dark_run=dark6.run, path=str(tmp_path / "d"),
-                    backend="sequential")
+        tb.bin_dssc(
+            run.proposal,
+            run.run,
+            dark_run=dark6.run,
+            path=str(tmp_path / "d"),
+            backend="sequential",
+        )
     # binners that do not match the run
     info = tb.load_dssc_info(run.proposal, run.run)
     b = tb.DSSCBinner(run.proposal, run.run, dssc_coords_stride=1)
     with pytest.raises(tb.ToolBoxValueError, match="records 4 frames per train"):
         b.add_binner("pulse", tb.create_dssc_bins("pulse", np.arange(6), ["a", "b"] * 3))
     with pytest.raises(tb.ToolBoxValueError, match="none in common"):
-        b.add_binner("trainId", tb.create_dssc_bins("trainId", info["trainIds"] + 10**6,
-                                                    np.zeros(12)))
+        b.add_binner(
+            "trainId", tb.create_dssc_bins("trainId", info["trainIds"] + 10**6, np.zeros(12))
+        )
     with pytest.raises(tb.ToolBoxValueError, match="not one of"):
         b.add_binner("cell", tb.create_dssc_bins("pulse", np.arange(4), np.arange(4)))
     # a dark image of the wrong shape
@@ -195,12 +226,13 @@ def test_errors(run, dark, simulated, tmp_path):
 
 
 def test_data_and_masks(tmp_path):
-    ds = xr.Dataset({"data": (("pulse", "x"), np.arange(6.).reshape(2, 3))},
-                    coords={"pulse": ["a", "b"]})
+    ds = xr.Dataset(
+        {"data": (("pulse", "x"), np.arange(6.0).reshape(2, 3))}, coords={"pulse": ["a", "b"]}
+    )
     f = str(tmp_path / "d.h5")
     tb.save_xarray(f, ds)
     with pytest.raises(tb.ToolBoxFileError):
-        tb.save_xarray(f, ds)                   # the group exists
+        tb.save_xarray(f, ds)  # the group exists
     tb.save_xarray(f, ds * 2, group="extra")
     tb.save_attributes_h5(f, {"run": 3, "info": {"a": 1}})
     xr.testing.assert_identical(tb.load_xarray(f), ds)

@@ -1,6 +1,7 @@
 """DSSC ``assemble``: the one function that puts the images of some modules into
 the (16, 128, 512) stack a geometry draws (figures of the binning and azimuthal
 templates)."""
+
 import numpy as np
 import pytest
 
@@ -37,4 +38,4 @@ def test_assemble_where_extra_geom_puts_each_module(modules):
         assert at.any()
         np.testing.assert_array_equal(img[at], m + 1.0)
         covered |= at
-    assert np.isnan(img[~covered]).all()       # nothing of the other modules
+    assert np.isnan(img[~covered]).all()  # nothing of the other modules

@@ -3,6 +3,7 @@ and an unusable output path; corrupted frames (values above the 9-bit ADC range)
 counted, named and left out instead of biasing the means; a damaged sequence file fails
 its module only, the other modules are written (readable by the group) and reused by a
 rerun."""
+
 import os
 import shutil
 import stat
@@ -59,7 +60,7 @@ def test_corrupted_frames_left_out(run, clean, data_root, tmp_path):
     dst = _copy_run(run, data_root, number)
     f0 = sorted(dst.glob("*-DSSC00-S00000.h5"))[0]
     rng = np.random.default_rng(5)
-    with h5py.File(f0, "r+") as f:         # 1 MiB of random bytes over frames 9-16
+    with h5py.File(f0, "r+") as f:  # 1 MiB of random bytes over frames 9-16
         d = f["INSTRUMENT/SCS_DET_DSSC1M-1/DET/0CH0:xtdf/image/data"]
         d[9:17] = rng.integers(0, 2**16, size=(8,) + d.shape[1:], dtype=np.uint16)
     with warnings.catch_warnings(record=True) as caught:
@@ -80,15 +81,16 @@ def test_corrupted_frames_left_out(run, clean, data_root, tmp_path):
     assert abs(m - r) < 5 * noise + 1e-3 * abs(r), (m, r)
     assert float(ds["data"].max()) <= raw.ADC_MAX
     # module 1 is untouched: identical to the clean binning
-    np.testing.assert_array_equal(tb.load_xarray(files[1])["data"].values,
-                                  clean["1.h5"]["data"].values)
+    np.testing.assert_array_equal(
+        tb.load_xarray(files[1])["data"].values, clean["1.h5"]["data"].values
+    )
 
 
 def test_damaged_sequence_file_fails_its_module_only(run, clean, data_root, tmp_path):
     number = run.run + 600
     dst = _copy_run(run, data_root, number)
     bad = sorted(dst.glob("*-DSSC01-S00000.h5"))[0]
-    with open(bad, "r+b") as f:               # a torn copy: the header survives
+    with open(bad, "r+b") as f:  # a torn copy: the header survives
         f.truncate(4096)
     with pytest.raises(DSSCModulesError) as info:
         tb.bin_dssc(run.proposal, number, path=str(tmp_path), **KW)
@@ -96,11 +98,14 @@ def test_damaged_sequence_file_fails_its_module_only(run, clean, data_root, tmp_
     assert "1 of 3 DSSC module(s) failed" in str(err) and bad.name in str(err)
     assert [o["status"] for o in err.report] == ["done", "failed", "done"]
     assert sorted(os.path.basename(f) for f in err.files) == [
-        f"run_{number}_module0.h5", f"run_{number}_module2.h5"]
-    for m in (0, 2):         # the intact modules are written and correct
+        f"run_{number}_module0.h5",
+        f"run_{number}_module2.h5",
+    ]
+    for m in (0, 2):  # the intact modules are written and correct
         np.testing.assert_array_equal(
             tb.load_xarray(str(tmp_path / f"run_{number}_module{m}.h5"))["data"].values,
-            clean[f"{m}.h5"]["data"].values)
+            clean[f"{m}.h5"]["data"].values,
+        )
         mode = stat.S_IMODE(os.stat(tmp_path / f"run_{number}_module{m}.h5").st_mode)
         assert mode == 0o666 & ~atomic.umask()
     # a rerun reuses the intact modules (reported as skipped) and fails module 1 again

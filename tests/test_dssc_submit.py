@@ -1,4 +1,6 @@
-"""``scs-nb submit dssc-binning``: the seed's SLURM job with named options, validated and quoted."""
+"""``scs-nb submit dssc-binning``: the seed's SLURM job with named options, validated and
+quoted."""
+
 import shlex
 
 import pytest
@@ -7,10 +9,31 @@ from scs_nb import cli
 
 
 def test_submit_dssc_dry_run(capsys, tmp_path):
-    rc = cli.main(["submit", "dssc-binning", "--proposal", "2719", "--dark", "180", "--run", "179",
-                   "--module-group", "0-3", "--xaxis", "delay", "--bin-width", "0.1",
-                   "--reservation", "upex_002719", "--kernel", "python3",
-                   "--out", str(tmp_path), "--dry-run"])
+    rc = cli.main(
+        [
+            "submit",
+            "dssc-binning",
+            "--proposal",
+            "2719",
+            "--dark",
+            "180",
+            "--run",
+            "179",
+            "--module-group",
+            "0-3",
+            "--xaxis",
+            "delay",
+            "--bin-width",
+            "0.1",
+            "--reservation",
+            "upex_002719",
+            "--kernel",
+            "python3",
+            "--out",
+            str(tmp_path),
+            "--dry-run",
+        ]
+    )
     text = capsys.readouterr().out
     assert rc == 0
     assert "#SBATCH --job-name=r0179-dssc-binning" in text
@@ -18,22 +41,41 @@ def test_submit_dssc_dry_run(capsys, tmp_path):
     assert "#SBATCH --array=0-3" in text and f"--output={tmp_path}/logs/" in text
     exec_line = [ln for ln in text.splitlines() if ln.startswith("exec ")][0]
     words = shlex.split(exec_line)
-    for p in ("proposal=2719", "run=179", "dark_run=180", "xaxis=delay", "bin_width=0.1",
-              f"path={tmp_path}", "scenario="):
+    for p in (
+        "proposal=2719",
+        "run=179",
+        "dark_run=180",
+        "xaxis=delay",
+        "bin_width=0.1",
+        f"path={tmp_path}",
+        "scenario=",
+    ):
         assert p in words
     for g in range(4):
         assert f"module_group={g}" in text
 
 
-@pytest.mark.parametrize("bad", [
-    ["--xaxis", "delay; rm -rf /"],
-    ["--reservation", "upex_1; id"],
-    ["--bin-width", "-1"],
-    ["--module-group", "7"],
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        ["--xaxis", "delay; rm -rf /"],
+        ["--reservation", "upex_1; id"],
+        ["--bin-width", "-1"],
+        ["--module-group", "7"],
+    ],
+)
 def test_submit_dssc_rejects_bad_values(bad, capsys, tmp_path):
-    args = ["submit", "dssc-binning", "--proposal", "2719", "--run", "179", "--out", str(tmp_path),
-            "--dry-run"]
+    args = [
+        "submit",
+        "dssc-binning",
+        "--proposal",
+        "2719",
+        "--run",
+        "179",
+        "--out",
+        str(tmp_path),
+        "--dry-run",
+    ]
     rc = cli.main(args + bad)
     assert rc == 2
     assert "error" in capsys.readouterr().err

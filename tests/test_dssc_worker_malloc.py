@@ -1,6 +1,7 @@
 """The dask path of DSSC binning: a worker spawned by distributed's nanny has
 MALLOC_TRIM_THRESHOLD_ set, which makes every large temporary a fresh mmap (page
 faults each task); processing.tune_worker_malloc restores heap reuse."""
+
 import os
 import subprocess
 import sys
@@ -31,8 +32,9 @@ print(before, faults(), tuned, processing.tune_worker_malloc())
 def run(env_extra):
     env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
     env.update(env_extra)
-    out = subprocess.run([sys.executable, "-c", CODE], env=env, capture_output=True,
-                         text=True, check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", CODE], env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
     return int(out[0]), int(out[1]), out[2] == "True", out[3] == "True"
 
 
@@ -40,10 +42,10 @@ def test_tuning_removes_the_page_faults_of_a_nanny_worker():
     before, after, tuned, again = run({"MALLOC_TRIM_THRESHOLD_": "65536"})
     # 5 x 2 arrays x 512 pages faulted per pass with the nanny's setting
     assert before > 3000, before
-    assert tuned and not again                 # once per process
+    assert tuned and not again  # once per process
     assert after < before / 10, (before, after)
 
 
 def test_no_tuning_outside_a_nanny_worker():
     before, after, tuned, _ = run({})
-    assert not tuned                           # this process's malloc is left alone
+    assert not tuned  # this process's malloc is left alone

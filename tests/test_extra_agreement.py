@@ -1,5 +1,6 @@
 """EuXFEL's EXtra opens a simulated run as it opens real ones, and agrees with
 scs_nb on pulse ids, XGM pulse energies, raw ADQ412 traces and samples per pulse."""
+
 import numpy as np
 import pytest
 
@@ -49,10 +50,9 @@ def test_xgm_pulse_energies_agree(pump_probe):
 def test_adq_raw_traces_and_samples_per_pulse_agree(pump_probe):
     run = pump_probe
     # cm_period=0: the raw samples, without EXtra's common-mode correction
-    adq = extra.AdqRawChannel(run, "1_C", digitizer="SCS_UTC1_ADQ/ADC/1:network",
-                              cm_period=0)
+    adq = extra.AdqRawChannel(run, "1_C", digitizer="SCS_UTC1_ADQ/ADC/1:network", cm_period=0)
     assert not adq.interleaved and adq.clock_ratio == 440
-    ours = tb.get_array(run, "MCP2raw")          # MCP2 is channel 1_C
+    ours = tb.get_array(run, "MCP2raw")  # MCP2 is channel 1_C
     np.testing.assert_array_equal(np.asarray(adq.train_data()), ours.values)
     # and EXtra's pulse split puts the same samples in each pulse as scs_nb's windows
     pulses = np.asarray(adq.pulse_data(labelled=False))

@@ -2,6 +2,7 @@
 unpumped ring ratio at every delay, the gain map flattens the two detector
 halves, the dark is subtracted and the azimuthal integration puts the ring at
 the injected q."""
+
 import numpy as np
 import pytest
 from scipy.optimize import curve_fit
@@ -59,7 +60,7 @@ def test_dark_gain_and_ratio(binned):
     far = np.hypot(xx - cx, yy - cy) > t["r0_px"] + 6 * t["width_px"]
     assert abs(np.nanmean(b0.unpumped.values[:, far])) < 1e-3
     # pumped / unpumped ring ratio at each delay: as injected (shot noise ~0.5 %)
-    got = (b.pumped.values[:, ring].mean(1) / b.unpumped.values[:, ring].mean(1))
+    got = b.pumped.values[:, ring].mean(1) / b.unpumped.values[:, ring].mean(1)
     assert np.allclose(got, t["ratio_pumped_unpumped"], atol=0.02)
 
 
@@ -70,10 +71,14 @@ def test_azimuthal_integration(binned):
     az = f.azimuthal_int(t["wavelength_nm"], center=t["centre_px"], dr=2)
     u = az.unpumped.mean("scan_variable")
     q = u[Q_DIM].values
-    popt, _ = curve_fit(lambda x, a, m, s: a * np.exp(-0.5 * ((x - m) / s) ** 2), q, u.values,
-                        p0=[float(u.max()), float(q[int(np.argmax(u.values))]), 0.003])
+    popt, _ = curve_fit(
+        lambda x, a, m, s: a * np.exp(-0.5 * ((x - m) / s) ** 2),
+        q,
+        u.values,
+        p0=[float(u.max()), float(q[int(np.argmax(u.values))]), 0.003],
+    )
     dq = np.diff(q).mean()
-    assert abs(popt[1] - t["q0_per_nm"]) < dq       # within one radial bin
+    assert abs(popt[1] - t["q0_per_nm"]) < dq  # within one radial bin
     cuts = f.plot_azimuthal_line_cut(az["relative"], [t["q0_per_nm"]], [0.002])
     assert np.allclose(cuts.values[0] + 1, t["ratio_pumped_unpumped"], atol=0.03)
     assert f.plot_azimuthal_int("relative") is not None
@@ -95,7 +100,7 @@ def test_mask_and_xgm_filter(binned):
     f.load_gain(str(gain))
     f.load_binned(res.run, dark_runNB=dark.run, save_folder=out)
     m = np.ones(f.shape, bool)
-    m[: f.shape[0] // 2] = False                  # top half masked
+    m[: f.shape[0] // 2] = False  # top half masked
     np.save(out / "mask.npy", m)
     f.load_mask(str(out / "mask.npy"), plot=False)
     full = f.azimuthal_int(t["wavelength_nm"], center=t["centre_px"], dr=2, use_mask=False)
@@ -106,9 +111,8 @@ def test_mask_and_xgm_filter(binned):
     # the same ring to the radial binning: the peak bin of the noisier half image may be
     # the neighbour of the full image's
     q = full[Q_DIM].values
-    assert abs(q[k] - half[Q_DIM].values[int(np.nanargmax(u_half))]) \
-        <= np.max(np.diff(q)) + 1e-9
-    assert u_half[k] == pytest.approx(u_full[k], rel=0.02)   # same ring, half the pixels
+    assert abs(q[k] - half[Q_DIM].values[int(np.nanargmax(u_half))]) <= np.max(np.diff(q)) + 1e-9
+    assert u_half[k] == pytest.approx(u_full[k], rel=0.02)  # same ring, half the pixels
     f.mask = np.ones(f.shape, bool)
     # xgm_filter on a fresh scan: bounds around all pulses keep every train; an upper
     # bound at the lowest per-train maximum keeps only that train
@@ -117,6 +121,6 @@ def test_mask_and_xgm_filter(binned):
     xgm = g.scan["xgm_all"].values
     keep = g.xgm_filter(xgm_low=float(np.nanmin(xgm)) - 1, xgm_high=float(np.nanmax(xgm)) + 1)
     assert keep.sizes["trainId"] == 12
-    lo = float(np.nanmin(xgm.max(1)))        # the train with the weakest strongest pulse
+    lo = float(np.nanmin(xgm.max(1)))  # the train with the weakest strongest pulse
     g.xgm_filter(xgm_high=lo)
     assert g.scan.sizes["trainId"] == 1

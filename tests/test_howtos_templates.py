@@ -1,6 +1,7 @@
 """The how-to templates (knife-edge, reflectivity, XAS/XMCD, PES, FastCCD)
 run headless (papermill, kernel python3) on their scenarios and print the
 recovered-vs-injected lines."""
+
 import re
 from pathlib import Path
 
@@ -11,10 +12,22 @@ import scs_nb
 
 TEMPLATES = Path(scs_nb.__file__).resolve().parent.parent / "templates"
 CASES = {
-    "knife_edge": ("knife_edge", {}, r"w0: recovered ([\d.]+) ± ([\d.]+) µm, injected ([\d.]+) µm"),
-    "reflectivity": ("reflectivity", {}, r"t0: recovered ([-\d.]+) ± ([\d.]+) ps, injected ([-\d.]+) ps"),
-    "xas_xmcd": ("xas_xmcd", {}, r"XMCD amplitude: recovered ([-\d.]+) ± ([\d.]+) at [\d.]+ eV, "
-                                 r"injected ([-\d.]+)"),
+    "knife_edge": (
+        "knife_edge",
+        {},
+        r"w0: recovered ([\d.]+) ± ([\d.]+) µm, injected ([\d.]+) µm",
+    ),
+    "reflectivity": (
+        "reflectivity",
+        {},
+        r"t0: recovered ([-\d.]+) ± ([\d.]+) ps, injected ([-\d.]+) ps",
+    ),
+    "xas_xmcd": (
+        "xas_xmcd",
+        {},
+        r"XMCD amplitude: recovered ([-\d.]+) ± ([\d.]+) at [\d.]+ eV, "
+        r"injected ([-\d.]+)",
+    ),
     "pes_basic": ("pes", {}, None),
     "fastccd_binning": ("fastccd", {}, None),
 }
@@ -22,30 +35,43 @@ CASES = {
 
 def _outputs(path):
     nb = nbformat.read(str(path), as_version=4)
-    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
-                   for o in c.outputs)
-    images = sum(1 for c in nb.cells if c.cell_type == "code" for o in c.outputs
-                 if "image/png" in o.get("data", {}))
+    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    images = sum(
+        1
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if "image/png" in o.get("data", {})
+    )
     return text, images
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_template_headless(name, simulated, tmp_path):
     import papermill
+
     scenario, kw, pattern = CASES[name]
     res = simulated(scenario, **kw)
     out = tmp_path / f"{name}.ipynb"
     params = {"proposal": res.proposal, "run": res.run, "scenario": ""}
     if name == "fastccd_binning":
         params.update(dark_run=simulated("fccd_dark").run, dark_scenario="")
-    papermill.execute_notebook(str(TEMPLATES / f"{name}.ipynb"), str(out),
-                               parameters=params,
-                               kernel_name="python3", progress_bar=False, cwd=str(tmp_path))
+    papermill.execute_notebook(
+        str(TEMPLATES / f"{name}.ipynb"),
+        str(out),
+        parameters=params,
+        kernel_name="python3",
+        progress_bar=False,
+        cwd=str(tmp_path),
+    )
     text, images = _outputs(out)
     assert images >= 2
     if name == "fastccd_binning":
-        m = re.search(r"ring position: recovered ([\d.]+) 1/nm, injected ([\d.]+) 1/nm "
-                      r"\(radial bin ([\d.]+)", text)
+        m = re.search(
+            r"ring position: recovered ([\d.]+) 1/nm, injected ([\d.]+) 1/nm "
+            r"\(radial bin ([\d.]+)",
+            text,
+        )
         got, inj, dq = (float(v) for v in m.groups())
         assert abs(got - inj) < dq
         dev = float(re.search(r"largest deviation from injected ([\d.]+)", text).group(1))
@@ -63,6 +89,7 @@ def test_template_headless(name, simulated, tmp_path):
 
 def test_templates_have_a_parameters_cell():
     from scs_nb.batch.params import notebook_parameters
+
     for name in CASES:
         nb = nbformat.read(str(TEMPLATES / f"{name}.ipynb"), as_version=4)
         assert nb.cells[1].metadata.get("tags") == ["parameters"]

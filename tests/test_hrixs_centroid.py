@@ -6,6 +6,7 @@ The centre of mass of a 4x4 window has a noise-limited error of about
 sqrt(16 * 1.25 * (2.5**2 + dark noise)) / 255 ~ 0.05 px per axis, so the
 0.1 px requirement has a margin of 2.
 """
+
 import copy
 
 import numpy as np
@@ -13,10 +14,10 @@ import pytest
 from scipy.spatial import cKDTree
 
 import scs_nb as tb
-from scs_nb.detectors.hrixs import MaranaX, hRIXS, find_photons
+from scs_nb.detectors.hrixs import MaranaX, find_photons, hRIXS
 from scs_nb.sim import hrixs as sh
 
-ISOLATION_PX = 4.0     # a truth hit is isolated when no other is closer
+ISOLATION_PX = 4.0  # a truth hit is isolated when no other is closer
 MATCH_PX = 1.5
 
 
@@ -60,8 +61,8 @@ def test_isolated_photons_rms_error_below_0p1_px(loaded):
     h, data, truth = loaded
     # no curvature set: the corrected y is the detector y
     err, _, _, n_iso = _matched(h, data, truth)
-    assert len(err) >= 0.99 * n_iso > 500          # (almost) every isolated hit found
-    rms = np.sqrt((err ** 2).mean(axis=0))
+    assert len(err) >= 0.99 * n_iso > 500  # (almost) every isolated hit found
+    rms = np.sqrt((err**2).mean(axis=0))
     assert np.all(rms <= 0.1), rms
     assert np.all(np.abs(err.mean(axis=0)) < 3 * rms / np.sqrt(len(err)) + 0.005)
 
@@ -69,9 +70,9 @@ def test_isolated_photons_rms_error_below_0p1_px(loaded):
 def test_double_hits_classified(loaded):
     h, data, truth = loaded
     _, found_dbl, true_dbl, _ = _matched(h, data, truth)
-    assert true_dbl.sum() > 50                      # ~10 % of ~1000 hits
+    assert true_dbl.sum() > 50  # ~10 % of ~1000 hits
     assert np.mean(found_dbl == true_dbl) >= 0.95
-    assert np.mean(found_dbl[true_dbl]) >= 0.95     # doubles found as doubles
+    assert np.mean(found_dbl[true_dbl]) >= 0.95  # doubles found as doubles
 
 
 def test_centroid_spectrum_counts_the_photons(loaded):
@@ -82,8 +83,7 @@ def test_centroid_spectrum_counts_the_photons(loaded):
     counted = out["spectrum"].sum("energy").values
     # only pile-up of two independent hits within ~2 px loses photons (< 3 %)
     assert np.all(np.abs(counted - photons) <= 0.03 * photons + 3)
-    assert float(out["dbl_spectrum"].sum()) == pytest.approx(
-        0.1 * photons.sum() / 1.1, rel=0.25)
+    assert float(out["dbl_spectrum"].sum()) == pytest.approx(0.1 * photons.sum() / 1.1, rel=0.25)
     assert out["energy"].attrs["units"] == "eV"
 
 
@@ -93,7 +93,7 @@ def test_manual_threshold_finds_the_same_hits(loaded):
     merged with a neighbour closer than 3 px (two charge clouds of 0.5 px)."""
     h, data, truth = loaded
     h = copy.copy(h)
-    h.CURVE_A = h.CURVE_B = 0.0       # positions on the detector, as the truth has them
+    h.CURVE_A = h.CURVE_B = 0.0  # positions on the detector, as the truth has them
     for i in range(data.sizes["trainId"]):
         img = data["MaranaX"][i].values
         one = h.centroid_one(img)
@@ -123,7 +123,7 @@ def test_maranax_threads_processes_and_hits_agree(runs, loaded):
     np.testing.assert_array_equal(serial["spectrum"].values, threads["spectrum"].values)
     np.testing.assert_array_equal(serial["spectrum"].values, procs["spectrum"].values)
     np.testing.assert_array_equal(threads["singles"].values, procs["singles"].values)
-    assert "MaranaX" not in procs        # images never loaded in the main process
+    assert "MaranaX" not in procs  # images never loaded in the main process
     n = threads["n_singles"].values + threads["n_doubles"].values
     assert np.all(n == threads["spectrum"].sum("energy") - threads["n_doubles"])
     assert threads["singles"].sizes["hit"] == 400
@@ -166,13 +166,18 @@ def test_helpful_errors(loaded):
 
 
 def test_toolbox_import_path():
-    from scs_nb.detectors.hrixs import MaranaX as M, hRIXS as H
+    from scs_nb.detectors.hrixs import MaranaX as M
+    from scs_nb.detectors.hrixs import hRIXS as H
+
     assert tb.hRIXS is H and tb.MaranaX is M and issubclass(M, H)
     assert M.NUM_MAX_HITS == 30 and M(1).DETECTOR == "MaranaX"
 
 
 def test_legacy_detector_name_and_package_path(runs):
-    from scs_nb.detectors import MaranaX as M, Viking, hRIXS as H
+    from scs_nb.detectors import MaranaX as M
+    from scs_nb.detectors import Viking
+    from scs_nb.detectors import hRIXS as H
+
     assert H is hRIXS and M is MaranaX and Viking is tb.Viking
     dark, photons = runs
     h = hRIXS(photons.proposal, detector="hRIXS_det")
@@ -188,12 +193,17 @@ def test_legacy_detector_name_and_package_path(runs):
 
 def test_centroid_from_run_on_dask(runs, loaded):
     from distributed import Client, LocalCluster
+
     h, data, _ = loaded
     _, photons = runs
     m = MaranaX(photons.proposal)
     m.dark_image, m.USE_DARK = h.dark_image, True
     m.CHUNK_TRAINS = 3
-    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
-                      dashboard_address=":0") as cluster, Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0"
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         out = m.centroid_from_run(photons.run, client=client)
     np.testing.assert_array_equal(out["spectrum"].values, m.centroid(data)["spectrum"].values)

@@ -1,5 +1,6 @@
 """hRIXS curvature, energy calibration, integration and the delay scan against
 the simulator's injected values (scs_nb.sim.hrixs)."""
+
 import numpy as np
 import pytest
 from scipy.special import ndtr
@@ -80,7 +81,7 @@ def test_delay_scan_recovers_the_bleach(h, delay):
         n_p, n_u = float(c[pumped].sum()), float(c[~pumped].sum())
         v_p, v_u = n_p + 2 * float(d[pumped].sum()), n_u + 2 * float(d[~pumped].sum())
         ratio = (n_p / float(norm[pumped].sum())) / (n_u / float(norm[~pumped].sum()))
-        return ratio, ratio * np.sqrt(v_p / n_p ** 2 + v_u / n_u ** 2)
+        return ratio, ratio * np.sqrt(v_p / n_p**2 + v_u / n_u**2)
 
     # expected: the bleached d-d weight plus the unchanged tails of the others
     ratio, sigma = pumped_over_unpumped(win)
@@ -102,8 +103,9 @@ def test_aggregate_whole_run_and_normalize(h, delay):
     np.testing.assert_allclose(agg["spectrum"].values, cen["spectrum"].sum("trainId"))
     assert float(agg["hRIXS_delay"]) == pytest.approx(float(cen["hRIXS_delay"].mean()))
     n = h.normalize(agg, which="counts")
-    np.testing.assert_allclose(n["normalized"].values,
-                               agg["spectrum"].values / agg["counts"].item())
+    np.testing.assert_allclose(
+        n["normalized"].values, agg["spectrum"].values / agg["counts"].item()
+    )
 
 
 def test_integrate_agrees_with_centroid(h, delay):
@@ -116,7 +118,7 @@ def test_integrate_agrees_with_centroid(h, delay):
     # the readout noise of all pixels summed (and of the 4-image dark), in
     # photons; the centroids lose < 2 % to pile-up
     npix = nx * (sh.Y_RANGE[1] - sh.Y_RANGE[0])
-    sigma = np.sqrt(npix * sh.READ_NOISE ** 2 * (1 + 1 / 4)) / (sh.REFERENCE_EV / 3.65)
+    sigma = np.sqrt(npix * sh.READ_NOISE**2 * (1 + 1 / 4)) / (sh.REFERENCE_EV / 3.65)
     assert np.all(np.abs(photons - counted) <= 3 * sigma + 0.02 * counted)
     # the same spectral shape (energy axis shared), on the summed spectra
     a = ig["spectrum"].sum("trainId").values
@@ -129,6 +131,7 @@ def test_integrate_agrees_with_centroid(h, delay):
 
 def test_save_and_load_params(h, tmp_path):
     import scs_nb as tb
+
     h.CURVE_A, h.CURVE_B = 0.0241, -3.7e-7
     path = h.save_params(tmp_path / "hrixs.json")
     with pytest.raises(tb.ToolBoxPathError, match="overwrite"):

@@ -2,6 +2,7 @@
 and their parameters cells are valid, and a simulated run loads with the
 injected values. `make test-wheel` runs this file (with the compatibility and
 mnemonic tests) against a wheel installed into a fresh venv (SCS_NB_WHEEL=1)."""
+
 import importlib
 import os
 import pkgutil
@@ -30,11 +31,19 @@ def test_every_module_imports():
     # beside it in an editable install): walk each
     for pkg in ("scs_nb", "scs_nb.widgets", "scs_nb.kernels", "scs_nb.templates"):
         names.append(pkg)
-        names += [m.name for m in pkgutil.walk_packages(importlib.import_module(pkg).__path__,
-                                                        pkg + ".")]
+        names += [
+            m.name for m in pkgutil.walk_packages(importlib.import_module(pkg).__path__, pkg + ".")
+        ]
     names = sorted(set(names))
-    assert {"scs_nb.widgets", "scs_nb.kernels", "scs_nb.templates", "scs_nb.facility",
-            "scs_nb.sim", "scs_nb.routines", "scs_nb.detectors.dssc"} <= set(names)
+    assert {
+        "scs_nb.widgets",
+        "scs_nb.kernels",
+        "scs_nb.templates",
+        "scs_nb.facility",
+        "scs_nb.sim",
+        "scs_nb.routines",
+        "scs_nb.detectors.dssc",
+    } <= set(names)
     failed = {}
     for name in names:
         try:
@@ -46,13 +55,17 @@ def test_every_module_imports():
 
 def test_templates_shipped_and_their_parameters_valid():
     from scs_nb.batch.templates import list_templates
+
     shipped = {t.name for t in list_templates()}
     assert {"load_run_data", "dssc_binning", "explore_run"} <= shipped
     checkout = Path(__file__).resolve().parents[1] / "templates"
     if checkout.is_dir():
         assert shipped == {p.stem for p in checkout.glob("*.ipynb")}
-    out = subprocess.run([sys.executable, "-m", "scs_nb.cli", "templates", "--check"],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "scs_nb.cli", "templates", "--check"],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout.count("[ok:") == len(shipped)
 

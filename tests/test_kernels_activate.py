@@ -1,4 +1,5 @@
 """`scs-activate-toolbox-kernel`: kernelspec JSON in a temporary JUPYTER_DATA_DIR."""
+
 import json
 import os
 import sys
@@ -32,14 +33,17 @@ def test_install_kernelspec(proposal, tmp_path, capsys):
     kdir = tmp_path / "jupyter" / "kernels" / "toolbox_p002780"
     spec = json.loads((kdir / "kernel.json").read_text())
     python = str(proposal / "scratch" / "envs" / "toolbox_p002780" / "bin" / "python")
-    assert spec["argv"][0] == python and os.path.isabs(spec["argv"][0])   # venv, unresolved
+    assert spec["argv"][0] == python and os.path.isabs(spec["argv"][0])  # venv, unresolved
     assert spec["argv"][1:5] == ["-m", "ipykernel_launcher", "-f", "{connection_file}"]
     assert "--HistoryManager.enabled=False" in spec["argv"]
     assert spec["display_name"] == "SCS Toolbox (p002780)"
     assert spec["language"] == "python"
     from jupyter_client.kernelspec import KernelSpecManager
-    assert KernelSpecManager().get_kernel_spec("toolbox_p002780").display_name == \
-        "SCS Toolbox (p002780)"
+
+    assert (
+        KernelSpecManager().get_kernel_spec("toolbox_p002780").display_name
+        == "SCS Toolbox (p002780)"
+    )
     assert "toolbox_p002780" in capsys.readouterr().out
     # --remove cleans up
     assert activate.main(["--proposal", "2780", "--remove"]) == 0
@@ -54,14 +58,16 @@ def test_toolbox_layout_env_found_and_preferred(proposal, tmp_path):
     seed_env.mkdir(parents=True)
     os.symlink(sys.executable, seed_env / "python")
     assert activate.main(["--proposal", "2780"]) == 0
-    spec = json.loads((tmp_path / "jupyter" / "kernels" / "toolbox_p002780" / "kernel.json")
-                      .read_text())
+    spec = json.loads(
+        (tmp_path / "jupyter" / "kernels" / "toolbox_p002780" / "kernel.json").read_text()
+    )
     assert spec["argv"][0] == str(seed_env / "python")
     assert spec["display_name"] == "SCS Toolbox (p002780)"
 
 
 def test_no_env_names_both_layouts(proposal, capsys):
     import shutil
+
     shutil.rmtree(proposal / "scratch" / "envs" / "toolbox_p002780")
     assert activate.main(["--proposal", "2780"]) == 2
     err = capsys.readouterr().err
@@ -73,24 +79,30 @@ def test_identifier_and_prefix(proposal, tmp_path):
     env.mkdir(parents=True)
     os.symlink(sys.executable, env / "python")
     shared = tmp_path / "shared"
-    assert activate.main(["--proposal", "2780", "--identifier", "beam-2",
-                          "--prefix", str(shared)]) == 0
-    spec = json.loads((shared / "share" / "jupyter" / "kernels" / "toolbox_beam-2"
-                       / "kernel.json").read_text())
+    assert (
+        activate.main(["--proposal", "2780", "--identifier", "beam-2", "--prefix", str(shared)])
+        == 0
+    )
+    spec = json.loads(
+        (shared / "share" / "jupyter" / "kernels" / "toolbox_beam-2" / "kernel.json").read_text()
+    )
     assert spec["argv"][0] == str(env / "python")
     assert spec["display_name"] == "SCS Toolbox (p002780, beam-2)"
     assert not (tmp_path / "jupyter" / "kernels").exists()
 
 
-@pytest.mark.parametrize("args, words", [
-    (["--proposal", "2780", "--identifier", "../x"], ["identifier"]),
-    (["--proposal", "2780", "--identifier=-x"], ["identifier"]),
-    (["--proposal", "2780", "--identifier", "a/b"], ["identifier"]),
-    (["--proposal", "27;80"], ["proposal"]),
-    (["--proposal", "1234567"], ["proposal"]),
-    (["--proposal", "4444"], ["proposal 4444 not found"]),
-    (["--proposal", "2780", "--identifier", "other"], ["scs-create-toolbox-env"]),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--proposal", "2780", "--identifier", "../x"], ["identifier"]),
+        (["--proposal", "2780", "--identifier=-x"], ["identifier"]),
+        (["--proposal", "2780", "--identifier", "a/b"], ["identifier"]),
+        (["--proposal", "27;80"], ["proposal"]),
+        (["--proposal", "1234567"], ["proposal"]),
+        (["--proposal", "4444"], ["proposal 4444 not found"]),
+        (["--proposal", "2780", "--identifier", "other"], ["scs-create-toolbox-env"]),
+    ],
+)
 def test_bad_input_rejected(proposal, tmp_path, capsys, args, words):
     assert activate.main(args) == 2
     err = capsys.readouterr().err

@@ -2,6 +2,7 @@
 and a template run in that kernel imports scs_nb from the proposal's checkout. Bad
 identifiers (empty ones included), versions and sources are refused, and `--force`
 never discards a user's local changes in the checkout without `--discard-changes`."""
+
 import json
 import subprocess
 from pathlib import Path
@@ -25,22 +26,32 @@ def proposal(tmp_path, monkeypatch):
     return pdir
 
 
-@pytest.mark.parametrize("args, words", [
-    (["--identifier", "../x"], ["identifier"]),
-    (["--identifier", "..", ], ["identifier"]),
-    (["--version=--upload-pack=touch /tmp/x"], ["version"]),
-    (["--version", "v1..2"], ["version"]),
-    (["--version", "main;id"], ["version"]),
-    (["--source=-uexploit"], ["source"]),
-    (["--source", "/no/such/repo"], ["source"]),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--identifier", "../x"], ["identifier"]),
+        (
+            [
+                "--identifier",
+                "..",
+            ],
+            ["identifier"],
+        ),
+        (["--version=--upload-pack=touch /tmp/x"], ["version"]),
+        (["--version", "v1..2"], ["version"]),
+        (["--version", "main;id"], ["version"]),
+        (["--source=-uexploit"], ["source"]),
+        (["--source", "/no/such/repo"], ["source"]),
+    ],
+)
 def test_bad_input_rejected(proposal, capsys, args, words):
     assert create_env.main(["--proposal", "2780", "--offline", *args]) == 2
     err = capsys.readouterr().err
     for w in words:
         assert w in err
     assert not (proposal / "scratch").exists() or not any(
-        (proposal / "scratch").rglob("toolbox_*"))
+        (proposal / "scratch").rglob("toolbox_*")
+    )
 
 
 def test_offline_env_and_kernel(proposal, tmp_path, capsys, monkeypatch):
@@ -50,13 +61,22 @@ def test_offline_env_and_kernel(proposal, tmp_path, capsys, monkeypatch):
     # the ToolBox's layout (toolbox_<PROPOSAL>); the kernel keeps the name toolbox_p002780
     checkout = proposal / "scratch" / "checkouts" / "toolbox_2780"
     env = proposal / "scratch" / "envs" / "toolbox_2780"
-    head = subprocess.run(["git", "-C", create_env.project_source(), "rev-parse", "HEAD"],
-                          capture_output=True, text=True, check=True).stdout.strip()
-    got = subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"],
-                         capture_output=True, text=True, check=True).stdout.strip()
-    assert got == head                                   # default: the running version
-    spec = json.loads((tmp_path / "jupyter" / "kernels" / "toolbox_p002780"
-                       / "kernel.json").read_text())
+    head = subprocess.run(
+        ["git", "-C", create_env.project_source(), "rev-parse", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    got = subprocess.run(
+        ["git", "-C", str(checkout), "rev-parse", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert got == head  # default: the running version
+    spec = json.loads(
+        (tmp_path / "jupyter" / "kernels" / "toolbox_p002780" / "kernel.json").read_text()
+    )
     assert spec["argv"][0] == str(env / "bin" / "python")
     assert (env / "bin" / "scs-nb").is_file()
     # refuses to overwrite; --force recreates
@@ -66,8 +86,21 @@ def test_offline_env_and_kernel(proposal, tmp_path, capsys, monkeypatch):
 
     # a template runs in the proposal kernel (chosen by default for proposal 2780)
     out = tmp_path / "out"
-    code = cli.main(["run", str(TINY), "-p", "proposal=2780", "-p", "run=1", "-p", "trains=5",
-                     "--out", str(out), "--no-progress"])
+    code = cli.main(
+        [
+            "run",
+            str(TINY),
+            "-p",
+            "proposal=2780",
+            "-p",
+            "run=1",
+            "-p",
+            "trains=5",
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     nb = json.loads((out / "tiny_template_r0001.ipynb").read_text())
     assert nb["metadata"]["kernelspec"]["name"] == "toolbox_p002780"

@@ -1,6 +1,7 @@
 """Knife-edge: the beam radius of the simulated Gaussian beam (w0 = 50 µm)
 is recovered within 1 %, and the fit's standard error matches the scatter of
 independent measurements (the 10 pulses of each train)."""
+
 import importlib
 
 import numpy as np
@@ -8,12 +9,13 @@ import pytest
 from scipy.special import erfc
 
 import scs_nb as tb
+
 base_ke = importlib.import_module("scs_nb.base.knife_edge")
 
 
 @pytest.fixture(scope="module")
 def scan(simulated):
-    res = simulated("knife_edge", run=1504)   # one realization: statistical asserts
+    res = simulated("knife_edge", run=1504)  # one realization: statistical asserts
     _, ds = tb.load(res.proposal, res.run, ["scannerX", "FastADC4peaks", "SCS_SA3"])
     ds["FastADC4_norm"] = ds["FastADC4peaks"] / ds["SCS_SA3"]
     return res.truth["knife_edge"], ds
@@ -40,7 +42,7 @@ def test_standard_error_matches_scatter(scan):
     fits = [tb.knife_edge_base(x, sig[:, k]) for k in range(sig.shape[1])]
     w = np.array([abs(p[1]) for p, _ in fits])
     e = np.array([np.sqrt(c[1, 1]) for _, c in fits])
-    ratio = w.std(ddof=1) / np.sqrt(np.mean(e ** 2))
+    ratio = w.std(ddof=1) / np.sqrt(np.mean(e**2))
     # sample std of 10 values / true sigma lies in [0.45, 1.55] with > 99 % probability
     assert 0.45 < ratio < 1.55, (w, e)
     # and the per-pulse estimates are unbiased at their error
@@ -70,9 +72,15 @@ def test_fluence_from_knife_edge(scan):
     """Peak fluence of the fitted beam: F = 2 E / (pi w0x w0y)."""
     truth, ds = scan
     w0, _ = tb.knife_edge(ds, signalKey="FastADC4_norm")
-    F, _, E, _ = tb.fluenceCalibration(np.array([0.0, 0.5, 1.0]), np.array([0.0, 5.0, 10.0]),
-                                       npulses=10, w0x=w0 * 1e-3, plot=False)
+    F, _, E, _ = tb.fluenceCalibration(
+        np.array([0.0, 0.5, 1.0]),
+        np.array([0.0, 5.0, 10.0]),
+        npulses=10,
+        w0x=w0 * 1e-3,
+        plot=False,
+    )
     # 10 mW, 10 pulses, 10 Hz -> 100 µJ per pulse
     assert E[-1] == pytest.approx(100.0)
-    assert F[-1] == pytest.approx(2 * 100e-6 / (np.pi * (truth["w0_mm"] * 1e-3) ** 2) * 0.1,
-                                  rel=0.02)
+    assert F[-1] == pytest.approx(
+        2 * 100e-6 / (np.pi * (truth["w0_mm"] * 1e-3) ** 2) * 0.1, rel=0.02
+    )

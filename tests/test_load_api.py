@@ -4,6 +4,7 @@ Slow data are compared with the readbacks the simulator wrote (``truth
 ['readback']``), exactly; XGM fast data loaded raw with the uncalibrated values
 it injected (``truth['xgm'][...]['sa3_fast_raw']``), exactly.
 """
+
 import os
 from pathlib import Path
 
@@ -14,8 +15,16 @@ from extra_data import by_index
 
 import scs_nb as tb
 
-SLOW = ["nrj", "nrj_target", "UND", "PP800_DelayLine", "PP800_PhaseShifter", "scannerX",
-        "scannerY", "magnet"]
+SLOW = [
+    "nrj",
+    "nrj_target",
+    "UND",
+    "PP800_DelayLine",
+    "PP800_PhaseShifter",
+    "scannerX",
+    "scannerY",
+    "magnet",
+]
 
 
 @pytest.fixture(scope="module")
@@ -23,8 +32,7 @@ def delay_run(simulated):
     return simulated("delay_scan", trains=40, seed=1)
 
 
-def test_find_proposal_reads_data_root_at_call_time(delay_run, data_root, tmp_path,
-                                                   monkeypatch):
+def test_find_proposal_reads_data_root_at_call_time(delay_run, data_root, tmp_path, monkeypatch):
     path = tb.find_proposal(delay_run.proposal)
     assert Path(path) == delay_run.run_dir.parent.parent
     assert tb.find_proposal(f"p{delay_run.proposal:06d}") == path
@@ -85,32 +93,41 @@ def test_load_single_field_string_and_subset(delay_run):
 
 
 def test_load_custom_dict_fields(delay_run):
-    fields = [{"current": {"source": "SCS_CDIFFT_MAG/SUPPLY/CURRENT",
-                           "key": "actualCurrent.value", "dim": None}},
-              {"target": {"source": "SCS_ILH_LAS/MOTOR/LT3", "key": "ATargetPosition"}}]
+    fields = [
+        {
+            "current": {
+                "source": "SCS_CDIFFT_MAG/SUPPLY/CURRENT",
+                "key": "actualCurrent.value",
+                "dim": None,
+            }
+        },
+        {"target": {"source": "SCS_ILH_LAS/MOTOR/LT3", "key": "ATargetPosition"}},
+    ]
     run, ds = tb.load(delay_run.proposal, delay_run.run, fields)
-    np.testing.assert_array_equal(
-        ds["current"], np.float32(delay_run.truth["readback"]["magnet"]))
+    np.testing.assert_array_equal(ds["current"], np.float32(delay_run.truth["readback"]["magnet"]))
     np.testing.assert_array_equal(ds["target"], delay_run.truth["delay_line_mm"])
 
 
 def test_xgm_fast_data_loaded_raw_equals_truth(simulated):
     res = simulated("xgm_calibration", trains=20, seed=4)
-    run, ds = tb.load(res.proposal, res.run, ["SCS_SA3", "SCS_photonFlux"],
-                      extract_xgm=False)
+    run, ds = tb.load(res.proposal, res.run, ["SCS_SA3", "SCS_photonFlux"], extract_xgm=False)
     truth = res.truth["xgm"]["SCS"]
     assert ds["SCS_SA3"].dims == ("trainId", "XGMbunchId")
     for i, raw in enumerate(truth["sa3_fast_raw"]):
         n = len(raw)
         np.testing.assert_array_equal(ds["SCS_SA3"][i, :n], np.float32(raw))
-        assert (ds["SCS_SA3"][i, n:] == 1.0).all()   # unused entries hold 1.0
+        assert (ds["SCS_SA3"][i, n:] == 1.0).all()  # unused entries hold 1.0
     np.testing.assert_array_equal(ds["SCS_photonFlux"], np.float32(truth["photonFlux_uJ"]))
 
 
 def test_load_rois(simulated):
     res = simulated("xgm_calibration", trains=20, seed=4)
-    rois = {"SCS_SA3": {"first": {"roi": by_index[0:5], "dim": ["pulse"]},
-                        "rest": {"roi": by_index[5:20], "dim": ["pulse2"]}}}
+    rois = {
+        "SCS_SA3": {
+            "first": {"roi": by_index[0:5], "dim": ["pulse"]},
+            "rest": {"roi": by_index[5:20], "dim": ["pulse2"]},
+        }
+    }
     run, ds = tb.load(res.proposal, res.run, ["SCS_SA3"], rois=rois, extract_xgm=False)
     assert "SCS_SA3" not in ds and ds["first"].shape == (20, 5) and ds["rest"].shape == (20, 15)
     raw = np.float32(res.truth["xgm"]["SCS"]["sa3_fast_raw"])
@@ -127,6 +144,7 @@ def test_load_without_fields_gives_train_ids(delay_run):
 def test_load_data_proc_and_all(delay_run, tmp_path):
     """data='all' takes 'proc' sources over 'raw' ones when a proc folder exists."""
     import shutil
+
     proc = delay_run.run_dir.parent.parent / "proc" / delay_run.run_dir.name
     try:
         shutil.copytree(delay_run.run_dir, proc)
@@ -158,8 +176,12 @@ def test_get_array_groups_the_scan_steps(delay_run):
     # -1 .. 1 mm in 10 steps of 2/9 mm: odd multiples of 1/9 mm, the grid to round to;
     # the encoder noise (1e-4 mm) is far below half the grid
     step = (setpoints[1] - setpoints[0]) / 2
-    arr = tb.get_array(mnemonic="PP800_DelayLine", stepsize=step,
-                       proposalNB=delay_run.proposal, runNB=delay_run.run)
+    arr = tb.get_array(
+        mnemonic="PP800_DelayLine",
+        stepsize=step,
+        proposalNB=delay_run.proposal,
+        runNB=delay_run.run,
+    )
     np.testing.assert_allclose(arr, delay_run.truth["delay_line_mm"], atol=1e-9)
     assert len(np.unique(arr)) == len(setpoints)
 
@@ -181,7 +203,7 @@ def test_load_run_values(delay_run):
     # RUN holds the value at the start of the run
     assert values["nrj"] == np.float32(rb["nrj"][0])
     assert values["PP800_DelayLine"] == rb["PP800_DelayLine"][0]
-    assert "SCS_SA3" not in values          # INSTRUMENT data has no run value
+    assert "SCS_SA3" not in values  # INSTRUMENT data has no run value
     run = tb.open_run(delay_run.proposal, delay_run.run)
     assert tb.load_run_values(run)["magnet"] == np.float32(rb["magnet"][0])
     everything = tb.load_run_values(run, which="all")
@@ -197,10 +219,10 @@ def test_concatenate_runs(simulated):
     b = simulated("basic", trains=15, seed=2)
     _, da = tb.load(a.proposal, a.run, ["nrj", "magnet"])
     _, db = tb.load(b.proposal, b.run, ["nrj", "magnet"])
-    both = tb.concatenateRuns([db, da])     # sorted by first train id whatever the order
+    both = tb.concatenateRuns([db, da])  # sorted by first train id whatever the order
     assert both.sizes["trainId"] == 35
     first, second = sorted([da, db], key=lambda d: int(d.trainId[0]))
-    np.testing.assert_array_equal(both.trainId[:len(first.trainId)], first.trainId)
+    np.testing.assert_array_equal(both.trainId[: len(first.trainId)], first.trainId)
     assert both.attrs["runNB"] == [first.attrs["runNB"], second.attrs["runNB"]]
     _, dc = tb.load(b.proposal, b.run, ["nrj"])
     with pytest.raises(tb.ToolBoxValueError, match="not identical"):
@@ -220,8 +242,9 @@ def test_check_data_rate(simulated):
     assert rates["SCS_SA3"] == pytest.approx(expected)
     one = tb.check_data_rate(run, "SCS_SA3")
     assert list(one) == ["SCS_SA3"]
-    custom = tb.check_data_rate(run, {"extra": {"source": "SCS_CDIFFT_MAG/SUPPLY/CURRENT",
-                                                "key": "actualCurrent.value"}})
+    custom = tb.check_data_rate(
+        run, {"extra": {"source": "SCS_CDIFFT_MAG/SUPPLY/CURRENT", "key": "actualCurrent.value"}}
+    )
     assert custom == {"extra": 1.0}
 
 
@@ -229,32 +252,50 @@ def test_load_hands_pulse_fields_to_the_pulses_area(simulated, monkeypatch):
     """With extract_* True, load calls get_xgm / get_bam / get_digitizer_peaks with
     merge_with=<the raw dataset>, as the ToolBox load does; with False it does not."""
     import importlib
-    load_mod = importlib.import_module("scs_nb.load")   # tb.load is the function
+
+    load_mod = importlib.import_module("scs_nb.load")  # tb.load is the function
 
     res = simulated("basic", trains=10, seed=12)
     calls = []
 
     def recorder(fname):
         def f(run, *args, **kwargs):
-            calls.append((fname, args, {k: v for k, v in kwargs.items() if k != "merge_with"},
-                          sorted(kwargs["merge_with"].data_vars)))
+            calls.append(
+                (
+                    fname,
+                    args,
+                    {k: v for k, v in kwargs.items() if k != "merge_with"},
+                    sorted(kwargs["merge_with"].data_vars),
+                )
+            )
             return kwargs["merge_with"]
+
         return f
 
     monkeypatch.setattr(load_mod, "_pulse_function", recorder)
     fields = ["nrj", "SCS_SA3", "XTD10_XGM", "BAM1932S", "MCP2apd", "FastADC4peaks"]
-    run, ds = tb.load(res.proposal, res.run, fields,
-                      bunchPattern={"MCP2apd": "sase3", "FastADC4peaks": "scs_ppl"})
+    run, ds = tb.load(
+        res.proposal,
+        res.run,
+        fields,
+        bunchPattern={"MCP2apd": "sase3", "FastADC4peaks": "scs_ppl"},
+    )
     names = [c[0] for c in calls]
     assert names == ["get_digitizer_peaks", "get_digitizer_peaks", "get_xgm", "get_bam"]
     assert calls[0][2] == {"mnemonic": "MCP2apd", "bunchPattern": "sase3"}
     assert calls[1][2] == {"mnemonic": "FastADC4peaks", "bunchPattern": "scs_ppl"}
     assert calls[2][2] == {"mnemonics": ["SCS_SA3", "XTD10_XGM"]}
     assert calls[3][2] == {"mnemonics": ["BAM1932S"]}
-    assert set(calls[2][3]) == set(fields)          # merge_with holds the raw fields
+    assert set(calls[2][3]) == set(fields)  # merge_with holds the raw fields
     calls.clear()
-    tb.load(res.proposal, res.run, fields, extract_digitizers=False, extract_xgm=False,
-            extract_bam=False)
+    tb.load(
+        res.proposal,
+        res.run,
+        fields,
+        extract_digitizers=False,
+        extract_xgm=False,
+        extract_bam=False,
+    )
     assert calls == []
 
 

@@ -1,4 +1,5 @@
 """``scs-nb find-proposal N`` prints the proposal folder (the ToolBox's findxfel)."""
+
 import subprocess
 import sys
 from pathlib import Path
@@ -19,8 +20,12 @@ def test_find_proposal_prints_the_folder(simulated, capsys):
 
 def test_find_proposal_console_script(simulated, data_root):
     res = simulated("basic", trains=5, seed=11)
-    proc = subprocess.run([str(SCS_NB), "find-proposal", str(res.proposal)],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [str(SCS_NB), "find-proposal", str(res.proposal)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert Path(proc.stdout.strip()) == res.run_dir.parent.parent
 

@@ -5,6 +5,7 @@ Runs: 'basic' with 10 % of the trains dropped by the DAQ, 'basic' with the SCS
 XGM (fast and slow) absent from the middle third, and 'basic' written in 3
 sequence files of which one is truncated to half its size.
 """
+
 import os
 import shutil
 import warnings
@@ -45,9 +46,18 @@ def test_unknown_run_lists_available_runs(basic):
         tb.open_run(basic.proposal, basic.run, data="proc")
 
 
-@pytest.mark.parametrize("proposal, run", [("abc", 1), (-3, 1), (10_000_000, 1),
-                                           ("../../etc", 1), (900002, "r1; ls"), (900002, 0),
-                                           (900002, 1.5)])
+@pytest.mark.parametrize(
+    "proposal, run",
+    [
+        ("abc", 1),
+        (-3, 1),
+        (10_000_000, 1),
+        ("../../etc", 1),
+        (900002, "r1; ls"),
+        (900002, 0),
+        (900002, 1.5),
+    ],
+)
 def test_invalid_numbers(proposal, run):
     with pytest.raises((tb.ToolBoxValueError, tb.ToolBoxTypeError)):
         tb.open_run(proposal, run)
@@ -76,7 +86,7 @@ def test_unknown_mnemonic_lists_the_run_mnemonics(basic):
     assert "notAMnemonic" in msg
     for name in ("nrj", "SCS_SA3", "PP800_DelayLine", "BAM1932S"):
         assert name in msg
-    assert "newton" not in msg.split("available")[1]   # not in this run
+    assert "newton" not in msg.split("available")[1]  # not in this run
     run = tb.open_run(basic.proposal, basic.run)
     with pytest.raises(tb.ToolBoxValueError, match="nrj"):
         tb.get_array(run, "notAMnemonic")
@@ -105,8 +115,17 @@ def test_custom_field_errors(basic):
     with pytest.raises(tb.ToolBoxTypeError):
         tb.load(p, r, 42)
     with pytest.raises(tb.ToolBoxValueError, match="dim"):
-        tb.load(p, r, {"x": {"source": "SCS_BLU_XGM/XGM/DOOCS:output",
-                             "key": "data.intensityTD", "dim": ["a", "b", "c"]}})
+        tb.load(
+            p,
+            r,
+            {
+                "x": {
+                    "source": "SCS_BLU_XGM/XGM/DOOCS:output",
+                    "key": "data.intensityTD",
+                    "dim": ["a", "b", "c"],
+                }
+            },
+        )
 
 
 def test_bad_arguments(basic):
@@ -117,8 +136,12 @@ def test_bad_arguments(basic):
     with pytest.raises(tb.ToolBoxValueError, match="subset"):
         tb.open_run(basic.proposal, basic.run, subset="first five")
     with pytest.raises(tb.ToolBoxValueError, match="rois"):
-        tb.load(basic.proposal, basic.run, ["nrj"],
-                rois={"SCS_SA3": {"a": {"roi": by_index[:2], "dim": ["p"]}}})
+        tb.load(
+            basic.proposal,
+            basic.run,
+            ["nrj"],
+            rois={"SCS_SA3": {"a": {"roi": by_index[:2], "dim": ["p"]}}},
+        )
     with pytest.raises(tb.ToolBoxValueError, match="runNB"):
         tb.load(basic.proposal)
     with pytest.raises(tb.ToolBoxTypeError):
@@ -150,8 +173,9 @@ def test_absent_source_warns_and_keeps_trains_with_data(simulated):
     absent = np.asarray(res.truth["absent"]["SCS_BLU_XGM/XGM/DOOCS"], np.uint64)
     assert len(absent) == 10
     with pytest.warns(UserWarning, match="SCS_photonFlux") as rec:
-        run, ds = tb.load(res.proposal, res.run, ["nrj", "SCS_photonFlux", "SCS_SA3"],
-                          extract_xgm=False)
+        run, ds = tb.load(
+            res.proposal, res.run, ["nrj", "SCS_photonFlux", "SCS_SA3"], extract_xgm=False
+        )
     msg = str(rec[0].message)
     assert "SCS_BLU_XGM/XGM/DOOCS" in msg and "20 of 30 trains" in msg
     assert ds.sizes["trainId"] == 20
@@ -169,8 +193,16 @@ def test_absent_source_warns_and_keeps_trains_with_data(simulated):
 @pytest.fixture(scope="module")
 def truncated_run(data_root):
     """'basic' in 3 files of 10 trains; the middle file is cut to half its size."""
-    res = sim.simulate("basic", 900003, 1, trains=30, data_root=data_root,
-                       trains_per_file=10, seed=8, overwrite=True)
+    res = sim.simulate(
+        "basic",
+        900003,
+        1,
+        trains=30,
+        data_root=data_root,
+        trains_per_file=10,
+        seed=8,
+        overwrite=True,
+    )
     assert len(res.files) == 3
     bad = res.files[1]
     os.truncate(bad, os.path.getsize(bad) // 2)
@@ -184,8 +216,9 @@ def test_truncated_file_is_skipped_with_a_warning(truncated_run):
         warnings.simplefilter("always")
         run, ds = tb.load(res.proposal, res.run, ["nrj"])
     messages = [str(w.message) for w in rec]
-    assert any(res.bad.name in m and str(res.run_dir) in m and "truncated" in m
-               for m in messages), messages
+    assert any(
+        res.bad.name in m and str(res.run_dir) in m and "truncated" in m for m in messages
+    ), messages
     assert all(w.filename == __file__ for w in rec), [w.filename for w in rec]
     # and the trains of the skipped file are reported missing
     assert any("10 of 30 trains" in m for m in messages), messages
@@ -201,8 +234,7 @@ def test_truncated_file_is_skipped_with_a_warning(truncated_run):
 
 
 def test_run_without_readable_file_is_a_file_error(data_root, tmp_path):
-    res = sim.simulate("basic", 900003, 2, trains=5, data_root=data_root, seed=8,
-                       overwrite=True)
+    res = sim.simulate("basic", 900003, 2, trains=5, data_root=data_root, seed=8, overwrite=True)
     for f in res.files:
         os.truncate(f, 1000)
     with pytest.raises(tb.ToolBoxFileError) as err:
@@ -223,8 +255,9 @@ def test_load_validate_reports_problems(truncated_run, basic):
         warnings.simplefilter("always")
         tb.load(truncated_run.proposal, truncated_run.run, ["nrj"], validate=True)
     messages = [str(w.message) for w in rec]
-    assert any("extra-data-validate found" in m and truncated_run.bad.name in m
-               for m in messages), messages
+    assert any(
+        "extra-data-validate found" in m and truncated_run.bad.name in m for m in messages
+    ), messages
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         run, ds = tb.load(basic.proposal, basic.run, ["nrj"], validate=True)

@@ -1,6 +1,7 @@
 """PES: time-of-flight spectra cut from the raw traces put every injected
 peak (per channel, i.e. per retardation voltage) within one sample; the
 spectrometer settings are read back; average traces are saved atomically."""
+
 import numpy as np
 import pytest
 from scipy.optimize import curve_fit
@@ -20,15 +21,22 @@ def _gauss(x, a, p, s, c):
 @pytest.mark.parametrize("channel", ["1A", "2B", "3C", "4D"])
 def test_peak_positions_within_one_sample(run, channel):
     t = run.truth["pes"]
-    da = tb.get_pes_tof(run.proposal, run.run, f"PES_{channel}raw", start=t["start"],
-                        origin=t["origin"], subtract_baseline=True, baseStart=t["start"] + 400,
-                        baseWidth=30)
+    da = tb.get_pes_tof(
+        run.proposal,
+        run.run,
+        f"PES_{channel}raw",
+        start=t["start"],
+        origin=t["origin"],
+        subtract_baseline=True,
+        baseStart=t["start"] + 400,
+        baseWidth=30,
+    )
     assert da.dims == ("trainId", "sa3_pId", "sampleId") and da.sizes["sampleId"] == t["width"]
     assert da.sa3_pId.values.tolist() == run.truth["pattern"]["sase3_pulse_ids"][0]
     avg = -da.mean(("trainId", "sa3_pId")).values
     x = np.arange(len(avg))
     peaks = t["peaks"][channel]
-    assert len(peaks["position"]) >= 3          # prompt + two lines above the retardation
+    assert len(peaks["position"]) >= 3  # prompt + two lines above the retardation
     for p, s, a in zip(peaks["position"], peaks["sigma"], peaks["amplitude"]):
         w = np.abs(x - p) < 5 * s + 3
         popt, _ = curve_fit(_gauss, x[w], avg[w], p0=[a, round(p), s, 0])
@@ -49,8 +57,9 @@ def test_retardation_moves_the_line(run):
     assert params["ret_voltage"] == t["rv"]
     pos = {}
     for ch in ("1A", "1B", "1C", "1D"):
-        da = tb.get_pes_tof(run.proposal, run.run, f"PES_{ch}raw", start=t["start"],
-                            origin=t["origin"])
+        da = tb.get_pes_tof(
+            run.proposal, run.run, f"PES_{ch}raw", start=t["start"], origin=t["origin"]
+        )
         avg = -da.mean(("trainId", "sa3_pId"))
         lo = t["peaks"][ch]["position"][1] - 10
         seg = avg.sel(sampleId=slice(int(lo), int(lo) + 20))
@@ -59,16 +68,17 @@ def test_retardation_moves_the_line(run):
     me = 510998.95
     L = 2.99792458e8 * np.sqrt(2 * ek / me) * np.array(list(pos.values())) * 1e-9
     assert np.allclose(L, t["flight_length_m"], rtol=0.01)
-    assert tb.get_pes_params(tb.open_run(run.proposal, run.run), "PES_1Craw")["ret_voltage"] \
+    assert (
+        tb.get_pes_params(tb.open_run(run.proposal, run.run), "PES_1Craw")["ret_voltage"]
         == t["rv"]["1C"]
+    )
 
 
 def test_merge_and_errors(run):
     t = run.truth["pes"]
     r = tb.open_run(run.proposal, run.run)
     ds = tb.get_xgm(r, "SCS_SA3")
-    merged = tb.get_pes_tof(run.proposal, run.run, "PES_2Araw", start=t["start"],
-                            merge_with=ds)
+    merged = tb.get_pes_tof(run.proposal, run.run, "PES_2Araw", start=t["start"], merge_with=ds)
     assert {"SCS_SA3", "PES_2Atof"} <= set(merged.data_vars)
     with pytest.raises(tb.ToolBoxError, match="not a PES channel"):
         tb.get_pes_tof(run.proposal, run.run, "SCS_SA3")
@@ -87,8 +97,9 @@ def test_save_and_load_average_traces(run):
     t = run.truth["pes"]
     # the average trace holds the first spectrum's 1s line where it was injected
     p = t["peaks"]["2A"]["position"][1] + t["start"]
-    assert int(np.argmin(ds["PES_2Araw"].values[t["start"]:t["start"] + t["width"]])) \
-        + t["start"] == pytest.approx(p, abs=1.0)
+    assert int(np.argmin(ds["PES_2Araw"].values[t["start"] : t["start"] + t["width"]])) + t[
+        "start"
+    ] == pytest.approx(p, abs=1.0)
     one = tb.load_pes_avg_traces(run.proposal, run.run, "3B")
     assert list(one.data_vars) == ["PES_3Braw"]
     with pytest.raises(tb.ToolBoxError, match="not saved"):
@@ -101,8 +112,7 @@ def test_pulse_pattern_change(simulated):
     pulse id, and pulses a train did not have are NaN."""
     res = simulated("pes", pattern_change=True, trains=20)
     t = res.truth["pes"]
-    da = tb.get_pes_tof(res.proposal, res.run, "PES_1Araw", start=t["start"],
-                        origin=t["origin"])
+    da = tb.get_pes_tof(res.proposal, res.run, "PES_1Araw", start=t["start"], origin=t["origin"])
     ids = res.truth["pattern"]["sase3_pulse_ids"]
     assert da.sa3_pId.values.tolist() == sorted({p for row in ids for p in row})
     p1s = int(round(t["peaks"]["1A"]["position"][1]))

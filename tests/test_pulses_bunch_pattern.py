@@ -1,5 +1,6 @@
 """Bunch pattern decoding: pulse ids per train equal the injected ones,
 including across a mid-run pattern change and without the table."""
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -20,8 +21,11 @@ def test_pulse_ids_equal_injected(simulated, scenario):
     res = simulated(scenario, trains=40)
     run = RunDirectory(str(res.run_dir))
     pat = res.truth["pattern"]
-    for loc, key in (("sase3", "sase3_pulse_ids"), ("sase1", "sase1_pulse_ids"),
-                     ("scs_ppl", "ppl_pulse_ids")):
+    for loc, key in (
+        ("sase3", "sase3_pulse_ids"),
+        ("sase1", "sase1_pulse_ids"),
+        ("scs_ppl", "ppl_pulse_ids"),
+    ):
         p = bp.pulse_ids(run, loc)
         assert p.source == "bunchPatternTable"
         assert p.dim == bp.PULSE_DIMS[loc]
@@ -46,10 +50,11 @@ def test_extract_bunch_pattern_and_rep_rate(simulated):
     ids, npulses, matched = tb.extractBunchPattern(runDir=run, key="sase3")
     truth = res.truth["pattern"]["sase3_pulse_ids"]
     assert np.array_equal(npulses.values, [len(x) for x in truth])
-    assert np.array_equal(ids.values[0, :len(truth[0])], truth[0])
+    assert np.array_equal(ids.values[0, : len(truth[0])], truth[0])
     assert matched.dims == ("trainId", "pulse_slot") and int(matched[0].sum()) == len(truth[0])
-    dec = xr.Dataset({k: load_array(run, k) for k in ("sase1", "sase3", "npulses_sase1",
-                                                      "npulses_sase3")})
+    dec = xr.Dataset(
+        {k: load_array(run, k) for k in ("sase1", "sase3", "npulses_sase1", "npulses_sase3")}
+    )
     assert tb.repRate(dec, key="sase3") == pytest.approx(4500 / 24)
     assert tb.repRate(dec, key="sase1") == pytest.approx(4500 / 4)
     info = tb.pulsePatternInfo(dec)
@@ -58,6 +63,7 @@ def test_extract_bunch_pattern_and_rep_rate(simulated):
 
 def test_wrappers_on_synthetic_table():
     import euxfel_bunch_pattern as ebp
+
     t = np.zeros(2700, np.uint32)
     t[10] = ebp.DESTINATION_T4D | ebp.PHOTON_LINE_DEFLECTION | 1
     t[20] = ebp.DESTINATION_T4D | 1

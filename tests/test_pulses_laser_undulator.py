@@ -1,5 +1,6 @@
 """Laser utilities, OL/FEL alignment, undulator configuration and the
 knife-edge scenario: analytic values and injected truths are recovered."""
+
 import numpy as np
 import pytest
 from extra_data import RunDirectory
@@ -15,8 +16,7 @@ def test_delay_conversions_invert():
     for invert in (True, False):
         for refl in (1, 2):
             d = tb.positionToDelay(pos, origin=3.2, invert=invert, reflections=refl)
-            np.testing.assert_allclose(tb.delayToPosition(d, 3.2, invert, refl), pos,
-                                       atol=1e-12)
+            np.testing.assert_allclose(tb.delayToPosition(d, 3.2, invert, refl), pos, atol=1e-12)
     # 1 mm of stage = 2 mm of path = 6.671 ps, inverted
     assert tb.positionToDelay(1.0) == pytest.approx(-2 / 0.299792458)
 
@@ -29,11 +29,11 @@ def test_deg_to_rel_power():
 
 def test_fluence_calibration_analytic():
     rel = np.linspace(0, 1, 6)
-    power_mW = 40.0 * rel                      # 40 mW at full power
+    power_mW = 40.0 * rel  # 40 mW at full power
     npulses, w0x, w0y = 20, 80e-6, 120e-6
     F, fit_F, E, fit_E = tb.fluenceCalibration(rel, power_mW, npulses, w0x, w0y, plot=False)
-    E_true = power_mW * 1e-3 / (10 * npulses) * 1e6                   # µJ
-    F_true = 2 * E_true * 1e-6 / (np.pi * w0x * w0y) / 10             # mJ/cm^2
+    E_true = power_mW * 1e-3 / (10 * npulses) * 1e6  # µJ
+    F_true = 2 * E_true * 1e-6 / (np.pi * w0x * w0y) / 10  # mJ/cm^2
     np.testing.assert_allclose(E, E_true)
     np.testing.assert_allclose(F, F_true)
     np.testing.assert_allclose(np.polyval(fit_F, rel), F_true, rtol=1e-9, atol=1e-9)
@@ -49,7 +49,7 @@ def test_align_ol_to_fel(simulated):
     out = tb.align_ol_to_fel_pId(ds)
     assert "ol_pId" not in out.dims and out["FastADC5peaks"].dims == ("trainId", "sa3_pId")
     row = out["FastADC5peaks"].values[0]
-    assert np.all(np.isfinite(row[::2])) and np.all(np.isnan(row[1::2]))   # pumped / unpumped
+    assert np.all(np.isfinite(row[::2])) and np.all(np.isnan(row[1::2]))  # pumped / unpumped
     with pytest.raises(ToolBoxValueError, match="ol_pId"):
         tb.align_ol_to_fel_pId(ds.drop_dims("ol_pId"))
 
@@ -76,6 +76,7 @@ def test_knife_edge_scan_recovers_beam_size(simulated):
 
     def model(x, x0, w0, a, b):
         return a * erfc(np.sqrt(2) * (x - x0) / w0) + b
+
     p, _ = curve_fit(model, x, signal.values, p0=[0, 0.1, signal.max().item() / 2, 0])
     t = res.truth["knife_edge"]
     assert abs(p[1]) == pytest.approx(t["w0_mm"], rel=0.03)

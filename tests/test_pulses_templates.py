@@ -1,5 +1,6 @@
 """The pulse how-to templates run headless (papermill, kernel python3) on
 their scenarios and print the recovered-vs-injected checks."""
+
 from pathlib import Path
 
 import nbformat
@@ -19,18 +20,27 @@ CASES = {
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_template_headless(name, simulated, tmp_path):
     import papermill
+
     scenario, expected = CASES[name]
     res = simulated(scenario, trains=40)
     out = tmp_path / f"{name}.ipynb"
-    papermill.execute_notebook(str(TEMPLATES / f"{name}.ipynb"), str(out),
-                               parameters={"proposal": res.proposal, "run": res.run,
-                                           "scenario": ""},
-                               kernel_name="python3", progress_bar=False, cwd=str(tmp_path))
+    papermill.execute_notebook(
+        str(TEMPLATES / f"{name}.ipynb"),
+        str(out),
+        parameters={"proposal": res.proposal, "run": res.run, "scenario": ""},
+        kernel_name="python3",
+        progress_bar=False,
+        cwd=str(tmp_path),
+    )
     nb = nbformat.read(str(out), as_version=4)
-    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
-                   for o in c.outputs)
-    images = sum(1 for c in nb.cells if c.cell_type == "code" for o in c.outputs
-                 if "image/png" in o.get("data", {}))
+    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    images = sum(
+        1
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if "image/png" in o.get("data", {})
+    )
     assert expected in text
     assert images >= 1
     if name == "digitizer_peaks":
@@ -40,6 +50,7 @@ def test_template_headless(name, simulated, tmp_path):
 
 def test_templates_have_a_parameters_cell():
     from scs_nb.batch.params import notebook_parameters
+
     for name in CASES:
         nb = nbformat.read(str(TEMPLATES / f"{name}.ipynb"), as_version=4)
         assert nb.cells[1].metadata.get("tags") == ["parameters"]

@@ -1,5 +1,6 @@
 """XGM and BAM: pulse energies and arrival times equal the injected values,
 aligned on the bunch pattern (NaN where a train had no such pulse)."""
+
 import warnings
 
 import numpy as np
@@ -25,22 +26,31 @@ def test_xgm_energies_equal_injected(simulated, scenario):
     run = RunDirectory(str(res.run_dir))
     t = res.truth
     with warnings.catch_warnings():
-        warnings.simplefilter("error")          # counts agree: no warning
+        warnings.simplefilter("error")  # counts agree: no warning
         ds = tb.get_xgm(run, ["SCS_SA3", "XTD10_SA3", "SCS_SA1"])
-    _check_aligned(ds["SCS_SA3"], t["pattern"]["sase3_pulse_ids"],
-                   t["xgm"]["SCS"]["sa3_energy_uJ"], "sa3_pId")
-    _check_aligned(ds["XTD10_SA3"], t["pattern"]["sase3_pulse_ids"],
-                   t["xgm"]["XTD10"]["sa3_energy_uJ"], "sa3_pId")
+    _check_aligned(
+        ds["SCS_SA3"], t["pattern"]["sase3_pulse_ids"], t["xgm"]["SCS"]["sa3_energy_uJ"], "sa3_pId"
+    )
+    _check_aligned(
+        ds["XTD10_SA3"],
+        t["pattern"]["sase3_pulse_ids"],
+        t["xgm"]["XTD10"]["sa3_energy_uJ"],
+        "sa3_pId",
+    )
     assert ds["SCS_SA1"].dims == ("trainId", "sa1_pId")
-    assert ds.sizes["trainId"] == len(t["train_ids"])       # empty trains kept (NaN)
+    assert ds.sizes["trainId"] == len(t["train_ids"])  # empty trains kept (NaN)
 
 
 def test_xgm_through_load_and_count_check(simulated):
     res = simulated("pattern_change", trains=40)
     run, ds = tb.load(res.proposal, res.run, ["SCS_SA3", "nrj"])
     assert ds["SCS_SA3"].dims == ("trainId", "sa3_pId")
-    _check_aligned(ds["SCS_SA3"], res.truth["pattern"]["sase3_pulse_ids"],
-                   res.truth["xgm"]["SCS"]["sa3_energy_uJ"], "sa3_pId")
+    _check_aligned(
+        ds["SCS_SA3"],
+        res.truth["pattern"]["sase3_pulse_ids"],
+        res.truth["xgm"]["SCS"]["sa3_energy_uJ"],
+        "sa3_pId",
+    )
     # an XGM that recorded one pulse too few in a train: warning, aligned anyway
     _, raw = tb.load(res.proposal, res.run, ["SCS_SA3"], extract_xgm=False)
     assert "XGMbunchId" in raw["SCS_SA3"].dims
@@ -55,9 +65,11 @@ def test_xgm_without_bunch_pattern_uses_indices(simulated):
     run = RunDirectory(str(res.run_dir)).deselect("SCS_RR_UTC*")
     ds = tb.get_xgm(run, "SCS_SA3", indices=slice(0, 5))
     assert ds["SCS_SA3"].shape == (40, 5)
-    np.testing.assert_allclose(ds["SCS_SA3"].values[:, :5],
-                               [e[:5] for e in res.truth["xgm"]["SCS"]["sa3_energy_uJ"]],
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        ds["SCS_SA3"].values[:, :5],
+        [e[:5] for e in res.truth["xgm"]["SCS"]["sa3_energy_uJ"]],
+        rtol=1e-6,
+    )
 
 
 def test_xgm_bad_mnemonic(simulated):
@@ -98,7 +110,8 @@ def test_xgm_all_pulses_on_union_of_sase1_and_sase3(simulated):
     ds = tb.get_xgm(run, ["SCS_XGM", "SCS_SA1", "SCS_SA3"])
     pat = res.truth["pattern"]
     assert ds["SCS_XGM"].dims == ("trainId", "pId")
-    assert np.array_equal(ds["pId"].values, np.union1d(pat["sase1_pulse_ids"][0],
-                                                       pat["sase3_pulse_ids"][0]))
+    assert np.array_equal(
+        ds["pId"].values, np.union1d(pat["sase1_pulse_ids"][0], pat["sase3_pulse_ids"][0])
+    )
     both = np.concatenate([ds["SCS_SA1"].values, ds["SCS_SA3"].values], axis=1)
-    np.testing.assert_allclose(ds["SCS_XGM"].values, both)     # SASE1 pulses come first
+    np.testing.assert_allclose(ds["SCS_XGM"].values, both)  # SASE1 pulses come first

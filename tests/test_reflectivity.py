@@ -1,6 +1,7 @@
 """Transient reflectivity: time zero and both decay constants of the injected
 double-exponential response are recovered within their fit errors, and the
 BAM correction of the delay sharpens the edge."""
+
 import numpy as np
 import pytest
 
@@ -12,7 +13,7 @@ FIELDS = ["FastADC5peaks", "FastADC3peaks", "PP800_DelayLine", "BAM1932S"]
 
 @pytest.fixture(scope="module")
 def scan(simulated):
-    res = simulated("reflectivity", run=1501)   # one realization: statistical asserts
+    res = simulated("reflectivity", run=1501)  # one realization: statistical asserts
     _, ds = tb.load(res.proposal, res.run, FIELDS, bunchPattern="scs_ppl")
     ds["delay_ps"] = tb.positionToDelay(ds["PP800_DelayLine"], origin=0, invert=False)
     ds["delay_bam"] = ds["delay_ps"] - ds["BAM1932S"]
@@ -21,28 +22,43 @@ def scan(simulated):
 
 def test_bam_corrected_fit_recovers_t0_and_decays(scan):
     truth, ds = scan
-    r = tb.reflectivity(ds, delaykey="delay_bam", binWidth=0.03, positionToDelay=False,
-                        units="ps", plot=False)
+    r = tb.reflectivity(
+        ds, delaykey="delay_bam", binWidth=0.03, positionToDelay=False, units="ps", plot=False
+    )
     p, e = r.attrs["fit_double_exp"], r.attrs["fit_double_exp_err"]
-    for name, key in (("t0", "t0_ps"), ("tau1", "tau1_ps"), ("tau2", "tau2_ps"),
-                      ("a1", "a1"), ("a2", "a2")):
+    for name, key in (
+        ("t0", "t0_ps"),
+        ("tau1", "tau1_ps"),
+        ("tau2", "tau2_ps"),
+        ("a1", "a1"),
+        ("a2", "a2"),
+    ):
         assert abs(p[name] - truth[key]) < 3 * e[name], (name, p[name], e[name], truth[key])
     # the errors are those of a well-measured curve, not of a loose fit
     assert e["t0"] < 0.01 and e["tau1"] < 0.2 * truth["tau1_ps"]
     # the binned curve scatters around the injected model as its standard errors say
-    model = double_exp_step(r.delay_bam.values, truth["t0_ps"], truth["sigma_ps"],
-                            truth["a1"], truth["tau1_ps"], truth["a2"], truth["tau2_ps"], 0.0)
+    model = double_exp_step(
+        r.delay_bam.values,
+        truth["t0_ps"],
+        truth["sigma_ps"],
+        truth["a1"],
+        truth["tau1_ps"],
+        truth["a2"],
+        truth["tau2_ps"],
+        0.0,
+    )
     good = r.counts.values > 10
     z = (r.deltaR.values - model)[good] / r.deltaR_stderr.values[good]
     # the model is averaged over each 0.03 ps bin (curvature adds a little)
-    assert 0.7 < np.sqrt(np.mean(z ** 2)) < 1.5
+    assert 0.7 < np.sqrt(np.mean(z**2)) < 1.5
 
 
 def test_bam_correction_sharpens_the_edge(scan):
     truth, ds = scan
-    raw = tb.reflectivity(ds, binWidth=0.01, origin=0.0, plot=False)   # delay-line only
-    cor = tb.reflectivity(ds, delaykey="delay_bam", binWidth=0.03, positionToDelay=False,
-                          units="ps", plot=False)
+    raw = tb.reflectivity(ds, binWidth=0.01, origin=0.0, plot=False)  # delay-line only
+    cor = tb.reflectivity(
+        ds, delaykey="delay_bam", binWidth=0.03, positionToDelay=False, units="ps", plot=False
+    )
     assert raw.attrs["fit_axis"] == "delay" and "delay" in raw.coords
     s_raw = raw.attrs["fit_double_exp"]["sigma"]
     s_cor = cor.attrs["fit_double_exp"]["sigma"]
@@ -64,7 +80,7 @@ def test_schemes_agree(scan):
     b = tb.reflectivity(ds, binWidth=0.05, Ioweights=True, plot=False)
     assert np.allclose(a.deltaR, b.deltaR, atol=4 * float(a.deltaR_stderr.max()))
     p = tb.reflectivity(ds, binWidth=0.05, pumpedOnly=True, plot=False)
-    assert float(p.deltaR[0]) == pytest.approx(0.5, rel=0.01)   # the sample's reflectance
+    assert float(p.deltaR[0]) == pytest.approx(0.5, rel=0.01)  # the sample's reflectance
     with pytest.raises(tb.ToolBoxError, match="not in the dataset"):
         tb.reflectivity(ds, Iokey="nope", plot=False)
 
@@ -86,14 +102,22 @@ def test_alternate_trains(simulated):
     truth = res.truth["reflectivity"]
     _, ds = tb.load(res.proposal, res.run, FIELDS, bunchPattern="scs_ppl")
     ds["delay_bam"] = tb.positionToDelay(ds["PP800_DelayLine"], 0, False) - ds["BAM1932S"]
-    r = tb.reflectivity(ds, delaykey="delay_bam", binWidth=0.03, positionToDelay=False,
-                        alternateTrains=True, pumpOnEven=True, plot=False)
+    r = tb.reflectivity(
+        ds,
+        delaykey="delay_bam",
+        binWidth=0.03,
+        positionToDelay=False,
+        alternateTrains=True,
+        pumpOnEven=True,
+        plot=False,
+    )
     p, e = r.attrs["fit_double_exp"], r.attrs["fit_double_exp_err"]
     for name, key in (("t0", "t0_ps"), ("tau1", "tau1_ps"), ("tau2", "tau2_ps")):
         assert abs(p[name] - truth[key]) < 3 * e[name], (name, p[name], e[name])
     # the wrong parity references pumped to unpumped trains: the inverted change
-    inv = tb.reflectivity(ds, delaykey="PP800_DelayLine", alternateTrains=True,
-                          pumpOnEven=False, plot=False)
+    inv = tb.reflectivity(
+        ds, delaykey="PP800_DelayLine", alternateTrains=True, pumpOnEven=False, plot=False
+    )
     right = tb.reflectivity(ds, delaykey="PP800_DelayLine", alternateTrains=True, plot=False)
     assert float(inv.deltaR.max()) > 2 and float(right.deltaR.min()) < -2
     assert float(inv.deltaR.min()) > -6 * float(inv.deltaR_stderr.max())

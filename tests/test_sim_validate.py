@@ -5,6 +5,7 @@ Each registered scenario is written with 2 trains into a private folder and
 checked with the ``extra-data-validate`` command (0 problems, exit code 0),
 then opened with ``extra_data``.
 """
+
 import shutil
 import subprocess
 import sys
@@ -27,13 +28,15 @@ def test_scenario_passes_extra_data_validate(scenario, tmp_path):
         assert res.run_dir.is_dir() and res.files
         # the truth lies beside the run folder, never inside raw/
         assert "raw" not in res.truth_file.relative_to(tmp_path).parts
-        proc = subprocess.run([str(VALIDATE), str(res.run_dir)], capture_output=True,
-                              text=True, timeout=300)
+        proc = subprocess.run(
+            [str(VALIDATE), str(res.run_dir)], capture_output=True, text=True, timeout=300
+        )
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert "No problems found" in proc.stdout
         run = ed.RunDirectory(str(res.run_dir))
-        np.testing.assert_array_equal(np.asarray(run.train_ids, np.uint64),
-                                      np.asarray(res.truth["train_ids"], np.uint64))
+        np.testing.assert_array_equal(
+            np.asarray(run.train_ids, np.uint64), np.asarray(res.truth["train_ids"], np.uint64)
+        )
         assert set(run.all_sources) == set(res.truth["sources"])
     finally:
         shutil.rmtree(res.run_dir, ignore_errors=True)

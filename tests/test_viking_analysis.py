@@ -1,6 +1,7 @@
 """Viking (Andor Newton) against the simulator's injected values
 (scs_nb.sim.viking): calibration polynomial, camera gain, baseline removal and
 the sample's XAS."""
+
 import numpy as np
 import pytest
 
@@ -13,10 +14,12 @@ MONO = (520.0, 530.0, 540.0, 550.0, 560.0)
 
 @pytest.fixture(scope="module")
 def runs(simulated):
-    return {"dark": simulated("viking_dark"),
-            "ref": simulated("viking_reference"),
-            "sample": simulated("viking_sample"),
-            "mono": [simulated("viking_mono", nrj=e) for e in MONO]}
+    return {
+        "dark": simulated("viking_dark"),
+        "ref": simulated("viking_reference"),
+        "sample": simulated("viking_sample"),
+        "mono": [simulated("viking_mono", nrj=e) for e in MONO],
+    }
 
 
 @pytest.fixture()
@@ -36,11 +39,13 @@ def test_calibration_polynomial_within_fit_errors(v, runs):
     err = np.sqrt(np.einsum("ij,jk,ik->i", V, cov, V))
     diff = np.polyval(calib, x) - np.polyval(truth, x)
     assert np.all(np.abs(diff) <= 3 * err + 1e-3), (diff, err)
-    assert np.all(np.abs(diff) < 0.03)                 # eV over the whole detector
+    assert np.all(np.abs(diff) < 0.03)  # eV over the whole detector
     # positions of the lines: where the truth puts them
-    np.testing.assert_allclose(v.calibration_fit["positions"],
-                               [r.truth["viking"]["peak_pixel"] for r in runs["mono"]],
-                               atol=0.3)
+    np.testing.assert_allclose(
+        v.calibration_fit["positions"],
+        [r.truth["viking"]["peak_pixel"] for r in runs["mono"]],
+        atol=0.3,
+    )
 
 
 def test_camera_gain_and_photoelectrons_per_count(v, runs):
@@ -75,7 +80,7 @@ def test_baseline_removal_recovers_the_signal(v, runs):
     dark_err = _binned(dark.mean(axis=1)).std(axis=0, ddof=1) / np.sqrt(len(dark))
     err = np.hypot(se, dark_err * truth["e_per_counts"])
     z = (mean - _binned(truth["signal_e"])) / err
-    assert np.mean(np.abs(z) < 3) >= 0.95 and np.mean(z ** 2) < 2.0, z
+    assert np.mean(np.abs(z) < 3) >= 0.95 and np.mean(z**2) < 2.0, z
     # without the baseline removal the same comparison fails: it was there
     raw = _binned(ds["spectrum"].values).mean(axis=0)
     assert np.mean(np.abs((raw - _binned(truth["signal_e"])) / err) > 3) > 0.5
@@ -99,9 +104,10 @@ def test_sample_xas_within_noise(v, runs):
     z = np.asarray(agree["z"])
     assert np.max(np.abs(z)) < 4 and np.mean(np.abs(z) < 3) >= 0.9, z
     # pixel-wise, the errors are neither too small nor inflated (a 2x error is caught)
-    zp = (xas["absorptionCoef"].values - np.asarray(truth["mu"]))[good] \
-        / xas["absorptionCoef_stderr"].values[good]
-    assert 0.1 < np.mean(zp ** 2) < 4
+    zp = (xas["absorptionCoef"].values - np.asarray(truth["mu"]))[good] / xas[
+        "absorptionCoef_stderr"
+    ].values[good]
+    assert 0.1 < np.mean(zp**2) < 4
     # the edge jump and white line are there: mu(532 eV) - mu(525 eV) ~ 1.3,
     # on +-0.3 eV windows (errors taken as fully correlated within a window)
     e = xas["newt_x"].values
@@ -109,13 +115,24 @@ def test_sample_xas_within_noise(v, runs):
 
     def window(ev):
         w = np.abs(e - ev) < 0.3
-        return (xas["absorptionCoef"].values[w].mean(), mu_true[w].mean(),
-                xas["absorptionCoef_stderr"].values[w].mean())
+        return (
+            xas["absorptionCoef"].values[w].mean(),
+            mu_true[w].mean(),
+            xas["absorptionCoef_stderr"].values[w].mean(),
+        )
+
     (m1, t1, s1), (m0, t0, s0) = window(532.0), window(525.0)
     assert t1 - t0 > 1.0
     assert abs((m1 - m0) - (t1 - t0)) <= 3 * np.hypot(s1, s0)
-    assert set(xas.data_vars) >= {"I0", "It", "absorptionCoef", "absorptionCoef_std",
-                                  "absorptionCoef_stderr", "I0_stderr", "It_stderr"}
+    assert set(xas.data_vars) >= {
+        "I0",
+        "It",
+        "absorptionCoef",
+        "absorptionCoef_std",
+        "absorptionCoef_stderr",
+        "I0_stderr",
+        "It_stderr",
+    }
 
 
 def test_parameters_and_errors(v, runs):
@@ -129,12 +146,13 @@ def test_parameters_and_errors(v, runs):
     with pytest.raises(tb.ToolBoxValueError, match="integrate"):
         v.removePolyBaseline(ds)
     with pytest.raises(tb.ToolBoxValueError, match="differ"):
-        v.integrate(ds)                  # the dark was loaded with the full X_RANGE
+        v.integrate(ds)  # the dark was loaded with the full X_RANGE
     v.load_dark(None)
     assert not v.USE_DARK
     with pytest.raises(tb.ToolBoxValueError, match="at least 3"):
         v.calibrate([1, 2])
     from scs_nb.detectors.viking import Viking as V
+
     assert tb.Viking is V
 
 

@@ -1,17 +1,17 @@
 """RunPicker and ParameterForm without a browser, and the explore_run template
 headless (papermill): the same notebook prints values and static figures."""
+
 import matplotlib
 
 matplotlib.use("Agg")
 
-import nbformat  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import nbformat
+import numpy as np
+import pytest
 
-from scs_nb.batch.params import (ParameterError, load_parameter_file,  # noqa: E402
-                                 validate_parameters)
-from scs_nb.errors import ToolBoxPathError, ToolBoxValueError  # noqa: E402
-from scs_nb.widgets import ParameterForm, RunPicker  # noqa: E402
+from scs_nb.batch.params import ParameterError, load_parameter_file, validate_parameters
+from scs_nb.errors import ToolBoxPathError, ToolBoxValueError
+from scs_nb.widgets import ParameterForm, RunPicker
 
 
 # -- RunPicker ---------------------------------------------------------------
@@ -47,6 +47,7 @@ def test_run_picker_info_and_data_rate(simulated, data_root):
 def test_run_picker_reads_its_own_data_root(tmp_path, monkeypatch):
     """A picker on another data root than $EXTRA_DATA_DATA_ROOT opens runs there."""
     from scs_nb import sim
+
     res = sim.simulate("basic", 900003, 5, trains=12, seed=3, data_root=tmp_path / "other")
     monkeypatch.setenv("EXTRA_DATA_DATA_ROOT", str(tmp_path / "empty"))
     picker = RunPicker(data_root=tmp_path / "other", interactive=False)
@@ -70,7 +71,7 @@ def test_parameter_form_validates_like_scs_nb_run(tmp_path):
     assert form.value == {n: p.default for n, p in spec.items()}
     # widgets by type; help as tooltip
     assert type(form.inputs["proposal"]).__name__ == "IntText"
-    assert type(form.inputs["low"]).__name__ == "Text"          # float | None
+    assert type(form.inputs["low"]).__name__ == "Text"  # float | None
     assert form.inputs["proposal"].tooltip == spec["proposal"].help
     # a bad value: the same message as validate_parameters, buttons disabled
     assert form.set(low="abc") is False
@@ -82,7 +83,7 @@ def test_parameter_form_validates_like_scs_nb_run(tmp_path):
     assert form.run_headless_btn.disabled and "expects" in form.validity.value
     assert form.set(low="12.5", run=61, xgm="XTD10_SA3") is True
     assert form.value["low"] == 12.5 and form.value["run"] == 61
-    form.inputs["run"].value = 0                                   # run range check
+    form.inputs["run"].value = 0  # run range check
     assert not form.valid and "between 1 and 9999" in form.validity.value
     form.inputs["run"].value = 61
     with pytest.raises(ParameterError, match="unknown parameter"):
@@ -103,15 +104,27 @@ def test_explore_template_headless_via_form(simulated, data_root, tmp_path):
     """The explore_run template run headless (papermill, as scs-nb run does)
     from the form: every widget prints its value, figures are static PNGs."""
     res = simulated("delay_scan", trains=30, seed=7)
-    form = ParameterForm("explore_run", proposal=res.proposal, run=res.run, scenario="",
-                         low=300.0, high=800.0, out=str(tmp_path / "out"), interactive=False)
+    form = ParameterForm(
+        "explore_run",
+        proposal=res.proposal,
+        run=res.run,
+        scenario="",
+        low=300.0,
+        high=800.0,
+        out=str(tmp_path / "out"),
+        interactive=False,
+    )
     result = form.run_headless(wait=True)
     assert result.ok, result.message
     nb = nbformat.read(str(result.notebook), as_version=4)
-    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
-                   for o in c.outputs)
-    images = sum(1 for c in nb.cells if c.cell_type == "code" for o in c.outputs
-                 if "image/png" in o.get("data", {}))
+    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    images = sum(
+        1
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if "image/png" in o.get("data", {})
+    )
     assert "interactive widgets: False" in text
     assert f"proposal {res.proposal} run {res.run}: 30 trains" in text
     raw = np.asarray(res.truth["xgm"]["SCS"]["sa3_fast_raw"])

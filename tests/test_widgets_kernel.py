@@ -4,23 +4,31 @@ A notebook front end sends cell metadata (``cellId``) with each execute
 request; papermill/nbconvert send none. The widgets show live controls in the
 first case and static figures in the second.
 """
+
 import matplotlib
 
 matplotlib.use("Agg")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import xarray as xr  # noqa: E402
+import numpy as np
+import pytest
+import xarray as xr
 
-from scs_nb.widgets import (PeakWindowTuner, ROISelector, ScanExplorer,  # noqa: E402
-                            ThresholdTuner)
+from scs_nb.widgets import PeakWindowTuner, ROISelector, ScanExplorer, ThresholdTuner
 
 
 def _execute(kc, code, metadata):
-    msg = kc.session.msg("execute_request",
-                         {"code": code, "silent": False, "store_history": False,
-                          "user_expressions": {}, "allow_stdin": False, "stop_on_error": True},
-                         metadata=metadata)
+    msg = kc.session.msg(
+        "execute_request",
+        {
+            "code": code,
+            "silent": False,
+            "store_history": False,
+            "user_expressions": {},
+            "allow_stdin": False,
+            "stop_on_error": True,
+        },
+        metadata=metadata,
+    )
     kc.shell_channel.send(msg)
     out = []
     while True:
@@ -37,6 +45,7 @@ def _execute(kc, code, metadata):
 
 def test_interactive_detection_in_kernel(monkeypatch):
     from jupyter_client.manager import start_new_kernel
+
     monkeypatch.delenv("SCS_NB_INTERACTIVE", raising=False)
     km, kc = start_new_kernel(kernel_name="python3")
     try:
@@ -52,6 +61,7 @@ def test_interactive_detection_in_kernel(monkeypatch):
 
 def test_interactive_layouts_have_ipympl_canvas():
     from ipympl.backend_nbagg import Canvas
+
     rng = np.random.default_rng(2)
     y = np.full(200, 10.0)
     y[50:55] -= 40
@@ -59,9 +69,14 @@ def test_interactive_layouts_have_ipympl_canvas():
         ThresholdTuner(rng.normal(size=100), interactive=True),
         PeakWindowTuner(y, interactive=True),
         ROISelector(rng.random((20, 30)), interactive=True),
-        ScanExplorer(xr.Dataset({"s": ("trainId", rng.random(40)),
-                                 "x": ("trainId", np.repeat(np.arange(4.0), 10))}),
-                     "s", "x", interactive=True),
+        ScanExplorer(
+            xr.Dataset(
+                {"s": ("trainId", rng.random(40)), "x": ("trainId", np.repeat(np.arange(4.0), 10))}
+            ),
+            "s",
+            "x",
+            interactive=True,
+        ),
     ]
     for tool in tools:
         box = tool.widget()
@@ -73,7 +88,7 @@ def test_interactive_layouts_have_ipympl_canvas():
     t.observe(lambda _t: 1 / 0)
     t.set_thresholds(-1, 1)
     assert isinstance(t.last_error, ZeroDivisionError)
-    with pytest.raises(ZeroDivisionError):      # headless: errors propagate
+    with pytest.raises(ZeroDivisionError):  # headless: errors propagate
         t2 = ThresholdTuner(rng.normal(size=10), interactive=False)
         t2.observe(lambda _t: 1 / 0)
         t2.set_thresholds(-1, 1)

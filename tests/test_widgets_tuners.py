@@ -1,18 +1,24 @@
 """Widgets without a browser: set controls and selector extents from Python,
 check the returned parameters against the simulator's ground truth and the
 plotted data (line/patch data of the axes)."""
+
 import matplotlib
 
 matplotlib.use("Agg")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import xarray as xr  # noqa: E402
+import numpy as np
+import pytest
+import xarray as xr
 
-import scs_nb as tb  # noqa: E402
-from scs_nb.errors import ToolBoxValueError  # noqa: E402
-from scs_nb.widgets import (PeakWindowTuner, ROISelector, ScanExplorer,  # noqa: E402
-                            ThresholdTuner, interactive_available)
+import scs_nb as tb
+from scs_nb.errors import ToolBoxValueError
+from scs_nb.widgets import (
+    PeakWindowTuner,
+    ROISelector,
+    ScanExplorer,
+    ThresholdTuner,
+    interactive_available,
+)
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +35,7 @@ def delay_run(simulated):
 
 def test_headless_detection(monkeypatch):
     monkeypatch.delenv("SCS_NB_INTERACTIVE", raising=False)
-    assert interactive_available() is False          # pytest: no kernel, no front end
+    assert interactive_available() is False  # pytest: no kernel, no front end
     monkeypatch.setenv("SCS_NB_INTERACTIVE", "1")
     assert interactive_available() is True
     monkeypatch.setenv("SCS_NB_INTERACTIVE", "0")
@@ -39,10 +45,10 @@ def test_headless_detection(monkeypatch):
 # -- ThresholdTuner ----------------------------------------------------------
 def test_threshold_mask_matches_xgm_truth(basic_run):
     res, run = basic_run
-    raw = np.asarray(res.truth["xgm"]["SCS"]["sa3_fast_raw"])      # (trains, pulses) µJ
+    raw = np.asarray(res.truth["xgm"]["SCS"]["sa3_fast_raw"])  # (trains, pulses) µJ
     tuner = ThresholdTuner.from_run(run, "SCS_SA3", interactive=False)
     assert tuner.mask.shape == raw.shape
-    assert tuner.nselected == raw.size                              # default: everything
+    assert tuner.nselected == raw.size  # default: everything
     low, high = np.percentile(raw, [20, 90])
     tuner.set_thresholds(low, high)
     expected = int(((raw >= low) & (raw <= high)).sum())
@@ -51,8 +57,9 @@ def test_threshold_mask_matches_xgm_truth(basic_run):
     # the mask has the data's coordinates, True inside the window
     m = tuner.mask
     assert m.dims == tuner.data.dims
-    np.testing.assert_array_equal(m.values, (tuner.data.values >= low)
-                                  & (tuner.data.values <= high))
+    np.testing.assert_array_equal(
+        m.values, (tuner.data.values >= low) & (tuner.data.values <= high)
+    )
     # the plotted selection: the highlighted histogram holds the bins inside
     assert tuner.selected_counts.sum() <= expected
     assert f"{expected} of {raw.size}" in tuner.status.value
@@ -61,8 +68,7 @@ def test_threshold_mask_matches_xgm_truth(basic_run):
 
 def test_threshold_controls_span_and_boxes():
     rng = np.random.default_rng(0)
-    data = xr.DataArray(rng.normal(500, 100, (40, 10)), dims=("trainId", "sa3_pId"),
-                        name="xgm")
+    data = xr.DataArray(rng.normal(500, 100, (40, 10)), dims=("trainId", "sa3_pId"), name="xgm")
     tuner = ThresholdTuner(data, interactive=False)
     seen = []
     tuner.observe(lambda t: seen.append(t.value))
@@ -87,9 +93,10 @@ def test_threshold_controls_span_and_boxes():
 
 
 def test_threshold_dssc_binner_semantics():
-    class Binner:              # what DSSCBinner.create_pulsemask receives
+    class Binner:  # what DSSCBinner.create_pulsemask receives
         def create_pulsemask(self, use_data="xgm", threshold=(0, np.inf)):
             self.args = (use_data, threshold)
+
     data = xr.DataArray(np.arange(10.0), dims=("pulse",))
     tuner = ThresholdTuner(data, low=2, high=5, interactive=False)
     b = Binner()
@@ -108,7 +115,7 @@ def test_threshold_rejects_empty():
 def test_peak_windows_recover_injected_peaks(basic_run, mnemonic):
     res, run = basic_run
     truth = res.truth["digitizers"][mnemonic[:-3]]
-    injected = np.asarray(truth["peaks"]).mean(axis=0)       # mean over trains, per pulse
+    injected = np.asarray(truth["peaks"]).mean(axis=0)  # mean over trains, per pulse
     tuner = PeakWindowTuner.from_run(run, mnemonic, ntrains=None, interactive=False)
     p = tuner.value
     assert set(p) == {"pulseStart", "pulseStop", "baseStart", "baseStop", "period", "npulses"}
@@ -117,8 +124,13 @@ def test_peak_windows_recover_injected_peaks(basic_run, mnemonic):
     # noise per integral ~ sigma * sqrt(width) / sqrt(ntrains)
     sigma = truth["noise_counts"]
     width = p["pulseStop"] - p["pulseStart"]
-    tol = 6 * sigma * np.sqrt(width * (1 + width / (p["baseStop"] - p["baseStart"]))) \
-        / np.sqrt(len(run.train_ids)) + 0.01 * np.abs(injected).max()
+    tol = (
+        6
+        * sigma
+        * np.sqrt(width * (1 + width / (p["baseStop"] - p["baseStart"])))
+        / np.sqrt(len(run.train_ids))
+        + 0.01 * np.abs(injected).max()
+    )
     np.testing.assert_allclose(tuner.preview, injected, atol=tol)
     # the lower panel plots exactly that preview
     x, y = tuner._peak_line.get_data()
@@ -129,10 +141,19 @@ def test_peak_windows_controls_and_spans():
     # synthetic trace: 5 positive pulses of 4 samples, period 20, baseline 100
     y = np.full(120, 100.0)
     for k in range(5):
-        y[10 + 20 * k: 14 + 20 * k] += 50.0
-    tuner = PeakWindowTuner(y, integParams={"pulseStart": 8, "pulseStop": 16, "baseStart": 0,
-                                            "baseStop": 6, "period": 20, "npulses": 5},
-                            interactive=False)
+        y[10 + 20 * k : 14 + 20 * k] += 50.0
+    tuner = PeakWindowTuner(
+        y,
+        integParams={
+            "pulseStart": 8,
+            "pulseStop": 16,
+            "baseStart": 0,
+            "baseStop": 6,
+            "period": 20,
+            "npulses": 5,
+        },
+        interactive=False,
+    )
     np.testing.assert_allclose(tuner.preview, 200.0)
     # drag the pulse span (what the mouse calls) to cover half of each pulse
     tuner.pulse_span.extents = (12, 14)
@@ -147,8 +168,14 @@ def test_peak_windows_controls_and_spans():
     # sliders and boxes
     tuner.pulse_slider.value = (10, 14)
     tuner.npulses_box.value = 3
-    assert tuner.value == {"pulseStart": 10, "pulseStop": 14, "baseStart": 2, "baseStop": 8,
-                           "period": 20, "npulses": 3}
+    assert tuner.value == {
+        "pulseStart": 10,
+        "pulseStop": 14,
+        "baseStart": 2,
+        "baseStop": 8,
+        "period": 20,
+        "npulses": 3,
+    }
     np.testing.assert_allclose(tuner.preview, 200.0)
     # windows repeated for pulses 2..n are drawn as spans
     assert len(tuner._patches) == 2 * 2
@@ -166,6 +193,7 @@ def test_peak_windows_need_1d():
 # -- ROISelector -------------------------------------------------------------
 def test_roi_selector_extents_to_load_rois():
     from extra_data import by_index
+
     img = np.zeros((100, 200))
     img[20:40, 50:90] = 5.0
     sel = ROISelector(img, mnemonic="fastccd", dims=["x", "y"], interactive=False)
@@ -183,7 +211,9 @@ def test_roi_selector_extents_to_load_rois():
     # the ROIs are drawn as rectangles on the image
     rects = [a for a in sel._artists if hasattr(a, "get_width")]
     assert [(r.get_x(), r.get_y(), r.get_width(), r.get_height()) for r in rects] == [
-        (49.5, 19.5, 40, 20), (-0.5, 59.5, 20, 10)]
+        (49.5, 19.5, 40, 20),
+        (-0.5, 59.5, 20, 10),
+    ]
     # picking one in the list moves the selector onto it
     sel.roi_list.value = "ref"
     assert sel.selector.extents == pytest.approx((-0.5, 19.5, 59.5, 69.5))
@@ -202,7 +232,7 @@ def test_roi_selector_dssc_assembly():
     sel = ROISelector.from_dssc(modules, interactive=False)
     img = np.asarray(sel.image)
     assert img.ndim == 2 and img.shape[0] > 512 and img.shape[1] > 512
-    assert np.nansum(img == 7.0) == 128 * 512     # every pixel of module 3 placed once
+    assert np.nansum(img == 7.0) == 128 * 512  # every pixel of module 3 placed once
     with pytest.raises(ToolBoxValueError, match="2D image"):
         ROISelector(np.zeros((2, 3, 4)), interactive=False)
 
@@ -211,7 +241,7 @@ def test_roi_selector_dssc_assembly():
 def test_scan_explorer_bins_on_setpoints(delay_run):
     res, run = delay_run
     setpoints = np.asarray(res.truth["scan"]["setpoints"])
-    raw = np.asarray(res.truth["xgm"]["SCS"]["sa3_fast_raw"])      # (trains, pulses)
+    raw = np.asarray(res.truth["xgm"]["SCS"]["sa3_fast_raw"])  # (trains, pulses)
     readback = np.asarray(res.truth["readback"]["PP800_DelayLine"])
     view = ScanExplorer.from_run(run, "SCS_SA3", "PP800_DelayLine", interactive=False)
     r = view.value
@@ -240,10 +270,11 @@ def test_scan_explorer_normalisation_and_2d():
     n = 400
     x = np.repeat(np.arange(4.0), n // 4)
     i0 = rng.uniform(1, 3, n)
-    sig = i0 * (1 + x)                        # normalised signal = 1 + x exactly
+    sig = i0 * (1 + x)  # normalised signal = 1 + x exactly
     y = np.tile([0.0, 1.0], n // 2)
-    ds = xr.Dataset({"sig": ("trainId", sig), "i0": ("trainId", i0), "x": ("trainId", x),
-                     "y": ("trainId", y)})
+    ds = xr.Dataset(
+        {"sig": ("trainId", sig), "i0": ("trainId", i0), "x": ("trainId", x), "y": ("trainId", y)}
+    )
     view = ScanExplorer(ds, "sig", "x", norm="i0", interactive=False)
     np.testing.assert_allclose(view.value["signal"].values, 1 + np.arange(4.0))
     np.testing.assert_allclose(view.value["error"].values, 0, atol=1e-9)
@@ -253,8 +284,9 @@ def test_scan_explorer_normalisation_and_2d():
     assert view.value["signal"].dims == ("x", "y")
     assert view.value["counts"].values.tolist() == [[50, 50]] * 4
     mesh = view.ax.collections[0]
-    np.testing.assert_allclose(np.asarray(mesh.get_array()).ravel(),
-                               view.value["signal"].values.ravel())
+    np.testing.assert_allclose(
+        np.asarray(mesh.get_array()).ravel(), view.value["signal"].values.ravel()
+    )
     with pytest.raises(ToolBoxValueError, match="not in the data"):
         view.set(norm="nope")
     with pytest.raises(ToolBoxValueError, match="bin width"):

@@ -1,6 +1,7 @@
 """XAS / XMCD: the edge position and jump, the white line and the XMCD
 amplitude of the simulated sample are recovered, in transmission and in
 fluorescence, and the reported standard errors match the scatter."""
+
 import numpy as np
 import pytest
 from scipy.optimize import curve_fit
@@ -13,7 +14,7 @@ FIELDS = ["SCS_SA3", "MCP3apd", "MCP1apd", "nrj", "magnet"]
 
 @pytest.fixture(scope="module")
 def spectra(simulated):
-    res = simulated("xas_xmcd", run=1503)   # one realization: statistical asserts
+    res = simulated("xas_xmcd", run=1503)  # one realization: statistical asserts
     _, ds = tb.load(res.proposal, res.run, FIELDS)
     t = res.truth["xas"]
     e = np.asarray(t["setpoints_eV"])
@@ -41,7 +42,7 @@ def test_absorption_matches_the_sample(spectra):
     t, ds, bins, P, N = spectra
     for data, truth in ((P, t["mu_plus"]), (N, t["mu_minus"])):
         z = (data["muA"] - (np.asarray(truth) - t["ln_gain_MCP3"])) / data["sterrA"]
-        assert 0.6 < np.sqrt(np.mean(z ** 2)) < 1.5
+        assert 0.6 < np.sqrt(np.mean(z**2)) < 1.5
         assert np.all(np.abs(z) < 5)
 
 
@@ -51,11 +52,13 @@ def test_edge_and_xmcd_amplitude(spectra):
 
     def model(E, E0, gamma, pre, jump, white):
         return mu(E, 0, E0, gamma, pre, jump, white, 0.0)
-    popt, pcov = curve_fit(model, xas_["nrj"], xas_["muA"], sigma=xas_["sterrA"],
-                           p0=[779, 2, 0, 1, 1])
+
+    popt, pcov = curve_fit(
+        model, xas_["nrj"], xas_["muA"], sigma=xas_["sterrA"], p0=[779, 2, 0, 1, 1]
+    )
     err = np.sqrt(np.diag(pcov))
     assert abs(popt[0] - t["E0_eV"]) < max(4 * err[0], 0.01)
-    assert abs(popt[0] - t["E0_eV"]) < 0.05                         # eV
+    assert abs(popt[0] - t["E0_eV"]) < 0.05  # eV
     assert abs(popt[3] - t["jump"]) < 4 * err[3]
     assert abs(popt[4] - t["white"]) < 4 * err[4]
     # XMCD: a Lorentzian at E0 with amplitude -xmcd
@@ -67,10 +70,9 @@ def test_edge_and_xmcd_amplitude(spectra):
 def test_fluorescence(spectra):
     """MCP1 sees gain * E * mu: the ratio gives mu directly."""
     t, ds, bins, P, N = spectra
-    F = tb.xas(ds.where(ds.magnet > 0, drop=True), bins=bins, Itkey="MCP1peaks",
-               fluorescence=True)
+    F = tb.xas(ds.where(ds.magnet > 0, drop=True), bins=bins, Itkey="MCP1peaks", fluorescence=True)
     z = (F["muA"] / t["gain_MCP1"] - np.asarray(t["mu_plus"])) / (F["sterrA"] / t["gain_MCP1"])
-    assert 0.6 < np.sqrt(np.mean(z ** 2)) < 1.5
+    assert 0.6 < np.sqrt(np.mean(z**2)) < 1.5
 
 
 def test_bad_input(spectra):

@@ -26,6 +26,7 @@ printed — so the same notebook runs interactively and headless::
 ``SCS_NB_INTERACTIVE=0/1`` to force it). matplotlib and ipympl are imported
 only when a widget is created.
 """
+
 from ._base import interactive_available
 from .parameter_form import ParameterForm
 from .peaks import PeakWindowTuner
@@ -34,5 +35,12 @@ from .run_picker import RunPicker
 from .scan import ScanExplorer
 from .threshold import ThresholdTuner
 
-__all__ = ["interactive_available", "RunPicker", "ParameterForm", "PeakWindowTuner",
-           "ThresholdTuner", "ROISelector", "ScanExplorer"]
+__all__ = [
+    "interactive_available",
+    "RunPicker",
+    "ParameterForm",
+    "PeakWindowTuner",
+    "ThresholdTuner",
+    "ROISelector",
+    "ScanExplorer",
+]

@@ -7,6 +7,7 @@ nbconvert, plain Python, tests) it is an Agg figure, and ``display()`` shows
 it as a static PNG and prints the widget's value, so a headless run of the
 same notebook keeps a record of the parameters used.
 """
+
 from __future__ import annotations
 
 import io
@@ -63,9 +64,9 @@ def _parent_message(ip) -> dict:
     kernel = ip.kernel
     try:
         parent = kernel.get_parent("shell")
-    except TypeError:       # older ipykernel: no channel argument
+    except TypeError:  # older ipykernel: no channel argument
         parent = kernel.get_parent()
-    except Exception:       # any other kernel flavour
+    except Exception:  # any other kernel flavour
         parent = None
     if not parent:
         parent = {"header": getattr(ip, "parent_header", {}) or {}}
@@ -98,10 +99,12 @@ def make_figure(interactive: bool, figsize=(7, 3.5), nrows=1, ncols=1, **subplot
         ``None`` (Agg canvas).
     """
     from matplotlib.figure import Figure  # heavy: only when a widget draws
+
     fig = Figure(figsize=figsize, layout="constrained")
     canvas_widget = None
     if interactive:
         from ipympl.backend_nbagg import Canvas, FigureManager  # heavy: only with a front end
+
         canvas_widget = Canvas(fig)
         canvas_widget.header_visible = False
         canvas_widget.toolbar_position = "right"
@@ -109,6 +112,7 @@ def make_figure(interactive: bool, figsize=(7, 3.5), nrows=1, ncols=1, **subplot
         canvas_widget.manager = manager
     else:
         from matplotlib.backends.backend_agg import FigureCanvasAgg  # heavy: only when drawn
+
         FigureCanvasAgg(fig)
     axes = fig.subplots(nrows, ncols, squeeze=True, subplot_kw=subplot_kw or None)
     return fig, axes, canvas_widget
@@ -150,6 +154,7 @@ class Tool:
 
     def __init__(self, interactive=None):
         import ipywidgets as w  # heavy: only when a widget is created
+
         self.interactive = interactive_available() if interactive is None else bool(interactive)
         self.errors = w.Output(layout=w.Layout(max_height="12em", overflow="auto"))
         self.last_error: BaseException | None = None
@@ -176,6 +181,7 @@ class Tool:
             The wrapped callback; it returns ``func``'s result, or None after
             an exception.
         """
+
         def wrapped(*args, **kwargs):
             try:
                 result = func(*args, **kwargs)
@@ -194,6 +200,7 @@ class Tool:
                 self.last_error = None
                 self.errors.clear_output()
             return result
+
         wrapped.__name__ = getattr(func, "__name__", "callback")
         return wrapped
 
@@ -241,6 +248,7 @@ class Tool:
 
     def _build_layout(self):
         import ipywidgets as w  # heavy: only when a widget is shown
+
         parts = []
         if self.title:
             parts.append(w.HTML(f"<b>{self.title}</b>"))
@@ -269,6 +277,7 @@ class Tool:
         """Show the interactive widget, or (headless) the static figure and
         the current value."""
         from IPython.display import Image, display  # heavy: only when shown
+
         if self.interactive:
             display(self.widget())
             return
@@ -309,6 +318,7 @@ def as_dataarray(data, name="data"):
     if isinstance(data, xr.Dataset):
         raise ToolBoxTypeError(
             f"expected one variable (a DataArray), got a Dataset with {list(data.data_vars)}; "
-            "pass e.g. ds['SCS_SA3']")
+            "pass e.g. ds['SCS_SA3']"
+        )
     arr = np.asarray(data)
     return xr.DataArray(arr, dims=[f"dim_{i}" for i in range(arr.ndim)], name=name)

@@ -1,4 +1,5 @@
 """ParameterForm: a form built from a template's ``parameters`` cell."""
+
 from __future__ import annotations
 
 import html
@@ -8,8 +9,8 @@ from pathlib import Path
 
 import yaml
 
-from scs_nb.batch.params import parameters_cell, validate_parameters
 from scs_nb.atomic import write_atomic
+from scs_nb.batch.params import parameters_cell, validate_parameters
 from scs_nb.batch.runner import run_template
 from scs_nb.batch.templates import Template, find_template
 from scs_nb.errors import ToolBoxPathError
@@ -51,6 +52,7 @@ class ParameterForm(Tool):
     def __init__(self, template, values=None, out=None, interactive=None, **overrides):
         super().__init__(interactive)
         import ipywidgets as w  # heavy: only when a widget is created
+
         self.template = template if isinstance(template, Template) else find_template(template)
         self.spec = self.template.parameters()
         self.title = f"Parameters of {self.template.name}"
@@ -64,22 +66,38 @@ class ParameterForm(Tool):
         self.inputs = {name: self._make_input(p, initial[name]) for name, p in self.spec.items()}
         self.validity = w.HTML()
         self.output = w.Output()
-        self.out_dir = w.Text(value=str(out or f"{self.template.name}_out"),
-                              description="output", layout=w.Layout(width="30em"),
-                              tooltip="folder for the executed notebook and its HTML report")
-        self.yaml_path = w.Text(value=f"{self.template.name}_params.yaml", description="YAML",
-                                layout=w.Layout(width="30em"))
+        self.out_dir = w.Text(
+            value=str(out or f"{self.template.name}_out"),
+            description="output",
+            layout=w.Layout(width="30em"),
+            tooltip="folder for the executed notebook and its HTML report",
+        )
+        self.yaml_path = w.Text(
+            value=f"{self.template.name}_params.yaml",
+            description="YAML",
+            layout=w.Layout(width="30em"),
+        )
         self.overwrite = w.Checkbox(value=False, description="overwrite", indent=False)
-        self.run_inline_btn = w.Button(description="run inline", icon="play",
-                                       tooltip="run the template's cells in this kernel")
-        self.run_headless_btn = w.Button(description="run headless", icon="rocket",
-                                         tooltip="execute a copy with papermill (scs-nb run)")
-        self.export_btn = w.Button(description="export YAML", icon="download",
-                                   tooltip="write the values for scs-nb run -f / scs-nb batch")
+        self.run_inline_btn = w.Button(
+            description="run inline",
+            icon="play",
+            tooltip="run the template's cells in this kernel",
+        )
+        self.run_headless_btn = w.Button(
+            description="run headless",
+            icon="rocket",
+            tooltip="execute a copy with papermill (scs-nb run)",
+        )
+        self.export_btn = w.Button(
+            description="export YAML",
+            icon="download",
+            tooltip="write the values for scs-nb run -f / scs-nb batch",
+        )
         self.run_inline_btn.on_click(self.guard(lambda _b: self.run_inline()))
         self.run_headless_btn.on_click(self.guard(lambda _b: self.run_headless(wait=False)))
-        self.export_btn.on_click(self.guard(lambda _b: self.export_yaml(self.yaml_path.value,
-                                                                        self.overwrite.value)))
+        self.export_btn.on_click(
+            self.guard(lambda _b: self.export_yaml(self.yaml_path.value, self.overwrite.value))
+        )
         for widget in self.inputs.values():
             widget.observe(self.guard(self._on_change), names="value")
         self.result = None
@@ -90,8 +108,7 @@ class ParameterForm(Tool):
     @property
     def raw_values(self) -> dict:
         """What the widgets hold (text fields as strings, parsed on validation)."""
-        return {name: self._read(self.spec[name], widget)
-                for name, widget in self.inputs.items()}
+        return {name: self._read(self.spec[name], widget) for name, widget in self.inputs.items()}
 
     @property
     def value(self) -> dict:
@@ -131,8 +148,10 @@ class ParameterForm(Tool):
         str
             A YAML document with a comment header naming the template.
         """
-        header = (f"# parameters of template {self.template.name}\n"
-                  f"# scs-nb run {self.template.name} -f THIS_FILE\n")
+        header = (
+            f"# parameters of template {self.template.name}\n"
+            f"# scs-nb run {self.template.name} -f THIS_FILE\n"
+        )
         return header + yaml.safe_dump(self.value, sort_keys=False, default_flow_style=None)
 
     def export_yaml(self, path, overwrite=False) -> Path:
@@ -153,8 +172,10 @@ class ParameterForm(Tool):
         """
         path = Path(path).expanduser()
         if path.exists() and not overwrite:
-            raise ToolBoxPathError(f"{path} already exists; tick 'overwrite' (overwrite=True) "
-                                   "or choose another file name")
+            raise ToolBoxPathError(
+                f"{path} already exists; tick 'overwrite' (overwrite=True) "
+                "or choose another file name"
+            )
         write_atomic(path, self.to_yaml())
         self.validity.value = f"wrote <code>{html.escape(str(path))}</code>"
         return path
@@ -197,6 +218,7 @@ class ParameterForm(Tool):
         self.output.clear_output()
         try:
             from IPython import get_ipython  # heavy, and optional here: only to run cells
+
             ip = get_ipython()
         except ImportError:
             ip = None
@@ -237,12 +259,15 @@ class ParameterForm(Tool):
 
         def job():
             self.validity.value = f"running {html.escape(self.template.name)} headless ..."
-            res = run_template(self.template, values, out=out, overwrite=overwrite,
-                               progress=False, **kwargs)
+            res = run_template(
+                self.template, values, out=out, overwrite=overwrite, progress=False, **kwargs
+            )
             self.result = res
             color = "#070" if res.ok else "#b00"
-            self.validity.value = (f"<span style='color:{color}'>"
-                                   f"{html.escape(res.message).replace(chr(10), '<br>')}</span>")
+            self.validity.value = (
+                f"<span style='color:{color}'>"
+                f"{html.escape(res.message).replace(chr(10), '<br>')}</span>"
+            )
             return res
 
         if wait:
@@ -264,27 +289,41 @@ class ParameterForm(Tool):
         except Exception as exc:  # reported, not raised
             return f"parameters of {self.template.name}: INVALID: {exc}"
         return f"parameters of {self.template.name}: " + ", ".join(
-            f"{k}={v!r}" for k, v in vals.items())
+            f"{k}={v!r}" for k, v in vals.items()
+        )
 
     # -- internals ---------------------------------------------------------
     def _build_layout(self):
         import ipywidgets as w  # heavy: only when a widget is shown
+
         rows = [w.HTML(f"<b>{html.escape(self.title)}</b>")]
         for name, widget in self.inputs.items():
             p = self.spec[name]
-            rows.append(w.HBox([widget, w.HTML(f"<small>{html.escape(p.help)} "
-                                               f"<i>({html.escape(p.annotation)})</i></small>")]))
-        rows += [self.validity,
-                 w.HBox([self.run_inline_btn, self.run_headless_btn, self.out_dir,
-                         self.overwrite]),
-                 w.HBox([self.export_btn, self.yaml_path]),
-                 self.output, self.errors]
+            rows.append(
+                w.HBox(
+                    [
+                        widget,
+                        w.HTML(
+                            f"<small>{html.escape(p.help)} "
+                            f"<i>({html.escape(p.annotation)})</i></small>"
+                        ),
+                    ]
+                )
+            )
+        rows += [
+            self.validity,
+            w.HBox([self.run_inline_btn, self.run_headless_btn, self.out_dir, self.overwrite]),
+            w.HBox([self.export_btn, self.yaml_path]),
+            self.output,
+            self.errors,
+        ]
         return w.VBox(rows)
 
     def display(self):
         """Show the form, or (headless) print the values."""
         if self.interactive:
             from IPython.display import display  # heavy: only when shown
+
             display(self.widget())
         else:
             print(self.summary())
@@ -294,7 +333,7 @@ class ParameterForm(Tool):
 
     def _check(self) -> bool:
         try:
-            _ = self.value      # validates: raises on an invalid value
+            _ = self.value  # validates: raises on an invalid value
         except Exception as exc:  # shown in the form
             self.validity.value = f"<span style='color:#b00'>{html.escape(str(exc))}</span>"
             for b in (self.run_inline_btn, self.run_headless_btn, self.export_btn):
@@ -311,14 +350,18 @@ class ParameterForm(Tool):
             return "choice"
         if p.nullable or p.required:
             return "text"
-        return {"int": "int", "float": "float", "bool": "bool", "str": "str"}.get(p.type,
-                                                                                 "text")
+        return {"int": "int", "float": "float", "bool": "bool", "str": "str"}.get(p.type, "text")
 
     def _make_input(self, p, value):
         import ipywidgets as w  # heavy: only when a widget is created
+
         kind = self._kind(p)
-        common = dict(description=p.name, tooltip=p.help, style={"description_width": "10em"},
-                      layout=w.Layout(width="28em"))
+        common = dict(
+            description=p.name,
+            tooltip=p.help,
+            style={"description_width": "10em"},
+            layout=w.Layout(width="28em"),
+        )
         if kind == "int":
             widget = w.IntText(**common)
         elif kind == "float":
@@ -326,8 +369,10 @@ class ParameterForm(Tool):
         elif kind == "bool":
             widget = w.Checkbox(indent=True, **common)
         elif kind == "choice":
-            widget = w.Dropdown(options=[(repr(c) if not isinstance(c, str) else c, c)
-                                         for c in p.choices], **common)
+            widget = w.Dropdown(
+                options=[(repr(c) if not isinstance(c, str) else c, c) for c in p.choices],
+                **common,
+            )
         else:
             widget = w.Text(placeholder="required" if p.required else "", **common)
         self._write(p, widget, value)
@@ -341,7 +386,7 @@ class ParameterForm(Tool):
             widget.value = p.check(value)
         elif kind == "str":
             widget.value = "" if value is None else str(value)
-        else:     # text parsed by type
+        else:  # text parsed by type
             if value is None:
                 widget.value = "" if p.required else "None"
             elif isinstance(value, str):
@@ -359,4 +404,3 @@ class ParameterForm(Tool):
             text = widget.value.strip()
             return None if text == "" else text
         return widget.value
-

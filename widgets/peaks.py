@@ -1,4 +1,5 @@
 """PeakWindowTuner: pulse and baseline windows on an average digitizer trace."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -37,8 +38,14 @@ def guess_integ_params(trace) -> dict:
         edges = np.r_[0, edges]
     ends = np.flatnonzero(~above[1:] & above[:-1]) + 1
     if edges.size == 0:
-        return {"pulseStart": 0, "pulseStop": max(n // 10, 1), "baseStart": 0,
-                "baseStop": 0, "period": n, "npulses": 1}
+        return {
+            "pulseStart": 0,
+            "pulseStop": max(n // 10, 1),
+            "baseStart": 0,
+            "baseStop": 0,
+            "period": n,
+            "npulses": 1,
+        }
     period = int(np.median(np.diff(edges))) if edges.size > 1 else n
     # widen the first pulse to where it rises above 5 % of the largest deviation
     low = dev > 0.05 * dev.max()
@@ -53,8 +60,14 @@ def guess_integ_params(trace) -> dict:
     blen = max(min(stop - start, start), 0)
     base_stop = start
     base_start = max(base_stop - blen, 0)
-    return {"pulseStart": start, "pulseStop": stop, "baseStart": base_start,
-            "baseStop": base_stop, "period": max(period, 1), "npulses": int(edges.size)}
+    return {
+        "pulseStart": start,
+        "pulseStop": stop,
+        "baseStart": base_start,
+        "baseStop": base_stop,
+        "period": max(period, 1),
+        "npulses": int(edges.size),
+    }
 
 
 def polarity_of(trace) -> int:
@@ -94,8 +107,7 @@ def auto_params(trace, kind=None) -> dict:
         npulses (samples, except npulses).
     """
     try:
-        params, _ = find_integ_params(np.asarray(trace, dtype=float),
-                                      SAMPLES_PER_SLOT.get(kind))
+        params, _ = find_integ_params(np.asarray(trace, dtype=float), SAMPLES_PER_SLOT.get(kind))
         return {k: int(params[k]) for k in KEYS}
     except Exception:  # no clear pulse: fall back to the guess
         return guess_integ_params(trace)
@@ -129,8 +141,11 @@ def integrate_trace(trace, params, polarity=1) -> np.ndarray:
         a, b = p["pulseStart"] + off, p["pulseStop"] + off
         if b > y.size:
             break
-        base = (y[p["baseStart"] + off:p["baseStop"] + off].mean()
-                if p["baseStop"] > p["baseStart"] else 0.0)
+        base = (
+            y[p["baseStart"] + off : p["baseStop"] + off].mean()
+            if p["baseStop"] > p["baseStart"]
+            else 0.0
+        )
         out[k] = polarity * (y[a:b] - base).sum()
     return out
 
@@ -167,11 +182,14 @@ class PeakWindowTuner(Tool):
     def __init__(self, trace, integParams=None, label=None, polarity=None, interactive=None):
         super().__init__(interactive)
         import ipywidgets as w  # heavy: only when a widget is created
+
         self.trace = as_dataarray(trace, name=label or "trace")
         if self.trace.ndim != 1:
-            raise ToolBoxValueError(f"PeakWindowTuner needs one average trace (1D), got dims "
-                                    f"{self.trace.dims}; average over trains first, e.g. "
-                                    "scs_nb.get_dig_avg_trace(run, mnemonic)")
+            raise ToolBoxValueError(
+                f"PeakWindowTuner needs one average trace (1D), got dims "
+                f"{self.trace.dims}; average over trains first, e.g. "
+                "scs_nb.get_dig_avg_trace(run, mnemonic)"
+            )
         self.label = label or self.trace.name or "trace"
         self.title = f"Peak integration windows: {self.label}"
         self._y = np.asarray(self.trace.values, dtype=float)
@@ -180,33 +198,67 @@ class PeakWindowTuner(Tool):
         params = dict(auto_params(self._y, self.trace.attrs.get("digitizer")))
         params.update({k: int(v) for k, v in (integParams or {}).items() if k in KEYS})
         self._params = params
-        self.pulse_slider = w.IntRangeSlider(value=(params["pulseStart"], params["pulseStop"]),
-                                             min=0, max=n, description="pulse",
-                                             continuous_update=False,
-                                             layout=w.Layout(width="70%"))
-        self.base_slider = w.IntRangeSlider(value=(params["baseStart"], params["baseStop"]),
-                                            min=0, max=n, description="baseline",
-                                            continuous_update=False,
-                                            layout=w.Layout(width="70%"))
-        self.period_box = w.BoundedIntText(value=params["period"], min=1, max=max(n, 1),
-                                           description="period", layout=w.Layout(width="12em"))
-        self.npulses_box = w.BoundedIntText(value=params["npulses"], min=1, max=10000,
-                                            description="npulses", layout=w.Layout(width="12em"))
-        self.drag_mode = w.ToggleButtons(options=["pulse", "baseline"], value="pulse",
-                                         description="drag sets", style={"button_width": "6em"})
+        self.pulse_slider = w.IntRangeSlider(
+            value=(params["pulseStart"], params["pulseStop"]),
+            min=0,
+            max=n,
+            description="pulse",
+            continuous_update=False,
+            layout=w.Layout(width="70%"),
+        )
+        self.base_slider = w.IntRangeSlider(
+            value=(params["baseStart"], params["baseStop"]),
+            min=0,
+            max=n,
+            description="baseline",
+            continuous_update=False,
+            layout=w.Layout(width="70%"),
+        )
+        self.period_box = w.BoundedIntText(
+            value=params["period"],
+            min=1,
+            max=max(n, 1),
+            description="period",
+            layout=w.Layout(width="12em"),
+        )
+        self.npulses_box = w.BoundedIntText(
+            value=params["npulses"],
+            min=1,
+            max=10000,
+            description="npulses",
+            layout=w.Layout(width="12em"),
+        )
+        self.drag_mode = w.ToggleButtons(
+            options=["pulse", "baseline"],
+            value="pulse",
+            description="drag sets",
+            style={"button_width": "6em"},
+        )
         self.status = w.HTML()
         self._syncing = False
 
         self.fig, (self.ax, self.ax_peaks), self.canvas = make_figure(
-            self.interactive, figsize=(8, 4.5), nrows=2)
+            self.interactive, figsize=(8, 4.5), nrows=2
+        )
         self._plot_static()
         from matplotlib.widgets import SpanSelector  # heavy: only when a widget draws
-        self.pulse_span = SpanSelector(self.ax, self.guard(self._on_pulse_span), "horizontal",
-                                       useblit=False, interactive=True,
-                                       props=dict(alpha=0.2, facecolor="C1"))
-        self.base_span = SpanSelector(self.ax, self.guard(self._on_base_span), "horizontal",
-                                      useblit=False, interactive=True,
-                                      props=dict(alpha=0.2, facecolor="C2"))
+
+        self.pulse_span = SpanSelector(
+            self.ax,
+            self.guard(self._on_pulse_span),
+            "horizontal",
+            useblit=False,
+            interactive=True,
+            props=dict(alpha=0.2, facecolor="C1"),
+        )
+        self.base_span = SpanSelector(
+            self.ax,
+            self.guard(self._on_base_span),
+            "horizontal",
+            useblit=False,
+            interactive=True,
+            props=dict(alpha=0.2, facecolor="C2"),
+        )
         self.base_span.set_active(False)
         for widget in (self.pulse_slider, self.base_slider, self.period_box, self.npulses_box):
             widget.observe(self.guard(self._on_controls), names="value")
@@ -264,8 +316,9 @@ class PeakWindowTuner(Tool):
         """
         unknown = set(params) - set(KEYS)
         if unknown:
-            raise ToolBoxValueError(f"unknown integParams {sorted(unknown)}; "
-                                    f"known: {', '.join(KEYS)}")
+            raise ToolBoxValueError(
+                f"unknown integParams {sorted(unknown)}; known: {', '.join(KEYS)}"
+            )
         new = dict(self._params)
         new.update({k: int(v) for k, v in params.items()})
         self._apply(new)
@@ -283,8 +336,13 @@ class PeakWindowTuner(Tool):
     # -- internals ---------------------------------------------------------
     def _control_rows(self):
         import ipywidgets as w  # heavy: only when a widget is shown
-        return [self.pulse_slider, self.base_slider,
-                w.HBox([self.period_box, self.npulses_box, self.drag_mode]), self.status]
+
+        return [
+            self.pulse_slider,
+            self.base_slider,
+            w.HBox([self.period_box, self.npulses_box, self.drag_mode]),
+            self.status,
+        ]
 
     def _plot_static(self):
         x = np.arange(self._y.size)
@@ -300,8 +358,9 @@ class PeakWindowTuner(Tool):
     def _zoom_first_pulse(self):
         """Show the first pulse with its windows (pan/zoom for the others)."""
         p = self._params
-        lo = min(p["pulseStart"], p["baseStart"] if p["baseStop"] > p["baseStart"] else
-                 p["pulseStart"])
+        lo = min(
+            p["pulseStart"], p["baseStart"] if p["baseStop"] > p["baseStart"] else p["pulseStart"]
+        )
         hi = max(p["pulseStop"], p["baseStop"])
         margin = max((hi - lo) // 2, 5)
         self.ax.set_xlim(max(lo - margin, 0), min(hi + margin, self._y.size))
@@ -331,11 +390,15 @@ class PeakWindowTuner(Tool):
     def _check(self, p):
         n = self._y.size
         if not 0 <= p["pulseStart"] < p["pulseStop"] <= n:
-            raise ToolBoxValueError(f"pulse window {p['pulseStart']}..{p['pulseStop']} must "
-                                    f"satisfy 0 <= pulseStart < pulseStop <= {n}")
+            raise ToolBoxValueError(
+                f"pulse window {p['pulseStart']}..{p['pulseStop']} must "
+                f"satisfy 0 <= pulseStart < pulseStop <= {n}"
+            )
         if not 0 <= p["baseStart"] <= p["baseStop"] <= n:
-            raise ToolBoxValueError(f"baseline window {p['baseStart']}..{p['baseStop']} must "
-                                    f"satisfy 0 <= baseStart <= baseStop <= {n}")
+            raise ToolBoxValueError(
+                f"baseline window {p['baseStart']}..{p['baseStop']} must "
+                f"satisfy 0 <= baseStart <= baseStop <= {n}"
+            )
         if p["period"] < 1 or p["npulses"] < 1:
             raise ToolBoxValueError("period and npulses must be at least 1")
 
@@ -371,12 +434,18 @@ class PeakWindowTuner(Tool):
                 beyond = p["npulses"] - k
                 break
             if k == 0:
-                continue      # the first pulse's windows are the span selectors
-            self._patches.append(self.ax.axvspan(p["pulseStart"] + off, p["pulseStop"] + off,
-                                                 color="C1", alpha=0.12, lw=0))
+                continue  # the first pulse's windows are the span selectors
+            self._patches.append(
+                self.ax.axvspan(
+                    p["pulseStart"] + off, p["pulseStop"] + off, color="C1", alpha=0.12, lw=0
+                )
+            )
             if p["baseStop"] > p["baseStart"]:
-                self._patches.append(self.ax.axvspan(p["baseStart"] + off, p["baseStop"] + off,
-                                                     color="C2", alpha=0.12, lw=0))
+                self._patches.append(
+                    self.ax.axvspan(
+                        p["baseStart"] + off, p["baseStop"] + off, color="C2", alpha=0.12, lw=0
+                    )
+                )
         peaks = self.preview
         self._peak_line.set_data(np.arange(peaks.size), peaks)
         self.ax_peaks.relim()
@@ -386,4 +455,3 @@ class PeakWindowTuner(Tool):
             msg += f"; <b style='color:#b00'>{beyond} pulse windows run past the trace</b>"
         self.status.value = msg
         self._draw()
-

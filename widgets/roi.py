@@ -1,4 +1,5 @@
 """ROISelector: draw rectangular regions of interest on a detector image."""
+
 from __future__ import annotations
 
 import math
@@ -58,28 +59,36 @@ class ROISelector(Tool):
 
     title = "Regions of interest"
 
-    def __init__(self, image, rois=None, mnemonic=None, dims=None, log=False,
-                 interactive=None):
+    def __init__(self, image, rois=None, mnemonic=None, dims=None, log=False, interactive=None):
         super().__init__(interactive)
         import ipywidgets as w  # heavy: only when a widget is created
+
         img = as_dataarray(image, name=mnemonic or "image")
         if img.ndim != 2:
             raise ToolBoxValueError(
                 f"ROISelector needs a 2D image, got dims {img.dims} with shape {img.shape}; "
                 "average over trains/pulses first (e.g. data.mean('trainId')), or use "
-                "ROISelector.from_dssc(modules) for a (16, 128, 512) DSSC stack")
+                "ROISelector.from_dssc(modules) for a (16, 128, 512) DSSC stack"
+            )
         self.image = img
         self.mnemonic = mnemonic
-        self.dims = list(dims) if dims else (
-            ["y", "x"] if all(d.startswith("dim_") for d in img.dims) else list(img.dims))
+        self.dims = (
+            list(dims)
+            if dims
+            else (["y", "x"] if all(d.startswith("dim_") for d in img.dims) else list(img.dims))
+        )
         self.title = f"Regions of interest on {mnemonic or img.name or 'image'}"
         self._rois: dict = {}
         self._pending = None
         self.name_box = w.Text(value="roi1", description="name", layout=w.Layout(width="14em"))
-        self.add_btn = w.Button(description="add / update", icon="plus",
-                                tooltip="store the drawn rectangle under this name")
-        self.roi_list = w.Select(options=[], description="ROIs", rows=4,
-                                 layout=w.Layout(width="22em"))
+        self.add_btn = w.Button(
+            description="add / update",
+            icon="plus",
+            tooltip="store the drawn rectangle under this name",
+        )
+        self.roi_list = w.Select(
+            options=[], description="ROIs", rows=4, layout=w.Layout(width="22em")
+        )
         self.del_btn = w.Button(description="delete", icon="trash")
         self.log_box = w.Checkbox(value=bool(log), description="log scale", indent=False)
         self.status = w.HTML()
@@ -88,10 +97,15 @@ class ROISelector(Tool):
         self._artists = []
         self._draw_image()
         from matplotlib.widgets import RectangleSelector  # heavy: only when a widget draws
-        self.selector = RectangleSelector(self.ax, self.guard(self._on_select), useblit=False,
-                                          interactive=True, button=[1],
-                                          props=dict(facecolor="none", edgecolor="C3",
-                                                     linewidth=1.5))
+
+        self.selector = RectangleSelector(
+            self.ax,
+            self.guard(self._on_select),
+            useblit=False,
+            interactive=True,
+            button=[1],
+            props=dict(facecolor="none", edgecolor="C3", linewidth=1.5),
+        )
         self.add_btn.on_click(self.guard(lambda _b: self.add_roi(self.name_box.value)))
         self.del_btn.on_click(self.guard(lambda _b: self.delete_roi(self.roi_list.value)))
         self.roi_list.observe(self.guard(self._on_pick), names="value")
@@ -170,9 +184,13 @@ class ROISelector(Tool):
     @property
     def rois(self) -> dict:
         """``{name: {'roi': by_index[r0:r1, c0:c1], 'dim': [...]}}``."""
-        return {name: {"roi": by_index[r0:r1, c0:c1],
-                       "dim": [f"{name}_{self.dims[0]}", f"{name}_{self.dims[1]}"]}
-                for name, (r0, r1, c0, c1) in self._rois.items()}
+        return {
+            name: {
+                "roi": by_index[r0:r1, c0:c1],
+                "dim": [f"{name}_{self.dims[0]}", f"{name}_{self.dims[1]}"],
+            }
+            for name, (r0, r1, c0, c1) in self._rois.items()
+        }
 
     @property
     def value(self) -> dict:
@@ -182,8 +200,10 @@ class ROISelector(Tool):
     @property
     def bounds(self) -> dict:
         """``{name: {'yl': r0, 'yh': r1, 'xl': c0, 'xh': c1}}``: rows y, columns x."""
-        return {name: {"yl": r0, "yh": r1, "xl": c0, "xh": c1}
-                for name, (r0, r1, c0, c1) in self._rois.items()}
+        return {
+            name: {"yl": r0, "yh": r1, "xl": c0, "xh": c1}
+            for name, (r0, r1, c0, c1) in self._rois.items()
+        }
 
     def roi_means(self) -> dict:
         """Mean of the image in each ROI (NaN outside the detector ignored).
@@ -194,8 +214,10 @@ class ROISelector(Tool):
             ``{name: mean}`` in the image's unit (NaN for an empty ROI).
         """
         img = np.asarray(self.image.values, dtype=float)
-        return {name: float(np.nanmean(img[r0:r1, c0:c1])) if r1 > r0 and c1 > c0
-                else float("nan") for name, (r0, r1, c0, c1) in self._rois.items()}
+        return {
+            name: float(np.nanmean(img[r0:r1, c0:c1])) if r1 > r0 and c1 > c0 else float("nan")
+            for name, (r0, r1, c0, c1) in self._rois.items()
+        }
 
     def add_roi(self, name, rows=None, cols=None):
         """Store an ROI: from ``rows``/``cols`` (half-open pixel ranges) or
@@ -225,8 +247,10 @@ class ROISelector(Tool):
         else:
             box = self._pending or self._box_from_extents(self.selector.extents)
         if box[1] <= box[0] or box[3] <= box[2]:
-            raise ToolBoxValueError(f"ROI {name!r} would be empty (rows {box[0]}:{box[1]}, "
-                                    f"columns {box[2]}:{box[3]}); draw a rectangle first")
+            raise ToolBoxValueError(
+                f"ROI {name!r} would be empty (rows {box[0]}:{box[1]}, "
+                f"columns {box[2]}:{box[3]}); draw a rectangle first"
+            )
         self._rois[name] = box
         self._pending = None
         self._refresh(select=name)
@@ -257,20 +281,27 @@ class ROISelector(Tool):
         if not self._rois:
             return "no ROIs defined"
         return "ROIs (rows, columns): " + "; ".join(
-            f"{n}: [{r0}:{r1}, {c0}:{c1}]" for n, (r0, r1, c0, c1) in self._rois.items())
+            f"{n}: [{r0}:{r1}, {c0}:{c1}]" for n, (r0, r1, c0, c1) in self._rois.items()
+        )
 
     # -- internals ---------------------------------------------------------
     def _control_rows(self):
         import ipywidgets as w  # heavy: only when a widget is shown
-        return [w.HBox([self.name_box, self.add_btn, self.log_box]),
-                w.HBox([self.roi_list, self.del_btn]), self.status]
+
+        return [
+            w.HBox([self.name_box, self.add_btn, self.log_box]),
+            w.HBox([self.roi_list, self.del_btn]),
+            self.status,
+        ]
 
     @staticmethod
     def _check_name(name):
         name = str(name).strip()
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-            raise ToolBoxValueError(f"ROI name {name!r} must be an identifier (letters, digits, "
-                                    "underscore; it becomes a dimension name)")
+            raise ToolBoxValueError(
+                f"ROI name {name!r} must be an identifier (letters, digits, "
+                "underscore; it becomes a dimension name)"
+            )
         return name
 
     def _from_spec(self, spec):
@@ -287,9 +318,11 @@ class ROISelector(Tool):
             return (int(spec["yl"]), int(spec["yh"]), int(spec["xl"]), int(spec["xh"]))
         if isinstance(spec, (tuple, list)) and len(spec) == 4:
             return tuple(int(v) for v in spec)
-        raise ToolBoxValueError(f"cannot read ROI {spec!r}: give {{'roi': by_index[r0:r1, "
-                                "c0:c1], 'dim': [...]}}, {'yl','yh','xl','xh'} "
-                                "or (r0, r1, c0, c1)")
+        raise ToolBoxValueError(
+            f"cannot read ROI {spec!r}: give {{'roi': by_index[r0:r1, "
+            "c0:c1], 'dim': [...]}}, {'yl','yh','xl','xh'} "
+            "or (r0, r1, c0, c1)"
+        )
 
     def _box_from_extents(self, extents):
         xmin, xmax, ymin, ymax = extents
@@ -305,8 +338,10 @@ class ROISelector(Tool):
     def _on_select(self, eclick, erelease):
         self._pending = self._box_from_extents(self.selector.extents)
         r0, r1, c0, c1 = self._pending
-        self.status.value = (f"drawn: rows {r0}:{r1}, columns {c0}:{c1} &mdash; name it and "
-                             "press <i>add / update</i>")
+        self.status.value = (
+            f"drawn: rows {r0}:{r1}, columns {c0}:{c1} &mdash; name it and "
+            "press <i>add / update</i>"
+        )
 
     def _on_pick(self, change):
         name = change["new"]
@@ -316,14 +351,15 @@ class ROISelector(Tool):
 
     def _draw_image(self):
         from matplotlib.colors import LogNorm, Normalize  # heavy: only when a widget draws
+
         img = np.asarray(self.image.values, dtype=float)
         finite = img[np.isfinite(img)]
         if self.log_box.value:
             pos = finite[finite > 0]
-            lo, hi = (np.percentile(pos, [1, 99.8]) if pos.size else (1, 10))
+            lo, hi = np.percentile(pos, [1, 99.8]) if pos.size else (1, 10)
             norm = LogNorm(vmin=max(lo, 1e-12), vmax=max(hi, lo * 10))
         else:
-            lo, hi = (np.percentile(finite, [1, 99.8]) if finite.size else (0, 1))
+            lo, hi = np.percentile(finite, [1, 99.8]) if finite.size else (0, 1)
             norm = Normalize(vmin=lo, vmax=hi if hi > lo else lo + 1)
         if getattr(self, "_im", None) is None:
             self._im = self.ax.imshow(img, norm=norm, cmap="viridis", interpolation="nearest")
@@ -335,13 +371,15 @@ class ROISelector(Tool):
 
     def _refresh(self, select=None):
         from matplotlib.patches import Rectangle  # heavy: only when a widget draws
+
         for a in self._artists:
             a.remove()
         self._artists = []
         for i, (name, (r0, r1, c0, c1)) in enumerate(self._rois.items()):
             color = f"C{(i + 1) % 10}"
-            rect = Rectangle((c0 - 0.5, r0 - 0.5), c1 - c0, r1 - r0, fill=False,
-                             edgecolor=color, linewidth=1.2)
+            rect = Rectangle(
+                (c0 - 0.5, r0 - 0.5), c1 - c0, r1 - r0, fill=False, edgecolor=color, linewidth=1.2
+            )
             self.ax.add_patch(rect)
             txt = self.ax.text(c0 - 0.5, r0 - 0.5, name, color=color, va="bottom", fontsize=9)
             self._artists += [rect, txt]

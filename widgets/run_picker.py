@@ -1,4 +1,5 @@
 """RunPicker: choose a proposal and a run in the data root, see what it holds."""
+
 from __future__ import annotations
 
 import html
@@ -143,23 +144,28 @@ class RunPicker(Tool):
     def __init__(self, proposal=None, run=None, data_root=None, rates=True, interactive=None):
         super().__init__(interactive)
         import ipywidgets as w  # heavy: only when a widget is created
+
         self.data_root = Path(data_root) if data_root else default_data_root()
         self.rates = rates
         self._run = None
         self._info = None
         self.proposal_dd = w.Dropdown(description="proposal", layout=w.Layout(width="18em"))
         self.run_dd = w.Dropdown(description="run", layout=w.Layout(width="12em"))
-        self.refresh_btn = w.Button(description="refresh", icon="refresh",
-                                    tooltip="scan the data root again",
-                                    layout=w.Layout(width="8em"))
+        self.refresh_btn = w.Button(
+            description="refresh",
+            icon="refresh",
+            tooltip="scan the data root again",
+            layout=w.Layout(width="8em"),
+        )
         self.info_html = w.HTML()
         self.rates_html = w.HTML()
         self._proposals = {}
         self._scan(proposal, run)
         self.proposal_dd.observe(self.guard(self._on_proposal), names="value")
         self.run_dd.observe(self.guard(self._on_run), names="value")
-        self.refresh_btn.on_click(self.guard(lambda _b: self._scan(self.proposal_dd.value,
-                                                                   self.run_dd.value)))
+        self.refresh_btn.on_click(
+            self.guard(lambda _b: self._scan(self.proposal_dd.value, self.run_dd.value))
+        )
         self._load()
 
     # -- the result --------------------------------------------------------
@@ -232,27 +238,37 @@ class RunPicker(Tool):
         if not self._info:
             return f"no run selected (data root {self.data_root})"
         i = self._info
-        lines = [f"proposal {self.proposal} run {self.run_number}: {i['trains']} trains, "
-                 f"{i['duration_s']:.1f} s, {len(i['control_sources'])} control and "
-                 f"{len(i['instrument_sources'])} instrument sources",
-                 f"mnemonics: {', '.join(sorted(i['mnemonics'])) or '(none)'}"]
+        lines = [
+            f"proposal {self.proposal} run {self.run_number}: {i['trains']} trains, "
+            f"{i['duration_s']:.1f} s, {len(i['control_sources'])} control and "
+            f"{len(i['instrument_sources'])} instrument sources",
+            f"mnemonics: {', '.join(sorted(i['mnemonics'])) or '(none)'}",
+        ]
         partial = {k: v for k, v in i["data_rate"].items() if v < 1}
         if partial:
-            lines.append("data rate < 100 %: " + ", ".join(
-                f"{k} {100 * v:.0f} %" for k, v in sorted(partial.items())))
+            lines.append(
+                "data rate < 100 %: "
+                + ", ".join(f"{k} {100 * v:.0f} %" for k, v in sorted(partial.items()))
+            )
         return "\n".join(lines)
 
     # -- internals ---------------------------------------------------------
     def _control_rows(self):
         import ipywidgets as w  # heavy: only when a widget is shown
-        return [w.HBox([self.proposal_dd, self.run_dd, self.refresh_btn]), self.info_html,
-                w.Accordion(children=[self.rates_html], titles=("mnemonics and data rate",))]
+
+        return [
+            w.HBox([self.proposal_dd, self.run_dd, self.refresh_btn]),
+            self.info_html,
+            w.Accordion(children=[self.rates_html], titles=("mnemonics and data rate",)),
+        ]
 
     @staticmethod
     def _check_choice(what, value, options):
         if value not in options:
-            raise ToolBoxValueError(f"{what} {value} is not in the data root; available: "
-                                    f"{', '.join(map(str, options)) or '(none)'}")
+            raise ToolBoxValueError(
+                f"{what} {value} is not in the data root; available: "
+                f"{', '.join(map(str, options)) or '(none)'}"
+            )
 
     def _scan(self, proposal=None, run=None):
         self._proposals = list_proposals(self.data_root)
@@ -268,9 +284,11 @@ class RunPicker(Tool):
         finally:
             self._syncing = False
         if not options:
-            self.info_html.value = (f"No proposals under {html.escape(str(self.data_root))}. "
-                                    "Set EXTRA_DATA_DATA_ROOT, or simulate a run with "
-                                    "<code>scs-nb simulate basic --run 1</code>.")
+            self.info_html.value = (
+                f"No proposals under {html.escape(str(self.data_root))}. "
+                "Set EXTRA_DATA_DATA_ROOT, or simulate a run with "
+                "<code>scs-nb simulate basic --run 1</code>."
+            )
 
     def _fill_runs(self, run=None):
         p = self.proposal_dd.value
@@ -279,7 +297,7 @@ class RunPicker(Tool):
         if run is not None and int(run) in runs:
             self.run_dd.value = int(run)
         elif runs:
-            self.run_dd.value = runs[-1]      # the latest run
+            self.run_dd.value = runs[-1]  # the latest run
 
     def _on_proposal(self, change):
         if getattr(self, "_syncing", False):
@@ -323,16 +341,20 @@ class RunPicker(Tool):
             f"{i['trains']} trains ({i['first_train']} &ndash; {i['last_train']}), "
             f"{i['duration_s']:.1f} s, {len(i['control_sources'])} control / "
             f"{len(i['instrument_sources'])} instrument sources, "
-            f"{len(i['mnemonics'])} mnemonics</span>")
+            f"{len(i['mnemonics'])} mnemonics</span>"
+        )
         rows = []
         for name in sorted(i["mnemonics"]):
             m = i["mnemonics"][name]
             rate = i["data_rate"].get(name)
             rate_txt = "" if rate is None else f"{100 * rate:.0f} %"
             style = "" if rate is None or rate >= 1 else " style='color:#b00'"
-            rows.append(f"<tr{style}><td>{html.escape(name)}</td><td>{rate_txt}</td>"
-                        f"<td><code>{html.escape(m['source'])}</code></td>"
-                        f"<td><code>{html.escape(m['key'])}</code></td></tr>")
+            rows.append(
+                f"<tr{style}><td>{html.escape(name)}</td><td>{rate_txt}</td>"
+                f"<td><code>{html.escape(m['source'])}</code></td>"
+                f"<td><code>{html.escape(m['key'])}</code></td></tr>"
+            )
         self.rates_html.value = (
             "<table class='scs-run-rates'><tr><th>mnemonic</th><th>data rate</th>"
-            "<th>source</th><th>key</th></tr>" + "".join(rows) + "</table>")
+            "<th>source</th><th>key</th></tr>" + "".join(rows) + "</table>"
+        )

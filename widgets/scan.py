@@ -1,4 +1,5 @@
 """ScanExplorer: a signal binned against one or two scan variables."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -125,21 +126,32 @@ def bin_scan(signal, x, width, norm=None, mode="per shot", y=None, width_y=None)
             mean = ssum / nsum
             # error of a ratio of sums, from the per-shot ratio's scatter
             r = s / flat["n"]
-            rvar = np.bincount(lin, r * r, nbins) / counts - (np.bincount(lin, r, nbins)
-                                                            / counts) ** 2
+            rvar = (
+                np.bincount(lin, r * r, nbins) / counts
+                - (np.bincount(lin, r, nbins) / counts) ** 2
+            )
             err = np.sqrt(np.maximum(rvar, 0) / counts)
         else:
             if nrm is not None:
                 s = s / flat["n"]
             mean = np.bincount(lin, s, nbins) / counts
-            var = np.bincount(lin, s * s, nbins) / counts - mean ** 2
+            var = np.bincount(lin, s * s, nbins) / counts - mean**2
             err = np.sqrt(np.maximum(var, 0) / counts)
     coords = {n: c for n, c in zip(names, centres)}
-    ds = xr.Dataset({"signal": (names, mean.reshape(shape)),
-                     "error": (names, err.reshape(shape)),
-                     "counts": (names, counts.reshape(shape))}, coords=coords)
-    ds.attrs.update(signal=str(signal.name), norm=str(norm.name) if norm is not None else "",
-                    mode=mode if norm is not None else "", bin_width=float(width))
+    ds = xr.Dataset(
+        {
+            "signal": (names, mean.reshape(shape)),
+            "error": (names, err.reshape(shape)),
+            "counts": (names, counts.reshape(shape)),
+        },
+        coords=coords,
+    )
+    ds.attrs.update(
+        signal=str(signal.name),
+        norm=str(norm.name) if norm is not None else "",
+        mode=mode if norm is not None else "",
+        bin_width=float(width),
+    )
     if ys is not None:
         ds.attrs["bin_width_y"] = float(width_y)
     return ds
@@ -174,36 +186,58 @@ class ScanExplorer(Tool):
 
     title = "Scan"
 
-    def __init__(self, data, signal, scan, norm=None, scan2=None, bin_width=None,
-                 bin_width2=None, mode="per shot", interactive=None):
+    def __init__(
+        self,
+        data,
+        signal,
+        scan,
+        norm=None,
+        scan2=None,
+        bin_width=None,
+        bin_width2=None,
+        mode="per shot",
+        interactive=None,
+    ):
         super().__init__(interactive)
         import ipywidgets as w  # heavy: only when a widget is created
+
         if isinstance(data, xr.DataArray):
             data = data.to_dataset(name=data.name or "signal")
         self.data = data
         names = sorted(set(data.data_vars) | {c for c in data.coords if c != "trainId"})
-        for what, name in (("signal", signal), ("scan", scan), ("norm", norm),
-                           ("scan2", scan2)):
+        for what, name in (("signal", signal), ("scan", scan), ("norm", norm), ("scan2", scan2)):
             if name is not None and name not in names:
-                raise ToolBoxValueError(f"{what} {name!r} is not in the data; variables: "
-                                        f"{', '.join(names)}")
+                raise ToolBoxValueError(
+                    f"{what} {name!r} is not in the data; variables: {', '.join(names)}"
+                )
         lay = w.Layout(width="18em")
-        self.signal_dd = w.Dropdown(options=names, value=signal, description="signal",
-                                    layout=lay)
+        self.signal_dd = w.Dropdown(options=names, value=signal, description="signal", layout=lay)
         self.scan_dd = w.Dropdown(options=names, value=scan, description="scan", layout=lay)
-        self.norm_dd = w.Dropdown(options=[NONE] + names, value=norm or NONE,
-                                  description="normalise", layout=lay)
-        self.mode_dd = w.Dropdown(options=NORM_MODES, value=mode, description="norm mode",
-                                  layout=lay)
-        self.scan2_dd = w.Dropdown(options=[NONE] + names, value=scan2 or NONE,
-                                   description="scan 2", layout=lay)
-        self.width_box = w.BoundedFloatText(value=1.0, min=0, max=1e12, description="bin width",
-                                            layout=w.Layout(width="14em"),
-                                            continuous_update=False)
-        self.width2_box = w.BoundedFloatText(value=1.0, min=0, max=1e12,
-                                             description="bin width 2",
-                                             layout=w.Layout(width="14em"),
-                                             continuous_update=False)
+        self.norm_dd = w.Dropdown(
+            options=[NONE] + names, value=norm or NONE, description="normalise", layout=lay
+        )
+        self.mode_dd = w.Dropdown(
+            options=NORM_MODES, value=mode, description="norm mode", layout=lay
+        )
+        self.scan2_dd = w.Dropdown(
+            options=[NONE] + names, value=scan2 or NONE, description="scan 2", layout=lay
+        )
+        self.width_box = w.BoundedFloatText(
+            value=1.0,
+            min=0,
+            max=1e12,
+            description="bin width",
+            layout=w.Layout(width="14em"),
+            continuous_update=False,
+        )
+        self.width2_box = w.BoundedFloatText(
+            value=1.0,
+            min=0,
+            max=1e12,
+            description="bin width 2",
+            layout=w.Layout(width="14em"),
+            continuous_update=False,
+        )
         self.status = w.HTML()
         self._result = None
         self._syncing = False
@@ -212,8 +246,13 @@ class ScanExplorer(Tool):
             self.width2_box.value = float(bin_width2 or auto_bin_width(self._var(scan2)))
         self.fig, self.ax, self.canvas = make_figure(self.interactive, figsize=(7, 4))
         self._cbar = None
-        for widget in (self.signal_dd, self.norm_dd, self.mode_dd, self.width_box,
-                       self.width2_box):
+        for widget in (
+            self.signal_dd,
+            self.norm_dd,
+            self.mode_dd,
+            self.width_box,
+            self.width2_box,
+        ):
             widget.observe(self.guard(self._on_change), names="value")
         self.scan_dd.observe(self.guard(self._on_scan), names="value")
         self.scan2_dd.observe(self.guard(self._on_scan), names="value")
@@ -257,9 +296,13 @@ class ScanExplorer(Tool):
         """The choices: signal, scan, norm, mode, bin_width (and scan2, bin_width2)."""
         norm = None if self.norm_dd.value == NONE else self.norm_dd.value
         scan2 = None if self.scan2_dd.value == NONE else self.scan2_dd.value
-        out = {"signal": self.signal_dd.value, "scan": self.scan_dd.value, "norm": norm,
-               "mode": self.mode_dd.value if norm else None,
-               "bin_width": float(self.width_box.value)}
+        out = {
+            "signal": self.signal_dd.value,
+            "scan": self.scan_dd.value,
+            "norm": norm,
+            "mode": self.mode_dd.value if norm else None,
+            "bin_width": float(self.width_box.value),
+        }
         if scan2:
             out.update(scan2=scan2, bin_width2=float(self.width2_box.value))
         return out
@@ -274,18 +317,26 @@ class ScanExplorer(Tool):
             New values by name; an unknown name or variable raises
             ToolBoxValueError. ``norm=None`` or ``scan2=None`` clears them.
         """
-        boxes = {"signal": self.signal_dd, "scan": self.scan_dd, "norm": self.norm_dd,
-                 "mode": self.mode_dd, "scan2": self.scan2_dd, "bin_width": self.width_box,
-                 "bin_width2": self.width2_box}
+        boxes = {
+            "signal": self.signal_dd,
+            "scan": self.scan_dd,
+            "norm": self.norm_dd,
+            "mode": self.mode_dd,
+            "scan2": self.scan2_dd,
+            "bin_width": self.width_box,
+            "bin_width2": self.width2_box,
+        }
         unknown = set(params) - set(boxes)
         if unknown:
-            raise ToolBoxValueError(f"unknown parameters {sorted(unknown)}; known: "
-                                    f"{', '.join(boxes)}")
+            raise ToolBoxValueError(
+                f"unknown parameters {sorted(unknown)}; known: {', '.join(boxes)}"
+            )
         for k in ("signal", "scan", "norm", "scan2"):
             v = params.get(k)
             if v is not None and v not in self.signal_dd.options:
-                raise ToolBoxValueError(f"{k} {v!r} is not in the data; variables: "
-                                        f"{', '.join(self.signal_dd.options)}")
+                raise ToolBoxValueError(
+                    f"{k} {v!r} is not in the data; variables: {', '.join(self.signal_dd.options)}"
+                )
         self._syncing = True
         try:
             for k, v in params.items():
@@ -309,9 +360,13 @@ class ScanExplorer(Tool):
     # -- internals ---------------------------------------------------------
     def _control_rows(self):
         import ipywidgets as w  # heavy: only when a widget is shown
-        return [w.HBox([self.signal_dd, self.norm_dd, self.mode_dd]),
-                w.HBox([self.scan_dd, self.width_box]),
-                w.HBox([self.scan2_dd, self.width2_box]), self.status]
+
+        return [
+            w.HBox([self.signal_dd, self.norm_dd, self.mode_dd]),
+            w.HBox([self.scan_dd, self.width_box]),
+            w.HBox([self.scan2_dd, self.width2_box]),
+            self.status,
+        ]
 
     def _var(self, name):
         v = self.data[name]
@@ -336,14 +391,18 @@ class ScanExplorer(Tool):
 
     def _update(self, notify=True):
         p = self.params
-        self._result = bin_scan(self._var(p["signal"]), self._var(p["scan"]), p["bin_width"],
-                                norm=self._var(p["norm"]) if p["norm"] else None,
-                                mode=p["mode"] or "per shot",
-                                y=self._var(p["scan2"]) if p.get("scan2") else None,
-                                width_y=p.get("bin_width2"))
+        self._result = bin_scan(
+            self._var(p["signal"]),
+            self._var(p["scan"]),
+            p["bin_width"],
+            norm=self._var(p["norm"]) if p["norm"] else None,
+            mode=p["mode"] or "per shot",
+            y=self._var(p["scan2"]) if p.get("scan2") else None,
+            width_y=p.get("bin_width2"),
+        )
         self._plot()
         n = int(self._result["counts"].sum())
-        self.status.value = (f"{n} values in {int((self._result['counts'] > 0).sum())} bins")
+        self.status.value = f"{n} values in {int((self._result['counts'] > 0).sum())} bins"
         if notify:
             self._notify()
 
@@ -357,8 +416,7 @@ class ScanExplorer(Tool):
         label = p["signal"] + (f" / {p['norm']}" if p["norm"] else "")
         if r["signal"].ndim == 1:
             x = r[p["scan"]].values
-            ax.errorbar(x, r["signal"].values, yerr=r["error"].values, fmt="o-", ms=3,
-                        capsize=2)
+            ax.errorbar(x, r["signal"].values, yerr=r["error"].values, fmt="o-", ms=3, capsize=2)
             ax.set_xlabel(p["scan"])
             ax.set_ylabel(label)
         else:
@@ -377,4 +435,3 @@ def _loaded_name(ds, field):
         return field
     alt = peaks_name(field)
     return alt if alt in ds.variables else field
-

@@ -1,4 +1,5 @@
 """ThresholdTuner: pick low/high thresholds on a histogram, get a pulse mask."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -42,16 +43,20 @@ class ThresholdTuner(Tool):
 
     title = "Threshold"
 
-    def __init__(self, data, low=None, high=None, bins=100, label=None, log=False,
-                 interactive=None):
+    def __init__(
+        self, data, low=None, high=None, bins=100, label=None, log=False, interactive=None
+    ):
         super().__init__(interactive)
         import ipywidgets as w  # heavy: only when a widget is created
+
         self.data = as_dataarray(data, name=label or "data")
         values = np.asarray(self.data.values, dtype=float).ravel()
         self._finite = values[np.isfinite(values)]
         if self._finite.size == 0:
-            raise ToolBoxValueError(f"{self.data.name or 'data'} holds no finite values to "
-                                    "threshold; check the mnemonic and the run")
+            raise ToolBoxValueError(
+                f"{self.data.name or 'data'} holds no finite values to "
+                "threshold; check the mnemonic and the run"
+            )
         self.label = label or self.data.name or "value"
         vmin, vmax = float(self._finite.min()), float(self._finite.max())
         pad = 0.02 * (vmax - vmin) or 1.0
@@ -64,19 +69,28 @@ class ThresholdTuner(Tool):
         step = (self._range[1] - self._range[0]) / 1000
         self.slider = w.FloatRangeSlider(
             value=(max(low, self._range[0]), min(high, self._range[1])),
-            min=self._range[0], max=self._range[1], step=step,
-            description="range", continuous_update=False, readout_format=".4g",
-            layout=w.Layout(width="60%"))
-        self.low_box = w.FloatText(value=low, description="low", layout=w.Layout(width="12em"),
-                                   continuous_update=False)
-        self.high_box = w.FloatText(value=high, description="high", layout=w.Layout(width="12em"),
-                                    continuous_update=False)
+            min=self._range[0],
+            max=self._range[1],
+            step=step,
+            description="range",
+            continuous_update=False,
+            readout_format=".4g",
+            layout=w.Layout(width="60%"),
+        )
+        self.low_box = w.FloatText(
+            value=low, description="low", layout=w.Layout(width="12em"), continuous_update=False
+        )
+        self.high_box = w.FloatText(
+            value=high, description="high", layout=w.Layout(width="12em"), continuous_update=False
+        )
         self.log_box = w.Checkbox(value=bool(log), description="log counts", indent=False)
         self.status = w.HTML()
-        for widget, css in ((self.low_box, "scs-threshold-low"),
-                            (self.high_box, "scs-threshold-high"),
-                            (self.slider, "scs-threshold-range"),
-                            (self.status, "scs-threshold-status-box")):
+        for widget, css in (
+            (self.low_box, "scs-threshold-low"),
+            (self.high_box, "scs-threshold-high"),
+            (self.slider, "scs-threshold-range"),
+            (self.status, "scs-threshold-status-box"),
+        ):
             widget.add_class(css)
         self._low, self._high = low, high
         self._syncing = False
@@ -185,12 +199,15 @@ class ThresholdTuner(Tool):
             One line.
         """
         n, total = self.nselected, int(np.isfinite(np.asarray(self.data, float)).sum())
-        return (f"threshold on {self.label}: low={self._low:.6g}, high={self._high:.6g}; "
-                f"{n} of {total} pulses selected")
+        return (
+            f"threshold on {self.label}: low={self._low:.6g}, high={self._high:.6g}; "
+            f"{n} of {total} pulses selected"
+        )
 
     # -- internals ---------------------------------------------------------
     def _control_rows(self):
         import ipywidgets as w  # heavy: only when a widget is shown
+
         return [w.HBox([self.low_box, self.high_box, self.log_box]), self.slider, self.status]
 
     def _plot_histogram(self):
@@ -214,9 +231,16 @@ class ThresholdTuner(Tool):
 
     def _build_selector(self):
         from matplotlib.widgets import SpanSelector  # heavy: only when a widget draws
-        self.span = SpanSelector(self.ax, self.guard(self._on_span), "horizontal",
-                                 useblit=False, interactive=True, drag_from_anywhere=True,
-                                 props=dict(alpha=0.15, facecolor="C3"))
+
+        self.span = SpanSelector(
+            self.ax,
+            self.guard(self._on_span),
+            "horizontal",
+            useblit=False,
+            interactive=True,
+            drag_from_anywhere=True,
+            props=dict(alpha=0.15, facecolor="C3"),
+        )
 
     def _on_span(self, vmin, vmax):
         if vmax <= vmin:
@@ -240,8 +264,10 @@ class ThresholdTuner(Tool):
         try:
             self.low_box.value = low
             self.high_box.value = high
-            self.slider.value = (min(max(low, self.slider.min), self.slider.max),
-                                 max(min(high, self.slider.max), self.slider.min))
+            self.slider.value = (
+                min(max(low, self.slider.min), self.slider.max),
+                max(min(high, self.slider.max), self.slider.min),
+            )
             lo, hi = max(low, self._range[0]), min(high, self._range[1])
             if hi > lo:
                 self.span.extents = (lo, hi)
@@ -258,13 +284,14 @@ class ThresholdTuner(Tool):
         sel = np.where(keep, self.counts, 0)
         if self._sel_stairs is not None:
             self._sel_stairs.remove()
-        self._sel_stairs = self.ax.stairs(sel, self.edges, fill=True, color="C0",
-                                          label="selected")
+        self._sel_stairs = self.ax.stairs(sel, self.edges, fill=True, color="C0", label="selected")
         self.selected_counts = sel
         for line, x in zip(self._lines, (self._low, self._high)):
             line.set_xdata([x, x])
         text = f"{n} of {total} selected ({100 * n / total:.1f} %)"
         self._text.set_text(text)
-        self.status.value = (f"<span class='scs-threshold-status'>{n} of {total} pulses "
-                             f"selected ({100 * n / total:.1f} %)</span>")
+        self.status.value = (
+            f"<span class='scs-threshold-status'>{n} of {total} pulses "
+            f"selected ({100 * n / total:.1f} %)</span>"
+        )
         self._draw()

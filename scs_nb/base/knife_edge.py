@@ -4,6 +4,7 @@ A knife edge moved across a Gaussian beam of radius ``w0`` (at 1/e² of the
 intensity) transmits ``0.5 * erfc(sqrt(2) * (x - x0) / w0)`` of the beam; the
 signal behind it is fitted with ``a * erfc(u) + b``, ``u = sqrt(2) (x - x0) / w0``.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -76,12 +77,14 @@ def prepare_arrays(arrX, arrY, xRange=None, yRange=None):
     if x.ndim != 1:
         x = x.ravel()
     if y.ndim > 2:
-        raise ToolBoxValueError(f"intensities must be 1D or 2D (positions x pulses), "
-                                f"got shape {y.shape}")
+        raise ToolBoxValueError(
+            f"intensities must be 1D or 2D (positions x pulses), got shape {y.shape}"
+        )
     if y.shape[0] != x.shape[0]:
         raise ToolBoxValueError(
             f"positions ({x.shape[0]} values) and intensities (shape {y.shape}) do not match: "
-            "intensities need one row per position")
+            "intensities need one row per position"
+        )
     if y.ndim == 2:
         x = np.repeat(x, y.shape[1])
         y = y.ravel()
@@ -145,7 +148,8 @@ def knife_edge_base(positions, intensities, axisRange=None, p0=None):
         raise ToolBoxValueError(
             f"knife-edge fit needs at least 5 finite points, got {len(x)}"
             + (f" within axisRange={list(axisRange)}" if axisRange is not None else "")
-            + "; widen axisRange or check the signal for NaNs")
+            + "; widen axisRange or check the signal for NaNs"
+        )
     if p0 is None:
         p0 = _initial_guess(x, y)
     p0 = np.asarray(p0, dtype=float)

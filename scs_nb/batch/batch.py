@@ -9,6 +9,7 @@ output folder also holds ``<stem>.state.json`` (runner.state_path): a damaged st
 file is moved aside and the state rebuilt from those; a complete output made with
 other parameters is an error naming the differences unless ``overwrite``.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,13 +25,31 @@ from threading import Lock
 from ..atomic import check_writable_dir, json_default, locked, write_atomic
 from ..errors import ToolBoxFileError, ToolBoxValueError
 from .params import ParameterError, validate_parameters
-from .runner import (Prepared, default_output_dir, execute, failed_paths, output_paths,
-                     parameter_changes, read_state, resolve_kernel)
+from .runner import (
+    Prepared,
+    default_output_dir,
+    execute,
+    failed_paths,
+    output_paths,
+    parameter_changes,
+    read_state,
+    resolve_kernel,
+)
 from .templates import Template, find_template, safe_name, template_inputs
 
-__all__ = ["parse_runs", "BatchPlan", "plan_batch", "run_batch", "status_table",
-           "status_path", "load_status", "rebuild_status", "recover_status", "failed_runs",
-           "StatusFileError"]
+__all__ = [
+    "parse_runs",
+    "BatchPlan",
+    "plan_batch",
+    "run_batch",
+    "status_table",
+    "status_path",
+    "load_status",
+    "rebuild_status",
+    "recover_status",
+    "failed_runs",
+    "StatusFileError",
+]
 
 MAX_RUNS = 10_000
 
@@ -47,14 +66,17 @@ def parse_runs(text) -> list:
             continue
         m = re.fullmatch(r"(\d+)(?:-(\d+))?(?::(\d+))?", item)
         if not m:
-            raise ToolBoxValueError(f"--runs expects numbers and ranges such as "
-                                    f"'10-20,25' (or '10-20:2' for every 2nd), got {item!r}")
+            raise ToolBoxValueError(
+                f"--runs expects numbers and ranges such as "
+                f"'10-20,25' (or '10-20:2' for every 2nd), got {item!r}"
+            )
         a = int(m.group(1))
         b = int(m.group(2)) if m.group(2) else a
         step = int(m.group(3) or 1)
         if b < a or step < 1:
-            raise ToolBoxValueError(f"range {item!r} is empty; write FIRST-LAST with "
-                                    "FIRST <= LAST")
+            raise ToolBoxValueError(
+                f"range {item!r} is empty; write FIRST-LAST with FIRST <= LAST"
+            )
         if (b - a) // step + 1 + len(runs) > MAX_RUNS:
             raise ToolBoxValueError(f"--runs {text!r} gives more than {MAX_RUNS} runs")
         runs.update(range(a, b + 1, step))
@@ -66,14 +88,15 @@ def parse_runs(text) -> list:
 @dataclass
 class BatchPlan:
     """A template with validated parameters for each run of a batch (see :func:`plan_batch`)."""
+
     template: Template
     run_param: str
     runs: list
-    values: dict            # run -> validated parameter dict
-    base: Path              # batch output folder
+    values: dict  # run -> validated parameter dict
+    base: Path  # batch output folder
     kernel: str
-    given: dict             # parameters common to every run (as given)
-    spec: dict              # the template's parameters
+    given: dict  # parameters common to every run (as given)
+    spec: dict  # the template's parameters
 
     def out_dir(self, run) -> Path:
         """The output folder of one run, ``<base>/r<run:04d>``."""
@@ -149,14 +172,18 @@ def rebuild_status(base, template_name) -> dict:
         if state is None:
             failed = failed_paths(nb)[0]
             if failed.is_file():
-                state = {"status": "failed", "notebook": str(failed),
-                         "message": "failed (rebuilt from the outputs)"}
+                state = {
+                    "status": "failed",
+                    "notebook": str(failed),
+                    "message": "failed (rebuilt from the outputs)",
+                }
             else:
                 continue
         if state.get("status") == "done" and not nb.is_file():
             continue
-        runs[str(run)] = {k: state[k] for k in ("status", "message", "notebook", "parameters")
-                          if k in state}
+        runs[str(run)] = {
+            k: state[k] for k in ("status", "message", "notebook", "parameters") if k in state
+        }
     return {"runs": runs}
 
 
@@ -165,7 +192,7 @@ def recover_status(path, template_name, echo=None) -> dict:
     on stderr) and the state rebuilt from the outputs (and written back); a missing
     one is rebuilt from the outputs. Call it holding ``locked(path)``."""
     path = Path(path)
-    if not path.exists():       # a new batch, or a status file deleted: the outputs say
+    if not path.exists():  # a new batch, or a status file deleted: the outputs say
         return rebuild_status(path.parent, template_name)
     try:
         return load_status(path)
@@ -175,12 +202,15 @@ def recover_status(path, template_name, echo=None) -> dict:
             os.replace(path, aside)
             where = f"moved aside to {aside}"
         except OSError as err:
-            raise StatusFileError(f"{exc}; it could not be moved aside ({err}): move or "
-                                  "delete it, then rerun") from None
+            raise StatusFileError(
+                f"{exc}; it could not be moved aside ({err}): move or delete it, then rerun"
+            ) from None
         state = rebuild_status(path.parent, template_name)
         write_atomic(path, json.dumps(state, indent=1, sort_keys=True, default=json_default))
-        msg = (f"scs-nb: warning: {exc}; {where}; the state of "
-               f"{len(state['runs'])} run(s) was rebuilt from the outputs")
+        msg = (
+            f"scs-nb: warning: {exc}; {where}; the state of "
+            f"{len(state['runs'])} run(s) was rebuilt from the outputs"
+        )
         (echo or (lambda m: print(m, file=sys.stderr)))(msg)
         return state
 
@@ -194,20 +224,25 @@ def batch_state(path, template_name, echo=None) -> dict:
     return state
 
 
-def plan_batch(template, runs, parameters=None, param_file=None, kernel=None, out=None,
-               run_param="run") -> BatchPlan:
+def plan_batch(
+    template, runs, parameters=None, param_file=None, kernel=None, out=None, run_param="run"
+) -> BatchPlan:
     """Validate everything for every run before anything executes."""
     tpl, nb, spec, given = template_inputs(template, parameters, param_file)
     if run_param not in spec:
         raise ParameterError(
             f"template {tpl.name} has no parameter {run_param!r} to vary over runs; its "
-            f"parameters are {', '.join(spec)} (choose one with --run-param)")
+            f"parameters are {', '.join(spec)} (choose one with --run-param)"
+        )
     if run_param in given:
-        raise ParameterError(f"parameter {run_param!r} is set by --runs; do not pass it "
-                             "with -p or in the parameter file")
+        raise ParameterError(
+            f"parameter {run_param!r} is set by --runs; do not pass it "
+            "with -p or in the parameter file"
+        )
     run_list = parse_runs(runs)
-    values = {r: validate_parameters(spec, {**given, run_param: r}, template=tpl.name)
-              for r in run_list}
+    values = {
+        r: validate_parameters(spec, {**given, run_param: r}, template=tpl.name) for r in run_list
+    }
     first = values[run_list[0]]
     kname = resolve_kernel(kernel, nb, first)
     base = Path(out).absolute() if out else default_output_dir(tpl.name, {})
@@ -224,16 +259,22 @@ def _merge_write(spath, plan, run=None, entry=None):
     folder keeps its runs."""
     with locked(spath):
         state = recover_status(spath, plan.template.name)
-        state.update({"template": str(plan.template.path), "kernel": plan.kernel,
-                      "run_param": plan.run_param})
+        state.update(
+            {
+                "template": str(plan.template.path),
+                "kernel": plan.kernel,
+                "run_param": plan.run_param,
+            }
+        )
         if run is not None:
             state["runs"][str(run)] = entry
         write_atomic(spath, json.dumps(state, indent=1, sort_keys=True, default=json_default))
         return state
 
 
-def run_batch(plan: BatchPlan, jobs=1, overwrite=False, retry_failed=False,
-              progress=None, echo=None) -> dict:
+def run_batch(
+    plan: BatchPlan, jobs=1, overwrite=False, retry_failed=False, progress=None, echo=None
+) -> dict:
     """Execute the plan; returns ``{run: {'status': done|failed|skipped, ...}}``.
 
     A complete output made with other parameters is an error naming the differences
@@ -250,38 +291,57 @@ def run_batch(plan: BatchPlan, jobs=1, overwrite=False, retry_failed=False,
     for run in plan.runs:
         old = state["runs"].get(str(run), {})
         if retry_failed and old.get("status") != "failed":
-            results[run] = {"status": "skipped", "message": "not a failed run "
-                            f"(was {old.get('status', 'never run')})"}
+            results[run] = {
+                "status": "skipped",
+                "message": f"not a failed run (was {old.get('status', 'never run')})",
+            }
         elif _complete(plan, run) and not overwrite:
             notebook = str(plan.paths(run)[0])
             rec = read_state(notebook)
-            diff = parameter_changes(rec.get("parameters", {}), plan.values[run]) \
-                if rec else ["(no parameters recorded with the output)"]
+            diff = (
+                parameter_changes(rec.get("parameters", {}), plan.values[run])
+                if rec
+                else ["(no parameters recorded with the output)"]
+            )
             if diff:
                 changed.append(f"run {run}: {'; '.join(diff)}")
                 continue
-            results[run] = {"status": "skipped", "message": "complete output with the same "
-                            "parameters exists (--overwrite to redo)", "notebook": notebook}
+            results[run] = {
+                "status": "skipped",
+                "message": "complete output with the same parameters exists (--overwrite to redo)",
+                "notebook": notebook,
+            }
         else:
             todo.append(run)
     if changed:
         raise ParameterError(
             f"{len(changed)} run(s) of {plan.base} have complete outputs made with other "
-            "parameters:\n  " + "\n  ".join(changed[:20])
+            "parameters:\n  "
+            + "\n  ".join(changed[:20])
             + ("\n  ..." if len(changed) > 20 else "")
-            + "\npass --overwrite to redo them, or choose another --out folder")
+            + "\npass --overwrite to redo them, or choose another --out folder"
+        )
     bar = None
     if progress is None:
         progress = sys.stderr.isatty()
     if progress and todo:
         from tqdm.auto import tqdm  # optional: only for an interactive progress bar
+
         bar = tqdm(total=len(todo), desc=f"{plan.template.name}", unit="run")
 
     def one(run):
         t0 = time.time()
         nb_path, html_path = plan.paths(run)
-        prep = Prepared(plan.template, None, plan.spec, plan.values[run], plan.kernel,
-                        plan.out_dir(run), nb_path, html_path)
+        prep = Prepared(
+            plan.template,
+            None,
+            plan.spec,
+            plan.values[run],
+            plan.kernel,
+            plan.out_dir(run),
+            nb_path,
+            html_path,
+        )
         try:
             res = execute(prep, html=True, progress=False)
             ok, message = res.ok, res.message
@@ -290,10 +350,15 @@ def run_batch(plan: BatchPlan, jobs=1, overwrite=False, retry_failed=False,
         if ok:
             entry = {"status": "done", "notebook": str(nb_path)}
         else:
-            entry = {"status": "failed", "message": message,
-                     "notebook": str(failed_paths(nb_path)[0])}
-        entry.update(started=time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(t0)),
-                     seconds=round(time.time() - t0, 1))
+            entry = {
+                "status": "failed",
+                "message": message,
+                "notebook": str(failed_paths(nb_path)[0]),
+            }
+        entry.update(
+            started=time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(t0)),
+            seconds=round(time.time() - t0, 1),
+        )
         entry["parameters"] = plan.values[run]
         with lock:
             results[run] = entry
@@ -331,10 +396,11 @@ def status_table(results: dict, run_param="run") -> str:
     w0 = max(len(r[0]) for r in rows)
     w1 = max(len(r[1]) for r in rows)
     lines = [f"{r[0].rjust(w0)}  {r[1].ljust(w1)}  {r[2]}" for r in rows]
-    counts = {s: sum(1 for e in results.values() if e["status"] == s)
-              for s in ("done", "failed", "skipped")}
-    lines.append(f"{counts['done']} done, {counts['failed']} failed, "
-                 f"{counts['skipped']} skipped")
+    counts = {
+        s: sum(1 for e in results.values() if e["status"] == s)
+        for s in ("done", "failed", "skipped")
+    }
+    lines.append(f"{counts['done']} done, {counts['failed']} failed, {counts['skipped']} skipped")
     return "\n".join(lines)
 
 

@@ -24,6 +24,7 @@ annotated literal assignments, each followed by a ``# help`` comment::
 Values given on the command line (``-p name=value``) are strings parsed according to
 the annotation; values from a YAML file already have a type, which is checked.
 """
+
 from __future__ import annotations
 
 import ast
@@ -39,9 +40,19 @@ from pathlib import Path
 from ..errors import ToolBoxValueError
 from ..facility import validate_proposal, validate_run
 
-__all__ = ["Parameter", "ParameterError", "parse_parameters_source", "notebook_parameters",
-           "validate_parameters", "parse_assignments", "load_parameter_file", "format_value",
-           "parameters_table", "parse_constraints", "constraint_text"]
+__all__ = [
+    "Parameter",
+    "ParameterError",
+    "parse_parameters_source",
+    "notebook_parameters",
+    "validate_parameters",
+    "parse_assignments",
+    "load_parameter_file",
+    "format_value",
+    "parameters_table",
+    "parse_constraints",
+    "constraint_text",
+]
 
 _SCALARS = {"int": int, "float": float, "str": str, "bool": bool}
 _TRUE = {"true", "yes", "on", "1", "y", "t"}
@@ -55,15 +66,16 @@ class ParameterError(ToolBoxValueError):
 @dataclass
 class Parameter:
     """One template parameter, as declared in the ``parameters`` cell."""
+
     name: str
-    type: str                   # 'int', 'float', 'str', 'bool', 'list', 'dict', 'choice'
+    type: str  # 'int', 'float', 'str', 'bool', 'list', 'dict', 'choice'
     default: object = None
     help: str = ""
     required: bool = False
     nullable: bool = False
-    item_type: str | None = None        # for lists: element type
-    choices: tuple = field(default_factory=tuple)   # for Literal[...]
-    annotation: str = ""                 # the annotation as written
+    item_type: str | None = None  # for lists: element type
+    choices: tuple = field(default_factory=tuple)  # for Literal[...]
+    annotation: str = ""  # the annotation as written
     constraints: tuple = field(default_factory=tuple)  # ((op, value), ...) from the help
 
     def expects(self) -> str:
@@ -91,12 +103,17 @@ class Parameter:
         Strings are parsed (command line); other objects are type-checked (YAML, Python).
         """
         # the text None stands for None, except for a str that cannot be None
-        if value is None or (isinstance(value, str) and value.strip() in ("None", "null")
-                             and (self.type != "str" or self.nullable)):
+        if value is None or (
+            isinstance(value, str)
+            and value.strip() in ("None", "null")
+            and (self.type != "str" or self.nullable)
+        ):
             if self.nullable:
                 return None
-            raise ParameterError(f"parameter {self.name!r} is required: pass "
-                                 f"-p {self.name}=VALUE with {self.expects()}")
+            raise ParameterError(
+                f"parameter {self.name!r} is required: pass "
+                f"-p {self.name}=VALUE with {self.expects()}"
+            )
         try:
             if isinstance(value, str) and self.type != "str":
                 out = self._parse(value)
@@ -106,7 +123,8 @@ class Parameter:
             detail = str(exc) if isinstance(exc, TypeError) else ""
             raise ParameterError(
                 f"parameter {self.name!r} expects {self.expects()}, got {value!r}"
-                + (f" ({detail})" if detail and detail != str(value) else "")) from None
+                + (f" ({detail})" if detail and detail != str(value) else "")
+            ) from None
         _range_check(self.name, out)
         self._constrain(out, value)
         return out
@@ -116,13 +134,16 @@ class Parameter:
         items = out if isinstance(out, list) else [out]
         for v in items:
             if isinstance(v, float) and not math.isfinite(v):
-                raise ParameterError(f"parameter {self.name!r} expects a finite number, got "
-                                     f"{given!r}")
+                raise ParameterError(
+                    f"parameter {self.name!r} expects a finite number, got {given!r}"
+                )
         for op, bound in self.constraints:
             if op == "non-empty":
                 if hasattr(out, "__len__") and len(out) == 0:
-                    raise ParameterError(f"parameter {self.name!r} must not be empty "
-                                         f"({constraint_text(self.constraints)}), got {given!r}")
+                    raise ParameterError(
+                        f"parameter {self.name!r} must not be empty "
+                        f"({constraint_text(self.constraints)}), got {given!r}"
+                    )
                 continue
             for v in items:
                 if isinstance(v, bool) or not isinstance(v, (int, float)):
@@ -131,7 +152,8 @@ class Parameter:
                     what = "each item of " if isinstance(out, list) else ""
                     raise ParameterError(
                         f"parameter {self.name!r}: {what}the value must be "
-                        f"{constraint_text(self.constraints)}, got {given!r}")
+                        f"{constraint_text(self.constraints)}, got {given!r}"
+                    )
 
     # -- conversions -------------------------------------------------------
     def _parse(self, text: str):
@@ -165,7 +187,8 @@ class Parameter:
             return dict(value)
         if self.type == "choice":
             if value not in self.choices or isinstance(value, bool) != any(
-                    isinstance(c, bool) and c == value for c in self.choices):
+                isinstance(c, bool) and c == value for c in self.choices
+            ):
                 raise ValueError("not an allowed choice")
             return value
         return _typed(self.type, value)
@@ -199,7 +222,7 @@ def _typed(kind, value):
 
 
 def _scalar(kind, text, param):
-    if kind is None:          # Literal choice: match against the choices' text
+    if kind is None:  # Literal choice: match against the choices' text
         for c in param.choices:
             if (str(c).lower() if isinstance(c, bool) else str(c)) == text or repr(c) == text:
                 return c
@@ -241,11 +264,17 @@ def _range_check(name, value):
 #     module_group: int = 0    # module group (0..3)
 #     modules: list[int] = [0]  # DSSC modules (0..15, non-empty)
 # Any other parenthesised text, e.g. '(ps)', stays plain help.
-_OPS = {">": lambda v, b: v > b, ">=": lambda v, b: v >= b, "<": lambda v, b: v < b,
-        "<=": lambda v, b: v <= b}
+_OPS = {
+    ">": lambda v, b: v > b,
+    ">=": lambda v, b: v >= b,
+    "<": lambda v, b: v < b,
+    "<=": lambda v, b: v <= b,
+}
 _NUM = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
-_TERM = re.compile(rf"\s*(?:(?P<op>>=|<=|>|<)\s*(?P<n>{_NUM})|(?P<a>{_NUM})\s*\.\.\s*"
-                   rf"(?P<b>{_NUM})|(?P<ne>non-empty))\s*")
+_TERM = re.compile(
+    rf"\s*(?:(?P<op>>=|<=|>|<)\s*(?P<n>{_NUM})|(?P<a>{_NUM})\s*\.\.\s*"
+    rf"(?P<b>{_NUM})|(?P<ne>non-empty))\s*"
+)
 
 
 def _num(text):
@@ -304,7 +333,8 @@ def _annotation(node, name, lineno):
     bad = ParameterError(
         f"line {lineno}: parameter {name!r} has an unsupported annotation "
         f"{ast.unparse(node)!r}; use int, float, str, bool, list, list[int], dict, "
-        "Literal[...] or 'T | None'")
+        "Literal[...] or 'T | None'"
+    )
     # T | None
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
         parts = [node.left, node.right]
@@ -319,8 +349,11 @@ def _annotation(node, name, lineno):
             return node.id, None, (), False
         raise bad
     if isinstance(node, ast.Subscript):
-        base = node.value.id if isinstance(node.value, ast.Name) else (
-            node.value.attr if isinstance(node.value, ast.Attribute) else None)
+        base = (
+            node.value.id
+            if isinstance(node.value, ast.Name)
+            else (node.value.attr if isinstance(node.value, ast.Attribute) else None)
+        )
         if base == "Optional":
             kind, item, choices, _ = _annotation(node.slice, name, lineno)
             return kind, item, choices, True
@@ -364,11 +397,15 @@ def parse_parameters_source(source: str, where="parameters cell") -> dict:
     params = {}
     for stmt in tree.body:
         line = stmt.lineno
-        if not (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)
-                and stmt.value is not None):
+        if not (
+            isinstance(stmt, ast.AnnAssign)
+            and isinstance(stmt.target, ast.Name)
+            and stmt.value is not None
+        ):
             raise ParameterError(
                 f"{where}, line {line}: only annotated assignments such as "
-                f"`run: int = 1  # run number` are allowed, got {ast.unparse(stmt)!r}")
+                f"`run: int = 1  # run number` are allowed, got {ast.unparse(stmt)!r}"
+            )
         name = stmt.target.id
         kind, item, choices, nullable = _annotation(stmt.annotation, name, line)
         try:
@@ -380,22 +417,31 @@ def parse_parameters_source(source: str, where="parameters cell") -> dict:
             ) from None
         help_text = comments.get(stmt.end_lineno) or comments.get(line, "")
         if not help_text:
-            raise ParameterError(f"{where}, line {line}: parameter {name!r} needs a "
-                                 "`# help` comment describing it")
+            raise ParameterError(
+                f"{where}, line {line}: parameter {name!r} needs a `# help` comment describing it"
+            )
         if name in params:
             raise ParameterError(f"{where}, line {line}: parameter {name!r} defined twice")
-        p = Parameter(name, kind, default, help_text, required=(default is None and not nullable),
-                      nullable=nullable, item_type=item, choices=choices,
-                      annotation=ast.unparse(stmt.annotation),
-                      constraints=parse_constraints(help_text))
+        p = Parameter(
+            name,
+            kind,
+            default,
+            help_text,
+            required=(default is None and not nullable),
+            nullable=nullable,
+            item_type=item,
+            choices=choices,
+            annotation=ast.unparse(stmt.annotation),
+            constraints=parse_constraints(help_text),
+        )
         if default is not None:
             try:
                 p.default = p._coerce(default)
                 p._constrain(p.default, default)
             except (TypeError, ValueError):
                 raise ParameterError(
-                    f"{where}, line {line}: default {default!r} of {name!r} is not "
-                    f"{p.expects()}") from None
+                    f"{where}, line {line}: default {default!r} of {name!r} is not {p.expects()}"
+                ) from None
         params[name] = p
     return params
 
@@ -412,8 +458,10 @@ def notebook_parameters(nb, where="template") -> dict:
     """``{name: Parameter}`` of a notebook node (nbformat)."""
     cell = parameters_cell(nb)
     if cell is None:
-        raise ParameterError(f"{where} has no code cell tagged 'parameters'; tag the cell "
-                             "holding the parameters (View > Cell toolbar > Tags)")
+        raise ParameterError(
+            f"{where} has no code cell tagged 'parameters'; tag the cell "
+            "holding the parameters (View > Cell toolbar > Tags)"
+        )
     return parse_parameters_source(cell.source, where=f"{where}: parameters cell")
 
 
@@ -442,10 +490,15 @@ def _unique_loader():
             key = loader.construct_object(key_node, deep=deep)
             if key in seen:
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"key {key!r} is given twice (lines {seen[key] + 1} and "
-                    f"{key_node.start_mark.line + 1}); keep one", key_node.start_mark)
+                    None,
+                    None,
+                    f"key {key!r} is given twice (lines {seen[key] + 1} and "
+                    f"{key_node.start_mark.line + 1}); keep one",
+                    key_node.start_mark,
+                )
             seen[key] = key_node.start_mark.line
         return loader.construct_mapping(node, deep=deep)
+
     Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
     return Loader
 
@@ -465,28 +518,36 @@ _UniqueKeyLoader = _LazyLoader()
 def load_parameter_file(path) -> dict:
     """Parameters from a YAML (or JSON) mapping file."""
     import yaml  # optional: only for YAML parameter files
+
     path = Path(path)
     if path.is_dir():
-        raise ParameterError(f"parameter file {str(path)!r} is a folder; pass -f with a YAML "
-                             "file of `name: value` lines")
+        raise ParameterError(
+            f"parameter file {str(path)!r} is a folder; pass -f with a YAML "
+            "file of `name: value` lines"
+        )
     try:
         with open(path, encoding="utf-8") as f:
             data = yaml.load(f, Loader=_UniqueKeyLoader)
     except FileNotFoundError:
         raise ParameterError(f"parameter file {str(path)!r} does not exist") from None
     except UnicodeDecodeError:
-        raise ParameterError(f"parameter file {str(path)!r} is not a text file; pass -f with "
-                             "a YAML file of `name: value` lines") from None
+        raise ParameterError(
+            f"parameter file {str(path)!r} is not a text file; pass -f with "
+            "a YAML file of `name: value` lines"
+        ) from None
     except OSError as exc:
-        raise ParameterError(f"parameter file {str(path)!r} cannot be read: "
-                             f"{exc.strerror or exc}") from None
+        raise ParameterError(
+            f"parameter file {str(path)!r} cannot be read: {exc.strerror or exc}"
+        ) from None
     except yaml.YAMLError as exc:
         raise ParameterError(f"parameter file {str(path)!r} is not valid YAML: {exc}") from None
     if data is None:
         return {}
     if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
-        raise ParameterError(f"parameter file {str(path)!r} must hold a mapping "
-                             "`name: value`, one parameter per line")
+        raise ParameterError(
+            f"parameter file {str(path)!r} must hold a mapping "
+            "`name: value`, one parameter per line"
+        )
     return data
 
 
@@ -503,14 +564,17 @@ def validate_parameters(spec: dict, given: dict, template="template") -> dict:
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise ParameterError(
             f"unknown parameter {name!r} for {template}{hint}; known parameters: "
-            f"{', '.join(spec)} (see `scs-nb run {template} --help`)")
+            f"{', '.join(spec)} (see `scs-nb run {template} --help`)"
+        )
     values = {}
     for name, p in spec.items():
         if name in given:
             values[name] = p.check(given[name])
         elif p.required:
-            raise ParameterError(f"parameter {name!r} of {template} is required: pass "
-                                 f"-p {name}=VALUE with {p.expects()}")
+            raise ParameterError(
+                f"parameter {name!r} of {template} is required: pass "
+                f"-p {name}=VALUE with {p.expects()}"
+            )
         else:
             values[name] = p.default
     return values
@@ -536,5 +600,6 @@ def parameters_table(spec: dict) -> str:
         default = "(required)" if p.required else repr(p.default)
         rows.append((p.name, p.annotation, default, p.help))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    return "\n".join("  " + "  ".join(c.ljust(w) for c, w in zip(r[:3], widths)) + "  " + r[3]
-                     for r in rows)
+    return "\n".join(
+        "  " + "  ".join(c.ljust(w) for c, w in zip(r[:3], widths)) + "  " + r[3] for r in rows
+    )

@@ -6,6 +6,7 @@ Outputs are written to a temporary name and renamed, so an ``.ipynb`` or ``.html
 with the final name is always complete. A failing cell leaves
 ``<name>.failed.ipynb``/``.failed.html`` beside them and a message naming the cell.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,15 +19,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .._version import __version__
-from ..atomic import (check_name, check_writable_dir, clean_stale, json_default, part_name,
-                      write_atomic)
+from ..atomic import (
+    check_name,
+    check_writable_dir,
+    clean_stale,
+    json_default,
+    part_name,
+    write_atomic,
+)
 from ..errors import ToolBoxPathError, ToolBoxValueError
 from .params import validate_parameters
 from .templates import Template, safe_name, template_inputs
 
-__all__ = ["Prepared", "RunResult", "prepare", "run_template", "resolve_kernel",
-           "default_output_dir", "output_paths", "available_kernels",
-           "state_path", "read_state", "parameter_changes"]
+__all__ = [
+    "Prepared",
+    "RunResult",
+    "prepare",
+    "run_template",
+    "resolve_kernel",
+    "default_output_dir",
+    "output_paths",
+    "available_kernels",
+    "state_path",
+    "read_state",
+    "parameter_changes",
+]
 
 
 class _KnownParameters(logging.Filter):
@@ -34,8 +51,9 @@ class _KnownParameters(logging.Filter):
     and warns about "unknown" parameters that scs_nb has already validated."""
 
     def filter(self, record):
-        return not str(record.getMessage()).startswith(("Passed unknown parameter",
-                                                        "Unable to parse line"))
+        return not str(record.getMessage()).startswith(
+            ("Passed unknown parameter", "Unable to parse line")
+        )
 
 
 for _name in ("papermill", "papermill.translators"):
@@ -45,6 +63,7 @@ for _name in ("papermill", "papermill.translators"):
 @dataclass
 class Prepared:
     """A template with validated parameters, ready to execute."""
+
     template: Template
     nb: object
     spec: dict
@@ -76,6 +95,7 @@ class RunResult:
     parameters : dict
         The validated parameters.
     """
+
     ok: bool
     notebook: Path | None
     html: Path | None
@@ -89,6 +109,7 @@ class RunResult:
 def available_kernels() -> dict:
     """``{name: resource_dir}`` of the installed Jupyter kernels."""
     from jupyter_client.kernelspec import KernelSpecManager  # heavy: jupyter machinery
+
     return KernelSpecManager().find_kernel_specs()
 
 
@@ -106,7 +127,8 @@ def resolve_kernel(requested, nb=None, values=None) -> str:
             raise ToolBoxValueError(
                 f"kernel {requested!r} is not installed; installed kernels: "
                 f"{', '.join(sorted(kernels)) or '(none)'}. Register a proposal kernel with "
-                "`scs-activate-toolbox-kernel --proposal N` or pass --kernel NAME.")
+                "`scs-activate-toolbox-kernel --proposal N` or pass --kernel NAME."
+            )
         return requested
     candidates = []
     proposal = (values or {}).get("proposal")
@@ -122,7 +144,8 @@ def resolve_kernel(requested, nb=None, values=None) -> str:
             return name
     raise ToolBoxValueError(
         f"none of the kernels {', '.join(candidates)} is installed (installed: "
-        f"{', '.join(sorted(kernels)) or 'none'}); pass --kernel NAME")
+        f"{', '.join(sorted(kernels)) or 'none'}); pass --kernel NAME"
+    )
 
 
 def _run_number(values):
@@ -184,8 +207,9 @@ def failed_paths(notebook_path):
     return p.with_suffix(".failed.ipynb"), p.with_suffix(".failed.html")
 
 
-def prepare(template, parameters=None, param_file=None, kernel=None, out=None,
-            overwrite=False) -> Prepared:
+def prepare(
+    template, parameters=None, param_file=None, kernel=None, out=None, overwrite=False
+) -> Prepared:
     """Find the template, validate parameters, kernel and output location.
 
     Parameters
@@ -226,7 +250,8 @@ def prepare(template, parameters=None, param_file=None, kernel=None, out=None,
             raise ToolBoxPathError(
                 f"{existing[0]} already exists"
                 + (f" (made with other parameters: {'; '.join(diff)})" if diff else "")
-                + "; pass --overwrite to replace it, or choose another --out folder")
+                + "; pass --overwrite to replace it, or choose another --out folder"
+            )
     return Prepared(tpl, nb, spec, values, kname, out_dir, nb_path, html_path)
 
 
@@ -270,43 +295,56 @@ def parameter_changes(old: dict, new: dict) -> list:
 
 
 def _write_state(prep, status, message, notebook):
-    state = {"template": prep.template.name, "template_path": str(prep.template.path),
-             "parameters": prep.values, "kernel": prep.kernel, "status": status,
-             "message": message, "notebook": str(notebook) if notebook else None,
-             "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    state = {
+        "template": prep.template.name,
+        "template_path": str(prep.template.path),
+        "parameters": prep.values,
+        "kernel": prep.kernel,
+        "status": status,
+        "message": message,
+        "notebook": str(notebook) if notebook else None,
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
     try:
-        write_atomic(state_path(prep.notebook_path),
-                     json.dumps(state, indent=1, default=json_default))
-    except OSError:     # the outputs are written; the state is a convenience
+        write_atomic(
+            state_path(prep.notebook_path), json.dumps(state, indent=1, default=json_default)
+        )
+    except OSError:  # the outputs are written; the state is a convenience
         pass
 
 
 def _set_kernelspec(nb, kernel):
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel  # heavy: jupyter
+
     try:
         spec = KernelSpecManager().get_kernel_spec(kernel)
         display, language = spec.display_name, spec.language
     except NoSuchKernel:  # pragma: no cover - checked before execution
         display, language = kernel, "python"
-    nb.metadata["kernelspec"] = {"name": kernel, "display_name": display,
-                                 "language": language}
+    nb.metadata["kernelspec"] = {"name": kernel, "display_name": display, "language": language}
 
 
 def _html(nb) -> str:
     from nbconvert import HTMLExporter  # heavy: only for HTML reports
-    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True,
-                            exclude_output_prompt=True)
+
+    exporter = HTMLExporter(
+        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True
+    )
     body, _ = exporter.from_notebook_node(nb)
     return body
 
 
 def _finish(nb, prep: Prepared, nb_path, html_path, html):
     import nbformat  # heavy: only when a notebook is written
+
     _set_kernelspec(nb, prep.kernel)
-    nb.metadata["scs_nb"] = {"template": prep.template.name,
-                             "template_path": str(prep.template.path),
-                             "parameters": prep.values, "kernel": prep.kernel,
-                             "version": __version__}
+    nb.metadata["scs_nb"] = {
+        "template": prep.template.name,
+        "template_path": str(prep.template.path),
+        "parameters": prep.values,
+        "kernel": prep.kernel,
+        "version": __version__,
+    }
     # the HTML first: the .ipynb is the marker of a complete output
     if html:
         write_atomic(html_path, _html(nb))
@@ -322,19 +360,24 @@ def _failed_cell_message(exc, nb, template_name):
     # papermill's index counts the injected-parameters cell; report the template's cell
     tpl_index = index
     if index is not None:
-        injected = [i for i, c in enumerate(nb.cells)
-                    if "injected-parameters" in c.get("metadata", {}).get("tags", [])
-                    or "papermill-error-cell-tag" in c.get("metadata", {}).get("tags", [])]
+        injected = [
+            i
+            for i, c in enumerate(nb.cells)
+            if "injected-parameters" in c.get("metadata", {}).get("tags", [])
+            or "papermill-error-cell-tag" in c.get("metadata", {}).get("tags", [])
+        ]
         tpl_index = index - sum(1 for i in injected if i < index)
     where = f"cell {tpl_index + 1} of {template_name}" if tpl_index is not None else "a cell"
     if count is not None:
         where += f" (In [{count}])"
-    return (f"{where} failed: {exc.ename}: {exc.evalue}"
-            + (f"\n    first line: {first}" if first else ""))
+    return f"{where} failed: {exc.ename}: {exc.evalue}" + (
+        f"\n    first line: {first}" if first else ""
+    )
 
 
-def execute(prep: Prepared, html=True, log_output=False, progress=None, timeout=None,
-            start_timeout=120) -> RunResult:
+def execute(
+    prep: Prepared, html=True, log_output=False, progress=None, timeout=None, start_timeout=120
+) -> RunResult:
     """Execute a prepared template; never raises for a failing cell.
 
     Parameters
@@ -367,8 +410,9 @@ def execute(prep: Prepared, html=True, log_output=False, progress=None, timeout=
     # leftovers of killed runs (hidden .part.ipynb of processes that no longer exist)
     clean_stale(prep.out_dir, f".{stem}.", ".part.ipynb")
     clean_stale(prep.out_dir, ".", ".part")
-    fd, tmp = tempfile.mkstemp(dir=prep.out_dir, prefix=part_name(f".{stem}"),
-                               suffix=".part.ipynb")
+    fd, tmp = tempfile.mkstemp(
+        dir=prep.out_dir, prefix=part_name(f".{stem}"), suffix=".part.ipynb"
+    )
     os.close(fd)
     if progress is None:
         progress = sys.stderr.isatty()
@@ -377,11 +421,17 @@ def execute(prep: Prepared, html=True, log_output=False, progress=None, timeout=
     try:
         # the kernel starts in the output folder; papermill's cwd= would chdir this
         # whole process, which threads of a batch must not do
-        pm.execute_notebook(str(prep.template.path), tmp, parameters=prep.values,
-                            kernel_name=prep.kernel, log_output=log_output,
-                            progress_bar=progress, execution_timeout=timeout,
-                            start_timeout=start_timeout,
-                            resources={"metadata": {"path": str(prep.out_dir)}})
+        pm.execute_notebook(
+            str(prep.template.path),
+            tmp,
+            parameters=prep.values,
+            kernel_name=prep.kernel,
+            log_output=log_output,
+            progress_bar=progress,
+            execution_timeout=timeout,
+            start_timeout=start_timeout,
+            resources={"metadata": {"path": str(prep.out_dir)}},
+        )
     except PapermillExecutionError as exc:
         error = exc
         failed_cell = exc.cell_index
@@ -396,9 +446,16 @@ def execute(prep: Prepared, html=True, log_output=False, progress=None, timeout=
                 if stale.exists():
                     stale.unlink()
             _write_state(prep, "done", f"wrote {prep.notebook_path}", prep.notebook_path)
-            return RunResult(True, prep.notebook_path, prep.html_path if html else None,
-                             prep.kernel, f"wrote {prep.notebook_path}", None, duration,
-                             prep.values)
+            return RunResult(
+                True,
+                prep.notebook_path,
+                prep.html_path if html else None,
+                prep.kernel,
+                f"wrote {prep.notebook_path}",
+                None,
+                duration,
+                prep.values,
+            )
         fnb, fhtml = failed_paths(prep.notebook_path)
         if isinstance(error, PapermillExecutionError):
             msg = _failed_cell_message(error, nb, prep.template.name)
@@ -408,17 +465,33 @@ def execute(prep: Prepared, html=True, log_output=False, progress=None, timeout=
             _finish(nb, prep, fnb, fhtml, html)
             msg += f"\n    executed notebook with the error: {fnb}"
         _write_state(prep, "failed", msg, fnb if nb is not None else None)
-        return RunResult(False, fnb if nb is not None else None,
-                         fhtml if (nb is not None and html) else None, prep.kernel, msg,
-                         failed_cell, duration, prep.values)
+        return RunResult(
+            False,
+            fnb if nb is not None else None,
+            fhtml if (nb is not None and html) else None,
+            prep.kernel,
+            msg,
+            failed_cell,
+            duration,
+            prep.values,
+        )
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
 
 
-def run_template(template, parameters=None, param_file=None, kernel=None, out=None,
-                 overwrite=False, html=True, log_output=False, progress=None,
-                 timeout=None) -> RunResult:
+def run_template(
+    template,
+    parameters=None,
+    param_file=None,
+    kernel=None,
+    out=None,
+    overwrite=False,
+    html=True,
+    log_output=False,
+    progress=None,
+    timeout=None,
+) -> RunResult:
     """Validate and run one template; returns a RunResult (``ok`` False for a failing cell).
 
     Parameters
@@ -439,5 +512,4 @@ def run_template(template, parameters=None, param_file=None, kernel=None, out=No
         kernel is started.
     """
     prep = prepare(template, parameters, param_file, kernel, out, overwrite)
-    return execute(prep, html=html, log_output=log_output, progress=progress,
-                   timeout=timeout)
+    return execute(prep, html=html, log_output=log_output, progress=progress, timeout=timeout)

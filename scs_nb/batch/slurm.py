@@ -6,6 +6,7 @@ line in the script is quoted with ``shlex.quote``; the per-task arguments sit in
 ``case`` statement, so the script builds no command from strings at run time.
 ``sbatch`` is called with an argument list, never through a shell.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,19 +21,31 @@ from pathlib import Path
 
 from ..atomic import check_name, file_mode, write_atomic
 from ..errors import ToolBoxError, ToolBoxValueError
-from ..parallel.slurm_options import (option_defaults, option_names, sbatch_directives,
-                                      validate_reservation)
+from ..parallel.slurm_options import (
+    option_defaults,
+    option_names,
+    sbatch_directives,
+    validate_reservation,
+)
 from .batch import parse_runs
 from .params import ParameterError, format_value, validate_parameters
-from .runner import (_run_number, default_output_dir, failed_paths, output_paths,
-                     resolve_kernel)
+from .runner import _run_number, default_output_dir, failed_paths, output_paths, resolve_kernel
 from .templates import safe_name, template_inputs
 
-__all__ = ["SlurmOptions", "SbatchScript", "build_scripts", "submit_scripts",
-           "validate_reservation", "MAX_ARRAY", "submission_status", "status_table",
-           "failed_values", "find_records"]
+__all__ = [
+    "SlurmOptions",
+    "SbatchScript",
+    "build_scripts",
+    "submit_scripts",
+    "validate_reservation",
+    "MAX_ARRAY",
+    "submission_status",
+    "status_table",
+    "failed_values",
+    "find_records",
+]
 
-MAX_ARRAY = 1000           # tasks per job array (SLURM's usual MaxArraySize is 1001)
+MAX_ARRAY = 1000  # tasks per job array (SLURM's usual MaxArraySize is 1001)
 # paths that appear in #SBATCH lines, which SLURM does not shell-parse
 _SAFE_PATH = re.compile(r"[A-Za-z0-9_./+@:=,~-]+")
 # characters a parameter value may not carry into a job script, even quoted
@@ -42,8 +55,11 @@ _SHELL_META = re.compile(r"[;&|`$<>\\\n\r\x00]")
 def _check_shell_safe(name, value):
     """Reject text values with shell metacharacters (defence in depth: values are
     also quoted)."""
-    items = value if isinstance(value, (list, tuple)) else (
-        list(value.keys()) + list(value.values()) if isinstance(value, dict) else [value])
+    items = (
+        value
+        if isinstance(value, (list, tuple))
+        else (list(value.keys()) + list(value.values()) if isinstance(value, dict) else [value])
+    )
     for item in items:
         if isinstance(item, (list, tuple, dict)):
             _check_shell_safe(name, item)
@@ -52,14 +68,16 @@ def _check_shell_safe(name, value):
             raise ParameterError(
                 f"parameter {name!r} value {item!r} contains {bad!r}; job scripts take no "
                 "shell metacharacters (; & | ` $ < > \\ newline): pass a plain value, or "
-                "put it in a -f parameter file run with `scs-nb run` directly")
+                "put it in a -f parameter file run with `scs-nb run` directly"
+            )
 
 
 def _check_path(path: Path, what) -> Path:
     if not _SAFE_PATH.fullmatch(str(path)):
         raise ToolBoxValueError(
             f"{what} {str(path)!r} contains characters that SLURM directives cannot carry "
-            "(spaces, quotes, '%', '$', ...); choose a folder with a plain name")
+            "(spaces, quotes, '%', '$', ...); choose a folder with a plain name"
+        )
     return path
 
 
@@ -83,8 +101,9 @@ class SlurmOptions:
     def __init__(self, max_concurrent=32, logs=None, array_size=MAX_ARRAY, **job):
         unknown = sorted(set(job) - set(option_names()))
         if unknown:
-            raise TypeError(f"unknown SLURM option(s) {', '.join(unknown)}; known: "
-                            f"{', '.join(option_names())}")
+            raise TypeError(
+                f"unknown SLURM option(s) {', '.join(unknown)}; known: {', '.join(option_names())}"
+            )
         self.job = {**option_defaults(), **job}
         self.max_concurrent = max_concurrent
         self.logs = logs
@@ -121,14 +140,15 @@ class SbatchScript:
     notebooks : list or None
         The notebook path of each task (its report beside it).
     """
+
     text: str
-    tasks: list          # [(value, out_dir)] in array-index order
+    tasks: list  # [(value, out_dir)] in array-index order
     logs: Path | None = None
     base: Path | None = None
     job_name: str = ""
     path: Path | None = None
     template: str = ""
-    param: str | None = None       # the parameter that varies between tasks
+    param: str | None = None  # the parameter that varies between tasks
     notebooks: list | None = None  # [notebook path] of each task (its .html beside it)
 
 
@@ -142,8 +162,16 @@ def _over_values(spec_param, text):
     return [spec_param.check(v) for v in items]
 
 
-def build_scripts(template, parameters=None, param_file=None, over=None, kernel=None,
-                  out=None, options: SlurmOptions | None = None, python=None) -> list:
+def build_scripts(
+    template,
+    parameters=None,
+    param_file=None,
+    over=None,
+    kernel=None,
+    out=None,
+    options: SlurmOptions | None = None,
+    python=None,
+) -> list:
     """sbatch scripts (job arrays of at most ``options.array_size`` tasks).
 
     Parameters
@@ -177,14 +205,18 @@ def build_scripts(template, parameters=None, param_file=None, over=None, kernel=
     if over:
         name, text = over
         if name not in spec:
-            raise ParameterError(f"template {tpl.name} has no parameter {name!r} to vary; "
-                                 f"its parameters are {', '.join(spec)}")
+            raise ParameterError(
+                f"template {tpl.name} has no parameter {name!r} to vary; "
+                f"its parameters are {', '.join(spec)}"
+            )
         if name in given:
-            raise ParameterError(f"parameter {name!r} is varied by --runs/--over; do not "
-                                 "also pass it with -p")
+            raise ParameterError(
+                f"parameter {name!r} is varied by --runs/--over; do not also pass it with -p"
+            )
         values_over = _over_values(spec[name], text)
-        tasks = [validate_parameters(spec, {**given, name: v}, template=tpl.name)
-                 for v in values_over]
+        tasks = [
+            validate_parameters(spec, {**given, name: v}, template=tpl.name) for v in values_over
+        ]
     else:
         name = None
         tasks = [validate_parameters(spec, given, template=tpl.name)]
@@ -211,19 +243,20 @@ def build_scripts(template, parameters=None, param_file=None, over=None, kernel=
     # is not changed
     job = dict(opt.job)
     if job.get("time") is not None:
-        job["time"] = str(job["time"])         # 90 (minutes) may come as a number
+        job["time"] = str(job["time"])  # 90 (minutes) may come as a number
     if job.get("reservation"):
-        job["reservation"] = validate_reservation(job["reservation"],
-                                                  tasks[0].get("proposal"))
+        job["reservation"] = validate_reservation(job["reservation"], tasks[0].get("proposal"))
     if not job.get("partition") and not job.get("reservation"):
         job["partition"] = "exfel"
     job["job_name"] = job.get("job_name") or _default_job_name(tpl.name, tasks)
     directives = sbatch_directives(job)
     job_name = job["job_name"]
-    if opt.max_concurrent is not None and (not isinstance(opt.max_concurrent, int)
-                                           or opt.max_concurrent < 1):
-        raise ToolBoxValueError("--max-concurrent must be a positive integer, "
-                                f"got {opt.max_concurrent!r}")
+    if opt.max_concurrent is not None and (
+        not isinstance(opt.max_concurrent, int) or opt.max_concurrent < 1
+    ):
+        raise ToolBoxValueError(
+            f"--max-concurrent must be a positive integer, got {opt.max_concurrent!r}"
+        )
     if not 1 <= int(opt.array_size) <= MAX_ARRAY:
         raise ToolBoxValueError(f"--array-size must be between 1 and {MAX_ARRAY}")
     logs = Path(opt.logs).absolute() if opt.logs else base / "logs"
@@ -231,8 +264,7 @@ def build_scripts(template, parameters=None, param_file=None, over=None, kernel=
     python = python or sys.executable
 
     # the command common to every task: only the parameters the user gave
-    common = [python, "-m", "scs_nb.cli", "run", str(tpl.path), "--kernel", kname,
-              "--no-progress"]
+    common = [python, "-m", "scs_nb.cli", "run", str(tpl.path), "--kernel", kname, "--no-progress"]
     for pname in spec:
         if pname in given and pname != name:
             common += ["-p", f"{pname}={format_value(spec[pname], tasks[0][pname])}"]
@@ -241,34 +273,53 @@ def build_scripts(template, parameters=None, param_file=None, over=None, kernel=
     chunk = int(opt.array_size)
     stamp = time.strftime("%Y-%m-%d %H:%M:%S")
     for start in range(0, len(tasks), chunk):
-        part = tasks[start:start + chunk]
+        part = tasks[start : start + chunk]
         outs = [task_out(v) for v in part]
-        lines = ["#!/bin/bash",
-                 f"# generated by scs-nb submit on {stamp}",
-                 f"# template {safe_name(tpl.name)}: {len(part)} task(s)"
-                 + (f", {name} = {format_value(spec[name], part[0][name])} .. "
-                    f"{format_value(spec[name], part[-1][name])}" if name else ""),
-                 *directives]
+        lines = [
+            "#!/bin/bash",
+            f"# generated by scs-nb submit on {stamp}",
+            f"# template {safe_name(tpl.name)}: {len(part)} task(s)"
+            + (
+                f", {name} = {format_value(spec[name], part[0][name])} .. "
+                f"{format_value(spec[name], part[-1][name])}"
+                if name
+                else ""
+            ),
+            *directives,
+        ]
         lines.append(f"#SBATCH --output={logs}/%A_%a-%x.out")
         limit = f"%{opt.max_concurrent}" if opt.max_concurrent else ""
         lines.append(f"#SBATCH --array=0-{len(part) - 1}{limit}")
-        lines += ["", "set -euo pipefail",
-                  'case "${SLURM_ARRAY_TASK_ID:?submit this script with sbatch}" in']
+        lines += [
+            "",
+            "set -euo pipefail",
+            'case "${SLURM_ARRAY_TASK_ID:?submit this script with sbatch}" in',
+        ]
         for i, (values, odir) in enumerate(zip(part, outs)):
             _check_path(odir, "output folder")
             args = ["--out", str(odir)]
             if name:
                 args = ["-p", f"{name}={format_value(spec[name], values[name])}"] + args
             lines.append(f"  {i}) TASK=({' '.join(shlex.quote(a) for a in args)}) ;;")
-        lines += ['  *) echo "no array task ${SLURM_ARRAY_TASK_ID} in this script" >&2; '
-                  'exit 1 ;;',
-                  "esac",
-                  'echo "scs-nb: array task ${SLURM_ARRAY_TASK_ID} on $(hostname)"',
-                  "exec " + " ".join(shlex.quote(a) for a in common) + ' "${TASK[@]}"', ""]
-        scripts.append(SbatchScript("\n".join(lines), list(zip(
-            [v[name] if name else None for v in part], outs)), logs, base, job_name,
-            template=tpl.name, param=name,
-            notebooks=[output_paths(o, tpl.name, v)[0] for v, o in zip(part, outs)]))
+        lines += [
+            '  *) echo "no array task ${SLURM_ARRAY_TASK_ID} in this script" >&2; exit 1 ;;',
+            "esac",
+            'echo "scs-nb: array task ${SLURM_ARRAY_TASK_ID} on $(hostname)"',
+            "exec " + " ".join(shlex.quote(a) for a in common) + ' "${TASK[@]}"',
+            "",
+        ]
+        scripts.append(
+            SbatchScript(
+                "\n".join(lines),
+                list(zip([v[name] if name else None for v in part], outs)),
+                logs,
+                base,
+                job_name,
+                template=tpl.name,
+                param=name,
+                notebooks=[output_paths(o, tpl.name, v)[0] for v, o in zip(part, outs)],
+            )
+        )
     return scripts
 
 
@@ -309,19 +360,26 @@ def submit_scripts(scripts, folder=None, sbatch="sbatch", echo=print) -> list:
         s.logs.mkdir(parents=True, exist_ok=True)
         s.path = folder / f"{s.job_name}-{stamp}-{i:03d}.sh"
         write_atomic(s.path, s.text)
-        s.path.chmod(file_mode(executable=True))      # 0777 less the umask
+        s.path.chmod(file_mode(executable=True))  # 0777 less the umask
     exe = shutil.which(sbatch)
     if exe is None:
         paths = " ".join(str(s.path) for s in scripts)
-        raise ToolBoxError(f"sbatch is not available on this machine; the job scripts were "
-                           f"written to {paths}: submit them on a SLURM login node with "
-                           "`sbatch SCRIPT`, or look at them with --dry-run")
+        raise ToolBoxError(
+            f"sbatch is not available on this machine; the job scripts were "
+            f"written to {paths}: submit them on a SLURM login node with "
+            "`sbatch SCRIPT`, or look at them with --dry-run"
+        )
     for s in scripts:
-        proc = subprocess.run([exe, str(s.path)], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, check=False)
+        proc = subprocess.run(
+            [exe, str(s.path)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if proc.returncode != 0:
-            raise ToolBoxError(f"sbatch {s.path} failed ({proc.returncode}): "
-                               f"{proc.stderr.strip()}")
+            raise ToolBoxError(
+                f"sbatch {s.path} failed ({proc.returncode}): {proc.stderr.strip()}"
+            )
         m = re.search(r"(\d+)", proc.stdout)
         ids.append(m.group(1) if m else proc.stdout.strip())
         _record_submission(folder, s, ids[-1])
@@ -331,10 +389,20 @@ def submit_scripts(scripts, folder=None, sbatch="sbatch", echo=print) -> list:
 
 # -- what was submitted, and how it went ---------------------------------------------
 RECORD = "submissions.json"
-ACTIVE = {"PENDING": "pending", "CONFIGURING": "running", "RUNNING": "running",
-          "COMPLETING": "running", "SUSPENDED": "running", "REQUEUED": "pending",
-          "RESIZING": "running", "STOPPED": "running", "SIGNALING": "running",
-          "STAGE_OUT": "running", "REQUEUE_HOLD": "pending", "REQUEUE_FED": "pending"}
+ACTIVE = {
+    "PENDING": "pending",
+    "CONFIGURING": "running",
+    "RUNNING": "running",
+    "COMPLETING": "running",
+    "SUSPENDED": "running",
+    "REQUEUED": "pending",
+    "RESIZING": "running",
+    "STOPPED": "running",
+    "SIGNALING": "running",
+    "STAGE_OUT": "running",
+    "REQUEUE_HOLD": "pending",
+    "REQUEUE_FED": "pending",
+}
 
 
 def _jsonable(value):
@@ -347,14 +415,29 @@ def _record_submission(folder, script: SbatchScript, job_id):
     """Append one submitted job array to ``<folder>/submissions.json`` (atomically)."""
     path = Path(folder) / RECORD
     records = _load_records(path)
-    records.append({
-        "job_id": str(job_id), "script": str(script.path), "job_name": script.job_name,
-        "template": script.template, "param": script.param, "logs": str(script.logs),
-        "base": str(script.base), "submitted": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "tasks": [{"index": i, "value": _jsonable(value), "out": str(odir),
-                   "notebook": str(nb) if nb else None}
-                  for i, ((value, odir), nb) in enumerate(zip(
-                      script.tasks, script.notebooks or [None] * len(script.tasks)))]})
+    records.append(
+        {
+            "job_id": str(job_id),
+            "script": str(script.path),
+            "job_name": script.job_name,
+            "template": script.template,
+            "param": script.param,
+            "logs": str(script.logs),
+            "base": str(script.base),
+            "submitted": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "tasks": [
+                {
+                    "index": i,
+                    "value": _jsonable(value),
+                    "out": str(odir),
+                    "notebook": str(nb) if nb else None,
+                }
+                for i, ((value, odir), nb) in enumerate(
+                    zip(script.tasks, script.notebooks or [None] * len(script.tasks))
+                )
+            ],
+        }
+    )
     write_atomic(path, json.dumps(records, indent=1))
 
 
@@ -365,8 +448,9 @@ def _load_records(path) -> list:
     except FileNotFoundError:
         return []
     except (OSError, ValueError) as exc:
-        raise ToolBoxError(f"cannot read the submission record {path}: {exc}; "
-                           "move it away to start a new record") from None
+        raise ToolBoxError(
+            f"cannot read the submission record {path}: {exc}; move it away to start a new record"
+        ) from None
     return data if isinstance(data, list) else []
 
 
@@ -389,9 +473,13 @@ def _squeue(job_ids, squeue="squeue") -> dict | None:
     exe = shutil.which(squeue)
     if exe is None or not job_ids:
         return None if exe is None else {}
-    proc = subprocess.run([exe, "-h", "-r", "-j", ",".join(job_ids), "-o", "%i %T"],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                          check=False, timeout=60)
+    proc = subprocess.run(
+        [exe, "-h", "-r", "-j", ",".join(job_ids), "-o", "%i %T"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
     if proc.returncode != 0:
         # a job id that squeue forgot makes it fail: ask one by one
         if len(job_ids) > 1:
@@ -427,7 +515,8 @@ def submission_status(out, squeue="squeue") -> list:
     if not paths:
         raise ToolBoxValueError(
             f"no SLURM submission recorded under {out} (looked for slurm/{RECORD} there "
-            "and in its subfolders); pass the --out folder given to `scs-nb submit`")
+            "and in its subfolders); pass the --out folder given to `scs-nb submit`"
+        )
     records = [r for p in paths for r in _load_records(p)]
     latest = {}
     for rec in records:
@@ -440,14 +529,22 @@ def submission_status(out, squeue="squeue") -> list:
         job = f"{rec['job_id']}_{task['index']}"
         log = Path(rec["logs"]) / f"{rec['job_id']}_{task['index']}-{rec['job_name']}.out"
         nb = Path(task["notebook"]) if task.get("notebook") else None
-        row = {"value": task["value"], "param": rec.get("param"), "job": job,
-               "template": rec.get("template"), "out": task["out"], "log": str(log),
-               "report": None, "detail": ""}
+        row = {
+            "value": task["value"],
+            "param": rec.get("param"),
+            "job": job,
+            "template": rec.get("template"),
+            "out": task["out"],
+            "log": str(log),
+            "report": None,
+            "detail": "",
+        }
         queued = None if states is None else states.get(job)
         if queued is None and states is not None:
             # a pending array not yet split shows as JOBID_[0-2%32]
-            queued = next((st for k, st in states.items()
-                           if k.startswith(f"{rec['job_id']}_[")), None)
+            queued = next(
+                (st for k, st in states.items() if k.startswith(f"{rec['job_id']}_[")), None
+            )
         if queued in ACTIVE:
             row["state"] = ACTIVE[queued]
             row["detail"] = queued.lower()
@@ -465,16 +562,22 @@ def submission_status(out, squeue="squeue") -> list:
             row["detail"] = "no output yet, and squeue is not available here"
         else:
             row["state"] = "failed"
-            row["detail"] = (f"ended ({queued.lower()}) without output" if queued else
-                             "no output and no longer queued: the task died (see its log)")
+            row["detail"] = (
+                f"ended ({queued.lower()}) without output"
+                if queued
+                else "no output and no longer queued: the task died (see its log)"
+            )
         rows.append(row)
     rows.sort(key=lambda r: (str(r["param"]), _sort_key(r["value"])))
     return rows
 
 
 def _sort_key(value):
-    return (0, value, "") if isinstance(value, (int, float)) and not isinstance(value, bool) \
+    return (
+        (0, value, "")
+        if isinstance(value, (int, float)) and not isinstance(value, bool)
         else (1, 0, str(value))
+    )
 
 
 def status_table(rows) -> str:
@@ -488,15 +591,19 @@ def status_table(rows) -> str:
             where = f"{where}  ({r['detail']})"
         table.append((task, r["job"], r["state"], where))
     widths = [max(len(row[i]) for row in table) for i in range(3)]
-    lines = ["  ".join(row[i].ljust(widths[i]) for i in range(3)) + "  " + row[3]
-             for row in table]
+    lines = ["  ".join(row[i].ljust(widths[i]) for i in range(3)) + "  " + row[3] for row in table]
     counts = {}
     for r in rows:
         counts[r["state"]] = counts.get(r["state"], 0) + 1
-    lines.append(f"{len(rows)} task(s): " + ", ".join(
-        f"{counts.get(s, 0)} {s}" for s in ("done", "running", "pending", "failed")
-        if counts.get(s) or s in ("done", "failed"))
-        + (f", {counts['unknown']} unknown" if counts.get("unknown") else ""))
+    lines.append(
+        f"{len(rows)} task(s): "
+        + ", ".join(
+            f"{counts.get(s, 0)} {s}"
+            for s in ("done", "running", "pending", "failed")
+            if counts.get(s) or s in ("done", "failed")
+        )
+        + (f", {counts['unknown']} unknown" if counts.get("unknown") else "")
+    )
     failed = [r for r in rows if r["state"] == "failed"]
     if failed:
         lines.append("failed:")

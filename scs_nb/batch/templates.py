@@ -1,4 +1,5 @@
 """Finding templates: by name in the ``scs_nb.templates`` package, or by path."""
+
 from __future__ import annotations
 
 import difflib
@@ -48,6 +49,7 @@ class _Node(dict):
 @dataclass
 class Template:
     """A notebook template: its name, path and a lazily read notebook."""
+
     name: str
     path: Path
 
@@ -60,11 +62,13 @@ class Template:
             if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
                 raise ValueError("no 'cells' list")
             if data.get("nbformat", 4) < 4:
-                raise ValueError(f"nbformat {data.get('nbformat')} is too old; "
-                                 "save it with a current Jupyter")
+                raise ValueError(
+                    f"nbformat {data.get('nbformat')} is too old; save it with a current Jupyter"
+                )
         except (OSError, ValueError) as exc:
-            raise ToolBoxPathError(f"template {str(self.path)!r} is not a readable "
-                                   f"notebook: {exc}") from None
+            raise ToolBoxPathError(
+                f"template {str(self.path)!r} is not a readable notebook: {exc}"
+            ) from None
         nb = _Node.wrap(data)
         nb.setdefault("metadata", _Node())
         for cell in nb.cells:
@@ -129,8 +133,11 @@ def list_templates(folder=None) -> list:
     folder = Path(folder) if folder else templates_dir()
     if not folder.is_dir():
         return []
-    return [Template(p.stem, p) for p in sorted(folder.glob("*.ipynb"))
-            if not p.name.startswith(".") and ".ipynb_checkpoints" not in p.parts]
+    return [
+        Template(p.stem, p)
+        for p in sorted(folder.glob("*.ipynb"))
+        if not p.name.startswith(".") and ".ipynb_checkpoints" not in p.parts
+    ]
 
 
 def find_template(name_or_path) -> Template:
@@ -151,7 +158,8 @@ def find_template(name_or_path) -> Template:
     hint = f" Did you mean {', '.join(close)}?" if close else ""
     raise ToolBoxPathError(
         f"no template named {text!r}.{hint} Available: {', '.join(names) or '(none)'} "
-        "(`scs-nb templates`), or pass a path to an .ipynb file.")
+        "(`scs-nb templates`), or pass a path to an .ipynb file."
+    )
 
 
 def safe_name(name: str) -> str:

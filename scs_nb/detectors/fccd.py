@@ -8,6 +8,7 @@ pattern has PP-laser pulses in it), with the shared frame binning
 Binned images are saved atomically, reloaded with dark subtraction, gain-map
 and XGM normalisation, and azimuthally integrated into q.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -44,9 +45,14 @@ def process_one_module(job):
     Returns (means, counts): the mean frame of each bin, (nbins, y, x)
     float32 (NaN for empty bins), and the number of frames per bin.
     """
-    idx = index_frames(job["files"], job["source"], group=job.get("group", "data"),
-                       key=job["key"], frame_shape=job.get("frame_shape"),
-                       adc_max=job.get("adc_max", 0xFFFF))
+    idx = index_frames(
+        job["files"],
+        job["source"],
+        group=job.get("group", "data"),
+        key=job["key"],
+        frame_shape=job.get("frame_shape"),
+        adc_max=job.get("adc_max", 0xFFFF),
+    )
     lookup = dict(zip(np.asarray(job["train_ids"]).tolist(), np.asarray(job["bins"]).tolist()))
     fpt = idx.frames_per_train
     bins = np.full((len(idx.train_ids), fpt), -1, np.int64)
@@ -107,7 +113,8 @@ class FastCCD:
         if self.source not in self.run.instrument_sources:
             raise ToolBoxValueError(
                 f"run {self.run_nr} has no FastCCD ({self.source}); its instrument sources: "
-                f"{', '.join(sorted(self.run.instrument_sources))}")
+                f"{', '.join(sorted(self.run.instrument_sources))}"
+            )
         self.collect_fastccd_file()
         tids = np.asarray(self.run[self.source, self.key].train_id_coordinates())
         tids = np.unique(tids)
@@ -145,8 +152,7 @@ class FastCCD:
         by giving the filename: binned images are divided by it."""
         g = np.load(fname)
         if g.shape != self.shape:
-            raise ToolBoxValueError(f"gain map {fname} has shape {g.shape}, expected "
-                                    f"{self.shape}")
+            raise ToolBoxValueError(f"gain map {fname} has shape {g.shape}, expected {self.shape}")
         if not np.all(np.isfinite(g)) or np.any(g <= 0):
             raise ToolBoxValueError(f"gain map {fname} has non-positive or NaN entries")
         self.gain = g.astype(np.float32)
@@ -167,8 +173,11 @@ class FastCCD:
             bins: step size (float or int), or an array of bin edges
         """
         self._need_run()
-        arr = reader.read(self.run, vname if isinstance(vname, str) else
-                          {"scan": {**vname, "dim": vname.get("dim")}}, name="scan")
+        arr = reader.read(
+            self.run,
+            vname if isinstance(vname, str) else {"scan": {**vname, "dim": vname.get("dim")}},
+            name="scan",
+        )
         arr = arr.sel(trainId=np.intersect1d(arr.trainId, self.scan.trainId))
         v = np.asarray(arr.values, float)
         if np.ndim(bins) == 0:
@@ -182,8 +191,9 @@ class FastCCD:
                 raise ToolBoxValueError("bins must be increasing bin edges")
             k = np.digitize(v, edges) - 1
             centres = 0.5 * (edges[1:] + edges[:-1])
-            sv = np.where((k >= 0) & (k < len(centres)), centres[np.clip(k, 0, len(centres) - 1)],
-                          np.nan)
+            sv = np.where(
+                (k >= 0) & (k < len(centres)), centres[np.clip(k, 0, len(centres) - 1)], np.nan
+            )
         self.scan = self.scan.sel(trainId=arr.trainId.values)
         self.scan["scan_variable"] = ("trainId", sv)
         self.scan_vname = vname if isinstance(vname, str) else vname.get("key")
@@ -192,6 +202,7 @@ class FastCCD:
     def plot_scan(self):
         """Plot a previously defined scan to see the scan range and the statistics."""
         import matplotlib.pyplot as plt  # heavy: only when plotting
+
         self._need_run()
         s = self.scan
         fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
@@ -215,6 +226,7 @@ class FastCCD:
             nbins: number of the bins for the histogram.
         """
         import matplotlib.pyplot as plt  # heavy: only when plotting
+
         self._need_run()
         vals = (self.scan["xgm_all"] if "xgm_all" in self.scan else self.scan["xgm"]).values
         fig, ax = plt.subplots(figsize=(6, 3.5))
@@ -235,7 +247,7 @@ class FastCCD:
         """
         self._need_run()
         x = self.scan["xgm_all"] if "xgm_all" in self.scan else self.scan["xgm"]
-        bad = ((x < xgm_low) | (x > xgm_high))
+        bad = (x < xgm_low) | (x > xgm_high)
         if bad.ndim > 1:
             bad = bad.any(x.dims[1])
         before = self.scan.sizes["trainId"]
@@ -256,6 +268,7 @@ class FastCCD:
         self.mask = m.astype(bool)
         if plot:
             import matplotlib.pyplot as plt  # heavy: only when plotting
+
             fig, ax = plt.subplots(figsize=(4, 7))
             ax.imshow(self.mask, cmap="gray")
             ax.set_title(f"mask: {int((~self.mask).sum())} pixels masked")
@@ -274,28 +287,48 @@ class FastCCD:
             raise ToolBoxValueError("no train has a finite scan variable")
         k = np.searchsorted(points, np.where(np.isfinite(sv), sv, points[0]))
         bins = np.where(np.isfinite(sv), 2 * k + np.where(s.pumped.values, 0, 1), -1)
-        job = {"files": self.files, "source": self.source, "key": self.key.replace(".", "/"),
-               "group": "data", "train_ids": s.trainId.values, "bins": bins,
-               "nbins": 2 * len(points), "frame_shape": self.shape, "progress": True}
+        job = {
+            "files": self.files,
+            "source": self.source,
+            "key": self.key.replace(".", "/"),
+            "group": "data",
+            "train_ids": s.trainId.values,
+            "bins": bins,
+            "nbins": 2 * len(points),
+            "frame_shape": self.shape,
+            "progress": True,
+        }
         means, counts = process_one_module(job)
         xgm = s["xgm"].values
         xs = np.bincount(bins[bins >= 0], xgm[bins >= 0], 2 * len(points))
         with np.errstate(invalid="ignore", divide="ignore"):
             xm = xs / np.bincount(bins[bins >= 0], minlength=2 * len(points))
         dims = ("scan_variable", "x", "y")
-        ds = xr.Dataset({
-            "pumped": (dims, means[0::2]), "unpumped": (dims, means[1::2]),
-            "xgm_pumped": ("scan_variable", xm[0::2]),
-            "xgm_unpumped": ("scan_variable", xm[1::2]),
-            "sum_count_pumped": ("scan_variable", counts[0::2]),
-            "sum_count_unpumped": ("scan_variable", counts[1::2])},
-            coords={"scan_variable": points})
-        ds.attrs.update(proposal=int(self.proposal), runNB=int(self.run_nr),
-                        isDark=int(self.isDark), t0_mm=self.t0,
-                        scan_vname=str(self.scan_vname or ""))
+        ds = xr.Dataset(
+            {
+                "pumped": (dims, means[0::2]),
+                "unpumped": (dims, means[1::2]),
+                "xgm_pumped": ("scan_variable", xm[0::2]),
+                "xgm_unpumped": ("scan_variable", xm[1::2]),
+                "sum_count_pumped": ("scan_variable", counts[0::2]),
+                "sum_count_unpumped": ("scan_variable", counts[1::2]),
+            },
+            coords={"scan_variable": points},
+        )
+        ds.attrs.update(
+            proposal=int(self.proposal),
+            runNB=int(self.run_nr),
+            isDark=int(self.isDark),
+            t0_mm=self.t0,
+            scan_vname=str(self.scan_vname or ""),
+        )
         if self.scan_vname == "PP800_DelayLine":
-            ds = ds.assign_coords(delay_ps=("scan_variable", np.asarray(
-                positionToDelay(points, origin=self.t0, invert=False))))
+            ds = ds.assign_coords(
+                delay_ps=(
+                    "scan_variable",
+                    np.asarray(positionToDelay(points, origin=self.t0, invert=False)),
+                )
+            )
         self.module_data = ds
         return ds
 
@@ -342,15 +375,19 @@ class FastCCD:
         folder = self._folder(save_folder)
         path = self._file(folder, runNB)
         if not path.is_file():
-            raise ToolBoxPathError(f"no binned FastCCD data at {path}; run open_run({runNB}), "
-                                   "define_scan(...), binning() and save() first")
+            raise ToolBoxPathError(
+                f"no binned FastCCD data at {path}; run open_run({runNB}), "
+                "define_scan(...), binning() and save() first"
+            )
         with xr.open_dataset(path, engine="h5netcdf") as f:
             ds = f.load()
         if dark_runNB is not None:
             dpath = self._file(folder, dark_runNB)
             if not dpath.is_file():
-                raise ToolBoxPathError(f"no binned dark at {dpath}; bin and save the dark run "
-                                       f"{dark_runNB} (open_run(..., isDark=True)) first")
+                raise ToolBoxPathError(
+                    f"no binned dark at {dpath}; bin and save the dark run "
+                    f"{dark_runNB} (open_run(..., isDark=True)) first"
+                )
             with xr.open_dataset(dpath, engine="h5netcdf") as f:
                 d = f.load()
             w = np.concatenate([d.sum_count_pumped.values, d.sum_count_unpumped.values])
@@ -385,6 +422,7 @@ class FastCCD:
             vmax: high value of the image scale
         """
         import matplotlib.pyplot as plt  # heavy: only when plotting
+
         if self.binned is None:
             raise ToolBoxValueError("no binned data: call load_binned(runNB) first")
         p = self.binned["pumped"].mean("scan_variable").values
@@ -409,8 +447,7 @@ class FastCCD:
         return fig
 
     # -- azimuthal integration ----------------------------------------------------
-    def azimuthal_int(self, wl, center=None, angle_range=[0, 180 - 1e-6], dr=1,
-                      use_mask=True):
+    def azimuthal_int(self, wl, center=None, angle_range=[0, 180 - 1e-6], dr=1, use_mask=True):
         """Perform azimuthal integration of 1D binned FastCCD run.
 
         inputs:
@@ -436,8 +473,11 @@ class FastCCD:
         r = np.hypot(xx - cx, yy - cy)
         phi = np.degrees(np.arctan2(yy - cy, xx - cx))
         a0, a1 = angle_range
-        sel = ((phi >= a0) & (phi <= a1)) | ((phi - 180 >= a0) & (phi - 180 <= a1)) | \
-            ((phi + 180 >= a0) & (phi + 180 <= a1))
+        sel = (
+            ((phi >= a0) & (phi <= a1))
+            | ((phi - 180 >= a0) & (phi - 180 <= a1))
+            | ((phi + 180 >= a0) & (phi + 180 <= a1))
+        )
         if use_mask:
             sel &= self.mask
         rb = (r / dr).astype(np.int64)
@@ -464,8 +504,12 @@ class FastCCD:
         az["difference"] = az["pumped"] - az["unpumped"]
         with np.errstate(invalid="ignore", divide="ignore"):
             az["relative"] = az["difference"] / az["unpumped"]
-        az.attrs.update(wavelength_nm=float(wl), center=[float(cx), float(cy)], dr_px=float(dr),
-                        distance_m=self.distance)
+        az.attrs.update(
+            wavelength_nm=float(wl),
+            center=[float(cx), float(cy)],
+            dr_px=float(dr),
+            distance_m=self.distance,
+        )
         self.azimuthal = az
         return az
 
@@ -478,14 +522,15 @@ class FastCCD:
             lim: color scale limit (symmetric), default: the 99th percentile
         """
         import matplotlib.pyplot as plt  # heavy: only when plotting
+
         if self.azimuthal is None:
             raise ToolBoxValueError("no azimuthal integration: call azimuthal_int(wl) first")
         if kind not in ("difference", "relative"):
             raise ToolBoxValueError(f"kind must be 'difference' or 'relative', got {kind!r}")
         d = self.azimuthal[kind]
         u = self.azimuthal["unpumped"].mean("scan_variable")
-        signal = (u > 0.02 * float(u.max())).values       # q range with scattered intensity
-        if kind == "relative":   # undefined where nothing is scattered
+        signal = (u > 0.02 * float(u.max())).values  # q range with scattered intensity
+        if kind == "relative":  # undefined where nothing is scattered
             d = d.where(xr.DataArray(signal, dims=(Q_DIM,)))
         finite = np.abs(d.values[np.isfinite(d.values)])
         lim = lim if lim is not None else float(np.percentile(finite, 99)) if finite.size else 1.0
@@ -495,8 +540,9 @@ class FastCCD:
         ax1.set_ylabel("intensity (azimuthal average)")
         ax1.legend()
         y = d["delay_ps"].values if "delay_ps" in d.coords else d.scan_variable.values
-        im = ax2.pcolormesh(d[Q_DIM], y, d.values, cmap="RdBu_r", vmin=-lim, vmax=lim,
-                            shading="nearest")
+        im = ax2.pcolormesh(
+            d[Q_DIM], y, d.values, cmap="RdBu_r", vmin=-lim, vmax=lim, shading="nearest"
+        )
         if signal.any():
             qs = d[Q_DIM].values[signal]
             pad = 0.2 * (qs.max() - qs.min() + 1e-12)
@@ -518,6 +564,7 @@ class FastCCD:
         Returns the cuts, a DataArray (cut, scan_variable).
         """
         import matplotlib.pyplot as plt  # heavy: only when plotting
+
         if Q_DIM not in data.dims:
             raise ToolBoxValueError(f"data needs a {Q_DIM!r} dimension, has {data.dims}")
         if len(qranges) != len(qwidths):

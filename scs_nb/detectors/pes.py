@@ -6,6 +6,7 @@ aligned by pulse id with the bunch pattern (``scs_nb.pulses.bunch_pattern``).
 Traces are read in bounded chunks of trains and cut by a numba kernel. The
 spectrometer settings (gas, retardation voltages of the MPOD) are run values.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,8 +16,14 @@ import xarray as xr
 
 from ..atomic import replacing
 from ..errors import ToolBoxPathError, ToolBoxValueError
-from ..facility import (ADQ412_SAMPLES_PER_SLOT, PES_BINDING_EV, SLOT_RATE_HZ, find_proposal,
-                        validate_proposal, validate_run)
+from ..facility import (
+    ADQ412_SAMPLES_PER_SLOT,
+    PES_BINDING_EV,
+    SLOT_RATE_HZ,
+    find_proposal,
+    validate_proposal,
+    validate_run,
+)
 from ..facility import sources as S
 from ..load import open_run
 from ..mnemonics import kind_of, mnemonics, present_in
@@ -26,7 +33,7 @@ from ..reader import lookup, run_values
 
 __all__ = ["get_pes_tof", "get_pes_params", "save_pes_avg_traces", "load_pes_avg_traces"]
 
-_CHUNK_BYTES = 64 * 2 ** 20
+_CHUNK_BYTES = 64 * 2**20
 
 
 # -- channels -----------------------------------------------------------------
@@ -45,7 +52,8 @@ def _mnemonic_of(channel):
     if ch is None:
         raise ToolBoxValueError(
             f"unknown PES channel {channel!r}; pass a channel '1A'...'4D' or a mnemonic "
-            f"'PES_1Araw'...'PES_4Draw'")
+            f"'PES_1Araw'...'PES_4Draw'"
+        )
     return f"PES_{ch}raw"
 
 
@@ -53,8 +61,9 @@ def _resolve(run, mnemonic):
     name, alt = lookup(run, mnemonic)
     if kind_of(alt) != "pes_raw":
         pes = sorted(m for m in mnemonics if kind_of(mnemonics[m][0]) == "pes_raw")
-        raise ToolBoxValueError(f"{name!r} is not a PES channel (kind {kind_of(alt)!r}); "
-                                f"pass one of {', '.join(pes)}")
+        raise ToolBoxValueError(
+            f"{name!r} is not a PES channel (kind {kind_of(alt)!r}); pass one of {', '.join(pes)}"
+        )
     return name, alt
 
 
@@ -62,7 +71,7 @@ def _samples_per_slot(run, alt):
     """440 samples per 4.5 MHz slot, doubled when the board is interleaved
     (RUN value ``board<N>.interleavedMode`` of the digitizer)."""
     dev = alt["source"].split(":")[0]
-    board = alt["key"].split(".")[1].split("_")[1]       # digitizers.channel_<b>_<L>...
+    board = alt["key"].split(".")[1].split("_")[1]  # digitizers.channel_<b>_<L>...
     sps = ADQ412_SAMPLES_PER_SLOT
     try:
         if dev in run.control_sources:
@@ -102,13 +111,24 @@ def _kernel():
     global _KERNEL
     if _KERNEL is None:
         import numba  # heavy (LLVM): loaded on the first spectra only
+
         _KERNEL = numba.njit(cache=True, nogil=True)(_cut)
     return _KERNEL
 
 
 # -- ToolBox API ------------------------------------------------------------------
-def get_pes_tof(proposal, runNB, mnemonic, start=0, origin=None, width=None,
-                subtract_baseline=False, baseStart=None, baseWidth=40, merge_with=None):
+def get_pes_tof(
+    proposal,
+    runNB,
+    mnemonic,
+    start=0,
+    origin=None,
+    width=None,
+    subtract_baseline=False,
+    baseStart=None,
+    baseWidth=40,
+    merge_with=None,
+):
     """Extracts time-of-flight spectra from raw digitizer traces. The spectra
     are aligned by pulse Id using the SASE 3 bunch pattern. If origin is not
     None, a time coordinate in nanoseconds 'time_ns' is computed and added to
@@ -161,25 +181,31 @@ def get_pes_tof(proposal, runNB, mnemonic, start=0, origin=None, width=None,
     start, baseWidth = int(start), int(baseWidth)
     baseStart = start if baseStart is None else int(baseStart)
     if width <= 0 or start < 0 or baseWidth <= 0:
-        raise ToolBoxValueError(f"start (>= 0), width and baseWidth (> 0) must be sensible, got "
-                                f"start={start}, width={width}, baseWidth={baseWidth}")
+        raise ToolBoxValueError(
+            f"start (>= 0), width and baseWidth (> 0) must be sensible, got "
+            f"start={start}, width={width}, baseWidth={baseWidth}"
+        )
     pids = bp.pulse_ids(run, "sase3", merge_with=merge_with)
     if not len(pids.pids):
         raise ToolBoxValueError(f"{name}: the run has no SASE3 pulses in its bunch pattern")
     offsets = (pids.pids - pids.pids[0]) * sps + start
     nsamples = int(kd.entry_shape[0])
-    need = max(int(offsets[-1]) + width,
-               int(offsets[-1]) + baseStart - start + baseWidth if subtract_baseline else 0)
+    need = max(
+        int(offsets[-1]) + width,
+        int(offsets[-1]) + baseStart - start + baseWidth if subtract_baseline else 0,
+    )
     if need > nsamples or (subtract_baseline and baseStart < 0):
         raise ToolBoxValueError(
             f"{name}: {len(offsets)} spectra of {width} samples from sample {start} (pulses "
             f"every {sps} samples x slot spacing) need {need} samples but the trace has "
-            f"{nsamples}; pass a smaller start or width")
+            f"{nsamples}; pass a smaller start or width"
+        )
     tid_index = {int(t): i for i, t in enumerate(pids.trainId)}
     kernel = _kernel()
     per_train = max(1, nsamples * kd.dtype.itemsize)
     tids, parts = [], []
     from tqdm.auto import tqdm  # loads ipywidgets in a notebook: only when cutting spectra
+
     chunks = list(kd.split_trains(trains_per_part=max(1, _CHUNK_BYTES // per_train)))
     for part in tqdm(chunks, desc=f"{name} spectra", disable=len(chunks) < 4):
         t = np.asarray(part.train_id_coordinates())
@@ -190,23 +216,39 @@ def get_pes_tof(proposal, runNB, mnemonic, start=0, origin=None, width=None,
         t = t[keep]
         mask = pids.mask[[tid_index[int(x)] for x in t]]
         out = np.empty((len(t), len(offsets), width), np.float32)
-        kernel(np.ascontiguousarray(arr), offsets.astype(np.int64), mask, width,
-               baseStart - start, baseWidth, bool(subtract_baseline), out)
+        kernel(
+            np.ascontiguousarray(arr),
+            offsets.astype(np.int64),
+            mask,
+            width,
+            baseStart - start,
+            baseWidth,
+            bool(subtract_baseline),
+            out,
+        )
         tids.append(t)
         parts.append(out)
     if not parts:
         raise ToolBoxValueError(f"{name}: no train has both a trace and a bunch pattern")
-    coords = {"trainId": np.concatenate(tids), pids.dim: pids.pids,
-              "sampleId": np.arange(width)}
+    coords = {"trainId": np.concatenate(tids), pids.dim: pids.pids, "sampleId": np.arange(width)}
     if origin is not None:
         rate_ghz = sps * SLOT_RATE_HZ / 1e9
         coords["time_ns"] = ("sampleId", (np.arange(width) - float(origin)) / rate_ghz)
     tof = name[:-3] + "tof" if name.endswith("raw") else name + "_tof"
-    da = xr.DataArray(np.concatenate(parts), dims=("trainId", pids.dim, "sampleId"),
-                      coords=coords, name=tof,
-                      attrs={"source": alt["source"], "key": alt["key"], "start": start,
-                             "width": width, "samples_per_slot": sps,
-                             "baseline_subtracted": int(bool(subtract_baseline))})
+    da = xr.DataArray(
+        np.concatenate(parts),
+        dims=("trainId", pids.dim, "sampleId"),
+        coords=coords,
+        name=tof,
+        attrs={
+            "source": alt["source"],
+            "key": alt["key"],
+            "start": start,
+            "width": width,
+            "samples_per_slot": sps,
+            "baseline_subtracted": int(bool(subtract_baseline)),
+        },
+    )
     if merge_with is not None:
         return merge_on_trains(merge_with, da, drop=[name])
     return da
@@ -248,12 +290,12 @@ def get_pes_params(run, channel=None):
         rv = run_values(run, S.PES_MPOD)
         for k, v in rv.items():
             if k.startswith("channels.U") and k.endswith(".voltage.value"):
-                volts[k[:-len(".value")]] = float(v)
-        if not volts:   # older files without RUN values: the first train's values
+                volts[k[: -len(".value")]] = float(v)
+        if not volts:  # older files without RUN values: the first train's values
             src = run[S.PES_MPOD]
             for k in src.keys():
                 if k.startswith("channels.U") and k.endswith(".voltage.value"):
-                    volts[k[:-len(".value")]] = float(src[k].ndarray()[0])
+                    volts[k[: -len(".value")]] = float(src[k].ndarray()[0])
     params["mpod_voltages"] = volts
     ch = _channel_of(channel) if channel is not None else None
     if ch is not None and S.PES_RV_KEY[ch] in volts:
@@ -279,8 +321,9 @@ def _pes_path(proposal, runNB, subdir):
     return Path(find_proposal(proposal)) / subdir / f"r{r:04d}" / f"r{r:04d}-pes-data.h5"
 
 
-def save_pes_avg_traces(proposal, runNB, channels=None, subdir="usr/processed_runs",
-                        overwrite=False):
+def save_pes_avg_traces(
+    proposal, runNB, channels=None, subdir="usr/processed_runs", overwrite=False
+):
     """Save average traces of PES into an h5 file.
 
     Parameters
@@ -320,12 +363,18 @@ def save_pes_avg_traces(proposal, runNB, channels=None, subdir="usr/processed_ru
             count += len(a)
         if not count:
             raise ToolBoxValueError(f"{name}: no trains with data")
-        ds[name] = xr.DataArray((total / count).astype(np.float32), dims=("sampleId",),
-                                attrs={"ntrains": count, "source": alt["source"],
-                                       "key": alt["key"]})
+        ds[name] = xr.DataArray(
+            (total / count).astype(np.float32),
+            dims=("sampleId",),
+            attrs={"ntrains": count, "source": alt["source"], "key": alt["key"]},
+        )
     p = get_pes_params(run)
-    ds.attrs.update(proposal=validate_proposal(proposal), runNB=validate_run(runNB),
-                    gas=str(p["gas"]), binding_energy=float(p["binding_energy"] or np.nan))
+    ds.attrs.update(
+        proposal=validate_proposal(proposal),
+        runNB=validate_run(runNB),
+        gas=str(p["gas"]),
+        binding_energy=float(p["binding_energy"] or np.nan),
+    )
     with replacing(path) as tmp:
         ds.to_netcdf(tmp, engine="h5netcdf")
     return str(path)
@@ -354,15 +403,19 @@ def load_pes_avg_traces(proposal, runNB, channels=None, subdir="usr/processed_ru
     """
     path = _pes_path(proposal, runNB, subdir)
     if not path.is_file():
-        raise ToolBoxPathError(f"no PES average traces at {path}; create them with "
-                               f"save_pes_avg_traces({proposal}, {runNB})")
+        raise ToolBoxPathError(
+            f"no PES average traces at {path}; create them with "
+            f"save_pes_avg_traces({proposal}, {runNB})"
+        )
     with xr.open_dataset(path, engine="h5netcdf") as f:
         ds = f.load()
     if channels is not None:
         want = [_mnemonic_of(c) for c in ([channels] if isinstance(channels, str) else channels)]
         missing = [w for w in want if w not in ds]
         if missing:
-            raise ToolBoxValueError(f"{', '.join(missing)} not saved in {path} (saved: "
-                                    f"{', '.join(map(str, ds.data_vars))})")
+            raise ToolBoxValueError(
+                f"{', '.join(missing)} not saved in {path} (saved: "
+                f"{', '.join(map(str, ds.data_vars))})"
+            )
         ds = ds[want]
     return ds

@@ -6,11 +6,11 @@ the ToolBox) ``save_params`` / ``load_params`` to keep the settings and fits
 of an analysis in a JSON file. It is shared by the spectrometers, not a device
 of its own: the device modules import it, never each other.
 """
+
 from __future__ import annotations
 
 import json
 from pathlib import Path
-
 
 from ..atomic import json_default, write_atomic
 from ..errors import ToolBoxPathError, ToolBoxValueError
@@ -50,8 +50,9 @@ def save_json(path, obj, overwrite=False):
     """
     path = Path(path)
     if path.exists() and not overwrite:
-        raise ToolBoxPathError(f"{path} exists; pass overwrite=True to replace it, or "
-                               "another path")
+        raise ToolBoxPathError(
+            f"{path} exists; pass overwrite=True to replace it, or another path"
+        )
     return write_atomic(path, json.dumps(obj, indent=1, default=json_default))
 
 
@@ -117,8 +118,10 @@ class SpectrometerParams:
         """
         for key, value in params.items():
             if key.lower() not in self._PARAMS:
-                raise ToolBoxValueError(f"unknown {self._NAME} parameter {key!r}; parameters: "
-                                        f"{', '.join(self._PARAMS)}")
+                raise ToolBoxValueError(
+                    f"unknown {self._NAME} parameter {key!r}; parameters: "
+                    f"{', '.join(self._PARAMS)}"
+                )
             setattr(self, key.upper(), value)
 
     def get_params(self, *params):
@@ -143,8 +146,9 @@ class SpectrometerParams:
             params = self._PARAMS
         bad = [p for p in params if p.lower() not in self._PARAMS]
         if bad:
-            raise ToolBoxValueError(f"unknown {self._NAME} parameter(s) {bad}; parameters: "
-                                    f"{', '.join(self._PARAMS)}")
+            raise ToolBoxValueError(
+                f"unknown {self._NAME} parameter(s) {bad}; parameters: {', '.join(self._PARAMS)}"
+            )
         return {p: getattr(self, p.upper()) for p in params}
 
     def save_params(self, path, overwrite=False):
@@ -162,8 +166,15 @@ class SpectrometerParams:
         pathlib.Path
             The file written.
         """
-        return save_json(path, {"class": type(self).__name__, "params": self.get_params(),
-                                **{fit: getattr(self, fit) for fit in self._FITS}}, overwrite)
+        return save_json(
+            path,
+            {
+                "class": type(self).__name__,
+                "params": self.get_params(),
+                **{fit: getattr(self, fit) for fit in self._FITS},
+            },
+            overwrite,
+        )
 
     def load_params(self, path):
         """Set the parameters and fits saved by ``save_params``.

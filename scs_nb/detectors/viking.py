@@ -8,6 +8,7 @@ coordinate by the photon energy ``polyval(ENERGY_CALIB, pixel)`` (the pixel
 itself with the default ``[0, 1, 0]``); ``BL_SIGNAL_RANGE`` is given in that
 coordinate.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -64,8 +65,16 @@ class Viking(SpectrometerParams):
 
     _NAME = "Viking"
     _FITS = ("calibration_fit",)
-    _PARAMS = ("proposal", "x_range", "y_range", "use_dark", "energy_calib", "bl_poly_deg",
-               "bl_signal_range", "fields")
+    _PARAMS = (
+        "proposal",
+        "x_range",
+        "y_range",
+        "use_dark",
+        "energy_calib",
+        "bl_poly_deg",
+        "bl_signal_range",
+        "fields",
+    )
 
     def __init__(self, proposalNB):
         self.PROPOSAL = proposalNB
@@ -100,18 +109,28 @@ class Viking(SpectrometerParams):
             ``newton`` (counts, dims trainId, newt_y, newt_x) with ``newt_x`` in
             eV and ``pixel`` the pixel along it.
         """
-        run, data = load(self.PROPOSAL, runNB, fields=list(self.FIELDS),
-                         extract_digitizers=False, extract_xgm=False, extract_bam=False)
+        run, data = load(
+            self.PROPOSAL,
+            runNB,
+            fields=list(self.FIELDS),
+            extract_digitizers=False,
+            extract_xgm=False,
+            extract_bam=False,
+        )
         if "newton" not in data:
-            raise ToolBoxValueError(f"run {runNB} loaded without 'newton' images; keep "
-                                    "'newton' in FIELDS")
+            raise ToolBoxValueError(
+                f"run {runNB} loaded without 'newton' images; keep 'newton' in FIELDS"
+            )
         data = data.isel(newt_x=self.X_RANGE, newt_y=self.Y_RANGE)
         if not data.sizes["newt_x"] or not data.sizes["newt_y"]:
-            raise ToolBoxValueError(f"X_RANGE={self.X_RANGE}, Y_RANGE={self.Y_RANGE} select "
-                                    "no pixel of the 512 x 2048 Newton images")
+            raise ToolBoxValueError(
+                f"X_RANGE={self.X_RANGE}, Y_RANGE={self.Y_RANGE} select "
+                "no pixel of the 512 x 2048 Newton images"
+            )
         pixels = data["newt_x"].values.astype(float)
-        data = data.assign_coords(newt_x=np.polyval(self.ENERGY_CALIB, pixels),
-                                  pixel=("newt_x", pixels))
+        data = data.assign_coords(
+            newt_x=np.polyval(self.ENERGY_CALIB, pixels), pixel=("newt_x", pixels)
+        )
         if add_attrs:
             data.attrs.update(self.get_camera_params(run))
         data.attrs["runNB"] = runNB
@@ -154,8 +173,9 @@ class Viking(SpectrometerParams):
         """
         setting = int(self._camera_value(run, "preampGain"))
         if setting not in NEWTON_PREAMP_GAIN:
-            raise ToolBoxValueError(f"unknown Newton preampGain setting {setting}; known: "
-                                    f"{NEWTON_PREAMP_GAIN}")
+            raise ToolBoxValueError(
+                f"unknown Newton preampGain setting {setting}; known: {NEWTON_PREAMP_GAIN}"
+            )
         return NEWTON_PREAMP_GAIN[setting]
 
     def e_per_counts(self, run, gain=None):
@@ -180,8 +200,9 @@ class Viking(SpectrometerParams):
         try:
             return NEWTON_E_PER_COUNT[(hc, int(gain))]
         except KeyError:
-            raise ToolBoxValueError(f"no photoelectrons per count for gain {gain}; pass 1, "
-                                    "2 or 4") from None
+            raise ToolBoxValueError(
+                f"no photoelectrons per count for gain {gain}; pass 1, 2 or 4"
+            ) from None
 
     def get_camera_params(self, run):
         """The Newton camera's settings in ``run``.
@@ -198,11 +219,13 @@ class Viking(SpectrometerParams):
             (the camera's reading, degrees C) and 'photoelectrons_per_count'.
         """
         gain = self.get_camera_gain(run)
-        return {"gain": gain,
-                "high_capacity": int(bool(self._camera_value(run, "HighCapacity"))),
-                "exposure_s": float(self._camera_value(run, "exposure")),
-                "temperature": float(self._camera_value(run, "temperature")),
-                "photoelectrons_per_count": self.e_per_counts(run, gain)}
+        return {
+            "gain": gain,
+            "high_capacity": int(bool(self._camera_value(run, "HighCapacity"))),
+            "exposure_s": float(self._camera_value(run, "exposure")),
+            "temperature": float(self._camera_value(run, "temperature")),
+            "photoelectrons_per_count": self.e_per_counts(run, gain),
+        }
 
     # -- spectra ----------------------------------------------------------------
     def integrate(self, data):
@@ -222,12 +245,15 @@ class Viking(SpectrometerParams):
         imgs = data["newton"].astype(np.float64)
         if self.USE_DARK:
             if self.dark_image is None:
-                raise ToolBoxValueError("USE_DARK is True but no dark is loaded; call "
-                                        "load_dark(run)")
+                raise ToolBoxValueError(
+                    "USE_DARK is True but no dark is loaded; call load_dark(run)"
+                )
             if self.dark_image.shape != imgs.shape[1:]:
-                raise ToolBoxValueError(f"the dark {self.dark_image.shape} and the images "
-                                        f"{imgs.shape[1:]} differ; load both with the same "
-                                        "X_RANGE and Y_RANGE")
+                raise ToolBoxValueError(
+                    f"the dark {self.dark_image.shape} and the images "
+                    f"{imgs.shape[1:]} differ; load both with the same "
+                    "X_RANGE and Y_RANGE"
+                )
             imgs = imgs - self.dark_image.values
         spectrum = imgs.mean(dim="newt_y")
         if "photoelectrons_per_count" in data.attrs:
@@ -263,26 +289,25 @@ class Viking(SpectrometerParams):
             ``data`` with ``spectrum_nobl``.
         """
         if "spectrum" not in data:
-            raise ToolBoxValueError("removePolyBaseline needs 'spectrum'; call integrate() "
-                                    "first")
+            raise ToolBoxValueError("removePolyBaseline needs 'spectrum'; call integrate() first")
         x = data["newt_x"].values.astype(float)
         fit = ~self._signal_mask(x)
         if fit.sum() <= self.BL_POLY_DEG + 1:
             raise ToolBoxValueError(
                 f"BL_SIGNAL_RANGE={self.BL_SIGNAL_RANGE} leaves {fit.sum()} points for a "
                 f"degree {self.BL_POLY_DEG} baseline (newt_x spans {x.min():.6g} to "
-                f"{x.max():.6g}); narrow it")
-        xc = (x - x[fit].mean()) / (np.ptp(x[fit]) or 1.0)   # well conditioned fit
+                f"{x.max():.6g}); narrow it"
+            )
+        xc = (x - x[fit].mean()) / (np.ptp(x[fit]) or 1.0)  # well conditioned fit
         spec = data["spectrum"].transpose(..., "newt_x").values
         flat = spec.reshape(-1, len(x))
         coef = np.polynomial.polynomial.polyfit(xc[fit], flat[:, fit].T, self.BL_POLY_DEG)
-        base = np.polynomial.polynomial.polyval(xc, coef)      # (nspectra, nx)
+        base = np.polynomial.polynomial.polyval(xc, coef)  # (nspectra, nx)
         nobl = (flat - base.reshape(flat.shape)).reshape(spec.shape)
         data["spectrum_nobl"] = data["spectrum"].transpose(..., "newt_x").copy(data=nobl)
         return data
 
-    def xas(self, data, data_ref, thickness=1, plot=False, plot_errors=True,
-            xas_ylim=(-1, 3)):
+    def xas(self, data, data_ref, thickness=1, plot=False, plot_errors=True, xas_ylim=(-1, 3)):
         """Average XAS from a sample and a reference dataset: I0, It and the
         absorption coefficient -log(It/I0)/thickness, each with its standard
         deviation and standard error (error propagation of the means).
@@ -308,15 +333,22 @@ class Viking(SpectrometerParams):
             ``I0``, ``It``, ``absorptionCoef``, each with ``_std`` and
             ``_stderr``, over ``newt_x`` (eV).
         """
-        key = "spectrum_nobl" if ("spectrum_nobl" in data and "spectrum_nobl" in data_ref) \
+        key = (
+            "spectrum_nobl"
+            if ("spectrum_nobl" in data and "spectrum_nobl" in data_ref)
             else "spectrum"
+        )
         for name, ds in (("data", data), ("data_ref", data_ref)):
             if key not in ds:
-                raise ToolBoxValueError(f"xas: {name} has no {key!r}; call integrate() (and "
-                                        "removePolyBaseline()) first")
+                raise ToolBoxValueError(
+                    f"xas: {name} has no {key!r}; call integrate() (and "
+                    "removePolyBaseline()) first"
+                )
         if not np.array_equal(data["newt_x"].values, data_ref["newt_x"].values):
-            raise ToolBoxValueError("xas: sample and reference have different newt_x axes; "
-                                    "load both with the same X_RANGE and ENERGY_CALIB")
+            raise ToolBoxValueError(
+                "xas: sample and reference have different newt_x axes; "
+                "load both with the same X_RANGE and ENERGY_CALIB"
+            )
         it, i0 = data[key], data_ref[key]
         n_t, n_0 = it.sizes["trainId"], i0.sizes["trainId"]
         It, I0 = it.mean("trainId"), i0.mean("trainId")
@@ -326,11 +358,19 @@ class Viking(SpectrometerParams):
             mu = -np.log(It / I0) / thickness
             rel_std = np.sqrt((It_std / It) ** 2 + (I0_std / I0) ** 2)
             rel_err = np.sqrt((It_err / It) ** 2 + (I0_err / I0) ** 2)
-        xas = xr.Dataset({"I0": I0, "I0_std": I0_std, "I0_stderr": I0_err,
-                          "It": It, "It_std": It_std, "It_stderr": It_err,
-                          "absorptionCoef": mu,
-                          "absorptionCoef_std": rel_std / thickness,
-                          "absorptionCoef_stderr": rel_err / thickness})
+        xas = xr.Dataset(
+            {
+                "I0": I0,
+                "I0_std": I0_std,
+                "I0_stderr": I0_err,
+                "It": It,
+                "It_std": It_std,
+                "It_stderr": It_err,
+                "absorptionCoef": mu,
+                "absorptionCoef_std": rel_std / thickness,
+                "absorptionCoef_stderr": rel_err / thickness,
+            }
+        )
         xas.attrs.update(thickness=thickness, n_sample=n_t, n_reference=n_0, variable=key)
         if plot:
             self.plot_xas(xas, plot_errors, xas_ylim)
@@ -355,6 +395,7 @@ class Viking(SpectrometerParams):
             The figure.
         """
         import matplotlib.pyplot as plt  # heavy: only for the plot
+
         e = xas["newt_x"].values
         fig, (a0, a1) = plt.subplots(2, 1, sharex=True, figsize=(7, 6))
         for name, label in (("I0", "I0 (reference)"), ("It", "It (sample)")):
@@ -398,8 +439,9 @@ class Viking(SpectrometerParams):
             ENERGY_CALIB: pixel -> eV, highest power first.
         """
         if len(runList) < 3:
-            raise ToolBoxValueError(f"calibrate needs at least 3 runs for a 2nd degree "
-                                    f"polynomial, got {list(runList)}")
+            raise ToolBoxValueError(
+                f"calibrate needs at least 3 runs for a 2nd degree polynomial, got {list(runList)}"
+            )
         saved = self.ENERGY_CALIB
         self.ENERGY_CALIB = [0, 1, 0]
         pos, err, ens, ens_err, spectra = [], [], [], [], []
@@ -415,6 +457,7 @@ class Viking(SpectrometerParams):
 
                 def gauss(x, a, m, s, o):
                     return a * np.exp(-0.5 * ((x - m) / s) ** 2) + o
+
                 p, cov = curve_fit(gauss, x[sel], y[sel], p0=(y[i] - base, x[i], 5.0, base))
                 nrj = get_array(open_run(self.PROPOSAL, r), "nrj").values.astype(float)
                 pos.append(p[1])
@@ -427,7 +470,7 @@ class Viking(SpectrometerParams):
         # error of each mean mono energy: the readback scatter pooled over the runs
         resid = np.concatenate([d for d, _ in ens_err])
         dof = len(resid) - len(ens_err)
-        scatter = np.sqrt((resid ** 2).sum() / dof) if dof > 0 else 0.0
+        scatter = np.sqrt((resid**2).sum() / dof) if dof > 0 else 0.0
         ens_err = [scatter / np.sqrt(n) for _, n in ens_err]
         pos, err, ens, ens_err = map(np.asarray, (pos, err, ens, ens_err))
         # energy vs position; an error in position is dE/dx * sigma_x in energy,
@@ -439,12 +482,18 @@ class Viking(SpectrometerParams):
         else:
             coef, cov = c0, np.full((3, 3), np.nan)
         self.ENERGY_CALIB = coef
-        self.calibration_fit = {"ENERGY_CALIB": coef.tolist(), "covariance": cov.tolist(),
-                                "positions": pos.tolist(), "position_err": err.tolist(),
-                                "energies": ens.tolist(), "energy_err": ens_err.tolist(),
-                                "runs": list(runList)}
+        self.calibration_fit = {
+            "ENERGY_CALIB": coef.tolist(),
+            "covariance": cov.tolist(),
+            "positions": pos.tolist(),
+            "position_err": err.tolist(),
+            "energies": ens.tolist(),
+            "energy_err": ens_err.tolist(),
+            "runs": list(runList),
+        }
         if plot:
             import matplotlib.pyplot as plt  # heavy: only for the plot
+
             fig, (a0, a1) = plt.subplots(1, 2, figsize=(11, 4))
             for (x, y, p), r, e in zip(spectra, runList, ens):
                 a0.plot(x, y, lw=0.8, label=f"run {r}: {e:.1f} eV")

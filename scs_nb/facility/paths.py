@@ -7,6 +7,7 @@ facility's ``/gpfs/exfel/exp`` where it exists, else a per-user folder
 simulator writes runs on a laptop. Every reader and the simulator use this one
 function, so a simulated run is found where it was written.
 """
+
 from __future__ import annotations
 
 import os
@@ -17,12 +18,22 @@ import numpy as np
 
 from ..errors import ToolBoxPathError, ToolBoxTypeError, ToolBoxValueError
 
-__all__ = ["FACILITY_DATA_ROOT", "DEFAULT_CYCLE", "validate_proposal", "validate_run",
-           "validate_identifier", "data_root", "find_proposal", "proposal_folder",
-           "processed_dir", "run_ranges", "cache_dir"]
+__all__ = [
+    "FACILITY_DATA_ROOT",
+    "DEFAULT_CYCLE",
+    "validate_proposal",
+    "validate_run",
+    "validate_identifier",
+    "data_root",
+    "find_proposal",
+    "proposal_folder",
+    "processed_dir",
+    "run_ranges",
+    "cache_dir",
+]
 
 FACILITY_DATA_ROOT = "/gpfs/exfel/exp"
-DEFAULT_CYCLE = "202622"            # cycle folder of simulated proposals
+DEFAULT_CYCLE = "202622"  # cycle folder of simulated proposals
 
 _IDENTIFIER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,63}")
 
@@ -30,15 +41,17 @@ _IDENTIFIER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,63}")
 def validate_proposal(proposal) -> int:
     """2252, '2252', 'p002252' -> 2252; anything else is a ToolBoxValueError."""
     if isinstance(proposal, (bool, np.bool_)):
-        raise ToolBoxTypeError(f"proposal must be a number such as 2252 or 'p002252', "
-                               f"got {proposal!r}")
+        raise ToolBoxTypeError(
+            f"proposal must be a number such as 2252 or 'p002252', got {proposal!r}"
+        )
     if isinstance(proposal, (int, np.integer)):
         p = int(proposal)
     elif isinstance(proposal, str) and re.fullmatch(r"p?\d{1,6}", proposal.strip()):
         p = int(proposal.strip().lstrip("p"))
     else:
-        raise ToolBoxValueError(f"proposal must be a number such as 2252 or 'p002252', "
-                                f"got {proposal!r}")
+        raise ToolBoxValueError(
+            f"proposal must be a number such as 2252 or 'p002252', got {proposal!r}"
+        )
     if not 0 < p < 1_000_000:
         raise ToolBoxValueError(f"proposal must be between 1 and 999999, got {p}")
     return p
@@ -61,11 +74,15 @@ def validate_run(run) -> int:
 
 def validate_identifier(identifier) -> str:
     """An environment identifier: letters, digits, '_' and '-', not starting with '-'."""
-    if not isinstance(identifier, str) or not _IDENTIFIER.fullmatch(identifier) \
-            or ".." in identifier:
+    if (
+        not isinstance(identifier, str)
+        or not _IDENTIFIER.fullmatch(identifier)
+        or ".." in identifier
+    ):
         raise ToolBoxValueError(
             f"identifier must be 1-64 letters, digits, '_' or '-' (not starting with '-'), "
-            f"e.g. 'p002780' or 'beamtime2'; got {identifier!r}")
+            f"e.g. 'p002780' or 'beamtime2'; got {identifier!r}"
+        )
     return identifier
 
 
@@ -94,7 +111,8 @@ def find_proposal(proposal, root=None) -> str:
             f"proposal {p} not found: no folder matches {root / pattern} (data root {root}). "
             "Set EXTRA_DATA_DATA_ROOT to the folder holding <instrument>/<cycle>/p<proposal> "
             "folders, or simulate a run with `scs-nb simulate SCENARIO --proposal "
-            f"{p} --run 1`.")
+            f"{p} --run 1`."
+        )
     return str(found[0])
 
 

@@ -2,6 +2,7 @@
 sources that have no public reference: they are written as SCS names them, the
 simulator writes them so, and the mnemonic table marks them ``inferred``.
 """
+
 from __future__ import annotations
 
 from .constants import FASTCCD_SHAPE, MARANAX_SHAPE, NEWTON_SHAPE
@@ -10,7 +11,7 @@ from .constants import FASTCCD_SHAPE, MARANAX_SHAPE, NEWTON_SHAPE
 TIMESERVER = "SCS_RR_UTC/TSYS/TIMESERVER"
 TIMESERVER_PIPELINE = TIMESERVER + ":outputBunchPattern"
 BUNCH_DECODER = "SCS_RR_UTC/MDL/BUNCH_DECODER"
-PPL_PULSES = "SCS_ILH_LAS/MDL/PPL_PULSES"          # laserSource run value (EXtra)
+PPL_PULSES = "SCS_ILH_LAS/MDL/PPL_PULSES"  # laserSource run value (EXtra)
 
 # XGMs: CONTROL device and its ':output' pipeline
 XGM = {"SCS": "SCS_BLU_XGM/XGM/DOOCS", "XTD10": "SA3_XTD10_XGM/XGM/DOOCS"}
@@ -22,15 +23,16 @@ XTD10_MCP_ADQ = "SA3_XTD10_MCP/ADC/1"
 PES_ADQ = "SA3_XTD10_PES/ADC/1"
 FASTADC = "SCS_UTC1_MCP/ADC/1"
 FASTADC2 = "SCS_UTC2_FADC/ADC/1"
-DIGITIZERS = {"FastADC": FASTADC, "FastADC2": FASTADC2, "ADQ412": ADQ412,
-              "ADQ412_2": ADQ412_2}
+DIGITIZERS = {"FastADC": FASTADC, "FastADC2": FASTADC2, "ADQ412": ADQ412, "ADQ412_2": ADQ412_2}
 #: ADQ412 channel letter of each MCP (MCP1 -> D, ..., MCP4 -> A)
 MCP_ADQ_LETTER = {1: "D", 2: "C", 3: "B", 4: "A"}
 
 # BAMs: CONTROL device and ':output'
-BAM = {"BAM414": "SCS_ILH_LAS/DOOCS/BAM_414_B2",
-       "BAM1932M": "SCS_ILH_LAS/DOOCS/BAM_1932M_TL",
-       "BAM1932S": "SCS_ILH_LAS/DOOCS/BAM_1932S_TL"}
+BAM = {
+    "BAM414": "SCS_ILH_LAS/DOOCS/BAM_414_B2",
+    "BAM1932M": "SCS_ILH_LAS/DOOCS/BAM_1932M_TL",
+    "BAM1932S": "SCS_ILH_LAS/DOOCS/BAM_1932S_TL",
+}
 
 # photon energy, undulator
 MONO = "SA3_XTD10_MONO/MDL/PHOTON_ENERGY"
@@ -53,18 +55,40 @@ NEWTON = "SCS_EXP_NEWTON/CAM/CAMERA"
 PES_MPOD = "SA3_XTD10_PES/MCPS/MPOD"
 #: MPOD key of the retardation voltage of each PES channel ('1A' -> U0 ... '4D' -> U15,
 #: inferred), without the '.value' suffix
-PES_RV_KEY = {f"{b}{letter}": f"channels.U{(b - 1) * 4 + i}.voltage"
-              for b in (1, 2, 3, 4) for i, letter in enumerate("ABCD")}
+PES_RV_KEY = {
+    f"{b}{letter}": f"channels.U{(b - 1) * 4 + i}.voltage"
+    for b in (1, 2, 3, 4)
+    for i, letter in enumerate("ABCD")
+}
 #: PES gas inlet valves (inferred names), key ``isOpen.value``
-PES_GAS_VALVE = {"N2": "SA3_XTD10_PES/DCTRL/V30300S_NITROGEN",
-                 "Ne": "SA3_XTD10_PES/DCTRL/V30310S_NEON",
-                 "Kr": "SA3_XTD10_PES/DCTRL/V30320S_KRYPTON",
-                 "Xe": "SA3_XTD10_PES/DCTRL/V30330S_XENON"}
+PES_GAS_VALVE = {
+    "N2": "SA3_XTD10_PES/DCTRL/V30300S_NITROGEN",
+    "Ne": "SA3_XTD10_PES/DCTRL/V30310S_NEON",
+    "Kr": "SA3_XTD10_PES/DCTRL/V30320S_KRYPTON",
+    "Xe": "SA3_XTD10_PES/DCTRL/V30330S_XENON",
+}
 
 #: sources without a public reference (devices.md marks them so)
-INFERRED = {TIMESERVER_PIPELINE, FASTADC, FASTADC2, ADQ412_2, XTD10_MCP_ADQ, *BAM.values(),
-            MONO, UND, UND_COLOR, UND_CELL, UND_CHICANE, UND_ELECTRON, APPLE_X, MARANAX,
-            NEWTON, PES_MPOD, PPL_PULSES, *PES_GAS_VALVE.values()}
+INFERRED = {
+    TIMESERVER_PIPELINE,
+    FASTADC,
+    FASTADC2,
+    ADQ412_2,
+    XTD10_MCP_ADQ,
+    *BAM.values(),
+    MONO,
+    UND,
+    UND_COLOR,
+    UND_CELL,
+    UND_CHICANE,
+    UND_ELECTRON,
+    APPLE_X,
+    MARANAX,
+    NEWTON,
+    PES_MPOD,
+    PPL_PULSES,
+    *PES_GAS_VALVE.values(),
+}
 
 
 def dssc_module_source(module: int) -> str:
@@ -79,9 +103,14 @@ CHEM_CAM = "SCS_CHEM_DIAG/CAM/CAMERA:daqOutput"
 
 
 #: image shape of each camera source
-CAMERA_SHAPE = {FASTCCD: FASTCCD_SHAPE, MARANAX + ":daqOutput": MARANAX_SHAPE,
-                NEWTON + ":daqOutput": NEWTON_SHAPE, MTE3: (2048, 2048),
-                LLC_WEBCAM1: (480, 640), CHEM_CAM: (1024, 1024)}
+CAMERA_SHAPE = {
+    FASTCCD: FASTCCD_SHAPE,
+    MARANAX + ":daqOutput": MARANAX_SHAPE,
+    NEWTON + ":daqOutput": NEWTON_SHAPE,
+    MTE3: (2048, 2048),
+    LLC_WEBCAM1: (480, 640),
+    CHEM_CAM: (1024, 1024),
+}
 #: Gotthard II: pulses per train recorded and strip pixels (inferred)
 GOTTHARD2_SHAPE = (60, 1280)
 

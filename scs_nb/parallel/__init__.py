@@ -8,5 +8,6 @@ table of SLURM job options (used by ``scs-nb submit``, the submit profiles and
 This package sits at the bottom of the layers with ``errors``, ``atomic`` and
 ``facility``: detectors and routines import it; it imports none of them.
 """
+
 from .cluster import default_workers, make_cluster, node_limits  # noqa: F401
 from .slurm_options import SLURM_OPTIONS, SlurmOption  # noqa: F401

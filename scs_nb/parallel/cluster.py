@@ -1,11 +1,12 @@
 """Dask clusters for heavy steps (DSSC binning, BOZ): local by default, SLURM for many nodes.
 
-    from scs_nb.parallel.cluster import make_cluster
-    from dask.distributed import Client
-    cluster = make_cluster()                       # all cores of this machine
-    cluster = make_cluster('slurm', partition='exfel', walltime='02:00:00', jobs=4)
-    client = Client(cluster)
+from scs_nb.parallel.cluster import make_cluster
+from dask.distributed import Client
+cluster = make_cluster()                       # all cores of this machine
+cluster = make_cluster('slurm', partition='exfel', walltime='02:00:00', jobs=4)
+client = Client(cluster)
 """
+
 from __future__ import annotations
 
 import getpass
@@ -37,9 +38,14 @@ def node_limits(partition):
     if exe is None:
         return None
     try:
-        proc = subprocess.run([exe, "-h", "-p", partition, "-o", "%c %m"],
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                              timeout=20, check=False)
+        proc = subprocess.run(
+            [exe, "-h", "-p", partition, "-o", "%c %m"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            timeout=20,
+            check=False,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     sizes = []
@@ -66,9 +72,18 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def make_cluster(kind="local", partition=None, reservation=None, walltime="01:00:00",
-                 cores=None, memory=None, processes=None, jobs=None, print_script=False,
-                 **kwargs):
+def make_cluster(
+    kind="local",
+    partition=None,
+    reservation=None,
+    walltime="01:00:00",
+    cores=None,
+    memory=None,
+    processes=None,
+    jobs=None,
+    print_script=False,
+    **kwargs,
+):
     """A dask cluster.
 
     Parameters
@@ -116,9 +131,14 @@ def make_cluster(kind="local", partition=None, reservation=None, walltime="01:00
         raise ToolBoxValueError(f"cores must be a positive integer, got {cores!r}")
     if kind == "local":
         from distributed import LocalCluster  # heavy: only when a cluster is made
+
         kwargs.setdefault("dashboard_address", ":0")
-        return LocalCluster(n_workers=cores or default_workers(), threads_per_worker=1,
-                            memory_limit=memory or "auto", **kwargs)
+        return LocalCluster(
+            n_workers=cores or default_workers(),
+            threads_per_worker=1,
+            memory_limit=memory or "auto",
+            **kwargs,
+        )
 
     from dask_jobqueue import SLURMCluster  # heavy: only for SLURM clusters
 
@@ -128,11 +148,16 @@ def make_cluster(kind="local", partition=None, reservation=None, walltime="01:00
     for name, dask_name in (("time", "walltime"), ("mem", "memory")):
         if name in slurm:
             raise ToolBoxValueError(f"pass {dask_name}= (dask's name), not {name}=")
-    slurm.update(partition=partition or "exfel", time=walltime, mem=memory,
-                 reservation=validate_reservation(reservation) if reservation else None)
-    job = cluster_kwargs(slurm)       # validated before anything runs
-    job["job_extra_directives"] = (list(kwargs.pop("job_extra_directives", []))
-                                   + job["job_extra_directives"])
+    slurm.update(
+        partition=partition or "exfel",
+        time=walltime,
+        mem=memory,
+        reservation=validate_reservation(reservation) if reservation else None,
+    )
+    job = cluster_kwargs(slurm)  # validated before anything runs
+    job["job_extra_directives"] = (
+        list(kwargs.pop("job_extra_directives", [])) + job["job_extra_directives"]
+    )
     limits = node_limits(job["queue"])
     if cores is None:
         cores = min(16, limits[0]) if limits else 16
@@ -150,8 +175,10 @@ def make_cluster(kind="local", partition=None, reservation=None, walltime="01:00
             if "--host" not in wargs:
                 wargs += ["--host", host]
             kwargs["worker_extra_args"] = wargs
-    kwargs.setdefault("log_directory", os.path.join(
-        tempfile.gettempdir(), f"scs_nb-dask-jobs-{getpass.getuser()}"))
+    kwargs.setdefault(
+        "log_directory",
+        os.path.join(tempfile.gettempdir(), f"scs_nb-dask-jobs-{getpass.getuser()}"),
+    )
     cluster = SLURMCluster(cores=cores, processes=processes or cores, **job, **kwargs)
     if print_script:
         print(cluster.job_script())

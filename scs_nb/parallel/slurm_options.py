@@ -15,6 +15,7 @@ dask cluster, validated the same way everywhere.
 Values reach job scripts, so each is checked against a strict pattern before use
 (a newline in a value would otherwise start a directive or a command of its own).
 """
+
 from __future__ import annotations
 
 import re
@@ -22,9 +23,19 @@ from dataclasses import dataclass
 
 from ..errors import ToolBoxValueError
 
-__all__ = ["SlurmOption", "SLURM_OPTIONS", "option_names", "option_defaults", "check_option",
-           "validate_reservation", "add_slurm_arguments", "slurm_values",
-           "sbatch_directives", "sbatch_args", "cluster_kwargs"]
+__all__ = [
+    "SlurmOption",
+    "SLURM_OPTIONS",
+    "option_names",
+    "option_defaults",
+    "check_option",
+    "validate_reservation",
+    "add_slurm_arguments",
+    "slurm_values",
+    "sbatch_directives",
+    "sbatch_args",
+    "cluster_kwargs",
+]
 
 
 @dataclass(frozen=True)
@@ -58,6 +69,7 @@ class SlurmOption:
     none_word : str or None
         A value meaning "no directive" (``--mail-type NONE``).
     """
+
     name: str
     flag: str
     dask: str | None
@@ -76,38 +88,94 @@ class SlurmOption:
         return "--" + self.name.replace("_", "-")
 
 
-_MAIL = (r"NONE|BEGIN|END|FAIL|REQUEUE|ALL|INVALID_DEPEND|STAGE_OUT|TIME_LIMIT"
-         r"|TIME_LIMIT_90|TIME_LIMIT_80|TIME_LIMIT_50|ARRAY_TASKS")
+_MAIL = (
+    r"NONE|BEGIN|END|FAIL|REQUEUE|ALL|INVALID_DEPEND|STAGE_OUT|TIME_LIMIT"
+    r"|TIME_LIMIT_90|TIME_LIMIT_80|TIME_LIMIT_50|ARRAY_TASKS"
+)
 
 #: The SLURM job options, in the order of the ``#SBATCH`` lines of a job script.
 SLURM_OPTIONS = (
-    SlurmOption("job_name", "--job-name", "job_name", r"[A-Za-z0-9_.-]{1,64}",
-                "letters, digits, '_', '.', '-'",
-                "SLURM job name (default: r<run>- and the template or profile name)"),
-    SlurmOption("nodes", "--nodes", None, None, "a positive integer",
-                "nodes per task (default 1)", default=1, type=int),
-    SlurmOption("partition", "--partition", "queue", r"[A-Za-z0-9_-]+(,[A-Za-z0-9_-]+)*",
-                "a partition name such as exfel or upex",
-                "SLURM partition (default exfel unless --reservation is given)",
-                metavar="P"),
-    SlurmOption("reservation", "--reservation", None, r"upex_\d{6}",
-                "upex_00NNNN, e.g. upex_003333 for proposal 3333",
-                "beamtime reservation, upex_00NNNN; 'auto' = from the proposal parameter",
-                metavar="upex_00NNNN"),
-    SlurmOption("constraint", "--constraint", None, r"[A-Za-z0-9_]+([&|,][A-Za-z0-9_]+)*",
-                "a node feature such as V100", "node feature, e.g. V100"),
-    SlurmOption("mem", "--mem", "memory", r"\d+[KMGT]?", "a memory size such as 64G",
-                "memory per node, e.g. 64G",
-                dask_pattern=r"\d+(\.\d+)?\s*([KMGTP]i?B?|[kmgtp]i?B|B)?"),
-    SlurmOption("time", "--time", "walltime", r"(\d+-)?\d{1,3}(:\d{2}){0,2}|\d+-\d{1,2}",
-                "a SLURM time such as 02:00:00, 90 (minutes) or 1-12:00:00",
-                "time limit per task", default="02:00:00"),
-    SlurmOption("mail_type", "--mail-type", None, rf"({_MAIL})(,({_MAIL}))*",
-                "a comma list of NONE, BEGIN, END, FAIL, ALL, ...",
-                "SLURM mail types (NONE for no mail)", default="END,FAIL", none_word="NONE"),
-    SlurmOption("mail_user", "--mail-user", None,
-                r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}", "an e-mail address",
-                "where SLURM sends mail", metavar="ADDRESS"),
+    SlurmOption(
+        "job_name",
+        "--job-name",
+        "job_name",
+        r"[A-Za-z0-9_.-]{1,64}",
+        "letters, digits, '_', '.', '-'",
+        "SLURM job name (default: r<run>- and the template or profile name)",
+    ),
+    SlurmOption(
+        "nodes",
+        "--nodes",
+        None,
+        None,
+        "a positive integer",
+        "nodes per task (default 1)",
+        default=1,
+        type=int,
+    ),
+    SlurmOption(
+        "partition",
+        "--partition",
+        "queue",
+        r"[A-Za-z0-9_-]+(,[A-Za-z0-9_-]+)*",
+        "a partition name such as exfel or upex",
+        "SLURM partition (default exfel unless --reservation is given)",
+        metavar="P",
+    ),
+    SlurmOption(
+        "reservation",
+        "--reservation",
+        None,
+        r"upex_\d{6}",
+        "upex_00NNNN, e.g. upex_003333 for proposal 3333",
+        "beamtime reservation, upex_00NNNN; 'auto' = from the proposal parameter",
+        metavar="upex_00NNNN",
+    ),
+    SlurmOption(
+        "constraint",
+        "--constraint",
+        None,
+        r"[A-Za-z0-9_]+([&|,][A-Za-z0-9_]+)*",
+        "a node feature such as V100",
+        "node feature, e.g. V100",
+    ),
+    SlurmOption(
+        "mem",
+        "--mem",
+        "memory",
+        r"\d+[KMGT]?",
+        "a memory size such as 64G",
+        "memory per node, e.g. 64G",
+        dask_pattern=r"\d+(\.\d+)?\s*([KMGTP]i?B?|[kmgtp]i?B|B)?",
+    ),
+    SlurmOption(
+        "time",
+        "--time",
+        "walltime",
+        r"(\d+-)?\d{1,3}(:\d{2}){0,2}|\d+-\d{1,2}",
+        "a SLURM time such as 02:00:00, 90 (minutes) or 1-12:00:00",
+        "time limit per task",
+        default="02:00:00",
+    ),
+    SlurmOption(
+        "mail_type",
+        "--mail-type",
+        None,
+        rf"({_MAIL})(,({_MAIL}))*",
+        "a comma list of NONE, BEGIN, END, FAIL, ALL, ...",
+        "SLURM mail types (NONE for no mail)",
+        default="END,FAIL",
+        none_word="NONE",
+    ),
+    SlurmOption(
+        "mail_user",
+        "--mail-user",
+        None,
+        r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}",
+        "an e-mail address",
+        "where SLURM sends mail",
+        metavar="ADDRESS",
+    ),
 )
 
 
@@ -189,8 +257,10 @@ def validate_reservation(value, proposal=None) -> str:
     """
     if value == "auto":
         if not isinstance(proposal, int) or isinstance(proposal, bool):
-            raise ToolBoxValueError("--reservation auto needs the template's `proposal` "
-                                    "parameter; pass --reservation upex_00NNNN")
+            raise ToolBoxValueError(
+                "--reservation auto needs the template's `proposal` "
+                "parameter; pass --reservation upex_00NNNN"
+            )
         value = f"upex_{proposal:06d}"
     return check_option("reservation", value)
 
@@ -212,11 +282,13 @@ def add_slurm_arguments(parser, defaults=None):
     defaults = defaults or {}
     for o in SLURM_OPTIONS:
         default = defaults.get(o.name, o.default)
-        text = o.help if default is None or "(default" in o.help \
-            else f"{o.help} (default {default})"
+        text = (
+            o.help if default is None or "(default" in o.help else f"{o.help} (default {default})"
+        )
         kw = {"metavar": o.metavar} if o.metavar else {}
-        parser.add_argument(o.cli, dest=o.name, type=o.type, default=default,
-                            help=text.replace("%", "%%"), **kw)
+        parser.add_argument(
+            o.cli, dest=o.name, type=o.type, default=default, help=text.replace("%", "%%"), **kw
+        )
     return parser
 
 
@@ -246,10 +318,10 @@ def _given(values):
     names = option_names()
     unknown = [k for k in values if k not in names]
     if unknown:
-        raise ToolBoxValueError(f"unknown SLURM option(s) {', '.join(unknown)}; known: "
-                                f"{', '.join(names)}")
-    return [(o, values[o.name]) for o in SLURM_OPTIONS
-            if values.get(o.name) is not None]
+        raise ToolBoxValueError(
+            f"unknown SLURM option(s) {', '.join(unknown)}; known: {', '.join(names)}"
+        )
+    return [(o, values[o.name]) for o in SLURM_OPTIONS if values.get(o.name) is not None]
 
 
 def sbatch_args(values) -> list:

@@ -4,15 +4,16 @@
 values are read in fs (newer DAQ) or ps (legacy) according to the dataset's
 ``metricPrefixSymbol`` and returned in ps, as the ToolBox does.
 """
+
 from __future__ import annotations
 
 import numpy as np
 import xarray as xr
 
 from ..errors import ToolBoxValueError
-from ..mnemonics import present_in, names_of_kind
-from . import bunch_pattern as bp
+from ..mnemonics import names_of_kind, present_in
 from ..reader import lookup, read_loose, run_value
+from . import bunch_pattern as bp
 from .merge import merge_on_trains
 
 __all__ = ["get_bam", "get_bam_params"]
@@ -58,29 +59,34 @@ def get_bam(run, mnemonics=None, merge_with=None, bunchPattern="sase3", pulseIds
     """
     if isinstance(mnemonics, str):
         mnemonics = [mnemonics]
-    raw_in_ds = [] if merge_with is None else [
-        m for m in BAM_MNEMONICS if m in merge_with and "BAMbunchId" in merge_with[m].dims]
+    raw_in_ds = (
+        []
+        if merge_with is None
+        else [m for m in BAM_MNEMONICS if m in merge_with and "BAMbunchId" in merge_with[m].dims]
+    )
     mn = present_in(run) if run is not None else {}
     if mnemonics is None:
-        mnemonics = raw_in_ds or ([m for m in BAM_MNEMONICS if m in mn]
-                                  if merge_with is None else [])
+        mnemonics = raw_in_ds or (
+            [m for m in BAM_MNEMONICS if m in mn] if merge_with is None else []
+        )
     mnemonics = list(dict.fromkeys(list(mnemonics) + raw_in_ds))
     if not mnemonics:
         if merge_with is None:
-            raise ToolBoxValueError("no BAM in this run; BAM mnemonics: "
-                                    f"{', '.join(BAM_MNEMONICS)}")
+            raise ToolBoxValueError(
+                f"no BAM in this run; BAM mnemonics: {', '.join(BAM_MNEMONICS)}"
+            )
         return merge_with
     for m in mnemonics:
         if m not in BAM_MNEMONICS and not isinstance(m, dict):
-            raise ToolBoxValueError(f"{m!r} is not a BAM mnemonic; pass one of "
-                                    f"{', '.join(BAM_MNEMONICS)}")
+            raise ToolBoxValueError(
+                f"{m!r} is not a BAM mnemonic; pass one of {', '.join(BAM_MNEMONICS)}"
+            )
     loc = bp.location(bunchPattern)
     if pulseIds is None:
         pids = bp.pulse_ids(run, loc, merge_with=merge_with, run_mnemonics=mn)
     out = {}
     for m in mnemonics:
-        arr = merge_with[m] if merge_with is not None and m in merge_with else \
-            read_loose(run, m)
+        arr = merge_with[m] if merge_with is not None and m in merge_with else read_loose(run, m)
         tids = np.asarray(arr["trainId"].values)
         values = np.asarray(arr.values, float) * _to_ps_factor(run, m)
         if pulseIds is not None:
@@ -88,16 +94,20 @@ def get_bam(run, mnemonics=None, merge_with=None, bunchPattern="sase3", pulseIds
             dim = bp.pulse_dim(loc)
             cols = 2 * ids
             if cols.max(initial=0) >= values.shape[1]:
-                raise ToolBoxValueError(f"pulseIds up to {ids.max()} exceed the {m} array "
-                                        f"({values.shape[1]} entries, 2 per slot)")
-            da = xr.DataArray(values[:, cols], dims=("trainId", dim),
-                              coords={"trainId": tids, dim: ids}, name=m)
+                raise ToolBoxValueError(
+                    f"pulseIds up to {ids.max()} exceed the {m} array "
+                    f"({values.shape[1]} entries, 2 per slot)"
+                )
+            da = xr.DataArray(
+                values[:, cols], dims=("trainId", dim), coords={"trainId": tids, dim: ids}, name=m
+            )
         else:
             cols = 2 * pids.pids
             if len(cols) and cols.max() >= values.shape[1]:
                 raise ToolBoxValueError(
                     f"{m}: pulse ids up to {pids.pids.max()} exceed the array "
-                    f"({values.shape[1]} entries, 2 per slot)")
+                    f"({values.shape[1]} entries, 2 per slot)"
+                )
             da = bp.align_slots(values, tids, pids, m, cols, keep_empty=True)
         da.attrs["units"] = "ps"
         out[m] = da
@@ -128,7 +138,8 @@ def get_bam_params(run, mnemo_or_source="BAM1932S"):
         raise ToolBoxValueError(
             f"BAM device {src!r} is not in this run; pass a BAM mnemonic "
             f"({', '.join(BAM_MNEMONICS)}) or one of: "
-            f"{', '.join(s for s in sorted(run.control_sources) if 'BAM' in s) or 'none'}")
+            f"{', '.join(s for s in sorted(run.control_sources) if 'BAM' in s) or 'none'}"
+        )
     params = {}
     for key in ("bamStatus1", "bamStatus2", "bamStatus3", "bamError"):
         try:

@@ -13,6 +13,7 @@ quantity (XGM, digitizer peaks, BAM) gets its pulse coordinate here:
 * trains without pulses are kept (all NaN) unless a function says otherwise
   (``keepAllSase=False`` of the digitizer functions drops them).
 """
+
 from __future__ import annotations
 
 import warnings
@@ -27,13 +28,30 @@ from ..mnemonics import present_in
 from ..reader import read_loose
 from ..reader.discovery import open_run
 
-__all__ = ["extractBunchPattern", "get_sase_pId", "npulses_has_changed", "pulsePatternInfo",
-           "repRate", "is_sase_1", "is_sase_3", "is_ppl", "is_pulse_at"]
+__all__ = [
+    "extractBunchPattern",
+    "get_sase_pId",
+    "npulses_has_changed",
+    "pulsePatternInfo",
+    "repRate",
+    "is_sase_1",
+    "is_sase_3",
+    "is_ppl",
+    "is_pulse_at",
+]
 
-SLOT_KHZ = 4500.0                      # 4.5 MHz grid, in kHz
+SLOT_KHZ = 4500.0  # 4.5 MHz grid, in kHz
 PULSE_DIMS = {"sase1": "sa1_pId", "sase3": "sa3_pId", "scs_ppl": "ol_pId"}
-_ALIASES = {"sase1": "sase1", "sase3": "sase3", "scs_ppl": "scs_ppl", "laser": "scs_ppl",
-            "ppl": "scs_ppl", "sa1": "sase1", "sa3": "sase3", "ol": "scs_ppl"}
+_ALIASES = {
+    "sase1": "sase1",
+    "sase3": "sase3",
+    "scs_ppl": "scs_ppl",
+    "laser": "scs_ppl",
+    "ppl": "scs_ppl",
+    "sa1": "sase1",
+    "sa3": "sase3",
+    "ol": "scs_ppl",
+}
 _DECODER_NAMES = {"sase1": "sase1", "sase3": "sase3", "scs_ppl": "laser"}
 
 
@@ -44,7 +62,8 @@ def location(loc) -> str:
     except KeyError:
         raise ToolBoxValueError(
             f"unknown bunch pattern location {loc!r}; pass one of 'sase1', 'sase3', "
-            "'scs_ppl' (PP laser)") from None
+            "'scs_ppl' (PP laser)"
+        ) from None
 
 
 def pulse_dim(loc) -> str:
@@ -109,6 +128,7 @@ class PulseIds:
     dim: 'sa1_pId', 'sa3_pId' or 'ol_pId'.
     source: 'bunchPatternTable' or 'bunch decoder'.
     """
+
     trainId: np.ndarray
     pids: np.ndarray
     mask: np.ndarray
@@ -132,8 +152,11 @@ class PulseIds:
 
     def mask_array(self) -> xr.DataArray:
         """The (trainId, pulse id) mask of pulses present, as a DataArray."""
-        return xr.DataArray(self.mask, dims=("trainId", self.dim),
-                            coords={"trainId": self.trainId, self.dim: self.pids})
+        return xr.DataArray(
+            self.mask,
+            dims=("trainId", self.dim),
+            coords={"trainId": self.trainId, self.dim: self.pids},
+        )
 
 
 def load_bpt(run, merge_with=None, run_mnemonics=None):
@@ -156,8 +179,11 @@ def _from_table(bpt, loc) -> PulseIds:
     values = np.asarray(bpt.values if hasattr(bpt, "values") else bpt)
     if values.ndim == 1:
         values = values[None]
-    tids = (np.asarray(bpt["trainId"].values) if hasattr(bpt, "coords") and "trainId" in
-            bpt.coords else np.arange(len(values)))
+    tids = (
+        np.asarray(bpt["trainId"].values)
+        if hasattr(bpt, "coords") and "trainId" in bpt.coords
+        else np.arange(len(values))
+    )
     # decode each distinct pattern once: consecutive trains mostly repeat it
     if len(values) > 1:
         new_row = np.concatenate([[True], np.any(values[1:] != values[:-1], axis=1)])
@@ -167,8 +193,9 @@ def _from_table(bpt, loc) -> PulseIds:
         which = np.zeros(len(values), int)
         distinct = np.asarray(is_pulse_at(values, loc)).reshape(len(values), -1)
     pids = np.flatnonzero(distinct.any(0))
-    return PulseIds(tids, pids, distinct[:, pids][which], PULSE_DIMS[loc], loc,
-                    "bunchPatternTable")
+    return PulseIds(
+        tids, pids, distinct[:, pids][which], PULSE_DIMS[loc], loc, "bunchPatternTable"
+    )
 
 
 def _from_decoder(run, loc, mn) -> PulseIds | None:
@@ -184,12 +211,14 @@ def _from_decoder(run, loc, mn) -> PulseIds | None:
     mask = np.zeros((len(values), len(pids)), bool)
     rows = np.nonzero(valid)[0]
     mask[rows, np.searchsorted(pids, values[valid])] = True
-    return PulseIds(np.asarray(ids["trainId"].values), pids, mask, PULSE_DIMS[loc], loc,
-                    "bunch decoder")
+    return PulseIds(
+        np.asarray(ids["trainId"].values), pids, mask, PULSE_DIMS[loc], loc, "bunch decoder"
+    )
 
 
-def pulse_ids(run, loc="sase3", bpt=None, merge_with=None, run_mnemonics=None,
-              required=True) -> PulseIds | None:
+def pulse_ids(
+    run, loc="sase3", bpt=None, merge_with=None, run_mnemonics=None, required=True
+) -> PulseIds | None:
     """The pulse ids of ``loc`` per train: from the bunch pattern table
     (given, in ``merge_with``, or in the run), else from the bunch decoder.
 
@@ -200,19 +229,22 @@ def pulse_ids(run, loc="sase3", bpt=None, merge_with=None, run_mnemonics=None,
         bpt = load_bpt(run, merge_with, run_mnemonics)
     if bpt is not None:
         return _from_table(bpt, loc)
-    mn = run_mnemonics if run_mnemonics is not None else (
-        present_in(run) if run is not None else {})
+    mn = (
+        run_mnemonics
+        if run_mnemonics is not None
+        else (present_in(run) if run is not None else {})
+    )
     pids = _from_decoder(run, loc, mn) if run is not None else None
     if pids is None and required:
         raise ToolBoxValueError(
             f"cannot find the {loc} pulse ids: this run has neither the bunch pattern table "
             "(mnemonic 'bunchPatternTable') nor the bunch decoder. Pass `indices` (the pulse "
-            "indices of the data, e.g. slice(0, 20)) or a bunch pattern table `bpt`.")
+            "indices of the data, e.g. slice(0, 20)) or a bunch pattern table `bpt`."
+        )
     return pids
 
 
-def align_packed(values, train_ids, pids: PulseIds, name, keep_empty=True,
-                 check_count=False):
+def align_packed(values, train_ids, pids: PulseIds, name, keep_empty=True, check_count=False):
     """Align data packed per train (k-th entry = k-th pulse of the train, as the
     XGM writes it) onto the pulse ids; NaN where a train had no such pulse.
 
@@ -221,16 +253,20 @@ def align_packed(values, train_ids, pids: PulseIds, name, keep_empty=True,
     warning lists the trains that disagree.
     """
     values = np.asarray(values, float)
-    common, i_d, i_p = np.intersect1d(np.asarray(train_ids), pids.trainId,
-                                      assume_unique=True, return_indices=True)
+    common, i_d, i_p = np.intersect1d(
+        np.asarray(train_ids), pids.trainId, assume_unique=True, return_indices=True
+    )
     _warn_missing(name, len(train_ids), len(common), pids)
     d = values[i_d]
     m = pids.mask[i_p]
     rank = np.cumsum(m, 1) - 1
     ncol = d.shape[1]
     inside = m & (rank < ncol)
-    got = np.take_along_axis(d, np.clip(rank, 0, max(ncol - 1, 0)), 1) if ncol else \
-        np.full(m.shape, np.nan)
+    got = (
+        np.take_along_axis(d, np.clip(rank, 0, max(ncol - 1, 0)), 1)
+        if ncol
+        else np.full(m.shape, np.nan)
+    )
     out = np.where(inside, got, np.nan)
     if check_count:
         nvalid = np.sum(np.isfinite(d), 1)
@@ -241,15 +277,18 @@ def align_packed(values, train_ids, pids: PulseIds, name, keep_empty=True,
                 f"({pids.source}) in {int(bad.sum())} of {len(bad)} trains (e.g. train "
                 f"{int(common[bad][0])}: {int(nvalid[bad][0])} recorded, "
                 f"{int(m.sum(1)[bad][0])} in the pattern); values are aligned on the "
-                "pattern's pulse ids.", stacklevel=3)
+                "pattern's pulse ids.",
+                stacklevel=3,
+            )
     return _finish(out, common, pids, m, name, keep_empty)
 
 
 def align_slots(values, train_ids, pids: PulseIds, name, columns, keep_empty=True):
     """Align data indexed by slot: ``values[:, columns[j]]`` is pulse ``pids[j]``."""
     values = np.asarray(values)
-    common, i_d, i_p = np.intersect1d(np.asarray(train_ids), pids.trainId,
-                                      assume_unique=True, return_indices=True)
+    common, i_d, i_p = np.intersect1d(
+        np.asarray(train_ids), pids.trainId, assume_unique=True, return_indices=True
+    )
     _warn_missing(name, len(train_ids), len(common), pids)
     m = pids.mask[i_p]
     out = np.where(m, values[i_d][:, np.asarray(columns, int)], np.nan)
@@ -257,8 +296,9 @@ def align_slots(values, train_ids, pids: PulseIds, name, columns, keep_empty=Tru
 
 
 def _finish(out, common, pids, m, name, keep_empty):
-    da = xr.DataArray(out, dims=("trainId", pids.dim),
-                      coords={"trainId": common, pids.dim: pids.pids}, name=name)
+    da = xr.DataArray(
+        out, dims=("trainId", pids.dim), coords={"trainId": common, pids.dim: pids.pids}, name=name
+    )
     if not keep_empty:
         da = da.isel(trainId=np.flatnonzero(m.any(1)))
     return da
@@ -266,8 +306,11 @@ def _finish(out, common, pids, m, name, keep_empty):
 
 def _warn_missing(name, ndata, ncommon, pids):
     if ncommon < ndata:
-        warnings.warn(f"{name}: {ndata - ncommon} of {ndata} trains have no bunch pattern "
-                      f"information ({pids.source}) and are dropped", stacklevel=4)
+        warnings.warn(
+            f"{name}: {ndata - ncommon} of {ndata} trains have no bunch pattern "
+            f"information ({pids.source}) and are dropped",
+            stacklevel=4,
+        )
 
 
 # -- ToolBox API -------------------------------------------------------------
@@ -328,8 +371,7 @@ def get_sase_pId(run, loc="sase3", run_mnemonics=None, bpt=None, merge_with=None
     mn = run_mnemonics if run_mnemonics is not None else present_in(run)
     if bpt is None:
         bpt = load_bpt(run, merge_with, mn)
-        if (bpt is not None and merge_with is not None
-                and "bunchPatternTable" not in merge_with):
+        if bpt is not None and merge_with is not None and "bunchPatternTable" not in merge_with:
             merge_with["bunchPatternTable"] = bpt
     pids = pulse_ids(run, loc, bpt=bpt, run_mnemonics=mn, required=False)
     return None if pids is None else pids.pids.astype(np.int64)
@@ -356,9 +398,11 @@ def extractBunchPattern(bp_table=None, key="sase3", runDir=None):
             raise ToolBoxValueError("extractBunchPattern needs bp_table or runDir (the run)")
         bp_table = load_bpt(runDir)
         if bp_table is None:
-            raise ToolBoxValueError("the run has no bunch pattern table (mnemonic "
-                                    "'bunchPatternTable'); use the bunch decoder "
-                                    "mnemonics 'sase3', 'npulses_sase3' instead")
+            raise ToolBoxValueError(
+                "the run has no bunch pattern table (mnemonic "
+                "'bunchPatternTable'); use the bunch decoder "
+                "mnemonics 'sase3', 'npulses_sase3' instead"
+            )
     if not isinstance(bp_table, xr.DataArray):
         bp_table = xr.DataArray(np.atleast_2d(bp_table), dims=("trainId", "pulse_slot"))
     slot_dim = bp_table.dims[-1]
@@ -390,7 +434,8 @@ def _ids_per_train(data, key):
     raise ToolBoxValueError(
         f"the dataset has neither {key!r} with 'npulses_{key}' (bunch decoder) nor "
         "'bunchPatternTable'; load them, e.g. tb.load(proposal, run, ['sase3', "
-        "'npulses_sase3', 'sase1', 'npulses_sase1'])")
+        "'npulses_sase3', 'sase1', 'npulses_sase1'])"
+    )
 
 
 def repRate(data=None, runNB=None, proposalNB=None, key="sase3"):
@@ -412,8 +457,11 @@ def repRate(data=None, runNB=None, proposalNB=None, key="sase3"):
         run = open_run(proposalNB, runNB)
         bpt = load_bpt(run)
         name = _DECODER_NAMES[location(key)]
-        data = xr.Dataset({"bunchPatternTable": bpt}) if bpt is not None else xr.Dataset(
-            {k: read_loose(run, k) for k in (name, f"npulses_{name}")})
+        data = (
+            xr.Dataset({"bunchPatternTable": bpt})
+            if bpt is not None
+            else xr.Dataset({k: read_loose(run, k) for k in (name, f"npulses_{name}")})
+        )
     diffs = [np.diff(ids) for ids in _ids_per_train(data, key) if len(ids) > 1]
     if not diffs:
         return 0.0
@@ -443,20 +491,26 @@ def pulsePatternInfo(data, plot=False):
         except ToolBoxValueError:
             continue
         n = np.array([len(x) for x in ids[key]])
-        info[key] = {"npulses_min": int(n.min()) if len(n) else 0,
-                     "npulses_max": int(n.max()) if len(n) else 0,
-                     "changed": bool(len(np.unique(n)) > 1),
-                     "rep_rate_kHz": repRate(data, key=key)}
+        info[key] = {
+            "npulses_min": int(n.min()) if len(n) else 0,
+            "npulses_max": int(n.max()) if len(n) else 0,
+            "changed": bool(len(np.unique(n)) > 1),
+            "rep_rate_kHz": repRate(data, key=key),
+        }
     if not ids:
-        raise ToolBoxValueError("pulsePatternInfo: no pulse pattern in data; load 'sase1', "
-                                "'npulses_sase1', 'sase3', 'npulses_sase3'")
+        raise ToolBoxValueError(
+            "pulsePatternInfo: no pulse pattern in data; load 'sase1', "
+            "'npulses_sase1', 'sase3', 'npulses_sase3'"
+        )
     lines = []
     for key, d in info.items():
         chg = " (changed during the run)" if d["changed"] else ""
-        npl = d["npulses_max"] if d["npulses_min"] == d["npulses_max"] else \
-            f"{d['npulses_min']}-{d['npulses_max']}"
-        lines.append(f"{key.upper()}: {npl} pulses per train{chg}, "
-                     f"{d['rep_rate_kHz']:.0f} kHz")
+        npl = (
+            d["npulses_max"]
+            if d["npulses_min"] == d["npulses_max"]
+            else f"{d['npulses_min']}-{d['npulses_max']}"
+        )
+        lines.append(f"{key.upper()}: {npl} pulses per train{chg}, {d['rep_rate_kHz']:.0f} kHz")
     if "sase1" in ids and "sase3" in ids:
         firsts = []
         seps = []
@@ -468,14 +522,17 @@ def pulsePatternInfo(data, plot=False):
             first = max(set(firsts), key=firsts.count)
             info["first"] = first
             info["min_separation_slots"] = int(np.min(seps))
-            lines.append(f"{first} comes first in the train; minimum separation between "
-                         f"SASE1 and SASE3 pulses: {int(np.min(seps))} slots "
-                         f"({np.min(seps) / SLOT_KHZ * 1e3:.3f} µs)")
+            lines.append(
+                f"{first} comes first in the train; minimum separation between "
+                f"SASE1 and SASE3 pulses: {int(np.min(seps))} slots "
+                f"({np.min(seps) / SLOT_KHZ * 1e3:.3f} µs)"
+            )
         elif all(info[k]["npulses_max"] for k in ("sase1", "sase3")):
             lines.append("SASE1 and SASE3 never share a train (sase-dedicated trains)")
     print("\n".join(lines))
     if plot:
         import matplotlib.pyplot as plt
+
         fig, ax = plt.subplots(figsize=(7, 2.5))
         for k, (key, per) in enumerate(ids.items()):
             first = next((x for x in per if len(x)), np.zeros(0))

@@ -15,6 +15,7 @@ for negative-going pulses (MCPs on the ADQ412), so that peaks are positive.
 The integration is a numba kernel that reads only the windows of every
 (train, pulse) of a chunk of traces; no Python loop over trains or pulses.
 """
+
 from __future__ import annotations
 
 import re
@@ -26,21 +27,29 @@ import xarray as xr
 from ..errors import ToolBoxValueError
 from ..facility import ADQ412_SAMPLES_PER_SLOT, FASTADC_SAMPLES_PER_SLOT, sources
 from ..mnemonics import alternatives, kind_of, mnemonics, present_in
-from . import bunch_pattern as bp
 from ..reader import lookup, read_loose, run_value, run_values
+from . import bunch_pattern as bp
 from .merge import merge_on_trains
-from .peak_integration import (PARAM_KEYS, find_integ_params, peaks_from_raw_trace)
+from .peak_integration import PARAM_KEYS, find_integ_params, peaks_from_raw_trace
 from .peak_integration import check_params as _check_params
 
-__all__ = ["get_peaks", "get_dig_avg_trace", "check_peak_params", "get_tim_peaks",
-           "get_laser_peaks", "get_digitizer_peaks", "digitizer_signal_description",
-           "find_integ_params", "peaks_from_raw_trace"]
+__all__ = [
+    "get_peaks",
+    "get_dig_avg_trace",
+    "check_peak_params",
+    "get_tim_peaks",
+    "get_laser_peaks",
+    "get_digitizer_peaks",
+    "digitizer_signal_description",
+    "find_integ_params",
+    "peaks_from_raw_trace",
+]
 
 SAMPLES_PER_SLOT = {"ADQ412": ADQ412_SAMPLES_PER_SLOT, "FastADC": FASTADC_SAMPLES_PER_SLOT}
 DEFAULT_POLARITY = {"ADQ412": -1, "FastADC": 1}
 DIGITIZER_DEVICES = sources.DIGITIZERS
 _ADQ_LETTER_TO_MCP = {letter: n for n, letter in sources.MCP_ADQ_LETTER.items()}
-_CHUNK_BYTES = 256 * 2 ** 20
+_CHUNK_BYTES = 256 * 2**20
 
 
 # -- what a mnemonic is ------------------------------------------------------
@@ -54,8 +63,9 @@ def digitizer_kind(alt) -> str:
         return "ADQ412"
     if "rawData" in alt["key"] or "data.peaks" in alt["key"] or "ADC" in src:
         return "FastADC"
-    raise ToolBoxValueError(f"{alt['source']} {alt['key']} is not a digitizer channel "
-                            "(ADQ412 or FastADC)")
+    raise ToolBoxValueError(
+        f"{alt['source']} {alt['key']} is not a digitizer channel (ADQ412 or FastADC)"
+    )
 
 
 def _is_raw(alt) -> bool:
@@ -80,7 +90,8 @@ def _resolve_digitizer(run, mnemonic):
     except ToolBoxValueError as err:
         raise ToolBoxValueError(
             f"digitizer channel {mnemonic!r} is not available: {err} Channels in this run: "
-            f"{', '.join(_digitizer_mnemonics(run)) or 'none'}") from None
+            f"{', '.join(_digitizer_mnemonics(run)) or 'none'}"
+        ) from None
     try:
         kind = digitizer_kind(alt)
     except ToolBoxValueError:
@@ -92,8 +103,11 @@ def _resolve_digitizer(run, mnemonic):
 
 
 def _digitizer_mnemonics(run):
-    return sorted(m for m, alt in present_in(run).items()
-                  if kind_of(alt) in ("digitizer_raw", "digitizer_peaks"))
+    return sorted(
+        m
+        for m, alt in present_in(run).items()
+        if kind_of(alt) in ("digitizer_raw", "digitizer_peaks")
+    )
 
 
 # -- traces ------------------------------------------------------------------
@@ -133,6 +147,7 @@ def get_dig_avg_trace(run, mnemonic, ntrains=None):
     count = 0
     if ntrains is not None and ntrains < len(kd.train_ids):
         from extra_data import by_index
+
         idx = np.unique(np.linspace(0, len(kd.train_ids) - 1, int(max(ntrains, 1))).astype(int))
         kd = kd.select_trains(by_index[idx])
     for _, arr in _iter_raw(run, alt, kd=kd):
@@ -141,8 +156,9 @@ def get_dig_avg_trace(run, mnemonic, ntrains=None):
         count += len(arr)
     if not count:
         raise ToolBoxValueError(f"{name}: no trains with data")
-    return xr.DataArray(total / count, dims=(dim,), name=name,
-                        attrs={"ntrains": count, "digitizer": kind})
+    return xr.DataArray(
+        total / count, dims=(dim,), name=name, attrs={"ntrains": count, "digitizer": kind}
+    )
 
 
 # -- finding the windows -----------------------------------------------------
@@ -158,20 +174,39 @@ def _onboard_settings(run, alt):
     if prefix is None or dev not in run.control_sources:
         return None
     try:
-        v = {k: int(run_value(run, dev, f"{prefix}.{k}")) for k in (
-            "initialDelay", "peakSamples", "baseStart", "baseStop", "pulsePeriod",
-            "numPulses")}
+        v = {
+            k: int(run_value(run, dev, f"{prefix}.{k}"))
+            for k in (
+                "initialDelay",
+                "peakSamples",
+                "baseStart",
+                "baseStop",
+                "pulsePeriod",
+                "numPulses",
+            )
+        }
     except Exception:
         return None
-    return {"pulseStart": v["initialDelay"], "pulseStop": v["initialDelay"] + v["peakSamples"],
-            "baseStart": v["baseStart"], "baseStop": v["baseStop"],
-            "period": v["pulsePeriod"], "npulses": v["numPulses"]}
+    return {
+        "pulseStart": v["initialDelay"],
+        "pulseStop": v["initialDelay"] + v["peakSamples"],
+        "baseStart": v["baseStart"],
+        "baseStop": v["baseStop"],
+        "period": v["pulsePeriod"],
+        "npulses": v["numPulses"],
+    }
 
 
 def _raw_peaks(run, alt, data, params, offsets, polarity):
     """Peaks from traces in memory (data) or read chunk by chunk from run."""
-    args = (params["pulseStart"], params["pulseStop"], params["baseStart"],
-            params["baseStop"], offsets, polarity)
+    args = (
+        params["pulseStart"],
+        params["pulseStop"],
+        params["baseStart"],
+        params["baseStop"],
+        offsets,
+        polarity,
+    )
     if data is not None:
         tids = np.asarray(data["trainId"].values)
         return tids, peaks_from_raw_trace(np.asarray(data.values), *args)
@@ -191,9 +226,19 @@ def _pattern(run, bunchPattern, bpt, merge_with):
     return bp.pulse_ids(run, loc, bpt=bpt, merge_with=merge_with, required=False)
 
 
-def get_peaks(run, data, mnemonic, useRaw=True, autoFind=True, integParams=None,
-              bunchPattern="sase3", bpt=None, extra_dim=None, indices=None,
-              keepAllSase=True):
+def get_peaks(
+    run,
+    data,
+    mnemonic,
+    useRaw=True,
+    autoFind=True,
+    integParams=None,
+    bunchPattern="sase3",
+    bpt=None,
+    extra_dim=None,
+    indices=None,
+    keepAllSase=True,
+):
     """Extract peaks from one source (channel) of a digitizer.
 
     Parameters
@@ -246,22 +291,31 @@ def get_peaks(run, data, mnemonic, useRaw=True, autoFind=True, integParams=None,
         name, alt, kind = _resolve_digitizer(run, _counterpart(name, useRaw))
     sps = SAMPLES_PER_SLOT[kind]
     pids = _pattern(run, bunchPattern, bpt, None)
-    if bunchPattern not in (None, "None") and pids is None and indices is None and \
-            (not useRaw or (autoFind is False and integParams is None)):
+    if (
+        bunchPattern not in (None, "None")
+        and pids is None
+        and indices is None
+        and (not useRaw or (autoFind is False and integParams is None))
+    ):
         raise ToolBoxValueError(
             f"{name}: the run has no bunch pattern (table or decoder) to align the peaks on; "
-            "pass `indices` (peak indices to keep) or bunchPattern=None with full integParams")
+            "pass `indices` (peak indices to keep) or bunchPattern=None with full integParams"
+        )
     out_name = peaks_name(name)
     if useRaw:
         polarity = DEFAULT_POLARITY[kind]
         if autoFind:
-            avg = (data.mean("trainId") if data is not None
-                   else get_dig_avg_trace(run, alt, ntrains=200))
+            avg = (
+                data.mean("trainId")
+                if data is not None
+                else get_dig_avg_trace(run, alt, ntrains=200)
+            )
             params, polarity = find_integ_params(avg.values, sps)
         else:
             if integParams is None:
-                raise ToolBoxValueError("autoFind=False needs integParams, a dict with "
-                                        f"{list(PARAM_KEYS)}")
+                raise ToolBoxValueError(
+                    f"autoFind=False needs integParams, a dict with {list(PARAM_KEYS)}"
+                )
             need = PARAM_KEYS if pids is None else PARAM_KEYS[:4]
             params = _check_params(integParams, need)
             polarity = params.pop("polarity", polarity)
@@ -275,37 +329,45 @@ def get_peaks(run, data, mnemonic, useRaw=True, autoFind=True, integParams=None,
             data = read_loose(run, alt, name=name)
         tids = np.asarray(data["trainId"].values)
         values = np.asarray(data.values, float)
-        params = _check_params(integParams, ("period",)) if integParams else \
-            _onboard_settings(run, alt)
+        params = (
+            _check_params(integParams, ("period",)) if integParams else _onboard_settings(run, alt)
+        )
         if pids is not None and len(pids.pids):
-            period = int(params["period"]) if params else sps * int(
-                np.min(np.diff(pids.pids)) if len(pids.pids) > 1 else 1)
+            period = (
+                int(params["period"])
+                if params
+                else sps * int(np.min(np.diff(pids.pids)) if len(pids.pids) > 1 else 1)
+            )
             rel = (pids.pids - pids.pids[0]) * sps
             if np.any(rel % period):
-                warnings.warn(f"{name}: the on-board integration period ({period} samples) "
-                              "does not match the bunch pattern; pulses between windows are "
-                              "NaN", stacklevel=2)
+                warnings.warn(
+                    f"{name}: the on-board integration period ({period} samples) "
+                    "does not match the bunch pattern; pulses between windows are "
+                    "NaN",
+                    stacklevel=2,
+                )
             cols = rel // period
-            nwin = int(params["npulses"]) if params and "npulses" in params else \
-                values.shape[1]
+            nwin = int(params["npulses"]) if params and "npulses" in params else values.shape[1]
             good = (rel % period == 0) & (cols < min(nwin, values.shape[1]))
-            values = np.where(good[None], values[:, np.clip(cols, 0, values.shape[1] - 1)],
-                              np.nan)
+            values = np.where(good[None], values[:, np.clip(cols, 0, values.shape[1] - 1)], np.nan)
         else:
             sel = np.arange(values.shape[1])[indices if indices is not None else slice(None)]
             values = values[:, sel]
             offsets = sel
     if pids is not None and len(pids.pids):
-        da = bp.align_slots(values, tids, pids, out_name, np.arange(len(pids.pids)),
-                            keep_empty=keepAllSase)
+        da = bp.align_slots(
+            values, tids, pids, out_name, np.arange(len(pids.pids)), keep_empty=keepAllSase
+        )
         if extra_dim:
             da = da.rename({pids.dim: extra_dim})
     else:
-        dim = extra_dim or (bp.pulse_dim(bunchPattern) if bunchPattern not in (None, "None")
-                            else "pulseId")
+        dim = extra_dim or (
+            bp.pulse_dim(bunchPattern) if bunchPattern not in (None, "None") else "pulseId"
+        )
         coord = np.arange(values.shape[1]) if useRaw else offsets
-        da = xr.DataArray(values, dims=("trainId", dim), coords={"trainId": tids, dim: coord},
-                          name=out_name)
+        da = xr.DataArray(
+            values, dims=("trainId", dim), coords={"trainId": tids, dim: coord}, name=out_name
+        )
     da.attrs.update({k: int(v) for k, v in (params or {}).items() if k in PARAM_KEYS})
     da.attrs["digitizer"] = kind
     da.attrs["source"] = "raw traces" if useRaw else "on-board integration"
@@ -313,8 +375,16 @@ def get_peaks(run, data, mnemonic, useRaw=True, autoFind=True, integParams=None,
 
 
 # -- plots and checks --------------------------------------------------------
-def check_peak_params(run, mnemonic, raw_trace=None, ntrains=200, params=None, plot=True,
-                      show_all=False, bunchPattern="sase3"):
+def check_peak_params(
+    run,
+    mnemonic,
+    raw_trace=None,
+    ntrains=200,
+    params=None,
+    plot=True,
+    show_all=False,
+    bunchPattern="sase3",
+):
     """Checks and plots the peak parameters (pulse window and baseline window
     of a raw digitizer trace) used to compute the peak integration. These
     parameters are either set by the digitizer peak-integration settings
@@ -364,8 +434,10 @@ def check_peak_params(run, mnemonic, raw_trace=None, ntrains=200, params=None, p
             params = _onboard_settings(run, alt)
             origin = "digitizer settings"
             if params is None:
-                raise ToolBoxValueError(f"{name}: no on-board integration settings in the "
-                                        "run; pass params or a raw mnemonic")
+                raise ToolBoxValueError(
+                    f"{name}: no on-board integration settings in the "
+                    "run; pass params or a raw mnemonic"
+                )
     else:
         params = _check_params(params)
         origin = "given"
@@ -375,21 +447,33 @@ def check_peak_params(run, mnemonic, raw_trace=None, ntrains=200, params=None, p
         n_bp = len(pids.pids)
         period_bp = int(np.min(np.diff(pids.pids)) * sps) if n_bp > 1 else params["period"]
         if n_bp > 1 and period_bp != params["period"]:
-            msg.append(f"mismatch: the {bunchPattern} pattern has a period of {period_bp} "
-                       f"samples, the parameters {params['period']}")
+            msg.append(
+                f"mismatch: the {bunchPattern} pattern has a period of {period_bp} "
+                f"samples, the parameters {params['period']}"
+            )
         if params["npulses"] != n_bp:
-            msg.append(f"mismatch: the {bunchPattern} pattern has {n_bp} pulses, the "
-                       f"parameters {params['npulses']}")
+            msg.append(
+                f"mismatch: the {bunchPattern} pattern has {n_bp} pulses, the "
+                f"parameters {params['npulses']}"
+            )
         offsets = (pids.pids - pids.pids[0]) * sps
     else:
         offsets = np.arange(params["npulses"]) * params["period"]
     print("\n".join(msg))
     if plot and trace is not None:
         import matplotlib.pyplot as plt
-        views = [(0, len(trace))] if show_all or len(offsets) < 2 else [
-            (max(0, offsets[i] + params["baseStart"] - params["period"] // 4),
-             min(len(trace), offsets[i] + params["pulseStop"] + params["period"] // 4))
-            for i in (0, -1)]
+
+        views = (
+            [(0, len(trace))]
+            if show_all or len(offsets) < 2
+            else [
+                (
+                    max(0, offsets[i] + params["baseStart"] - params["period"] // 4),
+                    min(len(trace), offsets[i] + params["pulseStop"] + params["period"] // 4),
+                )
+                for i in (0, -1)
+            ]
+        )
         fig, axes = plt.subplots(1, len(views), figsize=(4.5 * len(views), 3.2), squeeze=False)
         for ax, (lo, hi), title in zip(axes[0], views, ("first pulse", "last pulse")):
             x = np.arange(lo, hi)
@@ -397,16 +481,20 @@ def check_peak_params(run, mnemonic, raw_trace=None, ntrains=200, params=None, p
             for o in offsets:
                 if o + params["pulseStop"] < lo or o + params["baseStart"] > hi:
                     continue
-                ax.axvspan(o + params["pulseStart"], o + params["pulseStop"], color="C0",
-                           alpha=0.3)
-                ax.axvspan(o + params["baseStart"], o + params["baseStop"], color="C1",
-                           alpha=0.3)
+                ax.axvspan(
+                    o + params["pulseStart"], o + params["pulseStop"], color="C0", alpha=0.3
+                )
+                ax.axvspan(o + params["baseStart"], o + params["baseStop"], color="C1", alpha=0.3)
             ax.set_xlabel("sample")
             ax.set_title(f"{name}: " + (title if len(views) > 1 else "all pulses"))
         axes[0][0].set_ylabel("ADC counts (average)")
         from matplotlib.patches import Patch
-        axes[0][-1].legend([Patch(color="C0", alpha=0.3), Patch(color="C1", alpha=0.3)],
-                           ["pulse window", "baseline window"], fontsize="small")
+
+        axes[0][-1].legend(
+            [Patch(color="C0", alpha=0.3), Patch(color="C1", alpha=0.3)],
+            ["pulse window", "baseline window"],
+            fontsize="small",
+        )
     return params
 
 
@@ -430,16 +518,22 @@ def _digitizer_vars(ds, digitizer):
         if v not in mnemonics:
             return False
         alt = alternatives(v)[0]
-        return kind_of(alt) in ("digitizer_raw", "digitizer_peaks") \
+        return (
+            kind_of(alt) in ("digitizer_raw", "digitizer_peaks")
             and digitizer_kind(alt) == digitizer
+        )
 
-    return [v for v in ds.data_vars if of_model(v)
-            and any(d in ds[v].dims for d in ("samplesId", "fadc_samplesId", "apdId",
-                                             "peakId"))]
+    return [
+        v
+        for v in ds.data_vars
+        if of_model(v)
+        and any(d in ds[v].dims for d in ("samplesId", "fadc_samplesId", "apdId", "peakId"))
+    ]
 
 
-def get_digitizer_peaks(run, mnemonic, merge_with=None, bunchPattern="sase3",
-                        integParams=None, keepAllSase=False):
+def get_digitizer_peaks(
+    run, mnemonic, merge_with=None, bunchPattern="sase3", integParams=None, keepAllSase=False
+):
     """Automatically computes digitizer peaks. A source can be loaded on the
     fly via the mnemonic argument, or processed from an existing data set
     (merge_with). The bunch pattern table is used to assign the pulse id
@@ -472,21 +566,32 @@ def get_digitizer_peaks(run, mnemonic, merge_with=None, bunchPattern="sase3",
     out = {}
     drop = []
     bpt = None
-    bpt_loaded = False     # the table is read once, for the first channel that needs it
+    bpt_loaded = False  # the table is read once, for the first channel that needs it
     for m in names:
         name = m if isinstance(m, str) else lookup(run, m)[0]
-        data = merge_with[name] if merge_with is not None and isinstance(m, str) and \
-            name in merge_with else None
-        _, alt, _ = _resolve_digitizer(run, m) if data is None or run is not None else \
-            (name, None, None)
+        data = (
+            merge_with[name]
+            if merge_with is not None and isinstance(m, str) and name in merge_with
+            else None
+        )
+        _, alt, _ = (
+            _resolve_digitizer(run, m) if data is None or run is not None else (name, None, None)
+        )
         raw = _is_raw(alt) if alt is not None else name.endswith("raw")
         pattern = _bp_for(bunchPattern, name)
         if pattern not in (None, "None") and not bpt_loaded:
             bpt, bpt_loaded = bp.load_bpt(run, merge_with), True
-        da = get_peaks(run, data, m, useRaw=raw, autoFind=integParams is None,
-                       integParams=integParams, bunchPattern=pattern,
-                       bpt=bpt if pattern not in (None, "None") else None,
-                       keepAllSase=keepAllSase)
+        da = get_peaks(
+            run,
+            data,
+            m,
+            useRaw=raw,
+            autoFind=integParams is None,
+            integParams=integParams,
+            bunchPattern=pattern,
+            bpt=bpt if pattern not in (None, "None") else None,
+            keepAllSase=keepAllSase,
+        )
         out[da.name] = da
         if data is not None:
             drop.append(name)
@@ -498,8 +603,9 @@ def _merge_peaks(arrays):
     return xr.merge(list(arrays.values()), join="outer")
 
 
-def get_tim_peaks(run, mnemonic=None, merge_with=None, bunchPattern="sase3",
-                  integParams=None, keepAllSase=False):
+def get_tim_peaks(
+    run, mnemonic=None, merge_with=None, bunchPattern="sase3", integParams=None, keepAllSase=False
+):
     """Automatically computes TIM peaks. Sources can be loaded on the fly via
     the mnemonics argument, or processed from an existing data set
     (merge_with). The bunch pattern table is used to assign the pulse id
@@ -530,12 +636,12 @@ def get_tim_peaks(run, mnemonic=None, merge_with=None, bunchPattern="sase3",
     names += _digitizer_vars(merge_with, "ADQ412")
     if not names:
         names = ["MCP2apd"]
-    return get_digitizer_peaks(run, list(dict.fromkeys(names)), merge_with, bunchPattern,
-                               integParams, keepAllSase)
+    return get_digitizer_peaks(
+        run, list(dict.fromkeys(names)), merge_with, bunchPattern, integParams, keepAllSase
+    )
 
 
-def get_laser_peaks(run, mnemonic=None, merge_with=None, bunchPattern="scs_ppl",
-                    integParams=None):
+def get_laser_peaks(run, mnemonic=None, merge_with=None, bunchPattern="scs_ppl", integParams=None):
     """Extracts laser photodiode signal (peak intensity) from Fast ADC
     digitizer. Sources can be loaded on the fly via the mnemonics argument,
     and/or processed from an existing data set (merge_with). The PP laser
@@ -573,9 +679,11 @@ def get_laser_peaks(run, mnemonic=None, merge_with=None, bunchPattern="scs_ppl",
         if not names:
             raise ToolBoxValueError(
                 "no FastADC channel is described as a laser photodiode in this run; pass "
-                f"mnemonic=, one of {', '.join(_digitizer_mnemonics(run)) or 'none'}")
-    return get_digitizer_peaks(run, list(dict.fromkeys(names)), merge_with, bunchPattern,
-                               integParams, keepAllSase=True)
+                f"mnemonic=, one of {', '.join(_digitizer_mnemonics(run)) or 'none'}"
+            )
+    return get_digitizer_peaks(
+        run, list(dict.fromkeys(names)), merge_with, bunchPattern, integParams, keepAllSase=True
+    )
 
 
 def digitizer_signal_description(run, digitizer=None):
@@ -600,8 +708,9 @@ def digitizer_signal_description(run, digitizer=None):
         digitizer = [digitizer]
     bad = [d for d in digitizer if d not in DIGITIZER_DEVICES]
     if bad:
-        raise ToolBoxValueError(f"unknown digitizer(s) {bad}; pass one of "
-                                f"{list(DIGITIZER_DEVICES)}")
+        raise ToolBoxValueError(
+            f"unknown digitizer(s) {bad}; pass one of {list(DIGITIZER_DEVICES)}"
+        )
     out = {}
     for dig in digitizer:
         dev = DIGITIZER_DEVICES[dig]
@@ -611,14 +720,17 @@ def digitizer_signal_description(run, digitizer=None):
         for key, text in run_values(run, dev).items():
             if not key.endswith("description.value"):
                 continue
-            k = key[:-len(".value")]
+            k = key[: -len(".value")]
             text = text.decode() if isinstance(text, bytes) else str(text)
             if not text:
                 continue
             m = re.search(r"channel_(\d)_([A-D])", k)
             if m and dig.startswith("ADQ"):
-                ch = f"MCP{_ADQ_LETTER_TO_MCP[m.group(2)]}" if dig == "ADQ412" else \
-                    f"ADQ412_2_{m.group(1)}{m.group(2)}"
+                ch = (
+                    f"MCP{_ADQ_LETTER_TO_MCP[m.group(2)]}"
+                    if dig == "ADQ412"
+                    else f"ADQ412_2_{m.group(1)}{m.group(2)}"
+                )
             else:
                 n = re.search(r"channel_(\d+)", k)
                 if not n:

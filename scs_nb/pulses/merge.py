@@ -1,4 +1,5 @@
 """Merging pulse-resolved arrays into a Dataset on their common trains."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -11,14 +11,14 @@ first pulse. ``find_integ_params`` finds the windows on an average trace
 chunk of traces: no Python loop over trains or pulses. ``scs_nb.pulses.digitizers``
 reads the traces and aligns the peaks on the bunch pattern.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 from ..errors import ToolBoxValueError
 
-__all__ = ["find_integ_params", "peaks_from_raw_trace", "check_params",
-           "PARAM_KEYS"]
+__all__ = ["find_integ_params", "peaks_from_raw_trace", "check_params", "PARAM_KEYS"]
 
 #: the keys of a complete set of integration parameters
 PARAM_KEYS = ("pulseStart", "pulseStop", "baseStart", "baseStop", "period", "npulses")
@@ -41,8 +41,10 @@ def find_integ_params(trace, samples_per_slot=None, min_distance=None):
         raise ToolBoxValueError(
             "no pulse found in the average trace (signal below 6 x noise); pass "
             "integParams={'pulseStart', 'pulseStop', 'baseStart', 'baseStop', 'period', "
-            "'npulses'} explicitly")
+            "'npulses'} explicitly"
+        )
     from scipy.signal import find_peaks
+
     dist = min_distance or (max(1, samples_per_slot // 2) if samples_per_slot else 1)
     peaks, _ = find_peaks(s, height=thr, distance=dist)
     p = int(peaks[0])
@@ -56,14 +58,16 @@ def find_integ_params(trace, samples_per_slot=None, min_distance=None):
         a, b = s[i], s[i - direction]
         frac = (b - half) / (b - a) if b != a else 0.0
         return abs((i - direction) + direction * frac - p)
+
     hw_left, hw_right = crossing(-1), crossing(1)
     start = int(np.floor(p - 4 * hw_left))
     stop = int(np.ceil(p + 4 * hw_right)) + 1
     if len(peaks) > 1:
         period = int(np.round(np.median(np.diff(peaks))))
         if samples_per_slot:
-            period = max(samples_per_slot,
-                         int(np.round(period / samples_per_slot)) * samples_per_slot)
+            period = max(
+                samples_per_slot, int(np.round(period / samples_per_slot)) * samples_per_slot
+            )
     else:
         period = samples_per_slot or (stop - start) * 2
     width = stop - start
@@ -71,8 +75,14 @@ def find_integ_params(trace, samples_per_slot=None, min_distance=None):
     blen = int(max(1, min(max(1, (samples_per_slot or period) // 4), room)))
     base_stop = start - 1
     base_start = max(0, base_stop - blen)
-    params = {"pulseStart": max(start, 0), "pulseStop": stop, "baseStart": base_start,
-              "baseStop": base_stop, "period": int(period), "npulses": int(len(peaks))}
+    params = {
+        "pulseStart": max(start, 0),
+        "pulseStop": stop,
+        "baseStart": base_start,
+        "baseStop": base_stop,
+        "period": int(period),
+        "npulses": int(len(peaks)),
+    }
     return params, polarity
 
 
@@ -98,26 +108,31 @@ def check_params(params, need=PARAM_KEYS):
         Not a dict, a key missing, or an empty window (each Stop must exceed its Start).
     """
     if not isinstance(params, dict):
-        raise ToolBoxValueError(f"integParams must be a dict with keys {PARAM_KEYS}, "
-                                f"got {type(params).__name__}")
+        raise ToolBoxValueError(
+            f"integParams must be a dict with keys {PARAM_KEYS}, got {type(params).__name__}"
+        )
     lower = {k.lower(): k for k in params}
     out = {}
     for k in need:
         if k in params:
             out[k] = params[k]
-        elif k.lower() in lower:             # tolerate 'pulsestop' spelling
+        elif k.lower() in lower:  # tolerate 'pulsestop' spelling
             out[k] = params[lower[k.lower()]]
     missing = [k for k in need if k not in out]
     if missing:
-        raise ToolBoxValueError(f"integParams lacks {missing}; give all of {list(need)} "
-                                "(sample indices, stops exclusive) or use autoFind=True")
+        raise ToolBoxValueError(
+            f"integParams lacks {missing}; give all of {list(need)} "
+            "(sample indices, stops exclusive) or use autoFind=True"
+        )
     for k in ("pulseStart", "pulseStop", "baseStart", "baseStop"):
         if k in out:
             out[k] = int(out[k])
-    if out.get("pulseStop", 1) <= out.get("pulseStart", 0) or \
-            out.get("baseStop", 1) <= out.get("baseStart", 0):
-        raise ToolBoxValueError(f"empty integration window in {out}: each Stop must be "
-                                "larger than its Start")
+    if out.get("pulseStop", 1) <= out.get("pulseStart", 0) or out.get("baseStop", 1) <= out.get(
+        "baseStart", 0
+    ):
+        raise ToolBoxValueError(
+            f"empty integration window in {out}: each Stop must be larger than its Start"
+        )
     if "polarity" in params:
         p = params["polarity"]
         out["polarity"] = -1 if p in (-1, "negative", "neg") else 1
@@ -125,8 +140,7 @@ def check_params(params, need=PARAM_KEYS):
 
 
 # -- integration -------------------------------------------------------------
-def peaks_from_raw_trace(traces, pulseStart, pulseStop, baseStart, baseStop, offsets,
-                         polarity=1):
+def peaks_from_raw_trace(traces, pulseStart, pulseStop, baseStart, baseStop, offsets, polarity=1):
     """Integrated peaks (ntrains, len(offsets)) of traces (ntrains, nsamples),
     one window set per sample offset. Vectorised over trains and pulses.
     """
@@ -144,17 +158,26 @@ def peaks_from_raw_trace(traces, pulseStart, pulseStop, baseStart, baseStop, off
             f"{traces.shape[-1]} samples (pulseStart={pulseStart}, pulseStop={pulseStop}, "
             f"baseStart={baseStart}, baseStop={baseStop}, {len(offsets)} pulses up to offset "
             f"{offsets.max(initial=0)}); pass windows inside the trace (check_peak_params "
-            "shows them) or fewer pulses")
+            "shows them) or fewer pulses"
+        )
     out = np.empty((traces.shape[0], len(offsets)), np.float64)
     if traces.dtype.kind not in "iuf":
         traces = traces.astype(np.float64)
-    _kernel()(np.ascontiguousarray(traces), offsets, int(pulseStart), int(pulseStop),
-               int(baseStart), int(baseStop), float(polarity), out)
+    _kernel()(
+        np.ascontiguousarray(traces),
+        offsets,
+        int(pulseStart),
+        int(pulseStop),
+        int(baseStart),
+        int(baseStop),
+        float(polarity),
+        out,
+    )
     return out
 
 
 _KERNEL = None
-prange = range      # numba.prange once the kernel is compiled
+prange = range  # numba.prange once the kernel is compiled
 
 
 def _kernel():
@@ -165,6 +188,7 @@ def _kernel():
     global _KERNEL, prange
     if _KERNEL is None:
         import numba
+
         prange = numba.prange
         _KERNEL = numba.njit(cache=True, nogil=True, fastmath=True, parallel=True)(_integrate)
     return _KERNEL
@@ -177,7 +201,7 @@ def _integrate(traces, offsets, ps, pe, bs, be, polarity, out):
     for t in prange(traces.shape[0]):
         for k in range(offsets.shape[0]):
             o = offsets[k]
-            s = traces[t, 0] * 0        # integer accumulation for integer traces
+            s = traces[t, 0] * 0  # integer accumulation for integer traces
             for i in range(ps + o, pe + o):
                 s += traces[t, i]
             b = traces[t, 0] * 0

@@ -7,15 +7,16 @@ dimension of the bunch pattern (``sa3_pId`` for ``*_SA3``, ``sa1_pId`` for
 pulse, and warns when the number of pulses the XGM recorded disagrees with
 the bunch pattern.
 """
+
 from __future__ import annotations
 
 import numpy as np
 import xarray as xr
 
 from ..errors import ToolBoxValueError
-from ..mnemonics import alternatives, mnemonics, present_in, names_of_kind
-from . import bunch_pattern as bp
+from ..mnemonics import alternatives, mnemonics, names_of_kind, present_in
 from ..reader import read_loose
+from . import bunch_pattern as bp
 from .merge import merge_on_trains
 
 __all__ = ["get_xgm", "calibrate_xgm"]
@@ -41,8 +42,9 @@ def _split_locations(name, da, pids_of):
             continue
         dim = bp.pulse_dim(loc)
         sub = da.sel(pId=p.pids).rename(pId=dim)
-        mask = xr.DataArray(p.mask, dims=("trainId", dim),
-                            coords={"trainId": p.trainId, dim: p.pids})
+        mask = xr.DataArray(
+            p.mask, dims=("trainId", dim), coords={"trainId": p.trainId, dim: p.pids}
+        )
         sub = sub.where(mask.reindex_like(sub, fill_value=False))
         sub.name = target
         sub.attrs.update(da.attrs, derived_from=name)
@@ -97,8 +99,11 @@ def get_xgm(run, mnemonics=None, merge_with=None, indices=slice(0, None)):
     if isinstance(mnemonics, str):
         mnemonics = [mnemonics]
     # the raw XGM variables already in merge_with are processed too
-    raw_in_ds = [] if merge_with is None else [
-        m for m in XGM_MNEMONICS if m in merge_with and "XGMbunchId" in merge_with[m].dims]
+    raw_in_ds = (
+        []
+        if merge_with is None
+        else [m for m in XGM_MNEMONICS if m in merge_with and "XGMbunchId" in merge_with[m].dims]
+    )
     if mnemonics is None:
         mnemonics = raw_in_ds or (["SCS_SA3"] if merge_with is None else [])
     mnemonics = list(dict.fromkeys(list(mnemonics) + raw_in_ds))
@@ -106,7 +111,7 @@ def get_xgm(run, mnemonics=None, merge_with=None, indices=slice(0, None)):
         return merge_with
     mn = present_in(run) if run is not None else {}
     bpt = bp.load_bpt(run, merge_with, mn)
-    pids_by_loc = {}     # pulse ids of each location, found once for all mnemonics
+    pids_by_loc = {}  # pulse ids of each location, found once for all mnemonics
 
     def pids_of(loc):
         if loc not in pids_by_loc:
@@ -116,27 +121,32 @@ def get_xgm(run, mnemonics=None, merge_with=None, indices=slice(0, None)):
     out = {}
     for m in mnemonics:
         if m not in XGM_MNEMONICS:
-            if merge_with is not None and m in merge_with and "XGMbunchId" not in \
-                    merge_with[m].dims:
-                continue   # already aligned
+            if (
+                merge_with is not None
+                and m in merge_with
+                and "XGMbunchId" not in merge_with[m].dims
+            ):
+                continue  # already aligned
             raise ToolBoxValueError(
                 f"{m!r} is not a pulse-resolved XGM mnemonic; pass one of "
                 f"{', '.join(XGM_MNEMONICS)} (slow XGM values such as 'SCS_photonFlux' load "
-                "with tb.load / tb.get_array)")
+                "with tb.load / tb.get_array)"
+            )
         if merge_with is not None and m in merge_with:
             arr = merge_with[m]
         else:
             arr = read_loose(run, m)
         values = np.asarray(arr.values, float)
-        values = np.where(values == 1.0, np.nan, values)     # unused entries hold 1.0
+        values = np.where(values == 1.0, np.nan, values)  # unused entries hold 1.0
         tids = np.asarray(arr["trainId"].values)
         loc = _xgm_location(m)
         pids = pids_of(loc)
         if pids is None:
             sel = np.arange(values.shape[1])[indices]
             dim = "pId" if loc == "all" else bp.pulse_dim(loc)
-            out[m] = xr.DataArray(values[:, sel], dims=("trainId", dim),
-                                  coords={"trainId": tids, dim: sel}, name=m)
+            out[m] = xr.DataArray(
+                values[:, sel], dims=("trainId", dim), coords={"trainId": tids, dim: sel}, name=m
+            )
             continue
         da = bp.align_packed(values, tids, pids, m, keep_empty=True, check_count=True)
         da.attrs.update(units="uJ", pulse_ids_from=pids.source)
@@ -185,11 +195,13 @@ def calibrate_xgm(run, data, xgm="SCS", plot=False):
     fast_mean, flux = xr.align(fast_mean, flux, join="inner")
     ok = np.isfinite(fast_mean.values) & (flux.values > 0)
     if not ok.any():
-        raise ToolBoxValueError(f"no train has both {name} pulses and a positive "
-                                f"{flux_name}: cannot calibrate")
+        raise ToolBoxValueError(
+            f"no train has both {name} pulses and a positive {flux_name}: cannot calibrate"
+        )
     F = float(np.mean(flux.values[ok]) / np.mean(fast_mean.values[ok]))
     if plot:
         import matplotlib.pyplot as plt
+
         fig, ax = plt.subplots(figsize=(7, 3.5))
         t = fast_mean["trainId"].values
         ax.plot(t, flux.values, label=f"{flux_name} (slow)")

@@ -12,14 +12,37 @@ only the mnemonic table, the facility facts and the errors.
 * ``values``: run values (``run_value``, ``run_values``);
 * ``warn``: warnings that point at the user's code.
 """
+
 from . import damage
-from .discovery import (find_proposal, find_run_path, mnemonics_for_run, open_run,
-                        run_by_path, select_trains)
+from .discovery import (
+    find_proposal,
+    find_run_path,
+    mnemonics_for_run,
+    open_run,
+    run_by_path,
+    select_trains,
+)
 from .lookup import custom_spec, field_list, lookup, name_of, read, read_loose, resolve
 from .values import run_value, run_values
 from .warn import user_stacklevel, warn_user
 
-__all__ = ["damage", "find_proposal", "find_run_path", "mnemonics_for_run", "open_run",
-           "run_by_path", "select_trains", "custom_spec", "field_list", "lookup", "name_of",
-           "read", "read_loose", "resolve", "run_value", "run_values", "user_stacklevel",
-           "warn_user"]
+__all__ = [
+    "damage",
+    "find_proposal",
+    "find_run_path",
+    "mnemonics_for_run",
+    "open_run",
+    "run_by_path",
+    "select_trains",
+    "custom_spec",
+    "field_list",
+    "lookup",
+    "name_of",
+    "read",
+    "read_loose",
+    "resolve",
+    "run_value",
+    "run_values",
+    "user_stacklevel",
+    "warn_user",
+]

@@ -13,6 +13,7 @@
 Used by run discovery (open_run), ``load``, the lookup (missing-source errors)
 and the DSSC binning.
 """
+
 from __future__ import annotations
 
 import glob
@@ -24,8 +25,17 @@ import warnings
 from ..errors import ToolBoxFileError
 from .warn import user_stacklevel
 
-__all__ = ["probe", "unreadable_files", "sequence_gaps", "describe", "hint",
-           "drop_unreadable", "check_run", "unreadable_error", "check_readable"]
+__all__ = [
+    "probe",
+    "unreadable_files",
+    "sequence_gaps",
+    "describe",
+    "hint",
+    "drop_unreadable",
+    "check_run",
+    "unreadable_error",
+    "check_readable",
+]
 
 _SEQ = re.compile(r"(?P<kind>[A-Z]+)-R(?P<run>\d+)-(?P<agg>[A-Za-z0-9]+)-S(?P<seq>\d+)\.h5$")
 
@@ -37,8 +47,10 @@ def probe(path) -> str | None:
     except PermissionError:
         try:
             st = os.stat(path)
-            return (f"permission denied (mode {stat.filemode(st.st_mode)}, owner uid "
-                    f"{st.st_uid}, gid {st.st_gid})")
+            return (
+                f"permission denied (mode {stat.filemode(st.st_mode)}, owner uid "
+                f"{st.st_uid}, gid {st.st_gid})"
+            )
         except OSError:
             return "permission denied"
     except OSError as exc:
@@ -67,7 +79,8 @@ def unreadable_error(path, cause, what="run file") -> ToolBoxFileError:
     """The ToolBoxFileError for a file that cannot be read, naming it, the cause and the remedy."""
     return ToolBoxFileError(
         f"cannot read {what} {path}: {cause}. Ask the data owner to make it readable "
-        "(chmod a+r), or copy the run again")
+        "(chmod a+r), or copy the run again"
+    )
 
 
 def check_readable(folder, pattern="*.h5", what="run file"):
@@ -77,8 +90,10 @@ def check_readable(folder, pattern="*.h5", what="run file"):
         path, cause = next(iter(bad.items()))
         err = unreadable_error(path, cause, what)
         if len(bad) > 1:
-            err = ToolBoxFileError(f"{err} ({len(bad) - 1} more unreadable: "
-                                   f"{', '.join(os.path.basename(p) for p in list(bad)[1:])})")
+            err = ToolBoxFileError(
+                f"{err} ({len(bad) - 1} more unreadable: "
+                f"{', '.join(os.path.basename(p) for p in list(bad)[1:])})"
+            )
         raise err
 
 
@@ -94,7 +109,7 @@ def sequence_gaps(folder) -> dict:
     out = {}
     for (kind, run, agg), have in sorted(seqs.items()):
         width = 5
-        missing = sorted(set(range(0, max(have) + 1)) - have)    # the DAQ starts at S00000
+        missing = sorted(set(range(max(have) + 1)) - have)  # the DAQ starts at S00000
         if missing:
             out[agg] = [f"{kind}-R{run}-{agg}-S{s:0{width}d}.h5" for s in missing]
     return out
@@ -107,10 +122,17 @@ def describe(folder, sources=None) -> str:
     parts = []
     for agg, names in sequence_gaps(folder).items():
         held = (sources or {}).get(agg)
-        parts.append(f"sequence file{'s' if len(names) > 1 else ''} {', '.join(names)} "
-                     f"{'are' if len(names) > 1 else 'is'} missing from {folder}"
-                     + (f" (aggregator {agg}: {', '.join(sorted(held)[:5])}"
-                        + (", ..." if len(held) > 5 else "") + ")" if held else ""))
+        parts.append(
+            f"sequence file{'s' if len(names) > 1 else ''} {', '.join(names)} "
+            f"{'are' if len(names) > 1 else 'is'} missing from {folder}"
+            + (
+                f" (aggregator {agg}: {', '.join(sorted(held)[:5])}"
+                + (", ..." if len(held) > 5 else "")
+                + ")"
+                if held
+                else ""
+            )
+        )
     for path, cause in unreadable_files(folder).items():
         parts.append(f"file {os.path.basename(path)} cannot be read: {cause}")
     return "; ".join(parts)
@@ -126,7 +148,8 @@ def _sources_by_aggregator(run) -> dict:
         m = _SEQ.match(os.path.basename(f.filename))
         if m:
             srcs = set(getattr(f, "control_sources", ())) | set(
-                getattr(f, "instrument_sources", ()))
+                getattr(f, "instrument_sources", ())
+            )
             out.setdefault(m.group("agg"), set()).update(srcs)
     return out
 
@@ -146,7 +169,7 @@ def drop_unreadable(run, folder, where):
     """``run`` without its files that cannot be read, each named in a warning (with a
     run-map cache extra_data opens files only when reading: a raw h5py error then)."""
     hit = {}
-    for f in run.files:             # (files extra_data could not open are not here)
+    for f in run.files:  # (files extra_data could not open are not here)
         path = os.path.abspath(f.filename)
         cause = probe(path)
         if cause:
@@ -154,17 +177,24 @@ def drop_unreadable(run, folder, where):
     if not hit:
         return run
     for path, cause in hit.items():
-        warnings.warn(f"file {path} of {where} cannot be read: {cause}; its sources and "
-                      "trains are missing from the run. Ask the data owner to make it "
-                      "readable (chmod a+r).", UserWarning, stacklevel=_stacklevel())
+        warnings.warn(
+            f"file {path} of {where} cannot be read: {cause}; its sources and "
+            "trains are missing from the run. Ask the data owner to make it "
+            "readable (chmod a+r).",
+            UserWarning,
+            stacklevel=_stacklevel(),
+        )
     keep = [f for f in run.files if os.path.abspath(f.filename) not in hit]
     if len(keep) == len(run.files):
         return run
     if not keep:
         path, cause = next(iter(hit.items()))
         raise unreadable_error(path, cause)
-    return type(run)(keep, is_single_run=getattr(run, "is_single_run", False),
-                     inc_suspect_trains=getattr(run, "inc_suspect_trains", True))
+    return type(run)(
+        keep,
+        is_single_run=getattr(run, "is_single_run", False),
+        inc_suspect_trains=getattr(run, "inc_suspect_trains", True),
+    )
 
 
 def _stacklevel():
@@ -176,9 +206,12 @@ def check_run(run, folder, where):
     """What ``open_run`` does with a run: warn about missing sequence files (naming
     them), and drop the unreadable files (naming them and their cause)."""
     for agg, names in sequence_gaps(folder).items():
-        warnings.warn(f"{where}: sequence file{'s' if len(names) > 1 else ''} "
-                      f"{', '.join(names)} {'are' if len(names) > 1 else 'is'} missing "
-                      f"(aggregator {agg}); the trains {'they' if len(names) > 1 else 'it'} "
-                      "held are absent from the run. Copy the run again or ask the facility.",
-                      UserWarning, stacklevel=_stacklevel())
+        warnings.warn(
+            f"{where}: sequence file{'s' if len(names) > 1 else ''} "
+            f"{', '.join(names)} {'are' if len(names) > 1 else 'is'} missing "
+            f"(aggregator {agg}); the trains {'they' if len(names) > 1 else 'it'} "
+            "held are absent from the run. Copy the run again or ask the facility.",
+            UserWarning,
+            stacklevel=_stacklevel(),
+        )
     return drop_unreadable(run, folder, where)

@@ -11,6 +11,7 @@ file with a ``UserWarning`` naming the file and the HDF5 error, so the rest of
 the run stays usable; a run in which no file can be read raises
 ``ToolBoxFileError`` naming the files.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -24,16 +25,22 @@ from pathlib import Path
 
 import extra_data as ed
 
-from ..mnemonics import present_in
 from ..errors import ToolBoxFileError, ToolBoxPathError, ToolBoxValueError
 from ..facility import find_proposal, run_ranges
 from ..facility import validate_proposal as _proposal_number
 from ..facility import validate_run as _run_number
+from ..mnemonics import present_in
 from . import damage
 from .warn import user_stacklevel
 
-__all__ = ["find_proposal", "find_run_path", "open_run", "run_by_path", "mnemonics_for_run",
-           "select_trains"]
+__all__ = [
+    "find_proposal",
+    "find_run_path",
+    "open_run",
+    "run_by_path",
+    "mnemonics_for_run",
+    "select_trains",
+]
 
 _LOCATION_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
@@ -54,7 +61,8 @@ def _available_runs(prop_dir: Path, location="raw") -> list:
 def _check_location(data) -> str:
     if not isinstance(data, str) or not _LOCATION_RE.fullmatch(data) or ".." in data:
         raise ToolBoxValueError(
-            f"data must be 'raw', 'proc', 'all' or a folder name of the proposal, got {data!r}")
+            f"data must be 'raw', 'proc', 'all' or a folder name of the proposal, got {data!r}"
+        )
     return data
 
 
@@ -72,7 +80,8 @@ def _run_dir(proposalNB, runNB, location="raw") -> Path:
             what = f"{prop_dir / location} holds no runs"
         raise ToolBoxPathError(
             f"run {r} of proposal {_proposal_number(proposalNB)} not found: {path} does not "
-            f"exist; {what}. Pass one of these run numbers.")
+            f"exist; {what}. Pass one of these run numbers."
+        )
     return path
 
 
@@ -106,8 +115,12 @@ def find_run_path(proposalNB, runNB, data="raw"):
 # -- opening runs ----------------------------------------------------------
 def _run_files(folders, include="*"):
     """Absolute paths of the run files of ``folders`` matching ``include``."""
-    return [os.path.abspath(os.path.join(d, n)) for d in folders for n in _h5_files(d)
-            if fnmatch.fnmatch(n, include or "*")]
+    return [
+        os.path.abspath(os.path.join(d, n))
+        for d in folders
+        for n in _h5_files(d)
+        if fnmatch.fnmatch(n, include or "*")
+    ]
 
 
 def _warn_skipped(run, folders, where, include="*"):
@@ -119,15 +132,17 @@ def _warn_skipped(run, folders, where, include="*"):
             continue
         try:
             ed.FileAccess(path)
-            continue       # readable after all (another process finished writing it)
+            continue  # readable after all (another process finished writing it)
         except Exception as exc:
             err = str(exc)
-        cause = damage.probe(path)         # permissions, I/O: the cause, not "corrupt"
+        cause = damage.probe(path)  # permissions, I/O: the cause, not "corrupt"
         warnings.warn(
             f"unreadable file {os.path.basename(path)} in {where} skipped ("
             + (cause if cause else f"truncated or corrupt HDF5: {err}")
             + "); its trains are missing from the run",
-            UserWarning, stacklevel=user_stacklevel())
+            UserWarning,
+            stacklevel=user_stacklevel(),
+        )
 
 
 def _h5_files(folder: Path) -> list:
@@ -136,14 +151,16 @@ def _h5_files(folder: Path) -> list:
 
 def _no_readable_files(folder: Path, exc=None):
     bad = damage.unreadable_files(folder)
-    if bad:                     # permissions, I/O errors: name the file and the cause
+    if bad:  # permissions, I/O errors: name the file and the cause
         return damage.unreadable_error(*next(iter(bad.items())))
     files = _h5_files(folder)
     if files:
         return ToolBoxFileError(
             f"no file of run folder {folder} could be read ({', '.join(files)}): they are "
-            "truncated or corrupt HDF5 files" + (f" ({exc})" if exc else "")
-            + ". Copy the run again or ask the facility for the data.")
+            "truncated or corrupt HDF5 files"
+            + (f" ({exc})" if exc else "")
+            + ". Copy the run again or ask the facility for the data."
+        )
     return ToolBoxPathError(f"{folder} contains no HDF5 (.h5) run files")
 
 
@@ -164,7 +181,8 @@ def select_trains(run, subset):
         raise ToolBoxValueError(
             f"cannot select trains with subset={subset!r}: {exc}. Pass a slice, "
             "extra_data.by_index[...] (e.g. by_index[:5] for the first 5 trains) or "
-            "extra_data.by_id[...]") from exc
+            "extra_data.by_id[...]"
+        ) from exc
 
 
 def open_run(proposalNB, runNB, subset=None, **kwargs):
@@ -212,8 +230,9 @@ def open_run(proposalNB, runNB, subset=None, **kwargs):
     elif isinstance(data, (list, tuple)) and data:
         locations = [_check_location(d) for d in data]
     else:
-        raise ToolBoxValueError(f"data must be 'raw', 'proc', 'all' or a list of locations, "
-                                f"got {data!r}")
+        raise ToolBoxValueError(
+            f"data must be 'raw', 'proc', 'all' or a list of locations, got {data!r}"
+        )
     run_dirs = [_run_dir(proposalNB, runNB, loc) for loc in locations]
     include = kwargs.get("include", "*")
     if include not in (None, "*"):
@@ -230,8 +249,9 @@ def open_run(proposalNB, runNB, subset=None, **kwargs):
             kwargs.pop("aliases", None)
             return ed.open_run(str(prop_dir), _run_number(runNB), data=arg, **kwargs)
 
-    run = _open_files(opener, first, " or ".join(str(d) for d in run_dirs), run_dirs,
-                      include or "*")
+    run = _open_files(
+        opener, first, " or ".join(str(d) for d in run_dirs), run_dirs, include or "*"
+    )
     return select_trains(run, subset)
 
 
@@ -246,7 +266,8 @@ def _check_include(run_dirs, include):
     raise ToolBoxPathError(
         f"no file of {' or '.join(str(d) for d in run_dirs)} matches include={include!r}: "
         f"the folder holds {shown or 'no HDF5 file'}. The files this pattern selects are "
-        "missing from the run (not copied, or not written by the DAQ).")
+        "missing from the run (not copied, or not written by the DAQ)."
+    )
 
 
 def _open_files(opener, folder: Path, where, folders=None, include="*"):
@@ -270,10 +291,10 @@ def _open_files(opener, folder: Path, where, folders=None, include="*"):
     folders = folders or [folder]
     opened = {os.path.abspath(f.filename) for f in run.files}
     if set(_run_files(folders, include)) <= opened:
-        sys.stderr.write(buf.getvalue())     # nothing skipped: pass extra_data's output on
+        sys.stderr.write(buf.getvalue())  # nothing skipped: pass extra_data's output on
     else:
         _warn_skipped(run, folders, where, include)
-    return damage.check_run(run, folder, where)   # missing and unreadable files named
+    return damage.check_run(run, folder, where)  # missing and unreadable files named
 
 
 def run_by_path(path):
@@ -303,7 +324,8 @@ def run_by_path(path):
     if not folder.is_dir():
         raise ToolBoxPathError(
             f"run folder {folder} does not exist or is not a folder; pass the path of a run "
-            "folder such as <proposal>/raw/r0017, or use open_run(proposal, run)")
+            "folder such as <proposal>/raw/r0017, or use open_run(proposal, run)"
+        )
     return _open_files(lambda: ed.RunDirectory(str(folder)), folder, folder)
 
 
@@ -329,8 +351,10 @@ def mnemonics_for_run(prop_or_run, runNB=None):
     """
     if isinstance(prop_or_run, (int, str)) and not hasattr(prop_or_run, "all_sources"):
         if runNB is None:
-            raise ToolBoxValueError("mnemonics_for_run(proposal, runNB): runNB is required "
-                                    "when a proposal number is given")
+            raise ToolBoxValueError(
+                "mnemonics_for_run(proposal, runNB): runNB is required "
+                "when a proposal number is given"
+            )
         run = open_run(prop_or_run, runNB)
     else:
         run = prop_or_run

@@ -7,13 +7,13 @@ run's mnemonics; missing source or key: what the run has). ``resolve`` gives the
 extra_data ``KeyData``; ``read`` the data as a DataArray over ``trainId``.
 ``load``, ``scs_nb.pulses``, the detectors and the widgets all read through here.
 """
+
 from __future__ import annotations
 
 import difflib
 import os
 
 import xarray as xr
-
 from extra_data import by_index
 from extra_data.read_machinery import roi_shape
 
@@ -33,7 +33,8 @@ def field_list(fields):
     if not isinstance(fields, (list, tuple, set)):
         raise ToolBoxTypeError(
             f"fields must be a mnemonic, a list of mnemonics or a dict "
-            f"{{'name': {{'source': ..., 'key': ..., 'dim': ...}}}}, got {type(fields).__name__}")
+            f"{{'name': {{'source': ..., 'key': ..., 'dim': ...}}}}, got {type(fields).__name__}"
+        )
     out = []
     for f in fields:
         if isinstance(f, str):
@@ -56,7 +57,8 @@ def custom_spec(name, spec):
     if not isinstance(spec, dict) or "source" not in spec or "key" not in spec:
         raise ToolBoxValueError(
             f"custom field {name!r} must be a dict {{'source': ..., 'key': ..., 'dim': ...}}, "
-            f"got {spec!r}")
+            f"got {spec!r}"
+        )
     alt = dict(spec)
     alt.setdefault("dim", None)
     alt.pop("name", None)
@@ -78,8 +80,9 @@ def lookup(run, mnemonic, spec=None):
     ``spec``, when given, is the custom alternative of ``mnemonic`` (a name).
     """
     if not hasattr(run, "all_sources"):
-        raise ToolBoxTypeError(f"run must be an extra_data DataCollection (from open_run), "
-                               f"got {type(run).__name__}")
+        raise ToolBoxTypeError(
+            f"run must be an extra_data DataCollection (from open_run), got {type(run).__name__}"
+        )
     if spec is None and isinstance(mnemonic, dict):
         fields = field_list(mnemonic)
         if len(fields) != 1:
@@ -96,7 +99,8 @@ def lookup(run, mnemonic, spec=None):
         raise ToolBoxValueError(
             f"field {mnemonic!r}: source {src!r} is missing from this run.{hint}"
             f"{damage.hint(run)} "
-            "See run.all_sources for what the run contains.")
+            "See run.all_sources for what the run contains."
+        )
     keys = run[src].keys()
     if key not in keys:
         if src in run.control_sources and key + ".value" in keys:
@@ -108,8 +112,10 @@ def lookup(run, mnemonic, spec=None):
             close = difflib.get_close_matches(key, keys, n=10, cutoff=0.5)
             hint = f"Similar keys: {', '.join(close)}. " if close else ""
         raise ToolBoxValueError(
-            f"field {mnemonic!r}: key {key!r} is not in source {src!r}. " + hint
-            + f"See run[{src!r}].keys() for all keys.")
+            f"field {mnemonic!r}: key {key!r} is not in source {src!r}. "
+            + hint
+            + f"See run[{src!r}].keys() for all keys."
+        )
     return mnemonic, dict(spec)
 
 
@@ -152,7 +158,8 @@ def read(run, mnemonic, name=None, roi=None, dim=None, alt=None, strict_dims=Tru
                 raise ToolBoxValueError(
                     f"{name!r} ({src} {key}): dim={list(dims)!r} names {len(dims)} "
                     f"dimension(s) but each entry has shape {shape}; pass {len(shape)} "
-                    "dimension name(s)")
+                    "dimension name(s)"
+                )
             dims = [f"{name}_dim_{i}" for i in range(len(shape))]
     elif len(kd.entry_shape) and not strict_dims:
         dims = [f"{name}_dim_{i}" for i in range(len(kd.entry_shape))]
@@ -164,15 +171,18 @@ def read(run, mnemonic, name=None, roi=None, dim=None, alt=None, strict_dims=Tru
     except (OSError, RuntimeError) as exc:  # h5py read failure: a damaged file
         raise ToolBoxFileError(
             f"cannot read {name!r} ({src} {key}) from file(s) {files_of(run, src)}: {exc}. "
-            "The file is probably truncated or corrupt.") from exc
+            "The file is probably truncated or corrupt."
+        ) from exc
     except ValueError as exc:
         raise ToolBoxValueError(
             f"cannot load {name!r} ({src} {key}, entry shape {kd.entry_shape}) with "
-            f"dim={dims!r}{' and roi=' + repr(roi) if roi is not None else ''}: {exc}") from exc
+            f"dim={dims!r}{' and roi=' + repr(roi) if roi is not None else ''}: {exc}"
+        ) from exc
     if arr.sizes["trainId"] and not arr.indexes["trainId"].is_unique:
         raise ToolBoxValueError(
             f"{name!r} ({src} {key}) has several entries per train; load it with its detector "
-            "routine or with extra_data (run[source, key].xarray()) instead")
+            "routine or with extra_data (run[source, key].xarray()) instead"
+        )
     arr.attrs.update(source=src, key=key)
     return arr
 

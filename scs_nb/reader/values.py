@@ -3,6 +3,7 @@
 Every read of a run value goes through here, so a missing source or key gives
 the same ToolBox error everywhere, naming what the run has.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -33,12 +34,12 @@ def run_values(run, source) -> dict:
         The run has no such CONTROL source (the message names similar ones).
     """
     if source not in run.control_sources:
-        close = difflib.get_close_matches(source, sorted(run.control_sources), n=5,
-                                          cutoff=0.6)
+        close = difflib.get_close_matches(source, sorted(run.control_sources), n=5, cutoff=0.6)
         hint = f" Similar sources: {', '.join(close)}." if close else ""
         raise ToolBoxValueError(
             f"no run values for {source!r}: it is not a CONTROL source of this run.{hint} "
-            "See run.control_sources.")
+            "See run.control_sources."
+        )
     return run.get_run_values(source)
 
 
@@ -65,7 +66,7 @@ def run_value(run, source, key):
         The source or key is not in the run (the message names what is).
     """
     values = run_values(run, source)
-    for k in (key, key + ".value", key[:-len(".value")] if key.endswith(".value") else None):
+    for k in (key, key + ".value", key[: -len(".value")] if key.endswith(".value") else None):
         if k is not None and k in values:
             return values[k]
     keys = sorted(k for k in values if not k.endswith(".timestamp"))

@@ -5,6 +5,7 @@ useful if Python reports it at the line of the notebook or script that called
 scs_nb. ``user_stacklevel()`` counts the frames between the caller of
 ``warnings.warn`` and the first frame outside the ``scs_nb`` package.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -36,8 +37,7 @@ def user_stacklevel(skip: int = 0) -> int:
     """
     frame = sys._getframe(1 + skip)
     level = 1
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(
-            _SKIP_DIRS):
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_SKIP_DIRS):
         frame = frame.f_back
         level += 1
     return level

@@ -4,6 +4,7 @@ The dataset form of ``scs_nb.base.knife_edge``: the motor position and the
 detector signal are taken from an xarray Dataset (as ``load`` returns it), the
 signal may be pulse-resolved (trains x pulses), and the fit can be plotted.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,7 +22,8 @@ def _arrays(ds, axisKey, signalKey):
             raise ToolBoxValueError(
                 f"{key!r} is not in the dataset (variables: {', '.join(map(str, ds.data_vars))}); "
                 "load it, e.g. tb.load(proposal, run, ['scannerX', 'FastADC4peaks']), or pass "
-                "axisKey= / signalKey=")
+                "axisKey= / signalKey="
+            )
     pos, sig = xr.broadcast(ds[axisKey], ds[signalKey])
     first = [d for d in ("trainId",) if d in sig.dims]
     sig = sig.transpose(*first, ...)
@@ -29,8 +31,16 @@ def _arrays(ds, axisKey, signalKey):
     return pos.values.ravel(), sig.values.ravel()
 
 
-def knife_edge(ds, axisKey="scannerX", signalKey="FastADC4peaks", axisRange=None, p0=None,
-               full=False, plot=False, display=False):
+def knife_edge(
+    ds,
+    axisKey="scannerX",
+    signalKey="FastADC4peaks",
+    axisRange=None,
+    p0=None,
+    full=False,
+    plot=False,
+    display=False,
+):
     """Calculates the beam radius at 1/e² from a knife-edge scan by fitting
     with the erfc function ``f(x, x0, w0, a, b) = a * erfc(sqrt(2) * (x - x0) / w0) + b``
     with w0 the beam radius at 1/e² and x0 the beam centre.
@@ -71,12 +81,15 @@ def knife_edge(ds, axisKey="scannerX", signalKey="FastADC4peaks", axisRange=None
         return (None, pcov) if full else (np.nan, np.nan)
     w0, err = abs(float(popt[1])), float(np.sqrt(pcov[1, 1]))
     if plot or display:
-        print(f"knife-edge {signalKey} vs {axisKey}: x0 = {popt[0]:.5f} mm, "
-              f"w0 = {w0 * 1e3:.3f} ± {err * 1e3:.3f} µm (1/e² radius), "
-              f"FWHM = {w0 * 1e3 * np.sqrt(2 * np.log(2)):.3f} µm, a = {popt[2]:.4g}, "
-              f"b = {popt[3]:.4g}")
+        print(
+            f"knife-edge {signalKey} vs {axisKey}: x0 = {popt[0]:.5f} mm, "
+            f"w0 = {w0 * 1e3:.3f} ± {err * 1e3:.3f} µm (1/e² radius), "
+            f"FWHM = {w0 * 1e3 * np.sqrt(2 * np.log(2)):.3f} µm, a = {popt[2]:.4g}, "
+            f"b = {popt[3]:.4g}"
+        )
     if plot:
         import matplotlib.pyplot as plt  # heavy: only for plots
+
         fig, ax = plt.subplots(figsize=(7, 4))
         ax.plot(x, y, ".", ms=2, alpha=0.4, label="data")
         finite = np.isfinite(x)
@@ -87,8 +100,9 @@ def knife_edge(ds, axisKey="scannerX", signalKey="FastADC4peaks", axisRange=None
                 ax.axvline(v, color="grey", ls=":")
         ax.set_xlabel(f"{axisKey} [mm]")
         ax.set_ylabel(signalKey)
-        ax.set_title(f"knife-edge scan: x0 = {popt[0]:.4f} mm, w0 = {w0 * 1e3:.2f} "
-                     f"± {err * 1e3:.2f} µm")
+        ax.set_title(
+            f"knife-edge scan: x0 = {popt[0]:.4f} mm, w0 = {w0 * 1e3:.2f} ± {err * 1e3:.2f} µm"
+        )
         ax.legend()
     if full:
         return popt, pcov

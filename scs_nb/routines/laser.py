@@ -2,6 +2,7 @@
 fluence calibration and OL/FEL pulse-id alignment (seed
 ``toolbox_scs.misc.laser_utils``).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -10,9 +11,13 @@ import xarray as xr
 from ..errors import ToolBoxValueError
 from ..facility import C_MM_PER_PS
 
-__all__ = ["positionToDelay", "delayToPosition", "degToRelPower", "fluenceCalibration",
-           "align_ol_to_fel_pId"]
-
+__all__ = [
+    "positionToDelay",
+    "delayToPosition",
+    "degToRelPower",
+    "fluenceCalibration",
+    "align_ol_to_fel_pId",
+]
 
 
 def _keep_type(x, values):
@@ -52,8 +57,9 @@ def positionToDelay(pos, origin=0, invert=True, reflections=1):
     10.0069...
     """
     sign = -1 if invert else 1
-    return _keep_type(pos, sign * 2 * reflections * (np.asarray(pos, float) - origin)
-                      / C_MM_PER_PS)
+    return _keep_type(
+        pos, sign * 2 * reflections * (np.asarray(pos, float) - origin) / C_MM_PER_PS
+    )
 
 
 def delayToPosition(delay, origin=0, invert=True, reflections=1):
@@ -77,8 +83,9 @@ def delayToPosition(delay, origin=0, invert=True, reflections=1):
         Motor position (mm), of the type of ``delay``.
     """
     sign = -1 if invert else 1
-    return _keep_type(delay, origin + sign * np.asarray(delay, float) * C_MM_PER_PS
-                      / (2 * reflections))
+    return _keep_type(
+        delay, origin + sign * np.asarray(delay, float) * C_MM_PER_PS / (2 * reflections)
+    )
 
 
 def degToRelPower(x, theta0=0):
@@ -101,8 +108,17 @@ def degToRelPower(x, theta0=0):
     return _keep_type(x, np.sin(2 * np.deg2rad(np.asarray(x, float) - theta0)) ** 2)
 
 
-def fluenceCalibration(hwp, power_mW, npulses, w0x, w0y=None, train_rep_rate=10,
-                       fit_order=1, plot=True, xlabel="HWP [%]"):
+def fluenceCalibration(
+    hwp,
+    power_mW,
+    npulses,
+    w0x,
+    w0y=None,
+    train_rep_rate=10,
+    fit_order=1,
+    plot=True,
+    xlabel="HWP [%]",
+):
     """Given a measurement of relative powers or half wave plate angles and
     averaged powers in mW, this routine calculates the corresponding fluence
     and fits a polynomial to the data.
@@ -138,17 +154,19 @@ def fluenceCalibration(hwp, power_mW, npulses, w0x, w0y=None, train_rep_rate=10,
     hwp = np.asarray(hwp, float)
     power = np.asarray(power_mW, float)
     if hwp.shape != power.shape:
-        raise ToolBoxValueError(f"hwp and power_mW must have the same length, got "
-                                f"{hwp.shape} and {power.shape}")
+        raise ToolBoxValueError(
+            f"hwp and power_mW must have the same length, got {hwp.shape} and {power.shape}"
+        )
     if npulses <= 0 or train_rep_rate <= 0 or w0x <= 0 or (w0y is not None and w0y <= 0):
         raise ToolBoxValueError("npulses, train_rep_rate, w0x and w0y must be positive")
     w0y = w0x if w0y is None else w0y
-    E = power * 1e-3 / (train_rep_rate * npulses) * 1e6            # µJ per pulse
-    F = 2 * (E * 1e-6) / (np.pi * w0x * w0y) * 0.1                # J/m^2 -> mJ/cm^2
+    E = power * 1e-3 / (train_rep_rate * npulses) * 1e6  # µJ per pulse
+    F = 2 * (E * 1e-6) / (np.pi * w0x * w0y) * 0.1  # J/m^2 -> mJ/cm^2
     fit_F = np.polyfit(hwp, F, fit_order)
     fit_E = np.polyfit(hwp, E, fit_order)
     if plot:
         import matplotlib.pyplot as plt  # heavy: only for plots
+
         fig, ax = plt.subplots(figsize=(6, 4))
         ax.plot(hwp, F, "o", label="data")
         xs = np.linspace(hwp.min(), hwp.max(), 200)
@@ -163,8 +181,7 @@ def fluenceCalibration(hwp, power_mW, npulses, w0x, w0y=None, train_rep_rate=10,
     return F, fit_F, E, fit_E
 
 
-def align_ol_to_fel_pId(ds, ol_dim="ol_pId", fel_dim="sa3_pId", offset=0,
-                        fill_value=np.nan):
+def align_ol_to_fel_pId(ds, ol_dim="ol_pId", fel_dim="sa3_pId", offset=0, fill_value=np.nan):
     """Aligns the optical laser (OL) pulse Ids to the FEL pulse Ids.
 
     The first OL pulse is placed on the first FEL pulse, shifted by
@@ -193,8 +210,10 @@ def align_ol_to_fel_pId(ds, ol_dim="ol_pId", fel_dim="sa3_pId", offset=0,
     """
     for d in (ol_dim, fel_dim):
         if d not in ds.dims:
-            raise ToolBoxValueError(f"dimension {d!r} not in the dataset (dims: "
-                                    f"{list(ds.dims)}); pass ol_dim= / fel_dim=")
+            raise ToolBoxValueError(
+                f"dimension {d!r} not in the dataset (dims: "
+                f"{list(ds.dims)}); pass ol_dim= / fel_dim="
+            )
     ol = ds[ol_dim].values
     fel = ds[fel_dim].values
     ol_vars = [v for v in ds.data_vars if ol_dim in ds[v].dims]

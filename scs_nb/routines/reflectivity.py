@@ -9,6 +9,7 @@ double exponential convolved with a Gaussian response (``double_exp_step``)
 and with a Gaussian-broadened step (``erf_step``): time zero ``t0``, the rise
 time ``sigma`` (rms of the response, jitter included) and the decay constants.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -35,8 +36,8 @@ def _exp_gauss(t, tau, sigma):
     out = np.empty(np.broadcast(t, z).shape)
     small = z < 5
     zs, ts = z[small], t[small]
-    out[small] = 0.5 * np.exp(sigma ** 2 / (2 * tau ** 2) - ts / tau) * erfc(zs)
-    out[~small] = 0.5 * np.exp(-t[~small] ** 2 / (2 * sigma ** 2)) * erfcx(z[~small])
+    out[small] = 0.5 * np.exp(sigma**2 / (2 * tau**2) - ts / tau) * erfc(zs)
+    out[~small] = 0.5 * np.exp(-(t[~small] ** 2) / (2 * sigma**2)) * erfcx(z[~small])
     return out
 
 
@@ -98,8 +99,7 @@ def _curve_fit(model, x, y, p0, err, maxfev):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", OptimizeWarning)
-            return curve_fit(model, x, y, p0=p0, sigma=err, absolute_sigma=False,
-                             maxfev=maxfev)
+            return curve_fit(model, x, y, p0=p0, sigma=err, absolute_sigma=False, maxfev=maxfev)
     except (RuntimeError, ValueError):
         return None
 
@@ -134,7 +134,7 @@ def fit_step(x, y, err=None, p0=None):
         c = np.mean(y[:n])
         ext = int(np.argmax(np.abs(y - c)))
         a = y[ext] - c
-        half = np.flatnonzero(np.sign(a) * (y[:ext + 1] - c) > 0.5 * abs(a))
+        half = np.flatnonzero(np.sign(a) * (y[: ext + 1] - c) > 0.5 * abs(a))
         t0 = x[half[0]] if len(half) else x[ext]
         p0 = [t0, max((x[-1] - x[0]) / 100, x[1] - x[0]), a, c]
         # the edge only: up to where the signal reaches its extremum
@@ -179,15 +179,22 @@ def fit_double_exp(x, y, err=None, p0=None):
             return None, None
         span = x[-1] - step["t0"]
         peak = y[np.argmax(np.abs(y - step["c"]))] - step["c"]
-        p0 = [step["t0"], max(step["sigma"], (x[1] - x[0])), 0.6 * peak, span / 20,
-              0.4 * peak, span / 2, step["c"]]
+        p0 = [
+            step["t0"],
+            max(step["sigma"], (x[1] - x[0])),
+            0.6 * peak,
+            span / 20,
+            0.4 * peak,
+            span / 2,
+            step["c"],
+        ]
     fit = _curve_fit(double_exp_step, x, y, p0, err, maxfev=50000)
     if fit is None:
         return None, None
     popt, pcov = fit
     perr = np.sqrt(np.diag(pcov))
     popt[1], popt[3], popt[5] = abs(popt[1]), abs(popt[3]), abs(popt[5])
-    if popt[3] > popt[5]:   # tau1 the fast one
+    if popt[3] > popt[5]:  # tau1 the fast one
         popt[[2, 3, 4, 5]] = popt[[4, 5, 2, 3]]
         perr[[2, 3, 4, 5]] = perr[[4, 5, 2, 3]]
     return dict(zip(DOUBLE_EXP_PARAMS, popt)), dict(zip(DOUBLE_EXP_PARAMS, perr))
@@ -216,15 +223,29 @@ def _match_delay(delay, ref, dim):
         raise ToolBoxValueError(
             f"the delay has {delay.sizes[ddim]} pulses ({ddim}) but there are "
             f"{ref.sizes[dim]} pumped pulses ({dim}); pass a per-train delay or one "
-            "value per pumped pulse")
+            "value per pumped pulse"
+        )
     vals = delay.isel({ddim: slice(0, ref.sizes[dim])}).values
     return ref.copy(data=vals)
 
 
-def reflectivity(data, Iokey="FastADC5peaks", Irkey="FastADC3peaks",
-                 delaykey="PP800_DelayLine", binWidth=0.05, positionToDelay=True,
-                 origin=None, invert=False, pumpedOnly=False, alternateTrains=False,
-                 pumpOnEven=True, Ioweights=False, plot=True, plotErrors=True, units="mm"):
+def reflectivity(
+    data,
+    Iokey="FastADC5peaks",
+    Irkey="FastADC3peaks",
+    delaykey="PP800_DelayLine",
+    binWidth=0.05,
+    positionToDelay=True,
+    origin=None,
+    invert=False,
+    pumpedOnly=False,
+    alternateTrains=False,
+    pumpOnEven=True,
+    Ioweights=False,
+    plot=True,
+    plotErrors=True,
+    units="mm",
+):
     """Computes the reflectivity R = 100*(Ir/Io[pumped] / Ir/Io[unpumped] - 1)
     as a function of delay. Delay can be a motor position in mm or an
     optical delay in ps, with possibility to convert from position to delay.
@@ -288,15 +309,19 @@ def reflectivity(data, Iokey="FastADC5peaks", Irkey="FastADC3peaks",
         if key not in data:
             raise ToolBoxValueError(
                 f"{key!r} is not in the dataset (variables: "
-                f"{', '.join(map(str, data.data_vars))}); pass Iokey=, Irkey=, delaykey=")
+                f"{', '.join(map(str, data.data_vars))}); pass Iokey=, Irkey=, delaykey="
+            )
     Io, Ir = data[Iokey], data[Irkey]
     if Io.dims != Ir.dims:
-        raise ToolBoxValueError(f"{Iokey} {Io.dims} and {Irkey} {Ir.dims} must have the same "
-                                "dimensions")
+        raise ToolBoxValueError(
+            f"{Iokey} {Io.dims} and {Irkey} {Ir.dims} must have the same dimensions"
+        )
     dim = _pulse_dim(Io)
     if dim is None:
-        Io, Ir = Io.expand_dims(_pulse="pulse").transpose("trainId", "_pulse"), \
-            Ir.expand_dims(_pulse="pulse").transpose("trainId", "_pulse")
+        Io, Ir = (
+            Io.expand_dims(_pulse="pulse").transpose("trainId", "_pulse"),
+            Ir.expand_dims(_pulse="pulse").transpose("trainId", "_pulse"),
+        )
         dim = "_pulse"
     if pumpedOnly:
         pIo, pIr = Io, Ir
@@ -318,7 +343,8 @@ def reflectivity(data, Iokey="FastADC5peaks", Irkey="FastADC3peaks",
         if n == 0:
             raise ToolBoxValueError(
                 f"alternating pumped/unpumped pulses need at least 2 pulses per train on "
-                f"{dim}, got {Io.sizes[dim]}; pass pumpedOnly=True or alternateTrains=True")
+                f"{dim}, got {Io.sizes[dim]}; pass pumpedOnly=True or alternateTrains=True"
+            )
         pIo, pIr = Io.isel({dim: slice(0, 2 * n, 2)}), Ir.isel({dim: slice(0, 2 * n, 2)})
         uIo = Io.isel({dim: slice(1, 2 * n, 2)}).assign_coords({dim: pIo[dim].values})
         uIr = Ir.isel({dim: slice(1, 2 * n, 2)}).assign_coords({dim: pIo[dim].values})
@@ -344,28 +370,37 @@ def reflectivity(data, Iokey="FastADC5peaks", Irkey="FastADC3peaks",
         return np.bincount(i, v[ok], nb)
 
     with np.errstate(invalid="ignore", divide="ignore"):
-        if ur is None:          # pumped only: Ir / Io itself
+        if ur is None:  # pumped only: Ir / Io itself
             vals = pr
             mean = bsum(pIr.values) / bsum(pIo.values) if Ioweights else bsum(vals) / counts
         else:
             vals = 100 * (pr / ur - 1)
-            if Ioweights:       # ratio of the means
-                mean = 100 * ((bsum(pIr.values) / bsum(pIo.values))
-                              / (bsum(ref[1].values) / bsum(ref[0].values)) - 1)
+            if Ioweights:  # ratio of the means
+                mean = 100 * (
+                    (bsum(pIr.values) / bsum(pIo.values))
+                    / (bsum(ref[1].values) / bsum(ref[0].values))
+                    - 1
+                )
             else:
                 mean = bsum(vals) / counts
         m = bsum(vals) / counts
-        std = np.sqrt(np.maximum(bsum(vals ** 2) / counts - m ** 2, 0)
-                      * counts / np.maximum(counts - 1, 1))
+        std = np.sqrt(
+            np.maximum(bsum(vals**2) / counts - m**2, 0) * counts / np.maximum(counts - 1, 1)
+        )
         stderr = std / np.sqrt(counts)
-        dmean = bsum(d) / counts        # where the shots of each bin really are
+        dmean = bsum(d) / counts  # where the shots of each bin really are
     centers = 0.5 * (edges[:-1] + edges[1:])
     keep = counts > 0
-    ds = xr.Dataset({"deltaR": (delaykey, mean[keep]), "deltaR_std": (delaykey, std[keep]),
-                     "deltaR_stderr": (delaykey, stderr[keep]),
-                     "counts": (delaykey, counts[keep].astype(int)),
-                     "delay_mean": (delaykey, dmean[keep])},
-                    coords={delaykey: centers[keep]})
+    ds = xr.Dataset(
+        {
+            "deltaR": (delaykey, mean[keep]),
+            "deltaR_std": (delaykey, std[keep]),
+            "deltaR_stderr": (delaykey, stderr[keep]),
+            "counts": (delaykey, counts[keep].astype(int)),
+            "delay_mean": (delaykey, dmean[keep]),
+        },
+        coords={delaykey: centers[keep]},
+    )
     ds["deltaR"].attrs["units"] = "%" if ur is not None else "Ir/Io"
     axis, xunits = delaykey, units
     if positionToDelay and origin is not None:
@@ -381,15 +416,26 @@ def reflectivity(data, Iokey="FastADC5peaks", Irkey="FastADC3peaks",
     # per-bin std of a few shots is too noisy to weight by)
     cnt = ds["counts"].values
     good = cnt > 1
-    pooled = np.sqrt(np.nansum((ds["deltaR_std"].values[good] ** 2) * (cnt[good] - 1))
-                     / max(np.sum(cnt[good] - 1), 1))
+    pooled = np.sqrt(
+        np.nansum((ds["deltaR_std"].values[good] ** 2) * (cnt[good] - 1))
+        / max(np.sum(cnt[good] - 1), 1)
+    )
     err = pooled / np.sqrt(np.maximum(cnt, 1))
     fit_de, fit_de_err = fit_double_exp(x[good], ds["deltaR"].values[good], err[good])
     fit_st, fit_st_err = fit_step(x[good], ds["deltaR"].values[good], err[good])
-    ds.attrs.update(fit_axis=axis, fit_units=xunits, scheme="pumpedOnly" if pumpedOnly else
-                    "alternateTrains" if alternateTrains else "alternatePulses")
-    for name, (p, e) in {"fit_double_exp": (fit_de, fit_de_err),
-                         "fit_step": (fit_st, fit_st_err)}.items():
+    ds.attrs.update(
+        fit_axis=axis,
+        fit_units=xunits,
+        scheme="pumpedOnly"
+        if pumpedOnly
+        else "alternateTrains"
+        if alternateTrains
+        else "alternatePulses",
+    )
+    for name, (p, e) in {
+        "fit_double_exp": (fit_de, fit_de_err),
+        "fit_step": (fit_st, fit_st_err),
+    }.items():
         if p is not None:
             ds.attrs[name] = {k: float(v) for k, v in p.items()}
             ds.attrs[name + "_err"] = {k: float(v) for k, v in e.items()}
@@ -400,6 +446,7 @@ def reflectivity(data, Iokey="FastADC5peaks", Irkey="FastADC3peaks",
 
 def _plot(ds, axis, xunits, origin, plotErrors):
     import matplotlib.pyplot as plt  # heavy: only for plots
+
     fig, ax = plt.subplots(figsize=(8, 4.5))
     x, y = ds[axis].values, ds["deltaR"].values
     ax.plot(x, y, "o-", ms=3, lw=0.8, label="data")
@@ -409,13 +456,22 @@ def _plot(ds, axis, xunits, origin, plotErrors):
     xs = np.linspace(x.min(), x.max(), 600)
     if "fit_double_exp" in ds.attrs:
         p = ds.attrs["fit_double_exp"]
-        ax.plot(xs, double_exp_step(xs, *[p[k] for k in DOUBLE_EXP_PARAMS]), "r",
-                label=f"double exp.: t0 = {p['t0']:.3f}, tau1 = {p['tau1']:.3f}, "
-                      f"tau2 = {p['tau2']:.3f} {xunits}")
+        ax.plot(
+            xs,
+            double_exp_step(xs, *[p[k] for k in DOUBLE_EXP_PARAMS]),
+            "r",
+            label=f"double exp.: t0 = {p['t0']:.3f}, tau1 = {p['tau1']:.3f}, "
+            f"tau2 = {p['tau2']:.3f} {xunits}",
+        )
     if "fit_step" in ds.attrs:
         p = ds.attrs["fit_step"]
-        ax.plot(xs, erf_step(xs, *[p[k] for k in STEP_PARAMS]), "k--", lw=0.8,
-                label=f"step: t0 = {p['t0']:.3f}, sigma = {p['sigma']:.3f} {xunits}")
+        ax.plot(
+            xs,
+            erf_step(xs, *[p[k] for k in STEP_PARAMS]),
+            "k--",
+            lw=0.8,
+            label=f"step: t0 = {p['t0']:.3f}, sigma = {p['sigma']:.3f} {xunits}",
+        )
     if origin is not None:
         ax.axvline(origin, color="grey", ls=":")
     ax.set_xlabel(f"{axis} [{xunits}]")

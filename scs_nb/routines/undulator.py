@@ -4,19 +4,23 @@ Reads the per-cell gap and K value, the magnetic chicane delays and the
 electron energy (sources in ``scs_nb.facility.sources``, **inferred**) and
 groups the closed cells into colours.
 """
+
 from __future__ import annotations
 
 import numpy as np
 import xarray as xr
 
 from ..errors import ToolBoxValueError
+from ..facility import HC_EV_NM, UND_PARK_GAP_MM
 from ..facility import UND_NCELLS as NCELLS
-from ..facility import HC_EV_NM, UND_PARK_GAP_MM, UND_PERIOD_M as PERIOD_M
-from ..facility.sources import UND_CELL as CELL, UND_CHICANE as CHICANE, UND_ELECTRON as ELECTRON
+from ..facility import UND_PERIOD_M as PERIOD_M
+from ..facility.sources import UND_CELL as CELL
+from ..facility.sources import UND_CHICANE as CHICANE
+from ..facility.sources import UND_ELECTRON as ELECTRON
 
 __all__ = ["get_undulator_config"]
 
-HC_EVM = HC_EV_NM * 1e-9       # h c in eV m
+HC_EVM = HC_EV_NM * 1e-9  # h c in eV m
 ME_GEV = 0.51099895e-3
 
 
@@ -55,7 +59,7 @@ def gap_from_k(k):
         Gap (mm).
     """
     gaps = np.linspace(5, 80, 20001)
-    ks = k_from_gap(gaps)             # decreasing with the gap
+    ks = k_from_gap(gaps)  # decreasing with the gap
     return float(np.interp(-k, -ks, gaps))
 
 
@@ -75,7 +79,7 @@ def photon_energy(k, electron_gev):
         Photon energy (eV).
     """
     gamma = electron_gev / ME_GEV
-    return 2 * HC_EVM * gamma ** 2 / (PERIOD_M * (1 + np.asarray(k) ** 2 / 2))
+    return 2 * HC_EVM * gamma**2 / (PERIOD_M * (1 + np.asarray(k) ** 2 / 2))
 
 
 def k_for_energy(energy_ev, electron_gev):
@@ -94,7 +98,7 @@ def k_for_energy(energy_ev, electron_gev):
         K (dimensionless).
     """
     gamma = electron_gev / ME_GEV
-    return float(np.sqrt(2 * (2 * HC_EVM * gamma ** 2 / (PERIOD_M * energy_ev) - 1)))
+    return float(np.sqrt(2 * (2 * HC_EVM * gamma**2 / (PERIOD_M * energy_ev) - 1)))
 
 
 def get_undulator_config(run, park_pos=UND_PARK_GAP_MM, plot=True):
@@ -127,7 +131,8 @@ def get_undulator_config(run, park_pos=UND_PARK_GAP_MM, plot=True):
         raise ToolBoxValueError(
             "no undulator cell devices in this run (looked for "
             f"{CELL.format(1)} .. {CELL.format(NCELLS)}); undulator sources: "
-            f"{', '.join(s for s in sorted(run.control_sources) if 'UND' in s) or 'none'}")
+            f"{', '.join(s for s in sorted(run.control_sources) if 'UND' in s) or 'none'}"
+        )
     gap = np.array([float(run.get_run_value(CELL.format(c), "actualGap")) for c in cells])
     k = np.array([float(run.get_run_value(CELL.format(c), "Kvalue")) for c in cells])
     closed = gap < park_pos - 1e-3
@@ -143,8 +148,11 @@ def get_undulator_config(run, park_pos=UND_PARK_GAP_MM, plot=True):
             groups.append([i])
     for c, g in enumerate(groups, start=1):
         color[g] = c
-    electron = float(run.get_run_value(ELECTRON, "actualEnergy")) \
-        if ELECTRON in run.control_sources else np.nan
+    electron = (
+        float(run.get_run_value(ELECTRON, "actualEnergy"))
+        if ELECTRON in run.control_sources
+        else np.nan
+    )
     ncol = len(groups)
     chicane = np.full(ncol, np.nan)
     for j in range(1, ncol):
@@ -153,23 +161,32 @@ def get_undulator_config(run, park_pos=UND_PARK_GAP_MM, plot=True):
             chicane[j] = float(run.get_run_value(src, "actualDelay"))
     kcol = np.array([np.mean(k[g]) for g in groups])
     ds = xr.Dataset(
-        {"gap": ("cell", gap, {"units": "mm"}), "K": ("cell", k),
-         "cell_color": ("cell", color),
-         "photon_energy": ("color", photon_energy(kcol, electron) if ncol else np.zeros(0),
-                           {"units": "eV"}),
-         "chicane_delay": ("color", chicane, {"units": "fs"}),
-         "ncells": ("color", np.array([len(g) for g in groups], int))},
+        {
+            "gap": ("cell", gap, {"units": "mm"}),
+            "K": ("cell", k),
+            "cell_color": ("cell", color),
+            "photon_energy": (
+                "color",
+                photon_energy(kcol, electron) if ncol else np.zeros(0),
+                {"units": "eV"},
+            ),
+            "chicane_delay": ("color", chicane, {"units": "fs"}),
+            "ncells": ("color", np.array([len(g) for g in groups], int)),
+        },
         coords={"cell": cells, "color": np.arange(1, ncol + 1)},
-        attrs={"electron_energy_GeV": electron, "park_pos": park_pos})
+        attrs={"electron_energy_GeV": electron, "park_pos": park_pos},
+    )
     if plot:
         import matplotlib.pyplot as plt  # heavy: only for plots
+
         fig, ax = plt.subplots(figsize=(7, 3))
         cols = [("lightgrey" if c == 0 else f"C{c - 1}") for c in color]
         ax.bar(cells, gap, color=cols)
         ax.axhline(park_pos, color="k", ls=":", lw=0.8)
         for c in range(ncol):
-            ax.bar([], [], color=f"C{c}",
-                   label=f"color {c + 1}: {float(ds.photon_energy[c]):.1f} eV")
+            ax.bar(
+                [], [], color=f"C{c}", label=f"color {c + 1}: {float(ds.photon_energy[c]):.1f} eV"
+            )
         ax.set_xlabel("undulator cell")
         ax.set_ylabel("gap [mm]")
         ax.legend(fontsize="small")

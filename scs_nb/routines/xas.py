@@ -6,6 +6,7 @@ photon energy. In each bin the absorption is ``-ln(<It>/<Io>)`` (transmission)
 or ``<It>/<Io>`` (fluorescence) with its standard deviation from error
 propagation (including the It/Io correlation) and its standard error.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -43,20 +44,26 @@ def absorption(T, Io, fluorescence=False):
     n = len(T)
     if n < 2:
         nan = np.nan
-        return dict(muA=nan, sigmaA=nan, muT=nan, sigmaT=nan, muIo=nan, sigmaIo=nan,
-                    p=nan, counts=n)
+        return dict(
+            muA=nan, sigmaA=nan, muT=nan, sigmaT=nan, muIo=nan, sigmaIo=nan, p=nan, counts=n
+        )
     muT, sigmaT = T.mean(), T.std()
     muIo, sigmaIo = Io.mean(), Io.std()
     p = np.corrcoef(T, Io)[0, 1] if sigmaT > 0 and sigmaIo > 0 else 0.0
     ratio = muT / muIo
-    rel = np.sqrt(max((sigmaT / muT) ** 2 + (sigmaIo / muIo) ** 2
-                      - 2 * p * sigmaT * sigmaIo / (muT * muIo), 0.0))
+    rel = np.sqrt(
+        max(
+            (sigmaT / muT) ** 2 + (sigmaIo / muIo) ** 2 - 2 * p * sigmaT * sigmaIo / (muT * muIo),
+            0.0,
+        )
+    )
     if fluorescence:
         muA, sigmaA = ratio, abs(ratio) * rel
     else:
         muA, sigmaA = -np.log(ratio) if ratio > 0 else np.nan, rel
-    return dict(muA=muA, sigmaA=sigmaA, muT=muT, sigmaT=sigmaT, muIo=muIo,
-                sigmaIo=sigmaIo, p=p, counts=n)
+    return dict(
+        muA=muA, sigmaA=sigmaA, muT=muT, sigmaT=sigmaT, muIo=muIo, sigmaIo=sigmaIo, p=p, counts=n
+    )
 
 
 def binning(x, T, Io, bins, fluorescence=False):
@@ -79,13 +86,13 @@ def binning(x, T, Io, bins, fluorescence=False):
         The keys of `absorption`, each an array with one value per bin.
     """
     idx = np.digitize(x, bins) - 1
-    idx[x == bins[-1]] = len(bins) - 2          # the last edge belongs to the last bin
+    idx[x == bins[-1]] = len(bins) - 2  # the last edge belongs to the last bin
     out = {k: np.full(len(bins) - 1, np.nan) for k in ("muA", "sigmaA", "muIo", "counts")}
     order = np.argsort(idx, kind="stable")
     sidx = idx[order]
     starts = np.searchsorted(sidx, np.arange(len(bins)))
     for b in range(len(bins) - 1):
-        sel = order[starts[b]:starts[b + 1]]
+        sel = order[starts[b] : starts[b + 1]]
         r = absorption(T[sel], Io[sel], fluorescence)
         for k in out:
             out[k][b] = r[k]
@@ -98,7 +105,8 @@ def _stack(nrun, keys):
     if missing:
         raise ToolBoxValueError(
             f"{', '.join(map(repr, missing))} not in the dataset (variables: "
-            f"{', '.join(map(str, nrun.data_vars))}); load them or pass Iokey=, Itkey=, nrjkey=")
+            f"{', '.join(map(str, nrun.data_vars))}); load them or pass Iokey=, Itkey=, nrjkey="
+        )
     arrays = xr.broadcast(*[nrun[k] for k in keys])
     return [a.transpose(*arrays[0].dims).values.ravel() for a in arrays]
 
@@ -109,8 +117,16 @@ def _sign(values):
     return -values if np.isfinite(med) and med < 0 else values
 
 
-def xas(nrun, bins=None, Iokey="SCS_SA3", Itkey="MCP3peaks", nrjkey="nrj", Iooffset=0,
-        plot=False, fluorescence=False):
+def xas(
+    nrun,
+    bins=None,
+    Iokey="SCS_SA3",
+    Itkey="MCP3peaks",
+    nrjkey="nrj",
+    Iooffset=0,
+    plot=False,
+    fluorescence=False,
+):
     """Compute the XAS spectra from a xarray nrun.
 
     Parameters
@@ -161,13 +177,20 @@ def xas(nrun, bins=None, Iokey="SCS_SA3", Itkey="MCP3peaks", nrjkey="nrj", Iooff
         bins = np.arange(lo, hi + bins, bins)
     bins = np.asarray(bins, float)
     if bins.ndim != 1 or len(bins) < 2 or np.any(np.diff(bins) <= 0):
-        raise ToolBoxValueError(f"bins must be increasing bin edges, an int or a float bin "
-                                f"width; got {bins!r}")
+        raise ToolBoxValueError(
+            f"bins must be increasing bin edges, an int or a float bin width; got {bins!r}"
+        )
     r = binning(nrj, It, Io, bins, fluorescence)
     with np.errstate(invalid="ignore", divide="ignore"):
         sterr = r["sigmaA"] / np.sqrt(r["counts"])
-    out = {"nrj": 0.5 * (bins[1:] + bins[:-1]), "muA": r["muA"], "sigmaA": r["sigmaA"],
-           "sterrA": sterr, "muIo": r["muIo"], "counts": r["counts"]}
+    out = {
+        "nrj": 0.5 * (bins[1:] + bins[:-1]),
+        "muA": r["muA"],
+        "sigmaA": r["sigmaA"],
+        "sterrA": sterr,
+        "muIo": r["muIo"],
+        "counts": r["counts"],
+    }
     if plot:
         _plot(out, Itkey, Iokey, fluorescence)
     return out
@@ -175,13 +198,16 @@ def xas(nrun, bins=None, Iokey="SCS_SA3", Itkey="MCP3peaks", nrjkey="nrj", Iooff
 
 def _plot(out, Itkey, Iokey, fluorescence):
     import matplotlib.pyplot as plt  # heavy: only for plots
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(7, 6), sharex=True,
-                                   gridspec_kw={"height_ratios": [3, 1]})
+
+    fig, (ax1, ax2) = plt.subplots(
+        2, 1, figsize=(7, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
+    )
     ax1.errorbar(out["nrj"], out["muA"], out["sterrA"], fmt="o-", ms=3)
     ax1.set_ylabel(f"{Itkey}/{Iokey}" if fluorescence else f"-ln({Itkey}/{Iokey})")
     ax1.set_title("XAS")
-    ax2.bar(out["nrj"], out["counts"], width=np.diff(out["nrj"]).mean() if len(out["nrj"]) > 1
-            else 1)
+    ax2.bar(
+        out["nrj"], out["counts"], width=np.diff(out["nrj"]).mean() if len(out["nrj"]) > 1 else 1
+    )
     ax2.set_ylabel("counts")
     ax2.set_xlabel("photon energy [eV]")
     return fig
@@ -219,12 +245,15 @@ def xasxmcd(dataP, dataN):
         try:
             [d[f] for f in ("nrj", "muA", "sigmaA")]
         except (KeyError, ValueError, IndexError, TypeError):
-            raise ToolBoxValueError(f"{name} must be the output of xas() (nrj, muA, sigmaA, "
-                                    "sterrA, muIo, counts)") from None
+            raise ToolBoxValueError(
+                f"{name} must be the output of xas() (nrj, muA, sigmaA, sterrA, muIo, counts)"
+            ) from None
     eP, eN = np.asarray(dataP["nrj"], float), np.asarray(dataN["nrj"], float)
     if eP.shape != eN.shape or not np.allclose(eP, eN):
-        raise ToolBoxValueError("dataP and dataN have different energy bins; compute both with "
-                                "the same bins= (an array of bin edges)")
+        raise ToolBoxValueError(
+            "dataP and dataN have different energy bins; compute both with "
+            "the same bins= (an array of bin edges)"
+        )
 
     def get(d, f):
         try:
@@ -234,13 +263,25 @@ def xasxmcd(dataP, dataN):
 
     sP, sN = get(dataP, "sigmaA"), get(dataN, "sigmaA")
     eP, eN = get(dataP, "sterrA"), get(dataN, "sterrA")
-    common = {"nrj": np.asarray(dataP["nrj"], float),
-              "muIo": 0.5 * (get(dataP, "muIo") + get(dataN, "muIo")),
-              "counts": np.asarray(dataP["counts"]) + np.asarray(dataN["counts"])}
-    xas_ = _as_struct({**common, "muA": 0.5 * (get(dataP, "muA") + get(dataN, "muA")),
-                       "sigmaA": 0.5 * np.sqrt(sP ** 2 + sN ** 2),
-                       "sterrA": 0.5 * np.sqrt(eP ** 2 + eN ** 2)})
-    xmcd = _as_struct({**common, "muA": get(dataP, "muA") - get(dataN, "muA"),
-                       "sigmaA": np.sqrt(sP ** 2 + sN ** 2),
-                       "sterrA": np.sqrt(eP ** 2 + eN ** 2)})
+    common = {
+        "nrj": np.asarray(dataP["nrj"], float),
+        "muIo": 0.5 * (get(dataP, "muIo") + get(dataN, "muIo")),
+        "counts": np.asarray(dataP["counts"]) + np.asarray(dataN["counts"]),
+    }
+    xas_ = _as_struct(
+        {
+            **common,
+            "muA": 0.5 * (get(dataP, "muA") + get(dataN, "muA")),
+            "sigmaA": 0.5 * np.sqrt(sP**2 + sN**2),
+            "sterrA": 0.5 * np.sqrt(eP**2 + eN**2),
+        }
+    )
+    xmcd = _as_struct(
+        {
+            **common,
+            "muA": get(dataP, "muA") - get(dataN, "muA"),
+            "sigmaA": np.sqrt(sP**2 + sN**2),
+            "sterrA": np.sqrt(eP**2 + eN**2),
+        }
+    )
     return xas_, xmcd

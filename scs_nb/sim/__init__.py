@@ -14,10 +14,31 @@ registers its scenarios with ``registry.scenario``; the registry finds them by
 walking this package, so a new device simulator is one new module.
 ``ensure_run`` is what templates call so that they run anywhere.
 """
-from .core import (DEFAULT_PROPOSAL, SimResult, SimRun, default_data_root, ensure_run,
-                   ground_truth, proposal_dir, simulate, truth_path)
+
+from .core import (
+    DEFAULT_PROPOSAL,
+    SimResult,
+    SimRun,
+    default_data_root,
+    ensure_run,
+    ground_truth,
+    proposal_dir,
+    simulate,
+    truth_path,
+)
 from .registry import get_scenario, list_scenarios, scenario
 
-__all__ = ["DEFAULT_PROPOSAL", "SimResult", "SimRun", "default_data_root", "ensure_run",
-           "ground_truth", "list_scenarios", "get_scenario", "proposal_dir", "scenario",
-           "simulate", "truth_path"]
+__all__ = [
+    "DEFAULT_PROPOSAL",
+    "SimResult",
+    "SimRun",
+    "default_data_root",
+    "ensure_run",
+    "ground_truth",
+    "list_scenarios",
+    "get_scenario",
+    "proposal_dir",
+    "scenario",
+    "simulate",
+    "truth_path",
+]

@@ -4,6 +4,7 @@
 (two entries per 4.5 MHz slot), in fs; entries without a bunch are 0.
 Arrival times: a slow drift over the run plus per-bunch jitter.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -12,7 +13,7 @@ from ..facility import sources
 from .writer import ControlSource, instrument_from_arrays
 
 BAMS = sources.BAM
-NBAM = 7200          # >= 2 x 2700 entries, as newer tables
+NBAM = 7200  # >= 2 x 2700 entries, as newer tables
 
 
 def add_bam(run, name="BAM1932S", drift_fs=150.0, jitter_fs=20.0, offset_fs=0.0):
@@ -50,11 +51,29 @@ def add_bam(run, name="BAM1932S", drift_fs=150.0, jitter_fs=20.0, offset_fs=0.0)
         vals = drift[i] + jitter_fs * rng.standard_normal(len(slots))
         data[i, 2 * slots] = vals
         sa3.append(data[i, 2 * pat.sase3[i]].tolist())
-    run.add(instrument_from_arrays(dev + ":output", "DoocsBAM",
-                                   {"data": {"data.absoluteTD": data}}, {"data": np.ones(n)},
-                                   units={"data.absoluteTD": ("s", "f")}))
-    run.add(ControlSource(dev, "DoocsBAM", {
-        "bamStatus1": np.full(n, 1, np.int32), "bamStatus2": np.full(n, 1, np.int32),
-        "bamStatus3": np.full(n, 0, np.int32), "bamError": np.zeros(n, np.int32)}))
-    run.truth.setdefault("bam", {})[name] = {"source": dev, "sa3_arrival_fs": sa3,
-                                             "drift_fs": drift.tolist()}
+    run.add(
+        instrument_from_arrays(
+            dev + ":output",
+            "DoocsBAM",
+            {"data": {"data.absoluteTD": data}},
+            {"data": np.ones(n)},
+            units={"data.absoluteTD": ("s", "f")},
+        )
+    )
+    run.add(
+        ControlSource(
+            dev,
+            "DoocsBAM",
+            {
+                "bamStatus1": np.full(n, 1, np.int32),
+                "bamStatus2": np.full(n, 1, np.int32),
+                "bamStatus3": np.full(n, 0, np.int32),
+                "bamError": np.zeros(n, np.int32),
+            },
+        )
+    )
+    run.truth.setdefault("bam", {})[name] = {
+        "source": dev,
+        "sa3_arrival_fs": sa3,
+        "drift_fs": drift.tolist(),
+    }

@@ -6,16 +6,27 @@ then adds what its how-to measures. This module imports only the models of
 these common devices, never a scenario module, so that any device module can
 import it.
 """
+
 from __future__ import annotations
 
 from . import bam, slow, timing, xgm
 from . import digitizers as dig
 
 
-def add_beamline(run, pattern=None, nrj=930.0, delay_mm=0.0, xgm_mean_uj=500.0,
-                 xgm_calibration=1.0, bams=("BAM414", "BAM1932M", "BAM1932S"),
-                 scanner_x=0.0, scanner_y=0.0, magnet=0.0, table_pipeline=True,
-                 digitizers=True):
+def add_beamline(
+    run,
+    pattern=None,
+    nrj=930.0,
+    delay_mm=0.0,
+    xgm_mean_uj=500.0,
+    xgm_calibration=1.0,
+    bams=("BAM414", "BAM1932M", "BAM1932S"),
+    scanner_x=0.0,
+    scanner_y=0.0,
+    magnet=0.0,
+    table_pipeline=True,
+    digitizers=True,
+):
     """Add the devices every SCS run records to ``run``.
 
     Parameters

@@ -4,6 +4,7 @@ delay scans, a pulse-pattern change, an uncalibrated XGM, every mnemonic.
 Each writes the common beamline through ``add_beamline`` and varies what its
 how-to measures; what it injects goes into ``run.truth``.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -35,8 +36,9 @@ def basic(run, npulses=20, nrj=930.0):
     nrj : float
         Mono and undulator photon energy in eV.
     """
-    add_beamline(run, timing.PulsePattern.constant(run.ntrains, sase3=(npulses, 1000, 24)),
-                 nrj=nrj)
+    add_beamline(
+        run, timing.PulsePattern.constant(run.ntrains, sase3=(npulses, 1000, 24)), nrj=nrj
+    )
 
 
 @scenario("energy_scan")
@@ -81,8 +83,7 @@ def delay_scan(run, start=-1.0, stop=1.0, nsteps=10):
     nsteps : int
         Number of positions.
     """
-    pat = timing.PulsePattern.constant(run.ntrains, sase3=(20, 1000, 24),
-                                       ppl=(10, 1000, 48))
+    pat = timing.PulsePattern.constant(run.ntrains, sase3=(20, 1000, 24), ppl=(10, 1000, 48))
     pos = np.linspace(start, stop, int(nsteps))
     add_beamline(run, pat, delay_mm=slow.steps(run.ntrains, pos))
     run.truth["scan"] = {"mnemonic": "PP800_DelayLine", "setpoints": pos.tolist()}
@@ -152,4 +153,3 @@ def all_mnemonics(run, npulses=20):
     """
     add_beamline(run, timing.PulsePattern.constant(run.ntrains, sase3=(npulses, 1000, 24)))
     add_mnemonics(run, "all")
-

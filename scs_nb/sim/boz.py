@@ -26,6 +26,7 @@ dark frames per memory cell (up to 32, none repeated within 32 trains; the ROI p
 get fresh noise in every frame).
 A few bad pixels (noise 25 ADU, same in every run) are listed in the truth.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -35,13 +36,13 @@ from ..facility import DSSC_MODULE_SHAPE as MODULE_SHAPE
 from ..facility import DSSC_PIXEL_SIZE_M
 from ..facility.sources import dssc_module_source as module_source
 from ..routines.laser import delayToPosition, positionToDelay
-from .beamline import add_beamline
-from .registry import scenario
-from .dssc import _frame_labels, _sase3_slots, _true_energies, dark_offsets
-from .writer import InstrumentSource
 from . import slow, timing
+from .beamline import add_beamline
+from .dssc import _frame_labels, _sase3_slots, _true_energies, dark_offsets
+from .registry import scenario
+from .writer import InstrumentSource
 
-PIX_MM = (DSSC_PIXEL_SIZE_M[0] * 1e3, DSSC_PIXEL_SIZE_M[1] * 1e3)   # (x, y) pitch, mm
+PIX_MM = (DSSC_PIXEL_SIZE_M[0] * 1e3, DSSC_PIXEL_SIZE_M[1] * 1e3)  # (x, y) pitch, mm
 
 #: beams: centre column, centre row (module pixels)
 BEAM_X = {"n": 100, "0": 256, "p": 412}
@@ -53,8 +54,15 @@ PLANE_N = [0.012, -0.008, -1.0, 0.85]
 #: the non-linearity: dev(v) = A1 sin(2 pi v / 512) + A2 sin(6 pi v / 512 + 0.7), ADU
 NL_AMPLITUDES = (9.0, 3.0)
 
-EDGE = {"e0_eV": 707.0, "width_eV": 1.0, "pre": 0.2, "jump": 0.8, "shift_eV": 0.6,
-        "tau_ps": 2.0, "t0_ps": 0.0}
+EDGE = {
+    "e0_eV": 707.0,
+    "width_eV": 1.0,
+    "pre": 0.2,
+    "jump": 0.8,
+    "shift_eV": 0.6,
+    "tau_ps": 2.0,
+    "t0_ps": 0.0,
+}
 
 
 def plane_z(plane, x_mm, y_mm, mirror=False):
@@ -98,7 +106,7 @@ def true_lut(amplitudes=NL_AMPLITUDES):
     return v + a1 * np.sin(2 * np.pi * v / 512) + a2 * np.sin(6 * np.pi * v / 512 + 0.7)
 
 
-_ADC_RES = 64          # table steps per ADU of the inverse lookup
+_ADC_RES = 64  # table steps per ADU of the inverse lookup
 _ADC_LO = -64.0
 
 
@@ -145,8 +153,9 @@ def mu_edge(energy_ev, edge=EDGE):
         The absorption ``mu * thickness`` (dimensionless).
     """
     e = np.asarray(energy_ev, float)
-    return edge["pre"] + edge["jump"] * (0.5 + np.arctan((e - edge["e0_eV"])
-                                                          / edge["width_eV"]) / np.pi)
+    return edge["pre"] + edge["jump"] * (
+        0.5 + np.arctan((e - edge["e0_eV"]) / edge["width_eV"]) / np.pi
+    )
 
 
 def pump_response(delay_ps, edge=EDGE):
@@ -187,8 +196,11 @@ def transmissions(energy_ev, delay_ps, edge=EDGE):
         Transmission (0..1) of the unpumped and the pumped sample.
     """
     tn = np.exp(-mu_edge(energy_ev, edge))
-    tp = np.exp(-mu_edge(np.asarray(energy_ev, float)
-                         - edge["shift_eV"] * pump_response(delay_ps, edge), edge))
+    tp = np.exp(
+        -mu_edge(
+            np.asarray(energy_ev, float) - edge["shift_eV"] * pump_response(delay_ps, edge), edge
+        )
+    )
     return tn, tp
 
 
@@ -225,14 +237,29 @@ def rois_truth(extent=2.0):
         (upper bounds exclusive).
     """
     hx, hy = int(np.ceil(extent * RADIUS_PX[0])), int(np.ceil(extent * RADIUS_PX[1]))
-    return {b: {"xl": x - hx, "xh": x + hx + 1, "yl": BEAM_Y - hy, "yh": BEAM_Y + hy + 1}
-            for b, x in BEAM_X.items()}
+    return {
+        b: {"xl": x - hx, "xh": x + hx + 1, "yl": BEAM_Y - hy, "yh": BEAM_Y + hy + 1}
+        for b, x in BEAM_X.items()
+    }
 
 
-def add_boz(run, module=15, intra_darks=True, energies_uj=None, transmission=None,
-            dark_only=False, photons_per_uJ=1.9, gain=3.0, noise=0.7, jitter_px=2.0,
-            plane=PLANE_N, nl_amplitudes=NL_AMPLITUDES, dark_seed=1234, nbad=25,
-            trains_per_file=250):
+def add_boz(
+    run,
+    module=15,
+    intra_darks=True,
+    energies_uj=None,
+    transmission=None,
+    dark_only=False,
+    photons_per_uJ=1.9,
+    gain=3.0,
+    noise=0.7,
+    jitter_px=2.0,
+    plane=PLANE_N,
+    nl_amplitudes=NL_AMPLITUDES,
+    dark_seed=1234,
+    nbad=25,
+    trains_per_file=250,
+):
     """Add one DSSC module with the three BOZ beams to a simulated run.
 
     Parameters
@@ -282,10 +309,16 @@ def add_boz(run, module=15, intra_darks=True, energies_uj=None, transmission=Non
     npulse = len(pat.sase3[0])
     fpp = 2 if intra_darks else 1
     frames = npulse * fpp
-    energies = np.asarray([np.asarray(e, float) for e in energies_uj]) if energies_uj \
-        is not None else np.full((n, npulse), 500.0)
-    tn, tp = (np.ones(n), np.ones(n)) if transmission is None else \
-        (np.asarray(transmission[0], float), np.asarray(transmission[1], float))
+    energies = (
+        np.asarray([np.asarray(e, float) for e in energies_uj])
+        if energies_uj is not None
+        else np.full((n, npulse), 500.0)
+    )
+    tn, tp = (
+        (np.ones(n), np.ones(n))
+        if transmission is None
+        else (np.asarray(transmission[0], float), np.asarray(transmission[1], float))
+    )
     lut = true_lut(nl_amplitudes)
     table = adc_table(lut)
     rng_j = run.rng_for("BOZ pointing")
@@ -296,7 +329,7 @@ def add_boz(run, module=15, intra_darks=True, energies_uj=None, transmission=Non
     bad = rng_b.choice(MODULE_SHAPE[0] * MODULE_SHAPE[1], int(nbad), replace=False)
     noise_map = np.full(MODULE_SHAPE[0] * MODULE_SHAPE[1], float(noise), np.float32)
     noise_map[bad] = 25.0
-    yy, xx = np.mgrid[0:MODULE_SHAPE[0], 0:MODULE_SHAPE[1]]
+    yy, xx = np.mgrid[0 : MODULE_SHAPE[0], 0 : MODULE_SHAPE[1]]
     rois = rois_truth()
     # flat field per pixel (1 outside n/p), pixel coordinates relative to the ROI centres
     zmap = np.ones(MODULE_SHAPE)
@@ -307,17 +340,33 @@ def add_boz(run, module=15, intra_darks=True, energies_uj=None, transmission=Non
         ymm = (yy[sl] - BEAM_Y) * PIX_MM[1]
         zmap[sl] = plane_z(plane, xmm, ymm, mirror)
     truth = {
-        "module": int(module), "source": module_source(module), "frames_per_train": frames,
-        "npulses": npulse, "intra_darks": bool(intra_darks), "dark_only": bool(dark_only),
-        "frame_pattern": ["dark"] * frames if dark_only else
-        _frame_labels(np.zeros(npulse, bool), fpp),
-        "gain_ph_per_adu": float(gain), "photons_per_uJ": float(photons_per_uJ),
-        "noise_adu": float(noise), "jitter_px": float(jitter_px),
-        "radius_px": list(RADIUS_PX), "beam_x": BEAM_X, "beam_y": BEAM_Y, "rois": rois,
-        "plane_n": list(plane), "plane_p_mirror": True, "pixel_mm": list(PIX_MM),
-        "lut": lut.tolist(), "nl_amplitudes": list(nl_amplitudes), "adc_max": ADC_MAX,
-        "dark_seed": dark_seed, "dark_mean_adu": (float(pix.mean()) + cell).tolist(),
-        "T_n": tn.tolist(), "T_p": tp.tolist(),
+        "module": int(module),
+        "source": module_source(module),
+        "frames_per_train": frames,
+        "npulses": npulse,
+        "intra_darks": bool(intra_darks),
+        "dark_only": bool(dark_only),
+        "frame_pattern": ["dark"] * frames
+        if dark_only
+        else _frame_labels(np.zeros(npulse, bool), fpp),
+        "gain_ph_per_adu": float(gain),
+        "photons_per_uJ": float(photons_per_uJ),
+        "noise_adu": float(noise),
+        "jitter_px": float(jitter_px),
+        "radius_px": list(RADIUS_PX),
+        "beam_x": BEAM_X,
+        "beam_y": BEAM_Y,
+        "rois": rois,
+        "plane_n": list(plane),
+        "plane_p_mirror": True,
+        "pixel_mm": list(PIX_MM),
+        "lut": lut.tolist(),
+        "nl_amplitudes": list(nl_amplitudes),
+        "adc_max": ADC_MAX,
+        "dark_seed": dark_seed,
+        "dark_mean_adu": (float(pix.mean()) + cell).tolist(),
+        "T_n": tn.tolist(),
+        "T_p": tp.tolist(),
         "bad_pixels": np.stack(np.unravel_index(np.sort(bad), MODULE_SHAPE), 1).tolist(),
     }
     run.truth["boz"] = truth
@@ -327,17 +376,17 @@ def add_boz(run, module=15, intra_darks=True, energies_uj=None, transmission=Non
     # pixels near the beams (rendered with photons); the rest sees the dark only
     near = np.zeros(MODULE_SHAPE, bool)
     for r in rois.values():
-        near[max(r["yl"] - 8, 0):r["yh"] + 8, max(r["xl"] - 8, 0):r["xh"] + 8] = True
+        near[max(r["yl"] - 8, 0) : r["yh"] + 8, max(r["xl"] - 8, 0) : r["xh"] + 8] = True
     near_idx = np.flatnonzero(near)
     xn, yn = xx.ravel()[near_idx].astype(float), yy.ravel()[near_idx].astype(float)
     zn = zmap.ravel()[near_idx]
-    owner = np.argmin(np.abs(xn[:, None] - bx[None]), axis=1)        # beam of each pixel
+    owner = np.argmin(np.abs(xn[:, None] - bx[None]), axis=1)  # beam of each pixel
     pix_flat = pix.reshape(-1).astype(np.float32)
     rng = run.rng_for(f"BOZ DSSC module {module}")
 
     # pixels far from the beams: a bank of pre-rendered dark frames per memory cell
     far_idx = np.flatnonzero(~near.ravel())
-    nbank = int(min(32, n))          # no repeat within a run of up to 32 trains
+    nbank = int(min(32, n))  # no repeat within a run of up to 32 trains
     bank = np.empty((frames, nbank, far_idx.size), np.uint16)
     for c in range(frames):
         z = rng.standard_normal((nbank, far_idx.size), dtype=np.float32)
@@ -357,23 +406,39 @@ def add_boz(run, module=15, intra_darks=True, energies_uj=None, transmission=Non
                 tb = np.array([tn[i], 1.0, tp[i]])[owner]
                 for k in range(npulse):
                     dx, dy = jitter[i, k]
-                    mu = energies[i, k] * photons_per_uJ * zn * tb \
+                    mu = (
+                        energies[i, k]
+                        * photons_per_uJ
+                        * zn
+                        * tb
                         * footprint(xn - bx[owner] - dx, yn - BEAM_Y - dy)
+                    )
                     s[k * fpp] += rng.poisson(mu) * np.float32(1 / gain)
-            blk = out[j * frames:(j + 1) * frames]
+            blk = out[j * frames : (j + 1) * frames]
             blk[:, near_idx] = _adc(s, table)
             blk[:, far_idx] = bank[np.arange(frames), (int(i) + 3 * np.arange(frames)) % nbank]
         ids = np.tile(np.arange(frames), len(tix)).astype(np.uint64)[:, None]
-        return {"image.data": out.reshape(nf, 1, *MODULE_SHAPE), "image.pulseId": ids,
-                "image.cellId": ids.astype(np.uint16)}
+        return {
+            "image.data": out.reshape(nf, 1, *MODULE_SHAPE),
+            "image.pulseId": ids,
+            "image.cellId": ids.astype(np.uint16),
+        }
 
     src = InstrumentSource(
-        module_source(module), "DsscDetector",
-        groups={"image": {"image.data": ((1,) + MODULE_SHAPE, np.uint16),
-                          "image.pulseId": ((1,), np.uint64),
-                          "image.cellId": ((1,), np.uint16)}},
-        counts={"image": np.full(n, frames, np.uint64)}, fill=fill,
-        aggregator=f"DSSC{module:02d}", chunk_trains=max(1, 128 // frames))
+        module_source(module),
+        "DsscDetector",
+        groups={
+            "image": {
+                "image.data": ((1,) + MODULE_SHAPE, np.uint16),
+                "image.pulseId": ((1,), np.uint64),
+                "image.cellId": ((1,), np.uint16),
+            }
+        },
+        counts={"image": np.full(n, frames, np.uint64)},
+        fill=fill,
+        aggregator=f"DSSC{module:02d}",
+        chunk_trains=max(1, 128 // frames),
+    )
     src.trains_per_file = trains_per_file
     run.add(src)
     return truth
@@ -382,8 +447,9 @@ def add_boz(run, module=15, intra_darks=True, energies_uj=None, transmission=Non
 def _pattern(run, npulses):
     npulses = int(npulses)
     first, step = _sase3_slots(npulses)
-    return timing.PulsePattern.constant(run.ntrains, sase3=(npulses, first, step),
-                                        ppl=(npulses, first, step))
+    return timing.PulsePattern.constant(
+        run.ntrains, sase3=(npulses, first, step), ppl=(npulses, first, step)
+    )
 
 
 # -- scenarios ---------------------------------------------------------------
@@ -441,8 +507,9 @@ def boz_membranes(run, module=15, npulses=20, intra_darks=True, **kw):
 
 
 @scenario("boz_energy_scan", trains=45, large_trains=600)
-def boz_energy_scan(run, module=15, npulses=20, start=700.0, stop=714.0, nsteps=15,
-                    delay=1.0, **kw):
+def boz_energy_scan(
+    run, module=15, npulses=20, start=700.0, stop=714.0, nsteps=15, delay=1.0, **kw
+):
     """BOZ sample energy scan across an absorption edge (e0 = 707 eV) at a 1 ps delay.
 
     700..714 eV in 15 steps at a fixed pump-probe delay: n crosses the
@@ -471,8 +538,13 @@ def boz_energy_scan(run, module=15, npulses=20, start=700.0, stop=714.0, nsteps=
     """
     setpoints = np.linspace(start, stop, int(nsteps))
     nrj = slow.steps(run.ntrains, setpoints)
-    add_beamline(run, _pattern(run, npulses), nrj=nrj,
-                 delay_mm=float(delayToPosition(float(delay))), digitizers=False)
+    add_beamline(
+        run,
+        _pattern(run, npulses),
+        nrj=nrj,
+        delay_mm=float(delayToPosition(float(delay))),
+        digitizers=False,
+    )
     e = np.asarray(run.truth["nrj_eV"], float)
     t = np.full(run.ntrains, float(delay))
     truth = add_boz(run, int(module), True, _true_energies(run), transmissions(e, t), **kw)
@@ -481,8 +553,7 @@ def boz_energy_scan(run, module=15, npulses=20, start=700.0, stop=714.0, nsteps=
 
 
 @scenario("boz_delay_scan", trains=42, large_trains=600)
-def boz_delay_scan(run, module=15, npulses=20, start=-1.0, stop=5.0, nsteps=7, energy=707.0,
-                   **kw):
+def boz_delay_scan(run, module=15, npulses=20, start=-1.0, stop=5.0, nsteps=7, energy=707.0, **kw):
     """BOZ sample delay scan at the edge (707 eV): delays -1..5 ps in 7 steps.
 
     p crosses the pumped sample (edge shift 0.6 eV, recovery 2 ps), n the
@@ -511,11 +582,19 @@ def boz_delay_scan(run, module=15, npulses=20, start=-1.0, stop=5.0, nsteps=7, e
     """
     setpoints = np.linspace(start, stop, int(nsteps))
     pos = delayToPosition(setpoints)
-    add_beamline(run, _pattern(run, npulses), nrj=float(energy),
-                 delay_mm=slow.steps(run.ntrains, pos), digitizers=False)
+    add_beamline(
+        run,
+        _pattern(run, npulses),
+        nrj=float(energy),
+        delay_mm=slow.steps(run.ntrains, pos),
+        digitizers=False,
+    )
     t = positionToDelay(np.asarray(run.truth["delay_line_mm"], float))
     e = np.asarray(run.truth["nrj_eV"], float)
     truth = add_boz(run, int(module), True, _true_energies(run), transmissions(e, t), **kw)
     truth.update(edge=EDGE, energy_eV=e.tolist(), delay_ps=np.asarray(t).tolist())
-    run.truth["scan"] = {"mnemonic": "PP800_DelayLine", "setpoints": pos.tolist(),
-                         "delay_ps": setpoints.tolist()}
+    run.truth["scan"] = {
+        "mnemonic": "PP800_DelayLine",
+        "setpoints": pos.tolist(),
+        "delay_ps": setpoints.tolist(),
+    }

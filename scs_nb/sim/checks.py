@@ -7,6 +7,7 @@ checks that need a companion run such as a dark) and returns rows
 ``|recovered - injected| <= tolerance``. The demo prints them as a table, and
 the tests run them too, so the demo's claims are tested claims.
 """
+
 from __future__ import annotations
 
 import os
@@ -26,14 +27,15 @@ from ..detectors.hrixs import MaranaX
 from ..detectors.pes import get_pes_tof
 from ..detectors.viking import Viking
 from ..load import get_array, load, open_run
-from ..pulses import (calibrate_xgm, get_bam, get_laser_peaks, get_sase_pId, get_tim_peaks,
-                      get_xgm)
+from ..pulses import calibrate_xgm, get_bam, get_laser_peaks, get_sase_pId, get_tim_peaks, get_xgm
 from ..routines import boz
-from ..routines.boz.small_data import small_data, xas as boz_xas
+from ..routines.boz.small_data import small_data
+from ..routines.boz.small_data import xas as boz_xas
 from ..routines.knife_edge import knife_edge
 from ..routines.laser import positionToDelay
 from ..routines.reflectivity import reflectivity
-from ..routines.xas import xas as xas_spectrum, xasxmcd
+from ..routines.xas import xas as xas_spectrum
+from ..routines.xas import xasxmcd
 from . import core
 from . import dssc as simdssc
 from . import fccd as simfccd
@@ -57,9 +59,11 @@ def check(scenario):
     callable
         The decorator; it returns the function unchanged.
     """
+
     def deco(func):
         _CHECKS.append((scenario, func))
         return func
+
     return deco
 
 
@@ -102,10 +106,20 @@ def run_checks(proposal, plan, data_root=None, scenarios=None):
             rows.append((scenario, run, func.__name__, "-", f"error: {exc}"[:60], "-", "NO"))
             continue
         for quantity, injected, recovered, tol in results:
-            ok = bool(np.all(np.abs(np.asarray(recovered, float)
-                                    - np.asarray(injected, float)) <= tol))
-            rows.append((scenario, run, quantity, _fmt(injected), _fmt(recovered), _fmt(tol),
-                         "yes" if ok else "NO"))
+            ok = bool(
+                np.all(np.abs(np.asarray(recovered, float) - np.asarray(injected, float)) <= tol)
+            )
+            rows.append(
+                (
+                    scenario,
+                    run,
+                    quantity,
+                    _fmt(injected),
+                    _fmt(recovered),
+                    _fmt(tol),
+                    "yes" if ok else "NO",
+                )
+            )
     return rows
 
 
@@ -129,10 +143,13 @@ def basic_trains(proposal, run, truth, plan=None):
         Rows ``(quantity, injected, recovered, tolerance)``.
     """
     r = open_run(proposal, run)
-    _, ds = load(proposal, run, ["nrj"], extract_xgm=False, extract_digitizers=False,
-                 extract_bam=False)
-    return [("trains", len(truth["train_ids"]), len(r.train_ids), 0),
-            ("mono energy (eV)", np.mean(truth["nrj_eV"]), float(ds["nrj"].mean()), 0.01)]
+    _, ds = load(
+        proposal, run, ["nrj"], extract_xgm=False, extract_digitizers=False, extract_bam=False
+    )
+    return [
+        ("trains", len(truth["train_ids"]), len(r.train_ids), 0),
+        ("mono energy (eV)", np.mean(truth["nrj_eV"]), float(ds["nrj"].mean()), 0.01),
+    ]
 
 
 @check("energy_scan")
@@ -156,8 +173,10 @@ def energy_steps(proposal, run, truth, plan=None):
     nrj = get_array(open_run(proposal, run), "nrj", stepsize=0.5)
     steps = np.unique(nrj.values)
     inj = np.asarray(truth["scan"]["setpoints"])
-    return [("energy steps", len(inj), len(steps), 0),
-            ("energy scan range (eV)", inj[-1] - inj[0], float(steps[-1] - steps[0]), 0.5)]
+    return [
+        ("energy steps", len(inj), len(steps), 0),
+        ("energy scan range (eV)", inj[-1] - inj[0], float(steps[-1] - steps[0]), 0.5),
+    ]
 
 
 @check("delay_scan")
@@ -180,9 +199,10 @@ def delay_positions(proposal, run, truth, plan=None):
     """
     pos = get_array(open_run(proposal, run), "PP800_DelayLine", stepsize=0.01)
     inj = np.asarray(truth["scan"]["setpoints"])
-    return [("delay positions", len(inj), len(np.unique(pos.values)), 0),
-            ("delay range (mm)", inj[-1] - inj[0],
-             float(pos.max() - pos.min()), 0.01)]
+    return [
+        ("delay positions", len(inj), len(np.unique(pos.values)), 0),
+        ("delay range (mm)", inj[-1] - inj[0], float(pos.max() - pos.min()), 0.01),
+    ]
 
 
 @check("pattern_change")
@@ -205,9 +225,11 @@ def missing_and_pattern(proposal, run, truth, plan=None):
     """
     n = get_array(open_run(proposal, run), "npulses_sase3")
     inj = np.asarray(truth["pattern"]["npulses_sase3"])
-    return [("SASE3 pulses per train (max)", inj.max(), int(n.max()), 0),
-            ("SASE3 pulses per train (min)", inj.min(), int(n.min()), 0),
-            ("SASE3 pulses (run total)", inj.sum(), int(n.sum()), 0)]
+    return [
+        ("SASE3 pulses per train (max)", inj.max(), int(n.max()), 0),
+        ("SASE3 pulses per train (min)", inj.min(), int(n.min()), 0),
+        ("SASE3 pulses (run total)", inj.sum(), int(n.sum()), 0),
+    ]
 
 
 @check("xgm_calibration")
@@ -263,9 +285,11 @@ def xgm_and_bam(proposal, run, truth, plan=None):
     inj_e = _nanmean_of_lists(truth["xgm"]["SCS"]["sa3_energy_uJ"])
     inj_b = _nanmean_of_lists(truth["bam"]["BAM1932S"]["sa3_arrival_fs"]) / 1000
     npulses = int(np.isfinite(xgm.values).sum(axis=1).max())
-    return [("SASE3 pulses per train", max(truth["pattern"]["npulses_sase3"]), npulses, 0),
-            ("SCS XGM mean SASE3 energy (uJ)", inj_e, float(np.nanmean(xgm)), 1e-4 * inj_e),
-            ("BAM1932S mean arrival (ps)", inj_b, float(np.nanmean(bam)), 1e-5)]
+    return [
+        ("SASE3 pulses per train", max(truth["pattern"]["npulses_sase3"]), npulses, 0),
+        ("SCS XGM mean SASE3 energy (uJ)", inj_e, float(np.nanmean(xgm)), 1e-4 * inj_e),
+        ("BAM1932S mean arrival (ps)", inj_b, float(np.nanmean(bam)), 1e-5),
+    ]
 
 
 @check("xgm_calibration")
@@ -314,12 +338,10 @@ def mcp_and_photodiode_peaks(proposal, run, truth, plan=None):
     rows = []
     mcp = get_tim_peaks(r, "MCP2raw")["MCP2peaks"]
     inj = _nanmean_of_lists(truth["digitizers"]["MCP2"]["peaks"])
-    rows.append(("MCP2 mean integrated peak (ADC)", inj, float(np.nanmean(mcp)),
-                 0.01 * abs(inj)))
+    rows.append(("MCP2 mean integrated peak (ADC)", inj, float(np.nanmean(mcp)), 0.01 * abs(inj)))
     pd = get_laser_peaks(r)["FastADC5peaks"]
     inj = _nanmean_of_lists(truth["digitizers"]["FastADC5"]["peaks"])
-    rows.append(("PPL photodiode mean peak (ADC)", inj, float(np.nanmean(pd)),
-                 0.01 * abs(inj)))
+    rows.append(("PPL photodiode mean peak (ADC)", inj, float(np.nanmean(pd)), 0.01 * abs(inj)))
     return rows
 
 
@@ -344,8 +366,10 @@ def pulse_ids_across_change(proposal, run, truth, plan=None):
     pid = get_sase_pId(open_run(proposal, run), "sase3")
     inj = sorted({p for row in truth["pattern"]["sase3_pulse_ids"] for p in row})
     same = int(np.array_equal(np.asarray(pid), inj))
-    return [("union of SASE3 pulse ids (count)", len(inj), len(pid), 0),
-            ("pulse ids equal injected", 1, same, 0)]
+    return [
+        ("union of SASE3 pulse ids (count)", len(inj), len(pid), 0),
+        ("pulse ids equal injected", 1, same, 0),
+    ]
 
 
 # -- DSSC --------------------------------------------------------------------
@@ -370,19 +394,38 @@ def dssc_resonance(proposal, run, truth, plan=None):
     t = truth["dssc"]
     dark = (plan or {}).get("dssc_dark")
     with tempfile.TemporaryDirectory(prefix="scs_nb_check_") as out:
-        bin_dssc(proposal, run, modules=[0], xaxis="nrj", bin_width=1.0, pattern=["x"],
-                    dark_run=dark, path=out, backend="sequential")
-        got = open_binned_dssc(out)["data"].sel(module=0, pulse="x") \
-            .mean(("x", "y")).load()
-    exp = np.array([simdssc.expected_module_mean(t, 0, energy_ev=e)
-                    for e in got.nrj.values]) * t["gain_adu_per_photon"]
+        bin_dssc(
+            proposal,
+            run,
+            modules=[0],
+            xaxis="nrj",
+            bin_width=1.0,
+            pattern=["x"],
+            dark_run=dark,
+            path=out,
+            backend="sequential",
+        )
+        got = open_binned_dssc(out)["data"].sel(module=0, pulse="x").mean(("x", "y")).load()
+    exp = (
+        np.array([simdssc.expected_module_mean(t, 0, energy_ev=e) for e in got.nrj.values])
+        * t["gain_adu_per_photon"]
+    )
     peak = int(np.argmax(exp))
-    return [("DSSC resonance energy (eV)", float(got.nrj[peak]),
-             float(got.nrj[int(np.argmax(got.values))]), 0),
-            ("DSSC mean signal at resonance (ADU/uJ)", exp[peak], float(got.values[peak]),
-             0.02 * exp[peak]),
-            ("DSSC mean signal off resonance (ADU/uJ)", exp[0], float(got.values[0]),
-             0.02 * exp[0])]
+    return [
+        (
+            "DSSC resonance energy (eV)",
+            float(got.nrj[peak]),
+            float(got.nrj[int(np.argmax(got.values))]),
+            0,
+        ),
+        (
+            "DSSC mean signal at resonance (ADU/uJ)",
+            exp[peak],
+            float(got.values[peak]),
+            0.02 * exp[peak],
+        ),
+        ("DSSC mean signal off resonance (ADU/uJ)", exp[0], float(got.values[0]), 0.02 * exp[0]),
+    ]
 
 
 # -- spectrometers: hRIXS (MaranaX) and Viking -----------------------------------
@@ -428,10 +471,10 @@ def hrixs_photons(proposal, run, truth, plan):
         errs.append(found[j[ok]] - T[iso][ok])
         right.append(dbl[j[ok]] == (np.asarray(t["n"])[iso][ok] == 2))
     e = np.concatenate(errs)
-    return [("hRIXS isolated photons: rms error (px)", 0.0, float(np.sqrt((e ** 2).mean())),
-             0.1),
-            ("hRIXS double hits classified right", 1.0, float(np.concatenate(right).mean()),
-             0.05)]
+    return [
+        ("hRIXS isolated photons: rms error (px)", 0.0, float(np.sqrt((e**2).mean())), 0.1),
+        ("hRIXS double hits classified right", 1.0, float(np.concatenate(right).mean()), 0.05),
+    ]
 
 
 @check("hrixs_curvature")
@@ -455,8 +498,10 @@ def hrixs_curvature(proposal, run, truth, plan):
     h = _hrixs(proposal, plan)
     h.find_curvature(run, plot=False)
     f = h.curvature_fit
-    return [("hRIXS CURVE_A", truth["hrixs"]["CURVE_A"], f["CURVE_A"], 3 * f["CURVE_A_err"]),
-            ("hRIXS CURVE_B", truth["hrixs"]["CURVE_B"], f["CURVE_B"], 3 * f["CURVE_B_err"])]
+    return [
+        ("hRIXS CURVE_A", truth["hrixs"]["CURVE_A"], f["CURVE_A"], 3 * f["CURVE_A_err"]),
+        ("hRIXS CURVE_B", truth["hrixs"]["CURVE_B"], f["CURVE_B"], 3 * f["CURVE_B_err"]),
+    ]
 
 
 @check("hrixs_energy_scan")
@@ -482,10 +527,20 @@ def hrixs_energy_scan(proposal, run, truth, plan):
         h.find_curvature(plan["hrixs_curvature"], plot=False)
     h.find_energy_calibration(run)
     f = h.energy_fit
-    return [("hRIXS ENERGY_SLOPE (eV/px)", truth["hrixs"]["ENERGY_SLOPE"], f["ENERGY_SLOPE"],
-             3 * f["ENERGY_SLOPE_err"]),
-            ("hRIXS ENERGY_INTERCEPT (eV)", truth["hrixs"]["ENERGY_INTERCEPT"],
-             f["ENERGY_INTERCEPT"], 3 * f["ENERGY_INTERCEPT_err"])]
+    return [
+        (
+            "hRIXS ENERGY_SLOPE (eV/px)",
+            truth["hrixs"]["ENERGY_SLOPE"],
+            f["ENERGY_SLOPE"],
+            3 * f["ENERGY_SLOPE_err"],
+        ),
+        (
+            "hRIXS ENERGY_INTERCEPT (eV)",
+            truth["hrixs"]["ENERGY_INTERCEPT"],
+            f["ENERGY_INTERCEPT"],
+            3 * f["ENERGY_INTERCEPT_err"],
+        ),
+    ]
 
 
 @check("hrixs_delay")
@@ -516,14 +571,22 @@ def hrixs_delay(proposal, run, truth, plan):
     pumped = agg["hRIXS_delay"] > 0
     c = agg["spectrum"].where(win).sum("energy")
     n_p, n_u = float(c[pumped].sum()), float(c[~pumped].sum())
-    ratio = (n_p / float(agg["hRIXS_norm"][pumped].sum())) / \
-        (n_u / float(agg["hRIXS_norm"][~pumped].sum()))
-    frac = [w * (ndtr((hi - sh.REFERENCE_EV + loss) / wid) - ndtr((lo - sh.REFERENCE_EV + loss)
-                                                                    / wid))
-            for loss, wid, w in sh.SPECTRUM]
+    ratio = (n_p / float(agg["hRIXS_norm"][pumped].sum())) / (
+        n_u / float(agg["hRIXS_norm"][~pumped].sum())
+    )
+    frac = [
+        w * (ndtr((hi - sh.REFERENCE_EV + loss) / wid) - ndtr((lo - sh.REFERENCE_EV + loss) / wid))
+        for loss, wid, w in sh.SPECTRUM
+    ]
     expected = (frac[0] + truth["delay"]["bleach"] * frac[1] + frac[2]) / sum(frac)
-    return [("hRIXS d-d window pumped/unpumped", expected, ratio,
-             3 * ratio * np.sqrt(1 / n_p + 1 / n_u))]
+    return [
+        (
+            "hRIXS d-d window pumped/unpumped",
+            expected,
+            ratio,
+            3 * ratio * np.sqrt(1 / n_p + 1 / n_u),
+        )
+    ]
 
 
 @check("viking_reference")
@@ -546,8 +609,9 @@ def viking_gain(proposal, run, truth, plan):
     """
     v = Viking(proposal)
     r = open_run(proposal, run)
-    return [("Viking photoelectrons per count", truth["viking"]["e_per_counts"],
-             v.e_per_counts(r), 0)]
+    return [
+        ("Viking photoelectrons per count", truth["viking"]["e_per_counts"], v.e_per_counts(r), 0)
+    ]
 
 
 @check("viking_sample")
@@ -581,8 +645,10 @@ def viking_xas(proposal, run, truth, plan):
     agree = sv.xas_agreement(v, s, r, thickness=truth["viking"]["thickness"], bin_px=32)
     z = np.abs(agree["z"])
     # per 32 px bin a Student t of n-1 trains' degrees of freedom: |z| < 4 but for 1e-3
-    return [("Viking XAS: bins (32 px) within 3 sigma", 1.0, agree["within"], 0.1),
-            ("Viking XAS: largest |z| of the bins", 0.0, float(z.max()), 4.0)]
+    return [
+        ("Viking XAS: bins (32 px) within 3 sigma", 1.0, agree["within"], 0.1),
+        ("Viking XAS: largest |z| of the bins", 0.0, float(z.max()), 4.0),
+    ]
 
 
 # -- how-tos: knife-edge, reflectivity, XAS/XMCD, PES, FastCCD -----------------
@@ -611,10 +677,10 @@ def knife_edge_radius(proposal, run, truth, plan=None):
     ds["norm"] = ds[t["signal"]] / ds["SCS_SA3"]
     popt, pcov = knife_edge(ds, axisKey=t["axis"], signalKey="norm", full=True)
     err = np.sqrt(np.diag(pcov))
-    return [("knife-edge beam radius w0 (um)", t["w0_mm"] * 1e3, abs(popt[1]) * 1e3,
-             4 * err[1] * 1e3),
-            ("knife-edge beam centre x0 (um)", t["x0_mm"] * 1e3, popt[0] * 1e3,
-             4 * err[0] * 1e3)]
+    return [
+        ("knife-edge beam radius w0 (um)", t["w0_mm"] * 1e3, abs(popt[1]) * 1e3, 4 * err[1] * 1e3),
+        ("knife-edge beam centre x0 (um)", t["x0_mm"] * 1e3, popt[0] * 1e3, 4 * err[0] * 1e3),
+    ]
 
 
 @check("reflectivity")
@@ -640,21 +706,36 @@ def reflectivity_fit(proposal, run, truth, plan=None):
         Rows ``(quantity, injected, recovered, tolerance)``.
     """
     t = truth["reflectivity"]
-    _, ds = load(proposal, run, [t["Io"], t["Ir"], "PP800_DelayLine", t["bam"]],
-                    bunchPattern="scs_ppl")
+    _, ds = load(
+        proposal, run, [t["Io"], t["Ir"], "PP800_DelayLine", t["bam"]], bunchPattern="scs_ppl"
+    )
     ds["delay_bam"] = positionToDelay(ds["PP800_DelayLine"], 0, False) - ds[t["bam"]]
-    r = reflectivity(ds, Iokey=t["Io"], Irkey=t["Ir"], delaykey="delay_bam",
-                        binWidth=0.03, positionToDelay=False, units="ps", plot=False)
+    r = reflectivity(
+        ds,
+        Iokey=t["Io"],
+        Irkey=t["Ir"],
+        delaykey="delay_bam",
+        binWidth=0.03,
+        positionToDelay=False,
+        units="ps",
+        plot=False,
+    )
     p, e = r.attrs["fit_double_exp"], r.attrs["fit_double_exp_err"]
-    raw = reflectivity(ds, Iokey=t["Io"], Irkey=t["Ir"], binWidth=0.01, origin=0.0,
-                          plot=False).attrs["fit_double_exp"]["sigma"]
-    return [("reflectivity time zero t0 (ps)", t["t0_ps"], p["t0"], 4 * e["t0"]),
-            ("reflectivity fast decay tau1 (ps)", t["tau1_ps"], p["tau1"], 4 * e["tau1"]),
-            ("reflectivity slow decay tau2 (ps)", t["tau2_ps"], p["tau2"], 4 * e["tau2"]),
-            ("reflectivity rise, BAM corrected (ps)", t["sigma_ps"], p["sigma"],
-             4 * e["sigma"]),
-            ("BAM correction sharpens the edge (1 = yes)", 1,
-             int(abs(p["sigma"] - t["sigma_ps"]) < abs(raw - t["sigma_ps"])), 0)]
+    raw = reflectivity(
+        ds, Iokey=t["Io"], Irkey=t["Ir"], binWidth=0.01, origin=0.0, plot=False
+    ).attrs["fit_double_exp"]["sigma"]
+    return [
+        ("reflectivity time zero t0 (ps)", t["t0_ps"], p["t0"], 4 * e["t0"]),
+        ("reflectivity fast decay tau1 (ps)", t["tau1_ps"], p["tau1"], 4 * e["tau1"]),
+        ("reflectivity slow decay tau2 (ps)", t["tau2_ps"], p["tau2"], 4 * e["tau2"]),
+        ("reflectivity rise, BAM corrected (ps)", t["sigma_ps"], p["sigma"], 4 * e["sigma"]),
+        (
+            "BAM correction sharpens the edge (1 = yes)",
+            1,
+            int(abs(p["sigma"] - t["sigma_ps"]) < abs(raw - t["sigma_ps"])),
+            0,
+        ),
+    ]
 
 
 @check("xas_xmcd")
@@ -690,8 +771,10 @@ def xas_xmcd_amplitudes(proposal, run, truth, plan=None):
     jump = xas["muA"][-1] - xas["muA"][0]
     jump_err = np.hypot(xas["sterrA"][-1], xas["sterrA"][0])
     xmcd_inj = t["mu_plus"][k] - t["mu_minus"][k]
-    return [("XAS edge jump (last - first step)", mu_avg[-1] - mu_avg[0], jump, 4 * jump_err),
-            ("XMCD amplitude at the edge", xmcd_inj, xmcd["muA"][k], 4 * xmcd["sterrA"][k])]
+    return [
+        ("XAS edge jump (last - first step)", mu_avg[-1] - mu_avg[0], jump, 4 * jump_err),
+        ("XMCD amplitude at the edge", xmcd_inj, xmcd["muA"][k], 4 * xmcd["sterrA"][k]),
+    ]
 
 
 @check("pes")
@@ -721,12 +804,17 @@ def pes_peaks(proposal, run, truth, plan=None):
         da = get_pes_tof(proposal, run, f"PES_{ch}raw", start=t["start"], origin=t["origin"])
         avg = -da.mean(("trainId", "sa3_pId")).values
         x = np.arange(len(avg))
-        lines = [n for n, (eb, _) in t["lines"].items()
-                 if t["hv_eV"] - eb - t["rv"][ch] > 0.5]
+        lines = [n for n, (eb, _) in t["lines"].items() if t["hv_eV"] - eb - t["rv"][ch] > 0.5]
         for line, p, s in zip(lines, t["peaks"][ch]["position"][1:], t["peaks"][ch]["sigma"][1:]):
             w = np.abs(x - p) < 4 * s
-            rows.append((f"PES {ch} (RV {t['rv'][ch]:.0f} V) {line} peak (sample)", p,
-                         float((avg[w] * x[w]).sum() / avg[w].sum()), 1.0))
+            rows.append(
+                (
+                    f"PES {ch} (RV {t['rv'][ch]:.0f} V) {line} peak (sample)",
+                    p,
+                    float((avg[w] * x[w]).sum() / avg[w].sum()),
+                    1.0,
+                )
+            )
     return rows
 
 
@@ -770,9 +858,15 @@ def fastccd_ring(proposal, run, truth, plan=None):
     ring_u = az.unpumped.values[:, near].mean(1) - az.unpumped.values[:, bg].mean(1)
     dev = float(np.max(np.abs(ring_p / ring_u - np.asarray(t["ratio_pumped_unpumped"]))))
     u = az.unpumped.mean("scan_variable").values - az.unpumped.values[:, bg].mean()
-    return [("FastCCD ring q (1/nm)", t["q0_per_nm"], float(q[int(np.argmax(u))]),
-             4 * float(np.diff(q).mean())),
-            ("FastCCD pumped/unpumped ratio, largest deviation", 0.0, dev, 0.02)]
+    return [
+        (
+            "FastCCD ring q (1/nm)",
+            t["q0_per_nm"],
+            float(q[int(np.argmax(u))]),
+            4 * float(np.diff(q).mean()),
+        ),
+        ("FastCCD pumped/unpumped ratio, largest deviation", 0.0, dev, 0.02),
+    ]
 
 
 # -- DSSC azimuthal integration, geometry, fine delay -----------------------------
@@ -798,15 +892,23 @@ def dssc_ring_positions(proposal, run, truth, plan=None):
     mod = [m for m in t["modules"] if m in (0, 7, 8, 15)][:1] or t["modules"][:1]
     dark = (plan or {}).get("dssc_dark")
     img = mean_module_images(proposal, run, mod, dark_run=dark)
-    ds = integrate_azimuthal(img[None], None, npt=300, unit="q_nm^-1",
-                                distance=t["distance_m"], energy=t["energies_eV"][0],
-                                radial_range=(0.05, 1.0), modules=mod).isel(frame=0)
+    ds = integrate_azimuthal(
+        img[None],
+        None,
+        npt=300,
+        unit="q_nm^-1",
+        distance=t["distance_m"],
+        energy=t["energies_eV"][0],
+        radial_range=(0.05, 1.0),
+        modules=mod,
+    ).isel(frame=0)
     dq = float(ds.q[1] - ds.q[0])
     bg = float(ds.I.sel(q=slice(0.53, 0.58)).mean())
     rows = []
     for ring in t["rings"]:
-        sel = (ds.I - bg).sel(q=slice(ring["q_nm"] - 2 * ring["sigma_q_nm"],
-                                      ring["q_nm"] + 2 * ring["sigma_q_nm"]))
+        sel = (ds.I - bg).sel(
+            q=slice(ring["q_nm"] - 2 * ring["sigma_q_nm"], ring["q_nm"] + 2 * ring["sigma_q_nm"])
+        )
         qc = float((sel.q * sel).sum() / sel.sum())
         rows.append(("DSSC ring q (nm^-1), exact azimuthal", ring["q_nm"], qc, dq))
     return rows
@@ -832,15 +934,27 @@ def dssc_quadrant_offsets(proposal, run, truth, plan=None):
     """
     t = truth["dssc"]
     img = G.mean_module_images(proposal, run, t["modules"])
-    res = G.refine_quadrants(img, None, q0=t["rings"][0]["q_nm"], distance=t["distance_m"],
-                             energy=t["energies_eV"][0], modules=t["modules"])
+    res = G.refine_quadrants(
+        img,
+        None,
+        q0=t["rings"][0]["q_nm"],
+        distance=t["distance_m"],
+        energy=t["energies_eV"][0],
+        modules=t["modules"],
+    )
     inj = np.asarray(t["quad_offsets_mm"])
     rows = []
     for k in range(4):
         if np.isfinite(res["errors_mm"][k, 0]):
             for j, axis in enumerate("xy"):
-                rows.append((f"DSSC quadrant {k + 1} offset {axis} (mm)", inj[k, j],
-                             float(res["offsets_mm"][k, j]), 0.5 * (0.236, 0.204)[j]))
+                rows.append(
+                    (
+                        f"DSSC quadrant {k + 1} offset {axis} (mm)",
+                        inj[k, j],
+                        float(res["offsets_mm"][k, j]),
+                        0.5 * (0.236, 0.204)[j],
+                    )
+                )
     return rows
 
 
@@ -913,15 +1027,22 @@ def boz_corrections(proposal, run, truth, plan=None):
     cor = boz.process(F, *args, ff, p.sat_level)
     ok = ~cor["sat_sat"].values.ravel()
     g = t["gain_ph_per_adu"]
-    rows = [("BOZ flat-field n/0 plane: max |z - z_injected|", 0.0, dz, 0.02),
-            ("BOZ LUT rms deviation from injected / injected non-linearity", 0.0,
-             float(resid.std() / dev.std()), 0.6)]
+    rows = [
+        ("BOZ flat-field n/0 plane: max |z - z_injected|", 0.0, dz, 0.02),
+        (
+            "BOZ LUT rms deviation from injected / injected non-linearity",
+            0.0,
+            float(resid.std() / dev.std()),
+            0.6,
+        ),
+    ]
     for beam in ("n", "p"):
         n_sig = ph[beam].values.ravel()[ok] * g
         n_ref = ph["0"].values.ravel()[ok] * g
         shot = float(np.sqrt(np.mean(1 / n_sig + 1 / n_ref)))
-        s = boz.snr(cor[beam].values.ravel()[ok], cor["0"].values.ravel()[ok],
-                    ["weighted"])["weighted"]["s"]
+        s = boz.snr(cor[beam].values.ravel()[ok], cor["0"].values.ravel()[ok], ["weighted"])[
+            "weighted"
+        ]["s"]
         rows.append((f"BOZ {beam}/0 noise / shot noise (<= 1.1)", 1.0, s / shot, 0.1))
     return rows
 
@@ -954,11 +1075,14 @@ def boz_edge(proposal, run, truth, plan=None):
 
     def edge(E, pre, jump, e0, w):
         return pre + jump * (0.5 + np.arctan((E - e0) / w) / np.pi)
+
     popt, _ = curve_fit(edge, e, x.xas_n.values, p0=[0.2, 0.8, e.mean(), 1.5])
     tn, tp = transmissions(e, np.full(e.size, float(np.mean(t["delay_ps"]))), t["edge"])
     inj = np.log(tn) - np.log(tp)
-    return [("BOZ XAS edge position (eV)", t["edge"]["e0_eV"], float(popt[2]), 0.1),
-            ("BOZ peak ΔXAS vs energy", float(inj.min()), float(x.dxas.values.min()), 0.006)]
+    return [
+        ("BOZ XAS edge position (eV)", t["edge"]["e0_eV"], float(popt[2]), 0.1),
+        ("BOZ peak ΔXAS vs energy", float(inj.min()), float(x.dxas.values.min()), 0.006),
+    ]
 
 
 @check("boz_delay_scan")
@@ -984,5 +1108,7 @@ def boz_pump_probe(proposal, run, truth, plan=None):
     d = x.delay.values
     tn, tp = transmissions(np.full(d.size, float(np.mean(t["energy_eV"]))), d, t["edge"])
     inj = np.log(tn) - np.log(tp)
-    return [("BOZ peak ΔXAS vs delay", float(inj.min()), float(x.dxas.values.min()), 0.006),
-            ("BOZ ΔXAS before t0", 0.0, float(np.mean(x.dxas.values[d < -0.2])), 0.006)]
+    return [
+        ("BOZ peak ΔXAS vs delay", float(inj.min()), float(x.dxas.values.min()), 0.006),
+        ("BOZ ΔXAS before t0", 0.0, float(np.mean(x.dxas.values[d < -0.2])), 0.006),
+    ]

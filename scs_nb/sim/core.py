@@ -4,6 +4,7 @@ A scenario is a function ``f(run: SimRun, **options)`` registered with
 ``@scenario``; it adds device models (each a function in its own module of
 ``scs_nb.sim``) and records what it injected in ``run.truth``.
 """
+
 from __future__ import annotations
 
 import errno
@@ -29,7 +30,7 @@ from .extra import add_mnemonics
 from .registry import Scenario, get_scenario
 from .writer import ControlSource, RunWriter
 
-DEFAULT_PROPOSAL = 900001          # the demo proposal used by templates
+DEFAULT_PROPOSAL = 900001  # the demo proposal used by templates
 
 
 # -- data root and paths ---------------------------------------------------
@@ -82,8 +83,13 @@ def truth_path(proposal, run, data_root=None) -> Path:
     pathlib.Path
         ``<proposal>/usr/simulation/r<run>/ground_truth.json``.
     """
-    return (proposal_dir(proposal, data_root) / "usr" / "simulation"
-            / f"r{validate_run(run):04d}" / "ground_truth.json")
+    return (
+        proposal_dir(proposal, data_root)
+        / "usr"
+        / "simulation"
+        / f"r{validate_run(run):04d}"
+        / "ground_truth.json"
+    )
 
 
 def ground_truth(proposal, run, data_root=None) -> dict:
@@ -109,8 +115,10 @@ def ground_truth(proposal, run, data_root=None) -> dict:
     """
     path = truth_path(proposal, run, data_root)
     if not path.is_file():
-        raise ToolBoxPathError(f"no ground truth for proposal {proposal} run {run}: "
-                               f"{path} does not exist (was the run simulated?)")
+        raise ToolBoxPathError(
+            f"no ground truth for proposal {proposal} run {run}: "
+            f"{path} does not exist (was the run simulated?)"
+        )
     with open(path) as f:
         return json.load(f)
 
@@ -146,8 +154,16 @@ class SimRun:
         What the device models injected; written as ``ground_truth.json``.
     """
 
-    def __init__(self, proposal, run, ntrains, seed=0, first_train=None,
-                 missing_trains=0.0, scenario_name=""):
+    def __init__(
+        self,
+        proposal,
+        run,
+        ntrains,
+        seed=0,
+        first_train=None,
+        missing_trains=0.0,
+        scenario_name="",
+    ):
         self.proposal = validate_proposal(proposal)
         self.run = validate_run(run)
         self.seed = int(seed)
@@ -166,8 +182,8 @@ class SimRun:
                 missing[idx] = True
         self.train_ids = all_ids[~missing]
         self.sources: list = []
-        self.pattern = None        # set by timing.add_timing()
-        self.absent: dict = {}     # source name -> boolean mask of trains without data
+        self.pattern = None  # set by timing.add_timing()
+        self.absent: dict = {}  # source name -> boolean mask of trains without data
         self.truth = {
             "scenario": scenario_name,
             "proposal": self.proposal,
@@ -263,7 +279,8 @@ class SimRun:
         if not hit:
             raise ToolBoxValueError(
                 f"no simulated source matches {pattern!r}; sources: "
-                f"{', '.join(s.name for s in self.sources)}")
+                f"{', '.join(s.name for s in self.sources)}"
+            )
         for s in hit:
             if isinstance(s, ControlSource):
                 present = np.ones(self.ntrains, bool) if s.present is None else s.present
@@ -342,7 +359,8 @@ def validate_options(sc: Scenario, options: dict) -> dict:
                 continue
             raise ToolBoxValueError(
                 f"{where} does not exist; its options are {', '.join(named) or '(none)'} "
-                f"(see `scs-nb simulate {sc.name} --describe`)")
+                f"(see `scs-nb simulate {sc.name} --describe`)"
+            )
         default = named[name].default
         if default is inspect.Parameter.empty or default is None:
             continue
@@ -351,16 +369,19 @@ def validate_options(sc: Scenario, options: dict) -> dict:
                 raise ToolBoxValueError(f"{where} must be true or false, got {value!r}")
         elif isinstance(default, int):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                raise ToolBoxValueError(f"{where} must be an integer (default {default}), "
-                                        f"got {value!r}")
-            low = 0 if "seed" in name else 1     # counts, steps, sizes; seeds >= 0
+                raise ToolBoxValueError(
+                    f"{where} must be an integer (default {default}), got {value!r}"
+                )
+            low = 0 if "seed" in name else 1  # counts, steps, sizes; seeds >= 0
             if default > 0 and value < low:
-                raise ToolBoxValueError(f"{where} must be an integer >= {low} (default "
-                                        f"{default}), got {value}")
+                raise ToolBoxValueError(
+                    f"{where} must be an integer >= {low} (default {default}), got {value}"
+                )
         elif isinstance(default, float):
             if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
-                raise ToolBoxValueError(f"{where} must be a number (default {default}), "
-                                        f"got {value!r}")
+                raise ToolBoxValueError(
+                    f"{where} must be a number (default {default}), got {value!r}"
+                )
             if not math.isfinite(float(value)):
                 raise ToolBoxValueError(f"{where} must be a finite number, got {value!r}")
     return options
@@ -370,8 +391,10 @@ def _check_run_options(ntrains, seed, missing_trains):
     if isinstance(ntrains, bool) or not isinstance(ntrains, (int, np.integer)):
         raise ToolBoxValueError(f"trains must be an integer, got {ntrains!r}")
     if not 2 <= ntrains <= MAX_TRAINS:
-        raise ToolBoxValueError(f"trains must be 2..{MAX_TRAINS}, got {ntrains}; pass "
-                                "--trains N (or leave it out for the scenario's default)")
+        raise ToolBoxValueError(
+            f"trains must be 2..{MAX_TRAINS}, got {ntrains}; pass "
+            "--trains N (or leave it out for the scenario's default)"
+        )
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ToolBoxValueError(f"seed must be an integer >= 0, got {seed!r}")
     try:
@@ -379,8 +402,9 @@ def _check_run_options(ntrains, seed, missing_trains):
     except (TypeError, ValueError):
         f = float("nan")
     if isinstance(missing_trains, bool) or not math.isfinite(f) or not 0 <= f < 1:
-        raise ToolBoxValueError(f"missing_trains is the fraction of trains dropped, 0 <= f < 1, "
-                                f"got {missing_trains!r}")
+        raise ToolBoxValueError(
+            f"missing_trains is the fraction of trains dropped, 0 <= f < 1, got {missing_trains!r}"
+        )
 
 
 def _available_memory() -> int:
@@ -414,7 +438,8 @@ def _check_memory(sc, ntrains, seed, options, probe=100):
         raise ToolBoxValueError(
             f"scenario {sc.name!r} with {ntrains} trains needs about {need / 2**30:.1f} GiB of "
             f"memory ({peak / probe / 1024:.0f} KiB per train) but {avail / 2**30:.1f} GiB are "
-            f"free; pass fewer --trains (at most about {int(0.5 * avail / (peak / probe))})")
+            f"free; pass fewer --trains (at most about {int(0.5 * avail / (peak / probe))})"
+        )
 
 
 @dataclass
@@ -439,9 +464,21 @@ class SimResult:
     files: list
 
 
-def simulate(scenario_name, proposal=DEFAULT_PROPOSAL, run=1, trains=None, seed=0,
-             data_root=None, size="small", missing_trains=0.0, absent=None,
-             overwrite=False, trains_per_file=None, progress=False, **options) -> SimResult:
+def simulate(
+    scenario_name,
+    proposal=DEFAULT_PROPOSAL,
+    run=1,
+    trains=None,
+    seed=0,
+    data_root=None,
+    size="small",
+    missing_trains=0.0,
+    absent=None,
+    overwrite=False,
+    trains_per_file=None,
+    progress=False,
+    **options,
+) -> SimResult:
     """Simulate one SCS run in the EuXFEL file format.
 
     Parameters
@@ -484,11 +521,10 @@ def simulate(scenario_name, proposal=DEFAULT_PROPOSAL, run=1, trains=None, seed=
     sc = get_scenario(scenario_name)
     if size not in ("small", "large"):
         raise ToolBoxValueError(f"size must be 'small' or 'large', got {size!r}")
-    ntrains = trains if trains is not None else (
-        sc.large_trains if size == "large" else sc.trains)
+    ntrains = trains if trains is not None else (sc.large_trains if size == "large" else sc.trains)
     _check_run_options(ntrains, seed, missing_trains)
     options = dict(options)
-    extra = options.pop("extra_mnemonics", None)    # any scenario (see sim.extra)
+    extra = options.pop("extra_mnemonics", None)  # any scenario (see sim.extra)
     validate_options(sc, options)
     root = Path(data_root) if data_root else default_data_root()
     pdir = proposal_dir(proposal, root)
@@ -496,20 +532,24 @@ def simulate(scenario_name, proposal=DEFAULT_PROPOSAL, run=1, trains=None, seed=
     if run_dir.exists() and not overwrite:
         raise ToolBoxPathError(
             f"{run_dir} already exists; pass overwrite=True (--overwrite) to replace it, "
-            "or choose another run number")
-    check_writable_dir(run_dir.parent, "data root folder",
-                               "data_root= (--data-root) or set EXTRA_DATA_DATA_ROOT")
+            "or choose another run number"
+        )
+    check_writable_dir(
+        run_dir.parent, "data root folder", "data_root= (--data-root) or set EXTRA_DATA_DATA_ROOT"
+    )
     _check_memory(sc, int(ntrains), seed, options)
-    sim = SimRun(proposal, run, ntrains, seed, missing_trains=missing_trains,
-                 scenario_name=scenario_name)
+    sim = SimRun(
+        proposal, run, ntrains, seed, missing_trains=missing_trains, scenario_name=scenario_name
+    )
     sim.truth["options"] = _jsonable(options)
     try:
         sc.func(sim, **options)
     except TypeError as exc:
         if "unexpected keyword" not in str(exc):
             raise
-        raise ToolBoxValueError(f"scenario {sc.name!r}: {exc} (see `scs-nb simulate "
-                                f"{sc.name} --describe`)") from None
+        raise ToolBoxValueError(
+            f"scenario {sc.name!r}: {exc} (see `scs-nb simulate {sc.name} --describe`)"
+        ) from None
     if extra:
         add_mnemonics(sim, extra)
     if absent:
@@ -518,17 +558,20 @@ def simulate(scenario_name, proposal=DEFAULT_PROPOSAL, run=1, trains=None, seed=
     # run, and two processes simulating the same run do not collide
     run_dir.parent.mkdir(parents=True, exist_ok=True)
     clean_stale(run_dir.parent, run_dir.name + ".", ".part")
-    tmp_dir = Path(tempfile.mkdtemp(dir=run_dir.parent,
-                                    prefix=part_name(run_dir.name), suffix=".part"))
+    tmp_dir = Path(
+        tempfile.mkdtemp(dir=run_dir.parent, prefix=part_name(run_dir.name), suffix=".part")
+    )
     try:
         os.chmod(tmp_dir, 0o777 & ~umask())
-        writer = RunWriter(tmp_dir, sim.proposal, sim.run, sim.train_ids,
-                           trains_per_file=trains_per_file or 500)
+        writer = RunWriter(
+            tmp_dir, sim.proposal, sim.run, sim.train_ids, trains_per_file=trains_per_file or 500
+        )
         for s in sim.sources:
             writer.add(s)
         bar = None
         if progress:
             from tqdm.auto import tqdm  # optional display: tqdm.auto probes for Jupyter widgets
+
             bar = tqdm(desc=f"simulating r{sim.run:04d}", unit="file")
         files = writer.write(progress=(lambda f: bar.update(1)) if bar else None)
         if bar:
@@ -547,8 +590,11 @@ def simulate(scenario_name, proposal=DEFAULT_PROPOSAL, run=1, trains=None, seed=
         if tpath.is_file():
             break
         time.sleep(0.05)
-    warnings.warn(f"{run_dir} was written by another process at the same time; using its "
-                  "run", UserWarning, stacklevel=2)
+    warnings.warn(
+        f"{run_dir} was written by another process at the same time; using its run",
+        UserWarning,
+        stacklevel=2,
+    )
     truth = ground_truth(sim.proposal, sim.run, root) if tpath.is_file() else sim.truth
     return SimResult(run_dir, tpath, truth, sorted(run_dir.glob("*.h5")))
 
@@ -559,12 +605,14 @@ def _publish(tmp_dir: Path, run_dir: Path, overwrite: bool) -> bool:
     is moved aside first and deleted after the rename."""
     aside = None
     if overwrite and run_dir.exists():
-        aside = Path(tempfile.mkdtemp(dir=run_dir.parent,
-                                      prefix=part_name(run_dir.name + ".old"),
-                                      suffix=".part"))
+        aside = Path(
+            tempfile.mkdtemp(
+                dir=run_dir.parent, prefix=part_name(run_dir.name + ".old"), suffix=".part"
+            )
+        )
         try:
             os.replace(run_dir, aside / run_dir.name)
-        except FileNotFoundError:    # a concurrent overwrite moved it already
+        except FileNotFoundError:  # a concurrent overwrite moved it already
             pass
     try:
         os.rename(tmp_dir, run_dir)
@@ -614,8 +662,8 @@ def ensure_run(proposal=DEFAULT_PROPOSAL, run=1, scenario=None, data_root=None, 
         if not scenario:
             raise ToolBoxPathError(
                 f"run {r} of proposal {p} not found under {root}; set EXTRA_DATA_DATA_ROOT "
-                "or pass a scenario to simulate it")
+                "or pass a scenario to simulate it"
+            )
         found = [simulate(scenario, p, r, data_root=root, **kwargs).run_dir]
     os.environ["EXTRA_DATA_DATA_ROOT"] = str(root)
     return found[0]
-

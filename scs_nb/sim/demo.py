@@ -7,6 +7,7 @@
 3. every template runs headless on the run of its scenario, leaving an
    executed notebook and an HTML report under ``<out>/reports``.
 """
+
 from __future__ import annotations
 
 import os
@@ -26,9 +27,11 @@ DEMO_PROPOSAL = core.DEFAULT_PROPOSAL
 #: demo sizes where a scenario's default is large: the DSSC runs hold the modules the
 #: templates use (group 0 and one module per quadrant), the energy scan only module 0
 _DSSC_DEMO_MODULES = "0,1,2,3,7,8,15"
-DEMO_OPTIONS = {"dssc_dark": dict(modules=_DSSC_DEMO_MODULES, trains=6),
-                "dssc_delay_scan": dict(modules=_DSSC_DEMO_MODULES, trains=20),
-                "dssc_energy_scan": dict(modules="0", trains=22)}
+DEMO_OPTIONS = {
+    "dssc_dark": dict(modules=_DSSC_DEMO_MODULES, trains=6),
+    "dssc_delay_scan": dict(modules=_DSSC_DEMO_MODULES, trains=20),
+    "dssc_energy_scan": dict(modules="0", trains=22),
+}
 
 
 def demo_plan():
@@ -67,8 +70,14 @@ def simulate_demo(data_root: Path, progress=print):
             progress(f"  r{run:04d} {name}: already simulated")
             continue
         t0 = time.perf_counter()
-        core.simulate(name, DEMO_PROPOSAL, run, data_root=data_root, overwrite=True,
-                      **DEMO_OPTIONS.get(name, {}))
+        core.simulate(
+            name,
+            DEMO_PROPOSAL,
+            run,
+            data_root=data_root,
+            overwrite=True,
+            **DEMO_OPTIONS.get(name, {}),
+        )
         progress(f"  r{run:04d} {name}: simulated in {time.perf_counter() - t0:.1f} s")
     return plan
 
@@ -126,8 +135,10 @@ def run_demo(out="demo", templates=True, progress=print):
     progress("\nRecovered vs injected values:")
     progress(format_table(rows))
     bad = [r for r in rows if r[-1] != "yes"]
-    progress(f"\n{len(rows) - len(bad)} of {len(rows)} quantities recovered within tolerance"
-             + (f"; {failed_templates} template(s) failed" if failed_templates else ""))
+    progress(
+        f"\n{len(rows) - len(bad)} of {len(rows)} quantities recovered within tolerance"
+        + (f"; {failed_templates} template(s) failed" if failed_templates else "")
+    )
     return 1 if bad or failed_templates else 0
 
 
@@ -146,9 +157,8 @@ def _run_templates(out, plan, progress, jobs=2):
         if scenario in plan and "run" in params:
             values["run"] = plan[scenario]
         try:
-            return t, runner.run_template(t.path, values, out=reports / t.name,
-                                          overwrite=True)
-        except Exception as exc:   # a template that cannot start is reported, not fatal
+            return t, runner.run_template(t.path, values, out=reports / t.name, overwrite=True)
+        except Exception as exc:  # a template that cannot start is reported, not fatal
             return t, exc
 
     failed = 0

@@ -33,6 +33,7 @@ Physics and layout
 keys, bunch pattern, polarity, samples per slot and ``peaks`` (per train, one
 integrated peak per pulse of the pattern, in pulse order).
 """
+
 from __future__ import annotations
 
 import zlib
@@ -40,12 +41,14 @@ import zlib
 import numpy as np
 
 from ..facility import ADQ412_SAMPLES_PER_SLOT, FASTADC_SAMPLES_PER_SLOT, SLOT_RATE_HZ
-from ..facility.sources import ADQ412 as ADQ, FASTADC as FADC, MCP_ADQ_LETTER as ADQ_CHANNELS
+from ..facility.sources import ADQ412 as ADQ
+from ..facility.sources import FASTADC as FADC
+from ..facility.sources import MCP_ADQ_LETTER as ADQ_CHANNELS
 from .writer import ControlSource, InstrumentSource
 
 SPS = {"ADQ412": ADQ412_SAMPLES_PER_SLOT, "FastADC": FASTADC_SAMPLES_PER_SLOT}
-LEAD = {"ADQ412": 200, "FastADC": 10}       # samples before the first pulse's kernel
-NOISE = {"ADQ412": 3.0, "FastADC": 4.0}     # electronic noise (counts rms)
+LEAD = {"ADQ412": 200, "FastADC": 10}  # samples before the first pulse's kernel
+NOISE = {"ADQ412": 3.0, "FastADC": 4.0}  # electronic noise (counts rms)
 BASELINE = {"ADQ412": 2000.0, "FastADC": 1000.0}
 # pulse shape: (kernel length, centre index, rise sigma, fall sigma) in samples
 SHAPE = {"ADQ412": (64, 16, 3.0, 6.0), "FastADC": (14, 4, 0.8, 1.6)}
@@ -112,7 +115,7 @@ def _board(run, kind, device, channels, board_slots, trains_per_chunk=32):
     for ch in channels:
         union = _union(ch.ids)
         ch.union = union
-        ch.table = _amplitudes(ch.ids, union, ch.amps)     # (ntrains, nunion)
+        ch.table = _amplitudes(ch.ids, union, ch.amps)  # (ntrains, nunion)
         # per-channel on-board integration settings: windows from the board's first slot
         cu = union if len(union) else np.array([s0])
         cspacing = int(np.min(np.diff(cu))) if len(cu) > 1 else spacing
@@ -120,9 +123,14 @@ def _board(run, kind, device, channels, board_slots, trains_per_chunk=32):
         nwin = int((cu[-1] - first) // cspacing + 1) if len(cu) else 0
         nwin = min(nwin, NPEAKS)
         start = (first - s0) * sps + lead
-        ch.settings = {"initialDelay": start, "peakSamples": klen,
-                       "baseStart": start - BASE_LEN[kind] - 1, "baseStop": start - 1,
-                       "pulsePeriod": cspacing * sps, "numPulses": nwin}
+        ch.settings = {
+            "initialDelay": start,
+            "peakSamples": klen,
+            "baseStart": start - BASE_LEN[kind] - 1,
+            "baseStop": start - 1,
+            "pulsePeriod": cspacing * sps,
+            "numPulses": nwin,
+        }
         for key, v in ch.settings.items():
             control[f"{ch.prefix}.{key}"] = np.full(n, v, np.int32)
         control[f"{ch.prefix}.enable"] = np.ones(n, bool)
@@ -130,13 +138,16 @@ def _board(run, kind, device, channels, board_slots, trains_per_chunk=32):
         # on-board integrals: windows k at first + k * cspacing slots
         win_slots = first + cspacing * np.arange(nwin)
         pos = np.searchsorted(union, win_slots)
-        hit = (pos < len(union)) & (union[np.minimum(pos, max(len(union) - 1, 0))] == win_slots) \
-            if len(union) else np.zeros(nwin, bool)
+        hit = (
+            (pos < len(union)) & (union[np.minimum(pos, max(len(union) - 1, 0))] == win_slots)
+            if len(union)
+            else np.zeros(nwin, bool)
+        )
         onboard = np.zeros((n, NPEAKS), np.float32)
         if nwin:
             vals = np.zeros((n, nwin))
             vals[:, hit] = ch.table[:, pos[hit]]
-            sigma = NOISE[kind] * np.sqrt(klen + klen ** 2 / BASE_LEN[kind])
+            sigma = NOISE[kind] * np.sqrt(klen + klen**2 / BASE_LEN[kind])
             vals += sigma * run.rng_for(f"{device} {ch.name} onboard").standard_normal(vals.shape)
             onboard[:, :nwin] = vals
         ch.onboard = onboard
@@ -163,12 +174,24 @@ def _board(run, kind, device, channels, board_slots, trains_per_chunk=32):
             sources[f"{device}:{ch.key}.output"] = ({"data": keys}, [ch])
 
     for name, (groups, chans) in sources.items():
-        run.add(InstrumentSource(name, "AdqDigitizer" if kind == "ADQ412" else "FastAdc",
-                                 groups, {g: np.ones(n, np.uint64) for g in groups},
-                                 _make_fill(run, kind, name, chans, s0, length, k),
-                                 chunk_trains=trains_per_chunk))
-    run.add(ControlSource(device, "AdqDigitizer" if kind == "ADQ412" else "FastAdc",
-                          control, run_values=run_values))
+        run.add(
+            InstrumentSource(
+                name,
+                "AdqDigitizer" if kind == "ADQ412" else "FastAdc",
+                groups,
+                {g: np.ones(n, np.uint64) for g in groups},
+                _make_fill(run, kind, name, chans, s0, length, k),
+                chunk_trains=trains_per_chunk,
+            )
+        )
+    run.add(
+        ControlSource(
+            device,
+            "AdqDigitizer" if kind == "ADQ412" else "FastAdc",
+            control,
+            run_values=run_values,
+        )
+    )
     return s0, length
 
 
@@ -189,26 +212,37 @@ def _make_fill(run, kind, source, chans, s0, length, k):
             tr = rng.standard_normal((len(tix), length), dtype=np.float32)
             tr *= noise
             tr += base
-            amps = ch.table[tix] * ch.polarity                 # (nt, nunion)
+            amps = ch.table[tix] * ch.polarity  # (nt, nunion)
             starts = (ch.union - s0) * sps + lead
             if len(starts):
                 # add every pulse with one fancy-indexed update (kernels never
                 # overlap: a kernel is shorter than one slot)
-                idx = starts[:, None] + np.arange(klen)         # (nunion, klen)
-                tr[:, idx.ravel()] += (amps[:, :, None] * k).reshape(len(tix), -1) \
-                    .astype(np.float32)
+                idx = starts[:, None] + np.arange(klen)  # (nunion, klen)
+                tr[:, idx.ravel()] += (
+                    (amps[:, :, None] * k).reshape(len(tix), -1).astype(np.float32)
+                )
             if kind == "ADQ412":
-                out[f"{ch.key}.raw.samples"] = np.clip(np.rint(tr), -32768, 32767) \
-                    .astype(np.int16)
+                out[f"{ch.key}.raw.samples"] = np.clip(np.rint(tr), -32768, 32767).astype(np.int16)
             else:
                 out["data.rawData"] = np.clip(np.rint(tr), 0, 65535).astype(np.uint16)
         return out
+
     return fill
 
 
-def add_digitizers(run, energies=None, transmission=1.0, mcp_gain=(20.0, 22.0, 18.0, 25.0),
-                   mcp_raw=("MCP2",), fel_pd_channel=4, fel_pd_gain=20.0, ppl_channel=5,
-                   ppl_amplitude=6000.0, ppl_jitter=0.02, fadc_raw=True):
+def add_digitizers(
+    run,
+    energies=None,
+    transmission=1.0,
+    mcp_gain=(20.0, 22.0, 18.0, 25.0),
+    mcp_raw=("MCP2",),
+    fel_pd_channel=4,
+    fel_pd_gain=20.0,
+    ppl_channel=5,
+    ppl_amplitude=6000.0,
+    ppl_jitter=0.02,
+    fadc_raw=True,
+):
     """Write the ADQ412 MCP channels on SASE3 pulses, FastADC FEL and PPL photodiodes.
 
     Parameters
@@ -255,8 +289,17 @@ def add_digitizers(run, energies=None, transmission=1.0, mcp_gain=(20.0, 22.0, 1
     for num, letter in ADQ_CHANNELS.items():
         name = f"MCP{num}"
         amps = [mcp_gain[num - 1] * np.asarray(e) * trans[i] for i, e in enumerate(energies)]
-        ch = _Channel(name, f"board1.apd.channel_1_{letter}", "ADQ412", "sase3", pat.sase3,
-                      amps, name in mcp_raw, -1.0, f"{name} (TIM) MCP signal")
+        ch = _Channel(
+            name,
+            f"board1.apd.channel_1_{letter}",
+            "ADQ412",
+            "sase3",
+            pat.sase3,
+            amps,
+            name in mcp_raw,
+            -1.0,
+            f"{name} (TIM) MCP signal",
+        )
         ch.key = f"digitizers.channel_1_{letter}"
         chans.append(ch)
     slots = _union(pat.sase3)
@@ -267,15 +310,33 @@ def add_digitizers(run, energies=None, transmission=1.0, mcp_gain=(20.0, 22.0, 1
     fchans = []
     if fel_pd_channel is not None:
         amps = [fel_pd_gain * np.asarray(e) * trans[i] for i, e in enumerate(energies)]
-        ch = _Channel(f"FastADC{fel_pd_channel}", f"channel_{fel_pd_channel}", "FastADC",
-                      "sase3", pat.sase3, amps, fadc_raw, 1.0, "FEL photodiode (downstream)")
+        ch = _Channel(
+            f"FastADC{fel_pd_channel}",
+            f"channel_{fel_pd_channel}",
+            "FastADC",
+            "sase3",
+            pat.sase3,
+            amps,
+            fadc_raw,
+            1.0,
+            "FEL photodiode (downstream)",
+        )
         ch.key = f"channel_{fel_pd_channel}"
         fchans.append(ch)
     if ppl_channel is not None:
         rng = run.rng_for("PPL pulses")
         amps = [ppl_amplitude * (1 + ppl_jitter * rng.standard_normal(len(x))) for x in pat.ppl]
-        ch = _Channel(f"FastADC{ppl_channel}", f"channel_{ppl_channel}", "FastADC", "scs_ppl",
-                      pat.ppl, amps, fadc_raw, 1.0, "PP laser photodiode")
+        ch = _Channel(
+            f"FastADC{ppl_channel}",
+            f"channel_{ppl_channel}",
+            "FastADC",
+            "scs_ppl",
+            pat.ppl,
+            amps,
+            fadc_raw,
+            1.0,
+            "PP laser photodiode",
+        )
         ch.key = f"channel_{ppl_channel}"
         fchans.append(ch)
     if fchans:
@@ -291,9 +352,15 @@ def _truth(ch, source, kind):
         raw_key, peaks_key = f"{ch.key}.raw.samples", f"{ch.key}.apd.pulseIntegral"
     else:
         raw_key, peaks_key = "data.rawData", "data.peaks"
-    return {"source": source, "kind": kind, "raw_key": raw_key if ch.raw else None,
-            "onboard_key": peaks_key, "bunch_pattern": ch.loc,
-            "polarity": "negative" if ch.polarity < 0 else "positive",
-            "samples_per_slot": SPS[kind], "noise_counts": NOISE[kind],
-            "onboard_settings": ch.settings,
-            "peaks": [np.asarray(a, float).tolist() for a in ch.amps]}
+    return {
+        "source": source,
+        "kind": kind,
+        "raw_key": raw_key if ch.raw else None,
+        "onboard_key": peaks_key,
+        "bunch_pattern": ch.loc,
+        "polarity": "negative" if ch.polarity < 0 else "positive",
+        "samples_per_slot": SPS[kind],
+        "noise_counts": NOISE[kind],
+        "onboard_settings": ch.settings,
+        "peaks": [np.asarray(a, float).tolist() for a in ch.amps],
+    }

@@ -25,6 +25,7 @@ the photon and electronic noise come from a small bank of pre-drawn normal
 frames (Gaussian approximation of Poisson, same mean and variance) so that
 multi-GB benchmark runs are simulated at memory speed.
 """
+
 from __future__ import annotations
 
 import math
@@ -39,10 +40,10 @@ from ..facility import HC_EV_NM, dssc_geometry
 from ..facility.sources import DSSC_FINE_DELAY_KEY, DSSC_MODULE, DSSC_PPT
 from ..facility.sources import dssc_module_source as module_source
 from ..routines.laser import delayToPosition, positionToDelay
+from . import slow, timing
 from .beamline import add_beamline
 from .registry import scenario
 from .writer import ControlSource, InstrumentSource
-from . import slow, timing
 
 NPIX = MODULE_SHAPE[0] * MODULE_SHAPE[1]
 
@@ -50,8 +51,6 @@ DEFAULT_RINGS = (
     {"q_nm": 0.38, "sigma_q_nm": 0.03, "amplitude": 1.0, "depth": 0.4, "tau_ps": 1.5},
     {"q_nm": 0.75, "sigma_q_nm": 0.05, "amplitude": 0.6, "depth": 0.25, "tau_ps": 4.0},
 )
-
-
 
 
 # -- geometry and the scattering pattern -------------------------------------
@@ -123,8 +122,9 @@ def ring_profiles(truth_dssc: dict, energy_ev: float, modules=None):
     q = pixel_q(energy_ev, truth_dssc["distance_m"], truth_dssc["quad_pos"])
     if modules is not None:
         q = q[list(modules)]
-    return np.stack([np.exp(-0.5 * ((q - r["q_nm"]) / r["sigma_q_nm"]) ** 2)
-                     for r in truth_dssc["rings"]]).astype(np.float32)
+    return np.stack(
+        [np.exp(-0.5 * ((q - r["q_nm"]) / r["sigma_q_nm"]) ** 2) for r in truth_dssc["rings"]]
+    ).astype(np.float32)
 
 
 def ring_factor(ring: dict, delay_ps, pumped, t0_ps=0.0):
@@ -171,11 +171,12 @@ def resonance(truth_dssc: dict, energy_ev):
     if not res:
         return np.ones_like(np.asarray(energy_ev, float))
     x = (np.asarray(energy_ev, float) - res["e0_eV"]) / res["gamma_eV"]
-    return 1 + res["strength"] / (1 + x ** 2)
+    return 1 + res["strength"] / (1 + x**2)
 
 
-def expected_photons_per_uj(truth_dssc: dict, module: int, delay_ps=0.0, pumped=False,
-                            energy_ev=None):
+def expected_photons_per_uj(
+    truth_dssc: dict, module: int, delay_ps=0.0, pumped=False, energy_ev=None
+):
     """Expected photons per µJ of pulse energy of every pixel of one module.
 
     Parameters
@@ -201,13 +202,18 @@ def expected_photons_per_uj(truth_dssc: dict, module: int, delay_ps=0.0, pumped=
     img = np.full(MODULE_SHAPE, truth_dssc["background"], np.float64)
     amp = float(resonance(truth_dssc, e))
     for r, ring in enumerate(truth_dssc["rings"]):
-        img += ring["amplitude"] * amp * float(
-            ring_factor(ring, delay_ps, pumped, truth_dssc["t0_ps"])) * prof[r]
+        img += (
+            ring["amplitude"]
+            * amp
+            * float(ring_factor(ring, delay_ps, pumped, truth_dssc["t0_ps"]))
+            * prof[r]
+        )
     return truth_dssc["photons_per_uJ"] * img
 
 
-def expected_module_mean(truth_dssc: dict, module: int, delay_ps=0.0, pumped=False,
-                         energy_ev=None):
+def expected_module_mean(
+    truth_dssc: dict, module: int, delay_ps=0.0, pumped=False, energy_ev=None
+):
     """Module-average of ``expected_photons_per_uj`` from the stored ring weights.
 
     No geometry is needed: the ring weights per module and energy are in the
@@ -240,13 +246,17 @@ def expected_module_mean(truth_dssc: dict, module: int, delay_ps=0.0, pumped=Fal
     amp = resonance(truth_dssc, e)
     total = truth_dssc["background"]
     for r, ring in enumerate(truth_dssc["rings"]):
-        total = total + ring["amplitude"] * amp * ring_factor(
-            ring, delay_ps, pumped, truth_dssc["t0_ps"]) * w[r]
+        total = (
+            total
+            + ring["amplitude"]
+            * amp
+            * ring_factor(ring, delay_ps, pumped, truth_dssc["t0_ps"])
+            * w[r]
+        )
     return truth_dssc["photons_per_uJ"] * total
 
 
-def dark_offsets(seed: int, module: int, frames: int, base=40.0, pixel_sigma=4.0,
-                 cell_sigma=2.0):
+def dark_offsets(seed: int, module: int, frames: int, base=40.0, pixel_sigma=4.0, cell_sigma=2.0):
     """The dark offsets of one module (the same for every run of one seed).
 
     Parameters
@@ -283,12 +293,12 @@ def _render_kernel():
     global _RENDER
     if _RENDER is None:
         from numba import njit  # heavy: compiled on first render only
+
         _RENDER = njit(cache=True, nogil=True)(_render_bank)
     return _RENDER
 
 
-def _render_bank(out, pix_dark, cell_dark, coef, profiles, bank, bank_rows, gain,
-                 noise_var):
+def _render_bank(out, pix_dark, cell_dark, coef, profiles, bank, bank_rows, gain, noise_var):
     """out[k] = clip(round(dark + gain*mu + sqrt(gain^2 mu + noise^2) z)),
     mu = coef[k,0] + sum_r coef[k,r+1] * profiles[r]; z from the noise bank."""
     nframes = out.shape[0]
@@ -311,11 +321,29 @@ def _render_bank(out, pix_dark, cell_dark, coef, profiles, bank, bank_rows, gain
             out[k, p] = np.uint16(v)
 
 
-def add_dssc(run, modules=None, frames_per_pulse=1, energies_uj=None, delay_ps=None,
-             pumped=None, energy_ev=930.0, rings=DEFAULT_RINGS, t0_ps=0.0,
-             photons_per_uJ=0.04, background=0.1, gain=2.0, noise=1.5, distance_m=0.5,
-             dark_seed=1234, dark_only=False, exact_limit=2000, bank_size=32,
-             trains_per_file=250, resonance_params=None, quad_pos=None):
+def add_dssc(
+    run,
+    modules=None,
+    frames_per_pulse=1,
+    energies_uj=None,
+    delay_ps=None,
+    pumped=None,
+    energy_ev=930.0,
+    rings=DEFAULT_RINGS,
+    t0_ps=0.0,
+    photons_per_uJ=0.04,
+    background=0.1,
+    gain=2.0,
+    noise=1.5,
+    distance_m=0.5,
+    dark_seed=1234,
+    dark_only=False,
+    exact_limit=2000,
+    bank_size=32,
+    trains_per_file=250,
+    resonance_params=None,
+    quad_pos=None,
+):
     """Add DSSC modules to a simulated run.
 
     ``run.pattern`` gives the SASE3 pulses; frame k of a train sees pulse k
@@ -388,7 +416,7 @@ def add_dssc(run, modules=None, frames_per_pulse=1, energies_uj=None, delay_ps=N
         raise ValueError(f"DSSC records 1..800 frames per train, asked {frames}")
     if energies_uj is None:
         energies_uj = [np.full(npulse, 500.0)] * n
-    energies = np.asarray([np.asarray(e, float) for e in energies_uj])       # (n, npulse)
+    energies = np.asarray([np.asarray(e, float) for e in energies_uj])  # (n, npulse)
     delay = np.zeros(n) if delay_ps is None else np.asarray(delay_ps, float)
     pump = np.zeros((n, npulse), bool) if pumped is None else np.asarray(pumped, bool)
     nrj = np.broadcast_to(np.asarray(energy_ev, float), (n,)).copy()
@@ -396,43 +424,56 @@ def add_dssc(run, modules=None, frames_per_pulse=1, energies_uj=None, delay_ps=N
     uniq_e = sorted(set(np.round(nrj, 6).tolist()))
     e_index = np.array([uniq_e.index(v) for v in np.round(nrj, 6).tolist()])
     truth = {
-        "source": DSSC_MODULE, "modules": modules, "frames_per_train": frames,
-        "npulses": npulse, "intra_darks": frames_per_pulse == 2,
-        "frame_pattern": _frame_labels(pump[0], frames_per_pulse) if not dark_only else
-        ["dark"] * frames,
-        "gain_adu_per_photon": gain, "photons_per_uJ": photons_per_uJ,
-        "background": background, "rings": rings, "t0_ps": t0_ps, "noise_adu": noise,
+        "source": DSSC_MODULE,
+        "modules": modules,
+        "frames_per_train": frames,
+        "npulses": npulse,
+        "intra_darks": frames_per_pulse == 2,
+        "frame_pattern": _frame_labels(pump[0], frames_per_pulse)
+        if not dark_only
+        else ["dark"] * frames,
+        "gain_adu_per_photon": gain,
+        "photons_per_uJ": photons_per_uJ,
+        "background": background,
+        "rings": rings,
+        "t0_ps": t0_ps,
+        "noise_adu": noise,
         "distance_m": distance_m,
         "quad_pos": [[float(v) for v in q] for q in (QUAD_POS if quad_pos is None else quad_pos)],
-        "energies_eV": uniq_e, "dark_seed": dark_seed, "dark_only": bool(dark_only),
-        "delay_ps": delay.tolist(), "energy_eV": nrj.tolist(),
-        "adc_max": ADC_MAX, "resonance": resonance_params,
+        "energies_eV": uniq_e,
+        "dark_seed": dark_seed,
+        "dark_only": bool(dark_only),
+        "delay_ps": delay.tolist(),
+        "energy_eV": nrj.tolist(),
+        "adc_max": ADC_MAX,
+        "resonance": resonance_params,
     }
     run.truth["dssc"] = truth
     # mean ring profile per module and energy: the module-average truth
     weights = [[None] * len(uniq_e) for _ in modules]
     prof_by_e = []
     for ie, e in enumerate(uniq_e):
-        prof = ring_profiles(truth, e, modules)                  # (ring, mod, 128, 512)
+        prof = ring_profiles(truth, e, modules)  # (ring, mod, 128, 512)
         prof_by_e.append(prof)
         for im in range(len(modules)):
             weights[im][ie] = prof[:, im].reshape(len(rings), -1).mean(axis=1).tolist()
     truth["ring_weights"] = weights
     darks = {m: dark_offsets(dark_seed, m, frames) for m in modules}
-    truth["dark_mean_adu"] = {str(m): (float(darks[m][0].mean()) + darks[m][1]).tolist()
-                              for m in modules}
+    truth["dark_mean_adu"] = {
+        str(m): (float(darks[m][0].mean()) + darks[m][1]).tolist() for m in modules
+    }
     use_bank = n * frames > exact_limit
 
     # per-frame coefficients: mu = c0 + sum_r c_r P_r
     nr = len(rings)
-    amp = resonance(truth, nrj)                                           # (n,)
+    amp = resonance(truth, nrj)  # (n,)
     coef = np.zeros((n, frames, nr + 1), np.float32)
-    xfr = np.arange(0, frames, frames_per_pulse)                          # X-ray frames
+    xfr = np.arange(0, frames, frames_per_pulse)  # X-ray frames
     if not dark_only:
-        base = energies * photons_per_uJ                                  # (n, npulse)
+        base = energies * photons_per_uJ  # (n, npulse)
         coef[:, xfr, 0] = base * background
         for r, ring in enumerate(rings):
-            fac = ring_factor(ring, delay[:, None], pump, t0_ps)          # (n, npulse)
+            fac = ring_factor(ring, delay[:, None], pump, t0_ps)  # (n, npulse)
             coef[:, xfr, r + 1] = base * ring["amplitude"] * amp[:, None] * fac
     cells = np.arange(frames)
 
@@ -451,30 +492,54 @@ def add_dssc(run, modules=None, frames_per_pulse=1, energies_uj=None, delay_ps=N
                 sl = slice(j * frames, (j + 1) * frames)
                 if use_bank:
                     rows = (np.arange(frames) * 7 + int(i) * 13) % bank_size
-                    _render_kernel()(out[sl], pix_flat, cell, c.astype(np.float64), prof, bank,
-                                 rows, float(gain), float(noise) ** 2)
+                    _render_kernel()(
+                        out[sl],
+                        pix_flat,
+                        cell,
+                        c.astype(np.float64),
+                        prof,
+                        bank,
+                        rows,
+                        float(gain),
+                        float(noise) ** 2,
+                    )
                 else:
-                    mu = c[:, :1] + c[:, 1:] @ prof                       # (frames, npix)
+                    mu = c[:, :1] + c[:, 1:] @ prof  # (frames, npix)
                     ph = rng.poisson(np.clip(mu, 0, None))
-                    v = pix_flat[None] + cell[:, None] + gain * ph \
+                    v = (
+                        pix_flat[None]
+                        + cell[:, None]
+                        + gain * ph
                         + noise * rng.standard_normal(mu.shape)
+                    )
                     out[sl] = np.clip(np.floor(v + 0.5), 0, ADC_MAX).astype(np.uint16)
             ids = np.tile(cells, len(tix)).astype(np.uint64)[:, None]
-            return {"image.data": out.reshape(nf, 1, *MODULE_SHAPE),
-                    "image.pulseId": ids,
-                    "image.cellId": ids.astype(np.uint16)}
+            return {
+                "image.data": out.reshape(nf, 1, *MODULE_SHAPE),
+                "image.pulseId": ids,
+                "image.cellId": ids.astype(np.uint16),
+            }
+
         return fill
 
     counts = np.full(n, frames, np.uint64)
     chunk = max(1, (256 if not use_bank else 1024) // frames)
     for im, m in enumerate(modules):
         src = InstrumentSource(
-            module_source(m), "DsscDetector",
-            groups={"image": {"image.data": ((1,) + MODULE_SHAPE, np.uint16),
-                              "image.pulseId": ((1,), np.uint64),
-                              "image.cellId": ((1,), np.uint16)}},
-            counts={"image": counts}, fill=make_fill(m, im), aggregator=f"DSSC{m:02d}",
-            chunk_trains=chunk)
+            module_source(m),
+            "DsscDetector",
+            groups={
+                "image": {
+                    "image.data": ((1,) + MODULE_SHAPE, np.uint16),
+                    "image.pulseId": ((1,), np.uint64),
+                    "image.cellId": ((1,), np.uint16),
+                }
+            },
+            counts={"image": counts},
+            fill=make_fill(m, im),
+            aggregator=f"DSSC{m:02d}",
+            chunk_trains=chunk,
+        )
         src.trains_per_file = trains_per_file
         run.add(src)
     return truth
@@ -514,8 +579,17 @@ def _true_energies(run):
 
 # -- scenarios -----------------------------------------------------------------
 @scenario("dssc_delay_scan", trains=40, large_trains=400)
-def dssc_delay_scan(run, modules="all", npulses=10, intra_darks=False, start=-1.0, stop=4.0,
-                    nsteps=11, bam="BAM1932M", **dssc):
+def dssc_delay_scan(
+    run,
+    modules="all",
+    npulses=10,
+    intra_darks=False,
+    start=-1.0,
+    stop=4.0,
+    nsteps=11,
+    bam="BAM1932M",
+    **dssc,
+):
     """DSSC pump-probe delay scan: two scattering rings drop on pumping and recover.
 
     SASE3 pulses with the pump laser on every second pulse (pattern
@@ -549,8 +623,9 @@ def dssc_delay_scan(run, modules="all", npulses=10, intra_darks=False, start=-1.
     """
     npulses = int(npulses)
     first, step = _sase3_slots(npulses)
-    pat = timing.PulsePattern.constant(run.ntrains, sase3=(npulses, first, step),
-                                       ppl=((npulses + 1) // 2, first, 2 * step))
+    pat = timing.PulsePattern.constant(
+        run.ntrains, sase3=(npulses, first, step), ppl=((npulses + 1) // 2, first, 2 * step)
+    )
     nominal = np.linspace(start, stop, int(nsteps))
     pos = delayToPosition(nominal)
     add_beamline(run, pat, delay_mm=slow.steps(run.ntrains, pos))
@@ -558,18 +633,27 @@ def dssc_delay_scan(run, modules="all", npulses=10, intra_darks=False, start=-1.
     bam_ps = np.asarray(run.truth["bam"][bam]["drift_fs"]) * 1e-3
     true_delay = nominal_ps - bam_ps
     pumped = [np.isin(s, p) for s, p in zip(pat.sase3, pat.ppl)]
-    truth = add_dssc(run, _modules_opt(modules), 2 if intra_darks else 1, _true_energies(run),
-                     true_delay, pumped, **dssc)
+    truth = add_dssc(
+        run,
+        _modules_opt(modules),
+        2 if intra_darks else 1,
+        _true_energies(run),
+        true_delay,
+        pumped,
+        **dssc,
+    )
     truth["delay_nominal_ps"] = nominal_ps.tolist()
     truth["delay_setpoints_ps"] = nominal.tolist()
     truth["bam"] = bam
-    run.truth["scan"] = {"mnemonic": "PP800_DelayLine", "setpoints": pos.tolist(),
-                         "delay_ps": nominal.tolist()}
+    run.truth["scan"] = {
+        "mnemonic": "PP800_DelayLine",
+        "setpoints": pos.tolist(),
+        "delay_ps": nominal.tolist(),
+    }
 
 
 @scenario("dssc_energy_scan", trains=44, large_trains=440)
-def dssc_energy_scan(run, modules="all", npulses=10, start=925.0, stop=935.0, nsteps=11,
-                     **dssc):
+def dssc_energy_scan(run, modules="all", npulses=10, start=925.0, stop=935.0, nsteps=11, **dssc):
     """DSSC photon energy scan 925..935 eV across a resonance of the rings at 930 eV.
 
     The mono stepped in 11 steps; the scattering rings are resonant at 930 eV
@@ -603,8 +687,7 @@ def dssc_energy_scan(run, modules="all", npulses=10, start=925.0, stop=935.0, ns
     nrj = slow.steps(run.ntrains, setpoints)
     add_beamline(run, pat, nrj=nrj)
     dssc.setdefault("resonance_params", {"e0_eV": 930.0, "gamma_eV": 1.5, "strength": 2.0})
-    truth = add_dssc(run, _modules_opt(modules), 1, _true_energies(run), energy_ev=nrj,
-                     **dssc)
+    truth = add_dssc(run, _modules_opt(modules), 1, _true_energies(run), energy_ev=nrj, **dssc)
     run.truth["scan"] = {"mnemonic": "nrj", "setpoints": setpoints.tolist()}
     return truth
 
@@ -685,8 +768,10 @@ def dssc_geometry_scenario(run, modules="0,7,8,15", npulses=2, quad_offsets=None
     quad = (np.asarray(QUAD_POS, float) + off).tolist()
     pat = timing.PulsePattern.constant(run.ntrains, sase3=(int(npulses),) + _sase3_slots(npulses))
     add_beamline(run, pat)
-    dssc.setdefault("rings", ({"q_nm": 0.5, "sigma_q_nm": 0.02, "amplitude": 2.0,
-                               "depth": 0.0, "tau_ps": 1.0},))
+    dssc.setdefault(
+        "rings",
+        ({"q_nm": 0.5, "sigma_q_nm": 0.02, "amplitude": 2.0, "depth": 0.0, "tau_ps": 1.0},),
+    )
     truth = add_dssc(run, _modules_opt(modules), 1, _true_energies(run), quad_pos=quad, **dssc)
     truth["quad_offsets_mm"] = off.tolist()
     truth["nominal_quad_pos"] = [list(q) for q in QUAD_POS]
@@ -717,8 +802,16 @@ def fine_delay_response(fine_delay, optimum=FINE_DELAY_OPTIMUM, width=FINE_DELAY
 
 
 @scenario("dssc_fine_delay", trains=4, large_trains=40)
-def dssc_fine_delay(run, fine_delay=38.0, optimum=FINE_DELAY_OPTIMUM, width=FINE_DELAY_WIDTH,
-                    modules="0", npulses=4, gain=2.0, **dssc):
+def dssc_fine_delay(
+    run,
+    fine_delay=38.0,
+    optimum=FINE_DELAY_OPTIMUM,
+    width=FINE_DELAY_WIDTH,
+    modules="0",
+    npulses=4,
+    gain=2.0,
+    **dssc,
+):
     """DSSC fine trigger delay: one run at the fine delay setting ``fine_delay``.
 
     The setting is written by the PPT device (mnemonic ``DSSC_fineDelay``);
@@ -754,12 +847,20 @@ def dssc_fine_delay(run, fine_delay=38.0, optimum=FINE_DELAY_OPTIMUM, width=FINE
     pat = timing.PulsePattern.constant(run.ntrains, sase3=(int(npulses),) + _sase3_slots(npulses))
     add_beamline(run, pat)
     fd = float(fine_delay)
-    run.add(ControlSource(DSSC_PPT, "DsscPpt",
-                          {DSSC_FINE_DELAY_KEY: np.full(run.ntrains, fd, np.float64)}))
+    run.add(
+        ControlSource(
+            DSSC_PPT, "DsscPpt", {DSSC_FINE_DELAY_KEY: np.full(run.ntrains, fd, np.float64)}
+        )
+    )
     resp = fine_delay_response(fd, float(optimum), float(width))
-    truth = add_dssc(run, _modules_opt(modules), 1, _true_energies(run), gain=gain * resp,
-                     **dssc)
-    truth.update({"fine_delay": fd, "fine_delay_optimum": float(optimum),
-                  "fine_delay_width": float(width), "fine_delay_response": resp})
+    truth = add_dssc(run, _modules_opt(modules), 1, _true_energies(run), gain=gain * resp, **dssc)
+    truth.update(
+        {
+            "fine_delay": fd,
+            "fine_delay_optimum": float(optimum),
+            "fine_delay_width": float(width),
+            "fine_delay_response": resp,
+        }
+    )
     run.truth["scan"] = {"mnemonic": "DSSC_fineDelay", "setpoints": [fd]}
     return truth

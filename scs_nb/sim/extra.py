@@ -11,6 +11,7 @@ strips. Sources the scenario already writes are left as they are; a CONTROL
 source of the scenario gets the missing keys added. All keys of a source that
 the table knows are written together, so the device is complete.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -48,15 +49,22 @@ def requested(value) -> list:
     """
     if value in (None, "", []):
         return []
-    names = list(mnemonics) if value == "all" else (
-        [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str)
-        else list(value))
+    names = (
+        list(mnemonics)
+        if value == "all"
+        else (
+            [v.strip() for v in value.split(",") if v.strip()]
+            if isinstance(value, str)
+            else list(value)
+        )
+    )
     unknown = [n for n in names if n not in mnemonics]
     if unknown:
         hints = {n: difflib.get_close_matches(n, list(mnemonics), n=3) for n in unknown}
         raise ToolBoxValueError(
             f"extra_mnemonics: unknown mnemonic(s) {', '.join(unknown)} "
-            f"(close: {hints}); pass names of the mnemonic table (tb.mnemonics) or 'all'")
+            f"(close: {hints}); pass names of the mnemonic table (tb.mnemonics) or 'all'"
+        )
     return names
 
 
@@ -65,14 +73,18 @@ def _keys_by_source(names):
     out: dict = {}
     for name in names:
         alt = alternatives(name)[0]
-        out.setdefault(alt["source"], {})[alt["key"]] = (kind_of(alt), alt.get("dim"),
-                                                          alt.get("digitizer"))
+        out.setdefault(alt["source"], {})[alt["key"]] = (
+            kind_of(alt),
+            alt.get("dim"),
+            alt.get("digitizer"),
+        )
     # complete each source with every other key the table gives it
     for name in mnemonics:
         alt = alternatives(name)[0]
         if alt["source"] in out:
-            out[alt["source"]].setdefault(alt["key"], (kind_of(alt), alt.get("dim"),
-                                                       alt.get("digitizer")))
+            out[alt["source"]].setdefault(
+                alt["key"], (kind_of(alt), alt.get("dim"), alt.get("digitizer"))
+            )
     return out
 
 
@@ -115,8 +127,8 @@ def add_mnemonics(run, names):
 def _control(run, source, keys, have, rng, truth):
     values = {}
     n = run.ntrains
-    for key, (kind, dim, _) in keys.items():
-        k = key[:-len(".value")] if key.endswith(".value") else key
+    for key, (kind, _dim, _) in keys.items():
+        k = key[: -len(".value")] if key.endswith(".value") else key
         if have is not None and k in have.values:
             continue
         if kind == "timing":
@@ -143,38 +155,57 @@ def _timing_table(run, key):
     if key.endswith(".pulseIds"):
         return np.zeros((n, SLOTS_PER_TRAIN), np.int32)
     pattern = getattr(run, "pattern", None)
-    return pattern.tables().astype(np.uint32) if pattern is not None \
+    return (
+        pattern.tables().astype(np.uint32)
+        if pattern is not None
         else np.zeros((n, SLOTS_PER_TRAIN), np.uint32)
+    )
 
 
 def _entry(source, key, kind, digitizer):
     """(shape, dtype, generator(rng, ntrains) -> array) of one instrument key."""
     if kind == "camera":
         shape = S.CAMERA_SHAPE.get(source, (512, 512))
-        return shape, np.uint16, lambda rng, m: np.clip(
-            100 + 3 * rng.standard_normal((m,) + shape), 0, 65535).astype(np.uint16)
+        return (
+            shape,
+            np.uint16,
+            lambda rng, m: np.clip(100 + 3 * rng.standard_normal((m,) + shape), 0, 65535).astype(
+                np.uint16
+            ),
+        )
     if kind == "detector":
         shape = S.GOTTHARD2_SHAPE
-        return shape, np.uint16, lambda rng, m: np.clip(
-            2000 + 20 * rng.standard_normal((m,) + shape), 0, 65535).astype(np.uint16)
-    if key.endswith("raw.samples") or key.endswith("rawData"):
+        return (
+            shape,
+            np.uint16,
+            lambda rng, m: np.clip(2000 + 20 * rng.standard_normal((m,) + shape), 0, 65535).astype(
+                np.uint16
+            ),
+        )
+    if key.endswith(("raw.samples", "rawData")):
         length = TRACE_LEN[digitizer or "ADQ412"]
         dtype = np.int16 if key.endswith("raw.samples") else np.uint16
         base = 0 if dtype == np.int16 else 2000
-        return (length,), dtype, lambda rng, m: (
-            base + np.round(3 * rng.standard_normal((m, length)))).astype(dtype)
-    return (NPEAKS,), np.float32, lambda rng, m: (
-        rng.standard_normal((m, NPEAKS))).astype(np.float32)
+        return (
+            (length,),
+            dtype,
+            lambda rng, m: (base + np.round(3 * rng.standard_normal((m, length)))).astype(dtype),
+        )
+    return (
+        (NPEAKS,),
+        np.float32,
+        lambda rng, m: (rng.standard_normal((m, NPEAKS))).astype(np.float32),
+    )
 
 
 def _instrument(run, source, keys, rng):
     groups, gens = {}, {}
-    for key, (kind, dim, digitizer) in keys.items():
+    for key, (kind, _dim, digitizer) in keys.items():
         shape, dtype, gen = _entry(source, key, kind, digitizer)
         group = key.split(".")[0]
         groups.setdefault(group, {})[key] = (shape, dtype)
         gens[key] = gen
-    seed = int(rng.integers(2 ** 31))
+    seed = int(rng.integers(2**31))
 
     def fill(group, tix):
         r = np.random.default_rng([seed, int(tix[0]) if len(tix) else 0])
@@ -188,7 +219,7 @@ def _extend(src, keys, rng):
     """Add the keys ``src`` (a scenario's instrument source) lacks, in its index groups."""
     have = {k for g in src.groups.values() for k in g}
     gens = {}
-    for key, (kind, dim, digitizer) in keys.items():
+    for key, (kind, _dim, digitizer) in keys.items():
         group = key.split(".")[0]
         if key in have or group not in src.groups:
             continue
@@ -197,7 +228,7 @@ def _extend(src, keys, rng):
         gens[key] = (group, gen)
     if not gens:
         return
-    seed = int(rng.integers(2 ** 31))
+    seed = int(rng.integers(2**31))
     old_fill = src.fill
 
     def fill(group, tix):

@@ -21,6 +21,7 @@ Physics and layout
 ``truth['fccd']``: geometry, ring, quench parameters, delays of the scan
 steps and the expected pumped/unpumped ring ratio at each step.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -56,7 +57,7 @@ def gain_map(seed=GAIN_SEED, gain_bottom=0.8):
     """
     rng = np.random.default_rng(seed)
     g = np.ones(FASTCCD_SHAPE, np.float32)
-    g[FASTCCD_SHAPE[0] // 2:] = gain_bottom
+    g[FASTCCD_SHAPE[0] // 2 :] = gain_bottom
     g *= 1 + 0.03 * rng.standard_normal(FASTCCD_SHAPE).astype(np.float32)
     return g
 
@@ -122,8 +123,15 @@ def quench(t_ps, depth, tau_ps, rise_ps=0.1):
     return depth * 0.5 * (1 + erf(t / (np.sqrt(2) * rise_ps))) * np.exp(-np.maximum(t, 0) / tau_ps)
 
 
-def add_fccd(run, photons_per_uj=2e-3, centre=(967.0, 480.0), r0_px=300.0, width_px=25.0,
-             factors=None, dark_only=False):
+def add_fccd(
+    run,
+    photons_per_uj=2e-3,
+    centre=(967.0, 480.0),
+    r0_px=300.0,
+    width_px=25.0,
+    factors=None,
+    dark_only=False,
+):
     """Write the FastCCD frames: a scattering ring on the dark, one frame per train.
 
     Parameters
@@ -168,20 +176,38 @@ def add_fccd(run, photons_per_uj=2e-3, centre=(967.0, 480.0), r0_px=300.0, width
                 photons = photons_per_uj * flux[i] * f[i] * ring
                 # photon shot noise (Gaussian approximation) on the ring
                 photons = photons + np.sqrt(photons) * rng.standard_normal(
-                    FASTCCD_SHAPE, dtype=np.float32)
+                    FASTCCD_SHAPE, dtype=np.float32
+                )
                 img += gain * ADU_PER_PHOTON * photons
             out[j] = np.clip(np.rint(img), 0, 65535)
         return {"data.image.pixels": out}
 
-    run.add(InstrumentSource(S.FASTCCD, "FastCCD", {"data": {
-        "data.image.pixels": (FASTCCD_SHAPE, np.uint16)}}, {"data": np.ones(n, np.uint64)},
-        fill, aggregator="DA05", chunk_trains=4))
+    run.add(
+        InstrumentSource(
+            S.FASTCCD,
+            "FastCCD",
+            {"data": {"data.image.pixels": (FASTCCD_SHAPE, np.uint16)}},
+            {"data": np.ones(n, np.uint64)},
+            fill,
+            aggregator="DA05",
+            chunk_trains=4,
+        )
+    )
     return ring
 
 
 @scenario("fastccd", trains=12, large_trains=400)
-def fastccd(run, t0_mm=0.0, start=-0.15, stop=0.6, nsteps=6, depth=0.3, tau_ps=3.0,
-            distance_m=1.0, nrj=930.0):
+def fastccd(
+    run,
+    t0_mm=0.0,
+    start=-0.15,
+    stop=0.6,
+    nsteps=6,
+    depth=0.3,
+    tau_ps=3.0,
+    distance_m=1.0,
+    nrj=930.0,
+):
     """FastCCD delay scan: a scattering ring quenched by 30 % after time zero.
 
     (1934, 960) frames with a scattering ring (r0 = 300 px) quenched by
@@ -213,7 +239,7 @@ def fastccd(run, t0_mm=0.0, start=-0.15, stop=0.6, nsteps=6, depth=0.3, tau_ps=3
     """
     n = run.ntrains
     pat = timing.PulsePattern.constant(n, sase3=(20, 1000, 24), ppl=(20, 1000, 24))
-    pat.set_trains("ppl", slice(1, None, 2), None)         # laser on even trains only
+    pat.set_trains("ppl", slice(1, None, 2), None)  # laser on even trains only
     setpoints = np.linspace(start, stop, int(nsteps))
     pos = slow.steps(n, setpoints)
     add_beamline(run, pat, nrj=nrj, delay_mm=pos, digitizers=False, bams=())
@@ -224,14 +250,27 @@ def fastccd(run, t0_mm=0.0, start=-0.15, stop=0.6, nsteps=6, depth=0.3, tau_ps=3
     r0, w = 300.0, 25.0
     t_steps = 2 * (setpoints - t0_mm) / C_MM_PER_PS
     run.truth["fccd"] = {
-        "source": S.FASTCCD, "key": "data.image.pixels", "centre_px": [967.0, 480.0],
-        "r0_px": r0, "width_px": w, "distance_m": distance_m, "energy_eV": nrj,
-        "wavelength_nm": HC_EV_NM / nrj, "q0_per_nm": float(q_of_radius(r0, distance_m, nrj)),
-        "t0_mm": t0_mm, "depth": depth, "tau_ps": tau_ps, "gain_seed": GAIN_SEED,
-        "gain_bottom": 0.8, "dark_adu": DARK_ADU, "adu_per_photon": ADU_PER_PHOTON,
-        "pumped_trains": "even", "setpoints_mm": setpoints.tolist(),
+        "source": S.FASTCCD,
+        "key": "data.image.pixels",
+        "centre_px": [967.0, 480.0],
+        "r0_px": r0,
+        "width_px": w,
+        "distance_m": distance_m,
+        "energy_eV": nrj,
+        "wavelength_nm": HC_EV_NM / nrj,
+        "q0_per_nm": float(q_of_radius(r0, distance_m, nrj)),
+        "t0_mm": t0_mm,
+        "depth": depth,
+        "tau_ps": tau_ps,
+        "gain_seed": GAIN_SEED,
+        "gain_bottom": 0.8,
+        "dark_adu": DARK_ADU,
+        "adu_per_photon": ADU_PER_PHOTON,
+        "pumped_trains": "even",
+        "setpoints_mm": setpoints.tolist(),
         "delay_ps": t_steps.tolist(),
-        "ratio_pumped_unpumped": (1 - quench(t_steps, depth, tau_ps)).tolist()}
+        "ratio_pumped_unpumped": (1 - quench(t_steps, depth, tau_ps)).tolist(),
+    }
     run.truth["scan"] = {"mnemonic": "PP800_DelayLine", "setpoints": setpoints.tolist()}
 
 

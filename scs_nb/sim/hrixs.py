@@ -24,6 +24,7 @@ Ground truth in ``run.truth['hrixs']``: curvature, energy calibration, cloud
 width, photon charge, and the hits of each image (x, y, 1 or 2 photons) where
 ``store_hits`` is set.
 """
+
 from __future__ import annotations
 
 import zlib
@@ -44,21 +45,21 @@ CAMERA_DEVICE = mnemonics["hRIXS_exposure"][0]["source"]
 DELAY_DEVICE = mnemonics["hRIXS_delay"][0]["source"]
 
 # the injected spectrometer settings (what find_curvature / the calibration recover)
-CURVE_A = 0.0241            # px of y per px of x
-CURVE_B = -3.7e-7           # px of y per px of x squared
-ENERGY_SLOPE = 0.0184       # eV per px of corrected y
-ELASTIC_Y = 800.0           # corrected y of the elastic line at the reference energy
-REFERENCE_EV = 930.0        # incident (mono) energy of the scenarios
+CURVE_A = 0.0241  # px of y per px of x
+CURVE_B = -3.7e-7  # px of y per px of x squared
+ENERGY_SLOPE = 0.0184  # eV per px of corrected y
+ELASTIC_Y = 800.0  # corrected y of the elastic line at the reference energy
+REFERENCE_EV = 930.0  # incident (mono) energy of the scenarios
 ENERGY_INTERCEPT = REFERENCE_EV - ENERGY_SLOPE * ELASTIC_Y
-CLOUD_SIGMA = 0.5           # charge-cloud width (px, Gaussian sigma)
-READ_NOISE = 2.5            # ADU rms
-FIXED_PATTERN = 2.0         # ADU rms of the bias fixed pattern
+CLOUD_SIGMA = 0.5  # charge-cloud width (px, Gaussian sigma)
+READ_NOISE = 2.5  # ADU rms
+FIXED_PATTERN = 2.0  # ADU rms of the bias fixed pattern
 FANO = 0.12
-DOUBLE_SEPARATION = 0.7     # px: the two photons of a double hit are closer than this
+DOUBLE_SEPARATION = 0.7  # px: the two photons of a double hit are closer than this
 #: (energy loss eV, Gaussian width eV, relative weight) of the sample's RIXS spectrum
 SPECTRUM = ((0.0, 0.05, 0.35), (1.5, 0.2, 0.35), (4.0, 1.0, 0.30))
-Y_RANGE = (350, 950)        # where the spectra fall (raw y), for the analysis
-_PATCH = 7                  # pixels of a rendered charge cloud, each side (> 6 sigma)
+Y_RANGE = (350, 950)  # where the spectra fall (raw y), for the analysis
+_PATCH = 7  # pixels of a rendered charge cloud, each side (> 6 sigma)
 
 
 def parabola(x, a=CURVE_A, b=CURVE_B):
@@ -93,8 +94,9 @@ def fixed_pattern(shape=MARANAX_SHAPE):
         Offset plus a 2 ADU rms fixed pattern, in ADU.
     """
     rng = np.random.default_rng(zlib.crc32(b"MaranaX fixed pattern"))
-    return (MARANAX_OFFSET_ADU
-            + FIXED_PATTERN * rng.standard_normal(shape, dtype=np.float32)).astype(np.float32)
+    return (
+        MARANAX_OFFSET_ADU + FIXED_PATTERN * rng.standard_normal(shape, dtype=np.float32)
+    ).astype(np.float32)
 
 
 def photon_adu(energy_ev):
@@ -113,8 +115,15 @@ def photon_adu(energy_ev):
     return float(energy_ev) / MARANAX_EV_PER_ADU
 
 
-def draw_hits(rng, nphotons, incident_ev, spectrum=SPECTRUM, double_fraction=0.0,
-              shape=MARANAX_SHAPE, margin=3):
+def draw_hits(
+    rng,
+    nphotons,
+    incident_ev,
+    spectrum=SPECTRUM,
+    double_fraction=0.0,
+    shape=MARANAX_SHAPE,
+    margin=3,
+):
     """Draw the hits of one image from the RIXS spectrum.
 
     Parameters
@@ -218,7 +227,7 @@ def render(px, py, q, shape=MARANAX_SHAPE, sigma=CLOUD_SIGMA, out=None):
     if not len(q):
         return out
     offs = np.arange(-(_PATCH // 2), _PATCH // 2 + 1)
-    ix = np.rint(px).astype(np.int64)[:, None] + offs      # (N, P)
+    ix = np.rint(px).astype(np.int64)[:, None] + offs  # (N, P)
     iy = np.rint(py).astype(np.int64)[:, None] + offs
     wx = ndtr((ix + 0.5 - px[:, None]) / sigma) - ndtr((ix - 0.5 - px[:, None]) / sigma)
     wy = ndtr((iy + 0.5 - py[:, None]) / sigma) - ndtr((iy - 0.5 - py[:, None]) / sigma)
@@ -251,8 +260,16 @@ def camera_image(rng, signal, pattern):
     return np.clip(np.rint(img), 0, 65535).astype(np.uint16)
 
 
-def add_maranax(run, nphotons, incident_ev, spectra=None, double_fraction=0.0,
-                store_hits=False, exposure_s=0.1, flux=None):
+def add_maranax(
+    run,
+    nphotons,
+    incident_ev,
+    spectra=None,
+    double_fraction=0.0,
+    store_hits=False,
+    exposure_s=0.1,
+    flux=None,
+):
     """Write the Marana X camera: one image per train, and its control device.
 
     Parameters
@@ -290,8 +307,9 @@ def add_maranax(run, nphotons, incident_ev, spectra=None, double_fraction=0.0,
         flux = np.asarray(flux, float)
         scale = flux / flux.mean()
     # a spectrum's total weight (relative to SPECTRUM's, 1) scales its photon number
-    weight = np.array([sum(c[2] for c in (spectra[i] if spectra is not None else SPECTRUM))
-                       for i in range(n)])
+    weight = np.array(
+        [sum(c[2] for c in (spectra[i] if spectra is not None else SPECTRUM)) for i in range(n)]
+    )
     counts = rng.poisson(nphotons * scale * weight) if nphotons else np.zeros(n, int)
     hits = []
     for i in range(n):
@@ -312,28 +330,48 @@ def add_maranax(run, nphotons, incident_ev, spectra=None, double_fraction=0.0,
             imgs[k] = camera_image(r, signal, pattern_cache["pattern"])
         return {CAMERA_KEY: imgs}
 
-    run.add(InstrumentSource(CAMERA, "MaranaXCamera",
-                             {"data": {CAMERA_KEY: (MARANAX_SHAPE, np.uint16)}},
-                             {"data": np.ones(n, np.uint64)}, fill,
-                             units={}, chunk_trains=2))
-    run.add(ControlSource(CAMERA_DEVICE, "AndorMaranaX",
-                          {"exposureTime": np.full(n, exposure_s, np.float32),
-                           "cameraTemperature": np.full(n, -25.0, np.float32)},
-                          units={"exposureTime": ("s", "")}))
+    run.add(
+        InstrumentSource(
+            CAMERA,
+            "MaranaXCamera",
+            {"data": {CAMERA_KEY: (MARANAX_SHAPE, np.uint16)}},
+            {"data": np.ones(n, np.uint64)},
+            fill,
+            units={},
+            chunk_trains=2,
+        )
+    )
+    run.add(
+        ControlSource(
+            CAMERA_DEVICE,
+            "AndorMaranaX",
+            {
+                "exposureTime": np.full(n, exposure_s, np.float32),
+                "cameraTemperature": np.full(n, -25.0, np.float32),
+            },
+            units={"exposureTime": ("s", "")},
+        )
+    )
     truth = {
-        "CURVE_A": CURVE_A, "CURVE_B": CURVE_B,
-        "ENERGY_SLOPE": ENERGY_SLOPE, "ENERGY_INTERCEPT": ENERGY_INTERCEPT,
-        "cloud_sigma_px": CLOUD_SIGMA, "read_noise_adu": READ_NOISE,
-        "offset_adu": MARANAX_OFFSET_ADU, "ev_per_adu": MARANAX_EV_PER_ADU,
-        "double_fraction": double_fraction, "double_separation_px": DOUBLE_SEPARATION,
+        "CURVE_A": CURVE_A,
+        "CURVE_B": CURVE_B,
+        "ENERGY_SLOPE": ENERGY_SLOPE,
+        "ENERGY_INTERCEPT": ENERGY_INTERCEPT,
+        "cloud_sigma_px": CLOUD_SIGMA,
+        "read_noise_adu": READ_NOISE,
+        "offset_adu": MARANAX_OFFSET_ADU,
+        "ev_per_adu": MARANAX_EV_PER_ADU,
+        "double_fraction": double_fraction,
+        "double_separation_px": DOUBLE_SEPARATION,
         "y_range": list(Y_RANGE),
         "hits_per_image": [int(len(h[0])) for h in hits],
         "photons_per_image": [int(h[2].sum()) for h in hits],
         "incident_eV": incident_ev.tolist(),
     }
     if store_hits:
-        truth["hits"] = [{"x": h[0].tolist(), "y": h[1].tolist(), "n": h[2].tolist()}
-                         for h in hits]
+        truth["hits"] = [
+            {"x": h[0].tolist(), "y": h[1].tolist(), "n": h[2].tolist()} for h in hits
+        ]
     run.truth["hrixs"] = truth
     return truth
 
@@ -348,10 +386,17 @@ def add_hrixs_delay(run, delay):
     delay : array of float
         The delay, one value per train.
     """
-    run.add(ControlSource(DELAY_DEVICE, "OpticalDelay",
-                          {"actualPosition": np.asarray(delay, np.float64),
-                           "targetPosition": np.asarray(delay, np.float64)},
-                          units={"actualPosition": ("s", "p")}))
+    run.add(
+        ControlSource(
+            DELAY_DEVICE,
+            "OpticalDelay",
+            {
+                "actualPosition": np.asarray(delay, np.float64),
+                "targetPosition": np.asarray(delay, np.float64),
+            },
+            units={"actualPosition": ("s", "p")},
+        )
+    )
 
 
 def _beamline(run, nrj=REFERENCE_EV):
@@ -391,8 +436,9 @@ def hrixs_curvature(run, nphotons=3000):
         Mean number of hits per image.
     """
     flux = _beamline(run)
-    add_maranax(run, nphotons, REFERENCE_EV, spectra=[((0.0, 0.03, 1.0),)] * run.ntrains,
-                flux=flux)
+    add_maranax(
+        run, nphotons, REFERENCE_EV, spectra=[((0.0, 0.03, 1.0),)] * run.ntrains, flux=flux
+    )
     add_hrixs_delay(run, np.zeros(run.ntrains))
 
 
@@ -421,8 +467,7 @@ def hrixs_energy_scan(run, start=929.0, stop=931.0, nsteps=5, nphotons=400):
     flux = _beamline(run, nrj)
     # the photons have the mono's actual energy (its readback), not the set-point
     actual = np.asarray(run.truth["readback"]["nrj"], float)
-    add_maranax(run, nphotons, actual, spectra=[((0.0, 0.03, 1.0),)] * run.ntrains,
-                flux=flux)
+    add_maranax(run, nphotons, actual, spectra=[((0.0, 0.03, 1.0),)] * run.ntrains, flux=flux)
     add_hrixs_delay(run, np.zeros(run.ntrains))
     run.truth["scan"] = {"mnemonic": "nrj", "setpoints": setpoints.tolist()}
 
@@ -445,14 +490,16 @@ def hrixs_photons(run, nphotons=200, double_fraction=0.1):
         Fraction of hits with two photons.
     """
     flux = _beamline(run)
-    add_maranax(run, nphotons, REFERENCE_EV, double_fraction=double_fraction,
-                store_hits=True, flux=flux)
+    add_maranax(
+        run, nphotons, REFERENCE_EV, double_fraction=double_fraction, store_hits=True, flux=flux
+    )
     add_hrixs_delay(run, np.zeros(run.ntrains))
 
 
 @scenario("hrixs_delay", trains=24, large_trains=240)
-def hrixs_delay(run, nphotons=300, delays=(-1.0, -0.5, 0.0, 0.5, 1.0, 1.5), bleach=0.5,
-                double_fraction=0.05):
+def hrixs_delay(
+    run, nphotons=300, delays=(-1.0, -0.5, 0.0, 0.5, 1.0, 1.5), bleach=0.5, double_fraction=0.05
+):
     """hRIXS pump-probe delay scan (6 delays, -1..1.5 ps): the d-d excitation bleaches.
 
     The d-d excitation (1.5 eV loss) is bleached by a known factor at positive
@@ -483,13 +530,18 @@ def hrixs_delay(run, nphotons=300, delays=(-1.0, -0.5, 0.0, 0.5, 1.0, 1.5), blea
         if d > 0:
             comps[1][2] *= bleach
         spectra.append(tuple(tuple(c) for c in comps))
-    add_maranax(run, nphotons, REFERENCE_EV, spectra=spectra, double_fraction=double_fraction,
-                flux=flux)
+    add_maranax(
+        run, nphotons, REFERENCE_EV, spectra=spectra, double_fraction=double_fraction, flux=flux
+    )
     add_hrixs_delay(run, delay)
     # the expected photons per component and image, at the mean flux
     w = np.array([c[2] for c in SPECTRUM])
-    run.truth["delay"] = {"delays_ps": delays.tolist(), "bleach": bleach,
-                      "dd_loss_eV": SPECTRUM[1][0], "dd_width_eV": SPECTRUM[1][1],
-                      "pumped": [bool(d > 0) for d in delays],
-                      "weights": w.tolist()}
+    run.truth["delay"] = {
+        "delays_ps": delays.tolist(),
+        "bleach": bleach,
+        "dd_loss_eV": SPECTRUM[1][0],
+        "dd_width_eV": SPECTRUM[1][1],
+        "pumped": [bool(d > 0) for d in delays],
+        "weights": w.tolist(),
+    }
     run.truth["scan"] = {"mnemonic": "hRIXS_delay", "setpoints": delays.tolist()}

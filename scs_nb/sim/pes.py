@@ -22,6 +22,7 @@ Physics and layout
 positions (samples from the spectrum start, fractional), sigmas and mean
 amplitudes; ``start`` and ``origin`` to pass to ``get_pes_tof``.
 """
+
 from __future__ import annotations
 
 import zlib
@@ -35,11 +36,11 @@ from .beamline import add_beamline
 from .registry import scenario
 from .writer import ControlSource, InstrumentSource
 
-LEAD = 500            # samples before the first spectrum
-ORIGIN = 40           # prompt: sample of each spectrum at t = 0
-LENGTH_M = 0.3        # flight length
+LEAD = 500  # samples before the first spectrum
+ORIGIN = 40  # prompt: sample of each spectrum at t = 0
+LENGTH_M = 0.3  # flight length
 NOISE = 2.5
-M_E_EV = 510998.95    # electron rest energy (eV), non-relativistic TOF below
+M_E_EV = 510998.95  # electron rest energy (eV), non-relativistic TOF below
 C_M_S = 299792458.0
 RATE_GHZ = ADQ412_SAMPLES_PER_SLOT * SLOT_RATE_HZ / 1e9
 
@@ -118,7 +119,7 @@ def add_pes(run, energies, hv, gas="Ne", lines=None, rv=None, channels=None):
         pos, sig, amp = [], [], []
         # prompt peak at the origin, then one peak per line with E > RV
         pos.append(float(ORIGIN)), sig.append(1.0), amp.append(15.0)
-        for name, (eb, rel) in lines.items():
+        for _name, (eb, rel) in lines.items():
             e = hv - eb - rv[ch]
             if e <= 0.5:
                 continue
@@ -130,9 +131,12 @@ def add_pes(run, energies, hv, gas="Ne", lines=None, rv=None, channels=None):
     seed = [run.seed, run.run, zlib.crc32(b"PES")]
     e_scale = [np.asarray(e) / 500.0 for e in energies]
     x = np.arange(sps, dtype=np.float32)
-    shapes = {ch: sum(-a * np.exp(-0.5 * ((x - p) / s) ** 2)
-                      for p, s, a in zip(*peaks[ch].values())).astype(np.float32)
-              for ch in channels}
+    shapes = {
+        ch: sum(
+            -a * np.exp(-0.5 * ((x - p) / s) ** 2) for p, s, a in zip(*peaks[ch].values())
+        ).astype(np.float32)
+        for ch in channels
+    }
 
     def fill(group, tix):
         rng = np.random.default_rng(seed + [int(tix[0])])
@@ -142,30 +146,56 @@ def add_pes(run, energies, hv, gas="Ne", lines=None, rv=None, channels=None):
             for j, i in enumerate(tix):
                 for k, slot in enumerate(pat.sase3[i]):
                     o = LEAD + (int(slot) - s0) * sps
-                    tr[j, o:o + sps] += e_scale[i][k] * shapes[ch]
-            out[f"digitizers.channel_{ch[0]}_{ch[1]}.raw.samples"] = \
-                np.clip(np.rint(tr), -32768, 32767).astype(np.int16)
+                    tr[j, o : o + sps] += e_scale[i][k] * shapes[ch]
+            out[f"digitizers.channel_{ch[0]}_{ch[1]}.raw.samples"] = np.clip(
+                np.rint(tr), -32768, 32767
+            ).astype(np.int16)
         return out
 
-    keys = {f"digitizers.channel_{ch[0]}_{ch[1]}.raw.samples": ((length,), np.int16)
-            for ch in channels}
-    run.add(InstrumentSource(S.PES_ADQ + ":network", "AdqDigitizer", {"digitizers": keys},
-                             {"digitizers": np.ones(n, np.uint64)}, fill, chunk_trains=16))
+    keys = {
+        f"digitizers.channel_{ch[0]}_{ch[1]}.raw.samples": ((length,), np.int16) for ch in channels
+    }
+    run.add(
+        InstrumentSource(
+            S.PES_ADQ + ":network",
+            "AdqDigitizer",
+            {"digitizers": keys},
+            {"digitizers": np.ones(n, np.uint64)},
+            fill,
+            chunk_trains=16,
+        )
+    )
     board_rv = {f"board{b}.interleavedMode": False for b in (1, 2, 3, 4)}
-    run.add(ControlSource(S.PES_ADQ, "AdqDigitizer",
-                          {f"board{b}.enable": np.ones(n, bool) for b in (1, 2, 3, 4)},
-                          run_values=board_rv))
+    run.add(
+        ControlSource(
+            S.PES_ADQ,
+            "AdqDigitizer",
+            {f"board{b}.enable": np.ones(n, bool) for b in (1, 2, 3, 4)},
+            run_values=board_rv,
+        )
+    )
     volts = {S.PES_RV_KEY[ch]: np.full(n, rv[ch], np.float32) for ch in S.PES_RV_KEY}
-    run.add(ControlSource(S.PES_MPOD, "MpodCrate", volts,
-                          units={k: ("V", "") for k in volts}))     # also RUN values
+    run.add(
+        ControlSource(S.PES_MPOD, "MpodCrate", volts, units={k: ("V", "") for k in volts})
+    )  # also RUN values
     for g, dev in S.PES_GAS_VALVE.items():
         run.add(ControlSource(dev, "Valve", {"isOpen": np.full(n, g == gas, bool)}))
-    run.truth["pes"] = {"source": S.PES_ADQ + ":network", "gas": gas, "hv_eV": hv,
-                        "lines": {k: list(v) for k, v in lines.items()}, "rv": rv,
-                        "start": LEAD, "origin": ORIGIN, "width": sps,
-                        "sampling_rate_GHz": RATE_GHZ, "flight_length_m": LENGTH_M,
-                        "noise_counts": NOISE, "peaks": peaks, "trace_length": length,
-                        "polarity": "negative"}
+    run.truth["pes"] = {
+        "source": S.PES_ADQ + ":network",
+        "gas": gas,
+        "hv_eV": hv,
+        "lines": {k: list(v) for k, v in lines.items()},
+        "rv": rv,
+        "start": LEAD,
+        "origin": ORIGIN,
+        "width": sps,
+        "sampling_rate_GHz": RATE_GHZ,
+        "flight_length_m": LENGTH_M,
+        "noise_counts": NOISE,
+        "peaks": peaks,
+        "trace_length": length,
+        "polarity": "negative",
+    }
 
 
 @scenario("pes", trains=40, large_trains=400)
@@ -191,11 +221,15 @@ def pes(run, hv=1000.0, npulses=10, gas="Ne", pattern_change=False):
         In the second half of the run, every other slot and half the pulses.
     """
     pat = timing.PulsePattern.constant(run.ntrains, sase3=(int(npulses), 1000, 1))
-    if pattern_change:   # second half of the run: every other slot, half the pulses
+    if pattern_change:  # second half of the run: every other slot, half the pulses
         pat.set_trains("sase3", slice(run.ntrains // 2, None), (int(npulses) // 2, 1000, 2))
     energies = add_beamline(run, pat, nrj=hv, digitizers=False, bams=())
     true_e = run.truth["xgm"]["SCS"]["true_sa3_energy_uJ"]
-    add_pes(run, [np.asarray(e) for e in true_e], hv, gas,
-            lines={"1s": (PES_BINDING_EV[gas], 1.0), "2p": (21.6, 0.6)} if gas == "Ne"
-            else None)
+    add_pes(
+        run,
+        [np.asarray(e) for e in true_e],
+        hv,
+        gas,
+        lines={"1s": (PES_BINDING_EV[gas], 1.0), "2p": (21.6, 0.6)} if gas == "Ne" else None,
+    )
     del energies

@@ -3,14 +3,15 @@ photodiodes, knife-edge scan, TIM peak extraction (small and benchmark size).
 
 Registered on import by ``registry.discover``.
 """
+
 from __future__ import annotations
 
 import numpy as np
 from scipy.special import erfc
 
+from . import slow, timing, undulator_cells
 from .beamline import add_beamline
 from .registry import scenario
-from . import slow, timing, undulator_cells
 
 
 @scenario("pump_probe")
@@ -37,8 +38,9 @@ def pump_probe(run, nsase3=20, nppl=10, start=-0.5, stop=0.5, nsteps=5):
     nsteps : int
         Number of delay-line positions.
     """
-    pat = timing.PulsePattern.constant(run.ntrains, sase3=(nsase3, 1000, 24),
-                                       sase1=(10, 200, 4), ppl=(nppl, 1000, 48))
+    pat = timing.PulsePattern.constant(
+        run.ntrains, sase3=(nsase3, 1000, 24), sase1=(10, 200, 4), ppl=(nppl, 1000, 48)
+    )
     pos = np.linspace(start, stop, int(nsteps))
     add_beamline(run, pat, delay_mm=slow.steps(run.ntrains, pos))
     undulator_cells.add_undulator_cells(run)
@@ -71,11 +73,20 @@ def knife_edge(run, w0_mm=0.05, x0_mm=0.02, start=-0.15, stop=0.15, nsteps=31):
     """
     pos = slow.steps(run.ntrains, np.linspace(start, stop, int(nsteps)))
     trans = 0.5 * erfc(np.sqrt(2) * (pos - x0_mm) / w0_mm)
-    add_beamline(run, timing.PulsePattern.constant(run.ntrains, sase3=(10, 1000, 24)),
-                 scanner_x=pos, digitizers={"transmission": trans})
-    run.truth["knife_edge"] = {"axis": "scannerX", "signal": "FastADC4peaks",
-                               "w0_mm": w0_mm, "x0_mm": x0_mm, "transmission": trans.tolist(),
-                               "model": "a * erfc(sqrt(2) * (x - x0) / w0) + b"}
+    add_beamline(
+        run,
+        timing.PulsePattern.constant(run.ntrains, sase3=(10, 1000, 24)),
+        scanner_x=pos,
+        digitizers={"transmission": trans},
+    )
+    run.truth["knife_edge"] = {
+        "axis": "scannerX",
+        "signal": "FastADC4peaks",
+        "w0_mm": w0_mm,
+        "x0_mm": x0_mm,
+        "transmission": trans.tolist(),
+        "model": "a * erfc(sqrt(2) * (x - x0) / w0) + b",
+    }
 
 
 @scenario("tim_peaks", trains=100, large_trains=2000)
@@ -97,5 +108,9 @@ def tim_peaks(run, npulses=20, step=4):
     step : int
         Slots between two SASE3 pulses (4.5 MHz / step).
     """
-    add_beamline(run, timing.PulsePattern.constant(run.ntrains, sase3=(npulses, 1000, step)),
-                 bams=(), digitizers={"mcp_raw": ("MCP2",), "fadc_raw": False})
+    add_beamline(
+        run,
+        timing.PulsePattern.constant(run.ntrains, sase3=(npulses, 1000, step)),
+        bams=(),
+        digitizers={"mcp_raw": ("MCP2",), "fadc_raw": False},
+    )

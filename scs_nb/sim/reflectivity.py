@@ -22,6 +22,7 @@ Physics and layout
 position 0 at zero BAM), sigma_ps, a1, tau1_ps, a2, tau2_ps, BAM drift and
 jitter, and the per-train, per-pumped-pulse true delays.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -57,8 +58,19 @@ def response(t_ps, a1, tau1, a2, tau2, sigma):
     return double_exp_step(t_ps, 0.0, sigma, a1, tau1, a2, tau2, 0.0)
 
 
-def add_reflectivity(run, t0_mm, sigma_ps, a1, tau1, a2, tau2, reflectance=0.5,
-                     io_amplitude=20000.0, io_jitter=0.05, pos=None):
+def add_reflectivity(
+    run,
+    t0_mm,
+    sigma_ps,
+    a1,
+    tau1,
+    a2,
+    tau2,
+    reflectance=0.5,
+    io_amplitude=20000.0,
+    io_jitter=0.05,
+    pos=None,
+):
     """Write the FastADC Io / Ir photodiodes on the PP-laser pulses (see the module).
 
     Parameters
@@ -97,19 +109,31 @@ def add_reflectivity(run, t0_mm, sigma_ps, a1, tau1, a2, tau2, reflectance=0.5,
         fel = set(np.asarray(pat.sase3[i]).tolist())
         io = io_amplitude * (1 + io_jitter * rng.standard_normal(len(ppl)))
         pumped = np.array([s in fel for s in ppl])
-        bam_ps = np.asarray(arrival_fs[i], float) / 1000.0     # one per FEL pulse, in order
+        bam_ps = np.asarray(arrival_fs[i], float) / 1000.0  # one per FEL pulse, in order
         t = np.full(len(ppl), np.nan)
-        t[pumped] = 2 * (pos[i] - t0_mm) / C_MM_PER_PS - bam_ps[:pumped.sum()]
-        dr = np.where(pumped, response(np.nan_to_num(t, nan=-1e3), a1, tau1, a2, tau2,
-                                       sigma_ps), 0.0)
+        t[pumped] = 2 * (pos[i] - t0_mm) / C_MM_PER_PS - bam_ps[: pumped.sum()]
+        dr = np.where(
+            pumped, response(np.nan_to_num(t, nan=-1e3), a1, tau1, a2, tau2, sigma_ps), 0.0
+        )
         io_amps.append(io)
         ir_amps.append(reflectance * io * (1 + dr / 100))
         delays.append(t[pumped].tolist())
     chans = []
-    for num, amps, desc in ((5, io_amps, "Io: PP laser before the sample"),
-                            (3, ir_amps, "Ir: PP laser reflected by the sample")):
-        ch = digitizers._Channel(f"FastADC{num}", f"channel_{num}", "FastADC", "scs_ppl",
-                                 pat.ppl, amps, False, 1.0, desc)
+    for num, amps, desc in (
+        (5, io_amps, "Io: PP laser before the sample"),
+        (3, ir_amps, "Ir: PP laser reflected by the sample"),
+    ):
+        ch = digitizers._Channel(
+            f"FastADC{num}",
+            f"channel_{num}",
+            "FastADC",
+            "scs_ppl",
+            pat.ppl,
+            amps,
+            False,
+            1.0,
+            desc,
+        )
         ch.key = f"channel_{num}"
         chans.append(ch)
     slots = digitizers._union(list(pat.ppl))
@@ -121,9 +145,22 @@ def add_reflectivity(run, t0_mm, sigma_ps, a1, tau1, a2, tau2, reflectance=0.5,
 
 
 @scenario("reflectivity", trains=300)
-def reflectivity_scan(run, t0_mm=0.15, sigma_ps=0.06, a1=-3.0, tau1_ps=0.25, a2=-1.5,
-                      tau2_ps=2.0, start=0.0, stop=1.0, nsteps=101, npumped=10,
-                      bam_drift_fs=250.0, bam_jitter_fs=120.0, alternate_trains=False):
+def reflectivity_scan(
+    run,
+    t0_mm=0.15,
+    sigma_ps=0.06,
+    a1=-3.0,
+    tau1_ps=0.25,
+    a2=-1.5,
+    tau2_ps=2.0,
+    start=0.0,
+    stop=1.0,
+    nsteps=101,
+    npumped=10,
+    bam_drift_fs=250.0,
+    bam_jitter_fs=120.0,
+    alternate_trains=False,
+):
     """Transient reflectivity delay scan: FastADC5 = Io, FastADC3 = Ir on the PP laser.
 
     PP laser every 24 slots (20 pulses), FEL on every other laser pulse;
@@ -159,25 +196,40 @@ def reflectivity_scan(run, t0_mm=0.15, sigma_ps=0.06, a1=-3.0, tau1_ps=0.25, a2=
     npumped = int(npumped)
     if alternate_trains:
         # every laser pulse pumped in even trains (train id), none in odd trains
-        pat = timing.PulsePattern.constant(run.ntrains, sase3=(npumped, 1000, 48),
-                                           ppl=(npumped, 1000, 48))
+        pat = timing.PulsePattern.constant(
+            run.ntrains, sase3=(npumped, 1000, 48), ppl=(npumped, 1000, 48)
+        )
         pat.set_trains("sase3", run.train_ids % 2 == 1, None)
     else:
-        pat = timing.PulsePattern.constant(run.ntrains, sase3=(npumped, 1000, 48),
-                                           ppl=(2 * npumped, 1000, 24))
+        pat = timing.PulsePattern.constant(
+            run.ntrains, sase3=(npumped, 1000, 48), ppl=(2 * npumped, 1000, 24)
+        )
     pos = slow.steps(run.ntrains, np.linspace(start, stop, int(nsteps)))
-    add_beamline(run, pat, delay_mm=pos, bams=(),
-                 digitizers={"fel_pd_channel": None, "ppl_channel": None})
-    bam.add_bam(run, BAM_NAME, drift_fs=bam_drift_fs, jitter_fs=bam_jitter_fs,
-                offset_fs=-bam_drift_fs / 2)
+    add_beamline(
+        run, pat, delay_mm=pos, bams=(), digitizers={"fel_pd_channel": None, "ppl_channel": None}
+    )
+    bam.add_bam(
+        run, BAM_NAME, drift_fs=bam_drift_fs, jitter_fs=bam_jitter_fs, offset_fs=-bam_drift_fs / 2
+    )
     delays = add_reflectivity(run, t0_mm, sigma_ps, a1, tau1_ps, a2, tau2_ps, pos=pos)
     run.truth["reflectivity"] = {
-        "t0_mm": t0_mm, "t0_ps": 2 * t0_mm / C_MM_PER_PS, "sigma_ps": sigma_ps,
-        "a1": a1, "tau1_ps": tau1_ps, "a2": a2, "tau2_ps": tau2_ps,
-        "Io": "FastADC5peaks", "Ir": "FastADC3peaks", "bam": BAM_NAME,
-        "bam_drift_fs": bam_drift_fs, "bam_jitter_fs": bam_jitter_fs,
+        "t0_mm": t0_mm,
+        "t0_ps": 2 * t0_mm / C_MM_PER_PS,
+        "sigma_ps": sigma_ps,
+        "a1": a1,
+        "tau1_ps": tau1_ps,
+        "a2": a2,
+        "tau2_ps": tau2_ps,
+        "Io": "FastADC5peaks",
+        "Ir": "FastADC3peaks",
+        "bam": BAM_NAME,
+        "bam_drift_fs": bam_drift_fs,
+        "bam_jitter_fs": bam_jitter_fs,
         "delay_ps": delays,
         "model": "(a1 exp(-t/tau1) + a2 exp(-t/tau2)) H(t) * Gaussian(sigma_ps), "
-                 "t = 2 (pos - t0_mm)/c - BAM"}
-    run.truth["scan"] = {"mnemonic": "PP800_DelayLine",
-                         "setpoints": np.linspace(start, stop, int(nsteps)).tolist()}
+        "t = 2 (pos - t0_mm)/c - BAM",
+    }
+    run.truth["scan"] = {
+        "mnemonic": "PP800_DelayLine",
+        "setpoints": np.linspace(start, stop, int(nsteps)).tolist(),
+    }

@@ -6,14 +6,15 @@ to a simulated run and records what it injected in ``run.truth``. A module of
 registry finds them by importing every module of the package (``pkgutil``), so
 adding a device simulator means adding one module file and nothing else.
 """
+
 from __future__ import annotations
 
 import importlib
 import inspect
 import pkgutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from ..errors import ToolBoxValueError
 
@@ -27,8 +28,20 @@ _discovered = False
 
 
 # numpydoc section headers: a scenario's extended description ends at the first of them
-_SECTIONS = ("Parameters", "Returns", "Yields", "Raises", "Warns", "Other Parameters",
-             "See Also", "Notes", "References", "Examples", "Attributes", "Methods")
+_SECTIONS = (
+    "Parameters",
+    "Returns",
+    "Yields",
+    "Raises",
+    "Warns",
+    "Other Parameters",
+    "See Also",
+    "Notes",
+    "References",
+    "Examples",
+    "Attributes",
+    "Methods",
+)
 
 
 def _paragraphs(doc):
@@ -173,15 +186,19 @@ def scenario(name, help=None, trains=100, large_trains=2000):
     TypeError
         If the function has no docstring and no ``help`` is given.
     """
+
     def deco(func):
         text = (help or _paragraphs(inspect.getdoc(func))[0]).strip()
         if not text:
-            raise TypeError(f"scenario {name!r}: give {func.__qualname__} a docstring "
-                            "(its first line is the scenario's help) or pass help=")
+            raise TypeError(
+                f"scenario {name!r}: give {func.__qualname__} a docstring "
+                "(its first line is the scenario's help) or pass help="
+            )
         _SCENARIOS[name] = Scenario(name, func, text, trains, large_trains)
         if not func.__doc__:
             func.__doc__ = text
         return func
+
     return deco
 
 
@@ -239,4 +256,5 @@ def get_scenario(name) -> Scenario:
     except KeyError:
         raise ToolBoxValueError(
             f"unknown scenario {name!r}; available: {', '.join(sorted(_SCENARIOS))}. "
-            "Pass one of these (see `scs-nb simulate --list`).") from None
+            "Pass one of these (see `scs-nb simulate --list`)."
+        ) from None

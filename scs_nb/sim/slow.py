@@ -5,11 +5,13 @@ Each takes a set-point per train (a scan) and writes the readback with a small
 encoder noise; the set-points are the ground truth of the scan, and the values
 written (readbacks) are kept in ``truth['readback'][mnemonic]``.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
-from ..facility.sources import DELAY_LINE, MONO, PHASE_SHIFTER, UND as UNDULATOR
+from ..facility.sources import DELAY_LINE, MONO, PHASE_SHIFTER
+from ..facility.sources import UND as UNDULATOR
 from ..mnemonics import alternatives
 from .writer import ControlSource
 
@@ -78,11 +80,17 @@ def add_mono(run, energy_ev=930.0, noise=0.01):
     """
     target = _per_train(run, energy_ev)
     actual = _readback(run, MONO, target, noise)
-    run.add(ControlSource(MONO, "SoftMonoPhotonEnergy",
-                          {"actualEnergy": _record(run, "nrj", actual.astype(np.float32)),
-                           "targetEnergy": _record(run, "nrj_target",
-                                                   target.astype(np.float32))},
-                          units={"actualEnergy": ("eV", ""), "targetEnergy": ("eV", "")}))
+    run.add(
+        ControlSource(
+            MONO,
+            "SoftMonoPhotonEnergy",
+            {
+                "actualEnergy": _record(run, "nrj", actual.astype(np.float32)),
+                "targetEnergy": _record(run, "nrj_target", target.astype(np.float32)),
+            },
+            units={"actualEnergy": ("eV", ""), "targetEnergy": ("eV", "")},
+        )
+    )
     run.truth["nrj_eV"] = target.tolist()
     return actual
 
@@ -104,11 +112,18 @@ def add_undulator(run, energy_ev=930.0, noise=0.05):
     The set-points go to ``run.truth['undulator_eV']``.
     """
     target = _per_train(run, energy_ev)
-    run.add(ControlSource(UNDULATOR, "UndulatorPhotonEnergy",
-                          {"actualPosition": _record(
-                              run, "UND",
-                              _readback(run, UNDULATOR, target, noise).astype(np.float32))},
-                          units={"actualPosition": ("eV", "")}))
+    run.add(
+        ControlSource(
+            UNDULATOR,
+            "UndulatorPhotonEnergy",
+            {
+                "actualPosition": _record(
+                    run, "UND", _readback(run, UNDULATOR, target, noise).astype(np.float32)
+                )
+            },
+            units={"actualPosition": ("eV", "")},
+        )
+    )
     run.truth["undulator_eV"] = target.tolist()
 
 
@@ -134,11 +149,19 @@ def add_delay_line(run, position_mm=0.0, noise=1e-4):
     The set-points go to ``run.truth['delay_line_mm']``.
     """
     target = _per_train(run, position_mm)
-    run.add(ControlSource(DELAY_LINE, "DelayLine",
-                          {"AActualPosition": _record(
-                              run, "PP800_DelayLine", _readback(run, DELAY_LINE, target, noise)),
-                           "ATargetPosition": target},
-                          units={"AActualPosition": ("m", "m")}))
+    run.add(
+        ControlSource(
+            DELAY_LINE,
+            "DelayLine",
+            {
+                "AActualPosition": _record(
+                    run, "PP800_DelayLine", _readback(run, DELAY_LINE, target, noise)
+                ),
+                "ATargetPosition": target,
+            },
+            units={"AActualPosition": ("m", "m")},
+        )
+    )
     run.truth["delay_line_mm"] = target.tolist()
     return target
 
@@ -160,11 +183,18 @@ def add_phase_shifter(run, position_ps=0.0, noise=1e-4):
     The set-points go to ``run.truth['phase_shifter_ps']``.
     """
     target = _per_train(run, position_ps)
-    run.add(ControlSource(PHASE_SHIFTER, "DoocsPhaseShifter",
-                          {"actualPosition": _record(
-                              run, "PP800_PhaseShifter",
-                              _readback(run, PHASE_SHIFTER, target, noise))},
-                          units={"actualPosition": ("s", "p")}))
+    run.add(
+        ControlSource(
+            PHASE_SHIFTER,
+            "DoocsPhaseShifter",
+            {
+                "actualPosition": _record(
+                    run, "PP800_PhaseShifter", _readback(run, PHASE_SHIFTER, target, noise)
+                )
+            },
+            units={"actualPosition": ("s", "p")},
+        )
+    )
     run.truth["phase_shifter_ps"] = target.tolist()
 
 
@@ -184,13 +214,20 @@ def add_scanner(run, x_mm=0.0, y_mm=0.0, noise=1e-4):
     -----
     The set-points go to ``run.truth['scannerX_mm']`` and ``['scannerY_mm']``.
     """
-    for dev, cls, value, key in ((SCANNER_X, "LinearMotor", x_mm, "scannerX_mm"),
-                                 (SCANNER_Y, "Motor", y_mm, "scannerY_mm")):
+    for dev, cls, value, key in (
+        (SCANNER_X, "LinearMotor", x_mm, "scannerX_mm"),
+        (SCANNER_Y, "Motor", y_mm, "scannerY_mm"),
+    ):
         target = _per_train(run, value)
         actual = _record(run, key[:-3], _readback(run, dev, target, noise))
-        run.add(ControlSource(dev, cls, {"actualPosition": actual,
-                                         "targetPosition": target},
-                              units={"actualPosition": ("m", "m")}))
+        run.add(
+            ControlSource(
+                dev,
+                cls,
+                {"actualPosition": actual, "targetPosition": target},
+                units={"actualPosition": ("m", "m")},
+            )
+        )
         run.truth[key] = target.tolist()
 
 
@@ -211,9 +248,16 @@ def add_magnet(run, current_a=0.0, noise=1e-3):
     The set-points go to ``run.truth['magnet_A']``.
     """
     target = _per_train(run, current_a)
-    run.add(ControlSource(MAGNET, "PowerSupply",
-                          {"actualCurrent": _record(
-                              run, "magnet",
-                              _readback(run, MAGNET, target, noise).astype(np.float32))},
-                          units={"actualCurrent": ("A", "")}))
+    run.add(
+        ControlSource(
+            MAGNET,
+            "PowerSupply",
+            {
+                "actualCurrent": _record(
+                    run, "magnet", _readback(run, MAGNET, target, noise).astype(np.float32)
+                )
+            },
+            units={"actualCurrent": ("A", "")},
+        )
+    )
     run.truth["magnet_A"] = target.tolist()

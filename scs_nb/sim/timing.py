@@ -5,19 +5,20 @@ Bits follow euxfel_bunch_pattern: a SASE3 pulse is sent to T4D with the
 photon-line deflection bit (27), a SASE1 pulse to T4D without it; the SCS
 pump-probe laser is LASER_SEED6 (bit 13).
 """
+
 from __future__ import annotations
 
-import numpy as np
 import euxfel_bunch_pattern as ebp
+import numpy as np
 
 from ..facility import SLOTS_PER_TRAIN, sources
 from .writer import ControlSource, instrument_from_arrays
 
-NSLOTS = SLOTS_PER_TRAIN   # 4.5 MHz slots in one bunch pattern table
-PULSEID_LEN = SLOTS_PER_TRAIN   # length of the decoder's zero-padded pulse id arrays
+NSLOTS = SLOTS_PER_TRAIN  # 4.5 MHz slots in one bunch pattern table
+PULSEID_LEN = SLOTS_PER_TRAIN  # length of the decoder's zero-padded pulse id arrays
 TIMESERVER = sources.TIMESERVER
 DECODER = sources.BUNCH_DECODER
-CHARGE_BITS = 0x3          # a non-zero bunch charge code
+CHARGE_BITS = 0x3  # a non-zero bunch charge code
 
 
 def regular(n, start, step):
@@ -72,10 +73,12 @@ class PulsePattern:
         -------
         PulsePattern
         """
+
         def rep(spec):
             if spec is None or spec[0] == 0:
                 return [np.zeros(0, np.int64)] * ntrains
             return [regular(*spec)] * ntrains
+
         return cls(rep(sase3), rep(sase1), rep(ppl))
 
     def set_trains(self, which, sel, spec):
@@ -121,8 +124,9 @@ class PulsePattern:
         """
         t = np.zeros(NSLOTS, np.uint32)
         t[self.sase1[i]] |= np.uint32(ebp.DESTINATION_T4D | CHARGE_BITS)
-        t[self.sase3[i]] |= np.uint32(ebp.DESTINATION_T4D | ebp.PHOTON_LINE_DEFLECTION
-                                      | CHARGE_BITS)
+        t[self.sase3[i]] |= np.uint32(
+            ebp.DESTINATION_T4D | ebp.PHOTON_LINE_DEFLECTION | CHARGE_BITS
+        )
         t[self.ppl[i]] |= np.uint32(ebp.LASER_SEED6)
         return t
 
@@ -146,18 +150,20 @@ class PulsePattern:
             per train) and ``npulses_sase3``, ``npulses_sase1``,
             ``npulses_ppl`` (pulses per train).
         """
-        return {"sase3_pulse_ids": [x.tolist() for x in self.sase3],
-                "sase1_pulse_ids": [x.tolist() for x in self.sase1],
-                "ppl_pulse_ids": [x.tolist() for x in self.ppl],
-                "npulses_sase3": [len(x) for x in self.sase3],
-                "npulses_sase1": [len(x) for x in self.sase1],
-                "npulses_ppl": [len(x) for x in self.ppl]}
+        return {
+            "sase3_pulse_ids": [x.tolist() for x in self.sase3],
+            "sase1_pulse_ids": [x.tolist() for x in self.sase1],
+            "ppl_pulse_ids": [x.tolist() for x in self.ppl],
+            "npulses_sase3": [len(x) for x in self.sase3],
+            "npulses_sase1": [len(x) for x in self.sase1],
+            "npulses_ppl": [len(x) for x in self.ppl],
+        }
 
 
 def _padded(ids_per_train):
     out = np.zeros((len(ids_per_train), PULSEID_LEN), np.int32)
     for i, ids in enumerate(ids_per_train):
-        out[i, :len(ids)] = ids
+        out[i, : len(ids)] = ids
     return out
 
 
@@ -185,16 +191,23 @@ def add_timing(run, pattern: PulsePattern, pipeline=True, decoder=True):
     run.pattern = pattern
     tables = pattern.tables()
     if pipeline:
-        run.add(instrument_from_arrays(
-            TIMESERVER + ":outputBunchPattern", "TimeServer",
-            {"data": {"data.bunchPatternTable": tables}},
-            {"data": np.ones(run.ntrains)}))
+        run.add(
+            instrument_from_arrays(
+                TIMESERVER + ":outputBunchPattern",
+                "TimeServer",
+                {"data": {"data.bunchPatternTable": tables}},
+                {"data": np.ones(run.ntrains)},
+            )
+        )
     else:
         run.add(ControlSource(TIMESERVER, "TimeServer", {"bunchPatternTable": tables}))
     if decoder:
         values = {}
-        for loc, ids in (("sase1", pattern.sase1), ("sase3", pattern.sase3),
-                         ("laser", pattern.ppl)):
+        for loc, ids in (
+            ("sase1", pattern.sase1),
+            ("sase3", pattern.sase3),
+            ("laser", pattern.ppl),
+        ):
             values[f"{loc}.pulseIds"] = _padded(ids)
             values[f"{loc}.nPulses"] = np.array([len(x) for x in ids], np.int32)
         run.add(ControlSource(DECODER, "BunchDecoder", values))

@@ -19,6 +19,7 @@ Ground truth in ``run.truth['viking']``: ENERGY_CALIB, camera settings and
 photoelectrons per count, mu(E) on the pixel grid, the mean expected signal
 and baseline per pixel (photoelectrons, averaged over ``Y_RANGE`` rows).
 """
+
 from __future__ import annotations
 
 import zlib
@@ -36,15 +37,15 @@ CAMERA = mnemonics["newton"][0]["source"]
 CAMERA_KEY = mnemonics["newton"][0]["key"]
 CAMERA_DEVICE = mnemonics["VIKING_preampGain"][0]["source"]
 
-ENERGY_CALIB = (1.5e-06, 2.306e-02, 515.88)   # eV = polyval(ENERGY_CALIB, pixel)
-Y_CENTRE, Y_SIGMA = 256.0, 18.0                # beam footprint along newt_y (rows)
-Y_RANGE = (236, 276)                           # rows to average (analysis default)
+ENERGY_CALIB = (1.5e-06, 2.306e-02, 515.88)  # eV = polyval(ENERGY_CALIB, pixel)
+Y_CENTRE, Y_SIGMA = 256.0, 18.0  # beam footprint along newt_y (rows)
+Y_RANGE = (236, 276)  # rows to average (analysis default)
 SASE_EV, SASE_SIGMA_EV = 531.0, 3.0
 MONO_SIGMA_EV = 0.15
-PEAK_E = 3000.0        # photoelectrons per pixel per train at the footprint centre
+PEAK_E = 3000.0  # photoelectrons per pixel per train at the footprint centre
 READ_NOISE_E = 4.0
-BASELINE = (60.0, -0.8)    # photoelectrons per pixel: b0 + b1 * (E - 516 eV) (scattered light)
-BL_SIGNAL_RANGE = (519.0, 544.0)               # eV: where the SASE signal is
+BASELINE = (60.0, -0.8)  # photoelectrons per pixel: b0 + b1 * (E - 516 eV) (scattered light)
+BL_SIGNAL_RANGE = (519.0, 544.0)  # eV: where the SASE signal is
 EV_PER_E = 3.65
 
 
@@ -89,12 +90,14 @@ def mu(energy):
 def _fixed_pattern():
     rng = np.random.default_rng(zlib.crc32(b"Newton fixed pattern"))
     cols = 3.0 * rng.standard_normal(NEWTON_SHAPE[1])
-    return (NEWTON_OFFSET_ADU + cols[None, :]
-            + 1.0 * rng.standard_normal(NEWTON_SHAPE)).astype(np.float32)
+    return (NEWTON_OFFSET_ADU + cols[None, :] + 1.0 * rng.standard_normal(NEWTON_SHAPE)).astype(
+        np.float32
+    )
 
 
-def add_newton(run, kind, nrj, thickness=1.0, preamp=0, high_capacity=0, exposure_s=0.1,
-               baseline=BASELINE):
+def add_newton(
+    run, kind, nrj, thickness=1.0, preamp=0, high_capacity=0, exposure_s=0.1, baseline=BASELINE
+):
     """Write the Newton camera of the Viking and its control device.
 
     Parameters
@@ -142,8 +145,11 @@ def add_newton(run, kind, nrj, thickness=1.0, preamp=0, high_capacity=0, exposur
     # per train spectrum (photoelectrons per pixel at the footprint centre)
     spectra = np.zeros((n, NEWTON_SHAPE[1]))
     if kind == "mono":
-        spectra = PEAK_E * flux[:, None] * np.exp(
-            -0.5 * ((e_px[None, :] - nrj[:, None]) / MONO_SIGMA_EV) ** 2)
+        spectra = (
+            PEAK_E
+            * flux[:, None]
+            * np.exp(-0.5 * ((e_px[None, :] - nrj[:, None]) / MONO_SIGMA_EV) ** 2)
+        )
     elif kind in ("sample", "reference"):
         env = np.exp(-0.5 * ((e_px - SASE_EV) / SASE_SIGMA_EV) ** 2)
         # spectral spikes: smooth random modulation with ~0.4 eV correlation
@@ -168,28 +174,50 @@ def add_newton(run, kind, nrj, thickness=1.0, preamp=0, high_capacity=0, exposur
             r = np.random.default_rng(seeds[i])
             sig = (profile[:, None] * spectra[i][None, :]).astype(np.float32)
             # photon shot noise (photon_e photoelectrons per photon) and readout noise
-            sd = np.sqrt(sig * np.float32(photon_e[i]) + np.float32(READ_NOISE_E ** 2))
-            e = sig + base[i].astype(np.float32) \
+            sd = np.sqrt(sig * np.float32(photon_e[i]) + np.float32(READ_NOISE_E**2))
+            e = (
+                sig
+                + base[i].astype(np.float32)
                 + sd * r.standard_normal(NEWTON_SHAPE, dtype=np.float32)
+            )
             counts = e / np.float32(epc) + pattern["p"]
             out[k] = np.clip(np.rint(counts), 0, 65535).astype(np.uint16)
         return {CAMERA_KEY: out}
 
-    run.add(InstrumentSource(CAMERA, "AndorNewton",
-                             {"data": {CAMERA_KEY: (NEWTON_SHAPE, np.uint16)}},
-                             {"data": np.ones(n, np.uint64)}, fill, chunk_trains=16))
-    run.add(ControlSource(CAMERA_DEVICE, "AndorNewton", {
-        "preampGain": np.full(n, int(preamp), np.int32),
-        "HighCapacity": np.full(n, int(bool(high_capacity)), np.int32),
-        "exposureTime": np.full(n, exposure_s, np.float32),
-        "temperature": np.full(n, -80.0, np.float32),
-    }, units={"exposureTime": ("s", ""), "temperature": ("degC", "")}))
+    run.add(
+        InstrumentSource(
+            CAMERA,
+            "AndorNewton",
+            {"data": {CAMERA_KEY: (NEWTON_SHAPE, np.uint16)}},
+            {"data": np.ones(n, np.uint64)},
+            fill,
+            chunk_trains=16,
+        )
+    )
+    run.add(
+        ControlSource(
+            CAMERA_DEVICE,
+            "AndorNewton",
+            {
+                "preampGain": np.full(n, int(preamp), np.int32),
+                "HighCapacity": np.full(n, int(bool(high_capacity)), np.int32),
+                "exposureTime": np.full(n, exposure_s, np.float32),
+                "temperature": np.full(n, -80.0, np.float32),
+            },
+            units={"exposureTime": ("s", ""), "temperature": ("degC", "")},
+        )
+    )
     rows = slice(*Y_RANGE)
     prof_mean = profile[rows].mean()
     run.truth["viking"] = {
-        "kind": kind, "ENERGY_CALIB": list(ENERGY_CALIB), "preampGain": int(preamp),
-        "gain": gain, "HighCapacity": int(bool(high_capacity)), "e_per_counts": epc,
-        "thickness": thickness, "y_range": list(Y_RANGE),
+        "kind": kind,
+        "ENERGY_CALIB": list(ENERGY_CALIB),
+        "preampGain": int(preamp),
+        "gain": gain,
+        "HighCapacity": int(bool(high_capacity)),
+        "e_per_counts": epc,
+        "thickness": thickness,
+        "y_range": list(Y_RANGE),
         "bl_signal_range": list(BL_SIGNAL_RANGE),
         "mono_eV": float(nrj.mean()),
         "peak_pixel": float(np.interp(nrj.mean(), e_px, x)) if kind == "mono" else None,
@@ -292,8 +320,14 @@ def viking_sample(run, thickness=1.0, preamp=2, high_capacity=0):
         sensitivity.
     """
     _beamline(run, SASE_EV)
-    add_newton(run, "sample", SASE_EV, thickness=float(thickness), preamp=preamp,
-               high_capacity=high_capacity)
+    add_newton(
+        run,
+        "sample",
+        SASE_EV,
+        thickness=float(thickness),
+        preamp=preamp,
+        high_capacity=high_capacity,
+    )
 
 
 def xas_agreement(viking, sample, reference, thickness=1.0, bin_px=32, min_i0=0.2):
@@ -326,6 +360,7 @@ def xas_agreement(viking, sample, reference, thickness=1.0, bin_px=32, min_i0=0.
         ``n`` (bins), ``rms`` (recovered - injected), ``chi2`` (mean z**2),
         ``within`` (fraction of bins with |z| < 3), ``z``, ``bin_px``.
     """
+
     def coarse(ds):
         return ds.coarsen(newt_x=int(bin_px), boundary="trim").mean()
 
@@ -339,6 +374,11 @@ def xas_agreement(viking, sample, reference, thickness=1.0, bin_px=32, min_i0=0.
     good = xas["I0"].values > min_i0 * float(xas["I0"].max())
     d = (xas["absorptionCoef"].values - mu_bin)[good]
     z = d / xas["absorptionCoef_stderr"].values[good]
-    return {"n": int(good.sum()), "rms": float(np.sqrt(np.mean(d ** 2))),
-            "chi2": float(np.mean(z ** 2)), "within": float(np.mean(np.abs(z) < 3)),
-            "z": z.tolist(), "bin_px": int(bin_px)}
+    return {
+        "n": int(good.sum()),
+        "rms": float(np.sqrt(np.mean(d**2))),
+        "chi2": float(np.mean(z**2)),
+        "within": float(np.mean(np.abs(z) < 3)),
+        "z": z.tolist(),
+        "bin_px": int(bin_px),
+    }

@@ -11,13 +11,14 @@ Instrument data is generated per file and per chunk of trains by the source
 itself (``InstrumentSource.fill``), so a run of many GB is written with bounded
 memory. Every file is written under a temporary name and renamed when complete.
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Callable
 
 import h5py
 import numpy as np
@@ -48,6 +49,7 @@ class ControlSource:
     aggregator : str
         The data aggregator (file name part) that records the device.
     """
+
     name: str
     class_id: str
     values: dict
@@ -86,6 +88,7 @@ class InstrumentSource:
     trains_per_file : int, optional
         Sequence file length; default the run's.
     """
+
     name: str
     class_id: str
     groups: dict
@@ -94,7 +97,7 @@ class InstrumentSource:
     units: dict = field(default_factory=dict)
     aggregator: str = "DA01"
     chunk_trains: int = 64
-    trains_per_file: int | None = None   # sequence file length (default: the run's)
+    trains_per_file: int | None = None  # sequence file length (default: the run's)
 
 
 def array_fill(arrays: dict) -> Callable:
@@ -111,21 +114,29 @@ def array_fill(arrays: dict) -> Callable:
         ``make(counts)`` -> the ``fill(group, tix)`` of an
         ``InstrumentSource`` with these per-train ``counts``.
     """
+
     def make(counts):
-        offsets = {g: np.concatenate([[0], np.cumsum(np.asarray(c, np.int64))])
-                   for g, c in counts.items()}
+        offsets = {
+            g: np.concatenate([[0], np.cumsum(np.asarray(c, np.int64))]) for g, c in counts.items()
+        }
 
         def fill(group, tix):
             off = offsets[group]
-            sel = np.concatenate([np.arange(off[i], off[i + 1]) for i in tix]) \
-                if len(tix) else np.zeros(0, int)
+            sel = (
+                np.concatenate([np.arange(off[i], off[i + 1]) for i in tix])
+                if len(tix)
+                else np.zeros(0, int)
+            )
             return {k: v[sel] for k, v in arrays[group].items()}
+
         return fill
+
     return make
 
 
-def instrument_from_arrays(name, class_id, arrays: dict, counts: dict, units=None,
-                           aggregator="DA01") -> InstrumentSource:
+def instrument_from_arrays(
+    name, class_id, arrays: dict, counts: dict, units=None, aggregator="DA01"
+) -> InstrumentSource:
     """Build an InstrumentSource from full in-memory arrays.
 
     Parameters
@@ -145,11 +156,13 @@ def instrument_from_arrays(name, class_id, arrays: dict, counts: dict, units=Non
     -------
     InstrumentSource
     """
-    groups = {g: {k: (v.shape[1:], v.dtype) for k, v in keys.items()}
-              for g, keys in arrays.items()}
+    groups = {
+        g: {k: (v.shape[1:], v.dtype) for k, v in keys.items()} for g, keys in arrays.items()
+    }
     counts = {g: np.asarray(c, dtype=np.uint64) for g, c in counts.items()}
-    return InstrumentSource(name, class_id, groups, counts, array_fill(arrays)(counts),
-                            units or {}, aggregator)
+    return InstrumentSource(
+        name, class_id, groups, counts, array_fill(arrays)(counts), units or {}, aggregator
+    )
 
 
 def _set_units(ds, units, key):
@@ -227,8 +240,9 @@ class RunWriter:
         paths = []
         n = len(self.train_ids)
         for agg, sources in sorted(by_agg.items()):
-            tpf = min((getattr(s, "trains_per_file", None) or self.trains_per_file)
-                      for s in sources)
+            tpf = min(
+                (getattr(s, "trains_per_file", None) or self.trains_per_file) for s in sources
+            )
             for seq, start in enumerate(range(0, n, tpf)):
                 tix = np.arange(start, min(start + tpf, n))
                 fname = self.run_dir / f"RAW-R{self.run:04d}-{agg}-S{seq:05d}.h5"
@@ -279,11 +293,16 @@ class RunWriter:
         for key, value in run_values.items():
             path = key.replace(".", "/")
             if isinstance(value, str):
-                f.create_dataset(f"RUN/{s.name}/{path}/value", data=[value.encode()],
-                                 dtype=h5py.string_dtype("ascii"))
+                f.create_dataset(
+                    f"RUN/{s.name}/{path}/value",
+                    data=[value.encode()],
+                    dtype=h5py.string_dtype("ascii"),
+                )
             else:
-                f.create_dataset(f"RUN/{s.name}/{path}/value", data=np.atleast_1d(value)[None]
-                                 if np.ndim(value) else [value])
+                f.create_dataset(
+                    f"RUN/{s.name}/{path}/value",
+                    data=np.atleast_1d(value)[None] if np.ndim(value) else [value],
+                )
             f.create_dataset(f"RUN/{s.name}/{path}/timestamp", data=ts[:1].astype("u8"))
 
     def _write_instrument(self, f, s: InstrumentSource, tix):
@@ -298,19 +317,35 @@ class RunWriter:
             dsets = {}
             for key, (shape, dtype) in keys.items():
                 shape = tuple(shape)
-                chunks = (max(1, min(total, max(1, (1 << 20) // max(1, int(np.prod(shape)) *
-                                                       np.dtype(dtype).itemsize)))),) + shape \
-                    if total else None
-                d = base.create_dataset(key.replace(".", "/"), shape=(total,) + shape,
-                                        dtype=dtype, chunks=chunks)
+                chunks = (
+                    (
+                        max(
+                            1,
+                            min(
+                                total,
+                                max(
+                                    1,
+                                    (1 << 20)
+                                    // max(1, int(np.prod(shape)) * np.dtype(dtype).itemsize),
+                                ),
+                            ),
+                        ),
+                    )
+                    + shape
+                    if total
+                    else None
+                )
+                d = base.create_dataset(
+                    key.replace(".", "/"), shape=(total,) + shape, dtype=dtype, chunks=chunks
+                )
                 _set_units(d, s.units, key)
                 dsets[key] = d
             tid = base.create_dataset(f"{group}/trainId", shape=(total,), dtype="u8")
             pos = 0
             cur = np.asarray(s.counts[group], dtype=np.int64)
             for c0 in range(0, len(tix), s.chunk_trains):
-                sub = tix[c0:c0 + s.chunk_trains]
-                sub = sub[cur[sub] > 0]      # fill is only asked for trains with data
+                sub = tix[c0 : c0 + s.chunk_trains]
+                sub = sub[cur[sub] > 0]  # fill is only asked for trains with data
                 n = int(cur[sub].sum())
                 if n == 0:
                     continue
@@ -318,10 +353,11 @@ class RunWriter:
                 for key, d in dsets.items():
                     block = np.asarray(data[key])
                     if block.shape[0] != n:
-                        raise ValueError(f"{s.name} {key}: fill gave {block.shape[0]} "
-                                         f"entries for {n} expected")
-                    d[pos:pos + n] = block
-                tid[pos:pos + n] = np.repeat(self.train_ids[sub], cur[sub])
+                        raise ValueError(
+                            f"{s.name} {key}: fill gave {block.shape[0]} entries for {n} expected"
+                        )
+                    d[pos : pos + n] = block
+                tid[pos : pos + n] = np.repeat(self.train_ids[sub], cur[sub])
                 pos += n
             ids.append(f"INSTRUMENT/{s.name}/{group}")
         return ids
@@ -330,13 +366,13 @@ class RunWriter:
         g = f.create_group("METADATA/dataSources")
         g.create_dataset("dataSourceId", data=[i.encode() for i in ids], dtype=_VLEN)
         g.create_dataset("root", data=[i.split("/", 1)[0].encode() for i in ids], dtype=_VLEN)
-        g.create_dataset("deviceId", data=[i.split("/", 1)[1].encode() for i in ids],
-                         dtype=_VLEN)
+        g.create_dataset("deviceId", data=[i.split("/", 1)[1].encode() for i in ids], dtype=_VLEN)
         now = datetime.now(timezone.utc).replace(microsecond=0)
         f["METADATA/dataFormatVersion"] = [FORMAT_VERSION.encode()]
         f["METADATA/creationDate"] = [now.strftime("%Y%m%dT%H%M%SZ").encode()]
-        f["METADATA/updateDate"] = [(now + timedelta(minutes=5))
-                                    .strftime("%Y%m%dT%H%M%SZ").encode()]
+        f["METADATA/updateDate"] = [
+            (now + timedelta(minutes=5)).strftime("%Y%m%dT%H%M%SZ").encode()
+        ]
         f["METADATA/daqLibrary"] = [b"scs_nb.sim"]
         f["METADATA/karaboFramework"] = [b"2.16.0"]
         f.create_dataset("METADATA/proposalNumber", data=[self.proposal], dtype=np.uint32)

@@ -19,6 +19,7 @@ Physics and layout
 ``truth['xas']``: the model parameters, the energies of the steps and
 ``mu(E, +1)``, ``mu(E, -1)`` there.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -48,7 +49,7 @@ def mu(E, s, E0, gamma, pre, jump, white, xmcd):
         The absorption (dimensionless).
     """
     E = np.asarray(E, float)
-    L = gamma ** 2 / ((E - E0) ** 2 + gamma ** 2)
+    L = gamma**2 / ((E - E0) ** 2 + gamma**2)
     return pre + jump * (0.5 + np.arctan((E - E0) / gamma) / np.pi) + (white - s * xmcd / 2) * L
 
 
@@ -79,8 +80,17 @@ def add_mcps(run, energies, factors, gains=(20.0, 22.0, 18.0, 25.0)):
         name = f"MCP{num}"
         f = np.broadcast_to(np.asarray(factors.get(name, 1.0), float), (run.ntrains,))
         amps = [gains[num - 1] * np.asarray(e) * f[i] for i, e in enumerate(energies)]
-        ch = digitizers._Channel(name, f"board1.apd.channel_1_{letter}", "ADQ412", "sase3",
-                                 pat.sase3, amps, False, -1.0, f"{name} (TIM) MCP signal")
+        ch = digitizers._Channel(
+            name,
+            f"board1.apd.channel_1_{letter}",
+            "ADQ412",
+            "sase3",
+            pat.sase3,
+            amps,
+            False,
+            -1.0,
+            f"{name} (TIM) MCP signal",
+        )
         ch.key = f"digitizers.channel_1_{letter}"
         chans.append(ch)
     digitizers._board(run, "ADQ412", digitizers.ADQ, chans, digitizers._union(pat.sase3))
@@ -90,8 +100,20 @@ def add_mcps(run, energies, factors, gains=(20.0, 22.0, 18.0, 25.0)):
 
 
 @scenario("xas_xmcd", trains=328)
-def xas_xmcd(run, start=770.0, stop=790.0, nsteps=41, E0=780.0, gamma=1.0, pre=0.3,
-             jump=1.0, white=1.0, xmcd=0.4, current_A=5.0, npulses=20):
+def xas_xmcd(
+    run,
+    start=770.0,
+    stop=790.0,
+    nsteps=41,
+    E0=780.0,
+    gamma=1.0,
+    pre=0.3,
+    jump=1.0,
+    white=1.0,
+    xmcd=0.4,
+    current_A=5.0,
+    npulses=20,
+):
     """XAS/XMCD energy scan 770-790 eV (41 steps) across an L3-like edge at 780 eV.
 
     Arctan step 1.0 + white line 1.0, width 1 eV, with XMCD 0.4; magnet +/-5 A
@@ -126,22 +148,31 @@ def xas_xmcd(run, start=770.0, stop=790.0, nsteps=41, E0=780.0, gamma=1.0, pre=0
     sign = np.ones(n)
     for k in range(len(setpoints)):
         idx = np.flatnonzero(step_of == k)
-        sign[idx[len(idx) // 2:]] = -1.0
+        sign[idx[len(idx) // 2 :]] = -1.0
     m = mu(nrj, sign, E0, gamma, pre, jump, white, xmcd)
     pat = timing.PulsePattern.constant(n, sase3=(int(npulses), 1000, 24))
-    energies = add_beamline(run, pat, nrj=nrj, magnet=sign * current_A, digitizers=False,
-                            bams=())
+    energies = add_beamline(run, pat, nrj=nrj, magnet=sign * current_A, digitizers=False, bams=())
     true_e = run.truth["xgm"]["SCS"].get("true_sa3_energy_uJ")
     pulses = [np.asarray(e) for e in (true_e or energies)]
     add_mcps(run, pulses, {"MCP3": np.exp(-m), "MCP1": m})
     run.truth["xas"] = {
-        "E0_eV": E0, "gamma_eV": gamma, "pre": pre, "jump": jump, "white": white,
-        "xmcd": xmcd, "xmcd_at_E0": -xmcd, "current_A": current_A,
-        "transmission": "MCP3peaks", "fluorescence": "MCP1peaks", "Io": "SCS_SA3",
+        "E0_eV": E0,
+        "gamma_eV": gamma,
+        "pre": pre,
+        "jump": jump,
+        "white": white,
+        "xmcd": xmcd,
+        "xmcd_at_E0": -xmcd,
+        "current_A": current_A,
+        "transmission": "MCP3peaks",
+        "fluorescence": "MCP1peaks",
+        "Io": "SCS_SA3",
         "setpoints_eV": setpoints.tolist(),
         "mu_plus": mu(setpoints, 1, E0, gamma, pre, jump, white, xmcd).tolist(),
         "mu_minus": mu(setpoints, -1, E0, gamma, pre, jump, white, xmcd).tolist(),
-        "ln_gain_MCP3": float(np.log(18.0)), "gain_MCP1": 20.0,
+        "ln_gain_MCP3": float(np.log(18.0)),
+        "gain_MCP1": 20.0,
         "model": "mu = pre + jump (0.5 + atan((E-E0)/gamma)/pi) + (white - s xmcd/2) L(E); "
-                 "MCP3 = 18 E exp(-mu), MCP1 = 20 E mu"}
+        "MCP3 = 18 E exp(-mu), MCP1 = 20 E mu",
+    }
     run.truth["scan"] = {"mnemonic": "nrj", "setpoints": setpoints.tolist()}

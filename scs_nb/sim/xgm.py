@@ -6,6 +6,7 @@ is written uncalibrated: ``fast = measured / F``; the slow ``photonFlux`` is
 the train-averaged measured energy, so ``calibrate_xgm`` must recover ``F``.
 Unused entries of the fast arrays hold 1.0, as the real device writes.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -47,8 +48,16 @@ def pulse_energies(rng, pattern_ids, mean_uj=500.0, modes=25, pulse_slope=0.0):
     return out
 
 
-def add_xgm(run, which="SCS", mean_uj=500.0, calibration=1.0, noise=0.01, modes=25,
-            pulse_slope=0.0, energies=None):
+def add_xgm(
+    run,
+    which="SCS",
+    mean_uj=500.0,
+    calibration=1.0,
+    noise=0.01,
+    modes=25,
+    pulse_slope=0.0,
+    energies=None,
+):
     """Add one XGM (fast channel and slow device).
 
     Parameters
@@ -79,8 +88,9 @@ def add_xgm(run, which="SCS", mean_uj=500.0, calibration=1.0, noise=0.01, modes=
     rng = run.rng_for(dev)
     pat = run.pattern
     if energies is None:
-        energies = pulse_energies(run.rng_for("SASE3 pulses"), pat.sase3, mean_uj, modes,
-                                  pulse_slope)
+        energies = pulse_energies(
+            run.rng_for("SASE3 pulses"), pat.sase3, mean_uj, modes, pulse_slope
+        )
     measured = [e * (1 + noise * rng.standard_normal(len(e))) for e in energies]
     sa1 = [np.abs(0.5 * noise * mean_uj * rng.standard_normal(len(x))) for x in pat.sase1]
     n = run.ntrains
@@ -90,24 +100,32 @@ def add_xgm(run, which="SCS", mean_uj=500.0, calibration=1.0, noise=0.01, modes=
     for i in range(n):
         m3 = (measured[i] / calibration).astype(np.float32)
         m1 = (sa1[i] / calibration).astype(np.float32)
-        fast_sa3[i, :len(m3)] = m3
-        fast_sa1[i, :len(m1)] = m1
+        fast_sa3[i, : len(m3)] = m3
+        fast_sa1[i, : len(m1)] = m1
         # all pulses in bunch order
         slots = np.concatenate([pat.sase3[i], pat.sase1[i]])
         vals = np.concatenate([m3, m1])
         order = np.argsort(slots, kind="stable")
-        fast_all[i, :len(vals)] = vals[order]
-    keys = {"data.intensityTD": fast_all, "data.intensitySa3TD": fast_sa3,
-            "data.intensitySa1TD": fast_sa1}
-    run.add(instrument_from_arrays(dev + ":output", "DoocsXGM", {"data": keys},
-                                   {"data": np.ones(n)}, units={k: UJ for k in keys}))
+        fast_all[i, : len(vals)] = vals[order]
+    keys = {
+        "data.intensityTD": fast_all,
+        "data.intensitySa3TD": fast_sa3,
+        "data.intensitySa1TD": fast_sa1,
+    }
+    run.add(
+        instrument_from_arrays(
+            dev + ":output",
+            "DoocsXGM",
+            {"data": keys},
+            {"data": np.ones(n)},
+            units={k: UJ for k in keys},
+        )
+    )
     flux = np.array([m.mean() if len(m) else 0.0 for m in measured], np.float32)
     slow = {
         "pulseEnergy.photonFlux": flux,
-        "pulseEnergy.numberOfSa3BunchesActual": np.array([len(x) for x in pat.sase3],
-                                                         np.float32),
-        "pulseEnergy.numberOfSa1BunchesActual": np.array([len(x) for x in pat.sase1],
-                                                         np.float32),
+        "pulseEnergy.numberOfSa3BunchesActual": np.array([len(x) for x in pat.sase3], np.float32),
+        "pulseEnergy.numberOfSa1BunchesActual": np.array([len(x) for x in pat.sase1], np.float32),
         "pulseEnergy.wavelengthUsed": np.full(n, 1.5, np.float32),
         "beamPosition.ixPos": (0.1 * rng.standard_normal(n)).astype(np.float32),
         "beamPosition.iyPos": (0.1 * rng.standard_normal(n)).astype(np.float32),

@@ -4,6 +4,7 @@ The ``slurm`` tests need it running (``tests/slurm/start-cluster.sh``; ``make te
 starts it). Without it they are skipped, unless SCS_NB_REQUIRE_SLURM=1 (CI), where a
 missing cluster fails them.
 """
+
 import os
 import shutil
 import subprocess
@@ -17,8 +18,11 @@ START = Path(__file__).with_name("start-cluster.sh")
 
 
 def _conf():
-    for c in (os.environ.get("SLURM_CONF"), "/etc/slurm/slurm.conf",
-              str(STATE_DIR / "slurm.conf")):
+    for c in (
+        os.environ.get("SLURM_CONF"),
+        "/etc/slurm/slurm.conf",
+        str(STATE_DIR / "slurm.conf"),
+    ):
         if c and Path(c).is_file():
             return c
     return None
@@ -28,13 +32,19 @@ def _answers(conf):
     if not shutil.which("sinfo") or not conf:
         return "sinfo is not installed" if not shutil.which("sinfo") else "no slurm.conf"
     try:
-        proc = subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True,
-                              timeout=15, env=dict(os.environ, SLURM_CONF=conf))
+        proc = subprocess.run(
+            ["sinfo", "-h", "-o", "%t"],
+            capture_output=True,
+            text=True,
+            timeout=15,
+            env=dict(os.environ, SLURM_CONF=conf),
+        )
     except subprocess.TimeoutExpired:
         return "sinfo timed out"
     states = proc.stdout.split()
-    if proc.returncode != 0 or not any(s.rstrip("*~#") in ("idle", "mix", "alloc", "resv")
-                                       for s in states):
+    if proc.returncode != 0 or not any(
+        s.rstrip("*~#") in ("idle", "mix", "alloc", "resv") for s in states
+    ):
         return f"no usable node ({proc.stderr.strip() or ' '.join(states) or 'none'})"
     return None
 
@@ -45,8 +55,10 @@ def slurm_cluster():
     conf = _conf()
     why = _answers(conf)
     if why:
-        msg = (f"no SLURM cluster: {why}. Start one with `{START}` (root, installs "
-               "slurm-wlm and munge with apt) or run `make test-slurm`")
+        msg = (
+            f"no SLURM cluster: {why}. Start one with `{START}` (root, installs "
+            "slurm-wlm and munge with apt) or run `make test-slurm`"
+        )
         if os.environ.get("SCS_NB_REQUIRE_SLURM") == "1":
             pytest.fail(msg + " (SCS_NB_REQUIRE_SLURM=1)")
         pytest.skip(msg)
@@ -61,8 +73,12 @@ def slurm_cluster():
 
 def squeue_ids(*job_ids):
     """Array tasks / jobs of these ids still known to squeue as active."""
-    proc = subprocess.run(["squeue", "-h", "-r", "-j", ",".join(job_ids), "-o", "%i %T"],
-                          capture_output=True, text=True, timeout=30)
+    proc = subprocess.run(
+        ["squeue", "-h", "-r", "-j", ",".join(job_ids), "-o", "%i %T"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     return [ln.split() for ln in proc.stdout.splitlines() if ln.strip()]
 
 
@@ -73,13 +89,13 @@ def wait_jobs(*job_ids, timeout=150):
         if not squeue_ids(*job_ids):
             return time.monotonic() - t0
         time.sleep(0.5)
-    raise AssertionError(f"jobs {job_ids} still queued after {timeout} s: "
-                         f"{squeue_ids(*job_ids)}")
+    raise AssertionError(f"jobs {job_ids} still queued after {timeout} s: {squeue_ids(*job_ids)}")
 
 
 def jobs_named(name):
-    proc = subprocess.run(["squeue", "-h", "-n", name, "-o", "%i %T"], capture_output=True,
-                          text=True, timeout=30)
+    proc = subprocess.run(
+        ["squeue", "-h", "-n", name, "-o", "%i %T"], capture_output=True, text=True, timeout=30
+    )
     return [ln for ln in proc.stdout.splitlines() if ln.strip()]
 
 
@@ -91,4 +107,5 @@ def _one_worker_at_a_time(request):
     if os.environ.get("PYTEST_XDIST_WORKER") and request.config.getvalue("loadgroup"):
         assert request.node.nodeid.endswith("@slurm"), (
             f"{request.node.nodeid} lost its xdist_group: pytest-xdist does not group "
-            "with this pytest (pytest-dev/pytest-xdist#1386); install pytest < 9.2")
+            "with this pytest (pytest-dev/pytest-xdist#1386); install pytest < 9.2"
+        )

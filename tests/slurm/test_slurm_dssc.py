@@ -4,7 +4,7 @@ dssc-binning`), and dask-jobqueue workers as SLURM jobs (`make_cluster('slurm')`
 against the sequential backend's module files, which must be identical; workers killed
 mid-run (scancel) are survived, or named, and a rerun completes.
 """
-import os
+
 import subprocess
 import time
 import uuid
@@ -21,19 +21,26 @@ from .conftest import jobs_named, wait_jobs
 pytestmark = [pytest.mark.slurm, pytest.mark.xdist_group("slurm")]
 
 NPULSES = 4
-MODULES = list(range(8))                     # module groups 0 and 1
+MODULES = list(range(8))  # module groups 0 and 1
 
 
 @pytest.fixture(scope="module")
 def dssc(simulated, tmp_path_factory):
     """A small delay scan of 8 modules, its dark, and the sequential backend's files."""
-    data = simulated("dssc_delay_scan", modules=",".join(map(str, MODULES)), trains=8,
-                     npulses=NPULSES, nsteps=2)
-    dark = simulated("dssc_dark", modules=",".join(map(str, MODULES)), trains=4,
-                     npulses=NPULSES)
+    data = simulated(
+        "dssc_delay_scan", modules=",".join(map(str, MODULES)), trains=8, npulses=NPULSES, nsteps=2
+    )
+    dark = simulated("dssc_dark", modules=",".join(map(str, MODULES)), trains=4, npulses=NPULSES)
     ref = tmp_path_factory.mktemp("dssc_ref")
-    tb.bin_dssc(data.proposal, data.run, modules=MODULES, dark_run=dark.run, path=str(ref),
-                bin_width=0.5, backend="sequential")
+    tb.bin_dssc(
+        data.proposal,
+        data.run,
+        modules=MODULES,
+        dark_run=dark.run,
+        path=str(ref),
+        bin_width=0.5,
+        backend="sequential",
+    )
     return data, dark, ref
 
 
@@ -61,18 +68,42 @@ def no_dask_jobs(name, timeout=20):
 def slurm_cluster_of(tmp_path, jobs, **kw):
     """make_cluster('slurm') with a job name of this test's own."""
     from scs_nb.parallel.cluster import make_cluster
+
     name = f"dask-{uuid.uuid4().hex[:8]}"
-    return make_cluster("slurm", cores=1, memory="2GB", walltime="00:10:00", jobs=jobs,
-                        job_name=name, **kw), name
+    return make_cluster(
+        "slurm", cores=1, memory="2GB", walltime="00:10:00", jobs=jobs, job_name=name, **kw
+    ), name
 
 
 def test_submit_dssc_binning_over_module_groups(slurm_cluster, dssc, tmp_path, capsys):
     data, dark, ref = dssc
     out = tmp_path / "binned"
-    rc = cli.main(["submit", "dssc-binning", "--proposal", str(data.proposal),
-                   "--run", str(data.run), "--dark", str(dark.run), "--module-group", "0-1",
-                   "--bin-width", "0.5", "--n-workers", "0", "--kernel", "python3",
-                   "--mail-type", "NONE", "--time", "00:10:00", "--out", str(out)])
+    rc = cli.main(
+        [
+            "submit",
+            "dssc-binning",
+            "--proposal",
+            str(data.proposal),
+            "--run",
+            str(data.run),
+            "--dark",
+            str(dark.run),
+            "--module-group",
+            "0-1",
+            "--bin-width",
+            "0.5",
+            "--n-workers",
+            "0",
+            "--kernel",
+            "python3",
+            "--mail-type",
+            "NONE",
+            "--time",
+            "00:10:00",
+            "--out",
+            str(out),
+        ]
+    )
     text = capsys.readouterr().out
     assert rc == 0, text
     (job,) = [w for w in text.split() if w.isdigit()][:1]
@@ -94,10 +125,17 @@ def test_bin_dssc_on_dask_jobqueue_workers(loopback, dssc, tmp_path):
     cluster, name = slurm_cluster_of(tmp_path, 2)
     try:
         assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
-        files = tb.bin_dssc(data.proposal, data.run, modules=MODULES[:4], dark_run=dark.run,
-                            path=str(tmp_path), bin_width=0.5, cluster=cluster)
+        files = tb.bin_dssc(
+            data.proposal,
+            data.run,
+            modules=MODULES[:4],
+            dark_run=dark.run,
+            path=str(tmp_path),
+            bin_width=0.5,
+            cluster=cluster,
+        )
         assert len(files) == 4
-        assert jobs_named(name)                     # the work ran in SLURM jobs
+        assert jobs_named(name)  # the work ran in SLURM jobs
     finally:
         cluster.close()
     assert_same_files(tmp_path, ref, data.run, MODULES[:4])
@@ -110,6 +148,7 @@ def test_killed_workers(loopback, dssc, tmp_path, monkeypatch):
     from distributed import Client
 
     from scs_nb.detectors.dssc.binning import process as processing
+
     data, dark, ref = dssc
     monkeypatch.setattr(processing, "LOST_WORKERS_TIMEOUT", 3)
     mods = MODULES[:4]
@@ -124,19 +163,28 @@ def test_killed_workers(loopback, dssc, tmp_path, monkeypatch):
             def slow_modules(task, modules, kwargs_of, **kw):
                 def slow_task(**kwargs):
                     import time as _t
+
                     _t.sleep(1.5)
                     return task(**kwargs)
+
                 killer = _Killer(kill, path, data.run)
                 killer.start()
                 try:
                     return orig(slow_task, modules, kwargs_of, client=client)
                 finally:
                     killer.join()
-            monkeypatch.setattr("scs_nb.detectors.dssc.binning.run.process_modules",
-                                slow_modules)
+
+            monkeypatch.setattr("scs_nb.detectors.dssc.binning.run.process_modules", slow_modules)
             try:
-                return tb.bin_dssc(data.proposal, data.run, modules=mods, dark_run=dark.run,
-                                   path=str(path), bin_width=0.5, cluster=cluster)
+                return tb.bin_dssc(
+                    data.proposal,
+                    data.run,
+                    modules=mods,
+                    dark_run=dark.run,
+                    path=str(path),
+                    bin_width=0.5,
+                    cluster=cluster,
+                )
             finally:
                 monkeypatch.setattr("scs_nb.detectors.dssc.binning.run.process_modules", orig)
 
@@ -162,12 +210,22 @@ def test_killed_workers(loopback, dssc, tmp_path, monkeypatch):
     done = [m for m in mods if (tmp_path / "all" / f"run_{data.run}_module{m}.h5").exists()]
     assert set(done) | set(lost) == set(mods)
     # the rerun (here in this process) bins only the missing modules
-    mtimes = {m: (tmp_path / "all" / f"run_{data.run}_module{m}.h5").stat().st_mtime_ns
-              for m in done}
-    tb.bin_dssc(data.proposal, data.run, modules=mods, dark_run=dark.run,
-                path=str(tmp_path / "all"), bin_width=0.5, backend="sequential")
-    assert all((tmp_path / "all" / f"run_{data.run}_module{m}.h5").stat().st_mtime_ns == t
-               for m, t in mtimes.items())
+    mtimes = {
+        m: (tmp_path / "all" / f"run_{data.run}_module{m}.h5").stat().st_mtime_ns for m in done
+    }
+    tb.bin_dssc(
+        data.proposal,
+        data.run,
+        modules=mods,
+        dark_run=dark.run,
+        path=str(tmp_path / "all"),
+        bin_width=0.5,
+        backend="sequential",
+    )
+    assert all(
+        (tmp_path / "all" / f"run_{data.run}_module{m}.h5").stat().st_mtime_ns == t
+        for m, t in mtimes.items()
+    )
     assert_same_files(tmp_path / "all", ref, data.run, mods)
     assert no_dask_jobs(name) and no_dask_jobs(name2)
 
@@ -187,6 +245,7 @@ class _Killer:
 
     def __init__(self, kill, path, run):
         import threading
+
         self.kill, self.path, self.run = kill, Path(path), run
         self.thread = threading.Thread(target=self._watch, daemon=True)
 
@@ -208,13 +267,37 @@ class _Killer:
 def test_template_with_slurm_cluster(loopback, dssc, tmp_path, capsys):
     data, dark, ref = dssc
     out = tmp_path / "tpl"
-    rc = cli.main(["run", "dssc_binning", "-p", f"proposal={data.proposal}",
-                   "-p", f"run={data.run}", "-p", f"dark_run={dark.run}", "-p", "scenario=",
-                   "-p", "bin_width=0.5", "-p", "module_group=0", "-p", "cluster=slurm",
-                   "-p", "n_workers=2", "-p", f"path={out / 'files'}", "--kernel", "python3",
-                   "--out", str(out), "--no-progress"])
+    rc = cli.main(
+        [
+            "run",
+            "dssc_binning",
+            "-p",
+            f"proposal={data.proposal}",
+            "-p",
+            f"run={data.run}",
+            "-p",
+            f"dark_run={dark.run}",
+            "-p",
+            "scenario=",
+            "-p",
+            "bin_width=0.5",
+            "-p",
+            "module_group=0",
+            "-p",
+            "cluster=slurm",
+            "-p",
+            "n_workers=2",
+            "-p",
+            f"path={out / 'files'}",
+            "--kernel",
+            "python3",
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
     assert rc == 0, capsys.readouterr()
     assert_same_files(out / "files", ref, data.run, MODULES[:4])
     html = (out / f"dssc_binning_r{data.run:04d}.html").read_text()
-    assert "#SBATCH" in html and "127.0.0.1" in html       # the printed job script
+    assert "#SBATCH" in html and "127.0.0.1" in html  # the printed job script
     assert no_dask_jobs("dask-worker"), jobs_named("dask-worker")

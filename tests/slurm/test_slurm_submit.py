@@ -5,6 +5,7 @@ tests/slurm/start-cluster.sh and waits for them; what is checked is what a user 
 the notebooks and HTML reports of each task, the per-task logs, the job names, the
 status table and its exit code, and which tasks a retry resubmits.
 """
+
 import getpass
 import json
 import re
@@ -15,7 +16,7 @@ import pytest
 
 from scs_nb import cli
 
-from .conftest import squeue_ids, wait_jobs
+from .conftest import wait_jobs
 
 pytestmark = [pytest.mark.slurm, pytest.mark.xdist_group("slurm")]
 
@@ -48,8 +49,20 @@ def rows(table):
 
 def test_array_over_runs_status_and_retry(slurm_cluster, data_root, tmp_path, capsys):
     out = tmp_path / "tiny"
-    (job,) = submit(capsys, str(TINY), "--runs", "10-12", "-p", "fail_runs=[11]",
-                    "--kernel", "python3", "--out", str(out), "--mail-type", "NONE")
+    (job,) = submit(
+        capsys,
+        str(TINY),
+        "--runs",
+        "10-12",
+        "-p",
+        "fail_runs=[11]",
+        "--kernel",
+        "python3",
+        "--out",
+        str(out),
+        "--mail-type",
+        "NONE",
+    )
     # straight after sbatch the tasks are queued: pending or running, not failed
     rc, table = status(capsys, out)
     assert rc == 0, table
@@ -58,7 +71,7 @@ def test_array_over_runs_status_and_retry(slurm_cluster, data_root, tmp_path, ca
 
     wait_jobs(job)
     rc, table = status(capsys, out)
-    assert rc == 1, table                                   # one task failed
+    assert rc == 1, table  # one task failed
     assert rows(table) == {"run=10": "done", "run=11": "failed", "run=12": "done"}, table
     failed_report = out / "r0011" / "tiny_template_r0011.failed.html"
     assert f"run=11: {failed_report}" in table
@@ -67,7 +80,7 @@ def test_array_over_runs_status_and_retry(slurm_cluster, data_root, tmp_path, ca
         assert (d / f"tiny_template_r{run:04d}.ipynb").is_file()
         assert (d / f"tiny_template_r{run:04d}.html").is_file()
         result = json.loads((d / "result.json").read_text())
-        assert result["run"] == run and result["ntrains"] == 20     # the simulated run
+        assert result["run"] == run and result["ntrains"] == 20  # the simulated run
     # logs where the README says: OUT/logs/%A_%a-%x.out, the job name starts with the run
     logs = sorted(p.name for p in (out / "logs").iterdir())
     assert logs == [f"{job}_{i}-r0010-0012-tiny_template.out" for i in range(3)]
@@ -76,8 +89,19 @@ def test_array_over_runs_status_and_retry(slurm_cluster, data_root, tmp_path, ca
     assert "JobName=r0010-0012-tiny_template" in name.stdout
 
     # the retry resubmits only run 11 (here with the failure switched off)
-    (job2,) = submit(capsys, str(TINY), "--retry-failed", "-p", "fail_runs=[]",
-                     "--kernel", "python3", "--out", str(out), "--mail-type", "NONE")
+    (job2,) = submit(
+        capsys,
+        str(TINY),
+        "--retry-failed",
+        "-p",
+        "fail_runs=[]",
+        "--kernel",
+        "python3",
+        "--out",
+        str(out),
+        "--mail-type",
+        "NONE",
+    )
     record = json.loads((out / "slurm" / "submissions.json").read_text())
     assert [t["value"] for t in record[-1]["tasks"]] == [11]
     assert record[-1]["job_name"] == "r0011-tiny_template"
@@ -87,16 +111,27 @@ def test_array_over_runs_status_and_retry(slurm_cluster, data_root, tmp_path, ca
     assert rows(table) == {"run=10": "done", "run=11": "done", "run=12": "done"}
     assert not (out / "r0011" / "tiny_template_r0011.failed.ipynb").exists()
     # nothing left to retry
-    rc = cli.main(["submit", str(TINY), "--retry-failed", "--kernel", "python3",
-                   "--out", str(out)])
+    rc = cli.main(
+        ["submit", str(TINY), "--retry-failed", "--kernel", "python3", "--out", str(out)]
+    )
     assert rc == 0 and "no failed task" in capsys.readouterr().out
 
 
 def test_killed_task_shows_failed_with_its_log(slurm_cluster, data_root, tmp_path, capsys):
     """A task that dies (scancel) leaves no notebook: failed, pointing at its log."""
     out = tmp_path / "killed"
-    (job,) = submit(capsys, str(TINY), "--runs", "20", "--kernel", "python3",
-                    "--out", str(out), "--mail-type", "NONE")
+    (job,) = submit(
+        capsys,
+        str(TINY),
+        "--runs",
+        "20",
+        "--kernel",
+        "python3",
+        "--out",
+        str(out),
+        "--mail-type",
+        "NONE",
+    )
     subprocess.run(["scancel", job], check=True)
     wait_jobs(job)
     rc, table = status(capsys, out)
@@ -109,25 +144,48 @@ def reservation(slurm_cluster):
     """upex_002719 on one core of the node (the other stays free for other jobs)."""
     # a reservation left by an interrupted run is removed with its jobs first
     subprocess.run(["scancel", "--reservation=upex_002719"], capture_output=True)
-    subprocess.run(["scontrol", "delete", "ReservationName=upex_002719"],
-                   capture_output=True)
+    subprocess.run(["scontrol", "delete", "ReservationName=upex_002719"], capture_output=True)
     # IGNORE_JOBS: created even while jobs of other tests hold the cores
-    proc = subprocess.run(["scontrol", "create", "reservation", "ReservationName=upex_002719",
-                           "StartTime=now", "Duration=30", f"Users={getpass.getuser()}",
-                           "Nodes=ALL", "CoreCnt=1", "Flags=IGNORE_JOBS"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            "scontrol",
+            "create",
+            "reservation",
+            "ReservationName=upex_002719",
+            "StartTime=now",
+            "Duration=30",
+            f"Users={getpass.getuser()}",
+            "Nodes=ALL",
+            "CoreCnt=1",
+            "Flags=IGNORE_JOBS",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     yield "upex_002719"
-    subprocess.run(["scontrol", "delete", "ReservationName=upex_002719"],
-                   capture_output=True)
+    subprocess.run(["scontrol", "delete", "ReservationName=upex_002719"], capture_output=True)
 
 
 @pytest.mark.parametrize("how", ["upex_002719", "auto"])
 def test_reservation(reservation, data_root, tmp_path, capsys, how):
     out = tmp_path / how
-    (job,) = submit(capsys, str(TINY), "--runs", "30", "-p", "proposal=2719",
-                    "--reservation", how, "--kernel", "python3", "--out", str(out),
-                    "--mail-type", "NONE")
+    (job,) = submit(
+        capsys,
+        str(TINY),
+        "--runs",
+        "30",
+        "-p",
+        "proposal=2719",
+        "--reservation",
+        how,
+        "--kernel",
+        "python3",
+        "--out",
+        str(out),
+        "--mail-type",
+        "NONE",
+    )
     show = subprocess.run(["scontrol", "show", "job", job], capture_output=True, text=True)
     assert "Reservation=upex_002719" in show.stdout
     wait_jobs(job)

@@ -10,6 +10,6 @@ submitting) is in :mod:`.common`.
 
 #: ``scs-nb submit NAME`` -> the module of that profile
 PROFILES = {
-    "dssc-binning": "scs_nb.batch.profiles.dssc_binning",      # bin_dssc_module_job.sh
+    "dssc-binning": "scs_nb.batch.profiles.dssc_binning",  # bin_dssc_module_job.sh
     "boz-correction": "scs_nb.batch.profiles.boz_correction",  # boz_parameters_job.sh
 }

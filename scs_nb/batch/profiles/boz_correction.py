@@ -11,6 +11,7 @@ non-linearity. No GPU is needed: the fits run on histogram reductions on the CPU
 validated and quoted by ``scs_nb.batch.slurm``; sbatch is called with an argument list. The
 SLURM options are those of ``scs-nb submit`` (``--mem``, ``--constraint``, ...).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,27 +38,41 @@ def build_parser(prog="scs-nb submit boz-correction"):
         Its ``func`` default is :func:`cmd_submit_boz`.
     """
     p = argparse.ArgumentParser(
-        prog=prog, allow_abbrev=False,
+        prog=prog,
+        allow_abbrev=False,
         description="Write (and submit, unless --dry-run) the sbatch job that runs the BOZ I.a "
-        "correction determination (template boz_Ia) on a dark run and a membrane run.")
+        "correction determination (template boz_Ia) on a dark run and a membrane run.",
+    )
     p.add_argument("--proposal", "-p", required=True, help="proposal number")
     p.add_argument("--dark", "-d", type=int, required=True, help="dark run number")
-    p.add_argument("--run", "-r", type=int, required=True,
-                   help="run on three broken or empty membranes")
+    p.add_argument(
+        "--run", "-r", type=int, required=True, help="run on three broken or empty membranes"
+    )
     p.add_argument("--gain", "-g", type=float, required=True, help="DSSC gain in photons per bin")
-    p.add_argument("--rois-th", "-t", type=float, default=1.0,
-                   help="threshold of the beam ROIs (default 1)")
-    p.add_argument("--sat-level", "-s", type=int, default=500,
-                   help="raw value from which a pixel is saturated (default 500)")
+    p.add_argument(
+        "--rois-th", "-t", type=float, default=1.0, help="threshold of the beam ROIs (default 1)"
+    )
+    p.add_argument(
+        "--sat-level",
+        "-s",
+        type=int,
+        default=500,
+        help="raw value from which a pixel is saturated (default 500)",
+    )
     p.add_argument("--module", "-m", type=int, default=15, help="DSSC module (default 15)")
-    add_job_options(p, "2:00:00", "folder of the JSON file (default "
-                    "<proposal>/usr/processed_runs/r<run>); the notebook and log go below it")
+    add_job_options(
+        p,
+        "2:00:00",
+        "folder of the JSON file (default "
+        "<proposal>/usr/processed_runs/r<run>); the notebook and log go below it",
+    )
     p.set_defaults(func=cmd_submit_boz)
     return p
 
 
-def boz_submit_parameters(proposal, dark, run, gain, rois_th=1.0, sat_level=500, module=15,
-                          path="") -> dict:
+def boz_submit_parameters(
+    proposal, dark, run, gain, rois_th=1.0, sat_level=500, module=15, path=""
+) -> dict:
     """The template parameters of one submission (the seed script's papermill parameters).
 
     Parameters
@@ -92,9 +107,16 @@ def boz_submit_parameters(proposal, dark, run, gain, rois_th=1.0, sat_level=500,
         raise ToolBoxValueError(f"--sat-level must be 1..511 (9-bit values), got {sat_level}")
     if not float(rois_th) > 0:
         raise ToolBoxValueError(f"--rois-th must be > 0, got {rois_th}")
-    params = {"proposal": validate_proposal(proposal), "darkrun": int(dark), "run": int(run),
-              "module": int(module), "gain": float(gain), "rois_th": float(rois_th),
-              "sat_level": int(sat_level), "scenario": ""}
+    params = {
+        "proposal": validate_proposal(proposal),
+        "darkrun": int(dark),
+        "run": int(run),
+        "module": int(module),
+        "gain": float(gain),
+        "rois_th": float(rois_th),
+        "sat_level": int(sat_level),
+        "scenario": "",
+    }
     if path:
         params["path"] = str(path)
     return params
@@ -114,8 +136,16 @@ def build_boz_scripts(args):
         One single-task job.
     """
     out = output_folder(args.out, args.proposal, args.run, default_path)
-    params = boz_submit_parameters(args.proposal, args.dark, args.run, args.gain, args.rois_th,
-                                   args.sat_level, args.module, out)
+    params = boz_submit_parameters(
+        args.proposal,
+        args.dark,
+        args.run,
+        args.gain,
+        args.rois_th,
+        args.sat_level,
+        args.module,
+        out,
+    )
     return profile_scripts(args, TEMPLATE, params, out, "boz-correction")
 
 

@@ -6,6 +6,7 @@ A profile module adds its own options to the parser, then ``add_job_options``;
 its command builds the template's parameters and calls ``profile_scripts`` and
 ``print_or_submit``.
 """
+
 from __future__ import annotations
 
 import os
@@ -37,12 +38,12 @@ def add_job_options(parser, time, out_help):
     argparse.ArgumentParser
         ``parser``.
     """
-    parser.add_argument("--kernel", "-k",
-                        help="Jupyter kernel (default toolbox_p00NNNN if installed)")
+    parser.add_argument(
+        "--kernel", "-k", help="Jupyter kernel (default toolbox_p00NNNN if installed)"
+    )
     add_slurm_arguments(parser, defaults={"time": time})
     parser.add_argument("--out", metavar="DIR", help=out_help)
-    parser.add_argument("--dry-run", action="store_true",
-                        help="print the script, submit nothing")
+    parser.add_argument("--dry-run", action="store_true", help="print the script, submit nothing")
     return parser
 
 
@@ -70,7 +71,7 @@ def output_folder(out, proposal, run, default_of):
     if not out:
         try:
             out = default_of(proposal, run)
-        except Exception:  # noqa: BLE001 - run not visible here
+        except Exception:
             out = os.path.join("processed_runs", f"r{int(run):04d}")
     return os.path.abspath(out)
 
@@ -100,8 +101,9 @@ def profile_scripts(args, template, params, out, job, over=None):
     job_opts = slurm_values(args)
     job_opts["job_name"] = job_opts["job_name"] or f"r{int(args.run):04d}-{job}"
     opts = SlurmOptions(logs=os.path.join(out, "logs"), **job_opts)
-    return build_scripts(template, params, None, over, args.kernel,
-                         os.path.join(out, "notebooks"), opts)
+    return build_scripts(
+        template, params, None, over, args.kernel, os.path.join(out, "notebooks"), opts
+    )
 
 
 def print_or_submit(scripts, dry_run) -> int:

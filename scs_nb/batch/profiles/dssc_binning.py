@@ -14,6 +14,7 @@ The job name starts with the run (``r0179-dssc-binning``); logs go to
 folder (``<proposal>/usr/processed_runs/r<run>`` by default) that
 ``xr.open_mfdataset(path + '/*.h5', parallel=True, join='inner')`` combines.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,31 +42,60 @@ def build_parser(prog="scs-nb submit dssc-binning"):
         Its ``func`` default is :func:`cmd_submit_dssc`.
     """
     p = argparse.ArgumentParser(
-        prog=prog, allow_abbrev=False,
+        prog=prog,
+        allow_abbrev=False,
         description="Write (and submit, unless --dry-run) the sbatch job array that runs the "
-        "'DSSC binning' template for each module group of a run.")
+        "'DSSC binning' template for each module group of a run.",
+    )
     p.add_argument("--proposal", "-p", required=True, help="proposal number")
     p.add_argument("--run", "-r", type=int, required=True, help="run number")
     p.add_argument("--dark", "-d", type=int, help="dark run (default: no dark subtraction)")
-    p.add_argument("--module-group", "-m", default="0-3",
-                   help="module group(s) 0..3, e.g. 2 or 0-3 (default 0-3: all 16 modules)")
-    p.add_argument("--xaxis", "-x", default="delay",
-                   help="delay (ps, BAM corrected), nrj (eV) or a slow mnemonic")
+    p.add_argument(
+        "--module-group",
+        "-m",
+        default="0-3",
+        help="module group(s) 0..3, e.g. 2 or 0-3 (default 0-3: all 16 modules)",
+    )
+    p.add_argument(
+        "--xaxis",
+        "-x",
+        default="delay",
+        help="delay (ps, BAM corrected), nrj (eV) or a slow mnemonic",
+    )
     p.add_argument("--bin-width", "-b", type=float, default=0.1, help="bin width (xaxis units)")
     p.add_argument("--pattern", help="comma list of frame labels (default pumped,unpumped)")
-    p.add_argument("--no-xgm-normalization", action="store_true",
-                   help="do not divide by the XGM pulse energy")
-    p.add_argument("--n-workers", type=int, default=4, metavar="N",
-                   help="dask workers per task, one module each (default 4; 0 = the "
-                   "group's modules one after the other, no dask)")
-    add_job_options(p, "12:00:00", "folder of the module files (default "
-                    "<proposal>/usr/processed_runs/r<run>); notebooks and logs go below it")
+    p.add_argument(
+        "--no-xgm-normalization", action="store_true", help="do not divide by the XGM pulse energy"
+    )
+    p.add_argument(
+        "--n-workers",
+        type=int,
+        default=4,
+        metavar="N",
+        help="dask workers per task, one module each (default 4; 0 = the "
+        "group's modules one after the other, no dask)",
+    )
+    add_job_options(
+        p,
+        "12:00:00",
+        "folder of the module files (default "
+        "<proposal>/usr/processed_runs/r<run>); notebooks and logs go below it",
+    )
     p.set_defaults(func=cmd_submit_dssc)
     return p
 
 
-def dssc_submit_parameters(proposal, run, dark=None, xaxis="delay", bin_width=0.1, path="",
-                           pattern=None, xgm_normalization=True, n_workers=4) -> dict:
+def dssc_submit_parameters(
+    proposal,
+    run,
+    dark=None,
+    xaxis="delay",
+    bin_width=0.1,
+    path="",
+    pattern=None,
+    xgm_normalization=True,
+    n_workers=4,
+) -> dict:
     """The template parameters of one submission (the module group varies per task).
 
     Parameters
@@ -100,10 +130,16 @@ def dssc_submit_parameters(proposal, run, dark=None, xaxis="delay", bin_width=0.
         raise ToolBoxValueError(f"--bin-width must be a number, got {bin_width!r}") from None
     if not bw > 0:
         raise ToolBoxValueError(f"--bin-width must be > 0, got {bin_width}")
-    params = {"proposal": validate_proposal(proposal), "run": int(run), "xaxis": str(xaxis),
-              "bin_width": bw, "dark_run": None if dark is None else int(dark),
-              "scenario": "", "n_workers": _workers(n_workers),
-              "xgm_normalization": bool(xgm_normalization)}
+    params = {
+        "proposal": validate_proposal(proposal),
+        "run": int(run),
+        "xaxis": str(xaxis),
+        "bin_width": bw,
+        "dark_run": None if dark is None else int(dark),
+        "scenario": "",
+        "n_workers": _workers(n_workers),
+        "xgm_normalization": bool(xgm_normalization),
+    }
     if path:
         params["path"] = str(path)
     if pattern:
@@ -132,11 +168,13 @@ def module_groups(text) -> list:
     """
     try:
         groups = parse_runs(str(text))
-    except Exception:  # noqa: BLE001
+    except Exception:
         groups = None
     if not groups or any(not 0 <= g <= 3 for g in groups):
-        raise ToolBoxValueError(f"--module-group takes groups 0..3 (4 modules each) such as 2, "
-                                f"0-3 or 0,2; got {text!r}")
+        raise ToolBoxValueError(
+            f"--module-group takes groups 0..3 (4 modules each) such as 2, "
+            f"0-3 or 0,2; got {text!r}"
+        )
     return groups
 
 
@@ -155,12 +193,25 @@ def build_dssc_scripts(args):
     """
     groups = module_groups(args.module_group)
     out = output_folder(args.out, args.proposal, args.run, default_output_path)
-    params = dssc_submit_parameters(args.proposal, args.run, args.dark, args.xaxis,
-                                    args.bin_width, out, args.pattern,
-                                    not args.no_xgm_normalization,
-                                    getattr(args, "n_workers", 4))
-    return profile_scripts(args, TEMPLATE, params, out, "dssc-binning",
-                           ("module_group", ",".join(str(g) for g in groups)))
+    params = dssc_submit_parameters(
+        args.proposal,
+        args.run,
+        args.dark,
+        args.xaxis,
+        args.bin_width,
+        out,
+        args.pattern,
+        not args.no_xgm_normalization,
+        getattr(args, "n_workers", 4),
+    )
+    return profile_scripts(
+        args,
+        TEMPLATE,
+        params,
+        out,
+        "dssc-binning",
+        ("module_group", ",".join(str(g) for g in groups)),
+    )
 
 
 def cmd_submit_dssc(args) -> int:

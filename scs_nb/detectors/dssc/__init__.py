@@ -14,17 +14,39 @@ ToolBox module names map to: dssc -> binning.binner, dssc_data -> binning.store,
 dssc_misc -> binning.inputs, dssc_processing -> binning.process, dssc_plot -> plot,
 azimuthal_integrator -> azimuthal.integrator (``scs_nb.compat``).
 """
-from .binning import (DSSCBinner, DSSCFormatter, bin_dssc, create_dssc_bins,  # noqa: F401
-                      default_output_path, dssc_dark, dssc_xaxis, get_data_formatted,
-                      get_xgm_formatted, load_dssc_info, load_mask, load_xarray, module_group,
-                      open_binned_dssc, process_dssc_data, quickmask_DSSC_ASIC,
-                      save_attributes_h5, save_xarray)
-from .plot import (plot_binned_modules, plot_binner, plot_binner_hist,  # noqa: F401
-                   plot_hist_processed, plot_pump_probe, plot_xgm_threshold)
+
+from . import plot as dssc_plot  # noqa: F401
+from .binning import (  # noqa: F401
+    DSSCBinner,
+    DSSCFormatter,
+    bin_dssc,
+    create_dssc_bins,
+    default_output_path,
+    dssc_dark,
+    dssc_xaxis,
+    get_data_formatted,
+    get_xgm_formatted,
+    load_dssc_info,
+    load_mask,
+    load_xarray,
+    module_group,
+    open_binned_dssc,
+    process_dssc_data,
+    quickmask_DSSC_ASIC,
+    save_attributes_h5,
+    save_xarray,
+)
 
 # ToolBox module aliases: tb.detectors.dssc_misc.create_dssc_bins etc.
-from .binning import binner as dssc_binner  # noqa: F401,E402
-from .binning import inputs as dssc_misc  # noqa: F401,E402
-from .binning import process as dssc_processing  # noqa: F401,E402
-from .binning import store as dssc_data  # noqa: F401,E402
-from . import plot as dssc_plot  # noqa: F401,E402
+from .binning import binner as dssc_binner  # noqa: F401
+from .binning import inputs as dssc_misc  # noqa: F401
+from .binning import process as dssc_processing  # noqa: F401
+from .binning import store as dssc_data  # noqa: F401
+from .plot import (  # noqa: F401
+    plot_binned_modules,
+    plot_binner,
+    plot_binner_hist,
+    plot_hist_processed,
+    plot_pump_probe,
+    plot_xgm_threshold,
+)

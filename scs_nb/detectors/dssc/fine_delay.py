@@ -3,6 +3,7 @@ trigger delays; the mean dark-subtracted DSSC signal of each run against its
 fine delay setting (mnemonic ``DSSC_fineDelay``), and the optimum from a
 Gaussian fit of that curve (the setting of the largest signal).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,8 +18,15 @@ from .geometry import mean_module_images
 __all__ = ["fine_delay_scan", "find_fine_delay_optimum"]
 
 
-def fine_delay_scan(proposal, runs, dark_run=None, modules=(0,), fine_delays=None,
-                    xgm_name="SCS_SA3", progress=True):
+def fine_delay_scan(
+    proposal,
+    runs,
+    dark_run=None,
+    modules=(0,),
+    fine_delays=None,
+    xgm_name="SCS_SA3",
+    progress=True,
+):
     """Signal vs fine delay: a Dataset along ``fine_delay`` (one row per run,
     sorted) with ``signal`` (mean ADU of the dark-subtracted frames over the
     modules), ``xgm`` (mean pulse energy of the run, µJ; ``xgm_name=None``:
@@ -31,8 +39,9 @@ def fine_delay_scan(proposal, runs, dark_run=None, modules=(0,), fine_delays=Non
     if not runs:
         raise ToolBoxValueError("fine_delay_scan needs a list of runs, one per fine delay")
     if fine_delays is not None and len(fine_delays) != len(runs):
-        raise ToolBoxValueError(f"{len(fine_delays)} fine_delays for {len(runs)} runs; pass one "
-                                "per run")
+        raise ToolBoxValueError(
+            f"{len(fine_delays)} fine_delays for {len(runs)} runs; pass one per run"
+        )
     rows = []
     for i, r in enumerate(tqdm(runs, desc="fine delay runs", disable=not progress)):
         if fine_delays is None:
@@ -49,12 +58,15 @@ def fine_delay_scan(proposal, runs, dark_run=None, modules=(0,), fine_delays=Non
     ms = np.array([x[2] for x in rows])
     xgm = np.array([x[3] for x in rows])
     return xr.Dataset(
-        {"signal": ("fine_delay", ms.mean(axis=1), {"units": "ADU"}),
-         "xgm": ("fine_delay", xgm, {"units": "uJ"}),
-         "signal_per_uJ": ("fine_delay", ms.mean(axis=1) / xgm, {"units": "ADU/uJ"}),
-         "module_signal": (("fine_delay", "module"), ms, {"units": "ADU"}),
-         "run": ("fine_delay", np.array([x[1] for x in rows]))},
-        coords={"fine_delay": fd, "module": list(modules)})
+        {
+            "signal": ("fine_delay", ms.mean(axis=1), {"units": "ADU"}),
+            "xgm": ("fine_delay", xgm, {"units": "uJ"}),
+            "signal_per_uJ": ("fine_delay", ms.mean(axis=1) / xgm, {"units": "ADU/uJ"}),
+            "module_signal": (("fine_delay", "module"), ms, {"units": "ADU"}),
+            "run": ("fine_delay", np.array([x[1] for x in rows])),
+        },
+        coords={"fine_delay": fd, "module": list(modules)},
+    )
 
 
 def find_fine_delay_optimum(fine_delay, signal=None):
@@ -65,10 +77,14 @@ def find_fine_delay_optimum(fine_delay, signal=None):
     Returns {'optimum', 'optimum_err', 'width', 'amplitude', 'offset',
     'best_measured'} (the last: the setting of the largest measured signal)."""
     from scipy.optimize import curve_fit  # heavy: only for the fit
+
     if isinstance(fine_delay, xr.Dataset):
         ds = fine_delay
-        signal = ds["signal_per_uJ"].values if "signal_per_uJ" in ds and np.isfinite(
-            ds["signal_per_uJ"].values).all() else ds["signal"].values
+        signal = (
+            ds["signal_per_uJ"].values
+            if "signal_per_uJ" in ds and np.isfinite(ds["signal_per_uJ"].values).all()
+            else ds["signal"].values
+        )
         fine_delay = fine_delay["fine_delay"].values
     x = np.asarray(fine_delay, float)
     y = np.asarray(signal, float)
@@ -80,8 +96,15 @@ def find_fine_delay_optimum(fine_delay, signal=None):
 
     def model(t, a, x0, w, b):
         return a * np.exp(-0.5 * ((t - x0) / w) ** 2) + b
+
     p0 = [y[i] - y.min(), x[i], max(np.ptp(x) / 4, 1e-6), y.min()]
     p, cov = curve_fit(model, x, y, p0=p0, maxfev=20000)
     err = np.sqrt(np.diag(cov)) if np.all(np.isfinite(cov)) else np.full(4, np.nan)
-    return {"optimum": float(p[1]), "optimum_err": float(err[1]), "width": abs(float(p[2])),
-            "amplitude": float(p[0]), "offset": float(p[3]), "best_measured": float(x[i])}
+    return {
+        "optimum": float(p[1]),
+        "optimum_err": float(err[1]),
+        "width": abs(float(p[2])),
+        "amplitude": float(p[0]),
+        "offset": float(p[3]),
+        "best_measured": float(x[i]),
+    }

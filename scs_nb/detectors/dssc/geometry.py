@@ -10,6 +10,7 @@ are relative). Each quadrant is fitted by least squares over its pixels near
 the ring; the refined quadrant positions are the nominal ones + ``d_k``, the
 beam centre in the nominal frame is ``-mean(d_k)``.
 """
+
 from __future__ import annotations
 
 import os
@@ -25,9 +26,14 @@ from .azimuthal.integrate import integrate_azimuthal
 from .binning import raw
 from .binning.run import dssc_dark
 
-__all__ = ["refine_quadrants", "shifted_geometry", "save_geometry", "load_geometry",
-           "mean_module_images",
-           "ring_sharpness"]
+__all__ = [
+    "refine_quadrants",
+    "shifted_geometry",
+    "save_geometry",
+    "load_geometry",
+    "mean_module_images",
+    "ring_sharpness",
+]
 
 
 def _q_of_r(r_mm, distance, energy):
@@ -38,8 +44,10 @@ def _q_of_r(r_mm, distance, energy):
 def _quad_positions(geom):
     qp = geom.quad_positions() if callable(getattr(geom, "quad_positions", None)) else None
     if qp is None:
-        raise ToolBoxValueError("the geometry has no quadrant positions; pass a "
-                                "DSSC_1MGeometry (scs_nb.facility.dssc_geometry())")
+        raise ToolBoxValueError(
+            "the geometry has no quadrant positions; pass a "
+            "DSSC_1MGeometry (scs_nb.facility.dssc_geometry())"
+        )
     return np.asarray(qp, float)
 
 
@@ -59,29 +67,34 @@ def shifted_geometry(geom, offsets_mm):
         A new geometry from the moved quadrant positions.
     """
     from extra_geom import DSSC_1MGeometry  # heavy: only to build a geometry
+
     off = np.asarray(offsets_mm, float)
     if off.shape != (4, 2):
-        raise ToolBoxValueError(f"offsets_mm must be 4 (dx, dy) pairs in mm, got shape "
-                                f"{off.shape}")
+        raise ToolBoxValueError(
+            f"offsets_mm must be 4 (dx, dy) pairs in mm, got shape {off.shape}"
+        )
     return DSSC_1MGeometry.from_quad_positions((_quad_positions(geom) + off).tolist())
 
 
 def _prepare(image, modules):
     img = np.asarray(image, float)
-    if img.ndim == 4:             # frames: their mean
+    if img.ndim == 4:  # frames: their mean
         img = np.nanmean(img, axis=0)
     if img.ndim != 3 or tuple(img.shape[1:]) != DSSC_MODULE_SHAPE:
-        raise ToolBoxValueError(f"image must be (module, 128, 512) (or frames of it); got "
-                                f"{np.shape(image)}")
+        raise ToolBoxValueError(
+            f"image must be (module, 128, 512) (or frames of it); got {np.shape(image)}"
+        )
     mods = list(range(DSSC_NMODULES)) if modules is None else [int(m) for m in modules]
     if len(mods) != img.shape[0]:
-        raise ToolBoxValueError(f"modules={mods} names {len(mods)} modules, the image has "
-                                f"{img.shape[0]}")
+        raise ToolBoxValueError(
+            f"modules={mods} names {len(mods)} modules, the image has {img.shape[0]}"
+        )
     return img, mods
 
 
-def refine_quadrants(image, geom=None, q0=0.5, distance=0.5, energy=930.0, modules=None,
-                     window=3.0, mask=None):
+def refine_quadrants(
+    image, geom=None, q0=0.5, distance=0.5, energy=930.0, modules=None, window=3.0, mask=None
+):
     """Fit the four quadrant offsets by sharpening a ring at known ``q0``.
 
     Parameters
@@ -112,9 +125,10 @@ def refine_quadrants(image, geom=None, q0=0.5, distance=0.5, energy=930.0, modul
         ``quad_positions`` (mm).
     """
     from scipy.optimize import least_squares  # heavy: only for the fit
+
     geom = dssc_geometry() if geom is None else geom
     img, mods = _prepare(image, modules)
-    pos = geom.get_pixel_positions()[mods][..., :2] * 1e3          # mm
+    pos = geom.get_pixel_positions()[mods][..., :2] * 1e3  # mm
     good = np.isfinite(img)
     if mask is not None:
         good &= ~np.asarray(mask, bool)
@@ -132,9 +146,11 @@ def refine_quadrants(image, geom=None, q0=0.5, distance=0.5, energy=930.0, modul
         q_nom = _q_of_r(np.hypot(p[:, 0], p[:, 1]), distance, energy)
         near = ok & (np.abs(q_nom - q0) < window * width0 + 0.02)
         if near.sum() < 50:
-            raise ToolBoxValueError(f"quadrant {quad} (modules {[mods[i] for i in sel]}) has "
-                                    f"{int(near.sum())} pixels near q0={q0} nm^-1; check q0, "
-                                    "distance and energy")
+            raise ToolBoxValueError(
+                f"quadrant {quad} (modules {[mods[i] for i in sel]}) has "
+                f"{int(near.sum())} pixels near q0={q0} nm^-1; check q0, "
+                "distance and energy"
+            )
         p, v = p[near], v[near]
         b0 = float(np.percentile(v, 5))
         a0 = float(np.percentile(v, 99) - b0)
@@ -142,11 +158,11 @@ def refine_quadrants(image, geom=None, q0=0.5, distance=0.5, energy=930.0, modul
         def resid(x, p=p, v=v):
             q = _q_of_r(np.hypot(p[:, 0] + x[0], p[:, 1] + x[1]), distance, energy)
             return x[2] + x[3] * np.exp(-0.5 * ((q - q0) / x[4]) ** 2) - v
-        res = least_squares(resid, [0.0, 0.0, b0, a0, width0], x_scale=[0.2, 0.2, a0, a0,
-                                                                        0.01])
+
+        res = least_squares(resid, [0.0, 0.0, b0, a0, width0], x_scale=[0.2, 0.2, a0, a0, 0.01])
         J = res.jac
         dof = max(len(v) - 5, 1)
-        s2 = float((res.fun ** 2).sum() / dof)
+        s2 = float((res.fun**2).sum() / dof)
         try:
             cov = np.linalg.inv(J.T @ J) * s2
             errors[quad] = np.sqrt(np.diag(cov)[:2])
@@ -157,13 +173,19 @@ def refine_quadrants(image, geom=None, q0=0.5, distance=0.5, energy=930.0, modul
     have = np.isfinite(errors[:, 0])
     centre = -offsets[have].mean(axis=0) if have.any() else np.zeros(2)
     refined = shifted_geometry(geom, offsets)
-    return {"offsets_mm": offsets, "errors_mm": errors, "beam_center_mm": centre,
-            "sigma_q": sig, "geometry": refined,
-            "quad_positions": _quad_positions(refined)}
+    return {
+        "offsets_mm": offsets,
+        "errors_mm": errors,
+        "beam_center_mm": centre,
+        "sigma_q": sig,
+        "geometry": refined,
+        "quad_positions": _quad_positions(refined),
+    }
 
 
-def ring_sharpness(image, geom, q0=0.5, distance=0.5, energy=930.0, modules=None, npt=200,
-                   qrange=0.15):
+def ring_sharpness(
+    image, geom, q0=0.5, distance=0.5, energy=930.0, modules=None, npt=200, qrange=0.15
+):
     """How sharp a ring is on a geometry: the peak over the mean of I(q) around q0.
 
     Parameters
@@ -193,9 +215,16 @@ def ring_sharpness(image, geom, q0=0.5, distance=0.5, energy=930.0, modules=None
         I(q) of the geometry.
     """
     img, mods = _prepare(image, modules)
-    ds = integrate_azimuthal(img[None], geom, npt=npt, unit="q_nm^-1", distance=distance,
-                             energy=energy, radial_range=(q0 - qrange, q0 + qrange),
-                             modules=mods)
+    ds = integrate_azimuthal(
+        img[None],
+        geom,
+        npt=npt,
+        unit="q_nm^-1",
+        distance=distance,
+        energy=energy,
+        radial_range=(q0 - qrange, q0 + qrange),
+        modules=mods,
+    )
     prof = ds.I.isel(frame=0)
     return float(prof.max() / prof.mean()), prof
 
@@ -221,8 +250,9 @@ def save_geometry(geom, path, overwrite=False):
     """
     path = os.fspath(path)
     if os.path.exists(path) and not overwrite:
-        raise ToolBoxPathError(f"{path} exists; pass overwrite=True to replace it or another "
-                               "file name")
+        raise ToolBoxPathError(
+            f"{path} exists; pass overwrite=True to replace it or another file name"
+        )
     with replacing(path) as tmp:
         quad = geom.to_h5_file_and_quad_positions(tmp)
         with h5py.File(tmp, "a") as f:
@@ -246,18 +276,23 @@ def load_geometry(path, quad_positions=None):
         The geometry.
     """
     from extra_geom import DSSC_1MGeometry  # heavy: only to build a geometry
+
     path = os.fspath(path)
     if not os.path.exists(path):
-        raise ToolBoxPathError(f"geometry file {path} not found; write one with "
-                               "save_geometry(geom, path)")
+        raise ToolBoxPathError(
+            f"geometry file {path} not found; write one with save_geometry(geom, path)"
+        )
     if quad_positions is None:
         with h5py.File(path, "r") as f:
             if "quad_positions" not in f.attrs:
-                raise ToolBoxValueError(f"{path} has no quad_positions attribute; pass "
-                                        "quad_positions=[(x, y)] * 4 in mm")
+                raise ToolBoxValueError(
+                    f"{path} has no quad_positions attribute; pass "
+                    "quad_positions=[(x, y)] * 4 in mm"
+                )
             quad_positions = f.attrs["quad_positions"]
     return DSSC_1MGeometry.from_h5_file_and_quad_positions(
-        path, [tuple(map(float, q)) for q in np.asarray(quad_positions)])
+        path, [tuple(map(float, q)) for q in np.asarray(quad_positions)]
+    )
 
 
 def mean_module_images(proposal, run, modules, dark_run=None):

@@ -3,6 +3,7 @@ templates (binned module images, pump-probe differences) and of the azimuthal
 templates (assembled image with circles, I(q) profiles); ``assemble`` puts the
 images of some modules into the (16, 128, 512) stack that a geometry draws.
 matplotlib is imported inside the functions (heavy: only when plotting)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -11,12 +12,19 @@ from ...facility import DSSC_MODULE_SHAPE, DSSC_NMODULES, DSSC_PIXEL_SIZE_M, dss
 
 # the ToolBox dssc_plot names (offered flat as tb.detectors.<name>); assemble,
 # plot_assembled and plot_profiles are scs_nb's own
-__all__ = ["plot_xgm_threshold", "plot_binner", "plot_binner_hist", "plot_hist_processed",
-           "plot_binned_modules", "plot_pump_probe"]
+__all__ = [
+    "plot_xgm_threshold",
+    "plot_binner",
+    "plot_binner_hist",
+    "plot_hist_processed",
+    "plot_binned_modules",
+    "plot_pump_probe",
+]
 
 
 def _plt():
     import matplotlib.pyplot as plt  # heavy: only when plotting
+
     return plt
 
 
@@ -161,15 +169,13 @@ def plot_binned_modules(ds, pulse=None, bin_index=None, geom=None, ax=None, vmax
     pulse = data.pulse.values[0] if pulse is None else pulse
     d = data.sel(pulse=pulse)
     d = d.isel({xdim: bin_index}) if bin_index is not None else d.mean(xdim)
-    img = assemble(np.asarray(d.transpose("module", "x", "y").values),
-                   data.module.values)
+    img = assemble(np.asarray(d.transpose("module", "x", "y").values), data.module.values)
     if ax is None:
         fig, ax = plt.subplots(figsize=(6, 6))
     finite = img[np.isfinite(img)]
     vmax = vmax or (np.percentile(finite, 99.5) if finite.size else 1)
     geom.plot_data_fast(img, ax=ax, vmin=0, vmax=vmax)
-    ax.set_title(f"{pulse}, {xdim} " + ("mean" if bin_index is None
-                                         else f"{d[xdim].values:g}"))
+    ax.set_title(f"{pulse}, {xdim} " + ("mean" if bin_index is None else f"{d[xdim].values:g}"))
     return ax
 
 
@@ -202,8 +208,9 @@ def plot_pump_probe(ds, pumped="pumped", unpumped="unpumped", roi=None, ax=None)
 
 
 # -- figures of the azimuthal templates ----------------------------------------------
-def plot_assembled(data, geom, modules=None, ax=None, circles_mm=(), vmax=None,
-                   title=None, cmap="magma"):
+def plot_assembled(
+    data, geom, modules=None, ax=None, circles_mm=(), vmax=None, title=None, cmap="magma"
+):
     """The modules assembled with a geometry (extra_geom ``position_modules``),
     axes in mm from the beam, with dashed circles at given radii.
 
@@ -235,15 +242,19 @@ def plot_assembled(data, geom, modules=None, ax=None, circles_mm=(), vmax=None,
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 6))
     mods = list(range(DSSC_NMODULES)) if modules is None else list(modules)
-    full = assemble(data, mods) if len(mods) != DSSC_NMODULES else np.asarray(
-        data, np.float32)
+    full = assemble(data, mods) if len(mods) != DSSC_NMODULES else np.asarray(data, np.float32)
     img, centre = geom.position_modules(full)
     px, py = DSSC_PIXEL_SIZE_M[0] * 1e3, geom._pixel_shape[1] * 1e3
-    extent = (-centre[1] * px, (img.shape[1] - centre[1]) * px,
-              -centre[0] * py, (img.shape[0] - centre[0]) * py)
+    extent = (
+        -centre[1] * px,
+        (img.shape[1] - centre[1]) * px,
+        -centre[0] * py,
+        (img.shape[0] - centre[0]) * py,
+    )
     vmax = np.nanpercentile(img, 99.5) if vmax is None else vmax
-    im = ax.imshow(img, origin="lower", extent=extent, cmap=cmap, vmin=0, vmax=vmax,
-                   interpolation="nearest")
+    im = ax.imshow(
+        img, origin="lower", extent=extent, cmap=cmap, vmin=0, vmax=vmax, interpolation="nearest"
+    )
     t = np.linspace(0, 2 * np.pi, 361)
     for r in circles_mm:
         ax.plot(r * np.cos(t), r * np.sin(t), "--", color="cyan", lw=0.8)
@@ -257,8 +268,7 @@ def plot_assembled(data, geom, modules=None, ax=None, circles_mm=(), vmax=None,
     return ax
 
 
-def plot_profiles(profiles, ax=None, xlabel="q (nm$^{-1}$)", ylabel="I (ADU / pixel)",
-                  marks=()):
+def plot_profiles(profiles, ax=None, xlabel="q (nm$^{-1}$)", ylabel="I (ADU / pixel)", marks=()):
     """Overlay of 1-D profiles with vertical lines at marks.
 
     Parameters

@@ -7,8 +7,18 @@ numba kernel. Nothing here knows a particular detector; the DSSC
 * ``accumulate.py``: ``bin_frames``, ``BinResult``, ``read_all``, ``warm_up``;
 * ``kernel.py``: the numba kernel.
 """
+
 from .accumulate import DEFAULT_BUFFER_MB, BinResult, bin_frames, frame_ranges, read_all, warm_up
 from .index import FrameIndex, chunks, index_frames
 
-__all__ = ["FrameIndex", "index_frames", "chunks", "bin_frames", "BinResult", "read_all",
-           "warm_up", "frame_ranges", "DEFAULT_BUFFER_MB"]
+__all__ = [
+    "FrameIndex",
+    "index_frames",
+    "chunks",
+    "bin_frames",
+    "BinResult",
+    "read_all",
+    "warm_up",
+    "frame_ranges",
+    "DEFAULT_BUFFER_MB",
+]

@@ -11,6 +11,7 @@ per frame: the per-bin, per-memory-cell sums of weights are kept and
 
 Used by the DSSC (one source per module) and the FastCCD (one source).
 """
+
 from __future__ import annotations
 
 import os
@@ -27,8 +28,7 @@ from ...errors import ToolBoxFileError, ToolBoxValueError
 from .index import FrameIndex, chunks
 from .kernel import accumulate
 
-__all__ = ["bin_frames", "BinResult", "read_all", "warm_up", "frame_ranges",
-           "DEFAULT_BUFFER_MB"]
+__all__ = ["bin_frames", "BinResult", "read_all", "warm_up", "frame_ranges", "DEFAULT_BUFFER_MB"]
 
 DEFAULT_BUFFER_MB = 128
 
@@ -46,9 +46,15 @@ def warm_up():
     -------
     None
     """
-    _accumulate(np.zeros((1, 4), np.uint16), np.zeros(1, np.int64), np.ones(1, np.float32),
-                np.zeros((1, 4), np.float32), np.zeros(1, np.bool_), np.zeros((1, 4)),
-                np.zeros(1, np.int64))
+    _accumulate(
+        np.zeros((1, 4), np.uint16),
+        np.zeros(1, np.int64),
+        np.ones(1, np.float32),
+        np.zeros((1, 4), np.float32),
+        np.zeros(1, np.bool_),
+        np.zeros((1, 4)),
+        np.zeros(1, np.int64),
+    )
 
 
 def frame_ranges(frames) -> str:
@@ -95,6 +101,7 @@ class BinResult:
     out_of_range : int
         How many such values.
     """
+
     sums: np.ndarray
     wsum: np.ndarray
     counts: np.ndarray
@@ -104,15 +111,15 @@ class BinResult:
 
     @property
     def excluded_frames(self) -> int:
-        """Number of frames left out (values above the ADC range).
-        """
+        """Number of frames left out (values above the ADC range)."""
         return sum(len(v) for v in (self.excluded or {}).values())
 
     def excluded_text(self) -> str:
-        """The frames left out, per file: ``'<file> frames 100-111, 300; ...'``.
-        """
-        return "; ".join(f"{os.path.basename(f)} frames {frame_ranges(v)}"
-                         for f, v in (self.excluded or {}).items())
+        """The frames left out, per file: ``'<file> frames 100-111, 300; ...'``."""
+        return "; ".join(
+            f"{os.path.basename(f)} frames {frame_ranges(v)}"
+            for f, v in (self.excluded or {}).items()
+        )
 
     def means(self, dark=None):
         """Mean of ``w * (raw - dark)`` per bin.
@@ -138,9 +145,17 @@ class BinResult:
             return s / np.where(self.counts > 0, self.counts, np.nan)[:, None]
 
 
-def bin_frames(idx: FrameIndex, frame_bins, frame_weights, nbins, chunk_trains=None,
-               buffer_mb=DEFAULT_BUFFER_MB, prefetch=True, progress=False,
-               _interrupt_after=None):
+def bin_frames(
+    idx: FrameIndex,
+    frame_bins,
+    frame_weights,
+    nbins,
+    chunk_trains=None,
+    buffer_mb=DEFAULT_BUFFER_MB,
+    prefetch=True,
+    progress=False,
+    _interrupt_after=None,
+):
     """Accumulate the weighted frames of one source (one detector module) per bin.
 
     Frames holding a value above ``idx.adc_max`` (corrupted data) are left out
@@ -175,9 +190,11 @@ def bin_frames(idx: FrameIndex, frame_bins, frame_weights, nbins, chunk_trains=N
     ntr = len(idx.train_ids)
     frame_bins = np.asarray(frame_bins, np.int64)
     if frame_bins.shape != (ntr, fpt):
-        raise ToolBoxValueError(f"frame_bins has shape {frame_bins.shape}, expected "
-                                f"{(ntr, fpt)} (trains, frames per train) for module "
-                                f"{idx.module}")
+        raise ToolBoxValueError(
+            f"frame_bins has shape {frame_bins.shape}, expected "
+            f"{(ntr, fpt)} (trains, frames per train) for module "
+            f"{idx.module}"
+        )
     if frame_weights is None:
         frame_weights = np.ones((ntr, fpt), np.float32)
     frame_weights = np.asarray(frame_weights, np.float32)
@@ -206,11 +223,11 @@ def bin_frames(idx: FrameIndex, frame_bins, frame_weights, nbins, chunk_trains=N
                 handles[f] = h5py.File(idx.files[f], "r")
             d = handles[f][f"INSTRUMENT/{idx.source}/{idx.key}"]
             try:
-                d.read_direct(buf, np.s_[start:stop], np.s_[0:stop - start])
+                d.read_direct(buf, np.s_[start:stop], np.s_[0 : stop - start])
             except OSError as exc:
-                raise ToolBoxFileError(f"{idx.label}: reading frames "
-                                       f"{start}:{stop} of {idx.files[f]} failed: {exc}") \
-                    from None
+                raise ToolBoxFileError(
+                    f"{idx.label}: reading frames {start}:{stop} of {idx.files[f]} failed: {exc}"
+                ) from None
         return job
 
     jobs = list(chunks(idx, ct))
@@ -238,9 +255,10 @@ def bin_frames(idx: FrameIndex, frame_bins, frame_weights, nbins, chunk_trains=N
             cell = np.arange(nf) - np.repeat(offs, cnt)
             bins = frame_bins[tr, cell]
             w = frame_weights[tr, cell]
-            _accumulate(buf[:nf].reshape(nf, npix), bins, w, acc32, touched, total, bad[:nf],
-                        idx.adc_max)
-            if bad[:nf].any():       # frames with values above the ADC range: left out
+            _accumulate(
+                buf[:nf].reshape(nf, npix), bins, w, acc32, touched, total, bad[:nf], idx.adc_max
+            )
+            if bad[:nf].any():  # frames with values above the ADC range: left out
                 hit = np.flatnonzero(bad[:nf])
                 excluded.setdefault(idx.files[f], []).extend((start + hit).tolist())
                 out_of_range += int(bad[hit].sum())
@@ -265,7 +283,10 @@ def bin_frames(idx: FrameIndex, frame_bins, frame_weights, nbins, chunk_trains=N
             f"{idx.label}: "
             f"{res.excluded_frames} frame(s) hold {out_of_range} "
             f"value(s) above the {idx.adc_max} ADC range (corrupted data) and are left out of "
-            f"the bins: {res.excluded_text()}", UserWarning, stacklevel=2)
+            f"the bins: {res.excluded_text()}",
+            UserWarning,
+            stacklevel=2,
+        )
     return res
 
 
@@ -291,11 +312,12 @@ def read_all(idx: FrameIndex, buffer_mb=DEFAULT_BUFFER_MB):
     nbytes = 0
     handles = {}
     try:
-        for f, tsl, start, stop in chunks(idx, ct):
+        for f, _tsl, start, stop in chunks(idx, ct):
             if f not in handles:
                 handles[f] = h5py.File(idx.files[f], "r")
             handles[f][f"INSTRUMENT/{idx.source}/{idx.key}"].read_direct(
-                buf, np.s_[start:stop], np.s_[0:stop - start])
+                buf, np.s_[start:stop], np.s_[0 : stop - start]
+            )
             nbytes += (stop - start) * idx.npix * 2
     finally:
         for h in handles.values():

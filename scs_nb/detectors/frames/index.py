@@ -6,6 +6,7 @@ frames themselves are read later, chunk by chunk (``accumulate.bin_frames``).
 Nothing here knows a particular detector: the caller names the files, the
 source, the INDEX group and the frames dataset.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,8 +14,8 @@ from dataclasses import dataclass
 import h5py
 import numpy as np
 
-from ...reader import damage
 from ...errors import ToolBoxFileError, ToolBoxPathError
+from ...reader import damage
 
 __all__ = ["FrameIndex", "index_frames", "chunks"]
 
@@ -49,17 +50,18 @@ class FrameIndex:
     label : str
         How messages name the source (``'DSSC module 3'``); default the source.
     """
+
     module: int
     source: str
-    files: list            # file paths
+    files: list  # file paths
     train_ids: np.ndarray  # (ntrains,) uint64, trains with at least one frame
-    file_of: np.ndarray    # (ntrains,) int
-    first: np.ndarray      # (ntrains,) int64, first frame in its file
-    count: np.ndarray      # (ntrains,) int64
+    file_of: np.ndarray  # (ntrains,) int
+    first: np.ndarray  # (ntrains,) int64, first frame in its file
+    count: np.ndarray  # (ntrains,) int64
     frame_shape: tuple
-    key: str = "image/data"    # dataset of the frames under INSTRUMENT/<source>/
-    adc_max: int = 0xFFFF      # frames with a value above it are left out (2**k - 1)
-    label: str = ""            # the source as messages name it
+    key: str = "image/data"  # dataset of the frames under INSTRUMENT/<source>/
+    adc_max: int = 0xFFFF  # frames with a value above it are left out (2**k - 1)
+    label: str = ""  # the source as messages name it
 
     def __post_init__(self):
         self.label = self.label or self.source
@@ -85,8 +87,16 @@ class FrameIndex:
         return int(np.prod(self.frame_shape))
 
 
-def index_frames(files, source, group="image", key="image/data", frame_shape=None,
-                 adc_max=0xFFFF, module=0, label=None) -> FrameIndex:
+def index_frames(
+    files,
+    source,
+    group="image",
+    key="image/data",
+    frame_shape=None,
+    adc_max=0xFFFF,
+    module=0,
+    label=None,
+) -> FrameIndex:
     """Read the INDEX of the files of one source (no image data).
 
     Parameters
@@ -123,7 +133,7 @@ def index_frames(files, source, group="image", key="image/data", frame_shape=Non
     shape = None
     for i, path in enumerate(files):
         cause = damage.probe(path)
-        if cause:               # permissions, I/O errors: the file and the cause
+        if cause:  # permissions, I/O errors: the file and the cause
             raise damage.unreadable_error(path, cause, f"{label} file")
         try:
             with h5py.File(path, "r") as f:
@@ -137,20 +147,37 @@ def index_frames(files, source, group="image", key="image/data", frame_shape=Non
         except OSError as exc:
             raise ToolBoxFileError(f"cannot read {label} file {path}: {exc}") from None
         keep = count > 0
-        tids.append(t[keep]); firsts.append(first[keep]); counts.append(count[keep])
+        tids.append(t[keep])
+        firsts.append(first[keep])
+        counts.append(count[keep])
         fidx.append(np.full(int(keep.sum()), i))
     tid = np.concatenate(tids).astype(np.uint64)
     order = np.argsort(tid, kind="stable")
     tid = tid[order]
-    uniq = np.concatenate([[True], np.diff(tid.astype(np.int64)) > 0]) if len(tid) else \
-        np.zeros(0, bool)
+    uniq = (
+        np.concatenate([[True], np.diff(tid.astype(np.int64)) > 0])
+        if len(tid)
+        else np.zeros(0, bool)
+    )
     sel = order[uniq]
     if shape is None or (frame_shape is not None and tuple(shape[-2:]) != tuple(frame_shape)):
-        raise ToolBoxFileError(f"{source}: {key.replace('/', '.')} frames have shape {shape}, "
-                               f"expected {tuple(frame_shape or ())}")
-    return FrameIndex(module, source, files, tid[uniq], np.concatenate(fidx)[sel],
-                      np.concatenate(firsts)[sel], np.concatenate(counts)[sel], tuple(shape),
-                      key, int(adc_max), label)
+        raise ToolBoxFileError(
+            f"{source}: {key.replace('/', '.')} frames have shape {shape}, "
+            f"expected {tuple(frame_shape or ())}"
+        )
+    return FrameIndex(
+        module,
+        source,
+        files,
+        tid[uniq],
+        np.concatenate(fidx)[sel],
+        np.concatenate(firsts)[sel],
+        np.concatenate(counts)[sel],
+        tuple(shape),
+        key,
+        int(adc_max),
+        label,
+    )
 
 
 def chunks(idx: FrameIndex, chunk_trains):
@@ -174,8 +201,12 @@ def chunks(idx: FrameIndex, chunk_trains):
     while i < n:
         f = idx.file_of[i]
         j = i + 1
-        while (j < n and j - i < chunk_trains and idx.file_of[j] == f
-               and idx.first[j] == idx.first[j - 1] + idx.count[j - 1]):
+        while (
+            j < n
+            and j - i < chunk_trains
+            and idx.file_of[j] == f
+            and idx.first[j] == idx.first[j - 1] + idx.count[j - 1]
+        ):
             j += 1
         yield f, slice(i, j), int(idx.first[i]), int(idx.first[j - 1] + idx.count[j - 1])
         i = j

@@ -1,4 +1,5 @@
 """The numba kernel of the frame binning (``accumulate.bin_frames``)."""
+
 import numpy as np
 from numba import njit
 

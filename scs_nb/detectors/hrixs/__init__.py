@@ -22,6 +22,7 @@ Modules: ``kernel`` (the hit finder), ``analysis`` (``hRIXS``), ``maranax``
 (``MaranaX``, parallel centroiding), ``parallel`` (threads, worker processes,
 dask). The parameters' JSON file is ``scs_nb.detectors.spectrometer``.
 """
+
 from .analysis import hRIXS
 from .kernel import find_photons
 from .maranax import MaranaX

@@ -11,6 +11,7 @@ Conventions (the same as the simulator's, ``scs_nb.sim.hrixs``):
   the corrected coordinate is ``y - parabola(x)``;
 * energy = ``ENERGY_INTERCEPT + ENERGY_SLOPE * corrected y``.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -39,6 +40,7 @@ def _weighted_polyfit(x, y, deg, err):
         chi2 = float((((np.polyval(coef, x) - y) / err) ** 2).sum())
         cov = cov * max(1.0, chi2 / dof)
     return coef, cov
+
 
 class hRIXS(SpectrometerParams):
     """The hRIXS analysis, especially curvature correction.
@@ -121,15 +123,30 @@ class hRIXS(SpectrometerParams):
     DETECTOR_FIELDS = {"hRIXS_det": ["hRIXS_det"], "MaranaX": ["MaranaX"]}
     _NAME = "hRIXS"
     _FITS = ("curvature_fit", "energy_fit")
-    _PARAMS = ("proposal", "detector", "x_range", "y_range", "threshold", "std_threshold",
-               "dbl_threshold", "auto_threshold", "bins", "curve_a", "curve_b", "use_dark",
-               "energy_intercept", "energy_slope", "fields")
+    _PARAMS = (
+        "proposal",
+        "detector",
+        "x_range",
+        "y_range",
+        "threshold",
+        "std_threshold",
+        "dbl_threshold",
+        "auto_threshold",
+        "bins",
+        "curve_a",
+        "curve_b",
+        "use_dark",
+        "energy_intercept",
+        "energy_slope",
+        "fields",
+    )
 
     def __init__(self, proposalNB, detector="MaranaX"):
         if detector not in self.DETECTOR_FIELDS:
             raise ToolBoxValueError(
                 f"unknown hRIXS detector {detector!r}; known: {sorted(self.DETECTOR_FIELDS)}; "
-                "pass detector='MaranaX' (or 'hRIXS_det' for older runs)")
+                "pass detector='MaranaX' (or 'hRIXS_det' for older runs)"
+            )
         self.PROPOSAL = proposalNB
         self.DETECTOR = detector
         self.FIELDS = list(type(self).FIELDS)
@@ -137,10 +154,18 @@ class hRIXS(SpectrometerParams):
         self.curvature_fit = None
         self.energy_fit = None
         self.aggregators = {
-            "hRIXS_det": _sum, "MaranaX": _sum, "Delay": _mean, "hRIXS_delay": _mean,
-            "hRIXS_norm": _sum, "hRIXS_exposure": _sum, "nrj": _mean,
-            "spectrum": _sum, "dbl_spectrum": _sum, "counts": _sum,
-            "n_singles": _sum, "n_doubles": _sum,
+            "hRIXS_det": _sum,
+            "MaranaX": _sum,
+            "Delay": _mean,
+            "hRIXS_delay": _mean,
+            "hRIXS_norm": _sum,
+            "hRIXS_exposure": _sum,
+            "nrj": _mean,
+            "spectrum": _sum,
+            "dbl_spectrum": _sum,
+            "counts": _sum,
+            "n_singles": _sum,
+            "n_doubles": _sum,
         }
 
     # -- parameters -----------------------------------------------------------
@@ -173,8 +198,15 @@ class hRIXS(SpectrometerParams):
             proposal = self.PROPOSAL
         if drop_first:
             subset = slice(1, None)
-        _, data = load(proposal, runNB=runNB, subset=subset, fields=self._fields(extra_fields),
-                       extract_digitizers=False, extract_xgm=False, extract_bam=False)
+        _, data = load(
+            proposal,
+            runNB=runNB,
+            subset=subset,
+            fields=self._fields(extra_fields),
+            extract_digitizers=False,
+            extract_xgm=False,
+            extract_bam=False,
+        )
         return data
 
     def load_dark(self, runNB, proposal=None):
@@ -211,16 +243,20 @@ class hRIXS(SpectrometerParams):
         xs = range(*self.X_RANGE.indices(shape[0]))
         ys = range(*self.Y_RANGE.indices(shape[1]))
         if not len(xs) or not len(ys):
-            raise ToolBoxValueError(f"X_RANGE={self.X_RANGE} and Y_RANGE={self.Y_RANGE} select "
-                                    f"no pixel of the {shape} images; pass slices inside it")
+            raise ToolBoxValueError(
+                f"X_RANGE={self.X_RANGE} and Y_RANGE={self.Y_RANGE} select "
+                f"no pixel of the {shape} images; pass slices inside it"
+            )
         return xs, ys
 
     def _dark(self, shape):
         if not self.USE_DARK:
             return None
         if self.dark_image is None:
-            raise ToolBoxValueError("USE_DARK is True but no dark is loaded; call "
-                                    "load_dark(run) or set USE_DARK = False")
+            raise ToolBoxValueError(
+                "USE_DARK is True but no dark is loaded; call "
+                "load_dark(run) or set USE_DARK = False"
+            )
         cached = getattr(self, "_dark_np", None)
         if cached is not None and cached[0] is self.dark_image:
             dark = cached[1]
@@ -228,15 +264,18 @@ class hRIXS(SpectrometerParams):
             dark = np.ascontiguousarray(self.dark_image, np.float32)
             self._dark_np = (self.dark_image, dark)
         if dark.shape != tuple(shape):
-            raise ToolBoxValueError(f"the dark image has shape {dark.shape}, the images "
-                                    f"{tuple(shape)}; load a dark of this detector")
+            raise ToolBoxValueError(
+                f"the dark image has shape {dark.shape}, the images "
+                f"{tuple(shape)}; load a dark of this detector"
+            )
         return dark
 
     def _images(self, data):
         if self.DETECTOR not in data:
             raise ToolBoxValueError(
                 f"the dataset has no {self.DETECTOR!r} images (variables: {list(data)}); "
-                "load it with from_run() or set DETECTOR")
+                "load it with from_run() or set DETECTOR"
+            )
         return data[self.DETECTOR]
 
     # -- curvature ----------------------------------------------------------------
@@ -251,7 +290,7 @@ class hRIXS(SpectrometerParams):
         bg = prof[far] / adu
         if len(bg) >= 10:
             mad = 1.4826 * np.median(np.abs(bg - np.median(bg)))
-            floor = max(mad ** 2, abs(float(np.median(bg))), 1e-3)
+            floor = max(mad**2, abs(float(np.median(bg))), 1e-3)
         else:
             floor = max(abs(float(p[3])) / adu, 1e-3)
         counts = pp / adu
@@ -308,10 +347,9 @@ class hRIXS(SpectrometerParams):
         shape = imgs.shape[1:]
         image = imgs.astype(np.float64).sum(dim="trainId").values
         dark = self._dark(shape)
-        image = image - (dark * imgs.sizes["trainId"] if dark is not None
-                         else np.median(image))
+        image = image - (dark * imgs.sizes["trainId"] if dark is not None else np.median(image))
         xs, ys = self._ranges(shape)
-        roi = image[xs.start:xs.stop:xs.step, ys.start:ys.stop:ys.step]
+        roi = image[xs.start : xs.stop : xs.step, ys.start : ys.stop : ys.step]
         xabs, yabs = np.asarray(xs, float), np.asarray(ys, float)
         a0, b0 = (args[0], args[1]) if args is not None else (0.0, 0.0)
         edges = np.linspace(0, roi.shape[0], nslices + 1).astype(int)
@@ -325,8 +363,7 @@ class hRIXS(SpectrometerParams):
             c0 = yabs[np.argmax(total)]
         xc, yc, yerr = [], [], []
         # ADU of one photon: the profiles in photons have Poisson noise
-        adu = (float(np.nanmean(data["nrj"].values)) / MARANAX_EV_PER_ADU
-               if "nrj" in data else None)
+        adu = float(np.nanmean(data["nrj"].values)) / MARANAX_EV_PER_ADU if "nrj" in data else None
         if adu is not None and not (np.isfinite(adu) and adu > 0):
             adu = None
 
@@ -338,7 +375,7 @@ class hRIXS(SpectrometerParams):
             prof = roi[lo:hi].sum(axis=0)
             if c0 is None:
                 guess = int(np.argmax(prof))
-            else:    # the maximum near the predicted line
+            else:  # the maximum near the predicted line
                 near = np.abs(yabs - (c0 + (b0 * xm + a0) * xm)) <= window
                 guess = int(np.argmax(np.where(near, prof, -np.inf)))
             sel = slice(max(0, guess - window), min(len(prof), guess + window + 1))
@@ -358,28 +395,48 @@ class hRIXS(SpectrometerParams):
         if len(xc) < 4:
             raise ToolBoxValueError(
                 f"find_curvature found the line in only {len(xc)} of {nslices} slices of run "
-                f"{runNB}; check Y_RANGE={self.Y_RANGE} (the line must be inside) or pass args")
+                f"{runNB}; check Y_RANGE={self.Y_RANGE} (the line must be inside) or pass args"
+            )
         xc, yc, yerr = map(np.asarray, (xc, yc, yerr))
         coef, cov = _weighted_polyfit(xc, yc, 2, yerr)
         b, a, c = coef
         eb, ea, ec = np.sqrt(np.diag(cov))
         self.CURVE_A, self.CURVE_B = float(a), float(b)
-        self.curvature_fit = {"CURVE_A": float(a), "CURVE_B": float(b), "offset": float(c),
-                              "CURVE_A_err": float(ea), "CURVE_B_err": float(eb),
-                              "offset_err": float(ec), "x": xc.tolist(), "y": yc.tolist(),
-                              "y_err": yerr.tolist(), "run": runNB}
+        self.curvature_fit = {
+            "CURVE_A": float(a),
+            "CURVE_B": float(b),
+            "offset": float(c),
+            "CURVE_A_err": float(ea),
+            "CURVE_B_err": float(eb),
+            "offset_err": float(ec),
+            "x": xc.tolist(),
+            "y": yc.tolist(),
+            "y_err": yerr.tolist(),
+            "run": runNB,
+        }
         if plot:
             import matplotlib.pyplot as plt  # heavy: only for the plot
+
             fig, ax = plt.subplots(figsize=(8, 5))
             kwargs.setdefault("cmap", "gray")
-            ax.imshow(roi.T, aspect="auto", origin="lower", interpolation="nearest",
-                      extent=(xabs[0], xabs[-1], yabs[0], yabs[-1]),
-                      vmax=np.percentile(roi, 99.9), **kwargs)
+            ax.imshow(
+                roi.T,
+                aspect="auto",
+                origin="lower",
+                interpolation="nearest",
+                extent=(xabs[0], xabs[-1], yabs[0], yabs[-1]),
+                vmax=np.percentile(roi, 99.9),
+                **kwargs,
+            )
             ax.errorbar(xc, yc, yerr, fmt=".", color="tab:orange", label="line position")
-            ax.plot(xabs, c + self.parabola(xabs), color="tab:red",
-                    label=f"c + {a:.4g} x + {b:.3g} x²")
-            ax.set(xlabel="x (px, along the line)", ylabel="y (px, dispersive)",
-                   ylim=(max(yabs[0], yc.min() - 40), min(yabs[-1], yc.max() + 40)))
+            ax.plot(
+                xabs, c + self.parabola(xabs), color="tab:red", label=f"c + {a:.4g} x + {b:.3g} x²"
+            )
+            ax.set(
+                xlabel="x (px, along the line)",
+                ylabel="y (px, dispersive)",
+                ylim=(max(yabs[0], yc.min() - 40), min(yabs[-1], yc.max() + 40)),
+            )
             ax.legend()
         return self.CURVE_A, self.CURVE_B
 
@@ -395,7 +452,7 @@ class hRIXS(SpectrometerParams):
         xs, ys = self._ranges(image.shape)
         if xs.step != 1 or ys.step != 1:
             raise ToolBoxValueError("X_RANGE and Y_RANGE must be slices with step 1")
-        roi = image[xs.start:xs.stop, ys.start:ys.stop]
+        roi = image[xs.start : xs.stop, ys.start : ys.stop]
         droi = None if dark is None else self._roi_dark(dark, xs, ys)
         hits = find_photons(roi, threshold, droi)
         hits[:, 0] += xs.start
@@ -406,7 +463,7 @@ class hRIXS(SpectrometerParams):
         key = (id(dark), xs.start, xs.stop, ys.start, ys.stop)
         cached = getattr(self, "_dark_cache", None)
         if cached is None or cached[0] != key or cached[1] is not dark:
-            roi = np.ascontiguousarray(dark[xs.start:xs.stop, ys.start:ys.stop], np.float32)
+            roi = np.ascontiguousarray(dark[xs.start : xs.stop, ys.start : ys.stop], np.float32)
             self._dark_cache = cached = (key, dark, roi)
         return cached[2]
 
@@ -460,8 +517,10 @@ class hRIXS(SpectrometerParams):
         image = np.asarray(image)
         energy = float(energy)
         if not np.isfinite(energy) or energy <= 0:
-            raise ToolBoxValueError(f"centroid_two needs the incident photon energy in eV, "
-                                    f"got {energy}; pass the mono energy ('nrj')")
+            raise ToolBoxValueError(
+                f"centroid_two needs the incident photon energy in eV, "
+                f"got {energy}; pass the mono energy ('nrj')"
+            )
         one = energy / MARANAX_EV_PER_ADU
         hits = self._roi_hits(image, self.AUTO_THRESHOLD * one, self._dark(image.shape))
         dbl = hits[:, 3] >= self.DBL_THRESHOLD * one
@@ -488,14 +547,17 @@ class hRIXS(SpectrometerParams):
             raise ToolBoxValueError(
                 "method='auto' takes its thresholds from the photon energy, but the dataset "
                 f"has no 'nrj' (variables: {list(data.data_vars)}); keep 'nrj' in FIELDS or "
-                "use method='manual' (THRESHOLD / STD_THRESHOLD)")
+                "use method='manual' (THRESHOLD / STD_THRESHOLD)"
+            )
         return np.full(n, np.nan)
 
     def _check_method(self, method):
         if method not in ("auto", "manual"):
-            raise ToolBoxValueError(f"method must be 'auto' (centroid_two, thresholds from "
-                                    f"the photon energy) or 'manual' (centroid_one, "
-                                    f"THRESHOLD / STD_THRESHOLD), got {method!r}")
+            raise ToolBoxValueError(
+                f"method must be 'auto' (centroid_two, thresholds from "
+                f"the photon energy) or 'manual' (centroid_one, "
+                f"THRESHOLD / STD_THRESHOLD), got {method!r}"
+            )
 
     def _one_image(self, image, energy, method, edges):
         """Histogram of single and double hits of one image, and the hits."""
@@ -514,8 +576,7 @@ class hRIXS(SpectrometerParams):
         if method == "manual":
             out = out.assign(spectrum=(dims, singles))
         else:
-            out = out.assign(spectrum=(dims, singles + 2 * doubles),
-                             dbl_spectrum=(dims, doubles))
+            out = out.assign(spectrum=(dims, singles + 2 * doubles), dbl_spectrum=(dims, doubles))
         out["spectrum"].attrs.update(units="photons", method=method)
         return out
 
@@ -549,8 +610,9 @@ class hRIXS(SpectrometerParams):
         singles = np.zeros((n, len(edges) - 1))
         doubles = np.zeros((n, len(edges) - 1))
         for i in progress(range(n), n, "centroiding"):
-            singles[i], doubles[i], *_ = self._one_image(images[i].values, energies[i],
-                                                          method, edges)
+            singles[i], doubles[i], *_ = self._one_image(
+                images[i].values, energies[i], method, edges
+            )
         return self._assign_spectra(data, edges, singles, doubles, method)
 
     def integrate(self, data):
@@ -579,24 +641,29 @@ class hRIXS(SpectrometerParams):
         edges = self._edges(shape, None)
         width = edges[1] - edges[0]
         if width < 1:
-            raise ToolBoxValueError(f"integrate needs bins of at least one pixel; BINS="
-                                    f"{self.BINS} for {len(ys)} pixels of Y_RANGE")
+            raise ToolBoxValueError(
+                f"integrate needs bins of at least one pixel; BINS="
+                f"{self.BINS} for {len(ys)} pixels of Y_RANGE"
+            )
         x = np.asarray(xs, float)[:, None]
         y = np.asarray(ys, float)[None, :]
-        low = (y - self.parabola(x)) - 0.5 - edges[0]      # px from the first edge
+        low = (y - self.parabola(x)) - 0.5 - edges[0]  # px from the first edge
         k0 = np.floor(low / width).astype(np.int64)
         f0 = np.clip((k0 + 1) * width - low, 0, 1)
         nb = len(edges) - 1
-        k0c = np.clip(k0, -1, nb) + 1                       # bins -1 and nb: outside
+        k0c = np.clip(k0, -1, nb) + 1  # bins -1 and nb: outside
         k1c = np.clip(k0 + 1, -1, nb) + 1
         dark = self._dark(shape)
         n = images.sizes["trainId"]
         ret = np.zeros((n, nb))
         for i in progress(range(n), n, "integrating"):
-            img = images[i].values[xs.start:xs.stop:xs.step, ys.start:ys.stop:ys.step] \
+            img = (
+                images[i]
+                .values[xs.start : xs.stop : xs.step, ys.start : ys.stop : ys.step]
                 .astype(np.float64)
+            )
             if dark is not None:
-                img = img - dark[xs.start:xs.stop:xs.step, ys.start:ys.stop:ys.step]
+                img = img - dark[xs.start : xs.stop : xs.step, ys.start : ys.stop : ys.step]
             else:
                 img = img - np.median(img)
             s = np.bincount(k0c.ravel(), (img * f0).ravel(), nb + 2)
@@ -650,13 +717,16 @@ class hRIXS(SpectrometerParams):
             The aggregated dataset (one entry per value of ``var``).
         """
         if dim not in ds.dims:
-            raise ToolBoxValueError(f"dimension {dim!r} not in the dataset (dims: "
-                                    f"{list(ds.dims)})")
+            raise ToolBoxValueError(
+                f"dimension {dim!r} not in the dataset (dims: {list(ds.dims)})"
+            )
         ds = ds.assign(counts=xr.ones_like(ds[dim], dtype=np.int64))
         if var is not None:
             if var not in ds:
-                raise ToolBoxValueError(f"cannot group by {var!r}: not in the dataset "
-                                        f"(variables: {list(ds.data_vars)})")
+                raise ToolBoxValueError(
+                    f"cannot group by {var!r}: not in the dataset "
+                    f"(variables: {list(ds.data_vars)})"
+                )
             return ds.groupby(var).map(lambda g: self.aggregate_ds(g.drop_vars(var), dim))
         return self.aggregate_ds(ds, dim)
 
@@ -694,14 +764,15 @@ class hRIXS(SpectrometerParams):
         """
         for v in ("spectrum", which):
             if v not in data:
-                raise ToolBoxValueError(f"normalize needs {v!r} in the dataset (variables: "
-                                        f"{list(data.data_vars)}); run centroid() or "
-                                        "integrate() first, or pass which='counts'")
+                raise ToolBoxValueError(
+                    f"normalize needs {v!r} in the dataset (variables: "
+                    f"{list(data.data_vars)}); run centroid() or "
+                    "integrate() first, or pass which='counts'"
+                )
         return data.assign(normalized=data["spectrum"] / data[which])
 
     # -- energy calibration (beyond the ToolBox) ------------------------------
-    def find_energy_calibration(self, runNB, proposal=None, var="nrj", plot=False,
-                                window=12.0):
+    def find_energy_calibration(self, runNB, proposal=None, var="nrj", plot=False, window=12.0):
         """Fit ENERGY_SLOPE and ENERGY_INTERCEPT from an elastic line scanned
         with the mono (``var``): per mono step, the corrected position of the
         elastic line (Gaussian fit of the hit positions); then a straight line
@@ -751,20 +822,36 @@ class hRIXS(SpectrometerParams):
 
             def gauss(y, a, m, s):
                 return a * np.exp(-0.5 * ((y - m) / s) ** 2)
-            p, cov = curve_fit(gauss, c, h, p0=(h.max(), sel.mean(), sel.std()),
-                               sigma=np.sqrt(np.maximum(h, 1)), absolute_sigma=True)
-            for _ in range(2):   # Pearson weights (the model's variance): no bias to low bins
-                p, cov = curve_fit(gauss, c, h, p0=p, absolute_sigma=True,
-                                   sigma=np.sqrt(np.maximum(gauss(c, *p), 0.5)))
+
+            p, cov = curve_fit(
+                gauss,
+                c,
+                h,
+                p0=(h.max(), sel.mean(), sel.std()),
+                sigma=np.sqrt(np.maximum(h, 1)),
+                absolute_sigma=True,
+            )
+            for _ in range(2):  # Pearson weights (the model's variance): no bias to low bins
+                p, cov = curve_fit(
+                    gauss,
+                    c,
+                    h,
+                    p0=p,
+                    absolute_sigma=True,
+                    sigma=np.sqrt(np.maximum(gauss(c, *p), 0.5)),
+                )
             pos.append(p[1])
             err.append(np.sqrt(cov[1, 1]))
             # the step's energy: the trains' mono readbacks weighted by their hits
             hits = np.array([len(t) for t in per_train], float)
-            ens.append(float(np.average(nrj[idx], weights=hits) if hits.sum() else
-                             nrj[idx].mean()))
+            ens.append(
+                float(np.average(nrj[idx], weights=hits) if hits.sum() else nrj[idx].mean())
+            )
         if len(pos) < 2:
-            raise ToolBoxValueError(f"run {runNB} has fewer than two {var!r} steps with an "
-                                    "elastic line; pass an energy-scan run")
+            raise ToolBoxValueError(
+                f"run {runNB} has fewer than two {var!r} steps with an "
+                "elastic line; pass an energy-scan run"
+            )
         pos, err, ens = map(np.asarray, (pos, err, ens))
         # fit position = (E - intercept) / slope, i.e. a line in E, errors in position
         coef, cov = _weighted_polyfit(ens, pos, 1, err)
@@ -772,18 +859,23 @@ class hRIXS(SpectrometerParams):
         slope = 1 / inv_slope
         intercept = -off * slope
         # error propagation for slope = 1/k and intercept = -o/k
-        J = np.array([[-1 / inv_slope ** 2, 0.0],
-                      [off / inv_slope ** 2, -1 / inv_slope]])
+        J = np.array([[-1 / inv_slope**2, 0.0], [off / inv_slope**2, -1 / inv_slope]])
         cv = J @ cov @ J.T
         self.ENERGY_SLOPE, self.ENERGY_INTERCEPT = float(slope), float(intercept)
-        self.energy_fit = {"ENERGY_SLOPE": float(slope), "ENERGY_INTERCEPT": float(intercept),
-                           "ENERGY_SLOPE_err": float(np.sqrt(cv[0, 0])),
-                           "ENERGY_INTERCEPT_err": float(np.sqrt(cv[1, 1])),
-                           "covariance": cv.tolist(),
-                           "positions": pos.tolist(), "position_err": err.tolist(),
-                           "energies": ens.tolist(), "run": runNB}
+        self.energy_fit = {
+            "ENERGY_SLOPE": float(slope),
+            "ENERGY_INTERCEPT": float(intercept),
+            "ENERGY_SLOPE_err": float(np.sqrt(cv[0, 0])),
+            "ENERGY_INTERCEPT_err": float(np.sqrt(cv[1, 1])),
+            "covariance": cv.tolist(),
+            "positions": pos.tolist(),
+            "position_err": err.tolist(),
+            "energies": ens.tolist(),
+            "run": runNB,
+        }
         if plot:
             import matplotlib.pyplot as plt  # heavy: only for the plot
+
             fig, ax = plt.subplots(figsize=(6, 4))
             ax.errorbar(pos, ens, xerr=err, fmt="o", label="elastic line")
             ax.plot(pos, intercept + slope * pos, label=f"{slope:.5f} eV/px")

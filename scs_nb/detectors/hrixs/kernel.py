@@ -5,6 +5,7 @@ is the largest of its 8 neighbouring 2x2 blocks; its position is the centre of
 mass of the 4x4 block around it, its charge the 4x4 sum. Images have dims
 ``(x, y)``, pixel ``k`` centred on coordinate ``k``.
 """
+
 from __future__ import annotations
 
 import threading
@@ -65,16 +66,20 @@ def _kernel():
                                 seen = False
                                 for pi in range(bi, bi + 2):
                                     for pj in range(bj, bj + 2):
-                                        if pi * ny + pj < i * ny + j and img[pi, pj] \
-                                                >= tmap[0 if one_row else pi, pj] + pre:
+                                        if (
+                                            pi * ny + pj < i * ny + j
+                                            and img[pi, pj] >= tmap[0 if one_row else pi, pj] + pre
+                                        ):
                                             seen = True
                                 if seen:
                                     continue
                                 for a in range(4):
                                     for b in range(4):
                                         if use_dark:
-                                            win[a, b] = img[bi - 1 + a, bj - 1 + b] \
+                                            win[a, b] = (
+                                                img[bi - 1 + a, bj - 1 + b]
                                                 - dark[bi - 1 + a, bj - 1 + b]
+                                            )
                                         else:
                                             win[a, b] = img[bi - 1 + a, bj - 1 + b] - base
                                 s = win[1, 1] + win[1, 2] + win[2, 1] + win[2, 2]
@@ -87,8 +92,12 @@ def _kernel():
                                     for aj in range(3):
                                         if ai == 1 and aj == 1:
                                             continue
-                                        sn = (win[ai, aj] + win[ai + 1, aj]
-                                              + win[ai, aj + 1] + win[ai + 1, aj + 1])
+                                        sn = (
+                                            win[ai, aj]
+                                            + win[ai + 1, aj]
+                                            + win[ai, aj + 1]
+                                            + win[ai + 1, aj + 1]
+                                        )
                                         if ai < 1 or (ai == 1 and aj < 1):
                                             if sn >= s:
                                                 is_max = False
@@ -133,18 +142,24 @@ def _tmap(img, dark, base, thr):
         pre = int(np.floor(pre))
     if dark is None:
         t = np.full((1, img.shape[1]), np.floor(base) if integer else base)
-        return (t.clip(0, np.iinfo(img.dtype).max).astype(img.dtype) if integer
-                else t.astype(img.dtype)), pre
+        return (
+            t.clip(0, np.iinfo(img.dtype).max).astype(img.dtype)
+            if integer
+            else t.astype(img.dtype)
+        ), pre
     key = (id(dark), img.dtype.str)
-    with _TMAPS_LOCK:          # MaranaX.centroid calls this from several threads
+    with _TMAPS_LOCK:  # MaranaX.centroid calls this from several threads
         hit = _TMAPS.get(key)
         if hit is not None and hit[0] is dark:
             return hit[1], pre
-        t = (np.floor(dark).clip(0, np.iinfo(img.dtype).max).astype(img.dtype) if integer
-             else dark.astype(img.dtype))
+        t = (
+            np.floor(dark).clip(0, np.iinfo(img.dtype).max).astype(img.dtype)
+            if integer
+            else dark.astype(img.dtype)
+        )
         if len(_TMAPS) >= 8:
             _TMAPS.pop(next(iter(_TMAPS)))
-        _TMAPS[key] = (dark, t)    # keeps dark alive, so its id is not reused
+        _TMAPS[key] = (dark, t)  # keeps dark alive, so its id is not reused
     return t, pre
 
 
@@ -197,12 +212,13 @@ def find_photons(image, threshold, dark=None, base=None, max_hits=4096):
         b = float(img.mean()) if base is None else float(base)
     else:
         d = dark
-        if not (isinstance(d, np.ndarray) and d.dtype == np.float32
-                and d.flags.c_contiguous):
+        if not (isinstance(d, np.ndarray) and d.dtype == np.float32 and d.flags.c_contiguous):
             d = np.ascontiguousarray(dark, dtype=np.float32)
         if d.shape != img.shape:
-            raise ToolBoxValueError(f"dark of shape {d.shape} does not match the image "
-                                    f"{img.shape}; load a dark of the same region")
+            raise ToolBoxValueError(
+                f"dark of shape {d.shape} does not match the image "
+                f"{img.shape}; load a dark of the same region"
+            )
         b = 0.0
     t, pre = _tmap(img, None if dark is None else d, b, float(threshold))
     kernel = _kernel()
@@ -221,4 +237,3 @@ def _noise_sigma(image, dark=None):
         sub = sub - np.asarray(dark)[::16, ::16]
     med = np.median(sub)
     return 1.4826 * float(np.median(np.abs(sub - med)))
-

@@ -4,6 +4,7 @@
 reads a run in chunks of trains in worker processes (or on a dask client) and
 brings back only the spectra (see ``parallel``).
 """
+
 from __future__ import annotations
 
 import warnings
@@ -74,10 +75,12 @@ class MaranaX(hRIXS):
         self._hits = None
         if return_hits:
             m = self.NUM_MAX_HITS
-            self._hits = {"singles": np.full((n, m, 2), np.nan),
-                          "doubles": np.full((n, m, 2), np.nan),
-                          "n_singles": np.zeros(n, np.int64),
-                          "n_doubles": np.zeros(n, np.int64)}
+            self._hits = {
+                "singles": np.full((n, m, 2), np.nan),
+                "doubles": np.full((n, m, 2), np.nan),
+                "n_singles": np.zeros(n, np.int64),
+                "n_doubles": np.zeros(n, np.int64),
+            }
 
     def _finish(self, data, edges, method):
         out = self._assign_spectra(data, edges, self._singles, self._doubles, method)
@@ -86,14 +89,21 @@ class MaranaX(hRIXS):
             out = out.assign(
                 singles=(("trainId", "hit", "coord"), h["singles"]),
                 doubles=(("trainId", "hit", "coord"), h["doubles"]),
-                n_singles=("trainId", h["n_singles"]), n_doubles=("trainId", h["n_doubles"]))
+                n_singles=("trainId", h["n_singles"]),
+                n_doubles=("trainId", h["n_doubles"]),
+            )
             out = out.assign_coords(coord=["x", "y"])
-            lost = int(np.maximum(h["n_singles"] - self.NUM_MAX_HITS, 0).sum()
-                       + np.maximum(h["n_doubles"] - self.NUM_MAX_HITS, 0).sum())
+            lost = int(
+                np.maximum(h["n_singles"] - self.NUM_MAX_HITS, 0).sum()
+                + np.maximum(h["n_doubles"] - self.NUM_MAX_HITS, 0).sum()
+            )
             if lost:
-                warnings.warn(f"return_hits: {lost} hits beyond NUM_MAX_HITS="
-                              f"{self.NUM_MAX_HITS} per image are not returned (the spectra "
-                              "count them); raise NUM_MAX_HITS to keep them", stacklevel=3)
+                warnings.warn(
+                    f"return_hits: {lost} hits beyond NUM_MAX_HITS="
+                    f"{self.NUM_MAX_HITS} per image are not returned (the spectra "
+                    "count them); raise NUM_MAX_HITS to keep them",
+                    stacklevel=3,
+                )
         self._singles = self._doubles = self._hits = None
         return out
 
@@ -123,25 +133,41 @@ class MaranaX(hRIXS):
         return_hits = kwargs.pop("return_hits", False)
         n_jobs = kwargs.pop("n_jobs", None)
         if kwargs:
-            raise ToolBoxValueError(f"unknown argument(s) {sorted(kwargs)} of centroid; "
-                                    "pass bins, method, return_hits or n_jobs")
+            raise ToolBoxValueError(
+                f"unknown argument(s) {sorted(kwargs)} of centroid; "
+                "pass bins, method, return_hits or n_jobs"
+            )
         images = self._images(data)
         n = images.sizes["trainId"]
         edges = self._edges(images.shape[1:], bins)
         energies = self._energies(data, n, method)
         self._setup(n, edges, method, return_hits)
-        _kernel()   # compile once, before the threads start
+        _kernel()  # compile once, before the threads start
         raw = images.values
-        if self.USE_DARK:   # the object's dark caches, filled once before the threads
+        if self.USE_DARK:  # the object's dark caches, filled once before the threads
             xs, ys = self._ranges(raw.shape[1:])
             self._roi_dark(self._dark(raw.shape[1:]), xs, ys)
-        thread_map(lambda i: self._centroid_map(i, image=raw[i], energy=energies[i]), n,
-                   n_jobs, "centroiding")
+        thread_map(
+            lambda i: self._centroid_map(i, image=raw[i], energy=energies[i]),
+            n,
+            n_jobs,
+            "centroiding",
+        )
         return self._finish(data, edges, method)
 
-    def centroid_from_run(self, runNB, proposal=None, extra_fields=(), drop_first=False,
-                          subset=None, bins=None, return_hits=False, method="auto",
-                          n_jobs=None, client=None):
+    def centroid_from_run(
+        self,
+        runNB,
+        proposal=None,
+        extra_fields=(),
+        drop_first=False,
+        subset=None,
+        bins=None,
+        return_hits=False,
+        method="auto",
+        n_jobs=None,
+        client=None,
+    ):
         """from_run() and centroid() in one: the images are read in chunks of
         CHUNK_TRAINS trains by worker processes (never the whole run), only
         the spectra (and hits) come back. ``client``: a dask
@@ -180,25 +206,36 @@ class MaranaX(hRIXS):
             proposal = self.PROPOSAL
         if drop_first:
             subset = slice(1, None)
-        run, data = load(proposal, runNB=runNB, subset=subset,
-                         fields=list(self.FIELDS) + list(extra_fields),
-                         extract_digitizers=False, extract_xgm=False, extract_bam=False)
+        run, data = load(
+            proposal,
+            runNB=runNB,
+            subset=subset,
+            fields=list(self.FIELDS) + list(extra_fields),
+            extract_digitizers=False,
+            extract_xgm=False,
+            extract_bam=False,
+        )
         _, alt = lookup(run, self.DETECTOR)
         cam = run[alt["source"], alt["key"]]
-        tids = np.intersect1d(np.asarray(data.trainId.values, np.uint64),
-                              np.asarray(cam.train_id_coordinates(), np.uint64))
+        tids = np.intersect1d(
+            np.asarray(data.trainId.values, np.uint64),
+            np.asarray(cam.train_id_coordinates(), np.uint64),
+        )
         data = data.sel(trainId=tids)
         n = len(tids)
         shape = tuple(cam.entry_shape)
         edges = self._edges(shape, bins)
         energies = self._energies(data, n, method)
         self._setup(n, edges, method, return_hits)
-        chunks = [np.arange(a, min(a + self.CHUNK_TRAINS, n))
-                  for a in range(0, n, self.CHUNK_TRAINS)]
+        chunks = [
+            np.arange(a, min(a + self.CHUNK_TRAINS, n)) for a in range(0, n, self.CHUNK_TRAINS)
+        ]
         folder = data.attrs.get("runFolder")
         state = self._state()
-        jobs = [(folder, alt["source"], alt["key"], tids[c], energies[c], edges, method,
-                 return_hits) for c in chunks]
+        jobs = [
+            (folder, alt["source"], alt["key"], tids[c], energies[c], edges, method, return_hits)
+            for c in chunks
+        ]
         # the settings (with the dark image) go once to every worker
         with chunk_results(_chunk_job, jobs, state, n_jobs, client) as results:
             for c, res in progress(zip(chunks, results), len(chunks), "centroiding chunks"):
@@ -209,20 +246,30 @@ class MaranaX(hRIXS):
         return self._finish(data, edges, method)
 
     def _state(self):
-        keys = ("X_RANGE", "Y_RANGE", "THRESHOLD", "STD_THRESHOLD", "DBL_THRESHOLD",
-                "AUTO_THRESHOLD", "CURVE_A", "CURVE_B", "USE_DARK", "NUM_MAX_HITS")
+        keys = (
+            "X_RANGE",
+            "Y_RANGE",
+            "THRESHOLD",
+            "STD_THRESHOLD",
+            "DBL_THRESHOLD",
+            "AUTO_THRESHOLD",
+            "CURVE_A",
+            "CURVE_B",
+            "USE_DARK",
+            "NUM_MAX_HITS",
+        )
         st = {k: getattr(self, k) for k in keys}
-        st["dark_image"] = None if self.dark_image is None else \
-            np.asarray(self.dark_image, np.float32)
+        st["dark_image"] = (
+            None if self.dark_image is None else np.asarray(self.dark_image, np.float32)
+        )
         st["PROPOSAL"], st["DETECTOR"] = self.PROPOSAL, self.DETECTOR
         return st
-
 
 
 def _chunk_job(job, state):
     """Worker: centroid the images of some trains of a run (read here)."""
     folder, source, key, tids, energies, edges, method, return_hits = job
-    state = dict(state)      # jobs may share it (threads of a dask worker)
+    state = dict(state)  # jobs may share it (threads of a dask worker)
     m = MaranaX(state.pop("PROPOSAL"), detector=state.pop("DETECTOR"))
     m.dark_image = state.pop("dark_image")
     for k, v in state.items():
@@ -230,9 +277,8 @@ def _chunk_job(job, state):
     run = run_by_path(folder).select_trains(_by_id(tids)).select([(source, key)])
     m._setup(len(tids), edges, method, return_hits)
     index = {int(t): i for i, t in enumerate(tids)}
-    for tid, data in run.trains():       # one image in memory at a time
-        m._centroid_map(index[int(tid)], image=data[source][key],
-                        energy=energies[index[int(tid)]])
+    for tid, data in run.trains():  # one image in memory at a time
+        m._centroid_map(index[int(tid)], image=data[source][key], energy=energies[index[int(tid)]])
     return m._singles, m._doubles, m._hits
 
 

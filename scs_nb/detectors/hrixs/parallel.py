@@ -5,6 +5,7 @@ The numba kernel releases the GIL, so threads suffice for images already in
 memory; a run that may not fit in memory is read chunk by chunk in the
 workers, and only the spectra come back.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -34,6 +35,7 @@ def progress(it, n, desc):
     """
     # tqdm.auto loads ipywidgets in a notebook: only when a bar may be shown
     from tqdm.auto import tqdm
+
     return tqdm(it, total=n, desc=desc, disable=n < 10, leave=False)
 
 
@@ -106,8 +108,7 @@ def chunk_results(worker, jobs, state, n_jobs=None, client=None):
     if n_workers(n_jobs, len(jobs)) == 1:
         yield (worker(j, state) for j in jobs)
         return
-    pool = ProcessPoolExecutor(n_workers(n_jobs, len(jobs)),
-                               mp_context=mp.get_context("fork"))
+    pool = ProcessPoolExecutor(n_workers(n_jobs, len(jobs)), mp_context=mp.get_context("fork"))
     try:
         yield pool.map(worker, jobs, [state] * len(jobs))
     finally:

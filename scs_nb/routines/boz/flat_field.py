@@ -6,6 +6,7 @@ The flat field divides the dark-subtracted frame; it is 1 in ``'0'`` and the pla
 ``force_mirror`` is False), x/y the pixel position (mm) from the ROI centre. The
 mask is True for good pixels.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -71,8 +72,9 @@ def compute_flat_field_correction(rois, params, plot=False):
         kept positive (>= 1e-2).
     """
     if params.get_flat_field() is None:
-        raise ToolBoxValueError("no flat field set: params.set_flat_field(...) or "
-                                "plane_fitting(params) first")
+        raise ToolBoxValueError(
+            "no flat field set: params.set_flat_field(...) or plane_fitting(params) first"
+        )
     if params.ff_type == "polyline":
         ff = _polyline_flat_field(rois, params)
     else:
@@ -83,10 +85,13 @@ def compute_flat_field_correction(rois, params, plot=False):
             r = rois[name]
             X, Y = get_roi_pixel_pos(r, params)
             z = _plane_z(plane, -X if mir else X, Y)
-            ff[r["yl"]:r["yh"], r["xl"]:r["xh"]] = z.reshape(r["yh"] - r["yl"], r["xh"] - r["xl"])
+            ff[r["yl"] : r["yh"], r["xl"] : r["xh"]] = z.reshape(
+                r["yh"] - r["yl"], r["xh"] - r["xl"]
+            )
         ff = np.clip(ff, 1e-2, None)
     if plot:
         import matplotlib.pyplot as plt  # heavy: only for plots
+
         fig, ax = plt.subplots(figsize=(8, 2.5))
         im = ax.imshow(ff, vmin=np.percentile(ff, 1), vmax=np.percentile(ff, 99))
         fig.colorbar(im, ax=ax, label="flat field")
@@ -104,7 +109,7 @@ def _polyline_flat_field(rois, params):
         r = rois[name]
         X, _ = get_roi_pixel_pos(r, params)
         z = np.interp(X, xs, zs)
-        ff[r["yl"]:r["yh"], r["xl"]:r["xh"]] = z.reshape(r["yh"] - r["yl"], r["xh"] - r["xl"])
+        ff[r["yl"] : r["yh"], r["xl"] : r["xh"]] = z.reshape(r["yh"] - r["yl"], r["xh"] - r["xl"])
     return np.clip(ff, 1e-2, None)
 
 
@@ -136,8 +141,13 @@ def plane_fitting_domain(avg, rois, prod_th, ratio_th):
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = a / a0
         prod = a * a0
-        m = (prod > prod_th[0]) & (prod < prod_th[1]) & (ratio > ratio_th[0]) \
-            & (ratio < ratio_th[1]) & np.isfinite(ratio)
+        m = (
+            (prod > prod_th[0])
+            & (prod < prod_th[1])
+            & (ratio > ratio_th[0])
+            & (ratio < ratio_th[1])
+            & np.isfinite(ratio)
+        )
         out += [ratio, m]
     return tuple(out)
 
@@ -152,9 +162,13 @@ def _ff_average(params):
 
     def make():
         dark = compute(average_module(params.arr_dark))
-        avg = compute(average_module(params.arr, dark=dark, mask=mask,
-                                     sat_roi=params.rois["sat"], sat_level=sat))
+        avg = compute(
+            average_module(
+                params.arr, dark=dark, mask=mask, sat_roi=params.rois["sat"], sat_level=sat
+            )
+        )
         return np.asarray(avg).mean(axis=0)
+
     return cache.get("ff_average", (params.arr, params.arr_dark), key, make)
 
 
@@ -179,11 +193,12 @@ def plane_fitting(params):
     if params.rois is None:
         raise ToolBoxValueError("plane_fitting: set params.rois first (find_rois)")
     if params.ff_prod_th is None or params.ff_ratio_th is None:
-        raise ToolBoxValueError("plane_fitting: set the domain thresholds first with "
-                                "params.set_flat_field(guess, prod_th=(lo, hi), ratio_th=(lo, hi))")
+        raise ToolBoxValueError(
+            "plane_fitting: set the domain thresholds first with "
+            "params.set_flat_field(guess, prod_th=(lo, hi), ratio_th=(lo, hi))"
+        )
     avg = _ff_average(params)
-    n, n_m, p, p_m = plane_fitting_domain(avg, params.rois, params.ff_prod_th,
-                                          params.ff_ratio_th)
+    n, n_m, p, p_m = plane_fitting_domain(avg, params.rois, params.ff_prod_th, params.ff_ratio_th)
     Xn, Yn = get_roi_pixel_pos(params.rois["n"], params)
     Xp, Yp = get_roi_pixel_pos(params.rois["p"], params)
     rows = []
@@ -195,8 +210,10 @@ def plane_fitting(params):
         A = np.concatenate([np.stack([np.ones_like(X), X, Y], 1) for X, Y, _ in parts])
         z = np.concatenate([r for _, _, r in parts])
         if z.size < 3:
-            raise ToolBoxValueError(f"plane_fitting: only {z.size} pixels in the domain; widen "
-                                    "ff_prod_th / ff_ratio_th")
+            raise ToolBoxValueError(
+                f"plane_fitting: only {z.size} pixels in the domain; widen "
+                "ff_prod_th / ff_ratio_th"
+            )
         sol, res, *_ = np.linalg.lstsq(A, z, rcond=None)
         return [sol[1], sol[2], -1.0, sol[0]], float(np.mean((A @ sol - z) ** 2))
 
@@ -207,8 +224,9 @@ def plane_fitting(params):
         xn, fn = lsq(rows[:1])
         xp, fp = lsq(rows[1:])
         x, fun = xn + xp, fn + fp
-    return OptimizeResult(x=np.array(x), fun=fun, success=True, nit=1,
-                          message="linear least squares")
+    return OptimizeResult(
+        x=np.array(x), fun=fun, success=True, nit=1, message="linear least squares"
+    )
 
 
 # -- the refinement on the shot-to-shot spread ------------------------------------
@@ -222,11 +240,12 @@ class _Moments:
     """Per-frame moments of (raw - dark) in 'n' and 'p' around planes z0, and the
     plain sums of '0' (where the flat field is 1)."""
 
-    def __init__(self, arr_dark, arr, rois, mask, planes, mirror, sat_level, params, order=3,
-                 shared=None):
+    def __init__(
+        self, arr_dark, arr, rois, mask, planes, mirror, sat_level, params, order=3, shared=None
+    ):
         mask = np.ones(arr.shape[2:]) if mask is None else np.asarray(mask, float)
         shared = {} if shared is None else shared
-        if "dark" not in shared:      # the same for every centre of the expansion
+        if "dark" not in shared:  # the same for every centre of the expansion
             shared["dark"] = np.asarray(compute(average_module(arr_dark)))
         dark = shared["dark"]
         self.order = order
@@ -237,27 +256,32 @@ class _Moments:
             r = rois[name]
             X, Y = get_roi_pixel_pos(r, params)
             X = -X if mir else X
-            w = mask[r["yl"]:r["yh"], r["xl"]:r["xh"]].ravel()
+            w = mask[r["yl"] : r["yh"], r["xl"] : r["xh"]].ravel()
             keep = w > 0
-            yy, xx = np.mgrid[r["yl"]:r["yh"], r["xl"]:r["xh"]]
+            yy, xx = np.mgrid[r["yl"] : r["yh"], r["xl"] : r["xh"]]
             ys, xs = yy.ravel()[keep].astype(np.int64), xx.ravel()[keep].astype(np.int64)
             abg = _abg(plane)
             z0 = abg[0] + abg[1] * X[keep] + abg[2] * Y[keep]
             if np.any(z0 <= 0):
-                raise ToolBoxValueError(f"flat-field plane {list(plane)} is not positive over "
-                                        f"ROI {name!r}")
+                raise ToolBoxValueError(
+                    f"flat-field plane {list(plane)} is not positive over ROI {name!r}"
+                )
             basis = kernels.moment_basis(X[keep], Y[keep], z0, order) * w[keep][:, None]
             self.m[name] = kernels.moments(arr, dark, ys, xs, basis).reshape(-1, basis.shape[1])
             self.abg0[name] = abg
             self.zrange[name] = (X[keep], Y[keep], z0)
         r = rois["0"]
-        yy, xx = np.mgrid[r["yl"]:r["yh"], r["xl"]:r["xh"]]
-        w = mask[r["yl"]:r["yh"], r["xl"]:r["xh"]].ravel()
+        yy, xx = np.mgrid[r["yl"] : r["yh"], r["xl"] : r["xh"]]
+        w = mask[r["yl"] : r["yh"], r["xl"] : r["xh"]].ravel()
         keep = w > 0
         if "s0" not in shared:
-            shared["s0"] = kernels.moments(arr, dark, yy.ravel()[keep].astype(np.int64),
-                                        xx.ravel()[keep].astype(np.int64),
-                                        w[keep][:, None]).reshape(-1)
+            shared["s0"] = kernels.moments(
+                arr,
+                dark,
+                yy.ravel()[keep].astype(np.int64),
+                xx.ravel()[keep].astype(np.int64),
+                w[keep][:, None],
+            ).reshape(-1)
             shared["ok"] = ~kernels.saturation(arr, rois["sat"], sat_level).ravel()
         self.s0, self.ok = shared["s0"], shared["ok"]
 
@@ -279,14 +303,20 @@ def _moments(arr_dark, arr, rois, mask, planes, mirror, sat_level, params):
     """The `_Moments` of an expansion centre close to the planes (kept in the cache of
     params; a new centre when the planes moved by more than 5 %)."""
     cache = cache_of(params)
-    key = (roi_key(rois), cache.fingerprint(mask, bool), int(sat_level), bool(mirror),
-           bool(getattr(params, "use_hex", False)))
+    key = (
+        roi_key(rois),
+        cache.fingerprint(mask, bool),
+        int(sat_level),
+        bool(mirror),
+        bool(getattr(params, "use_hex", False)),
+    )
     store = cache.get("moments", (arr_dark, arr), key, lambda: {"shared": {}, "centres": []})
     for m in store["centres"]:
         if m.close(planes):
             return m
-    m = _Moments(arr_dark, arr, rois, mask, planes, mirror, sat_level, params,
-                 shared=store["shared"])
+    m = _Moments(
+        arr_dark, arr, rois, mask, planes, mirror, sat_level, params, shared=store["shared"]
+    )
     store["centres"].append(m)
     return m
 
@@ -300,7 +330,7 @@ def _binned_spread(r, i0, nbins=10):
     s2 = np.bincount(idx, r * r, minlength=nbins)
     good = cnt > 1
     mu = s1[good] / cnt[good]
-    var = np.clip(s2[good] / cnt[good] - mu ** 2, 0, None)
+    var = np.clip(s2[good] / cnt[good] - mu**2, 0, None)
     return float(np.sum(np.sqrt(var) / np.abs(mu)))
 
 
@@ -369,9 +399,11 @@ def ff_refine_fit(params, crit=ff_refine_crit):
         Per iteration ``[crit(alpha=0), crit(alpha), crit(alpha=1)]``.
     """
     from tqdm.auto import tqdm  # heavy: tqdm.auto probes IPython and ipywidgets
+
     if params.get_flat_field() is None or params.rois is None:
-        raise ToolBoxValueError("ff_refine_fit: set params.rois and a flat field first "
-                                "(find_rois, plane_fitting)")
+        raise ToolBoxValueError(
+            "ff_refine_fit: set params.rois and a flat field first (find_rois, plane_fitting)"
+        )
     alpha = 0.1 if params.ff_alpha is None else float(params.ff_alpha)
     maxiter = 200 if params.ff_max_iter is None else int(params.ff_max_iter)
     sat = 511 if params.sat_level is None else int(params.sat_level)
@@ -381,7 +413,7 @@ def ff_refine_fit(params, crit=ff_refine_crit):
     bar = tqdm(total=maxiter, desc="flat-field refinement", leave=False)
 
     def cb(x, *a):
-        c0, c1 = crit(x, 0.0, *args), crit(x, 1.0, *args)   # the criterion is linear in alpha
+        c0, c1 = crit(x, 0.0, *args), crit(x, 1.0, *args)  # the criterion is linear in alpha
         fitrres.append([c0, (1 - alpha) * c0 + alpha * c1, c1])
         bar.update(1)
 
@@ -389,9 +421,14 @@ def ff_refine_fit(params, crit=ff_refine_crit):
     # plane beyond the 5 % validity of one moment expansion at once)
     steps = np.where(x0 != 0, 0.01 * np.abs(x0), 1e-3)
     simplex = np.vstack([x0] + [x0 + np.eye(x0.size)[i] * steps[i] for i in range(x0.size)])
-    res = minimize(crit, x0, args=(alpha,) + args, method="Nelder-Mead", callback=cb,
-                   options={"maxiter": maxiter, "xatol": 1e-6, "fatol": 1e-9,
-                            "initial_simplex": simplex})
+    res = minimize(
+        crit,
+        x0,
+        args=(alpha,) + args,
+        method="Nelder-Mead",
+        callback=cb,
+        options={"maxiter": maxiter, "xatol": 1e-6, "fatol": 1e-9, "initial_simplex": simplex},
+    )
     bar.close()
     return res, np.array(fitrres).reshape(-1, 3)
 
@@ -420,11 +457,22 @@ def normalize_flat_field(params, Fnl=None):
     F = params.get_Fnl() if Fnl is None else np.asarray(Fnl, float)
     ff = compute_flat_field_correction(params.rois, params)
     sat = 511 if params.sat_level is None else int(params.sat_level)
-    d = process(F, params.arr_dark, params.arr, params.tid, params.rois, params.get_mask(), ff,
-                sat, cache=cache_of(params))
+    d = process(
+        F,
+        params.arr_dark,
+        params.arr,
+        params.tid,
+        params.rois,
+        params.get_mask(),
+        ff,
+        sat,
+        cache=cache_of(params),
+    )
     ok = ~d["sat_sat"].values.ravel()
-    k = {b: float(d[b].values.ravel()[ok].sum() / d["0"].values.ravel()[ok].sum())
-         for b in ("n", "p")}
+    k = {
+        b: float(d[b].values.ravel()[ok].sum() / d["0"].values.ravel()[ok].sum())
+        for b in ("n", "p")
+    }
     plane = np.asarray(params.get_flat_field(), float).copy()
     if plane.size == 4:
         plane[2] /= 0.5 * (k["n"] + k["p"])

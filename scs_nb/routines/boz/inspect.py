@@ -1,4 +1,5 @@
 """BOZ diagnostic figures (matplotlib imported on use)."""
+
 from __future__ import annotations
 
 import warnings
@@ -15,14 +16,17 @@ from .rois import BEAMS, crop
 
 def _plt():
     import matplotlib.pyplot as plt  # heavy: only for plots
+
     return plt
 
 
 def _levels(img, vmin, vmax):
     img = np.asarray(img, float)
     fin = img[np.isfinite(img)]
-    return (np.percentile(fin, 5) if vmin is None else vmin,
-            np.percentile(fin, 99.8) if vmax is None else vmax)
+    return (
+        np.percentile(fin, 5) if vmin is None else vmin,
+        np.percentile(fin, 99.8) if vmax is None else vmax,
+    )
 
 
 def inspect_dark(arr, mean_th=(None, None), std_th=(None, None)):
@@ -45,8 +49,10 @@ def inspect_dark(arr, mean_th=(None, None), std_th=(None, None)):
     mean = np.asarray(compute(average_module(arr))).mean(axis=0)
     std = np.asarray(compute(average_module(arr, ret="std"))).mean(axis=0)
     fig, axs = plt.subplots(2, 2, figsize=(10, 5), gridspec_kw={"width_ratios": [3, 1]})
-    for row, img, th, lab in ((0, mean, mean_th, "dark mean (ADU)"),
-                              (1, std, std_th, "dark std (ADU)")):
+    for row, img, th, lab in (
+        (0, mean, mean_th, "dark mean (ADU)"),
+        (1, std, std_th, "dark std (ADU)"),
+    ):
         vmin, vmax = _levels(img, None, None)
         im = axs[row, 0].imshow(img, vmin=vmin, vmax=vmax)
         fig.colorbar(im, ax=axs[row, 0], label=lab)
@@ -115,18 +121,26 @@ def inspect_rois(data_mean, rois, threshold=None, allrois=False):
     """
     plt = _plt()
     from matplotlib.patches import Rectangle  # heavy: only for plots
+
     img = np.asarray(data_mean, float)
     img = img.mean(axis=0) if img.ndim == 3 else img
-    fig, axs = plt.subplots(2, 2, figsize=(11, 5), gridspec_kw={"width_ratios": [4, 1],
-                                                                  "height_ratios": [1, 2]})
+    fig, axs = plt.subplots(
+        2, 2, figsize=(11, 5), gridspec_kw={"width_ratios": [4, 1], "height_ratios": [1, 2]}
+    )
     vmin, vmax = _levels(img, None, None)
     axs[1, 0].imshow(img, vmin=vmin, vmax=vmax, aspect="auto")
     names = list(rois) if allrois else [r for r in BEAMS + ("sat",) if r in rois]
     for k in names:
         r = rois[k]
-        axs[1, 0].add_patch(Rectangle((r["xl"] - .5, r["yl"] - .5), r["xh"] - r["xl"],
-                                      r["yh"] - r["yl"], fill=False,
-                                      ec="w" if k == "sat" else "r"))
+        axs[1, 0].add_patch(
+            Rectangle(
+                (r["xl"] - 0.5, r["yl"] - 0.5),
+                r["xh"] - r["xl"],
+                r["yh"] - r["yl"],
+                fill=False,
+                ec="w" if k == "sat" else "r",
+            )
+        )
         if k in BEAMS:
             axs[1, 0].text(0.5 * (r["xl"] + r["xh"]), r["yl"] - 2, k, color="r", ha="center")
     axs[1, 0].set(xlabel="x (pixel)", ylabel="y (pixel)")
@@ -275,10 +289,13 @@ def _transmission_figure(data_sets, sk, gain):
             b = sum(d[r].values.ravel()[ok] for r in refs)
             s = snr(a, b, ["weighted"])["weighted"]
             i0 = b * (gain or 1.0)
-            ax.plot(i0, a / b, ".", ms=2, alpha=0.5,
-                    label=f"{label}: mu {s['mu']:.4f}, s {s['s']:.2e}")
-        ax.set(xlabel=f"'{'+'.join(refs)}' ({'photons' if gain else 'ADU'})",
-               ylabel=f"'{sig}'/'{'+'.join(refs)}'")
+            ax.plot(
+                i0, a / b, ".", ms=2, alpha=0.5, label=f"{label}: mu {s['mu']:.4f}, s {s['s']:.2e}"
+            )
+        ax.set(
+            xlabel=f"'{'+'.join(refs)}' ({'photons' if gain else 'ADU'})",
+            ylabel=f"'{sig}'/'{'+'.join(refs)}'",
+        )
         ax.legend(fontsize=8, markerscale=4)
     return fig
 
@@ -331,11 +348,14 @@ def _inspect_correction(params, ff, gain, sk):
     x = np.arange(512.0)
     args = (params.arr_dark, params.arr, params.tid, params.rois, params.get_mask())
     cache = cache_of(params)
-    sets = [("no correction", process(x, *args, None, sat, cache=cache)),
-            ("flat field", process(x, *args, ff, sat, cache=cache))]
+    sets = [
+        ("no correction", process(x, *args, None, sat, cache=cache)),
+        ("flat field", process(x, *args, ff, sat, cache=cache)),
+    ]
     if params.Fnl is not None:
-        sets.append(("flat field + non-linearity",
-                     process(params.get_Fnl(), *args, ff, sat, cache=cache)))
+        sets.append(
+            ("flat field + non-linearity", process(params.get_Fnl(), *args, ff, sat, cache=cache))
+        )
     return _transmission_figure(sets, sk, gain)
 
 
@@ -367,19 +387,34 @@ def inspect_saturation(data, gain, Nbins=200):
         edges = np.linspace(np.nanmin(v), np.nanmax(v), int(Nbins) + 1)
         hall, _ = np.histogram(v, edges)
         satk = f"{r}_sat"
-        hs = np.histogram(v[data[satk].values.ravel()], edges)[0] if satk in data else \
-            np.zeros_like(hall)
+        hs = (
+            np.histogram(v[data[satk].values.ravel()], edges)[0]
+            if satk in data
+            else np.zeros_like(hall)
+        )
         c = 0.5 * (edges[1:] + edges[:-1])
         ax.step(c, hall, where="mid", label=f"'{r}'")
         ax.step(c, hs, where="mid", ls="--", label=f"'{r}' saturated")
-        out[r] = xr.DataArray(np.stack([hall, hs]), dims=("kind", "photons"),
-                              coords={"kind": ["all", "saturated"], "photons": c})
+        out[r] = xr.DataArray(
+            np.stack([hall, hs]),
+            dims=("kind", "photons"),
+            coords={"kind": ["all", "saturated"], "photons": c},
+        )
     ax.set(xlabel="roi integrated intensity (photons)", ylabel="frames", yscale="log")
     ax.legend(fontsize=8)
     h = xr.Dataset({k: v.rename({"photons": f"photons_{k}"}) for k, v in out.items()})
     return f, h
 
 
-__all__ = ["inspect_dark", "inspect_histogram", "inspect_rois", "inspect_flat_field_domain",
-           "inspect_plane_fitting", "inspect_nl_fit", "inspect_Fnl", "inspect_correction",
-           "inspect_correction_sk", "inspect_saturation"]
+__all__ = [
+    "inspect_dark",
+    "inspect_histogram",
+    "inspect_rois",
+    "inspect_flat_field_domain",
+    "inspect_plane_fitting",
+    "inspect_nl_fit",
+    "inspect_Fnl",
+    "inspect_correction",
+    "inspect_correction_sk",
+    "inspect_saturation",
+]

@@ -21,6 +21,7 @@ The histogramming and the moments are numba kernels; the data are streamed
 train chunk by train chunk (numpy or dask arrays), so a run never has to fit
 in memory.
 """
+
 from __future__ import annotations
 
 from math import factorial
@@ -36,6 +37,7 @@ def _njit(func):
     name = func.__name__
     if name not in _KERNELS:
         from numba import njit  # heavy: numba loads in about a second, compiled on first use
+
         _KERNELS[name] = njit(cache=True, nogil=True)(func)
     return _KERNELS[name]
 
@@ -127,9 +129,19 @@ def accumulate(block, lut, sat_roi, level, do_sq, s1, s2, cnt):
         (pulses,) int64 frame counts, updated in place.
     """
     r = sat_roi or {"yl": 0, "yh": 0, "xl": 0, "xh": 0}
-    _njit(_accumulate_kernel)(block, lut, int(r["yl"]), int(r["yh"]), int(r["xl"]),
-                              int(r["xh"]), int(level) if sat_roi is not None else -1,
-                              bool(do_sq), s1, s2, cnt)
+    _njit(_accumulate_kernel)(
+        block,
+        lut,
+        int(r["yl"]),
+        int(r["yh"]),
+        int(r["xl"]),
+        int(r["xh"]),
+        int(level) if sat_roi is not None else -1,
+        bool(do_sq),
+        s1,
+        s2,
+        cnt,
+    )
 
 
 def _matvec_kernel(h, f, out):
@@ -216,7 +228,7 @@ def iter_chunks(arr, chunk_trains=None):
         if chunks is not None and isinstance(chunks[0], tuple):
             chunk_trains = max(chunk_trains // max(chunks[0][0], 1), 1) * chunks[0][0]
     for i in range(0, n, chunk_trains):
-        block = arr[i:i + chunk_trains]
+        block = arr[i : i + chunk_trains]
         if hasattr(block, "compute"):
             block = block.compute()
         yield i, np.ascontiguousarray(np.asarray(block))
@@ -239,7 +251,7 @@ def roi_pixels(roi, weight=None):
     w : numpy.ndarray
         Their weights.
     """
-    yy, xx = np.mgrid[roi["yl"]:roi["yh"], roi["xl"]:roi["xh"]]
+    yy, xx = np.mgrid[roi["yl"] : roi["yh"], roi["xl"] : roi["xh"]]
     ys, xs = yy.ravel().astype(np.int64), xx.ravel().astype(np.int64)
     w = np.ones(ys.size) if weight is None else np.asarray(weight, float)[ys, xs]
     keep = w != 0
@@ -309,7 +321,7 @@ def saturation(arr, roi, level):
         b = block.reshape((-1,) + block.shape[2:])
         tmp = np.zeros(b.shape[0], np.bool_)
         sat(b, int(roi["yl"]), int(roi["yh"]), int(roi["xl"]), int(roi["xh"]), int(level), tmp)
-        out[i * npulse:i * npulse + b.shape[0]] = tmp
+        out[i * npulse : i * npulse + b.shape[0]] = tmp
     return out.reshape(nt, npulse)
 
 
@@ -341,7 +353,7 @@ def moments(arr, dark_mean, ys, xs, basis):
         b = block.reshape((-1,) + block.shape[2:])
         tmp = np.zeros((b.shape[0], basis.shape[1]))
         kern(b, d, ys, xs, basis, tmp)
-        out[i * npulse:i * npulse + b.shape[0]] = tmp
+        out[i * npulse : i * npulse + b.shape[0]] = tmp
     return out.reshape(nt, npulse, basis.shape[1])
 
 
@@ -379,7 +391,7 @@ def moment_basis(x, y, z0, order=3):
     numpy.ndarray
         ``basis[p, t] = x^i y^j / z0^(n+1)`` for the monomials ``(n, i, j)``.
     """
-    return np.stack([x ** i * y ** j / z0 ** (n + 1) for n, i, j in monomials(order)], axis=1)
+    return np.stack([x**i * y**j / z0 ** (n + 1) for n, i, j in monomials(order)], axis=1)
 
 
 def moment_coefficients(dalpha, dbeta, dgamma, order=3):
@@ -403,8 +415,14 @@ def moment_coefficients(dalpha, dbeta, dgamma, order=3):
     c = []
     for n, i, j in monomials(order):
         k = n - i - j
-        c.append((-1) ** n * factorial(n) / (factorial(k) * factorial(i) * factorial(j))
-                 * dalpha ** k * dbeta ** i * dgamma ** j)
+        c.append(
+            (-1) ** n
+            * factorial(n)
+            / (factorial(k) * factorial(i) * factorial(j))
+            * dalpha**k
+            * dbeta**i
+            * dgamma**j
+        )
     return np.array(c)
 
 

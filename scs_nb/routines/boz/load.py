@@ -1,4 +1,5 @@
 """Loading the raw data of one DSSC module for the BOZ corrections."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -10,8 +11,15 @@ from ...load import open_run
 from ...reader import resolve
 
 
-def load_dssc_module(proposalNB, runNB, moduleNB=15, subset=slice(None),
-                     drop_intra_darks=True, persist=False, data_size_Gb=None):
+def load_dssc_module(
+    proposalNB,
+    runNB,
+    moduleNB=15,
+    subset=slice(None),
+    drop_intra_darks=True,
+    persist=False,
+    data_size_Gb=None,
+):
     """Load single module dssc data as dask array.
 
     Parameters
@@ -49,15 +57,19 @@ def load_dssc_module(proposalNB, runNB, moduleNB=15, subset=slice(None),
     src = dssc_module_source(m)
     if src not in run.instrument_sources:
         have = sorted(s for s in run.instrument_sources if "DSSC" in s)
-        raise ToolBoxValueError(f"run {runNB} of proposal {proposalNB} has no DSSC module {m} "
-                                f"({src}); DSSC sources: {have or 'none'}. Pass moduleNB=")
+        raise ToolBoxValueError(
+            f"run {runNB} of proposal {proposalNB} has no DSSC module {m} "
+            f"({src}); DSSC sources: {have or 'none'}. Pass moduleNB="
+        )
     kd = resolve(run, {"dssc": {"source": src, "key": "image.data"}})
     counts = kd.data_counts(labelled=False)
     has = counts > 0
     frames = np.unique(counts[has])
     if frames.size != 1:
-        raise ToolBoxValueError(f"DSSC module {m}: the frames per train vary ({frames.tolist()});"
-                                " select trains with one pulse pattern (subset=)")
+        raise ToolBoxValueError(
+            f"DSSC module {m}: the frames per train vary ({frames.tolist()});"
+            " select trains with one pulse pattern (subset=)"
+        )
     nf = int(frames[0])
     tid = np.asarray(kd.train_ids)[has]
     arr = kd.dask_array(labelled=False)

@@ -5,6 +5,7 @@ The criterion is evaluated on the per-frame histograms of ``reductions`` (built 
 per data, mask and flat field): O(frames x 512) per evaluation, with its analytic
 gradient.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -39,8 +40,10 @@ def nl_domain(N, low, high):
     """
     N, low, high = int(N), int(low), int(high)
     if not (0 <= low < high <= 512 and 1 <= N <= high - low - 1):
-        raise ToolBoxValueError(f"nl_domain: need 0 <= low < high <= 512 and 1 <= N < high - "
-                                f"low; got N={N}, low={low}, high={high}")
+        raise ToolBoxValueError(
+            f"nl_domain: need 0 <= low < high <= 512 and 1 <= N < high - "
+            f"low; got N={N}, low={low}, high={high}"
+        )
     x = np.arange(512)
     dom = np.zeros(512, int)
     inside = (x > low) & (x < high)
@@ -98,8 +101,9 @@ def nl_lut(domain, dy):
     L = _lut_matrix(domain)
     dy = np.asarray(dy, float)
     if dy.shape != (L.shape[1],):
-        raise ToolBoxValueError(f"nl_lut: dy must have one value per segment "
-                                f"({L.shape[1]}), got shape {dy.shape}")
+        raise ToolBoxValueError(
+            f"nl_lut: dy must have one value per segment ({L.shape[1]}), got shape {dy.shape}"
+        )
     return np.arange(512.0) + L @ dy
 
 
@@ -123,14 +127,27 @@ def _nl_terms(F, h, sk=False):
     return err, g
 
 
-def _nl_value(p, domain, alpha, arr_dark, arr, rois, mask, flat_field, sat_level, sk,
-              grad=False, parts=None, cache=None):
+def _nl_value(
+    p,
+    domain,
+    alpha,
+    arr_dark,
+    arr,
+    rois,
+    mask,
+    flat_field,
+    sat_level,
+    sk,
+    grad=False,
+    parts=None,
+    cache=None,
+):
     L = _lut_matrix(domain)
     F = np.arange(512.0) + L @ np.asarray(p, float)
     h = histograms(arr_dark, arr, rois, mask, flat_field, sat_level, cache)
     err, g = _nl_terms(F, h, sk)
     dev = F - np.arange(512.0)
-    reg = float(np.sum(dev ** 2))
+    reg = float(np.sum(dev**2))
     if parts is not None:
         parts[:] = [err, reg]
     val = (1.0 - alpha) * err + alpha * reg
@@ -139,8 +156,20 @@ def _nl_value(p, domain, alpha, arr_dark, arr, rois, mask, flat_field, sat_level
     return val, L.T @ ((1.0 - alpha) * g + alpha * 2 * dev)
 
 
-def nl_crit(p, domain, alpha, arr_dark, arr, tid, rois, mask, flat_field, sat_level=511,
-            use_gpu=False, cache=None):
+def nl_crit(
+    p,
+    domain,
+    alpha,
+    arr_dark,
+    arr,
+    tid,
+    rois,
+    mask,
+    flat_field,
+    sat_level=511,
+    use_gpu=False,
+    cache=None,
+):
     """Criteria for the non linear correction.
 
     Evaluated in O(frames x 512) on per-frame histograms (built once per data, mask
@@ -179,12 +208,25 @@ def nl_crit(p, domain, alpha, arr_dark, arr, tid, rois, mask, flat_field, sat_le
         ('n'/'0', 'p'/'0', non-saturated frames) and err2 the sum of the squared
         deviation of the lookup table from the ideal detector response (ADU^2).
     """
-    return _nl_value(p, domain, alpha, arr_dark, arr, rois, mask, flat_field, sat_level, False,
-                     cache=cache)
+    return _nl_value(
+        p, domain, alpha, arr_dark, arr, rois, mask, flat_field, sat_level, False, cache=cache
+    )
 
 
-def nl_crit_sk(p, domain, alpha, arr_dark, arr, tid, rois, mask, flat_field, sat_level=511,
-               use_gpu=False, cache=None):
+def nl_crit_sk(
+    p,
+    domain,
+    alpha,
+    arr_dark,
+    arr,
+    tid,
+    rois,
+    mask,
+    flat_field,
+    sat_level=511,
+    use_gpu=False,
+    cache=None,
+):
     """Non linear correction criteria, combining 'n' and 'p' as reference.
 
     As `nl_crit`, with err1 from the transmission '0'/('n' + 'p') (S K-edge: the
@@ -220,8 +262,9 @@ def nl_crit_sk(p, domain, alpha, arr_dark, arr, tid, rois, mask, flat_field, sat
     float
         ``(1.0 - alpha) * err1 + alpha * err2``.
     """
-    return _nl_value(p, domain, alpha, arr_dark, arr, rois, mask, flat_field, sat_level, True,
-                     cache=cache)
+    return _nl_value(
+        p, domain, alpha, arr_dark, arr, rois, mask, flat_field, sat_level, True, cache=cache
+    )
 
 
 def nl_fit(params, domain, ff=None, crit=None):
@@ -248,6 +291,7 @@ def nl_fit(params, domain, ff=None, crit=None):
         Per iteration ``[crit(alpha=0), crit(alpha), crit(alpha=1)]``.
     """
     from tqdm.auto import tqdm  # heavy: tqdm.auto probes IPython and ipywidgets
+
     crit = nl_crit if crit is None else crit
     if ff is None:
         ff = compute_flat_field_correction(params.rois, params)
@@ -269,8 +313,7 @@ def nl_fit(params, domain, ff=None, crit=None):
 
         def fun(x):
             parts = []
-            out = _nl_value(x, domain, alpha, *args[1:], sk, grad=True, parts=parts,
-                            cache=cache)
+            out = _nl_value(x, domain, alpha, *args[1:], sk, grad=True, parts=parts, cache=cache)
             last[x.tobytes()] = parts
             if len(last) > 50:
                 last.pop(next(iter(last)))
@@ -285,18 +328,39 @@ def nl_fit(params, domain, ff=None, crit=None):
             fitrres.append([c0, (1 - alpha) * c0 + alpha * c1, c1])
             bar.update(1)
 
-        res = minimize(fun, np.zeros(N), jac=True, method="L-BFGS-B", callback=cb,
-                       options={"maxiter": maxiter, "ftol": 1e-12, "gtol": 1e-8})
+        res = minimize(
+            fun,
+            np.zeros(N),
+            jac=True,
+            method="L-BFGS-B",
+            callback=cb,
+            options={"maxiter": maxiter, "ftol": 1e-12, "gtol": 1e-8},
+        )
     else:
-        cargs = (domain, alpha, params.arr_dark, params.arr, params.tid, params.rois, mask, ff,
-                 sat)
+        cargs = (
+            domain,
+            alpha,
+            params.arr_dark,
+            params.arr,
+            params.tid,
+            params.rois,
+            mask,
+            ff,
+            sat,
+        )
 
         def cb(x, *a):
             fitrres.append([crit(x, domain, a_, *cargs[2:]) for a_ in (0.0, alpha, 1.0)])
             bar.update(1)
 
-        res = minimize(crit, np.zeros(N), args=cargs, method="Nelder-Mead", callback=cb,
-                       options={"maxiter": maxiter})
+        res = minimize(
+            crit,
+            np.zeros(N),
+            args=cargs,
+            method="Nelder-Mead",
+            callback=cb,
+            options={"maxiter": maxiter},
+        )
     bar.close()
     return res, np.array(fitrres).reshape(-1, 3)
 
@@ -323,10 +387,14 @@ def nl_crit_reference(p, domain, alpha, arr_dark, arr, rois, mask, flat_field, s
     w = np.asarray(mask, float) / np.asarray(flat_field, float)
     a = np.asarray(arr)
     corr = (F[a] - dark[None]) * w
-    sums = {r: corr[:, :, rois[r]["yl"]:rois[r]["yh"], rois[r]["xl"]:rois[r]["xh"]].sum(axis=(2, 3))
-            for r in ("n", "0", "p")}
+    sums = {
+        r: corr[:, :, rois[r]["yl"] : rois[r]["yh"], rois[r]["xl"] : rois[r]["xh"]].sum(
+            axis=(2, 3)
+        )
+        for r in ("n", "0", "p")
+    }
     sr = rois["sat"]
-    ok = ~(a[:, :, sr["yl"]:sr["yh"], sr["xl"]:sr["xh"]] >= sat_level).any(axis=(2, 3))
+    ok = ~(a[:, :, sr["yl"] : sr["yh"], sr["xl"] : sr["xh"]] >= sat_level).any(axis=(2, 3))
     n, z, q = (sums[r][ok] for r in ("n", "0", "p"))
     err = 0.5 * 1e8 * (kernels.weighted_var(n, z) + kernels.weighted_var(q, z))
     return (1.0 - alpha) * err + alpha * float(np.sum((F - np.arange(512)) ** 2))

@@ -1,4 +1,5 @@
 """The ``parameters`` class: every input of the BOZ corrections, saved as JSON."""
+
 from __future__ import annotations
 
 import json
@@ -13,11 +14,33 @@ from .load import load_dssc_module
 from .reductions import ReductionCache
 
 #: what save() writes and load() reads back (everything needed to reproduce)
-_FIELDS = ("proposal", "darkrun", "run", "module", "gain", "drop_intra_darks", "mask",
-           "rois", "rois_th", "ff_type", "ff_prod_th", "ff_ratio_th", "flat_field",
-           "plane_guess_fit", "use_hex", "force_mirror", "ff_alpha", "ff_max_iter", "Fnl",
-           "nl_alpha", "sat_level", "nl_max_iter", "nl_domain", "dark_data_size_Gb",
-           "data_size_Gb")
+_FIELDS = (
+    "proposal",
+    "darkrun",
+    "run",
+    "module",
+    "gain",
+    "drop_intra_darks",
+    "mask",
+    "rois",
+    "rois_th",
+    "ff_type",
+    "ff_prod_th",
+    "ff_ratio_th",
+    "flat_field",
+    "plane_guess_fit",
+    "use_hex",
+    "force_mirror",
+    "ff_alpha",
+    "ff_max_iter",
+    "Fnl",
+    "nl_alpha",
+    "sat_level",
+    "nl_max_iter",
+    "nl_domain",
+    "dark_data_size_Gb",
+    "data_size_Gb",
+)
 
 
 class parameters:
@@ -99,11 +122,21 @@ class parameters:
         """
         self.dark_data_size_Gb, self.data_size_Gb = dark_data_size_Gb, data_size_Gb
         self.arr_dark, self.tid_dark = load_dssc_module(
-            self.proposal, self.darkrun, self.module, drop_intra_darks=self.drop_intra_darks,
-            persist=True, data_size_Gb=dark_data_size_Gb)
+            self.proposal,
+            self.darkrun,
+            self.module,
+            drop_intra_darks=self.drop_intra_darks,
+            persist=True,
+            data_size_Gb=dark_data_size_Gb,
+        )
         self.arr, self.tid = load_dssc_module(
-            self.proposal, self.run, self.module, drop_intra_darks=self.drop_intra_darks,
-            persist=True, data_size_Gb=data_size_Gb)
+            self.proposal,
+            self.run,
+            self.module,
+            drop_intra_darks=self.drop_intra_darks,
+            persist=True,
+            data_size_Gb=data_size_Gb,
+        )
 
     def use_gpu(self):
         """Use cupy where available.
@@ -118,6 +151,7 @@ class parameters:
         """
         try:
             import cupy  # noqa: F401  # optional: only probed, never required
+
             self.gpu = True
         except ImportError:
             print("cupy is not available: using the CPU path (histogram reductions, numba)")
@@ -142,8 +176,10 @@ class parameters:
         else:
             mask = np.asarray(arr, bool)
             if mask.shape != DSSC_MODULE_SHAPE:
-                raise ToolBoxValueError(f"set_mask: a module mask has shape {DSSC_MODULE_SHAPE}, "
-                                        f"got {mask.shape}; or pass a list of [y, x] indices")
+                raise ToolBoxValueError(
+                    f"set_mask: a module mask has shape {DSSC_MODULE_SHAPE}, "
+                    f"got {mask.shape}; or pass a list of [y, x] indices"
+                )
             idx = np.argwhere(~mask).tolist()
         self.mask, self.mask_idx = mask, idx
 
@@ -188,8 +224,10 @@ class parameters:
             guess = [0.0, 0.0, -1.0, 1.0] if self.force_mirror else [0.0, 0.0, -1.0, 1.0] * 2
         guess = [float(g) for g in guess]
         if len(guess) != (4 if self.force_mirror else 8):
-            raise ToolBoxValueError(f"flat_field_guess: {4 if self.force_mirror else 8} values "
-                                    f"expected (force_mirror={self.force_mirror}), got {guess}")
+            raise ToolBoxValueError(
+                f"flat_field_guess: {4 if self.force_mirror else 8} values "
+                f"expected (force_mirror={self.force_mirror}), got {guess}"
+            )
         self.plane_guess_fit = guess
         return guess
 
@@ -236,8 +274,9 @@ class parameters:
         """
         Fnl = np.asarray(Fnl, float)
         if Fnl.shape != (512,):
-            raise ToolBoxValueError(f"set_Fnl: a lookup table of 512 values expected, got shape "
-                                    f"{Fnl.shape}")
+            raise ToolBoxValueError(
+                f"set_Fnl: a lookup table of 512 values expected, got shape {Fnl.shape}"
+            )
         self.Fnl = Fnl
 
     def get_Fnl(self):
@@ -312,18 +351,31 @@ class parameters:
         parameters
         """
         if not os.path.exists(fname):
-            raise ToolBoxPathError(f"no BOZ parameters file {fname!r}; save one with "
-                                   "params.save(path) first")
+            raise ToolBoxPathError(
+                f"no BOZ parameters file {fname!r}; save one with params.save(path) first"
+            )
         with open(fname) as f:
             d = json.load(f)
         missing = [k for k in ("proposal", "darkrun", "run", "module", "gain") if k not in d]
         if missing:
             raise ToolBoxValueError(f"{fname} is not a BOZ parameters file: missing {missing}")
-        p = cls(d["proposal"], d["darkrun"], d["run"], d["module"], d["gain"],
-                d.get("drop_intra_darks", True))
+        p = cls(
+            d["proposal"],
+            d["darkrun"],
+            d["run"],
+            d["module"],
+            d["gain"],
+            d.get("drop_intra_darks", True),
+        )
         for k in _FIELDS:
-            if k in d and k not in ("proposal", "darkrun", "run", "module", "gain",
-                                    "drop_intra_darks"):
+            if k in d and k not in (
+                "proposal",
+                "darkrun",
+                "run",
+                "module",
+                "gain",
+                "drop_intra_darks",
+            ):
                 setattr(p, k, d[k])
         if d.get("mask") is not None:
             p.set_mask(d["mask"])
@@ -335,12 +387,14 @@ class parameters:
 
     def __str__(self):
         f = "none" if self.Fnl is None else "set"
-        return (f"BOZ parameters: proposal {self.proposal}, dark run {self.darkrun}, run "
-                f"{self.run}, module {self.module}, gain {self.gain} ph/bin, drop intra-darks "
-                f"{self.drop_intra_darks}\n  mask: {len(self.get_mask_idx())} bad pixels\n"
-                f"  rois (threshold {self.rois_th}): {self.rois}\n"
-                f"  flat field ({self.ff_type}, prod_th {self.ff_prod_th}, ratio_th "
-                f"{self.ff_ratio_th}): {self.flat_field}\n"
-                f"  refinement alpha {self.ff_alpha}, max iter {self.ff_max_iter}\n"
-                f"  non-linearity: {f} (alpha {self.nl_alpha}, sat level {self.sat_level}, "
-                f"max iter {self.nl_max_iter})")
+        return (
+            f"BOZ parameters: proposal {self.proposal}, dark run {self.darkrun}, run "
+            f"{self.run}, module {self.module}, gain {self.gain} ph/bin, drop intra-darks "
+            f"{self.drop_intra_darks}\n  mask: {len(self.get_mask_idx())} bad pixels\n"
+            f"  rois (threshold {self.rois_th}): {self.rois}\n"
+            f"  flat field ({self.ff_type}, prod_th {self.ff_prod_th}, ratio_th "
+            f"{self.ff_ratio_th}): {self.flat_field}\n"
+            f"  refinement alpha {self.ff_alpha}, max iter {self.ff_max_iter}\n"
+            f"  non-linearity: {f} (alpha {self.nl_alpha}, sat level {self.sat_level}, "
+            f"max iter {self.nl_max_iter})"
+        )

@@ -1,6 +1,7 @@
 """The I.a correction determination in one call (what the boz_Ia template, the
 ``scs-nb submit boz-correction`` job and benchmarks/boz.py run), the steps that work on a
 whole `parameters`, and where its JSON lives."""
+
 from __future__ import annotations
 
 import os
@@ -8,11 +9,15 @@ import time
 
 import numpy as np
 
-from ...facility.paths import processed_dir
 from ...errors import ToolBoxValueError
+from ...facility.paths import processed_dir
 from ...load import find_run_path
-from .flat_field import (compute_flat_field_correction, ff_refine_fit, normalize_flat_field,
-                         plane_fitting)
+from .flat_field import (
+    compute_flat_field_correction,
+    ff_refine_fit,
+    normalize_flat_field,
+    plane_fitting,
+)
 from .nonlinearity import nl_domain, nl_fit, nl_lut
 from .params import parameters
 from .reductions import average_module, bad_pixel_map, compute
@@ -33,8 +38,9 @@ def find_rois_from_params(params):
         The ROIs of `find_rois` on the dark corrected mean of ``params.arr``.
     """
     if params.arr is None or params.arr_dark is None:
-        raise ToolBoxValueError("find_rois_from_params: load the data first "
-                                "(params.dask_load_persistently())")
+        raise ToolBoxValueError(
+            "find_rois_from_params: load the data first (params.dask_load_persistently())"
+        )
     if params.rois_th is None:
         raise ToolBoxValueError("find_rois_from_params: set params.rois_th (threshold) first")
     dark = compute(average_module(params.arr_dark))
@@ -76,10 +82,27 @@ def parameters_file(proposal, darkrun, run, path=""):
     return os.path.join(path or default_path(proposal, run), p.filename())
 
 
-def determine_correction(proposal, darkrun, run, module=15, gain=3.0, rois_th=1.0,
-                         sat_level=500, path="", prod_th=(500.0, np.inf), ratio_th=(0.5, 1.5),
-                         ff_alpha=0.1, ff_max_iter=100, nl_N=30, nl_low=20, nl_high=511,
-                         nl_alpha=0.0, nl_max_iter=150, drop_intra_darks=True, progress=print):
+def determine_correction(
+    proposal,
+    darkrun,
+    run,
+    module=15,
+    gain=3.0,
+    rois_th=1.0,
+    sat_level=500,
+    path="",
+    prod_th=(500.0, np.inf),
+    ratio_th=(0.5, 1.5),
+    ff_alpha=0.1,
+    ff_max_iter=100,
+    nl_N=30,
+    nl_low=20,
+    nl_high=511,
+    nl_alpha=0.0,
+    nl_max_iter=150,
+    drop_intra_darks=True,
+    progress=print,
+):
     """The whole I.a: ROIs, plane flat field, refined flat field, non-linearity.
 
     The JSON is saved once the flat field is done (for the online preview) and again
@@ -149,6 +172,14 @@ def determine_correction(proposal, darkrun, run, module=15, gain=3.0, rois_th=1.
     p.save(path)
     t_all = time.perf_counter() - t0
     progress(f"non-linearity done in {t_all:.1f} s ({res.nit} iterations): {fname}")
-    return p, {"file": fname, "plane": plane, "refined": refined, "ff_fitres": ff_fitres,
-               "nl": res, "nl_fitres": nl_fitres, "domain": domain, "t_flat_field": t_ff,
-               "t_total": t_all}
+    return p, {
+        "file": fname,
+        "plane": plane,
+        "refined": refined,
+        "ff_fitres": ff_fitres,
+        "nl": res,
+        "nl_fitres": nl_fitres,
+        "domain": domain,
+        "t_flat_field": t_ff,
+        "t_total": t_all,
+    }

@@ -1,4 +1,5 @@
 """BOZ processing: ROI intensities of the corrected frames, and their signal to noise."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -20,8 +21,9 @@ def _dataset(sums, sat, tid, npulse):
     return ds
 
 
-def process_module(arr, tid, dark, rois, mask=None, sat_level=511, flat_field=None,
-                   F_INL=None, use_gpu=False):
+def process_module(
+    arr, tid, dark, rois, mask=None, sat_level=511, flat_field=None, F_INL=None, use_gpu=False
+):
     """Process one module and extract roi intensity.
 
     Parameters
@@ -69,8 +71,9 @@ def process_module(arr, tid, dark, rois, mask=None, sat_level=511, flat_field=No
     return _dataset(sums, sat, tid, npulse)
 
 
-def process(Fmodel, arr_dark, arr, tid, rois, mask, flat_field, sat_level=511, use_gpu=False,
-            cache=None):
+def process(
+    Fmodel, arr_dark, arr, tid, rois, mask, flat_field, sat_level=511, use_gpu=False, cache=None
+):
     """Process dark and run data with corrections.
 
     Parameters
@@ -129,8 +132,9 @@ def snr(sig, ref, methods=None, verbose=False):
         methods = ["direct", "weighted", "diff"]
     unknown = set(methods) - {"direct", "weighted", "diff"}
     if unknown:
-        raise ToolBoxValueError(f"snr: unknown methods {sorted(unknown)}; use 'direct', "
-                                "'weighted', 'diff'")
+        raise ToolBoxValueError(
+            f"snr: unknown methods {sorted(unknown)}; use 'direct', 'weighted', 'diff'"
+        )
     ok = np.isfinite(sig) & np.isfinite(ref) & (ref != 0)
     sig, ref = sig[ok], ref[ok]
     r = sig / ref

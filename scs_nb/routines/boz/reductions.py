@@ -5,6 +5,7 @@ The cache is an explicit `ReductionCache` object: each `parameters` owns one
 (``params.cache``), and the functions with the ToolBox's signatures (``process``,
 ``nl_crit``) take a ``cache=`` keyword and share `SHARED_CACHE` without it.
 """
+
 from __future__ import annotations
 
 import dask
@@ -62,7 +63,7 @@ def _average(arr, dark, ret, mask, sat_roi, sat_level, F_INL):
     c = np.maximum(cnt, 1)[:, None, None]
     out = s1 / c
     if ret == "std":
-        out = np.sqrt(np.clip(s2 / c - out ** 2, 0, None))
+        out = np.sqrt(np.clip(s2 / c - out**2, 0, None))
     elif dark is not None:
         out = out - np.asarray(dark)
     if mask is not None:
@@ -70,8 +71,7 @@ def _average(arr, dark, ret, mask, sat_roi, sat_level, F_INL):
     return out
 
 
-def average_module(arr, dark=None, ret="mean", mask=None, sat_roi=None, sat_level=300,
-                   F_INL=None):
+def average_module(arr, dark=None, ret="mean", mask=None, sat_roi=None, sat_level=300, F_INL=None):
     """Compute the average or std over a module (over trains, per pulse).
 
     Frames with a pixel of ``sat_roi`` at or above ``sat_level`` are left out.
@@ -101,8 +101,9 @@ def average_module(arr, dark=None, ret="mean", mask=None, sat_roi=None, sat_leve
     """
     if ret not in ("mean", "std"):
         raise ToolBoxValueError(f"ret must be 'mean' or 'std', got {ret!r}")
-    return _lazy(_average, arr, tuple(arr.shape[1:]), np.float64, dark, ret, mask, sat_roi,
-                 sat_level, F_INL)
+    return _lazy(
+        _average, arr, tuple(arr.shape[1:]), np.float64, dark, ret, mask, sat_roi, sat_level, F_INL
+    )
 
 
 # -- dark, histograms, mask -----------------------------------------------------
@@ -144,8 +145,9 @@ def bad_pixel_map(params):
         (128, 512) bool, True = good pixel.
     """
     if params.arr_dark is None:
-        raise ToolBoxValueError("bad_pixel_map: load the dark first "
-                                "(params.dask_load_persistently())")
+        raise ToolBoxValueError(
+            "bad_pixel_map: load the dark first (params.dask_load_persistently())"
+        )
     mean = np.asarray(compute(average_module(params.arr_dark))).mean(axis=0)
     std = np.asarray(compute(average_module(params.arr_dark, ret="std"))).mean(axis=0)
     good = np.ones(DSSC_MODULE_SHAPE, bool)
@@ -199,12 +201,16 @@ class ReductionCache:
         arrays = tuple(arrays)
         shapes = tuple(None if a is None else tuple(a.shape) for a in arrays)
         for k, arrs, shp, kk, value in self._entries:
-            if k == kind and shp == shapes and kk == key \
-                    and all(a is b for a, b in zip(arrs, arrays)):
+            if (
+                k == kind
+                and shp == shapes
+                and kk == key
+                and all(a is b for a, b in zip(arrs, arrays))
+            ):
                 return value
         value = make()
         self._entries.append((kind, arrays, shapes, key, value))
-        del self._entries[:-self.size]
+        del self._entries[: -self.size]
         return value
 
     def fingerprint(self, a, dtype):
@@ -302,8 +308,9 @@ class Histograms:
         hd = kernels.histograms(arr_dark, rois, w)
         h = kernels.histograms(arr, rois, w)
         self.hc = {r: (h[r] - hd[r].mean(axis=0)[None]).astype(np.float32) for r in BEAMS}
-        self.sat = {r: kernels.saturation(arr, rois[r], sat_level) for r in rois
-                    if r in BEAMS + ("sat",)}
+        self.sat = {
+            r: kernels.saturation(arr, rois[r], sat_level) for r in rois if r in BEAMS + ("sat",)
+        }
         ok = ~self.sat["sat"] if "sat" in self.sat else np.ones(arr.shape[:2], bool)
         self.ok = ok
         self.flat = {r: self.hc[r].reshape(-1, kernels.NBINS)[ok.ravel()] for r in BEAMS}
@@ -343,7 +350,15 @@ def histograms(arr_dark, arr, rois, mask, flat_field, sat_level, cache=None):
     Histograms
     """
     cache = cache_of(cache=cache)
-    key = (roi_key(rois), cache.fingerprint(mask, bool),
-           cache.fingerprint(flat_field, np.float64), int(sat_level))
-    return cache.get("hist", (arr_dark, arr), key,
-                     lambda: Histograms(arr_dark, arr, rois, mask, flat_field, sat_level))
+    key = (
+        roi_key(rois),
+        cache.fingerprint(mask, bool),
+        cache.fingerprint(flat_field, np.float64),
+        int(sat_level),
+    )
+    return cache.get(
+        "hist",
+        (arr_dark, arr),
+        key,
+        lambda: Histograms(arr_dark, arr, rois, mask, flat_field, sat_level),
+    )

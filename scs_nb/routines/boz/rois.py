@@ -5,6 +5,7 @@ a dict ``{'xl', 'xh', 'yl', 'yh'}`` sliced ``img[yl:yh, xl:xh]``; the beams are
 ``'n'`` (-1st order), ``'0'`` and ``'p'`` (+1st order), ``'sat'`` spans all
 three.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -61,16 +62,17 @@ def find_rois(data_mean, threshold, extended=False):
         img = img.mean(axis=0)
     px = img.mean(axis=0)
     py = img.mean(axis=1)
-    segs = sorted(_segments(px, threshold), key=lambda s: -px[s[0]:s[1]].sum())[:3]
+    segs = sorted(_segments(px, threshold), key=lambda s: -px[s[0] : s[1]].sum())[:3]
     if len(segs) < 3:
         raise ToolBoxValueError(
             f"find_rois: found {len(segs)} beam(s) above threshold {threshold} (column means "
-            f"range {px.min():.3g}..{px.max():.3g} ADU); pass a lower threshold (rois_th)")
+            f"range {px.min():.3g}..{px.max():.3g} ADU); pass a lower threshold (rois_th)"
+        )
     segs = sorted(segs)
     ysegs = _segments(py, threshold)
     if not ysegs:
         raise ToolBoxValueError(f"find_rois: no rows above threshold {threshold}")
-    yl, yh = max(ysegs, key=lambda s: py[s[0]:s[1]].sum())
+    yl, yh = max(ysegs, key=lambda s: py[s[0] : s[1]].sum())
     w = max(b - a for a, b in segs)
     rois = {}
     for name, (a, b) in zip(BEAMS, segs):
@@ -81,8 +83,12 @@ def find_rois(data_mean, threshold, extended=False):
     if extended:
         for r in range(2):
             for c in range(8):
-                rois[f"A{r}{c}"] = {"xl": 64 * c, "xh": 64 * (c + 1), "yl": 64 * r,
-                                    "yh": 64 * (r + 1)}
+                rois[f"A{r}{c}"] = {
+                    "xl": 64 * c,
+                    "xh": 64 * (c + 1),
+                    "yl": 64 * r,
+                    "yh": 64 * (r + 1),
+                }
     return rois
 
 
@@ -103,7 +109,7 @@ def get_roi_pixel_pos(roi, params):
         1-d arrays (row-major over the ROI) of pixel positions in mm (0.236 mm x
         0.204 mm pitch) from the ROI centre.
     """
-    yy, xx = np.mgrid[roi["yl"]:roi["yh"], roi["xl"]:roi["xh"]].astype(float)
+    yy, xx = np.mgrid[roi["yl"] : roi["yh"], roi["xl"] : roi["xh"]].astype(float)
     cy = 0.5 * (roi["yl"] + roi["yh"] - 1)
     cx = 0.5 * (roi["xl"] + roi["xh"] - 1)
     X = (xx - cx) * PIX_MM[0]
@@ -128,7 +134,7 @@ def crop(img, roi):
     numpy.ndarray
         ``img[yl:yh, xl:xh]``.
     """
-    return np.asarray(img)[roi["yl"]:roi["yh"], roi["xl"]:roi["xh"]]
+    return np.asarray(img)[roi["yl"] : roi["yh"], roi["xl"] : roi["xh"]]
 
 
 def crop_stack(imgs, roi):
@@ -146,7 +152,7 @@ def crop_stack(imgs, roi):
     numpy.ndarray
         ``imgs[:, yl:yh, xl:xh]``.
     """
-    return imgs[:, roi["yl"]:roi["yh"], roi["xl"]:roi["xh"]]
+    return imgs[:, roi["yl"] : roi["yh"], roi["xl"] : roi["xh"]]
 
 
 def roi_key(rois):
@@ -161,5 +167,6 @@ def roi_key(rois):
     -------
     tuple
     """
-    return tuple(sorted((k, tuple(sorted(v.items()))) for k, v in rois.items()
-                        if k in BEAMS + ("sat",)))
+    return tuple(
+        sorted((k, tuple(sorted(v.items()))) for k, v in rois.items() if k in BEAMS + ("sat",))
+    )

@@ -4,6 +4,7 @@ the photon energy and the pump-probe delay, and their binning into XAS / ΔXAS.
 Not ToolBox functions (the seed's notebooks do this inline); used by the
 boz_II1 / boz_II2 templates.
 """
+
 from __future__ import annotations
 
 import os
@@ -45,10 +46,12 @@ def small_data(params, run, darkrun=None, sat_level=None):
     sat = (params.sat_level or 511) if sat_level is None else int(sat_level)
     F = params.get_Fnl()
     ff = compute_flat_field_correction(params.rois, params)
-    arr_dark, _ = load_dssc_module(params.proposal, darkrun, params.module,
-                                   drop_intra_darks=params.drop_intra_darks)
-    arr, tid = load_dssc_module(params.proposal, run, params.module,
-                                drop_intra_darks=params.drop_intra_darks)
+    arr_dark, _ = load_dssc_module(
+        params.proposal, darkrun, params.module, drop_intra_darks=params.drop_intra_darks
+    )
+    arr, tid = load_dssc_module(
+        params.proposal, run, params.module, drop_intra_darks=params.drop_intra_darks
+    )
     dark = compute(average_module(arr_dark, F_INL=F))
     rois = {k: v for k, v in params.rois.items() if k in ("n", "0", "p", "sat")}
     ds = process_module(arr, tid, dark, rois, params.get_mask(), sat, ff, F)
@@ -56,15 +59,26 @@ def small_data(params, run, darkrun=None, sat_level=None):
     for name, mnemo in (("nrj", "nrj"), ("delay", "PP800_DelayLine")):
         try:
             v = get_array(r, mnemo).sel(trainId=ds.trainId)
-        except Exception:  # noqa: BLE001 - a run without that motor
-            v = xr.DataArray(np.zeros(ds.sizes["trainId"]), dims="trainId",
-                             coords={"trainId": ds.trainId})
-        ds[name] = ("trainId", np.asarray(v.values, float)
-                    if name == "nrj" else np.asarray(positionToDelay(v.values), float))
+        except Exception:
+            v = xr.DataArray(
+                np.zeros(ds.sizes["trainId"]), dims="trainId", coords={"trainId": ds.trainId}
+            )
+        ds[name] = (
+            "trainId",
+            np.asarray(v.values, float)
+            if name == "nrj"
+            else np.asarray(positionToDelay(v.values), float),
+        )
     ds["nrj"].attrs["units"] = "eV"
     ds["delay"].attrs["units"] = "ps"
-    ds.attrs.update(proposal=params.proposal, run=int(run), darkrun=darkrun,
-                    module=params.module, gain=params.gain, sat_level=sat)
+    ds.attrs.update(
+        proposal=params.proposal,
+        run=int(run),
+        darkrun=darkrun,
+        module=params.module,
+        gain=params.gain,
+        sat_level=sat,
+    )
     return ds
 
 

@@ -8,13 +8,36 @@
 * ``integrator``: the ToolBox classes ``AzimuthalIntegrator`` and
   ``AzimuthalIntegratorDSSC`` (ToolBox ``detectors.azimuthal_integrator``).
 """
+
 from .delay import delay_map, fit_recovery, integrate_delay_scan, q_traces, recovery_model
-from .integrate import (UNITS, AzimuthalMatrix, azimuthal_matrix, geometry_key,
-                        integrate_azimuthal, pixel_polygons, pyfai_integrator, r_to_radial,
-                        radial_to_r)
+from .integrate import (
+    UNITS,
+    AzimuthalMatrix,
+    azimuthal_matrix,
+    geometry_key,
+    integrate_azimuthal,
+    pixel_polygons,
+    pyfai_integrator,
+    r_to_radial,
+    radial_to_r,
+)
 from .integrator import AzimuthalIntegrator, AzimuthalIntegratorDSSC
 
-__all__ = ["integrate_azimuthal", "AzimuthalMatrix", "azimuthal_matrix", "pixel_polygons",
-           "geometry_key", "UNITS", "pyfai_integrator", "radial_to_r", "r_to_radial",
-           "integrate_delay_scan", "delay_map", "q_traces", "fit_recovery", "recovery_model",
-           "AzimuthalIntegrator", "AzimuthalIntegratorDSSC"]
+__all__ = [
+    "integrate_azimuthal",
+    "AzimuthalMatrix",
+    "azimuthal_matrix",
+    "pixel_polygons",
+    "geometry_key",
+    "UNITS",
+    "pyfai_integrator",
+    "radial_to_r",
+    "r_to_radial",
+    "integrate_delay_scan",
+    "delay_map",
+    "q_traces",
+    "fit_recovery",
+    "recovery_model",
+    "AzimuthalIntegrator",
+    "AzimuthalIntegratorDSSC",
+]

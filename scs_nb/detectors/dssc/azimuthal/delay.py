@@ -12,6 +12,7 @@ chunk of delays), giving I(delay, pulse, q); then
 * ``fit_recovery``: a step-and-exponential fit of a time trace,
   ``-depth * H(t - t0) * exp(-(t - t0) / tau)``.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,9 +24,18 @@ from .integrate import integrate_azimuthal
 __all__ = ["integrate_delay_scan", "delay_map", "q_traces", "fit_recovery", "recovery_model"]
 
 
-def integrate_delay_scan(binned, geom=None, npt=200, unit="q_nm^-1", distance=0.5,
-                         energy=930.0, mask=None, radial_range=None, method="exact",
-                         chunks=None):
+def integrate_delay_scan(
+    binned,
+    geom=None,
+    npt=200,
+    unit="q_nm^-1",
+    distance=0.5,
+    energy=930.0,
+    mask=None,
+    radial_range=None,
+    method="exact",
+    chunks=None,
+):
     """I(delay, pulse, q) of a binned DSSC dataset (or its ``data`` DataArray).
 
     The integration runs through ``xr.apply_ufunc`` with
@@ -35,15 +45,26 @@ def integrate_delay_scan(binned, geom=None, npt=200, unit="q_nm^-1", distance=0.
     """
     data = binned["data"] if isinstance(binned, xr.Dataset) else binned
     if not isinstance(data, xr.DataArray) or "module" not in data.dims:
-        raise ToolBoxValueError("integrate_delay_scan needs the binned DSSC dataset "
-                                "(open_binned_dssc) or its 'data' DataArray with a 'module' dim")
+        raise ToolBoxValueError(
+            "integrate_delay_scan needs the binned DSSC dataset "
+            "(open_binned_dssc) or its 'data' DataArray with a 'module' dim"
+        )
     if chunks:
         data = data.chunk(chunks)
     elif data.chunks is None:
         lead = [d for d in data.dims if d not in ("module",) + data.dims[-2:]]
         data = data.chunk({lead[0]: 1} if lead else {})
-    ds = integrate_azimuthal(data, geom, npt=npt, unit=unit, distance=distance, energy=energy,
-                             mask=mask, radial_range=radial_range, method=method)
+    ds = integrate_azimuthal(
+        data,
+        geom,
+        npt=npt,
+        unit=unit,
+        distance=distance,
+        energy=energy,
+        mask=mask,
+        radial_range=radial_range,
+        method=method,
+    )
     if isinstance(binned, xr.Dataset) and "hist" in binned:
         hist = binned["hist"]
         if "module" in hist.dims:
@@ -59,21 +80,26 @@ def _radial_name(ds):
     raise ToolBoxValueError(f"no radial dim (q, 2th or r) in {tuple(ds.dims)}")
 
 
-def delay_map(ds, pumped="pumped", unpumped="unpumped", background_range=None,
-              reference_delays=None):
+def delay_map(
+    ds, pumped="pumped", unpumped="unpumped", background_range=None, reference_delays=None
+):
     """ΔI(q, delay): ``dI`` = I_pumped - I_unpumped, ``I_off`` = I_unpumped and
     ``rel`` = dI / (I_unpumped - background), background = mean I_unpumped over
     ``background_range`` (radial unit; default none, 0); ``reference_delays``
     (low, high): subtract the mean ΔI of those delays (e.g. before time zero)."""
     I = ds["I"] if isinstance(ds, xr.Dataset) else ds
     if "pulse" not in I.dims:
-        raise ToolBoxValueError(f"delay_map needs a 'pulse' dim with {pumped!r} and "
-                                f"{unpumped!r}; the data has dims {I.dims}")
+        raise ToolBoxValueError(
+            f"delay_map needs a 'pulse' dim with {pumped!r} and "
+            f"{unpumped!r}; the data has dims {I.dims}"
+        )
     labels = [str(p) for p in I["pulse"].values]
     for lab in (pumped, unpumped):
         if lab not in labels:
-            raise ToolBoxValueError(f"pulse {lab!r} not in the data's pulses {labels}; pass "
-                                    "pumped=/unpumped= naming them")
+            raise ToolBoxValueError(
+                f"pulse {lab!r} not in the data's pulses {labels}; pass "
+                "pumped=/unpumped= naming them"
+            )
     rad = _radial_name(I)
     on = I.sel(pulse=pumped)
     off = I.sel(pulse=unpumped)
@@ -85,8 +111,14 @@ def delay_map(ds, pumped="pumped", unpumped="unpumped", background_range=None,
     if background_range is not None:
         bg = off.sel({rad: slice(*background_range)}).mean(rad)
     ring = off - bg
-    out = xr.Dataset({"dI": d, "I_off": off, "rel": d / ring,
-                      "background": bg if isinstance(bg, xr.DataArray) else xr.DataArray(bg)})
+    out = xr.Dataset(
+        {
+            "dI": d,
+            "I_off": off,
+            "rel": d / ring,
+            "background": bg if isinstance(bg, xr.DataArray) else xr.DataArray(bg),
+        }
+    )
     out["rel"].attrs["long_name"] = "ΔI / (I_unpumped - background)"
     out["dI"].attrs["long_name"] = "I_pumped - I_unpumped"
     return out
@@ -118,18 +150,30 @@ def fit_recovery(delay, trace, t0=0.0, sigma=None, exclude=0.3):
     within ``exclude`` ps of t0 are left out (the binned step is not sharp).
     Returns {'depth', 'tau', 'depth_err', 'tau_err'}."""
     from scipy.optimize import curve_fit  # heavy: only for the fit
+
     t = np.asarray(delay, float)
     y = np.asarray(trace, float)
     ok = np.isfinite(y) & (np.abs(t - t0) > exclude)
     if ok.sum() < 3:
-        raise ToolBoxValueError(f"fit_recovery needs >= 3 finite points away from t0={t0}; "
-                                f"got {int(ok.sum())}")
+        raise ToolBoxValueError(
+            f"fit_recovery needs >= 3 finite points away from t0={t0}; got {int(ok.sum())}"
+        )
     s = None if sigma is None else np.asarray(sigma, float)[ok]
     after = ok & (t > t0)
     d0 = float(-np.nanmin(y[after])) if after.any() else 0.1
-    p, cov = curve_fit(lambda x, d, tau: recovery_model(x, d, tau, t0), t[ok], y[ok],
-                       p0=[d0, max(1.0, 0.3 * np.ptp(t))], sigma=s, absolute_sigma=s is not None,
-                       bounds=([-10, 1e-3], [10, 1e4]))
+    p, cov = curve_fit(
+        lambda x, d, tau: recovery_model(x, d, tau, t0),
+        t[ok],
+        y[ok],
+        p0=[d0, max(1.0, 0.3 * np.ptp(t))],
+        sigma=s,
+        absolute_sigma=s is not None,
+        bounds=([-10, 1e-3], [10, 1e4]),
+    )
     err = np.sqrt(np.diag(cov))
-    return {"depth": float(p[0]), "tau": float(p[1]), "depth_err": float(err[0]),
-            "tau_err": float(err[1])}
+    return {
+        "depth": float(p[0]),
+        "tau": float(p[1]),
+        "depth_err": float(err[0]),
+        "tau_err": float(err[1]),
+    }

@@ -25,6 +25,7 @@ geometry + parameters (numba), cached in memory and on disk
 module tiles and parameters) and applied by a numba kernel that streams the
 matrix once per batch of frames.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -43,8 +44,17 @@ from ....errors import ToolBoxTypeError, ToolBoxValueError
 from ....facility import DSSC_MODULE_SHAPE, DSSC_NMODULES, HC_EV_NM, cache_dir, dssc_geometry
 from . import kernels as K
 
-__all__ = ["integrate_azimuthal", "AzimuthalMatrix", "azimuthal_matrix", "pixel_polygons",
-           "geometry_key", "UNITS", "pyfai_integrator", "radial_to_r", "r_to_radial"]
+__all__ = [
+    "integrate_azimuthal",
+    "AzimuthalMatrix",
+    "azimuthal_matrix",
+    "pixel_polygons",
+    "geometry_key",
+    "UNITS",
+    "pyfai_integrator",
+    "radial_to_r",
+    "r_to_radial",
+]
 
 #: radial units: name -> (coordinate name, units attribute)
 UNITS = {"q_nm^-1": ("q", "nm^-1"), "2th_deg": ("2th", "deg"), "r_mm": ("r", "mm")}
@@ -55,8 +65,9 @@ _MATRIX_VERSION = 1
 # -- units ---------------------------------------------------------------------
 def _check_unit(unit, distance, energy, npt=1):
     if not isinstance(npt, (int, np.integer)) or isinstance(npt, bool) or npt < 1:
-        raise ToolBoxValueError(f"npt={npt!r} must be a positive integer number of radial bins, "
-                                "e.g. npt=500")
+        raise ToolBoxValueError(
+            f"npt={npt!r} must be a positive integer number of radial bins, e.g. npt=500"
+        )
     if distance is not None and not float(distance) > 0:
         raise ToolBoxValueError(f"distance={distance!r} must be > 0 (metres)")
     if energy is not None and not float(energy) > 0:
@@ -64,11 +75,14 @@ def _check_unit(unit, distance, energy, npt=1):
     if unit not in UNITS:
         raise ToolBoxValueError(f"unit={unit!r} is not known; pass one of {list(UNITS)}")
     if unit in ("q_nm^-1", "2th_deg") and not distance:
-        raise ToolBoxValueError(f"unit={unit!r} needs the sample-detector distance: pass "
-                                "distance=<metres>, e.g. distance=0.5")
+        raise ToolBoxValueError(
+            f"unit={unit!r} needs the sample-detector distance: pass "
+            "distance=<metres>, e.g. distance=0.5"
+        )
     if unit == "q_nm^-1" and not energy:
-        raise ToolBoxValueError("unit='q_nm^-1' needs the photon energy: pass energy=<eV>, "
-                                "e.g. energy=930")
+        raise ToolBoxValueError(
+            "unit='q_nm^-1' needs the photon energy: pass energy=<eV>, e.g. energy=930"
+        )
 
 
 def radial_to_r(x, unit, distance=None, energy=None):
@@ -115,9 +129,12 @@ def pixel_polygons(geom, modules=None):
     mods = tuple(range(geom.n_modules)) if modules is None else tuple(int(m) for m in modules)
     key = (geometry_key(geom), mods)
     if key not in _POLY_CACHE:
-        d = geom.to_distortion_array(allow_negative_xy=True)        # (M*ss, fs, V, zyx)
-        ss, fs = DSSC_MODULE_SHAPE if geom.n_modules == DSSC_NMODULES else \
-            (d.shape[0] // geom.n_modules, d.shape[1])
+        d = geom.to_distortion_array(allow_negative_xy=True)  # (M*ss, fs, V, zyx)
+        ss, fs = (
+            DSSC_MODULE_SHAPE
+            if geom.n_modules == DSSC_NMODULES
+            else (d.shape[0] // geom.n_modules, d.shape[1])
+        )
         d = d.reshape(geom.n_modules, ss, fs, d.shape[2], 3)[list(mods)]
         poly = np.stack([d[..., 2], d[..., 1]], axis=-1).astype(np.float64) * 1e3
         _POLY_CACHE[key] = poly.reshape(-1, d.shape[-2], 2)
@@ -131,8 +148,9 @@ class AzimuthalMatrix:
     """A pixel-major sparse matrix: for pixel p, entries ``bins[indptr[p]:indptr[p+1]]``
     (output bin = ichi * npt + irad) with the fraction of its area in them."""
 
-    def __init__(self, indptr, bins, weights, npt, nchi, radial, chi, unit, method,
-                 shape, build_s=0.0):
+    def __init__(
+        self, indptr, bins, weights, npt, nchi, radial, chi, unit, method, shape, build_s=0.0
+    ):
         self.indptr = np.ascontiguousarray(indptr, np.int64)
         self.bins = np.ascontiguousarray(bins, np.int32)
         self.weights = np.ascontiguousarray(weights, np.float32)
@@ -182,15 +200,27 @@ class AzimuthalMatrix:
         """A copy without the pixels where ``mask`` is True (shape: npix)."""
         keep_pix = ~np.asarray(mask, bool).reshape(-1)
         if keep_pix.size != self.npix:
-            raise ToolBoxValueError(f"mask has {keep_pix.size} pixels, the data "
-                                    f"{self.npix} (shape {self.shape}); pass a boolean mask "
-                                    "of the data's (module, y, x) shape, True = masked")
+            raise ToolBoxValueError(
+                f"mask has {keep_pix.size} pixels, the data "
+                f"{self.npix} (shape {self.shape}); pass a boolean mask "
+                "of the data's (module, y, x) shape, True = masked"
+            )
         counts = np.diff(self.indptr)
         keep = np.repeat(keep_pix, counts)
         indptr = np.concatenate([[0], np.cumsum(counts * keep_pix)])
-        return AzimuthalMatrix(indptr, self.bins[keep], self.weights[keep], self.npt,
-                               self.nchi, self.radial, self.chi, self.unit, self.method,
-                               self.shape, self.build_s)
+        return AzimuthalMatrix(
+            indptr,
+            self.bins[keep],
+            self.weights[keep],
+            self.npt,
+            self.nchi,
+            self.radial,
+            self.chi,
+            self.unit,
+            self.method,
+            self.shape,
+            self.build_s,
+        )
 
     def squared(self):
         """The same matrix with squared weights, for propagating variances.
@@ -203,16 +233,27 @@ class AzimuthalMatrix:
             Entries ``weights ** 2`` on the same pixels and bins.
         """
         if self._w2 is None:
-            self._w2 = AzimuthalMatrix(self.indptr, self.bins, self.weights ** 2, self.npt,
-                                       self.nchi, self.radial, self.chi, self.unit,
-                                       self.method, self.shape)
+            self._w2 = AzimuthalMatrix(
+                self.indptr,
+                self.bins,
+                self.weights**2,
+                self.npt,
+                self.nchi,
+                self.radial,
+                self.chi,
+                self.unit,
+                self.method,
+                self.shape,
+            )
         return self._w2
 
     def to_scipy(self):
         """The matrix as scipy CSR (bins x pixels)."""
         from scipy import sparse  # heavy: only for this conversion
-        m = sparse.csr_matrix((self.weights, self.bins, self.indptr),
-                              shape=(self.npix, self.nbins))
+
+        m = sparse.csr_matrix(
+            (self.weights, self.bins, self.indptr), shape=(self.npix, self.nbins)
+        )
         return m.T.tocsr()
 
     def apply(self, frames, batch=16, threads=1):
@@ -221,34 +262,35 @@ class AzimuthalMatrix:
         threads (the numba kernel releases the GIL)."""
         frames = np.asarray(frames)
         if frames.ndim != 2 or frames.shape[1] != self.npix:
-            raise ToolBoxValueError(f"frames of {frames.shape[1:]} pixels given to a matrix of "
-                                    f"{self.npix} pixels ({self.shape})")
+            raise ToolBoxValueError(
+                f"frames of {frames.shape[1:]} pixels given to a matrix of "
+                f"{self.npix} pixels ({self.shape})"
+            )
         nf = frames.shape[0]
         sums = np.empty((nf, self.nbins))
         area = np.broadcast_to(self.area().reshape(-1), (nf, self.nbins)).copy()
         starts = list(range(0, nf, max(int(batch), 1)))
         if int(threads or 1) > 1 and len(starts) > 1:
             with ThreadPoolExecutor(int(threads)) as pool:
-                list(pool.map(lambda s: self._apply_batch(frames, s, batch, sums, area),
-                              starts))
+                list(pool.map(lambda s: self._apply_batch(frames, s, batch, sums, area), starts))
         else:
             for s in starts:
                 self._apply_batch(frames, s, batch, sums, area)
         return sums, area
 
     def _apply_batch(self, frames, s, batch, sums, area):
-        blk = np.ascontiguousarray(frames[s:s + batch])
+        blk = np.ascontiguousarray(frames[s : s + batch])
         if blk.dtype.kind not in "fiu":
             blk = blk.astype(np.float32)
         acc = np.zeros((self.nbins, blk.shape[0]))
         nnan = np.zeros(blk.shape[0], np.int64)
         K.apply_matrix(blk, self.indptr, self.bins, self.weights, acc, nnan)
-        sums[s:s + blk.shape[0]] = acc.T
+        sums[s : s + blk.shape[0]] = acc.T
         for f in np.nonzero(nnan)[0]:
             lost = np.zeros(self.nbins)
             K.nan_area(blk[f], self.indptr, self.bins, self.weights, lost)
             a = area[s + f] - lost
-            a[a < 1e-5] = 0.0          # rounding of the float32 weights: an empty bin
+            a[a < 1e-5] = 0.0  # rounding of the float32 weights: an empty bin
             area[s + f] = a
 
 
@@ -263,8 +305,9 @@ def _edges(radial_range, npt, unit, distance, energy, poly):
     else:
         lo, hi = (float(v) for v in radial_range)
         if not hi > lo:
-            raise ToolBoxValueError(f"radial_range={radial_range!r} must be (low, high) with "
-                                    f"low < high, in {unit}")
+            raise ToolBoxValueError(
+                f"radial_range={radial_range!r} must be (low, high) with low < high, in {unit}"
+            )
     edges = np.linspace(lo, hi, int(npt) + 1)
     return edges, radial_to_r(edges, unit, distance, energy)
 
@@ -272,28 +315,42 @@ def _edges(radial_range, npt, unit, distance, energy, poly):
 def _chi_edges(polar_range, npt_azim):
     lo, hi = (-180.0, 180.0) if polar_range is None else (float(v) for v in polar_range)
     if not (hi > lo and hi - lo <= 360.0 + 1e-9):
-        raise ToolBoxValueError(f"polar_range={polar_range!r} must be (low, high) in degrees "
-                                "with low < high <= low + 360, e.g. (-180, 180)")
+        raise ToolBoxValueError(
+            f"polar_range={polar_range!r} must be (low, high) in degrees "
+            "with low < high <= low + 360, e.g. (-180, 180)"
+        )
     n = 1 if npt_azim is None else int(npt_azim)
     if n < 1:
         raise ToolBoxValueError(f"npt_azim={npt_azim!r} must be None or >= 1")
     return np.linspace(lo, hi, n + 1)
 
 
-def azimuthal_matrix(geom=None, npt=500, unit="q_nm^-1", distance=None, energy=None,
-                     radial_range=None, polar_range=None, npt_azim=None, method="exact",
-                     modules=None, cache=True, polygons=None):
+def azimuthal_matrix(
+    geom=None,
+    npt=500,
+    unit="q_nm^-1",
+    distance=None,
+    energy=None,
+    radial_range=None,
+    polar_range=None,
+    npt_azim=None,
+    method="exact",
+    modules=None,
+    cache=True,
+    polygons=None,
+):
     """Build (or load from the caches) the integration matrix of a geometry.
 
     ``polygons`` (npix, V, 2) in mm replaces the geometry (any pixel shape)."""
     if method not in ("exact", "bbox", "no"):
-        raise ToolBoxValueError(f"method={method!r}: the matrix methods are 'exact', 'bbox' "
-                                "and 'no' ('pyfai' goes through pyFAI)")
+        raise ToolBoxValueError(
+            f"method={method!r}: the matrix methods are 'exact', 'bbox' "
+            "and 'no' ('pyfai' goes through pyFAI)"
+        )
     _check_unit(unit, distance, energy, npt)
     if polygons is None:
         geom = dssc_geometry() if geom is None else geom
-        mods = tuple(range(geom.n_modules)) if modules is None else tuple(int(m)
-                                                                          for m in modules)
+        mods = tuple(range(geom.n_modules)) if modules is None else tuple(int(m) for m in modules)
         gkey = geometry_key(geom)
         shape = (len(mods),) + DSSC_MODULE_SHAPE
     else:
@@ -301,12 +358,19 @@ def azimuthal_matrix(geom=None, npt=500, unit="q_nm^-1", distance=None, energy=N
         mods = None
         gkey = hashlib.sha1(polygons.tobytes()).hexdigest()
         shape = polygons.shape[:-2]
-    params = dict(v=_MATRIX_VERSION, g=gkey, modules=mods, npt=int(npt), unit=unit,
-                  distance=None if unit == "r_mm" else float(distance),
-                  energy=float(energy) if unit == "q_nm^-1" else None,
-                  radial_range=None if radial_range is None else [float(v) for v in radial_range],
-                  polar_range=None if polar_range is None else [float(v) for v in polar_range],
-                  npt_azim=npt_azim, method=method)
+    params = dict(
+        v=_MATRIX_VERSION,
+        g=gkey,
+        modules=mods,
+        npt=int(npt),
+        unit=unit,
+        distance=None if unit == "r_mm" else float(distance),
+        energy=float(energy) if unit == "q_nm^-1" else None,
+        radial_range=None if radial_range is None else [float(v) for v in radial_range],
+        polar_range=None if polar_range is None else [float(v) for v in polar_range],
+        npt_azim=npt_azim,
+        method=method,
+    )
     key = hashlib.sha1(json.dumps(params, sort_keys=True).encode()).hexdigest()[:24]
     if key in _MATRIX_CACHE:
         _MATRIX_CACHE.move_to_end(key)
@@ -316,15 +380,27 @@ def azimuthal_matrix(geom=None, npt=500, unit="q_nm^-1", distance=None, energy=N
     if fname and os.path.exists(fname):
         try:
             with np.load(fname) as z:
-                mat = AzimuthalMatrix(z["indptr"], z["bins"], z["weights"], int(z["npt"]),
-                                      int(z["nchi"]), z["radial"],
-                                      z["chi"] if z["chi"].size else None, unit, method,
-                                      tuple(z["shape"]), float(z["build_s"]))
-        except Exception:   # unreadable cache entry: rebuild it
+                mat = AzimuthalMatrix(
+                    z["indptr"],
+                    z["bins"],
+                    z["weights"],
+                    int(z["npt"]),
+                    int(z["nchi"]),
+                    z["radial"],
+                    z["chi"] if z["chi"].size else None,
+                    unit,
+                    method,
+                    tuple(z["shape"]),
+                    float(z["build_s"]),
+                )
+        except Exception:  # unreadable cache entry: rebuild it
             mat = None
     if mat is None:
-        poly = pixel_polygons(geom, mods) if polygons is None else polygons.reshape(
-            -1, polygons.shape[-2], 2)
+        poly = (
+            pixel_polygons(geom, mods)
+            if polygons is None
+            else polygons.reshape(-1, polygons.shape[-2], 2)
+        )
         t0 = time.perf_counter()
         edges, redges = _edges(radial_range, npt, unit, distance, energy, poly)
         cedges = _chi_edges(polar_range, npt_azim)
@@ -337,14 +413,21 @@ def azimuthal_matrix(geom=None, npt=500, unit="q_nm^-1", distance=None, energy=N
             rc = np.hypot(c[:, 0], c[:, 1])
             rv = np.hypot(poly[..., 0], poly[..., 1])
             half = np.abs(rv - rc[:, None]).max(axis=1)
-            indptr, bins, wts = K.build_bbox(rc, rc - half, rc + half,
-                                             np.arctan2(c[:, 1], c[:, 0]), redges, chi_rad,
-                                             method == "bbox")
+            indptr, bins, wts = K.build_bbox(
+                rc,
+                rc - half,
+                rc + half,
+                np.arctan2(c[:, 1], c[:, 0]),
+                redges,
+                chi_rad,
+                method == "bbox",
+            )
         build_s = time.perf_counter() - t0
         radial = 0.5 * (edges[1:] + edges[:-1])
         chi = None if npt_azim is None else 0.5 * (cedges[1:] + cedges[:-1])
-        mat = AzimuthalMatrix(indptr, bins, wts, npt, len(cedges) - 1, radial, chi, unit,
-                              method, shape, build_s)
+        mat = AzimuthalMatrix(
+            indptr, bins, wts, npt, len(cedges) - 1, radial, chi, unit, method, shape, build_s
+        )
         if fname:
             _save_npz(fname, mat)
     _MATRIX_CACHE[key] = mat
@@ -356,10 +439,18 @@ def azimuthal_matrix(geom=None, npt=500, unit="q_nm^-1", distance=None, energy=N
 def _save_npz(fname, mat):
     """Write the matrix to ``fname`` atomically (temporary file + rename)."""
     with replacing(fname) as tmp, open(tmp, "wb") as fh:
-        np.savez(fh, indptr=mat.indptr, bins=mat.bins, weights=mat.weights, npt=mat.npt,
-                 nchi=mat.nchi, radial=mat.radial,
-                 chi=np.zeros(0) if mat.chi is None else mat.chi,
-                 shape=np.asarray(mat.shape), build_s=mat.build_s)
+        np.savez(
+            fh,
+            indptr=mat.indptr,
+            bins=mat.bins,
+            weights=mat.weights,
+            npt=mat.npt,
+            nchi=mat.nchi,
+            radial=mat.radial,
+            chi=np.zeros(0) if mat.chi is None else mat.chi,
+            shape=np.asarray(mat.shape),
+            build_s=mat.build_s,
+        )
 
 
 # -- pyFAI ------------------------------------------------------------------------
@@ -368,7 +459,7 @@ def pyfai_integrator(geom=None, distance=0.5, energy=930.0):
     the geometry with the beam (the geometry origin) as point of normal incidence."""
     try:
         from pyFAI.integrator.azimuthal import AzimuthalIntegrator as _AI  # heavy, optional
-    except ImportError:          # older pyFAI
+    except ImportError:  # older pyFAI
         from pyFAI.azimuthalIntegrator import AzimuthalIntegrator as _AI
     geom = dssc_geometry() if geom is None else geom
     det = geom.to_pyfai_detector()
@@ -377,12 +468,12 @@ def pyfai_integrator(geom=None, distance=0.5, energy=930.0):
     shift = np.asarray(det.get_pixel_corners()[0, 0, 0], float) - d
     poni1, poni2 = float(shift[1]), float(shift[2])
     wl = HC_EV_NM / float(energy) * 1e-9 if energy else 1e-9
-    return _AI(dist=float(distance or 1.0), poni1=poni1, poni2=poni2, detector=det,
-               wavelength=wl)
+    return _AI(dist=float(distance or 1.0), poni1=poni1, poni2=poni2, detector=det, wavelength=wl)
 
 
-def _pyfai_integrate(frames, variance, geom, npt, unit, distance, energy, radial_range,
-                     mask_full, modules):
+def _pyfai_integrate(
+    frames, variance, geom, npt, unit, distance, energy, radial_range, mask_full, modules
+):
     ai = pyfai_integrator(geom, distance, energy)
     nmod = geom.n_modules
     full_shape = (nmod * DSSC_MODULE_SHAPE[0], DSSC_MODULE_SHAPE[1])
@@ -400,16 +491,27 @@ def _pyfai_integrate(frames, variance, geom, npt, unit, distance, energy, radial
         if variance is not None:
             vbuf[idx] = variance[f].reshape((len(idx),) + DSSC_MODULE_SHAPE)
             kw["variance"] = vbuf.reshape(full_shape)
-        res = ai.integrate1d(buf.reshape(full_shape), npt, unit=unit, mask=mask,
-                             radial_range=radial_range, correctSolidAngle=False,
-                             method=("bbox", "csr", "cython"), **kw)
+        res = ai.integrate1d(
+            buf.reshape(full_shape),
+            npt,
+            unit=unit,
+            mask=mask,
+            radial_range=radial_range,
+            correctSolidAngle=False,
+            method=("bbox", "csr", "cython"),
+            **kw,
+        )
         out_i.append(res.intensity)
         out_a.append(res.sum_normalization)
         if variance is not None:
             out_s.append(res.sigma)
     radial = res.radial
-    return (np.asarray(out_i), np.asarray(out_a), np.asarray(out_s) if out_s else None,
-            np.asarray(radial))
+    return (
+        np.asarray(out_i),
+        np.asarray(out_a),
+        np.asarray(out_s) if out_s else None,
+        np.asarray(radial),
+    )
 
 
 # -- the integrator --------------------------------------------------------------
@@ -417,13 +519,16 @@ def _module_layout(data, modules):
     """(DataArray or array, leading dims, module numbers or None)."""
     if isinstance(data, xr.Dataset):
         if "data" not in data:
-            raise ToolBoxValueError(f"a Dataset needs a 'data' variable (the binned DSSC "
-                                    f"frames); it has {list(data.data_vars)}")
+            raise ToolBoxValueError(
+                f"a Dataset needs a 'data' variable (the binned DSSC "
+                f"frames); it has {list(data.data_vars)}"
+            )
         data = data["data"]
     if isinstance(data, xr.DataArray):
         if "module" not in data.dims:
-            raise ToolBoxValueError(f"data dims {data.dims} have no 'module' dim; pass data "
-                                    "shaped (..., module, y, x)")
+            raise ToolBoxValueError(
+                f"data dims {data.dims} have no 'module' dim; pass data shaped (..., module, y, x)"
+            )
         pix = [d for d in data.dims if d != "module"][-2:]
         lead = [d for d in data.dims if d not in pix and d != "module"]
         data = data.transpose(*lead, "module", *pix)
@@ -431,17 +536,33 @@ def _module_layout(data, modules):
             modules = [int(m) for m in data["module"].values]
         return data, lead, modules
     if not hasattr(data, "shape") or len(data.shape) < 3:
-        raise ToolBoxTypeError(f"data must be an array shaped (..., module, y, x); got "
-                               f"{type(data).__name__} {getattr(data, 'shape', '')}")
+        raise ToolBoxTypeError(
+            f"data must be an array shaped (..., module, y, x); got "
+            f"{type(data).__name__} {getattr(data, 'shape', '')}"
+        )
     nlead = len(data.shape) - 3
     lead = ["frame"] if nlead == 1 else [f"dim_{i}" for i in range(nlead)]
     return data, lead, modules
 
 
-def integrate_azimuthal(data, geom=None, npt=500, unit="q_nm^-1", distance=None, energy=None,
-                        mask=None, polar_range=None, npt_azim=None, method="exact",
-                        variance=None, radial_range=None, modules=None, batch=16,
-                        progress=None, threads=1):
+def integrate_azimuthal(
+    data,
+    geom=None,
+    npt=500,
+    unit="q_nm^-1",
+    distance=None,
+    energy=None,
+    mask=None,
+    polar_range=None,
+    npt_azim=None,
+    method="exact",
+    variance=None,
+    radial_range=None,
+    modules=None,
+    batch=16,
+    progress=None,
+    threads=1,
+):
     """Azimuthal integration of DSSC data shaped ``(..., module, y, x)``.
 
     Parameters
@@ -476,22 +597,30 @@ def integrate_azimuthal(data, geom=None, npt=500, unit="q_nm^-1", distance=None,
     nmod = arr.shape[-3]
     if modules is None:
         if nmod != geom.n_modules:
-            raise ToolBoxValueError(f"data has {nmod} modules, the geometry {geom.n_modules}; "
-                                    "pass modules=[...] naming the data's modules")
+            raise ToolBoxValueError(
+                f"data has {nmod} modules, the geometry {geom.n_modules}; "
+                "pass modules=[...] naming the data's modules"
+            )
     elif len(modules) != nmod:
-        raise ToolBoxValueError(f"modules={list(modules)} names {len(modules)} modules, the "
-                                f"data has {nmod}")
+        raise ToolBoxValueError(
+            f"modules={list(modules)} names {len(modules)} modules, the data has {nmod}"
+        )
     if tuple(arr.shape[-2:]) != DSSC_MODULE_SHAPE:
-        raise ToolBoxValueError(f"module images are {tuple(arr.shape[-2:])}, DSSC modules "
-                                f"{DSSC_MODULE_SHAPE}; pass data shaped (..., module, y, x)")
+        raise ToolBoxValueError(
+            f"module images are {tuple(arr.shape[-2:])}, DSSC modules "
+            f"{DSSC_MODULE_SHAPE}; pass data shaped (..., module, y, x)"
+        )
     if method == "pyfai" and (npt_azim is not None or polar_range is not None):
-        raise ToolBoxValueError("method='pyfai' is 1-D over the full circle here; use "
-                                "method='exact' for polar_range / npt_azim")
+        raise ToolBoxValueError(
+            "method='pyfai' is 1-D over the full circle here; use "
+            "method='exact' for polar_range / npt_azim"
+        )
     rname, runits = UNITS[unit]
     mat = None
     if method != "pyfai":
-        mat = azimuthal_matrix(geom, npt, unit, distance, energy, radial_range, polar_range,
-                               npt_azim, method, modules)
+        mat = azimuthal_matrix(
+            geom, npt, unit, distance, energy, radial_range, polar_range, npt_azim, method, modules
+        )
         if mask is not None:
             mat = mat.masked(mask)
         radial = mat.radial
@@ -505,11 +634,15 @@ def integrate_azimuthal(data, geom=None, npt=500, unit="q_nm^-1", distance=None,
         block = np.asarray(block)
         lead_shape = block.shape[:-3]
         flat = block.reshape(-1, int(np.prod(block.shape[-3:])))
-        vflat = None if var is None else np.broadcast_to(np.asarray(var), block.shape).reshape(
-            flat.shape)
+        vflat = (
+            None
+            if var is None
+            else np.broadcast_to(np.asarray(var), block.shape).reshape(flat.shape)
+        )
         if method == "pyfai":
-            i_, a_, s_, _ = _pyfai_integrate(flat, vflat, geom, npt, unit, distance, energy,
-                                             radial_range, mask, modules)
+            i_, a_, s_, _ = _pyfai_integrate(
+                flat, vflat, geom, npt, unit, distance, energy, radial_range, mask, modules
+            )
             shape = lead_shape + (npt,)
             return i_.reshape(shape), (None if s_ is None else s_.reshape(shape))
         show = flat.shape[0] > 64 if progress is None else bool(progress)
@@ -517,11 +650,15 @@ def integrate_azimuthal(data, geom=None, npt=500, unit="q_nm^-1", distance=None,
         area = np.empty_like(sums)
         ssum = None if vflat is None else np.empty_like(sums)
         step = max(int(batch), 1) * 8 * max(int(threads or 1), 1)
-        for s in tqdm(range(0, flat.shape[0], step), disable=not show,
-                      desc="azimuthal integration", unit_scale=step):
-            sums[s:s + step], area[s:s + step] = mat.apply(flat[s:s + step], batch, threads)
+        for s in tqdm(
+            range(0, flat.shape[0], step),
+            disable=not show,
+            desc="azimuthal integration",
+            unit_scale=step,
+        ):
+            sums[s : s + step], area[s : s + step] = mat.apply(flat[s : s + step], batch, threads)
             if vflat is not None:
-                ssum[s:s + step], _ = mat.squared().apply(vflat[s:s + step], batch, threads)
+                ssum[s : s + step], _ = mat.squared().apply(vflat[s : s + step], batch, threads)
         with np.errstate(invalid="ignore", divide="ignore"):
             inten = np.where(area > 0, sums / area, np.nan)
             sig = None if ssum is None else np.where(area > 0, np.sqrt(ssum) / area, np.nan)
@@ -531,8 +668,9 @@ def integrate_azimuthal(data, geom=None, npt=500, unit="q_nm^-1", distance=None,
     if method == "pyfai":
         # radial axis and area from one empty pass through pyFAI
         z = np.zeros((1,) + tuple(arr.shape[-3:]), np.float32)
-        _, a_, _, radial = _pyfai_integrate(z.reshape(1, -1), None, geom, npt, unit, distance,
-                                            energy, radial_range, mask, modules)
+        _, a_, _, radial = _pyfai_integrate(
+            z.reshape(1, -1), None, geom, npt, unit, distance, energy, radial_range, mask, modules
+        )
         area = a_[0]
     else:
         area = mat.area() if chi is not None else mat.area()[0]
@@ -551,19 +689,28 @@ def integrate_azimuthal(data, geom=None, npt=500, unit="q_nm^-1", distance=None,
             sizes["chi"] = len(chi)
         args = [xin.chunk({d: -1 for d in core_dims})]
         if var_arr is not None:
-            vin = variance if isinstance(variance, xr.DataArray) else xr.DataArray(
-                variance, dims=xin.dims)
+            vin = (
+                variance
+                if isinstance(variance, xr.DataArray)
+                else xr.DataArray(variance, dims=xin.dims)
+            )
             args.append(vin.chunk({d: -1 for d in core_dims}))
         n_out = 2 if var_arr is not None else 1
 
         def func(*a):
             i_, s_ = core(*a)
             return (i_, s_) if n_out == 2 else i_
-        res = xr.apply_ufunc(func, *args, input_core_dims=[core_dims] * len(args),
-                             output_core_dims=[out_core] * n_out, dask="parallelized",
-                             output_dtypes=[np.float64] * n_out,
-                             dask_gufunc_kwargs={"output_sizes": sizes})
-        inten, sig = (res if n_out == 2 else (res, None))
+
+        res = xr.apply_ufunc(
+            func,
+            *args,
+            input_core_dims=[core_dims] * len(args),
+            output_core_dims=[out_core] * n_out,
+            dask="parallelized",
+            output_dtypes=[np.float64] * n_out,
+            dask_gufunc_kwargs={"output_sizes": sizes},
+        )
+        inten, sig = res if n_out == 2 else (res, None)
         inten = inten.data
         sig = None if sig is None else sig.data
     else:
@@ -579,13 +726,22 @@ def integrate_azimuthal(data, geom=None, npt=500, unit="q_nm^-1", distance=None,
     ds = xr.Dataset(coords=coords)
     dims = lead + out_core
     ds["I"] = (dims, inten, {"long_name": "mean intensity per pixel area", "method": method})
-    ds["area"] = (out_core, np.asarray(area, float),
-                  {"long_name": "pixel area covered", "units": "pixel areas"})
+    ds["area"] = (
+        out_core,
+        np.asarray(area, float),
+        {"long_name": "pixel area covered", "units": "pixel areas"},
+    )
     if sig is not None:
         ds["sigma"] = (dims, sig, {"long_name": "standard error of I"})
-    ds.attrs.update({"unit": unit, "method": method, "npt": int(npt),
-                     "distance_m": float(distance) if distance else np.nan,
-                     "energy_eV": float(energy) if energy else np.nan})
+    ds.attrs.update(
+        {
+            "unit": unit,
+            "method": method,
+            "npt": int(npt),
+            "distance_m": float(distance) if distance else np.nan,
+            "energy_eV": float(energy) if energy else np.nan,
+        }
+    )
     if mat is not None:
         ds.attrs["matrix_build_s"] = mat.build_s
     return ds

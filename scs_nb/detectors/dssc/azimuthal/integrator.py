@@ -22,6 +22,7 @@ default 1) or ``nbins``, ``method``, ``pixel_size`` (axis-1 pitch in m for
 (m) the beam position in the geometry's frame, ``dr`` (m, default 236 µm) or
 ``nbins``; the polar angle is ``atan2(y, x)`` of the geometry.
 """
+
 from __future__ import annotations
 
 import logging
@@ -59,8 +60,9 @@ class AzimuthalIntegrator:
     # -- coordinates ---------------------------------------------------------
     def _calc_dist_array(self, shape, center, aspect):
         """Pixel coordinates relative to the centre, (axis 0 * aspect, axis 1)."""
-        i0, i1 = np.meshgrid(np.arange(shape[0], dtype=float), np.arange(shape[1], dtype=float),
-                             indexing="ij")
+        i0, i1 = np.meshgrid(
+            np.arange(shape[0], dtype=float), np.arange(shape[1], dtype=float), indexing="ij"
+        )
         return (i0 - center[0]) * aspect, i1 - center[1]
 
     def _set_coords(self, c0, c1):
@@ -72,8 +74,15 @@ class AzimuthalIntegrator:
         h0, h1 = 0.5 * self.aspect, 0.5
         x = c1.reshape(-1)
         y = c0.reshape(-1)
-        return np.stack([np.stack([x - h1, y - h0], -1), np.stack([x + h1, y - h0], -1),
-                         np.stack([x + h1, y + h0], -1), np.stack([x - h1, y + h0], -1)], 1)
+        return np.stack(
+            [
+                np.stack([x - h1, y - h0], -1),
+                np.stack([x + h1, y - h0], -1),
+                np.stack([x + h1, y + h0], -1),
+                np.stack([x - h1, y + h0], -1),
+            ],
+            1,
+        )
 
     def _calc_polar_mask(self, polar_range):
         """True for pixels whose centre is inside the polar range (degrees)."""
@@ -81,8 +90,11 @@ class AzimuthalIntegrator:
             return np.ones(self.distance.shape, bool)
         lo, hi = (float(v) for v in polar_range)
         p = self.polar
-        return ((p >= lo) & (p <= hi)) | ((p + 360 >= lo) & (p + 360 <= hi)) | \
-            ((p - 360 >= lo) & (p - 360 <= hi))
+        return (
+            ((p >= lo) & (p <= hi))
+            | ((p + 360 >= lo) & (p + 360 <= hi))
+            | ((p - 360 >= lo) & (p - 360 <= hi))
+        )
 
     def _calc_indices(self, **kwargs):
         """Build the integration matrix (and the ToolBox's per-bin pixel lists)."""
@@ -90,8 +102,9 @@ class AzimuthalIntegrator:
         dr = kwargs.pop("dr", None)
         nbins = kwargs.pop("nbins", None)
         if kwargs:
-            raise ToolBoxValueError(f"unknown arguments {sorted(kwargs)}; pass dr, nbins, "
-                                    "method or pixel_size")
+            raise ToolBoxValueError(
+                f"unknown arguments {sorted(kwargs)}; pass dr, nbins, method or pixel_size"
+            )
         rmax = float(self.distance.max()) + 1.0 * self._unit()
         if nbins is None:
             dr = self._unit() if dr is None else float(dr)
@@ -105,9 +118,15 @@ class AzimuthalIntegrator:
         if pr is not None and tuple(pr) == (-180.0, 180.0):
             pr = None
         poly = self._polygons / self._unit()
-        self._matrix = azimuthal_matrix(npt=int(nbins), unit="r_mm", radial_range=(
-            0.0, nbins * dr / self._unit()), polar_range=pr, method=method, polygons=poly,
-            cache=False)
+        self._matrix = azimuthal_matrix(
+            npt=int(nbins),
+            unit="r_mm",
+            radial_range=(0.0, nbins * dr / self._unit()),
+            polar_range=pr,
+            method=method,
+            polygons=poly,
+            cache=False,
+        )
         self.distance_axis = self._matrix.radial * self._unit()
         self.bin_centers = self.distance_axis
         # the ToolBox's index lists: pixels (flat index) with their centre in each bin
@@ -130,10 +149,11 @@ class AzimuthalIntegrator:
 
     def __call__(self, image):
         image = np.asarray(image)
-        if image.shape[-len(self.shape):] != self.shape:
-            raise ToolBoxValueError(f"image shape {image.shape} does not match the "
-                                    f"integrator's {self.shape}")
-        lead = image.shape[:-len(self.shape)]
+        if image.shape[-len(self.shape) :] != self.shape:
+            raise ToolBoxValueError(
+                f"image shape {image.shape} does not match the integrator's {self.shape}"
+            )
+        lead = image.shape[: -len(self.shape)]
         flat = image.reshape(-1, int(np.prod(self.shape)))
         sums, area = self._matrix.apply(flat)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -155,7 +175,7 @@ class AzimuthalIntegratorDSSC(AzimuthalIntegrator):
         self._set_coords(y, x)
         self.polar_range = polar_range
         self.polar_mask = self._calc_polar_mask(polar_range)
-        poly = pixel_polygons(geom) * 1e-3                    # m
+        poly = pixel_polygons(geom) * 1e-3  # m
         poly = poly - np.asarray(self.dxdy)[None, None, :]
         self._polygons = poly
         self._calc_indices(**kwargs)

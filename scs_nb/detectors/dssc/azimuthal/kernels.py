@@ -15,6 +15,7 @@ fraction of the pixel's area in each), so that applying it streams the frames
 and the matrix once and scatters into a small (bins x frames) accumulator that
 stays in cache.
 """
+
 from __future__ import annotations
 
 import math
@@ -22,7 +23,7 @@ import math
 import numpy as np
 from numba import njit
 
-MAXV = 24       # vertices of a clipped polygon (6 + 2 per clip, a few clips)
+MAXV = 24  # vertices of a clipped polygon (6 + 2 per clip, a few clips)
 
 
 @njit(cache=True, nogil=True)
@@ -144,7 +145,7 @@ def _min_max_radius(xs, ys, n):
             rmin = d
         if ax * by - ay * bx < 0.0:
             inside = False
-    if inside:          # counter-clockwise and the origin left of every edge
+    if inside:  # counter-clockwise and the origin left of every edge
         rmin = 0.0
     else:
         # clockwise polygons: the origin is inside if right of every edge
@@ -285,8 +286,7 @@ def build_exact(corners, redges, chi_edges, chi_full):
                     if sub <= 0.0:
                         continue
                     c_before = cnt
-                    cnt = _annulus_row(tx, ty, k, redges, sub, tmp_b, tmp_w, base, cnt,
-                                       ic * nrad)
+                    cnt = _annulus_row(tx, ty, k, redges, sub, tmp_b, tmp_w, base, cnt, ic * nrad)
                     # merge duplicates of the same bin from sub-wedges
                     for q in range(c_before, cnt):
                         for r in range(c_before):

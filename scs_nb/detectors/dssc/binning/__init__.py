@@ -11,17 +11,43 @@ shared frame binning (``detectors.frames``), one module per dask task.
 * ``run``: ``bin_dssc``, the main path over all modules of a run;
 * ``binner``: the ToolBox classes ``DSSCBinner`` and ``DSSCFormatter``.
 """
+
 from .binner import DSSCBinner, DSSCFormatter
 from .bins import create_dssc_bins
 from .inputs import get_xgm_formatted, load_dssc_info, load_mask, quickmask_DSSC_ASIC
 from .process import WorkersLostError, process_dssc_data
-from .run import (DSSCModulesError, ModuleFiles, bin_dssc, default_output_path, dssc_dark,
-                  dssc_xaxis, module_group, open_binned_dssc)
+from .run import (
+    DSSCModulesError,
+    ModuleFiles,
+    bin_dssc,
+    default_output_path,
+    dssc_dark,
+    dssc_xaxis,
+    module_group,
+    open_binned_dssc,
+)
 from .store import get_data_formatted, load_xarray, save_attributes_h5, save_xarray
 
-__all__ = ["DSSCBinner", "DSSCFormatter", "create_dssc_bins", "get_xgm_formatted",
-           "load_dssc_info", "load_mask", "quickmask_DSSC_ASIC", "process_dssc_data",
-           "WorkersLostError", "DSSCModulesError", "ModuleFiles", "bin_dssc",
-           "default_output_path", "dssc_dark", "dssc_xaxis", "module_group",
-           "open_binned_dssc", "get_data_formatted", "load_xarray", "save_attributes_h5",
-           "save_xarray"]
+__all__ = [
+    "DSSCBinner",
+    "DSSCFormatter",
+    "create_dssc_bins",
+    "get_xgm_formatted",
+    "load_dssc_info",
+    "load_mask",
+    "quickmask_DSSC_ASIC",
+    "process_dssc_data",
+    "WorkersLostError",
+    "DSSCModulesError",
+    "ModuleFiles",
+    "bin_dssc",
+    "default_output_path",
+    "dssc_dark",
+    "dssc_xaxis",
+    "module_group",
+    "open_binned_dssc",
+    "get_data_formatted",
+    "load_xarray",
+    "save_attributes_h5",
+    "save_xarray",
+]

@@ -5,6 +5,7 @@ while implicitly applying/requiring certain structure/naming conventions to its
 objects. Plot routines are in ``dssc_plot`` (``scs_nb.detectors.dssc.plot``).
 ``DSSCFormatter`` combines the module files of a binned run into one file.
 """
+
 from __future__ import annotations
 
 import glob
@@ -43,8 +44,15 @@ class DSSCBinner:
         of frames of the XGM pulses.
     """
 
-    def __init__(self, proposal_nr, run_nr, binners={}, xgm_name="SCS_SA3",
-                 tim_names=["MCP1apd", "MCP2apd", "MCP3apd"], dssc_coords_stride=2):
+    def __init__(
+        self,
+        proposal_nr,
+        run_nr,
+        binners={},
+        xgm_name="SCS_SA3",
+        tim_names=["MCP1apd", "MCP2apd", "MCP3apd"],
+        dssc_coords_stride=2,
+    ):
         self.proposal = proposal_nr
         self.runnr = run_nr
         self.run_dir = raw.run_directory(proposal_nr, run_nr)
@@ -54,7 +62,8 @@ class DSSCBinner:
         except ToolBoxPathError as exc:
             raise ToolBoxPathError(
                 f"DSSCBinner needs the run's aggregator files (RAW-R{int(run_nr):04d}-DA*-S*.h5: "
-                f"XGM, TIM, bunch pattern) beside the DSSC module files: {exc}") from None
+                f"XGM, TIM, bunch pattern) beside the DSSC module files: {exc}"
+            ) from None
         self.xgmname = xgm_name
         self.tim_names = list(tim_names)
         self.dssc_coords_stride = dssc_coords_stride
@@ -69,9 +78,11 @@ class DSSCBinner:
         pass
 
     def __repr__(self):
-        return (f"<DSSCBinner p{self.proposal} r{self.runnr}: "
-                f"{self.info['number_of_trains']} trains x {self.info['frames_per_train']} "
-                f"frames, binners {sorted(self.binners)}>")
+        return (
+            f"<DSSCBinner p{self.proposal} r{self.runnr}: "
+            f"{self.info['number_of_trains']} trains x {self.info['frames_per_train']} "
+            f"frames, binners {sorted(self.binners)}>"
+        )
 
     def add_binner(self, name, binner):
         """Add additional binner to internal dictionary
@@ -108,20 +119,23 @@ class DSSCBinner:
         peaks aligned on the SASE3 pulses by ``get_tim_peaks``)."""
         try:
             ds = get_tim_peaks(self.run, self.tim_names)
-        except Exception as exc:  # noqa: BLE001
-            raise ToolBoxValueError(f"cannot load TIM {self.tim_names} for run {self.runnr}: "
-                                    f"{exc}") from None
+        except Exception as exc:
+            raise ToolBoxValueError(
+                f"cannot load TIM {self.tim_names} for run {self.runnr}: {exc}"
+            ) from None
         arrays = []
         for var in ds.data_vars:
             a = ds[var]
             pdim = [d for d in a.dims if d != "trainId"][0]
-            arrays.append(a.rename({pdim: "pulse"}).assign_coords(
-                pulse=np.arange(a.sizes[pdim])))
+            arrays.append(a.rename({pdim: "pulse"}).assign_coords(pulse=np.arange(a.sizes[pdim])))
         tim = xr.concat(arrays, dim="mcp", join="inner").mean("mcp")
         n = tim.sizes["pulse"]
         stride = self.dssc_coords_stride
-        frames = (np.arange(n) * stride if isinstance(stride, (int, np.integer))
-                  else np.asarray(stride)[:n])
+        frames = (
+            np.arange(n) * stride
+            if isinstance(stride, (int, np.integer))
+            else np.asarray(stride)[:n]
+        )
         self.tim = tim.assign_coords(pulse=frames).rename("tim")
 
     def create_pulsemask(self, use_data="xgm", threshold=(0, np.inf)):
@@ -145,8 +159,12 @@ class DSSCBinner:
     def get_info(self):
         """Returns the expected shape of the binned dataset, in case binners have
         been defined."""
-        shape = {"trainId": 1, "pulse": self.info["frames_per_train"],
-                 "x": raw.MODULE_SHAPE[0], "y": raw.MODULE_SHAPE[1]}
+        shape = {
+            "trainId": 1,
+            "pulse": self.info["frames_per_train"],
+            "x": raw.MODULE_SHAPE[0],
+            "y": raw.MODULE_SHAPE[1],
+        }
         for name, b in self.binners.items():
             shape[name] = len(bins.bin_labels(b.values))
         return shape
@@ -164,8 +182,9 @@ class DSSCBinner:
             pb, pl = bins.pulse_bin_index(self.binners["pulse"], fpt)
         else:
             pb, pl = np.arange(fpt), np.arange(fpt)
-        fb = np.where((tb[:, None] >= 0) & (pb[None, :] >= 0),
-                      tb[:, None] * len(pl) + pb[None, :], -1)
+        fb = np.where(
+            (tb[:, None] >= 0) & (pb[None, :] >= 0), tb[:, None] * len(pl) + pb[None, :], -1
+        )
         if self.pulsemask is not None:
             keep = bins.per_frame(self.pulsemask.astype(float), tids, fpt, fill=1.0) > 0.5
             fb = np.where(keep, fb, -1)
@@ -202,9 +221,20 @@ class DSSCBinner:
             self.load_tim()
         return xr.Dataset({"tim": self._bin_metadata(self.tim)})
 
-    def process_data(self, modules=[], filepath="./", chunksize=512, backend="loky",
-                     n_jobs=None, dark_image=None, xgm_normalization=False, normevery=1,
-                     overwrite=False, cluster=None, client=None):
+    def process_data(
+        self,
+        modules=[],
+        filepath="./",
+        chunksize=512,
+        backend="loky",
+        n_jobs=None,
+        dark_image=None,
+        xgm_normalization=False,
+        normevery=1,
+        overwrite=False,
+        cluster=None,
+        client=None,
+    ):
         """Load and bin dssc data according to self.bins. No data is returned by
         this method. The condensed data is written to file by the worker
         processes directly (``run_<run>_module<m>.h5`` in filepath).
@@ -243,7 +273,8 @@ class DSSCBinner:
         if missing:
             raise ToolBoxPathError(
                 f"DSSC modules {missing} have no files in {self.run_dir}; modules present: "
-                f"{self.info['modules']}")
+                f"{self.info['modules']}"
+            )
         if xgm_normalization and self.xgm is None:
             self.load_xgm()
         os.makedirs(filepath, exist_ok=True)
@@ -253,13 +284,32 @@ class DSSCBinner:
             dark = dark_image
             if isinstance(dark, (xr.DataArray, xr.Dataset)) and "module" in dark.dims:
                 dark = dark_for_module(dark, m, self.info["frames_per_train"])
-            return dict(proposal=self.proposal, run_nr=self.runnr, module=m,
-                        chunksize=chunksize, info=info, dssc_binners=self.binners,
-                        path=filepath, pulsemask=self.pulsemask, dark_image=dark,
-                        xgm_mnemonic=self.xgmname, xgm_normalization=xgm_normalization,
-                        normevery=normevery, xgm=self.xgm, overwrite=overwrite)
-        return process_modules(process_to_file, modules, kwargs_of, backend=backend,
-                               n_jobs=n_jobs, cluster=cluster, client=client)
+            return dict(
+                proposal=self.proposal,
+                run_nr=self.runnr,
+                module=m,
+                chunksize=chunksize,
+                info=info,
+                dssc_binners=self.binners,
+                path=filepath,
+                pulsemask=self.pulsemask,
+                dark_image=dark,
+                xgm_mnemonic=self.xgmname,
+                xgm_normalization=xgm_normalization,
+                normevery=normevery,
+                xgm=self.xgm,
+                overwrite=overwrite,
+            )
+
+        return process_modules(
+            process_to_file,
+            modules,
+            kwargs_of,
+            backend=backend,
+            n_jobs=n_jobs,
+            cluster=cluster,
+            client=client,
+        )
 
 
 class DSSCFormatter:
@@ -301,8 +351,7 @@ class DSSCFormatter:
             containing addional xarray data.
         """
         for group in groups:
-            self.data_array[group] = load_xarray(self._filenames[0], group=group,
-                                                 form="dataset")
+            self.data_array[group] = load_xarray(self._filenames[0], group=group, form="dataset")
 
     def add_attributes(self, attributes={}):
         """Add additional information, such as run-type, as attributes to the

@@ -6,6 +6,7 @@ integer bin indices per train and per frame (memory cell) for the frame
 binning; ``per_frame`` aligns a (trainId, pulse) array (XGM, pulse mask) on the
 frames of a module.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -15,8 +16,16 @@ import xarray as xr
 
 from ....errors import ToolBoxTypeError, ToolBoxValueError
 
-__all__ = ["BINNER_NAMES", "create_dssc_bins", "check_binner", "train_bin_index",
-           "pulse_bin_index", "pattern_binner", "per_frame", "bin_labels"]
+__all__ = [
+    "BINNER_NAMES",
+    "create_dssc_bins",
+    "check_binner",
+    "train_bin_index",
+    "pulse_bin_index",
+    "pattern_binner",
+    "per_frame",
+    "bin_labels",
+]
 
 BINNER_NAMES = ("trainId", "pulse", "x", "y")
 
@@ -67,7 +76,8 @@ def create_dssc_bins(name, coordinates, bins):
     if coordinates.ndim != 1 or bins.shape != coordinates.shape:
         raise ToolBoxValueError(
             f"create_dssc_bins({name!r}): coordinates and bins must be 1D of the same length, "
-            f"got {coordinates.shape} and {bins.shape}")
+            f"got {coordinates.shape} and {bins.shape}"
+        )
     if name == "trainId":
         coordinates = coordinates.astype(np.uint64)
     return xr.DataArray(bins, dims=[name], coords={name: coordinates}, name=name)
@@ -125,14 +135,20 @@ def check_binner(name, binner):
         The binner, unchanged.
     """
     if name not in BINNER_NAMES:
-        raise ToolBoxValueError(f"binner name {name!r} is not one of {BINNER_NAMES}; "
-                                "bin along trainId (a scan), pulse (a pattern), x or y")
+        raise ToolBoxValueError(
+            f"binner name {name!r} is not one of {BINNER_NAMES}; "
+            "bin along trainId (a scan), pulse (a pattern), x or y"
+        )
     if not isinstance(binner, xr.DataArray):
-        raise ToolBoxTypeError(f"binner {name!r} must be an xarray.DataArray made by "
-                               f"create_dssc_bins, got {type(binner).__name__}")
+        raise ToolBoxTypeError(
+            f"binner {name!r} must be an xarray.DataArray made by "
+            f"create_dssc_bins, got {type(binner).__name__}"
+        )
     if binner.dims != (name,):
-        raise ToolBoxValueError(f"binner {name!r} must have the single dimension {name!r}, "
-                                f"has {binner.dims}; use create_dssc_bins({name!r}, ...)")
+        raise ToolBoxValueError(
+            f"binner {name!r} must have the single dimension {name!r}, "
+            f"has {binner.dims}; use create_dssc_bins({name!r}, ...)"
+        )
     return binner
 
 
@@ -163,7 +179,8 @@ def train_bin_index(binner, train_ids, module=None):
             f"the trainId binner covers train ids {b_tids.min() if len(b_tids) else '-'}.."
             f"{b_tids.max() if len(b_tids) else '-'} ({len(b_tids)} trains) but the run"
             f"{where} has trains {train_ids.min()}..{train_ids.max()}: none in common. "
-            "Build the binner from this run's train ids (run.train_ids).")
+            "Build the binner from this run's train ids (run.train_ids)."
+        )
     labels = bin_labels(binner.values)
     idx_of_b = _index_of(binner.values, labels)
     order = np.argsort(b_tids)
@@ -173,8 +190,11 @@ def train_bin_index(binner, train_ids, module=None):
     out = np.where(hit, idx_of_b[order][pos], -1)
     missing = int((~hit).sum())
     if missing:
-        warnings.warn(f"{missing} of {len(train_ids)} trains{where} are not in the trainId "
-                      "binner and are not binned", stacklevel=3)
+        warnings.warn(
+            f"{missing} of {len(train_ids)} trains{where} are not in the trainId "
+            "binner and are not binned",
+            stacklevel=3,
+        )
     return out, labels
 
 
@@ -203,15 +223,18 @@ def pulse_bin_index(binner, frames_per_train, module=None):
         raise ToolBoxValueError(
             f"the pulse binner has {n} entries but {where} records {frames_per_train} frames "
             f"per train; create it with create_dssc_bins('pulse', np.arange({frames_per_train})"
-            ", labels) with labels repeated to that length")
+            ", labels) with labels repeated to that length"
+        )
     coords = binner.coords["pulse"].values if "pulse" in binner.coords else np.arange(n)
     labels = bin_labels(binner.values)
     idx = np.full(frames_per_train, -1, np.int64)
     vals = _index_of(binner.values, labels)
     coords = np.asarray(coords, np.int64)
     if coords.min() < 0 or coords.max() >= frames_per_train:
-        raise ToolBoxValueError(f"pulse binner coordinates run {coords.min()}..{coords.max()} "
-                                f"but frames are 0..{frames_per_train - 1}")
+        raise ToolBoxValueError(
+            f"pulse binner coordinates run {coords.min()}..{coords.max()} "
+            f"but frames are 0..{frames_per_train - 1}"
+        )
     idx[coords] = vals
     return idx, labels
 

@@ -1,5 +1,6 @@
 """The inputs of a DSSC binning (ToolBox ``dssc_misc``): run info, binners
 (``create_dssc_bins``, defined in ``bins``), XGM per DSSC frame, ASIC masks."""
+
 from __future__ import annotations
 
 import os
@@ -13,8 +14,14 @@ from ....pulses.xgm import get_xgm
 from . import raw
 from .bins import create_dssc_bins
 
-__all__ = ["load_dssc_info", "create_dssc_bins", "get_xgm_formatted", "quickmask_DSSC_ASIC",
-           "load_mask", "load_xgm_pulses"]
+__all__ = [
+    "load_dssc_info",
+    "create_dssc_bins",
+    "get_xgm_formatted",
+    "quickmask_DSSC_ASIC",
+    "load_mask",
+    "load_xgm_pulses",
+]
 
 
 def load_dssc_info(proposal, run_nr):
@@ -40,19 +47,24 @@ def load_dssc_info(proposal, run_nr):
     run_dir = raw.run_directory(proposal, run_nr)
     modules = raw.present_modules(run_dir)
     if not modules:
-        raise ToolBoxPathError(f"run {run_nr} of proposal {proposal} ({run_dir}) has no DSSC "
-                               "files (RAW-R####-DSSC##-S#####.h5)")
+        raise ToolBoxPathError(
+            f"run {run_nr} of proposal {proposal} ({run_dir}) has no DSSC "
+            "files (RAW-R####-DSSC##-S#####.h5)"
+        )
     module = 0 if 0 in modules else modules[0]
     if module != 0:
-        warnings.warn(f"DSSC module 0 is not in the run; info taken from module {module}",
-                      stacklevel=2)
+        warnings.warn(
+            f"DSSC module 0 is not in the run; info taken from module {module}", stacklevel=2
+        )
     idx = raw.index_module(run_dir, module)
-    return {"dims": tuple(raw.MODULE_SHAPE),
-            "frames_per_train": idx.frames_per_train,
-            "total_frames": idx.total_frames,
-            "trainIds": idx.train_ids,
-            "number_of_trains": len(idx.train_ids),
-            "modules": modules}
+    return {
+        "dims": tuple(raw.MODULE_SHAPE),
+        "frames_per_train": idx.frames_per_train,
+        "total_frames": idx.total_frames,
+        "trainIds": idx.train_ids,
+        "number_of_trains": len(idx.train_ids),
+        "modules": modules,
+    }
 
 
 def _npulses(run):
@@ -61,7 +73,7 @@ def _npulses(run):
         n = int(np.max(n)) if n.size else 0
         if n > 0:
             return n
-    except Exception:  # noqa: BLE001 - decoder absent: fall back on the XGM itself
+    except Exception:
         pass
     return None
 
@@ -77,8 +89,7 @@ def load_xgm_pulses(run, xgm_name="SCS_SA3"):
         arr = ds[xgm_name]
         pdim = [d for d in arr.dims if d != "trainId"][0]
         arr = arr.rename({pdim: "pulse"})
-        return arr.assign_coords(pulse=np.arange(arr.sizes["pulse"])).dropna(
-            "trainId", how="all")
+        return arr.assign_coords(pulse=np.arange(arr.sizes["pulse"])).dropna("trainId", how="all")
     except ImportError:
         pass
     arr = get_array(run, xgm_name)
@@ -118,7 +129,7 @@ def get_xgm_formatted(run_obj, xgm_name, dssc_frame_coords):
         frames = np.asarray(dssc_frame_coords, np.int64)
         if len(frames) < n:
             xgm = xgm.isel(pulse=slice(0, len(frames)))
-        frames = frames[:xgm.sizes["pulse"]]
+        frames = frames[: xgm.sizes["pulse"]]
     return xgm.assign_coords(pulse=frames).rename(xgm_name)
 
 
@@ -140,18 +151,20 @@ def quickmask_DSSC_ASIC(poslist, masklist=None):
             raise ToolBoxValueError(
                 f"quickmask_DSSC_ASIC(geom, masklist): geom must be a DSSC 1M geometry "
                 f"(extra_geom.DSSC_1MGeometry), got {type(geom).__name__} with data shape "
-                f"{shape or 'unknown'}; or call quickmask_DSSC_ASIC(poslist)")
+                f"{shape or 'unknown'}; or call quickmask_DSSC_ASIC(poslist)"
+            )
         poslist = masklist
     mask = np.ones((raw.NMODULES,) + raw.MODULE_SHAPE)
     for item in poslist:
         try:
             module, row, col = (int(v) for v in item)
         except (TypeError, ValueError):
-            raise ToolBoxValueError(f"poslist entries are (module, row, column), got {item!r}") \
-                from None
+            raise ToolBoxValueError(
+                f"poslist entries are (module, row, column), got {item!r}"
+            ) from None
         if not (0 <= module < 16 and 0 <= row < 2 and 0 <= col < 8):
             raise ToolBoxValueError(f"ASIC {item}: module 0..15, row 0..1, column 0..7")
-        mask[module, 64 * row:64 * (row + 1), 64 * col:64 * (col + 1)] = 0
+        mask[module, 64 * row : 64 * (row + 1), 64 * col : 64 * (col + 1)] = 0
     return mask
 
 
@@ -185,8 +198,9 @@ def load_mask(fname, dssc_mask):
     try:
         rows = np.loadtxt(fname, dtype=int, comments="#", ndmin=2)
     except ValueError as exc:
-        raise ToolBoxFileError(f"mask file {fname}: expected lines 'module row column' "
-                               f"({exc})") from None
+        raise ToolBoxFileError(
+            f"mask file {fname}: expected lines 'module row column' ({exc})"
+        ) from None
     if rows.size == 0:
         return mask
     return mask * quickmask_DSSC_ASIC([tuple(r) for r in rows])

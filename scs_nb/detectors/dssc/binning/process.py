@@ -1,5 +1,6 @@
 """Processing DSSC modules: one module (ToolBox ``process_dssc_data``) and many
 modules in parallel as dask tasks (local cluster or SLURM)."""
+
 from __future__ import annotations
 
 import ctypes
@@ -17,10 +18,23 @@ from ....parallel import make_cluster
 from . import raw
 from .inputs import get_xgm_formatted
 from .reduce import bin_module_dataset, dark_for_module, params_hash
-from .store import clean_stale_parts, complete_file, load_xarray, module_filename, write_module_file
+from .store import (
+    clean_stale_parts,
+    complete_file,
+    load_xarray,
+    module_filename,
+    write_module_file,
+)
 
-__all__ = ["process_dssc_data", "process_modules", "get_client", "guarded", "report_text",
-           "WorkersLostError", "tune_worker_malloc"]
+__all__ = [
+    "process_dssc_data",
+    "process_modules",
+    "get_client",
+    "guarded",
+    "report_text",
+    "WorkersLostError",
+    "tune_worker_malloc",
+]
 
 # seconds without any dask worker (after one was seen) before the modules still to do are
 # given up: SLURM worker jobs cancelled or ended and not replaced
@@ -37,11 +51,29 @@ class WorkersLostError(ToolBoxError):
         self.modules = list(modules)
 
 
-def process_dssc_data(proposal, run_nr, module, chunksize, info, dssc_binners, path="./",
-                      pulsemask=None, dark_image=None, xgm_mnemonic="SCS_SA3",
-                      xgm_normalization=False, normevery=1, *, xgm=None,
-                      dssc_coords_stride=1, overwrite=False, train_dim="trainId",
-                      attrs=None, progress=False, prefetch=True, _interrupt_after=None):
+def process_dssc_data(
+    proposal,
+    run_nr,
+    module,
+    chunksize,
+    info,
+    dssc_binners,
+    path="./",
+    pulsemask=None,
+    dark_image=None,
+    xgm_mnemonic="SCS_SA3",
+    xgm_normalization=False,
+    normevery=1,
+    *,
+    xgm=None,
+    dssc_coords_stride=1,
+    overwrite=False,
+    train_dim="trainId",
+    attrs=None,
+    progress=False,
+    prefetch=True,
+    _interrupt_after=None,
+):
     """Collects and reduces DSSC data for a single module.
 
     Parameters
@@ -94,24 +126,37 @@ def process_dssc_data(proposal, run_nr, module, chunksize, info, dssc_binners, p
         xarray datastructure containing data binned according to bins.
     """
     run_dir = raw.run_directory(proposal, run_nr)
-    module = raw.check_module(module)   # (info is informative: the module's INDEX rules)
+    module = raw.check_module(module)  # (info is informative: the module's INDEX rules)
     if xgm is None and xgm_normalization:
         run = open_run(proposal, run_nr, include="*DA*")
         xgm = get_xgm_formatted(run, xgm_mnemonic, dssc_coords_stride)
     if pulsemask is not None and not hasattr(pulsemask, "dims"):
-        raise ToolBoxValueError("pulsemask must be an xarray.DataArray (trainId, pulse) as made "
-                                "by DSSCBinner.create_pulsemask")
-    params = {"proposal": str(proposal), "run": int(run_nr), "module": module,
-              "binners": {k: (v.values.tolist(), v.coords[k].values.tolist())
-                          for k, v in dssc_binners.items()},
-              "dark": (None if dark_image is None else
-                       f"run {attrs['dark_run']}" if callable(dark_image) and attrs
-                       and "dark_run" in attrs else
-                       _dark_digest(dark_image, module) if not callable(dark_image)
-                       else "callable"),
-              "xgm_normalization": bool(xgm_normalization), "normevery": int(normevery),
-              "xgm_mnemonic": xgm_mnemonic, "pulsemask": None if pulsemask is None else
-              int(pulsemask.values.sum()), **(attrs or {})}
+        raise ToolBoxValueError(
+            "pulsemask must be an xarray.DataArray (trainId, pulse) as made "
+            "by DSSCBinner.create_pulsemask"
+        )
+    params = {
+        "proposal": str(proposal),
+        "run": int(run_nr),
+        "module": module,
+        "binners": {
+            k: (v.values.tolist(), v.coords[k].values.tolist()) for k, v in dssc_binners.items()
+        },
+        "dark": (
+            None
+            if dark_image is None
+            else f"run {attrs['dark_run']}"
+            if callable(dark_image) and attrs and "dark_run" in attrs
+            else _dark_digest(dark_image, module)
+            if not callable(dark_image)
+            else "callable"
+        ),
+        "xgm_normalization": bool(xgm_normalization),
+        "normevery": int(normevery),
+        "xgm_mnemonic": xgm_mnemonic,
+        "pulsemask": None if pulsemask is None else int(pulsemask.values.sum()),
+        **(attrs or {}),
+    }
     phash = params_hash(params)
     fname = None
     if path is not None:
@@ -119,16 +164,29 @@ def process_dssc_data(proposal, run_nr, module, chunksize, info, dssc_binners, p
         if not overwrite and complete_file(fname, phash):
             return load_xarray(fname)
         clean_stale_parts(str(path), fname)
-    if callable(dark_image):            # computed only when the module is (re)binned
+    if callable(dark_image):  # computed only when the module is (re)binned
         dark_image = dark_image()
     ds = bin_module_dataset(
-        run_dir, module, dssc_binners, dark_image=dark_image, xgm=xgm,
-        xgm_normalization=xgm_normalization, normevery=normevery, pulsemask=pulsemask,
-        train_dim=train_dim, chunksize=chunksize, progress=progress, prefetch=prefetch,
-        attrs={"proposal": str(proposal), "run": int(run_nr), "params_hash": phash,
-               **{k: v for k, v in (attrs or {}).items()
-                  if isinstance(v, (str, int, float))}},
-        _interrupt_after=_interrupt_after)
+        run_dir,
+        module,
+        dssc_binners,
+        dark_image=dark_image,
+        xgm=xgm,
+        xgm_normalization=xgm_normalization,
+        normevery=normevery,
+        pulsemask=pulsemask,
+        train_dim=train_dim,
+        chunksize=chunksize,
+        progress=progress,
+        prefetch=prefetch,
+        attrs={
+            "proposal": str(proposal),
+            "run": int(run_nr),
+            "params_hash": phash,
+            **{k: v for k, v in (attrs or {}).items() if isinstance(v, (str, int, float))},
+        },
+        _interrupt_after=_interrupt_after,
+    )
     if fname is not None:
         write_module_file(ds, fname)
     return ds
@@ -164,8 +222,10 @@ def tune_worker_malloc():
     try:
         libc = ctypes.CDLL("libc.so.6")
         m_trim_threshold, m_mmap_threshold = -1, -3
-        return bool(libc.mallopt(m_mmap_threshold, 32 * 2**20)
-                    and libc.mallopt(m_trim_threshold, 256 * 2**20))
+        return bool(
+            libc.mallopt(m_mmap_threshold, 32 * 2**20)
+            and libc.mallopt(m_trim_threshold, 256 * 2**20)
+        )
     except (OSError, AttributeError):
         return False
 
@@ -185,8 +245,7 @@ def process_to_file(**kwargs):
     """
     tune_worker_malloc()
     process_dssc_data(**kwargs)
-    return os.path.join(str(kwargs["path"]),
-                        module_filename(kwargs["run_nr"], kwargs["module"]))
+    return os.path.join(str(kwargs["path"]), module_filename(kwargs["run_nr"], kwargs["module"]))
 
 
 def _frames_of(dark):
@@ -226,9 +285,14 @@ def guarded(task, module, output=None, **kwargs):
             pass
     try:
         result = task(module=module, **kwargs)
-    except Exception as exc:  # noqa: BLE001 - reported per module, raised by the caller
-        return {"module": module, "status": "failed", "file": None,
-                "reason": f"{type(exc).__name__}: {exc}", "error": exc}
+    except Exception as exc:
+        return {
+            "module": module,
+            "status": "failed",
+            "file": None,
+            "reason": f"{type(exc).__name__}: {exc}",
+            "error": exc,
+        }
     status, reason = "done", ""
     if before is not None and output is not None:
         try:
@@ -252,8 +316,10 @@ def report_text(outcomes) -> str:
     str
         One line per module (``module  3  failed  <reason>``) and a summary line.
     """
-    lines = [f"module {o['module']:2d}  {o['status']:<7s}  {o['reason'] or o['file'] or ''}"
-             for o in outcomes]
+    lines = [
+        f"module {o['module']:2d}  {o['status']:<7s}  {o['reason'] or o['file'] or ''}"
+        for o in outcomes
+    ]
     n = {s: sum(o["status"] == s for o in outcomes) for s in ("done", "skipped", "failed")}
     lines.append(f"{n['done']} done, {n['skipped']} skipped, {n['failed']} failed")
     return "\n".join(lines)
@@ -281,6 +347,7 @@ def get_client(n_workers=None, cluster=None, **cluster_kw):
         True when the caller started the cluster and must close it.
     """
     from distributed import Client  # heavy, optional: only for dask backends
+
     if cluster is not None:
         return Client(cluster), False
     n = max(1, int(n_workers or min(os.cpu_count() or 1, 4)))
@@ -289,8 +356,9 @@ def get_client(n_workers=None, cluster=None, **cluster_kw):
     return Client(make_cluster(**cluster_kw)), True
 
 
-def process_modules(task, modules, kwargs_of, backend="dask", n_jobs=None, cluster=None,
-                    client=None, **cluster_kw):
+def process_modules(
+    task, modules, kwargs_of, backend="dask", n_jobs=None, cluster=None, client=None, **cluster_kw
+):
     """Run ``task(**kwargs_of(module))`` for every module.
 
     One dask task per module (backend 'dask'; 'loky'/'multiprocessing' are the
@@ -326,8 +394,9 @@ def process_modules(task, modules, kwargs_of, backend="dask", n_jobs=None, clust
         with ThreadPoolExecutor(max(1, int(n_jobs or 2))) as pool:
             return list(pool.map(lambda m: task(**kwargs_of(m)), modules))
     if backend not in ("dask", "loky", "multiprocessing"):
-        raise ToolBoxValueError(f"backend must be 'dask', 'sequential' or 'threading', "
-                                f"got {backend!r}")
+        raise ToolBoxValueError(
+            f"backend must be 'dask', 'sequential' or 'threading', got {backend!r}"
+        )
     owned = False
     if client is None:
         client, owned = get_client(n_jobs, cluster, **cluster_kw)
@@ -342,9 +411,11 @@ def process_modules(task, modules, kwargs_of, backend="dask", n_jobs=None, clust
                     scattered[id(value)] = (value, client.scatter(value, broadcast=True))
                 return scattered[id(value)][1]
             return value
-        futures = [client.submit(task, pure=False,
-                                 **{k: ship(v) for k, v in kwargs_of(m).items()})
-                   for m in modules]
+
+        futures = [
+            client.submit(task, pure=False, **{k: ship(v) for k, v in kwargs_of(m).items()})
+            for m in modules
+        ]
         return _gather(client, futures, modules)
     finally:
         if owned:
@@ -361,6 +432,7 @@ def _gather(client, futures, modules, poll=1.0):
     WorkersLostError names the modules not done. Any other task error is raised as is."""
     from distributed import wait  # heavy, optional: only for dask backends
     from distributed.scheduler import KilledWorker
+
     where = {f.key: m for f, m in zip(futures, modules)}
     results = {}
     lost = []
@@ -388,12 +460,12 @@ def _gather(client, futures, modules, poll=1.0):
                 continue
             for other in pending:
                 other.cancel()
-            f.result()               # raises the task's own error
+            f.result()  # raises the task's own error
         if not pending:
             break
         try:
             nworkers = len(client.nthreads())
-        except Exception:  # noqa: BLE001 - the scheduler itself is gone
+        except Exception:
             nworkers = 0
         if nworkers:
             seen_worker, alone_since = True, None
@@ -411,5 +483,7 @@ def _gather(client, futures, modules, poll=1.0):
             f"the dask workers died (SLURM jobs cancelled or ended) before DSSC module(s) "
             f"{lost} were binned; module(s) {done_ or 'none'} are complete. Run the same "
             "binning again: complete module files are skipped and only the missing ones "
-            "are binned (on a new cluster if this one has no workers left).", lost)
+            "are binned (on a new cluster if this one has no workers left).",
+            lost,
+        )
     return [results[m] for m in modules]

@@ -4,6 +4,7 @@ A DSSC module ``m`` writes ``RAW-R<run>-DSSC<m>-S<seq>.h5`` with its frames in
 ``INSTRUMENT/<source>/image/data``; ``index_module`` reads the INDEX of those
 files into a ``FrameIndex`` of the shared frame binning (``detectors.frames``).
 """
+
 from __future__ import annotations
 
 import glob
@@ -19,8 +20,19 @@ from ....facility.sources import dssc_module_source as module_source
 from ....load import find_run_path
 from ...frames import FrameIndex, index_frames
 
-__all__ = ["ADC_MAX", "MODULE_SHAPE", "NMODULES", "NPIX", "FRAME_BYTES", "check_module",
-           "run_directory", "module_files", "present_modules", "index_module", "module_source"]
+__all__ = [
+    "ADC_MAX",
+    "MODULE_SHAPE",
+    "NMODULES",
+    "NPIX",
+    "FRAME_BYTES",
+    "check_module",
+    "run_directory",
+    "module_files",
+    "present_modules",
+    "index_module",
+    "module_source",
+]
 
 NPIX = MODULE_SHAPE[0] * MODULE_SHAPE[1]
 FRAME_BYTES = NPIX * 2
@@ -41,10 +53,12 @@ def check_module(module) -> int:
     """
     ok = isinstance(module, (int, np.integer)) and not isinstance(module, (bool, np.bool_))
     if not ok and isinstance(module, (float, np.floating)) and float(module).is_integer():
-        ok = True                   # 3.0 (from JSON or YAML) is module 3
+        ok = True  # 3.0 (from JSON or YAML) is module 3
     if not ok:
-        raise ToolBoxValueError(f"DSSC module must be an integer 0..15, got {module!r}; pass "
-                                "modules=[0, 1, ...] with integers")
+        raise ToolBoxValueError(
+            f"DSSC module must be an integer 0..15, got {module!r}; pass "
+            "modules=[0, 1, ...] with integers"
+        )
     m = int(module)
     if not 0 <= m < NMODULES:
         raise ToolBoxValueError(f"DSSC module must be 0..15, got {m}")
@@ -134,7 +148,15 @@ def index_module(run_dir, module) -> FrameIndex:
         have = present_modules(run_dir)
         raise ToolBoxPathError(
             f"no files for DSSC module {module} (RAW-R####-DSSC{module:02d}-S#####.h5) in "
-            f"{run_dir}; modules present: {have or 'none'}. Pass modules from this list.")
-    return index_frames(files, module_source(module), group="image", key="image/data",
-                        frame_shape=MODULE_SHAPE, adc_max=ADC_MAX, module=module,
-                        label=f"DSSC module {module}")
+            f"{run_dir}; modules present: {have or 'none'}. Pass modules from this list."
+        )
+    return index_frames(
+        files,
+        module_source(module),
+        group="image",
+        key="image/data",
+        frame_shape=MODULE_SHAPE,
+        adc_max=ADC_MAX,
+        module=module,
+        label=f"DSSC module {module}",
+    )

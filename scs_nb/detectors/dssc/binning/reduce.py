@@ -10,6 +10,7 @@ the shared frame binning (``detectors.frames``) and the sums become::
 with a length-1 ``module`` dimension, so that the module files combine with
 ``xr.open_mfdataset(path + '/*.h5', parallel=True, join='inner')``.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -55,10 +56,12 @@ def dark_for_module(dark_image, module, frames_per_train):
             if module not in d.coords.get("module", xr.DataArray([])).values.tolist():
                 raise ToolBoxValueError(
                     f"the dark has no module {module}; it has modules "
-                    f"{d.coords['module'].values.tolist()}. Process the dark for this module.")
+                    f"{d.coords['module'].values.tolist()}. Process the dark for this module."
+                )
             d = d.sel(module=module)
-        for dim in ("trainId",) + tuple(x for x in d.dims
-                                         if x not in ("pulse", "x", "y", "trainId")):
+        for dim in ("trainId",) + tuple(
+            x for x in d.dims if x not in ("pulse", "x", "y", "trainId")
+        ):
             if dim in d.dims:
                 d = d.mean(dim) if d.sizes[dim] > 1 else d.squeeze(dim, drop=True)
         order = [x for x in ("pulse", "x", "y") if x in d.dims]
@@ -69,12 +72,14 @@ def dark_for_module(dark_image, module, frames_per_train):
     if d.ndim != 3 or d.shape[1:] != raw.MODULE_SHAPE:
         raise ToolBoxValueError(
             f"the dark image has shape {d.shape}; expected (frames, 128, 512) or (128, 512) "
-            f"for one DSSC module")
+            f"for one DSSC module"
+        )
     if d.shape[0] not in (1, frames_per_train):
         raise ToolBoxValueError(
             f"the dark has {d.shape[0]} frames per train but the run records "
             f"{frames_per_train} (DSSC module {module}); take a dark run with the same "
-            "number of frames, or average the dark over frames")
+            "number of frames, or average the dark over frames"
+        )
     return d
 
 
@@ -92,14 +97,25 @@ def params_hash(params: dict) -> str:
     str
         16 hex digits of the SHA-1 of the sorted JSON.
     """
-    return hashlib.sha1(json.dumps(params, sort_keys=True, default=str)
-                        .encode()).hexdigest()[:16]
+    return hashlib.sha1(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def bin_module_dataset(run_dir, module, binners, dark_image=None, xgm=None,
-                       xgm_normalization=False, normevery=1, pulsemask=None,
-                       train_dim="trainId", chunksize=None, prefetch=True, progress=False,
-                       attrs=None, _interrupt_after=None):
+def bin_module_dataset(
+    run_dir,
+    module,
+    binners,
+    dark_image=None,
+    xgm=None,
+    xgm_normalization=False,
+    normevery=1,
+    pulsemask=None,
+    train_dim="trainId",
+    chunksize=None,
+    prefetch=True,
+    progress=False,
+    attrs=None,
+    _interrupt_after=None,
+):
     """Bin one module into an ``xarray.Dataset`` (see the module docstring).
 
     Parameters
@@ -165,25 +181,35 @@ def bin_module_dataset(run_dir, module, binners, dark_image=None, xgm=None,
         if xgm_f is None:
             raise ToolBoxValueError("xgm_normalization=True needs XGM data (load_xgm())")
         norm = np.zeros(fpt, bool)
-        norm[::max(1, int(normevery))] = True
+        norm[:: max(1, int(normevery))] = True
         good = np.isfinite(xgm_f) & (xgm_f > 0) & norm[None, :]
         bad = np.isfinite(xgm_f) & (xgm_f <= 0) & norm[None, :]
         if bad.any():
-            warnings.warn(f"{int(bad.sum())} frames have XGM <= 0 and are dropped",
-                          stacklevel=2)
+            warnings.warn(f"{int(bad.sum())} frames have XGM <= 0 and are dropped", stacklevel=2)
             fb = np.where(bad, -1, fb)
         weights = np.where(good, 1.0 / np.where(good, xgm_f, 1.0), 1.0).astype(np.float32)
     dark = dark_for_module(dark_image, module, fpt)
-    res = bin_frames(idx, fb, weights, nt * npb, chunk_trains=chunksize,
-                     prefetch=prefetch, progress=progress,
-                     _interrupt_after=_interrupt_after)
+    res = bin_frames(
+        idx,
+        fb,
+        weights,
+        nt * npb,
+        chunk_trains=chunksize,
+        prefetch=prefetch,
+        progress=progress,
+        _interrupt_after=_interrupt_after,
+    )
     means = res.means(dark).reshape(nt, npb, *raw.MODULE_SHAPE).astype(np.float32)
     hist = res.counts.reshape(nt, npb)
     ds = xr.Dataset(
-        {"data": ((train_dim, "pulse", "x", "y"), means),
-         "hist": ((train_dim, "pulse"), hist)},
-        coords={train_dim: tlabels, "pulse": plabels,
-                "x": np.arange(raw.MODULE_SHAPE[0]), "y": np.arange(raw.MODULE_SHAPE[1])})
+        {"data": ((train_dim, "pulse", "x", "y"), means), "hist": ((train_dim, "pulse"), hist)},
+        coords={
+            train_dim: tlabels,
+            "pulse": plabels,
+            "x": np.arange(raw.MODULE_SHAPE[0]),
+            "y": np.arange(raw.MODULE_SHAPE[1]),
+        },
+    )
     if xgm_f is not None:
         ok = (fb >= 0) & np.isfinite(xgm_f)
         s = np.bincount(fb[ok], xgm_f[ok], minlength=nt * npb)
@@ -195,14 +221,19 @@ def bin_module_dataset(run_dir, module, binners, dark_image=None, xgm=None,
             ds = _bin_pixels(ds, name, binners[name])
     ds = ds.expand_dims(module=[module])
     ds["data"] = ds["data"].transpose(train_dim, "pulse", "module", "x", "y")
-    ds.attrs.update({"frames_per_train": fpt,
-                     "trains": len(tids), "bytes_read": int(res.nbytes),
-                     "xgm_normalization": int(bool(xgm_normalization)),
-                     "dark_subtracted": int(dark is not None),
-                     # frames left out for values above the ADC range (corrupted data)
-                     "excluded_frames": int(res.excluded_frames),
-                     "out_of_range_values": int(res.out_of_range),
-                     "excluded": res.excluded_text()})
+    ds.attrs.update(
+        {
+            "frames_per_train": fpt,
+            "trains": len(tids),
+            "bytes_read": int(res.nbytes),
+            "xgm_normalization": int(bool(xgm_normalization)),
+            "dark_subtracted": int(dark is not None),
+            # frames left out for values above the ADC range (corrupted data)
+            "excluded_frames": int(res.excluded_frames),
+            "out_of_range_values": int(res.out_of_range),
+            "excluded": res.excluded_text(),
+        }
+    )
     ds.attrs.update(attrs or {})
     return ds
 

@@ -19,6 +19,7 @@ Example::
                         bin_width=0.1, pattern=['pumped', 'unpumped'], path='binned')
     data = tb.open_binned_dssc('binned')
 """
+
 from __future__ import annotations
 
 import os
@@ -28,11 +29,11 @@ import numpy as np
 import xarray as xr
 
 from ....atomic import check_writable_dir
-from ....reader.damage import check_readable
 from ....errors import ToolBoxError, ToolBoxFileError, ToolBoxPathError, ToolBoxValueError
 from ....facility import C_MM_PER_PS
 from ....facility.paths import processed_dir
 from ....load import get_array, open_run
+from ....reader.damage import check_readable
 from ...frames import bin_frames
 from . import raw
 from .bins import create_dssc_bins, pattern_binner
@@ -40,8 +41,17 @@ from .inputs import get_xgm_formatted
 from .process import guarded, process_modules, process_to_file, report_text
 from .store import module_filename
 
-__all__ = ["bin_dssc", "dssc_xaxis", "dssc_dark", "module_group", "open_binned_dssc",
-           "default_output_path", "DSSCModulesError", "ModuleFiles"]
+__all__ = [
+    "bin_dssc",
+    "dssc_xaxis",
+    "dssc_dark",
+    "module_group",
+    "open_binned_dssc",
+    "default_output_path",
+    "DSSCModulesError",
+    "ModuleFiles",
+]
+
 
 def module_group(group, per_group=4):
     """The modules of a module group (4 groups of 4 modules, as the SLURM jobs
@@ -62,8 +72,9 @@ def module_group(group, per_group=4):
     g = int(group)
     n = 16 // per_group
     if not 0 <= g < n:
-        raise ToolBoxValueError(f"module group must be 0..{n - 1} ({per_group} modules each), "
-                                f"got {group}")
+        raise ToolBoxValueError(
+            f"module group must be 0..{n - 1} ({per_group} modules each), got {group}"
+        )
     return list(range(per_group * g, per_group * (g + 1)))
 
 
@@ -95,8 +106,7 @@ def _train_mean_nonzero(arr):
         return np.nanmean(v, axis=1) if v.ndim == 2 else v
 
 
-def dssc_xaxis(run, xaxis="delay", bam="BAM1932M", delay_origin=0.0, invert=True,
-               reflections=1):
+def dssc_xaxis(run, xaxis="delay", bam="BAM1932M", delay_origin=0.0, invert=True, reflections=1):
     """The per-train coordinate to bin against, as a DataArray along trainId.
 
     Parameters
@@ -129,22 +139,28 @@ def dssc_xaxis(run, xaxis="delay", bam="BAM1932M", delay_origin=0.0, invert=True
         if bam:
             try:
                 b = get_array(run, bam)
-            except Exception as exc:  # noqa: BLE001
-                raise ToolBoxValueError(f"cannot load BAM {bam!r} to correct the delay ({exc});"
-                                        " pass bam=None for no correction") from None
-            bam_ps = xr.DataArray(_train_mean_nonzero(b) * 1e-3, dims="trainId",
-                                  coords={"trainId": b.trainId})
+            except Exception as exc:
+                raise ToolBoxValueError(
+                    f"cannot load BAM {bam!r} to correct the delay ({exc});"
+                    " pass bam=None for no correction"
+                ) from None
+            bam_ps = xr.DataArray(
+                _train_mean_nonzero(b) * 1e-3, dims="trainId", coords={"trainId": b.trainId}
+            )
             delay, bam_ps = xr.align(delay, bam_ps, join="inner")
             delay = delay - bam_ps.fillna(0)
         return delay.rename("delay").assign_attrs(units="ps")
     try:
         arr = get_array(run, xaxis)
-    except Exception as exc:  # noqa: BLE001
-        raise ToolBoxValueError(f"cannot load xaxis {xaxis!r}: {exc}. Use 'delay', 'nrj' or a "
-                                "mnemonic of a slow channel") from None
+    except Exception as exc:
+        raise ToolBoxValueError(
+            f"cannot load xaxis {xaxis!r}: {exc}. Use 'delay', 'nrj' or a "
+            "mnemonic of a slow channel"
+        ) from None
     if arr.ndim != 1:
-        raise ToolBoxValueError(f"xaxis {xaxis!r} has dims {arr.dims}; a slow (one value per "
-                                "train) channel is needed")
+        raise ToolBoxValueError(
+            f"xaxis {xaxis!r} has dims {arr.dims}; a slow (one value per train) channel is needed"
+        )
     return arr.rename(xaxis)
 
 
@@ -153,7 +169,7 @@ def _round_bins(values, bin_width):
         raise ToolBoxValueError(f"bin_width must be > 0, got {bin_width}")
     b = np.round(np.asarray(values, float) / bin_width) * bin_width
     ndig = max(0, int(np.ceil(-np.log10(bin_width))) + 3)
-    return np.round(b, ndig) + 0.0          # no -0.0 label
+    return np.round(b, ndig) + 0.0  # no -0.0 label
 
 
 def dssc_dark(proposal, dark_run, module, chunksize=None, progress=False):
@@ -190,25 +206,46 @@ def _module_task(proposal, run_nr, module, dark_run, **kwargs):
     the module (computed only if the module is binned)."""
     load_dark = None
     if dark_run is not None:
+
         def load_dark():
             d = dssc_dark(proposal, dark_run, module, chunksize=kwargs.get("chunksize"))
-            fpt = raw.index_module(raw.run_directory(proposal, run_nr),
-                                      module).frames_per_train
+            fpt = raw.index_module(raw.run_directory(proposal, run_nr), module).frames_per_train
             if d.shape[0] != fpt:
                 raise ToolBoxValueError(
                     f"dark run {dark_run} records {d.shape[0]} frames per train but run "
                     f"{run_nr} records {fpt} (DSSC module {module}); take a dark with the same "
-                    "DSSC settings")
+                    "DSSC settings"
+                )
             return d
-    return process_to_file(proposal=proposal, run_nr=run_nr, module=module,
-                           dark_image=load_dark, **kwargs)
+
+    return process_to_file(
+        proposal=proposal, run_nr=run_nr, module=module, dark_image=load_dark, **kwargs
+    )
 
 
-def bin_dssc(proposal, run, modules=None, xaxis="delay", bin_width=0.1,
-             pattern=("pumped", "unpumped"), dark_run=None, path=None,
-             xgm_normalization=True, xgm_name="SCS_SA3", dssc_coords_stride=1, normevery=1,
-             bam="BAM1932M", delay_origin=0.0, chunksize=None, overwrite=False,
-             backend="dask", n_workers=None, cluster=None, client=None, progress=False):
+def bin_dssc(
+    proposal,
+    run,
+    modules=None,
+    xaxis="delay",
+    bin_width=0.1,
+    pattern=("pumped", "unpumped"),
+    dark_run=None,
+    path=None,
+    xgm_normalization=True,
+    xgm_name="SCS_SA3",
+    dssc_coords_stride=1,
+    normevery=1,
+    bam="BAM1932M",
+    delay_origin=0.0,
+    chunksize=None,
+    overwrite=False,
+    backend="dask",
+    n_workers=None,
+    cluster=None,
+    client=None,
+    progress=False,
+):
     """Bin DSSC modules of a run; returns the list of module files.
 
     Parameters
@@ -243,20 +280,26 @@ def bin_dssc(proposal, run, modules=None, xaxis="delay", bin_width=0.1,
     if not present:
         raise ToolBoxValueError(
             f"run {run} of proposal {proposal} has no DSSC files (RAW-R####-DSSC##-S#####.h5) "
-            f"in {run_dir}; bin_dssc needs a run recorded with the DSSC")
-    if modules is not None and (isinstance(modules, (str, bytes, dict))
-                                or not hasattr(modules, "__iter__")):
-        raise ToolBoxValueError(f"modules must be a list of DSSC module numbers 0..15, e.g. "
-                                f"modules=[{modules!r}] or module_group(0); got {modules!r}")
+            f"in {run_dir}; bin_dssc needs a run recorded with the DSSC"
+        )
+    if modules is not None and (
+        isinstance(modules, (str, bytes, dict)) or not hasattr(modules, "__iter__")
+    ):
+        raise ToolBoxValueError(
+            f"modules must be a list of DSSC module numbers 0..15, e.g. "
+            f"modules=[{modules!r}] or module_group(0); got {modules!r}"
+        )
     modules = present if modules is None else [raw.check_module(m) for m in modules]
     if not modules:
-        raise ToolBoxValueError(f"modules is empty; pass modules from {present} (or None for "
-                                "all of them)")
+        raise ToolBoxValueError(
+            f"modules is empty; pass modules from {present} (or None for all of them)"
+        )
     missing = [m for m in modules if m not in present]
     if missing:
         raise ToolBoxPathError(
             f"DSSC modules {missing} have no files in {run_dir} (run {run}); modules present: "
-            f"{present or 'none'}. Pass modules=... from those.")
+            f"{present or 'none'}. Pass modules=... from those."
+        )
     if dark_run is not None:
         dark_dir = raw.run_directory(proposal, dark_run)
         dmiss = [m for m in modules if not raw.module_files(dark_dir, m)]
@@ -270,7 +313,7 @@ def bin_dssc(proposal, run, modules=None, xaxis="delay", bin_width=0.1,
     check_readable(run_dir, "*-DA*.h5", f"run {run} file")
     data = open_run(proposal, run, include="*DA*")
     fpt, first_error = None, None
-    for m in modules:           # the frames per train, from the first intact module
+    for m in modules:  # the frames per train, from the first intact module
         try:
             fpt = raw.index_module(run_dir, m).frames_per_train
             break
@@ -280,41 +323,73 @@ def bin_dssc(proposal, run, modules=None, xaxis="delay", bin_width=0.1,
         raise first_error
     x = dssc_xaxis(data, xaxis, bam=bam, delay_origin=delay_origin)
     xb = _round_bins(x.values, bin_width)
-    binners = {"trainId": create_dssc_bins("trainId", x.trainId.values, xb),
-               "pulse": pattern_binner(pattern, fpt)}
+    binners = {
+        "trainId": create_dssc_bins("trainId", x.trainId.values, xb),
+        "pulse": pattern_binner(pattern, fpt),
+    }
     xgm = None
     try:
         xgm = get_xgm_formatted(data, xgm_name, dssc_coords_stride)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         if xgm_normalization:
-            raise ToolBoxValueError(f"XGM {xgm_name!r} needed for xgm_normalization: {exc}") \
-                from None
+            raise ToolBoxValueError(
+                f"XGM {xgm_name!r} needed for xgm_normalization: {exc}"
+            ) from None
         warnings.warn(f"no XGM {xgm_name!r} ({exc}); the binned data has no xgm", stacklevel=2)
-    attrs = {"xaxis": xaxis, "bin_width": float(bin_width), "pattern": ",".join(pattern),
-             "dark_run": -1 if dark_run is None else int(dark_run), "bam": bam or "",
-             "xgm_name": xgm_name, "dssc_coords_stride": int(dssc_coords_stride)}
+    attrs = {
+        "xaxis": xaxis,
+        "bin_width": float(bin_width),
+        "pattern": ",".join(pattern),
+        "dark_run": -1 if dark_run is None else int(dark_run),
+        "bam": bam or "",
+        "xgm_name": xgm_name,
+        "dssc_coords_stride": int(dssc_coords_stride),
+    }
 
     def kwargs_of(m):
-        return dict(task=_module_task, module=m,
-                    output=os.path.join(str(path), module_filename(run, m)),
-                    proposal=proposal, run_nr=run, dark_run=dark_run,
-                    chunksize=chunksize, info=None, dssc_binners=binners, path=path,
-                    xgm_mnemonic=xgm_name, xgm_normalization=xgm_normalization,
-                    normevery=normevery, xgm=xgm, overwrite=overwrite, train_dim=xaxis,
-                    attrs=attrs, progress=progress)
+        return dict(
+            task=_module_task,
+            module=m,
+            output=os.path.join(str(path), module_filename(run, m)),
+            proposal=proposal,
+            run_nr=run,
+            dark_run=dark_run,
+            chunksize=chunksize,
+            info=None,
+            dssc_binners=binners,
+            path=path,
+            xgm_mnemonic=xgm_name,
+            xgm_normalization=xgm_normalization,
+            normevery=normevery,
+            xgm=xgm,
+            overwrite=overwrite,
+            train_dim=xaxis,
+            attrs=attrs,
+            progress=progress,
+        )
+
     # every module that can be processed is; the others are reported, then raised
-    outcomes = process_modules(guarded, modules, kwargs_of, backend=backend,
-                               n_jobs=n_workers, cluster=cluster, client=client)
+    outcomes = process_modules(
+        guarded,
+        modules,
+        kwargs_of,
+        backend=backend,
+        n_jobs=n_workers,
+        cluster=cluster,
+        client=client,
+    )
     files = ModuleFiles(o["file"] for o in outcomes if o["file"])
     files.report = outcomes
     failed = [o for o in outcomes if o["status"] == "failed"]
-    if failed and len(failed) == len(outcomes) and isinstance(failed[0].get("error"),
-                                                             Exception):
-        raise failed[0]["error"]         # nothing could be binned: the (first) cause
+    if failed and len(failed) == len(outcomes) and isinstance(failed[0].get("error"), Exception):
+        raise failed[0]["error"]  # nothing could be binned: the (first) cause
     if failed:
         raise DSSCModulesError(
             f"bin_dssc run {run}: {len(failed)} of {len(outcomes)} DSSC module(s) failed; the "
-            f"others are written to {path}:\n{report_text(outcomes)}", outcomes, files)
+            f"others are written to {path}:\n{report_text(outcomes)}",
+            outcomes,
+            files,
+        )
     if progress:
         print(report_text(outcomes))
     return files
@@ -323,6 +398,7 @@ def bin_dssc(proposal, run, modules=None, xaxis="delay", bin_width=0.1,
 class ModuleFiles(list):
     """The module files written (a list), with ``report``: one dict per module
     (module, status done/skipped/failed, file, reason)."""
+
     report: list = []
 
 
@@ -356,5 +432,6 @@ def open_binned_dssc(path, parallel=True):
         raise ToolBoxPathError(f"{path} is not a folder of binned DSSC module files")
     if not any(f.endswith(".h5") for f in os.listdir(path)):
         raise ToolBoxPathError(f"{path} has no binned module files (*.h5)")
-    return xr.open_mfdataset(os.path.join(str(path), "*.h5"), parallel=parallel, join="inner",
-                             engine="h5netcdf")
+    return xr.open_mfdataset(
+        os.path.join(str(path), "*.h5"), parallel=parallel, join="inner", engine="h5netcdf"
+    )

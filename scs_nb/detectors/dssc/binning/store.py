@@ -1,5 +1,6 @@
 """Storing and combining binned DSSC data (ToolBox ``dssc_data``), and the
 module files of a binning: their names, atomic writes, reuse of complete ones."""
+
 from __future__ import annotations
 
 import contextlib
@@ -48,8 +49,10 @@ def save_xarray(fname, data, group="data", mode="a"):
     if mode not in ("a", "w"):
         raise ToolBoxValueError(f"mode must be 'a' (add a group) or 'w' (new file), got {mode!r}")
     if mode == "a" and os.path.exists(fname) and group in _groups(fname):
-        raise ToolBoxFileError(f"{fname} already has a group {group!r}; use another group or "
-                               "mode='w' to replace the file")
+        raise ToolBoxFileError(
+            f"{fname} already has a group {group!r}; use another group or "
+            "mode='w' to replace the file"
+        )
     if isinstance(data, xr.DataArray):
         data = data.to_dataset(name=data.name or "data")
     if mode == "a" and not os.path.exists(fname):
@@ -85,7 +88,7 @@ def save_attributes_h5(fname, data={}):
 def _numeric_seq(v):
     try:
         a = np.asarray(v)
-    except Exception:  # noqa: BLE001
+    except Exception:
         return False
     return a.dtype.kind in "biuf"
 
@@ -107,8 +110,7 @@ def load_xarray(fname, group="data", form="dataset"):
     if form not in ("dataset", "array"):
         raise ToolBoxValueError(f"form must be 'dataset' or 'array', got {form!r}")
     if group and group not in ("/",) and group not in _groups(fname) and group != "data":
-        raise ToolBoxFileError(f"{fname} has no group {group!r}; groups: "
-                               f"{sorted(_groups(fname))}")
+        raise ToolBoxFileError(f"{fname} has no group {group!r}; groups: {sorted(_groups(fname))}")
     grp = group if group in _groups(fname) else None
     if form == "dataset":
         return xr.load_dataset(fname, group=grp, engine="h5netcdf")
@@ -134,15 +136,28 @@ def get_data_formatted(filenames=[], data_list=[]):
         A xarray.Dataset containing the combined data.
     """
     if isinstance(filenames, str):
-        filenames = sorted(glob.glob(os.path.join(filenames, "*.h5"))) \
-            if os.path.isdir(filenames) else [filenames]
+        filenames = (
+            sorted(glob.glob(os.path.join(filenames, "*.h5")))
+            if os.path.isdir(filenames)
+            else [filenames]
+        )
     datasets = [load_xarray(f) for f in filenames] + list(data_list)
     if not datasets:
         raise ToolBoxValueError("get_data_formatted: no files and no data given")
-    datasets = [d.expand_dims(module=[d.attrs["module"]])
-                if "module" not in d.dims and "module" in d.attrs else d for d in datasets]
-    data = xr.concat(datasets, dim="module", data_vars="minimal", coords="minimal",
-                     join="inner", combine_attrs="drop_conflicts").sortby("module")
+    datasets = [
+        d.expand_dims(module=[d.attrs["module"]])
+        if "module" not in d.dims and "module" in d.attrs
+        else d
+        for d in datasets
+    ]
+    data = xr.concat(
+        datasets,
+        dim="module",
+        data_vars="minimal",
+        coords="minimal",
+        join="inner",
+        combine_attrs="drop_conflicts",
+    ).sortby("module")
     if "data" in data:
         first = [d for d in data["data"].dims if d not in ("pulse", "module", "x", "y")]
         order = first + [d for d in ("pulse", "module", "x", "y") if d in data["data"].dims]
@@ -229,13 +244,14 @@ def complete_file(fname, phash):
         with h5py.File(fname, "r") as f:
             old = f.attrs.get("params_hash")
     except OSError:
-        return False        # unreadable leftover: redo it
+        return False  # unreadable leftover: redo it
     old = old.decode() if isinstance(old, bytes) else old
     if old == phash:
         return True
     raise ToolBoxFileError(
         f"{fname} exists and was binned with other parameters (hash {old} != {phash}); "
-        "pass overwrite=True to replace it, or choose another output folder")
+        "pass overwrite=True to replace it, or choose another output folder"
+    )
 
 
 def clean_stale_parts(folder, fname):
