@@ -14,7 +14,7 @@ import pytest
 import xarray as xr
 
 import scs_nb as tb
-from scs_nb.detectors.dssc.azimuthal import integrate as az
+from scs_nb.detectors.dssc.azimuthal import matrix as az
 from scs_nb.errors import ToolBoxError
 from scs_nb.facility import dssc_geometry
 

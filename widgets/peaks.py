@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from scs_nb.errors import ToolBoxValueError
-from scs_nb.pulses.digitizers import SAMPLES_PER_SLOT, find_integ_params, get_dig_avg_trace
+from scs_nb.pulses.digitizer_channels import SAMPLES_PER_SLOT, get_dig_avg_trace
+from scs_nb.pulses.peak_integration import find_integ_params
 
 from ._base import Tool, as_dataarray, make_figure
 

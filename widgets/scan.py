@@ -7,7 +7,7 @@ import xarray as xr
 
 import scs_nb as tb
 from scs_nb.errors import ToolBoxValueError
-from scs_nb.pulses.digitizers import peaks_name
+from scs_nb.pulses.digitizer_channels import peaks_name
 
 from ._base import Tool, make_figure
 

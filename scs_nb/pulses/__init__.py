@@ -17,10 +17,9 @@ from .bunch_pattern import (  # noqa: F401
     pulsePatternInfo,
     repRate,
 )
+from .digitizer_channels import digitizer_signal_description, get_dig_avg_trace  # noqa: F401
 from .digitizers import (  # noqa: F401
     check_peak_params,
-    digitizer_signal_description,
-    get_dig_avg_trace,
     get_digitizer_peaks,
     get_laser_peaks,
     get_peaks,

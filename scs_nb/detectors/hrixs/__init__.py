@@ -18,7 +18,8 @@ around it, its charge the 4x4 sum. ``centroid_two`` classifies a hit as a
 double hit when its charge is at least ``DBL_THRESHOLD`` photons (the charge of
 one photon follows from the incident energy, ``MARANAX_EV_PER_ADU``).
 
-Modules: ``kernel`` (the hit finder), ``analysis`` (``hRIXS``), ``maranax``
+Modules: ``kernel`` (the hit finder), ``analysis`` (``hRIXS``), ``calibration``
+(its curvature and energy calibrations), ``maranax``
 (``MaranaX``, parallel centroiding), ``parallel`` (threads, worker processes,
 dask). The parameters' JSON file is ``scs_nb.detectors.spectrometer``.
 """

@@ -1,7 +1,7 @@
 """DSSC azimuthal integration.
 
-* ``integrate``: ``integrate_azimuthal`` with exact hexagonal pixel splitting,
-  its matrices (``azimuthal_matrix``, cached) and radial units;
+* ``integrate``: ``integrate_azimuthal`` with exact hexagonal pixel splitting;
+* ``matrix``: its matrices (``azimuthal_matrix``, cached) and radial units;
 * ``kernels``: the numba kernels that build and apply the matrices;
 * ``delay``: I(q) maps against the pump-probe delay (``delay_map``,
   ``fit_recovery``);
@@ -10,18 +10,17 @@
 """
 
 from .delay import delay_map, fit_recovery, integrate_delay_scan, q_traces, recovery_model
-from .integrate import (
+from .integrate import integrate_azimuthal, pyfai_integrator
+from .integrator import AzimuthalIntegrator, AzimuthalIntegratorDSSC
+from .matrix import (
     UNITS,
     AzimuthalMatrix,
     azimuthal_matrix,
     geometry_key,
-    integrate_azimuthal,
     pixel_polygons,
-    pyfai_integrator,
     r_to_radial,
     radial_to_r,
 )
-from .integrator import AzimuthalIntegrator, AzimuthalIntegratorDSSC
 
 __all__ = [
     "integrate_azimuthal",

@@ -31,7 +31,7 @@ import numpy as np
 
 from ....errors import ToolBoxValueError
 from ....facility import DSSC_PIXEL_SIZE_M
-from .integrate import azimuthal_matrix, pixel_polygons
+from .matrix import azimuthal_matrix, pixel_polygons
 
 __all__ = ["AzimuthalIntegrator", "AzimuthalIntegratorDSSC"]
 
