@@ -24,13 +24,8 @@ FOLDERS = {
 }
 
 #: modules allowed over MAX_LINES because they are one concept each, and why
-LONG_MODULES = {
-    "scs_nb/detectors/hrixs/analysis.py": "one class, hRIXS: the ToolBox's API of the "
-    "spectrometer (centroiding, calibrations, spectra)",
-    "scs_nb/pulses/digitizers.py": "the ToolBox's digitizer API: reading traces and "
-    "aligning their peaks (integration is peak_integration)",
-}
-MAX_LINES = 600
+LONG_MODULES: dict = {}
+MAX_LINES = 650  # "about 600", counted as ruff formats the code
 
 pytestmark = pytest.mark.skipif(
     not (ROOT / "scs_nb").is_dir(), reason="needs the source tree, not an installed wheel"
