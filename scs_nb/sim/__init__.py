@@ -15,17 +15,8 @@ walking this package, so a new device simulator is one new module.
 ``ensure_run`` is what templates call so that they run anywhere.
 """
 
-from .core import (
-    DEFAULT_PROPOSAL,
-    SimResult,
-    SimRun,
-    default_data_root,
-    ensure_run,
-    ground_truth,
-    proposal_dir,
-    simulate,
-    truth_path,
-)
+from .core import DEFAULT_PROPOSAL, SimResult, SimRun, ensure_run, simulate
+from .folders import default_data_root, ground_truth, proposal_dir, truth_path
 from .registry import get_scenario, list_scenarios, scenario
 
 __all__ = [

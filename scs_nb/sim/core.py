@@ -7,7 +7,6 @@ A scenario is a function ``f(run: SimRun, **options)`` registered with
 
 from __future__ import annotations
 
-import errno
 import inspect
 import json
 import math
@@ -23,104 +22,23 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import check_writable_dir, clean_stale, part_name, umask, write_atomic
+from ..atomic import check_writable_dir, clean_stale, part_name, umask
 from ..errors import ToolBoxPathError, ToolBoxValueError
-from ..facility import DEFAULT_CYCLE, data_root, proposal_folder, validate_proposal, validate_run
+from ..facility import validate_proposal, validate_run
 from .extra import add_mnemonics
+from .folders import (
+    atomic_write_text,
+    default_data_root,
+    ground_truth,
+    proposal_dir,
+    publish_run,
+    to_jsonable,
+    truth_path,
+)
 from .registry import Scenario, get_scenario
 from .writer import ControlSource, RunWriter
 
 DEFAULT_PROPOSAL = 900001  # the demo proposal used by templates
-
-
-# -- data root and paths ---------------------------------------------------
-def default_data_root() -> Path:
-    """The data root the simulator writes into.
-
-    Returns
-    -------
-    pathlib.Path
-        ``scs_nb.facility.data_root()`` ($EXTRA_DATA_DATA_ROOT or the local cache).
-    """
-    return data_root()
-
-
-def proposal_dir(proposal, data_root=None, cycle=DEFAULT_CYCLE) -> Path:
-    """Folder of a (simulated) proposal; an existing one is found in any cycle.
-
-    Parameters
-    ----------
-    proposal : int
-        Proposal number.
-    data_root : str or pathlib.Path, optional
-        Data root; default ``default_data_root()``.
-    cycle : str
-        Cycle of a proposal that does not exist yet.
-
-    Returns
-    -------
-    pathlib.Path
-        ``<data root>/SCS/<cycle>/p<proposal>``.
-    """
-    return proposal_folder(proposal, data_root, cycle)
-
-
-def truth_path(proposal, run, data_root=None) -> Path:
-    """Where the ground truth of a simulated run lives.
-
-    It lies beside the run folder, outside ``raw/``, so that extra_data never
-    sees it.
-
-    Parameters
-    ----------
-    proposal, run : int
-        Proposal and run number.
-    data_root : str or pathlib.Path, optional
-        Data root; default ``default_data_root()``.
-
-    Returns
-    -------
-    pathlib.Path
-        ``<proposal>/usr/simulation/r<run>/ground_truth.json``.
-    """
-    return (
-        proposal_dir(proposal, data_root)
-        / "usr"
-        / "simulation"
-        / f"r{validate_run(run):04d}"
-        / "ground_truth.json"
-    )
-
-
-def ground_truth(proposal, run, data_root=None) -> dict:
-    """The injected quantities of a simulated run.
-
-    Parameters
-    ----------
-    proposal, run : int
-        Proposal and run number.
-    data_root : str or pathlib.Path, optional
-        Data root; default ``default_data_root()``.
-
-    Returns
-    -------
-    dict
-        The ground truth as written by ``simulate`` (JSON types; the units are
-        in the key names, e.g. ``nrj_eV``).
-
-    Raises
-    ------
-    ToolBoxPathError
-        If the run has no ground truth (it was not simulated).
-    """
-    path = truth_path(proposal, run, data_root)
-    if not path.is_file():
-        raise ToolBoxPathError(
-            f"no ground truth for proposal {proposal} run {run}: "
-            f"{path} does not exist (was the run simulated?)"
-        )
-    with open(path) as f:
-        return json.load(f)
 
 
 # -- the run being built ---------------------------------------------------
@@ -289,35 +207,6 @@ class SimRun:
                 s.counts = {g: np.where(mask, 0, c) for g, c in s.counts.items()}
             self.absent[s.name] = mask
         self.truth["absent"] = {s.name: self.train_ids[mask].tolist() for s in hit}
-
-
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None
-    return obj
-
-
-def atomic_write_text(path: Path, text: str):
-    """Write a text file atomically, with the usual (umask) permissions.
-
-    Proposal members can read it, and no reader ever sees a half-written file.
-
-    Parameters
-    ----------
-    path : pathlib.Path
-        The file to write.
-    text : str
-        Its content.
-    """
-    write_atomic(path, text)
 
 
 # -- option validation ------------------------------------------------------------
@@ -541,7 +430,7 @@ def simulate(
     sim = SimRun(
         proposal, run, ntrains, seed, missing_trains=missing_trains, scenario_name=scenario_name
     )
-    sim.truth["options"] = _jsonable(options)
+    sim.truth["options"] = to_jsonable(options)
     try:
         sc.func(sim, **options)
     except TypeError as exc:
@@ -578,12 +467,12 @@ def simulate(
             bar.close()
         sim.truth["sources"].update({s.name: type(s).__name__ for s in sim.sources})
         tpath = truth_path(sim.proposal, sim.run, root)
-        won = _publish(tmp_dir, run_dir, overwrite)
+        won = publish_run(tmp_dir, run_dir, overwrite)
     finally:
         if tmp_dir.exists():
             shutil.rmtree(tmp_dir, ignore_errors=True)
     if won:
-        atomic_write_text(tpath, json.dumps(_jsonable(sim.truth)))
+        atomic_write_text(tpath, json.dumps(to_jsonable(sim.truth)))
         return SimResult(run_dir, tpath, sim.truth, [run_dir / f.name for f in files])
     # another process wrote this run first: use its run (and its ground truth)
     for _ in range(200):
@@ -597,33 +486,6 @@ def simulate(
     )
     truth = ground_truth(sim.proposal, sim.run, root) if tpath.is_file() else sim.truth
     return SimResult(run_dir, tpath, truth, sorted(run_dir.glob("*.h5")))
-
-
-def _publish(tmp_dir: Path, run_dir: Path, overwrite: bool) -> bool:
-    """Rename the finished ``tmp_dir`` to ``run_dir``. False when another process
-    published it first (and ``overwrite`` is off); with ``overwrite`` an existing run
-    is moved aside first and deleted after the rename."""
-    aside = None
-    if overwrite and run_dir.exists():
-        aside = Path(
-            tempfile.mkdtemp(
-                dir=run_dir.parent, prefix=part_name(run_dir.name + ".old"), suffix=".part"
-            )
-        )
-        try:
-            os.replace(run_dir, aside / run_dir.name)
-        except FileNotFoundError:  # a concurrent overwrite moved it already
-            pass
-    try:
-        os.rename(tmp_dir, run_dir)
-        return True
-    except OSError as exc:
-        if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY) or not run_dir.is_dir():
-            raise
-        return False
-    finally:
-        if aside is not None:
-            shutil.rmtree(aside, ignore_errors=True)
 
 
 def ensure_run(proposal=DEFAULT_PROPOSAL, run=1, scenario=None, data_root=None, **kwargs):

@@ -19,6 +19,7 @@ from ..batch import runner
 from ..batch.templates import list_templates
 from . import core
 from .checks import run_checks
+from .folders import proposal_dir, truth_path
 from .registry import list_scenarios
 
 DEMO_PROPOSAL = core.DEFAULT_PROPOSAL
@@ -65,8 +66,8 @@ def simulate_demo(data_root: Path, progress=print):
     """
     plan = demo_plan()
     for name, run in plan.items():
-        run_dir = core.proposal_dir(DEMO_PROPOSAL, data_root) / "raw" / f"r{run:04d}"
-        if run_dir.exists() and core.truth_path(DEMO_PROPOSAL, run, data_root).exists():
+        run_dir = proposal_dir(DEMO_PROPOSAL, data_root) / "raw" / f"r{run:04d}"
+        if run_dir.exists() and truth_path(DEMO_PROPOSAL, run, data_root).exists():
             progress(f"  r{run:04d} {name}: already simulated")
             continue
         t0 = time.perf_counter()

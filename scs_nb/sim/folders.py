@@ -1,0 +1,194 @@
+"""Run folders and ground-truth I/O of the simulator.
+
+Where simulated proposals, runs and their ground truth live, reading the
+ground truth back, and writing a finished run into place atomically.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..atomic import part_name, write_atomic
+from ..errors import ToolBoxPathError
+from ..facility import DEFAULT_CYCLE, data_root, proposal_folder, validate_run
+
+
+def default_data_root() -> Path:
+    """The data root the simulator writes into.
+
+    Returns
+    -------
+    pathlib.Path
+        ``scs_nb.facility.data_root()`` ($EXTRA_DATA_DATA_ROOT or the local cache).
+    """
+    return data_root()
+
+
+def proposal_dir(proposal, data_root=None, cycle=DEFAULT_CYCLE) -> Path:
+    """Folder of a (simulated) proposal; an existing one is found in any cycle.
+
+    Parameters
+    ----------
+    proposal : int
+        Proposal number.
+    data_root : str or pathlib.Path, optional
+        Data root; default ``default_data_root()``.
+    cycle : str
+        Cycle of a proposal that does not exist yet.
+
+    Returns
+    -------
+    pathlib.Path
+        ``<data root>/SCS/<cycle>/p<proposal>``.
+    """
+    return proposal_folder(proposal, data_root, cycle)
+
+
+def truth_path(proposal, run, data_root=None) -> Path:
+    """Where the ground truth of a simulated run lives.
+
+    It lies beside the run folder, outside ``raw/``, so that extra_data never
+    sees it.
+
+    Parameters
+    ----------
+    proposal, run : int
+        Proposal and run number.
+    data_root : str or pathlib.Path, optional
+        Data root; default ``default_data_root()``.
+
+    Returns
+    -------
+    pathlib.Path
+        ``<proposal>/usr/simulation/r<run>/ground_truth.json``.
+    """
+    return (
+        proposal_dir(proposal, data_root)
+        / "usr"
+        / "simulation"
+        / f"r{validate_run(run):04d}"
+        / "ground_truth.json"
+    )
+
+
+def ground_truth(proposal, run, data_root=None) -> dict:
+    """The injected quantities of a simulated run.
+
+    Parameters
+    ----------
+    proposal, run : int
+        Proposal and run number.
+    data_root : str or pathlib.Path, optional
+        Data root; default ``default_data_root()``.
+
+    Returns
+    -------
+    dict
+        The ground truth as written by ``simulate`` (JSON types; the units are
+        in the key names, e.g. ``nrj_eV``).
+
+    Raises
+    ------
+    ToolBoxPathError
+        If the run has no ground truth (it was not simulated).
+    """
+    path = truth_path(proposal, run, data_root)
+    if not path.is_file():
+        raise ToolBoxPathError(
+            f"no ground truth for proposal {proposal} run {run}: "
+            f"{path} does not exist (was the run simulated?)"
+        )
+    with open(path) as f:
+        return json.load(f)
+
+
+def to_jsonable(obj):
+    """A copy of ``obj`` that ``json.dumps`` writes: the ground truth's types made plain.
+
+    Parameters
+    ----------
+    obj : object
+        Dicts (keys made str), lists, tuples, numpy arrays and scalars, nested.
+
+    Returns
+    -------
+    object
+        Plain dicts, lists and Python scalars; non-finite floats become None.
+    """
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    return obj
+
+
+def atomic_write_text(path: Path, text: str):
+    """Write a text file atomically, with the usual (umask) permissions.
+
+    Proposal members can read it, and no reader ever sees a half-written file.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file to write.
+    text : str
+        Its content.
+    """
+    write_atomic(path, text)
+
+
+def publish_run(tmp_dir: Path, run_dir: Path, overwrite: bool) -> bool:
+    """Rename the finished ``tmp_dir`` to ``run_dir``.
+
+    With ``overwrite`` an existing run is moved aside first and deleted after
+    the rename.
+
+    Parameters
+    ----------
+    tmp_dir : pathlib.Path
+        The finished run folder, written under a temporary name.
+    run_dir : pathlib.Path
+        The run folder.
+    overwrite : bool
+        Replace an existing run.
+
+    Returns
+    -------
+    bool
+        True when published; False when another process published it first
+        (and ``overwrite`` is off).
+    """
+    aside = None
+    if overwrite and run_dir.exists():
+        aside = Path(
+            tempfile.mkdtemp(
+                dir=run_dir.parent, prefix=part_name(run_dir.name + ".old"), suffix=".part"
+            )
+        )
+        try:
+            os.replace(run_dir, aside / run_dir.name)
+        except FileNotFoundError:  # a concurrent overwrite moved it already
+            pass
+    try:
+        os.rename(tmp_dir, run_dir)
+        return True
+    except OSError as exc:
+        if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY) or not run_dir.is_dir():
+            raise
+        return False
+    finally:
+        if aside is not None:
+            shutil.rmtree(aside, ignore_errors=True)
