@@ -22,12 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import check_writable_dir, clean_stale, part_name, umask
+from ..atomic import check_writable_dir, clean_stale, part_name, umask, write_atomic
 from ..errors import ToolBoxPathError, ToolBoxValueError
 from ..facility import validate_proposal, validate_run
 from .extra import add_mnemonics
 from .folders import (
-    atomic_write_text,
     default_data_root,
     ground_truth,
     proposal_dir,
@@ -472,7 +471,7 @@ def simulate(
         if tmp_dir.exists():
             shutil.rmtree(tmp_dir, ignore_errors=True)
     if won:
-        atomic_write_text(tpath, json.dumps(to_jsonable(sim.truth)))
+        write_atomic(tpath, json.dumps(to_jsonable(sim.truth)))
         return SimResult(run_dir, tpath, sim.truth, [run_dir / f.name for f in files])
     # another process wrote this run first: use its run (and its ground truth)
     for _ in range(200):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import part_name, write_atomic
+from ..atomic import part_name
 from ..errors import ToolBoxPathError
 from ..facility import DEFAULT_CYCLE, data_root, proposal_folder, validate_run
 
@@ -133,21 +133,6 @@ def to_jsonable(obj):
     if isinstance(obj, float) and not np.isfinite(obj):
         return None
     return obj
-
-
-def atomic_write_text(path: Path, text: str):
-    """Write a text file atomically, with the usual (umask) permissions.
-
-    Proposal members can read it, and no reader ever sees a half-written file.
-
-    Parameters
-    ----------
-    path : pathlib.Path
-        The file to write.
-    text : str
-        Its content.
-    """
-    write_atomic(path, text)
 
 
 def publish_run(tmp_dir: Path, run_dir: Path, overwrite: bool) -> bool:
