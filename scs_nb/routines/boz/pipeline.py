@@ -105,8 +105,9 @@ def determine_correction(
 ):
     """The whole I.a: ROIs, plane flat field, refined flat field, non-linearity.
 
-    The JSON is saved once the flat field is done (for the online preview) and again
-    complete.
+    The JSON is saved once the flat field is done (for the online preview, marked
+    ``"complete": false``: `parameters.load` refuses it unless ``allow_incomplete=True``)
+    and again complete.
 
     Parameters
     ----------
@@ -161,7 +162,8 @@ def determine_correction(
     p.ff_alpha, p.ff_max_iter = float(ff_alpha), int(ff_max_iter)
     refined, ff_fitres = ff_refine_fit(p)
     p.set_flat_field(refined.x)
-    fname = p.save(path)
+    # a preview: if the job ends during the non-linearity fit, readers refuse it
+    fname = p.save(path, complete=False)
     t_ff = time.perf_counter() - t0
     progress(f"flat field done in {t_ff:.1f} s: {fname}")
     domain = nl_domain(nl_N, nl_low, nl_high)
@@ -169,7 +171,7 @@ def determine_correction(
     res, nl_fitres = nl_fit(p, domain, compute_flat_field_correction(p.rois, p))
     p.set_Fnl(nl_lut(domain, res.x))
     p.set_flat_field(normalize_flat_field(p))
-    p.save(path)
+    p.save(path, complete=True)
     t_all = time.perf_counter() - t0
     progress(f"non-linearity done in {t_all:.1f} s ({res.nit} iterations): {fname}")
     return p, {
