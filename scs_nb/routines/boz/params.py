@@ -10,7 +10,7 @@ import numpy as np
 
 from ...atomic import json_default, write_atomic
 from ...errors import ToolBoxPathError, ToolBoxValueError
-from ...facility import DSSC_MODULE_SHAPE
+from ...facility import DSSC_MODULE_SHAPE, DSSC_NMODULES
 from .load import check_dark_frames, load_dssc_module
 from .reductions import ReductionCache
 
@@ -62,6 +62,67 @@ def _pixel_index(k):
     return [int(y), int(x)]
 
 
+#: The constraints of the correction determination's inputs, in the notation of the
+#: templates' help comments (``(> 0)``, ``(0..15)``): the one definition that the ``boz_Ia``
+#: template's parameters cell states, `check_correction_inputs` applies (``parameters``,
+#: ``determine_correction``) and ``scs-nb submit boz-correction`` refuses with.
+CORRECTION_CONSTRAINTS = {
+    "module": f"0..{DSSC_NMODULES - 1}",
+    "gain": "> 0",
+    "rois_th": "> 0",
+    "sat_level": "1..511",
+    "ff_alpha": ">= 0",
+    "ff_max_iter": ">= 1",
+    "nl_N": ">= 1",
+    "nl_low": "0..510",
+    "nl_alpha": ">= 0",
+    "nl_max_iter": ">= 1",
+}
+
+
+def _meets(value, constraint):
+    """Whether a number meets one constraint of `CORRECTION_CONSTRAINTS`."""
+    if ".." in constraint:
+        low, high = (float(v) for v in constraint.split(".."))
+        return low <= value <= high
+    op, bound = constraint.split()
+    bound = float(bound)
+    return {">": value > bound, ">=": value >= bound, "<": value < bound, "<=": value <= bound}[op]
+
+
+def check_correction_inputs(**values):
+    """Check inputs of the correction determination against `CORRECTION_CONSTRAINTS`.
+
+    Parameters
+    ----------
+    **values
+        ``name=value`` for names of `CORRECTION_CONSTRAINTS` (others are passed through);
+        None is left unchecked.
+
+    Returns
+    -------
+    dict
+        ``values``.
+
+    Raises
+    ------
+    ToolBoxValueError
+        A value that is not a finite number, or outside its constraint (e.g. ``module must
+        be 0..15, got 99``).
+    """
+    for name, value in values.items():
+        constraint = CORRECTION_CONSTRAINTS.get(name)
+        if constraint is None or value is None:
+            continue
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = float("nan")
+        if isinstance(value, bool) or not np.isfinite(number) or not _meets(number, constraint):
+            raise ToolBoxValueError(f"BOZ correction: {name} must be {constraint}, got {value!r}")
+    return values
+
+
 class IncompleteParametersWarning(UserWarning):
     """BOZ parameters without their non-linearity correction are used."""
 
@@ -100,6 +161,7 @@ class parameters:
     """
 
     def __init__(self, proposal, darkrun, run, module, gain, drop_intra_darks=True):
+        check_correction_inputs(module=module, gain=gain)
         self.proposal = int(proposal)
         self.darkrun = int(darkrun)
         self.run = int(run)

@@ -19,7 +19,7 @@ from .flat_field import (
     plane_fitting,
 )
 from .nonlinearity import nl_domain, nl_fit, nl_lut
-from .params import parameters
+from .params import check_correction_inputs, parameters
 from .reductions import average_module, bad_pixel_map, compute
 from .rois import find_rois
 
@@ -146,6 +146,18 @@ def determine_correction(
     --------
     >>> p, info = determine_correction(2937, 615, 614, module=15, gain=3)   # doctest: +SKIP
     """
+    check_correction_inputs(
+        module=module,
+        gain=gain,
+        rois_th=rois_th,
+        sat_level=sat_level,
+        ff_alpha=ff_alpha,
+        ff_max_iter=ff_max_iter,
+        nl_N=nl_N,
+        nl_low=nl_low,
+        nl_alpha=nl_alpha,
+        nl_max_iter=nl_max_iter,
+    )
     t0 = time.perf_counter()
     path = path or default_path(proposal, run)
     p = parameters(proposal, darkrun, run, module, gain, drop_intra_darks)
