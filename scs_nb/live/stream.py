@@ -86,6 +86,9 @@ class Stream:
         (detector frames for ``LiveBinner``), read with ``trains()``.
     bunchPattern : str or dict
         Pattern of the digitizer peaks, as in ``tb.load``.
+    optional : list, optional
+        Fields kept when the endpoint sends them, not needed for a train to
+        count as complete (in ``dataset()`` when every train held has them).
     start : bool
         Start receiving now (else call ``start()``).
 
@@ -118,6 +121,7 @@ class Stream:
         sock="REQ",
         frames=None,
         bunchPattern="sase3",
+        optional=(),
         start=True,
     ):
         if not isinstance(endpoint, str) or "://" not in endpoint:
@@ -137,16 +141,16 @@ class Stream:
         self.sock = sock
         self.bunchPattern = bunchPattern
         self.fields = field_list(fields)
-        if not self.fields and not frames:
+        opt = field_list(optional)
+        if not self.fields and not frames and not opt:
             raise ToolBoxValueError("fields is empty; pass mnemonics such as ['SCS_SA3']")
-        self._cands = {n: _candidates(n, s) for n, s in self.fields}
-        self._asked = [n for n, _ in self.fields]
+        self._cands = {n: _candidates(n, s) for n, s in self.fields + opt}
+        self._asked = [n for n, _ in self.fields + opt]
+        self._optional = {n for n, _ in opt if n not in dict(self.fields)}
         needs_bpt = any(kind_of(c[0]) in _PULSE_KINDS for c in self._cands.values())
         if needs_bpt and "bunchPatternTable" not in self._cands:
             self._cands["bunchPatternTable"] = _candidates("bunchPatternTable", None)
-            self._optional = {"bunchPatternTable"}
-        else:
-            self._optional = set()
+            self._optional.add("bunchPatternTable")
         self._frames = {n: tuple(sk) for n, sk in (frames or {}).items()}
         self.alts = {}  # field -> the alternative found in the stream
         self._lock = threading.Lock()
