@@ -19,6 +19,7 @@ from scs_nb.detectors.dssc.binning import LiveBinner
 from scs_nb.detectors.dssc.binning.run import _round_bins, xaxis_from
 from scs_nb.detectors.dssc.plot import assemble
 from scs_nb.errors import ToolBoxValueError
+from scs_nb.facility import dssc_geometry
 from scs_nb.live import Stream
 from scs_nb.pulses import get_tim_peaks, get_xgm
 from scs_nb.pulses.digitizer_channels import peaks_name
@@ -275,8 +276,6 @@ class LiveView(Tool):
         img = res["data"].mean((self.scan, "pulse")).values
         full = assemble(img, res["module"].values)
         if self._geom is None:
-            from scs_nb.facility import dssc_geometry  # extra_geom: only with a DSSC panel
-
             self._geom = dssc_geometry()
         pic, _ = self._geom.position_modules(full)
         if self._img is None:
