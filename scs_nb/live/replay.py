@@ -52,6 +52,8 @@ class Replay:
         Start again at the first train after the last one.
     sock : str
         'REP' (clients with ``sock='REQ'``, the default), 'PUB' or 'PUSH'.
+    exclude : str or list of str
+        Glob pattern(s) of sources not sent (e.g. detector modules not needed).
 
     Attributes
     ----------
@@ -67,7 +69,15 @@ class Replay:
     """
 
     def __init__(
-        self, run, port=0, address=DEFAULT_ADDRESS, rate=10.0, sources="*", loop=False, sock="REP"
+        self,
+        run,
+        port=0,
+        address=DEFAULT_ADDRESS,
+        rate=10.0,
+        sources="*",
+        loop=False,
+        sock="REP",
+        exclude=(),
     ):
         if isinstance(run, tuple):
             run = open_run(*run)
@@ -84,7 +94,13 @@ class Replay:
         if not 0 <= port < 65536:
             raise ToolBoxValueError(f"port must be 0 (any free port) or 1..65535, got {port}")
         pats = [sources] if isinstance(sources, str) else list(sources)
-        keep = sorted(s for s in run.all_sources if any(fnmatch.fnmatch(s, p) for p in pats))
+        excl = [exclude] if isinstance(exclude, str) else list(exclude)
+        keep = sorted(
+            s
+            for s in run.all_sources
+            if any(fnmatch.fnmatch(s, p) for p in pats)
+            and not any(fnmatch.fnmatch(s, p) for p in excl)
+        )
         if not keep:
             raise ToolBoxValueError(
                 f"no source of the run matches {pats}; sources: "

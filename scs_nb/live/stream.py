@@ -208,7 +208,9 @@ class Stream:
         self.stop()
 
     def __del__(self):
-        self._stop.set()
+        stop = getattr(self, "_stop", None)  # absent when __init__ refused its arguments
+        if stop is not None:
+            stop.set()
 
     def _client(self):
         # imported here: pyzmq/msgpack are the optional `live` extra

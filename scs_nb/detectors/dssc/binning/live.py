@@ -125,7 +125,12 @@ class LiveBinner:
         self._fpt = fpt
         self._pb, self._plabels = pulse_bin_index(pattern_binner(self.pattern, fpt), fpt)
         for m in self.modules:
-            self._darks[m] = dark_for_module(self.dark, m, fpt)
+            d = self.dark.get(m) if isinstance(self.dark, dict) else self.dark
+            if isinstance(self.dark, dict) and d is None:
+                raise ToolBoxValueError(
+                    f"the dark has no module {m}; it has modules {sorted(self.dark)}"
+                )
+            self._darks[m] = dark_for_module(d, m, fpt)
 
     def _grow(self, m, nbins):
         npix = raw.NPIX
