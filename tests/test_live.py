@@ -52,17 +52,16 @@ def test_simulator_writes_no_hdf5_booleans_and_runs_serialise(simulated):
     from karabo_bridge.serializer import serialize
 
     res = simulated("pes", trains=5)
+    bools = []
+
+    def collect(name, obj):
+        if isinstance(obj, h5py.Dataset) and obj.dtype == np.bool_:
+            bools.append(name)
+
     for f in glob.glob(str(res.run_dir / "*.h5")):
         with h5py.File(f) as h:
-            bools = []
-            h.visititems(
-                lambda n, o: (
-                    bools.append(n)
-                    if isinstance(o, h5py.Dataset) and o.dtype == np.bool_
-                    else None
-                )
-            )
-            assert not bools, f"boolean datasets in {f}: {bools[:5]}"
+            h.visititems(collect)
+    assert not bools, f"boolean datasets: {bools[:5]}"
     run = tb.open_run(res.proposal, res.run)
     valves = [s for s in run.control_sources if "/DCTRL/" in s]
     assert valves, "the PES scenario should record its gas valves"
@@ -70,7 +69,7 @@ def test_simulator_writes_no_hdf5_booleans_and_runs_serialise(simulated):
     assert run["SA3_XTD10_PES/ADC/1", "board1.enable.value"].ndarray().dtype == np.uint8
     for _, data in run.trains():
         for d in data.values():
-            for k in [k for k, v in d.items() if getattr(v, "dtype", None) == object]:
+            for k in [k for k, v in d.items() if getattr(v, "dtype", None) == np.dtype(object)]:
                 del d[k]
         serialize(data)
 
