@@ -245,14 +245,15 @@ class LiveView(Tool):
             tx = xgm.reindex_like(tim)
             self._l_tim.set_data(tx.values.ravel(), tim.values.ravel())
         if self.binner is not None:
-            sig = self.binner.signal()
-            for lab in sig["pulse"].values if sig.size else []:
+            res = self.binner.result()
+            sig = res["data"].mean(("module", "x", "y")) if res else res
+            for lab in sig["pulse"].values if res else []:
                 if lab not in self._l_scan:
                     (self._l_scan[lab],) = a["scan"].plot([], [], ".-", label=str(lab))
                     a["scan"].legend(fontsize="small")
                 line = sig.sel(pulse=lab)
                 self._l_scan[lab].set_data(line[self.scan].values, line.values)
-            self._draw_image()
+            self._draw_image(res)
         elif self._bins:
             if "ratio" not in self._l_scan:
                 (self._l_scan["ratio"],) = a["scan"].plot([], [], ".-")
@@ -269,8 +270,7 @@ class LiveView(Tool):
         if self.interactive:
             self._draw()
 
-    def _draw_image(self):
-        res = self.binner.result()
+    def _draw_image(self, res):
         if not res:
             return
         img = res["data"].mean((self.scan, "pulse")).values

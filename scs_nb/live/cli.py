@@ -29,6 +29,12 @@ def register(subparsers):
         "reachable from other machines)",
     )
     p.add_argument("--sources", default="*", help="glob of the sources sent (default all)")
+    p.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        help="glob of sources not sent (repeatable), e.g. DSSC modules not looked at",
+    )
     p.add_argument("--loop", action="store_true", help="start again after the last train")
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     p.set_defaults(func=_replay)
@@ -44,6 +50,7 @@ def _replay(args):
         rate=args.rate,
         sources=args.sources,
         loop=args.loop,
+        exclude=args.exclude,
     ).start()
     print(f"serving run {args.run} of proposal {args.proposal} on {r.endpoint}", flush=True)
     print(f"connect with: scs_nb.widgets.LiveView({r.endpoint!r})", flush=True)

@@ -139,18 +139,21 @@ class Replay:
 
     def _run(self):
         period = 1.0 / self.rate if self.rate else 0.0
+        due = time.monotonic()
         try:
             while not self._stop.is_set():
                 for _, data in self.run.trains():
                     if not data:
                         continue
-                    t0 = time.monotonic()
                     _drop_objects(data)
+                    # trains on a fixed schedule (reading a train takes part of the period);
+                    # a sender that fell behind does not burst to catch up
+                    due = max(due + period, time.monotonic() - period)
+                    if self._stop.wait(max(0.0, due - time.monotonic())):
+                        return
                     if self._sender.send(data):  # stop() woke it up
                         return
                     self.sent += 1
-                    if self._stop.wait(max(0.0, period - (time.monotonic() - t0))):
-                        return
                 if not self.loop:
                     break
         except Exception as exc:  # pragma: no cover - reported by the caller
