@@ -19,7 +19,7 @@ pytest.importorskip("karabo_bridge")
 
 from scs_nb.live import Replay, Stream
 
-FIELDS = ["SCS_SA3", "MCP2raw", "BAM1932M", "nrj"]
+FIELDS = ["SCS_SA3", "MCP2raw", "BAM1932M", "nrj", "FastADC5raw"]
 
 
 def _plain(da):
@@ -112,6 +112,10 @@ def test_stream_dataset_and_pulse_functions_equal_offline(delay_run):
         _plain(tb.get_bam(s, "BAM1932M")["BAM1932M"]),
         _plain(tb.get_bam(run, "BAM1932M")["BAM1932M"].sel(trainId=tids)),
     )
+    xr.testing.assert_equal(
+        _plain(tb.get_laser_peaks(s, "FastADC5raw")["FastADC5peaks"]),
+        _plain(tb.get_laser_peaks(run, "FastADC5raw")["FastADC5peaks"].sel(trainId=tids)),
+    )
     assert ds.attrs["dropped"] == 0 and ds.attrs["endpoint"] == s.endpoint
 
 
@@ -161,7 +165,7 @@ def test_endpoint_sending_other_sources_is_named(delay_run):
         with pytest.warns(UserWarning, match="hRIXS"):
             s = Stream(r.endpoint, ["SCS_SA3", "hRIXS_det"], max_trains=5)
             with pytest.raises(ToolBoxValueError) as err:
-                s.wait(5, timeout=3)
+                s.wait(5, timeout=1.5)
         s.stop()
     msg = str(err.value)
     assert "SCS_BLU_XGM/XGM/DOOCS:output" in msg  # what the endpoint sends
