@@ -51,7 +51,7 @@ from .digitizer_channels import (
 from .merge import merge_on_trains
 from .peak_integration import PARAM_KEYS, find_integ_params, peaks_from_raw_trace
 from .peak_integration import check_params as _check_params
-from .source import cached_rows, in_memory_alt, split_source
+from .source import cached_rows, in_memory_alt, processed_in_memory, split_source
 
 __all__ = [
     "get_peaks",
@@ -94,18 +94,6 @@ def _resolve(run, mem, mnemonic):
         return _resolve_digitizer(run, mnemonic)
     name, alt = in_memory_alt(mem, mnemonic)
     return name, alt, digitizer_kind(alt)
-
-
-def _processed_in_memory(mem, name):
-    """The peaks of channel ``name`` when the data in memory holds them already
-    integrated and aligned (``<channel>peaks`` on a pulse dimension), else None."""
-    out = peaks_name(name)
-    if name in mem.data and name != out:
-        return None  # the raw traces (or on-board values) are there: integrate them
-    da = mem.data.get(out)
-    if da is None or not any(d in bp.PULSE_DIMS.values() or d == "pulseId" for d in da.dims):
-        return None
-    return da
 
 
 def _cached_raw_peaks(cache, name, data, params, offsets, polarity):
@@ -192,7 +180,7 @@ def get_peaks(
         data = None
     name, alt, kind = _resolve(run, mem, mnemonic)
     if mem is not None and data is None:
-        done = _processed_in_memory(mem, name)
+        done = processed_in_memory(mem, name)
         if done is not None:  # integrated already (a stream's dataset(), as load gives it)
             return done
         if name not in mem.data and _counterpart(name, useRaw) in mem.data:

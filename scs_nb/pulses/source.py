@@ -21,9 +21,18 @@ import xarray as xr
 
 from ..errors import ToolBoxValueError
 from ..mnemonics import alternatives, mnemonics
+from .bunch_pattern import PULSE_DIMS
+from .digitizer_channels import peaks_name
 from .merge import merge_on_trains
 
-__all__ = ["InMemory", "split_source", "in_memory_alt", "cached_rows", "from_memory"]
+__all__ = [
+    "InMemory",
+    "split_source",
+    "in_memory_alt",
+    "cached_rows",
+    "from_memory",
+    "processed_in_memory",
+]
 
 
 @dataclass
@@ -193,3 +202,28 @@ def from_memory(func, mem: InMemory, names, merge_with, known, raw_dim, default=
         res = res.drop_vars([v for v in keep if v not in raw and v in res])
         out = merge_on_trains(out if done else None, res)
     return merge_on_trains(merge_with, out, drop=names)
+
+
+def processed_in_memory(mem: InMemory, name):
+    """The peaks of digitizer channel ``name`` when the data in memory holds them
+    already integrated and aligned (``<channel>peaks`` on a pulse dimension, as a
+    stream's ``dataset()`` gives them), else None.
+
+    Parameters
+    ----------
+    mem : InMemory
+        The data.
+    name : str
+        A digitizer mnemonic ('MCP2raw', 'MCP2apd', 'FastADC5peaks'...).
+
+    Returns
+    -------
+    xarray.DataArray or None
+    """
+    out = peaks_name(name)
+    if name in mem.data and name != out:
+        return None  # the raw traces (or on-board values) are there: integrate them
+    da = mem.data.get(out)
+    if da is None or not any(d in PULSE_DIMS.values() or d == "pulseId" for d in da.dims):
+        return None
+    return da
