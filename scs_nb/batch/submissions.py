@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from ..atomic import locked, write_atomic
-from ..errors import ToolBoxValueError
+from ..errors import ToolBoxError, ToolBoxValueError
 from .runner import failed_paths
 
 __all__ = [
@@ -137,7 +137,12 @@ def _load_unlocked(path, echo=None) -> list:
             data = json.load(f)
     except FileNotFoundError:
         return []
-    except (OSError, ValueError) as exc:
+    except OSError as exc:  # unreadable (permissions, I/O): not damaged, not to be moved
+        raise ToolBoxError(
+            f"cannot read the submission record {path}: {exc}; make it readable, or move "
+            "it away to start a new record"
+        ) from None
+    except ValueError as exc:
         data, problems = [], [f"it is not JSON ({exc})"]
     else:
         if not isinstance(data, list):
@@ -153,8 +158,14 @@ def _load_unlocked(path, echo=None) -> list:
     while aside.exists():  # two damaged records within a second: keep both
         n += 1
         aside = path.with_name(f"{stem}-{n}")
-    os.replace(path, aside)
-    write_atomic(path, json.dumps(data, indent=1))
+    try:
+        os.replace(path, aside)
+        write_atomic(path, json.dumps(data, indent=1))
+    except OSError as exc:
+        raise ToolBoxError(
+            f"the submission record {path} is damaged ({problems[0]}) and could not be "
+            f"kept aside ({exc}): move it away, then rerun"
+        ) from None
     msg = (
         f"scs-nb: warning: the submission record {path} was damaged ({problems[0]}"
         + (f"; {len(problems) - 1} more problem(s)" if len(problems) > 1 else "")
