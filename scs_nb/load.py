@@ -484,9 +484,38 @@ def get_array(
     arr = read(run, name, alt=alt)
     arr = arr.assign_coords(trainId=np.asarray(arr["trainId"].values, dtype=np.uint64))
     if stepsize is not None:
-        arr = stepsize * np.round(arr / stepsize)
-        arr.name = name
+        arr = _round_to_steps(arr, stepsize, name)
     return arr
+
+
+def _round_to_steps(arr, stepsize, name):
+    """``stepsize * round(arr / stepsize)`` in the array's precision (float64 for
+    integers); refused for values that are not numbers, and for a step so small
+    that ``arr / stepsize`` leaves the dtype's range (float32 data and 1e-300)."""
+    kind = arr.dtype
+    if not np.issubdtype(kind, np.number) or np.issubdtype(kind, np.complexfloating):
+        raise ToolBoxValueError(
+            f"get_array({name!r}, stepsize={stepsize!r}): {name!r} holds {arr.dtype} values "
+            "(not numbers); stepsize rounds numeric values: pass stepsize=None"
+        )
+    ftype = arr.dtype if np.issubdtype(arr.dtype, np.floating) else np.dtype(np.float64)
+    vals = np.asarray(arr.values, ftype)
+    step = ftype.type(stepsize)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        rounded = step * np.round(vals / step)
+    finite = np.isfinite(vals)
+    if step == 0 or np.any(finite & ~np.isfinite(rounded)):
+        big = float(np.max(np.abs(vals[finite]), initial=0.0))
+        smallest = max(big / float(np.finfo(ftype).max), float(np.finfo(ftype).tiny)) * 10
+        raise ToolBoxValueError(
+            f"get_array({name!r}, stepsize={stepsize!r}): the step is too small for the "
+            f"{ftype} values of {name!r} (up to {big:.4g}): values / stepsize leave the "
+            f"range of {ftype}; pass a stepsize of at least {smallest:.3g} (in practice the "
+            "scan's nominal step)"
+        )
+    out = arr.copy(data=rounded)
+    out.name = name
+    return out
 
 
 def load_run_values(prop_or_run, runNB=None, which="mnemonics"):

@@ -56,6 +56,8 @@ def test_template_headless(name, simulated, tmp_path):
     params = {"proposal": res.proposal, "run": res.run, "scenario": ""}
     if name == "fastccd_binning":
         params.update(dark_run=simulated("fccd_dark").run, dark_scenario="")
+    if name == "pes_basic":  # where the simulated digitizer's spectra start (its truth)
+        params.update(start=res.truth["pes"]["start"], origin=res.truth["pes"]["origin"])
     papermill.execute_notebook(
         str(TEMPLATES / f"{name}.ipynb"),
         str(out),

@@ -185,8 +185,16 @@ def xaxis_from(get, xaxis="delay", bam="BAM1932M", delay_origin=0.0, invert=True
 
 
 def _round_bins(values, bin_width):
-    if bin_width is None or bin_width <= 0:
-        raise ToolBoxValueError(f"bin_width must be > 0, got {bin_width}")
+    if (
+        isinstance(bin_width, bool)
+        or not isinstance(bin_width, (int, float, np.integer, np.floating))
+        or not np.isfinite(bin_width)
+        or bin_width <= 0
+    ):
+        raise ToolBoxValueError(
+            f"bin_width must be a finite number > 0 (in the x-axis unit: ps for 'delay', "
+            f"eV for 'nrj'), got {bin_width!r}"
+        )
     b = np.round(np.asarray(values, float) / bin_width) * bin_width
     ndig = max(0, int(np.ceil(-np.log10(bin_width))) + 3)
     return np.round(b, ndig) + 0.0  # no -0.0 label
@@ -295,6 +303,7 @@ def bin_dssc(
     overwrite: bool
         redo complete module files.
     """
+    _check_arguments(pattern, dssc_coords_stride, delay_origin, bin_width)
     run_dir = raw.run_directory(proposal, run)
     present = raw.present_modules(run_dir)
     if not present:
@@ -413,6 +422,46 @@ def bin_dssc(
     if progress:
         print(report_text(outcomes))
     return files
+
+
+def _check_arguments(pattern, stride, delay_origin, bin_width):
+    """Refuse the arguments that would bin silently wrong (before anything is read)."""
+    if isinstance(pattern, (str, bytes)) or not hasattr(pattern, "__iter__"):
+        raise ToolBoxValueError(
+            f"pattern must be a list of frame labels repeated over a train, e.g. "
+            f"pattern=[{pattern!r}] or ['pumped', 'unpumped']; got {pattern!r}"
+        )
+    if not all(isinstance(p, str) for p in pattern):
+        raise ToolBoxValueError(f"pattern labels must be text ('' drops a frame), got {pattern!r}")
+    if isinstance(stride, (int, np.integer)) and not isinstance(stride, bool):
+        if stride < 1:
+            raise ToolBoxValueError(
+                f"dssc_coords_stride must be >= 1 (XGM pulse j is DSSC frame j*stride: 1, or "
+                f"2 with intra-darks), or a list of frame numbers; got {stride!r}"
+            )
+    elif isinstance(stride, (str, bytes, dict)) or not hasattr(stride, "__iter__"):
+        raise ToolBoxValueError(
+            f"dssc_coords_stride must be a positive integer or a list of DSSC frame numbers, "
+            f"got {stride!r}"
+        )
+    else:
+        frames = list(stride)
+        if not all(isinstance(f, (int, np.integer)) and f >= 0 for f in frames) or len(
+            set(frames)
+        ) != len(frames):
+            raise ToolBoxValueError(
+                f"dssc_coords_stride as a list gives the DSSC frame of each XGM pulse: "
+                f"distinct integers >= 0; got {stride!r}"
+            )
+    try:
+        origin_ok = np.isfinite(float(delay_origin)) and not isinstance(delay_origin, bool)
+    except (TypeError, ValueError):
+        origin_ok = False
+    if not origin_ok:
+        raise ToolBoxValueError(
+            f"delay_origin must be a finite delay-line position in mm, got {delay_origin!r}"
+        )
+    _round_bins([], bin_width)
 
 
 class ModuleFiles(list):
