@@ -10,7 +10,7 @@ scs_nb's own additions below. ``tb.detectors.xgm``, ``tb.misc``,
 from . import compat as _compat
 
 # scs_nb's own additions to the flat API: the mnemonic table, the one reader, damaged
-# runs, facility facts, and names of the analysis that the ToolBox keeps elsewhere
+# runs, facility facts, recorded results, and names of the analysis that the ToolBox keeps elsewhere
 from . import facility
 from ._version import __version__
 from .base import knife_edge_base
@@ -25,6 +25,7 @@ from .errors import (
 )
 from .mnemonics import mnemonics
 from .reader import damage, lookup, read, resolve
+from .results import read_results, record, results
 from .routines import boz
 
 # the ToolBox's flat API, derived from compat.FLAT; names not found here (tb.sim, ...)

@@ -46,6 +46,7 @@ __all__ = [
     "dssc_xaxis",
     "dssc_dark",
     "module_group",
+    "bin_labels",
     "open_binned_dssc",
     "default_output_path",
     "DSSCModulesError",
@@ -164,7 +165,29 @@ def dssc_xaxis(run, xaxis="delay", bam="BAM1932M", delay_origin=0.0, invert=True
     return arr.rename(xaxis)
 
 
-def _round_bins(values, bin_width):
+def bin_labels(values, bin_width):
+    """The bin label of each value: the nearest multiple of ``bin_width``.
+
+    Labels are rounded to the digits the bin width needs (no ``0.30000000000000004``)
+    and ``-0.0`` becomes ``0.0``, so they are clean coordinates and group equal bins.
+
+    Parameters
+    ----------
+    values : array-like
+        Scan values (delay in ps, photon energy in eV, ...).
+    bin_width : float
+        Bin width, same unit (> 0).
+
+    Returns
+    -------
+    numpy.ndarray
+        Float labels, one per value.
+
+    Raises
+    ------
+    ToolBoxValueError
+        ``bin_width`` is not > 0.
+    """
     if bin_width is None or bin_width <= 0:
         raise ToolBoxValueError(f"bin_width must be > 0, got {bin_width}")
     b = np.round(np.asarray(values, float) / bin_width) * bin_width
@@ -322,7 +345,7 @@ def bin_dssc(
     if fpt is None:
         raise first_error
     x = dssc_xaxis(data, xaxis, bam=bam, delay_origin=delay_origin)
-    xb = _round_bins(x.values, bin_width)
+    xb = bin_labels(x.values, bin_width)
     binners = {
         "trainId": create_dssc_bins("trainId", x.trainId.values, xb),
         "pulse": pattern_binner(pattern, fpt),
