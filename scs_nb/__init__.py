@@ -10,7 +10,8 @@ scs_nb's own additions below. ``tb.detectors.xgm``, ``tb.misc``,
 from . import compat as _compat
 
 # scs_nb's own additions to the flat API: the mnemonic table, the one reader, damaged
-# runs, facility facts, recorded results, and names of the analysis that the ToolBox keeps elsewhere
+# runs, facility facts, recorded results, and names of the analysis that the ToolBox
+# keeps elsewhere
 from . import facility
 from ._version import __version__
 from .base import knife_edge_base
