@@ -17,8 +17,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# caches of this venv only (pint's, through EXtra, breaks when another env's is found)
 demo: install
-	$(VENV)/bin/scs-nb demo --out demo
+	XDG_CACHE_HOME=$(abspath $(VENV))/var/cache $(VENV)/bin/scs-nb demo --out demo
 
 # the code's own hygiene: lint, format and the import layers of pyproject.toml
 lint: install

@@ -9,13 +9,15 @@
     .venv/bin/python benchmarks/boz.py             # scaled: 100 trains x 50 pulses, 30-train dark
     .venv/bin/python benchmarks/boz.py --trains 1000 --dark-trains 300   # full size
 
-The runs are simulated first (not timed) into a temporary data root.
+The runs are simulated first (not timed) into a temporary data root, removed at the end
+unless --keep.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import tempfile
 import time
 
@@ -33,9 +35,23 @@ def main(argv=None):
         default=10,
         help="trains of the data on which fast and numpy criteria are compared",
     )
-    ap.add_argument("--root", help="data root (default: a temporary folder)")
+    ap.add_argument("--root", help="data root (default: a temporary folder, removed at the end)")
+    ap.add_argument(
+        "--keep", action="store_true", help="keep the temporary data root (GBs) for a rerun"
+    )
     args = ap.parse_args(argv)
     root = args.root or tempfile.mkdtemp(prefix="boz-bench-")
+    try:
+        bench(args, root)
+    finally:
+        if not args.root and not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+        elif not args.root:
+            print(f"kept the simulated runs in {root} (rerun with --root {root})")
+
+
+def bench(args, root):
+    """Simulate the runs into ``root`` and print the figures."""
     os.environ["EXTRA_DATA_DATA_ROOT"] = root
     from scs_nb import sim
     from scs_nb.routines import boz

@@ -22,6 +22,7 @@ by a path finder (what ``pip install -e`` installs), with the console scripts.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import shutil
@@ -31,6 +32,7 @@ import sysconfig
 from pathlib import Path
 
 import scs_nb
+from scs_nb.atomic import locked
 from scs_nb.errors import ToolBoxError, ToolBoxPathError, ToolBoxValueError
 
 from .activate import install_kernel, kernel_name
@@ -266,6 +268,24 @@ def local_changes(checkout: Path) -> str:
         return f"(git status failed: {exc})"
 
 
+@contextlib.contextmanager
+def _creation_lock(paths: EnvPaths):
+    """Hold the lock ``.<checkout name>.lock`` beside the checkout, or refuse at once."""
+    hold = locked(paths.checkout, timeout=0)
+    try:
+        hold.__enter__()
+    except ToolBoxPathError:
+        raise ToolBoxPathError(
+            f"another scs-create-toolbox-env is creating {paths.checkout} and {paths.env} "
+            f"right now; wait until it has finished (then use its environment, or pass "
+            f"--force to recreate it), or choose another --identifier"
+        ) from None
+    try:
+        yield
+    finally:
+        hold.__exit__(None, None, None)
+
+
 def create_env(
     proposal,
     version=None,
@@ -334,72 +354,75 @@ def create_env(
         if version is None:  # the version this command runs from
             version = _git(["-C", source, "rev-parse", "HEAD"])
     source = validate_source(source)
-    existing = [p for p in (paths.checkout, paths.env) if os.path.lexists(p)]
-    if existing:
-        if not force:
-            raise ToolBoxPathError(
-                f"{existing[0]} already exists; pass --force to delete and recreate it, "
-                "or choose another --identifier"
-            )
-        if paths.checkout in existing and not discard_changes:
-            changes = local_changes(paths.checkout)
-            if changes:
+    # one creation per checkout at a time: a second one would clone into the same
+    # folder, fail, and its clean-up would delete the first one's checkout and env
+    with _creation_lock(paths):
+        existing = [p for p in (paths.checkout, paths.env) if os.path.lexists(p)]
+        if existing:
+            if not force:
                 raise ToolBoxPathError(
-                    f"the checkout {paths.checkout} has local changes that --force would "
-                    f"delete:\n{changes}\ncommit or copy them, or pass --force "
-                    "--discard-changes to delete them"
+                    f"{existing[0]} already exists; pass --force to delete and recreate it, "
+                    "or choose another --identifier"
                 )
-        for p in existing:
-            echo(f"removing {p}")
-            if p.is_dir() and not p.is_symlink():
-                shutil.rmtree(p)
+            if paths.checkout in existing and not discard_changes:
+                changes = local_changes(paths.checkout)
+                if changes:
+                    raise ToolBoxPathError(
+                        f"the checkout {paths.checkout} has local changes that --force would "
+                        f"delete:\n{changes}\ncommit or copy them, or pass --force "
+                        "--discard-changes to delete them"
+                    )
+            for p in existing:
+                echo(f"removing {p}")
+                if p.is_dir() and not p.is_symlink():
+                    shutil.rmtree(p)
+                else:
+                    p.unlink()
+        try:
+            commit = _clone(source, version, paths.checkout, echo)
+            echo(f"checked out {commit[:12]} in {paths.checkout}")
+            paths.env.parent.mkdir(parents=True, exist_ok=True)
+            python = paths.python
+            if offline:
+                _run([sys.executable, "-m", "venv", "--without-pip", paths.env], echo)
+                _link_checkout(python, paths.env, paths.checkout, echo)
             else:
-                p.unlink()
-    try:
-        commit = _clone(source, version, paths.checkout, echo)
-        echo(f"checked out {commit[:12]} in {paths.checkout}")
-        paths.env.parent.mkdir(parents=True, exist_ok=True)
-        python = paths.python
-        if offline:
-            _run([sys.executable, "-m", "venv", "--without-pip", paths.env], echo)
-            _link_checkout(python, paths.env, paths.checkout, echo)
-        else:
-            cmd = [sys.executable, "-m", "venv", paths.env]
-            if system_site_packages:
-                cmd.insert(3, "--system-site-packages")
-            _run(cmd, echo)
-            _run(
+                cmd = [sys.executable, "-m", "venv", paths.env]
+                if system_site_packages:
+                    cmd.insert(3, "--system-site-packages")
+                _run(cmd, echo)
+                _run(
+                    [
+                        python,
+                        "-m",
+                        "pip",
+                        "install",
+                        "--quiet",
+                        "-e",
+                        paths.checkout,
+                        "ipykernel",
+                        "ipympl",
+                    ],
+                    echo,
+                )
+            out = _run(
                 [
                     python,
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "-e",
-                    paths.checkout,
-                    "ipykernel",
-                    "ipympl",
-                ],
-                echo,
+                    "-c",
+                    "import scs_nb, ipykernel, ipympl, scs_nb.kernels; print(scs_nb.__file__)",
+                ]
             )
-        out = _run(
-            [
-                python,
-                "-c",
-                "import scs_nb, ipykernel, ipympl, scs_nb.kernels; print(scs_nb.__file__)",
-            ]
-        )
-        where = Path(out.strip().splitlines()[-1])
-        if not where.resolve().is_relative_to(paths.checkout.resolve()):
-            raise ToolBoxError(
-                f"the environment imports scs_nb from {where}, not from the "
-                f"checkout {paths.checkout}"
-            )
-    except BaseException:
-        for p in (paths.checkout, paths.env):
-            if p.exists():
-                shutil.rmtree(p, ignore_errors=True)
-        raise
+            where = Path(out.strip().splitlines()[-1])
+            if not where.resolve().is_relative_to(paths.checkout.resolve()):
+                raise ToolBoxError(
+                    f"the environment imports scs_nb from {where}, not from the "
+                    f"checkout {paths.checkout}"
+                )
+        except BaseException:
+            for p in (paths.checkout, paths.env):
+                if p.exists():
+                    shutil.rmtree(p, ignore_errors=True)
+            raise
     echo(f"environment ready: {paths.env}")
     if kernel:
         dest = install_kernel(paths.proposal, identifier, python=python, user=user, prefix=prefix)

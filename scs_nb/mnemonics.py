@@ -150,6 +150,8 @@ def _build_table() -> dict:
         "FFT_SAM_X": _slow("SCS_CDIFFT_MOV/MOTOR/SAM_X"),
         "FFT_SAM_Y": _slow("SCS_CDIFFT_MOV/MOTOR/SAM_Y"),
         "FFT_focus_lens": _slow("SCS_CDIFFT_FOC/MOTOR/FOCUS_LENS"),
+        # the spelling of client code (as PP800_FocusLens, AFS_FocusLens): the same motor
+        "FFT_FocusLens": _slow("SCS_CDIFFT_FOC/MOTOR/FOCUS_LENS"),
         "CHEM_X": _slow("SCS_CHEM_DIAG/MOTOR/X"),
         "CHEM_Y": _slow("SCS_CHEM_DIAG/MOTOR/Y"),
         "CHEM_Z": _slow("SCS_CHEM_DIAG/MOTOR/Z"),

@@ -5,14 +5,34 @@ arguments; they are small (tens to a few hundred trains) so the suite stays fast
 """
 
 import os
+import sys
 import zlib
 
 import pytest
 
-from scs_nb import sim
+# Caches of this environment only. pint (through EXtra) caches its parsed unit definitions
+# under the user's cache folder with the absolute paths of the pint that wrote them: a cache
+# left by a deleted environment breaks every later one (hgrecco/pint#1572). Kernels started
+# by template tests inherit the setting.
+VENV_CACHE = os.path.join(sys.prefix, "var", "cache")
+os.environ["XDG_CACHE_HOME"] = VENV_CACHE
+
+from scs_nb import sim  # noqa: E402
 
 PROPOSAL = 900002  # tests' proposal, distinct from the demo's
 AUTO_RUNS = (2000, 9000)  # run numbers the `simulated` fixture picks itself
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_dask_credentials(tmp_path_factory):
+    """SLURM clusters write their workers' TLS credentials here, not into the home folder."""
+    old = os.environ.get("SCS_NB_DASK_CREDENTIALS")
+    os.environ["SCS_NB_DASK_CREDENTIALS"] = str(tmp_path_factory.mktemp("dask-credentials"))
+    yield
+    if old is None:
+        os.environ.pop("SCS_NB_DASK_CREDENTIALS", None)
+    else:
+        os.environ["SCS_NB_DASK_CREDENTIALS"] = old
 
 
 @pytest.fixture(scope="session")

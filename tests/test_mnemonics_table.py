@@ -28,7 +28,7 @@ FAMILIES = {
         "XRD_SXTX",
         "XRD_SXTZ",
     ],
-    "FFT": ["FFT_focus_lens", "FFT_SAM_Z", "FFT_SAM_Z_ENC"],
+    "FFT": ["FFT_focus_lens", "FFT_FocusLens", "FFT_SAM_Z", "FFT_SAM_Z_ENC"],
     "KB benders": ["VFM_BENDERB", "VFM_BENDERF", "HFM_BENDERB", "HFM_BENDERF"],
     "horizontal FDM": ["HFDM"],
     "cameras": [

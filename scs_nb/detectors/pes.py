@@ -9,8 +9,6 @@ spectrometer settings (gas, retardation voltages of the MPOD) are run values.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import xarray as xr
 
@@ -21,6 +19,7 @@ from ..facility import (
     PES_BINDING_EV,
     SLOT_RATE_HZ,
     find_proposal,
+    proposal_subdir,
     validate_proposal,
     validate_run,
 )
@@ -324,7 +323,8 @@ def _channels(run, channels):
 
 def _pes_path(proposal, runNB, subdir):
     r = validate_run(runNB)
-    return Path(find_proposal(proposal)) / subdir / f"r{r:04d}" / f"r{r:04d}-pes-data.h5"
+    folder = proposal_subdir(find_proposal(proposal), subdir)
+    return folder / f"r{r:04d}" / f"r{r:04d}-pes-data.h5"
 
 
 def save_pes_avg_traces(
@@ -342,7 +342,8 @@ def save_pes_avg_traces(
         The PES channels or mnemonics, e.g. '2A', ['2A', '3C'],
         ['PES_1Araw', 'PES_4Draw', '3B']. Default: all channels of the run.
     subdir : str
-        subdirectory. The data is stored in
+        subdirectory, relative to the proposal folder (not in ``raw/`` or ``proc/``, no
+        ``..``). The data is stored in
         <proposal path>/<subdir>/r{runNB:04d}/r{runNB:04d}-pes-data.h5
     overwrite : bool
         replace an existing file (otherwise an existing file is an error).

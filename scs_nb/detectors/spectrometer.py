@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
 from ..atomic import json_default, write_atomic
 from ..errors import ToolBoxPathError, ToolBoxValueError
 
@@ -73,12 +75,36 @@ def load_json(path):
     ------
     ToolBoxPathError
         There is no file ``path``.
+    ToolBoxValueError
+        The file is not JSON.
     """
     path = Path(path)
     if not path.is_file():
         raise ToolBoxPathError(f"no parameter file {path}; save one with save_params()")
-    with open(path) as f:
-        return json.load(f)
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ToolBoxValueError(
+            f"{path} is not a parameter file written by save_params(): {e}"
+        ) from None
+
+
+def _kind(value):
+    """The kind of a parameter value that a loaded value must match (None: any)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, slice):
+        return "a slice"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    return None
 
 
 class SpectrometerParams:
@@ -190,7 +216,38 @@ class SpectrometerParams:
             ``self``, so that ``hRIXS(p).load_params(path)`` is one expression.
         """
         saved = load_json(path)
-        self.set_params(**{k: _from_json(v) for k, v in saved["params"].items()})
+        values = self._checked(saved, path)
+        self.set_params(**values)
         for fit in self._FITS:
             setattr(self, fit, saved.get(fit))
         return self
+
+    def _checked(self, saved, path):
+        """The parameters of a decoded file, each of the kind of the current value."""
+        what = f"{path} is not a {self._NAME} parameter file written by save_params()"
+        if not isinstance(saved, dict) or not isinstance(saved.get("params"), dict):
+            raise ToolBoxValueError(f"{what}: no object 'params' in it")
+        cls = saved.get("class")
+        if cls is not None and cls != type(self).__name__:
+            raise ToolBoxValueError(
+                f"{what}: it holds the parameters of {cls}; load it with {cls}.load_params"
+            )
+        for fit in self._FITS:
+            if saved.get(fit) is not None and not isinstance(saved[fit], dict):
+                raise ToolBoxValueError(f"{what}: {fit} must be an object, got {saved[fit]!r}")
+        values = {}
+        for key, raw in saved["params"].items():
+            value = _from_json(raw)
+            if key.lower() in self._PARAMS:
+                want = _kind(getattr(self, key.upper(), None))
+                have = _kind(value)
+                ok = want is None or value is None or have == want
+                if want == "a number" and have == "a number":
+                    ok = bool(np.isfinite(value))
+                if not ok:
+                    raise ToolBoxValueError(
+                        f"{path}: parameter {key} = {raw!r} must be {want}; fix the file or "
+                        f"set it with set_params({key}=...)"
+                    )
+            values[key] = value
+        return values

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,7 @@ __all__ = [
     "find_proposal",
     "proposal_folder",
     "processed_dir",
+    "proposal_subdir",
     "run_ranges",
     "cache_dir",
     "SIMULATOR_MARKER",
@@ -229,6 +231,58 @@ def processed_dir(proposal, run=None, *parts, root=None) -> Path:
     if run is not None:
         out = out / f"r{validate_run(run):04d}"
     return out.joinpath(*parts)
+
+
+# folders of a proposal that the facility writes (raw data, calibrated data): never ours
+FACILITY_WRITTEN = ("raw", "proc")
+
+
+def proposal_subdir(folder, subdir, what="subdir") -> Path:
+    """A folder inside a proposal folder, for outputs: ``folder / subdir``, checked.
+
+    Parameters
+    ----------
+    folder : str or Path
+        The proposal folder.
+    subdir : str or Path
+        A relative path inside it (e.g. ``'usr/processed_runs'``, ``'scratch/pes'``).
+    what : str
+        The parameter's name, for messages.
+
+    Returns
+    -------
+    Path
+        ``folder / subdir``.
+
+    Raises
+    ------
+    ToolBoxValueError
+        ``subdir`` is empty, absolute, climbs out with ``..``, has control characters, or
+        lies in a folder the facility writes (``raw/``, ``proc/``).
+    """
+    text = os.fspath(subdir) if isinstance(subdir, (str, os.PathLike)) else None
+    if not text or not text.strip():
+        raise ToolBoxValueError(
+            f"{what}={subdir!r}: pass a folder inside the proposal folder, "
+            f"e.g. 'usr/processed_runs'"
+        )
+    bad = [c for c in text if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp")]
+    parts = Path(text).parts
+    problem = None
+    if bad:
+        problem = f"contains the control character {bad[0]!r}"
+    elif Path(text).is_absolute() or text.startswith("~"):
+        problem = "is not relative to the proposal folder"
+    elif ".." in parts:
+        problem = "climbs out with '..'"
+    elif parts and parts[0] in FACILITY_WRITTEN:
+        problem = f"lies in {parts[0]}/, which the facility writes (its files are never ours)"
+    if problem:
+        raise ToolBoxValueError(
+            f"{what}={text!r} {problem}; pass a folder inside the proposal folder {folder}, "
+            f"e.g. 'usr/processed_runs' or 'scratch/<name>'"
+        )
+    return Path(folder) / text
 
 
 def run_ranges(numbers) -> str:

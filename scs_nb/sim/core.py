@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import check_writable_dir, clean_stale, part_name, umask, write_atomic
+from ..atomic import check_writable_dir, clean_stale, part_name, umask
 from ..errors import ToolBoxPathError, ToolBoxValueError
 from ..facility import validate_proposal, validate_run
 from .extra import add_mnemonics
@@ -468,12 +468,12 @@ def simulate(
             bar.close()
         sim.truth["sources"].update({s.name: type(s).__name__ for s in sim.sources})
         tpath = truth_path(sim.proposal, sim.run, root)
-        won = publish_run(tmp_dir, run_dir, overwrite)
+        text = json.dumps(to_jsonable(sim.truth))
+        won = publish_run(tmp_dir, run_dir, overwrite, truth=(tpath, text))
     finally:
         if tmp_dir.exists():
             shutil.rmtree(tmp_dir, ignore_errors=True)
     if won:
-        write_atomic(tpath, json.dumps(to_jsonable(sim.truth)))
         return SimResult(run_dir, tpath, sim.truth, [run_dir / f.name for f in files])
     # another process wrote this run first: use its run (and its ground truth)
     for _ in range(200):

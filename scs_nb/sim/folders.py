@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import part_name, write_atomic
+from ..atomic import clean_stale, part_name, write_atomic
 from ..errors import ToolBoxPathError
 from ..facility import (
     DEFAULT_CYCLE,
@@ -135,11 +135,13 @@ def to_jsonable(obj):
     return obj
 
 
-def publish_run(tmp_dir: Path, run_dir: Path, overwrite: bool) -> bool:
-    """Rename the finished ``tmp_dir`` to ``run_dir``.
+def publish_run(tmp_dir: Path, run_dir: Path, overwrite: bool, truth=None) -> bool:
+    """Rename the finished ``tmp_dir`` to ``run_dir``, with its ground truth.
 
     With ``overwrite`` an existing run is moved aside first and deleted after
-    the rename.
+    the rename. The ground truth is written under a temporary name before the run is
+    renamed (if that fails, nothing is published) and renamed right after it; should that
+    rename fail, the run is taken back: a run never looks complete without its truth.
 
     Parameters
     ----------
@@ -149,6 +151,8 @@ def publish_run(tmp_dir: Path, run_dir: Path, overwrite: bool) -> bool:
         The run folder.
     overwrite : bool
         Replace an existing run.
+    truth : tuple of (pathlib.Path, str), optional
+        The ground truth's file and its JSON text.
 
     Returns
     -------
@@ -156,6 +160,30 @@ def publish_run(tmp_dir: Path, run_dir: Path, overwrite: bool) -> bool:
         True when published; False when another process published it first
         (and ``overwrite`` is off).
     """
+    staged = None
+    if truth is not None:
+        tpath, text = truth
+        clean_stale(tpath.parent, tpath.name + ".", ".part")
+        staged = Path(
+            tempfile.mktemp(dir=tpath.parent, prefix=part_name(tpath.name), suffix=".part")
+        )
+        write_atomic(staged, text)  # a full disk stops here, before anything is published
+    try:
+        won = _rename_run(tmp_dir, run_dir, overwrite)
+        if won and staged is not None:
+            try:
+                os.replace(staged, tpath)
+            except OSError:
+                shutil.rmtree(run_dir, ignore_errors=True)
+                raise
+        return won
+    finally:
+        if staged is not None and staged.exists():
+            staged.unlink()
+
+
+def _rename_run(tmp_dir: Path, run_dir: Path, overwrite: bool) -> bool:
+    """The rename of `publish_run`: True when done, False when another process won."""
     aside = None
     if overwrite and run_dir.exists():
         aside = Path(

@@ -17,7 +17,8 @@ from __future__ import annotations
 import argparse
 
 from ...errors import ToolBoxValueError
-from ...facility import DSSC_NMODULES, validate_proposal
+from ...facility import validate_proposal
+from ...routines.boz.params import CORRECTION_CONSTRAINTS, check_correction_inputs
 from ...routines.boz.pipeline import default_path
 from .common import add_job_options, output_folder, print_or_submit, profile_scripts
 
@@ -84,13 +85,16 @@ def boz_submit_parameters(
     run : int
         The run on three broken or empty membranes.
     gain : float
-        DSSC gain in photons per bin (> 0).
+        DSSC gain in photons per bin.
     rois_th : float
-        Threshold of the beam ROIs (> 0).
+        Threshold of the beam ROIs.
     sat_level : int
-        Raw value (ADU, 1..511) from which a pixel is saturated.
+        Raw value (ADU) from which a pixel is saturated.
     module : int
         The DSSC module.
+
+    The constraints are those of the ``boz_Ia`` template
+    (``scs_nb.routines.boz.params.CORRECTION_CONSTRAINTS``).
     path : str
         Folder of the JSON file ('' : the template's default).
 
@@ -99,14 +103,21 @@ def boz_submit_parameters(
     dict
         Validated parameters of the ``boz_Ia`` template.
     """
-    if not float(gain) > 0:
-        raise ToolBoxValueError(f"--gain must be > 0 (photons per bin), got {gain}")
-    if not 0 <= int(module) < DSSC_NMODULES:
-        raise ToolBoxValueError(f"--module must be 0..{DSSC_NMODULES - 1}, got {module}")
-    if not 0 < int(sat_level) <= 511:
-        raise ToolBoxValueError(f"--sat-level must be 1..511 (9-bit values), got {sat_level}")
-    if not float(rois_th) > 0:
-        raise ToolBoxValueError(f"--rois-th must be > 0, got {rois_th}")
+    # the constraints of the boz_Ia template's parameters, defined once in the library
+    flags = {
+        "module": "--module",
+        "gain": "--gain",
+        "rois_th": "--rois-th",
+        "sat_level": "--sat-level",
+    }
+    values = {"module": module, "gain": gain, "rois_th": rois_th, "sat_level": sat_level}
+    for name, value in values.items():
+        try:
+            check_correction_inputs(**{name: value})
+        except ToolBoxValueError:
+            raise ToolBoxValueError(
+                f"{flags[name]} must be {CORRECTION_CONSTRAINTS[name]}, got {value}"
+            ) from None
     params = {
         "proposal": validate_proposal(proposal),
         "darkrun": int(dark),

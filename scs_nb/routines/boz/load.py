@@ -85,3 +85,27 @@ def load_dssc_module(
     if persist:
         arr = arr.persist()
     return arr, tid
+
+
+def check_dark_frames(arr_dark, arr, darkrun, run):
+    """The dark run has as many frames per train as the data run.
+
+    Parameters
+    ----------
+    arr_dark, arr : array_like
+        (trainId, pulseId, 128, 512) module data of the dark and the data run.
+    darkrun, run : int
+        Their run numbers, for the message.
+
+    Raises
+    ------
+    ToolBoxValueError
+        The frame counts differ: the per-frame dark cannot be subtracted.
+    """
+    nd, n = int(arr_dark.shape[1]), int(arr.shape[1])
+    if nd != n:
+        raise ToolBoxValueError(
+            f"dark run {darkrun} has {nd} frames per train (after dropping intra-darks) but "
+            f"run {run} has {n}: the dark is subtracted frame by frame; pass a dark run "
+            f"recorded with the same pulse pattern (and the same drop_intra_darks)"
+        )

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 
 import numpy as np
 
 from ...atomic import json_default, write_atomic
 from ...errors import ToolBoxPathError, ToolBoxValueError
-from ...facility import DSSC_MODULE_SHAPE
-from .load import load_dssc_module
+from ...facility import DSSC_MODULE_SHAPE, DSSC_NMODULES
+from .load import check_dark_frames, load_dssc_module
 from .reductions import ReductionCache
 
 #: what save() writes and load() reads back (everything needed to reproduce)
@@ -40,7 +41,90 @@ _FIELDS = (
     "nl_domain",
     "dark_data_size_Gb",
     "data_size_Gb",
+    "complete",
 )
+
+
+def _pixel_index(k):
+    """``[y, x]`` of a bad pixel, checked inside the module."""
+    ny, nx = DSSC_MODULE_SHAPE
+    try:
+        y, x = k
+        ok = all(float(v) == int(v) and not isinstance(v, bool) for v in (y, x))
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if not ok or not (0 <= int(y) < ny and 0 <= int(x) < nx):
+        raise ToolBoxValueError(
+            f"set_mask: bad pixel {k!r} is not an index [y, x] inside the module "
+            f"(0 <= y < {ny}, 0 <= x < {nx}); pass a list of such pairs or a boolean "
+            f"{DSSC_MODULE_SHAPE} mask"
+        )
+    return [int(y), int(x)]
+
+
+#: The constraints of the correction determination's inputs, in the notation of the
+#: templates' help comments (``(> 0)``, ``(0..15)``): the one definition that the ``boz_Ia``
+#: template's parameters cell states, `check_correction_inputs` applies (``parameters``,
+#: ``determine_correction``) and ``scs-nb submit boz-correction`` refuses with.
+CORRECTION_CONSTRAINTS = {
+    "module": f"0..{DSSC_NMODULES - 1}",
+    "gain": "> 0",
+    "rois_th": "> 0",
+    "sat_level": "1..511",
+    "ff_alpha": ">= 0",
+    "ff_max_iter": ">= 1",
+    "nl_N": ">= 1",
+    "nl_low": "0..510",
+    "nl_alpha": ">= 0",
+    "nl_max_iter": ">= 1",
+}
+
+
+def _meets(value, constraint):
+    """Whether a number meets one constraint of `CORRECTION_CONSTRAINTS`."""
+    if ".." in constraint:
+        low, high = (float(v) for v in constraint.split(".."))
+        return low <= value <= high
+    op, bound = constraint.split()
+    bound = float(bound)
+    return {">": value > bound, ">=": value >= bound, "<": value < bound, "<=": value <= bound}[op]
+
+
+def check_correction_inputs(**values):
+    """Check inputs of the correction determination against `CORRECTION_CONSTRAINTS`.
+
+    Parameters
+    ----------
+    **values
+        ``name=value`` for names of `CORRECTION_CONSTRAINTS` (others are passed through);
+        None is left unchecked.
+
+    Returns
+    -------
+    dict
+        ``values``.
+
+    Raises
+    ------
+    ToolBoxValueError
+        A value that is not a finite number, or outside its constraint (e.g. ``module must
+        be 0..15, got 99``).
+    """
+    for name, value in values.items():
+        constraint = CORRECTION_CONSTRAINTS.get(name)
+        if constraint is None or value is None:
+            continue
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = float("nan")
+        if isinstance(value, bool) or not np.isfinite(number) or not _meets(number, constraint):
+            raise ToolBoxValueError(f"BOZ correction: {name} must be {constraint}, got {value!r}")
+    return values
+
+
+class IncompleteParametersWarning(UserWarning):
+    """BOZ parameters without their non-linearity correction are used."""
 
 
 class parameters:
@@ -77,6 +161,7 @@ class parameters:
     """
 
     def __init__(self, proposal, darkrun, run, module, gain, drop_intra_darks=True):
+        check_correction_inputs(module=module, gain=gain)
         self.proposal = int(proposal)
         self.darkrun = int(darkrun)
         self.run = int(run)
@@ -103,6 +188,8 @@ class parameters:
         self.nl_domain = None
         self.dark_data_size_Gb = None
         self.data_size_Gb = None
+        # False in a preview saved before the non-linearity fit ended (see `save`)
+        self.complete = None
         self.arr_dark = None
         self.tid_dark = None
         self.arr = None
@@ -137,6 +224,7 @@ class parameters:
             persist=True,
             data_size_Gb=data_size_Gb,
         )
+        check_dark_frames(self.arr_dark, self.arr, self.darkrun, self.run)
 
     def use_gpu(self):
         """Use cupy where available.
@@ -166,10 +254,16 @@ class parameters:
         ----------
         arr : array_like or list
             A boolean (128, 512) module image (True = good pixel) or a list of bad pixel
-            indices ``[[y, x], ...]``.
+            indices ``[[y, x], ...]`` (0 <= y < 128, 0 <= x < 512).
+
+        Raises
+        ------
+        ToolBoxValueError
+            A mask of another shape, or an index that is not a pair of integers inside the
+            module (negative indices are refused: they would mark another pixel).
         """
         if isinstance(arr, (list, tuple)):
-            idx = [list(map(int, k)) for k in arr]
+            idx = [_pixel_index(k) for k in arr]
             mask = np.ones(DSSC_MODULE_SHAPE, bool)
             for y, x in idx:
                 mask[y, x] = False
@@ -316,7 +410,7 @@ class parameters:
             out[k] = v
         return out
 
-    def save(self, path="./"):
+    def save(self, path="./", complete=None):
         """Save the parameters as a JSON file ``parameters_p<P>_d<D>_r<R>.json`` in
         path (written atomically; an existing file of the same correction is
         replaced, and said so).
@@ -325,12 +419,17 @@ class parameters:
         ----------
         path : str
             Folder.
+        complete : bool, optional
+            Whether the determination is finished; saved as ``"complete"``. Default: True
+            once the non-linearity ``Fnl`` is set, else False (a preview, e.g. the one
+            written after the flat field: `load` refuses it unless asked).
 
         Returns
         -------
         str
             The file name.
         """
+        self.complete = (self.Fnl is not None) if complete is None else bool(complete)
         fname = os.path.join(path, self.filename())
         if os.path.exists(fname):
             print(f"updating {fname}")
@@ -338,27 +437,53 @@ class parameters:
         return fname
 
     @classmethod
-    def load(cls, fname):
+    def load(cls, fname, allow_incomplete=False):
         """Load parameters from a JSON file.
 
         Parameters
         ----------
         fname : str
             A file written by `save`.
+        allow_incomplete : bool
+            Accept a preview saved before the non-linearity fit ended (``"complete":
+            false``, or no ``Fnl``), with an `IncompleteParametersWarning`: its
+            corrections would apply the identity non-linearity.
 
         Returns
         -------
         parameters
+
+        Raises
+        ------
+        ToolBoxPathError
+            No such file.
+        ToolBoxValueError
+            Not a BOZ parameters file (not a JSON object, a required field missing or of
+            the wrong type), or an incomplete one without ``allow_incomplete``.
         """
         if not os.path.exists(fname):
             raise ToolBoxPathError(
                 f"no BOZ parameters file {fname!r}; save one with params.save(path) first"
             )
-        with open(fname) as f:
-            d = json.load(f)
-        missing = [k for k in ("proposal", "darkrun", "run", "module", "gain") if k not in d]
-        if missing:
-            raise ToolBoxValueError(f"{fname} is not a BOZ parameters file: missing {missing}")
+        try:
+            with open(fname) as f:
+                d = json.load(f)
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise ToolBoxValueError(f"{fname} is not a BOZ parameters file: {e}") from None
+        d = check_fields(d, fname)
+        incomplete = d.get("complete") is False or d.get("Fnl") is None
+        if incomplete:
+            why = (
+                f"{fname} is a preview: the correction determination (boz_Ia) did not finish "
+                f"its non-linearity fit (killed, time limit?), so it holds no Fnl and would "
+                f"apply the identity non-linearity"
+            )
+            if not allow_incomplete:
+                raise ToolBoxValueError(
+                    f"{why}; rerun boz_Ia (or `scs-nb submit boz-correction`), or pass "
+                    f"allow_incomplete=True to look at the flat field only"
+                )
+            warnings.warn(why, IncompleteParametersWarning, stacklevel=2)
         p = cls(
             d["proposal"],
             d["darkrun"],
@@ -386,7 +511,7 @@ class parameters:
         return p
 
     def __str__(self):
-        f = "none" if self.Fnl is None else "set"
+        f = "none (incomplete: identity)" if self.Fnl is None else "set"
         return (
             f"BOZ parameters: proposal {self.proposal}, dark run {self.darkrun}, run "
             f"{self.run}, module {self.module}, gain {self.gain} ph/bin, drop intra-darks "
@@ -398,3 +523,48 @@ class parameters:
             f"  non-linearity: {f} (alpha {self.nl_alpha}, sat level {self.sat_level}, "
             f"max iter {self.nl_max_iter})"
         )
+
+
+#: required fields of a parameters file and their types
+_REQUIRED = {"proposal": int, "darkrun": int, "run": int, "module": int, "gain": (int, float)}
+
+
+def check_fields(d, fname):
+    """The fields of a parameters file, checked: a JSON object with the required numbers.
+
+    Parameters
+    ----------
+    d : object
+        The decoded JSON.
+    fname : str
+        The file, for messages.
+
+    Returns
+    -------
+    dict
+        ``d``.
+
+    Raises
+    ------
+    ToolBoxValueError
+        Not an object, a required field missing or not a number, or a mask / ROIs / Fnl of
+        the wrong shape.
+    """
+    if not isinstance(d, dict):
+        raise ToolBoxValueError(
+            f"{fname} is not a BOZ parameters file: a JSON object expected, got a "
+            f"{type(d).__name__}"
+        )
+    missing = [k for k in _REQUIRED if k not in d]
+    if missing:
+        raise ToolBoxValueError(f"{fname} is not a BOZ parameters file: missing {missing}")
+    for k, kind in _REQUIRED.items():
+        if isinstance(d[k], bool) or not isinstance(d[k], kind):
+            raise ToolBoxValueError(
+                f"{fname}: {k} must be a number, got {d[k]!r}; is it a BOZ parameters file?"
+            )
+    if d.get("mask") is not None and not isinstance(d["mask"], list):
+        raise ToolBoxValueError(f"{fname}: mask must be a list of [y, x] bad pixels")
+    if d.get("rois") is not None and not isinstance(d["rois"], dict):
+        raise ToolBoxValueError(f"{fname}: rois must be an object of ROIs, got {d['rois']!r}")
+    return d

@@ -19,7 +19,7 @@ from .flat_field import (
     plane_fitting,
 )
 from .nonlinearity import nl_domain, nl_fit, nl_lut
-from .params import parameters
+from .params import check_correction_inputs, parameters
 from .process import process, snr
 from .reductions import average_module, bad_pixel_map, compute
 from .rois import find_rois
@@ -106,8 +106,9 @@ def determine_correction(
 ):
     """The whole I.a: ROIs, plane flat field, refined flat field, non-linearity.
 
-    The JSON is saved once the flat field is done (for the online preview) and again
-    complete.
+    The JSON is saved once the flat field is done (for the online preview, marked
+    ``"complete": false``: `parameters.load` refuses it unless ``allow_incomplete=True``)
+    and again complete.
 
     Parameters
     ----------
@@ -146,6 +147,18 @@ def determine_correction(
     --------
     >>> p, info = determine_correction(2937, 615, 614, module=15, gain=3)   # doctest: +SKIP
     """
+    check_correction_inputs(
+        module=module,
+        gain=gain,
+        rois_th=rois_th,
+        sat_level=sat_level,
+        ff_alpha=ff_alpha,
+        ff_max_iter=ff_max_iter,
+        nl_N=nl_N,
+        nl_low=nl_low,
+        nl_alpha=nl_alpha,
+        nl_max_iter=nl_max_iter,
+    )
     t0 = time.perf_counter()
     path = path or default_path(proposal, run)
     p = parameters(proposal, darkrun, run, module, gain, drop_intra_darks)
@@ -162,7 +175,8 @@ def determine_correction(
     p.ff_alpha, p.ff_max_iter = float(ff_alpha), int(ff_max_iter)
     refined, ff_fitres = ff_refine_fit(p)
     p.set_flat_field(refined.x)
-    fname = p.save(path)
+    # a preview: if the job ends during the non-linearity fit, readers refuse it
+    fname = p.save(path, complete=False)
     t_ff = time.perf_counter() - t0
     progress(f"flat field done in {t_ff:.1f} s: {fname}")
     domain = nl_domain(nl_N, nl_low, nl_high)
@@ -170,7 +184,7 @@ def determine_correction(
     res, nl_fitres = nl_fit(p, domain, compute_flat_field_correction(p.rois, p))
     p.set_Fnl(nl_lut(domain, res.x))
     p.set_flat_field(normalize_flat_field(p))
-    p.save(path)
+    p.save(path, complete=True)
     t_all = time.perf_counter() - t0
     progress(f"non-linearity done in {t_all:.1f} s ({res.nit} iterations): {fname}")
     return p, {

@@ -8,6 +8,7 @@ boz_II1 / boz_II2 templates.
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 import xarray as xr
@@ -17,7 +18,8 @@ from ...errors import ToolBoxValueError
 from ...load import get_array, open_run
 from ..laser import positionToDelay
 from .flat_field import compute_flat_field_correction
-from .load import load_dssc_module
+from .load import check_dark_frames, load_dssc_module
+from .params import IncompleteParametersWarning
 from .process import process_module
 from .reductions import average_module, compute
 
@@ -42,6 +44,14 @@ def small_data(params, run, darkrun=None, sat_level=None):
         (trainId, pulseId) ROI sums (ADU) and saturation flags, with per-train 'nrj'
         (eV) and 'delay' (ps, from the delay line; 0 when the run has none).
     """
+    if params.Fnl is None:
+        warnings.warn(
+            f"BOZ parameters of run {params.run} (module {params.module}) have no "
+            f"non-linearity correction (Fnl): the identity is applied and the ROI "
+            f"intensities are NOT corrected for the DSSC non-linearity; finish boz_Ia first",
+            IncompleteParametersWarning,
+            stacklevel=2,
+        )
     darkrun = params.darkrun if darkrun is None else int(darkrun)
     sat = (params.sat_level or 511) if sat_level is None else int(sat_level)
     F = params.get_Fnl()
@@ -52,6 +62,7 @@ def small_data(params, run, darkrun=None, sat_level=None):
     arr, tid = load_dssc_module(
         params.proposal, run, params.module, drop_intra_darks=params.drop_intra_darks
     )
+    check_dark_frames(arr_dark, arr, darkrun, run)
     dark = compute(average_module(arr_dark, F_INL=F))
     rois = {k: v for k, v in params.rois.items() if k in ("n", "0", "p", "sat")}
     ds = process_module(arr, tid, dark, rois, params.get_mask(), sat, ff, F)
