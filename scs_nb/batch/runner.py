@@ -28,6 +28,7 @@ from ..atomic import (
     write_atomic,
 )
 from ..errors import ToolBoxPathError, ToolBoxValueError
+from ..progress import REPORT_ENV
 from ..results import CONTEXT_ENV, RESULTS_ENV, RESULTS_SUFFIX, read_results
 from .inputs import check_runs_exist
 from .kernel import kernel_manager_class, relay_kernel_stderr
@@ -448,6 +449,8 @@ def execute(
     rpath = results_path(prep.notebook_path)
     rpath.unlink(missing_ok=True)
     env = {
+        # library progress bars as text the saved report keeps (scs_nb.progress)
+        REPORT_ENV: "1",
         RESULTS_ENV: str(rpath),
         CONTEXT_ENV: json.dumps(
             {

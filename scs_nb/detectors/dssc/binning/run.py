@@ -33,6 +33,7 @@ from ....errors import ToolBoxError, ToolBoxFileError, ToolBoxPathError, ToolBox
 from ....facility import C_MM_PER_PS
 from ....facility.paths import processed_dir
 from ....load import get_array, open_run
+from ....progress import resolve as resolve_progress
 from ....reader.damage import check_readable
 from ...frames import bin_frames
 from . import raw
@@ -267,7 +268,7 @@ def bin_dssc(
     n_workers=None,
     cluster=None,
     client=None,
-    progress=False,
+    progress=None,
 ):
     """Bin DSSC modules of a run; returns the list of module files.
 
@@ -297,7 +298,15 @@ def bin_dssc(
         cluster from ``scs_nb.parallel.make_cluster``).
     overwrite: bool
         redo complete module files.
+    progress: bool or None
+        progress bars (modules done; chunks of a module binned in this process); True
+        also prints a per-module report. None (default): bars when someone watches,
+        i.e. stderr is a terminal or this runs in a Jupyter kernel
+        (``scs_nb.progress.interactive``); quiet in SLURM jobs and scripts with
+        redirected output.
     """
+    report = bool(progress)  # the per-module report only when asked for
+    progress = resolve_progress(progress)
     run_dir = raw.run_directory(proposal, run)
     present = raw.present_modules(run_dir)
     if not present:
@@ -388,7 +397,8 @@ def bin_dssc(
             overwrite=overwrite,
             train_dim=xaxis,
             attrs=attrs,
-            progress=progress,
+            # chunk bars only in this process: a dask worker's would go to its own stderr
+            progress=progress and backend == "sequential",
         )
 
     # every module that can be processed is; the others are reported, then raised
@@ -400,6 +410,7 @@ def bin_dssc(
         n_jobs=n_workers,
         cluster=cluster,
         client=client,
+        progress=progress,
     )
     files = ModuleFiles(o["file"] for o in outcomes if o["file"])
     files.report = outcomes
@@ -413,7 +424,7 @@ def bin_dssc(
             outcomes,
             files,
         )
-    if progress:
+    if report:
         print(report_text(outcomes))
     return files
 
