@@ -431,18 +431,21 @@ class FastCCD:
             p, u = np.where(self.mask, p, np.nan), np.where(self.mask, u, np.nan)
         lo = vmin if vmin is not None else np.nanpercentile(u, p_low)
         hi = vmax if vmax is not None else np.nanpercentile(u, p_high)
-        fig, axes = plt.subplots(1, 3, figsize=(12, 7))
+        fig, axes = plt.subplots(3, 1, figsize=(10, 12))
+        # images are (x, y): transposed so that x runs horizontally and y vertically, as
+        # the beam centre (x, y) of azimuthal_int is given
         for ax, img, title in ((axes[0], u, "unpumped"), (axes[1], p, "pumped")):
-            im = ax.imshow(img, vmin=lo, vmax=hi, origin="lower")
+            im = ax.imshow(img.T, vmin=lo, vmax=hi, origin="lower")
             ax.set_title(title)
-            ax.set_xlabel("y [pixel]")
-            fig.colorbar(im, ax=ax, shrink=0.6)
+            fig.colorbar(im, ax=ax, shrink=0.8, label="intensity")
         d = p - u
         lim = np.nanpercentile(np.abs(d), 99)
-        im = axes[2].imshow(d, cmap="RdBu_r", vmin=-lim, vmax=lim, origin="lower")
+        im = axes[2].imshow(d.T, cmap="RdBu_r", vmin=-lim, vmax=lim, origin="lower")
         axes[2].set_title("pumped - unpumped")
-        fig.colorbar(im, ax=axes[2], shrink=0.6)
-        axes[0].set_ylabel("x [pixel]")
+        fig.colorbar(im, ax=axes[2], shrink=0.8, label="intensity difference")
+        for ax in axes:
+            ax.set_xlabel("x [pixel]")
+            ax.set_ylabel("y [pixel]")
         fig.suptitle(self.plot_title if hasattr(self, "plot_title") else "FastCCD")
         return fig
 
