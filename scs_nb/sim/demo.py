@@ -21,11 +21,12 @@ from pathlib import Path
 
 from ..batch import runner
 from ..batch.templates import list_templates
+from ..detectors.dssc import load_dssc_info
 from ..results import read_results
 from . import core
 from .checks import check_records, run_checks
 from .folders import proposal_dir, truth_path
-from .inputs import simulation_plan
+from .inputs import resolve_option, simulation_plan
 from .registry import list_scenarios
 
 DEMO_PROPOSAL = core.DEFAULT_PROPOSAL
@@ -35,6 +36,8 @@ DEMO_PROPOSAL = core.DEFAULT_PROPOSAL
 #: templates use (group 0 and one module per quadrant), the energy scan only module 0
 _DSSC_DEMO_MODULES = "0,1,2,3,7,8,15"
 DEMO_OPTIONS = {
+    "boz_dark": dict(trains=10),
+    "hrixs_delay": dict(trains=12),
     "dssc_dark": dict(modules=_DSSC_DEMO_MODULES, trains=6),
     "dssc_delay_scan": dict(modules=_DSSC_DEMO_MODULES, trains=20),
     "dssc_energy_scan": dict(modules="0", trains=22),
@@ -126,6 +129,63 @@ def simulate_demo(data_root: Path, progress=print):
     return plan
 
 
+def demo_variants(plan, data_root, progress=print):
+    """Companion runs that must match their template's main run, simulated once each.
+
+    A DSSC dark is taken with the frames per train of the run it corrects
+    (``"$frames_per_train"`` in a template's simulation map); where the demo's dark
+    of that scenario has another count (the geometry and fine-delay runs), a dark
+    with the template's options is simulated, shared by the templates that need
+    the same one.
+
+    Parameters
+    ----------
+    plan : dict
+        Scenario name -> run number (simulated).
+    data_root : pathlib.Path
+        Where the runs are.
+    progress : callable
+        Called with one line per simulated run.
+
+    Returns
+    -------
+    dict
+        ``(template, parameter)`` -> run number.
+    """
+    series = demo_series(plan)
+    nxt = max([r for runs in series.values() for r, _, _ in runs] + list(plan.values())) + 1
+    made, out = {}, {}
+    for t in list_templates():
+        spec_map = simulation_plan(t.notebook())
+        values = {k: p.default for k, p in t.parameters().items()}
+        values.update(template_values(t, plan, series))
+        for pname, spec in spec_map.items():
+            opts = {k: v for k, v in spec.items() if k not in ("scenario", "per_run")}
+            if "$frames_per_train" not in opts.values() or spec["scenario"] not in plan:
+                continue
+            kw = {k: resolve_option(v, values, DEMO_PROPOSAL) for k, v in opts.items()}
+            have = load_dssc_info(DEMO_PROPOSAL, plan[spec["scenario"]])["frames_per_train"]
+            need = next(kw[k] for k, v in opts.items() if v == "$frames_per_train")
+            if int(have) == int(need):
+                continue
+            key = (spec["scenario"], repr(sorted(kw.items())))
+            if key not in made:
+                made[key] = nxt
+                nxt += 1
+                if not truth_path(DEMO_PROPOSAL, made[key], data_root).exists():
+                    core.simulate(
+                        spec["scenario"],
+                        DEMO_PROPOSAL,
+                        made[key],
+                        data_root=data_root,
+                        overwrite=True,
+                        **kw,
+                    )
+                    progress(f"  r{made[key]:04d} {spec['scenario']} {kw} ({t.name} {pname})")
+            out[t.name, pname] = made[key]
+    return out
+
+
 def format_table(rows):
     """Rows of ``checks.run_checks`` as an aligned text table with a header.
 
@@ -170,13 +230,14 @@ def run_demo(out="demo", templates=True, progress=print):
     os.environ["EXTRA_DATA_DATA_ROOT"] = str(data_root)
     progress(f"Simulating demo proposal {DEMO_PROPOSAL} under {data_root}")
     plan = simulate_demo(data_root, progress)
+    variants = demo_variants(plan, data_root, progress)
 
     progress("\nAnalysing the simulated runs with the library checks:")
     rows = [("library",) + tuple(r[1:]) for r in run_checks(DEMO_PROPOSAL, plan, data_root)]
     failed_templates = 0
     if templates:
         reports = out / "reports"
-        failed_templates = _run_templates(out, plan, progress)
+        failed_templates = _run_templates(out, plan, progress, variants=variants)
         records = read_results(reports) if reports.exists() else []
         rows = check_records(records, data_root) + rows
         progress(f"\n{len(records)} results recorded by the templates (*.results.json)")
@@ -197,7 +258,7 @@ def run_demo(out="demo", templates=True, progress=print):
 _SECOND_WAVE = ("boz_Ib", "boz_II1", "boz_II2")
 
 
-def template_values(t, plan, series=None):
+def template_values(t, plan, series=None, variants=None):
     """The demo's parameters of a template: the demo proposal and, for each run
     parameter of its simulation map, the run of that scenario (or its series).
 
@@ -209,6 +270,8 @@ def template_values(t, plan, series=None):
         Scenario name -> run number.
     series : dict, optional
         From :func:`demo_series`.
+    variants : dict, optional
+        From :func:`demo_variants`.
 
     Returns
     -------
@@ -217,14 +280,16 @@ def template_values(t, plan, series=None):
     params = t.parameters()
     values = {"proposal": DEMO_PROPOSAL} if "proposal" in params else {}
     for pname, spec in simulation_plan(t.notebook()).items():
-        if (t.name, pname) in (series or {}):
+        if (t.name, pname) in (variants or {}):
+            values[pname] = variants[t.name, pname]
+        elif (t.name, pname) in (series or {}):
             values[pname] = [r for r, _, _ in series[t.name, pname]]
         elif spec["scenario"] in plan:
             values[pname] = plan[spec["scenario"]]
     return values
 
 
-def _run_templates(out, plan, progress, jobs=2):
+def _run_templates(out, plan, progress, jobs=2, variants=None):
     """Every template headless on the demo's runs, ``jobs`` at a time (threads, each
     driving its own kernel process, as ``scs-nb batch``); the BOZ templates that use
     the correction of BOZ I.a after it."""
@@ -234,7 +299,7 @@ def _run_templates(out, plan, progress, jobs=2):
 
     def one(t):
         try:
-            values = template_values(t, plan, series)
+            values = template_values(t, plan, series, variants)
             return t, runner.run_template(t.path, values, out=reports / t.name, overwrite=True)
         except Exception as exc:  # a template that cannot start is reported, not fatal
             return t, exc

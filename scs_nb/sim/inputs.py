@@ -24,7 +24,7 @@ from ..errors import ToolBoxValueError
 from ..facility import proposal_folder
 from . import core
 
-__all__ = ["simulation_plan", "simulate_inputs"]
+__all__ = ["simulation_plan", "simulate_inputs", "resolve_option"]
 
 
 def simulation_plan(nb) -> dict:
@@ -44,7 +44,22 @@ def simulation_plan(nb) -> dict:
     return {k: ({"scenario": v} if isinstance(v, str) else dict(v)) for k, v in plan.items()}
 
 
-def _option(value, values, proposal):
+def resolve_option(value, values, proposal):
+    """The value of one option of a simulation map (``"$name"`` resolved).
+
+    Parameters
+    ----------
+    value : object
+        The option as written in the map.
+    values : dict
+        The template's parameter values (``run`` the main run, already simulated).
+    proposal : int
+        The proposal of the runs.
+
+    Returns
+    -------
+    object
+    """
     if not (isinstance(value, str) and value.startswith("$")):
         return value
     for name in value[1:].split("|"):
@@ -106,7 +121,7 @@ def simulate_inputs(template, parameters=None, param_file=None, data_root=None, 
         for i, r in enumerate(runs[name]):
             if (raw / f"r{r:04d}").is_dir():
                 continue
-            kw = {k: _option(v, values, proposal) for k, v in opts.items()}
+            kw = {k: resolve_option(v, values, proposal) for k, v in opts.items()}
             kw.update({k: v[i] for k, v in per_run.items() if i < len(v)})
             core.simulate(scenario, proposal, r, data_root=root, **kw)
             progress(f"simulated {name}={r} of proposal {proposal}: {scenario}")

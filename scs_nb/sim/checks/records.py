@@ -16,6 +16,7 @@ import numpy as np
 from ...errors import ToolBoxError
 from ...routines.laser import positionToDelay
 from .. import hrixs as sh
+from ..boz import transmissions
 from ..folders import ground_truth
 from .registry import _fmt
 
@@ -159,6 +160,153 @@ def _scattering(rec, truth):
         rows.append((f"DSSC drop depth q {lo}-{hi}", g["depth"], r["value"], _err(r)))
         tau = rec[f"tau_{name_of(lo)}_{name_of(hi)}"]
         rows.append((f"DSSC recovery tau q {lo}-{hi} (ps)", g["tau_ps"], tau["value"], _err(tau)))
+    return rows
+
+
+def _lists_mean(lists):
+    vals = [v for row in lists for v in row]
+    return float(np.mean(vals)) if vals else float("nan")
+
+
+@compares("load_run_data")
+def _load_run_data(rec, truth):
+    t = truth(rec["trains"]["run"])
+    rows = [("trains in the run", len(t["train_ids"]), rec["trains"]["value"], 0)]
+    if "SCS_SA3_mean" in rec:
+        e = t["xgm"]["SCS"]["sa3_energy_uJ"]
+        inj = _lists_mean(e)
+        got = rec["SCS_SA3_mean"]["value"]
+        rows.append(("SCS XGM mean SASE3 energy (uJ)", inj, got, 1e-4 * inj))
+        n = sum(len(row) for row in e)
+        rows.append(("SCS XGM SASE3 pulses loaded", n, rec["SCS_SA3_pulses"]["value"], 0))
+    return rows
+
+
+@compares("bunch_pattern")
+def _bunch_pattern(rec, truth):
+    r = rec["pulse_ids"]
+    loc = r["parameters"].get("loc", "sase3")
+    rows_ = truth(r["run"])["pattern"][f"{loc}_pulse_ids"]
+    inj = sorted({p for row in rows_ for p in row})
+    counts = {len(row) for row in rows_ if len(row)}
+    changed = rec["npulses_changed"]
+    same = int(list(r["value"]) == inj)
+    return [
+        (f"{loc} pulse ids, union (count)", len(inj), len(r["value"]), 0),
+        (f"{loc} pulse ids equal injected", 1, same, 0),
+        (f"{loc} pulse count changed", int(len(counts) > 1), int(changed["value"]), 0),
+    ]
+
+
+@compares("digitizer_peaks")
+def _digitizer_peaks(rec, truth):
+    rows = []
+    for name, r in rec.items():
+        if name.endswith("peaks_mean"):
+            ch = name[: -len("peaks_mean")]
+            inj = _lists_mean(truth(r["run"])["digitizers"][ch]["peaks"])
+            rows.append((f"{ch} mean integrated peak", inj, r["value"], 0.01 * abs(inj)))
+    return rows
+
+
+@compares("point_detectors")
+def _point_detectors(rec, truth):
+    r = rec["xgm_factor"]
+    t = truth(r["run"])
+    xgm = r["parameters"].get("xgm", "SCS_SA3").split("_")[0]
+    inj = t["xgm"][xgm]["calibration_factor"]
+    rows = [("XGM calibration factor F", inj, r["value"], 1e-3 * inj)]
+    b = rec["bam_mean"]
+    bam = b["parameters"].get("bam", "BAM1932S")
+    inj = _lists_mean(t["bam"][bam]["sa3_arrival_fs"]) / 1000
+    rows.append((f"{bam} mean arrival (ps)", inj, b["value"], 1e-4))
+    return rows
+
+
+def _boz_noise(rows, rec, keys):
+    for key, beam in keys:
+        if key in rec:
+            rows.append((f"BOZ {beam}/0 noise / shot noise (<= 1.1)", 1.0, rec[key]["value"], 0.1))
+    return rows
+
+
+@compares("boz_Ia")
+def _boz_ia(rec, truth):
+    t = truth(rec["Fnl"]["run"])["boz"]
+    roi = t["rois"]["n"]
+    yy, xx = np.mgrid[roi["yl"] : roi["yh"], roi["xl"] : roi["xh"]].astype(float)
+    X = (xx - xx.mean()) * t["pixel_mm"][0]
+    Y = (yy - yy.mean()) * t["pixel_mm"][1]
+    a, b, c, d = t["plane_n"]
+    z_true = -(a * X + b * Y + d) / c
+    a, b, c, d = rec["flat_field_plane"]["value"]
+    dz = float(np.max(np.abs(-(a * X + b * Y + d) / c - z_true)))
+    # the recovered LUT is the injected one up to a linear map (gain and offset of the fit)
+    F, Ft = np.asarray(rec["Fnl"]["value"], float), np.asarray(t["lut"], float)
+    sel = np.arange(45, 350)
+    B = np.stack([Ft[sel], np.ones(sel.size)], 1)
+    resid = F[sel] - B @ np.linalg.lstsq(B, F[sel], rcond=None)[0]
+    dev = Ft[sel] - np.polyval(np.polyfit(sel, Ft[sel], 1), sel)
+    lut_dev = float(resid.std() / dev.std())
+    rows = [
+        ("BOZ flat-field n/0 plane: max |z - z_injected|", 0.0, dz, 0.03),
+        ("BOZ LUT rms deviation / injected non-linearity", 0.0, lut_dev, 0.6),
+    ]
+    return _boz_noise(rows, rec, [("noise_over_shot", "n")])
+
+
+@compares("boz_Ib")
+def _boz_ib(rec, truth):
+    return _boz_noise([], rec, [("noise_over_shot_n", "n"), ("noise_over_shot_p", "p")])
+
+
+@compares("boz_II1")
+def _boz_ii1(rec, truth):
+    rows = []
+    for beam, key in (("n", "T_n"), ("p", "T_p")):
+        r = rec[f"transmission_{beam}"]
+        t = truth(r["run"])
+        inj = dict(zip(t["train_ids"], t["boz"][key]))
+        got = np.asarray(r["value"], float)
+        ref = np.asarray([inj[int(i)] for i in r["trainId"]], float)
+        ok = np.isfinite(got)
+        rms = float(np.sqrt(np.mean((got[ok] - ref[ok]) ** 2)))
+        rows.append((f"BOZ {beam}/0 transmission per train, rms difference", 0.0, rms, 0.01))
+    return rows
+
+
+@compares("boz_II2")
+def _boz_ii2(rec, truth):
+    r = rec["dxas"]
+    t = truth(r["run"])["boz"]
+    x = np.asarray(r["axis_values"], float)
+    if r["axis"] == "nrj":
+        tn, tp = transmissions(x, np.full(x.size, float(np.mean(t["delay_ps"]))), t["edge"])
+    else:
+        tn, tp = transmissions(np.full(x.size, float(np.mean(t["energy_eV"]))), x, t["edge"])
+    got, err = np.asarray(r["value"], float), np.asarray(r["error"], float)
+    dev = float(np.nanmax(np.abs(got - (np.log(tn) - np.log(tp)))))
+    # 4 standard errors of the noisiest bin, at least the bin-width smearing of the edge
+    tol = max(4 * float(np.nanmax(err)), 0.006)
+    return [(f"BOZ ΔXAS vs {r['axis']}, largest deviation", 0.0, dev, tol)]
+
+
+@compares("viking")
+def _viking(rec, truth):
+    r = rec["ENERGY_CALIB"]
+    px = np.array([100.0, 1000.0, 1900.0])
+    V = np.vander(px, 3)
+    cov = np.asarray(r["covariance"], float)
+    err = np.sqrt(np.einsum("ij,jk,ik->i", V, cov, V))
+    inj = np.polyval(truth(r["run"])["viking"]["ENERGY_CALIB"], px)
+    got = np.polyval(np.asarray(r["value"], float), px)
+    rows = [
+        (f"Viking energy at pixel {int(p)} (eV)", i, g, 3 * e + 1e-3)
+        for p, i, g, e in zip(px, inj, got, err)
+    ]
+    q = rec["photoelectrons_per_count"]
+    inj = truth(q["run"])["viking"]["e_per_counts"]
+    rows.append(("Viking photoelectrons per count", inj, q["value"], 1e-6 * abs(inj)))
     return rows
 
 
