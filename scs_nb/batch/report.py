@@ -4,7 +4,9 @@ Every executed template gets, before its first section, a header cell: the
 template, proposal, the runs it read (the main run and its companion runs),
 every parameter (defaults marked), the scs_nb version, kernel, date and data
 root; and a banner when any run it read was written by scs_nb's simulator.
-The HTML title is ``<template> — p<proposal> r<run>``.
+The HTML title is ``<template> — p<proposal> r<run>``. After the last cell, a
+table of the results the template recorded (``tb.record``): what the run table
+and the demo read, shown to the reader too.
 """
 
 from __future__ import annotations
@@ -17,10 +19,14 @@ from .._version import __version__
 from ..facility import data_root, is_simulated_run
 from .inputs import run_parameters
 
-__all__ = ["report_title", "header_html", "simulated_runs", "add_header"]
+__all__ = ["report_title", "header_html", "simulated_runs", "results_html", "add_header"]
 
 #: tag of the header cell (so that it is never added twice)
 HEADER_TAG = "scs-nb-header"
+#: tag of the recorded-results cell
+RESULTS_TAG = "scs-nb-results"
+#: values of a list shown in the results table before it is cut
+_LIST_SHOWN = 8
 
 
 def report_title(template: str, values: dict) -> str:
@@ -144,9 +150,68 @@ def header_html(template, values, spec=None, kernel="", when=None) -> str:
     return "\n".join(out)
 
 
-def add_header(nb, template, values, spec=None, kernel=""):
-    """Put the header cell into an executed notebook (after its title cell) and set
-    its title; an existing header cell is replaced.
+def _num(value) -> str:
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, list):
+        shown = ", ".join(_num(v) for v in value[:_LIST_SHOWN])
+        more = f", … ({len(value)} values)" if len(value) > _LIST_SHOWN else ""
+        return f"[{shown}{more}]"
+    return str(value)
+
+
+def results_html(records) -> str:
+    """The recorded results of a report as an HTML table.
+
+    Parameters
+    ----------
+    records : list of dict
+        Records as written by :func:`scs_nb.results.record` (``name``, ``value``,
+        ``error``, ``unit``, ``run`` and optional ``label``).
+
+    Returns
+    -------
+    str
+        A heading and a table (name, value, error, unit, run, description);
+        lists longer than 8 values are cut and their length is given. Empty
+        when there are no records.
+    """
+    if not records:
+        return ""
+    cell = 'style="text-align:left;padding:2px 12px 2px 0;vertical-align:top"'
+    head = ("result", "value", "error", "unit", "run", "description")
+    rows = []
+    for r in records:
+        err = r.get("error")
+        cols = (
+            f"<code>{html.escape(str(r.get('name', '')))}</code>",
+            html.escape(_num(r.get("value"))),
+            "" if err is None else "± " + html.escape(_num(err)),
+            html.escape(str(r.get("unit") or "")),
+            html.escape(str(r.get("run") if r.get("run") is not None else "")),
+            html.escape(str(r.get("label") or "")),
+        )
+        rows.append("<tr>" + "".join(f"<td {cell}>{c}</td>" for c in cols) + "</tr>")
+    return (
+        "<h2>Recorded results</h2>\n<p>What this report recorded (<code>tb.record</code>) "
+        "into its <code>.results.json</code>, read by the run table.</p>\n"
+        '<table style="border-collapse:collapse;margin:0">'
+        + "<tr>"
+        + "".join(f"<th {cell}>{h}</th>" for h in head)
+        + "</tr>"
+        + "".join(rows)
+        + "</table>"
+    )
+
+
+def add_header(nb, template, values, spec=None, kernel="", records=None):
+    """Put the header cell into an executed notebook (after its title cell), the
+    recorded results after its last cell, and set its title; existing header and
+    results cells are replaced.
 
     Parameters
     ----------
@@ -154,10 +219,18 @@ def add_header(nb, template, values, spec=None, kernel=""):
         The executed notebook (changed in place).
     template, values, spec, kernel
         See :func:`header_html`.
+    records : list of dict, optional
+        The template's recorded results (see :func:`results_html`); none = no
+        results cell.
     """
     import nbformat  # heavy: only when a notebook is written
 
-    nb.cells = [c for c in nb.cells if HEADER_TAG not in c.get("metadata", {}).get("tags", [])]
+    tags = (HEADER_TAG, RESULTS_TAG)
+    nb.cells = [c for c in nb.cells if not set(tags) & set(c.get("metadata", {}).get("tags", []))]
+    if records:
+        nb.cells.append(
+            nbformat.v4.new_markdown_cell(results_html(records), metadata={"tags": [RESULTS_TAG]})
+        )
     cell = nbformat.v4.new_markdown_cell(
         header_html(template, values, spec, kernel), metadata={"tags": [HEADER_TAG]}
     )

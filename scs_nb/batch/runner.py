@@ -373,7 +373,7 @@ def _finish(nb, prep: Prepared, nb_path, html_path, html):
         "version": __version__,
         "results": [{k: v for k, v in r.items() if k != "file"} for r in records],
     }
-    add_header(nb, prep.template.name, prep.values, prep.spec, prep.kernel)
+    add_header(nb, prep.template.name, prep.values, prep.spec, prep.kernel, records)
     # the HTML first: the .ipynb is the marker of a complete output
     if html:
         write_atomic(html_path, _html(nb))
