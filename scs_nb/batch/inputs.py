@@ -1,7 +1,8 @@
 """The runs a template reads, checked to exist before a kernel starts.
 
 Parameters named ``run``, ``runs``, ``*_run`` (an int) or ``*_runs`` (a list of
-ints) are run numbers of the template's ``proposal``. A run number 0 or None
+ints), and the ToolBox's ``darkrun`` (the BOZ notebooks), are run numbers of the
+template's ``proposal``. A run number 0 or None
 means "no such run" (``dark_run=0``: no dark subtraction) and is not checked.
 """
 
@@ -13,9 +14,13 @@ from ..reader.discovery import available_runs
 
 __all__ = ["is_run_parameter", "run_parameters", "check_runs_exist"]
 
+#: run parameters named as in the ToolBox notebooks, without the ``_run`` suffix
+LEGACY_RUN_PARAMETERS = ("darkrun",)
+
 
 def is_run_parameter(name: str) -> bool:
-    """Whether a parameter name holds run numbers (``run``, ``runs``, ``*_run``, ``*_runs``).
+    """Whether a parameter name holds run numbers (``run``, ``runs``, ``*_run``, ``*_runs``,
+    ``darkrun``).
 
     Parameters
     ----------
@@ -26,7 +31,7 @@ def is_run_parameter(name: str) -> bool:
     -------
     bool
     """
-    return name in ("run", "runs") or name.endswith(("_run", "_runs"))
+    return name in ("run", "runs", *LEGACY_RUN_PARAMETERS) or name.endswith(("_run", "_runs"))
 
 
 def _numbers(value) -> list:
