@@ -25,7 +25,7 @@ from .errors import (
     ToolBoxValueError,
 )
 from .mnemonics import mnemonics
-from .reader import damage, lookup, read, resolve
+from .reader import axis_label, damage, lookup, read, resolve, summarize, unit_of
 from .results import read_results, record, results
 from .routines import boz
 

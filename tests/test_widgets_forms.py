@@ -132,7 +132,7 @@ def test_explore_template_headless_via_form(simulated, data_root, tmp_path):
     kept = int(((raw >= 300) & (raw <= 800)).sum())
     (rec,) = [r for r in read_results(runner.results_path(result.notebook))]
     assert rec["name"] == "pulses_kept" and rec["value"] == kept
-    assert "integParams = {'pulseStart'" in text
+    assert "integParams = dict(pulseStart=" in text
     assert "PP800_DelayLine: 10 bins" in text
     assert images >= 3
     assert form.result is result and "wrote" in form.validity.value
