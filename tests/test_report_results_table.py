@@ -1,5 +1,6 @@
-"""The report's recorded-results table: every record shown with its value, error,
-unit, run and label; long lists cut; the cell replaced, never duplicated."""
+"""The report's recorded-results table (every record with its value, error, unit, run
+and label; long lists cut; replaced, never duplicated) and progress bars kept in their
+final state."""
 
 import nbformat
 
@@ -43,3 +44,19 @@ def test_cell_added_once_at_the_end():
     assert len(tagged) == 1 and nb.cells[-1] is tagged[0]
     add_header(nb, "knife_edge", {"proposal": 900001, "run": 150})
     assert not [c for c in nb.cells if RESULTS_TAG in c.metadata.get("tags", [])]
+
+
+def test_progress_bar_keeps_its_final_state():
+    from scs_nb.batch.report import collapse_streams
+
+    nb = nbformat.v4.new_notebook()
+    out = [
+        nbformat.v4.new_output("stream", name="stdout", text="photons: 6943\n"),
+        nbformat.v4.new_output("stream", name="stderr", text="\rfit:   0%|  | 0/24"),
+        nbformat.v4.new_output("stream", name="stderr", text="\rfit: 100%|##| 24/24"),
+        nbformat.v4.new_output("stream", name="stderr", text=["\n", "\rsum:   0%\rsum: 100%\n"]),
+    ]
+    nb.cells = [nbformat.v4.new_code_cell("x", outputs=out)]
+    collapse_streams(nb)
+    texts = [(o.name, o.text) for o in nb.cells[0].outputs]
+    assert texts == [("stdout", "photons: 6943\n"), ("stderr", "fit: 100%|##| 24/24\nsum: 100%\n")]

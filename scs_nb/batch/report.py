@@ -19,7 +19,14 @@ from .._version import __version__
 from ..facility import data_root, is_simulated_run
 from .inputs import run_parameters
 
-__all__ = ["report_title", "header_html", "simulated_runs", "results_html", "add_header"]
+__all__ = [
+    "report_title",
+    "header_html",
+    "simulated_runs",
+    "results_html",
+    "add_header",
+    "collapse_streams",
+]
 
 #: tag of the header cell (so that it is never added twice)
 HEADER_TAG = "scs-nb-header"
@@ -206,6 +213,46 @@ def results_html(records) -> str:
         + "".join(rows)
         + "</table>"
     )
+
+
+def _collapse_cr(text: str) -> str:
+    # what a terminal (and Jupyter's front end) shows: each line's text after its last \r
+    return "\n".join(line.rsplit("\r", 1)[-1] for line in text.split("\n"))
+
+
+def collapse_streams(nb):
+    """Merge the consecutive stream outputs of each cell and collapse carriage returns,
+    as Jupyter shows them: a progress bar keeps only its final state ("100%"), not
+    every update on its own line.
+
+    Parameters
+    ----------
+    nb : nbformat.NotebookNode
+        An executed notebook (changed in place).
+    """
+    for cell in nb.cells:
+        outs = cell.get("outputs")
+        if not outs:
+            continue
+        for out in outs:
+            if out.get("output_type") == "stream" and isinstance(out.get("text"), list):
+                out["text"] = "".join(out["text"])
+        merged = []
+        for out in outs:
+            prev = merged[-1] if merged else None
+            if (
+                out.get("output_type") == "stream"
+                and prev is not None
+                and prev.get("output_type") == "stream"
+                and prev.get("name") == out.get("name")
+            ):
+                prev["text"] = prev["text"] + out["text"]
+            else:
+                merged.append(out)
+        for out in merged:
+            if out.get("output_type") == "stream" and "\r" in out["text"]:
+                out["text"] = _collapse_cr(out["text"])
+        cell["outputs"] = merged
 
 
 def add_header(nb, template, values, spec=None, kernel="", records=None):

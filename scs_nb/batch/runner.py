@@ -33,7 +33,7 @@ from ..results import CONTEXT_ENV, RESULTS_ENV, RESULTS_SUFFIX, read_results
 from .inputs import check_runs_exist
 from .kernel import kernel_manager_class, relay_kernel_stderr
 from .params import validate_parameters
-from .report import add_header
+from .report import add_header, collapse_streams
 from .templates import Template, safe_name, template_inputs
 
 __all__ = [
@@ -374,6 +374,7 @@ def _finish(nb, prep: Prepared, nb_path, html_path, html):
         "results": [{k: v for k, v in r.items() if k != "file"} for r in records],
     }
     add_header(nb, prep.template.name, prep.values, prep.spec, prep.kernel, records)
+    collapse_streams(nb)
     # the HTML first: the .ipynb is the marker of a complete output
     if html:
         write_atomic(html_path, _html(nb))
