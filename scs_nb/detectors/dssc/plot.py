@@ -97,7 +97,13 @@ def plot_binner(binner, yname="data", xname="data", run_nr=""):
         labels = list(dict.fromkeys(vals.tolist()))
         vals = np.array([labels.index(v) for v in vals.tolist()])
         ax.set_yticks(range(len(labels)), labels)
-    ax.plot(binner.coords[dim].values, vals, ".")
+    x = binner.coords[dim].values
+    if dim == "trainId" and xname == "data" and len(x):
+        # raw trainIds (~1e9) get an unreadable axis offset: count from the first
+        x0 = int(x[0])
+        x = x.astype(np.int64) - x0
+        xname = f"train (trainId - {x0})"
+    ax.plot(x, vals, ".")
     ax.set_xlabel(dim if xname == "data" else xname)
     ax.set_ylabel(f"{dim} bin" if yname == "data" else yname)
     ax.set_title(f"run {run_nr} binner {dim}")
@@ -118,6 +124,7 @@ def plot_binner_hist(binner, dname="data", run_nr=""):
         ax.bar(range(len(labels)), counts, tick_label=list(labels))
     ax.set_xlabel(binner.dims[0] if dname == "data" else dname)
     ax.set_ylabel("entries")
+    ax.yaxis.get_major_locator().set_params(integer=True)
     ax.set_title(f"run {run_nr} bins of {binner.dims[0]}")
     return fig
 
