@@ -186,11 +186,30 @@ def plot_binned_modules(ds, pulse=None, bin_index=None, geom=None, ax=None, vmax
     return ax
 
 
-def plot_pump_probe(ds, pumped="pumped", unpumped="unpumped", roi=None, ax=None):
+def plot_pump_probe(
+    ds, pumped="pumped", unpumped="unpumped", roi=None, ax=None, unit=None, xunit=None
+):
     """Module-averaged pumped, unpumped and pumped-unpumped signal vs the xaxis.
 
-    roi: optional boolean (module, x, y) mask of pixels to average (e.g. a ring).
-    Returns the pumped-unpumped DataArray (xaxis).
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Binned DSSC data (``data`` with dims xaxis, pulse, module, x, y).
+    pumped, unpumped : str
+        Labels of the pulse bins.
+    roi : array of bool, optional
+        (module, x, y) mask of the pixels to average (e.g. a ring).
+    ax : pair of matplotlib Axes, optional
+        Where to plot.
+    unit : str, optional
+        Unit of the signal (``'ADU / µJ'`` when normalised by the XGM), on the y axes.
+    xunit : str, optional
+        Unit of the xaxis (default: ps for ``delay``, eV for ``nrj``).
+
+    Returns
+    -------
+    xarray.DataArray
+        pumped - unpumped against the xaxis.
     """
     plt = _plt()
     data = ds["data"]
@@ -204,13 +223,16 @@ def plot_pump_probe(ds, pumped="pumped", unpumped="unpumped", roi=None, ax=None)
         fig, ax = plt.subplots(1, 2, figsize=(10, 3.5))
     ax[0].plot(mean[xdim], pp, "o-", label=pumped)
     ax[0].plot(mean[xdim], up, "s-", label=unpumped)
-    ax[0].set_xlabel(xdim)
-    ax[0].set_ylabel("mean signal")
+    xunit = xunit if xunit is not None else {"delay": "ps", "nrj": "eV"}.get(xdim, "")
+    xlabel = f"{xdim} ({xunit})" if xunit else xdim
+    yunit = f" ({unit})" if unit else ""
+    ax[0].set_xlabel(xlabel)
+    ax[0].set_ylabel("mean signal" + yunit)
     ax[0].legend()
     ax[1].plot(mean[xdim], diff, "o-")
     ax[1].axhline(0, color="k", lw=0.5)
-    ax[1].set_xlabel(xdim)
-    ax[1].set_ylabel(f"{pumped} - {unpumped}")
+    ax[1].set_xlabel(xlabel)
+    ax[1].set_ylabel(f"{pumped} - {unpumped}" + yunit)
     return diff
 
 
