@@ -10,7 +10,8 @@ scs_nb's own additions below. ``tb.detectors.xgm``, ``tb.misc``,
 from . import compat as _compat
 
 # scs_nb's own additions to the flat API: the mnemonic table, the one reader, damaged
-# runs, facility facts, and names of the analysis that the ToolBox keeps elsewhere
+# runs, facility facts, recorded results, and names of the analysis that the ToolBox
+# keeps elsewhere
 from . import facility
 from ._version import __version__
 from .base import knife_edge_base
@@ -24,7 +25,8 @@ from .errors import (
     ToolBoxValueError,
 )
 from .mnemonics import mnemonics
-from .reader import damage, lookup, read, resolve
+from .reader import axis_label, damage, lookup, read, resolve, summarize, unit_of
+from .results import read_results, record, results
 from .routines import boz
 
 # the ToolBox's flat API, derived from compat.FLAT; names not found here (tb.sim, ...)

@@ -9,8 +9,10 @@ import argparse
 import importlib
 import sys
 
+from .batch.params import parse_assignments
 from .batch.profiles import PROFILES as SUBMIT_PROFILES
 from .errors import ToolBoxError
+from .sim.inputs import simulate_inputs
 
 # modules that add sub-commands; each owns its own commands
 COMMAND_MODULES = (
@@ -76,6 +78,14 @@ def main(argv=None):
         parser.print_help()
         return 2
     try:
+        if getattr(args, "simulate", False) and getattr(args, "template", None):
+            # simulation only when asked, before the run checks of the command
+            simulate_inputs(
+                args.template,
+                parse_assignments(args.param),
+                args.param_file,
+                progress=lambda line: print(f"scs-nb: {line}", file=sys.stderr),
+            )
         return int(args.func(args) or 0)
     except ToolBoxError as exc:
         print(f"scs-nb: error: {exc}", file=sys.stderr)

@@ -145,45 +145,46 @@ def private_cache(tmp_path_factory):
 
 
 class TemplateRun(tuple):
-    """``text, images = run_template(...)``; also ``.nb`` (the executed notebook)."""
+    """``text, images = run_template(...)``; also ``.nb`` (the executed notebook),
+    ``.records`` (its recorded results) and ``.rows`` (the records against the ground
+    truth, ``scs_nb.sim.checks.check_records``)."""
 
     nb = property(lambda self: self._nb)
+    records = property(lambda self: self._records)
+    rows = property(lambda self: self._rows)
 
 
 @pytest.fixture(scope="session")
-def run_template():
-    """Factory: ``text, images = run_template('hrixs', tmp_path, run=5, ...)`` runs
-    ``templates/<name>.ipynb`` headless (papermill, kernel python3, in ``tmp_path``)
-    with these parameters; ``text`` is its printed output, ``images`` the number of
-    PNG figures; ``.nb`` of the result is the executed notebook."""
-    papermill = pytest.importorskip("papermill")
+def run_template(data_root):
+    """Factory: ``res = run_template('hrixs', tmp_path, proposal=P, run=5, ...)`` runs
+    the template headless through ``scs_nb.batch.runner`` (kernel python3, outputs in
+    ``tmp_path``) on runs that exist (the runner refuses missing ones); ``text, images``
+    are its printed output and PNG count, ``.records``/``.rows`` its results and their
+    comparison with the ground truth."""
+    pytest.importorskip("papermill")
     import nbformat
 
-    import scs_nb
-
-    templates = os.path.join(
-        os.path.dirname(os.path.dirname(os.path.abspath(scs_nb.__file__))), "templates"
-    )
+    from scs_nb.batch import runner
+    from scs_nb.results import read_results
+    from scs_nb.sim.checks import check_records
 
     def run(name, tmp_path, **params):
-        out = tmp_path / f"{name}.ipynb"
-        papermill.execute_notebook(
-            os.path.join(templates, f"{name}.ipynb"),
-            str(out),
-            parameters=params,
-            kernel_name="python3",
-            progress_bar=False,
-            cwd=str(tmp_path),
+        res = runner.run_template(
+            name, params, kernel="python3", out=tmp_path, overwrite=True, progress=False
         )
-        nb = nbformat.read(str(out), as_version=4)
+        assert res.ok, res.message
+        nb = nbformat.read(str(res.notebook), as_version=4)
         outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
-        res = TemplateRun(
+        out = TemplateRun(
             (
                 "".join(o.get("text", "") for o in outputs),
                 sum("image/png" in o.get("data", {}) for o in outputs),
             )
         )
-        res._nb = nb
-        return res
+        out._nb = nb
+        rpath = runner.results_path(res.notebook)
+        out._records = read_results(rpath) if rpath.exists() else []
+        out._rows = check_records(out._records, data_root)
+        return out
 
     return run

@@ -6,8 +6,6 @@ The ``boz_Ia`` template accepted ``module=99``, ``gain<0``, ``sat_level<0`` that
 ``determine_correction`` apply them, and the template's parameters cell must state them.
 """
 
-import json
-
 import pytest
 
 from scs_nb.batch.params import (
@@ -70,13 +68,8 @@ def test_template_notation_means_the_same(name):
         assert lib_ok == batch_ok, (name, value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the boz_Ia template's help comments do not yet end with "
-    "CORRECTION_CONSTRAINTS (templates are rewritten elsewhere); remove this mark then",
-)
 def test_template_states_the_library_constraints():
-    spec = notebook_parameters(json.loads(find_template("boz_Ia").path.read_text()))
+    spec = notebook_parameters(find_template("boz_Ia").notebook())
     for name, text in CORRECTION_CONSTRAINTS.items():
         assert spec[name].constraints == parse_constraints(f"({text})"), name
     with pytest.raises(ParameterError):

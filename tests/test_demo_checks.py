@@ -84,6 +84,6 @@ def test_demo_plan_covers_every_scenario():
 def test_table_format():
     text = demo.format_table([("basic", 1, "trains", 10, 10, 0, "yes")])
     lines = text.splitlines()
-    assert lines[0].split()[:3] == ["scenario", "run", "quantity"]
+    assert lines[0].split()[:3] == ["source", "run", "quantity"]
     assert set(lines[1].replace(" ", "")) == {"-"}
     assert lines[2].split() == ["basic", "1", "trains", "10", "10", "0", "yes"]

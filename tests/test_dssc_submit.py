@@ -8,13 +8,16 @@ import pytest
 from scs_nb import cli
 
 
-def test_submit_dssc_dry_run(capsys, tmp_path):
+def test_submit_dssc_dry_run(capsys, tmp_path, simulated):
+    # the runs are checked before a job is written: they exist (tiny simulated ones)
+    dark = simulated("dssc_dark", run=180, modules="0", trains=2)
+    simulated("dssc_delay_scan", run=179, modules="0", trains=2)
     rc = cli.main(
         [
             "submit",
             "dssc-binning",
             "--proposal",
-            "2719",
+            str(dark.proposal),
             "--dark",
             "180",
             "--run",
@@ -42,13 +45,12 @@ def test_submit_dssc_dry_run(capsys, tmp_path):
     exec_line = [ln for ln in text.splitlines() if ln.startswith("exec ")][0]
     words = shlex.split(exec_line)
     for p in (
-        "proposal=2719",
+        f"proposal={dark.proposal}",
         "run=179",
         "dark_run=180",
         "xaxis=delay",
         "bin_width=0.1",
         f"path={tmp_path}",
-        "scenario=",
     ):
         assert p in words
     for g in range(4):

@@ -124,3 +124,17 @@ def test_mask_and_xgm_filter(binned):
     lo = float(np.nanmin(xgm.max(1)))  # the train with the weakest strongest pulse
     g.xgm_filter(xgm_high=lo)
     assert g.scan.sizes["trainId"] == 1
+
+
+def test_plot_images_show_x_horizontally(binned):
+    """The images are (x, y): x runs horizontally, as the beam centre (x, y) is given."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    t, f, raw, out, gain, res, dark, path = binned
+    f.load_binned(res.run, dark_runNB=dark.run, xgm_norm=True, save_folder=out)
+    fig = f.plot_FastCCD()
+    nx, ny = f.binned.sizes["x"], f.binned.sizes["y"]
+    for ax in fig.axes[:3]:
+        assert ax.get_xlabel() == "x [pixel]" and ax.get_ylabel() == "y [pixel]"
+        assert ax.images[0].get_array().shape == (ny, nx)

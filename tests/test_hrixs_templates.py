@@ -1,21 +1,24 @@
-"""The hRIXS and Viking templates run headless (papermill, kernel python3) on
-their simulated runs and print recovered-vs-injected lines within tolerance."""
+"""The hRIXS and Viking templates run headless on their simulated runs; their recorded
+results agree with the ground truth (``scs_nb.sim.checks.check_records``): the curvature
+and energy calibration within a few fit errors, the pumped/unpumped window ratio within a
+few of its errors, the Viking energy calibration and photoelectrons per count."""
 
-import re
-from pathlib import Path
-
-import nbformat
 import pytest
 
-import scs_nb
+from scs_nb.batch.templates import find_template
 
-TEMPLATES = Path(scs_nb.__file__).resolve().parent.parent / "templates"
+
+def _ok(out, names, nrows):
+    assert names <= {r["name"] for r in out.records}
+    assert len(out.rows) == nrows, out.rows
+    bad = [r for r in out.rows if r[-1] != "yes"]
+    assert not bad, bad
 
 
 def test_hrixs_template(simulated, tmp_path, run_template):
     # the same runs as the analysis tests (simulated once per session)
     res = simulated("hrixs_delay", trains=12)
-    text, images = run_template(
+    out = run_template(
         "hrixs",
         tmp_path,
         proposal=res.proposal,
@@ -24,21 +27,15 @@ def test_hrixs_template(simulated, tmp_path, run_template):
         curvature_run=simulated("hrixs_curvature").run,
         energy_run=simulated("hrixs_energy_scan").run,
     )
-    assert images >= 5
-    for name in ("CURVE_A", "CURVE_B", "ENERGY_SLOPE", "ENERGY_INTERCEPT"):
-        sig = float(re.search(rf"{name} recovered .*\(([-+0-9.]+) sigma\)", text).group(1))
-        assert abs(sig) <= 3, text
-    m = re.search(
-        r"pumped / unpumped: recovered ([0-9.]+) \+- ([0-9.]+), injected ([0-9.]+)", text
-    )
-    ratio, err, inj = map(float, m.groups())
-    assert abs(ratio - inj) <= 3 * err
+    assert out[1] >= 5
+    names = {"CURVE_A", "CURVE_B", "ENERGY_SLOPE", "ENERGY_INTERCEPT", "feature_ratio"}
+    _ok(out, names, 5)
 
 
 def test_viking_template(simulated, tmp_path, run_template):
     res = simulated("viking_sample")
     mono = [simulated("viking_mono", nrj=e).run for e in (520.0, 530.0, 540.0, 550.0, 560.0)]
-    text, images = run_template(
+    out = run_template(
         "viking",
         tmp_path,
         proposal=res.proposal,
@@ -47,25 +44,13 @@ def test_viking_template(simulated, tmp_path, run_template):
         dark_run=simulated("viking_dark").run,
         calibration_runs=mono,
     )
-    assert images >= 3
-    assert "gain x4, high capacity 0, 0.97 photoelectrons per count" in text
-    assert "gain x1, high capacity 1, 17.9 photoelectrons per count" in text
-    for d, e in re.findall(
-        r"recovered - injected = ([-+0-9.]+) meV \(fit error ([0-9.]+) meV", text
-    ):
-        assert abs(float(d)) <= 3 * float(e) + 1.0
-    # XAS on 32 px bins (see test_viking_analysis.test_sample_xas_within_noise)
-    within = float(re.search(r"within 3 sigma: ([0-9.]+) %", text).group(1))
-    zmax = float(re.search(r"max \|z\| = ([0-9.]+)", text).group(1))
-    assert zmax < 4 and within >= 90, text
+    assert out[1] >= 3
+    _ok(out, {"ENERGY_CALIB", "photoelectrons_per_count", "absorption_max"}, 4)
 
 
 @pytest.mark.parametrize("name", ["hrixs", "viking"])
 def test_parameters_cell(name):
-    from scs_nb.batch.params import notebook_parameters
-
-    nb = nbformat.read(str(TEMPLATES / f"{name}.ipynb"), as_version=4)
-    assert nb.cells[1].metadata.get("tags") == ["parameters"]
-    params = notebook_parameters(nb)
-    assert {"proposal", "run", "scenario"} <= set(params)
-    assert params["scenario"].default == {"hrixs": "hrixs_delay", "viking": "viking_sample"}[name]
+    t = find_template(name)
+    assert t.notebook().cells[1].metadata.get("tags") == ["parameters"]
+    params = t.parameters()
+    assert {"proposal", "run", "dark_run"} <= set(params) and "scenario" not in params

@@ -9,8 +9,10 @@ import nbformat
 import numpy as np
 import pytest
 
+from scs_nb.batch import runner
 from scs_nb.batch.params import ParameterError, load_parameter_file, validate_parameters
 from scs_nb.errors import ToolBoxPathError, ToolBoxValueError
+from scs_nb.results import read_results
 from scs_nb.widgets import ParameterForm, RunPicker
 
 
@@ -108,7 +110,6 @@ def test_explore_template_headless_via_form(simulated, data_root, tmp_path):
         "explore_run",
         proposal=res.proposal,
         run=res.run,
-        scenario="",
         low=300.0,
         high=800.0,
         out=str(tmp_path / "out"),
@@ -129,8 +130,9 @@ def test_explore_template_headless_via_form(simulated, data_root, tmp_path):
     assert f"proposal {res.proposal} run {res.run}: 30 trains" in text
     raw = np.asarray(res.truth["xgm"]["SCS"]["sa3_fast_raw"])
     kept = int(((raw >= 300) & (raw <= 800)).sum())
-    assert f"{kept} of {raw.size} pulses kept" in text
-    assert "integParams = {'pulseStart'" in text
+    (rec,) = [r for r in read_results(runner.results_path(result.notebook))]
+    assert rec["name"] == "pulses_kept" and rec["value"] == kept
+    assert "integParams = dict(pulseStart=" in text
     assert "PP800_DelayLine: 10 bins" in text
     assert images >= 3
     assert form.result is result and "wrote" in form.validity.value

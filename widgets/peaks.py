@@ -332,7 +332,7 @@ class PeakWindowTuner(Tool):
         str
             One line.
         """
-        return f"integParams = {self.value!r}"
+        return "integParams = dict(" + ", ".join(f"{k}={v}" for k, v in self.value.items()) + ")"
 
     # -- internals ---------------------------------------------------------
     def _control_rows(self):
@@ -349,12 +349,12 @@ class PeakWindowTuner(Tool):
         x = np.arange(self._y.size)
         self.ax.plot(x, self._y, lw=0.8, color="k", label=str(self.label))
         self.ax.set_xlabel("sample")
-        self.ax.set_ylabel("average trace")
+        self.ax.set_ylabel("average trace [ADC counts]")
         self._zoom_first_pulse()
         self._patches = []
         (self._peak_line,) = self.ax_peaks.plot([], [], "o-", ms=3, color="C1")
         self.ax_peaks.set_xlabel("pulse index")
-        self.ax_peaks.set_ylabel("integral")
+        self.ax_peaks.set_ylabel("integral [ADC counts x samples]")
 
     def _zoom_first_pulse(self):
         """Show the first pulse with its windows (pan/zoom for the others)."""

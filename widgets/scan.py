@@ -355,7 +355,19 @@ class ScanExplorer(Tool):
         """
         r = self._result
         dims = ", ".join(f"{d}: {n} bins" for d, n in r.sizes.items()) if r is not None else ""
-        return f"ScanExplorer {self.params!r}\nresult: {dims}"
+        p = self.params
+        what = p["signal"] + (f" / {p['norm']}" if p.get("norm") else "")
+        scans = [(p["scan"], p.get("bin_width"))]
+        if p.get("scan2"):
+            scans.append((p["scan2"], p.get("bin_width2")))
+        against = " and ".join(
+            f"{s} (bin width {w:.4g}{' ' + tb.unit_of(s) if tb.unit_of(s) else ''})"
+            if isinstance(w, (int, float))
+            else s
+            for s, w in scans
+        )
+        mode = f" ({p['mode']})" if p.get("mode") else ""
+        return f"ScanExplorer: {what}{mode} against {against}\nresult: {dims}"
 
     # -- internals ---------------------------------------------------------
     def _control_rows(self):
@@ -414,16 +426,19 @@ class ScanExplorer(Tool):
             self._cbar = None
         ax.clear()
         label = p["signal"] + (f" / {p['norm']}" if p["norm"] else "")
+        units = [tb.unit_of(p["signal"])] + ([tb.unit_of(p["norm"])] if p["norm"] else [])
+        if units[0] and (len(units) == 1 or units[1]):
+            label += f" [{' / '.join(units)}]"
         if r["signal"].ndim == 1:
             x = r[p["scan"]].values
             ax.errorbar(x, r["signal"].values, yerr=r["error"].values, fmt="o-", ms=3, capsize=2)
-            ax.set_xlabel(p["scan"])
+            ax.set_xlabel(tb.axis_label(p["scan"]))
             ax.set_ylabel(label)
         else:
             xs, ys = r[p["scan"]].values, r[p["scan2"]].values
             mesh = ax.pcolormesh(ys, xs, r["signal"].values, shading="nearest")
-            ax.set_xlabel(p["scan2"])
-            ax.set_ylabel(p["scan"])
+            ax.set_xlabel(tb.axis_label(p["scan2"]))
+            ax.set_ylabel(tb.axis_label(p["scan"]))
             self._cbar = self.fig.colorbar(mesh, ax=ax, label=label)
         self._draw()
 

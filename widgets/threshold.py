@@ -217,7 +217,7 @@ class ThresholdTuner(Tool):
         ax.stairs(self.counts, self.edges, fill=True, color="0.7", label="all")
         self._sel_stairs = None
         self._lines = (ax.axvline(self._low, color="C3"), ax.axvline(self._high, color="C3"))
-        ax.set_xlabel(str(self.label))
+        ax.set_xlabel(tb.axis_label(str(self.label)))
         ax.set_ylabel("count")
         if self.log_box.value:
             ax.set_yscale("log")

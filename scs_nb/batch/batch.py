@@ -24,6 +24,7 @@ from threading import Lock
 
 from ..atomic import check_writable_dir, json_default, locked, write_atomic
 from ..errors import ToolBoxFileError, ToolBoxValueError
+from .inputs import check_runs_exist
 from .params import ParameterError, validate_parameters
 from .runner import (
     Prepared,
@@ -269,6 +270,8 @@ def plan_batch(
     values = {
         r: validate_parameters(spec, {**given, run_param: r}, template=tpl.name) for r in run_list
     }
+    for v in values.values():
+        check_runs_exist(v, tpl.name)
     first = values[run_list[0]]
     kname = resolve_kernel(kernel, nb, first)
     base = Path(out).absolute() if out else default_output_dir(tpl.name, {})

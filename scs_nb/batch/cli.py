@@ -91,6 +91,12 @@ def register(sub):
     p.add_argument("--log-output", action="store_true", help="print cell outputs as they come")
     p.add_argument("--timeout", type=float, metavar="S", help="time limit per cell in seconds")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--simulate",
+        action="store_true",
+        help="first simulate the missing input runs with the scenarios the template names "
+        "(only into a proposal the simulator owns; never into real data)",
+    )
     p.set_defaults(func=cmd_run, _parser=p)
 
     p = sub.add_parser(

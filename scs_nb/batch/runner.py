@@ -28,7 +28,12 @@ from ..atomic import (
     write_atomic,
 )
 from ..errors import ToolBoxPathError, ToolBoxValueError
+from ..progress import REPORT_ENV
+from ..results import CONTEXT_ENV, RESULTS_ENV, RESULTS_SUFFIX, read_results
+from .inputs import check_runs_exist
+from .kernel import kernel_manager_class, relay_kernel_stderr
 from .params import validate_parameters
+from .report import add_header, collapse_streams
 from .templates import Template, safe_name, template_inputs
 
 __all__ = [
@@ -43,6 +48,7 @@ __all__ = [
     "state_path",
     "read_state",
     "parameter_changes",
+    "results_path",
 ]
 
 
@@ -190,6 +196,23 @@ def output_paths(out_dir, template_name, values):
     return out_dir / f"{stem}.ipynb", out_dir / f"{stem}.html"
 
 
+def results_path(notebook_path) -> Path:
+    """The recorded results ``<stem>.results.json`` beside an executed notebook
+    (see ``scs_nb.results``).
+
+    Parameters
+    ----------
+    notebook_path : str or Path
+        The executed notebook.
+
+    Returns
+    -------
+    Path
+    """
+    p = Path(notebook_path)
+    return p.with_name(p.stem + RESULTS_SUFFIX)
+
+
 def failed_paths(notebook_path):
     """The notebook and report written when a cell fails.
 
@@ -234,10 +257,12 @@ def prepare(
     Raises
     ------
     ToolBoxError
-        A subclass for anything wrong; no kernel is started.
+        A subclass for anything wrong (a missing run included); no kernel is
+        started and nothing is written.
     """
     tpl, nb, spec, given = template_inputs(template, parameters, param_file)
     values = validate_parameters(spec, given, template=tpl.name)
+    check_runs_exist(values, tpl.name)
     kname = resolve_kernel(kernel, nb, values)
     out_dir = Path(out).absolute() if out else default_output_dir(tpl.name, values)
     check_writable_dir(out_dir, "output folder", "--out (out=)")
@@ -338,13 +363,18 @@ def _finish(nb, prep: Prepared, nb_path, html_path, html):
     import nbformat  # heavy: only when a notebook is written
 
     _set_kernelspec(nb, prep.kernel)
+    rpath = results_path(prep.notebook_path)
+    records = read_results(rpath) if rpath.is_file() else []
     nb.metadata["scs_nb"] = {
         "template": prep.template.name,
         "template_path": str(prep.template.path),
         "parameters": prep.values,
         "kernel": prep.kernel,
         "version": __version__,
+        "results": [{k: v for k, v in r.items() if k != "file"} for r in records],
     }
+    add_header(nb, prep.template.name, prep.values, prep.spec, prep.kernel, records)
+    collapse_streams(nb)
     # the HTML first: the .ipynb is the marker of a complete output
     if html:
         write_atomic(html_path, _html(nb))
@@ -416,6 +446,24 @@ def execute(
     os.close(fd)
     if progress is None:
         progress = sys.stderr.isatty()
+    # the kernel records results into <stem>.results.json (scs_nb.results.record)
+    rpath = results_path(prep.notebook_path)
+    rpath.unlink(missing_ok=True)
+    env = {
+        # library progress bars as text the saved report keeps (scs_nb.progress)
+        REPORT_ENV: "1",
+        RESULTS_ENV: str(rpath),
+        CONTEXT_ENV: json.dumps(
+            {
+                "template": prep.template.name,
+                "parameters": prep.values,
+                "proposal": prep.values.get("proposal"),
+                "run": _run_number(prep.values),
+            },
+            default=json_default,
+        ),
+    }
+    kernel_log = tempfile.TemporaryFile(mode="w+b")
     t0 = time.monotonic()
     error, failed_cell = None, None
     try:
@@ -431,6 +479,7 @@ def execute(
             execution_timeout=timeout,
             start_timeout=start_timeout,
             resources={"metadata": {"path": str(prep.out_dir)}},
+            kernel_manager_class=kernel_manager_class(env, kernel_log),
         )
     except PapermillExecutionError as exc:
         error = exc
@@ -438,6 +487,7 @@ def execute(
     except Exception as exc:  # dead kernel, timeout, ...
         error = exc
     duration = time.monotonic() - t0
+    relay_kernel_stderr(kernel_log, prep.template.name)
     try:
         nb = nbformat.read(tmp, as_version=4) if os.path.getsize(tmp) else None
         if error is None:
@@ -464,6 +514,8 @@ def execute(
         if nb is not None:
             _finish(nb, prep, fnb, fhtml, html)
             msg += f"\n    executed notebook with the error: {fnb}"
+        if rpath.exists():  # partial records of a failed execution are not results
+            os.replace(rpath, Path(fnb).with_name(Path(fnb).stem + RESULTS_SUFFIX))
         _write_state(prep, "failed", msg, fnb if nb is not None else None)
         return RunResult(
             False,

@@ -28,6 +28,7 @@ from ..parallel.slurm_options import (
     validate_reservation,
 )
 from .batch import parse_runs
+from .inputs import check_runs_exist
 from .params import ParameterError, format_value, validate_parameters
 from .runner import _run_number, default_output_dir, output_paths, resolve_kernel
 from .submissions import failed_values as failed_values
@@ -231,6 +232,7 @@ def build_scripts(
     for values in tasks:
         for pname, value in values.items():
             _check_shell_safe(pname, value)
+        check_runs_exist(values, tpl.name)
     kname = resolve_kernel(check_name(kernel, "kernel") if kernel else kernel, nb, tasks[0])
     base = Path(out).absolute() if out else default_output_dir(tpl.name, {})
 

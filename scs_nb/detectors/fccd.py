@@ -25,12 +25,15 @@ from ..facility.paths import processed_dir
 from ..load import open_run
 from ..pulses import bunch_pattern as bp
 from ..pulses.xgm import get_xgm
+from ..reader.summary import axis_label
 from ..routines.laser import positionToDelay
 from .frames import bin_frames, index_frames
 
 __all__ = ["FastCCD", "process_one_module"]
 
 Q_DIM = "delta_q (1/nm)"
+#: axis labels of the azimuthal integration's kinds
+_KIND_LABELS = {"relative": "pumped / unpumped - 1", "difference": "pumped - unpumped"}
 
 
 def process_one_module(job):
@@ -202,19 +205,26 @@ class FastCCD:
     def plot_scan(self):
         """Plot a previously defined scan to see the scan range and the statistics."""
         import matplotlib.pyplot as plt  # heavy: only when plotting
+        from matplotlib.ticker import MaxNLocator  # heavy: only when plotting
 
         self._need_run()
         s = self.scan
         fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
         axes[0].plot(s.trainId - s.trainId[0], s.scan_variable, ".", ms=3)
+        scan_label = axis_label(self.scan_vname) if self.scan_vname else "scan variable"
         axes[0].set_xlabel("train (from start of run)")
-        axes[0].set_ylabel(f"{self.scan_vname or 'scan variable'}")
+        axes[0].set_ylabel(scan_label)
+        top = 0
         for flag, lab in ((True, "pumped"), (False, "unpumped")):
             sel = s.scan_variable.where(s.pumped == flag, drop=True)
             u, c = np.unique(sel.values[np.isfinite(sel.values)], return_counts=True)
             axes[1].plot(u, c, "o-", label=lab)
-        axes[1].set_xlabel(f"{self.scan_vname or 'scan variable'}")
-        axes[1].set_ylabel("trains")
+            top = max(top, int(c.max()) if c.size else 0)
+        axes[1].set_xlabel(scan_label)
+        axes[1].set_ylabel("trains per scan point")
+        # counts: integer ticks from 0 (one train per point must not read as an axis of 1.0)
+        axes[1].set_ylim(0, top + 1)
+        axes[1].yaxis.set_major_locator(MaxNLocator(integer=True))
         axes[1].legend()
         fig.suptitle(self.plot_title)
         return fig
@@ -431,20 +441,30 @@ class FastCCD:
             p, u = np.where(self.mask, p, np.nan), np.where(self.mask, u, np.nan)
         lo = vmin if vmin is not None else np.nanpercentile(u, p_low)
         hi = vmax if vmax is not None else np.nanpercentile(u, p_high)
-        fig, axes = plt.subplots(1, 3, figsize=(12, 7))
+        unit = self._intensity_unit()
+        fig, axes = plt.subplots(3, 1, figsize=(10, 12))
+        # images are (x, y): transposed so that x runs horizontally and y vertically, as
+        # the beam centre (x, y) of azimuthal_int is given
         for ax, img, title in ((axes[0], u, "unpumped"), (axes[1], p, "pumped")):
-            im = ax.imshow(img, vmin=lo, vmax=hi, origin="lower")
+            im = ax.imshow(img.T, vmin=lo, vmax=hi, origin="lower")
             ax.set_title(title)
-            ax.set_xlabel("y [pixel]")
-            fig.colorbar(im, ax=ax, shrink=0.6)
+            fig.colorbar(im, ax=ax, shrink=0.8, label=f"intensity [{unit}]")
         d = p - u
         lim = np.nanpercentile(np.abs(d), 99)
-        im = axes[2].imshow(d, cmap="RdBu_r", vmin=-lim, vmax=lim, origin="lower")
+        im = axes[2].imshow(d.T, cmap="RdBu_r", vmin=-lim, vmax=lim, origin="lower")
         axes[2].set_title("pumped - unpumped")
-        fig.colorbar(im, ax=axes[2], shrink=0.6)
-        axes[0].set_ylabel("x [pixel]")
+        fig.colorbar(im, ax=axes[2], shrink=0.8, label=f"intensity difference [{unit}]")
+        for ax in axes:
+            ax.set_xlabel("x [pixel]")
+            ax.set_ylabel("y [pixel]")
         fig.suptitle(self.plot_title if hasattr(self, "plot_title") else "FastCCD")
         return fig
+
+    def _intensity_unit(self):
+        """Unit of the binned images: ADU per µJ of XGM pulse energy when normalised."""
+        binned = getattr(self, "binned", None)
+        norm = binned is not None and bool(binned.attrs.get("xgm_norm", 0))
+        return "ADU / µJ" if norm else "ADU"
 
     # -- azimuthal integration ----------------------------------------------------
     def azimuthal_int(self, wl, center=None, angle_range=[0, 180 - 1e-6], dr=1, use_mask=True):
@@ -537,7 +557,7 @@ class FastCCD:
         fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(8, 7), sharex=True)
         ax1.plot(d[Q_DIM], self.azimuthal["unpumped"].mean("scan_variable"), label="unpumped")
         ax1.plot(d[Q_DIM], self.azimuthal["pumped"].mean("scan_variable"), label="pumped")
-        ax1.set_ylabel("intensity (azimuthal average)")
+        ax1.set_ylabel(f"intensity [{self._intensity_unit()}]\n(azimuthal average)")
         ax1.legend()
         y = d["delay_ps"].values if "delay_ps" in d.coords else d.scan_variable.values
         im = ax2.pcolormesh(
@@ -549,7 +569,7 @@ class FastCCD:
             ax2.set_xlim(qs.min() - pad, qs.max() + pad)
         ax2.set_xlabel("q [1/nm]")
         ax2.set_ylabel("delay [ps]" if "delay_ps" in d.coords else "scan variable")
-        fig.colorbar(im, ax=ax2, label=kind)
+        fig.colorbar(im, ax=ax2, label=_KIND_LABELS.get(kind, kind))
         return fig
 
     def plot_azimuthal_line_cut(self, data, qranges, qwidths):
@@ -579,6 +599,6 @@ class FastCCD:
         for c, q, w in zip(cuts, qranges, qwidths):
             ax.plot(x, c, "o-", label=f"q = {q:.4g} ± {w / 2:.2g} 1/nm")
         ax.set_xlabel("delay [ps]" if "delay_ps" in data.coords else "scan variable")
-        ax.set_ylabel(str(data.name or "azimuthal integration"))
+        ax.set_ylabel(_KIND_LABELS.get(data.name, str(data.name or "azimuthal integration")))
         ax.legend(fontsize="small")
         return cuts

@@ -30,7 +30,13 @@ from ..pulses import bunch_pattern as bp
 from ..pulses.merge import merge_on_trains
 from ..reader import lookup, run_values
 
-__all__ = ["get_pes_tof", "get_pes_params", "save_pes_avg_traces", "load_pes_avg_traces"]
+__all__ = [
+    "get_pes_tof",
+    "get_pes_params",
+    "save_pes_avg_traces",
+    "load_pes_avg_traces",
+    "find_pes_peaks",
+]
 
 _CHUNK_BYTES = 64 * 2**20
 
@@ -420,3 +426,64 @@ def load_pes_avg_traces(proposal, runNB, channels=None, subdir="usr/processed_ru
             )
         ds = ds[want]
     return ds
+
+
+def find_pes_peaks(spectrum, npeaks=3, window=12, min_separation=5.0):
+    """The strongest peaks of a PES time-of-flight spectrum, fitted with Gaussians.
+
+    Peaks are taken one after another at the maximum of what is left, each fitted
+    with ``a exp(-(x - p)² / 2s²) + c`` on ``±window`` samples, and the region
+    within ``min_separation`` widths (+3 samples) of it removed.
+
+    Parameters
+    ----------
+    spectrum : xarray.DataArray or array-like
+        One spectrum on ``sampleId`` (positive-going peaks: invert electron
+        spectra first); a ``time_ns`` coordinate gives positions in ns too.
+    npeaks : int
+        How many peaks to look for.
+    window : int
+        Half width of the fit window (samples).
+    min_separation : float
+        Widths around a found peak excluded from the next search.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per peak in order of position: ``position (sample)``, ``sigma
+        (samples)``, ``amplitude``, and ``position (ns)``, ``sigma (ns)`` when the
+        spectrum has ``time_ns``.
+    """
+    import pandas as pd  # pandas loads slowly; only this summary needs it
+    from scipy.optimize import curve_fit  # scipy.optimize loads slowly
+
+    def gauss(x, a, p, s, c):
+        return a * np.exp(-0.5 * ((x - p) / s) ** 2) + c
+
+    s = np.asarray(getattr(spectrum, "values", spectrum), float)
+    x = np.arange(s.size, dtype=float)
+    rest = s.copy()
+    found = []
+    for _ in range(int(npeaks)):
+        k = int(np.nanargmax(rest))
+        win = np.abs(x - k) < window
+        try:
+            popt, _ = curve_fit(gauss, x[win], s[win], p0=[s[k], k, 2, 0])
+        except RuntimeError:  # no peak shape left
+            break
+        found.append(popt)
+        rest[np.abs(x - popt[1]) < min_separation * abs(popt[2]) + 3] = -np.inf
+    found.sort(key=lambda p: p[1])
+    table = pd.DataFrame(
+        {
+            "position (sample)": [p[1] for p in found],
+            "sigma (samples)": [abs(p[2]) for p in found],
+            "amplitude": [p[0] for p in found],
+        }
+    )
+    if hasattr(spectrum, "coords") and "time_ns" in spectrum.coords:
+        t = np.asarray(spectrum["time_ns"].values, float)
+        dt = float(np.mean(np.diff(t))) if t.size > 1 else 0.0
+        table["position (ns)"] = np.interp(table["position (sample)"], x, t)
+        table["sigma (ns)"] = table["sigma (samples)"] * abs(dt)
+    return table

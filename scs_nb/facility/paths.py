@@ -32,7 +32,14 @@ __all__ = [
     "proposal_subdir",
     "run_ranges",
     "cache_dir",
+    "SIMULATOR_MARKER",
+    "simulation_truth_path",
+    "simulator_marker_path",
+    "is_simulated_run",
 ]
+
+#: file the simulator writes at the top of each proposal folder it creates
+SIMULATOR_MARKER = "SIMULATED_BY_SCS_NB.json"
 
 FACILITY_DATA_ROOT = "/gpfs/exfel/exp"
 DEFAULT_CYCLE = "202622"  # cycle folder of simulated proposals
@@ -127,6 +134,66 @@ def proposal_folder(proposal, root=None, cycle=DEFAULT_CYCLE) -> Path:
     if found:
         return found[0]
     return root / "SCS" / cycle / f"p{p:06d}"
+
+
+def simulation_truth_path(prop_dir, run) -> Path:
+    """Where the simulator keeps the ground truth of a run of a proposal folder.
+
+    It lies outside ``raw/`` (``<proposal>/usr/simulation/r<run>/ground_truth.json``),
+    so that extra_data never sees it; its presence says the run was simulated.
+
+    Parameters
+    ----------
+    prop_dir : str or pathlib.Path
+        The proposal folder.
+    run : int
+        Run number.
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    return (
+        Path(prop_dir) / "usr" / "simulation" / f"r{validate_run(run):04d}" / "ground_truth.json"
+    )
+
+
+def simulator_marker_path(prop_dir) -> Path:
+    """The ownership marker of a proposal folder the simulator created.
+
+    Parameters
+    ----------
+    prop_dir : str or pathlib.Path
+        The proposal folder.
+
+    Returns
+    -------
+    pathlib.Path
+        ``<proposal>/SIMULATED_BY_SCS_NB.json``.
+    """
+    return Path(prop_dir) / SIMULATOR_MARKER
+
+
+def is_simulated_run(proposal, run, root=None) -> bool:
+    """Whether a run of a proposal was written by scs_nb's simulator.
+
+    Parameters
+    ----------
+    proposal, run : int
+        Proposal and run number.
+    root : str or pathlib.Path, optional
+        Data root; default :func:`data_root`.
+
+    Returns
+    -------
+    bool
+        True when the run has the simulator's ground truth beside it.
+    """
+    try:
+        prop_dir = find_proposal(proposal, root)
+    except ToolBoxPathError:
+        return False
+    return simulation_truth_path(prop_dir, run).is_file()
 
 
 def processed_dir(proposal, run=None, *parts, root=None) -> Path:

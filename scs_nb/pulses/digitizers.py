@@ -359,7 +359,10 @@ def check_peak_params(
         params = _check_params(params)
         origin = "given"
     pids = _pattern(run, bunchPattern, None, None)
-    msg = [f"{name} integration parameters ({origin}): {params}"]
+    msg = [
+        f"{name} integration parameters ({origin}): "
+        + ", ".join(f"{k}={v}" for k, v in params.items())
+    ]
     if pids is not None and len(pids.pids):
         n_bp = len(pids.pids)
         period_bp = int(np.min(np.diff(pids.pids)) * sps) if n_bp > 1 else params["period"]
@@ -403,6 +406,8 @@ def check_peak_params(
                 )
                 ax.axvspan(o + params["baseStart"], o + params["baseStop"], color="C1", alpha=0.3)
             ax.set_xlabel("sample")
+            # sample numbers reach 6 digits: few ticks, or their labels run together
+            ax.locator_params(axis="x", nbins=4)
             ax.set_title(f"{name}: " + (title if len(views) > 1 else "all pulses"))
         axes[0][0].set_ylabel("ADC counts (average)")
         from matplotlib.patches import Patch

@@ -217,11 +217,12 @@ def calibrate_xgm(run, data, xgm="SCS", plot=False):
         import matplotlib.pyplot as plt
 
         fig, ax = plt.subplots(figsize=(7, 3.5))
-        t = fast_mean["trainId"].values
+        # trains counted from the first: raw trainIds (~1e9) get an unreadable offset
+        t = fast_mean["trainId"].values.astype(np.int64) - int(fast_mean["trainId"].values[0])
         ax.plot(t, flux.values, label=f"{flux_name} (slow)")
         ax.plot(t, fast_mean.values, label=f"{name} average (fast, uncalibrated)")
         ax.plot(t, F * fast_mean.values, ls="--", label=f"{name} x F, F = {F:.4g}")
-        ax.set_xlabel("trainId")
+        ax.set_xlabel(f"train (trainId - {int(fast_mean['trainId'].values[0])})")
         ax.set_ylabel("pulse energy [µJ]")
         ax.legend()
     return F

@@ -10,6 +10,8 @@ only the mnemonic table, the facility facts and the errors.
 * ``lookup``: ``lookup`` / ``resolve`` / ``read`` a mnemonic (the same errors
   everywhere);
 * ``values``: run values (``run_value``, ``run_values``);
+* ``summary``: units of mnemonics and a table of a Dataset (``unit_of``,
+  ``axis_label``, ``summarize``);
 * ``warn``: warnings that point at the user's code.
 """
 
@@ -23,10 +25,14 @@ from .discovery import (
     select_trains,
 )
 from .lookup import custom_spec, field_list, lookup, name_of, read, read_loose, resolve
+from .summary import axis_label, summarize, unit_of
 from .values import run_value, run_values
 from .warn import user_stacklevel, warn_user
 
 __all__ = [
+    "unit_of",
+    "axis_label",
+    "summarize",
     "damage",
     "find_proposal",
     "find_run_path",

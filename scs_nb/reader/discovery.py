@@ -34,6 +34,7 @@ from . import damage
 from .warn import user_stacklevel
 
 __all__ = [
+    "available_runs",
     "find_proposal",
     "find_run_path",
     "open_run",
@@ -56,6 +57,29 @@ def _available_runs(prop_dir: Path, location="raw") -> list:
         if m and d.is_dir():
             runs.append(int(m.group(1)))
     return sorted(runs)
+
+
+def available_runs(proposalNB, location="raw") -> list:
+    """The run numbers of a proposal that exist on disk.
+
+    Parameters
+    ----------
+    proposalNB : int or str
+        Proposal number.
+    location : str
+        ``'raw'`` or ``'proc'``.
+
+    Returns
+    -------
+    list of int
+        Sorted run numbers (folders ``<proposal>/<location>/rNNNN``).
+
+    Raises
+    ------
+    ToolBoxPathError
+        The proposal is not found under the data root.
+    """
+    return _available_runs(Path(find_proposal(proposalNB)), _check_location(location))
 
 
 def _check_location(data) -> str:

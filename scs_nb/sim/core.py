@@ -27,6 +27,7 @@ from ..errors import ToolBoxPathError, ToolBoxValueError
 from ..facility import validate_proposal, validate_run
 from .extra import add_mnemonics
 from .folders import (
+    claim_proposal,
     default_data_root,
     ground_truth,
     proposal_dir,
@@ -425,6 +426,7 @@ def simulate(
     check_writable_dir(
         run_dir.parent, "data root folder", "data_root= (--data-root) or set EXTRA_DATA_DATA_ROOT"
     )
+    claim_proposal(pdir, proposal)
     _check_memory(sc, int(ntrains), seed, options)
     sim = SimRun(
         proposal, run, ntrains, seed, missing_trains=missing_trains, scenario_name=scenario_name

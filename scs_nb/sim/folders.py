@@ -17,7 +17,13 @@ import numpy as np
 
 from ..atomic import clean_stale, part_name, write_atomic
 from ..errors import ToolBoxPathError
-from ..facility import DEFAULT_CYCLE, data_root, proposal_folder, validate_run
+from ..facility import (
+    DEFAULT_CYCLE,
+    data_root,
+    proposal_folder,
+    simulation_truth_path,
+    simulator_marker_path,
+)
 
 
 def default_data_root() -> Path:
@@ -69,13 +75,7 @@ def truth_path(proposal, run, data_root=None) -> Path:
     pathlib.Path
         ``<proposal>/usr/simulation/r<run>/ground_truth.json``.
     """
-    return (
-        proposal_dir(proposal, data_root)
-        / "usr"
-        / "simulation"
-        / f"r{validate_run(run):04d}"
-        / "ground_truth.json"
-    )
+    return simulation_truth_path(proposal_dir(proposal, data_root), run)
 
 
 def ground_truth(proposal, run, data_root=None) -> dict:
@@ -205,3 +205,72 @@ def _rename_run(tmp_dir: Path, run_dir: Path, overwrite: bool) -> bool:
     finally:
         if aside is not None:
             shutil.rmtree(aside, ignore_errors=True)
+
+
+def foreign_runs(prop_dir: Path) -> list:
+    """Run folders of ``raw/`` that the simulator did not write (no ground truth).
+
+    Parameters
+    ----------
+    prop_dir : pathlib.Path
+        A proposal folder.
+
+    Returns
+    -------
+    list of str
+        Their names (``r0060``, ...), sorted.
+    """
+    raw = Path(prop_dir) / "raw"
+    if not raw.is_dir():
+        return []
+    out = []
+    for d in sorted(raw.iterdir()):
+        if d.is_dir() and len(d.name) == 5 and d.name[0] == "r" and d.name[1:].isdigit():
+            if not simulation_truth_path(prop_dir, int(d.name[1:])).is_file():
+                out.append(d.name)
+    return out
+
+
+def claim_proposal(prop_dir: Path, proposal: int):
+    """Make sure the simulator may write into ``prop_dir``, and mark it as its own.
+
+    The simulator writes only into proposal folders it created: a folder holding a
+    run without the simulator's ground truth (real data, or runs copied from
+    elsewhere) is refused, so that simulated runs never mix with real ones.
+
+    Parameters
+    ----------
+    prop_dir : pathlib.Path
+        The proposal folder (created when absent).
+    proposal : int
+        Its number (for the message).
+
+    Raises
+    ------
+    ToolBoxPathError
+        The folder holds runs the simulator did not write.
+    """
+    prop_dir = Path(prop_dir)
+    foreign = foreign_runs(prop_dir)
+    if foreign:
+        shown = ", ".join(foreign[:8]) + (" ..." if len(foreign) > 8 else "")
+        raise ToolBoxPathError(
+            f"proposal {proposal} at {prop_dir} holds runs the simulator did not write "
+            f"({shown}): it never simulates into a proposal with real data. Simulate into "
+            "another proposal number (--proposal) or another data root (--data-root / "
+            "EXTRA_DATA_DATA_ROOT)."
+        )
+    marker = simulator_marker_path(prop_dir)
+    if not marker.is_file():
+        write_atomic(
+            marker,
+            json.dumps(
+                {
+                    "written_by": "scs_nb simulator",
+                    "proposal": int(proposal),
+                    "note": "every run of this proposal is simulated; see "
+                    "usr/simulation/rNNNN/ground_truth.json",
+                },
+                indent=1,
+            ),
+        )

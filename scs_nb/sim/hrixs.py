@@ -545,3 +545,33 @@ def hrixs_delay(
         "weights": w.tolist(),
     }
     run.truth["scan"] = {"mnemonic": "hRIXS_delay", "setpoints": delays.tolist()}
+
+
+def expected_window_ratio(truth, window, incident=REFERENCE_EV):
+    """The injected pumped/unpumped photon ratio in an energy window of a delay scan.
+
+    The d-d component (the second of ``SPECTRUM``) is bleached by
+    ``truth['delay']['bleach']`` on pumped images; the elastic line and the
+    charge-transfer tail are unchanged.
+
+    Parameters
+    ----------
+    truth : dict
+        Ground truth of an ``hrixs_delay`` run.
+    window : sequence of 2 float
+        ``[low, high)`` emitted energy window (eV).
+    incident : float
+        Incident photon energy (eV).
+
+    Returns
+    -------
+    float
+    """
+    from scipy.special import ndtr  # scipy.special loads slowly; only checks need it
+
+    lo, hi = (float(w) for w in window)
+    frac = [
+        w * (ndtr((hi - incident + loss) / wid) - ndtr((lo - incident + loss) / wid))
+        for loss, wid, w in SPECTRUM
+    ]
+    return (frac[0] + truth["delay"]["bleach"] * frac[1] + frac[2]) / sum(frac)

@@ -25,6 +25,10 @@ import numpy as np
 
 FORMAT_VERSION = "1.0"
 _VLEN = h5py.special_dtype(vlen=bytes)
+#: HDF5 filters of instrument datasets above _COMPRESS_ABOVE bytes (gzip 1 + shuffle: fast,
+#: readable by any HDF5 build, as EuXFEL corrected data)
+_COMPRESSION = {"compression": "gzip", "compression_opts": 1, "shuffle": True}
+_COMPRESS_ABOVE = 1 << 20
 _T0_NS = int(datetime(2026, 11, 1, tzinfo=timezone.utc).timestamp() * 1e9)
 
 
@@ -344,8 +348,15 @@ class RunWriter:
                     if total
                     else None
                 )
+                # large arrays (images, traces) compressed: simulated noise on a flat
+                # background shrinks 3-10x at gzip level 1; readers see no difference
+                big = total * int(np.prod(shape)) * np.dtype(dtype).itemsize > _COMPRESS_ABOVE
                 d = base.create_dataset(
-                    key.replace(".", "/"), shape=(total,) + shape, dtype=dtype, chunks=chunks
+                    key.replace(".", "/"),
+                    shape=(total,) + shape,
+                    dtype=dtype,
+                    chunks=chunks,
+                    **(_COMPRESSION if big and chunks else {}),
                 )
                 _set_units(d, s.units, key)
                 dsets[key] = d

@@ -279,8 +279,6 @@ def test_template_with_slurm_cluster(loopback, dssc, tmp_path, capsys):
             "-p",
             f"dark_run={dark.run}",
             "-p",
-            "scenario=",
-            "-p",
             "bin_width=0.5",
             "-p",
             "module_group=0",

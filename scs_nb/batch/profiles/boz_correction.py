@@ -126,7 +126,6 @@ def boz_submit_parameters(
         "gain": float(gain),
         "rois_th": float(rois_th),
         "sat_level": int(sat_level),
-        "scenario": "",
     }
     if path:
         params["path"] = str(path)

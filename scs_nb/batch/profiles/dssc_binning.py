@@ -136,7 +136,6 @@ def dssc_submit_parameters(
         "xaxis": str(xaxis),
         "bin_width": bw,
         "dark_run": None if dark is None else int(dark),
-        "scenario": "",
         "n_workers": _workers(n_workers),
         "xgm_normalization": bool(xgm_normalization),
     }

@@ -20,6 +20,7 @@ from .binning import (  # noqa: F401
     DSSCBinner,
     DSSCFormatter,
     bin_dssc,
+    bin_labels,
     create_dssc_bins,
     default_output_path,
     dssc_dark,

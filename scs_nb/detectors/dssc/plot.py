@@ -97,7 +97,13 @@ def plot_binner(binner, yname="data", xname="data", run_nr=""):
         labels = list(dict.fromkeys(vals.tolist()))
         vals = np.array([labels.index(v) for v in vals.tolist()])
         ax.set_yticks(range(len(labels)), labels)
-    ax.plot(binner.coords[dim].values, vals, ".")
+    x = binner.coords[dim].values
+    if dim == "trainId" and xname == "data" and len(x):
+        # raw trainIds (~1e9) get an unreadable axis offset: count from the first
+        x0 = int(x[0])
+        x = x.astype(np.int64) - x0
+        xname = f"train (trainId - {x0})"
+    ax.plot(x, vals, ".")
     ax.set_xlabel(dim if xname == "data" else xname)
     ax.set_ylabel(f"{dim} bin" if yname == "data" else yname)
     ax.set_title(f"run {run_nr} binner {dim}")
@@ -118,6 +124,7 @@ def plot_binner_hist(binner, dname="data", run_nr=""):
         ax.bar(range(len(labels)), counts, tick_label=list(labels))
     ax.set_xlabel(binner.dims[0] if dname == "data" else dname)
     ax.set_ylabel("entries")
+    ax.yaxis.get_major_locator().set_params(integer=True)
     ax.set_title(f"run {run_nr} bins of {binner.dims[0]}")
     return fig
 
@@ -179,11 +186,30 @@ def plot_binned_modules(ds, pulse=None, bin_index=None, geom=None, ax=None, vmax
     return ax
 
 
-def plot_pump_probe(ds, pumped="pumped", unpumped="unpumped", roi=None, ax=None):
+def plot_pump_probe(
+    ds, pumped="pumped", unpumped="unpumped", roi=None, ax=None, unit=None, xunit=None
+):
     """Module-averaged pumped, unpumped and pumped-unpumped signal vs the xaxis.
 
-    roi: optional boolean (module, x, y) mask of pixels to average (e.g. a ring).
-    Returns the pumped-unpumped DataArray (xaxis).
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Binned DSSC data (``data`` with dims xaxis, pulse, module, x, y).
+    pumped, unpumped : str
+        Labels of the pulse bins.
+    roi : array of bool, optional
+        (module, x, y) mask of the pixels to average (e.g. a ring).
+    ax : pair of matplotlib Axes, optional
+        Where to plot.
+    unit : str, optional
+        Unit of the signal (``'ADU / µJ'`` when normalised by the XGM), on the y axes.
+    xunit : str, optional
+        Unit of the xaxis (default: ps for ``delay``, eV for ``nrj``).
+
+    Returns
+    -------
+    xarray.DataArray
+        pumped - unpumped against the xaxis.
     """
     plt = _plt()
     data = ds["data"]
@@ -197,13 +223,16 @@ def plot_pump_probe(ds, pumped="pumped", unpumped="unpumped", roi=None, ax=None)
         fig, ax = plt.subplots(1, 2, figsize=(10, 3.5))
     ax[0].plot(mean[xdim], pp, "o-", label=pumped)
     ax[0].plot(mean[xdim], up, "s-", label=unpumped)
-    ax[0].set_xlabel(xdim)
-    ax[0].set_ylabel("mean signal")
+    xunit = xunit if xunit is not None else {"delay": "ps", "nrj": "eV"}.get(xdim, "")
+    xlabel = f"{xdim} ({xunit})" if xunit else xdim
+    yunit = f" ({unit})" if unit else ""
+    ax[0].set_xlabel(xlabel)
+    ax[0].set_ylabel("mean signal" + yunit)
     ax[0].legend()
     ax[1].plot(mean[xdim], diff, "o-")
     ax[1].axhline(0, color="k", lw=0.5)
-    ax[1].set_xlabel(xdim)
-    ax[1].set_ylabel(f"{pumped} - {unpumped}")
+    ax[1].set_xlabel(xlabel)
+    ax[1].set_ylabel(f"{pumped} - {unpumped}" + yunit)
     return diff
 
 

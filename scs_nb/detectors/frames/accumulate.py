@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 import h5py
 import numpy as np
-from tqdm.auto import tqdm
 
 from ...errors import ToolBoxFileError, ToolBoxValueError
+from ...progress import bar as progress_bar
 from .index import FrameIndex, chunks
 from .kernel import accumulate
 
@@ -233,7 +233,7 @@ def bin_frames(
     jobs = list(chunks(idx, ct))
     bar = None
     if progress:
-        bar = tqdm(total=len(jobs), unit="chunk", desc=idx.label)
+        bar = progress_bar(total=len(jobs), unit="chunk", desc=idx.label)
     pool = ThreadPoolExecutor(1) if prefetch else None
     try:
         pending = pool.submit(read, jobs[0], buffers[0]) if (pool and jobs) else None

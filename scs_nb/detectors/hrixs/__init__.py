@@ -27,5 +27,6 @@ dask). The parameters' JSON file is ``scs_nb.detectors.spectrometer``.
 from .analysis import hRIXS
 from .kernel import find_photons
 from .maranax import MaranaX
+from .pump_probe import pump_probe_ratio
 
-__all__ = ["hRIXS", "MaranaX", "find_photons"]
+__all__ = ["hRIXS", "MaranaX", "find_photons", "pump_probe_ratio"]

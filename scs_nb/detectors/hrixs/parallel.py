@@ -13,11 +13,15 @@ import multiprocessing as mp
 import os
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
+from ...progress import bar as progress_bar
+from ...progress import interactive
+
 __all__ = ["progress", "n_workers", "thread_map", "chunk_results"]
 
 
 def progress(it, n, desc):
-    """A progress bar over ``it``, shown only for 10 items or more.
+    """A progress bar over ``it``, shown for 10 items or more where someone watches
+    (``scs_nb.progress.interactive``: a terminal, a notebook or a report).
 
     Parameters
     ----------
@@ -33,10 +37,7 @@ def progress(it, n, desc):
     iterable
         ``it``, wrapped in ``tqdm``.
     """
-    # tqdm.auto loads ipywidgets in a notebook: only when a bar may be shown
-    from tqdm.auto import tqdm
-
-    return tqdm(it, total=n, desc=desc, disable=n < 10, leave=False)
+    return progress_bar(it, total=n, desc=desc, disable=n < 10 or not interactive())
 
 
 def n_workers(n_jobs, n_tasks):

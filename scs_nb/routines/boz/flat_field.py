@@ -14,6 +14,8 @@ from scipy.optimize import OptimizeResult, minimize
 
 from ...errors import ToolBoxValueError
 from ...facility import DSSC_MODULE_SHAPE
+from ...progress import bar as progress_bar
+from ...progress import interactive
 from . import kernels
 from .process import process
 from .reductions import average_module, cache_of, compute
@@ -398,8 +400,6 @@ def ff_refine_fit(params, crit=ff_refine_crit):
     fitrres : numpy.ndarray
         Per iteration ``[crit(alpha=0), crit(alpha), crit(alpha=1)]``.
     """
-    from tqdm.auto import tqdm  # heavy: tqdm.auto probes IPython and ipywidgets
-
     if params.get_flat_field() is None or params.rois is None:
         raise ToolBoxValueError(
             "ff_refine_fit: set params.rois and a flat field first (find_rois, plane_fitting)"
@@ -410,7 +410,10 @@ def ff_refine_fit(params, crit=ff_refine_crit):
     args = (params, params.arr_dark, params.arr, params.tid, params.rois, params.get_mask(), sat)
     x0 = np.asarray(params.get_flat_field(), float)
     fitrres = []
-    bar = tqdm(total=maxiter, desc="flat-field refinement", leave=False)
+    # a bar where someone watches (terminal, notebook, report): iterations up to maxiter
+    bar = progress_bar(
+        total=maxiter, desc="flat-field refinement", unit="iteration", disable=not interactive()
+    )
 
     def cb(x, *a):
         c0, c1 = crit(x, 0.0, *args), crit(x, 1.0, *args)  # the criterion is linear in alpha

@@ -12,6 +12,8 @@ import numpy as np
 from scipy.optimize import minimize
 
 from ...errors import ToolBoxValueError
+from ...progress import bar as progress_bar
+from ...progress import interactive
 from . import kernels
 from .flat_field import compute_flat_field_correction
 from .reductions import cache_of, histograms
@@ -290,8 +292,6 @@ def nl_fit(params, domain, ff=None, crit=None):
     fitrres : numpy.ndarray
         Per iteration ``[crit(alpha=0), crit(alpha), crit(alpha=1)]``.
     """
-    from tqdm.auto import tqdm  # heavy: tqdm.auto probes IPython and ipywidgets
-
     crit = nl_crit if crit is None else crit
     if ff is None:
         ff = compute_flat_field_correction(params.rois, params)
@@ -305,7 +305,10 @@ def nl_fit(params, domain, ff=None, crit=None):
     args = (domain, params.arr_dark, params.arr, params.rois, mask, ff, sat)
     cache = cache_of(params)
     fitrres = []
-    bar = tqdm(total=maxiter, desc="non-linearity fit", leave=False)
+    # a bar where someone watches (terminal, notebook, report): iterations up to maxiter
+    bar = progress_bar(
+        total=maxiter, desc="non-linearity fit", unit="iteration", disable=not interactive()
+    )
     if crit in (nl_crit, nl_crit_sk):
         sk = crit is nl_crit_sk
 

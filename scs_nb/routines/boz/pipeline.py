@@ -20,6 +20,7 @@ from .flat_field import (
 )
 from .nonlinearity import nl_domain, nl_fit, nl_lut
 from .params import check_correction_inputs, parameters
+from .process import process, snr
 from .reductions import average_module, bad_pixel_map, compute
 from .rois import find_rois
 
@@ -197,3 +198,53 @@ def determine_correction(
         "t_flat_field": t_ff,
         "t_total": t_all,
     }
+
+
+def correction_noise(params, beams=("n", "p")):
+    """Transmission and its noise with each correction, relative to the photon shot noise.
+
+    For each beam ``b`` the ratio ``b/0`` of every unsaturated frame is computed
+    without correction, with the flat field, and with flat field and non-linearity
+    (``params.get_Fnl()``); its weighted mean and spread (``snr``) are compared
+    with the shot noise of the photons counted in both ROIs (``params.gain``
+    photons per ADU bin).
+
+    Parameters
+    ----------
+    params : parameters
+        A determined (or loaded) correction with its run's data loaded.
+    beams : sequence of str
+        ROIs compared with ``'0'``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (beam, correction): ``mean``, ``noise``, ``shot noise`` and
+        ``noise / shot noise``.
+    """
+    import pandas as pd  # pandas loads slowly; only this summary needs it
+
+    ff = compute_flat_field_correction(params.rois, params)
+    x = np.arange(512.0)
+    args = (params.arr_dark, params.arr, params.tid, params.rois, params.get_mask())
+    raw = process(x, *args, None, params.sat_level, cache=params.cache)
+    ok = ~raw["sat_sat"].values.ravel()
+    corrections = (
+        ("none", x, None),
+        ("flat field", x, ff),
+        ("flat field + Fnl", params.get_Fnl(), ff),
+    )
+    done = {
+        label: process(F, *args, f, params.sat_level, cache=params.cache)
+        for label, F, f in corrections
+    }
+    g = float(params.gain)
+    z_raw = raw["0"].values.ravel()[ok]
+    rows = []
+    for b in beams:
+        shot = float(np.sqrt(np.mean(1 / (g * raw[b].values.ravel()[ok]) + 1 / (g * z_raw))))
+        for label, d in done.items():
+            s = snr(d[b].values.ravel()[ok], d["0"].values.ravel()[ok], ["weighted"])["weighted"]
+            rows.append((f"{b}/0", label, s["mu"], s["s"], shot, s["s"] / shot))
+    cols = ["transmission", "correction", "mean", "noise", "shot noise", "noise / shot noise"]
+    return pd.DataFrame(rows, columns=cols).set_index(["transmission", "correction"])

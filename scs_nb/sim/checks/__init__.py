@@ -10,10 +10,11 @@ the tests run them too, so the demo's claims are tested claims.
 The registry and runner are in ``registry``; the checks, one module per area:
 ``pulses`` (foundation, point detectors), ``dssc``, ``spectrometers`` (hRIXS,
 Viking), ``howtos`` (knife-edge, reflectivity, XAS/XMCD, PES, FastCCD), ``boz``.
-Importing this package registers them all.
+Importing this package registers them all. ``records`` compares what templates
+recorded (``tb.record``) with the ground truth of the runs they read.
 """
 
-from . import boz, dssc, howtos, pulses, spectrometers
+from . import boz, dssc, howtos, pulses, records, spectrometers
 from .boz import boz_corrections, boz_edge, boz_pump_probe
 from .dssc import (
     dssc_fine_delay_setting,
@@ -39,6 +40,7 @@ from .pulses import (
     xgm_factor,
     xgm_flux,
 )
+from .records import RECORD_CHECKS, check_records, compares
 from .registry import _CHECKS, check, run_checks
 from .spectrometers import (
     hrixs_curvature,
@@ -51,6 +53,10 @@ from .spectrometers import (
 
 __all__ = [
     "_CHECKS",
+    "RECORD_CHECKS",
+    "check_records",
+    "compares",
+    "records",
     "basic_trains",
     "boz",
     "boz_corrections",

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.spatial import cKDTree
-from scipy.special import ndtr
 
-from ...detectors.hrixs import MaranaX
+from ...detectors.hrixs import MaranaX, pump_probe_ratio
 from ...detectors.viking import Viking
 from ...load import open_run
 from .. import hrixs as sh
@@ -154,25 +153,14 @@ def hrixs_delay(proposal, run, truth, plan):
     h.ENERGY_SLOPE = truth["hrixs"]["ENERGY_SLOPE"]
     h.ENERGY_INTERCEPT = truth["hrixs"]["ENERGY_INTERCEPT"]
     agg = h.aggregate(h.centroid(h.from_run(run)), "hRIXS_delay")
-    lo, hi = sh.REFERENCE_EV - 2.0, sh.REFERENCE_EV - 1.0
-    win = (agg["energy"] >= lo) & (agg["energy"] < hi)
-    pumped = agg["hRIXS_delay"] > 0
-    c = agg["spectrum"].where(win).sum("energy")
-    n_p, n_u = float(c[pumped].sum()), float(c[~pumped].sum())
-    ratio = (n_p / float(agg["hRIXS_norm"][pumped].sum())) / (
-        n_u / float(agg["hRIXS_norm"][~pumped].sum())
-    )
-    frac = [
-        w * (ndtr((hi - sh.REFERENCE_EV + loss) / wid) - ndtr((lo - sh.REFERENCE_EV + loss) / wid))
-        for loss, wid, w in sh.SPECTRUM
-    ]
-    expected = (frac[0] + truth["delay"]["bleach"] * frac[1] + frac[2]) / sum(frac)
+    window = (sh.REFERENCE_EV - 2.0, sh.REFERENCE_EV - 1.0)
+    pp = pump_probe_ratio(agg, window)
     return [
         (
             "hRIXS d-d window pumped/unpumped",
-            expected,
-            ratio,
-            3 * ratio * np.sqrt(1 / n_p + 1 / n_u),
+            sh.expected_window_ratio(truth, window),
+            pp["ratio"],
+            3 * pp["error"],
         )
     ]
 

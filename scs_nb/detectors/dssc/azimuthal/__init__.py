@@ -5,6 +5,7 @@
 * ``kernels``: the numba kernels that build and apply the matrices;
 * ``delay``: I(q) maps against the pump-probe delay (``delay_map``,
   ``fit_recovery``);
+* ``rings``: ring positions in I(q) (``ring_centroids``);
 * ``integrator``: the ToolBox classes ``AzimuthalIntegrator`` and
   ``AzimuthalIntegratorDSSC`` (ToolBox ``detectors.azimuthal_integrator``).
 """
@@ -21,6 +22,7 @@ from .matrix import (
     r_to_radial,
     radial_to_r,
 )
+from .rings import ring_centroids
 
 __all__ = [
     "integrate_azimuthal",
@@ -37,6 +39,7 @@ __all__ = [
     "q_traces",
     "fit_recovery",
     "recovery_model",
+    "ring_centroids",
     "AzimuthalIntegrator",
     "AzimuthalIntegratorDSSC",
 ]

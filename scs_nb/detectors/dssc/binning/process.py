@@ -15,6 +15,7 @@ import xarray as xr
 from ....errors import ToolBoxError, ToolBoxValueError
 from ....load import open_run
 from ....parallel import make_cluster
+from ....progress import bar as progress_bar
 from . import raw
 from .inputs import get_xgm_formatted
 from .reduce import bin_module_dataset, dark_for_module, params_hash
@@ -364,7 +365,15 @@ def get_client(n_workers=None, cluster=None, **cluster_kw):
 
 
 def process_modules(
-    task, modules, kwargs_of, backend="dask", n_jobs=None, cluster=None, client=None, **cluster_kw
+    task,
+    modules,
+    kwargs_of,
+    backend="dask",
+    n_jobs=None,
+    cluster=None,
+    client=None,
+    progress=False,
+    **cluster_kw,
 ):
     """Run ``task(**kwargs_of(module))`` for every module.
 
@@ -386,6 +395,8 @@ def process_modules(
         Workers (threads for 'threading').
     cluster, client : optional
         Where the dask tasks run (default: a new local cluster).
+    progress : bool
+        Show a bar of the modules done (for more than one module).
     **cluster_kw
         Passed to ``get_client``.
 
@@ -395,11 +406,32 @@ def process_modules(
         The results of the tasks, in module order.
     """
     modules = list(modules)
+    # the bar of this process: the modules done, whichever backend does them
+    bar = progress_bar(
+        total=len(modules),
+        desc="DSSC modules",
+        unit="module",
+        disable=not progress or len(modules) < 2,
+    )
+    with bar:
+        return _process_modules(
+            task, modules, kwargs_of, backend, n_jobs, cluster, client, bar, **cluster_kw
+        )
+
+
+def _process_modules(
+    task, modules, kwargs_of, backend, n_jobs, cluster, client, bar, **cluster_kw
+):
+    def one(m):
+        out = task(**kwargs_of(m))
+        bar.update(1)
+        return out
+
     if backend == "sequential" or (len(modules) == 1 and client is None and cluster is None):
-        return [task(**kwargs_of(m)) for m in modules]
+        return [one(m) for m in modules]
     if backend == "threading":
         with ThreadPoolExecutor(max(1, int(n_jobs or 2))) as pool:
-            return list(pool.map(lambda m: task(**kwargs_of(m)), modules))
+            return list(pool.map(one, modules))
     if backend not in ("dask", "loky", "multiprocessing"):
         raise ToolBoxValueError(
             f"backend must be 'dask', 'sequential' or 'threading', got {backend!r}"
@@ -423,7 +455,7 @@ def process_modules(
             client.submit(task, pure=False, **{k: ship(v) for k, v in kwargs_of(m).items()})
             for m in modules
         ]
-        return _gather(client, futures, modules)
+        return _gather(client, futures, modules, bar=bar)
     finally:
         if owned:
             cl = client.cluster
@@ -432,7 +464,7 @@ def process_modules(
                 cl.close()
 
 
-def _gather(client, futures, modules, poll=1.0):
+def _gather(client, futures, modules, poll=1.0, bar=None):
     """Results of ``futures`` (one per module, in module order). A task whose workers
     died is retried by dask on the remaining or replacement workers; when none is left
     for LOST_WORKERS_TIMEOUT seconds, or dask gives a task up (KilledWorker), a
@@ -457,6 +489,8 @@ def _gather(client, futures, modules, poll=1.0):
             try:
                 if f.status == "finished":
                     results[where[f.key]] = f.result(timeout=max(10 * poll, 10))
+                    if bar is not None:
+                        bar.update(1)
                     continue
                 exc = f.exception(timeout=max(10 * poll, 10))
             except TimeoutError:

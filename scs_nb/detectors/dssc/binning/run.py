@@ -33,6 +33,7 @@ from ....errors import ToolBoxError, ToolBoxFileError, ToolBoxPathError, ToolBox
 from ....facility import C_MM_PER_PS
 from ....facility.paths import processed_dir
 from ....load import get_array, open_run
+from ....progress import resolve as resolve_progress
 from ....reader.damage import check_readable
 from ...frames import bin_frames
 from . import raw
@@ -46,6 +47,7 @@ __all__ = [
     "dssc_xaxis",
     "dssc_dark",
     "module_group",
+    "bin_labels",
     "open_binned_dssc",
     "default_output_path",
     "DSSCModulesError",
@@ -184,7 +186,29 @@ def xaxis_from(get, xaxis="delay", bam="BAM1932M", delay_origin=0.0, invert=True
     return arr.rename(xaxis)
 
 
-def _round_bins(values, bin_width):
+def bin_labels(values, bin_width):
+    """The bin label of each value: the nearest multiple of ``bin_width``.
+
+    Labels are rounded to the digits the bin width needs (no ``0.30000000000000004``)
+    and ``-0.0`` becomes ``0.0``, so they are clean coordinates and group equal bins.
+
+    Parameters
+    ----------
+    values : array-like
+        Scan values (delay in ps, photon energy in eV, ...).
+    bin_width : float
+        Bin width, same unit (> 0).
+
+    Returns
+    -------
+    numpy.ndarray
+        Float labels, one per value.
+
+    Raises
+    ------
+    ToolBoxValueError
+        ``bin_width`` is not a finite number > 0.
+    """
     if (
         isinstance(bin_width, bool)
         or not isinstance(bin_width, (int, float, np.integer, np.floating))
@@ -272,7 +296,7 @@ def bin_dssc(
     n_workers=None,
     cluster=None,
     client=None,
-    progress=False,
+    progress=None,
 ):
     """Bin DSSC modules of a run; returns the list of module files.
 
@@ -302,8 +326,16 @@ def bin_dssc(
         cluster from ``scs_nb.parallel.make_cluster``).
     overwrite: bool
         redo complete module files.
+    progress: bool or None
+        progress bars (modules done; chunks of a module binned in this process); True
+        also prints a per-module report. None (default): bars when someone watches,
+        i.e. stderr is a terminal or this runs in a Jupyter kernel
+        (``scs_nb.progress.interactive``); quiet in SLURM jobs and scripts with
+        redirected output.
     """
     _check_arguments(pattern, dssc_coords_stride, delay_origin, bin_width)
+    report = bool(progress)  # the per-module report only when asked for
+    progress = resolve_progress(progress)
     run_dir = raw.run_directory(proposal, run)
     present = raw.present_modules(run_dir)
     if not present:
@@ -351,7 +383,7 @@ def bin_dssc(
     if fpt is None:
         raise first_error
     x = dssc_xaxis(data, xaxis, bam=bam, delay_origin=delay_origin)
-    xb = _round_bins(x.values, bin_width)
+    xb = bin_labels(x.values, bin_width)
     binners = {
         "trainId": create_dssc_bins("trainId", x.trainId.values, xb),
         "pulse": pattern_binner(pattern, fpt),
@@ -394,7 +426,8 @@ def bin_dssc(
             overwrite=overwrite,
             train_dim=xaxis,
             attrs=attrs,
-            progress=progress,
+            # chunk bars only in this process: a dask worker's would go to its own stderr
+            progress=progress and backend == "sequential",
         )
 
     # every module that can be processed is; the others are reported, then raised
@@ -406,6 +439,7 @@ def bin_dssc(
         n_jobs=n_workers,
         cluster=cluster,
         client=client,
+        progress=progress,
     )
     files = ModuleFiles(o["file"] for o in outcomes if o["file"])
     files.report = outcomes
@@ -419,7 +453,7 @@ def bin_dssc(
             outcomes,
             files,
         )
-    if progress:
+    if report:
         print(report_text(outcomes))
     return files
 
@@ -461,7 +495,7 @@ def _check_arguments(pattern, stride, delay_origin, bin_width):
         raise ToolBoxValueError(
             f"delay_origin must be a finite delay-line position in mm, got {delay_origin!r}"
         )
-    _round_bins([], bin_width)
+    bin_labels([], bin_width)
 
 
 class ModuleFiles(list):
