@@ -16,11 +16,11 @@ import time
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
-import scs_nb as tb  # noqa: E402
-from scs_nb import sim  # noqa: E402
-from scs_nb.beamtime.table import run_rows  # noqa: E402
-from scs_nb.beamtime.watch import Watcher  # noqa: E402
-from scs_nb.damnit import variables as V  # noqa: E402
+import scs_nb as tb
+from scs_nb import sim
+from scs_nb.beamtime.table import run_rows
+from scs_nb.beamtime.watch import Watcher
+from scs_nb.damnit import variables as V
 
 PROPOSAL = 900099
 
