@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "scs_nb.load_cli",  # find-proposal
     "scs_nb.batch.cli",  # templates, run, batch, submit
     "scs_nb.beamtime.cli",  # damnit-context, watch, table
+    "scs_nb.live.cli",  # live-replay
 )
 
 # ``scs-nb submit NAME ...`` with named options of its own (the seed's job scripts)

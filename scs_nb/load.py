@@ -266,7 +266,7 @@ def load(
     ds.attrs["runFolder"] = run_folder
     ds.attrs["proposal"] = proposal
     ds.attrs["runNB"] = run_nb
-    ds = _extract_pulses(
+    ds = extract_pulses(
         run, ds, resolved, extract_digitizers and switches, extract_xgm, extract_bam, bunchPattern
     )
     return run, ds
@@ -320,9 +320,34 @@ def _run_metadata(run) -> dict:
     }
 
 
-def _extract_pulses(run, ds, resolved, boards, extract_xgm, extract_bam, bunchPattern):
+def extract_pulses(run, ds, resolved, boards, extract_xgm, extract_bam, bunchPattern):
     """Hand pulse-resolved fields to scs_nb.pulses, as the ToolBox load does.
-    ``boards``: {board: extract?}, or False for no digitizer at all."""
+
+    Also the last step of a live stream's ``dataset()`` (``scs_nb.live``), so that
+    live data and a loaded run are processed alike.
+
+    Parameters
+    ----------
+    run : extra_data.DataCollection or scs_nb.pulses.source.InMemory
+        The run, or the trains in memory.
+    ds : xarray.Dataset
+        The fields as read (raw digitizer traces, XGM and BAM arrays).
+    resolved : dict
+        Field name -> the alternative (source, key) it was read from.
+    boards : dict or bool
+        {board: extract?} (``load``'s per-board switches), or False for no
+        digitizer at all.
+    extract_xgm, extract_bam : bool
+        Align the XGM / BAM arrays on the bunch pattern.
+    bunchPattern : str or dict
+        Pattern of the digitizer peaks, as in ``load``.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``ds`` with pulse-resolved variables aligned (digitizer raw traces
+        replaced by their peaks).
+    """
     attrs = dict(ds.attrs)
     names = [n for n in resolved if n in ds]
     kinds = {n: kind_of(resolved[n]) for n in names}
@@ -459,9 +484,38 @@ def get_array(
     arr = read(run, name, alt=alt)
     arr = arr.assign_coords(trainId=np.asarray(arr["trainId"].values, dtype=np.uint64))
     if stepsize is not None:
-        arr = stepsize * np.round(arr / stepsize)
-        arr.name = name
+        arr = _round_to_steps(arr, stepsize, name)
     return arr
+
+
+def _round_to_steps(arr, stepsize, name):
+    """``stepsize * round(arr / stepsize)`` in the array's precision (float64 for
+    integers); refused for values that are not numbers, and for a step so small
+    that ``arr / stepsize`` leaves the dtype's range (float32 data and 1e-300)."""
+    kind = arr.dtype
+    if not np.issubdtype(kind, np.number) or np.issubdtype(kind, np.complexfloating):
+        raise ToolBoxValueError(
+            f"get_array({name!r}, stepsize={stepsize!r}): {name!r} holds {arr.dtype} values "
+            "(not numbers); stepsize rounds numeric values: pass stepsize=None"
+        )
+    ftype = arr.dtype if np.issubdtype(arr.dtype, np.floating) else np.dtype(np.float64)
+    vals = np.asarray(arr.values, ftype)
+    step = ftype.type(stepsize)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        rounded = step * np.round(vals / step)
+    finite = np.isfinite(vals)
+    if step == 0 or np.any(finite & ~np.isfinite(rounded)):
+        big = float(np.max(np.abs(vals[finite]), initial=0.0))
+        smallest = max(big / float(np.finfo(ftype).max), float(np.finfo(ftype).tiny)) * 10
+        raise ToolBoxValueError(
+            f"get_array({name!r}, stepsize={stepsize!r}): the step is too small for the "
+            f"{ftype} values of {name!r} (up to {big:.4g}): values / stepsize leave the "
+            f"range of {ftype}; pass a stepsize of at least {smallest:.3g} (in practice the "
+            "scan's nominal step)"
+        )
+    out = arr.copy(data=rounded)
+    out.name = name
+    return out
 
 
 def load_run_values(prop_or_run, runNB=None, which="mnemonics"):

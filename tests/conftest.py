@@ -5,8 +5,10 @@ arguments; they are small (tens to a few hundred trains) so the suite stays fast
 """
 
 import os
+import shutil
 import sys
 import zlib
+from pathlib import Path
 
 import pytest
 
@@ -89,9 +91,45 @@ def simulated(data_root):
             )
             res.proposal, res.run = proposal, number
             cache[key] = res
+        _SIMULATED["touched"].add(key)
         return cache[key]
 
-    return make
+    def evict_large(keys):
+        """Remove the large runs of ``keys`` from disk and from the cache: a later module
+        that asks for one simulates it again, identically (its number and seed come from
+        the arguments)."""
+        for key in keys:
+            res = cache.get(key)
+            if res is None or _size(res.run_dir) < LARGE_RUN_BYTES:
+                continue
+            shutil.rmtree(res.run_dir, ignore_errors=True)
+            del cache[key]
+            used.pop((res.proposal, res.run), None)
+
+    _SIMULATED.update(touched=set(), evict=evict_large)
+    yield make
+    _SIMULATED.clear()
+
+
+# Simulated runs are kept for the session, but the large ones (BOZ, DSSC: hundreds of MB)
+# only for the test module that asked for them: the suite's temporary space stays ~2 GB.
+LARGE_RUN_BYTES = 50e6
+_SIMULATED: dict = {}
+
+
+def _size(folder) -> int:
+    return sum(f.stat().st_size for f in Path(folder).glob("*") if f.is_file())
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _drop_large_runs_after_module():
+    """At the end of each test module, the large runs it simulated are removed."""
+    if _SIMULATED:
+        _SIMULATED["touched"] = set()
+    yield
+    if _SIMULATED:
+        _SIMULATED["evict"](_SIMULATED["touched"])
+        _SIMULATED["touched"] = set()
 
 
 @pytest.fixture(scope="module")

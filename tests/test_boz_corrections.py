@@ -6,6 +6,8 @@ The chain is run once per session (dark 20 trains, membranes 50 trains x 20 puls
 every test then checks one recovered quantity against the injected one.
 """
 
+import shutil
+
 import numpy as np
 import pytest
 
@@ -29,11 +31,19 @@ def _sim(data_root, scenario, run, **kw):
     return res
 
 
+def _remove(*results):
+    """Remove simulated runs this module alone uses (hundreds of MB each): the suite's
+    temporary space stays small."""
+    for res in results:
+        shutil.rmtree(res.run_dir, ignore_errors=True)
+
+
 @pytest.fixture(scope="module")
 def runs(data_root):
     dark = _sim(data_root, "boz_dark", 601)
     mem = _sim(data_root, "boz_membranes", 602)
-    return dark, mem
+    yield dark, mem
+    _remove(dark, mem)
 
 
 @pytest.fixture(scope="module")
@@ -270,10 +280,11 @@ def small(chain, data_root):
     p = chain["p"]
     e = _sim(data_root, "boz_energy_scan", 603)
     d = _sim(data_root, "boz_delay_scan", 604)
-    return {
+    yield {
         "energy": (small_data(p, e.run), e.truth["boz"]),
         "delay": (small_data(p, d.run), d.truth["boz"]),
     }
+    _remove(e, d)
 
 
 def test_xas_edge_recovered(small):

@@ -3,6 +3,7 @@ preview marked incomplete, which readers refuse (or accept with a loud warning);
 masks, other files and a dark run of another pulse pattern are refused with a message."""
 
 import json
+import shutil
 import warnings
 
 import numpy as np
@@ -20,15 +21,18 @@ P = 900002
 
 @pytest.fixture(scope="module")
 def runs(data_root):
-    out = {}
+    out, dirs = {}, []
     for name, scenario, run, kw in (
         ("dark", "boz_dark", 611, {"trains": 10}),
         ("mem", "boz_membranes", 612, {"trains": 20}),
         ("dark10", "boz_dark", 613, {"trains": 4, "npulses": 10}),
     ):
-        sim.simulate(scenario, P, run, data_root=data_root, overwrite=True, **kw)
+        res = sim.simulate(scenario, P, run, data_root=data_root, overwrite=True, **kw)
         out[name] = run
-    return out
+        dirs.append(res.run_dir)
+    yield out
+    for d in dirs:  # hundreds of MB, used by this module alone
+        shutil.rmtree(d, ignore_errors=True)
 
 
 class Killed(BaseException):

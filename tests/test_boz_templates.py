@@ -3,6 +3,7 @@ small simulated runs and print what they recovered against what was injected; an
 ``scs-nb submit boz-correction`` writes the seed job's papermill parameters."""
 
 import shlex
+import shutil
 
 import pytest
 
@@ -25,8 +26,18 @@ def test_boz_templates_headless(data_root, tmp_path, run_template):
     }
     # simulated directly, not through the shared ``simulated`` factory (whose automatic
     # run numbers other tests rely on)
-    for run, (scenario, kw) in runs.items():
-        sim.simulate(scenario, 900002, run, data_root=data_root, overwrite=True, **kw)
+    dirs = [
+        sim.simulate(scenario, 900002, run, data_root=data_root, overwrite=True, **kw).run_dir
+        for run, (scenario, kw) in runs.items()
+    ]
+    try:
+        _run_templates(tmp_path, run_template)
+    finally:  # hundreds of MB, used by this test alone
+        for d in dirs:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def _run_templates(tmp_path, run_template):
     common = dict(proposal=900002, darkrun=611)
     mem = type("Run", (), {"run": 612})
     text, images = run_template("boz_Ia", tmp_path, run=mem.run, **common)

@@ -20,6 +20,8 @@ def test_template_records_recover_truth(name, simulated, run_template, tmp_path)
     params = {"proposal": res.proposal, "run": res.run}
     if name == "fastccd_binning":
         params["dark_run"] = simulated("fccd_dark").run
+    if name == "pes_basic":  # where the simulated digitizer's spectra start (its truth)
+        params.update(start=res.truth["pes"]["start"], origin=res.truth["pes"]["origin"])
     out = run_template(name, tmp_path, **params)
     _, images = out
     assert images >= 2

@@ -23,6 +23,8 @@ printed — so the same notebook runs interactively and headless::
 * ``ScanExplorer``: a signal binned against one or two scan variables.
 * ``RunTable(proposal)``: one row per run (template results, status, reports,
   DAMNIT variables); sort, filter, plot, load a run into a ``RunPicker``.
+* ``LiveView(endpoint)``: live panels of a karabo-bridge endpoint during a run
+  (XGM, TIM vs XGM, DSSC binned against the scan, hRIXS spectrum).
 
 ``interactive_available()`` tells whether a front end renders widgets (set
 ``SCS_NB_INTERACTIVE=0/1`` to force it). matplotlib and ipympl are imported
@@ -30,6 +32,7 @@ only when a widget is created.
 """
 
 from ._base import interactive_available
+from .live import LiveView
 from .parameter_form import ParameterForm
 from .peaks import PeakWindowTuner
 from .roi import ROISelector
@@ -47,4 +50,5 @@ __all__ = [
     "ThresholdTuner",
     "ROISelector",
     "ScanExplorer",
+    "LiveView",
 ]

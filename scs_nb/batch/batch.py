@@ -141,9 +141,22 @@ class StatusFileError(ToolBoxFileError):
     """A batch status file exists but cannot be read."""
 
 
+def _bad_run_entry(entry) -> str | None:
+    """Why a run's entry of a status file cannot be used (None when it can)."""
+    if not isinstance(entry, dict):
+        return f"is a {type(entry).__name__}, not a mapping"
+    if not isinstance(entry.get("status"), str):
+        return "has no text 'status'"
+    for key, kinds in (("message", str), ("notebook", str), ("parameters", dict)):
+        if entry.get(key) is not None and not isinstance(entry[key], kinds):
+            return f"has a {key!r} of the wrong kind ({type(entry[key]).__name__})"
+    return None
+
+
 def load_status(path) -> dict:
     """The status of a batch; ``{'runs': {}}`` when there is none yet. A file that
-    exists but cannot be read raises StatusFileError (it is never silently reset)."""
+    exists but cannot be read, or holds run entries of the wrong shape, raises
+    StatusFileError (it is never silently reset)."""
     path = Path(path)
     if not path.exists():
         return {"runs": {}}
@@ -152,6 +165,9 @@ def load_status(path) -> dict:
             data = json.load(f)
         if not isinstance(data, dict) or not isinstance(data.setdefault("runs", {}), dict):
             raise ValueError("not a mapping with a 'runs' mapping")
+        for run, entry in data["runs"].items():
+            if why := _bad_run_entry(entry):
+                raise ValueError(f"the entry of run {run} {why}")
     except (OSError, ValueError) as exc:
         raise StatusFileError(f"batch status file {path} cannot be read ({exc})") from None
     return data
@@ -169,7 +185,7 @@ def rebuild_status(base, template_name) -> dict:
             continue
         run = int(m.group(1))
         nb = folder / f"{stem}_r{run:04d}.ipynb"
-        state = read_state(nb)
+        state = _read_run_state(nb)
         if state is None:
             failed = failed_paths(nb)[0]
             if failed.is_file():
@@ -182,10 +198,20 @@ def rebuild_status(base, template_name) -> dict:
                 continue
         if state.get("status") == "done" and not nb.is_file():
             continue
-        runs[str(run)] = {
-            k: state[k] for k in ("status", "message", "notebook", "parameters") if k in state
-        }
+        keys = ("status", "message", "notebook", "parameters")
+        entry = {k: state[k] for k in keys if k in state}
+        if _bad_run_entry(entry) is None:  # a state file of the wrong shape counts as none
+            runs[str(run)] = entry
     return {"runs": runs}
+
+
+def _read_run_state(notebook) -> dict | None:
+    """``read_state`` of one output, None when its recorded parameters are not a
+    mapping (a damaged state file says nothing about the output)."""
+    state = read_state(notebook)
+    if state is None or not isinstance(state.get("parameters", {}), dict):
+        return None
+    return state
 
 
 def recover_status(path, template_name, echo=None) -> dict:
@@ -300,7 +326,7 @@ def run_batch(
             }
         elif _complete(plan, run) and not overwrite:
             notebook = str(plan.paths(run)[0])
-            rec = read_state(notebook)
+            rec = _read_run_state(notebook)
             diff = (
                 parameter_changes(rec.get("parameters", {}), plan.values[run])
                 if rec

@@ -9,7 +9,7 @@ line in the script is quoted with ``shlex.quote``; the per-task arguments sit in
 
 from __future__ import annotations
 
-import json
+import os
 import re
 import shlex
 import shutil
@@ -30,7 +30,14 @@ from ..parallel.slurm_options import (
 from .batch import parse_runs
 from .inputs import check_runs_exist
 from .params import ParameterError, format_value, validate_parameters
-from .runner import _run_number, default_output_dir, failed_paths, output_paths, resolve_kernel
+from .runner import _run_number, default_output_dir, output_paths, resolve_kernel
+from .submissions import failed_values as failed_values
+from .submissions import (
+    find_records,
+    record_submission,
+    status_table,
+    submission_status,
+)
 from .templates import safe_name, template_inputs
 
 __all__ = [
@@ -271,6 +278,8 @@ def build_scripts(
         if pname in given and pname != name:
             common += ["-p", f"{pname}={format_value(spec[pname], tasks[0][pname])}"]
 
+    _check_distinct_outputs(name, [v[name] for v in tasks] if name else [None], tasks, task_out)
+
     scripts = []
     chunk = int(opt.array_size)
     stamp = time.strftime("%Y-%m-%d %H:%M:%S")
@@ -325,6 +334,24 @@ def build_scripts(
     return scripts
 
 
+def _check_distinct_outputs(name, values, tasks, task_out):
+    """Refuse ``--over`` values that map to one output folder (``nrj.`` and ``nrj``,
+    ``X/`` and ``X``): their tasks would write over each other's notebooks."""
+    seen = {}
+    for value, values_of_task in zip(values, tasks):
+        odir = task_out(values_of_task)
+        if odir in seen and seen[odir] != value:
+            raise ParameterError(
+                f"--over {name}: the values {seen[odir]!r} and {value!r} give one output "
+                f"folder, {odir}, so their tasks would overwrite each other; pass each "
+                "value once, spelled so that the folder names differ (a name keeps letters, "
+                "digits, '_', '-' and inner '.')"
+            )
+        if odir in seen:
+            raise ParameterError(f"--over {name}: the value {value!r} is given twice")
+        seen[odir] = value
+
+
 def _default_job_name(template_name, tasks) -> str:
     """The job name starts with the run: ``r0179-dssc_binning`` for one run,
     ``r0010-0012-explore_run`` for an array over runs 10..12."""
@@ -334,6 +361,22 @@ def _default_job_name(template_name, tasks) -> str:
         return tail[:64]
     head = f"r{runs[0]:04d}" + (f"-{runs[-1]:04d}" if len(runs) > 1 else "")
     return f"{head}-{tail}"[:64]
+
+
+def _claim_script_path(folder, stem) -> Path:
+    """A new script name in ``folder``, created empty (``O_EXCL``) so that parallel
+    submissions of one job name in one second never write over each other's script:
+    ``STEM.sh``, else ``STEM-2.sh``, ``STEM-3.sh``, ..."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    n = 1
+    while True:
+        path = folder / (f"{stem}.sh" if n == 1 else f"{stem}-{n}.sh")
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            return path
+        except FileExistsError:
+            n += 1
 
 
 def submit_scripts(scripts, folder=None, sbatch="sbatch", echo=print) -> list:
@@ -360,7 +403,7 @@ def submit_scripts(scripts, folder=None, sbatch="sbatch", echo=print) -> list:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     for i, s in enumerate(scripts):
         s.logs.mkdir(parents=True, exist_ok=True)
-        s.path = folder / f"{s.job_name}-{stamp}-{i:03d}.sh"
+        s.path = _claim_script_path(folder, f"{s.job_name}-{stamp}-{i:03d}")
         write_atomic(s.path, s.text)
         s.path.chmod(file_mode(executable=True))  # 0777 less the umask
     exe = shutil.which(sbatch)
@@ -384,241 +427,6 @@ def submit_scripts(scripts, folder=None, sbatch="sbatch", echo=print) -> list:
             )
         m = re.search(r"(\d+)", proc.stdout)
         ids.append(m.group(1) if m else proc.stdout.strip())
-        _record_submission(folder, s, ids[-1])
+        record_submission(folder, s, ids[-1])
         echo(f"submitted {s.path} as job {ids[-1]} ({len(s.tasks)} task(s)); logs in {s.logs}")
     return ids
-
-
-# -- what was submitted, and how it went ---------------------------------------------
-RECORD = "submissions.json"
-ACTIVE = {
-    "PENDING": "pending",
-    "CONFIGURING": "running",
-    "RUNNING": "running",
-    "COMPLETING": "running",
-    "SUSPENDED": "running",
-    "REQUEUED": "pending",
-    "RESIZING": "running",
-    "STOPPED": "running",
-    "SIGNALING": "running",
-    "STAGE_OUT": "running",
-    "REQUEUE_HOLD": "pending",
-    "REQUEUE_FED": "pending",
-}
-
-
-def _jsonable(value):
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return str(value)
-
-
-def _record_submission(folder, script: SbatchScript, job_id):
-    """Append one submitted job array to ``<folder>/submissions.json`` (atomically)."""
-    path = Path(folder) / RECORD
-    records = _load_records(path)
-    records.append(
-        {
-            "job_id": str(job_id),
-            "script": str(script.path),
-            "job_name": script.job_name,
-            "template": script.template,
-            "param": script.param,
-            "logs": str(script.logs),
-            "base": str(script.base),
-            "submitted": time.strftime("%Y-%m-%dT%H:%M:%S"),
-            "tasks": [
-                {
-                    "index": i,
-                    "value": _jsonable(value),
-                    "out": str(odir),
-                    "notebook": str(nb) if nb else None,
-                }
-                for i, ((value, odir), nb) in enumerate(
-                    zip(script.tasks, script.notebooks or [None] * len(script.tasks))
-                )
-            ],
-        }
-    )
-    write_atomic(path, json.dumps(records, indent=1))
-
-
-def _load_records(path) -> list:
-    try:
-        with open(path) as f:
-            data = json.load(f)
-    except FileNotFoundError:
-        return []
-    except (OSError, ValueError) as exc:
-        raise ToolBoxError(
-            f"cannot read the submission record {path}: {exc}; move it away to start a new record"
-        ) from None
-    return data if isinstance(data, list) else []
-
-
-def find_records(out) -> list:
-    """The submission records of an output folder: ``OUT/slurm/submissions.json``, or
-    one or two folder levels below (``scs-nb submit dssc-binning`` puts its notebooks,
-    and their record, in ``OUT/notebooks``)."""
-    out = Path(out).absolute()
-    found = []
-    for pattern in (f"slurm/{RECORD}", f"*/slurm/{RECORD}", f"*/*/slurm/{RECORD}"):
-        found = sorted(out.glob(pattern))
-        if found:
-            break
-    return found
-
-
-def _squeue(job_ids, squeue="squeue") -> dict | None:
-    """``{'JOBID_INDEX': state}`` of the array tasks still known to squeue; None when
-    squeue cannot be asked (no SLURM here)."""
-    exe = shutil.which(squeue)
-    if exe is None or not job_ids:
-        return None if exe is None else {}
-    proc = subprocess.run(
-        [exe, "-h", "-r", "-j", ",".join(job_ids), "-o", "%i %T"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-    if proc.returncode != 0:
-        # a job id that squeue forgot makes it fail: ask one by one
-        if len(job_ids) > 1:
-            states = {}
-            for j in job_ids:
-                one = _squeue([j], squeue)
-                if one is None:
-                    return None
-                states.update(one)
-            return states
-        if "Invalid job id" in proc.stderr:
-            return {}
-        return None
-    states = {}
-    for line in proc.stdout.splitlines():
-        parts = line.split()
-        if len(parts) == 2:
-            states[parts[0]] = parts[1]
-    return states
-
-
-def submission_status(out, squeue="squeue") -> list:
-    """One row per task of the submissions recorded under ``out``: the latest
-    submission of each task value wins (a retry replaces the failed attempt).
-
-    Each row: ``value``, ``param``, ``job`` (``JOBID_INDEX``), ``state`` (pending /
-    running / done / failed / unknown), ``report`` (HTML report, or the failed one),
-    ``log`` and ``detail``. State: squeue first (pending / running while SLURM has the
-    task), then the outputs: the notebook = done, ``.failed.ipynb`` = failed (its
-    cell failed), neither = failed (the task died: see its log).
-    """
-    paths = find_records(out)
-    if not paths:
-        raise ToolBoxValueError(
-            f"no SLURM submission recorded under {out} (looked for slurm/{RECORD} there "
-            "and in its subfolders); pass the --out folder given to `scs-nb submit`"
-        )
-    records = [r for p in paths for r in _load_records(p)]
-    latest = {}
-    for rec in records:
-        for task in rec["tasks"]:
-            key = (rec.get("template"), rec.get("param"), repr(task["value"]), task["out"])
-            latest[key] = (rec, task)
-    states = _squeue(sorted({rec["job_id"] for rec, _ in latest.values()}), squeue)
-    rows = []
-    for rec, task in latest.values():
-        job = f"{rec['job_id']}_{task['index']}"
-        log = Path(rec["logs"]) / f"{rec['job_id']}_{task['index']}-{rec['job_name']}.out"
-        nb = Path(task["notebook"]) if task.get("notebook") else None
-        row = {
-            "value": task["value"],
-            "param": rec.get("param"),
-            "job": job,
-            "template": rec.get("template"),
-            "out": task["out"],
-            "log": str(log),
-            "report": None,
-            "detail": "",
-        }
-        queued = None if states is None else states.get(job)
-        if queued is None and states is not None:
-            # a pending array not yet split shows as JOBID_[0-2%32]
-            queued = next(
-                (st for k, st in states.items() if k.startswith(f"{rec['job_id']}_[")), None
-            )
-        if queued in ACTIVE:
-            row["state"] = ACTIVE[queued]
-            row["detail"] = queued.lower()
-        elif nb is not None and nb.is_file():
-            row["state"] = "done"
-            html = nb.with_suffix(".html")
-            row["report"] = str(html if html.is_file() else nb)
-        elif nb is not None and failed_paths(nb)[0].is_file():
-            fnb, fhtml = failed_paths(nb)
-            row["state"] = "failed"
-            row["report"] = str(fhtml if fhtml.is_file() else fnb)
-            row["detail"] = "a cell failed"
-        elif states is None:
-            row["state"] = "unknown"
-            row["detail"] = "no output yet, and squeue is not available here"
-        else:
-            row["state"] = "failed"
-            row["detail"] = (
-                f"ended ({queued.lower()}) without output"
-                if queued
-                else "no output and no longer queued: the task died (see its log)"
-            )
-        rows.append(row)
-    rows.sort(key=lambda r: (str(r["param"]), _sort_key(r["value"])))
-    return rows
-
-
-def _sort_key(value):
-    return (
-        (0, value, "")
-        if isinstance(value, (int, float)) and not isinstance(value, bool)
-        else (1, 0, str(value))
-    )
-
-
-def status_table(rows) -> str:
-    """A text table of ``submission_status`` rows and a summary line."""
-    head = ("TASK", "JOB", "STATE", "REPORT / LOG")
-    table = [head]
-    for r in rows:
-        task = f"{r['param']}={r['value']}" if r["param"] else (r["template"] or "-")
-        where = r["report"] or r["log"]
-        if r["detail"] and r["state"] != "done":
-            where = f"{where}  ({r['detail']})"
-        table.append((task, r["job"], r["state"], where))
-    widths = [max(len(row[i]) for row in table) for i in range(3)]
-    lines = ["  ".join(row[i].ljust(widths[i]) for i in range(3)) + "  " + row[3] for row in table]
-    counts = {}
-    for r in rows:
-        counts[r["state"]] = counts.get(r["state"], 0) + 1
-    lines.append(
-        f"{len(rows)} task(s): "
-        + ", ".join(
-            f"{counts.get(s, 0)} {s}"
-            for s in ("done", "running", "pending", "failed")
-            if counts.get(s) or s in ("done", "failed")
-        )
-        + (f", {counts['unknown']} unknown" if counts.get("unknown") else "")
-    )
-    failed = [r for r in rows if r["state"] == "failed"]
-    if failed:
-        lines.append("failed:")
-        for r in failed:
-            task = f"{r['param']}={r['value']}" if r["param"] else r["job"]
-            lines.append(f"  {task}: {r['report'] or 'no report'}  (log {r['log']})")
-    return "\n".join(lines)
-
-
-def failed_values(out, param=None, squeue="squeue") -> list:
-    """The values of ``param`` (the varied parameter) of the failed tasks under ``out``."""
-    rows = submission_status(out, squeue)
-    params = {r["param"] for r in rows}
-    if param is None and len(params) == 1:
-        param = params.pop()
-    return [r["value"] for r in rows if r["state"] == "failed" and r["param"] == param]

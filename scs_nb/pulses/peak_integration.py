@@ -124,9 +124,11 @@ def check_params(params, need=PARAM_KEYS):
             f"integParams lacks {missing}; give all of {list(need)} "
             "(sample indices, stops exclusive) or use autoFind=True"
         )
-    for k in ("pulseStart", "pulseStop", "baseStart", "baseStop"):
+    for k in ("pulseStart", "pulseStop", "baseStart", "baseStop", "period", "npulses"):
         if k in out:
-            out[k] = int(out[k])
+            out[k] = _sample_index(k, out[k], positive=k in ("period", "npulses"))
+        elif k.lower() in lower:  # not needed here (the bunch pattern gives it): still sane
+            _sample_index(k, params[lower[k.lower()]], positive=k in ("period", "npulses"))
     if out.get("pulseStop", 1) <= out.get("pulseStart", 0) or out.get("baseStop", 1) <= out.get(
         "baseStart", 0
     ):
@@ -137,6 +139,23 @@ def check_params(params, need=PARAM_KEYS):
         p = params["polarity"]
         out["polarity"] = -1 if p in (-1, "negative", "neg") else 1
     return out
+
+
+def _sample_index(name, value, positive=False) -> int:
+    """A window bound, period or pulse count as an int (as the ToolBox's ``int()``): a
+    NaN, an infinity or a text is refused with the key's name."""
+    try:
+        v = float(value)
+        ok = not isinstance(value, (bool, str, bytes)) and bool(np.isfinite(v))
+    except (TypeError, ValueError):
+        ok = False
+    if not ok or (positive and v < 1):
+        raise ToolBoxValueError(
+            f"integParams[{name!r}] must be a finite number of samples"
+            + (" >= 1" if positive else "")
+            + f", got {value!r}; pass sample indices (or use autoFind=True)"
+        )
+    return int(v)
 
 
 # -- integration -------------------------------------------------------------

@@ -151,6 +151,8 @@ def read(run, mnemonic, name=None, roi=None, dim=None, alt=None, strict_dims=Tru
     src, key = alt["source"], alt["key"]
     dims = dim if dim is not None else alt.get("dim")
     kd = run[src, key]
+    if roi is not None:
+        _check_roi(name, src, key, kd.entry_shape, roi)
     if dims:
         shape = _entry_shape(kd.entry_shape, roi)
         if shape is not None and len(dims) != len(shape):
@@ -185,6 +187,29 @@ def read(run, mnemonic, name=None, roi=None, dim=None, alt=None, strict_dims=Tru
         )
     arr.attrs.update(source=src, key=key)
     return arr
+
+
+def _check_roi(name, src, key, entry_shape, roi):
+    """An ROI that does not fit the entries (a scalar per train, too many indices) is
+    refused with the entry shape, before extra_data raises an IndexError."""
+    r = roi.value if isinstance(roi, by_index) else roi
+    r = r if isinstance(r, tuple) else (r,)
+    try:
+        roi_shape(tuple(entry_shape), r)
+        ok = True
+    except (IndexError, TypeError, ValueError):
+        ok = False
+    if not ok or not len(entry_shape):
+        raise ToolBoxValueError(
+            f"roi {roi!r} does not fit {name!r} ({src} {key}): each train holds "
+            + (
+                "a single value (no dimension to select from)"
+                if not len(entry_shape)
+                else f"an entry of shape {tuple(entry_shape)}"
+            )
+            + "; pass an ROI with at most one index per entry dimension, or load "
+            f"{name!r} without rois"
+        )
 
 
 def _entry_shape(entry_shape, roi):

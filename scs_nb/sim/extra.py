@@ -22,6 +22,7 @@ from ..errors import ToolBoxValueError
 from ..facility import SLOTS_PER_TRAIN
 from ..facility import sources as S
 from ..mnemonics import alternatives, kind_of, mnemonics
+from .pes import trace_length as pes_trace_length
 from .writer import ControlSource, InstrumentSource
 
 #: length of simulated raw traces per train (samples) and on-board integrals
@@ -202,6 +203,16 @@ def _instrument(run, source, keys, rng):
     groups, gens = {}, {}
     for key, (kind, _dim, digitizer) in keys.items():
         shape, dtype, gen = _entry(source, key, kind, digitizer)
+        if kind == "timing":
+            # a pipeline copy of the timeserver's table: the run's bunch pattern, uint32
+            # per slot as the CONTROL key (not a float trace)
+            table = _timing_table(run, key)
+            shape, dtype = table.shape[1:], table.dtype
+            gen = _rows(table)
+        elif source == S.PES_ADQ + ":network" and key.endswith("raw.samples"):
+            length = pes_trace_length(getattr(run, "pattern", None))
+            shape = (length,)
+            gen = _noise_trace(length)
         group = key.split(".")[0]
         groups.setdefault(group, {})[key] = (shape, dtype)
         gens[key] = gen
@@ -209,10 +220,32 @@ def _instrument(run, source, keys, rng):
 
     def fill(group, tix):
         r = np.random.default_rng([seed, int(tix[0]) if len(tix) else 0])
-        return {k: gens[k](r, len(tix)) for k in groups[group]}
+        return {
+            k: gens[k](r, tix) if getattr(gens[k], "by_train", False) else gens[k](r, len(tix))
+            for k in groups[group]
+        }
 
     counts = {g: np.ones(run.ntrains, np.uint64) for g in groups}
     return InstrumentSource(source, "SimulatedDevice", groups, counts, fill, chunk_trains=8)
+
+
+def _rows(table):
+    """A generator of the rows of ``table`` for the trains ``tix`` being written."""
+
+    def gen(_rng, tix):
+        return table[np.asarray(tix, np.int64)]
+
+    gen.by_train = True
+    return gen
+
+
+def _noise_trace(length):
+    """int16 raw traces of ``length`` samples: a baseline of 0 with 3 counts of noise."""
+
+    def gen(rng, m):
+        return np.round(3 * rng.standard_normal((m, length))).astype(np.int16)
+
+    return gen
 
 
 def _extend(src, keys, rng):

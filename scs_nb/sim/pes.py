@@ -36,8 +36,14 @@ from .beamline import add_beamline
 from .registry import scenario
 from .writer import ControlSource, InstrumentSource
 
-LEAD = 500  # samples before the first spectrum
-ORIGIN = 40  # prompt: sample of each spectrum at t = 0
+# The digitizer as the real one: ADQ412 boards, not interleaved, 440 samples per 4.5 MHz
+# slot (1.98 GS/s; devices.md), int16 traces of one length for the whole run that reach
+# from the trigger to the end of the last SASE3 spectrum. Inferred from the ToolBox's own
+# example, get_pes_tof(..., 'PES_2Araw', start=2557, origin=76): the first spectrum starts
+# at sample 2557 of the trace and its prompt is sample 76 of a spectrum.
+LEAD = 2557  # samples before the first spectrum (inferred)
+ORIGIN = 76  # prompt: sample of each spectrum at t = 0 (inferred)
+TAIL = 60  # samples after the last spectrum
 LENGTH_M = 0.3  # flight length
 NOISE = 2.5
 M_E_EV = 510998.95  # electron rest energy (eV), non-relativistic TOF below
@@ -60,6 +66,25 @@ def tof_samples(ekin_ev):
     """
     v = C_M_S * np.sqrt(2 * np.asarray(ekin_ev, float) / M_E_EV)
     return LENGTH_M / v * 1e9 * RATE_GHZ
+
+
+def trace_length(pattern) -> int:
+    """Samples per train of the simulated PES traces (one length for the whole run).
+
+    Parameters
+    ----------
+    pattern : timing.PulsePattern or None
+        The run's pulse pattern.
+
+    Returns
+    -------
+    int
+        ``LEAD`` + 440 samples per 4.5 MHz slot from the first to the last SASE3 slot
+        of the run + ``TAIL``; a single spectrum's worth when there is no SASE3 pulse.
+    """
+    slots = [np.asarray(x) for x in getattr(pattern, "sase3", []) if len(x)]
+    span = int(np.ptp(np.concatenate(slots))) + 1 if slots else 1
+    return LEAD + span * ADQ412_SAMPLES_PER_SLOT + TAIL
 
 
 def channel_rv(rv_by_letter=(0.0, 10.0, 20.0, 30.0)):
@@ -113,7 +138,7 @@ def add_pes(run, energies, hv, gas="Ne", lines=None, rv=None, channels=None):
     channels = list(channels or S.PES_RV_KEY)
     union = np.unique(np.concatenate([np.asarray(x) for x in pat.sase3 if len(x)]))
     s0 = int(union[0])
-    length = LEAD + (int(union[-1]) - s0 + 1) * sps + 60
+    length = trace_length(pat)
     peaks = {}
     for ch in channels:
         pos, sig, amp = [], [], []

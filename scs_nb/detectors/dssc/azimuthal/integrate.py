@@ -192,6 +192,21 @@ def integrate_azimuthal(
         raise ToolBoxValueError(
             f"modules={list(modules)} names {len(modules)} modules, the data has {nmod}"
         )
+    if modules is not None:
+        bad = [
+            m
+            for m in modules
+            if not isinstance(m, (int, np.integer))
+            or isinstance(m, bool)
+            or not 0 <= int(m) < geom.n_modules
+        ]
+        if bad or len(set(int(m) for m in modules)) != len(modules):
+            raise ToolBoxValueError(
+                f"modules={list(modules)}: "
+                + (f"{bad} are not" if bad else "a module is given twice; each must be")
+                + f" a module of the geometry (0..{geom.n_modules - 1}, each once); pass the "
+                "module numbers of the data's module axis"
+            )
     if tuple(arr.shape[-2:]) != DSSC_MODULE_SHAPE:
         raise ToolBoxValueError(
             f"module images are {tuple(arr.shape[-2:])}, DSSC modules "

@@ -37,17 +37,50 @@ __all__ = ["AzimuthalIntegrator", "AzimuthalIntegratorDSSC"]
 
 log = logging.getLogger(__name__)
 
+# radial bins of one integrator: the matrix and the per-bin index lists grow with them,
+# and a centre far outside the image (or a tiny dr) would otherwise ask for terabytes
+MAX_BINS = 100_000
+
+
+def _finite(value, what, positive=False):
+    """``value`` as a float, refused unless finite (and > 0 with ``positive``)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ToolBoxValueError(f"{what} must be a number, got {value!r}") from None
+    if isinstance(value, bool) or not np.isfinite(v) or (positive and v <= 0):
+        raise ToolBoxValueError(
+            f"{what} must be a finite number{' > 0' if positive else ''}, got {value!r}"
+        )
+    return v
+
+
+def _pair(values, what):
+    """Two finite numbers (a centre, a polar range)."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__len__") or len(values) != 2:
+        raise ToolBoxValueError(f"{what} must be two numbers, got {values!r}")
+    return tuple(_finite(v, what) for v in values)
+
 
 class AzimuthalIntegrator:
     """Reusable azimuthal integrator of images of rectangular pixels."""
 
     def __init__(self, imageshape, center, polar_range, aspect=204 / 236, **kwargs):
-        self.shape = tuple(int(s) for s in imageshape)
-        if len(self.shape) != 2:
-            raise ToolBoxValueError(f"imageshape must be (n0, n1), got {imageshape!r}")
-        self.center = tuple(float(c) for c in center)
-        self.aspect = float(aspect)
-        self.pixel_size = float(kwargs.pop("pixel_size", DSSC_PIXEL_SIZE_M[0]))
+        shape = tuple(imageshape) if hasattr(imageshape, "__len__") else ()
+        if len(shape) != 2 or not all(
+            isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n > 0 for n in shape
+        ):
+            raise ToolBoxValueError(
+                f"imageshape must be (n0, n1), two positive integers, got {imageshape!r}"
+            )
+        self.shape = tuple(int(n) for n in shape)
+        self.center = _pair(center, "center (c0, c1), pixels")
+        self.aspect = _finite(aspect, "aspect (axis-0 over axis-1 pixel pitch)", positive=True)
+        self.pixel_size = _finite(
+            kwargs.pop("pixel_size", DSSC_PIXEL_SIZE_M[0]), "pixel_size (m)", positive=True
+        )
+        if polar_range is not None:
+            polar_range = _pair(polar_range, "polar_range (degrees)")
         self._scale = 1.0
         log.info("azimuthal center: %s", self.center)
         c0, c1 = self._calc_dist_array(self.shape, self.center, self.aspect)
@@ -107,12 +140,26 @@ class AzimuthalIntegrator:
             )
         rmax = float(self.distance.max()) + 1.0 * self._unit()
         if nbins is None:
-            dr = self._unit() if dr is None else float(dr)
-            if dr <= 0:
-                raise ToolBoxValueError(f"dr must be > 0, got {dr}")
-            nbins = int(np.ceil(rmax / dr))
+            dr = self._unit() if dr is None else _finite(dr, "dr (bin width)", positive=True)
+            nbins = int(np.ceil(rmax / dr)) if rmax / dr < 10 * MAX_BINS else 10 * MAX_BINS
         else:
+            if (
+                not isinstance(nbins, (int, np.integer))
+                or isinstance(nbins, bool)
+                or not 1 <= nbins <= MAX_BINS
+            ):
+                raise ToolBoxValueError(
+                    f"nbins must be an integer from 1 to {MAX_BINS}, got {nbins!r}"
+                )
             dr = rmax / int(nbins)
+        if nbins > MAX_BINS:
+            raise ToolBoxValueError(
+                f"the radial axis would need {nbins:,}{'+' if nbins == 10 * MAX_BINS else ''} "
+                f"bins of dr={dr:g} up to the farthest pixel ({rmax / self._unit():.4g} "
+                f"{'pixels' if self._unit() == 1.0 else 'pixel pitches'} from the centre "
+                f"{self.center}); at most {MAX_BINS:,} are built. Check the centre (is it on "
+                "or near the image?), or pass a larger dr or nbins"
+            )
         self.dr = dr
         pr = None if self.polar_range is None else tuple(float(v) for v in self.polar_range)
         if pr is not None and tuple(pr) == (-180.0, 180.0):
@@ -167,8 +214,12 @@ class AzimuthalIntegratorDSSC(AzimuthalIntegrator):
 
     def __init__(self, geom, polar_range, dxdy=(0, 0), **kwargs):
         self.geom = geom
-        self.dxdy = tuple(float(v) for v in dxdy)
-        self.pixel_size = float(kwargs.pop("pixel_size", DSSC_PIXEL_SIZE_M[0]))
+        self.dxdy = _pair(dxdy, "dxdy (beam position, m)")
+        self.pixel_size = _finite(
+            kwargs.pop("pixel_size", DSSC_PIXEL_SIZE_M[0]), "pixel_size (m)", positive=True
+        )
+        if polar_range is not None:
+            polar_range = _pair(polar_range, "polar_range (degrees)")
         x, y = self._calc_dist_array(geom, self.dxdy)
         self.shape = x.shape
         self.center = (0.0, 0.0)

@@ -254,6 +254,10 @@ def pattern_binner(pattern, frames_per_train):
     xarray.DataArray
         The pulse binner (``create_dssc_bins('pulse', ...)``).
     """
+    if isinstance(pattern, (str, bytes)):
+        raise ToolBoxValueError(
+            f"the pulse pattern must be a list of labels, e.g. [{pattern!r}]; got {pattern!r}"
+        )
     pattern = list(pattern)
     if not pattern:
         raise ToolBoxValueError("the pulse pattern is empty; e.g. ['pumped', 'unpumped']")

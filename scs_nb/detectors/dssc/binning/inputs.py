@@ -124,6 +124,10 @@ def get_xgm_formatted(run_obj, xgm_name, dssc_frame_coords):
     xgm = load_xgm_pulses(run_obj, xgm_name)
     n = xgm.sizes["pulse"]
     if isinstance(dssc_frame_coords, (int, np.integer)):
+        if dssc_frame_coords < 1:
+            raise ToolBoxValueError(
+                f"dssc_frame_coords (a stride) must be >= 1, got {dssc_frame_coords!r}"
+            )
         frames = np.arange(n, dtype=np.int64) * int(dssc_frame_coords)
     else:
         frames = np.asarray(dssc_frame_coords, np.int64)

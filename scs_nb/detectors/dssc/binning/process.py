@@ -187,6 +187,13 @@ def process_dssc_data(
         },
         _interrupt_after=_interrupt_after,
     )
+    empty = [d for d, n in ds.sizes.items() if n == 0]
+    if empty:
+        raise ToolBoxValueError(
+            f"DSSC module {module} of run {run_nr} binned to 0 bins along {empty} (no "
+            f"finite {train_dim} value, or no frame in the pattern); nothing is written. "
+            "Check the x axis (delay_origin, BAM, the scanned motor) and the pattern"
+        )
     if fname is not None:
         write_module_file(ds, fname)
     return ds

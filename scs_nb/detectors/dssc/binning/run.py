@@ -132,14 +132,34 @@ def dssc_xaxis(run, xaxis="delay", bam="BAM1932M", delay_origin=0.0, invert=True
     xarray.DataArray
         Along trainId, named after ``xaxis`` ('delay' in ps).
     """
+    return xaxis_from(
+        lambda name: get_array(run, name), xaxis, bam, delay_origin, invert, reflections
+    )
+
+
+def xaxis_from(get, xaxis="delay", bam="BAM1932M", delay_origin=0.0, invert=True, reflections=1):
+    """``dssc_xaxis`` from arrays got by name (a run's, or a live stream's trains).
+
+    Parameters
+    ----------
+    get : callable
+        ``get(mnemonic)`` -> the DataArray over trainId as ``get_array`` reads it.
+    xaxis, bam, delay_origin, invert, reflections
+        As ``dssc_xaxis``.
+
+    Returns
+    -------
+    xarray.DataArray
+        Along trainId, named after ``xaxis`` ('delay' in ps).
+    """
     if xaxis == "delay":
-        pos = get_array(run, "PP800_DelayLine")
+        pos = get("PP800_DelayLine")
         delay = (pos - delay_origin) * 2 * reflections / C_MM_PER_PS
         if invert:
             delay = -delay
         if bam:
             try:
-                b = get_array(run, bam)
+                b = get(bam)
             except Exception as exc:
                 raise ToolBoxValueError(
                     f"cannot load BAM {bam!r} to correct the delay ({exc});"
@@ -152,7 +172,7 @@ def dssc_xaxis(run, xaxis="delay", bam="BAM1932M", delay_origin=0.0, invert=True
             delay = delay - bam_ps.fillna(0)
         return delay.rename("delay").assign_attrs(units="ps")
     try:
-        arr = get_array(run, xaxis)
+        arr = get(xaxis)
     except Exception as exc:
         raise ToolBoxValueError(
             f"cannot load xaxis {xaxis!r}: {exc}. Use 'delay', 'nrj' or a "
@@ -186,10 +206,18 @@ def bin_labels(values, bin_width):
     Raises
     ------
     ToolBoxValueError
-        ``bin_width`` is not > 0.
+        ``bin_width`` is not a finite number > 0.
     """
-    if bin_width is None or bin_width <= 0:
-        raise ToolBoxValueError(f"bin_width must be > 0, got {bin_width}")
+    if (
+        isinstance(bin_width, bool)
+        or not isinstance(bin_width, (int, float, np.integer, np.floating))
+        or not np.isfinite(bin_width)
+        or bin_width <= 0
+    ):
+        raise ToolBoxValueError(
+            f"bin_width must be a finite number > 0 (in the x-axis unit: ps for 'delay', "
+            f"eV for 'nrj'), got {bin_width!r}"
+        )
     b = np.round(np.asarray(values, float) / bin_width) * bin_width
     ndig = max(0, int(np.ceil(-np.log10(bin_width))) + 3)
     return np.round(b, ndig) + 0.0  # no -0.0 label
@@ -298,6 +326,7 @@ def bin_dssc(
     overwrite: bool
         redo complete module files.
     """
+    _check_arguments(pattern, dssc_coords_stride, delay_origin, bin_width)
     run_dir = raw.run_directory(proposal, run)
     present = raw.present_modules(run_dir)
     if not present:
@@ -416,6 +445,46 @@ def bin_dssc(
     if progress:
         print(report_text(outcomes))
     return files
+
+
+def _check_arguments(pattern, stride, delay_origin, bin_width):
+    """Refuse the arguments that would bin silently wrong (before anything is read)."""
+    if isinstance(pattern, (str, bytes)) or not hasattr(pattern, "__iter__"):
+        raise ToolBoxValueError(
+            f"pattern must be a list of frame labels repeated over a train, e.g. "
+            f"pattern=[{pattern!r}] or ['pumped', 'unpumped']; got {pattern!r}"
+        )
+    if not all(isinstance(p, str) for p in pattern):
+        raise ToolBoxValueError(f"pattern labels must be text ('' drops a frame), got {pattern!r}")
+    if isinstance(stride, (int, np.integer)) and not isinstance(stride, bool):
+        if stride < 1:
+            raise ToolBoxValueError(
+                f"dssc_coords_stride must be >= 1 (XGM pulse j is DSSC frame j*stride: 1, or "
+                f"2 with intra-darks), or a list of frame numbers; got {stride!r}"
+            )
+    elif isinstance(stride, (str, bytes, dict)) or not hasattr(stride, "__iter__"):
+        raise ToolBoxValueError(
+            f"dssc_coords_stride must be a positive integer or a list of DSSC frame numbers, "
+            f"got {stride!r}"
+        )
+    else:
+        frames = list(stride)
+        if not all(isinstance(f, (int, np.integer)) and f >= 0 for f in frames) or len(
+            set(frames)
+        ) != len(frames):
+            raise ToolBoxValueError(
+                f"dssc_coords_stride as a list gives the DSSC frame of each XGM pulse: "
+                f"distinct integers >= 0; got {stride!r}"
+            )
+    try:
+        origin_ok = np.isfinite(float(delay_origin)) and not isinstance(delay_origin, bool)
+    except (TypeError, ValueError):
+        origin_ok = False
+    if not origin_ok:
+        raise ToolBoxValueError(
+            f"delay_origin must be a finite delay-line position in mm, got {delay_origin!r}"
+        )
+    bin_labels([], bin_width)
 
 
 class ModuleFiles(list):

@@ -234,17 +234,27 @@ def complete_file(fname, phash):
     Returns
     -------
     bool
-        True if ``fname`` holds ``phash``; False if it does not exist or is
-        unreadable (to be redone). Raises ToolBoxFileError if it was made with
-        other parameters.
+        True if ``fname`` holds ``phash``; False if it does not exist, is
+        unreadable or holds an empty variable (0 bins): to be redone. Raises
+        ToolBoxFileError if it was made with other parameters.
     """
     if not os.path.exists(fname):
         return False
     try:
         with h5py.File(fname, "r") as f:
             old = f.attrs.get("params_hash")
+            empty = []
+            f.visititems(
+                lambda name, obj: (
+                    empty.append(name)
+                    if isinstance(obj, h5py.Dataset) and obj.shape and 0 in obj.shape
+                    else None
+                )
+            )
     except OSError:
         return False  # unreadable leftover: redo it
+    if empty:
+        return False  # no bins (an older binning of an empty x axis): never complete
     old = old.decode() if isinstance(old, bytes) else old
     if old == phash:
         return True
