@@ -16,7 +16,7 @@ from collections import deque
 import numpy as np
 
 from scs_nb.detectors.dssc.binning import LiveBinner
-from scs_nb.detectors.dssc.binning.run import _round_bins, xaxis_from
+from scs_nb.detectors.dssc.binning.run import bin_labels, xaxis_from
 from scs_nb.detectors.dssc.plot import assemble
 from scs_nb.errors import ToolBoxValueError
 from scs_nb.facility import dssc_geometry
@@ -109,7 +109,7 @@ class LiveView(Tool):
         self.xgm, self.tim, self.scan, self.hrixs = xgm, tim, scan, hrixs
         self.bam = bam
         self.bin_width = float(bin_width)
-        _round_bins([0.0], self.bin_width)
+        bin_labels([0.0], self.bin_width)
         self.interval = float(interval)
         self.binner = None
         frames = None
@@ -177,7 +177,7 @@ class LiveView(Tool):
             ratio = np.nanmean(
                 tim.sel(trainId=new_ids).values / xgm.sel(trainId=new_ids).values, axis=1
             )
-            for lab, r in zip(_round_bins(x, self.bin_width), ratio):
+            for lab, r in zip(bin_labels(x, self.bin_width), ratio):
                 if np.isfinite(lab) and np.isfinite(r):
                     acc = self._bins.setdefault(float(lab), [0.0, 0])
                     acc[0] += r
