@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "scs_nb.sim.cli",  # simulate, demo
     "scs_nb.load_cli",  # find-proposal
     "scs_nb.batch.cli",  # templates, run, batch, submit
+    "scs_nb.beamtime.cli",  # damnit-context, watch, table
     "scs_nb.live.cli",  # live-replay
 )
 

@@ -21,6 +21,8 @@ printed — so the same notebook runs interactively and headless::
 * ``ThresholdTuner``: low/high thresholds on a histogram -> pulse mask.
 * ``ROISelector``: rectangles on a detector image -> ``load(rois=...)`` dict.
 * ``ScanExplorer``: a signal binned against one or two scan variables.
+* ``RunTable(proposal)``: one row per run (template results, status, reports,
+  DAMNIT variables); sort, filter, plot, load a run into a ``RunPicker``.
 * ``LiveView(endpoint)``: live panels of a karabo-bridge endpoint during a run
   (XGM, TIM vs XGM, DSSC binned against the scan, hRIXS spectrum).
 
@@ -35,12 +37,14 @@ from .parameter_form import ParameterForm
 from .peaks import PeakWindowTuner
 from .roi import ROISelector
 from .run_picker import RunPicker
+from .run_table import RunTable
 from .scan import ScanExplorer
 from .threshold import ThresholdTuner
 
 __all__ = [
     "interactive_available",
     "RunPicker",
+    "RunTable",
     "ParameterForm",
     "PeakWindowTuner",
     "ThresholdTuner",
