@@ -18,6 +18,16 @@ import pytest
 # by template tests inherit the setting.
 VENV_CACHE = os.path.join(sys.prefix, "var", "cache")
 os.environ["XDG_CACHE_HOME"] = VENV_CACHE
+if "PYTEST_XDIST_WORKER" not in os.environ:
+    # Fill pint's cache once, here in the controlling process, before xdist starts its
+    # workers: pint writes its cache files in place, and two workers filling an empty
+    # cache at once read each other's half-written pickles (EOFError at collection).
+    try:
+        import pint
+
+        pint.UnitRegistry(cache_folder=":auto:")
+    except ImportError:  # pint comes with EXtra, which only the agreement tests need
+        pass
 
 from scs_nb import sim  # noqa: E402
 
