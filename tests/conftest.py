@@ -30,6 +30,7 @@ if "PYTEST_XDIST_WORKER" not in os.environ:
         pass
 
 from scs_nb import sim  # noqa: E402
+from scs_nb.facility.paths import simulation_truth_path  # noqa: E402
 
 PROPOSAL = 900002  # tests' proposal, distinct from the demo's
 AUTO_RUNS = (2000, 9000)  # run numbers the `simulated` fixture picks itself
@@ -57,6 +58,20 @@ def data_root(tmp_path_factory):
         os.environ.pop("EXTRA_DATA_DATA_ROOT", None)
     else:
         os.environ["EXTRA_DATA_DATA_ROOT"] = old
+
+
+#: the stored runs of tests/data/tiny_template.ipynb (proposal TINY_PROPOSAL): the
+#: template reads a run, so the runs the batch tests name must exist
+TINY_PROPOSAL = 900005
+TINY_RUNS = (*range(1, 21), 179, 2001, 9041, 9042, 9051, 9052, 9053, 9101, 9102, 9111, 9112)
+
+
+@pytest.fixture(scope="session")
+def tiny_runs(data_root):
+    """Small ``basic`` runs (20 trains) for the tiny template, simulated once per session."""
+    for run in TINY_RUNS:
+        sim.ensure_run(TINY_PROPOSAL, run, "basic", data_root=data_root, trains=20, seed=run)
+    return TINY_PROPOSAL, TINY_RUNS
 
 
 @pytest.fixture(scope="session")
@@ -140,6 +155,24 @@ def _drop_large_runs_after_module():
     if _SIMULATED:
         _SIMULATED["evict"](_SIMULATED["touched"])
         _SIMULATED["touched"] = set()
+
+
+def copy_simulated_run(res, number):
+    """A copy of the simulated run ``res`` under run ``number`` of its proposal (files renamed
+    to the new number), with its ground truth: the simulator refuses proposals holding
+    runs it did not write, so a copy without its truth would stop later simulations.
+
+    Returns the copy's run folder."""
+    dst = res.run_dir.with_name(f"r{number:04d}")
+    shutil.rmtree(dst, ignore_errors=True)
+    shutil.copytree(res.run_dir, dst)
+    for f in dst.glob("*.h5"):
+        f.rename(f.with_name(f.name.replace(f"-R{res.run:04d}-", f"-R{number:04d}-")))
+    prop_dir = res.run_dir.parent.parent
+    truth = simulation_truth_path(prop_dir, number)
+    truth.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(simulation_truth_path(prop_dir, res.run), truth)
+    return dst
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,11 @@
 import json
 from pathlib import Path
 
+import pytest
+
 from scs_nb import cli
+
+pytestmark = pytest.mark.usefixtures("tiny_runs")
 
 TINY = Path(__file__).parent / "data" / "tiny_template.ipynb"
 
@@ -11,7 +15,7 @@ TINY = Path(__file__).parent / "data" / "tiny_template.ipynb"
 def test_batch_with_failure_and_retry(data_root, tmp_path, capsys):
     out = tmp_path / "batch"
     common = ["batch", str(TINY), "--out", str(out), "-p", "trains=10"]
-    code = cli.main(common + ["--runs", "9051-9053", "-p", "fail_runs=9052", "--jobs", "2"])
+    code = cli.main(common + ["--runs", "9051-9053", "-p", "fail_on=9052", "--jobs", "2"])
     assert code == 1
     captured = capsys.readouterr()
     table = captured.out
@@ -37,11 +41,11 @@ def test_batch_with_failure_and_retry(data_root, tmp_path, capsys):
     assert all(e["status"] == "done" for e in status["runs"].values())
 
     # complete outputs are skipped unless --overwrite; those made with other parameters
-    # (fail_runs) are an error naming the difference, so no output is silently stale
+    # (fail_on) are an error naming the difference, so no output is silently stale
     assert cli.main(common + ["--runs", "9051-9053"]) == 2
     err = capsys.readouterr().err
-    assert "run 9051: fail_runs: [9052] -> []" in err and "9052:" not in err
-    assert cli.main(common + ["--runs", "9051-9053", "-p", "fail_runs=9052"]) == 2
+    assert "run 9051: fail_on: [9052] -> []" in err and "9052:" not in err
+    assert cli.main(common + ["--runs", "9051-9053", "-p", "fail_on=9052"]) == 2
     assert cli.main(common + ["--runs", "9052"]) == 0
     assert "0 done, 0 failed, 1 skipped" in capsys.readouterr().out
     assert cli.main(common + ["--retry-failed"]) == 0

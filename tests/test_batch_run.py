@@ -4,8 +4,11 @@ import json
 from pathlib import Path
 
 import nbformat
+import pytest
 
 from scs_nb import cli
+
+pytestmark = pytest.mark.usefixtures("tiny_runs")
 
 TINY = Path(__file__).parent / "data" / "tiny_template.ipynb"
 
@@ -47,7 +50,7 @@ def test_failing_cell_is_reported(data_root, tmp_path, capsys):
             "-p",
             "run=9042",
             "-p",
-            "fail_runs=[9042]",
+            "fail_on=[9042]",
             "--out",
             str(tmp_path),
             "--no-progress",

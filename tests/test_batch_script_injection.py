@@ -14,6 +14,8 @@ from scs_nb.batch.slurm import build_scripts
 from scs_nb.batch.templates import Template
 from scs_nb.errors import ToolBoxValueError
 
+pytestmark = pytest.mark.usefixtures("tiny_runs")
+
 TINY = Path(__file__).parent / "data" / "tiny_template.ipynb"
 EVIL = "x\ntouch $HOME-pwned; echo INJECTED\n#.ipynb"
 

@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 
 from scs_nb import cli
+from scs_nb.batch import slurm as slurm_mod
 from scs_nb.batch.slurm import SlurmOptions, build_scripts
+
+pytestmark = pytest.mark.usefixtures("tiny_runs")
 
 TINY = Path(__file__).parent / "data" / "tiny_template.ipynb"
 
@@ -69,18 +72,22 @@ def test_ordinary_partition_script(capsys, tmp_path):
     subprocess.run(["bash", "-n", str(script)], check=True)
 
 
-def test_reservation_script(capsys, tmp_path):
+def test_reservation_script(capsys, tmp_path, monkeypatch):
     code, out, _ = dry(
         capsys, "--runs", "5", "--reservation", "upex_002780", "--out", str(tmp_path)
     )
     assert code == 0
     assert "#SBATCH --reservation=upex_002780" in out.splitlines()
     assert "--partition" not in out  # the reservation replaces the partition
+    # the reservation named after another proposal (whose runs this machine does not hold)
+    monkeypatch.setattr(slurm_mod, "check_runs_exist", lambda *a, **k: None)
     code, out, _ = dry(capsys, "--runs", "5", "-p", "proposal=3333", "--reservation", "auto")
     assert code == 0 and "#SBATCH --reservation=upex_003333" in out
 
 
-def test_arrays_split_at_1000(tmp_path):
+def test_arrays_split_at_1000(tmp_path, monkeypatch):
+    # 2500 runs: their existence is not what this test is about
+    monkeypatch.setattr(slurm_mod, "check_runs_exist", lambda *a, **k: None)
     scripts = build_scripts(
         str(TINY),
         over=("run", "1-2500"),
@@ -109,7 +116,7 @@ def test_script_passes_values_verbatim(tmp_path):
     fake.chmod(0o755)
     scripts = build_scripts(
         str(TINY),
-        {"label": "two words 'quoted' \"too\"", "fail_runs": "1, 2"},
+        {"label": "two words 'quoted' \"too\"", "fail_on": "1, 2"},
         over=("run", "7-8"),
         out=str(tmp_path / "o"),
         python=str(fake),
@@ -122,7 +129,7 @@ def test_script_passes_values_verbatim(tmp_path):
     args = proc.stdout.splitlines()[1:]  # after the "array task" line
     assert args[:4] == ["-m", "scs_nb.cli", "run", str(TINY)]
     assert "label=two words 'quoted' \"too\"" in args
-    assert "fail_runs=[1, 2]" in args
+    assert "fail_on=[1, 2]" in args
     assert args[-4:] == ["-p", "run=8", "--out", str(tmp_path / "o" / "r0008")]
     env["SLURM_ARRAY_TASK_ID"] = "5"
     assert subprocess.run(["bash", str(path)], env=env, capture_output=True).returncode == 1
@@ -221,8 +228,10 @@ PROFILE_ARGS = {
 
 
 @pytest.mark.parametrize("profile", sorted(PROFILE_ARGS))
-def test_profiles_take_every_slurm_option(profile, capsys, tmp_path):
+def test_profiles_take_every_slurm_option(profile, capsys, tmp_path, monkeypatch):
     """The named profiles take the SLURM options of `scs-nb submit` (--mem, --nodes, ...)."""
+    # the seed's proposal and runs, not on this machine: the options are what is tested
+    monkeypatch.setattr(slurm_mod, "check_runs_exist", lambda *a, **k: None)
     rc = cli.main(
         [
             "submit",
@@ -276,6 +285,8 @@ def test_a_new_option_row_reaches_submit_profiles_and_dask(monkeypatch, capsys, 
     """One row added to the option table is an option of `scs-nb submit`, of each profile,
     a #SBATCH line of their scripts and a directive of make_cluster('slurm')'s jobs."""
     from scs_nb.parallel import slurm_options as so
+
+    monkeypatch.setattr(slurm_mod, "check_runs_exist", lambda *a, **k: None)  # seed's runs
     from scs_nb.parallel.cluster import make_cluster
 
     qos = so.SlurmOption("qos", "--qos", None, r"[a-z]+", "a QOS name", "quality of service")

@@ -13,8 +13,12 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
+
 from scs_nb import atomic, cli
 from scs_nb.batch.batch import _merge_write, failed_runs, load_status, status_path
+
+pytestmark = pytest.mark.usefixtures("tiny_runs")
 
 TINY = Path(__file__).parent / "data" / "tiny_template.ipynb"
 
@@ -81,7 +85,7 @@ def test_two_batches_on_one_folder(data_root, tmp_path):
 
 def test_damaged_status_rebuilt_and_changed_parameters(data_root, tmp_path, capsys):
     out = tmp_path / "out"
-    base = ["batch", str(TINY), "--out", str(out), "-p", "trains=5", "-p", "fail_runs=[9112]"]
+    base = ["batch", str(TINY), "--out", str(out), "-p", "trains=5", "-p", "fail_on=[9112]"]
     assert cli.main(base + ["--runs", "9111-9112"]) == 1
     spath = status_path(out, "tiny_template")
     spath.write_text('{"runs": {"9111": {"status": "do')  # a torn write

@@ -17,6 +17,8 @@ from scs_nb.batch.params import ParameterError
 from scs_nb.batch.slurm import build_scripts, submit_scripts
 from scs_nb.batch.submissions import load_records, record_submission
 
+pytestmark = pytest.mark.usefixtures("tiny_runs")
+
 TINY = Path(__file__).parent / "data" / "tiny_template.ipynb"
 
 

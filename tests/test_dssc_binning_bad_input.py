@@ -5,13 +5,13 @@ its module only, the other modules are written (readable by the group) and reuse
 rerun."""
 
 import os
-import shutil
 import stat
 import warnings
 
 import h5py
 import numpy as np
 import pytest
+from conftest import copy_simulated_run
 
 import scs_nb as tb
 from scs_nb import atomic
@@ -35,12 +35,7 @@ def clean(run, tmp_path_factory):
 
 def _copy_run(run, data_root, number):
     """A copy of the run under another run number (to damage it)."""
-    dst = run.run_dir.with_name(f"r{number:04d}")
-    shutil.rmtree(dst, ignore_errors=True)
-    shutil.copytree(run.run_dir, dst)
-    for f in dst.glob("*.h5"):
-        f.rename(f.with_name(f.name.replace(f"-R{run.run:04d}-", f"-R{number:04d}-")))
-    return dst
+    return copy_simulated_run(run, number)
 
 
 def test_bad_modules_and_run_without_dssc(run, simulated):

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from scs_nb import cli
+from scs_nb import cli, sim
 from scs_nb.kernels import create_env
+
+pytestmark = pytest.mark.usefixtures("tiny_runs")
 
 TINY = Path(__file__).parent / "data" / "tiny_template.ipynb"
 
@@ -84,7 +86,9 @@ def test_offline_env_and_kernel(proposal, tmp_path, capsys, monkeypatch):
     assert "--force" in capsys.readouterr().err
     assert create_env.main(["--proposal", "2780", "--offline", "--force", "--no-kernel"]) == 0
 
-    # a template runs in the proposal kernel (chosen by default for proposal 2780)
+    # a template runs in the proposal kernel (chosen by default for proposal 2780), on a
+    # run of the proposal
+    sim.simulate("basic", 2780, 1, trains=5, data_root=tmp_path / "exp")
     out = tmp_path / "out"
     code = cli.main(
         [

@@ -4,12 +4,12 @@ bin_dssc, and the rest of the run is processed. Users meet copies with holes and
 with wrong permissions on the shared file system, and need to know which file to fix."""
 
 import os
-import shutil
 import stat
 import warnings
 
 import numpy as np
 import pytest
+from conftest import copy_simulated_run
 
 import scs_nb as tb
 from scs_nb import damage
@@ -44,12 +44,7 @@ def unreadable(monkeypatch):
 
 
 def _copy(res, number):
-    dst = res.run_dir.with_name(f"r{number:04d}")
-    shutil.rmtree(dst, ignore_errors=True)
-    shutil.copytree(res.run_dir, dst)
-    for f in dst.glob("*.h5"):
-        f.rename(f.with_name(f.name.replace(f"-R{res.run:04d}-", f"-R{number:04d}-")))
-    return dst
+    return copy_simulated_run(res, number)
 
 
 @pytest.fixture(scope="module")
