@@ -95,7 +95,7 @@ def test_plot_labels_the_signal_unit(scan):
     _, ds = scan
     unit = "ADC counts x samples / µJ"
     tb.knife_edge(ds, signalKey="FastADC4_norm", plot=True, signal_unit=unit)
-    assert plt.gca().get_ylabel() == "FastADC4_norm [ADC counts x samples / µJ]"
+    assert plt.gca().get_ylabel() == "FastADC4_norm\n[ADC counts x samples / µJ]"
     tb.knife_edge(ds, signalKey="FastADC4_norm", plot=True)
     assert plt.gca().get_ylabel() == "FastADC4_norm"
     plt.close("all")

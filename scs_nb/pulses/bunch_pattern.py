@@ -541,6 +541,7 @@ def pulsePatternInfo(data, plot=False):
         # one row per pulse source: label the rows instead of a numeric axis
         ax.set_yticks([k + 0.4 for k in range(len(ids))], [key.upper() for key in ids])
         ax.set_ylabel("pulse source")
+        ax.set_ylim(-0.1, len(ids))  # a source without pulses keeps its (empty) row
         ax.legend()
         ax.set_title("pulse pattern of the first train with pulses")
     return info

@@ -104,7 +104,8 @@ def knife_edge(
             for v in axisRange:
                 ax.axvline(v, color="grey", ls=":")
         ax.set_xlabel(f"{axisKey} [mm]")
-        ax.set_ylabel(f"{signalKey} [{signal_unit}]" if signal_unit else signalKey)
+        # two lines: a ratio key with its unit is longer than the axis is high
+        ax.set_ylabel(f"{signalKey}\n[{signal_unit}]" if signal_unit else signalKey)
         ax.set_title(
             f"knife-edge scan: x0 = {popt[0]:.4f} mm, w0 = {w0 * 1e3:.2f} ± {err * 1e3:.2f} µm"
         )
