@@ -39,3 +39,24 @@ def test_assemble_where_extra_geom_puts_each_module(modules):
         np.testing.assert_array_equal(img[at], m + 1.0)
         covered |= at
     assert np.isnan(img[~covered]).all()  # nothing of the other modules
+
+
+def test_binned_image_has_a_colour_bar_with_its_unit():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import xarray as xr
+
+    from scs_nb.detectors.dssc.plot import plot_binned_modules
+
+    data = xr.DataArray(
+        np.random.default_rng(1).random((2, 1, 2, 128, 512)),
+        dims=("delay", "pulse", "module", "x", "y"),
+        coords={"delay": [0.0, 0.5], "pulse": ["pumped"], "module": [0, 1]},
+    )
+    fig, ax = plt.subplots()
+    plot_binned_modules(xr.Dataset({"data": data}), ax=ax, unit="ADU / µJ / pixel")
+    cbar = [a for a in fig.axes if a is not ax]
+    assert len(cbar) == 1 and cbar[0].get_ylabel() == "signal [ADU / µJ / pixel]"
+    plt.close(fig)

@@ -84,3 +84,18 @@ def test_fluence_from_knife_edge(scan):
     assert F[-1] == pytest.approx(
         2 * 100e-6 / (np.pi * (truth["w0_mm"] * 1e-3) ** 2) * 0.1, rel=0.02
     )
+
+
+def test_plot_labels_the_signal_unit(scan):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    _, ds = scan
+    unit = "ADC counts x samples / µJ"
+    tb.knife_edge(ds, signalKey="FastADC4_norm", plot=True, signal_unit=unit)
+    assert plt.gca().get_ylabel() == "FastADC4_norm\n[ADC counts x samples / µJ]"
+    tb.knife_edge(ds, signalKey="FastADC4_norm", plot=True)
+    assert plt.gca().get_ylabel() == "FastADC4_norm"
+    plt.close("all")

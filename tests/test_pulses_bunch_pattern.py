@@ -59,6 +59,16 @@ def test_extract_bunch_pattern_and_rep_rate(simulated):
     assert tb.repRate(dec, key="sase1") == pytest.approx(4500 / 4)
     info = tb.pulsePatternInfo(dec)
     assert info["sase3"]["npulses_max"] == 20 and info["first"] == "SASE1"
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tb.pulsePatternInfo(dec, plot=True)  # one row per source: rows named, axis labelled
+    ax = plt.gca()
+    assert ax.get_ylabel() == "pulse source"
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["SASE1", "SASE3"]
+    plt.close("all")
 
 
 def test_wrappers_on_synthetic_table():

@@ -121,3 +121,18 @@ def test_alternate_trains(simulated):
     right = tb.reflectivity(ds, delaykey="PP800_DelayLine", alternateTrains=True, plot=False)
     assert float(inv.deltaR.max()) > 2 and float(right.deltaR.min()) < -2
     assert float(inv.deltaR.min()) > -6 * float(inv.deltaR_stderr.max())
+
+
+def test_plot_names_the_delay_axis(scan):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    _, ds = scan
+    kw = dict(delaykey="delay_bam", binWidth=0.03, positionToDelay=False, units="ps")
+    tb.reflectivity(ds, xlabel="pump-probe delay, BAM-corrected", **kw)
+    assert plt.gca().get_xlabel() == "pump-probe delay, BAM-corrected [ps]"
+    tb.reflectivity(ds, **kw)
+    assert plt.gca().get_xlabel() == "delay_bam [ps]"
+    plt.close("all")

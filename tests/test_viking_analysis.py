@@ -135,6 +135,31 @@ def test_sample_xas_within_noise(v, runs):
     }
 
 
+def test_absorption_max_within_the_valid_range(v, runs):
+    v.ENERGY_CALIB = list(sv.ENERGY_CALIB)
+    v.BL_SIGNAL_RANGE = list(sv.BL_SIGNAL_RANGE)
+    s = v.removePolyBaseline(v.integrate(v.from_run(runs["sample"].run)))
+    r = v.removePolyBaseline(v.integrate(v.from_run(runs["ref"].run)))
+    xas = v.xas(s, r, thickness=1.0)
+    e = xas["newt_x"].values
+    ok = Viking.valid_range(xas).values
+    top = Viking.absorption_max(xas)
+    lo, hi = top["range_eV"]
+    assert lo <= top["energy_eV"] <= hi and (lo, hi) == (e[ok].min(), e[ok].max())
+    # outside the SASE spectrum -log(It/I0) is noise over noise: its largest value lies
+    # there, far above any absorption, which is why the search is restricted
+    k_all = int(np.nanargmax(xas["absorptionCoef"].values))
+    assert not ok[k_all]
+    # the white line of the injected absorption: the maximum of the noisy curve sits at
+    # most a few standard errors above it (the max of many pixels is biased upwards)
+    mu_true = np.asarray(runs["sample"].truth["viking"]["mu"])
+    k = int(np.argmax(np.where(ok, mu_true, -np.inf)))
+    assert abs(top["energy_eV"] - e[k]) < 1.0
+    assert -2 * top["error"] < top["value"] - mu_true[k] < 4 * top["error"], (top, mu_true[k])
+    with pytest.raises(tb.errors.ToolBoxValueError, match="min_fraction"):
+        Viking.absorption_max(xas.assign(absorptionCoef=xas["absorptionCoef"] * np.nan))
+
+
 def test_parameters_and_errors(v, runs):
     assert v.get_params("bl_poly_deg") == {"bl_poly_deg": 1}
     v.set_params(bl_poly_deg=2, x_range=slice(0, 1900))

@@ -377,6 +377,69 @@ class Viking(SpectrometerParams):
         return xas
 
     @staticmethod
+    def valid_range(xas, min_fraction=0.05):
+        """Where the absorption coefficient means something: where the
+        reference spectrum I0 has signal.
+
+        Outside the SASE spectrum I0 and It are baseline-subtracted noise
+        around zero and -log(It/I0) takes any value; those energies are
+        neither plotted nor used for ``absorption_max``.
+
+        Parameters
+        ----------
+        xas : xarray.Dataset
+            From ``xas``.
+        min_fraction : float
+            Smallest I0, as a fraction of its maximum, of a valid energy.
+
+        Returns
+        -------
+        xarray.DataArray
+            bool over ``newt_x``: True where I0 > min_fraction * max(I0).
+        """
+        i0 = xas["I0"]
+        return (i0 > min_fraction * float(i0.max())).rename("valid")
+
+    @staticmethod
+    def absorption_max(xas, min_fraction=0.05):
+        """The largest absorption coefficient within the valid range.
+
+        Parameters
+        ----------
+        xas : xarray.Dataset
+            From ``xas``.
+        min_fraction : float
+            As in ``valid_range``.
+
+        Returns
+        -------
+        dict
+            ``value`` (per unit of the thickness), ``error`` (its standard
+            error), ``energy_eV`` (where it is), ``range_eV`` ([min, max] of
+            the valid energies searched).
+
+        Raises
+        ------
+        ToolBoxValueError
+            If no energy is valid (no finite absorption where I0 has signal).
+        """
+        ok = Viking.valid_range(xas, min_fraction).values
+        mu = np.where(ok, xas["absorptionCoef"].values, np.nan)
+        if not np.isfinite(mu).any():
+            raise ToolBoxValueError(
+                f"absorption_max: no finite absorption where I0 > {min_fraction} x its "
+                "maximum; check the reference run (its I0) or pass a smaller min_fraction"
+            )
+        k = int(np.nanargmax(mu))
+        e = xas["newt_x"].values
+        return {
+            "value": float(mu[k]),
+            "error": float(xas["absorptionCoef_stderr"].values[k]),
+            "energy_eV": float(e[k]),
+            "range_eV": [float(e[ok].min()), float(e[ok].max())],
+        }
+
+    @staticmethod
     def plot_xas(xas, plot_errors=True, xas_ylim=(-1, 3)):
         """Plot I0 and It, and the absorption coefficient where I0 has signal.
 
@@ -405,16 +468,19 @@ class Viking(SpectrometerParams):
                 a0.fill_between(e, xas[name] - ci, xas[name] + ci, alpha=0.3)
         a0.set(ylabel="photoelectrons / pixel")
         a0.legend()
-        # the absorption only where the reference has signal (> 5 % of its max)
-        lit = (xas["I0"] > 0.05 * float(xas["I0"].max())).values
+        # the absorption only where the reference has signal
+        lit = Viking.valid_range(xas).values
         mu = xas["absorptionCoef"].where(lit)
         a1.plot(e, mu, color="k")
         if plot_errors:
             ci = 1.96 * xas["absorptionCoef_stderr"].where(lit)
             a1.fill_between(e, mu - ci, mu + ci, alpha=0.3, color="k", label="95 % confidence")
-            a1.legend()
         if lit.any():
             a1.set_xlim(e[lit].min() - 2, e[lit].max() + 2)
+            top = Viking.absorption_max(xas)
+            a1.plot(top["energy_eV"], top["value"], "rv", label=f"maximum {top['value']:.3g}")
+        if plot_errors or lit.any():
+            a1.legend()
         a1.set(xlabel="photon energy (eV)", ylabel="absorption coefficient", ylim=xas_ylim)
         return fig
 

@@ -538,7 +538,10 @@ def pulsePatternInfo(data, plot=False):
             first = next((x for x in per if len(x)), np.zeros(0))
             ax.vlines(first, k, k + 0.8, color=f"C{k}", label=key)
         ax.set_xlabel("pulse slot (4.5 MHz)")
-        ax.set_yticks([])
+        # one row per pulse source: label the rows instead of a numeric axis
+        ax.set_yticks([k + 0.4 for k in range(len(ids))], [key.upper() for key in ids])
+        ax.set_ylabel("pulse source")
+        ax.set_ylim(-0.1, len(ids))  # a source without pulses keeps its (empty) row
         ax.legend()
         ax.set_title("pulse pattern of the first train with pulses")
     return info

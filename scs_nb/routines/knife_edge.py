@@ -40,6 +40,7 @@ def knife_edge(
     full=False,
     plot=False,
     display=False,
+    signal_unit=None,
 ):
     """Calculates the beam radius at 1/e² from a knife-edge scan by fitting
     with the erfc function ``f(x, x0, w0, a, b) = a * erfc(sqrt(2) * (x - x0) / w0) + b``
@@ -66,6 +67,10 @@ def knife_edge(
         If True, plots the data and the result of the fit.
     display: bool
         If True, displays info on the fit. True when plot is True.
+    signal_unit: str or None
+        unit of the signal for the y label of the plot, e.g.
+        ``"ADC counts x samples / µJ"`` for a digitizer peak integral divided
+        by the XGM pulse energy. None: the label is the signal key alone.
 
     Returns
     -------
@@ -99,7 +104,8 @@ def knife_edge(
             for v in axisRange:
                 ax.axvline(v, color="grey", ls=":")
         ax.set_xlabel(f"{axisKey} [mm]")
-        ax.set_ylabel(signalKey)
+        # two lines: a ratio key with its unit is longer than the axis is high
+        ax.set_ylabel(f"{signalKey}\n[{signal_unit}]" if signal_unit else signalKey)
         ax.set_title(
             f"knife-edge scan: x0 = {popt[0]:.4f} mm, w0 = {w0 * 1e3:.2f} ± {err * 1e3:.2f} µm"
         )

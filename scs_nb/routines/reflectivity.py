@@ -245,6 +245,7 @@ def reflectivity(
     plot=True,
     plotErrors=True,
     units="mm",
+    xlabel=None,
 ):
     """Computes the reflectivity R = 100*(Ir/Io[pumped] / Ir/Io[unpumped] - 1)
     as a function of delay. Delay can be a motor position in mm or an
@@ -294,6 +295,10 @@ def reflectivity(
         If True, plots the 95% confidence interval.
     units: str
         units of the delay variable, for the plot ('mm' or 'ps').
+    xlabel: str or None
+        what the delay axis is, for the plot's x label (the unit is appended),
+        e.g. ``"pump-probe delay, BAM-corrected"`` for a computed delay
+        variable. None: the name of the plotted variable.
 
     Output
     ------
@@ -440,11 +445,11 @@ def reflectivity(
             ds.attrs[name] = {k: float(v) for k, v in p.items()}
             ds.attrs[name + "_err"] = {k: float(v) for k, v in e.items()}
     if plot:
-        _plot(ds, axis, xunits, origin if axis == delaykey else 0.0, plotErrors)
+        _plot(ds, axis, xunits, origin if axis == delaykey else 0.0, plotErrors, xlabel)
     return ds
 
 
-def _plot(ds, axis, xunits, origin, plotErrors):
+def _plot(ds, axis, xunits, origin, plotErrors, xlabel=None):
     import matplotlib.pyplot as plt  # heavy: only for plots
 
     fig, ax = plt.subplots(figsize=(8, 4.5))
@@ -474,7 +479,7 @@ def _plot(ds, axis, xunits, origin, plotErrors):
         )
     if origin is not None:
         ax.axvline(origin, color="grey", ls=":")
-    ax.set_xlabel(f"{axis} [{xunits}]")
+    ax.set_xlabel(f"{xlabel or axis} [{xunits}]")
     ax.set_ylabel(r"$\Delta R$ [%]" if ds["deltaR"].attrs.get("units") == "%" else "Ir/Io")
     ax.set_title("transient reflectivity")
     ax.legend(fontsize="small")

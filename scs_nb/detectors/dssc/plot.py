@@ -145,7 +145,7 @@ def plot_hist_processed(hist_data):
     return fig
 
 
-def plot_binned_modules(ds, pulse=None, bin_index=None, geom=None, ax=None, vmax=None):
+def plot_binned_modules(ds, pulse=None, bin_index=None, geom=None, ax=None, vmax=None, unit=None):
     """The binned image of all modules, assembled with the DSSC geometry
     (extra_geom), for one xaxis bin and one pulse label.
 
@@ -163,11 +163,14 @@ def plot_binned_modules(ds, pulse=None, bin_index=None, geom=None, ax=None, vmax
         Where to draw (default: a new figure).
     vmax : float, optional
         Upper colour limit (default: the 99.5th percentile).
+    unit : str, optional
+        Unit of the binned signal for the colour bar (``'ADU / µJ / pixel'``
+        when normalised by the XGM); None: ``'ADU / pixel'``.
 
     Returns
     -------
     matplotlib.axes.Axes
-        The axes drawn on.
+        The axes drawn on (the colour bar is beside it).
     """
     plt = _plt()
     geom = geom or dssc_geometry()
@@ -181,7 +184,10 @@ def plot_binned_modules(ds, pulse=None, bin_index=None, geom=None, ax=None, vmax
         fig, ax = plt.subplots(figsize=(6, 6))
     finite = img[np.isfinite(img)]
     vmax = vmax or (np.percentile(finite, 99.5) if finite.size else 1)
-    geom.plot_data_fast(img, ax=ax, vmin=0, vmax=vmax)
+    # extra_geom's snapped geometry draws no colour bar unless asked
+    geom.plot_data_fast(
+        img, ax=ax, vmin=0, vmax=vmax, colorbar={"label": f"signal [{unit or 'ADU / pixel'}]"}
+    )
     ax.set_title(f"{pulse}, {xdim} " + ("mean" if bin_index is None else f"{d[xdim].values:g}"))
     return ax
 
