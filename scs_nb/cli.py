@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "scs_nb.sim.cli",  # simulate, demo
     "scs_nb.load_cli",  # find-proposal
     "scs_nb.batch.cli",  # templates, run, batch, submit
+    "scs_nb.live.cli",  # live-replay
 )
 
 # ``scs-nb submit NAME ...`` with named options of its own (the seed's job scripts)

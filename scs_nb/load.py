@@ -266,7 +266,7 @@ def load(
     ds.attrs["runFolder"] = run_folder
     ds.attrs["proposal"] = proposal
     ds.attrs["runNB"] = run_nb
-    ds = _extract_pulses(
+    ds = extract_pulses(
         run, ds, resolved, extract_digitizers and switches, extract_xgm, extract_bam, bunchPattern
     )
     return run, ds
@@ -320,9 +320,34 @@ def _run_metadata(run) -> dict:
     }
 
 
-def _extract_pulses(run, ds, resolved, boards, extract_xgm, extract_bam, bunchPattern):
+def extract_pulses(run, ds, resolved, boards, extract_xgm, extract_bam, bunchPattern):
     """Hand pulse-resolved fields to scs_nb.pulses, as the ToolBox load does.
-    ``boards``: {board: extract?}, or False for no digitizer at all."""
+
+    Also the last step of a live stream's ``dataset()`` (``scs_nb.live``), so that
+    live data and a loaded run are processed alike.
+
+    Parameters
+    ----------
+    run : extra_data.DataCollection or scs_nb.pulses.source.InMemory
+        The run, or the trains in memory.
+    ds : xarray.Dataset
+        The fields as read (raw digitizer traces, XGM and BAM arrays).
+    resolved : dict
+        Field name -> the alternative (source, key) it was read from.
+    boards : dict or bool
+        {board: extract?} (``load``'s per-board switches), or False for no
+        digitizer at all.
+    extract_xgm, extract_bam : bool
+        Align the XGM / BAM arrays on the bunch pattern.
+    bunchPattern : str or dict
+        Pattern of the digitizer peaks, as in ``load``.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``ds`` with pulse-resolved variables aligned (digitizer raw traces
+        replaced by their peaks).
+    """
     attrs = dict(ds.attrs)
     names = [n for n in resolved if n in ds]
     kinds = {n: kind_of(resolved[n]) for n in names}

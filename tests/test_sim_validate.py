@@ -23,11 +23,13 @@ VALIDATE = Path(sys.executable).with_name("extra-data-validate")
 def test_scenario_passes_extra_data_validate(scenario, tmp_path):
     import extra_data as ed
 
-    res = sim.simulate(scenario, 900999, 1, trains=2, data_root=tmp_path, seed=3)
+    # a folder of its own per scenario: extra_data caches open files by path within a process,
+    # and pytest reuses the numbered tmp_path of a passed (and removed) test
+    res = sim.simulate(scenario, 900999, 1, trains=2, data_root=tmp_path / scenario, seed=3)
     try:
         assert res.run_dir.is_dir() and res.files
         # the truth lies beside the run folder, never inside raw/
-        assert "raw" not in res.truth_file.relative_to(tmp_path).parts
+        assert "raw" not in res.truth_file.relative_to(tmp_path / scenario).parts
         proc = subprocess.run(
             [str(VALIDATE), str(res.run_dir)], capture_output=True, text=True, timeout=300
         )

@@ -21,6 +21,8 @@ printed — so the same notebook runs interactively and headless::
 * ``ThresholdTuner``: low/high thresholds on a histogram -> pulse mask.
 * ``ROISelector``: rectangles on a detector image -> ``load(rois=...)`` dict.
 * ``ScanExplorer``: a signal binned against one or two scan variables.
+* ``LiveView(endpoint)``: live panels of a karabo-bridge endpoint during a run
+  (XGM, TIM vs XGM, DSSC binned against the scan, hRIXS spectrum).
 
 ``interactive_available()`` tells whether a front end renders widgets (set
 ``SCS_NB_INTERACTIVE=0/1`` to force it). matplotlib and ipympl are imported
@@ -28,6 +30,7 @@ only when a widget is created.
 """
 
 from ._base import interactive_available
+from .live import LiveView
 from .parameter_form import ParameterForm
 from .peaks import PeakWindowTuner
 from .roi import ROISelector
@@ -43,4 +46,5 @@ __all__ = [
     "ThresholdTuner",
     "ROISelector",
     "ScanExplorer",
+    "LiveView",
 ]

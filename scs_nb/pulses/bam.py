@@ -15,6 +15,7 @@ from ..mnemonics import names_of_kind, present_in
 from ..reader import lookup, read_loose, run_value
 from . import bunch_pattern as bp
 from .merge import merge_on_trains
+from .source import from_memory, split_source
 
 __all__ = ["get_bam", "get_bam_params"]
 
@@ -39,8 +40,9 @@ def get_bam(run, mnemonics=None, merge_with=None, bunchPattern="sase3", pulseIds
 
     Parameters
     ----------
-    run: extra_data.DataCollection
-        DataCollection containing the bam data.
+    run: extra_data.DataCollection, scs_nb.live.Stream or xarray.Dataset
+        DataCollection containing the bam data; or a live Stream (its trains)
+        or its dataset().
     mnemonics: str or list of str
         mnemonics for BAM, e.g. "BAM1932M" or ["BAM414", "BAM1932M"]. If None,
         the BAM variables of merge_with, else every BAM in the run.
@@ -57,6 +59,18 @@ def get_bam(run, mnemonics=None, merge_with=None, bunchPattern="sase3", pulseIds
     xarray Dataset with pulse-resolved BAM variables (ps) aligned, merged with
     Dataset merge_with if provided.
     """
+    run, mem = split_source(run)
+    if mem is not None:  # a live stream's trains, or a Dataset
+        return from_memory(
+            get_bam,
+            mem,
+            mnemonics,
+            merge_with,
+            BAM_MNEMONICS,
+            "BAMbunchId",
+            bunchPattern=bunchPattern,
+            pulseIds=pulseIds,
+        )
     if isinstance(mnemonics, str):
         mnemonics = [mnemonics]
     raw_in_ds = (

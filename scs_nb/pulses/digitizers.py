@@ -43,6 +43,7 @@ from .digitizer_channels import (
     _iter_raw,
     _onboard_settings,
     _resolve_digitizer,
+    digitizer_kind,
     digitizer_signal_description,
     get_dig_avg_trace,
     peaks_name,
@@ -50,6 +51,7 @@ from .digitizer_channels import (
 from .merge import merge_on_trains
 from .peak_integration import PARAM_KEYS, find_integ_params, peaks_from_raw_trace
 from .peak_integration import check_params as _check_params
+from .source import cached_rows, in_memory_alt, processed_in_memory, split_source
 
 __all__ = [
     "get_peaks",
@@ -84,6 +86,28 @@ def _raw_peaks(run, alt, data, params, offsets, polarity):
     if not tids:
         return np.zeros(0, np.uint64), np.zeros((0, len(offsets)))
     return np.concatenate(tids), np.concatenate(out)
+
+
+def _resolve(run, mem, mnemonic):
+    """(name, alternative, digitizer kind) of a channel, in a run or in memory."""
+    if mem is None:
+        return _resolve_digitizer(run, mnemonic)
+    name, alt = in_memory_alt(mem, mnemonic)
+    return name, alt, digitizer_kind(alt)
+
+
+def _cached_raw_peaks(cache, name, data, params, offsets, polarity):
+    """Peaks of the traces in ``data``, integrating only trains not integrated
+    before with the same windows (a live stream's trains)."""
+    tids = np.asarray(data["trainId"].values)
+    key = ("peaks", name, tuple(sorted(params.items())), tuple(np.asarray(offsets).tolist()))
+    key = key + (polarity,)
+
+    def compute(mask):
+        new = data.isel(trainId=np.flatnonzero(mask))
+        return _raw_peaks(None, None, new, params, offsets, polarity)[1]
+
+    return tids, cached_rows(cache, key, tids, compute)
 
 
 def _pattern(run, bunchPattern, bpt, merge_with):
@@ -150,13 +174,29 @@ def get_peaks(
     -------
     xarray.DataArray containing digitizer peaks with pulse coordinates
     """
+    run, mem = split_source(run)
     if isinstance(data, str):
         mnemonic = data if mnemonic is None else mnemonic
         data = None
-    name, alt, kind = _resolve_digitizer(run, mnemonic)
+    name, alt, kind = _resolve(run, mem, mnemonic)
+    if mem is not None and data is None:
+        done = processed_in_memory(mem, name)
+        if done is not None:  # integrated already (a stream's dataset(), as load gives it)
+            return done
+        if name not in mem.data and _counterpart(name, useRaw) in mem.data:
+            name, alt, kind = _resolve(run, mem, _counterpart(name, useRaw))
+            useRaw = _is_raw(alt)
+        if name not in mem.data:
+            raise ToolBoxValueError(
+                f"{name!r} is not in the data in memory, which holds "
+                f"{', '.join(map(str, mem.data.data_vars))}; add it to the stream's fields"
+            )
+        data = mem.data[name]
     if _is_raw(alt) != bool(useRaw) and data is None:
         name, alt, kind = _resolve_digitizer(run, _counterpart(name, useRaw))
     sps = SAMPLES_PER_SLOT[kind]
+    if mem is not None and bpt is None:
+        bpt = bp.load_bpt(None, mem.data)
     pids = _pattern(run, bunchPattern, bpt, None)
     if (
         bunchPattern not in (None, "None")
@@ -171,13 +211,18 @@ def get_peaks(
     out_name = peaks_name(name)
     if useRaw:
         polarity = DEFAULT_POLARITY[kind]
-        if autoFind:
+        cache = mem.cache if mem is not None else None
+        if autoFind and cache is not None and ("integ", name) in cache:
+            params, polarity = cache["integ", name]  # windows found once for the stream
+        elif autoFind:
             avg = (
                 data.mean("trainId")
                 if data is not None
                 else get_dig_avg_trace(run, alt, ntrains=200)
             )
             params, polarity = find_integ_params(avg.values, sps)
+            if cache is not None:
+                cache["integ", name] = (params, polarity)
         else:
             if integParams is None:
                 raise ToolBoxValueError(
@@ -190,14 +235,19 @@ def get_peaks(
             offsets = (pids.pids - pids.pids[0]) * sps
         else:
             offsets = np.arange(int(params["npulses"])) * int(params["period"])
-        tids, values = _raw_peaks(run, alt, data, params, offsets, polarity)
+        if cache is not None:
+            tids, values = _cached_raw_peaks(cache, name, data, params, offsets, polarity)
+        else:
+            tids, values = _raw_peaks(run, alt, data, params, offsets, polarity)
     else:
         if data is None:
             data = read_loose(run, alt, name=name)
         tids = np.asarray(data["trainId"].values)
         values = np.asarray(data.values, float)
         params = (
-            _check_params(integParams, ("period",)) if integParams else _onboard_settings(run, alt)
+            _check_params(integParams, ("period",))
+            if integParams
+            else (_onboard_settings(run, alt) if run is not None else None)
         )
         if pids is not None and len(pids.pids):
             period = (
@@ -406,27 +456,36 @@ def get_digitizer_peaks(
     substituted by the peak calculated values (e.g. "FastADC2raw" becomes
     "FastADC2peaks").
     """
+    run, mem = split_source(run)
     names = [mnemonic] if isinstance(mnemonic, (str, dict)) else list(mnemonic or [])
     out = {}
     drop = []
     bpt = None
     bpt_loaded = False  # the table is read once, for the first channel that needs it
     for m in names:
-        name = m if isinstance(m, str) else lookup(run, m)[0]
+        if mem is not None:
+            name, alt = in_memory_alt(mem, m)
+        else:
+            name = m if isinstance(m, str) else lookup(run, m)[0]
         data = (
             merge_with[name]
             if merge_with is not None and isinstance(m, str) and name in merge_with
             else None
         )
-        _, alt, _ = (
-            _resolve_digitizer(run, m) if data is None or run is not None else (name, None, None)
-        )
+        if mem is None:
+            _, alt, _ = (
+                _resolve_digitizer(run, m)
+                if data is None or run is not None
+                else (name, None, None)
+            )
         raw = _is_raw(alt) if alt is not None else name.endswith("raw")
         pattern = _bp_for(bunchPattern, name)
         if pattern not in (None, "None") and not bpt_loaded:
             bpt, bpt_loaded = bp.load_bpt(run, merge_with), True
+            if bpt is None and mem is not None:
+                bpt = bp.load_bpt(None, mem.data)
         da = get_peaks(
-            run,
+            mem if mem is not None else run,
             data,
             m,
             useRaw=raw,
@@ -476,12 +535,20 @@ def get_tim_peaks(
     xarray Dataset with TIM variables substituted by the peak calculated
     values (e.g. "MCP2raw" becomes "MCP2peaks"), merged with merge_with.
     """
+    run, mem = split_source(run)
     names = [mnemonic] if isinstance(mnemonic, str) else list(mnemonic or [])
     names += _digitizer_vars(merge_with, "ADQ412")
+    if not names and mem is not None:
+        names = _digitizer_vars(mem.data, "ADQ412")
     if not names:
         names = ["MCP2apd"]
     return get_digitizer_peaks(
-        run, list(dict.fromkeys(names)), merge_with, bunchPattern, integParams, keepAllSase
+        mem if mem is not None else run,
+        list(dict.fromkeys(names)),
+        merge_with,
+        bunchPattern,
+        integParams,
+        keepAllSase,
     )
 
 
@@ -510,8 +577,11 @@ def get_laser_peaks(run, mnemonic=None, merge_with=None, bunchPattern="scs_ppl",
     xarray Dataset with the Fast ADC variables substituted by the peak
     calculated values (e.g. "FastADC5raw" becomes "FastADC5peaks").
     """
+    run, mem = split_source(run)
     names = [mnemonic] if isinstance(mnemonic, str) else list(mnemonic or [])
     names += _digitizer_vars(merge_with, "FastADC")
+    if not names and mem is not None:
+        names = _digitizer_vars(mem.data, "FastADC")
     if not names:
         desc = digitizer_signal_description(run)
         mn = None
@@ -526,5 +596,10 @@ def get_laser_peaks(run, mnemonic=None, merge_with=None, bunchPattern="scs_ppl",
                 f"mnemonic=, one of {', '.join(_digitizer_mnemonics(run)) or 'none'}"
             )
     return get_digitizer_peaks(
-        run, list(dict.fromkeys(names)), merge_with, bunchPattern, integParams, keepAllSase=True
+        mem if mem is not None else run,
+        list(dict.fromkeys(names)),
+        merge_with,
+        bunchPattern,
+        integParams,
+        keepAllSase=True,
     )

@@ -18,6 +18,7 @@ from ..mnemonics import alternatives, mnemonics, names_of_kind, present_in
 from ..reader import read_loose
 from . import bunch_pattern as bp
 from .merge import merge_on_trains
+from .source import from_memory, split_source
 
 __all__ = ["get_xgm", "calibrate_xgm"]
 
@@ -74,8 +75,9 @@ def get_xgm(run, mnemonics=None, merge_with=None, indices=slice(0, None)):
 
     Parameters
     ----------
-    run: extra_data.DataCollection
-        DataCollection containing the xgm data.
+    run: extra_data.DataCollection, scs_nb.live.Stream or xarray.Dataset
+        DataCollection containing the xgm data; or a live Stream (its trains)
+        or its dataset().
     mnemonics: str or list of str
         mnemonics for XGM, e.g. "SCS_SA3" or ["XTD10_XGM", "SCS_XGM"]. If None,
         the XGM variables of merge_with, else "SCS_SA3".
@@ -96,6 +98,18 @@ def get_xgm(run, mnemonics=None, merge_with=None, indices=slice(0, None)):
     >>> run, ds = tb.load(2212, 213, 'SCS_SA3')
     >>> ds['SCS_SA3']
     """
+    run, mem = split_source(run)
+    if mem is not None:  # a live stream's trains, or a Dataset
+        return from_memory(
+            get_xgm,
+            mem,
+            mnemonics,
+            merge_with,
+            XGM_MNEMONICS,
+            "XGMbunchId",
+            ["SCS_SA3"],
+            indices=indices,
+        )
     if isinstance(mnemonics, str):
         mnemonics = [mnemonics]
     # the raw XGM variables already in merge_with are processed too

@@ -527,6 +527,12 @@ def ensure_run(proposal=DEFAULT_PROPOSAL, run=1, scenario=None, data_root=None, 
                 f"run {r} of proposal {p} not found under {root}; set EXTRA_DATA_DATA_ROOT "
                 "or pass a scenario to simulate it"
             )
-        found = [simulate(scenario, p, r, data_root=root, **kwargs).run_dir]
+        try:
+            found = [simulate(scenario, p, r, data_root=root, **kwargs).run_dir]
+        except ToolBoxPathError:
+            # another process published the run between the look-up and simulate's check
+            found = sorted(root.glob(f"*/*/p{p:06d}/raw/r{r:04d}"))
+            if not found:
+                raise
     os.environ["EXTRA_DATA_DATA_ROOT"] = str(root)
     return found[0]

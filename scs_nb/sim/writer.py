@@ -169,6 +169,14 @@ def instrument_from_arrays(
     )
 
 
+def _stored(arr) -> np.ndarray:
+    """``arr`` as the DAQ stores it: booleans as ``u1`` (0/1), as real run files and
+    extra_data's mock files do; HDF5's enum booleans would make extra_data hand out
+    ``numpy.bool`` values, which the karabo bridge (msgpack) cannot serialise."""
+    arr = np.asarray(arr)
+    return arr.astype(np.uint8) if arr.dtype == np.bool_ else arr
+
+
 def _set_units(ds, units, key):
     unit, prefix = units.get(key, (None, None))
     if unit is not None:
@@ -285,7 +293,7 @@ class RunWriter:
         rows = tix[p]
         for key, arr in s.values.items():
             path = key.replace(".", "/")
-            arr = np.asarray(arr)
+            arr = _stored(arr)
             d = grp.create_dataset(f"{path}/value", data=arr[rows])
             _set_units(d, s.units, key)
             grp.create_dataset(f"{path}/timestamp", data=ts[p].astype("u8"))
@@ -305,7 +313,7 @@ class RunWriter:
             else:
                 f.create_dataset(
                     f"RUN/{s.name}/{path}/value",
-                    data=np.atleast_1d(value)[None] if np.ndim(value) else [value],
+                    data=_stored(np.atleast_1d(value)[None] if np.ndim(value) else [value]),
                 )
             f.create_dataset(f"RUN/{s.name}/{path}/timestamp", data=ts[:1].astype("u8"))
 
@@ -321,6 +329,7 @@ class RunWriter:
             dsets = {}
             for key, (shape, dtype) in keys.items():
                 shape = tuple(shape)
+                dtype = _stored(np.zeros(0, dtype)).dtype
                 chunks = (
                     (
                         max(

@@ -124,7 +124,8 @@ def test_bin_dssc_on_dask_jobqueue_workers(loopback, dssc, tmp_path):
     data, dark, ref = dssc
     cluster, name = slurm_cluster_of(tmp_path, 2)
     try:
-        assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
+        # TLS with temporary credentials, on loopback only
+        assert cluster.scheduler_address.startswith("tls://127.0.0.1:")
         files = tb.bin_dssc(
             data.proposal,
             data.run,

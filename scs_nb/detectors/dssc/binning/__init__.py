@@ -15,6 +15,7 @@ shared frame binning (``detectors.frames``), one module per dask task.
 from .binner import DSSCBinner, DSSCFormatter
 from .bins import create_dssc_bins
 from .inputs import get_xgm_formatted, load_dssc_info, load_mask, quickmask_DSSC_ASIC
+from .live import LiveBinner
 from .process import WorkersLostError, process_dssc_data
 from .run import (
     DSSCModulesError,
@@ -30,6 +31,7 @@ from .run import (
 from .store import get_data_formatted, load_xarray, save_attributes_h5, save_xarray
 
 __all__ = [
+    "LiveBinner",
     "DSSCBinner",
     "DSSCFormatter",
     "create_dssc_bins",

@@ -133,14 +133,34 @@ def dssc_xaxis(run, xaxis="delay", bam="BAM1932M", delay_origin=0.0, invert=True
     xarray.DataArray
         Along trainId, named after ``xaxis`` ('delay' in ps).
     """
+    return xaxis_from(
+        lambda name: get_array(run, name), xaxis, bam, delay_origin, invert, reflections
+    )
+
+
+def xaxis_from(get, xaxis="delay", bam="BAM1932M", delay_origin=0.0, invert=True, reflections=1):
+    """``dssc_xaxis`` from arrays got by name (a run's, or a live stream's trains).
+
+    Parameters
+    ----------
+    get : callable
+        ``get(mnemonic)`` -> the DataArray over trainId as ``get_array`` reads it.
+    xaxis, bam, delay_origin, invert, reflections
+        As ``dssc_xaxis``.
+
+    Returns
+    -------
+    xarray.DataArray
+        Along trainId, named after ``xaxis`` ('delay' in ps).
+    """
     if xaxis == "delay":
-        pos = get_array(run, "PP800_DelayLine")
+        pos = get("PP800_DelayLine")
         delay = (pos - delay_origin) * 2 * reflections / C_MM_PER_PS
         if invert:
             delay = -delay
         if bam:
             try:
-                b = get_array(run, bam)
+                b = get(bam)
             except Exception as exc:
                 raise ToolBoxValueError(
                     f"cannot load BAM {bam!r} to correct the delay ({exc});"
@@ -153,7 +173,7 @@ def dssc_xaxis(run, xaxis="delay", bam="BAM1932M", delay_origin=0.0, invert=True
             delay = delay - bam_ps.fillna(0)
         return delay.rename("delay").assign_attrs(units="ps")
     try:
-        arr = get_array(run, xaxis)
+        arr = get(xaxis)
     except Exception as exc:
         raise ToolBoxValueError(
             f"cannot load xaxis {xaxis!r}: {exc}. Use 'delay', 'nrj' or a "
