@@ -23,7 +23,7 @@ from ...frames.kernel import accumulate
 from . import raw
 from .bins import pattern_binner, pulse_bin_index
 from .reduce import dark_for_module
-from .run import _round_bins, xaxis_from
+from .run import bin_labels, xaxis_from
 
 __all__ = ["LiveBinner"]
 
@@ -91,7 +91,7 @@ class LiveBinner:
         self.modules = [raw.check_module(m) for m in modules]
         if not self.modules:
             raise ToolBoxValueError("modules is empty; pass DSSC module numbers, e.g. [0]")
-        _round_bins([0.0], bin_width)  # checks bin_width
+        bin_labels([0.0], bin_width)  # checks bin_width
         if isinstance(pattern, str):
             raise ToolBoxValueError(
                 f"pattern must be a list of labels, e.g. ['pumped', 'unpumped'], got {pattern!r}"
@@ -204,7 +204,7 @@ class LiveBinner:
         x = xaxis_from(lambda n: data[n], self.xaxis, self.bam, self.delay_origin).reindex(
             trainId=tids
         )
-        tb = self._train_bins(_round_bins(x.values, self.bin_width))
+        tb = self._train_bins(bin_labels(x.values, self.bin_width))
         npb = len(self._plabels)
         pb = self._pb
         fb = np.where((tb[:, None] >= 0) & (pb[None, :] >= 0), tb[:, None] * npb + pb[None, :], -1)
