@@ -85,7 +85,7 @@ def check_text(name, text):
             depth -= 1
 
 
-def check_value(name, value):
+def check_value(name, value, where=None):
     """Refuse a value nested deeper than :data:`MAX_DEPTH`, with more than
     :data:`MAX_ITEMS` items once its shared parts (YAML aliases) are written out, or
     that contains itself. Linear in the distinct parts of the value.
@@ -96,11 +96,14 @@ def check_value(name, value):
         The parameter (or the file) the value is for.
     value : object
         A parsed value.
+    where : str, optional
+        Where it comes from (a parameter file), for the message.
 
     Raises
     ------
     ParameterError
     """
+    label = f"parameter {name!r}" + (f" in {where}" if where else "")
     sizes = {}  # id -> items as written out, for parts already measured
     open_ = set()  # ids of the parts being measured (a cycle comes back to one)
 
@@ -112,13 +115,12 @@ def check_value(name, value):
             return sizes[key]
         if key in open_:
             raise ParameterError(
-                f"parameter {name!r}: the value contains itself (a YAML alias to an "
+                f"{label}: the value contains itself (a YAML alias to an "
                 "enclosing node); write it out"
             )
         if depth >= MAX_DEPTH:
             raise ParameterError(
-                f"parameter {name!r}: the value is nested more than {MAX_DEPTH} levels "
-                "deep; flatten it"
+                f"{label}: the value is nested more than {MAX_DEPTH} levels deep; flatten it"
             )
         open_.add(key)
         parts = [x for kv in obj.items() for x in kv] if isinstance(obj, dict) else obj
@@ -127,7 +129,7 @@ def check_value(name, value):
             total += measure(part, depth + 1)
             if total > MAX_ITEMS:
                 raise ParameterError(
-                    f"parameter {name!r}: the value has more than {MAX_ITEMS} items once "
+                    f"{label}: the value has more than {MAX_ITEMS} items once "
                     "written out (YAML aliases count each time they are used); put large "
                     "inputs in a file the template reads"
                 )
@@ -232,5 +234,5 @@ def load_parameter_file(path) -> dict:
             "`name: value`, one parameter per line"
         )
     for name, value in data.items():
-        check_value(f"{name}' of '{path}", value)
+        check_value(name, value, where=str(path))
     return data
