@@ -73,9 +73,7 @@ def test_15_mb_parameter_file(tmp_path, capsys):
     ],
 )
 def test_deeply_nested_p_values(tmp_path, capsys, name, text):
-    _refused(
-        capsys, tmp_path / "out", ["run", str(PROBE), "-p", f"{name}={text}"], repr(name)
-    )
+    _refused(capsys, tmp_path / "out", ["run", str(PROBE), "-p", f"{name}={text}"], repr(name))
 
 
 def test_quoted_brackets_are_not_nesting(tmp_path):
