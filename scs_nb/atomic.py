@@ -258,8 +258,26 @@ def is_stale(path) -> bool:
     return pid != os.getpid() and not _alive(pid)
 
 
-def clean_stale(folder, prefix, suffix=".part", echo=None) -> list:
-    """Remove stale temporary entries ``<prefix>*<suffix>`` of ``folder``; returns them."""
+def clean_stale(folder, prefix, suffix=".part", echo=None, owned_only=False) -> list:
+    """Remove stale temporary entries ``<prefix>*<suffix>`` of ``folder``; returns them.
+
+    Parameters
+    ----------
+    folder : str or Path
+        The folder to clean.
+    prefix, suffix : str
+        What the names of the temporary entries start and end with.
+    echo : callable, optional
+        Called with a line for each removed entry.
+    owned_only : bool
+        Remove only files whose name carries an owner tag (``.pid<pid>@<host>.``, see
+        :func:`part_name`): in a folder shared with other programs (an output folder),
+        their hidden ``.*.part`` files and folders are not ours to remove.
+
+    Returns
+    -------
+    list of Path
+    """
     folder = Path(folder)
     removed = []
     try:
@@ -267,7 +285,11 @@ def clean_stale(folder, prefix, suffix=".part", echo=None) -> list:
     except OSError:
         return removed
     for p in entries:
-        if p.name.startswith(prefix) and p.name.endswith(suffix) and is_stale(p):
+        if not (p.name.startswith(prefix) and p.name.endswith(suffix)):
+            continue
+        if owned_only and (_TAG.search(p.name) is None or p.is_symlink() or not p.is_file()):
+            continue
+        if is_stale(p):
             try:
                 if p.is_dir() and not p.is_symlink():
                     shutil.rmtree(p)

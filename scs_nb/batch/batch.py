@@ -7,7 +7,9 @@ under an ``fcntl`` lock, written atomically, so batches running at the same time
 one folder keep each other's runs, and an interrupted batch can be resumed. Every
 output folder also holds ``<stem>.state.json`` (runner.state_path): a damaged status
 file is moved aside and the state rebuilt from those; a complete output made with
-other parameters is an error naming the differences unless ``overwrite``.
+other parameters (or by another template file of the same name) is an error naming
+the differences unless ``overwrite``. On Ctrl-C the kernels of the runs in flight are
+killed and those runs recorded ``interrupted`` (a rerun redoes them).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import re
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass
 from pathlib import Path
 from threading import Lock
@@ -25,15 +28,17 @@ from threading import Lock
 from ..atomic import check_writable_dir, json_default, locked, write_atomic
 from ..errors import ToolBoxFileError, ToolBoxValueError
 from .inputs import check_runs_exist
+from .kernel import KernelRegistry
 from .params import ParameterError, validate_parameters
 from .runner import (
     Prepared,
     default_output_dir,
     execute,
     failed_paths,
+    output_changes,
     output_paths,
-    parameter_changes,
     read_state,
+    record_state,
     resolve_kernel,
 )
 from .templates import Template, find_template, safe_name, template_inputs
@@ -53,6 +58,10 @@ __all__ = [
 ]
 
 MAX_RUNS = 10_000
+#: statuses of runs that a rerun redoes with --retry-failed
+RETRY_STATUSES = ("failed", "interrupted")
+#: seconds an interrupted batch waits for its threads after killing their kernels
+STOP_WAIT = 10.0
 
 
 def parse_runs(text) -> list:
@@ -319,7 +328,7 @@ def run_batch(
     changed = []
     for run in plan.runs:
         old = state["runs"].get(str(run), {})
-        if retry_failed and old.get("status") != "failed":
+        if retry_failed and old.get("status") not in RETRY_STATUSES:
             results[run] = {
                 "status": "skipped",
                 "message": f"not a failed run (was {old.get('status', 'never run')})",
@@ -328,7 +337,7 @@ def run_batch(
             notebook = str(plan.paths(run)[0])
             rec = _read_run_state(notebook)
             diff = (
-                parameter_changes(rec.get("parameters", {}), plan.values[run])
+                output_changes(rec, plan.template, plan.values[run])
                 if rec
                 else ["(no parameters recorded with the output)"]
             )
@@ -345,7 +354,7 @@ def run_batch(
     if changed:
         raise ParameterError(
             f"{len(changed)} run(s) of {plan.base} have complete outputs made with other "
-            "parameters:\n  "
+            "parameters or another template:\n  "
             + "\n  ".join(changed[:20])
             + ("\n  ..." if len(changed) > 20 else "")
             + "\npass --overwrite to redo them, or choose another --out folder"
@@ -357,6 +366,20 @@ def run_batch(
         from tqdm.auto import tqdm  # optional: only for an interactive progress bar
 
         bar = tqdm(total=len(todo), desc=f"{plan.template.name}", unit="run")
+
+    kernels = KernelRegistry()
+    in_flight = {}  # run -> (Prepared, start time)
+
+    def interrupted(run, prep, t0):
+        msg = "interrupted (Ctrl-C): its kernel was stopped; rerun to redo it"
+        record_state(prep, "interrupted", msg)
+        return {
+            "status": "interrupted",
+            "message": msg,
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(t0)),
+            "seconds": round(time.time() - t0, 1),
+            "parameters": plan.values[run],
+        }
 
     def one(run):
         t0 = time.time()
@@ -370,12 +393,24 @@ def run_batch(
             plan.out_dir(run),
             nb_path,
             html_path,
+            overwrite=overwrite,
         )
+        with lock:
+            if kernels.stopped.is_set():
+                return None
+            in_flight[run] = (prep, t0)
         try:
-            res = execute(prep, html=True, progress=False)
+            res = execute(prep, html=True, progress=False, kernels=kernels)
             ok, message = res.ok, res.message
         except Exception as exc:  # an output that cannot be written, ...
             ok, message = False, f"{type(exc).__name__}: {exc}"
+        if kernels.stopped.is_set():
+            with lock:
+                if in_flight.pop(run, None) is None:  # recorded by the interrupt
+                    return results.get(run)
+                entry = results[run] = interrupted(run, prep, t0)
+                _merge_write(spath, plan, run, entry)
+            return entry
         if ok:
             entry = {"status": "done", "notebook": str(nb_path)}
         else:
@@ -390,6 +425,7 @@ def run_batch(
         )
         entry["parameters"] = plan.values[run]
         with lock:
+            in_flight.pop(run, None)
             results[run] = entry
             _merge_write(spath, plan, run, entry)
             if bar:
@@ -401,18 +437,45 @@ def run_batch(
     jobs = max(1, int(jobs or 1))
     if todo:
         pool = ThreadPoolExecutor(max_workers=min(jobs, len(todo)))
+        futures = []
         try:
-            for future in [pool.submit(one, run) for run in todo]:
+            futures = [pool.submit(one, run) for run in todo]
+            for future in futures:
                 future.result()
         except KeyboardInterrupt:
-            # runs not started are dropped; the status file keeps the finished ones
-            pool.shutdown(wait=False, cancel_futures=True)
+            _interrupt(pool, futures, kernels, lock, in_flight, interrupted, results, spath, plan)
             raise
         pool.shutdown()
     if bar:
         bar.close()
     _merge_write(spath, plan)
     return dict(sorted(results.items()))
+
+
+def _interrupt(pool, futures, kernels, lock, in_flight, interrupted, results, spath, plan):
+    """Ctrl-C: drop the runs not started, kill the kernels of those in flight, record
+    them ``interrupted`` and say so; returns within about :data:`STOP_WAIT` seconds."""
+    pool.shutdown(wait=False, cancel_futures=True)
+    with lock:
+        kernels.stop()
+    # the threads notice their dead kernel and record the run; those that do not in time
+    # are recorded here (a late thread finds its run recorded and writes nothing)
+    wait_futures(futures, timeout=STOP_WAIT)
+    with lock:
+        for run, (prep, t0) in sorted(in_flight.items()):
+            results[run] = interrupted(run, prep, t0)
+            try:
+                _merge_write(spath, plan, run, results[run])
+            except (OSError, ToolBoxFileError):
+                pass
+        in_flight.clear()
+        stopped = sorted(r for r, e in results.items() if e and e["status"] == "interrupted")
+    if stopped:
+        print(
+            f"scs-nb: interrupted: run(s) {', '.join(map(str, stopped))} stopped and recorded "
+            f"as interrupted in {spath}; rerun the same command to redo them",
+            file=sys.stderr,
+        )
 
 
 def status_table(results: dict, run_param="run") -> str:
@@ -427,9 +490,12 @@ def status_table(results: dict, run_param="run") -> str:
     lines = [f"{r[0].rjust(w0)}  {r[1].ljust(w1)}  {r[2]}" for r in rows]
     counts = {
         s: sum(1 for e in results.values() if e["status"] == s)
-        for s in ("done", "failed", "skipped")
+        for s in ("done", "failed", "skipped", "interrupted")
     }
-    lines.append(f"{counts['done']} done, {counts['failed']} failed, {counts['skipped']} skipped")
+    lines.append(
+        f"{counts['done']} done, {counts['failed']} failed, {counts['skipped']} skipped"
+        + (f", {counts['interrupted']} interrupted" if counts["interrupted"] else "")
+    )
     return "\n".join(lines)
 
 
@@ -442,4 +508,4 @@ def failed_runs(template, out=None) -> list:
         return []
     with locked(spath):
         state = batch_state(spath, tpl.name)
-    return sorted(int(r) for r, e in state["runs"].items() if e.get("status") == "failed")
+    return sorted(int(r) for r, e in state["runs"].items() if e.get("status") in RETRY_STATUSES)

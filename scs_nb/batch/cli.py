@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
+import math
 import sys
 from pathlib import Path
 
@@ -27,6 +29,19 @@ EPILOG_PARAMS = (
     "annotated type (int, float, str, bool, list as 1,2,3 or [1, 2, 3]); "
     "-f FILE reads a YAML mapping, overridden by -p."
 )
+
+
+def _seconds(text):
+    """``--timeout``: a finite number of seconds > 0 (argparse refuses others, exit 2)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expects seconds, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(
+            f"expects a finite number of seconds > 0, got {text!r}; leave it out for no limit"
+        )
+    return value
 
 
 def _add_common(p, out_help):
@@ -89,7 +104,7 @@ def register(sub):
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("--no-html", action="store_true", help="skip the HTML report")
     p.add_argument("--log-output", action="store_true", help="print cell outputs as they come")
-    p.add_argument("--timeout", type=float, metavar="S", help="time limit per cell in seconds")
+    p.add_argument("--timeout", type=_seconds, metavar="S", help="time limit per cell in seconds")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument(
         "--simulate",

@@ -4,15 +4,19 @@ The runner gives each kernel a few environment variables of its own (where to
 record results) without touching this process's environment, which threads of
 a batch share. The kernel's own stderr (ipykernel's log) goes to a temporary
 file: the lines every kernel prints (the TCP transport warning, the interrupt
-papermill sends at shutdown) are dropped, anything else is passed on.
+papermill sends at shutdown) are dropped, anything else is passed on. A
+:class:`KernelRegistry` keeps the kernel processes of running executions, so that
+an interrupted batch can stop them at once instead of waiting for them.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 
-__all__ = ["kernel_manager_class", "relay_kernel_stderr", "KERNEL_NOISE"]
+__all__ = ["kernel_manager_class", "relay_kernel_stderr", "KERNEL_NOISE", "KernelRegistry"]
 
 #: ipykernel log lines that say nothing about the template
 KERNEL_NOISE = (
@@ -23,7 +27,74 @@ KERNEL_NOISE = (
 )
 
 
-def kernel_manager_class(env: dict, stderr):
+class KernelRegistry:
+    """The kernel processes started for running executions (thread-safe).
+
+    Each execution registers its kernel under a key of its own and releases the key
+    when papermill has returned (a process id is never killed after it may have been
+    reused). :meth:`stop` kills every registered kernel with its process group (the
+    kernel's own child processes) and any kernel registered afterwards; ``stopped``
+    tells the executions that their kernel was stopped on purpose.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._pids = {}
+        self.stopped = threading.Event()
+
+    def add(self, key, pid: int):
+        """Register a kernel process (killed at once after :meth:`stop`).
+
+        Parameters
+        ----------
+        key : hashable
+            The execution's key.
+        pid : int
+            The kernel's process id (leader of its own process group).
+        """
+        with self._lock:
+            self._pids.setdefault(key, set()).add(pid)
+            stopped = self.stopped.is_set()
+        if stopped:
+            self._kill(pid)
+
+    def release(self, key):
+        """Forget the kernels of an execution that has ended.
+
+        Parameters
+        ----------
+        key : hashable
+        """
+        with self._lock:
+            self._pids.pop(key, None)
+
+    def stop(self) -> list:
+        """Kill every registered kernel and those registered later.
+
+        Returns
+        -------
+        list of int
+            The process ids killed.
+        """
+        with self._lock:
+            self.stopped.set()
+            pids = sorted(p for group in self._pids.values() for p in group)
+            for pid in pids:
+                self._kill(pid)
+        return pids
+
+    @staticmethod
+    def _kill(pid):
+        # jupyter_client starts each kernel in a session of its own: its group is its pid
+        for kill in (os.killpg, os.kill):
+            try:
+                kill(pid, signal.SIGKILL)
+                return
+            except (ProcessLookupError, PermissionError):
+                continue
+
+
+def kernel_manager_class(env: dict, stderr, registry: KernelRegistry | None = None, key=None):
     """A jupyter_client kernel manager class that starts kernels with ``env`` added
     to the environment and their stderr written to ``stderr``.
 
@@ -33,6 +104,11 @@ def kernel_manager_class(env: dict, stderr):
         Extra environment variables of the kernel process.
     stderr : file object
         A binary file with a descriptor (a ``tempfile.TemporaryFile``).
+    registry : KernelRegistry, optional
+        Where each started kernel is registered, under ``key``; the caller releases
+        the key when the execution has ended.
+    key : hashable, optional
+        The execution's key in ``registry``.
 
     Returns
     -------
@@ -49,7 +125,11 @@ def kernel_manager_class(env: dict, stderr):
             base = kw.pop("env", None)
             kw["env"] = {**(base if base is not None else os.environ), **extra}
             kw["stderr"] = stderr
-            return await super().start_kernel(**kw)
+            out = await super().start_kernel(**kw)
+            pid = getattr(self.provisioner, "pid", None)
+            if registry is not None and pid:
+                registry.add(key, pid)
+            return out
 
     return _KernelManager
 

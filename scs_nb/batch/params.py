@@ -35,10 +35,10 @@ import math
 import re
 import tokenize
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from ..errors import ToolBoxValueError
 from ..facility import validate_proposal, validate_run
+from .limits import ParameterError, check_text, check_value, load_parameter_file
 
 __all__ = [
     "Parameter",
@@ -57,10 +57,6 @@ __all__ = [
 _SCALARS = {"int": int, "float": float, "str": str, "bool": bool}
 _TRUE = {"true", "yes", "on", "1", "y", "t"}
 _FALSE = {"false", "no", "off", "0", "n", "f"}
-
-
-class ParameterError(ToolBoxValueError):
-    """A template parameter is unknown, missing or of the wrong type."""
 
 
 @dataclass
@@ -114,11 +110,19 @@ class Parameter:
                 f"parameter {self.name!r} is required: pass "
                 f"-p {self.name}=VALUE with {self.expects()}"
             )
+        if isinstance(value, str):
+            check_text(self.name, value)
+        check_value(self.name, value)
         try:
             if isinstance(value, str) and self.type != "str":
                 out = self._parse(value)
             else:
                 out = self._coerce(value)
+            check_value(self.name, out)
+        except (RecursionError, MemoryError):
+            raise ParameterError(
+                f"parameter {self.name!r}: the value is too deeply nested or too large"
+            ) from None
         except (ValueError, TypeError, SyntaxError) as exc:
             detail = str(exc) if isinstance(exc, TypeError) else ""
             raise ParameterError(
@@ -476,79 +480,6 @@ def parse_assignments(items) -> dict:
             raise ParameterError(f"-p expects NAME=VALUE, got {item!r}")
         out[name] = value
     return out
-
-
-def _unique_loader():
-    import yaml  # optional: only for YAML parameter files
-
-    class Loader(yaml.SafeLoader):
-        pass
-
-    def mapping(loader, node, deep=False):
-        seen = {}
-        for key_node, _ in node.value:
-            key = loader.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None,
-                    None,
-                    f"key {key!r} is given twice (lines {seen[key] + 1} and "
-                    f"{key_node.start_mark.line + 1}); keep one",
-                    key_node.start_mark,
-                )
-            seen[key] = key_node.start_mark.line
-        return loader.construct_mapping(node, deep=deep)
-
-    Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
-    return Loader
-
-
-class _LazyLoader:
-    _cls = None
-
-    def __call__(self, stream):
-        if _LazyLoader._cls is None:
-            _LazyLoader._cls = _unique_loader()
-        return _LazyLoader._cls(stream)
-
-
-_UniqueKeyLoader = _LazyLoader()
-
-
-def load_parameter_file(path) -> dict:
-    """Parameters from a YAML (or JSON) mapping file."""
-    import yaml  # optional: only for YAML parameter files
-
-    path = Path(path)
-    if path.is_dir():
-        raise ParameterError(
-            f"parameter file {str(path)!r} is a folder; pass -f with a YAML "
-            "file of `name: value` lines"
-        )
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = yaml.load(f, Loader=_UniqueKeyLoader)
-    except FileNotFoundError:
-        raise ParameterError(f"parameter file {str(path)!r} does not exist") from None
-    except UnicodeDecodeError:
-        raise ParameterError(
-            f"parameter file {str(path)!r} is not a text file; pass -f with "
-            "a YAML file of `name: value` lines"
-        ) from None
-    except OSError as exc:
-        raise ParameterError(
-            f"parameter file {str(path)!r} cannot be read: {exc.strerror or exc}"
-        ) from None
-    except yaml.YAMLError as exc:
-        raise ParameterError(f"parameter file {str(path)!r} is not valid YAML: {exc}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
-        raise ParameterError(
-            f"parameter file {str(path)!r} must hold a mapping "
-            "`name: value`, one parameter per line"
-        )
-    return data
 
 
 def validate_parameters(spec: dict, given: dict, template="template") -> dict:

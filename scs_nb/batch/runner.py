@@ -5,6 +5,10 @@ parameter cell, every given value, the kernel name and the output location.
 Outputs are written to a temporary name and renamed, so an ``.ipynb`` or ``.html``
 with the final name is always complete. A failing cell leaves
 ``<name>.failed.ipynb``/``.failed.html`` beside them and a message naming the cell.
+While a template executes, its output is claimed (an ``fcntl`` lock on
+``.<name>.lock``): a second execution into the same output fails at once instead of
+replacing the first one's notebook. When the outputs cannot be written (a full disk),
+the message names the path and the executed notebook is kept as ``<name>.failed.ipynb``.
 """
 
 from __future__ import annotations
@@ -25,13 +29,25 @@ from ..atomic import (
     clean_stale,
     json_default,
     part_name,
-    write_atomic,
 )
 from ..errors import ToolBoxPathError, ToolBoxValueError
 from ..progress import REPORT_ENV
 from ..results import CONTEXT_ENV, RESULTS_ENV, RESULTS_SUFFIX, read_results
 from .inputs import check_runs_exist
-from .kernel import kernel_manager_class, relay_kernel_stderr
+from .kernel import KernelRegistry, kernel_manager_class, relay_kernel_stderr
+from .outputs import (
+    check_seconds,
+    claim_output,
+    failed_paths,
+    output_changes,
+    parameter_changes,
+    read_state,
+    record_state,
+    state_path,
+    template_digest,
+    write_failure,
+    write_together,
+)
 from .params import validate_parameters
 from .report import add_header, collapse_streams
 from .templates import Template, safe_name, template_inputs
@@ -48,6 +64,8 @@ __all__ = [
     "state_path",
     "read_state",
     "parameter_changes",
+    "output_changes",
+    "record_state",
     "results_path",
 ]
 
@@ -78,6 +96,7 @@ class Prepared:
     out_dir: Path
     notebook_path: Path
     html_path: Path
+    overwrite: bool = False  # replace a complete output (else refuse it)
 
 
 @dataclass
@@ -213,23 +232,6 @@ def results_path(notebook_path) -> Path:
     return p.with_name(p.stem + RESULTS_SUFFIX)
 
 
-def failed_paths(notebook_path):
-    """The notebook and report written when a cell fails.
-
-    Parameters
-    ----------
-    notebook_path : str or Path
-        The notebook of a complete execution.
-
-    Returns
-    -------
-    tuple of Path
-        ``(<stem>.failed.ipynb, <stem>.failed.html)``.
-    """
-    p = Path(notebook_path)
-    return p.with_suffix(".failed.ipynb"), p.with_suffix(".failed.html")
-
-
 def prepare(
     template, parameters=None, param_file=None, kernel=None, out=None, overwrite=False
 ) -> Prepared:
@@ -271,71 +273,13 @@ def prepare(
         existing = [p for p in (nb_path, html_path) if p.exists()]
         if existing:
             old = read_state(nb_path)
-            diff = parameter_changes(old.get("parameters", {}), values) if old else []
+            diff = output_changes(old, tpl, values) if old else []
             raise ToolBoxPathError(
                 f"{existing[0]} already exists"
                 + (f" (made with other parameters: {'; '.join(diff)})" if diff else "")
                 + "; pass --overwrite to replace it, or choose another --out folder"
             )
-    return Prepared(tpl, nb, spec, values, kname, out_dir, nb_path, html_path)
-
-
-def state_path(notebook_path) -> Path:
-    """The per-output state file ``<stem>.state.json`` beside the notebook: template,
-    parameters, status and message of the last execution into this folder."""
-    p = Path(notebook_path)
-    return p.with_name(p.stem + ".state.json")
-
-
-def read_state(notebook_path) -> dict | None:
-    """The recorded state of an output (its state file, else the parameters in the
-    notebook's metadata), or None."""
-    sp = state_path(notebook_path)
-    try:
-        with open(sp) as f:
-            data = json.load(f)
-        if isinstance(data, dict) and "parameters" in data:
-            return data
-    except (OSError, ValueError):
-        pass
-    nb = Path(notebook_path)
-    try:
-        with open(nb, encoding="utf-8") as f:
-            meta = json.load(f).get("metadata", {}).get("scs_nb")
-        if isinstance(meta, dict) and "parameters" in meta:
-            return {"status": "done", "notebook": str(nb), **meta}
-    except (OSError, ValueError, AttributeError):
-        pass
-    return None
-
-
-def parameter_changes(old: dict, new: dict) -> list:
-    """``['bin_width: 0.5 -> 0.1', ...]`` for the parameters that differ."""
-    out = []
-    for k in sorted(set(old) | set(new)):
-        a, b = old.get(k, "(absent)"), new.get(k, "(absent)")
-        if a != b:
-            out.append(f"{k}: {a!r} -> {b!r}")
-    return out
-
-
-def _write_state(prep, status, message, notebook):
-    state = {
-        "template": prep.template.name,
-        "template_path": str(prep.template.path),
-        "parameters": prep.values,
-        "kernel": prep.kernel,
-        "status": status,
-        "message": message,
-        "notebook": str(notebook) if notebook else None,
-        "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
-    }
-    try:
-        write_atomic(
-            state_path(prep.notebook_path), json.dumps(state, indent=1, default=json_default)
-        )
-    except OSError:  # the outputs are written; the state is a convenience
-        pass
+    return Prepared(tpl, nb, spec, values, kname, out_dir, nb_path, html_path, overwrite)
 
 
 def _set_kernelspec(nb, kernel):
@@ -368,6 +312,7 @@ def _finish(nb, prep: Prepared, nb_path, html_path, html):
     nb.metadata["scs_nb"] = {
         "template": prep.template.name,
         "template_path": str(prep.template.path),
+        "template_sha256": template_digest(prep),
         "parameters": prep.values,
         "kernel": prep.kernel,
         "version": __version__,
@@ -376,9 +321,8 @@ def _finish(nb, prep: Prepared, nb_path, html_path, html):
     add_header(nb, prep.template.name, prep.values, prep.spec, prep.kernel, records)
     collapse_streams(nb)
     # the HTML first: the .ipynb is the marker of a complete output
-    if html:
-        write_atomic(html_path, _html(nb))
-    write_atomic(nb_path, nbformat.writes(nb))
+    items = [(Path(html_path), _html(nb))] if html else []
+    write_together(items + [(Path(nb_path), nbformat.writes(nb))])
 
 
 def _failed_cell_message(exc, nb, template_name):
@@ -406,7 +350,13 @@ def _failed_cell_message(exc, nb, template_name):
 
 
 def execute(
-    prep: Prepared, html=True, log_output=False, progress=None, timeout=None, start_timeout=120
+    prep: Prepared,
+    html=True,
+    log_output=False,
+    progress=None,
+    timeout=None,
+    start_timeout=120,
+    kernels: KernelRegistry | None = None,
 ) -> RunResult:
     """Execute a prepared template; never raises for a failing cell.
 
@@ -424,22 +374,39 @@ def execute(
         Time limit per cell in seconds.
     start_timeout : float
         Seconds the kernel may take to start.
+    kernels : KernelRegistry, optional
+        Where the kernel is registered, so that an interrupt can stop it.
 
     Returns
     -------
     RunResult
-        ``ok`` False with ``message`` naming the cell when a cell failed.
+        ``ok`` False with ``message`` naming the cell when a cell failed, or the path
+        that could not be written.
+
+    Raises
+    ------
+    ToolBoxError
+        A bad ``timeout``, or the output is being written by another execution
+        (:func:`claim_output`); no kernel is started.
     """
+    check_seconds(timeout, "the time limit per cell (--timeout)")
+    check_seconds(start_timeout, "the kernel start time limit")
+    prep.out_dir.mkdir(parents=True, exist_ok=True)
+    with claim_output(prep):
+        return _execute(prep, html, log_output, progress, timeout, start_timeout, kernels)
+
+
+def _execute(prep, html, log_output, progress, timeout, start_timeout, kernels):
     # heavy: papermill starts kernels; only needed when a template is executed
     import nbformat
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
-    prep.out_dir.mkdir(parents=True, exist_ok=True)
     stem = prep.notebook_path.stem
-    # leftovers of killed runs (hidden .part.ipynb of processes that no longer exist)
-    clean_stale(prep.out_dir, f".{stem}.", ".part.ipynb")
-    clean_stale(prep.out_dir, ".", ".part")
+    # leftovers of killed runs (hidden .part.ipynb of processes that no longer exist);
+    # only files carrying scs_nb's owner tag: other programs share output folders
+    clean_stale(prep.out_dir, f".{stem}.", ".part.ipynb", owned_only=True)
+    clean_stale(prep.out_dir, ".", ".part", owned_only=True)
     fd, tmp = tempfile.mkstemp(
         dir=prep.out_dir, prefix=part_name(f".{stem}"), suffix=".part.ipynb"
     )
@@ -464,6 +431,7 @@ def execute(
         ),
     }
     kernel_log = tempfile.TemporaryFile(mode="w+b")
+    key = object()  # this execution's kernels in the registry
     t0 = time.monotonic()
     error, failed_cell = None, None
     try:
@@ -479,23 +447,34 @@ def execute(
             execution_timeout=timeout,
             start_timeout=start_timeout,
             resources={"metadata": {"path": str(prep.out_dir)}},
-            kernel_manager_class=kernel_manager_class(env, kernel_log),
+            kernel_manager_class=kernel_manager_class(env, kernel_log, kernels, key),
         )
     except PapermillExecutionError as exc:
         error = exc
         failed_cell = exc.cell_index
     except Exception as exc:  # dead kernel, timeout, ...
         error = exc
+    finally:
+        if kernels is not None:
+            kernels.release(key)
     duration = time.monotonic() - t0
     relay_kernel_stderr(kernel_log, prep.template.name)
     try:
-        nb = nbformat.read(tmp, as_version=4) if os.path.getsize(tmp) else None
+        try:
+            nb = nbformat.read(tmp, as_version=4) if os.path.getsize(tmp) else None
+        except Exception:  # a notebook papermill could not finish writing (full disk)
+            nb = None
         if error is None:
-            _finish(nb, prep, prep.notebook_path, prep.html_path, html)
+            try:
+                _finish(nb, prep, prep.notebook_path, prep.html_path, html)
+            except OSError as exc:
+                msg, kept = write_failure(prep, exc, tmp)
+                record_state(prep, "failed", msg, kept)
+                return RunResult(False, kept, None, prep.kernel, msg, None, duration, prep.values)
             for stale in failed_paths(prep.notebook_path):
                 if stale.exists():
                     stale.unlink()
-            _write_state(prep, "done", f"wrote {prep.notebook_path}", prep.notebook_path)
+            record_state(prep, "done", f"wrote {prep.notebook_path}", prep.notebook_path)
             return RunResult(
                 True,
                 prep.notebook_path,
@@ -512,11 +491,17 @@ def execute(
         else:
             msg = f"execution failed: {type(error).__name__}: {error}"
         if nb is not None:
-            _finish(nb, prep, fnb, fhtml, html)
-            msg += f"\n    executed notebook with the error: {fnb}"
+            try:
+                _finish(nb, prep, fnb, fhtml, html)
+                msg += f"\n    executed notebook with the error: {fnb}"
+            except OSError as exc:
+                more, kept = write_failure(prep, exc, tmp)
+                msg += "\n    " + more
+                nb = None if kept is None else nb
+                html = False
         if rpath.exists():  # partial records of a failed execution are not results
             os.replace(rpath, Path(fnb).with_name(Path(fnb).stem + RESULTS_SUFFIX))
-        _write_state(prep, "failed", msg, fnb if nb is not None else None)
+        record_state(prep, "failed", msg, fnb if nb is not None else None)
         return RunResult(
             False,
             fnb if nb is not None else None,

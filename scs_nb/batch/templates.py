@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import hashlib
 import importlib.resources as res
 import json
 import re
@@ -76,6 +77,22 @@ class Template:
             cell["source"] = "".join(src) if isinstance(src, list) else src
             cell.setdefault("metadata", _Node())
         return nb
+
+    def digest(self) -> str:
+        """The SHA-256 of the template file's content (hex): outputs record it, so an
+        output made by another file of the same name is not taken for this one's.
+
+        Returns
+        -------
+        str
+        """
+        try:
+            with open(self.path, "rb") as f:
+                return hashlib.sha256(f.read()).hexdigest()
+        except OSError as exc:
+            raise ToolBoxPathError(
+                f"template {str(self.path)!r} cannot be read: {exc.strerror or exc}"
+            ) from None
 
     def description(self, nb=None) -> str:
         """First line of the first markdown cell, without leading '#'."""
