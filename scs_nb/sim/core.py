@@ -426,7 +426,7 @@ def simulate(
     check_writable_dir(
         run_dir.parent, "data root folder", "data_root= (--data-root) or set EXTRA_DATA_DATA_ROOT"
     )
-    claim_proposal(pdir, proposal)
+    claim_proposal(pdir, proposal, mark=False)  # refused before any work; marked when writing
     _check_memory(sc, int(ntrains), seed, options)
     sim = SimRun(
         proposal, run, ntrains, seed, missing_trains=missing_trains, scenario_name=scenario_name
@@ -446,6 +446,7 @@ def simulate(
         sim.make_absent(absent)
     # write into a temporary folder of this process, then rename: never a half-written
     # run, and two processes simulating the same run do not collide
+    claim_proposal(pdir, proposal)
     run_dir.parent.mkdir(parents=True, exist_ok=True)
     clean_stale(run_dir.parent, run_dir.name + ".", ".part")
     tmp_dir = Path(

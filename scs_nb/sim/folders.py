@@ -231,7 +231,7 @@ def foreign_runs(prop_dir: Path) -> list:
     return out
 
 
-def claim_proposal(prop_dir: Path, proposal: int):
+def claim_proposal(prop_dir: Path, proposal: int, mark: bool = True):
     """Make sure the simulator may write into ``prop_dir``, and mark it as its own.
 
     The simulator writes only into proposal folders it created: a folder holding a
@@ -244,6 +244,8 @@ def claim_proposal(prop_dir: Path, proposal: int):
         The proposal folder (created when absent).
     proposal : int
         Its number (for the message).
+    mark : bool
+        Write the simulator's marker (False: only check, write nothing).
 
     Raises
     ------
@@ -261,7 +263,7 @@ def claim_proposal(prop_dir: Path, proposal: int):
             "EXTRA_DATA_DATA_ROOT)."
         )
     marker = simulator_marker_path(prop_dir)
-    if not marker.is_file():
+    if mark and not marker.is_file():
         write_atomic(
             marker,
             json.dumps(

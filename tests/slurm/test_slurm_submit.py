@@ -14,11 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from scs_nb import cli
+from scs_nb import cli, sim
 
 from .conftest import wait_jobs
 
-pytestmark = [pytest.mark.slurm, pytest.mark.xdist_group("slurm")]
+pytestmark = [
+    pytest.mark.slurm,
+    pytest.mark.xdist_group("slurm"),
+    pytest.mark.usefixtures("tiny_runs"),
+]
 
 TINY = Path(__file__).parent.parent / "data" / "tiny_template.ipynb"
 
@@ -170,6 +174,8 @@ def reservation(slurm_cluster):
 @pytest.mark.parametrize("how", ["upex_002719", "auto"])
 def test_reservation(reservation, data_root, tmp_path, capsys, how):
     out = tmp_path / how
+    # the reservation `auto` is named after the proposal: a run of proposal 2719 to process
+    sim.ensure_run(2719, 30, "basic", data_root=data_root, trains=20)
     (job,) = submit(
         capsys,
         str(TINY),
