@@ -23,6 +23,7 @@ from scs_nb.facility import dssc_geometry
 from scs_nb.live import Stream
 from scs_nb.pulses import get_tim_peaks, get_xgm
 from scs_nb.pulses.digitizer_channels import peaks_name
+from scs_nb.reader.summary import unit_of
 
 from ._base import Tool, make_figure
 
@@ -220,7 +221,9 @@ class LiveView(Tool):
         a["trend"].set(xlabel="train id", ylabel="XGM sum per train [µJ]", title="XGM trend")
         a["tim"].set(xlabel=f"{self.xgm} [µJ]", ylabel=f"{self.tim} integral", title="TIM vs XGM")
         what = "DSSC mean" if self.binner else f"{self.tim} / XGM"
-        a["scan"].set(xlabel=self.scan, ylabel=what, title=f"{what} vs {self.scan}")
+        unit = {"delay": "ps", "nrj": "eV"}.get(self.scan) or unit_of(self.scan)
+        xlabel = f"{self.scan} [{unit}]" if unit else self.scan
+        a["scan"].set(xlabel=xlabel, ylabel=what, title=f"{what} vs {self.scan}")
         a["image"].set_title("DSSC (assembled)" if self.binner else "DSSC: not shown")
         a["spectrum"].set(xlabel="pixel (dispersive)", ylabel="counts", title="hRIXS spectrum")
         (self._l_last,) = a["pulses"].plot([], [], ".-", lw=0.8, label="last train")
@@ -372,6 +375,21 @@ class LiveView(Tool):
             "refreshes": self.refreshes,
             "problem": s.problem,
         }
+
+    def summary(self) -> str:
+        """What ``display()`` prints without a front end: one line on what arrived.
+
+        Returns
+        -------
+        str
+            Trains held, rate, dropped trains, refreshes and any problem.
+        """
+        v = self.value
+        text = (
+            f"received: {v['trains']} trains held, {v['rate']} trains/s, "
+            f"{v['dropped']} dropped, {v['refreshes']} refreshes"
+        )
+        return text + (f"; problem: {v['problem']}" if v["problem"] else "")
 
     def _control_rows(self):
         import ipywidgets as w  # heavy: only when shown
