@@ -136,9 +136,9 @@ def simulated(data_root):
     _SIMULATED.clear()
 
 
-# Simulated runs are kept for the session, but the large ones (BOZ, DSSC: hundreds of MB)
+# Simulated runs are kept for the session, but the large ones (BOZ, DSSC: 20 MB and more)
 # only for the test module that asked for them: the suite's temporary space stays ~2 GB.
-LARGE_RUN_BYTES = 50e6
+LARGE_RUN_BYTES = 20e6
 _SIMULATED: dict = {}
 
 
@@ -179,8 +179,10 @@ def copy_simulated_run(res, number):
 def private_cache(tmp_path_factory):
     """A private ``$SCS_NB_CACHE`` (azimuthal integration matrices) for one test module."""
     old = os.environ.get("SCS_NB_CACHE")
-    os.environ["SCS_NB_CACHE"] = str(tmp_path_factory.mktemp("az_cache"))
+    folder = tmp_path_factory.mktemp("az_cache")
+    os.environ["SCS_NB_CACHE"] = str(folder)
     yield
+    shutil.rmtree(folder, ignore_errors=True)  # matrices of up to ~100 MB
     if old is None:
         os.environ.pop("SCS_NB_CACHE", None)
     else:

@@ -3,6 +3,8 @@ unpumped ring ratio at every delay, the gain map flattens the two detector
 halves, the dark is subtracted and the azimuthal integration puts the ring at
 the injected q."""
 
+import shutil
+
 import numpy as np
 import pytest
 from scipy.optimize import curve_fit
@@ -28,7 +30,8 @@ def binned(simulated, tmp_path_factory):
     path = f.save(out)
     gain = out / "gain.npy"
     np.save(gain, simfccd.gain_map())
-    return t, f, raw, out, gain, res, dark, path
+    yield t, f, raw, out, gain, res, dark, path
+    shutil.rmtree(out, ignore_errors=True)  # ~100 MB of binned frames
 
 
 def test_scan_and_pumped_trains(binned):
