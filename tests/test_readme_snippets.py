@@ -15,7 +15,7 @@ import pytest
 
 import scs_nb as tb
 from scs_nb import sim
-from scs_nb.sim.demo import DEMO_PROPOSAL, demo_plan
+from scs_nb.sim.demo import DEMO_PROPOSAL, demo_plan, demo_series
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 MARK = "<!-- snippet: test -->"
@@ -24,6 +24,14 @@ RUNS = {
     "delay_scan": dict(trains=20),
     "dssc_dark": dict(modules="0,1,2,3", trains=4, npulses=4),
     "dssc_delay_scan": dict(modules="0,1,2,3", trains=6, npulses=4),
+    "pump_probe": dict(trains=20),
+    "knife_edge": dict(trains=40),
+    "reflectivity": dict(trains=60),
+    "xas_xmcd": dict(trains=40),
+    "pes": dict(trains=10),
+    "viking_dark": dict(trains=5),
+    "viking_reference": dict(trains=10),
+    "viking_sample": dict(trains=10),
 }
 
 
@@ -43,12 +51,15 @@ def demo_dir(tmp_path_factory):
     plan = demo_plan()
     for scenario, opts in RUNS.items():
         sim.simulate(scenario, DEMO_PROPOSAL, plan[scenario], data_root=root, seed=1, **opts)
+    # the Viking calibration runs (mono energies) numbered after the plan, as in the demo
+    for run, scenario, opts in demo_series(plan)[("viking", "calibration_runs")]:
+        sim.simulate(scenario, DEMO_PROPOSAL, run, data_root=root, seed=1, trains=5, **opts)
     return top
 
 
 def test_readme_has_marked_snippets():
     langs = [lang for lang, _ in snippets()]
-    assert "bash" in langs and langs.count("python") >= 2, langs
+    assert langs.count("bash") >= 3 and langs.count("python") >= 8, langs
 
 
 @pytest.mark.parametrize("index", range(len(snippets())))
